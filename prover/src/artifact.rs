@@ -1,0 +1,154 @@
+//! Files: EZKL-style input JSON, the compiled model directory and the proof file.
+
+use std::path::{Path, PathBuf};
+
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::quantize::QuantGraph;
+use crate::stage1::{Stage1Proof, model_id};
+
+pub const MODEL_FILE: &str = "model.json";
+pub const SETTINGS_FILE: &str = "settings.json";
+pub const ONNX_FILE: &str = "model.onnx";
+const PROOF_MAGIC: &[u8; 8] = b"ZKMLPRF1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
+    #[error("{path} is not an input file: {reason} (expected JSON like {{\"input_data\": [[0.1, 0.2, ...]]}})")]
+    Input { path: String, reason: String },
+    #[error("{path} is not a compiled model directory: {reason} (run `zkml compile` first)")]
+    NotCompiled { path: String, reason: String },
+    #[error("{path} is not a zkml proof file: it does not start with the proof header")]
+    NotAProof { path: String },
+    #[error("{path} is a corrupt proof: {reason}")]
+    CorruptProof { path: String, reason: String },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ArtifactError> {
+    std::fs::read(path).map_err(|e| ArtifactError::Read { path: path.display().to_string(), reason: e.to_string() })
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    std::fs::write(path, bytes).map_err(|e| ArtifactError::Write { path: path.display().to_string(), reason: e.to_string() })
+}
+
+#[derive(Serialize, Deserialize)]
+struct InputFile {
+    input_data: Vec<Vec<f64>>,
+}
+
+/// Reads `{"input_data": [[...], ...]}`: one or more flattened inputs.
+pub fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, ArtifactError> {
+    let bytes = read(path)?;
+    let f: InputFile = serde_json::from_slice(&bytes)
+        .map_err(|e| ArtifactError::Input { path: path.display().to_string(), reason: e.to_string() })?;
+    if f.input_data.is_empty() || f.input_data.iter().any(|v| v.is_empty()) {
+        return Err(ArtifactError::Input { path: path.display().to_string(), reason: "input_data holds no values".into() });
+    }
+    Ok(f.input_data)
+}
+
+pub fn write_outputs(path: &Path, outputs: &[f64]) -> Result<(), ArtifactError> {
+    let json = serde_json::json!({ "output_data": [outputs] });
+    write(path, serde_json::to_string_pretty(&json).expect("json").as_bytes())
+}
+
+/// The human-readable description of a compiled model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub zkml_version: String,
+    pub model_id: String,
+    pub input: TensorSettings,
+    pub output: TensorSettings,
+    pub lookup_bits: u32,
+    pub weight_bits: u32,
+    pub ops: Vec<String>,
+    pub tables: Vec<String>,
+    pub advice_values: usize,
+    pub linear_nodes: usize,
+    pub requantizations: usize,
+    pub calibration: CalibrationReport,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TensorSettings {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// Values are `round(x · 2^scale)`.
+    pub scale: i32,
+    pub visibility: String,
+}
+
+/// Quantized outputs against the float reference (tract) on the calibration inputs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CalibrationReport {
+    pub samples: usize,
+    pub max_abs_error: f64,
+    pub argmax_agreement: f64,
+}
+
+pub struct Compiled {
+    pub dir: PathBuf,
+    pub graph: QuantGraph,
+    pub settings: Settings,
+}
+
+impl Compiled {
+    pub fn write(dir: &Path, graph: &QuantGraph, settings: &Settings, onnx: &Path) -> Result<(), ArtifactError> {
+        std::fs::create_dir_all(dir).map_err(|e| ArtifactError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
+        write(&dir.join(MODEL_FILE), &serde_json::to_vec(graph).expect("graph serializes"))?;
+        write(&dir.join(SETTINGS_FILE), serde_json::to_string_pretty(settings).expect("settings serialize").as_bytes())?;
+        if onnx != dir.join(ONNX_FILE) {
+            write(&dir.join(ONNX_FILE), &read(onnx)?)?;
+        }
+        Ok(())
+    }
+
+    pub fn load(dir: &Path) -> Result<Self, ArtifactError> {
+        let nc = |reason: String| ArtifactError::NotCompiled { path: dir.display().to_string(), reason };
+        if !dir.is_dir() {
+            return Err(nc("it is not a directory".into()));
+        }
+        let mp = dir.join(MODEL_FILE);
+        let file = std::fs::File::open(&mp).map_err(|e| nc(format!("{}: {e}", mp.display())))?;
+        let graph: QuantGraph = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| nc(format!("{MODEL_FILE}: {e}")))?;
+        let settings: Settings =
+            serde_json::from_slice(&read(&dir.join(SETTINGS_FILE))?).map_err(|e| nc(format!("{SETTINGS_FILE}: {e}")))?;
+        if settings.model_id != model_id(&graph).to_string() {
+            return Err(nc(format!("{SETTINGS_FILE} names model {} but {MODEL_FILE} hashes to another", settings.model_id)));
+        }
+        Ok(Compiled { dir: dir.to_path_buf(), graph, settings })
+    }
+}
+
+pub fn write_proof(path: &Path, proof: &Stage1Proof) -> Result<usize, ArtifactError> {
+    let mut bytes = PROOF_MAGIC.to_vec();
+    proof.serialize_compressed(&mut bytes).expect("writing to memory");
+    write(path, &bytes)?;
+    Ok(bytes.len())
+}
+
+pub fn read_proof(path: &Path) -> Result<Stage1Proof, ArtifactError> {
+    let bytes = read(path)?;
+    let p = path.display().to_string();
+    let body = bytes.strip_prefix(PROOF_MAGIC.as_slice()).ok_or(ArtifactError::NotAProof { path: p.clone() })?;
+    let mut reader = body;
+    let proof = Stage1Proof::deserialize_compressed(&mut reader)
+        .map_err(|e| ArtifactError::CorruptProof { path: p.clone(), reason: e.to_string() })?;
+    if !reader.is_empty() {
+        return Err(ArtifactError::CorruptProof { path: p, reason: format!("{} trailing bytes", reader.len()) });
+    }
+    Ok(proof)
+}
+
+/// `PROOF.output.json` beside `PROOF`.
+pub fn output_path(proof: &Path) -> PathBuf {
+    let mut s = proof.as_os_str().to_owned();
+    s.push(".output.json");
+    PathBuf::from(s)
+}

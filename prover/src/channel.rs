@@ -1,0 +1,97 @@
+//! One protocol description drives both roles. The prover computes each message and records it;
+//! the verifier reads the same message from the proof. Either way the message is absorbed into
+//! the transcript before the next challenge is squeezed, so no challenge can precede the data it
+//! depends on.
+
+use crate::field::F;
+use crate::transcript::Transcript;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    #[error("the proof ended early: it holds fewer messages than the protocol needs")]
+    Truncated,
+    #[error("the proof holds {0} messages more than the protocol reads")]
+    TrailingMessages(usize),
+    #[error("sumcheck round {round} failed in {context}: g(0) + g(1) differs from the claim")]
+    SumcheckRound { context: String, round: usize },
+    #[error("final check failed in {0}")]
+    FinalCheck(String),
+    #[error("lookup argument failed: {0}")]
+    Lookup(String),
+    #[error("advice does not fit its declared range: {0}")]
+    AdviceRange(String),
+    #[error("proof is for another model (model id {found}, expected {expected})")]
+    ModelMismatch { found: String, expected: String },
+    #[error("the proof's shape does not match the model: {0}")]
+    Shape(String),
+}
+
+enum Role<'a> {
+    Prover { messages: Vec<F> },
+    Verifier { messages: &'a [F], pos: usize },
+}
+
+pub struct Channel<'a> {
+    transcript: Transcript,
+    role: Role<'a>,
+}
+
+impl<'a> Channel<'a> {
+    pub fn prover(transcript: Transcript) -> Self {
+        Channel { transcript, role: Role::Prover { messages: Vec::new() } }
+    }
+
+    pub fn verifier(transcript: Transcript, messages: &'a [F]) -> Self {
+        Channel { transcript, role: Role::Verifier { messages, pos: 0 } }
+    }
+
+    pub fn is_prover(&self) -> bool {
+        matches!(self.role, Role::Prover { .. })
+    }
+
+    /// A prover message: computed by `compute` when proving, read from the proof when verifying.
+    pub fn send(&mut self, compute: impl FnOnce() -> F) -> Result<F, VerifyError> {
+        let v = match &mut self.role {
+            Role::Prover { messages } => {
+                let v = compute();
+                messages.push(v);
+                v
+            }
+            Role::Verifier { messages, pos } => {
+                let v = *messages.get(*pos).ok_or(VerifyError::Truncated)?;
+                *pos += 1;
+                v
+            }
+        };
+        self.transcript.absorb(&v);
+        Ok(v)
+    }
+
+    /// Data both sides already hold (the statement, the advice): absorbed, never sent.
+    pub fn absorb(&mut self, v: &[F]) {
+        self.transcript.absorb_slice(v);
+    }
+
+    pub fn challenge(&mut self) -> F {
+        self.transcript.challenge()
+    }
+
+    pub fn challenges(&mut self, n: usize) -> Vec<F> {
+        self.transcript.challenges(n)
+    }
+
+    /// A check of the protocol: fails verification; the prover does not check (a malicious prover
+    /// would not either, and tests rely on the verifier alone catching a bad trace).
+    pub fn check(&self, ok: bool, err: impl FnOnce() -> VerifyError) -> Result<(), VerifyError> {
+        if ok || self.is_prover() { Ok(()) } else { Err(err()) }
+    }
+
+    /// The prover's messages, or an error if a verifier left some unread.
+    pub fn finish(self) -> Result<Vec<F>, VerifyError> {
+        match self.role {
+            Role::Prover { messages } => Ok(messages),
+            Role::Verifier { messages, pos } if pos == messages.len() => Ok(Vec::new()),
+            Role::Verifier { messages, pos } => Err(VerifyError::TrailingMessages(messages.len() - pos)),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The field, multilinear extensions and `eq` tables.
+//!
+//! Convention used everywhere: a vector of length `2^n` is the table of a multilinear polynomial
+//! in `n` variables, index `i = Σ b_j·2^j`, and point coordinate `j` binds bit `j` (little endian).
+//! A row-major tensor therefore has its last dimension in the low variables.
+
+use ark_ff::{One, Zero};
+
+pub type F = ark_bn254::Fr;
+
+pub fn fe(v: i64) -> F {
+    F::from(v)
+}
+
+/// `eq(point, i)` for every `i` in `0..2^point.len()`.
+pub fn eq_table(point: &[F]) -> Vec<F> {
+    let mut t = Vec::with_capacity(1 << point.len());
+    t.push(F::one());
+    for &r in point {
+        let n = t.len();
+        t.resize(2 * n, F::zero());
+        // Writing the high half first keeps the low half readable in place.
+        for i in (0..n).rev() {
+            let hi = t[i] * r;
+            t[i + n] = hi;
+            t[i] -= hi;
+        }
+    }
+    t
+}
+
+/// `eq(a, b)` for two points of the same length.
+pub fn eq_eval(a: &[F], b: &[F]) -> F {
+    debug_assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(F::one(), |acc, (&x, &y)| acc * (x * y + (F::one() - x) * (F::one() - y)))
+}
+
+/// `eq(point, bits of index)` for a fixed integer index.
+pub fn eq_index(point: &[F], index: usize) -> F {
+    point.iter().enumerate().fold(F::one(), |acc, (j, &r)| {
+        if index >> j & 1 == 1 { acc * r } else { acc * (F::one() - r) }
+    })
+}
+
+/// Evaluates the multilinear extension of `values` (length `2^point.len()`) at `point`.
+pub fn mle_eval(values: &[F], point: &[F]) -> F {
+    debug_assert_eq!(values.len(), 1 << point.len());
+    dot(values, &eq_table(point))
+}
+
+/// The same for integer tables, without converting them first.
+pub fn mle_eval_int(values: &[i64], point: &[F]) -> F {
+    debug_assert_eq!(values.len(), 1 << point.len());
+    let eq = eq_table(point);
+    values.iter().zip(&eq).filter(|(v, _)| **v != 0).map(|(&v, &e)| fe(v) * e).sum()
+}
+
+pub fn dot(a: &[F], b: &[F]) -> F {
+    a.iter().zip(b).map(|(x, y)| *x * y).sum()
+}
+
+/// Interpolates the polynomial through `(0, e[0]), (1, e[1]), …` and evaluates it at `x`.
+pub fn interpolate(evals: &[F], x: F) -> F {
+    let n = evals.len();
+    let mut acc = F::zero();
+    for (i, &yi) in evals.iter().enumerate() {
+        let mut num = F::one();
+        let mut den = F::one();
+        for j in 0..n {
+            if j != i {
+                num *= x - fe(j as i64);
+                den *= fe(i as i64 - j as i64);
+            }
+        }
+        acc += yi * num * den.inverse_or_zero();
+    }
+    acc
+}
+
+trait InverseOrZero {
+    fn inverse_or_zero(&self) -> Self;
+}
+impl InverseOrZero for F {
+    fn inverse_or_zero(&self) -> F {
+        ark_ff::Field::inverse(self).unwrap_or_default()
+    }
+}
+
+pub fn log2_exact(n: usize) -> u32 {
+    debug_assert!(n.is_power_of_two());
+    n.trailing_zeros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eq_table_matches_pointwise_eq() {
+        let p = [fe(3), fe(7), fe(-2)];
+        let t = eq_table(&p);
+        for (i, v) in t.iter().enumerate() {
+            assert_eq!(*v, eq_index(&p, i));
+        }
+        assert_eq!(t.iter().copied().sum::<F>(), F::one());
+    }
+
+    #[test]
+    fn mle_agrees_on_the_hypercube_and_interpolates() {
+        let vals: Vec<i64> = vec![5, -1, 4, 9];
+        let fv: Vec<F> = vals.iter().map(|&v| fe(v)).collect();
+        assert_eq!(mle_eval(&fv, &[F::one(), F::zero()]), fe(-1));
+        assert_eq!(mle_eval(&fv, &[F::zero(), F::one()]), fe(4));
+        let p = [fe(11), fe(-4)];
+        assert_eq!(mle_eval(&fv, &p), mle_eval_int(&vals, &p));
+        let poly = |x: F| x * x * fe(3) + fe(2);
+        let ev: Vec<F> = (0..3).map(|i| poly(fe(i))).collect();
+        assert_eq!(interpolate(&ev, fe(10)), poly(fe(10)));
+    }
+}

@@ -1,0 +1,16 @@
+//! zkml: prove a quantized ONNX model's inference with a sumcheck-based proof (stage 1).
+//! See DESIGN.md at the repository root for the architecture.
+
+pub mod artifact;
+pub mod channel;
+pub mod field;
+pub mod lookup;
+pub mod lower;
+pub mod onnx;
+pub mod pack;
+pub mod pipeline;
+pub mod program;
+pub mod quantize;
+pub mod stage1;
+pub mod sumcheck;
+pub mod transcript;

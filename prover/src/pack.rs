@@ -1,0 +1,100 @@
+//! Packing of small integers into field elements: `⌊253 / bits⌋` slots per element, signed
+//! values offset by `2^(bits−1)`. Unpacking rejects any element that is not exactly such a
+//! packing, so a packed vector determines its values and every value lies in its slot's range.
+
+use ark_ff::{BigInteger, PrimeField};
+
+use crate::field::F;
+
+pub fn slots(bits: u32) -> usize {
+    (253 / bits) as usize
+}
+
+pub fn packed_len(n: usize, bits: u32) -> usize {
+    n.div_ceil(slots(bits))
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PackError {
+    #[error("value {value} does not fit a {bits}-bit {kind} slot")]
+    Value { value: i64, bits: u32, kind: &'static str },
+    #[error("packed element {index} is not a valid packing of {bits}-bit values")]
+    Element { index: usize, bits: u32 },
+}
+
+fn offset(bits: u32, signed: bool) -> i128 {
+    if signed { 1i128 << (bits - 1) } else { 0 }
+}
+
+pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError> {
+    let off = offset(bits, signed);
+    let mut out = Vec::with_capacity(packed_len(values.len(), bits));
+    for chunk in values.chunks(slots(bits)) {
+        let mut limbs = [0u64; 4];
+        for (i, &v) in chunk.iter().enumerate() {
+            let u = v as i128 + off;
+            if u < 0 || u >= 1i128 << bits {
+                return Err(PackError::Value { value: v, bits, kind: if signed { "signed" } else { "unsigned" } });
+            }
+            let pos = i * bits as usize;
+            let (w, b) = (pos / 64, pos % 64);
+            limbs[w] |= (u as u64) << b;
+            if b + bits as usize > 64 {
+                limbs[w + 1] |= (u as u64) >> (64 - b);
+            }
+        }
+        out.push(F::from_bigint(ark_ff::BigInt(limbs)).expect("at most 253 bits are below the modulus"));
+    }
+    Ok(out)
+}
+
+pub fn unpack(felts: &[F], n: usize, bits: u32, signed: bool) -> Result<Vec<i64>, PackError> {
+    let off = offset(bits, signed);
+    let per = slots(bits);
+    if felts.len() != packed_len(n, bits) {
+        return Err(PackError::Element { index: felts.len().min(packed_len(n, bits)), bits });
+    }
+    let mut out = Vec::with_capacity(n);
+    for (index, f) in felts.iter().enumerate() {
+        let count = per.min(n - index * per);
+        let big = f.into_bigint();
+        let used = count * bits as usize;
+        if big.num_bits() as usize > used {
+            return Err(PackError::Element { index, bits });
+        }
+        let limbs = big.0;
+        for i in 0..count {
+            let pos = i * bits as usize;
+            let (w, b) = (pos / 64, pos % 64);
+            let mut u = (limbs[w] >> b) as u128;
+            if b + bits as usize > 64 {
+                u |= (limbs[w + 1] as u128) << (64 - b);
+            }
+            u &= (1u128 << bits) - 1;
+            out.push((u as i128 - off) as i64);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::fe;
+
+    #[test]
+    fn round_trips_and_rejects_out_of_range() {
+        let v: Vec<i64> = (0..40).map(|i| i * 997 % 65536 - 32768).collect();
+        let p = pack(&v, 16, true).unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(unpack(&p, v.len(), 16, true).unwrap(), v);
+        let u: Vec<i64> = (0..9).map(|i| (i * 123456789) % (1 << 32)).collect();
+        assert_eq!(unpack(&pack(&u, 32, false).unwrap(), 9, 32, false).unwrap(), u);
+        assert!(pack(&[32768], 16, true).is_err());
+        assert!(pack(&[-1], 16, false).is_err());
+        // An element with bits beyond the used slots is no packing.
+        let mut bad = p.clone();
+        bad[2] += fe(1) * F::from(2u64).pow([250u64]);
+        assert!(unpack(&bad, v.len(), 16, true).is_err());
+    }
+}

@@ -1,0 +1,118 @@
+//! The commands' work, shared by the CLI, the tests and the benchmarks.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::artifact::{CalibrationReport, Compiled, ONNX_FILE, Settings, TensorSettings};
+use crate::quantize::{QuantConfig, Role, calibrate, quantize};
+use crate::stage1::{Stage1Proof, model_id};
+use crate::{artifact, lower, onnx, stage1};
+
+/// ONNX → float program → calibration → quantized graph, written to `out`.
+pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path) -> Result<Compiled> {
+    let m = onnx::load(model)?;
+    let program = lower::lower(&m)?;
+    let n: usize = program.input_shape.iter().product();
+    for (i, s) in samples.iter().enumerate() {
+        if s.len() != n {
+            anyhow::bail!("calibration input #{i} has {} values; the model input {:?} has {n}", s.len(), program.input_shape);
+        }
+    }
+    let cal = calibrate(&program, samples)?;
+    let graph = quantize(&program, &cal, cfg)?;
+    let reference = onnx::Reference::load(model, &graph.input_shape)?;
+    let mut report = CalibrationReport { samples: samples.len(), ..Default::default() };
+    let mut agree = 0;
+    for s in samples {
+        let trace = graph.execute(s).context("executing the quantized model on a calibration input")?;
+        let q = graph.dequantize_output(&graph.output_of(&trace.segments[graph.output]));
+        let f = reference.run(s)?;
+        report.max_abs_error = q.iter().zip(&f).fold(report.max_abs_error, |a, (x, y)| a.max((x - y).abs()));
+        agree += usize::from(argmax(&q) == argmax(&f));
+    }
+    report.argmax_agreement = agree as f64 / samples.len() as f64;
+    let seg = |s: usize, name: &str, shape: &[usize]| TensorSettings {
+        name: name.to_string(),
+        shape: shape.to_vec(),
+        scale: graph.segments[s].scale,
+        visibility: "public".into(),
+    };
+    let settings = Settings {
+        zkml_version: env!("CARGO_PKG_VERSION").into(),
+        model_id: model_id(&graph).to_string(),
+        input: seg(graph.input, &m.input_name, &graph.input_shape),
+        output: seg(graph.output, &m.output_name, &graph.output_shape),
+        lookup_bits: cfg.lookup_bits,
+        weight_bits: cfg.weight_bits,
+        ops: graph.ops.clone(),
+        tables: graph.tables.iter().map(|t| format!("{:?} ({} bits)", t.kind, t.bits)).collect(),
+        advice_values: graph.segments.iter().filter(|s| matches!(s.role, Role::Advice | Role::Multiplicity)).map(|s| s.len()).sum(),
+        linear_nodes: graph.nodes.len(),
+        requantizations: graph.requants.len(),
+        calibration: report,
+    };
+    Compiled::write(out, &graph, &settings, model)?;
+    Ok(Compiled { dir: out.to_path_buf(), graph, settings })
+}
+
+pub fn argmax(v: &[f64]) -> usize {
+    v.iter().enumerate().fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
+}
+
+/// The float model's output (tract) for an input.
+pub fn reference(c: &Compiled, input: &[f64]) -> Result<Vec<f64>> {
+    Ok(onnx::Reference::load(&c.dir.join(ONNX_FILE), &c.graph.input_shape)?.run(input)?)
+}
+
+pub fn prove(c: &Compiled, input: &[f64]) -> Result<Stage1Proof> {
+    let trace = c.graph.execute(input)?;
+    Ok(stage1::prove(&c.graph, &trace))
+}
+
+pub fn bench_header() -> String {
+    format!(
+        "| {:<12} | {:>10} | {:>10} | {:>11} | {:>13} |\n|{:-<14}|{:->12}|{:->12}|{:->13}|{:->15}|",
+        "model", "prove ms", "verify ms", "proof bytes", "peak RSS MB", "", "", "", "", ""
+    )
+}
+
+/// Median prove and verify times over `reps` runs, proof size and the process's peak RSS.
+pub fn bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut prove_ms = vec![];
+    let mut verify_ms = vec![];
+    let mut size = 0;
+    for _ in 0..reps {
+        let t = Instant::now();
+        let p = prove(c, input)?;
+        prove_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        stage1::verify(&c.graph, &p)?;
+        verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let tmp = std::env::temp_dir().join(format!("zkml-bench-{}.proof", std::process::id()));
+        size = artifact::write_proof(&tmp, &p)?;
+        let _ = std::fs::remove_file(tmp);
+    }
+    let name = c.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(format!(
+        "| {:<12} | {:>10.1} | {:>10.1} | {:>11} | {:>13} |",
+        name,
+        median(prove_ms),
+        median(verify_ms),
+        size,
+        peak_rss_mb().map_or("n/a".into(), |m| format!("{m:.0}"))
+    ))
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`).
+pub fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

@@ -1,0 +1,128 @@
+//! The linear-algebra program every model is lowered to: a DAG of linear nodes over flat,
+//! power-of-two padded vectors whose leaves are segments (the model input and the advice).
+//! The float program (`C = f64`) is what calibration runs; the quantized graph (`C = i64`) is
+//! what the prover executes and proves. One engine runs both.
+
+use serde::{Deserialize, Serialize};
+
+pub type NodeId = usize;
+pub type SegId = usize;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub enum Kind<C> {
+    /// A leaf: the values of a segment (input or advice).
+    Segment(SegId),
+    /// A constant of the model (weights, biases, broadcast constants), padded with zeros.
+    Const(Vec<C>),
+    /// `Σ c·x` over nodes of the same length.
+    Lin(Vec<(NodeId, C)>),
+    /// `Z[i,j] = Σ_k L[i,k]·R[k,j]`, `L` of `2^a × 2^b`, `R` of `2^b × 2^c` (log sizes).
+    MatMul { l: NodeId, r: NodeId, a: u32, b: u32, c: u32 },
+    /// `Y[o] = Σ c·X[i]` over the listed `(o, i, c)`: im2col, pooling windows, transposes,
+    /// broadcasts and every other data movement.
+    Sparse { src: NodeId, entries: Vec<(u32, u32, C)> },
+    /// Elementwise product.
+    Hadamard(NodeId, NodeId),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Node<C> {
+    pub kind: Kind<C>,
+    pub log_len: u32,
+    /// The ONNX node this came from, for error messages.
+    pub origin: String,
+}
+
+impl<C> Node<C> {
+    pub fn len(&self) -> usize {
+        1 << self.log_len
+    }
+}
+
+/// Scalar arithmetic of an execution: floats never fail; integers report overflow.
+pub trait Scalar: Copy + Default + PartialEq + std::fmt::Debug {
+    fn add(self, o: Self) -> Option<Self>;
+    fn mul(self, o: Self) -> Option<Self>;
+}
+
+impl Scalar for f64 {
+    fn add(self, o: Self) -> Option<Self> {
+        Some(self + o)
+    }
+    fn mul(self, o: Self) -> Option<Self> {
+        Some(self * o)
+    }
+}
+
+impl Scalar for i64 {
+    fn add(self, o: Self) -> Option<Self> {
+        self.checked_add(o)
+    }
+    fn mul(self, o: Self) -> Option<Self> {
+        self.checked_mul(o)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("integer overflow while executing node {origin:?}: the quantized values grew beyond 64 bits")]
+pub struct Overflow {
+    pub origin: String,
+}
+
+/// Evaluates one node from the values of earlier nodes and of the segments.
+pub fn eval_node<C: Scalar>(
+    node: &Node<C>,
+    nodes: &[Vec<C>],
+    segments: &[Vec<C>],
+) -> Result<Vec<C>, Overflow> {
+    let of = || Overflow { origin: node.origin.clone() };
+    let n = node.len();
+    let out = match &node.kind {
+        Kind::Segment(s) => segments[*s].clone(),
+        Kind::Const(v) => v.clone(),
+        Kind::Lin(terms) => {
+            let mut out = vec![C::default(); n];
+            for (id, c) in terms {
+                for (o, x) in out.iter_mut().zip(&nodes[*id]) {
+                    *o = o.add(x.mul(*c).ok_or_else(of)?).ok_or_else(of)?;
+                }
+            }
+            out
+        }
+        Kind::MatMul { l, r, a, b, c } => {
+            let (lv, rv) = (&nodes[*l], &nodes[*r]);
+            let (bn, cn) = (1usize << b, 1usize << c);
+            let mut out = vec![C::default(); n];
+            for i in 0..1usize << a {
+                for k in 0..bn {
+                    let x = lv[i * bn + k];
+                    if x == C::default() {
+                        continue;
+                    }
+                    let row = &rv[k * cn..(k + 1) * cn];
+                    let dst = &mut out[i * cn..(i + 1) * cn];
+                    for (d, y) in dst.iter_mut().zip(row) {
+                        *d = d.add(x.mul(*y).ok_or_else(of)?).ok_or_else(of)?;
+                    }
+                }
+            }
+            out
+        }
+        Kind::Sparse { src, entries } => {
+            let x = &nodes[*src];
+            let mut out = vec![C::default(); n];
+            for &(o, i, c) in entries {
+                let o = &mut out[o as usize];
+                *o = o.add(x[i as usize].mul(c).ok_or_else(of)?).ok_or_else(of)?;
+            }
+            out
+        }
+        Kind::Hadamard(a, b) => nodes[*a]
+            .iter()
+            .zip(&nodes[*b])
+            .map(|(x, y)| x.mul(*y).ok_or_else(of))
+            .collect::<Result<_, _>>()?,
+    };
+    debug_assert_eq!(out.len(), n);
+    Ok(out)
+}

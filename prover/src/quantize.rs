@@ -1,0 +1,514 @@
+//! Calibration and quantization: the float program becomes the quantized graph (fixed point,
+//! power-of-two scales), which `execute` runs on integers to produce the trace the prover proves.
+//!
+//! A value `v` at scale `s` is the integer `round(v·2^s)`. Products add scales; every
+//! materialization requantizes `z + 2^(k−1) = 2^k·q + r` (`r` split into limbs of at most
+//! `lookup_bits` bits) and sends `q` through a lookup table (signed range, ReLU or Clip).
+
+use serde::{Deserialize, Serialize};
+
+use crate::lookup::{Table, TableKind};
+use crate::lower::{FloatProgram, Func, Step, padded_positions};
+use crate::program::{Kind, Node, NodeId, Overflow, SegId, eval_node};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Input,
+    Output,
+    Advice,
+    Multiplicity,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub name: String,
+    pub role: Role,
+    pub log_len: u32,
+    /// Width of one packed slot; signed values are stored offset by `2^(bits−1)`.
+    pub bits: u32,
+    pub signed: bool,
+    pub scale: i32,
+}
+
+impl Segment {
+    pub fn len(&self) -> usize {
+        1 << self.log_len
+    }
+}
+
+/// `z + offset = 2^shift·q + Σ 2^(offset of limb)·limb`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Requant {
+    pub z: NodeId,
+    pub offset: i64,
+    pub shift: u32,
+    pub q: SegId,
+    /// Remainder limbs, least significant first, with their widths.
+    pub limbs: Vec<(SegId, u32)>,
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lookup {
+    pub table: usize,
+    pub input: SegId,
+    pub output: Option<SegId>,
+    pub origin: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum QStep {
+    Eval(NodeId),
+    Requant(usize),
+    Lookup(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantGraph {
+    pub nodes: Vec<Node<i64>>,
+    pub steps: Vec<QStep>,
+    pub requants: Vec<Requant>,
+    pub lookups: Vec<Lookup>,
+    pub tables: Vec<Table>,
+    /// The multiplicity segment of each table.
+    pub table_mults: Vec<SegId>,
+    pub segments: Vec<Segment>,
+    pub input: SegId,
+    pub output: SegId,
+    pub input_shape: Vec<usize>,
+    pub output_shape: Vec<usize>,
+    pub lookup_bits: u32,
+    pub ops: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct QuantConfig {
+    /// Signed activations live in `[−2^(b−1), 2^(b−1))`; calibration aims at a quarter of it.
+    pub lookup_bits: u32,
+    /// Bits of a quantized weight (signed).
+    pub weight_bits: u32,
+}
+
+impl Default for QuantConfig {
+    fn default() -> Self {
+        QuantConfig { lookup_bits: 12, weight_bits: 12 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuantError {
+    #[error("--lookup-bits must be between 6 and 14 (got {0})")]
+    LookupBits(u32),
+    #[error("--weight-bits must be between 2 and 24 (got {0})")]
+    WeightBits(u32),
+    #[error("constant of node {0:?} is too large to quantize at the scale its use requires")]
+    ConstRange(String),
+    #[error("node {0:?} combines scales too far apart")]
+    ScaleGap(String),
+    #[error("calibration needs at least one input")]
+    NoSamples,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("the input has {got} values; the model expects {expected} (shape {shape:?})")]
+    InputLength { got: usize, expected: usize, shape: Vec<usize> },
+    #[error("input value {value} is not a finite number")]
+    InputValue { value: f64 },
+    #[error("input value {value} does not fit 32 bits at scale 2^{scale}: the input is far outside the calibration range")]
+    InputRange { value: f64, scale: i32 },
+    #[error(transparent)]
+    Overflow(#[from] Overflow),
+    #[error(
+        "values of tensor {tensor:?} (node {node:?}) range over [{min}, {max}] but the lookup table allows [{lo}, {hi}]; \
+         calibrate on inputs that cover this range or compile with a larger --lookup-bits"
+    )]
+    OutOfRange { tensor: String, node: String, min: i64, max: i64, lo: i64, hi: i64 },
+}
+
+/// Float statistics of a program on sample inputs.
+pub struct Calibration {
+    pub input_max: f64,
+    pub z_max: Vec<f64>,
+    /// Float outputs of the program for each sample (logical order).
+    pub outputs: Vec<Vec<f64>>,
+}
+
+pub fn place(shape: &[usize], log_len: u32, values: impl IntoIterator<Item = i64>) -> Vec<i64> {
+    let mut v = vec![0; 1 << log_len];
+    for (p, x) in padded_positions(shape).into_iter().zip(values) {
+        v[p] = x;
+    }
+    v
+}
+
+/// Runs the float program; returns the segments' values and each materialization's max |z|.
+pub fn run_float(p: &FloatProgram, input: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut nodes: Vec<Vec<f64>> = Vec::with_capacity(p.nodes.len());
+    let mut segs: Vec<Vec<f64>> = p.seg_log_len.iter().map(|&l| vec![0.0; 1 << l]).collect();
+    for (pos, &x) in padded_positions(&p.input_shape).into_iter().zip(input) {
+        segs[0][pos] = x;
+    }
+    let mut z_max = vec![0.0f64; p.materials.len()];
+    for step in &p.steps {
+        match *step {
+            Step::Eval(id) => {
+                let v = eval_node(&p.nodes[id], &nodes, &segs).expect("float arithmetic does not overflow");
+                nodes.push(v);
+            }
+            Step::Materialize(m) => {
+                let mat = &p.materials[m];
+                let z = &nodes[mat.z];
+                z_max[m] = z.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+                segs[mat.seg] = z.iter().map(|&x| mat.func.apply(x)).collect();
+            }
+        }
+    }
+    let out = padded_positions(&p.output_shape).into_iter().map(|i| segs[p.output][i]).collect();
+    (out, z_max)
+}
+
+pub fn calibrate(p: &FloatProgram, samples: &[Vec<f64>]) -> Result<Calibration, QuantError> {
+    if samples.is_empty() {
+        return Err(QuantError::NoSamples);
+    }
+    let mut cal = Calibration { input_max: 0.0, z_max: vec![0.0; p.materials.len()], outputs: vec![] };
+    for s in samples {
+        cal.input_max = s.iter().fold(cal.input_max, |a, x| a.max(x.abs()));
+        let (out, zm) = run_float(p, s);
+        for (a, b) in cal.z_max.iter_mut().zip(zm) {
+            *a = a.max(b);
+        }
+        cal.outputs.push(out);
+    }
+    Ok(cal)
+}
+
+/// The scale that puts `max` at a quarter of the signed lookup range.
+fn activation_scale(max: f64, lookup_bits: u32) -> i32 {
+    if max <= 0.0 || !max.is_finite() {
+        return lookup_bits as i32 - 2;
+    }
+    (((1u64 << (lookup_bits - 2)) as f64 / max).log2().floor() as i32).clamp(-24, 30)
+}
+
+fn magnitude_scale(max: f64, bits: u32) -> i32 {
+    if max <= 0.0 || !max.is_finite() {
+        return 0;
+    }
+    ((((1u64 << (bits - 1)) - 1) as f64 / max).log2().floor() as i32).clamp(-24, 30)
+}
+
+fn quant(v: f64, s: i32) -> Option<i64> {
+    let x = (v * 2f64.powi(s)).round();
+    (x.abs() < 2f64.powi(62)).then_some(x as i64)
+}
+
+struct Quantizer<'a> {
+    p: &'a FloatProgram,
+    cfg: QuantConfig,
+    nodes: Vec<Node<i64>>,
+    scale: Vec<i32>,
+    segments: Vec<Segment>,
+    segmap: Vec<SegId>,
+    steps: Vec<QStep>,
+    requants: Vec<Requant>,
+    lookups: Vec<Lookup>,
+    tables: Vec<Table>,
+}
+
+pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result<QuantGraph, QuantError> {
+    if !(6..=14).contains(&cfg.lookup_bits) {
+        return Err(QuantError::LookupBits(cfg.lookup_bits));
+    }
+    if !(2..=24).contains(&cfg.weight_bits) {
+        return Err(QuantError::WeightBits(cfg.weight_bits));
+    }
+    let input_scale = activation_scale(cal.input_max, cfg.lookup_bits);
+    let mut q = Quantizer {
+        p,
+        cfg,
+        nodes: Vec::with_capacity(p.nodes.len()),
+        scale: Vec::with_capacity(p.nodes.len()),
+        segments: vec![Segment {
+            name: p.seg_origin[0].clone(),
+            role: Role::Input,
+            log_len: p.seg_log_len[0],
+            bits: 32,
+            signed: true,
+            scale: input_scale,
+        }],
+        segmap: vec![0; p.seg_log_len.len()],
+        steps: vec![],
+        requants: vec![],
+        lookups: vec![],
+        tables: vec![],
+    };
+    for step in &p.steps {
+        match *step {
+            Step::Eval(id) => q.eval(id)?,
+            Step::Materialize(m) => q.materialize(m, cal.z_max[m]),
+        }
+    }
+    let output = q.segmap[p.output];
+    q.segments[output].role = Role::Output;
+    // One multiplicity segment per table, wide enough for every lookup into it.
+    let mut table_mults = vec![];
+    for (t, table) in q.tables.iter().enumerate() {
+        let count: usize = q.lookups.iter().filter(|l| l.table == t).map(|l| q.segments[l.input].len()).sum();
+        let bits = if count < 1 << 16 { 16 } else { 32 };
+        q.segments.push(Segment {
+            name: format!("multiplicities of table {t} ({:?}, {} bits)", table.kind, table.bits),
+            role: Role::Multiplicity,
+            log_len: table.bits,
+            bits,
+            signed: false,
+            scale: 0,
+        });
+        table_mults.push(q.segments.len() - 1);
+    }
+    Ok(QuantGraph {
+        nodes: q.nodes,
+        steps: q.steps,
+        requants: q.requants,
+        lookups: q.lookups,
+        tables: q.tables,
+        table_mults,
+        segments: q.segments,
+        input: 0,
+        output,
+        input_shape: p.input_shape.clone(),
+        output_shape: p.output_shape.clone(),
+        lookup_bits: cfg.lookup_bits,
+        ops: p.ops.clone(),
+    })
+}
+
+impl Quantizer<'_> {
+    fn push(&mut self, id: NodeId, kind: Kind<i64>, scale: i32) {
+        let f = &self.p.nodes[id];
+        debug_assert_eq!(self.nodes.len(), id);
+        self.nodes.push(Node { kind, log_len: f.log_len, origin: f.origin.clone() });
+        self.scale.push(scale);
+    }
+
+    fn is_const(&self, id: NodeId) -> bool {
+        matches!(self.p.nodes[id].kind, Kind::Const(_))
+    }
+
+    /// Constants are quantized when their consumer fixes the scale they need.
+    fn set_const(&mut self, id: NodeId, scale: Option<i32>) -> Result<i32, QuantError> {
+        let Kind::Const(v) = &self.p.nodes[id].kind else { unreachable!("only constants are set") };
+        let max = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        let s = scale.unwrap_or_else(|| magnitude_scale(max, self.cfg.weight_bits));
+        let data = v.iter().map(|&x| quant(x, s)).collect::<Option<Vec<_>>>().ok_or_else(|| QuantError::ConstRange(self.p.nodes[id].origin.clone()))?;
+        self.nodes[id].kind = Kind::Const(data);
+        self.scale[id] = s;
+        Ok(s)
+    }
+
+    fn operand_scale(&mut self, id: NodeId) -> Result<i32, QuantError> {
+        if self.is_const(id) { self.set_const(id, None) } else { Ok(self.scale[id]) }
+    }
+
+    fn eval(&mut self, id: NodeId) -> Result<(), QuantError> {
+        let origin = &self.p.nodes[id].origin;
+        match &self.p.nodes[id].kind {
+            Kind::Segment(fs) => {
+                let s = self.segmap[*fs];
+                let scale = self.segments[s].scale;
+                self.push(id, Kind::Segment(s), scale);
+            }
+            Kind::Const(_) => self.push(id, Kind::Const(vec![]), 0),
+            Kind::Lin(terms) => {
+                let scale = terms.iter().filter(|(t, _)| !self.is_const(*t)).map(|(t, _)| self.scale[*t]).max().unwrap_or(0);
+                let mut qt = vec![];
+                for &(t, c) in terms {
+                    let st = if self.is_const(t) { self.set_const(t, Some(scale))? } else { self.scale[t] };
+                    let gap = (scale - st) as u32;
+                    let coef = (gap < 40).then(|| c as i64 * (1i64 << gap)).filter(|_| c.fract() == 0.0);
+                    qt.push((t, coef.ok_or_else(|| QuantError::ScaleGap(origin.clone()))?));
+                }
+                self.push(id, Kind::Lin(qt), scale);
+            }
+            &Kind::MatMul { l, r, a, b, c } => {
+                let s = self.operand_scale(l)? + self.operand_scale(r)?;
+                self.push(id, Kind::MatMul { l, r, a, b, c }, s);
+            }
+            Kind::Sparse { src, entries } => {
+                let integral = entries.iter().all(|e| e.2.fract() == 0.0);
+                let sc = if integral {
+                    0
+                } else {
+                    let max = entries.iter().fold(0.0f64, |a, e| a.max(e.2.abs()));
+                    let cap = magnitude_scale(max, self.cfg.weight_bits);
+                    (0..=cap).find(|&s| entries.iter().all(|e| (e.2 * 2f64.powi(s)).fract() == 0.0)).unwrap_or(cap)
+                };
+                let qe = entries
+                    .iter()
+                    .map(|&(o, i, c)| quant(c, sc).map(|q| (o, i, q)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| QuantError::ConstRange(origin.clone()))?;
+                let s = self.scale[*src] + sc;
+                self.push(id, Kind::Sparse { src: *src, entries: qe }, s);
+            }
+            &Kind::Hadamard(a, b) => {
+                let s = self.operand_scale(a)? + self.operand_scale(b)?;
+                self.push(id, Kind::Hadamard(a, b), s);
+            }
+        }
+        self.steps.push(QStep::Eval(id));
+        Ok(())
+    }
+
+    fn table(&mut self, kind: TableKind, bits: u32) -> usize {
+        let t = Table { kind, bits };
+        match self.tables.iter().position(|x| *x == t) {
+            Some(i) => i,
+            None => {
+                self.tables.push(t);
+                self.tables.len() - 1
+            }
+        }
+    }
+
+    fn segment(&mut self, name: String, log_len: u32, signed: bool, scale: i32) -> SegId {
+        self.segments.push(Segment { name, role: Role::Advice, log_len, bits: 16, signed, scale });
+        self.segments.len() - 1
+    }
+
+    fn materialize(&mut self, m: usize, z_max: f64) {
+        let mat = &self.p.materials[m];
+        let origin = self.p.seg_origin[mat.seg].clone();
+        let node_origin = self.p.nodes[mat.z].origin.clone();
+        let log_len = self.p.seg_log_len[mat.seg];
+        let bits = self.cfg.lookup_bits;
+        let sz = self.scale[mat.z];
+        let target = if mat.keep_scale { sz } else { sz.min(activation_scale(z_max, bits)) };
+        let shift = (sz - target) as u32;
+        let q = self.segment(format!("{origin} (quotient)"), log_len, true, target);
+        let mut limbs = vec![];
+        let mut pending = vec![];
+        let mut done = 0;
+        while done < shift {
+            let w = (shift - done).min(bits);
+            let seg = self.segment(format!("{origin} (remainder bits {done}..{})", done + w), log_len, false, 0);
+            let table = self.table(TableKind::Range, w);
+            pending.push(Lookup { table, input: seg, output: None, origin: node_origin.clone() });
+            limbs.push((seg, w));
+            done += w;
+        }
+        let offset = if shift > 0 { 1i64 << (shift - 1) } else { 0 };
+        self.requants.push(Requant { z: mat.z, offset, shift, q, limbs, origin: node_origin.clone() });
+        self.steps.push(QStep::Requant(self.requants.len() - 1));
+        let (kind, out) = match &mat.func {
+            Func::Identity => (TableKind::Signed, None),
+            Func::Relu => (TableKind::Relu, Some(self.segment(origin.clone(), log_len, true, target))),
+            Func::Clip { lo, hi } => {
+                let bound = |v: f64| quant(v, target).unwrap_or(if v > 0.0 { i64::MAX } else { i64::MIN });
+                (TableKind::Clip { lo: bound(*lo), hi: bound(*hi) }, Some(self.segment(origin.clone(), log_len, true, target)))
+            }
+        };
+        let table = self.table(kind, bits);
+        pending.push(Lookup { table, input: q, output: out, origin: node_origin });
+        for l in pending {
+            self.lookups.push(l);
+            self.steps.push(QStep::Lookup(self.lookups.len() - 1));
+        }
+        self.segmap[mat.seg] = out.unwrap_or(q);
+    }
+}
+
+/// Every node's and every segment's integer values for one input.
+pub struct Trace {
+    pub nodes: Vec<Vec<i64>>,
+    pub segments: Vec<Vec<i64>>,
+}
+
+impl QuantGraph {
+    pub fn input_len(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+
+    pub fn quantize_input(&self, input: &[f64]) -> Result<Vec<i64>, ExecError> {
+        if input.len() != self.input_len() {
+            return Err(ExecError::InputLength { got: input.len(), expected: self.input_len(), shape: self.input_shape.clone() });
+        }
+        let scale = self.segments[self.input].scale;
+        input
+            .iter()
+            .map(|&v| {
+                if !v.is_finite() {
+                    return Err(ExecError::InputValue { value: v });
+                }
+                quant(v, scale).filter(|q| q.unsigned_abs() < 1 << 31).ok_or(ExecError::InputRange { value: v, scale })
+            })
+            .collect()
+    }
+
+    /// Logical output values (integers at the output scale).
+    pub fn output_of(&self, seg_values: &[i64]) -> Vec<i64> {
+        padded_positions(&self.output_shape).into_iter().map(|p| seg_values[p]).collect()
+    }
+
+    pub fn dequantize_output(&self, q: &[i64]) -> Vec<f64> {
+        let s = self.segments[self.output].scale;
+        q.iter().map(|&v| v as f64 * 2f64.powi(-s)).collect()
+    }
+
+    pub fn execute(&self, input: &[f64]) -> Result<Trace, ExecError> {
+        let q_in = self.quantize_input(input)?;
+        let mut segs: Vec<Vec<i64>> = self.segments.iter().map(|s| vec![0; s.len()]).collect();
+        segs[self.input] = place(&self.input_shape, self.segments[self.input].log_len, q_in);
+        let mut nodes: Vec<Vec<i64>> = Vec::with_capacity(self.nodes.len());
+        for step in &self.steps {
+            match *step {
+                QStep::Eval(id) => nodes.push(eval_node(&self.nodes[id], &nodes, &segs)?),
+                QStep::Requant(i) => {
+                    let r = &self.requants[i];
+                    let of = || Overflow { origin: r.origin.clone() };
+                    let mut q = Vec::with_capacity(nodes[r.z].len());
+                    let mut rem = vec![Vec::with_capacity(nodes[r.z].len()); r.limbs.len()];
+                    for &z in &nodes[r.z] {
+                        let v = z.checked_add(r.offset).ok_or_else(of)?;
+                        q.push(v >> r.shift);
+                        let mut rest = v & ((1i64 << r.shift) - 1);
+                        for (limb, &(_, w)) in rem.iter_mut().zip(&r.limbs) {
+                            limb.push(rest & ((1 << w) - 1));
+                            rest >>= w;
+                        }
+                    }
+                    segs[r.q] = q;
+                    for (&(s, _), v) in r.limbs.iter().zip(rem) {
+                        segs[s] = v;
+                    }
+                }
+                QStep::Lookup(i) => {
+                    let l = &self.lookups[i];
+                    let t = &self.tables[l.table];
+                    let xs = &segs[l.input];
+                    let (min, max) = xs.iter().fold((i64::MAX, i64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+                    if t.index(min).is_none() || t.index(max).is_none() {
+                        return Err(ExecError::OutOfRange {
+                            tensor: self.segments[l.input].name.clone(),
+                            node: l.origin.clone(),
+                            min,
+                            max,
+                            lo: t.min(),
+                            hi: t.min() + t.len() as i64 - 1,
+                        });
+                    }
+                    let hits: Vec<usize> = xs.iter().map(|&x| t.index(x).expect("checked above")).collect();
+                    if let Some(o) = l.output {
+                        segs[o] = segs[l.input].iter().map(|&x| t.f(x)).collect();
+                    }
+                    let counts = &mut segs[self.table_mults[l.table]];
+                    for i in hits {
+                        counts[i] += 1;
+                    }
+                }
+            }
+        }
+        Ok(Trace { nodes, segments: segs })
+    }
+}

@@ -1,0 +1,357 @@
+//! The stage-1 proof: every prover message, challenge and check of the protocol, run by one
+//! function for both roles (see `channel`).
+//!
+//! 1. Absorb the model id and every segment in packed form: input and output (the statement),
+//!    then the advice (quotients, remainders, lookup outputs, multiplicities).
+//! 2. LogUp over all lookups (α, β drawn after step 1).
+//! 3. For each requantization `z + o = 2^k·q + Σ limbs`: a random point ρ, the prover's claims
+//!    `q(ρ)`, `limb(ρ)`, and the reduction of `z(ρ)` through the linear nodes by sumcheck
+//!    (matmul, sparse map, elementwise product) down to claims on segments and constants.
+//! 4. All segment claims batched (powers of γ) into one sumcheck over the packed layout of all
+//!    segments, ending in one evaluation of that vector at one random point.
+
+use ark_ff::{One, PrimeField, Zero};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use sha3::{Digest, Keccak256};
+
+use crate::channel::{Channel, VerifyError};
+use crate::field::{F, eq_eval, eq_index, eq_table, fe, mle_eval, mle_eval_int};
+use crate::lookup::{LogUpChallenges, logup_sums};
+use crate::pack::{pack, packed_len, unpack};
+use crate::program::{Kind, NodeId, SegId};
+use crate::quantize::{QuantGraph, Role, Trace, place};
+use crate::sumcheck::sumcheck;
+use crate::transcript::Transcript;
+
+pub const PROTOCOL_LABEL: &[u8] = b"zkml/stage1/v1";
+
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct Stage1Proof {
+    pub model_id: F,
+    /// The quantized input and output, in logical order: the public statement.
+    pub input: Vec<i64>,
+    pub output: Vec<i64>,
+    /// Advice and multiplicity segments, packed, in layout order.
+    pub advice: Vec<F>,
+    pub messages: Vec<F>,
+}
+
+/// Keccak-256 of the canonical JSON of the quantized graph, reduced into the field.
+pub fn model_id(g: &QuantGraph) -> F {
+    let bytes = serde_json::to_vec(g).expect("the graph serializes");
+    F::from_be_bytes_mod_order(&Keccak256::digest(&bytes))
+}
+
+/// Segments in layout order (larger first) with their offsets in the packed vector; offsets
+/// are multiples of the segment's length, so each segment is a subcube.
+pub fn layout(g: &QuantGraph) -> (Vec<(SegId, usize)>, u32) {
+    let mut order: Vec<SegId> = (0..g.segments.len()).collect();
+    order.sort_by_key(|&s| (std::cmp::Reverse(g.segments[s].log_len), s));
+    let mut off = 0;
+    let placed = order
+        .into_iter()
+        .map(|s| {
+            let o = off;
+            off += g.segments[s].len();
+            (s, o)
+        })
+        .collect();
+    (placed, off.next_power_of_two().trailing_zeros())
+}
+
+fn is_private(role: Role) -> bool {
+    matches!(role, Role::Advice | Role::Multiplicity)
+}
+
+pub fn prove(g: &QuantGraph, trace: &Trace) -> Stage1Proof {
+    let id = model_id(g);
+    let (order, _) = layout(g);
+    let mut advice = vec![];
+    for &(s, _) in &order {
+        let seg = &g.segments[s];
+        if is_private(seg.role) {
+            advice.extend(pack(&trace.segments[s], seg.bits, seg.signed).expect("the trace respects slot widths"));
+        }
+    }
+    let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
+    protocol(g, &mut ch, id, &segs, Some(&nodes)).expect("the prover performs no checks");
+    Stage1Proof {
+        model_id: id,
+        input: logical(g, g.input, &trace.segments[g.input]),
+        output: logical(g, g.output, &trace.segments[g.output]),
+        advice,
+        messages: ch.finish().expect("a prover always finishes"),
+    }
+}
+
+fn logical(g: &QuantGraph, s: SegId, values: &[i64]) -> Vec<i64> {
+    let shape = if s == g.input { &g.input_shape } else { &g.output_shape };
+    crate::lower::padded_positions(shape).into_iter().map(|p| values[p]).collect()
+}
+
+/// Checks a proof against a compiled model; returns the verified quantized output.
+pub fn verify(g: &QuantGraph, proof: &Stage1Proof) -> Result<Vec<i64>, VerifyError> {
+    let id = model_id(g);
+    if proof.model_id != id {
+        return Err(VerifyError::ModelMismatch { found: proof.model_id.to_string(), expected: id.to_string() });
+    }
+    let expect = |what: &str, got: usize, want: usize| {
+        if got == want { Ok(()) } else { Err(VerifyError::Shape(format!("{what}: {got} values, expected {want}"))) }
+    };
+    expect("input", proof.input.len(), g.input_len())?;
+    expect("output", proof.output.len(), g.output_shape.iter().product())?;
+    let mut segs: Vec<Vec<i64>> = vec![vec![]; g.segments.len()];
+    segs[g.input] = place(&g.input_shape, g.segments[g.input].log_len, proof.input.iter().copied());
+    segs[g.output] = place(&g.output_shape, g.segments[g.output].log_len, proof.output.iter().copied());
+    let (order, _) = layout(g);
+    let mut pos = 0;
+    for &(s, _) in &order {
+        let seg = &g.segments[s];
+        let range_err = |e: crate::pack::PackError| VerifyError::AdviceRange(format!("{}: {e}", seg.name));
+        if is_private(seg.role) {
+            let n = packed_len(seg.len(), seg.bits);
+            let felts = proof.advice.get(pos..pos + n).ok_or_else(|| VerifyError::Shape("advice is shorter than the model needs".into()))?;
+            segs[s] = unpack(felts, seg.len(), seg.bits, seg.signed).map_err(range_err)?;
+            pos += n;
+        } else {
+            // The public values must fit the slots the transcript packs them into.
+            pack(&segs[s], seg.bits, seg.signed).map_err(range_err)?;
+        }
+    }
+    expect("packed advice elements", proof.advice.len(), pos)?;
+    let fsegs: Vec<Vec<F>> = segs.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let mut ch = Channel::verifier(Transcript::new(PROTOCOL_LABEL), &proof.messages);
+    protocol(g, &mut ch, id, &fsegs, None)?;
+    ch.finish()?;
+    Ok(proof.output.clone())
+}
+
+fn protocol(g: &QuantGraph, ch: &mut Channel, id: F, segs: &[Vec<F>], nodes: Option<&[Vec<F>]>) -> Result<(), VerifyError> {
+    // 1. The statement and all advice, before any challenge.
+    ch.absorb(&[id]);
+    let (order, total_log) = layout(g);
+    for &(s, _) in &order {
+        let seg = &g.segments[s];
+        let ints: Vec<i64> = segs[s].iter().map(to_i64).collect();
+        ch.absorb(&pack(&ints, seg.bits, seg.signed).map_err(|e| VerifyError::AdviceRange(format!("{}: {e}", seg.name)))?);
+    }
+
+    // 2. LogUp.
+    let lc = LogUpChallenges::new(ch.challenge(), ch.challenge());
+    if !ch.is_prover() {
+        let mults: Vec<&[F]> = g.table_mults.iter().map(|&s| segs[s].as_slice()).collect();
+        let lookups: Vec<(usize, &[F], Option<&[F]>)> =
+            g.lookups.iter().map(|l| (l.table, segs[l.input].as_slice(), l.output.map(|o| segs[o].as_slice()))).collect();
+        let (lhs, rhs) = logup_sums(&lc, &g.tables, &mults, &lookups).ok_or_else(|| VerifyError::Lookup("a denominator vanished".into()))?;
+        ch.check(lhs == rhs, || VerifyError::Lookup("the looked-up values are not all in their tables".into()))?;
+    }
+
+    // 3. Requantizations, reduced to segment claims.
+    let mut r = Reducer { g, ch, nodes, segs, claims: vec![] };
+    for rq in &g.requants {
+        let rho = r.ch.challenges(g.nodes[rq.z].log_len as usize);
+        let qv = r.seg_claim(rq.q, &rho)?;
+        let mut z = fe(1i64 << rq.shift) * qv - fe(rq.offset);
+        let mut at = 0;
+        for &(limb, w) in &rq.limbs {
+            z += fe(1i64 << at) * r.seg_claim(limb, &rho)?;
+            at += w;
+        }
+        r.reduce(rq.z, rho, z)?;
+    }
+
+    // 4. One evaluation of the packed segments.
+    let claims = std::mem::take(&mut r.claims);
+    let gamma = ch.challenge();
+    let mut powers = Vec::with_capacity(claims.len());
+    let mut gp = F::one();
+    for _ in &claims {
+        powers.push(gp);
+        gp *= gamma;
+    }
+    let offset: Vec<usize> = {
+        let mut o = vec![0; g.segments.len()];
+        for &(s, off) in &order {
+            o[s] = off;
+        }
+        o
+    };
+    let combined: F = claims.iter().zip(&powers).map(|(c, p)| c.2 * p).sum();
+    let packed = || {
+        let mut v = vec![F::zero(); 1 << total_log];
+        for &(s, off) in &order {
+            v[off..off + segs[s].len()].copy_from_slice(&segs[s]);
+        }
+        v
+    };
+    let out = sumcheck(ch, "the batched segment claims", combined, total_log as usize, 2, || {
+        let mut w = vec![F::zero(); 1 << total_log];
+        for ((s, point, _), p) in claims.iter().zip(&powers) {
+            for (i, e) in eq_table(point).into_iter().enumerate() {
+                w[offset[*s] + i] += e * p;
+            }
+        }
+        vec![w, packed()]
+    })?;
+    if !ch.is_prover() {
+        let xi = &out.point;
+        let w: F = claims
+            .iter()
+            .zip(&powers)
+            .map(|((s, point, _), p)| {
+                let n = point.len();
+                *p * eq_eval(point, &xi[..n]) * eq_index(&xi[n..], offset[*s] >> n)
+            })
+            .sum();
+        let pv = mle_eval(&packed(), xi);
+        ch.check(w * pv == out.claim, || VerifyError::FinalCheck("the packed segment evaluation".into()))?;
+    }
+    Ok(())
+}
+
+fn to_i64(f: &F) -> i64 {
+    // Segment values are small integers; negative ones are p − |v|.
+    let big = f.into_bigint();
+    if big.0[1] == 0 && big.0[2] == 0 && big.0[3] == 0 && big.0[0] < 1 << 63 {
+        big.0[0] as i64
+    } else {
+        let neg = (-*f).into_bigint();
+        if neg.0[1] == 0 && neg.0[2] == 0 && neg.0[3] == 0 && neg.0[0] <= 1 << 63 { (neg.0[0] as i128).wrapping_neg() as i64 } else { i64::MIN }
+    }
+}
+
+struct Reducer<'a, 'c> {
+    g: &'a QuantGraph,
+    ch: &'a mut Channel<'c>,
+    nodes: Option<&'a [Vec<F>]>,
+    segs: &'a [Vec<F>],
+    claims: Vec<(SegId, Vec<F>, F)>,
+}
+
+impl Reducer<'_, '_> {
+
+    fn seg_claim(&mut self, s: SegId, point: &[F]) -> Result<F, VerifyError> {
+        let segs = self.segs;
+        let v = self.ch.send(|| mle_eval(&segs[s], point))?;
+        self.claims.push((s, point.to_vec(), v));
+        Ok(v)
+    }
+
+    /// The value of a node at a point: computed for constants (`false`), sent by the prover
+    /// otherwise (`true`, and the claim must be reduced further).
+    fn operand(&mut self, id: NodeId, point: &[F], prover_value: F) -> Result<(F, bool), VerifyError> {
+        match &self.g.nodes[id].kind {
+            Kind::Const(c) => Ok((mle_eval_int(c, point), false)),
+            _ => Ok((self.ch.send(|| prover_value)?, true)),
+        }
+    }
+
+    fn reduce(&mut self, id: NodeId, point: Vec<F>, value: F) -> Result<(), VerifyError> {
+        let node = &self.g.nodes[id];
+        let nodes = self.nodes;
+        let values = move |id: NodeId| -> &[F] { &nodes.expect("only the prover reads node values")[id] };
+        let ctx = |what: &str| format!("{what} of node {:?}", node.origin);
+        match &node.kind {
+            Kind::Segment(s) => self.claims.push((*s, point, value)),
+            Kind::Const(c) => {
+                self.ch.check(mle_eval_int(c, &point) == value, || VerifyError::FinalCheck(ctx("a constant")))?;
+            }
+            Kind::Lin(terms) => {
+                let mut sum = F::zero();
+                let mut pending = vec![];
+                for &(t, c) in terms {
+                    let v = match &self.g.nodes[t].kind {
+                        Kind::Const(k) => mle_eval_int(k, &point),
+                        _ => {
+                            let v = if self.ch.is_prover() { mle_eval(values(t), &point) } else { F::zero() };
+                            let v = self.ch.send(|| v)?;
+                            pending.push((t, v));
+                            v
+                        }
+                    };
+                    sum += fe(c) * v;
+                }
+                self.ch.check(sum == value, || VerifyError::FinalCheck(ctx("the sum")))?;
+                for (t, v) in pending {
+                    self.reduce(t, point.clone(), v)?;
+                }
+            }
+            &Kind::MatMul { l, r, b, c, .. } => {
+                let (rho_c, rho_a) = point.split_at(c as usize);
+                let out = sumcheck(self.ch, &ctx("the matrix product"), value, b as usize, 2, || {
+                    let (lv, rv) = (values(l), values(r));
+                    let (ea, ec) = (eq_table(rho_a), eq_table(rho_c));
+                    let (bn, cn) = (1usize << b, 1usize << c);
+                    let mut ta = vec![F::zero(); bn];
+                    for (i, e) in ea.iter().enumerate() {
+                        for (k, t) in ta.iter_mut().enumerate() {
+                            let x = lv[i * bn + k];
+                            if !x.is_zero() {
+                                *t += *e * x;
+                            }
+                        }
+                    }
+                    let tb = (0..bn).map(|k| rv[k * cn..(k + 1) * cn].iter().zip(&ec).map(|(x, e)| *x * e).sum()).collect();
+                    vec![ta, tb]
+                })?;
+                let kappa = out.point.clone();
+                let lp: Vec<F> = kappa.iter().chain(rho_a).copied().collect();
+                let rp: Vec<F> = rho_c.iter().chain(&kappa).copied().collect();
+                let f = |j: usize| out.factors.get(j).copied().unwrap_or_default();
+                let (lval, lsent) = self.operand(l, &lp, f(0))?;
+                let (rval, rsent) = self.operand(r, &rp, f(1))?;
+                self.ch.check(lval * rval == out.claim, || VerifyError::FinalCheck(ctx("the matrix product")))?;
+                if lsent {
+                    self.reduce(l, lp, lval)?;
+                }
+                if rsent {
+                    self.reduce(r, rp, rval)?;
+                }
+            }
+            Kind::Sparse { src, entries } => {
+                let src = *src;
+                let n_src = self.g.nodes[src].log_len as usize;
+                let eq_rho = eq_table(&point);
+                let out = sumcheck(self.ch, &ctx("the data movement"), value, n_src, 2, || {
+                    let mut s = vec![F::zero(); 1 << n_src];
+                    for &(o, i, c) in entries {
+                        s[i as usize] += eq_rho[o as usize] * fe(c);
+                    }
+                    vec![s, values(src).to_vec()]
+                })?;
+                let xi = out.point.clone();
+                let sv = if self.ch.is_prover() {
+                    out.factors[0]
+                } else {
+                    let eq_xi = eq_table(&xi);
+                    entries.iter().map(|&(o, i, c)| eq_rho[o as usize] * eq_xi[i as usize] * fe(c)).sum()
+                };
+                let (xv, sent) = self.operand(src, &xi, out.factors.get(1).copied().unwrap_or_default())?;
+                self.ch.check(sv * xv == out.claim, || VerifyError::FinalCheck(ctx("the data movement")))?;
+                if sent {
+                    self.reduce(src, xi, xv)?;
+                }
+            }
+            &Kind::Hadamard(a, b) => {
+                let n = node.log_len as usize;
+                let out = sumcheck(self.ch, &ctx("the elementwise product"), value, n, 3, || {
+                    vec![eq_table(&point), values(a).to_vec(), values(b).to_vec()]
+                })?;
+                let xi = out.point.clone();
+                let f = |j: usize| out.factors.get(j).copied().unwrap_or_default();
+                let (aval, asent) = self.operand(a, &xi, f(1))?;
+                let (bval, bsent) = self.operand(b, &xi, f(2))?;
+                self.ch.check(eq_eval(&point, &xi) * aval * bval == out.claim, || VerifyError::FinalCheck(ctx("the elementwise product")))?;
+                if asent {
+                    self.reduce(a, xi.clone(), aval)?;
+                }
+                if bsent {
+                    self.reduce(b, xi, bval)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! The sumcheck protocol for `Σ_x Π_j f_j(x)` over the boolean hypercube, every `f_j` multilinear.
+//! Variables are bound low bit first, matching `field::eq_table`.
+
+use ark_ff::Zero;
+
+use crate::channel::{Channel, VerifyError};
+use crate::field::{F, interpolate};
+
+pub struct SumcheckOutcome {
+    /// The random point the sum was reduced to.
+    pub point: Vec<F>,
+    /// The claimed value of `Π_j f_j(point)`.
+    pub claim: F,
+    /// Prover only: `f_j(point)` for each factor.
+    pub factors: Vec<F>,
+}
+
+/// Runs `n_vars` rounds for a product of `degree` factors. `tables` is called by the prover only.
+pub fn sumcheck(
+    ch: &mut Channel,
+    context: &str,
+    claim: F,
+    n_vars: usize,
+    degree: usize,
+    tables: impl FnOnce() -> Vec<Vec<F>>,
+) -> Result<SumcheckOutcome, VerifyError> {
+    let mut tables = if ch.is_prover() { tables() } else { Vec::new() };
+    debug_assert!(tables.iter().all(|t| t.len() == 1 << n_vars));
+    let mut claim = claim;
+    let mut point = Vec::with_capacity(n_vars);
+    for round in 0..n_vars {
+        let evals = if ch.is_prover() { round_evals(&tables, degree) } else { vec![F::zero(); degree + 1] };
+        let mut g = Vec::with_capacity(degree + 1);
+        for e in evals {
+            g.push(ch.send(|| e)?);
+        }
+        ch.check(g[0] + g[1] == claim, || VerifyError::SumcheckRound { context: context.to_string(), round })?;
+        let r = ch.challenge();
+        claim = interpolate(&g, r);
+        for t in tables.iter_mut() {
+            fold(t, r);
+        }
+        point.push(r);
+    }
+    let factors = tables.iter().map(|t| t[0]).collect();
+    Ok(SumcheckOutcome { point, claim, factors })
+}
+
+/// `g(t) = Σ_{x'} Π_j f_j(t, x')` at `t = 0..=degree`.
+fn round_evals(tables: &[Vec<F>], degree: usize) -> Vec<F> {
+    let half = tables[0].len() / 2;
+    let mut out = vec![F::zero(); degree + 1];
+    let mut vals = vec![F::zero(); tables.len()];
+    let mut steps = vec![F::zero(); tables.len()];
+    for i in 0..half {
+        for (j, t) in tables.iter().enumerate() {
+            vals[j] = t[2 * i];
+            steps[j] = t[2 * i + 1] - t[2 * i];
+        }
+        for o in out.iter_mut() {
+            *o += vals.iter().product::<F>();
+            for (v, s) in vals.iter_mut().zip(&steps) {
+                *v += s;
+            }
+        }
+    }
+    out
+}
+
+fn fold(t: &mut Vec<F>, r: F) {
+    let half = t.len() / 2;
+    for i in 0..half {
+        let (a, b) = (t[2 * i], t[2 * i + 1]);
+        t[i] = a + r * (b - a);
+    }
+    t.truncate(half);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::{fe, mle_eval};
+    use crate::transcript::Transcript;
+
+    fn sum_of_products(tables: &[Vec<F>]) -> F {
+        (0..tables[0].len()).map(|i| tables.iter().map(|t| t[i]).product::<F>()).sum()
+    }
+
+    fn tables() -> Vec<Vec<F>> {
+        let a: Vec<F> = (0..8).map(|i| fe(i * 3 - 5)).collect();
+        let b: Vec<F> = (0..8).map(|i| fe(i * i + 1)).collect();
+        let c: Vec<F> = (0..8).map(|i| fe(7 - i)).collect();
+        vec![a, b, c]
+    }
+
+    #[test]
+    fn honest_sumcheck_verifies_and_reduces_to_the_factors() {
+        let t = tables();
+        let claim = sum_of_products(&t);
+        let mut p = Channel::prover(Transcript::new(b"sc"));
+        let out = sumcheck(&mut p, "test", claim, 3, 3, || t.clone()).unwrap();
+        for (j, tab) in t.iter().enumerate() {
+            assert_eq!(out.factors[j], mle_eval(tab, &out.point));
+        }
+        let msgs = p.finish().unwrap();
+        let mut v = Channel::verifier(Transcript::new(b"sc"), &msgs);
+        let vo = sumcheck(&mut v, "test", claim, 3, 3, Vec::new).unwrap();
+        assert_eq!(vo.point, out.point);
+        assert_eq!(vo.claim, t.iter().map(|tab| mle_eval(tab, &vo.point)).product::<F>());
+        v.finish().unwrap();
+    }
+
+    #[test]
+    fn wrong_claim_is_rejected() {
+        let t = tables();
+        let claim = sum_of_products(&t) + fe(1);
+        let mut p = Channel::prover(Transcript::new(b"sc"));
+        sumcheck(&mut p, "test", claim, 3, 3, || t.clone()).unwrap();
+        let msgs = p.finish().unwrap();
+        let mut v = Channel::verifier(Transcript::new(b"sc"), &msgs);
+        let err = sumcheck(&mut v, "test", claim, 3, 3, Vec::new).err().unwrap();
+        assert!(matches!(err, VerifyError::SumcheckRound { round: 0, .. }));
+    }
+}

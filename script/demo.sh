@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job until the oracle demo lands: compile, prove and verify each sample model the repo
+# ships (tests/data), printing outputs, proof sizes and times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkml-target}"
+cargo build --quiet --bin zkml
+zkml="$CARGO_TARGET_DIR/debug/zkml"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+for m in price_mlp digits_mlp lenet; do
+  echo "== $m"
+  "$zkml" compile "tests/data/$m.onnx" --calibrate "tests/data/$m.input.json" --out "$work/$m"
+  "$zkml" run "$work/$m" --input "tests/data/$m.input.json"
+  "$zkml" prove "$work/$m" --input "tests/data/$m.input.json" --out "$work/$m.proof"
+  "$zkml" verify "$work/$m" "$work/$m.proof"
+done
