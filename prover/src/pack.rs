@@ -81,6 +81,7 @@ pub fn unpack(felts: &[F], n: usize, bits: u32, signed: bool) -> Result<Vec<i64>
 mod tests {
     use super::*;
     use crate::field::fe;
+    use ark_ff::Field;
 
     #[test]
     fn round_trips_and_rejects_out_of_range() {
