@@ -95,6 +95,8 @@ pub struct CalibrationReport {
 pub struct Compiled {
     pub dir: PathBuf,
     pub graph: QuantGraph,
+    /// `model_id(&graph)`.
+    pub id: crate::field::F,
     pub settings: Settings,
 }
 
@@ -119,10 +121,11 @@ impl Compiled {
         let graph: QuantGraph = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| nc(format!("{MODEL_FILE}: {e}")))?;
         let settings: Settings =
             serde_json::from_slice(&read(&dir.join(SETTINGS_FILE))?).map_err(|e| nc(format!("{SETTINGS_FILE}: {e}")))?;
-        if settings.model_id != model_id(&graph).to_string() {
+        let id = model_id(&graph);
+        if settings.model_id != id.to_string() {
             return Err(nc(format!("{SETTINGS_FILE} names model {} but {MODEL_FILE} hashes to another", settings.model_id)));
         }
-        Ok(Compiled { dir: dir.to_path_buf(), graph, settings })
+        Ok(Compiled { dir: dir.to_path_buf(), graph, id, settings })
     }
 }
 

@@ -66,8 +66,9 @@ pub struct FloatProgram {
     pub nodes: Vec<Node<f64>>,
     pub steps: Vec<Step>,
     pub materials: Vec<Materialize>,
-    /// Segment 0 is the model input; segment `k > 0` is written by `materials[k - 1]`.
-    pub seg_log_len: Vec<u32>,
+    /// Logical shapes of the segments. Segment 0 is the model input; segment `k > 0` is written
+    /// by `materials[k - 1]`.
+    pub seg_shape: Vec<Vec<usize>>,
     pub seg_origin: Vec<String>,
     pub input_shape: Vec<usize>,
     pub output: SegId,
@@ -123,6 +124,7 @@ impl Value {
 struct Builder<'a> {
     p: FloatProgram,
     grown: Vec<bool>,
+    shapes: Vec<Vec<usize>>,
     env: HashMap<String, Value>,
     node: &'a NodeProto,
 }
@@ -135,7 +137,7 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
             nodes: vec![],
             steps: vec![],
             materials: vec![],
-            seg_log_len: vec![log_len(&shape)],
+            seg_shape: vec![shape.clone()],
             seg_origin: vec![model.input_name.clone()],
             input_shape: shape.clone(),
             output: 0,
@@ -143,13 +145,14 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
             ops: vec![],
         },
         grown: vec![],
+        shapes: vec![],
         env: HashMap::new(),
         node: &dummy,
     };
     for (k, v) in &model.constants {
         b.env.insert(k.clone(), Value::Const(v.clone()));
     }
-    let input = b.push(Kind::Segment(0), log_len(&shape), model.input_name.clone());
+    let input = b.push(Kind::Segment(0), &shape, model.input_name.clone());
     b.env.insert(model.input_name.clone(), Value::Act { node: input, shape });
     // Check every op first so that an unsupported one is reported before any other work.
     for n in &model.nodes {
@@ -191,7 +194,7 @@ impl Builder<'_> {
         LowerError::Invalid { op: self.node.op_type.clone(), node: node_name(self.node), reason: reason.into() }
     }
 
-    fn push(&mut self, kind: Kind<f64>, log_len: u32, origin: String) -> NodeId {
+    fn push(&mut self, kind: Kind<f64>, shape: &[usize], origin: String) -> NodeId {
         let grown = match &kind {
             Kind::Segment(_) | Kind::Const(_) => false,
             Kind::Lin(t) => t.iter().any(|(id, _)| self.grown[*id]),
@@ -199,7 +202,8 @@ impl Builder<'_> {
             Kind::Sparse { src, entries } => self.grown[*src] || entries.iter().any(|e| e.2.fract() != 0.0),
         };
         self.grown.push(grown);
-        self.p.nodes.push(Node { kind, log_len, origin });
+        self.shapes.push(shape.to_vec());
+        self.p.nodes.push(Node { kind, log_len: log_len(shape), origin });
         let id = self.p.nodes.len() - 1;
         self.p.steps.push(Step::Eval(id));
         id
@@ -207,17 +211,17 @@ impl Builder<'_> {
 
     fn add(&mut self, kind: Kind<f64>, shape: &[usize]) -> NodeId {
         let origin = node_name(self.node);
-        self.push(kind, log_len(shape), origin)
+        self.push(kind, shape, origin)
     }
 
     fn materialize(&mut self, z: NodeId, func: Func, keep_scale: bool, origin: &str) -> SegId {
-        let seg = self.p.seg_log_len.len();
-        let l = self.p.nodes[z].log_len;
-        self.p.seg_log_len.push(l);
+        let seg = self.p.seg_shape.len();
+        let shape = self.shapes[z].clone();
+        self.p.seg_shape.push(shape.clone());
         self.p.seg_origin.push(origin.to_string());
         self.p.materials.push(Materialize { z, func, seg, keep_scale });
         self.p.steps.push(Step::Materialize(self.p.materials.len() - 1));
-        self.push(Kind::Segment(seg), l, origin.to_string());
+        self.push(Kind::Segment(seg), &shape, origin.to_string());
         seg
     }
 

@@ -164,7 +164,7 @@ fn run(cli: Cli) -> Result<()> {
             let c = Compiled::load(&dir)?;
             let p = artifact::read_proof(&proof)?;
             let t = Instant::now();
-            let q = zkml::stage1::verify(&c.graph, &p).context("the proof is invalid")?;
+            let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
             println!("proof is valid ({:.1} ms)", t.elapsed().as_secs_f64() * 1e3);
             println!("verified output: {}", fmt(&c.graph.dequantize_output(&q)));
         }

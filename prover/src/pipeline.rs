@@ -39,9 +39,10 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         scale: graph.segments[s].scale,
         visibility: "public".into(),
     };
+    let id = model_id(&graph);
     let settings = Settings {
         zkml_version: env!("CARGO_PKG_VERSION").into(),
-        model_id: model_id(&graph).to_string(),
+        model_id: id.to_string(),
         input: seg(graph.input, &m.input_name, &graph.input_shape),
         output: seg(graph.output, &m.output_name, &graph.output_shape),
         lookup_bits: cfg.lookup_bits,
@@ -54,7 +55,7 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         calibration: report,
     };
     Compiled::write(out, &graph, &settings, model)?;
-    Ok(Compiled { dir: out.to_path_buf(), graph, settings })
+    Ok(Compiled { dir: out.to_path_buf(), graph, id, settings })
 }
 
 pub fn argmax(v: &[f64]) -> usize {
@@ -68,7 +69,7 @@ pub fn reference(c: &Compiled, input: &[f64]) -> Result<Vec<f64>> {
 
 pub fn prove(c: &Compiled, input: &[f64]) -> Result<Stage1Proof> {
     let trace = c.graph.execute(input)?;
-    Ok(stage1::prove(&c.graph, &trace))
+    Ok(stage1::prove(&c.graph, c.id, &trace))
 }
 
 pub fn bench_header() -> String {
@@ -92,7 +93,7 @@ pub fn bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
         let p = prove(c, input)?;
         prove_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        stage1::verify(&c.graph, &p)?;
+        stage1::verify(&c.graph, c.id, &p)?;
         verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let tmp = std::env::temp_dir().join(format!("zkml-bench-{}.proof", std::process::id()));
         size = artifact::write_proof(&tmp, &p)?;

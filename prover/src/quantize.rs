@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::lookup::{Table, TableKind};
-use crate::lower::{FloatProgram, Func, Step, padded_positions};
+use crate::lower::{FloatProgram, Func, Step, log_len, padded_positions};
 use crate::program::{Kind, Node, NodeId, Overflow, SegId, eval_node};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,11 @@ pub struct Segment {
     pub name: String,
     pub role: Role,
     pub log_len: u32,
+    /// Logical shape inside the padded layout.
+    pub shape: Vec<usize>,
+    /// The value every padded position holds whatever the input, when there is one: such
+    /// positions are filled in by the verifier instead of being sent.
+    pub pad: Option<i64>,
     /// Width of one packed slot; signed values are stored offset by `2^(bits−1)`.
     pub bits: u32,
     pub signed: bool,
@@ -33,6 +38,11 @@ pub struct Segment {
 impl Segment {
     pub fn len(&self) -> usize {
         1 << self.log_len
+    }
+
+    /// Positions whose values are sent (all of them when padding is not fixed).
+    pub fn sent_positions(&self) -> Vec<usize> {
+        if self.pad.is_some() { padded_positions(&self.shape) } else { (0..self.len()).collect() }
     }
 }
 
@@ -107,6 +117,8 @@ pub enum QuantError {
     ScaleGap(String),
     #[error("calibration needs at least one input")]
     NoSamples,
+    #[error("the model output depends on padding values (a Clip above zero feeding a product of activations): not supported yet")]
+    OutputPadding,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +157,7 @@ pub fn place(shape: &[usize], log_len: u32, values: impl IntoIterator<Item = i64
 /// Runs the float program; returns the segments' values and each materialization's max |z|.
 pub fn run_float(p: &FloatProgram, input: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let mut nodes: Vec<Vec<f64>> = Vec::with_capacity(p.nodes.len());
-    let mut segs: Vec<Vec<f64>> = p.seg_log_len.iter().map(|&l| vec![0.0; 1 << l]).collect();
+    let mut segs: Vec<Vec<f64>> = p.seg_shape.iter().map(|s| vec![0.0; 1 << log_len(s)]).collect();
     for (pos, &x) in padded_positions(&p.input_shape).into_iter().zip(input) {
         segs[0][pos] = x;
     }
@@ -209,6 +221,8 @@ struct Quantizer<'a> {
     cfg: QuantConfig,
     nodes: Vec<Node<i64>>,
     scale: Vec<i32>,
+    /// Whether a node is zero at every padded position, whatever the input.
+    pad_zero: Vec<bool>,
     segments: Vec<Segment>,
     segmap: Vec<SegId>,
     steps: Vec<QStep>,
@@ -230,15 +244,18 @@ pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result
         cfg,
         nodes: Vec::with_capacity(p.nodes.len()),
         scale: Vec::with_capacity(p.nodes.len()),
+        pad_zero: Vec::with_capacity(p.nodes.len()),
         segments: vec![Segment {
             name: p.seg_origin[0].clone(),
             role: Role::Input,
-            log_len: p.seg_log_len[0],
+            log_len: log_len(&p.seg_shape[0]),
+            shape: p.seg_shape[0].clone(),
+            pad: Some(0),
             bits: 32,
             signed: true,
             scale: input_scale,
         }],
-        segmap: vec![0; p.seg_log_len.len()],
+        segmap: vec![0; p.seg_shape.len()],
         steps: vec![],
         requants: vec![],
         lookups: vec![],
@@ -252,6 +269,9 @@ pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result
     }
     let output = q.segmap[p.output];
     q.segments[output].role = Role::Output;
+    if q.segments[output].pad.is_none() {
+        return Err(QuantError::OutputPadding);
+    }
     // One multiplicity segment per table, wide enough for every lookup into it.
     let mut table_mults = vec![];
     for (t, table) in q.tables.iter().enumerate() {
@@ -261,6 +281,8 @@ pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result
             name: format!("multiplicities of table {t} ({:?}, {} bits)", table.kind, table.bits),
             role: Role::Multiplicity,
             log_len: table.bits,
+            shape: vec![table.len()],
+            pad: None,
             bits,
             signed: false,
             scale: 0,
@@ -288,8 +310,16 @@ impl Quantizer<'_> {
     fn push(&mut self, id: NodeId, kind: Kind<i64>, scale: i32) {
         let f = &self.p.nodes[id];
         debug_assert_eq!(self.nodes.len(), id);
+        let pad_zero = match &kind {
+            Kind::Segment(s) => self.segments[*s].pad == Some(0),
+            Kind::Const(_) | Kind::Sparse { .. } => true,
+            Kind::Lin(t) => t.iter().all(|(n, _)| self.pad_zero[*n]),
+            Kind::MatMul { l, r, .. } => self.pad_zero[*l] && self.pad_zero[*r],
+            Kind::Hadamard(a, b) => self.pad_zero[*a] || self.pad_zero[*b],
+        };
         self.nodes.push(Node { kind, log_len: f.log_len, origin: f.origin.clone() });
         self.scale.push(scale);
+        self.pad_zero.push(pad_zero);
     }
 
     fn is_const(&self, id: NodeId) -> bool {
@@ -372,8 +402,9 @@ impl Quantizer<'_> {
         }
     }
 
-    fn segment(&mut self, name: String, log_len: u32, signed: bool, scale: i32) -> SegId {
-        self.segments.push(Segment { name, role: Role::Advice, log_len, bits: 16, signed, scale });
+    fn segment(&mut self, name: String, shape: &[usize], pad: Option<i64>, signed: bool, scale: i32) -> SegId {
+        let log_len = log_len(shape);
+        self.segments.push(Segment { name, role: Role::Advice, log_len, shape: shape.to_vec(), pad, bits: 16, signed, scale });
         self.segments.len() - 1
     }
 
@@ -381,35 +412,41 @@ impl Quantizer<'_> {
         let mat = &self.p.materials[m];
         let origin = self.p.seg_origin[mat.seg].clone();
         let node_origin = self.p.nodes[mat.z].origin.clone();
-        let log_len = self.p.seg_log_len[mat.seg];
+        let shape = self.p.seg_shape[mat.seg].clone();
+        let z_pad_zero = self.pad_zero[mat.z];
         let bits = self.cfg.lookup_bits;
         let sz = self.scale[mat.z];
         let target = if mat.keep_scale { sz } else { sz.min(activation_scale(z_max, bits)) };
         let shift = (sz - target) as u32;
-        let q = self.segment(format!("{origin} (quotient)"), log_len, true, target);
+        let offset = if shift > 0 { 1i64 << (shift - 1) } else { 0 };
+        // With z zero on the padding, each padded position requantizes `offset` alone.
+        let pad = |v: i64| z_pad_zero.then_some(v);
+        let q = self.segment(format!("{origin} (quotient)"), &shape, pad(offset >> shift), true, target);
         let mut limbs = vec![];
         let mut pending = vec![];
         let mut done = 0;
         while done < shift {
             let w = (shift - done).min(bits);
-            let seg = self.segment(format!("{origin} (remainder bits {done}..{})", done + w), log_len, false, 0);
+            let limb_pad = (offset >> done) & ((1 << w) - 1);
+            let seg = self.segment(format!("{origin} (remainder bits {done}..{})", done + w), &shape, pad(limb_pad), false, 0);
             let table = self.table(TableKind::Range, w);
             pending.push(Lookup { table, input: seg, output: None, origin: node_origin.clone() });
             limbs.push((seg, w));
             done += w;
         }
-        let offset = if shift > 0 { 1i64 << (shift - 1) } else { 0 };
         self.requants.push(Requant { z: mat.z, offset, shift, q, limbs, origin: node_origin.clone() });
         self.steps.push(QStep::Requant(self.requants.len() - 1));
-        let (kind, out) = match &mat.func {
-            Func::Identity => (TableKind::Signed, None),
-            Func::Relu => (TableKind::Relu, Some(self.segment(origin.clone(), log_len, true, target))),
+        let kind = match &mat.func {
+            Func::Identity => TableKind::Signed,
+            Func::Relu => TableKind::Relu,
             Func::Clip { lo, hi } => {
                 let bound = |v: f64| quant(v, target).unwrap_or(if v > 0.0 { i64::MAX } else { i64::MIN });
-                (TableKind::Clip { lo: bound(*lo), hi: bound(*hi) }, Some(self.segment(origin.clone(), log_len, true, target)))
+                TableKind::Clip { lo: bound(*lo), hi: bound(*hi) }
             }
         };
         let table = self.table(kind, bits);
+        let t = self.tables[table].clone();
+        let out = t.has_output().then(|| self.segment(origin.clone(), &shape, pad(t.f(offset >> shift)), true, target));
         pending.push(Lookup { table, input: q, output: out, origin: node_origin });
         for l in pending {
             self.lookups.push(l);

@@ -19,7 +19,7 @@ use crate::field::{F, eq_eval, eq_index, eq_table, fe, mle_eval, mle_eval_int};
 use crate::lookup::{LogUpChallenges, logup_sums};
 use crate::pack::{pack, packed_len, unpack};
 use crate::program::{Kind, NodeId, SegId};
-use crate::quantize::{QuantGraph, Role, Trace, place};
+use crate::quantize::{QuantGraph, Role, Trace};
 use crate::sumcheck::sumcheck;
 use crate::transcript::Transcript;
 
@@ -63,79 +63,83 @@ fn is_private(role: Role) -> bool {
     matches!(role, Role::Advice | Role::Multiplicity)
 }
 
-pub fn prove(g: &QuantGraph, trace: &Trace) -> Stage1Proof {
-    let id = model_id(g);
+/// `id` is `model_id(g)`, computed once by whoever loaded the model.
+pub fn prove(g: &QuantGraph, id: F, trace: &Trace) -> Stage1Proof {
     let (order, _) = layout(g);
-    let mut advice = vec![];
-    for &(s, _) in &order {
-        let seg = &g.segments[s];
-        if is_private(seg.role) {
-            advice.extend(pack(&trace.segments[s], seg.bits, seg.signed).expect("the trace respects slot widths"));
-        }
-    }
+    let packed: Vec<Vec<F>> = order
+        .iter()
+        .map(|&(s, _)| {
+            let seg = &g.segments[s];
+            let sent: Vec<i64> = seg.sent_positions().into_iter().map(|p| trace.segments[s][p]).collect();
+            pack(&sent, seg.bits, seg.signed).expect("the trace respects slot widths")
+        })
+        .collect();
+    let advice = order.iter().zip(&packed).filter(|((s, _), _)| is_private(g.segments[*s].role)).flat_map(|(_, p)| p.clone()).collect();
     let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
-    protocol(g, &mut ch, id, &segs, Some(&nodes)).expect("the prover performs no checks");
+    protocol(g, &mut ch, id, &packed, &segs, Some(&nodes)).expect("the prover performs no checks");
+    let public = |s: SegId| g.segments[s].sent_positions().into_iter().map(|p| trace.segments[s][p]).collect();
     Stage1Proof {
         model_id: id,
-        input: logical(g, g.input, &trace.segments[g.input]),
-        output: logical(g, g.output, &trace.segments[g.output]),
+        input: public(g.input),
+        output: public(g.output),
         advice,
         messages: ch.finish().expect("a prover always finishes"),
     }
 }
 
-fn logical(g: &QuantGraph, s: SegId, values: &[i64]) -> Vec<i64> {
-    let shape = if s == g.input { &g.input_shape } else { &g.output_shape };
-    crate::lower::padded_positions(shape).into_iter().map(|p| values[p]).collect()
-}
-
-/// Checks a proof against a compiled model; returns the verified quantized output.
-pub fn verify(g: &QuantGraph, proof: &Stage1Proof) -> Result<Vec<i64>, VerifyError> {
-    let id = model_id(g);
+/// Checks a proof against a compiled model (`id` is `model_id(g)`); returns the verified
+/// quantized output.
+pub fn verify(g: &QuantGraph, id: F, proof: &Stage1Proof) -> Result<Vec<i64>, VerifyError> {
     if proof.model_id != id {
         return Err(VerifyError::ModelMismatch { found: proof.model_id.to_string(), expected: id.to_string() });
     }
-    let expect = |what: &str, got: usize, want: usize| {
-        if got == want { Ok(()) } else { Err(VerifyError::Shape(format!("{what}: {got} values, expected {want}"))) }
-    };
-    expect("input", proof.input.len(), g.input_len())?;
-    expect("output", proof.output.len(), g.output_shape.iter().product())?;
-    let mut segs: Vec<Vec<i64>> = vec![vec![]; g.segments.len()];
-    segs[g.input] = place(&g.input_shape, g.segments[g.input].log_len, proof.input.iter().copied());
-    segs[g.output] = place(&g.output_shape, g.segments[g.output].log_len, proof.output.iter().copied());
     let (order, _) = layout(g);
+    let mut segs: Vec<Vec<i64>> = vec![vec![]; g.segments.len()];
+    let mut packed = Vec::with_capacity(order.len());
     let mut pos = 0;
     for &(s, _) in &order {
         let seg = &g.segments[s];
         let range_err = |e: crate::pack::PackError| VerifyError::AdviceRange(format!("{}: {e}", seg.name));
-        if is_private(seg.role) {
-            let n = packed_len(seg.len(), seg.bits);
+        let sent = seg.sent_positions();
+        let (values, felts) = if is_private(seg.role) {
+            let n = packed_len(sent.len(), seg.bits);
             let felts = proof.advice.get(pos..pos + n).ok_or_else(|| VerifyError::Shape("advice is shorter than the model needs".into()))?;
-            segs[s] = unpack(felts, seg.len(), seg.bits, seg.signed).map_err(range_err)?;
             pos += n;
+            (unpack(felts, sent.len(), seg.bits, seg.signed).map_err(range_err)?, felts.to_vec())
         } else {
+            let (what, v) = if s == g.input { ("input", &proof.input) } else { ("output", &proof.output) };
+            if v.len() != sent.len() {
+                return Err(VerifyError::Shape(format!("{what}: {} values, expected {}", v.len(), sent.len())));
+            }
             // The public values must fit the slots the transcript packs them into.
-            pack(&segs[s], seg.bits, seg.signed).map_err(range_err)?;
+            (v.clone(), pack(v, seg.bits, seg.signed).map_err(range_err)?)
+        };
+        let mut full = vec![seg.pad.unwrap_or(0); seg.len()];
+        for (p, v) in sent.into_iter().zip(values) {
+            full[p] = v;
         }
+        segs[s] = full;
+        packed.push(felts);
     }
-    expect("packed advice elements", proof.advice.len(), pos)?;
+    if proof.advice.len() != pos {
+        return Err(VerifyError::Shape(format!("{} packed advice elements, expected {pos}", proof.advice.len())));
+    }
     let fsegs: Vec<Vec<F>> = segs.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let mut ch = Channel::verifier(Transcript::new(PROTOCOL_LABEL), &proof.messages);
-    protocol(g, &mut ch, id, &fsegs, None)?;
+    protocol(g, &mut ch, id, &packed, &fsegs, None)?;
     ch.finish()?;
     Ok(proof.output.clone())
 }
 
-fn protocol(g: &QuantGraph, ch: &mut Channel, id: F, segs: &[Vec<F>], nodes: Option<&[Vec<F>]>) -> Result<(), VerifyError> {
+/// `packed`: each segment's sent values, packed, in layout order; `segs`: full segment values.
+fn protocol(g: &QuantGraph, ch: &mut Channel, id: F, packed: &[Vec<F>], segs: &[Vec<F>], nodes: Option<&[Vec<F>]>) -> Result<(), VerifyError> {
     // 1. The statement and all advice, before any challenge.
     ch.absorb(&[id]);
     let (order, total_log) = layout(g);
-    for &(s, _) in &order {
-        let seg = &g.segments[s];
-        let ints: Vec<i64> = segs[s].iter().map(to_i64).collect();
-        ch.absorb(&pack(&ints, seg.bits, seg.signed).map_err(|e| VerifyError::AdviceRange(format!("{}: {e}", seg.name)))?);
+    for p in packed {
+        ch.absorb(p);
     }
 
     // 2. LogUp.
@@ -209,17 +213,6 @@ fn protocol(g: &QuantGraph, ch: &mut Channel, id: F, segs: &[Vec<F>], nodes: Opt
         ch.check(w * pv == out.claim, || VerifyError::FinalCheck("the packed segment evaluation".into()))?;
     }
     Ok(())
-}
-
-fn to_i64(f: &F) -> i64 {
-    // Segment values are small integers; negative ones are p − |v|.
-    let big = f.into_bigint();
-    if big.0[1] == 0 && big.0[2] == 0 && big.0[3] == 0 && big.0[0] < 1 << 63 {
-        big.0[0] as i64
-    } else {
-        let neg = (-*f).into_bigint();
-        if neg.0[1] == 0 && neg.0[2] == 0 && neg.0[3] == 0 && neg.0[0] <= 1 << 63 { (neg.0[0] as i128).wrapping_neg() as i64 } else { i64::MIN }
-    }
 }
 
 struct Reducer<'a, 'c> {

@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use ark_crypto_primitives::sponge::poseidon::{PoseidonConfig, PoseidonSponge, find_poseidon_ark_and_mds};
-use ark_crypto_primitives::sponge::{CryptographicSponge, FieldBasedCryptographicSponge};
+use ark_crypto_primitives::sponge::poseidon::{PoseidonConfig, find_poseidon_ark_and_mds};
+use ark_ff::{Field, Zero};
 
 use crate::field::F;
 
@@ -23,14 +23,20 @@ pub fn poseidon_config() -> &'static PoseidonConfig<F> {
     })
 }
 
+/// A duplex sponge with exactly the absorb/squeeze semantics of ark-crypto-primitives'
+/// `PoseidonSponge` (which the R1CS gadget mirrors), over a fixed-width permutation that avoids
+/// its per-round allocations and generic exponentiation.
 pub struct Transcript {
-    sponge: PoseidonSponge<F>,
+    state: [F; RATE + 1],
+    /// Whether the last operation absorbed, and the next rate position to absorb or squeeze.
+    absorbing: bool,
+    index: usize,
 }
 
 impl Transcript {
     /// A transcript for one protocol, separated from others by its label.
     pub fn new(label: &[u8]) -> Self {
-        let mut t = Transcript { sponge: PoseidonSponge::new(poseidon_config()) };
+        let mut t = Transcript { state: [F::zero(); RATE + 1], absorbing: true, index: 0 };
         t.absorb(&crate::field::fe(label.len() as i64));
         for chunk in label.chunks(31) {
             t.absorb(&ark_ff::PrimeField::from_le_bytes_mod_order(chunk));
@@ -39,15 +45,39 @@ impl Transcript {
     }
 
     pub fn absorb(&mut self, v: &F) {
-        self.sponge.absorb(v);
+        self.absorb_slice(std::slice::from_ref(v));
     }
 
     pub fn absorb_slice(&mut self, v: &[F]) {
-        self.sponge.absorb(&v);
+        if v.is_empty() {
+            return;
+        }
+        let mut index = if self.absorbing { self.index } else { 0 };
+        if self.absorbing && index == RATE {
+            permute(&mut self.state);
+            index = 0;
+        }
+        for x in v {
+            if index == RATE {
+                permute(&mut self.state);
+                index = 0;
+            }
+            self.state[1 + index] += x;
+            index += 1;
+        }
+        self.absorbing = true;
+        self.index = index;
     }
 
     pub fn challenge(&mut self) -> F {
-        self.sponge.squeeze_native_field_elements(1)[0]
+        let mut index = self.index;
+        if self.absorbing || index == RATE {
+            permute(&mut self.state);
+            index = 0;
+        }
+        self.absorbing = false;
+        self.index = index + 1;
+        self.state[1 + index]
     }
 
     pub fn challenges(&mut self, n: usize) -> Vec<F> {
@@ -55,10 +85,52 @@ impl Transcript {
     }
 }
 
+fn permute(state: &mut [F; RATE + 1]) {
+    let c = poseidon_config();
+    let half = FULL_ROUNDS / 2;
+    for (round, ark) in c.ark.iter().enumerate() {
+        for (s, k) in state.iter_mut().zip(ark) {
+            *s += k;
+        }
+        if round < half || round >= half + PARTIAL_ROUNDS {
+            state.iter_mut().for_each(sbox);
+        } else {
+            sbox(&mut state[0]);
+        }
+        let old = *state;
+        for (s, row) in state.iter_mut().zip(&c.mds) {
+            *s = old[0] * row[0] + old[1] * row[1] + old[2] * row[2];
+        }
+    }
+}
+
+fn sbox(x: &mut F) {
+    let x2 = x.square();
+    *x *= x2.square();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::field::fe;
+
+    /// Bit-for-bit the sponge the R1CS gadget mirrors, for any interleaving of absorbs and squeezes.
+    #[test]
+    fn matches_the_arkworks_poseidon_sponge() {
+        use ark_crypto_primitives::sponge::poseidon::PoseidonSponge;
+        use ark_crypto_primitives::sponge::{CryptographicSponge, FieldBasedCryptographicSponge};
+        let mut ours = Transcript { state: [F::zero(); RATE + 1], absorbing: true, index: 0 };
+        let mut theirs = PoseidonSponge::new(poseidon_config());
+        let mut x = 1i64;
+        for pattern in [1usize, 2, 3, 0, 5, 1, 0, 0, 4, 2, 7] {
+            let v: Vec<F> = (0..pattern).map(|_| { x = x * 7919 % 1_000_003; fe(x) }).collect();
+            ours.absorb_slice(&v);
+            theirs.absorb(&v);
+            for _ in 0..(pattern % 3 + 1) {
+                assert_eq!(ours.challenge(), theirs.squeeze_native_field_elements(1)[0]);
+            }
+        }
+    }
 
     #[test]
     fn challenges_depend_on_every_absorbed_value() {

@@ -31,13 +31,13 @@ fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
 
 fn end_to_end(model: &str) {
     let (tmp, c, p) = proved(model);
-    let out = stage1::verify(&c.graph, &p).expect("an honest proof verifies");
+    let out = stage1::verify(&c.graph, c.id, &p).expect("an honest proof verifies");
     assert_eq!(out, p.output);
     // Through the files, as the CLI does.
     let path = tmp.path().join("proof.bin");
     artifact::write_proof(&path, &p).unwrap();
     let loaded = Compiled::load(&c.dir).unwrap();
-    assert_eq!(stage1::verify(&loaded.graph, &artifact::read_proof(&path).unwrap()).unwrap(), out);
+    assert_eq!(stage1::verify(&loaded.graph, loaded.id, &artifact::read_proof(&path).unwrap()).unwrap(), out);
     // The proved output is the model's output: close to the float reference.
     let q = c.graph.dequantize_output(&out);
     let f = pipeline::reference(&c, &input(model)).unwrap();
@@ -107,7 +107,7 @@ fn flipped_byte_anywhere_is_rejected() {
         let mut b = good.clone();
         b[pos] ^= 0x10;
         std::fs::write(&bad_path, &b).unwrap();
-        let accepted = artifact::read_proof(&bad_path).map(|q| stage1::verify(&c.graph, &q).is_ok()).unwrap_or(false);
+        let accepted = artifact::read_proof(&bad_path).map(|q| stage1::verify(&c.graph, c.id, &q).is_ok()).unwrap_or(false);
         assert!(!accepted, "a proof with byte {pos} flipped was accepted");
     }
 }
@@ -120,7 +120,7 @@ fn proof_for_another_input_is_rejected() {
     let q_other = c.graph.quantize_input(&other).unwrap();
     assert_ne!(q_other, p.input);
     let forged = Stage1Proof { input: q_other, ..p.clone() };
-    assert!(stage1::verify(&c.graph, &forged).is_err());
+    assert!(stage1::verify(&c.graph, c.id, &forged).is_err());
     // And a genuine proof of the other input says so: its statement differs.
     let p2 = pipeline::prove(&c, &other).unwrap();
     assert_ne!(p2.input, p.input);
@@ -131,11 +131,11 @@ fn proof_checked_against_another_model_is_rejected() {
     let (_tmp, _c, p) = proved("price_mlp");
     let tmp = tempfile::tempdir().unwrap();
     let other = compile("digits_mlp", tmp.path());
-    let err = stage1::verify(&other.graph, &p).unwrap_err();
+    let err = stage1::verify(&other.graph, other.id, &p).unwrap_err();
     assert!(matches!(err, zkml::channel::VerifyError::ModelMismatch { .. }), "{err}");
     // Claiming the other model's id does not help.
-    let forged = Stage1Proof { model_id: stage1::model_id(&other.graph), ..p };
-    assert!(stage1::verify(&other.graph, &forged).is_err());
+    let forged = Stage1Proof { model_id: other.id, ..p };
+    assert!(stage1::verify(&other.graph, other.id, &forged).is_err());
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn changed_output_is_rejected() {
     for i in 0..p.output.len() {
         let mut forged = p.clone();
         forged.output[i] += 1;
-        assert!(stage1::verify(&c.graph, &forged).is_err(), "output {i} changed by one was accepted");
+        assert!(stage1::verify(&c.graph, c.id, &forged).is_err(), "output {i} changed by one was accepted");
     }
 }
 
@@ -162,7 +162,7 @@ fn truncated_proof_file_is_rejected_cleanly() {
     let mut short = p.clone();
     short.messages.pop();
     let (_t, c, _) = proved("price_mlp");
-    assert_eq!(stage1::verify(&c.graph, &short).unwrap_err(), zkml::channel::VerifyError::Truncated);
+    assert_eq!(stage1::verify(&c.graph, c.id, &short).unwrap_err(), zkml::channel::VerifyError::Truncated);
     assert!(proof_bytes(&short).len() < proof_bytes(&p).len());
 }
 
@@ -179,8 +179,8 @@ fn advice_outside_its_range_is_rejected() {
     trace.segments[rq.q][0] -= 1;
     trace.segments[limb][0] += 1 << w;
     assert!(trace.segments[limb][0] < 1 << 16, "still fits the packing slot: only LogUp can object");
-    let p = stage1::prove(g, &trace);
-    let err = stage1::verify(g, &p).unwrap_err();
+    let p = stage1::prove(g, c.id, &trace);
+    let err = stage1::verify(g, c.id, &p).unwrap_err();
     assert!(matches!(err, zkml::channel::VerifyError::Lookup(_)), "{err}");
 }
 
@@ -195,7 +195,7 @@ fn skipped_relu_is_rejected() {
     let (q, y) = (l.input, l.output.unwrap());
     let i = trace.segments[q].iter().position(|&v| v < 0).expect("a negative pre-activation");
     trace.segments[y][i] = trace.segments[q][i];
-    assert!(stage1::verify(g, &stage1::prove(g, &trace)).is_err());
+    assert!(stage1::verify(g, c.id, &stage1::prove(g, c.id, &trace)).is_err());
 }
 
 /// A prover that computes a layer with other weights: the sumcheck no longer matches.
@@ -208,8 +208,8 @@ fn wrong_linear_layer_is_rejected() {
     // Change the first requantized pre-activation as if z had been different, consistently.
     let rq = &g.requants[0];
     trace.segments[rq.q][5] += 3;
-    let p = stage1::prove(g, &trace);
-    assert!(stage1::verify(g, &p).is_err());
+    let p = stage1::prove(g, c.id, &trace);
+    assert!(stage1::verify(g, c.id, &p).is_err());
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn tampered_sumcheck_message_is_rejected() {
     for i in [0, p.messages.len() / 3, p.messages.len() - 1] {
         let mut forged = p.clone();
         forged.messages[i] += ark_bn254::Fr::from(1u64);
-        assert!(stage1::verify(&c.graph, &forged).is_err(), "message {i} altered was accepted");
+        assert!(stage1::verify(&c.graph, c.id, &forged).is_err(), "message {i} altered was accepted");
     }
 }
 
@@ -228,7 +228,7 @@ fn replayed_proof_verifies_only_its_own_statement() {
     // new, and it cannot be re-targeted: tested above for input, output and model. Here: the
     // same proof twice gives the same answer (verification is deterministic).
     let (_tmp, c, p) = proved("price_mlp");
-    assert_eq!(stage1::verify(&c.graph, &p).unwrap(), stage1::verify(&c.graph, &p).unwrap());
+    assert_eq!(stage1::verify(&c.graph, c.id, &p).unwrap(), stage1::verify(&c.graph, c.id, &p).unwrap());
 }
 
 // ---- the command line -------------------------------------------------------------------------

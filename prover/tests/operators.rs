@@ -93,7 +93,7 @@ fn prove_and_compare(bytes: Vec<u8>, input_len: usize, seed: u64) -> f64 {
     let samples: Vec<Vec<f64>> = (0..4).map(|_| rng.vec(input_len, 1.0).into_iter().map(f64::from).collect()).collect();
     let c = pipeline::compile(&path, &samples, QuantConfig::default(), &tmp.path().join("dir")).unwrap();
     let p = pipeline::prove(&c, &samples[0]).unwrap();
-    let out = stage1::verify(&c.graph, &p).expect("the proof verifies");
+    let out = stage1::verify(&c.graph, c.id, &p).expect("the proof verifies");
     let q = c.graph.dequantize_output(&out);
     let f = pipeline::reference(&c, &samples[0]).unwrap();
     assert_eq!(q.len(), f.len());

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the pinned Solidity toolchain (package.json + package-lock.json) into node_modules/:
+# forge and anvil 1.7.1 (real binaries in the npm packages), solc-js 0.8.28 behind script/solc,
+# forge-std 1.9.7 and OpenZeppelin contracts. Needs only node (>= 20) and npm; idempotent, and a
+# no-op apart from the checks when node_modules already matches the lock file.
+# After it: node_modules/.bin/forge test   (foundry.toml points forge at script/solc, offline)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "install-toolchain: $tool not found on PATH" >&2; exit 1; }
+done
+
+# npm writes node_modules/.package-lock.json on every install; when it is newer than the lock file
+# and package.json, the tree is what the lock file asks for and `npm ci` can be skipped.
+stamp=node_modules/.package-lock.json
+if [[ -f "$stamp" && "$stamp" -nt package-lock.json && "$stamp" -nt package.json \
+      && -x node_modules/.bin/forge && -x node_modules/.bin/anvil ]]; then
+  echo "install-toolchain: node_modules up to date"
+else
+  echo "install-toolchain: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null  # errors still go to stderr
+fi
+
+# The binaries live in node_modules/@foundry-rs/{forge,anvil}-linux-amd64/bin/ and npm links them
+# into node_modules/.bin; make sure they are executable whatever the unpacking did.
+for tool in forge anvil; do
+  bin="node_modules/@foundry-rs/$tool-linux-amd64/bin/$tool"
+  [[ -f "$bin" ]] || { echo "install-toolchain: $bin missing after npm ci" >&2; exit 1; }
+  [[ -x "$bin" ]] || chmod +x "$bin"
+  [[ -e "node_modules/.bin/$tool" ]] || ln -sf "../@foundry-rs/$tool-linux-amd64/bin/$tool" "node_modules/.bin/$tool"
+done
+chmod +x script/solc
+
+forge_v="$(node_modules/.bin/forge --version | head -n1)"
+anvil_v="$(node_modules/.bin/anvil --version | head -n1)"
+solc_v="$(script/solc --version | tail -n1)"
+[[ -f node_modules/@layerzerolabs/toolbox-foundry/lib/forge-std/Test.sol ]] \
+  || { echo "install-toolchain: forge-std missing" >&2; exit 1; }
+[[ -d node_modules/@openzeppelin/contracts/token ]] \
+  || { echo "install-toolchain: @openzeppelin/contracts missing" >&2; exit 1; }
+echo "$forge_v"
+echo "$anvil_v"
+echo "solc $solc_v (solc-js via script/solc)"
