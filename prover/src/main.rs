@@ -61,8 +61,15 @@ enum Command {
     },
     /// Verify a proof against a compiled model; prints the verified outputs. Exits 1 if invalid.
     ///
-    /// Example: zkml verify build/model proof.bin
-    Verify { dir: PathBuf, proof: PathBuf },
+    /// Example: zkml verify build/model proof.bin --input input.json
+    Verify {
+        dir: PathBuf,
+        proof: PathBuf,
+        /// Also require the proof to be about this input (otherwise the proof's own public
+        /// input is printed).
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
     /// Time prove and verify on compiled models and print a table.
     ///
     /// Example: zkml bench build/price_mlp:tests/data/price_mlp.input.json
@@ -160,12 +167,21 @@ fn run(cli: Cli) -> Result<()> {
             println!("proved in {:.1} ms: {} ({size} bytes)", elapsed.as_secs_f64() * 1e3, out.display());
             println!("output: {}", fmt(&outputs));
         }
-        Command::Verify { dir, proof } => {
+        Command::Verify { dir, proof, input } => {
             let c = Compiled::load(&dir)?;
             let p = artifact::read_proof(&proof)?;
             let t = Instant::now();
             let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
-            println!("proof is valid ({:.1} ms)", t.elapsed().as_secs_f64() * 1e3);
+            let elapsed = t.elapsed();
+            match input {
+                Some(path) => {
+                    if c.graph.quantize_input(&single_input(&path)?)? != p.input {
+                        bail!("the proof is valid but proves another input than {}", path.display());
+                    }
+                }
+                None => println!("proved input: {}", fmt(&c.graph.dequantize_input(&p.input))),
+            }
+            println!("proof is valid ({:.1} ms)", elapsed.as_secs_f64() * 1e3);
             println!("verified output: {}", fmt(&c.graph.dequantize_output(&q)));
         }
         Command::Bench { models, reps } => {

@@ -276,7 +276,8 @@ pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result
     let mut table_mults = vec![];
     for (t, table) in q.tables.iter().enumerate() {
         let count: usize = q.lookups.iter().filter(|l| l.table == t).map(|l| q.segments[l.input].len()).sum();
-        let bits = if count < 1 << 16 { 16 } else { 32 };
+        // Exactly wide enough for the largest possible count: a larger multiplicity cannot be sent.
+        let bits = (usize::BITS - count.leading_zeros()).max(1);
         q.segments.push(Segment {
             name: format!("multiplicities of table {t} ({:?}, {} bits)", table.kind, table.bits),
             role: Role::Multiplicity,
@@ -402,9 +403,13 @@ impl Quantizer<'_> {
         }
     }
 
-    fn segment(&mut self, name: String, shape: &[usize], pad: Option<i64>, signed: bool, scale: i32) -> SegId {
+    /// An advice segment for values of a `range_bits` lookup table. Its slots are one bit wider
+    /// than the table, so that the lookup argument, not the encoding, is what enforces the range
+    /// (as it must in the wrap, where packing is a linear combination).
+    fn segment(&mut self, name: String, shape: &[usize], pad: Option<i64>, range_bits: u32, signed: bool, scale: i32) -> SegId {
         let log_len = log_len(shape);
-        self.segments.push(Segment { name, role: Role::Advice, log_len, shape: shape.to_vec(), pad, bits: 16, signed, scale });
+        let bits = range_bits + 1;
+        self.segments.push(Segment { name, role: Role::Advice, log_len, shape: shape.to_vec(), pad, bits, signed, scale });
         self.segments.len() - 1
     }
 
@@ -421,14 +426,14 @@ impl Quantizer<'_> {
         let offset = if shift > 0 { 1i64 << (shift - 1) } else { 0 };
         // With z zero on the padding, each padded position requantizes `offset` alone.
         let pad = |v: i64| z_pad_zero.then_some(v);
-        let q = self.segment(format!("{origin} (quotient)"), &shape, pad(offset >> shift), true, target);
+        let q = self.segment(format!("{origin} (quotient)"), &shape, pad(offset >> shift), bits, true, target);
         let mut limbs = vec![];
         let mut pending = vec![];
         let mut done = 0;
         while done < shift {
             let w = (shift - done).min(bits);
             let limb_pad = (offset >> done) & ((1 << w) - 1);
-            let seg = self.segment(format!("{origin} (remainder bits {done}..{})", done + w), &shape, pad(limb_pad), false, 0);
+            let seg = self.segment(format!("{origin} (remainder bits {done}..{})", done + w), &shape, pad(limb_pad), w, false, 0);
             let table = self.table(TableKind::Range, w);
             pending.push(Lookup { table, input: seg, output: None, origin: node_origin.clone() });
             limbs.push((seg, w));
@@ -446,7 +451,7 @@ impl Quantizer<'_> {
         };
         let table = self.table(kind, bits);
         let t = self.tables[table].clone();
-        let out = t.has_output().then(|| self.segment(origin.clone(), &shape, pad(t.f(offset >> shift)), true, target));
+        let out = t.has_output().then(|| self.segment(origin.clone(), &shape, pad(t.f(offset >> shift)), bits, true, target));
         pending.push(Lookup { table, input: q, output: out, origin: node_origin });
         for l in pending {
             self.lookups.push(l);
@@ -489,7 +494,15 @@ impl QuantGraph {
     }
 
     pub fn dequantize_output(&self, q: &[i64]) -> Vec<f64> {
-        let s = self.segments[self.output].scale;
+        self.dequantize(self.output, q)
+    }
+
+    pub fn dequantize_input(&self, q: &[i64]) -> Vec<f64> {
+        self.dequantize(self.input, q)
+    }
+
+    fn dequantize(&self, seg: SegId, q: &[i64]) -> Vec<f64> {
+        let s = self.segments[seg].scale;
         q.iter().map(|&v| v as f64 * 2f64.powi(-s)).collect()
     }
 

@@ -178,7 +178,7 @@ fn advice_outside_its_range_is_rejected() {
     let (limb, w) = rq.limbs[0];
     trace.segments[rq.q][0] -= 1;
     trace.segments[limb][0] += 1 << w;
-    assert!(trace.segments[limb][0] < 1 << 16, "still fits the packing slot: only LogUp can object");
+    assert!(trace.segments[limb][0] < 1 << g.segments[limb].bits, "still fits the packing slot: only LogUp can object");
     let p = stage1::prove(g, c.id, &trace);
     let err = stage1::verify(g, c.id, &p).unwrap_err();
     assert!(matches!(err, zkml::channel::VerifyError::Lookup(_)), "{err}");
@@ -255,6 +255,15 @@ fn cli_compile_prove_verify() {
     assert_eq!(out["output_data"][0].as_array().unwrap().len(), 1);
     let (ok, log) = zkml(&["verify", d, proof.to_str().unwrap()]);
     assert!(ok && log.contains("proof is valid"), "{log}");
+    let (ok, log) = zkml(&["verify", d, proof.to_str().unwrap(), "--input", i.to_str().unwrap()]);
+    assert!(ok && log.contains("proof is valid"), "{log}");
+    // The same valid proof, asked about another input.
+    let other = tmp.path().join("other.json");
+    let mut x = artifact::read_inputs(&i).unwrap().remove(0);
+    x[0] += 1.0;
+    std::fs::write(&other, serde_json::json!({ "input_data": [x] }).to_string()).unwrap();
+    let (ok, log) = zkml(&["verify", d, proof.to_str().unwrap(), "--input", other.to_str().unwrap()]);
+    assert!(!ok && log.contains("proves another input"), "{log}");
     let (ok, log) = zkml(&["run", d, "--input", i.to_str().unwrap()]);
     assert!(ok && log.contains("float reference"), "{log}");
     // A corrupt proof: exit code 1 and a reason.
