@@ -49,7 +49,7 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         weight_bits: cfg.weight_bits,
         ops: graph.ops.clone(),
         tables: graph.tables.iter().map(|t| format!("{:?} ({} bits)", t.kind, t.bits)).collect(),
-        advice_values: graph.segments.iter().filter(|s| matches!(s.role, Role::Advice | Role::Multiplicity)).map(|s| s.len()).sum(),
+        advice_values: graph.segments.iter().filter(|s| matches!(s.role, Role::Advice | Role::Multiplicity)).map(|s| s.sent_positions().len()).sum(),
         linear_nodes: graph.nodes.len(),
         requantizations: graph.requants.len(),
         calibration: report,
