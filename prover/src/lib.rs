@@ -14,3 +14,4 @@ pub mod quantize;
 pub mod stage1;
 pub mod sumcheck;
 pub mod transcript;
+pub mod wrap;
