@@ -7,6 +7,8 @@
 //! so each term costs one inversion natively and one constraint in R1CS — the same order as
 //! the packed-advice evaluation, which GKR over the fractions would not undercut.
 
+use std::collections::HashMap;
+
 use ark_ff::Zero;
 use serde::{Deserialize, Serialize};
 
@@ -79,41 +81,41 @@ impl LogUpChallenges {
 }
 
 /// The two LogUp sums, or `None` when a denominator vanishes (a proof must then be rejected).
+/// Equal looked-up pairs share one inverse and table rows with zero multiplicity contribute
+/// nothing, so the native cost follows the distinct values, not the padded lengths.
 pub fn logup_sums(
     ch: &LogUpChallenges,
     tables: &[Table],
     multiplicities: &[&[F]],
     lookups: &[(usize, &[F], Option<&[F]>)],
 ) -> Option<(F, F)> {
-    let mut dens = Vec::new();
+    let mut counts: HashMap<(usize, F, F), u64> = HashMap::new();
     for &(tag, xs, ys) in lookups {
         for (i, &x) in xs.iter().enumerate() {
-            dens.push(ch.denominator(tag, x, ys.map_or(F::zero(), |y| y[i])));
+            *counts.entry((tag, x, ys.map_or(F::zero(), |y| y[i]))).or_default() += 1;
         }
     }
+    let mut weights = Vec::with_capacity(counts.len());
+    let mut dens = Vec::with_capacity(counts.len());
+    for ((tag, x, y), n) in counts {
+        weights.push(F::from(n));
+        dens.push(ch.denominator(tag, x, y));
+    }
     let n_lookups = dens.len();
-    for (tag, t) in tables.iter().enumerate() {
+    for ((tag, t), m) in tables.iter().enumerate().zip(multiplicities) {
         let min = t.min();
-        for i in 0..t.len() as i64 {
-            dens.push(ch.denominator(tag, fe(min + i), fe(t.f(min + i))));
+        for (i, &mi) in m.iter().enumerate().filter(|(_, m)| !m.is_zero()) {
+            let v = min + i as i64;
+            weights.push(mi);
+            dens.push(ch.denominator(tag, fe(v), fe(t.f(v))));
         }
     }
     if dens.iter().any(|d| d.is_zero()) {
         return None;
     }
     ark_ff::batch_inversion(&mut dens);
-    let lhs: F = dens[..n_lookups].iter().sum();
-    let mut rhs = F::zero();
-    let mut pos = n_lookups;
-    for m in multiplicities {
-        for &mi in m.iter() {
-            if !mi.is_zero() {
-                rhs += mi * dens[pos];
-            }
-            pos += 1;
-        }
-    }
-    Some((lhs, rhs))
+    let dot = |r: std::ops::Range<usize>| -> F { r.map(|i| weights[i] * dens[i]).sum() };
+    Some((dot(0..n_lookups), dot(n_lookups..dens.len())))
 }
 
 #[cfg(test)]
