@@ -1,0 +1,48 @@
+//! Proof encoding and ABI calldata for the generated verifier.
+
+use alloy_primitives::{Bytes, U256};
+use alloy_sol_types::{SolCall, sol};
+use ark_bn254::{Bn254, Fr};
+use ark_ff::{BigInteger, PrimeField};
+use ark_groth16::Proof;
+
+use crate::{g1_words, g2_words};
+
+sol! {
+    /// The generated verifier's entry point.
+    function verifyProof(bytes proof, uint256[] pubInputs) external view returns (bool);
+}
+
+/// Length in bytes of an encoded proof.
+pub const PROOF_LEN: usize = 256;
+
+/// Encodes `proof` in the verifier's 256-byte layout: `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re,
+/// C.x, C.y`, big-endian words. `A` is *not* negated (the contract negates it).
+pub fn encode_proof(proof: &Proof<Bn254>) -> [u8; PROOF_LEN] {
+    let mut out = [0u8; PROOF_LEN];
+    let words = g1_words(&proof.a)
+        .into_iter()
+        .chain(g2_words(&proof.b))
+        .chain(g1_words(&proof.c));
+    for (i, w) in words.enumerate() {
+        out[i * 32..(i + 1) * 32].copy_from_slice(&w);
+    }
+    out
+}
+
+/// A scalar-field element as the uint256 the contract expects.
+pub fn fr_to_u256(x: &Fr) -> U256 {
+    U256::from_be_slice(&x.into_bigint().to_bytes_be())
+}
+
+/// ABI calldata (selector included) for `verifyProof(proof, pubInputs)`.
+pub fn verify_proof_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Vec<u8> {
+    verifyProofCall {
+        proof: Bytes::copy_from_slice(&encode_proof(proof)),
+        pubInputs: public_inputs.iter().map(fr_to_u256).collect(),
+    }
+    .abi_encode()
+}
+
+/// The 4-byte selector of `verifyProof(bytes,uint256[])`.
+pub const VERIFY_PROOF_SELECTOR: [u8; 4] = verifyProofCall::SELECTOR;

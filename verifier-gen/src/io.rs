@@ -1,0 +1,91 @@
+//! Reading verifying keys, proofs and public inputs.
+
+use std::path::Path;
+
+use alloy_primitives::U256;
+use anyhow::{Context, Result, bail};
+use ark_bn254::{Bn254, Fr};
+use ark_ff::PrimeField;
+use ark_groth16::{Proof, VerifyingKey};
+use ark_serialize::CanonicalDeserialize;
+
+fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))
+}
+
+/// Reads the Groth16 verifying key that a verifier is generated for.
+///
+/// Today `path` is a file holding an ark-serialize *compressed* `VerifyingKey<Bn254>` (points
+/// checked on the curve and in their subgroups). This is the single place where vks are read,
+/// so it can later also accept a compiled model directory.
+pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
+    if path.is_dir() {
+        bail!(
+            "{} is a directory; expected an ark-serialize compressed VerifyingKey<Bn254> file \
+             (compiled model directories are not supported yet)",
+            path.display()
+        );
+    }
+    let bytes = read_bytes(path, "verifying key")?;
+    let vk = VerifyingKey::<Bn254>::deserialize_compressed(&bytes[..]).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid ark-serialize compressed Groth16 VerifyingKey<Bn254> ({} bytes): {e}",
+            path.display(),
+            bytes.len()
+        )
+    })?;
+    if vk.gamma_abc_g1.is_empty() {
+        bail!("verifying key {} has no IC points", path.display());
+    }
+    Ok(vk)
+}
+
+/// Reads an ark-serialize compressed `Proof<Bn254>`.
+pub fn load_proof(path: &Path) -> Result<Proof<Bn254>> {
+    let bytes = read_bytes(path, "proof")?;
+    Proof::<Bn254>::deserialize_compressed(&bytes[..]).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid ark-serialize compressed Groth16 Proof<Bn254> ({} bytes): {e}",
+            path.display(),
+            bytes.len()
+        )
+    })
+}
+
+/// Parses public inputs from JSON: an array whose items are decimal strings, `0x` hex strings or
+/// non-negative integers, e.g. `["12", "0x07", 3]`. Each value must be < r (the BN254 scalar
+/// field modulus).
+pub fn parse_public_inputs(json: &str) -> Result<Vec<Fr>> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).context("public inputs are not valid JSON")?;
+    let items = value
+        .as_array()
+        .context("public inputs must be a JSON array, e.g. [\"12\", \"0x07\"]")?;
+    let r = U256::from_be_slice(&ark_ff::BigInteger::to_bytes_be(&Fr::MODULUS));
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let n: U256 = match v {
+                serde_json::Value::String(s) => {
+                    let s = s.trim();
+                    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                        U256::from_str_radix(h, 16)
+                    } else {
+                        U256::from_str_radix(s, 10)
+                    }
+                    .with_context(|| format!("public input {i}: {s:?} is not a uint256"))?
+                }
+                serde_json::Value::Number(n) => U256::from(
+                    n.as_u64()
+                        .with_context(|| format!("public input {i}: {n} is not a non-negative integer"))?,
+                ),
+                other => bail!("public input {i}: expected a string or integer, got {other}"),
+            };
+            if n >= r {
+                bail!("public input {i} is {n}, not below the BN254 scalar modulus r; the verifier rejects it");
+            }
+            Ok(Fr::from_be_bytes_mod_order(&n.to_be_bytes::<32>()))
+        })
+        .collect()
+}

@@ -1,0 +1,53 @@
+//! zkml-verifier-gen: on-chain verifiers for zkml's Groth16 (stage-2) proofs over BN254.
+//!
+//! - [`solidity::render`] renders a self-contained Solidity verifier contract (template
+//!   `templates/Groth16Verifier.sol` at the repository root) with the verifying key hard-coded.
+//! - [`calldata`] encodes a proof into the contract's 256-byte layout and builds the ABI calldata
+//!   of `verifyProof(bytes,uint256[])` with alloy's `sol!` types.
+//! - [`io`] reads verifying keys, proofs and public inputs from files.
+//!
+//! Proof layout (shared by the contract and the encoder): 8 big-endian 32-byte words,
+//! `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`. `A` is encoded as the prover produced it
+//! (not negated): the contract negates it before the pairing check. The point at infinity is
+//! encoded as all-zero coordinates, as the EIP-196/197 precompiles expect.
+
+pub mod calldata;
+pub mod io;
+pub mod solidity;
+
+use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
+use ark_ec::AffineRepr;
+use ark_ff::{BigInteger, PrimeField};
+
+/// A base-field element as a 32-byte big-endian word.
+pub(crate) fn fq_word(x: &Fq) -> [u8; 32] {
+    let bytes = x.into_bigint().to_bytes_be();
+    let mut w = [0u8; 32];
+    w[32 - bytes.len()..].copy_from_slice(&bytes);
+    w
+}
+
+/// A G1 point as `[x, y]` words; infinity is `[0, 0]`.
+pub(crate) fn g1_words(p: &G1Affine) -> [[u8; 32]; 2] {
+    match p.xy() {
+        None => [[0; 32]; 2],
+        Some((x, y)) => [fq_word(&x), fq_word(&y)],
+    }
+}
+
+fn fq2_words(x: &Fq2) -> [[u8; 32]; 2] {
+    // EIP-197: imaginary part (c1) first, then real part (c0).
+    [fq_word(&x.c1), fq_word(&x.c0)]
+}
+
+/// A G2 point as `[x_im, x_re, y_im, y_re]` words (EIP-197 order); infinity is all zeros.
+pub(crate) fn g2_words(p: &G2Affine) -> [[u8; 32]; 4] {
+    match p.xy() {
+        None => [[0; 32]; 4],
+        Some((x, y)) => {
+            let [a, b] = fq2_words(&x);
+            let [c, d] = fq2_words(&y);
+            [a, b, c, d]
+        }
+    }
+}

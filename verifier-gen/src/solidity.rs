@@ -1,0 +1,111 @@
+//! Solidity verifier rendering.
+
+use ark_bn254::Bn254;
+use ark_groth16::VerifyingKey;
+use askama::Template;
+
+use crate::{g1_words, g2_words};
+
+/// Contract name used when none is given.
+pub const DEFAULT_CONTRACT_NAME: &str = "Groth16Verifier";
+
+#[derive(Template)]
+#[template(path = "Groth16Verifier.sol", escape = "none")]
+struct VerifierTemplate {
+    generator_version: &'static str,
+    contract_name: String,
+    num_public: usize,
+    alpha: (String, String),
+    beta: (String, String, String, String),
+    gamma: (String, String, String, String),
+    delta: (String, String, String, String),
+    ics: Vec<(String, String)>,
+}
+
+/// Decimal representation of a big-endian word (Solidity accepts decimal literals of any size
+/// that fits in uint256).
+fn dec(word: &[u8; 32]) -> String {
+    alloy_primitives::U256::from_be_bytes(*word).to_string()
+}
+
+fn g2(p: &ark_bn254::G2Affine) -> (String, String, String, String) {
+    let [a, b, c, d] = g2_words(p);
+    (dec(&a), dec(&b), dec(&c), dec(&d))
+}
+
+fn g1(p: &ark_bn254::G1Affine) -> (String, String) {
+    let [x, y] = g1_words(p);
+    (dec(&x), dec(&y))
+}
+
+/// Whether `name` is a valid Solidity contract identifier (ASCII letters, digits, `_`, `$`, not
+/// starting with a digit, not a reserved keyword we know of).
+pub fn is_valid_contract_name(name: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "contract",
+        "function",
+        "library",
+        "interface",
+        "uint256",
+        "bool",
+        "address",
+        "bytes",
+        "string",
+        "mapping",
+        "struct",
+        "enum",
+        "event",
+        "error",
+        "return",
+        "returns",
+        "if",
+        "else",
+        "for",
+        "while",
+        "do",
+        "true",
+        "false",
+        "new",
+        "delete",
+        "this",
+        "super",
+        "assembly",
+    ];
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') && !RESERVED.contains(&name)
+}
+
+/// Renders a Solidity contract named `contract_name` that verifies Groth16 proofs for `vk`.
+///
+/// The output is deterministic: the same vk and name always give the same bytes. The contract
+/// exposes `verifyProof(bytes calldata proof, uint256[] calldata pubInputs) external view
+/// returns (bool)`; see the crate docs for the proof layout.
+///
+/// # Panics
+/// If `contract_name` is not a valid Solidity identifier (check with [`is_valid_contract_name`]).
+pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
+    assert!(
+        is_valid_contract_name(contract_name),
+        "invalid Solidity contract name {contract_name:?}"
+    );
+    assert!(
+        !vk.gamma_abc_g1.is_empty(),
+        "verifying key has no IC points"
+    );
+    let t = VerifierTemplate {
+        generator_version: env!("CARGO_PKG_VERSION"),
+        contract_name: contract_name.to_string(),
+        num_public: vk.gamma_abc_g1.len() - 1,
+        alpha: g1(&vk.alpha_g1),
+        beta: g2(&vk.beta_g2),
+        gamma: g2(&vk.gamma_g2),
+        delta: g2(&vk.delta_g2),
+        ics: vk.gamma_abc_g1.iter().map(g1).collect(),
+    };
+    t.render()
+        .expect("rendering the verifier template cannot fail")
+}
