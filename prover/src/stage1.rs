@@ -59,7 +59,7 @@ pub fn layout(g: &QuantGraph) -> (Vec<(SegId, usize)>, u32) {
     (placed, off.next_power_of_two().trailing_zeros())
 }
 
-fn is_private(role: Role) -> bool {
+pub fn is_private(role: Role) -> bool {
     matches!(role, Role::Advice | Role::Multiplicity)
 }
 
@@ -95,6 +95,17 @@ pub fn verify(g: &QuantGraph, id: F, proof: &Stage1Proof) -> Result<Vec<i64>, Ve
     if proof.model_id != id {
         return Err(VerifyError::ModelMismatch { found: proof.model_id.to_string(), expected: id.to_string() });
     }
+    let (segs, packed) = segments(g, proof)?;
+    let fsegs: Vec<Vec<F>> = segs.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let mut ch = Channel::verifier(Transcript::new(PROTOCOL_LABEL), &proof.messages);
+    protocol(g, &mut ch, id, &packed, &fsegs, None)?;
+    ch.finish()?;
+    Ok(proof.output.clone())
+}
+
+/// Every segment's full (padded) values, from the statement and the unpacked advice, and each
+/// segment's packed elements in layout order.
+pub fn segments(g: &QuantGraph, proof: &Stage1Proof) -> Result<(Vec<Vec<i64>>, Vec<Vec<F>>), VerifyError> {
     let (order, _) = layout(g);
     let mut segs: Vec<Vec<i64>> = vec![vec![]; g.segments.len()];
     let mut packed = Vec::with_capacity(order.len());
@@ -126,11 +137,7 @@ pub fn verify(g: &QuantGraph, id: F, proof: &Stage1Proof) -> Result<Vec<i64>, Ve
     if proof.advice.len() != pos {
         return Err(VerifyError::Shape(format!("{} packed advice elements, expected {pos}", proof.advice.len())));
     }
-    let fsegs: Vec<Vec<F>> = segs.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
-    let mut ch = Channel::verifier(Transcript::new(PROTOCOL_LABEL), &proof.messages);
-    protocol(g, &mut ch, id, &packed, &fsegs, None)?;
-    ch.finish()?;
-    Ok(proof.output.clone())
+    Ok((segs, packed))
 }
 
 /// `packed`: each segment's sent values, packed, in layout order; `segs`: full segment values.
