@@ -1,4 +1,6 @@
-//! Lookup tables and the LogUp argument.
+//! Lookup tables and the LogUp argument, for the non-linear functions. (Ranges need no table:
+//! packed values are decoded from slots exactly as wide as their range, natively, and
+//! bit-decomposed in the wrap circuit.)
 //!
 //! Every looked-up pair `(x, y)` must appear in its table as `(t, f(t))`. With challenges α, β
 //! drawn after all advice (multiplicities included) is absorbed, LogUp checks
@@ -16,11 +18,7 @@ use crate::field::{F, fe};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TableKind {
-    /// `t ∈ [0, 2^bits)`, `f = 0`: range checks of requantization remainders.
-    Range,
-    /// `t ∈ [−2^(bits−1), 2^(bits−1))`, `f = 0`: range checks of signed activations.
-    Signed,
-    /// Signed domain, `f(t) = max(t, 0)`.
+    /// Signed domain `[−2^(bits−1), 2^(bits−1))`, `f(t) = max(t, 0)`.
     Relu,
     /// Signed domain, `f(t) = clamp(t, lo, hi)` (bounds in quantized units).
     Clip { lo: i64, hi: i64 },
@@ -39,19 +37,11 @@ impl Table {
 
     /// The smallest value of the domain; entry `i` is `t = min + i`.
     pub fn min(&self) -> i64 {
-        match self.kind {
-            TableKind::Range => 0,
-            _ => -(1i64 << (self.bits - 1)),
-        }
-    }
-
-    pub fn has_output(&self) -> bool {
-        matches!(self.kind, TableKind::Relu | TableKind::Clip { .. })
+        -(1i64 << (self.bits - 1))
     }
 
     pub fn f(&self, t: i64) -> i64 {
         match self.kind {
-            TableKind::Range | TableKind::Signed => 0,
             TableKind::Relu => t.max(0),
             TableKind::Clip { lo, hi } => t.clamp(lo, hi),
         }
@@ -87,12 +77,12 @@ pub fn logup_sums(
     ch: &LogUpChallenges,
     tables: &[Table],
     multiplicities: &[&[F]],
-    lookups: &[(usize, &[F], Option<&[F]>)],
+    lookups: &[(usize, &[F], &[F])],
 ) -> Option<(F, F)> {
     let mut counts: HashMap<(usize, F, F), u64> = HashMap::new();
     for &(tag, xs, ys) in lookups {
         for (i, &x) in xs.iter().enumerate() {
-            *counts.entry((tag, x, ys.map_or(F::zero(), |y| y[i]))).or_default() += 1;
+            *counts.entry((tag, x, ys[i])).or_default() += 1;
         }
     }
     let mut weights = Vec::with_capacity(counts.len());
@@ -133,7 +123,7 @@ mod tests {
         let xf: Vec<F> = xs.iter().map(|&x| fe(x)).collect();
         let yf: Vec<F> = ys.iter().map(|&y| fe(y)).collect();
         let ch = LogUpChallenges::new(fe(987654321), fe(123456789));
-        let (l, r) = logup_sums(&ch, std::slice::from_ref(t), &[&m], &[(0, &xf, Some(&yf))]).unwrap();
+        let (l, r) = logup_sums(&ch, std::slice::from_ref(t), &[&m], &[(0, &xf, &yf)]).unwrap();
         l == r
     }
 

@@ -62,7 +62,7 @@ pub struct Requant {
 pub struct Lookup {
     pub table: usize,
     pub input: SegId,
-    pub output: Option<SegId>,
+    pub output: SegId,
     pub origin: String,
 }
 
@@ -132,7 +132,7 @@ pub enum ExecError {
     #[error(transparent)]
     Overflow(#[from] Overflow),
     #[error(
-        "values of tensor {tensor:?} (node {node:?}) range over [{min}, {max}] but the lookup table allows [{lo}, {hi}]; \
+        "values of tensor {tensor:?} (node {node:?}) range over [{min}, {max}] but the quantized range (--lookup-bits) allows [{lo}, {hi}]; \
          calibrate on inputs that cover this range or compile with a larger --lookup-bits"
     )]
     OutOfRange { tensor: String, node: String, min: i64, max: i64, lo: i64, hi: i64 },
@@ -403,12 +403,10 @@ impl Quantizer<'_> {
         }
     }
 
-    /// An advice segment for values of a `range_bits` lookup table. Its slots are one bit wider
-    /// than the table, so that the lookup argument, not the encoding, is what enforces the range
-    /// (as it must in the wrap, where packing is a linear combination).
-    fn segment(&mut self, name: String, shape: &[usize], pad: Option<i64>, range_bits: u32, signed: bool, scale: i32) -> SegId {
+    /// An advice segment of `bits`-bit values: the packing slot is exactly that wide, which is
+    /// the range check (decoding natively, bit decomposition in the wrap circuit).
+    fn segment(&mut self, name: String, shape: &[usize], pad: Option<i64>, bits: u32, signed: bool, scale: i32) -> SegId {
         let log_len = log_len(shape);
-        let bits = range_bits + 1;
         self.segments.push(Segment { name, role: Role::Advice, log_len, shape: shape.to_vec(), pad, bits, signed, scale });
         self.segments.len() - 1
     }
@@ -428,35 +426,32 @@ impl Quantizer<'_> {
         let pad = |v: i64| z_pad_zero.then_some(v);
         let q = self.segment(format!("{origin} (quotient)"), &shape, pad(offset >> shift), bits, true, target);
         let mut limbs = vec![];
-        let mut pending = vec![];
         let mut done = 0;
         while done < shift {
             let w = (shift - done).min(bits);
             let limb_pad = (offset >> done) & ((1 << w) - 1);
             let seg = self.segment(format!("{origin} (remainder bits {done}..{})", done + w), &shape, pad(limb_pad), w, false, 0);
-            let table = self.table(TableKind::Range, w);
-            pending.push(Lookup { table, input: seg, output: None, origin: node_origin.clone() });
             limbs.push((seg, w));
             done += w;
         }
         self.requants.push(Requant { z: mat.z, offset, shift, q, limbs, origin: node_origin.clone() });
         self.steps.push(QStep::Requant(self.requants.len() - 1));
         let kind = match &mat.func {
-            Func::Identity => TableKind::Signed,
-            Func::Relu => TableKind::Relu,
+            Func::Identity => None,
+            Func::Relu => Some(TableKind::Relu),
             Func::Clip { lo, hi } => {
                 let bound = |v: f64| quant(v, target).unwrap_or(if v > 0.0 { i64::MAX } else { i64::MIN });
-                TableKind::Clip { lo: bound(*lo), hi: bound(*hi) }
+                Some(TableKind::Clip { lo: bound(*lo), hi: bound(*hi) })
             }
         };
-        let table = self.table(kind, bits);
-        let t = self.tables[table].clone();
-        let out = t.has_output().then(|| self.segment(origin.clone(), &shape, pad(t.f(offset >> shift)), bits, true, target));
-        pending.push(Lookup { table, input: q, output: out, origin: node_origin });
-        for l in pending {
-            self.lookups.push(l);
+        let out = kind.map(|kind| {
+            let table = self.table(kind, bits);
+            let t = self.tables[table].clone();
+            let y = self.segment(origin.clone(), &shape, pad(t.f(offset >> shift)), bits, true, target);
+            self.lookups.push(Lookup { table, input: q, output: y, origin: node_origin });
             self.steps.push(QStep::Lookup(self.lookups.len() - 1));
-        }
+            y
+        });
         self.segmap[mat.seg] = out.unwrap_or(q);
     }
 }
@@ -528,6 +523,18 @@ impl QuantGraph {
                             rest >>= w;
                         }
                     }
+                    let (min, max) = q.iter().fold((i64::MAX, i64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+                    let half = 1i64 << (self.lookup_bits - 1);
+                    if min < -half || max >= half {
+                        return Err(ExecError::OutOfRange {
+                            tensor: self.segments[r.q].name.clone(),
+                            node: r.origin.clone(),
+                            min,
+                            max,
+                            lo: -half,
+                            hi: half - 1,
+                        });
+                    }
                     segs[r.q] = q;
                     for (&(s, _), v) in r.limbs.iter().zip(rem) {
                         segs[s] = v;
@@ -536,22 +543,9 @@ impl QuantGraph {
                 QStep::Lookup(i) => {
                     let l = &self.lookups[i];
                     let t = &self.tables[l.table];
-                    let xs = &segs[l.input];
-                    let (min, max) = xs.iter().fold((i64::MAX, i64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-                    if t.index(min).is_none() || t.index(max).is_none() {
-                        return Err(ExecError::OutOfRange {
-                            tensor: self.segments[l.input].name.clone(),
-                            node: l.origin.clone(),
-                            min,
-                            max,
-                            lo: t.min(),
-                            hi: t.min() + t.len() as i64 - 1,
-                        });
-                    }
-                    let hits: Vec<usize> = xs.iter().map(|&x| t.index(x).expect("checked above")).collect();
-                    if let Some(o) = l.output {
-                        segs[o] = segs[l.input].iter().map(|&x| t.f(x)).collect();
-                    }
+                    // Quotients were range-checked when requantized; the table spans that range.
+                    let hits: Vec<usize> = segs[l.input].iter().map(|&x| t.index(x).expect("in range")).collect();
+                    segs[l.output] = segs[l.input].iter().map(|&x| t.f(x)).collect();
                     let counts = &mut segs[self.table_mults[l.table]];
                     for i in hits {
                         counts[i] += 1;

@@ -153,8 +153,8 @@ fn protocol(g: &QuantGraph, ch: &mut Channel, id: F, packed: &[Vec<F>], segs: &[
     let lc = LogUpChallenges::new(ch.challenge(), ch.challenge());
     if !ch.is_prover() {
         let mults: Vec<&[F]> = g.table_mults.iter().map(|&s| segs[s].as_slice()).collect();
-        let lookups: Vec<(usize, &[F], Option<&[F]>)> =
-            g.lookups.iter().map(|l| (l.table, segs[l.input].as_slice(), l.output.map(|o| segs[o].as_slice()))).collect();
+        let lookups: Vec<(usize, &[F], &[F])> =
+            g.lookups.iter().map(|l| (l.table, segs[l.input].as_slice(), segs[l.output].as_slice())).collect();
         let (lhs, rhs) = logup_sums(&lc, &g.tables, &mults, &lookups).ok_or_else(|| VerifyError::Lookup("a denominator vanished".into()))?;
         ch.check(lhs == rhs, || VerifyError::Lookup("the looked-up values are not all in their tables".into()))?;
     }

@@ -232,5 +232,5 @@ fn out_of_range_values_get_a_clear_error() {
     let c = pipeline::compile(&path, &[vec![0.1, -0.1, 0.05, 0.0]], QuantConfig::default(), &tmp.path().join("d")).unwrap();
     let err = pipeline::prove(&c, &[50.0, -50.0, 50.0, 50.0]).err().unwrap();
     let msg = format!("{err:#}");
-    assert!(msg.contains("lookup table allows") && msg.contains("Gemm_g"), "{msg}");
+    assert!(msg.contains("quantized range (--lookup-bits) allows") && msg.contains("Gemm_g"), "{msg}");
 }

@@ -1,0 +1,432 @@
+//! The stage-1 verifier as an R1CS circuit, step for step the native `stage1::protocol`
+//! (same transcript, same order of messages and challenges). Its public inputs are
+//! `[model id, context, packed input…, packed output…]`; the advice, the multiplicities and
+//! every prover message are private witnesses.
+//!
+//! Packing is a linear combination here, so it only binds the values if each value fits its
+//! slot: every packed value is decomposed into its slot's bits before it is absorbed — checks
+//! that do not depend on any challenge, as the soundness of Fiat–Shamir inside the circuit needs.
+
+use std::collections::HashMap;
+
+use ark_ff::{Field, One};
+use ark_r1cs_std::GR1CSVar;
+use ark_r1cs_std::alloc::AllocVar;
+use ark_r1cs_std::boolean::Boolean;
+use ark_r1cs_std::eq::EqGadget;
+use ark_r1cs_std::fields::FieldVar;
+use ark_r1cs_std::fields::fp::FpVar;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+
+use crate::field::{F, fe};
+use crate::pack::slots;
+use crate::program::{Kind, NodeId, SegId};
+use crate::quantize::{QuantGraph, Role};
+use crate::stage1::{PROTOCOL_LABEL, Stage1Proof, is_private, layout, segments};
+use crate::wrap::transcript::TranscriptVar;
+
+type V = FpVar<F>;
+
+/// What the prover knows: the stage-1 proof's values. Absent during key generation.
+pub struct Witness {
+    pub segments: Vec<Vec<i64>>,
+    pub packed: Vec<Vec<F>>,
+    pub messages: Vec<F>,
+}
+
+impl Witness {
+    pub fn new(g: &QuantGraph, proof: &Stage1Proof) -> Result<Self, crate::channel::VerifyError> {
+        let (segments, packed) = segments(g, proof)?;
+        Ok(Witness { segments, packed, messages: proof.messages.clone() })
+    }
+}
+
+pub struct WrapCircuit<'a> {
+    pub graph: &'a QuantGraph,
+    pub id: F,
+    pub context: F,
+    pub witness: Option<&'a Witness>,
+}
+
+/// The public inputs of a wrap proof, in circuit order.
+pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
+    let (order, _) = layout(g);
+    let mut out = vec![id, context];
+    for role in [Role::Input, Role::Output] {
+        for (k, &(s, _)) in order.iter().enumerate() {
+            if g.segments[s].role == role {
+                out.extend(&w.packed[k]);
+            }
+        }
+    }
+    out
+}
+
+fn missing<T>() -> Result<T, SynthesisError> {
+    Err(SynthesisError::AssignmentMissing)
+}
+
+struct Gadget<'a> {
+    cs: ConstraintSystemRef<F>,
+    g: &'a QuantGraph,
+    w: Option<&'a Witness>,
+    t: TranscriptVar,
+    pos: usize,
+    segs: Vec<Vec<V>>,
+    claims: Vec<(SegId, Vec<V>, V)>,
+}
+
+impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
+    fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<(), SynthesisError> {
+        let g = self.graph;
+        let id = V::new_input(cs.clone(), || Ok(self.id))?;
+        id.enforce_equal(&V::constant(self.id))?;
+        let context = V::new_input(cs.clone(), || Ok(self.context))?;
+        // An input no constraint touches would not be bound by the proof.
+        let _ = context.square()?;
+        let t = TranscriptVar::new(cs.clone(), PROTOCOL_LABEL)?;
+        let mut gd = Gadget { cs, g, w: self.witness, t, pos: 0, segs: vec![vec![]; g.segments.len()], claims: vec![] };
+        gd.t.absorb(&[id])?;
+        gd.statement_and_advice()?;
+        gd.logup()?;
+        for rq in &g.requants {
+            let rho = gd.challenges(g.nodes[rq.z].log_len as usize)?;
+            let qv = gd.seg_claim(rq.q, &rho)?;
+            let mut z = qv * fe(1i64 << rq.shift) - fe(rq.offset);
+            let mut at = 0;
+            for &(limb, w) in &rq.limbs {
+                z += gd.seg_claim(limb, &rho)? * fe(1i64 << at);
+                at += w;
+            }
+            gd.reduce(rq.z, rho, z)?;
+        }
+        gd.batch()?;
+        if let Some(w) = gd.w {
+            if gd.pos != w.messages.len() {
+                return Err(SynthesisError::Unsatisfiable);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Gadget<'_> {
+    /// A prover message: a witness, absorbed as the native verifier absorbs it.
+    fn msg(&mut self) -> Result<V, SynthesisError> {
+        let pos = self.pos;
+        self.pos += 1;
+        let w = self.w;
+        let v = V::new_witness(self.cs.clone(), || match w {
+            Some(w) => w.messages.get(pos).copied().ok_or(SynthesisError::Unsatisfiable),
+            None => missing(),
+        })?;
+        self.t.absorb(std::slice::from_ref(&v))?;
+        Ok(v)
+    }
+
+    fn challenges(&mut self, n: usize) -> Result<Vec<V>, SynthesisError> {
+        (0..n).map(|_| self.t.challenge()).collect()
+    }
+
+    /// Step 1: every segment's sent values as bits, packed and absorbed (public ones equal to
+    /// their public inputs), in layout order; padded positions are constants.
+    fn statement_and_advice(&mut self) -> Result<(), SynthesisError> {
+        let (order, _) = layout(self.g);
+        let mut publics: Vec<(usize, Vec<V>)> = vec![];
+        for (k, &(s, _)) in order.iter().enumerate() {
+            let seg = &self.g.segments[s];
+            let sent = seg.sent_positions();
+            let off = if seg.signed { 1i64 << (seg.bits - 1) } else { 0 };
+            let mut values = vec![];
+            let mut felts = vec![];
+            for chunk in sent.chunks(slots(seg.bits)) {
+                let mut felt = V::zero();
+                for (i, &p) in chunk.iter().enumerate() {
+                    let mut value = V::constant(-fe(off));
+                    for b in 0..seg.bits {
+                        let w = self.w;
+                        let bit = Boolean::new_witness(self.cs.clone(), || match w {
+                            Some(w) => Ok((w.segments[s][p] + off) >> b & 1 == 1),
+                            None => missing(),
+                        })?;
+                        let bv = V::from(bit);
+                        value += bv.clone() * fe(1i64 << b);
+                        felt += bv * F::from(2u64).pow([(i as u32 * seg.bits + b) as u64]);
+                    }
+                    values.push(value);
+                }
+                felts.push(felt);
+            }
+            let mut full: Vec<V> = vec![V::constant(fe(seg.pad.unwrap_or(0))); seg.len()];
+            for (p, v) in sent.into_iter().zip(values) {
+                full[p] = v;
+            }
+            self.segs[s] = full;
+            self.t.absorb(&felts)?;
+            if !is_private(seg.role) {
+                publics.push((k, felts));
+            }
+        }
+        // Public inputs after the model id and context: input's packed elements, then output's.
+        for role in [Role::Input, Role::Output] {
+            for (k, felts) in &publics {
+                if self.g.segments[order[*k].0].role != role {
+                    continue;
+                }
+                for (j, f) in felts.iter().enumerate() {
+                    let w = self.w;
+                    let k = *k;
+                    let public = V::new_input(self.cs.clone(), || w.map(|w| w.packed[k][j]).map_or_else(missing, Ok))?;
+                    f.enforce_equal(&public)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn logup(&mut self) -> Result<(), SynthesisError> {
+        let alpha = self.t.challenge()?;
+        let beta = self.t.challenge()?;
+        let beta2 = beta.square()?;
+        let den = |tag: usize, x: &V, by: V| -> V { alpha.clone() - x - by - beta2.clone() * fe(tag as i64 + 1) };
+        let mut lhs = V::zero();
+        let mut constant_pairs: HashMap<(usize, F, F), u64> = HashMap::new();
+        for l in &self.g.lookups {
+            for p in 0..self.g.segments[l.input].len() {
+                let x = self.segs[l.input][p].clone();
+                let y = self.segs[l.output][p].clone();
+                if let (V::Constant(cx), V::Constant(cy)) = (&x, &y) {
+                    *constant_pairs.entry((l.table, *cx, *cy)).or_default() += 1;
+                    continue;
+                }
+                let d = den(l.table, &x, &beta * &y);
+                lhs += self.inverse_of(&d)?;
+            }
+        }
+        let mut keys: Vec<_> = constant_pairs.into_iter().collect();
+        keys.sort_by_key(|((t, x, y), _)| (*t, x.to_string(), y.to_string()));
+        for ((tag, x, y), n) in keys {
+            let d = den(tag, &V::constant(x), beta.clone() * y);
+            lhs += self.inverse_of(&d)? * F::from(n);
+        }
+        let mut rhs = V::zero();
+        for (tag, table) in self.g.tables.iter().enumerate() {
+            let mults = self.segs[self.g.table_mults[tag]].clone();
+            for (i, m) in mults.iter().enumerate() {
+                let v = table.min() + i as i64;
+                let d = den(tag, &V::constant(fe(v)), beta.clone() * fe(table.f(v)));
+                let q = V::new_witness(self.cs.clone(), || Ok(m.value()? * d.value()?.inverse().unwrap_or_default()))?;
+                q.mul_equals(&d, m)?;
+                rhs += q;
+            }
+        }
+        lhs.enforce_equal(&rhs)
+    }
+
+    /// A witness `1/d`, constrained; unsatisfiable when `d = 0`.
+    fn inverse_of(&self, d: &V) -> Result<V, SynthesisError> {
+        let inv = V::new_witness(self.cs.clone(), || Ok(d.value()?.inverse().unwrap_or_default()))?;
+        inv.mul_equals(d, &V::one())?;
+        Ok(inv)
+    }
+
+    fn seg_claim(&mut self, s: SegId, point: &[V]) -> Result<V, SynthesisError> {
+        let v = self.msg()?;
+        self.claims.push((s, point.to_vec(), v.clone()));
+        Ok(v)
+    }
+
+    fn sumcheck(&mut self, claim: V, n: usize, degree: usize) -> Result<(Vec<V>, V), SynthesisError> {
+        let mut claim = claim;
+        let mut point = vec![];
+        for _ in 0..n {
+            let g: Vec<V> = (0..=degree).map(|_| self.msg()).collect::<Result<_, _>>()?;
+            (&g[0] + &g[1]).enforce_equal(&claim)?;
+            let r = self.t.challenge()?;
+            claim = interpolate(&g, &r)?;
+            point.push(r);
+        }
+        Ok((point, claim))
+    }
+
+    /// A node's value at a point: the constant's MLE, or a prover message (`true`: reduce it).
+    fn operand(&mut self, id: NodeId, point: &[V]) -> Result<(V, bool), SynthesisError> {
+        match &self.g.nodes[id].kind {
+            Kind::Const(c) => Ok((const_mle(c, point)?, false)),
+            _ => Ok((self.msg()?, true)),
+        }
+    }
+
+    fn reduce(&mut self, id: NodeId, point: Vec<V>, value: V) -> Result<(), SynthesisError> {
+        let g = self.g;
+        let node = &g.nodes[id];
+        match &node.kind {
+            Kind::Segment(s) => self.claims.push((*s, point, value)),
+            Kind::Const(c) => const_mle(c, &point)?.enforce_equal(&value)?,
+            Kind::Lin(terms) => {
+                let mut sum = V::zero();
+                let mut pending = vec![];
+                for &(t, c) in terms {
+                    let (v, sent) = self.operand(t, &point)?;
+                    if sent {
+                        pending.push((t, v.clone()));
+                    }
+                    sum += v * fe(c);
+                }
+                sum.enforce_equal(&value)?;
+                for (t, v) in pending {
+                    self.reduce(t, point.clone(), v)?;
+                }
+            }
+            &Kind::MatMul { l, r, b, c, .. } => {
+                let (rho_c, rho_a) = point.split_at(c as usize);
+                let (kappa, claim) = self.sumcheck(value, b as usize, 2)?;
+                let lp: Vec<V> = kappa.iter().chain(rho_a).cloned().collect();
+                let rp: Vec<V> = rho_c.iter().chain(&kappa).cloned().collect();
+                let (lv, ls) = self.operand(l, &lp)?;
+                let (rv, rs) = self.operand(r, &rp)?;
+                lv.mul_equals(&rv, &claim)?;
+                if ls {
+                    self.reduce(l, lp, lv)?;
+                }
+                if rs {
+                    self.reduce(r, rp, rv)?;
+                }
+            }
+            Kind::Sparse { src, entries } => {
+                let n_src = g.nodes[*src].log_len as usize;
+                let (xi, claim) = self.sumcheck(value, n_src, 2)?;
+                let (eq_rho, eq_xi) = (eq_table(&point)?, eq_table(&xi)?);
+                let mut sv = V::zero();
+                for &(o, i, c) in entries {
+                    sv += (&eq_rho[o as usize] * &eq_xi[i as usize]) * fe(c);
+                }
+                let (xv, sent) = self.operand(*src, &xi)?;
+                sv.mul_equals(&xv, &claim)?;
+                if sent {
+                    self.reduce(*src, xi, xv)?;
+                }
+            }
+            &Kind::Hadamard(a, b) => {
+                let (xi, claim) = self.sumcheck(value, node.log_len as usize, 3)?;
+                let e = eq_eval(&point, &xi)?;
+                let (av, asent) = self.operand(a, &xi)?;
+                let (bv, bsent) = self.operand(b, &xi)?;
+                (e * &av).mul_equals(&bv, &claim)?;
+                if asent {
+                    self.reduce(a, xi.clone(), av)?;
+                }
+                if bsent {
+                    self.reduce(b, xi, bv)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self) -> Result<(), SynthesisError> {
+        let (order, total_log) = layout(self.g);
+        let claims = std::mem::take(&mut self.claims);
+        let gamma = self.t.challenge()?;
+        let mut powers = vec![];
+        let mut gp = V::one();
+        for _ in &claims {
+            powers.push(gp.clone());
+            gp *= &gamma;
+        }
+        let mut combined = V::zero();
+        for ((_, _, v), p) in claims.iter().zip(&powers) {
+            combined += v * p;
+        }
+        let (xi, claim) = self.sumcheck(combined, total_log as usize, 2)?;
+        let mut offset = vec![0; self.g.segments.len()];
+        for &(s, off) in &order {
+            offset[s] = off;
+        }
+        let mut w = V::zero();
+        for ((s, point, _), p) in claims.iter().zip(&powers) {
+            let n = point.len();
+            w += p * eq_eval(point, &xi[..n])? * eq_index(&xi[n..], offset[*s] >> n)?;
+        }
+        let eq = eq_table(&xi)?;
+        let mut pv = V::zero();
+        for &(s, off) in &order {
+            for (j, v) in self.segs[s].iter().enumerate() {
+                pv += v * &eq[off + j];
+            }
+        }
+        w.mul_equals(&pv, &claim)
+    }
+}
+
+fn eq_table(point: &[V]) -> Result<Vec<V>, SynthesisError> {
+    let mut t = vec![V::one()];
+    for r in point {
+        let n = t.len();
+        let mut next = vec![V::zero(); 2 * n];
+        for i in 0..n {
+            let hi = &t[i] * r;
+            next[i] = &t[i] - &hi;
+            next[i + n] = hi;
+        }
+        t = next;
+    }
+    Ok(t)
+}
+
+fn eq_eval(a: &[V], b: &[V]) -> Result<V, SynthesisError> {
+    let mut acc = V::one();
+    for (x, y) in a.iter().zip(b) {
+        let xy = x * y;
+        acc *= xy.double()? - x - y + F::one();
+    }
+    Ok(acc)
+}
+
+fn eq_index(point: &[V], index: usize) -> Result<V, SynthesisError> {
+    let mut acc = V::one();
+    for (j, r) in point.iter().enumerate() {
+        acc *= if index >> j & 1 == 1 { r.clone() } else { V::one() - r };
+    }
+    Ok(acc)
+}
+
+/// The MLE of a constant at a point, factored by rows and columns: two eq tables of about
+/// `√len` entries and one product per row, instead of one per entry.
+fn const_mle(c: &[i64], point: &[V]) -> Result<V, SynthesisError> {
+    let k = point.len() / 2;
+    let lo = eq_table(&point[..k])?;
+    let hi = eq_table(&point[k..])?;
+    let mut acc = V::zero();
+    for (h, e) in hi.iter().enumerate() {
+        let row = &c[h << k..(h + 1) << k];
+        if row.iter().all(|&x| x == 0) {
+            continue;
+        }
+        let mut inner = V::zero();
+        for (l, &x) in row.iter().enumerate() {
+            if x != 0 {
+                inner += &lo[l] * fe(x);
+            }
+        }
+        acc += e * inner;
+    }
+    Ok(acc)
+}
+
+fn interpolate(g: &[V], r: &V) -> Result<V, SynthesisError> {
+    let n = g.len();
+    let mut acc = V::zero();
+    for (i, gi) in g.iter().enumerate() {
+        let mut num = V::one();
+        let mut den = F::one();
+        for j in 0..n {
+            if j != i {
+                num *= r - fe(j as i64);
+                den *= fe(i as i64 - j as i64);
+            }
+        }
+        acc += gi * num * den.inverse().expect("distinct nodes");
+    }
+    Ok(acc)
+}

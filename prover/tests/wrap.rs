@@ -1,0 +1,66 @@
+//! The wrap circuit: satisfied by honest stage-1 proofs, unsatisfied by every rejected one.
+
+use std::path::{Path, PathBuf};
+
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use zkml::artifact::{self, Compiled};
+use zkml::field::F;
+use zkml::pipeline;
+use zkml::quantize::QuantConfig;
+use zkml::stage1::Stage1Proof;
+use zkml::wrap::circuit::{Witness, WrapCircuit};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)
+}
+
+fn input(model: &str) -> Vec<f64> {
+    artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap().remove(0)
+}
+
+fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
+    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &tmp.path().join(model)).unwrap();
+    let p = pipeline::prove(&c, &input(model)).unwrap();
+    (tmp, c, p)
+}
+
+fn satisfied(c: &Compiled, p: &Stage1Proof) -> bool {
+    let Ok(w) = Witness::new(&c.graph, p) else { return false };
+    let cs = ConstraintSystem::<F>::new_ref();
+    let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w) };
+    if circuit.generate_constraints(cs.clone()).is_err() {
+        return false;
+    }
+    eprintln!("{} constraints, {} witnesses", cs.num_constraints(), cs.num_witness_variables());
+    cs.is_satisfied().unwrap()
+}
+
+#[test]
+fn honest_price_mlp_proof_satisfies_the_circuit() {
+    let (_t, c, p) = proved("price_mlp");
+    assert!(satisfied(&c, &p));
+}
+
+#[test]
+fn rejected_stage1_proofs_leave_the_circuit_unsatisfied() {
+    let (_t, c, p) = proved("price_mlp");
+    let mut out = p.clone();
+    out.output[0] += 1;
+    assert!(!satisfied(&c, &out), "changed output");
+    let mut msg = p.clone();
+    msg.messages[3] += F::from(1u64);
+    assert!(!satisfied(&c, &msg), "tampered message");
+    let mut inp = p.clone();
+    inp.input[0] += 1;
+    assert!(!satisfied(&c, &inp), "another input");
+    // A ReLU passing a negative value through.
+    let g = &c.graph;
+    let mut trace = g.execute(&input("price_mlp")).unwrap();
+    let l = &g.lookups[0];
+    let i = trace.segments[l.input].iter().position(|&v| v < 0).unwrap();
+    trace.segments[l.output][i] = trace.segments[l.input][i];
+    assert!(!satisfied(&c, &zkml::stage1::prove(g, c.id, &trace)), "skipped ReLU");
+
+}
