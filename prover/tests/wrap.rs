@@ -64,3 +64,26 @@ fn rejected_stage1_proofs_leave_the_circuit_unsatisfied() {
     assert!(!satisfied(&c, &zkml::stage1::prove(g, c.id, &trace)), "skipped ReLU");
 
 }
+
+#[test]
+fn groth16_wrap_of_price_mlp() {
+    use ark_std::rand::{SeedableRng, rngs::StdRng};
+    use std::time::Instant;
+    let (_t, c, p) = proved("price_mlp");
+    let t = Instant::now();
+    let (pk, vk) = zkml::wrap::dev_setup(&c.graph, c.id, 1).unwrap();
+    eprintln!("setup {:?}", t.elapsed());
+    let mut rng = StdRng::seed_from_u64(42);
+    let t = Instant::now();
+    let a = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), &p, &mut rng).unwrap();
+    eprintln!("prove {:?}", t.elapsed());
+    let b = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), &p, &mut rng).unwrap();
+    assert!(zkml::wrap::verify(&vk, &a) && zkml::wrap::verify(&vk, &b));
+    assert_ne!(a.proof, b.proof, "proofs are randomized");
+    assert_eq!(a.public_inputs, b.public_inputs);
+    for i in 0..a.public_inputs.len() {
+        let mut x = a.clone();
+        x.public_inputs[i] += F::from(1u64);
+        assert!(!zkml::wrap::verify(&vk, &x), "public input {i} changed and still verified");
+    }
+}
