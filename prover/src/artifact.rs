@@ -7,11 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::quantize::QuantGraph;
 use crate::stage1::{Stage1Proof, model_id};
+use crate::wrap::WrapProof;
 
 pub const MODEL_FILE: &str = "model.json";
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const ONNX_FILE: &str = "model.onnx";
 const PROOF_MAGIC: &[u8; 8] = b"ZKMLPRF1";
+const WRAP_MAGIC: &[u8; 8] = b"ZKMLWRP1";
+pub const PK_FILE: &str = "pk.bin";
+pub const VK_FILE: &str = "vk.bin";
+pub const VK_JSON: &str = "vk.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -27,6 +32,10 @@ pub enum ArtifactError {
     NotAProof { path: String },
     #[error("{path} is a corrupt proof: {reason}")]
     CorruptProof { path: String, reason: String },
+    #[error("{path} is a corrupt or foreign key file: {reason}")]
+    CorruptKey { path: String, reason: String },
+    #[error("{path} does not exist: run `zkml setup` on the model directory first")]
+    NoKeys { path: String },
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ArtifactError> {
@@ -73,6 +82,28 @@ pub struct Settings {
     pub linear_nodes: usize,
     pub requantizations: usize,
     pub calibration: CalibrationReport,
+    /// Public inputs of a wrapped proof, in order.
+    pub public_inputs: Vec<PublicInputSettings>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublicInputSettings {
+    /// `model_id`, `context`, `input` or `output`.
+    pub name: String,
+    pub index: usize,
+    pub count: usize,
+    /// For packed tensors: values per field element, slot width, signedness (offset `2^(bits−1)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packing: Option<Packing>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Packing {
+    pub values: usize,
+    pub per_element: usize,
+    pub slot_bits: u32,
+    pub signed: bool,
+    pub scale: i32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -137,16 +168,71 @@ pub fn write_proof(path: &Path, proof: &Stage1Proof) -> Result<usize, ArtifactEr
 }
 
 pub fn read_proof(path: &Path) -> Result<Stage1Proof, ArtifactError> {
+    match read_any_proof(path)? {
+        AnyProof::Stage1(p) => Ok(p),
+        AnyProof::Wrap(_) => Err(ArtifactError::CorruptProof {
+            path: path.display().to_string(),
+            reason: "it is a wrapped (Groth16) proof, not a stage-1 proof".into(),
+        }),
+    }
+}
+
+pub fn write_wrap_proof(path: &Path, proof: &WrapProof) -> Result<usize, ArtifactError> {
+    let mut bytes = WRAP_MAGIC.to_vec();
+    proof.serialize_compressed(&mut bytes).expect("writing to memory");
+    write(path, &bytes)?;
+    Ok(bytes.len())
+}
+
+pub enum AnyProof {
+    Stage1(Stage1Proof),
+    Wrap(WrapProof),
+}
+
+/// Reads either kind of proof file, told apart by its header.
+pub fn read_any_proof(path: &Path) -> Result<AnyProof, ArtifactError> {
     let bytes = read(path)?;
     let p = path.display().to_string();
-    let body = bytes.strip_prefix(PROOF_MAGIC.as_slice()).ok_or(ArtifactError::NotAProof { path: p.clone() })?;
-    let mut reader = body;
-    let proof = Stage1Proof::deserialize_compressed(&mut reader)
-        .map_err(|e| ArtifactError::CorruptProof { path: p.clone(), reason: e.to_string() })?;
-    if !reader.is_empty() {
-        return Err(ArtifactError::CorruptProof { path: p, reason: format!("{} trailing bytes", reader.len()) });
+    let corrupt = |reason: String| ArtifactError::CorruptProof { path: p.clone(), reason };
+    fn parse<T: CanonicalDeserialize>(mut body: &[u8]) -> Result<T, String> {
+        let v = T::deserialize_compressed(&mut body).map_err(|e| e.to_string())?;
+        if body.is_empty() { Ok(v) } else { Err(format!("{} trailing bytes", body.len())) }
     }
-    Ok(proof)
+    if let Some(body) = bytes.strip_prefix(PROOF_MAGIC.as_slice()) {
+        return parse(body).map(AnyProof::Stage1).map_err(corrupt);
+    }
+    if let Some(body) = bytes.strip_prefix(WRAP_MAGIC.as_slice()) {
+        return parse(body).map(AnyProof::Wrap).map_err(corrupt);
+    }
+    Err(ArtifactError::NotAProof { path: p })
+}
+
+/// Writes a key with arkworks' canonical serialization, streaming to the file.
+pub fn write_key<T: CanonicalSerialize>(path: &Path, key: &T, compressed: bool) -> Result<u64, ArtifactError> {
+    let err = |e: String| ArtifactError::Write { path: path.display().to_string(), reason: e };
+    let f = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut w = std::io::BufWriter::new(f);
+    let r = if compressed { key.serialize_compressed(&mut w) } else { key.serialize_uncompressed(&mut w) };
+    r.map_err(|e| err(e.to_string()))?;
+    std::io::Write::flush(&mut w).map_err(|e| err(e.to_string()))?;
+    std::fs::metadata(path).map(|m| m.len()).map_err(|e| err(e.to_string()))
+}
+
+/// Reads a key, streaming from the file. `checked` validates every curve point (the verifying
+/// key); the proving key is the prover's own file and is read without the costly checks.
+pub fn read_key<T: CanonicalDeserialize>(path: &Path, compressed: bool, checked: bool) -> Result<T, ArtifactError> {
+    let p = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
+    let mut r = std::io::BufReader::new(f);
+    use ark_serialize::{Compress, Validate};
+    let c = if compressed { Compress::Yes } else { Compress::No };
+    let v = if checked { Validate::Yes } else { Validate::No };
+    let key = T::deserialize_with_mode(&mut r, c, v).map_err(|e| ArtifactError::CorruptKey { path: p.clone(), reason: e.to_string() })?;
+    let mut rest = [0u8; 1];
+    if std::io::Read::read(&mut r, &mut rest).map_err(|e| ArtifactError::CorruptKey { path: p.clone(), reason: e.to_string() })? != 0 {
+        return Err(ArtifactError::CorruptKey { path: p, reason: "trailing bytes".into() });
+    }
+    Ok(key)
 }
 
 /// `PROOF.output.json` beside `PROOF`.

@@ -49,15 +49,32 @@ enum Command {
         #[arg(long)]
         input: PathBuf,
     },
+    /// Make the Groth16 proving and verifying keys of a compiled model (DIR/pk.bin, DIR/vk.bin,
+    /// DIR/vk.json).
+    ///
+    /// Example: zkml setup build/model --dev-seed 1
+    Setup {
+        dir: PathBuf,
+        /// Derive the keys deterministically from this seed. UNSAFE: whoever knows the seed can
+        /// forge proofs; for development and tests only.
+        #[arg(long)]
+        dev_seed: Option<u64>,
+    },
     /// Prove one inference; writes PROOF and PROOF.output.json ({"output_data": [[...]]}).
     ///
-    /// Example: zkml prove build/model --input input.json --out proof.bin
+    /// Example: zkml prove build/model --input input.json --out proof.bin [--wrap]
     Prove {
         dir: PathBuf,
         #[arg(long)]
         input: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// Wrap the stage-1 proof into a zero-knowledge Groth16 proof (needs `zkml setup`).
+        #[arg(long)]
+        wrap: bool,
+        /// A field element (decimal) the wrapped proof is bound to: an oracle round, a request id.
+        #[arg(long, default_value = "0", requires = "wrap")]
+        context: String,
     },
     /// Verify a proof against a compiled model; prints the verified outputs. Exits 1 if invalid.
     ///
@@ -110,6 +127,23 @@ fn single_input(path: &Path) -> Result<Vec<f64>> {
     Ok(inputs.swap_remove(0))
 }
 
+fn vk_json(vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> serde_json::Value {
+    use ark_ec::AffineRepr;
+    let g1 = |p: &ark_bn254::G1Affine| serde_json::json!([p.x().map(|x| x.to_string()), p.y().map(|y| y.to_string())]);
+    let g2 = |p: &ark_bn254::G2Affine| {
+        let (x, y) = (p.x().unwrap_or_default(), p.y().unwrap_or_default());
+        serde_json::json!({"x": [x.c0.to_string(), x.c1.to_string()], "y": [y.c0.to_string(), y.c1.to_string()]})
+    };
+    serde_json::json!({
+        "curve": "bn254",
+        "alpha_g1": g1(&vk.alpha_g1),
+        "beta_g2": g2(&vk.beta_g2),
+        "gamma_g2": g2(&vk.gamma_g2),
+        "delta_g2": g2(&vk.delta_g2),
+        "ic": vk.gamma_abc_g1.iter().map(g1).collect::<Vec<_>>(),
+    })
+}
+
 fn fmt(v: &[f64]) -> String {
     let parts: Vec<String> = v.iter().map(|x| format!("{x:.4}")).collect();
     format!("[{}]", parts.join(", "))
@@ -152,16 +186,54 @@ fn run(cli: Cli) -> Result<()> {
             let err = out.iter().zip(&reference).fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
             println!("max |difference|: {err:.5}");
         }
-        Command::Prove { dir, input, out } => {
+        Command::Setup { dir, dev_seed } => {
+            let c = Compiled::load(&dir)?;
+            let Some(seed) = dev_seed else {
+                bail!(
+                    "a production setup imports a Powers-of-Tau file and runs a phase-2 contribution, which zkml does not do yet; \
+                     use --dev-seed N for a deterministic development setup (unsafe for production)"
+                );
+            };
+            eprintln!("WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production.");
+            let pb = progress("generating Groth16 keys");
+            let t = Instant::now();
+            let keys = zkml::wrap::dev_setup(&c.graph, c.id, seed);
+            pb.finish_and_clear();
+            let (pk, vk) = keys?;
+            let pk_size = artifact::write_key(&dir.join(artifact::PK_FILE), &pk, false)?;
+            artifact::write_key(&dir.join(artifact::VK_FILE), &vk, true)?;
+            std::fs::write(dir.join(artifact::VK_JSON), serde_json::to_string_pretty(&vk_json(&vk))?)?;
+            println!(
+                "keys written to {} in {:.1} s: pk {:.1} MB, vk {} public inputs",
+                dir.display(),
+                t.elapsed().as_secs_f64(),
+                pk_size as f64 / 1e6,
+                vk.gamma_abc_g1.len() - 1
+            );
+        }
+        Command::Prove { dir, input, out, wrap, context } => {
             let c = Compiled::load(&dir)?;
             let x = single_input(&input)?;
+            let pk = if wrap { Some(artifact::read_key(&dir.join(artifact::PK_FILE), false, false)?) } else { None };
+            let context: zkml::field::F = context.parse().map_err(|_| anyhow::anyhow!("--context must be a decimal field element"))?;
             let pb = progress("proving");
             let t = Instant::now();
             let proof = pipeline::prove(&c, &x);
+            let proof = match (proof, &pk) {
+                (Ok(p), Some(pk)) => {
+                    pb.set_message("wrapping (Groth16)");
+                    let w = zkml::wrap::prove(pk, &c.graph, c.id, context, &p, &mut rand::rngs::OsRng);
+                    w.map(|w| (p, Some(w))).map_err(anyhow::Error::from)
+                }
+                (p, _) => p.map(|p| (p, None)),
+            };
             pb.finish_and_clear();
-            let proof = proof?;
+            let (proof, wrapped) = proof?;
             let elapsed = t.elapsed();
-            let size = artifact::write_proof(&out, &proof)?;
+            let size = match &wrapped {
+                Some(w) => artifact::write_wrap_proof(&out, w)?,
+                None => artifact::write_proof(&out, &proof)?,
+            };
             let outputs = c.graph.dequantize_output(&proof.output);
             artifact::write_outputs(&artifact::output_path(&out), &outputs)?;
             println!("proved in {:.1} ms: {} ({size} bytes)", elapsed.as_secs_f64() * 1e3, out.display());
@@ -169,17 +241,39 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { dir, proof, input } => {
             let c = Compiled::load(&dir)?;
-            let p = artifact::read_proof(&proof)?;
             let t = Instant::now();
-            let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
+            let (q, proved_input) = match artifact::read_any_proof(&proof)? {
+                artifact::AnyProof::Stage1(p) => {
+                    let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
+                    (q, Some(p.input))
+                }
+                artifact::AnyProof::Wrap(w) => {
+                    let vk = artifact::read_key(&dir.join(artifact::VK_FILE), true, true)?;
+                    if w.public_inputs.first() != Some(&c.id) {
+                        bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
+                    }
+                    if !zkml::wrap::verify(&vk, &w) {
+                        bail!("the proof is invalid: the Groth16 check failed");
+                    }
+                    println!("context: {}", w.public_inputs[1]);
+                    let q = zkml::wrap::output_of(&c.graph, &w).context("the proof's public output")?;
+                    let layout = zkml::wrap::public_layout(&c.graph);
+                    let (_, start, count) = &layout[2];
+                    let seg = &c.graph.segments[c.graph.input];
+                    let x = zkml::pack::unpack(&w.public_inputs[*start..start + count], seg.sent_positions().len(), seg.bits, seg.signed)
+                        .context("the proof's public input")?;
+                    (q, Some(x))
+                }
+            };
             let elapsed = t.elapsed();
+            let proved_input = proved_input.expect("both kinds carry their input");
             match input {
                 Some(path) => {
-                    if c.graph.quantize_input(&single_input(&path)?)? != p.input {
+                    if c.graph.quantize_input(&single_input(&path)?)? != proved_input {
                         bail!("the proof is valid but proves another input than {}", path.display());
                     }
                 }
-                None => println!("proved input: {}", fmt(&c.graph.dequantize_input(&p.input))),
+                None => println!("proved input: {}", fmt(&c.graph.dequantize_input(&proved_input))),
             }
             println!("proof is valid ({:.1} ms)", elapsed.as_secs_f64() * 1e3);
             println!("verified output: {}", fmt(&c.graph.dequantize_output(&q)));

@@ -53,6 +53,24 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         linear_nodes: graph.nodes.len(),
         requantizations: graph.requants.len(),
         calibration: report,
+        public_inputs: crate::wrap::public_layout(&graph)
+            .into_iter()
+            .map(|(name, index, count)| {
+                let seg = match name.as_str() {
+                    "input" => Some(&graph.segments[graph.input]),
+                    "output" => Some(&graph.segments[graph.output]),
+                    _ => None,
+                };
+                let packing = seg.map(|s| crate::artifact::Packing {
+                    values: s.sent_positions().len(),
+                    per_element: crate::pack::slots(s.bits),
+                    slot_bits: s.bits,
+                    signed: s.signed,
+                    scale: s.scale,
+                });
+                crate::artifact::PublicInputSettings { name, index, count, packing }
+            })
+            .collect(),
     };
     Compiled::write(out, &graph, &settings, model)?;
     Ok(Compiled { dir: out.to_path_buf(), graph, id, settings })

@@ -57,6 +57,22 @@ pub fn prove<R: RngCore + CryptoRng>(
     Ok(WrapProof { proof, public_inputs: public_inputs(g, id, context, &w) })
 }
 
+/// How the public inputs are laid out: `(name, first index, count)`; the code generator and the
+/// contracts read this from settings.json.
+pub fn public_layout(g: &QuantGraph) -> Vec<(String, usize, usize)> {
+    let n = |s: usize| crate::pack::packed_len(g.segments[s].sent_positions().len(), g.segments[s].bits);
+    let (ni, no) = (n(g.input), n(g.output));
+    vec![("model_id".into(), 0, 1), ("context".into(), 1, 1), ("input".into(), 2, ni), ("output".into(), 2 + ni, no)]
+}
+
+/// The quantized output a wrap proof's public inputs carry.
+pub fn output_of(g: &QuantGraph, p: &WrapProof) -> Result<Vec<i64>, VerifyError> {
+    let (_, start, count) = public_layout(g).pop().expect("the output is last");
+    let felts = p.public_inputs.get(start..start + count).ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
+    let seg = &g.segments[g.output];
+    crate::pack::unpack(felts, seg.sent_positions().len(), seg.bits, seg.signed).map_err(|e| VerifyError::AdviceRange(e.to_string()))
+}
+
 pub fn verify(vk: &VerifyingKey<Bn254>, p: &WrapProof) -> bool {
     Groth16::<Bn254>::verify(vk, &p.public_inputs, &p.proof).unwrap_or(false)
 }
