@@ -91,6 +91,10 @@ pub struct QuantGraph {
     pub ops: Vec<String>,
 }
 
+/// Slot width of a quantized input value (signed): calibration puts the largest sample at
+/// `2^(lookup_bits − 2)`, so this leaves 8× headroom or more.
+pub const INPUT_BITS: u32 = 16;
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct QuantConfig {
     /// Signed activations live in `[−2^(b−1), 2^(b−1))`; calibration aims at a quarter of it.
@@ -127,7 +131,7 @@ pub enum ExecError {
     InputLength { got: usize, expected: usize, shape: Vec<usize> },
     #[error("input value {value} is not a finite number")]
     InputValue { value: f64 },
-    #[error("input value {value} does not fit 32 bits at scale 2^{scale}: the input is far outside the calibration range")]
+    #[error("input value {value} does not fit {INPUT_BITS} bits at scale 2^{scale}: the input is far outside the calibration range")]
     InputRange { value: f64, scale: i32 },
     #[error(transparent)]
     Overflow(#[from] Overflow),
@@ -251,7 +255,7 @@ pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result
             log_len: log_len(&p.seg_shape[0]),
             shape: p.seg_shape[0].clone(),
             pad: Some(0),
-            bits: 32,
+            bits: INPUT_BITS,
             signed: true,
             scale: input_scale,
         }],
@@ -478,7 +482,7 @@ impl QuantGraph {
                 if !v.is_finite() {
                     return Err(ExecError::InputValue { value: v });
                 }
-                quant(v, scale).filter(|q| q.unsigned_abs() < 1 << 31).ok_or(ExecError::InputRange { value: v, scale })
+                quant(v, scale).filter(|q| q.unsigned_abs() < 1 << (INPUT_BITS - 1)).ok_or(ExecError::InputRange { value: v, scale })
             })
             .collect()
     }

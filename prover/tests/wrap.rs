@@ -87,3 +87,66 @@ fn groth16_wrap_of_price_mlp() {
         assert!(!zkml::wrap::verify(&vk, &x), "public input {i} changed and still verified");
     }
 }
+
+#[test]
+fn honest_lenet_and_digits_proofs_satisfy_the_circuit() {
+    for m in ["digits_mlp", "lenet"] {
+        let (_t, c, p) = proved(m);
+        assert!(satisfied(&c, &p), "{m}");
+    }
+}
+
+fn zkml(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// setup → prove --wrap → verify through the binary; the proof is rejected by another model's
+/// directory and keys, and setup without --dev-seed explains what is missing.
+#[test]
+fn cli_setup_prove_wrap_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |m: &str| tmp.path().join(m);
+    for m in ["price_mlp", "digits_mlp"] {
+        let (ok, log) = zkml(&[
+            "compile",
+            data(&format!("{m}.onnx")).to_str().unwrap(),
+            "--calibrate",
+            data(&format!("{m}.input.json")).to_str().unwrap(),
+            "--out",
+            dir(m).to_str().unwrap(),
+        ]);
+        assert!(ok, "{log}");
+        let (ok, log) = zkml(&["setup", dir(m).to_str().unwrap(), "--dev-seed", "3"]);
+        assert!(ok && log.contains("WARNING: development setup"), "{log}");
+    }
+    let (ok, log) = zkml(&["setup", dir("price_mlp").to_str().unwrap()]);
+    assert!(!ok && log.contains("Powers-of-Tau"), "{log}");
+    let proof = tmp.path().join("p.bin");
+    let i = data("price_mlp.input.json");
+    let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap", "--context", "99"]);
+    assert!(ok, "{log}");
+    // The Groth16 proof is 128 bytes compressed; the file adds a header and the public inputs.
+    let w = match artifact::read_any_proof(&proof).unwrap() {
+        artifact::AnyProof::Wrap(w) => w,
+        artifact::AnyProof::Stage1(_) => panic!("a stage-1 proof was written"),
+    };
+    assert_eq!(ark_serialize::CanonicalSerialize::compressed_size(&w.proof), 128);
+    let (ok, log) = zkml(&["verify", dir("price_mlp").to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap()]);
+    assert!(ok && log.contains("context: 99") && log.contains("proof is valid"), "{log}");
+    let (ok, log) = zkml(&["verify", dir("digits_mlp").to_str().unwrap(), proof.to_str().unwrap()]);
+    assert!(!ok && log.contains("another model"), "{log}");
+    // Even with the model id swapped in, the other model's key rejects it.
+    let other: ark_groth16::VerifyingKey<ark_bn254::Bn254> = artifact::read_key(&dir("digits_mlp").join("vk.bin"), true, true).unwrap();
+    let digits = Compiled::load(&dir("digits_mlp")).unwrap();
+    let mut forged = w.clone();
+    forged.public_inputs[0] = digits.id;
+    assert!(!zkml::wrap::verify(&other, &w) && !zkml::wrap::verify(&other, &forged));
+    // A stage-1 proof the native verifier rejects is not wrapped.
+    let c = Compiled::load(&dir("price_mlp")).unwrap();
+    let mut bad = pipeline::prove(&c, &input("price_mlp")).unwrap();
+    bad.output[0] += 1;
+    let pk = artifact::read_key(&dir("price_mlp").join("pk.bin"), false, false).unwrap();
+    let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), &bad, &mut rand::rngs::OsRng).unwrap_err();
+    assert!(err.to_string().contains("does not verify"), "{err}");
+}

@@ -140,9 +140,9 @@ impl Gadget<'_> {
             let mut values = vec![];
             let mut felts = vec![];
             for chunk in sent.chunks(slots(seg.bits)) {
-                let mut felt = V::zero();
+                let mut felt = vec![];
                 for (i, &p) in chunk.iter().enumerate() {
-                    let mut value = V::constant(-fe(off));
+                    let mut value = vec![V::constant(-fe(off))];
                     for b in 0..seg.bits {
                         let w = self.w;
                         let bit = Boolean::new_witness(self.cs.clone(), || match w {
@@ -150,12 +150,12 @@ impl Gadget<'_> {
                             None => missing(),
                         })?;
                         let bv = V::from(bit);
-                        value += bv.clone() * fe(1i64 << b);
-                        felt += bv * F::from(2u64).pow([(i as u32 * seg.bits + b) as u64]);
+                        value.push(bv.clone() * fe(1i64 << b));
+                        felt.push(bv * F::from(2u64).pow([(i as u32 * seg.bits + b) as u64]));
                     }
-                    values.push(value);
+                    values.push(value.iter().sum::<V>());
                 }
-                felts.push(felt);
+                felts.push(felt.iter().sum::<V>());
             }
             let mut full: Vec<V> = vec![V::constant(fe(seg.pad.unwrap_or(0))); seg.len()];
             for (p, v) in sent.into_iter().zip(values) {
@@ -189,7 +189,9 @@ impl Gadget<'_> {
         let beta = self.t.challenge()?;
         let beta2 = beta.square()?;
         let den = |tag: usize, x: &V, by: V| -> V { alpha.clone() - x - by - beta2.clone() * fe(tag as i64 + 1) };
-        let mut lhs = V::zero();
+        // Sums are built as one linear combination each: `+=` in a loop nests combinations,
+        // which costs quadratic time and memory when the system is finalized.
+        let mut lhs = vec![];
         let mut constant_pairs: HashMap<(usize, F, F), u64> = HashMap::new();
         for l in &self.g.lookups {
             for p in 0..self.g.segments[l.input].len() {
@@ -200,16 +202,16 @@ impl Gadget<'_> {
                     continue;
                 }
                 let d = den(l.table, &x, &beta * &y);
-                lhs += self.inverse_of(&d)?;
+                lhs.push(self.inverse_of(&d)?);
             }
         }
         let mut keys: Vec<_> = constant_pairs.into_iter().collect();
         keys.sort_by_key(|((t, x, y), _)| (*t, x.to_string(), y.to_string()));
         for ((tag, x, y), n) in keys {
             let d = den(tag, &V::constant(x), beta.clone() * y);
-            lhs += self.inverse_of(&d)? * F::from(n);
+            lhs.push(self.inverse_of(&d)? * F::from(n));
         }
-        let mut rhs = V::zero();
+        let mut rhs = vec![];
         for (tag, table) in self.g.tables.iter().enumerate() {
             let mults = self.segs[self.g.table_mults[tag]].clone();
             for (i, m) in mults.iter().enumerate() {
@@ -217,10 +219,10 @@ impl Gadget<'_> {
                 let d = den(tag, &V::constant(fe(v)), beta.clone() * fe(table.f(v)));
                 let q = V::new_witness(self.cs.clone(), || Ok(m.value()? * d.value()?.inverse().unwrap_or_default()))?;
                 q.mul_equals(&d, m)?;
-                rhs += q;
+                rhs.push(q);
             }
         }
-        lhs.enforce_equal(&rhs)
+        lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())
     }
 
     /// A witness `1/d`, constrained; unsatisfiable when `d = 0`.
@@ -264,16 +266,16 @@ impl Gadget<'_> {
             Kind::Segment(s) => self.claims.push((*s, point, value)),
             Kind::Const(c) => const_mle(c, &point)?.enforce_equal(&value)?,
             Kind::Lin(terms) => {
-                let mut sum = V::zero();
+                let mut sum = vec![];
                 let mut pending = vec![];
                 for &(t, c) in terms {
                     let (v, sent) = self.operand(t, &point)?;
                     if sent {
                         pending.push((t, v.clone()));
                     }
-                    sum += v * fe(c);
+                    sum.push(v * fe(c));
                 }
-                sum.enforce_equal(&value)?;
+                sum.iter().sum::<V>().enforce_equal(&value)?;
                 for (t, v) in pending {
                     self.reduce(t, point.clone(), v)?;
                 }
@@ -297,10 +299,7 @@ impl Gadget<'_> {
                 let n_src = g.nodes[*src].log_len as usize;
                 let (xi, claim) = self.sumcheck(value, n_src, 2)?;
                 let (eq_rho, eq_xi) = (eq_table(&point)?, eq_table(&xi)?);
-                let mut sv = V::zero();
-                for &(o, i, c) in entries {
-                    sv += (&eq_rho[o as usize] * &eq_xi[i as usize]) * fe(c);
-                }
+                let sv: V = entries.iter().map(|&(o, i, c)| (&eq_rho[o as usize] * &eq_xi[i as usize]) * fe(c)).sum();
                 let (xv, sent) = self.operand(*src, &xi)?;
                 sv.mul_equals(&xv, &claim)?;
                 if sent {
@@ -334,28 +333,20 @@ impl Gadget<'_> {
             powers.push(gp.clone());
             gp *= &gamma;
         }
-        let mut combined = V::zero();
-        for ((_, _, v), p) in claims.iter().zip(&powers) {
-            combined += v * p;
-        }
+        let combined: V = claims.iter().zip(&powers).map(|((_, _, v), p)| v * p).sum();
         let (xi, claim) = self.sumcheck(combined, total_log as usize, 2)?;
         let mut offset = vec![0; self.g.segments.len()];
         for &(s, off) in &order {
             offset[s] = off;
         }
-        let mut w = V::zero();
+        let mut w = vec![];
         for ((s, point, _), p) in claims.iter().zip(&powers) {
             let n = point.len();
-            w += p * eq_eval(point, &xi[..n])? * eq_index(&xi[n..], offset[*s] >> n)?;
+            w.push(p * eq_eval(point, &xi[..n])? * eq_index(&xi[n..], offset[*s] >> n)?);
         }
         let eq = eq_table(&xi)?;
-        let mut pv = V::zero();
-        for &(s, off) in &order {
-            for (j, v) in self.segs[s].iter().enumerate() {
-                pv += v * &eq[off + j];
-            }
-        }
-        w.mul_equals(&pv, &claim)
+        let pv: V = order.iter().flat_map(|&(s, off)| self.segs[s].iter().enumerate().map(move |(j, v)| (off + j, v))).map(|(k, v)| v * &eq[k]).sum();
+        w.iter().sum::<V>().mul_equals(&pv, &claim)
     }
 }
 
@@ -397,21 +388,16 @@ fn const_mle(c: &[i64], point: &[V]) -> Result<V, SynthesisError> {
     let k = point.len() / 2;
     let lo = eq_table(&point[..k])?;
     let hi = eq_table(&point[k..])?;
-    let mut acc = V::zero();
+    let mut acc = vec![];
     for (h, e) in hi.iter().enumerate() {
         let row = &c[h << k..(h + 1) << k];
         if row.iter().all(|&x| x == 0) {
             continue;
         }
-        let mut inner = V::zero();
-        for (l, &x) in row.iter().enumerate() {
-            if x != 0 {
-                inner += &lo[l] * fe(x);
-            }
-        }
-        acc += e * inner;
+        let inner: V = row.iter().enumerate().filter(|(_, x)| **x != 0).map(|(l, &x)| &lo[l] * fe(x)).sum();
+        acc.push(e * inner);
     }
-    Ok(acc)
+    Ok(acc.iter().sum())
 }
 
 fn interpolate(g: &[V], r: &V) -> Result<V, SynthesisError> {
