@@ -10,7 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use zkml::artifact::{self, Compiled};
 use zkml::pipeline;
-use zkml::quantize::QuantConfig;
+use ark_std::UniformRand;
+use zkml::field::F;
+use zkml::quantize::{QuantConfig, Visibility};
 
 #[derive(Parser)]
 #[command(name = "zkml", version, about = "Prove a quantized ONNX model's inference and verify it", long_about = None)]
@@ -40,6 +42,12 @@ enum Command {
         /// Width of quantized weights.
         #[arg(long, default_value_t = QuantConfig::default().weight_bits)]
         weight_bits: u32,
+        /// What a wrapped proof reveals of the input: its values, a salted Poseidon commitment, or nothing.
+        #[arg(long, value_enum, default_value = "public")]
+        input_visibility: Visibility,
+        /// The same for the output.
+        #[arg(long, value_enum, default_value = "public")]
+        output_visibility: Visibility,
     },
     /// Run the quantized model on an input and print its outputs next to the float reference.
     ///
@@ -86,6 +94,9 @@ enum Command {
         /// input is printed).
         #[arg(long)]
         input: Option<PathBuf>,
+        /// The salt of a hashed input's commitment (written beside the proof by `prove`).
+        #[arg(long, requires = "input")]
+        input_salt: Option<String>,
     },
     /// Time prove and verify on compiled models and print a table.
     ///
@@ -151,13 +162,13 @@ fn fmt(v: &[f64]) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Compile { model, calibrate, out, lookup_bits, weight_bits } => {
+        Command::Compile { model, calibrate, out, lookup_bits, weight_bits, input_visibility, output_visibility } => {
             let mut samples = vec![];
             for c in &calibrate {
                 samples.extend(artifact::read_inputs(c)?);
             }
             let pb = progress("compiling");
-            let compiled = pipeline::compile(&model, &samples, QuantConfig { lookup_bits, weight_bits }, &out);
+            let compiled = pipeline::compile(&model, &samples, QuantConfig { lookup_bits, weight_bits, input_visibility, output_visibility }, &out);
             pb.finish_and_clear();
             let s = compiled?.settings;
             println!("compiled {} → {}", model.display(), out.display());
@@ -215,14 +226,25 @@ fn run(cli: Cli) -> Result<()> {
             let c = Compiled::load(&dir)?;
             let x = single_input(&input)?;
             let pk = if wrap { Some(artifact::read_key(&dir.join(artifact::PK_FILE), false, false)?) } else { None };
-            let context: zkml::field::F = context.parse().map_err(|_| anyhow::anyhow!("--context must be a decimal field element"))?;
+            let context: F = context.parse().map_err(|_| anyhow::anyhow!("--context must be a decimal field element"))?;
             let pb = progress("proving");
             let t = Instant::now();
             let proof = pipeline::prove(&c, &x);
             let proof = match (proof, &pk) {
                 (Ok(p), Some(pk)) => {
                     pb.set_message("wrapping (Groth16)");
-                    let w = zkml::wrap::prove(pk, &c.graph, c.id, context, &p, &mut rand::rngs::OsRng);
+                    let salts = [F::rand(&mut rand::rngs::OsRng), F::rand(&mut rand::rngs::OsRng)];
+                    let w = zkml::wrap::prove(pk, &c.graph, c.id, context, salts, &p, &mut rand::rngs::OsRng);
+                    if w.is_ok() {
+                        // Whoever must open a commitment needs its salt; it is not in the proof.
+                        for (name, v, salt) in [("input", c.graph.input_visibility, salts[0]), ("output", c.graph.output_visibility, salts[1])] {
+                            if v == zkml::quantize::Visibility::Hashed {
+                                let path = PathBuf::from(format!("{}.{name}.salt", out.display()));
+                                std::fs::write(&path, salt.to_string())?;
+                                eprintln!("the {name} commitment's salt is in {} (keep it to open the commitment)", path.display());
+                            }
+                        }
+                    }
                     w.map(|w| (p, Some(w))).map_err(anyhow::Error::from)
                 }
                 (p, _) => p.map(|p| (p, None)),
@@ -239,13 +261,14 @@ fn run(cli: Cli) -> Result<()> {
             println!("proved in {:.1} ms: {} ({size} bytes)", elapsed.as_secs_f64() * 1e3, out.display());
             println!("output: {}", fmt(&outputs));
         }
-        Command::Verify { dir, proof, input } => {
+        Command::Verify { dir, proof, input, input_salt } => {
             let c = Compiled::load(&dir)?;
             let t = Instant::now();
-            let (q, proved_input) = match artifact::read_any_proof(&proof)? {
+            // The proved input and output as far as the proof reveals them, and the commitments.
+            let (q, proved_input, commitments) = match artifact::read_any_proof(&proof)? {
                 artifact::AnyProof::Stage1(p) => {
                     let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
-                    (q, Some(p.input))
+                    (Some(q), Some(p.input), vec![])
                 }
                 artifact::AnyProof::Wrap(w) => {
                     let vk = artifact::read_key(&dir.join(artifact::VK_FILE), true, true)?;
@@ -257,26 +280,46 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     println!("context: {}", w.public_inputs[1]);
                     let q = zkml::wrap::output_of(&c.graph, &w).context("the proof's public output")?;
-                    let layout = zkml::wrap::public_layout(&c.graph);
-                    let (_, start, count) = &layout[2];
-                    let seg = &c.graph.segments[c.graph.input];
-                    let x = zkml::pack::unpack(&w.public_inputs[*start..start + count], seg.sent_positions().len(), seg.bits, seg.signed)
-                        .context("the proof's public input")?;
-                    (q, Some(x))
+                    let x = zkml::wrap::input_of(&c.graph, &w).context("the proof's public input")?;
+                    let commitments: Vec<(&str, F)> = zkml::wrap::public_layout(&c.graph)
+                        .into_iter()
+                        .filter(|e| matches!(e.kind, zkml::wrap::PublicKind::Commitment(_)))
+                        .map(|e| (e.name, w.public_inputs[e.index]))
+                        .collect();
+                    (q, x, commitments)
                 }
             };
             let elapsed = t.elapsed();
-            let proved_input = proved_input.expect("both kinds carry their input");
-            match input {
-                Some(path) => {
-                    if c.graph.quantize_input(&single_input(&path)?)? != proved_input {
-                        bail!("the proof is valid but proves another input than {}", path.display());
+            for (name, h) in &commitments {
+                println!("{name} commitment: {h}");
+            }
+            if let Some(path) = input {
+                let x = c.graph.quantize_input(&single_input(&path)?)?;
+                let matches = match (&proved_input, commitments.iter().find(|(n, _)| *n == "input")) {
+                    (Some(p), _) => *p == x,
+                    (None, Some((_, h))) => {
+                        let salt: F = input_salt
+                            .as_deref()
+                            .context("the input is committed (hashed): give its salt with --input-salt")?
+                            .trim()
+                            .parse()
+                            .map_err(|_| anyhow::anyhow!("--input-salt must be a decimal field element"))?;
+                        let seg = &c.graph.segments[c.graph.input];
+                        zkml::wrap::commit(salt, &zkml::pack::pack(&x, seg.bits, seg.signed)?) == *h
                     }
+                    (None, None) => bail!("the input is private: the proof says nothing about it"),
+                };
+                if !matches {
+                    bail!("the proof is valid but proves another input than {}", path.display());
                 }
-                None => println!("proved input: {}", fmt(&c.graph.dequantize_input(&proved_input))),
+            } else if let Some(x) = &proved_input {
+                println!("proved input: {}", fmt(&c.graph.dequantize_input(x)));
             }
             println!("proof is valid ({:.1} ms)", elapsed.as_secs_f64() * 1e3);
-            println!("verified output: {}", fmt(&c.graph.dequantize_output(&q)));
+            match q {
+                Some(q) => println!("verified output: {}", fmt(&c.graph.dequantize_output(&q))),
+                None => println!("the output is not public in this proof"),
+            }
         }
         Command::Bench { models, reps } => {
             if reps == 0 {

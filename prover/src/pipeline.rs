@@ -33,18 +33,18 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         agree += usize::from(argmax(&q) == argmax(&f));
     }
     report.argmax_agreement = agree as f64 / samples.len() as f64;
-    let seg = |s: usize, name: &str, shape: &[usize]| TensorSettings {
+    let seg = |s: usize, name: &str, shape: &[usize], v: crate::quantize::Visibility| TensorSettings {
         name: name.to_string(),
         shape: shape.to_vec(),
         scale: graph.segments[s].scale,
-        visibility: "public".into(),
+        visibility: serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
     };
     let id = model_id(&graph);
     let settings = Settings {
         zkml_version: env!("CARGO_PKG_VERSION").into(),
         model_id: id.to_string(),
-        input: seg(graph.input, &m.input_name, &graph.input_shape),
-        output: seg(graph.output, &m.output_name, &graph.output_shape),
+        input: seg(graph.input, &m.input_name, &graph.input_shape, cfg.input_visibility),
+        output: seg(graph.output, &m.output_name, &graph.output_shape, cfg.output_visibility),
         lookup_bits: cfg.lookup_bits,
         weight_bits: cfg.weight_bits,
         ops: graph.ops.clone(),
@@ -55,20 +55,25 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         calibration: report,
         public_inputs: crate::wrap::public_layout(&graph)
             .into_iter()
-            .map(|(name, index, count)| {
-                let seg = match name.as_str() {
-                    "input" => Some(&graph.segments[graph.input]),
-                    "output" => Some(&graph.segments[graph.output]),
+            .map(|e| {
+                let packing = match e.kind {
+                    crate::wrap::PublicKind::Packed(s) => {
+                        let s = &graph.segments[s];
+                        Some(crate::artifact::Packing {
+                            values: s.sent_positions().len(),
+                            per_element: crate::pack::slots(s.bits),
+                            slot_bits: s.bits,
+                            signed: s.signed,
+                            scale: s.scale,
+                        })
+                    }
                     _ => None,
                 };
-                let packing = seg.map(|s| crate::artifact::Packing {
-                    values: s.sent_positions().len(),
-                    per_element: crate::pack::slots(s.bits),
-                    slot_bits: s.bits,
-                    signed: s.signed,
-                    scale: s.scale,
-                });
-                crate::artifact::PublicInputSettings { name, index, count, packing }
+                let name = match e.kind {
+                    crate::wrap::PublicKind::Commitment(_) => format!("{}_commitment", e.name),
+                    _ => e.name.to_string(),
+                };
+                crate::artifact::PublicInputSettings { name, index: e.index, count: e.count, packing }
             })
             .collect(),
     };

@@ -89,6 +89,22 @@ pub struct QuantGraph {
     pub output_shape: Vec<usize>,
     pub lookup_bits: u32,
     pub ops: Vec<String>,
+    /// What a wrapped proof reveals of the input and the output.
+    pub input_visibility: Visibility,
+    pub output_visibility: Visibility,
+}
+
+/// What a wrapped proof makes public of a tensor (as EZKL's users know it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// The values, packed into few field elements.
+    #[default]
+    Public,
+    /// A salted Poseidon commitment to the values.
+    Hashed,
+    /// Nothing.
+    Private,
 }
 
 /// Slot width of a quantized input value (signed): calibration puts the largest sample at
@@ -101,11 +117,13 @@ pub struct QuantConfig {
     pub lookup_bits: u32,
     /// Bits of a quantized weight (signed).
     pub weight_bits: u32,
+    pub input_visibility: Visibility,
+    pub output_visibility: Visibility,
 }
 
 impl Default for QuantConfig {
     fn default() -> Self {
-        QuantConfig { lookup_bits: 12, weight_bits: 12 }
+        QuantConfig { lookup_bits: 12, weight_bits: 12, input_visibility: Visibility::Public, output_visibility: Visibility::Public }
     }
 }
 
@@ -308,6 +326,8 @@ pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result
         output_shape: p.output_shape.clone(),
         lookup_bits: cfg.lookup_bits,
         ops: p.ops.clone(),
+        input_visibility: cfg.input_visibility,
+        output_visibility: cfg.output_visibility,
     })
 }
 

@@ -27,7 +27,7 @@ fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
 }
 
 fn satisfied(c: &Compiled, p: &Stage1Proof) -> bool {
-    let Ok(w) = Witness::new(&c.graph, p) else { return false };
+    let Ok(w) = Witness::new(&c.graph, p, [F::from(1u64), F::from(2u64)]) else { return false };
     let cs = ConstraintSystem::<F>::new_ref();
     let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w) };
     if circuit.generate_constraints(cs.clone()).is_err() {
@@ -75,9 +75,9 @@ fn groth16_wrap_of_price_mlp() {
     eprintln!("setup {:?}", t.elapsed());
     let mut rng = StdRng::seed_from_u64(42);
     let t = Instant::now();
-    let a = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), &p, &mut rng).unwrap();
+    let a = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &p, &mut rng).unwrap();
     eprintln!("prove {:?}", t.elapsed());
-    let b = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), &p, &mut rng).unwrap();
+    let b = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &p, &mut rng).unwrap();
     assert!(zkml::wrap::verify(&vk, &a) && zkml::wrap::verify(&vk, &b));
     assert_ne!(a.proof, b.proof, "proofs are randomized");
     assert_eq!(a.public_inputs, b.public_inputs);
@@ -147,6 +147,48 @@ fn cli_setup_prove_wrap_verify() {
     let mut bad = pipeline::prove(&c, &input("price_mlp")).unwrap();
     bad.output[0] += 1;
     let pk = artifact::read_key(&dir("price_mlp").join("pk.bin"), false, false).unwrap();
-    let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), &bad, &mut rand::rngs::OsRng).unwrap_err();
+    let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &bad, &mut rand::rngs::OsRng).unwrap_err();
     assert!(err.to_string().contains("does not verify"), "{err}");
+}
+
+/// A hashed input: the proof file holds the commitment, not one input value; the commitment
+/// opens with the salt `prove` wrote, and not with another.
+#[test]
+fn hashed_input_reveals_only_its_commitment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("m");
+    let (m, i) = (data("price_mlp.onnx"), data("price_mlp.input.json"));
+    let (ok, log) = zkml(&["compile", m.to_str().unwrap(), "--calibrate", i.to_str().unwrap(), "--out", d.to_str().unwrap(), "--input-visibility", "hashed"]);
+    assert!(ok, "{log}");
+    let settings: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("settings.json")).unwrap()).unwrap();
+    assert_eq!(settings["input"]["visibility"], "hashed");
+    assert_eq!(settings["public_inputs"][2]["name"], "input_commitment");
+    assert!(zkml(&["setup", d.to_str().unwrap(), "--dev-seed", "5"]).0);
+    let proof = tmp.path().join("p.bin");
+    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap"]);
+    assert!(ok, "{log}");
+    let w = match artifact::read_any_proof(&proof).unwrap() {
+        artifact::AnyProof::Wrap(w) => w,
+        artifact::AnyProof::Stage1(_) => panic!("a stage-1 proof was written"),
+    };
+    assert_eq!(w.public_inputs.len(), 4, "model id, context, input commitment, packed output");
+    // No input value, packed or alone, appears in the file.
+    let c = Compiled::load(&d).unwrap();
+    let bytes = std::fs::read(&proof).unwrap();
+    let q = c.graph.quantize_input(&input("price_mlp")).unwrap();
+    let seg = &c.graph.segments[c.graph.input];
+    for f in zkml::pack::pack(&q, seg.bits, seg.signed).unwrap() {
+        let mut b = vec![];
+        ark_serialize::CanonicalSerialize::serialize_compressed(&f, &mut b).unwrap();
+        assert!(!bytes.windows(b.len()).any(|x| x == b.as_slice()), "a packed input element is in the proof file");
+    }
+    for v in &q {
+        let b = (*v as i64).to_le_bytes();
+        assert!(!bytes.windows(8).any(|x| x == b), "input value {v} is in the proof file");
+    }
+    let salt = std::fs::read_to_string(format!("{}.input.salt", proof.display())).unwrap();
+    let (ok, log) = zkml(&["verify", d.to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap(), "--input-salt", &salt]);
+    assert!(ok && log.contains("input commitment"), "{log}");
+    let (ok, log) = zkml(&["verify", d.to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap(), "--input-salt", "12345"]);
+    assert!(!ok && log.contains("another input"), "{log}");
 }

@@ -21,7 +21,8 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, Synthesis
 use crate::field::{F, fe};
 use crate::pack::slots;
 use crate::program::{Kind, NodeId, SegId};
-use crate::quantize::{QuantGraph, Role};
+use crate::quantize::QuantGraph;
+use crate::wrap::PublicKind;
 use crate::stage1::{PROTOCOL_LABEL, Stage1Proof, is_private, layout, segments};
 use crate::wrap::transcript::TranscriptVar;
 
@@ -30,14 +31,22 @@ type V = FpVar<F>;
 /// What the prover knows: the stage-1 proof's values. Absent during key generation.
 pub struct Witness {
     pub segments: Vec<Vec<i64>>,
+    /// Packed values of every segment, in layout order.
     pub packed: Vec<Vec<F>>,
     pub messages: Vec<F>,
+    /// Salts of the input's and the output's commitments (used when `hashed`).
+    pub salts: [F; 2],
 }
 
 impl Witness {
-    pub fn new(g: &QuantGraph, proof: &Stage1Proof) -> Result<Self, crate::channel::VerifyError> {
+    pub fn new(g: &QuantGraph, proof: &Stage1Proof, salts: [F; 2]) -> Result<Self, crate::channel::VerifyError> {
         let (segments, packed) = segments(g, proof)?;
-        Ok(Witness { segments, packed, messages: proof.messages.clone() })
+        Ok(Witness { segments, packed, messages: proof.messages.clone(), salts })
+    }
+
+    fn packed_of(&self, g: &QuantGraph, s: SegId) -> &[F] {
+        let k = layout(g).0.iter().position(|&(x, _)| x == s).expect("every segment is laid out");
+        &self.packed[k]
     }
 }
 
@@ -48,15 +57,14 @@ pub struct WrapCircuit<'a> {
     pub witness: Option<&'a Witness>,
 }
 
-/// The public inputs of a wrap proof, in circuit order.
+/// The public inputs of a wrap proof, in circuit order (`super::public_layout`).
 pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
-    let (order, _) = layout(g);
-    let mut out = vec![id, context];
-    for role in [Role::Input, Role::Output] {
-        for (k, &(s, _)) in order.iter().enumerate() {
-            if g.segments[s].role == role {
-                out.extend(&w.packed[k]);
-            }
+    let mut out = vec![];
+    for e in super::public_layout(g) {
+        match e.kind {
+            PublicKind::Field => out.push(if e.name == "model_id" { id } else { context }),
+            PublicKind::Packed(s) => out.extend(w.packed_of(g, s)),
+            PublicKind::Commitment(s) => out.push(super::commit(w.salts[usize::from(s == g.output)], w.packed_of(g, s))),
         }
     }
     out
@@ -167,18 +175,31 @@ impl Gadget<'_> {
                 publics.push((k, felts));
             }
         }
-        // Public inputs after the model id and context: input's packed elements, then output's.
-        for role in [Role::Input, Role::Output] {
-            for (k, felts) in &publics {
-                if self.g.segments[order[*k].0].role != role {
-                    continue;
+        // Public inputs after the model id and the context, as `public_layout` orders them.
+        for e in super::public_layout(self.g) {
+            let (PublicKind::Packed(s) | PublicKind::Commitment(s)) = e.kind else { continue };
+            let k = order.iter().position(|&(x, _)| x == s).expect("laid out");
+            let felts = &publics.iter().find(|(j, _)| *j == k).expect("a public segment").1;
+            let w = self.w;
+            let expected = match e.kind {
+                PublicKind::Packed(_) => felts.clone(),
+                _ => {
+                    let which = usize::from(s == self.g.output);
+                    let salt = V::new_witness(self.cs.clone(), || w.map(|w| w.salts[which]).map_or_else(missing, Ok))?;
+                    let mut h = TranscriptVar::new(self.cs.clone(), super::COMMIT_LABEL)?;
+                    h.absorb(&[salt])?;
+                    h.absorb(felts)?;
+                    vec![h.challenge()?]
                 }
-                for (j, f) in felts.iter().enumerate() {
-                    let w = self.w;
-                    let k = *k;
-                    let public = V::new_input(self.cs.clone(), || w.map(|w| w.packed[k][j]).map_or_else(missing, Ok))?;
-                    f.enforce_equal(&public)?;
-                }
+            };
+            let values: Vec<F> = match (w, e.kind) {
+                (Some(w), PublicKind::Packed(_)) => w.packed_of(self.g, s).to_vec(),
+                (Some(w), _) => vec![super::commit(w.salts[usize::from(s == self.g.output)], w.packed_of(self.g, s))],
+                (None, _) => vec![],
+            };
+            for (j, f) in expected.iter().enumerate() {
+                let public = V::new_input(self.cs.clone(), || values.get(j).copied().map_or_else(missing, Ok))?;
+                f.enforce_equal(&public)?;
             }
         }
         Ok(())

@@ -13,7 +13,8 @@ use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
 
 use crate::channel::VerifyError;
 use crate::field::F;
-use crate::quantize::QuantGraph;
+use crate::program::SegId;
+use crate::quantize::{QuantGraph, Visibility};
 use crate::stage1::{self, Stage1Proof};
 use circuit::{Witness, WrapCircuit, public_inputs};
 
@@ -41,36 +42,88 @@ pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProvingKey<Bn254>,
 }
 
 /// Wraps a stage-1 proof; refuses one the native verifier rejects. `context` is any field
-/// element the caller binds into the proof (an oracle round, a request id).
+/// element the caller binds into the proof (an oracle round, a request id); `salts` salt the
+/// commitments of `hashed` input and output.
 pub fn prove<R: RngCore + CryptoRng>(
     pk: &ProvingKey<Bn254>,
     g: &QuantGraph,
     id: F,
     context: F,
+    salts: [F; 2],
     s1: &Stage1Proof,
     rng: &mut R,
 ) -> Result<WrapProof, WrapError> {
     stage1::verify(g, id, s1)?;
-    let w = Witness::new(g, s1)?;
+    let w = Witness::new(g, s1, salts)?;
     let circuit = WrapCircuit { graph: g, id, context, witness: Some(&w) };
     let proof = Groth16::<Bn254>::prove(pk, circuit, rng).map_err(|e| WrapError::Synthesis(e.to_string()))?;
     Ok(WrapProof { proof, public_inputs: public_inputs(g, id, context, &w) })
 }
 
-/// How the public inputs are laid out: `(name, first index, count)`; the code generator and the
-/// contracts read this from settings.json.
-pub fn public_layout(g: &QuantGraph) -> Vec<(String, usize, usize)> {
-    let n = |s: usize| crate::pack::packed_len(g.segments[s].sent_positions().len(), g.segments[s].bits);
-    let (ni, no) = (n(g.input), n(g.output));
-    vec![("model_id".into(), 0, 1), ("context".into(), 1, 1), ("input".into(), 2, ni), ("output".into(), 2 + ni, no)]
+/// One part of the public inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublicEntry {
+    /// `model_id`, `context`, `input` or `output`.
+    pub name: &'static str,
+    pub index: usize,
+    pub count: usize,
+    pub kind: PublicKind,
 }
 
-/// The quantized output a wrap proof's public inputs carry.
-pub fn output_of(g: &QuantGraph, p: &WrapProof) -> Result<Vec<i64>, VerifyError> {
-    let (_, start, count) = public_layout(g).pop().expect("the output is last");
-    let felts = p.public_inputs.get(start..start + count).ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
-    let seg = &g.segments[g.output];
-    crate::pack::unpack(felts, seg.sent_positions().len(), seg.bits, seg.signed).map_err(|e| VerifyError::AdviceRange(e.to_string()))
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PublicKind {
+    Field,
+    /// The segment's values, packed.
+    Packed(SegId),
+    /// A salted Poseidon commitment to the segment's packed values (`commit`).
+    Commitment(SegId),
+}
+
+/// How the public inputs are laid out; the code generator and the contracts read it from
+/// settings.json.
+pub fn public_layout(g: &QuantGraph) -> Vec<PublicEntry> {
+    let mut out = vec![
+        PublicEntry { name: "model_id", index: 0, count: 1, kind: PublicKind::Field },
+        PublicEntry { name: "context", index: 1, count: 1, kind: PublicKind::Field },
+    ];
+    for (name, s, v) in [("input", g.input, g.input_visibility), ("output", g.output, g.output_visibility)] {
+        let index = out.last().map_or(0, |e| e.index + e.count);
+        let packed = crate::pack::packed_len(g.segments[s].sent_positions().len(), g.segments[s].bits);
+        match v {
+            Visibility::Public => out.push(PublicEntry { name, index, count: packed, kind: PublicKind::Packed(s) }),
+            Visibility::Hashed => out.push(PublicEntry { name, index, count: 1, kind: PublicKind::Commitment(s) }),
+            Visibility::Private => {}
+        }
+    }
+    out
+}
+
+pub const COMMIT_LABEL: &[u8] = b"zkml/commit/v1";
+
+/// The commitment a `hashed` tensor publishes: Poseidon over the salt and the packed values.
+pub fn commit(salt: F, packed: &[F]) -> F {
+    let mut t = crate::transcript::Transcript::new(COMMIT_LABEL);
+    t.absorb(&salt);
+    t.absorb_slice(packed);
+    t.challenge()
+}
+
+/// The quantized output a wrap proof's public inputs carry, if the output is public.
+pub fn output_of(g: &QuantGraph, p: &WrapProof) -> Result<Option<Vec<i64>>, VerifyError> {
+    unpacked(g, p, "output")
+}
+
+/// The quantized input a wrap proof's public inputs carry, if the input is public.
+pub fn input_of(g: &QuantGraph, p: &WrapProof) -> Result<Option<Vec<i64>>, VerifyError> {
+    unpacked(g, p, "input")
+}
+
+fn unpacked(g: &QuantGraph, p: &WrapProof, name: &str) -> Result<Option<Vec<i64>>, VerifyError> {
+    let Some(e) = public_layout(g).into_iter().find(|e| e.name == name) else { return Ok(None) };
+    let PublicKind::Packed(s) = e.kind else { return Ok(None) };
+    let felts = p.public_inputs.get(e.index..e.index + e.count).ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
+    let seg = &g.segments[s];
+    crate::pack::unpack(felts, seg.sent_positions().len(), seg.bits, seg.signed).map(Some).map_err(|e| VerifyError::AdviceRange(e.to_string()))
 }
 
 pub fn verify(vk: &VerifyingKey<Bn254>, p: &WrapProof) -> bool {
