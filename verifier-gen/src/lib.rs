@@ -12,6 +12,8 @@
 //! encoded as all-zero coordinates, as the EIP-196/197 precompiles expect.
 
 pub mod calldata;
+pub mod hookgen;
+pub mod hooks;
 pub mod io;
 pub mod solidity;
 

@@ -61,6 +61,36 @@ enum Command {
         #[arg(long)]
         public_inputs: String,
     },
+    /// Render a model's hook contracts and forge deploy scripts (oracle, ERC-8004 validator, x402 escrow).
+    #[command(
+        group(clap::ArgGroup::new("hook").required(true).args(["oracle", "erc8004", "x402"])),
+        after_help = "Example:\n  zkml-gen hooks build/price_mlp --oracle --name PriceMlp --decimals 8 --out script/price_mlp"
+    )]
+    Hooks {
+        /// Compiled model directory (settings.json from `zkml compile`, vk.bin from `zkml setup`).
+        dir: PathBuf,
+        /// A Chainlink-compatible ZkmlOracle wrapper with typed inputs, and its deploy script.
+        #[arg(long)]
+        oracle: bool,
+        /// A deploy script for the ERC-8004 ZkmlValidator and the ERC-8274 adapter.
+        #[arg(long)]
+        erc8004: bool,
+        /// A deploy script for the x402 ZkmlEscrow.
+        #[arg(long)]
+        x402: bool,
+        /// Output directory.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Contract name prefix.
+        #[arg(long, default_value = "Model")]
+        name: String,
+        /// Oracle: decimals of the answer (at least the output's fractional bits).
+        #[arg(long, default_value_t = 8)]
+        decimals: u8,
+        /// Oracle: the feed's description.
+        #[arg(long)]
+        description: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -101,6 +131,36 @@ fn main() -> Result<()> {
                 "0x{}",
                 hex::encode(calldata::verify_proof_calldata(&proof, &inputs))
             );
+        }
+        Command::Hooks {
+            dir,
+            oracle,
+            erc8004,
+            x402,
+            out,
+            name,
+            decimals,
+            description,
+        } => {
+            use zkml_verifier_gen::hookgen::{self, Hook, OracleOptions};
+            // clap's "hook" group makes exactly one of the three true.
+            let hook = match (oracle, erc8004, x402) {
+                (true, _, _) => Hook::Oracle,
+                (_, true, _) => Hook::Erc8004,
+                _ => Hook::X402,
+            };
+            for p in hookgen::generate(
+                &dir,
+                hook,
+                &out,
+                &name,
+                &OracleOptions {
+                    decimals,
+                    description,
+                },
+            )? {
+                eprintln!("wrote {}", p.display());
+            }
         }
     }
     Ok(())

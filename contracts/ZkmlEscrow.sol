@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC3009} from "./interfaces/IERC3009.sol";
+import {IERC8004Validation} from "./interfaces/IERC8004.sol";
+import {IZkmlVerifier} from "./interfaces/IZkmlVerifier.sol";
+import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
+import {ZkmlValidator} from "./ZkmlValidator.sol";
+
+/// @title ZkmlEscrow
+/// @notice x402 pay-on-proof. A payer signs an EIP-3009 ReceiveWithAuthorization to this escrow for
+///         a request; anyone (the resource server, a facilitator) submits it with `open`, and the
+///         escrow pulls the funds itself (receiveWithAuthorization: only the payee may submit, so
+///         nobody can front-run the transfer). The request is bound to (model id, input hash):
+///           requestId = keccak256(abi.encode(payer, modelId, inputHash, salt))
+///         and the authorization's nonce to the request and its terms:
+///           nonce = keccak256(abi.encode(requestId, provider, amount, deadline))
+///         Funds go to the provider only on a valid proof for that request, until the deadline:
+///         `release` with a proof whose public inputs are [modelId, uint256(requestId) % r, the
+///         request's input words, output...], or `releaseByValidation` when the ERC-8004 validation
+///         with requestHash = requestId, answered by the trusted ZkmlValidator, reads 100 for the
+///         same input. After the deadline, `refund` returns them to the payer. Each request settles
+///         once.
+contract ZkmlEscrow is ReentrancyGuardTransient {
+    using SafeERC20 for IERC3009;
+
+    enum Status {
+        None,
+        Open,
+        Released,
+        Refunded
+    }
+
+    struct Request {
+        address payer;
+        address provider;
+        uint256 amount;
+        uint64 deadline;
+        Status status;
+        bytes32 inputHash;
+    }
+
+    /// @notice What the payer agrees to (all of it is bound by the authorization's nonce).
+    struct Terms {
+        address payer;
+        address provider;
+        uint256 amount;
+        uint64 deadline;
+        bytes32 inputHash;
+        bytes32 salt;
+    }
+
+    /// @notice The payer's EIP-3009 ReceiveWithAuthorization signature and validity window.
+    struct Authorization {
+        uint256 validAfter;
+        uint256 validBefore;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    IERC3009 public immutable token;
+    IZkmlVerifier public immutable verifier;
+    uint256 public immutable modelId;
+    uint256 public immutable numInputWords;
+    IERC8004Validation public immutable validationRegistry;
+    ZkmlValidator public immutable validator;
+
+    mapping(bytes32 => Request) public requests;
+
+    event Opened(
+        bytes32 indexed requestId, address indexed payer, address indexed provider, uint256 amount, uint64 deadline, bytes32 inputHash
+    );
+    event Released(bytes32 indexed requestId, address indexed provider, uint256 amount, bytes32 outputHash);
+    event Refunded(bytes32 indexed requestId, address indexed payer, uint256 amount);
+
+    error RequestExists(bytes32 requestId);
+    error NotOpen(bytes32 requestId, Status status);
+    error DeadlinePassed(bytes32 requestId, uint64 deadline);
+    error DeadlineNotReached(bytes32 requestId, uint64 deadline);
+    error BadTerms();
+    error WrongModel(uint256 got, uint256 expected);
+    error WrongRequest(uint256 context, uint256 expected);
+    error WrongInput(bytes32 got, bytes32 expected);
+    error PublicInputsLength(uint256 got, uint256 minimum);
+    error InvalidProof();
+    error NotValidated(bytes32 requestId);
+    error ValidatorMismatch();
+
+    constructor(
+        IERC3009 token_,
+        IZkmlVerifier verifier_,
+        uint256 modelId_,
+        uint256 numInputWords_,
+        IERC8004Validation validationRegistry_,
+        ZkmlValidator validator_
+    ) {
+        token = token_;
+        verifier = verifier_;
+        modelId = modelId_;
+        numInputWords = numInputWords_;
+        validationRegistry = validationRegistry_;
+        validator = validator_;
+        if (
+            address(validator_) != address(0)
+                && (validator_.modelId() != modelId_ || validator_.numInputWords() != numInputWords_
+                    || address(validator_.registry()) != address(validationRegistry_))
+        ) revert ValidatorMismatch();
+    }
+
+    function requestIdOf(address payer, bytes32 inputHash, bytes32 salt) public view returns (bytes32) {
+        return keccak256(abi.encode(payer, modelId, inputHash, salt));
+    }
+
+    function nonceOf(bytes32 requestId, address provider, uint256 amount, uint64 deadline) public pure returns (bytes32) {
+        return keccak256(abi.encode(requestId, provider, amount, deadline));
+    }
+
+    /// @notice Opens a request and pulls the payment with the payer's EIP-3009
+    ///         ReceiveWithAuthorization (from = payer, to = this escrow, value = amount,
+    ///         nonce = nonceOf(requestIdOf(payer, inputHash, salt), provider, amount, deadline)).
+    function open(Terms calldata t, Authorization calldata a) external nonReentrant returns (bytes32 requestId) {
+        if (t.provider == address(0) || t.amount == 0 || t.deadline <= block.timestamp) revert BadTerms();
+        requestId = requestIdOf(t.payer, t.inputHash, t.salt);
+        if (requests[requestId].status != Status.None) revert RequestExists(requestId);
+        requests[requestId] = Request({
+            payer: t.payer,
+            provider: t.provider,
+            amount: t.amount,
+            deadline: t.deadline,
+            status: Status.Open,
+            inputHash: t.inputHash
+        });
+        emit Opened(requestId, t.payer, t.provider, t.amount, t.deadline, t.inputHash);
+        _pull(t, a, nonceOf(requestId, t.provider, t.amount, t.deadline));
+    }
+
+    function _pull(Terms calldata t, Authorization calldata a, bytes32 nonce) internal {
+        uint256 before = token.balanceOf(address(this));
+        token.receiveWithAuthorization(
+            t.payer, address(this), t.amount, a.validAfter, a.validBefore, nonce, a.v, a.r, a.s
+        );
+        if (token.balanceOf(address(this)) - before != t.amount) revert BadTerms();
+    }
+
+    /// @notice Pays the provider on a valid proof for this request.
+    function release(bytes32 requestId, bytes calldata proof, uint256[] calldata publicInputs) external nonReentrant {
+        Request storage q = _openBeforeDeadline(requestId);
+        uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
+        if (publicInputs.length <= firstOutput) revert PublicInputsLength(publicInputs.length, firstOutput + 1);
+        if (publicInputs[PI.MODEL_ID_INDEX] != modelId) revert WrongModel(publicInputs[PI.MODEL_ID_INDEX], modelId);
+        uint256 context = PI.requestContext(requestId);
+        if (publicInputs[PI.CONTEXT_INDEX] != context) revert WrongRequest(publicInputs[PI.CONTEXT_INDEX], context);
+        bytes32 inputHash = PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput);
+        if (inputHash != q.inputHash) revert WrongInput(inputHash, q.inputHash);
+        if (!verifier.verifyProof(proof, publicInputs)) revert InvalidProof();
+        _pay(requestId, q, PI.sliceHash(publicInputs, firstOutput, publicInputs.length));
+    }
+
+    /// @notice Pays the provider because the ERC-8004 validation of this request (requestHash =
+    ///         requestId), named to and answered by the trusted ZkmlValidator, reads 100 for the
+    ///         request's input.
+    function releaseByValidation(bytes32 requestId) external nonReentrant {
+        Request storage q = _openBeforeDeadline(requestId);
+        if (address(validator) == address(0)) revert NotValidated(requestId);
+        (address validatorAddress,, uint8 response,,,) = validationRegistry.getValidationStatus(requestId);
+        if (validatorAddress != address(validator) || response != validator.RESPONSE_VALID()) {
+            revert NotValidated(requestId);
+        }
+        (bytes32 inputHash, bytes32 outputHash) = validator.resultOf(requestId);
+        if (inputHash != q.inputHash) revert WrongInput(inputHash, q.inputHash);
+        _pay(requestId, q, outputHash);
+    }
+
+    /// @notice Returns the funds to the payer after the deadline (anyone may call).
+    function refund(bytes32 requestId) external nonReentrant {
+        Request storage q = requests[requestId];
+        if (q.status != Status.Open) revert NotOpen(requestId, q.status);
+        if (block.timestamp <= q.deadline) revert DeadlineNotReached(requestId, q.deadline);
+        q.status = Status.Refunded;
+        emit Refunded(requestId, q.payer, q.amount);
+        token.safeTransfer(q.payer, q.amount);
+    }
+
+    function _openBeforeDeadline(bytes32 requestId) internal view returns (Request storage q) {
+        q = requests[requestId];
+        if (q.status != Status.Open) revert NotOpen(requestId, q.status);
+        if (block.timestamp > q.deadline) revert DeadlinePassed(requestId, q.deadline);
+    }
+
+    function _pay(bytes32 requestId, Request storage q, bytes32 outputHash) internal {
+        q.status = Status.Released;
+        emit Released(requestId, q.provider, q.amount, outputHash);
+        token.safeTransfer(q.provider, q.amount);
+    }
+}

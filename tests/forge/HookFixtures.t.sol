@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Test} from "forge-std/Test.sol";
+import {IZkmlVerifier} from "../../contracts/interfaces/IZkmlVerifier.sol";
+
+/// @notice Loads what verifier-gen/tests/hooks.rs generates into tests/forge/generated/
+///         (git-ignored): hook_fixtures.json, with the creation bytecode of the real Groth16
+///         verifier of the stand-in circuit (rendered by zkml-gen to HookVerifier.sol, compiled
+///         with the pinned solc) and real proofs. Nothing generated is imported, so forge compiles
+///         without it; the hook suites fail in setUp until
+///         `cargo test -p zkml-verifier-gen --test hooks` has run once.
+abstract contract HookFixtures is Test {
+    string internal constant FIXTURES = "tests/forge/generated/hook_fixtures.json";
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+
+    string internal fx;
+    IZkmlVerifier internal verifier;
+    uint256 internal modelId;
+
+    function loadFixtures() internal {
+        require(
+            vm.exists(FIXTURES),
+            "hook fixtures missing: run `cargo test -p zkml-verifier-gen --test hooks` (writes tests/forge/generated/)"
+        );
+        fx = vm.readFile(FIXTURES);
+        verifier = newVerifier();
+        vm.label(address(verifier), "HookVerifier");
+        modelId = vm.parseJsonUint(fx, ".modelId");
+    }
+
+    /// @notice The proof and public inputs at a JSON path.
+    function statementAt(string memory path) internal view returns (bytes memory proof, uint256[] memory pub) {
+        proof = vm.parseJsonBytes(fx, string.concat(path, ".proof"));
+        pub = vm.parseJsonUintArray(fx, string.concat(path, ".pub"));
+    }
+
+    /// @notice Deploys the generated verifier from its creation bytecode in the fixtures.
+    function newVerifier() internal returns (IZkmlVerifier v) {
+        bytes memory code = vm.parseJsonBytes(fx, ".verifierBytecode");
+        assembly {
+            v := create(0, add(code, 0x20), mload(code))
+        }
+        require(address(v) != address(0), "deploying HookVerifier failed");
+    }
+
+    function flipBit(bytes memory proof, uint256 i) internal pure returns (bytes memory p) {
+        p = bytes.concat(proof);
+        p[i] = bytes1(uint8(p[i]) ^ 0x01);
+    }
+
+    function copy(uint256[] memory a) internal pure returns (uint256[] memory b) {
+        b = new uint256[](a.length);
+        for (uint256 i = 0; i < a.length; i++) {
+            b[i] = a[i];
+        }
+    }
+}

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {HookFixtures} from "./HookFixtures.t.sol";
+import {ZkmlEscrow} from "../../contracts/ZkmlEscrow.sol";
+import {ZkmlValidator} from "../../contracts/ZkmlValidator.sol";
+import {ZkmlPublicInputs} from "../../contracts/ZkmlPublicInputs.sol";
+import {IERC3009} from "../../contracts/interfaces/IERC3009.sol";
+import {IERC8004Validation} from "../../contracts/interfaces/IERC8004.sol";
+import {IZkmlVerifier} from "../../contracts/interfaces/IZkmlVerifier.sol";
+import {TestUSDC} from "../../contracts/testing/TestUSDC.sol";
+import {TestIdentityRegistry} from "../../contracts/testing/TestIdentityRegistry.sol";
+import {TestValidationRegistry} from "../../contracts/testing/TestValidationRegistry.sol";
+
+/// @notice A token that calls back into the escrow while it transfers (when armed).
+contract ReentrantUSDC is TestUSDC {
+    address public target;
+    bytes public callData;
+
+    constructor() TestUSDC("USD Coin", "2") {}
+
+    function arm(address target_, bytes calldata callData_) external {
+        target = target_;
+        callData = callData_;
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        super._update(from, to, value);
+        if (target != address(0) && from == target) {
+            address t = target;
+            target = address(0);
+            (bool ok, bytes memory ret) = t.call(callData);
+            if (!ok) {
+                assembly {
+                    revert(add(ret, 0x20), mload(ret))
+                }
+            }
+        }
+    }
+}
+
+contract ZkmlEscrowTest is HookFixtures {
+    // anvil's first key; its address is the payer the fixtures' request ids were made for.
+    uint256 internal constant PAYER_PK = 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80;
+    uint256 internal constant PRICE = 1_500_000; // 1.50 USDC
+    address internal payer;
+    address internal provider = makeAddr("provider");
+    address internal relayer = makeAddr("relayer");
+    address internal attacker = makeAddr("attacker");
+
+    TestUSDC internal usdc;
+    TestIdentityRegistry internal identity;
+    TestValidationRegistry internal registry;
+    ZkmlValidator internal validator;
+    ZkmlEscrow internal escrow;
+    uint64 internal deadline;
+
+    function setUp() public {
+        loadFixtures();
+        payer = vm.addr(PAYER_PK);
+        assertEq(payer, vm.parseJsonAddress(fx, ".payer"));
+        vm.warp(1_800_000_000);
+        deadline = uint64(block.timestamp + 1 hours);
+        usdc = new TestUSDC("USD Coin", "2");
+        identity = new TestIdentityRegistry();
+        registry = new TestValidationRegistry(address(identity));
+        validator = new ZkmlValidator(registry, verifier, modelId, 1);
+        escrow = new ZkmlEscrow(usdc, verifier, modelId, 1, registry, validator);
+        usdc.mint(payer, 10 * PRICE);
+    }
+
+    function terms(uint256 i) internal view returns (ZkmlEscrow.Terms memory t) {
+        string memory p = string.concat(".escrow[", vm.toString(i), "]");
+        t = ZkmlEscrow.Terms({
+            payer: payer,
+            provider: provider,
+            amount: PRICE,
+            deadline: deadline,
+            inputHash: vm.parseJsonBytes32(fx, string.concat(p, ".inputHash")),
+            salt: vm.parseJsonBytes32(fx, string.concat(p, ".salt"))
+        });
+    }
+
+    function statement(uint256 i) internal view returns (bytes memory, uint256[] memory) {
+        return statementAt(string.concat(".escrow[", vm.toString(i), "]"));
+    }
+
+    /// @notice The payer's EIP-3009 ReceiveWithAuthorization for these terms, to `to`.
+    function sign(TestUSDC token, ZkmlEscrow.Terms memory t, address to)
+        internal
+        view
+        returns (ZkmlEscrow.Authorization memory a)
+    {
+        bytes32 requestId = escrow.requestIdOf(t.payer, t.inputHash, t.salt);
+        bytes32 nonce = escrow.nonceOf(requestId, t.provider, t.amount, t.deadline);
+        a.validAfter = 0;
+        a.validBefore = block.timestamp + 10 minutes;
+        bytes32 structHash = keccak256(
+            abi.encode(token.RECEIVE_WITH_AUTHORIZATION_TYPEHASH(), t.payer, to, t.amount, a.validAfter, a.validBefore, nonce)
+        );
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash));
+        (a.v, a.r, a.s) = vm.sign(PAYER_PK, digest);
+    }
+
+    function openRequest(uint256 i) internal returns (bytes32 requestId) {
+        ZkmlEscrow.Terms memory t = terms(i);
+        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        vm.prank(relayer);
+        requestId = escrow.open(t, a);
+    }
+
+    // ----- EIP-3009 token -----
+
+    function test_Eip3009TypehashesAsUsdc() public view {
+        assertEq(
+            usdc.TRANSFER_WITH_AUTHORIZATION_TYPEHASH(),
+            keccak256(
+                "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+            )
+        );
+        assertEq(
+            usdc.RECEIVE_WITH_AUTHORIZATION_TYPEHASH(),
+            keccak256(
+                "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+            )
+        );
+        assertEq(usdc.CANCEL_AUTHORIZATION_TYPEHASH(), keccak256("CancelAuthorization(address authorizer,bytes32 nonce)"));
+        assertEq(
+            usdc.DOMAIN_SEPARATOR(),
+            keccak256(
+                abi.encode(
+                    keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                    keccak256("USD Coin"),
+                    keccak256("2"),
+                    block.chainid,
+                    address(usdc)
+                )
+            )
+        );
+    }
+
+    // ----- happy paths -----
+
+    function test_EscrowRelease() public {
+        ZkmlEscrow.Terms memory t = terms(0);
+        bytes32 expectedId = vm.parseJsonBytes32(fx, ".escrow[0].requestId");
+        vm.expectEmit(address(escrow));
+        emit ZkmlEscrow.Opened(expectedId, payer, provider, PRICE, deadline, t.inputHash);
+        bytes32 requestId = openRequest(0);
+        assertEq(requestId, expectedId);
+        assertEq(usdc.balanceOf(address(escrow)), PRICE);
+        assertEq(usdc.balanceOf(payer), 9 * PRICE);
+
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        assertEq(pub[1], ZkmlPublicInputs.requestContext(requestId));
+        vm.prank(provider);
+        escrow.release(requestId, proof, pub);
+        assertEq(usdc.balanceOf(provider), PRICE);
+        assertEq(usdc.balanceOf(address(escrow)), 0);
+        (,,,, ZkmlEscrow.Status status,) = escrow.requests(requestId);
+        assertEq(uint256(status), uint256(ZkmlEscrow.Status.Released));
+    }
+
+    function test_GasOfRelease() public {
+        bytes32 requestId = openRequest(0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        uint256 before = gasleft();
+        escrow.release(requestId, proof, pub);
+        emit log_named_uint("ZkmlEscrow.release gas (incl. call)", before - gasleft());
+    }
+
+    function test_EscrowReleaseByValidation() public {
+        bytes32 requestId = openRequest(0);
+        // The provider is an ERC-8004 agent and asks our validator to validate the request.
+        vm.startPrank(provider);
+        uint256 agentId = identity.register("ipfs://provider-agent.json");
+        registry.validationRequest(address(validator), agentId, "ipfs://job", requestId);
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotValidated.selector, requestId));
+        escrow.releaseByValidation(requestId);
+
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        validator.respond(requestId, proof, pub, "ipfs://proof");
+        escrow.releaseByValidation(requestId);
+        assertEq(usdc.balanceOf(provider), PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released)
+        );
+        escrow.releaseByValidation(requestId);
+    }
+
+    function test_RefundAfterDeadline() public {
+        bytes32 requestId = openRequest(0);
+        vm.warp(deadline + 1);
+        vm.expectEmit(address(escrow));
+        emit ZkmlEscrow.Refunded(requestId, payer, PRICE);
+        vm.prank(attacker); // anyone may trigger it; the funds go to the payer
+        escrow.refund(requestId);
+        assertEq(usdc.balanceOf(payer), 10 * PRICE);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Refunded)
+        );
+        escrow.release(requestId, proof, pub);
+    }
+
+    // ----- attacks -----
+
+    function test_RevertWhen_ProofIsWrong() public {
+        bytes32 requestId = openRequest(0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        escrow.release(requestId, flipBit(proof, 200), pub);
+        pub[3] += 1; // claim another output
+        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        escrow.release(requestId, proof, pub);
+        assertEq(usdc.balanceOf(address(escrow)), PRICE);
+    }
+
+    function test_RevertWhen_ProofIsForAnotherRequest() public {
+        bytes32 id0 = openRequest(0);
+        openRequest(1);
+        (bytes memory proof1, uint256[] memory pub1) = statement(1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlEscrow.WrongRequest.selector, pub1[1], ZkmlPublicInputs.requestContext(id0))
+        );
+        escrow.release(id0, proof1, pub1);
+        // Rewriting the context (and input) to request 0's breaks the proof.
+        (, uint256[] memory pub0) = statement(0);
+        pub1[1] = pub0[1];
+        pub1[2] = pub0[2];
+        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        escrow.release(id0, proof1, pub1);
+    }
+
+    function test_RevertWhen_InputIsNotTheRequestedOne() public {
+        bytes32 id0 = openRequest(0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        pub[2] += 1;
+        bytes32 got = keccak256(abi.encodePacked(pub[2]));
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.WrongInput.selector, got, terms(0).inputHash));
+        escrow.release(id0, proof, pub);
+    }
+
+    function test_RevertWhen_WrongModel() public {
+        bytes32 id0 = openRequest(0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        pub[0] = 7;
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.WrongModel.selector, 7, modelId));
+        escrow.release(id0, proof, pub);
+    }
+
+    function test_RevertWhen_DoubleRelease() public {
+        bytes32 requestId = openRequest(0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        escrow.release(requestId, proof, pub);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released)
+        );
+        escrow.release(requestId, proof, pub);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released)
+        );
+        escrow.refund(requestId);
+        assertEq(usdc.balanceOf(provider), PRICE);
+    }
+
+    function test_RevertWhen_EarlyRefund() public {
+        bytes32 requestId = openRequest(0);
+        vm.warp(deadline);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.DeadlineNotReached.selector, requestId, deadline));
+        escrow.refund(requestId);
+    }
+
+    function test_RevertWhen_ReleaseAfterDeadline() public {
+        bytes32 requestId = openRequest(0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.warp(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.DeadlinePassed.selector, requestId, deadline));
+        escrow.release(requestId, proof, pub);
+    }
+
+    function test_RevertWhen_UnknownRequest() public {
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        bytes32 id = vm.parseJsonBytes32(fx, ".escrow[0].requestId");
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, id, ZkmlEscrow.Status.None));
+        escrow.release(id, proof, pub);
+    }
+
+    function test_RevertWhen_Eip3009SignatureReused() public {
+        ZkmlEscrow.Terms memory t = terms(0);
+        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        escrow.open(t, a);
+        // The same request again.
+        bytes32 requestId = escrow.requestIdOf(t.payer, t.inputHash, t.salt);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.RequestExists.selector, requestId));
+        escrow.open(t, a);
+        // The same authorization straight at the token, by the escrow itself: the nonce is spent.
+        bytes32 nonce = escrow.nonceOf(requestId, t.provider, t.amount, t.deadline);
+        assertTrue(usdc.authorizationState(payer, nonce));
+        vm.prank(address(escrow));
+        vm.expectRevert(TestUSDC.AuthorizationUsedOrCanceled.selector);
+        usdc.receiveWithAuthorization(payer, address(escrow), PRICE, a.validAfter, a.validBefore, nonce, a.v, a.r, a.s);
+        // Reused for another request (another salt): the nonce differs, so the signature fails.
+        t.salt = keccak256("another salt");
+        vm.expectRevert(TestUSDC.InvalidSignature.selector);
+        escrow.open(t, a);
+        assertEq(usdc.balanceOf(payer), 9 * PRICE);
+    }
+
+    function test_RevertWhen_TermsTamperedWith() public {
+        ZkmlEscrow.Terms memory t = terms(0);
+        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        t.provider = attacker;
+        vm.expectRevert(TestUSDC.InvalidSignature.selector);
+        escrow.open(t, a);
+        t = terms(0);
+        t.amount = PRICE + 1;
+        vm.expectRevert(TestUSDC.InvalidSignature.selector);
+        escrow.open(t, a);
+        t = terms(0);
+        t.deadline = deadline + 1 days;
+        vm.expectRevert(TestUSDC.InvalidSignature.selector);
+        escrow.open(t, a);
+    }
+
+    function test_RevertWhen_AuthorizationFrontRun() public {
+        ZkmlEscrow.Terms memory t = terms(0);
+        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        bytes32 requestId = escrow.requestIdOf(t.payer, t.inputHash, t.salt);
+        bytes32 nonce = escrow.nonceOf(requestId, t.provider, t.amount, t.deadline);
+        // Someone else submitting the payer's receive authorization: only the payee may.
+        vm.prank(attacker);
+        vm.expectRevert(TestUSDC.CallerMustBePayee.selector);
+        usdc.receiveWithAuthorization(payer, address(escrow), PRICE, a.validAfter, a.validBefore, nonce, a.v, a.r, a.s);
+        // ... nor reuse it as a transfer authorization (another type hash).
+        vm.prank(attacker);
+        vm.expectRevert(TestUSDC.InvalidSignature.selector);
+        usdc.transferWithAuthorization(payer, address(escrow), PRICE, a.validAfter, a.validBefore, nonce, a.v, a.r, a.s);
+        // The escrow can still use it.
+        escrow.open(t, a);
+    }
+
+    function test_RevertWhen_AuthorizationExpired() public {
+        ZkmlEscrow.Terms memory t = terms(0);
+        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        vm.warp(a.validBefore);
+        vm.expectRevert(TestUSDC.AuthorizationExpired.selector);
+        escrow.open(t, a);
+    }
+
+    function test_RevertWhen_Reentered() public {
+        ReentrantUSDC evil = new ReentrantUSDC();
+        ZkmlEscrow e = new ZkmlEscrow(evil, verifier, modelId, 1, IERC8004Validation(address(0)), ZkmlValidator(address(0)));
+        evil.mint(payer, PRICE);
+        ZkmlEscrow.Terms memory t = terms(0);
+        ZkmlEscrow oldEscrow = escrow;
+        escrow = e; // sign() reads requestIdOf/nonceOf from `escrow`
+        ZkmlEscrow.Authorization memory a = sign(evil, t, address(e));
+        escrow = oldEscrow;
+        bytes32 requestId = e.open(t, a);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        // While paying the provider, the token calls refund/release again.
+        vm.warp(block.timestamp + 1);
+        evil.arm(address(e), abi.encodeCall(ZkmlEscrow.release, (requestId, proof, pub)));
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        e.release(requestId, proof, pub);
+        assertEq(evil.balanceOf(address(e)), PRICE);
+    }
+
+    function test_RevertWhen_BadTerms() public {
+        ZkmlEscrow.Terms memory t = terms(0);
+        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        t.deadline = uint64(block.timestamp);
+        vm.expectRevert(ZkmlEscrow.BadTerms.selector);
+        escrow.open(t, a);
+    }
+
+    function test_RevertWhen_ValidatorForAnotherModel() public {
+        ZkmlValidator other = new ZkmlValidator(registry, verifier, modelId + 1, 1);
+        vm.expectRevert(ZkmlEscrow.ValidatorMismatch.selector);
+        new ZkmlEscrow(usdc, verifier, modelId, 1, registry, other);
+    }
+}

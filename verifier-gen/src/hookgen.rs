@@ -1,0 +1,384 @@
+//! `zkml-gen hooks`: per-model hook wrappers and forge deploy scripts, rendered from
+//! `templates/hooks/`, for a compiled model directory (`zkml compile` + `zkml setup`: `vk.bin` and
+//! `settings.json`, whose `model_id` and `public_inputs` give the model id and the packing).
+
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::U256;
+use anyhow::{Context, Result, bail};
+use askama::Template;
+use serde_json::Value;
+
+use crate::{io, solidity};
+
+/// Which hook to generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    Oracle,
+    Erc8004,
+    X402,
+}
+
+/// One packed tensor of the public inputs, as `settings.json` describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packed {
+    /// Field elements in the public inputs.
+    pub count: usize,
+    /// Values packed into them.
+    pub values: usize,
+    pub slot_bits: u32,
+    pub signed: bool,
+    /// Values are round(x * 2^scale).
+    pub scale: i32,
+}
+
+/// What the hooks need to know about a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub model_id: U256,
+    pub input: Packed,
+    pub output: Packed,
+    /// Human-readable name (the output tensor's name).
+    pub output_name: String,
+}
+
+fn parse_u256(s: &str) -> Option<U256> {
+    match s.strip_prefix("0x") {
+        Some(h) => U256::from_str_radix(h, 16).ok(),
+        None => U256::from_str_radix(s, 10).ok(),
+    }
+}
+
+/// Reads `settings.json` (as `zkml compile` writes it): `model_id` and the `public_inputs` layout
+/// `[model_id, context, input, output]`, the last two with their packing.
+pub fn model_info(settings: &Value) -> Result<ModelInfo> {
+    let model_id = settings["model_id"]
+        .as_str()
+        .and_then(parse_u256)
+        .context("settings.json: no model_id (a decimal or 0x string)")?;
+    let layout = settings["public_inputs"].as_array().context(
+        "settings.json: no public_inputs (recompile with a zkml that writes the layout)",
+    )?;
+    let names: Vec<&str> = layout.iter().filter_map(|p| p["name"].as_str()).collect();
+    if names != ["model_id", "context", "input", "output"] {
+        bail!(
+            "settings.json: public_inputs are {names:?}; the hooks need [model_id, context, input, output]"
+        );
+    }
+    let packed = |p: &Value| -> Result<Packed> {
+        let name = p["name"].as_str().unwrap_or("?");
+        let k = &p["packing"];
+        let get = |f: &str| {
+            k[f].as_u64()
+                .with_context(|| format!("settings.json: public input {name:?} has no packing.{f}"))
+        };
+        let packed = Packed {
+            count: p["count"]
+                .as_u64()
+                .with_context(|| format!("settings.json: public input {name:?} has no count"))?
+                as usize,
+            values: get("values")? as usize,
+            slot_bits: get("slot_bits")? as u32,
+            signed: k["signed"].as_bool().unwrap_or(true),
+            scale: k["scale"].as_i64().unwrap_or(0) as i32,
+        };
+        if packed.slot_bits == 0 || packed.slot_bits > 253 {
+            bail!(
+                "settings.json: public input {name:?} has slot_bits {}",
+                packed.slot_bits
+            );
+        }
+        Ok(packed)
+    };
+    Ok(ModelInfo {
+        model_id,
+        input: packed(&layout[2])?,
+        output: packed(&layout[3])?,
+        output_name: settings["output"]["name"]
+            .as_str()
+            .unwrap_or("output")
+            .to_string(),
+    })
+}
+
+/// Oracle options.
+#[derive(Clone, Debug)]
+pub struct OracleOptions {
+    pub decimals: u8,
+    pub description: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "hooks/Oracle.sol", escape = "none")]
+struct OracleTemplate<'a> {
+    generator_version: &'static str,
+    name: &'a str,
+    model_id: String,
+    model_id_hex: String,
+    description: String,
+    num_inputs: usize,
+    input_bits: u32,
+    output_bits: u32,
+    frac_bits: u32,
+    decimals: u8,
+}
+
+#[derive(Template)]
+#[template(path = "hooks/DeployOracle.s.sol", escape = "none")]
+struct DeployOracleTemplate<'a> {
+    generator_version: &'static str,
+    name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "hooks/DeployValidator.s.sol", escape = "none")]
+struct DeployValidatorTemplate<'a> {
+    generator_version: &'static str,
+    name: &'a str,
+    model_id: String,
+    model_id_hex: String,
+    input_words: usize,
+}
+
+#[derive(Template)]
+#[template(path = "hooks/DeployEscrow.s.sol", escape = "none")]
+struct DeployEscrowTemplate<'a> {
+    generator_version: &'static str,
+    name: &'a str,
+    model_id: String,
+    model_id_hex: String,
+    input_words: usize,
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn hex_id(m: &ModelInfo) -> String {
+    format!("{:#066x}", m.model_id)
+}
+
+/// The files of one hook: (file name, contents). The verifier itself (`{name}Verifier.sol`) is
+/// rendered by [`generate`], which has the verifying key.
+pub fn render(
+    hook: Hook,
+    name: &str,
+    m: &ModelInfo,
+    oracle: &OracleOptions,
+) -> Result<Vec<(String, String)>> {
+    if !solidity::is_valid_contract_name(name) {
+        bail!("--name {name:?} is not a valid Solidity identifier");
+    }
+    Ok(match hook {
+        Hook::Oracle => {
+            let o = &m.output;
+            if o.values != 1 || o.count != 1 || !o.signed {
+                bail!(
+                    "the oracle reports one signed output value; this model outputs {} value(s) in {} element(s)",
+                    o.values,
+                    o.count
+                );
+            }
+            if o.scale < 0 || o.scale > 38 || o.slot_bits > 255 {
+                bail!(
+                    "the oracle needs an output scale in 0..=38 fractional bits (got {})",
+                    o.scale
+                );
+            }
+            if (oracle.decimals as i32) < o.scale || oracle.decimals > 38 {
+                bail!(
+                    "--decimals {} must be at least the output's {} fractional bits (so answers are exact) and at most 38",
+                    oracle.decimals,
+                    o.scale
+                );
+            }
+            let i = &m.input;
+            if !i.signed || i.values == 0 || i.values > 255 || i.slot_bits > 255 {
+                bail!(
+                    "the oracle takes 1..=255 signed input values (this model has {}, signed: {})",
+                    i.values,
+                    i.signed
+                );
+            }
+            let description = oracle
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("zkml {name} / {}", m.output_name));
+            if description.contains(['"', '\\', '\n']) {
+                bail!("--description must not contain quotes, backslashes or newlines");
+            }
+            let oracle_src = OracleTemplate {
+                generator_version: VERSION,
+                name,
+                model_id: m.model_id.to_string(),
+                model_id_hex: hex_id(m),
+                description,
+                num_inputs: i.values,
+                input_bits: i.slot_bits,
+                output_bits: o.slot_bits,
+                frac_bits: o.scale as u32,
+                decimals: oracle.decimals,
+            }
+            .render()?;
+            let deploy = DeployOracleTemplate {
+                generator_version: VERSION,
+                name,
+            }
+            .render()?;
+            vec![
+                (format!("{name}Oracle.sol"), oracle_src),
+                (format!("Deploy{name}Oracle.s.sol"), deploy),
+            ]
+        }
+        Hook::Erc8004 => vec![(
+            format!("Deploy{name}Validator.s.sol"),
+            DeployValidatorTemplate {
+                generator_version: VERSION,
+                name,
+                model_id: m.model_id.to_string(),
+                model_id_hex: hex_id(m),
+                input_words: m.input.count,
+            }
+            .render()?,
+        )],
+        Hook::X402 => vec![(
+            format!("Deploy{name}Escrow.s.sol"),
+            DeployEscrowTemplate {
+                generator_version: VERSION,
+                name,
+                model_id: m.model_id.to_string(),
+                model_id_hex: hex_id(m),
+                input_words: m.input.count,
+            }
+            .render()?,
+        )],
+    })
+}
+
+/// `zkml-gen hooks DIR --<hook> --out OUT`: reads DIR/vk.bin and DIR/settings.json, writes
+/// `{name}Verifier.sol` and the hook's files into OUT; returns the paths written.
+pub fn generate(
+    dir: &Path,
+    hook: Hook,
+    out: &Path,
+    name: &str,
+    oracle: &OracleOptions,
+) -> Result<Vec<PathBuf>> {
+    let settings_path = dir.join("settings.json");
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(&settings_path).with_context(|| {
+            format!(
+                "cannot read {} (run `zkml compile` first)",
+                settings_path.display()
+            )
+        })?)
+        .with_context(|| format!("{} is not JSON", settings_path.display()))?;
+    let info = model_info(&settings)?;
+    let vk = io::load_vk(&dir.join("vk.bin"))?;
+    let expected = 2 + info.input.count + info.output.count;
+    if vk.gamma_abc_g1.len() - 1 != expected {
+        bail!(
+            "vk.bin has {} public inputs but settings.json lays out {expected}",
+            vk.gamma_abc_g1.len() - 1
+        );
+    }
+    let mut files = render(hook, name, &info, oracle)?;
+    files.insert(
+        0,
+        (
+            format!("{name}Verifier.sol"),
+            solidity::render(&vk, &format!("{name}Verifier")),
+        ),
+    );
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut written = Vec::new();
+    for (file, text) in files {
+        let p = out.join(file);
+        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn settings() -> Value {
+        json!({
+            "model_id": "12345",
+            "output": {"name": "price"},
+            "public_inputs": [
+                {"name": "model_id", "index": 0, "count": 1},
+                {"name": "context", "index": 1, "count": 1},
+                {"name": "input", "index": 2, "count": 1,
+                 "packing": {"values": 2, "per_element": 15, "slot_bits": 16, "signed": true, "scale": 6}},
+                {"name": "output", "index": 3, "count": 1,
+                 "packing": {"values": 1, "per_element": 7, "slot_bits": 34, "signed": true, "scale": 8}},
+            ],
+        })
+    }
+
+    #[test]
+    fn reads_settings() {
+        let m = model_info(&settings()).unwrap();
+        assert_eq!(m.model_id, U256::from(12345u64));
+        assert_eq!(m.input.values, 2);
+        assert_eq!(m.output.slot_bits, 34);
+        assert_eq!(m.output.scale, 8);
+        let mut bad = settings();
+        bad["public_inputs"][1]["name"] = json!("input");
+        assert!(
+            model_info(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("[model_id, context, input, output]")
+        );
+    }
+
+    #[test]
+    fn renders_each_hook() {
+        let m = model_info(&settings()).unwrap();
+        let o = OracleOptions {
+            decimals: 8,
+            description: None,
+        };
+        let f = render(Hook::Oracle, "PriceMlp", &m, &o).unwrap();
+        assert_eq!(f[0].0, "PriceMlpOracle.sol");
+        assert!(f[0].1.contains("contract PriceMlpOracle is ZkmlOracle"));
+        assert!(f[0].1.contains("outputFracBits: 8"));
+        assert!(f[0].1.contains("int256[2] calldata inputs"));
+        assert!(f[0].1.contains("\"zkml PriceMlp / price\""));
+        assert!(f[1].1.contains("contract DeployPriceMlpOracle is Script"));
+        assert!(
+            f[1].1
+                .contains("import {PriceMlpVerifier} from \"./PriceMlpVerifier.sol\";")
+        );
+        let f = render(Hook::Erc8004, "PriceMlp", &m, &o).unwrap();
+        assert!(f[0].1.contains("uint256 public constant MODEL_ID = 12345;"));
+        let f = render(Hook::X402, "PriceMlp", &m, &o).unwrap();
+        assert!(f[0].1.contains("new ZkmlEscrow("));
+        for (_, text) in f {
+            assert!(!text.contains("{{") && !text.contains("{%"));
+        }
+        // Errors: decimals below the output scale, bad name, several outputs.
+        let low = OracleOptions {
+            decimals: 6,
+            description: None,
+        };
+        assert!(
+            render(Hook::Oracle, "P", &m, &low)
+                .unwrap_err()
+                .to_string()
+                .contains("--decimals")
+        );
+        assert!(render(Hook::Oracle, "1P", &m, &o).is_err());
+        let mut many = m.clone();
+        many.output.values = 3;
+        assert!(
+            render(Hook::Oracle, "P", &many, &o)
+                .unwrap_err()
+                .to_string()
+                .contains("one signed output")
+        );
+    }
+}

@@ -1,0 +1,400 @@
+//! Off-chain side of the hook contracts in `contracts/`: the public-input convention of
+//! `contracts/ZkmlPublicInputs.sol` (contexts, packing, answers), the escrow's request id and
+//! EIP-3009 nonce, the x402 v2 `PaymentRequired` body a resource server sends for a `ZkmlEscrow`,
+//! and an ERC-8004 agent registration file that advertises zkml validation.
+//!
+//! Public inputs of every zkml proof the hooks accept (the Groth16 wrap must produce exactly this):
+//!
+//! ```text
+//! pub[0]          model id = keccak256(quantized model) mod r
+//! pub[1]          context  (oracle: oracle_context(dataTimestamp); ERC-8004: request_context(requestHash);
+//!                           escrow: request_context(requestId))
+//! pub[2 .. 2+k]   the model input, packed (k field elements)
+//! pub[2+k ..]     the model output, packed
+//! ```
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_sol_types::SolValue;
+use serde_json::{Value, json};
+
+/// BN254 scalar field modulus r.
+pub fn modulus() -> U256 {
+    U256::from_str_radix(
+        "21888242871839275222246405745257275088548364400416034343698204186575808495617",
+        10,
+    )
+    .expect("r")
+}
+
+/// `ZkmlPublicInputs.modelId`: a 32-byte hash reduced mod r.
+pub fn model_id(model_hash: B256) -> U256 {
+    U256::from_be_bytes(model_hash.0) % modulus()
+}
+
+/// `ZkmlPublicInputs.ORACLE_CONTEXT_TAG` = keccak256("zkml.oracle.v1").
+pub fn oracle_context_tag() -> B256 {
+    keccak256(b"zkml.oracle.v1")
+}
+
+/// `ZkmlPublicInputs.oracleContext(dataTimestamp)` =
+/// `uint256(keccak256(abi.encode(ORACLE_CONTEXT_TAG, dataTimestamp))) % r`.
+pub fn oracle_context(data_timestamp: u64) -> U256 {
+    model_id(keccak256(
+        (oracle_context_tag(), U256::from(data_timestamp)).abi_encode_params(),
+    ))
+}
+
+/// `ZkmlPublicInputs.requestContext(h)` = `uint256(h) % r`: the context of an ERC-8004
+/// validation (h = requestHash) and of an escrow request (h = requestId).
+pub fn request_context(h: B256) -> U256 {
+    model_id(h)
+}
+
+/// `ZkmlPublicInputs.wordsHash`: keccak256 of the words as consecutive 32-byte big-endian words
+/// (the escrow's input hash, the validator's and the ERC-8274 adapter's input/output hashes).
+pub fn words_hash(words: &[U256]) -> B256 {
+    let mut buf = Vec::with_capacity(32 * words.len());
+    for w in words {
+        buf.extend_from_slice(&w.to_be_bytes::<32>());
+    }
+    keccak256(buf)
+}
+
+/// `ZkmlEscrow.requestIdOf` = `keccak256(abi.encode(payer, modelId, inputHash, salt))`.
+pub fn escrow_request_id(payer: Address, model_id: U256, input_hash: B256, salt: B256) -> B256 {
+    keccak256((payer, model_id, input_hash, salt).abi_encode_params())
+}
+
+/// `ZkmlEscrow.nonceOf` = `keccak256(abi.encode(requestId, provider, amount, deadline))`: the
+/// nonce of the payer's EIP-3009 ReceiveWithAuthorization.
+pub fn escrow_nonce(request_id: B256, provider: Address, amount: U256, deadline: u64) -> B256 {
+    keccak256((request_id, provider, amount, U256::from(deadline)).abi_encode_params())
+}
+
+/// Error of [`pack_signed`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum PackError {
+    /// Slot widths are 1..=253 bits (and at most 127 here, values being `i128`).
+    Width(u32),
+    /// The value does not fit a signed slot of this width.
+    Value(i128),
+}
+
+/// `ZkmlPublicInputs.packSigned` (the layout of `prover/src/pack.rs`): `floor(253 / bits)` slots
+/// per field element, value i in element `i / slots` at bit `(i % slots) * bits`, each value
+/// offset by `2^(bits-1)`.
+pub fn pack_signed(values: &[i128], bits: u32) -> Result<Vec<U256>, PackError> {
+    if bits == 0 || bits > 127 {
+        return Err(PackError::Width(bits));
+    }
+    let slots = (253 / bits) as usize;
+    let off = 1i128 << (bits - 1);
+    let mut out = vec![U256::ZERO; values.len().div_ceil(slots)];
+    for (i, &v) in values.iter().enumerate() {
+        let u = v.checked_add(off).ok_or(PackError::Value(v))?;
+        if u < 0 || u >= 1i128 << bits {
+            return Err(PackError::Value(v));
+        }
+        out[i / slots] |= U256::from(u as u128) << ((i % slots) * bits as usize);
+    }
+    Ok(out)
+}
+
+/// `ZkmlPublicInputs.decodeSigned`: a single signed value alone in `word` (slot `bits` wide,
+/// `frac_bits` fractional bits) in `decimals` decimals, rounded toward zero. `None` if `word` is
+/// not such a packing or the result does not fit `i128`.
+pub fn decode_signed(word: U256, bits: u32, frac_bits: u32, decimals: u32) -> Option<i128> {
+    if bits == 0 || bits > 127 || word >> bits as usize != U256::ZERO {
+        return None;
+    }
+    let q = word.to::<u128>() as i128 - (1i128 << (bits - 1));
+    q.checked_mul(10i128.checked_pow(decimals)?)?
+        .checked_div(1i128.checked_shl(frac_bits)?)
+}
+
+/// CAIP-2 id of an EVM chain.
+pub fn caip2(chain_id: u64) -> String {
+    format!("eip155:{chain_id}")
+}
+
+/// CAIP-10 id of an account (contract) on an EVM chain, checksummed.
+pub fn caip10(chain_id: u64, address: Address) -> String {
+    format!("eip155:{chain_id}:{}", address.to_checksum(None))
+}
+
+/// The x402 scheme name of a `ZkmlEscrow` payment: the payer signs an EIP-3009
+/// `ReceiveWithAuthorization` to the escrow whose nonce is [`escrow_nonce`] (not the `exact`
+/// scheme's `TransferWithAuthorization` with a random nonce, which would bypass the escrow).
+pub const ESCROW_SCHEME: &str = "zkml-escrow";
+
+/// What a resource server charges for one proved inference, paid into a `ZkmlEscrow`.
+#[derive(Clone, Debug)]
+pub struct EscrowOffer {
+    pub chain_id: u64,
+    /// The `ZkmlEscrow` contract (x402 `payTo`).
+    pub escrow: Address,
+    /// The EIP-3009 token (x402 `asset`) and its EIP-712 domain name and version.
+    pub asset: Address,
+    pub asset_name: String,
+    pub asset_version: String,
+    /// Price in the token's smallest unit.
+    pub amount: U256,
+    pub max_timeout_seconds: u64,
+    /// Who is paid on a valid proof.
+    pub provider: Address,
+    /// Seconds after opening until the payer may refund.
+    pub deadline_seconds: u64,
+    pub model_id: U256,
+    /// Packed input words in the public inputs.
+    pub num_input_words: usize,
+    pub resource_url: String,
+    pub description: String,
+    pub mime_type: String,
+}
+
+/// The x402 v2 `PaymentRequired` body (also sent base64-encoded in the `PAYMENT-REQUIRED`
+/// header) for a `ZkmlEscrow` offer. `extra` carries the EIP-712 domain {name, version} as x402
+/// requires, plus (our extension, under `extra.zkml`) what the payer needs to bind the
+/// authorization to the request: the escrow terms and the rules for requestId and nonce.
+pub fn payment_required(o: &EscrowOffer) -> Value {
+    json!({
+        "x402Version": 2,
+        "error": "PAYMENT-SIGNATURE header is required",
+        "resource": {
+            "url": o.resource_url,
+            "description": o.description,
+            "mimeType": o.mime_type,
+        },
+        "accepts": [{
+            "scheme": ESCROW_SCHEME,
+            "network": caip2(o.chain_id),
+            "amount": o.amount.to_string(),
+            "asset": o.asset.to_checksum(None),
+            "payTo": o.escrow.to_checksum(None),
+            "maxTimeoutSeconds": o.max_timeout_seconds,
+            "extra": {
+                "name": o.asset_name,
+                "version": o.asset_version,
+                "zkml": {
+                    "authorization": "ReceiveWithAuthorization",
+                    "provider": o.provider.to_checksum(None),
+                    "deadlineSeconds": o.deadline_seconds,
+                    "modelId": format!("{:#066x}", o.model_id),
+                    "numInputWords": o.num_input_words,
+                    "requestId": "keccak256(abi.encode(payer, modelId, inputHash, salt)), inputHash = keccak256(abi.encodePacked(inputWords))",
+                    "nonce": "keccak256(abi.encode(requestId, provider, amount, deadline))",
+                    "proofContext": "uint256(requestId) % r",
+                },
+            },
+        }],
+    })
+}
+
+/// An ERC-8004 agent whose work is validated by zkml proofs.
+#[derive(Clone, Debug)]
+pub struct AgentRegistration {
+    pub name: String,
+    pub description: String,
+    pub image: String,
+    /// (service name, endpoint), e.g. ("web", "https://…"), ("A2A", "https://…/agent-card.json").
+    pub services: Vec<(String, String)>,
+    pub x402_support: bool,
+    pub chain_id: u64,
+    /// The Identity Registry and the agent's id there (None before registration).
+    pub identity_registry: Address,
+    pub agent_id: Option<u64>,
+    /// Trust models besides "zkml" ("reputation", "crypto-economic", "tee-attestation").
+    pub other_trust: Vec<String>,
+    /// The model's verifier and the ZkmlValidator to name in validation requests.
+    pub verifier: Address,
+    pub validator: Address,
+    pub model_id: U256,
+}
+
+/// Our extension of `supportedTrust`: the spec lists reputation, crypto-economic and
+/// tee-attestation; "zkml" says the agent's outputs come with zkml proofs that the `ZkmlValidator`
+/// named in the file checks on-chain.
+pub const ZKML_TRUST: &str = "zkml";
+
+/// The agent registration file (type `https://eips.ethereum.org/EIPS/eip-8004#registration-v1`).
+/// Adds "zkml" to `supportedTrust` (our extension, see [`ZKML_TRUST`]) and a top-level `zkml`
+/// object with the verifier, the validator (CAIP-10) and the model id.
+pub fn registration_file(a: &AgentRegistration) -> Value {
+    let mut trust: Vec<String> = a.other_trust.clone();
+    if !trust.iter().any(|t| t == ZKML_TRUST) {
+        trust.push(ZKML_TRUST.to_string());
+    }
+    let registrations: Vec<Value> = a
+        .agent_id
+        .map(|id| {
+            json!({
+                "agentId": id,
+                "agentRegistry": caip10(a.chain_id, a.identity_registry),
+            })
+        })
+        .into_iter()
+        .collect();
+    json!({
+        "type": "https://eips.ethereum.org/EIPS/eip-8004#registration-v1",
+        "name": a.name,
+        "description": a.description,
+        "image": a.image,
+        "services": a.services.iter().map(|(n, e)| json!({"name": n, "endpoint": e})).collect::<Vec<_>>(),
+        "x402Support": a.x402_support,
+        "active": true,
+        "registrations": registrations,
+        "supportedTrust": trust,
+        "zkml": {
+            "note": "extension: 'zkml' in supportedTrust is not in the ERC-8004 list; request validations from `validator`",
+            "proofSystem": "groth16-bn254",
+            "verifier": caip10(a.chain_id, a.verifier),
+            "validator": caip10(a.chain_id, a.validator),
+            "modelId": format!("{:#066x}", a.model_id),
+            "publicInputs": "[modelId, uint256(requestHash) % r, input words..., output words...]",
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(b: u8) -> Address {
+        Address::repeat_byte(b)
+    }
+
+    #[test]
+    fn contexts_and_ids() {
+        let r = modulus();
+        assert_eq!(request_context(B256::repeat_byte(0xff)), U256::MAX % r);
+        assert!(oracle_context(1_800_000_000) < r);
+        assert_ne!(oracle_context(1), oracle_context(2));
+        // abi.encode(bytes32, uint256) is 64 bytes: tag then the big-endian timestamp.
+        let mut buf = oracle_context_tag().to_vec();
+        buf.extend_from_slice(&U256::from(7u64).to_be_bytes::<32>());
+        assert_eq!(oracle_context(7), model_id(keccak256(&buf)));
+        let id = escrow_request_id(
+            addr(1),
+            U256::from(5),
+            B256::repeat_byte(2),
+            B256::repeat_byte(3),
+        );
+        let mut enc = vec![0u8; 12];
+        enc.extend_from_slice(addr(1).as_slice());
+        enc.extend_from_slice(&U256::from(5).to_be_bytes::<32>());
+        enc.extend_from_slice(&[2u8; 32]);
+        enc.extend_from_slice(&[3u8; 32]);
+        assert_eq!(id, keccak256(&enc));
+        assert_ne!(
+            escrow_nonce(id, addr(4), U256::from(1), 10),
+            escrow_nonce(id, addr(4), U256::from(2), 10)
+        );
+        assert_eq!(words_hash(&[]), keccak256([]));
+    }
+
+    #[test]
+    fn packing_and_decoding() {
+        assert_eq!(
+            pack_signed(&[-1, 0], 16).unwrap(),
+            vec![U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16)]
+        );
+        assert_eq!(pack_signed(&[1 << 15], 16), Err(PackError::Value(1 << 15)));
+        assert_eq!(pack_signed(&[0], 0), Err(PackError::Width(0)));
+        // 16 values of 16 bits: 15 slots per element.
+        assert_eq!(pack_signed(&[0; 16], 16).unwrap().len(), 2);
+        let w = pack_signed(&[1000], 34).unwrap()[0];
+        assert_eq!(decode_signed(w, 34, 8, 8), Some(1000 * 390_625));
+        let w = pack_signed(&[-256], 34).unwrap()[0];
+        assert_eq!(decode_signed(w, 34, 8, 2), Some(-100));
+        assert_eq!(decode_signed(U256::from(1u64) << 40, 34, 8, 8), None);
+        assert_eq!(
+            decode_signed(U256::from(3u64) + (U256::from(1u64) << 33), 34, 1, 0),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn x402_payment_required() {
+        let o = EscrowOffer {
+            chain_id: 8453,
+            escrow: addr(0xee),
+            asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+                .parse()
+                .unwrap(),
+            asset_name: "USD Coin".into(),
+            asset_version: "2".into(),
+            amount: U256::from(1_500_000u64),
+            max_timeout_seconds: 300,
+            provider: addr(0xaa),
+            deadline_seconds: 3600,
+            model_id: U256::from(42u64),
+            num_input_words: 1,
+            resource_url: "https://api.example/infer".into(),
+            description: "one proved inference of price_mlp".into(),
+            mime_type: "application/json".into(),
+        };
+        let v = payment_required(&o);
+        assert_eq!(v["x402Version"], 2);
+        let a = &v["accepts"][0];
+        assert_eq!(a["scheme"], ESCROW_SCHEME);
+        assert_eq!(a["network"], "eip155:8453");
+        assert_eq!(a["amount"], "1500000");
+        assert_eq!(a["asset"], "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913");
+        assert_eq!(a["payTo"], o.escrow.to_checksum(None));
+        assert_eq!(a["maxTimeoutSeconds"], 300);
+        assert_eq!(a["extra"]["name"], "USD Coin");
+        assert_eq!(a["extra"]["version"], "2");
+        assert_eq!(
+            a["extra"]["zkml"]["authorization"],
+            "ReceiveWithAuthorization"
+        );
+        assert_eq!(
+            a["extra"]["zkml"]["modelId"],
+            "0x000000000000000000000000000000000000000000000000000000000000002a"
+        );
+        assert_eq!(v["resource"]["url"], "https://api.example/infer");
+        // Serializes to JSON that parses back to the same value.
+        let s = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
+    }
+
+    #[test]
+    fn erc8004_registration_file() {
+        let a = AgentRegistration {
+            name: "price-agent".into(),
+            description: "prices with a proved model".into(),
+            image: "https://example/agent.png".into(),
+            services: vec![("web".into(), "https://example".into())],
+            x402_support: true,
+            chain_id: 1,
+            identity_registry: addr(0x80),
+            agent_id: Some(22),
+            other_trust: vec!["reputation".into()],
+            verifier: addr(0x11),
+            validator: addr(0x22),
+            model_id: U256::from(7u64),
+        };
+        let v = registration_file(&a);
+        assert_eq!(
+            v["type"],
+            "https://eips.ethereum.org/EIPS/eip-8004#registration-v1"
+        );
+        assert_eq!(v["supportedTrust"], json!(["reputation", "zkml"]));
+        assert_eq!(v["registrations"][0]["agentId"], 22);
+        assert_eq!(
+            v["registrations"][0]["agentRegistry"],
+            format!("eip155:1:{}", addr(0x80).to_checksum(None))
+        );
+        assert_eq!(v["services"][0]["name"], "web");
+        assert_eq!(v["zkml"]["validator"], caip10(1, addr(0x22)));
+        assert_eq!(v["zkml"]["verifier"], caip10(1, addr(0x11)));
+        assert_eq!(v["x402Support"], true);
+        // "zkml" only once, and no registrations before the agent has an id.
+        let mut b = a.clone();
+        b.other_trust = vec!["zkml".into()];
+        b.agent_id = None;
+        let v = registration_file(&b);
+        assert_eq!(v["supportedTrust"], json!(["zkml"]));
+        assert_eq!(v["registrations"], json!([]));
+    }
+}

@@ -1,0 +1,485 @@
+//! The hook contracts (`contracts/`: ZkmlOracle, ZkmlValidator, ZkmlEscrow, the ERC-8274
+//! adapter) against a REAL generated Groth16 verifier and REAL proofs.
+//!
+//! The stage-2 wrap is not built yet, so a stand-in circuit over BN254 `Fr` plays the model. It
+//! has the wrap's public-input layout (see `contracts/ZkmlPublicInputs.sol`):
+//!
+//! ```text
+//! pub[0] = model id        constrained: model_id == MODEL_ID (a constant of the circuit)
+//! pub[1] = context         constrained: context * context == c2 (a witness)
+//! pub[2] = input, packed   constrained: output == 3 * input + 5
+//! pub[3] = output, packed
+//! ```
+//!
+//! Every public input appears in a constraint, so Groth16 binds each of them.
+//!
+//! This test sets the circuit up from a fixed seed, renders `HookVerifier` with
+//! `zkml_verifier_gen::solidity::render`, proves the statements the forge tests need (contexts
+//! derived exactly as `ZkmlPublicInputs` derives them), compiles the verifier with the pinned
+//! solc, writes `tests/forge/generated/HookVerifier.sol` and `hook_fixtures.json` (git-ignored;
+//! the JSON carries the verifier's bytecode and the proofs) and runs the pinned forge on the
+//! hand-written tests in `tests/forge/`, which read the JSON at run time (no import of generated
+//! code, so `forge test` and forge.rs compile on a clean clone before this test has run).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use alloy_primitives::{Address, U256, keccak256};
+use ark_bn254::{Bn254, Fr};
+use ark_ff::{Field, PrimeField};
+use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
+};
+use ark_snark::SNARK;
+use ark_std::rand::{SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
+use zkml_verifier_gen::hooks::{
+    self, escrow_request_id, oracle_context, request_context, words_hash,
+};
+use zkml_verifier_gen::{calldata, solidity};
+
+/// The stand-in circuit; `None` fields during setup.
+#[derive(Clone)]
+struct StandIn {
+    model_id: Fr,
+    context: Option<Fr>,
+    input: Option<Fr>,
+}
+
+impl ConstraintSynthesizer<Fr> for StandIn {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let missing = || SynthesisError::AssignmentMissing;
+        let ctx = self.context;
+        let inp = self.input;
+        let model_id = cs.new_input_variable(|| Ok(self.model_id))?;
+        let context = cs.new_input_variable(|| ctx.ok_or_else(missing))?;
+        let input = cs.new_input_variable(|| inp.ok_or_else(missing))?;
+        let output = cs.new_input_variable(|| {
+            Ok(inp.ok_or_else(missing)? * Fr::from(3u64) + Fr::from(5u64))
+        })?;
+        let c2 = cs.new_witness_variable(|| Ok(ctx.ok_or_else(missing)?.square()))?;
+        let one = || LinearCombination::from(Variable::One);
+        // model_id - MODEL_ID == 0
+        cs.enforce_r1cs_constraint(
+            || LinearCombination::from(model_id) - (self.model_id, Variable::One),
+            one,
+            LinearCombination::zero,
+        )?;
+        // context * context == c2
+        cs.enforce_r1cs_constraint(
+            || LinearCombination::from(context),
+            || LinearCombination::from(context),
+            || LinearCombination::from(c2),
+        )?;
+        // 3 * input + 5 == output
+        cs.enforce_r1cs_constraint(
+            || LinearCombination::from((Fr::from(3u64), input)) + (Fr::from(5u64), Variable::One),
+            one,
+            || LinearCombination::from(output),
+        )?;
+        Ok(())
+    }
+}
+
+fn r() -> U256 {
+    hooks::modulus()
+}
+
+fn fr(x: U256) -> Fr {
+    Fr::from_be_bytes_mod_order(&x.to_be_bytes::<32>())
+}
+
+/// `ZkmlPublicInputs.modelId(keccak256(model))`.
+fn model_id() -> U256 {
+    hooks::model_id(keccak256(b"zkml stand-in model (hooks test)"))
+}
+
+/// `ZkmlPublicInputs.packSigned` for values that fit one word (the library's `pack_signed`).
+fn pack_signed_one_word(values: &[i64], bits: usize) -> U256 {
+    let v: Vec<i128> = values.iter().map(|&x| x as i128).collect();
+    let w = hooks::pack_signed(&v, bits as u32).expect("values fit their slots");
+    assert_eq!(w.len(), 1);
+    w[0]
+}
+
+// The oracle's model: 2 inputs of 16 bits (one word), 1 output of 34 bits with 8 fractional
+// bits, reported with 8 decimals (10^8 / 2^8 = 390625 exactly).
+const ORACLE_INPUT_BITS: usize = 16;
+const ORACLE_OUTPUT_BITS: usize = 34;
+const ORACLE_FRAC_BITS: u32 = 8;
+const ORACLE_DECIMALS: u32 = 8;
+/// First oracle data timestamp; the others follow every 60 s.
+const T0: u64 = 1_800_000_000;
+/// anvil's first account (private key 0xac09…ff80), the escrow's payer in the forge tests.
+const PAYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+struct Setup {
+    pk: ProvingKey<Bn254>,
+    vk: VerifyingKey<Bn254>,
+    rng: StdRng,
+    model_id: U256,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let mut rng = StdRng::seed_from_u64(8004);
+        let model_id = model_id();
+        let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(
+            StandIn {
+                model_id: fr(model_id),
+                context: None,
+                input: None,
+            },
+            &mut rng,
+        )
+        .expect("setup");
+        Setup {
+            pk,
+            vk,
+            rng,
+            model_id,
+        }
+    }
+
+    /// A real proof for (context, input word); returns (proof bytes, public inputs).
+    fn prove(&mut self, context: U256, input: U256) -> (Vec<u8>, Vec<U256>) {
+        assert!(context < r() && input < r());
+        let circuit = StandIn {
+            model_id: fr(self.model_id),
+            context: Some(fr(context)),
+            input: Some(fr(input)),
+        };
+        let proof = Groth16::<Bn254>::prove(&self.pk, circuit, &mut self.rng).expect("prove");
+        let output = input * U256::from(3) + U256::from(5);
+        assert!(output < r());
+        let public = vec![self.model_id, context, input, output];
+        let frs: Vec<Fr> = public.iter().map(|&x| fr(x)).collect();
+        assert!(Groth16::<Bn254>::verify(&self.vk, &frs, &proof).expect("verify"));
+        for (a, b) in frs.iter().zip(&public) {
+            assert_eq!(calldata::fr_to_u256(a), *b);
+        }
+        (calldata::encode_proof(&proof).to_vec(), public)
+    }
+}
+
+fn hex_u256(x: U256) -> String {
+    format!("{x:#x}")
+}
+
+fn statement(proof: &[u8], public: &[U256]) -> Value {
+    json!({
+        "proof": format!("0x{}", hex::encode(proof)),
+        "pub": public.iter().map(|&x| hex_u256(x)).collect::<Vec<_>>(),
+    })
+}
+
+/// Decoded oracle answer (Chainlink units) of an output word, as `ZkmlPublicInputs` decodes it.
+fn oracle_answer(output_word: U256) -> i128 {
+    hooks::decode_signed(
+        output_word,
+        ORACLE_OUTPUT_BITS as u32,
+        ORACLE_FRAC_BITS,
+        ORACLE_DECIMALS,
+    )
+    .expect("the output word is a packing of one value")
+}
+
+fn fixtures() -> (VerifyingKey<Bn254>, Value) {
+    let mut s = Setup::new();
+    let model_id = s.model_id;
+
+    // Oracle: 4 rounds in time order, positive answers; and one with a negative answer.
+    let mut oracle = Vec::new();
+    for i in 0..4u64 {
+        let ts = T0 + 60 * i;
+        let inputs = [100 + 7 * i as i64, 12_000 + 1_000 * i as i64];
+        let word = pack_signed_one_word(&inputs, ORACLE_INPUT_BITS);
+        let (proof, public) = s.prove(oracle_context(ts), word);
+        let answer = oracle_answer(public[3]);
+        assert!(answer > 0);
+        let mut st = statement(&proof, &public);
+        st["ts"] = json!(ts.to_string());
+        st["inputs"] = json!(inputs.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+        st["answer"] = json!(answer.to_string());
+        oracle.push(st);
+    }
+    let neg_ts = T0 + 30;
+    let neg_inputs = [5i64, -20_000];
+    let word = pack_signed_one_word(&neg_inputs, ORACLE_INPUT_BITS);
+    let (proof, public) = s.prove(oracle_context(neg_ts), word);
+    let neg_answer = oracle_answer(public[3]);
+    assert!(neg_answer <= 0);
+    let mut negative = statement(&proof, &public);
+    negative["ts"] = json!(neg_ts.to_string());
+    negative["inputs"] = json!(neg_inputs.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+    negative["answer"] = json!(neg_answer.to_string());
+
+    // ERC-8004 validator: two requests (requestHash chosen by the agent).
+    let mut validator = Vec::new();
+    for i in 0..2u64 {
+        let request_hash = keccak256(format!("zkml validation request {i}").as_bytes());
+        let (proof, public) = s.prove(request_context(request_hash), U256::from(1_000 + i));
+        let mut st = statement(&proof, &public);
+        st["requestHash"] = json!(request_hash.to_string());
+        validator.push(st);
+    }
+
+    // x402 escrow: two requests from PAYER, one input word each.
+    let payer: Address = PAYER.parse().unwrap();
+    let mut escrow = Vec::new();
+    for i in 0..2u64 {
+        let input_word = U256::from(77_777 + i);
+        let input_hash = words_hash(&[input_word]);
+        let salt = keccak256(format!("zkml escrow salt {i}").as_bytes());
+        let request_id = escrow_request_id(payer, model_id, input_hash, salt);
+        let (proof, public) = s.prove(request_context(request_id), input_word);
+        let mut st = statement(&proof, &public);
+        st["salt"] = json!(salt.to_string());
+        st["inputHash"] = json!(input_hash.to_string());
+        st["requestId"] = json!(request_id.to_string());
+        escrow.push(st);
+    }
+
+    let fx = json!({
+        "note": "generated by verifier-gen/tests/hooks.rs; do not edit",
+        "modelId": hex_u256(model_id),
+        "payer": PAYER,
+        "oracle": {
+            "t0": T0.to_string(),
+            "inputBits": ORACLE_INPUT_BITS.to_string(),
+            "outputBits": ORACLE_OUTPUT_BITS.to_string(),
+            "fracBits": ORACLE_FRAC_BITS.to_string(),
+            "decimals": ORACLE_DECIMALS.to_string(),
+            "rounds": oracle,
+            "negative": negative,
+        },
+        "validator": validator,
+        "escrow": escrow,
+    });
+    (s.vk, fx)
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn forge(root: &Path) -> PathBuf {
+    let forge = root.join("node_modules/.bin/forge");
+    if !forge.exists() {
+        let script = root.join("script/install-toolchain.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .current_dir(root)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(status.success(), "{} failed ({status})", script.display());
+    }
+    assert!(forge.exists(), "forge not found at {}", forge.display());
+    forge
+}
+
+/// Compiles the verifier with the pinned solc (`script/solc`, solc-js) and the settings of
+/// foundry.toml (optimizer, 200 runs, cancun); returns the creation bytecode.
+fn compile(root: &Path, name: &str, source: &str) -> Vec<u8> {
+    let input = json!({
+        "language": "Solidity",
+        "sources": { format!("{name}.sol"): { "content": source } },
+        "settings": {
+            "optimizer": { "enabled": true, "runs": 200 },
+            "evmVersion": "cancun",
+            "outputSelection": { "*": { "*": ["evm.bytecode.object"] } },
+        },
+    });
+    let mut child = Command::new(root.join("script/solc"))
+        .arg("--standard-json")
+        .current_dir(root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script/solc");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "script/solc failed");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("solc output JSON");
+    for e in v["errors"].as_array().into_iter().flatten() {
+        assert_ne!(e["severity"], "error", "solc: {}", e["formattedMessage"]);
+    }
+    let code = v["contracts"][format!("{name}.sol")][name]["evm"]["bytecode"]["object"]
+        .as_str()
+        .expect("bytecode");
+    hex::decode(code).unwrap()
+}
+
+/// Writes the generated verifier (for reading; the forge tests do not import it) and the
+/// fixtures, which carry the verifier's creation bytecode: the hand-written tests deploy it at
+/// run time, so `forge test` compiles (and forge.rs's run works) before this test has run.
+fn write_generated(root: &Path) {
+    let (vk, mut fx) = fixtures();
+    let dir = root.join("tests/forge/generated");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sol = solidity::render(&vk, "HookVerifier");
+    assert!(sol.contains("uint256 public constant NUM_PUBLIC_INPUTS = 4;"));
+    let code = compile(root, "HookVerifier", &sol);
+    fx["verifierBytecode"] = json!(format!("0x{}", hex::encode(code)));
+    write_if_changed(&dir.join("HookVerifier.sol"), &sol);
+    write_if_changed(
+        &dir.join("hook_fixtures.json"),
+        &serde_json::to_string_pretty(&fx).unwrap(),
+    );
+}
+
+/// Leaves an unchanged file alone, so forge's cache stays valid across runs.
+fn write_if_changed(path: &Path, text: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+#[test]
+fn fixtures_are_deterministic() {
+    let (vk1, a) = fixtures();
+    let (vk2, b) = fixtures();
+    assert_eq!(a, b);
+    assert_eq!(
+        solidity::render(&vk1, "HookVerifier"),
+        solidity::render(&vk2, "HookVerifier")
+    );
+    assert_eq!(
+        pack_signed_one_word(&[-1, 0], 16),
+        U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16)
+    );
+}
+
+/// A model directory as `zkml compile` + `zkml setup` leave it (settings.json with the
+/// public-input layout, vk.bin) for the stand-in circuit; `zkml-gen hooks` renders the three
+/// hooks for it into tests/forge/generated/hooks/.
+fn render_hooks_with_cli(root: &Path) {
+    use ark_serialize::CanonicalSerialize;
+    let s = Setup::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut vk = Vec::new();
+    s.vk.serialize_compressed(&mut vk).unwrap();
+    std::fs::write(tmp.path().join("vk.bin"), vk).unwrap();
+    let packing = |values: u64, bits: u64, scale: i64| json!({"values": values, "per_element": 253 / bits, "slot_bits": bits, "signed": true, "scale": scale});
+    let settings = json!({
+        "model_id": s.model_id.to_string(),
+        "output": {"name": "price"},
+        "public_inputs": [
+            {"name": "model_id", "index": 0, "count": 1},
+            {"name": "context", "index": 1, "count": 1},
+            {"name": "input", "index": 2, "count": 1,
+             "packing": packing(2, ORACLE_INPUT_BITS as u64, 0)},
+            {"name": "output", "index": 3, "count": 1,
+             "packing": packing(1, ORACLE_OUTPUT_BITS as u64, ORACLE_FRAC_BITS as i64)},
+        ],
+    });
+    std::fs::write(tmp.path().join("settings.json"), settings.to_string()).unwrap();
+    let out = root.join("tests/forge/generated/hooks");
+    for flag in ["--oracle", "--erc8004", "--x402"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen"))
+            .arg("hooks")
+            .arg(tmp.path())
+            .arg(flag)
+            .args(["--name", "StandIn", "--decimals", "8", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "zkml-gen hooks {flag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // A model with several outputs has no oracle.
+    let mut many = settings.clone();
+    many["public_inputs"][3]["packing"]["values"] = json!(3);
+    std::fs::write(tmp.path().join("settings.json"), many.to_string()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen"))
+        .arg("hooks")
+        .arg(tmp.path())
+        .args(["--oracle", "--out"])
+        .arg(tmp.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("one signed output value"));
+}
+
+/// Runs a generated deploy script in forge's local EVM (no RPC, nothing broadcast).
+fn run_deploy_script(root: &Path, forge: &Path, script: &str, env: &[(&str, &str)]) {
+    let path = format!("tests/forge/generated/hooks/{script}");
+    let out = Command::new(forge)
+        .args(["script", &path])
+        .envs(env.iter().copied())
+        .current_dir(root)
+        .output()
+        .expect("run forge script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("Script ran successfully"),
+        "forge script {path} failed:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn hook_contracts_pass_forge_tests() {
+    let root = repo_root();
+    let forge = forge(&root);
+    write_generated(&root);
+    render_hooks_with_cli(&root);
+    let out = Command::new(&forge)
+        .args([
+            "test",
+            "--no-match-path",
+            "tests/forge/generated/*",
+            "-vv",
+            "--gas-report",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("run forge");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "forge test failed:\n{stdout}\n{stderr}"
+    );
+    for name in [
+        "test_OracleUpdate",
+        "test_ValidatorRespond",
+        "test_EscrowRelease",
+        "test_RevertWhen_ProofIsWrong",
+        "testFuzz_Staleness",
+    ] {
+        assert!(stdout.contains(name), "forge did not run {name}:\n{stdout}");
+    }
+    assert!(!stdout.contains("[FAIL"), "a forge test failed:\n{stdout}");
+
+    // The generated hooks compiled with the tests above; their deploy scripts run.
+    let some = "0x00000000000000000000000000000000000000aa";
+    run_deploy_script(&root, &forge, "DeployStandInOracle.s.sol", &[]);
+    run_deploy_script(
+        &root,
+        &forge,
+        "DeployStandInValidator.s.sol",
+        &[("ZKML_VALIDATION_REGISTRY", some)],
+    );
+    run_deploy_script(
+        &root,
+        &forge,
+        "DeployStandInEscrow.s.sol",
+        &[("ZKML_TOKEN", some)],
+    );
+}
