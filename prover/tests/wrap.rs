@@ -62,6 +62,16 @@ fn rejected_stage1_proofs_leave_the_circuit_unsatisfied() {
     let i = trace.segments[l.input].iter().position(|&v| v < 0).unwrap();
     trace.segments[l.output][i] = trace.segments[l.input][i];
     assert!(!satisfied(&c, &zkml::stage1::prove(g, c.id, &trace)), "skipped ReLU");
+    // Flipped bytes: a file that still parses gives a witness the circuit rejects.
+    let mut bytes = vec![];
+    ark_serialize::CanonicalSerialize::serialize_compressed(&p, &mut bytes).unwrap();
+    for pos in (40..bytes.len()).step_by(bytes.len() / 9) {
+        let mut b = bytes.clone();
+        b[pos] ^= 0x04;
+        if let Ok(q) = <Stage1Proof as ark_serialize::CanonicalDeserialize>::deserialize_compressed(b.as_slice()) {
+            assert!(!satisfied(&c, &q), "byte {pos} flipped");
+        }
+    }
     // Another model's proof: its witness does not even fit this circuit.
     let (_t2, _d, other) = proved("digits_mlp");
     assert!(!satisfied(&c, &other), "another model's proof");
