@@ -13,9 +13,11 @@ pragma solidity ^0.8.24;
 ///        A = (x, y)                      words 0..1 (NOT negated: the contract negates A)
 ///        B = (x_im, x_re, y_im, y_re)    words 2..5 (EIP-197 order: imaginary part first)
 ///        C = (x, y)                      words 6..7
-///      The point at infinity is encoded as all-zero coordinates. Points that are not on the curve
-///      (or, for B, not in the prime-order subgroup) and coordinates >= p make the pairing
-///      precompile fail, and the call returns false. Every public input must be < r.
+///      A and C must be affine points on the curve with coordinates < p (checked before the
+///      pairing); a B that is not on the twist or not in the prime-order subgroup, or has a
+///      coordinate >= p, makes the pairing precompile fail, and the call returns false. Every
+///      public input must be < r. Each precompile call gets a bounded gas amount (its EIP-1108
+///      price plus a margin), so a failing call costs little instead of all the gas forwarded.
 contract {{ contract_name }} {
     /// @dev BN254 scalar field modulus r: public inputs must be reduced below it.
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -42,6 +44,18 @@ contract {{ contract_name }} {
     uint256 internal constant DELTA_X_RE = {{ delta.1 }};
     uint256 internal constant DELTA_Y_IM = {{ delta.2 }};
     uint256 internal constant DELTA_Y_RE = {{ delta.3 }};
+    /// @dev The gas given to ecAdd (150), ecMul (6000) and a pairing of 4 (45000 + 4 * 34000).
+    uint256 internal constant ECADD_GAS = 1_000;
+    uint256 internal constant ECMUL_GAS = 10_000;
+    uint256 internal constant PAIRING_GAS = 200_000;
+{%- if has_model_id %}
+    /// @notice The model id: public input 0 of every proof this verifier accepts.
+    uint256 public constant MODEL_ID = {{ model_id }};
+{%- endif %}
+    /// @dev The linear combination starts from IC0{% if has_model_id %} + MODEL_ID * IC1 (public input 0 is
+    ///      fixed to MODEL_ID, so its ecMul is done at generation time){% endif %}.
+    uint256 internal constant IC_BASE_X = {{ ic_base.0 }};
+    uint256 internal constant IC_BASE_Y = {{ ic_base.1 }};
 {%- for ic in ics %}
     uint256 internal constant IC{{ loop.index0 }}_X = {{ ic.0 }};
     uint256 internal constant IC{{ loop.index0 }}_Y = {{ ic.1 }};
@@ -49,39 +63,89 @@ contract {{ contract_name }} {
 
     /// @notice Verifies a Groth16 proof against the hard-coded verifying key.
     /// @param proof The proof, 256 bytes: A (2 words), B (4 words, EIP-197 order), C (2 words).
-    /// @param pubInputs The public inputs, exactly `NUM_PUBLIC_INPUTS` of them, each < r.
+    /// @param pubInputs The public inputs, exactly `NUM_PUBLIC_INPUTS` of them, each < r{% if has_model_id %}, the
+    ///        first equal to `MODEL_ID`{% endif %}.
     /// @return ok True iff the proof is valid for these public inputs. Any malformed input (wrong
     ///         length, public input >= r, point off the curve, coordinate >= p) gives false.
     function verifyProof(bytes calldata proof, uint256[] calldata pubInputs) external view returns (bool ok) {
         if (proof.length != PROOF_LENGTH || pubInputs.length != NUM_PUBLIC_INPUTS) {
             return false;
         }
+        uint256 pub;
+        assembly ("memory-safe") {
+            pub := mload(0x40)
+            mstore(0x40, add(pub, {{ num_public * 32 }}))
+            calldatacopy(pub, pubInputs.offset, {{ num_public * 32 }})
+        }
+        return _verify(proof, pub);
+    }
+{%- if has_typed %}
+
+    /// @notice Verifies a proof of this model from its typed public values: packs them exactly as
+    ///         the circuit does (floor(253 / bits) slots per field element, value i at bit offset
+    ///         (i % slots) * bits of element i / slots, a signed value v stored as v + 2^(bits-1))
+    ///         and checks the proof for [MODEL_ID, context, packed values...].
+{{ typed_doc }}
+    /// @return True iff the proof is valid; false as well when a value does not fit its slot.
+    function verify({{ typed_params }}) external view returns (bool) {
+        if (proof.length != PROOF_LENGTH) {
+            return false;
+        }
+        uint256 pub;
+        bool inRange;
+        assembly ("memory-safe") {
+            pub := mload(0x40)
+            mstore(0x40, add(pub, {{ num_public * 32 }}))
+            calldatacopy(pub, calldatasize(), {{ num_public * 32 }}) // zeroes
+            inRange := 1
+            mstore(pub, MODEL_ID)
+            mstore(add(pub, 0x20), context)
+{{ typed_body }}
+        }
+        return inRange && _verify(proof, pub);
+    }
+{%- endif %}
+
+    /// @dev The Groth16 check for `proof` and the {{ num_public }} public inputs in memory at `pub`.
+    function _verify(bytes calldata proof, uint256 pub) internal view returns (bool ok) {
         assembly ("memory-safe") {
             // Pairing input: 4 pairs of (G1: 2 words, G2: 4 words) = 0x300 bytes from f.
             // Scratch for the linear combination at f + 0x300 .. f + 0x3a0.
             let f := mload(0x40)
             let s := add(f, 0x300)
 
-            // vk_x = IC0 + sum_i pubInputs[i] * IC[i + 1]; accumulator at s, (point, scalar) at s + 0x40.
+            // vk_x = IC_BASE + sum_i pub[i] * IC[i + 1]; accumulator at s, (point, scalar) at s + 0x40.
+{%- if has_model_id %}
+            ok := eq(mload(pub), MODEL_ID)
+{%- else %}
             ok := 1
-            mstore(s, IC0_X)
-            mstore(add(s, 0x20), IC0_Y)
-{%- for ic in ics %}{% if !loop.first %}
+{%- endif %}
+            mstore(s, IC_BASE_X)
+            mstore(add(s, 0x20), IC_BASE_Y)
+{%- for ic in ics %}{% if loop.index0 >= ic_first %}
             {
-                let x := calldataload(add(pubInputs.offset, {{ (loop.index0 - 1) * 32 }}))
+                let x := mload(add(pub, {{ (loop.index0 - 1) * 32 }}))
                 ok := and(ok, lt(x, R))
                 mstore(add(s, 0x40), IC{{ loop.index0 }}_X)
                 mstore(add(s, 0x60), IC{{ loop.index0 }}_Y)
                 mstore(add(s, 0x80), x)
-                ok := and(ok, staticcall(gas(), 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
-                ok := and(ok, staticcall(gas(), 0x06, s, 0x80, s, 0x40))
+                ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
+                ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 0x80, s, 0x40))
             }
 {%- endif %}{% endfor %}
 
-            // Pair 0: (-A, B). A.y must be < p: negating y = p would give 0 and alias the point at infinity.
+            // A and C: coordinates < p and y^2 = x^3 + 3 (this also rules out the all-zero encoding
+            // of infinity, which an honest proof has with negligible probability).
+            let ax := calldataload(proof.offset)
             let ay := calldataload(add(proof.offset, 0x20))
-            ok := and(ok, lt(ay, P))
-            mstore(f, calldataload(proof.offset))
+            let cx := calldataload(add(proof.offset, 0xc0))
+            let cy := calldataload(add(proof.offset, 0xe0))
+            ok := and(ok, and(and(lt(ax, P), lt(ay, P)), and(lt(cx, P), lt(cy, P))))
+            ok := and(ok, eq(mulmod(ay, ay, P), addmod(mulmod(ax, mulmod(ax, ax, P), P), 3, P)))
+            ok := and(ok, eq(mulmod(cy, cy, P), addmod(mulmod(cx, mulmod(cx, cx, P), P), 3, P)))
+
+            // Pair 0: (-A, B).
+            mstore(f, ax)
             mstore(add(f, 0x20), mod(sub(P, ay), P))
             calldatacopy(add(f, 0x40), add(proof.offset, 0x40), 0x80)
             // Pair 1: (alpha, beta).
@@ -99,18 +163,19 @@ contract {{ contract_name }} {
             mstore(add(f, 0x200), GAMMA_Y_IM)
             mstore(add(f, 0x220), GAMMA_Y_RE)
             // Pair 3: (C, delta).
-            calldatacopy(add(f, 0x240), add(proof.offset, 0xc0), 0x40)
+            mstore(add(f, 0x240), cx)
+            mstore(add(f, 0x260), cy)
             mstore(add(f, 0x280), DELTA_X_IM)
             mstore(add(f, 0x2a0), DELTA_X_RE)
             mstore(add(f, 0x2c0), DELTA_Y_IM)
             mstore(add(f, 0x2e0), DELTA_Y_RE)
 
-            // Only run the pairing if everything so far was valid: a failing precompile call
-            // consumes all the gas it was given.
+            // Only run the pairing if everything so far was valid, and with bounded gas: a
+            // failing precompile call (B off the twist) consumes all the gas it was given.
             if ok {
                 mstore(s, 0)
                 // (Yul evaluates arguments right to left: read the result only after the call.)
-                let success := staticcall(gas(), 0x08, f, 0x300, s, 0x20)
+                let success := staticcall(PAIRING_GAS, 0x08, f, 0x300, s, 0x20)
                 ok := and(success, eq(mload(s), 1))
             }
         }

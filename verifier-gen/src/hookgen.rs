@@ -280,12 +280,14 @@ pub fn generate(
             vk.gamma_abc_g1.len() - 1
         );
     }
+    let layout = crate::model::ModelLayout::from_settings(&settings)?;
+    layout.check_vk(&vk)?;
     let mut files = render(hook, name, &info, oracle)?;
     files.insert(
         0,
         (
             format!("{name}Verifier.sol"),
-            solidity::render(&vk, &format!("{name}Verifier")),
+            solidity::render_model(&vk, &format!("{name}Verifier"), &layout),
         ),
     );
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;

@@ -22,7 +22,7 @@ pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
     if path.is_dir() {
         bail!(
             "{} is a directory; expected an ark-serialize compressed VerifyingKey<Bn254> file \
-             (compiled model directories are not supported yet)",
+             (read a compiled model directory with `model::load_dir`)",
             path.display()
         );
     }

@@ -4,6 +4,8 @@
 //!   `templates/Groth16Verifier.sol` at the repository root) with the verifying key hard-coded.
 //! - [`calldata`] encodes a proof into the contract's 256-byte layout and builds the ABI calldata
 //!   of `verifyProof(bytes,uint256[])` with alloy's `sol!` types.
+//! - [`model`] reads a compiled model directory's public-input layout (settings.json) and
+//!   renders the typed entry point `verify(...)` and its calldata.
 //! - [`io`] reads verifying keys, proofs and public inputs from files.
 //!
 //! Proof layout (shared by the contract and the encoder): 8 big-endian 32-byte words,
@@ -15,6 +17,7 @@ pub mod calldata;
 pub mod hookgen;
 pub mod hooks;
 pub mod io;
+pub mod model;
 pub mod solidity;
 
 use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};

@@ -4,11 +4,18 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use zkml_verifier_gen::{calldata, io, solidity};
+use zkml_verifier_gen::{calldata, io, model, solidity};
 
 const EXAMPLES: &str = "\
 Examples:
-  # Render a Solidity verifier for a Groth16 verifying key
+  # Render the verifier of a compiled model (zkml compile + zkml setup): verifyProof plus the
+  # typed entry point, e.g. verify(bytes proof, uint256 context, int256[16] input, int256 output)
+  zkml-gen solidity build/price_mlp --out PriceMlpVerifier.sol --contract-name PriceMlpVerifier
+
+  # Hex calldata of the typed entry point for a wrapped proof (zkml prove --wrap)
+  zkml-gen calldata build/price_mlp proof.bin
+
+  # Render a Solidity verifier for a bare Groth16 verifying key (verifyProof only)
   zkml-gen solidity model.vk --out Verifier.sol --contract-name PriceMlpVerifier
 
   # Print the hex calldata of verifyProof(bytes,uint256[]) for a proof and its public inputs
@@ -17,8 +24,9 @@ Examples:
   # ...and send it with any Ethereum client, e.g.
   cast call $VERIFIER \"$(zkml-gen calldata model.vk proof.bin --public-inputs '[\"12\",\"42\"]')\"
 
-VK_FILE is an ark-serialize compressed Groth16 VerifyingKey<Bn254>; PROOF_FILE an ark-serialize
-compressed Proof<Bn254>.";
+A model directory holds vk.bin and settings.json; its PROOF is a wrap proof file (zkml prove
+--wrap). A VK_FILE is an ark-serialize compressed Groth16 VerifyingKey<Bn254>, and its PROOF an
+ark-serialize compressed Proof<Bn254> with --public-inputs.";
 
 #[derive(Parser)]
 #[command(
@@ -39,7 +47,8 @@ enum Command {
         after_help = "Example:\n  zkml-gen solidity model.vk --out Verifier.sol --contract-name PriceMlpVerifier"
     )]
     Solidity {
-        /// Verifying key file (ark-serialize compressed VerifyingKey<Bn254>).
+        /// A compiled model directory (vk.bin, settings.json), or a verifying key file
+        /// (ark-serialize compressed VerifyingKey<Bn254>).
         vk: PathBuf,
         /// Where to write the contract.
         #[arg(long, short)]
@@ -48,18 +57,24 @@ enum Command {
         #[arg(long, default_value = solidity::DEFAULT_CONTRACT_NAME)]
         contract_name: String,
     },
-    /// Print the hex ABI calldata of verifyProof(bytes,uint256[]) for a proof.
+    /// Print hex ABI calldata: of the typed entry point for a model directory and a wrap proof,
+    /// of verifyProof(bytes,uint256[]) for a verifying key file.
     #[command(
-        after_help = "Example:\n  zkml-gen calldata model.vk proof.bin --public-inputs '[\"12\", \"0x2a\"]'"
+        after_help = "Examples:\n  zkml-gen calldata build/price_mlp proof.bin\n  zkml-gen calldata model.vk proof.bin --public-inputs '[\"12\", \"0x2a\"]'"
     )]
     Calldata {
-        /// Verifying key file (ark-serialize compressed VerifyingKey<Bn254>).
+        /// A compiled model directory (vk.bin, settings.json), or a verifying key file.
         vk: PathBuf,
-        /// Proof file (ark-serialize compressed Proof<Bn254>).
+        /// With a directory: a wrap proof file (`zkml prove --wrap`). With a key file: an
+        /// ark-serialize compressed Proof<Bn254>.
         proof: PathBuf,
-        /// Public inputs as a JSON array of decimal / 0x-hex strings or integers, each < r.
+        /// With a key file: the public inputs as a JSON array of decimal / 0x-hex strings or
+        /// integers, each < r. With a directory, from the proof file (and --verify-proof).
         #[arg(long)]
-        public_inputs: String,
+        public_inputs: Option<String>,
+        /// With a directory: calldata of verifyProof(bytes,uint256[]) instead of the typed entry point.
+        #[arg(long)]
+        verify_proof: bool,
     },
     /// Render a model's hook contracts and forge deploy scripts (oracle, ERC-8004 validator, x402 escrow).
     #[command(
@@ -103,8 +118,13 @@ fn main() -> Result<()> {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
-            let vk = io::load_vk(&vk)?;
-            let src = solidity::render(&vk, &contract_name);
+            let (src, vk) = if vk.is_dir() {
+                let (vk, layout) = model::load_dir(&vk)?;
+                (solidity::render_model(&vk, &contract_name, &layout), vk)
+            } else {
+                let vk = io::load_vk(&vk)?;
+                (solidity::render(&vk, &contract_name), vk)
+            };
             std::fs::write(&out, src).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
                 "wrote {} (contract {contract_name}, {} public inputs)",
@@ -116,7 +136,37 @@ fn main() -> Result<()> {
             vk,
             proof,
             public_inputs,
+            verify_proof,
+        } if vk.is_dir() => {
+            if public_inputs.is_some() {
+                bail!("--public-inputs is for a verifying key file; a wrap proof file carries its public inputs");
+            }
+            let (_vk, layout) = model::load_dir(&vk)?;
+            let w = match zkml::artifact::read_any_proof(&proof)? {
+                zkml::artifact::AnyProof::Wrap(w) => w,
+                zkml::artifact::AnyProof::Stage1(_) => bail!(
+                    "{} is a stage-1 proof; the on-chain verifier needs a wrapped one (zkml prove --wrap)",
+                    proof.display()
+                ),
+            };
+            let cd = if verify_proof {
+                layout.typed_words(&w.public_inputs)?; // same model, same layout
+                calldata::verify_proof_calldata(&w.proof, &w.public_inputs)
+            } else {
+                layout.typed_calldata(&w.proof, &w.public_inputs)?
+            };
+            println!("0x{}", hex::encode(cd));
+        }
+        Command::Calldata {
+            vk,
+            proof,
+            public_inputs,
+            verify_proof,
         } => {
+            if verify_proof {
+                bail!("--verify-proof is for a model directory; a key file always gives verifyProof calldata");
+            }
+            let public_inputs = public_inputs.context("--public-inputs is required with a verifying key file")?;
             let vk = io::load_vk(&vk)?;
             let proof = io::load_proof(&proof)?;
             let inputs = io::parse_public_inputs(&public_inputs)?;

@@ -15,6 +15,14 @@ struct VerifierTemplate {
     generator_version: &'static str,
     contract_name: String,
     num_public: usize,
+    has_model_id: bool,
+    model_id: String,
+    ic_base: (String, String),
+    ic_first: usize,
+    has_typed: bool,
+    typed_doc: String,
+    typed_params: String,
+    typed_body: String,
     alpha: (String, String),
     beta: (String, String, String, String),
     gamma: (String, String, String, String),
@@ -88,6 +96,31 @@ pub fn is_valid_contract_name(name: &str) -> bool {
 /// # Panics
 /// If `contract_name` is not a valid Solidity identifier (check with [`is_valid_contract_name`]).
 pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
+    render_with(vk, contract_name, None)
+}
+
+/// Renders the verifier of a compiled model: as [`render`], plus `MODEL_ID` (public input 0 is
+/// fixed to it, and its ecMul is folded into the first IC point at generation time) and the
+/// typed entry point `verify(bytes proof, uint256 context, <typed public values>...)` that packs
+/// values as the circuit does (see [`crate::model`]).
+///
+/// # Panics
+/// If `contract_name` is not a valid Solidity identifier, or `layout` does not match `vk`
+/// ([`crate::model::ModelLayout::check_vk`]).
+pub fn render_model(
+    vk: &VerifyingKey<Bn254>,
+    contract_name: &str,
+    layout: &crate::model::ModelLayout,
+) -> String {
+    layout.check_vk(vk).expect("layout matches the verifying key");
+    render_with(vk, contract_name, Some(layout))
+}
+
+fn render_with(
+    vk: &VerifyingKey<Bn254>,
+    contract_name: &str,
+    layout: Option<&crate::model::ModelLayout>,
+) -> String {
     assert!(
         is_valid_contract_name(contract_name),
         "invalid Solidity contract name {contract_name:?}"
@@ -96,10 +129,23 @@ pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
         !vk.gamma_abc_g1.is_empty(),
         "verifying key has no IC points"
     );
+    let (ic_base, typed) = match layout {
+        None => (vk.gamma_abc_g1[0], None),
+        Some(l) => (l.ic_base(vk), Some(l.typed_entry())),
+    };
+    let typed = typed.unwrap_or_default();
     let t = VerifierTemplate {
         generator_version: env!("CARGO_PKG_VERSION"),
         contract_name: contract_name.to_string(),
         num_public: vk.gamma_abc_g1.len() - 1,
+        has_model_id: layout.is_some(),
+        model_id: layout.map(|l| l.model_id.to_string()).unwrap_or_default(),
+        ic_base: g1(&ic_base),
+        ic_first: if layout.is_some() { 2 } else { 1 },
+        has_typed: layout.is_some(),
+        typed_doc: typed.doc,
+        typed_params: typed.params,
+        typed_body: typed.body,
         alpha: g1(&vk.alpha_g1),
         beta: g2(&vk.beta_g2),
         gamma: g2(&vk.gamma_g2),

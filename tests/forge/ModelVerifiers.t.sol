@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Test} from "forge-std/Test.sol";
+
+/// @notice What every generated model verifier exposes (the typed entry point differs per model
+///         and is called with Rust-encoded calldata).
+interface IModelVerifier {
+    function verifyProof(bytes calldata proof, uint256[] calldata pubInputs) external view returns (bool);
+    function NUM_PUBLIC_INPUTS() external view returns (uint256);
+    function MODEL_ID() external view returns (uint256);
+}
+
+/// @notice Tests of the verifiers that `zkml-gen solidity DIR` renders for real models, with
+///         real wrapped proofs. verifier-gen/tests/models.rs compiles each model, runs the dev
+///         setup and proves (stage 1 + Groth16 wrap), renders the verifier and its calldata with
+///         the zkml-gen binary, compiles it with the pinned solc and writes the fixture
+///         tests/forge/generated/verifier_<model>.json (git-ignored): creation bytecode, proof,
+///         public inputs, calldata of both entry points and where the typed values lie in it.
+///         Nothing generated is imported, so forge compiles on a clean clone; a suite whose
+///         fixture is missing is skipped.
+abstract contract ModelVerifierSuite is Test {
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    uint256 internal constant P = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
+
+    IModelVerifier internal verifier;
+    bytes internal proof;
+    uint256[] internal pub;
+    bytes internal typed;
+    bytes internal verifyProofCalldata;
+    uint256 internal contextOffset;
+    uint256 internal proofOffset;
+    uint256[] internal valueOffsets;
+    uint256[] internal valueBits;
+    bool[] internal valueSigned;
+    bytes internal otherProof;
+    uint256[] internal otherPub;
+    uint256 internal deployGas;
+
+    function fixturePath() internal pure virtual returns (string memory);
+
+    function setUp() public {
+        string memory path = fixturePath();
+        if (!vm.exists(path)) {
+            // Written by `cargo test -p zkml-verifier-gen --test models`.
+            vm.skip(true);
+            return;
+        }
+        string memory fx = vm.readFile(path);
+        bytes memory code = vm.parseJsonBytes(fx, ".bytecode");
+        address v;
+        uint256 g = gasleft();
+        assembly {
+            v := create(0, add(code, 0x20), mload(code))
+        }
+        deployGas = g - gasleft();
+        require(v != address(0), "deploying the verifier failed");
+        verifier = IModelVerifier(v);
+        proof = vm.parseJsonBytes(fx, ".proof");
+        pub = vm.parseJsonUintArray(fx, ".pub");
+        typed = vm.parseJsonBytes(fx, ".typedCalldata");
+        verifyProofCalldata = vm.parseJsonBytes(fx, ".verifyProofCalldata");
+        contextOffset = vm.parseJsonUint(fx, ".contextOffset");
+        proofOffset = vm.parseJsonUint(fx, ".proofOffset");
+        valueOffsets = vm.parseJsonUintArray(fx, ".valueOffsets");
+        valueBits = vm.parseJsonUintArray(fx, ".valueBits");
+        valueSigned = vm.parseJsonBoolArray(fx, ".valueSigned");
+        otherProof = vm.parseJsonBytes(fx, ".otherProof");
+        otherPub = vm.parseJsonUintArray(fx, ".otherPub");
+    }
+
+    // ----- helpers -----
+
+    /// verifyProof with a bounded gas budget, as a real transaction has; a revert counts as
+    /// "not verified".
+    function verified(bytes memory p, uint256[] memory a) internal view returns (bool) {
+        try verifier.verifyProof{gas: 2_000_000}(p, a) returns (bool ok) {
+            return ok;
+        } catch {
+            return false;
+        }
+    }
+
+    /// The typed entry point through raw calldata; a revert counts as "not verified".
+    function typedVerified(bytes memory cd) internal view returns (bool) {
+        (bool success, bytes memory ret) = address(verifier).staticcall{gas: 2_000_000}(cd);
+        return success && ret.length == 32 && abi.decode(ret, (bool));
+    }
+
+    function setWord(bytes memory b, uint256 offset, uint256 v) internal pure returns (bytes memory c) {
+        c = bytes.concat(b);
+        assembly {
+            mstore(add(add(c, 0x20), offset), v)
+        }
+    }
+
+    function word(bytes memory b, uint256 offset) internal pure returns (uint256 v) {
+        assembly {
+            v := mload(add(add(b, 0x20), offset))
+        }
+    }
+
+    /// The typed calldata with another 256-byte proof.
+    function typedWithProof(bytes memory p) internal view returns (bytes memory cd) {
+        require(p.length == 256, "proof length");
+        cd = bytes.concat(typed);
+        for (uint256 i = 0; i < 256; i++) {
+            cd[proofOffset + i] = p[i];
+        }
+    }
+
+    function copy(uint256[] memory a) internal pure returns (uint256[] memory b) {
+        b = new uint256[](a.length);
+        for (uint256 i = 0; i < a.length; i++) {
+            b[i] = a[i];
+        }
+    }
+
+    // ----- the valid proof -----
+
+    function test_validProofVerifies() public view {
+        assertEq(verifier.NUM_PUBLIC_INPUTS(), pub.length);
+        assertEq(verifier.MODEL_ID(), pub[0]);
+        assertTrue(verifier.verifyProof(proof, pub), "verifyProof");
+        assertTrue(typedVerified(typed), "typed verify");
+        (bool success, bytes memory ret) = address(verifier).staticcall(verifyProofCalldata);
+        assertTrue(success && abi.decode(ret, (bool)), "Rust verifyProof calldata");
+    }
+
+    /// Execution gas of one typed verify call (the callee frame, as forge measures it), the
+    /// runtime code size, the calldata size and the deploy gas.
+    function test_gasOfTypedVerify() public {
+        (bool success, bytes memory ret) = address(verifier).call(typed);
+        assertTrue(success && abi.decode(ret, (bool)));
+        uint256 gasTyped = vm.lastCallGas().gasTotalUsed;
+        assertTrue(verifier.verifyProof(proof, pub));
+        uint256 gasVerifyProof = vm.lastCallGas().gasTotalUsed;
+        emit log_named_uint("typed verify execution gas", gasTyped);
+        emit log_named_uint("verifyProof execution gas", gasVerifyProof);
+        emit log_named_uint("runtime code bytes", address(verifier).code.length);
+        emit log_named_uint("typed calldata bytes", typed.length);
+        emit log_named_uint("deploy gas", deployGas);
+    }
+
+    // ----- rejections -----
+
+    function test_flippedProofByteRejected() public view {
+        for (uint256 i = 0; i < 256; i++) {
+            bytes memory p = bytes.concat(proof);
+            p[i] = bytes1(uint8(p[i]) ^ 0x01);
+            assertFalse(verified(p, pub), "flipped bit accepted by verifyProof");
+            assertFalse(typedVerified(typedWithProof(p)), "flipped bit accepted by verify");
+        }
+    }
+
+    function sampleStep() internal view returns (uint256) {
+        return valueOffsets.length / 24 + 1;
+    }
+
+    function test_changedPublicInputRejected() public view {
+        for (uint256 i = 0; i < pub.length; i++) {
+            uint256[] memory a = copy(pub);
+            a[i] = addmod(a[i], 1, R);
+            assertFalse(verified(proof, a));
+        }
+        // The typed values: context, then each value by one (staying in range where possible).
+        assertFalse(typedVerified(setWord(typed, contextOffset, word(typed, contextOffset) + 1)), "context");
+        // A sample of the values (every one for small models): each changed call copies the
+        // whole calldata, which for lenet's ~800 values would exhaust the test's memory.
+        for (uint256 k = 0; k < valueOffsets.length; k += sampleStep()) {
+            uint256 o = valueOffsets[k];
+            uint256 w = word(typed, o);
+            assertFalse(typedVerified(setWord(typed, o, w ^ 1)), "typed value changed");
+        }
+    }
+
+    function test_publicInputNotBelowRRejected() public view {
+        for (uint256 i = 0; i < pub.length; i++) {
+            uint256[] memory a = copy(pub);
+            a[i] = a[i] + R; // the same value mod r: must still be rejected
+            assertFalse(verified(proof, a));
+            a[i] = type(uint256).max;
+            assertFalse(verified(proof, a));
+        }
+        uint256 ctx = word(typed, contextOffset);
+        assertFalse(typedVerified(setWord(typed, contextOffset, ctx + R)), "context + r");
+    }
+
+    function test_anotherModelsProofRejected() public view {
+        assertFalse(verified(otherProof, otherPub), "other proof, other public inputs");
+        assertFalse(verified(otherProof, pub), "other proof, these public inputs");
+        assertFalse(typedVerified(typedWithProof(otherProof)), "other proof, typed");
+        // This proof, claimed for the other model's id.
+        uint256[] memory a = copy(pub);
+        a[0] = otherPub[0];
+        assertFalse(verified(proof, a), "other model id");
+    }
+
+    function test_pointNotOnCurveRejected() public view {
+        // (1, 3) is not on y^2 = x^3 + 3.
+        bytes memory p = setWord(setWord(proof, 0, 1), 0x20, 3);
+        assertFalse(verified(p, pub), "A off curve");
+        assertFalse(typedVerified(typedWithProof(p)), "A off curve, typed");
+        p = setWord(setWord(proof, 0xc0, 1), 0xe0, 3);
+        assertFalse(verified(p, pub), "C off curve");
+        p = setWord(proof, 0x40, 1);
+        assertFalse(verified(p, pub), "B off curve");
+        assertFalse(typedVerified(typedWithProof(p)), "B off curve, typed");
+        assertFalse(verified(setWord(proof, 0x20, word(proof, 0x20) + P), pub), "A.y + p");
+        assertFalse(verified(new bytes(256), pub), "all zero");
+    }
+
+    /// A point off the curve costs little: the failing pairing call gets a bounded gas amount,
+    /// not all the gas forwarded to the verifier.
+    function test_badPointCostsBoundedGas() public {
+        bytes memory p = setWord(proof, 0x40, 1); // B off the twist: only the pairing catches it
+        assertFalse(verifier.verifyProof{gas: 10_000_000}(p, pub));
+        uint256 used = vm.lastCallGas().gasTotalUsed;
+        emit log_named_uint("verifyProof gas, B off the curve", used);
+        // The pairing's bounded gas plus one ecMul and ecAdd per public input.
+        assertLt(used, 300_000 + 10_000 * pub.length);
+        p = setWord(setWord(proof, 0, 1), 0x20, 3); // A off the curve: caught before the pairing
+        assertFalse(verifier.verifyProof{gas: 10_000_000}(p, pub));
+        assertLt(vm.lastCallGas().gasTotalUsed, 60_000 + 10_000 * pub.length);
+    }
+
+    function test_typedValueOutOfRangeRejected() public view {
+        for (uint256 k = 0; k < valueOffsets.length; k += sampleStep()) {
+            uint256 o = valueOffsets[k];
+            uint256 bits = valueBits[k];
+            if (valueSigned[k]) {
+                int256 half = int256(1 << (bits - 1));
+                assertFalse(typedVerified(setWord(typed, o, uint256(half))), "max + 1");
+                assertFalse(typedVerified(setWord(typed, o, uint256(-half - 1))), "min - 1");
+                assertFalse(typedVerified(setWord(typed, o, uint256(type(int256).max))), "int256 max");
+                assertFalse(typedVerified(setWord(typed, o, uint256(type(int256).min))), "int256 min");
+            } else {
+                assertFalse(typedVerified(setWord(typed, o, 1 << bits)), "max + 1");
+                assertFalse(typedVerified(setWord(typed, o, type(uint256).max)), "uint256 max");
+            }
+        }
+    }
+
+    // ----- fuzz -----
+
+    function testFuzz_randomProofNeverVerifies(bytes32[8] memory words) public view {
+        bytes memory p = abi.encodePacked(words);
+        vm.assume(keccak256(p) != keccak256(proof));
+        assertFalse(verified(p, pub));
+        assertFalse(typedVerified(typedWithProof(p)));
+    }
+
+    function testFuzz_typedValueOutOfRangeNeverVerifies(uint256 k, int256 v) public view {
+        vm.assume(valueOffsets.length > 0);
+        k = k % valueOffsets.length;
+        uint256 bits = valueBits[k];
+        if (valueSigned[k]) {
+            int256 half = int256(1 << (bits - 1));
+            vm.assume(v >= half || v < -half);
+        } else {
+            vm.assume(v < 0 || uint256(v) >> bits != 0);
+        }
+        assertFalse(typedVerified(setWord(typed, valueOffsets[k], uint256(v))));
+    }
+}
+
+contract PriceMlpVerifierTest is ModelVerifierSuite {
+    function fixturePath() internal pure override returns (string memory) {
+        return "tests/forge/generated/verifier_price_mlp.json";
+    }
+}
+
+contract LenetVerifierTest is ModelVerifierSuite {
+    function fixturePath() internal pure override returns (string memory) {
+        return "tests/forge/generated/verifier_lenet.json";
+    }
+}

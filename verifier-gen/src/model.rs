@@ -1,0 +1,430 @@
+//! A compiled model's public inputs, as `zkml compile` lays them out in `settings.json`
+//! (`public_inputs: [{name, index, count, packing?}]`): `[model_id, context, input…, output…]`,
+//! where a public tensor is packed (`packing`: `⌊253 / slot_bits⌋` values per field element,
+//! value i at bit offset `(i % per_element) · slot_bits` of element `i / per_element`, a signed
+//! value v stored as `v + 2^(slot_bits − 1)`, as `prover/src/pack.rs`), a hashed tensor is one
+//! commitment and a private tensor is absent.
+//!
+//! From it come the verifier's typed entry point, e.g. for price_mlp
+//! `verify(bytes proof, uint256 context, int256[16] input, int256 output)`, and its calldata.
+
+use std::path::Path;
+
+use alloy_primitives::{Bytes, I256, U256};
+use alloy_sol_types::SolValue;
+use anyhow::{Context, Result, bail, ensure};
+use ark_bn254::{Bn254, Fr, G1Affine};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{BigInteger, PrimeField};
+use ark_groth16::{Proof, VerifyingKey};
+use serde_json::Value;
+
+use crate::calldata::{encode_proof, fr_to_u256};
+
+/// How a tensor's values are packed into field elements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packing {
+    pub values: usize,
+    pub per_element: usize,
+    pub slot_bits: u32,
+    pub signed: bool,
+}
+
+/// One entry of the public inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// As in settings.json: `model_id`, `context`, `input`, `output`, `input_commitment`, ….
+    pub name: String,
+    pub index: usize,
+    pub count: usize,
+    pub packing: Option<Packing>,
+}
+
+/// The public-input layout of a compiled model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelLayout {
+    pub model_id: U256,
+    pub entries: Vec<Entry>,
+}
+
+/// What the template inserts for the typed entry point.
+#[derive(Clone, Debug, Default)]
+pub struct TypedEntry {
+    pub doc: String,
+    pub params: String,
+    pub body: String,
+}
+
+fn r_u256() -> U256 {
+    U256::from_be_slice(&Fr::MODULUS.to_bytes_be())
+}
+
+fn parse_u256(s: &str) -> Option<U256> {
+    match s.strip_prefix("0x") {
+        Some(h) => U256::from_str_radix(h, 16).ok(),
+        None => U256::from_str_radix(s, 10).ok(),
+    }
+}
+
+/// `input_commitment` → `inputCommitment`.
+fn camel(name: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in name.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Reads DIR/vk.bin and DIR/settings.json of a compiled model directory (`zkml compile` +
+/// `zkml setup`), checking that they agree.
+pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
+    let settings_path = dir.join("settings.json");
+    let settings: Value = serde_json::from_slice(&std::fs::read(&settings_path).with_context(|| {
+        format!("cannot read {} (run `zkml compile` first)", settings_path.display())
+    })?)
+    .with_context(|| format!("{} is not JSON", settings_path.display()))?;
+    let layout = ModelLayout::from_settings(&settings)
+        .with_context(|| format!("in {}", settings_path.display()))?;
+    let vk_path = dir.join("vk.bin");
+    if !vk_path.exists() {
+        bail!("{} does not exist: run `zkml setup` on the model directory first", vk_path.display());
+    }
+    let vk = crate::io::load_vk(&vk_path)?;
+    layout.check_vk(&vk)?;
+    Ok((vk, layout))
+}
+
+impl ModelLayout {
+    /// Parses `model_id` and `public_inputs` of a settings.json value.
+    pub fn from_settings(settings: &Value) -> Result<Self> {
+        let model_id = settings["model_id"]
+            .as_str()
+            .and_then(parse_u256)
+            .context("settings.json: no model_id (a decimal or 0x string)")?;
+        ensure!(model_id < r_u256(), "settings.json: model_id is not below r");
+        let list = settings["public_inputs"]
+            .as_array()
+            .context("settings.json: no public_inputs (recompile with a zkml that writes the layout)")?;
+        let mut entries = Vec::new();
+        let mut next = 0;
+        for p in list {
+            let name = p["name"].as_str().context("settings.json: a public input has no name")?.to_string();
+            let get = |v: &Value, f: &str| {
+                v[f].as_u64().with_context(|| format!("settings.json: public input {name:?} has no {f}"))
+            };
+            let index = get(p, "index")? as usize;
+            let count = get(p, "count")? as usize;
+            ensure!(index == next, "settings.json: public input {name:?} starts at {index}, expected {next}");
+            ensure!(count >= 1, "settings.json: public input {name:?} has count 0");
+            let ident = camel(&name);
+            ensure!(
+                crate::solidity::is_valid_contract_name(&ident) && !["proof", "pub", "inRange"].contains(&ident.as_str()),
+                "settings.json: public input name {name:?} does not make a Solidity identifier"
+            );
+            let packing = match &p["packing"] {
+                Value::Null => None,
+                k => {
+                    let values = get(k, "values")? as usize;
+                    let slot_bits = get(k, "slot_bits")? as u32;
+                    ensure!((1..=253).contains(&slot_bits), "settings.json: {name:?} has slot_bits {slot_bits}");
+                    let per_element = get(k, "per_element")? as usize;
+                    ensure!(
+                        per_element == (253 / slot_bits) as usize,
+                        "settings.json: {name:?} packs {per_element} values per element; {slot_bits}-bit slots give {}",
+                        253 / slot_bits
+                    );
+                    ensure!(
+                        values >= 1 && values.div_ceil(per_element) == count,
+                        "settings.json: {name:?} packs {values} values into {count} elements"
+                    );
+                    let signed = k["signed"].as_bool().with_context(|| format!("settings.json: {name:?} has no packing.signed"))?;
+                    Some(Packing { values, per_element, slot_bits, signed })
+                }
+            };
+            next = index + count;
+            entries.push(Entry { name, index, count, packing });
+        }
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        ensure!(
+            names.len() >= 2 && names[0] == "model_id" && names[1] == "context" && entries[0].count == 1 && entries[1].count == 1,
+            "settings.json: public_inputs are {names:?}; expected [model_id, context, ...]"
+        );
+        Ok(ModelLayout { model_id, entries })
+    }
+
+    /// Number of public inputs (field elements).
+    pub fn num_public(&self) -> usize {
+        self.entries.iter().map(|e| e.count).sum()
+    }
+
+    /// Checks that `vk` has as many public inputs as the layout.
+    pub fn check_vk(&self, vk: &VerifyingKey<Bn254>) -> Result<()> {
+        let n = vk.gamma_abc_g1.len().saturating_sub(1);
+        ensure!(
+            n == self.num_public(),
+            "vk.bin has {n} public inputs but settings.json lays out {}",
+            self.num_public()
+        );
+        Ok(())
+    }
+
+    /// IC0 + model_id · IC1: public input 0 is fixed.
+    pub fn ic_base(&self, vk: &VerifyingKey<Bn254>) -> G1Affine {
+        let id = Fr::from_be_bytes_mod_order(&self.model_id.to_be_bytes::<32>());
+        (vk.gamma_abc_g1[0].into_group() + vk.gamma_abc_g1[1] * id).into_affine()
+    }
+
+    fn typed(&self) -> &[Entry] {
+        &self.entries[2..]
+    }
+
+    /// Solidity type of an entry's argument (with `calldata` for arrays when `location`).
+    fn sol_type(e: &Entry, location: bool) -> String {
+        let loc = if location { " calldata" } else { "" };
+        match &e.packing {
+            Some(p) => {
+                let t = if p.signed { "int256" } else { "uint256" };
+                if p.values == 1 { t.into() } else { format!("{t}[{}]{loc}", p.values) }
+            }
+            None if e.count == 1 => "uint256".into(),
+            None => format!("uint256[{}]{loc}", e.count),
+        }
+    }
+
+    /// The typed entry point's signature, e.g. `verify(bytes,uint256,int256[16],int256)`.
+    pub fn signature(&self) -> String {
+        let mut s = String::from("verify(bytes,uint256");
+        for e in self.typed() {
+            s.push(',');
+            s.push_str(&Self::sol_type(e, false));
+        }
+        s.push(')');
+        s
+    }
+
+    /// Parameters, NatSpec and assembly body of the typed entry point.
+    pub fn typed_entry(&self) -> TypedEntry {
+        let mut params = vec!["bytes calldata proof".to_string(), "uint256 context".to_string()];
+        let mut doc = vec![
+            "    /// @param proof The proof, 256 bytes (as for `verifyProof`).".to_string(),
+            "    /// @param context The context bound into the proof (public input 1), < r.".to_string(),
+        ];
+        let mut body = String::new();
+        for e in self.typed() {
+            let id = camel(&e.name);
+            params.push(format!("{} {id}", Self::sol_type(e, true)));
+            let at = |k: usize| format!("add(pub, {:#x})", (e.index + k) * 32);
+            match &e.packing {
+                Some(p) => {
+                    let bits = p.slot_bits;
+                    let (off, limit) = if p.signed {
+                        (U256::from(1) << (bits - 1), U256::from(1) << bits)
+                    } else {
+                        (U256::ZERO, U256::from(1) << bits)
+                    };
+                    let range = if p.signed {
+                        format!("-2^{} <= v < 2^{}", bits - 1, bits - 1)
+                    } else {
+                        format!("0 <= v < 2^{bits}")
+                    };
+                    doc.push(format!(
+                        "    /// @param {id} The {} quantized value(s) of `{}`, each {range} (public inputs {}..{}).",
+                        p.values,
+                        e.name,
+                        e.index,
+                        e.index + e.count - 1
+                    ));
+                    let val = |x: String| if p.signed { format!("add({x}, {off:#x})") } else { x };
+                    body.push_str(&format!("            // {}: {} values, {bits}-bit slots, {} per element\n", e.name, p.values, p.per_element));
+                    if p.values == 1 {
+                        body.push_str(&format!(
+                            "            {{\n                let v := {}\n                inRange := and(inRange, lt(v, {limit:#x}))\n                mstore({}, v)\n            }}\n",
+                            val(id.clone()),
+                            at(0)
+                        ));
+                    } else if p.values <= 64 {
+                        // Unrolled: one word at a time.
+                        for (k, chunk) in (0..p.values).collect::<Vec<_>>().chunks(p.per_element).enumerate() {
+                            body.push_str("            {\n                let w := 0\n                let v := 0\n");
+                            for (j, &i) in chunk.iter().enumerate() {
+                                body.push_str(&format!(
+                                    "                v := {}\n                inRange := and(inRange, lt(v, {limit:#x}))\n",
+                                    val(format!("calldataload(add({id}, {:#x}))", i * 32))
+                                ));
+                                if j == 0 {
+                                    body.push_str("                w := v\n");
+                                } else {
+                                    body.push_str(&format!("                w := or(w, shl({}, v))\n", j as u32 * bits));
+                                }
+                            }
+                            body.push_str(&format!("                mstore({}, w)\n            }}\n", at(k)));
+                        }
+                    } else {
+                        body.push_str(&format!(
+                            "            for {{ let i := 0 }} lt(i, {n}) {{ i := add(i, 1) }} {{\n                let v := {}\n                inRange := and(inRange, lt(v, {limit:#x}))\n                let q := add(pub, shl(5, add({idx}, div(i, {per}))))\n                mstore(q, or(mload(q), shl(mul(mod(i, {per}), {bits}), v)))\n            }}\n",
+                            val(format!("calldataload(add({id}, shl(5, i)))")),
+                            n = p.values,
+                            idx = e.index,
+                            per = p.per_element,
+                        ));
+                    }
+                }
+                None => {
+                    doc.push(format!(
+                        "    /// @param {id} `{}` (public input{} {}), < r.",
+                        e.name,
+                        if e.count > 1 { "s" } else { "" },
+                        e.index
+                    ));
+                    if e.count == 1 {
+                        body.push_str(&format!("            mstore({}, {id})\n", at(0)));
+                    } else {
+                        body.push_str(&format!("            calldatacopy({}, {id}, {:#x})\n", at(0), e.count * 32));
+                    }
+                }
+            }
+        }
+        TypedEntry { doc: doc.join("\n"), params: params.join(", "), body: body.trim_end().to_string() }
+    }
+
+    /// The typed values of a proof's public inputs, one ABI word per value, in argument order
+    /// after `proof` and `context` (unpacking and checking each packed element).
+    pub fn typed_words(&self, public_inputs: &[Fr]) -> Result<Vec<[u8; 32]>> {
+        ensure!(
+            public_inputs.len() == self.num_public(),
+            "the proof has {} public inputs; the model lays out {}",
+            public_inputs.len(),
+            self.num_public()
+        );
+        let pub_u: Vec<U256> = public_inputs.iter().map(fr_to_u256).collect();
+        ensure!(
+            pub_u[0] == self.model_id,
+            "the proof is for model {}, not this model ({})",
+            pub_u[0],
+            self.model_id
+        );
+        let mut words = vec![pub_u[1].abi_encode().try_into().expect("one word")];
+        for e in self.typed() {
+            let elems = &pub_u[e.index..e.index + e.count];
+            match &e.packing {
+                None => words.extend(elems.iter().map(|x| -> [u8; 32] { x.abi_encode().try_into().expect("one word") })),
+                Some(p) => {
+                    let bits = p.slot_bits as usize;
+                    let mask = (U256::from(1) << bits) - U256::from(1);
+                    for (k, w) in elems.iter().enumerate() {
+                        let used = p.per_element.min(p.values - k * p.per_element);
+                        ensure!(
+                            used * bits >= 256 || *w >> (used * bits) == U256::ZERO,
+                            "public input {} is not a packing of {}",
+                            e.index + k,
+                            e.name
+                        );
+                        for j in 0..used {
+                            let u = (*w >> (j * bits)) & mask;
+                            let word: Vec<u8> = if p.signed {
+                                let v = I256::from_raw(u) - I256::from_raw(U256::from(1) << (bits - 1));
+                                v.abi_encode()
+                            } else {
+                                u.abi_encode()
+                            };
+                            words.push(word.try_into().expect("one word"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(words)
+    }
+
+    /// ABI calldata of the typed entry point for a proof and its public inputs: the selector of
+    /// [`Self::signature`], then the head (offset of `proof`, `context`, the typed values: all
+    /// static words) and the tail (`proof` as ABI `bytes`), each value encoded with alloy's
+    /// `sol!` types.
+    pub fn typed_calldata(&self, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Vec<u8>> {
+        let words = self.typed_words(public_inputs)?;
+        let mut out = alloy_primitives::keccak256(self.signature().as_bytes())[..4].to_vec();
+        let head_len = 32 * (1 + words.len());
+        out.extend(U256::from(head_len).abi_encode());
+        for w in &words {
+            out.extend_from_slice(w);
+        }
+        // `bytes` alone encodes as (offset 0x20, length, data): keep length and data.
+        let tail = Bytes::copy_from_slice(&encode_proof(proof)).abi_encode();
+        out.extend_from_slice(&tail[32..]);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings() -> Value {
+        json!({
+            "model_id": "12345",
+            "public_inputs": [
+                {"name": "model_id", "index": 0, "count": 1},
+                {"name": "context", "index": 1, "count": 1},
+                {"name": "input", "index": 2, "count": 2,
+                 "packing": {"values": 16, "per_element": 15, "slot_bits": 16, "signed": true, "scale": 6}},
+                {"name": "output_commitment", "index": 4, "count": 1},
+            ],
+        })
+    }
+
+    #[test]
+    fn parses_and_renders_the_typed_entry() {
+        let l = ModelLayout::from_settings(&settings()).unwrap();
+        assert_eq!(l.num_public(), 5);
+        assert_eq!(l.signature(), "verify(bytes,uint256,int256[16],uint256)");
+        let t = l.typed_entry();
+        assert_eq!(
+            t.params,
+            "bytes calldata proof, uint256 context, int256[16] calldata input, uint256 outputCommitment"
+        );
+        assert!(t.body.contains("mstore(add(pub, 0x80), outputCommitment)"));
+        assert!(t.body.contains("w := or(w, shl(224, v))"));
+        let mut bad = settings();
+        bad["public_inputs"][2]["count"] = json!(3);
+        assert!(ModelLayout::from_settings(&bad).is_err());
+        let mut bad = settings();
+        bad["public_inputs"][1]["name"] = json!("input");
+        assert!(ModelLayout::from_settings(&bad).is_err());
+    }
+
+    #[test]
+    fn typed_words_unpack_and_check() {
+        let l = ModelLayout::from_settings(&settings()).unwrap();
+        // values -3, 5, then zeros (stored + 2^15)
+        let off = 1u64 << 15;
+        let mut w0 = U256::ZERO;
+        let vals: Vec<i64> = (0..15).map(|i| if i == 0 { -3 } else if i == 1 { 5 } else { 0 }).collect();
+        for (j, v) in vals.iter().enumerate() {
+            w0 |= U256::from((v + off as i64) as u64) << (16 * j);
+        }
+        let w1 = U256::from(off + 7);
+        let fr = |u: U256| Fr::from_be_bytes_mod_order(&u.to_be_bytes::<32>());
+        let pubs = vec![Fr::from(12345u64), Fr::from(9u64), fr(w0), fr(w1), Fr::from(77u64)];
+        let words = l.typed_words(&pubs).unwrap();
+        assert_eq!(words.len(), 1 + 16 + 1);
+        assert_eq!(I256::try_from_be_slice(&words[1]).unwrap(), I256::try_from(-3).unwrap());
+        assert_eq!(I256::try_from_be_slice(&words[16]).unwrap(), I256::try_from(7).unwrap());
+        assert_eq!(U256::from_be_slice(&words[17]), U256::from(77));
+        // Bits above the used slot of the last element: not a packing.
+        let mut bad = pubs.clone();
+        bad[3] = fr(w1 | (U256::from(1) << 20));
+        assert!(l.typed_words(&bad).is_err());
+        let mut other = pubs.clone();
+        other[0] = Fr::from(1u64);
+        assert!(l.typed_words(&other).unwrap_err().to_string().contains("not this model"));
+    }
+}

@@ -1,0 +1,271 @@
+//! End to end on real models: `zkml` compile → dev setup (fixed seed) → prove (stage 1 + Groth16
+//! wrap) → `zkml-gen solidity DIR` / `zkml-gen calldata DIR PROOF` (the binary) → the pinned solc
+//! → forge, running the hand-written suites of `tests/forge/ModelVerifiers.t.sol` on the
+//! fixtures written to `tests/forge/generated/verifier_<model>.json` (git-ignored).
+//!
+//! price_mlp runs by default; lenet (about 90 s of setup and 45 s of proving) is a separate test,
+//! `cargo test -p zkml-verifier-gen --test models -- --ignored lenet`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use alloy_primitives::U256;
+use ark_std::rand::{SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
+use zkml::artifact::{self, Compiled};
+use zkml::field::F;
+use zkml::pipeline;
+use zkml::quantize::QuantConfig;
+use zkml::wrap::{self, WrapProof};
+use zkml_verifier_gen::{calldata, model::ModelLayout};
+
+/// forge shares out/ and cache/: one run at a time.
+static FORGE: Mutex<()> = Mutex::new(());
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn data(name: &str) -> PathBuf {
+    repo_root().join("tests/data").join(name)
+}
+
+fn forge(root: &Path) -> PathBuf {
+    let forge = root.join("node_modules/.bin/forge");
+    if !forge.exists() {
+        let script = root.join("script/install-toolchain.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .current_dir(root)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(status.success(), "{} failed ({status})", script.display());
+    }
+    assert!(forge.exists(), "forge not found at {}", forge.display());
+    forge
+}
+
+/// A compiled model directory with vk.bin (dev setup, fixed seed) and a wrapped proof of the
+/// model's sample input (fixed prover randomness), written to DIR/proof.bin.
+struct Proved {
+    dir: PathBuf,
+    compiled: Compiled,
+    proof: WrapProof,
+}
+
+fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
+    let dir = tmp.join(model);
+    let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
+    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &dir).unwrap();
+    let (pk, vk) = wrap::dev_setup(&c.graph, c.id, 1).unwrap();
+    artifact::write_key(&dir.join(artifact::VK_FILE), &vk, true).unwrap();
+    let s1 = pipeline::prove(&c, &samples[0]).unwrap();
+    let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7)).unwrap();
+    assert!(wrap::verify(&vk, &w));
+    artifact::write_wrap_proof(&dir.join("proof.bin"), &w).unwrap();
+    Proved { dir, compiled: c, proof: w }
+}
+
+fn zkml_gen(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_zkml-gen")).args(args).output().unwrap();
+    assert!(out.status.success(), "zkml-gen {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Compiles with the pinned solc and foundry.toml's settings; (creation, runtime) bytecode.
+fn solc(root: &Path, name: &str, source: &str) -> (Vec<u8>, Vec<u8>) {
+    let input = json!({
+        "language": "Solidity",
+        "sources": { format!("{name}.sol"): { "content": source } },
+        "settings": {
+            "optimizer": { "enabled": true, "runs": 200 },
+            "evmVersion": "cancun",
+            "outputSelection": { "*": { "*": ["evm.bytecode.object", "evm.deployedBytecode.object"] } },
+        },
+    });
+    let mut child = Command::new(root.join("script/solc"))
+        .arg("--standard-json")
+        .current_dir(root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script/solc");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "script/solc failed");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("solc output JSON");
+    for e in v["errors"].as_array().into_iter().flatten() {
+        assert_ne!(e["severity"], "error", "solc: {}", e["formattedMessage"]);
+    }
+    let c = &v["contracts"][format!("{name}.sol")][name]["evm"];
+    let get = |k: &str| hex::decode(c[k]["object"].as_str().expect("bytecode")).unwrap();
+    (get("bytecode"), get("deployedBytecode"))
+}
+
+fn write_if_changed(path: &Path, text: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn hex_u256(x: &F) -> String {
+    format!("{:#x}", calldata::fr_to_u256(x))
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s.trim().trim_start_matches("0x")).unwrap()
+}
+
+/// Measured figures of one model's verifier.
+#[derive(Debug)]
+struct Figures {
+    typed_gas: u64,
+    verify_proof_gas: u64,
+    runtime_bytes: usize,
+    calldata_bytes: usize,
+    deploy_gas: u64,
+}
+
+/// Renders `model`'s verifier with the zkml-gen binary, writes its fixture and runs the forge
+/// suite `suite`; `other` is another model's proof (rejected by this verifier).
+fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other: &Proved) -> Figures {
+    let root = repo_root();
+    let forge = forge(&root);
+    let gen_dir = root.join("tests/forge/generated");
+    std::fs::create_dir_all(&gen_dir).unwrap();
+
+    // zkml-gen solidity DIR: deterministic, and typed from settings.json.
+    let sol_path = gen_dir.join(format!("{contract}.sol"));
+    zkml_gen(&["solidity".as_ref(), p.dir.as_os_str(), "--out".as_ref(), sol_path.as_os_str(), "--contract-name".as_ref(), contract.as_ref()]);
+    let sol = std::fs::read_to_string(&sol_path).unwrap();
+    let again = p.dir.join("again.sol");
+    zkml_gen(&["solidity".as_ref(), p.dir.as_os_str(), "--out".as_ref(), again.as_os_str(), "--contract-name".as_ref(), contract.as_ref()]);
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), sol, "output is deterministic");
+    let layout = ModelLayout::from_settings(&serde_json::from_slice(&std::fs::read(p.dir.join("settings.json")).unwrap()).unwrap()).unwrap();
+    assert!(sol.contains(&format!("function verify({})", layout.typed_entry().params)), "typed entry point");
+
+    // zkml-gen calldata DIR PROOF (typed, and --verify-proof).
+    let proof_path = p.dir.join("proof.bin");
+    let typed = unhex(&zkml_gen(&["calldata".as_ref(), p.dir.as_os_str(), proof_path.as_os_str()]));
+    let vp = unhex(&zkml_gen(&["calldata".as_ref(), p.dir.as_os_str(), proof_path.as_os_str(), "--verify-proof".as_ref()]));
+    assert_eq!(vp, calldata::verify_proof_calldata(&p.proof.proof, &p.proof.public_inputs));
+    assert_eq!(&typed[..4], &alloy_primitives::keccak256(layout.signature().as_bytes())[..4]);
+
+    // Where the typed values lie in the calldata: selector, proof offset, context, the typed
+    // values (one word each), then the proof's length and bytes.
+    let words = layout.typed_words(&p.proof.public_inputs).unwrap();
+    let n_head = 1 + words.len();
+    let proof_offset = 4 + 32 * n_head + 32;
+    assert_eq!(typed.len(), proof_offset + 256);
+    assert_eq!(&typed[proof_offset..], &calldata::encode_proof(&p.proof.proof)[..]);
+    let (mut offsets, mut bits, mut signed) = (vec![], vec![], vec![]);
+    let mut at = 4 + 64; // after the proof offset and context
+    for e in &layout.entries[2..] {
+        match &e.packing {
+            Some(k) => {
+                for _ in 0..k.values {
+                    offsets.push(at);
+                    bits.push(k.slot_bits);
+                    signed.push(k.signed);
+                    at += 32;
+                }
+            }
+            None => at += 32 * e.count,
+        }
+    }
+    assert_eq!(at, 4 + 32 * n_head);
+    // The values are the model's quantized input and output.
+    let g = &p.compiled.graph;
+    if let Some(out) = wrap::output_of(g, &p.proof).unwrap() {
+        let last = *out.last().unwrap();
+        let w = U256::from_be_slice(&typed[at - 32..at]);
+        assert_eq!(w, alloy_primitives::I256::try_from(last).unwrap().into_raw(), "last typed value is the output");
+    }
+
+    let (creation, runtime) = solc(&root, contract, &sol);
+    let fx = json!({
+        "model": model,
+        "bytecode": format!("0x{}", hex::encode(&creation)),
+        "proof": format!("0x{}", hex::encode(calldata::encode_proof(&p.proof.proof))),
+        "pub": p.proof.public_inputs.iter().map(hex_u256).collect::<Vec<_>>(),
+        "typedCalldata": format!("0x{}", hex::encode(&typed)),
+        "verifyProofCalldata": format!("0x{}", hex::encode(&vp)),
+        "contextOffset": 4 + 32,
+        "proofOffset": proof_offset,
+        "valueOffsets": offsets,
+        "valueBits": bits,
+        "valueSigned": signed,
+        "otherProof": format!("0x{}", hex::encode(calldata::encode_proof(&other.proof.proof))),
+        "otherPub": other.proof.public_inputs.iter().map(hex_u256).collect::<Vec<_>>(),
+    });
+    write_if_changed(&gen_dir.join(format!("verifier_{model}.json")), &serde_json::to_string_pretty(&fx).unwrap());
+
+    let _lock = FORGE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(&forge)
+        .args(["test", "--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv"])
+        .current_dir(&root)
+        .output()
+        .expect("run forge");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(out.status.success(), "forge test failed:\n{stdout}\n{stderr}");
+    for name in [
+        "test_validProofVerifies",
+        "test_flippedProofByteRejected",
+        "test_anotherModelsProofRejected",
+        "test_pointNotOnCurveRejected",
+        "test_typedValueOutOfRangeRejected",
+        "testFuzz_randomProofNeverVerifies",
+    ] {
+        assert!(stdout.contains(&format!("[PASS] {name}")), "forge did not pass {name}:\n{stdout}");
+    }
+    assert!(!stdout.contains("[FAIL") && !stdout.contains("[SKIP"), "{stdout}");
+    let logged = |label: &str| -> u64 {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{label}: ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {label:?} in the forge log"))
+    };
+    let f = Figures {
+        typed_gas: logged("typed verify execution gas"),
+        verify_proof_gas: logged("verifyProof execution gas"),
+        runtime_bytes: logged("runtime code bytes") as usize,
+        calldata_bytes: logged("typed calldata bytes") as usize,
+        deploy_gas: logged("deploy gas"),
+    };
+    assert_eq!(f.runtime_bytes, runtime.len());
+    assert_eq!(f.calldata_bytes, typed.len());
+    println!("{model}: {f:?}");
+    // The EIP-170 limit, whatever the model.
+    assert!(f.runtime_bytes <= 24_576, "{model}: runtime code {} bytes", f.runtime_bytes);
+    f
+}
+
+#[test]
+fn price_mlp_verifier_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let price = prove_model(tmp.path(), "price_mlp", 99);
+    let digits = prove_model(tmp.path(), "digits_mlp", 99);
+    let f = generate_and_test("price_mlp", "PriceMlpVerifier", "PriceMlpVerifierTest", &price, &digits);
+    // The targets: public input and output, typed entry point.
+    assert!(f.typed_gas <= 215_000, "typed verify costs {} gas", f.typed_gas);
+    assert!(f.runtime_bytes <= 4096, "runtime code is {} bytes", f.runtime_bytes);
+    // Calldata: the ABI gives each of the 16 typed input values its own word, so the typed call is
+    // 4 + 32 * (1 + 1 + 16 + 1) + 32 + 256 = 900 bytes (the 450-byte target needs packed
+    // words as arguments, which the typed entry point does not take).
+    assert_eq!(f.calldata_bytes, 900);
+    assert!(f.verify_proof_gas <= f.typed_gas && f.deploy_gas < 1_000_000, "{f:?}");
+}
+
+/// About 2–3 minutes on 2 cores (lenet's dev setup and wrap).
+#[test]
+fn lenet_verifier_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lenet = prove_model(tmp.path(), "lenet", 99);
+    let price = prove_model(tmp.path(), "price_mlp", 99);
+    generate_and_test("lenet", "LenetVerifier", "LenetVerifierTest", &lenet, &price);
+}
