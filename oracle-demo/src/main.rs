@@ -1,0 +1,55 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// zkml's main job end to end: a price model's inferences, proved and wrapped into Groth16,
+/// feed a ZkmlOracle on a local chain that a consumer contract reads.
+///
+/// Starts the pinned anvil on a free loopback port (stopped at the end, on error and on
+/// Ctrl-C), compiles the model in oracle-demo/model/, makes development Groth16 keys, renders
+/// and deploys the verifier, ZkmlOracle and a CollateralMonitor, then runs the rounds.
+#[derive(Parser)]
+#[command(name = "oracle-demo")]
+struct Cli {
+    /// Oracle rounds to prove and post.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Leave the anvil this demo started running at the end (prints its URL and pid).
+    #[arg(long, conflicts_with = "rpc_url")]
+    keep_chain: bool,
+    /// Use this node instead of starting anvil; the key comes from --private-key or
+    /// $ZKML_DEMO_PRIVATE_KEY.
+    #[arg(long)]
+    rpc_url: Option<String>,
+    /// Hex private key of the account that deploys and updates (with --rpc-url). Prefer the
+    /// environment variable ZKML_DEMO_PRIVATE_KEY: command lines are visible to other users.
+    #[arg(long)]
+    private_key: Option<String>,
+    /// Lookup-table bits of the quantization (more: finer prices, slower proofs).
+    #[arg(long, default_value_t = 12)]
+    lookup_bits: u32,
+    /// Keep the compiled model, keys and rendered verifier here (default: a temporary folder).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Write the deployed addresses and every round's proved values as JSON here.
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    oracle_demo::anvil::install_ctrlc_handler();
+    let opts = oracle_demo::Options {
+        rounds: cli.rounds,
+        keep_chain: cli.keep_chain,
+        rpc_url: cli.rpc_url,
+        private_key: cli.private_key.or_else(|| std::env::var("ZKML_DEMO_PRIVATE_KEY").ok().filter(|k| !k.is_empty())),
+        lookup_bits: cli.lookup_bits,
+        work_dir: cli.work_dir,
+        summary: cli.summary,
+    };
+    if let Err(e) = oracle_demo::run(opts) {
+        eprintln!("oracle-demo failed: {e:#}");
+        std::process::exit(1);
+    }
+}
