@@ -5,7 +5,8 @@
 //! The generated files go to `tests/forge/generated/` (git-ignored) and forge runs from the
 //! repository root, as `script/README.md` requires.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{forge, repo_root};
 use std::process::Command;
 
 use ark_bn254::{Bn254, Fr};
@@ -69,38 +70,7 @@ fn fixture() -> Fixture {
     Fixture { vk, proof, inputs }
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
-/// The pinned forge, installing the toolchain first if needed. Panics (never skips) when forge
-/// cannot be found.
-fn forge(root: &Path) -> PathBuf {
-    let forge = root.join("node_modules/.bin/forge");
-    if !forge.exists() {
-        let script = root.join("script/install-toolchain.sh");
-        eprintln!("{} missing: running {}", forge.display(), script.display());
-        let status = Command::new("bash")
-            .arg(&script)
-            .current_dir(root)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            status.success(),
-            "{} failed ({status}); forge is required for this test",
-            script.display()
-        );
-    }
-    assert!(
-        forge.exists(),
-        "forge not found at {} even after script/install-toolchain.sh; this test needs it",
-        forge.display()
-    );
-    forge
-}
 
 fn u256_dec(x: &Fr) -> String {
     calldata::fr_to_u256(x).to_string()

@@ -21,7 +21,9 @@
 //! hand-written tests in `tests/forge/`, which read the JSON at run time (no import of generated
 //! code, so `forge test` and forge.rs compile on a clean clone before this test has run).
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{forge, repo_root};
+use std::path::Path;
 use std::process::Command;
 
 use alloy_primitives::{Address, U256, keccak256};
@@ -260,27 +262,7 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
     (s.vk, fx)
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
-fn forge(root: &Path) -> PathBuf {
-    let forge = root.join("node_modules/.bin/forge");
-    if !forge.exists() {
-        let script = root.join("script/install-toolchain.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .current_dir(root)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(status.success(), "{} failed ({status})", script.display());
-    }
-    assert!(forge.exists(), "forge not found at {}", forge.display());
-    forge
-}
 
 /// Compiles the verifier with the pinned solc (`script/solc`, solc-js) and the settings of
 /// foundry.toml (optimizer, 200 runs, cancun); returns the creation bytecode.

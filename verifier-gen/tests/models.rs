@@ -6,6 +6,8 @@
 //! price_mlp runs by default; lenet (about 90 s of setup and 45 s of proving) is a separate test,
 //! `cargo test -p zkml-verifier-gen --test models -- --ignored lenet`.
 
+mod common;
+use common::{forge, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -23,28 +25,11 @@ use zkml_verifier_gen::{calldata, model::ModelLayout};
 /// forge shares out/ and cache/: one run at a time.
 static FORGE: Mutex<()> = Mutex::new(());
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
 
 fn data(name: &str) -> PathBuf {
     repo_root().join("tests/data").join(name)
 }
 
-fn forge(root: &Path) -> PathBuf {
-    let forge = root.join("node_modules/.bin/forge");
-    if !forge.exists() {
-        let script = root.join("script/install-toolchain.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .current_dir(root)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(status.success(), "{} failed ({status})", script.display());
-    }
-    assert!(forge.exists(), "forge not found at {}", forge.display());
-    forge
-}
 
 /// A compiled model directory with vk.bin (dev setup, fixed seed) and a wrapped proof of the
 /// model's sample input (fixed prover randomness), written to DIR/proof.bin.
