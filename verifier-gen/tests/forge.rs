@@ -6,7 +6,7 @@
 //! repository root, as `script/README.md` requires.
 
 mod common;
-use common::{forge, repo_root};
+use common::{forge_test, repo_root};
 use std::process::Command;
 
 use ark_bn254::{Bn254, Fr};
@@ -257,7 +257,6 @@ contract {contract}Test is Test {{
 #[test]
 fn generated_verifier_passes_forge_tests() {
     let root = repo_root();
-    let forge = forge(&root);
     let fx = fixture();
     assert_eq!(
         fx.inputs.len(),
@@ -279,24 +278,7 @@ fn generated_verifier_passes_forge_tests() {
     )
     .unwrap();
 
-    let out = Command::new(&forge)
-        .args([
-            "test",
-            "--match-path",
-            "tests/forge/generated/*",
-            "-vv",
-            "--gas-report",
-        ])
-        .current_dir(&root)
-        .output()
-        .expect("run forge");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}");
-    assert!(
-        out.status.success(),
-        "forge test failed:\n{stdout}\n{stderr}"
-    );
+    let stdout = forge_test(&root, &["--match-path", "tests/forge/generated/*", "-vv", "--gas-report"]);
     assert!(
         stdout.contains("test_validProofVerifies"),
         "forge did not run the generated tests:\n{stdout}"

@@ -22,7 +22,7 @@
 //! code, so `forge test` and forge.rs compile on a clean clone before this test has run).
 
 mod common;
-use common::{forge, repo_root};
+use common::{forge, forge_test, repo_root, solc};
 use std::path::Path;
 use std::process::Command;
 
@@ -264,43 +264,6 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
 
 
 
-/// Compiles the verifier with the pinned solc (`script/solc`, solc-js) and the settings of
-/// foundry.toml (optimizer, 200 runs, cancun); returns the creation bytecode.
-fn compile(root: &Path, name: &str, source: &str) -> Vec<u8> {
-    let input = json!({
-        "language": "Solidity",
-        "sources": { format!("{name}.sol"): { "content": source } },
-        "settings": {
-            "optimizer": { "enabled": true, "runs": 200 },
-            "evmVersion": "cancun",
-            "outputSelection": { "*": { "*": ["evm.bytecode.object"] } },
-        },
-    });
-    let mut child = Command::new(root.join("script/solc"))
-        .arg("--standard-json")
-        .current_dir(root)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script/solc");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "script/solc failed");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("solc output JSON");
-    for e in v["errors"].as_array().into_iter().flatten() {
-        assert_ne!(e["severity"], "error", "solc: {}", e["formattedMessage"]);
-    }
-    let code = v["contracts"][format!("{name}.sol")][name]["evm"]["bytecode"]["object"]
-        .as_str()
-        .expect("bytecode");
-    hex::decode(code).unwrap()
-}
 
 /// Writes the generated verifier (for reading; the forge tests do not import it) and the
 /// fixtures, which carry the verifier's creation bytecode: the hand-written tests deploy it at
@@ -311,7 +274,7 @@ fn write_generated(root: &Path) {
     std::fs::create_dir_all(&dir).unwrap();
     let sol = solidity::render(&vk, "HookVerifier");
     assert!(sol.contains("uint256 public constant NUM_PUBLIC_INPUTS = 4;"));
-    let code = compile(root, "HookVerifier", &sol);
+    let code = solc(root, "HookVerifier", &sol).0;
     fx["verifierBytecode"] = json!(format!("0x{}", hex::encode(code)));
     write_if_changed(&dir.join("HookVerifier.sol"), &sol);
     write_if_changed(
@@ -420,26 +383,9 @@ fn hook_contracts_pass_forge_tests() {
     let forge = forge(&root);
     write_generated(&root);
     render_hooks_with_cli(&root);
-    let out = Command::new(&forge)
-        .args([
-            "test",
-            // The hook suites only: the model-verifier suites read other fixtures and run under
-            // their own tests.
-            "--match-contract",
-            "^Zkml",
-            "-vv",
-            "--gas-report",
-        ])
-        .current_dir(&root)
-        .output()
-        .expect("run forge");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}");
-    assert!(
-        out.status.success(),
-        "forge test failed:\n{stdout}\n{stderr}"
-    );
+    // The hook suites only: the model-verifier suites read other fixtures and run under their
+    // own tests.
+    let stdout = forge_test(&root, &["--match-contract", "^Zkml", "-vv", "--gas-report"]);
     for name in [
         "test_OracleUpdate",
         "test_ValidatorRespond",

@@ -7,14 +7,14 @@
 //! `cargo test -p zkml-verifier-gen --test models -- --ignored lenet`.
 
 mod common;
-use common::{forge, repo_root};
+use common::{forge, forge_test, repo_root, solc};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
 use alloy_primitives::U256;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
-use serde_json::{Value, json};
+use serde_json::json;
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
 use zkml::pipeline;
@@ -58,36 +58,6 @@ fn zkml_gen(args: &[&std::ffi::OsStr]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Compiles with the pinned solc and foundry.toml's settings; (creation, runtime) bytecode.
-fn solc(root: &Path, name: &str, source: &str) -> (Vec<u8>, Vec<u8>) {
-    let input = json!({
-        "language": "Solidity",
-        "sources": { format!("{name}.sol"): { "content": source } },
-        "settings": {
-            "optimizer": { "enabled": true, "runs": 200 },
-            "evmVersion": "cancun",
-            "outputSelection": { "*": { "*": ["evm.bytecode.object", "evm.deployedBytecode.object"] } },
-        },
-    });
-    let mut child = Command::new(root.join("script/solc"))
-        .arg("--standard-json")
-        .current_dir(root)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script/solc");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "script/solc failed");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("solc output JSON");
-    for e in v["errors"].as_array().into_iter().flatten() {
-        assert_ne!(e["severity"], "error", "solc: {}", e["formattedMessage"]);
-    }
-    let c = &v["contracts"][format!("{name}.sol")][name]["evm"];
-    let get = |k: &str| hex::decode(c[k]["object"].as_str().expect("bytecode")).unwrap();
-    (get("bytecode"), get("deployedBytecode"))
-}
 
 fn write_if_changed(path: &Path, text: &str) {
     if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
@@ -117,7 +87,7 @@ struct Figures {
 /// suite `suite`; `other` is another model's proof (rejected by this verifier).
 fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other: &Proved) -> Figures {
     let root = repo_root();
-    let forge = forge(&root);
+    forge(&root); // installs the pinned toolchain, solc-js included, when it is missing
     let gen_dir = root.join("tests/forge/generated");
     std::fs::create_dir_all(&gen_dir).unwrap();
 
@@ -188,15 +158,7 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     write_if_changed(&gen_dir.join(format!("verifier_{model}.json")), &serde_json::to_string_pretty(&fx).unwrap());
 
     let _lock = FORGE.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(&forge)
-        .args(["test", "--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv"])
-        .current_dir(&root)
-        .output()
-        .expect("run forge");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}");
-    assert!(out.status.success(), "forge test failed:\n{stdout}\n{stderr}");
+    let stdout = forge_test(&root, &["--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv"]);
     for name in [
         "test_validProofVerifies",
         "test_flippedProofByteRejected",
