@@ -5,7 +5,9 @@ pragma solidity ^0.8.24;
 
 /// @title {{ contract_name }}
 /// @notice Verifies Groth16 proofs over BN254 for one fixed verifying key, with {{ num_public }}
-///         public input(s). The verifying key is hard-coded below.
+///         public input(s). The verifying key is hard-coded below. Entry points: `verifyProof`
+///         (proof as `bytes`, public inputs as `uint256[]`), `verifyCompact` (both as static arrays:
+///         the smallest calldata){% if has_typed %} and `verify` (the model's typed values, packed here){% endif %}.
 /// @dev The check is e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(C, delta) == 1 with
 ///      vk_x = IC[0] + sum_i pubInputs[i] * IC[i + 1], computed with the EIP-196 precompiles
 ///      ecMul (0x07) and ecAdd (0x06) and checked with the EIP-197 pairing precompile (0x08).
@@ -56,10 +58,15 @@ contract {{ contract_name }} {
     ///      fixed to MODEL_ID, so its ecMul is done at generation time){% endif %}.
     uint256 internal constant IC_BASE_X = {{ ic_base.0 }};
     uint256 internal constant IC_BASE_Y = {{ ic_base.1 }};
-{%- for ic in ics %}
+{%- if ic_table %}
+    /// @dev IC{{ ic_first }}..IC{{ ics.len() - 1 }}: 64 bytes each, x then y, big-endian.
+    bytes internal constant IC_TABLE = hex"{{ ic_table_hex }}";
+{%- else %}
+{%- for ic in ics %}{% if loop.index0 >= ic_first %}
     uint256 internal constant IC{{ loop.index0 }}_X = {{ ic.0 }};
     uint256 internal constant IC{{ loop.index0 }}_Y = {{ ic.1 }};
-{%- endfor %}
+{%- endif %}{% endfor %}
+{%- endif %}
 
     /// @notice Verifies a Groth16 proof against the hard-coded verifying key.
     /// @param proof The proof, 256 bytes: A (2 words), B (4 words, EIP-197 order), C (2 words).
@@ -77,8 +84,33 @@ contract {{ contract_name }} {
             mstore(0x40, add(pub, {{ num_public * 32 }}))
             calldatacopy(pub, pubInputs.offset, {{ num_public * 32 }})
         }
-        return _verify(proof, pub);
+        return _verify(_offset(proof), pub);
     }
+{%- if compact_len > 0 %}
+
+    /// @notice The cheapest call: the proof and the public inputs as static arrays, so the calldata
+    ///         is the 4-byte selector and {{ 8 + compact_len }} words ({{ 4 + 32 * (8 + compact_len) }} bytes), with no offsets or lengths.
+    /// @param proof The proof as 8 words, in the layout of `verifyProof`.
+    /// @param inputs {% if has_model_id %}The public inputs after the model id (which is fixed to `MODEL_ID`):
+    ///        public inputs 1..{{ num_public - 1 }}, each < r.{% else %}The public inputs, each < r.{% endif %}
+    /// @return True iff the proof is valid for these public inputs; false on any malformed input.
+    function verifyCompact(uint256[8] calldata proof, uint256[{{ compact_len }}] calldata inputs) external view returns (bool) {
+        uint256 pub;
+        uint256 offset;
+        assembly ("memory-safe") {
+            pub := mload(0x40)
+            mstore(0x40, add(pub, {{ num_public * 32 }}))
+{%- if has_model_id %}
+            mstore(pub, MODEL_ID)
+            calldatacopy(add(pub, 0x20), inputs, {{ compact_len * 32 }})
+{%- else %}
+            calldatacopy(pub, inputs, {{ compact_len * 32 }})
+{%- endif %}
+            offset := proof
+        }
+        return _verify(offset, pub);
+    }
+{%- endif %}
 {%- if has_typed %}
 
     /// @notice Verifies a proof of this model from its typed public values: packs them exactly as
@@ -102,12 +134,25 @@ contract {{ contract_name }} {
             mstore(add(pub, 0x20), context)
 {{ typed_body }}
         }
-        return inRange && _verify(proof, pub);
+        return inRange && _verify(_offset(proof), pub);
     }
 {%- endif %}
 
-    /// @dev The Groth16 check for `proof` and the {{ num_public }} public inputs in memory at `pub`.
-    function _verify(bytes calldata proof, uint256 pub) internal view returns (bool ok) {
+    /// @dev Where a `bytes calldata` argument's data starts in calldata.
+    function _offset(bytes calldata b) internal pure returns (uint256 o) {
+        assembly ("memory-safe") {
+            o := b.offset
+        }
+    }
+
+    /// @dev The Groth16 check for the 256-byte proof at calldata offset `proof` and the
+    ///      {{ num_public }} public inputs in memory at `pub`.
+    function _verify(uint256 proof, uint256 pub) internal view returns (bool ok) {
+{%- if ic_table %}
+        // IC points from index {{ ic_first }} on, (x, y) each, read in a loop (unrolled code would be
+        // larger than the table).
+        bytes memory icTable = IC_TABLE;
+{%- endif %}
         assembly ("memory-safe") {
             // Pairing input: 4 pairs of (G1: 2 words, G2: 4 words) = 0x300 bytes from f.
             // Scratch for the linear combination at f + 0x300 .. f + 0x3a0.
@@ -122,6 +167,18 @@ contract {{ contract_name }} {
 {%- endif %}
             mstore(s, IC_BASE_X)
             mstore(add(s, 0x20), IC_BASE_Y)
+{%- if ic_table %}
+            for { let i := 0 } lt(i, {{ ics.len() - ic_first }}) { i := add(i, 1) } {
+                let x := mload(add(pub, shl(5, add(i, {{ ic_first - 1 }}))))
+                ok := and(ok, lt(x, R))
+                let e := add(add(icTable, 0x20), shl(6, i))
+                mstore(add(s, 0x40), mload(e))
+                mstore(add(s, 0x60), mload(add(e, 0x20)))
+                mstore(add(s, 0x80), x)
+                ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
+                ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 0x80, s, 0x40))
+            }
+{%- else %}
 {%- for ic in ics %}{% if loop.index0 >= ic_first %}
             {
                 let x := mload(add(pub, {{ (loop.index0 - 1) * 32 }}))
@@ -133,13 +190,14 @@ contract {{ contract_name }} {
                 ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 0x80, s, 0x40))
             }
 {%- endif %}{% endfor %}
+{%- endif %}
 
             // A and C: coordinates < p and y^2 = x^3 + 3 (this also rules out the all-zero encoding
             // of infinity, which an honest proof has with negligible probability).
-            let ax := calldataload(proof.offset)
-            let ay := calldataload(add(proof.offset, 0x20))
-            let cx := calldataload(add(proof.offset, 0xc0))
-            let cy := calldataload(add(proof.offset, 0xe0))
+            let ax := calldataload(proof)
+            let ay := calldataload(add(proof, 0x20))
+            let cx := calldataload(add(proof, 0xc0))
+            let cy := calldataload(add(proof, 0xe0))
             ok := and(ok, and(and(lt(ax, P), lt(ay, P)), and(lt(cx, P), lt(cy, P))))
             ok := and(ok, eq(mulmod(ay, ay, P), addmod(mulmod(ax, mulmod(ax, ax, P), P), 3, P)))
             ok := and(ok, eq(mulmod(cy, cy, P), addmod(mulmod(cx, mulmod(cx, cx, P), P), 3, P)))
@@ -147,7 +205,7 @@ contract {{ contract_name }} {
             // Pair 0: (-A, B).
             mstore(f, ax)
             mstore(add(f, 0x20), mod(sub(P, ay), P))
-            calldatacopy(add(f, 0x40), add(proof.offset, 0x40), 0x80)
+            calldatacopy(add(f, 0x40), add(proof, 0x40), 0x80)
             // Pair 1: (alpha, beta).
             mstore(add(f, 0xc0), ALPHA_X)
             mstore(add(f, 0xe0), ALPHA_Y)

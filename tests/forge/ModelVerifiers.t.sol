@@ -28,6 +28,7 @@ abstract contract ModelVerifierSuite is Test {
     uint256[] internal pub;
     bytes internal typed;
     bytes internal verifyProofCalldata;
+    bytes internal compact;
     uint256 internal contextOffset;
     uint256 internal proofOffset;
     uint256[] internal valueOffsets;
@@ -60,6 +61,7 @@ abstract contract ModelVerifierSuite is Test {
         pub = vm.parseJsonUintArray(fx, ".pub");
         typed = vm.parseJsonBytes(fx, ".typedCalldata");
         verifyProofCalldata = vm.parseJsonBytes(fx, ".verifyProofCalldata");
+        compact = vm.parseJsonBytes(fx, ".compactCalldata");
         contextOffset = vm.parseJsonUint(fx, ".contextOffset");
         proofOffset = vm.parseJsonUint(fx, ".proofOffset");
         valueOffsets = vm.parseJsonUintArray(fx, ".valueOffsets");
@@ -85,6 +87,27 @@ abstract contract ModelVerifierSuite is Test {
     function typedVerified(bytes memory cd) internal view returns (bool) {
         (bool success, bytes memory ret) = address(verifier).staticcall{gas: 2_000_000}(cd);
         return success && ret.length == 32 && abi.decode(ret, (bool));
+    }
+
+    /// verifyCompact through raw calldata; a revert counts as "not verified".
+    function compactVerified(bytes memory cd) internal view returns (bool) {
+        (bool success, bytes memory ret) = address(verifier).staticcall{gas: 2_000_000}(cd);
+        return success && ret.length == 32 && abi.decode(ret, (bool));
+    }
+
+    /// verifyCompact's calldata for another proof and these public inputs (model id left out).
+    function compactFor(bytes memory p, uint256[] memory a) internal view returns (bytes memory cd) {
+        require(p.length == 256, "proof length");
+        cd = new bytes(4 + 256 + 32 * (a.length - 1));
+        bytes memory c = compact;
+        assembly {
+            let d := add(cd, 0x20)
+            mstore(d, mload(add(c, 0x20))) // the selector (the rest is overwritten below)
+            mcopy(add(d, 4), add(p, 0x20), 256)
+            for { let i := 1 } lt(i, mload(a)) { i := add(i, 1) } {
+                mstore(add(d, add(260, mul(sub(i, 1), 0x20))), mload(add(a, mul(add(i, 1), 0x20))))
+            }
+        }
     }
 
     function setWord(bytes memory b, uint256 offset, uint256 v) internal pure returns (bytes memory c) {
@@ -125,6 +148,8 @@ abstract contract ModelVerifierSuite is Test {
         assertTrue(typedVerified(typed), "typed verify");
         (bool success, bytes memory ret) = address(verifier).staticcall(verifyProofCalldata);
         assertTrue(success && abi.decode(ret, (bool)), "Rust verifyProof calldata");
+        assertTrue(compactVerified(compact), "Rust verifyCompact calldata");
+        assertEq(keccak256(compactFor(proof, pub)), keccak256(compact), "verifyCompact layout");
     }
 
     /// Execution gas of one typed verify call (the callee frame, as forge measures it), the
@@ -135,10 +160,15 @@ abstract contract ModelVerifierSuite is Test {
         uint256 gasTyped = vm.lastCallGas().gasTotalUsed;
         assertTrue(verifier.verifyProof(proof, pub));
         uint256 gasVerifyProof = vm.lastCallGas().gasTotalUsed;
+        (success, ret) = address(verifier).call(compact);
+        assertTrue(success && abi.decode(ret, (bool)));
+        uint256 gasCompact = vm.lastCallGas().gasTotalUsed;
         emit log_named_uint("typed verify execution gas", gasTyped);
         emit log_named_uint("verifyProof execution gas", gasVerifyProof);
         emit log_named_uint("runtime code bytes", address(verifier).code.length);
+        emit log_named_uint("verifyCompact execution gas", gasCompact);
         emit log_named_uint("typed calldata bytes", typed.length);
+        emit log_named_uint("compact calldata bytes", compact.length);
         emit log_named_uint("deploy gas", deployGas);
     }
 
@@ -150,6 +180,7 @@ abstract contract ModelVerifierSuite is Test {
             p[i] = bytes1(uint8(p[i]) ^ 0x01);
             assertFalse(verified(p, pub), "flipped bit accepted by verifyProof");
             assertFalse(typedVerified(typedWithProof(p)), "flipped bit accepted by verify");
+            assertFalse(compactVerified(compactFor(p, pub)), "flipped bit accepted by verifyCompact");
         }
     }
 
@@ -162,6 +193,7 @@ abstract contract ModelVerifierSuite is Test {
             uint256[] memory a = copy(pub);
             a[i] = addmod(a[i], 1, R);
             assertFalse(verified(proof, a));
+            if (i > 0) assertFalse(compactVerified(compactFor(proof, a)), "compact input changed");
         }
         // The typed values: context, then each value by one (staying in range where possible).
         assertFalse(typedVerified(setWord(typed, contextOffset, word(typed, contextOffset) + 1)), "context");
@@ -179,6 +211,7 @@ abstract contract ModelVerifierSuite is Test {
             uint256[] memory a = copy(pub);
             a[i] = a[i] + R; // the same value mod r: must still be rejected
             assertFalse(verified(proof, a));
+            if (i > 0) assertFalse(compactVerified(compactFor(proof, a)), "compact input + r");
             a[i] = type(uint256).max;
             assertFalse(verified(proof, a));
         }
@@ -190,6 +223,7 @@ abstract contract ModelVerifierSuite is Test {
         assertFalse(verified(otherProof, otherPub), "other proof, other public inputs");
         assertFalse(verified(otherProof, pub), "other proof, these public inputs");
         assertFalse(typedVerified(typedWithProof(otherProof)), "other proof, typed");
+        assertFalse(compactVerified(compactFor(otherProof, pub)), "other proof, compact");
         // This proof, claimed for the other model's id.
         uint256[] memory a = copy(pub);
         a[0] = otherPub[0];
@@ -248,6 +282,7 @@ abstract contract ModelVerifierSuite is Test {
         vm.assume(keccak256(p) != keccak256(proof));
         assertFalse(verified(p, pub));
         assertFalse(typedVerified(typedWithProof(p)));
+        assertFalse(compactVerified(compactFor(p, pub)));
     }
 
     function testFuzz_typedValueOutOfRangeNeverVerifies(uint256 k, int256 v) public view {

@@ -44,5 +44,19 @@ pub fn verify_proof_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Vec<
     .abi_encode()
 }
 
+/// ABI calldata of `verifyCompact(uint256[8] proof, uint256[N] inputs)`: the selector, the
+/// proof's 8 words and the public inputs after the first `skip` (1 for a model verifier, whose
+/// public input 0 is its fixed model id; 0 for a bare key's).
+pub fn verify_compact_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr], skip: usize) -> Vec<u8> {
+    let inputs = &public_inputs[skip.min(public_inputs.len())..];
+    let signature = format!("verifyCompact(uint256[8],uint256[{}])", inputs.len());
+    let mut out = alloy_primitives::keccak256(signature.as_bytes())[..4].to_vec();
+    out.extend_from_slice(&encode_proof(proof));
+    for x in inputs {
+        out.extend_from_slice(&fr_to_u256(x).to_be_bytes::<32>());
+    }
+    out
+}
+
 /// The 4-byte selector of `verifyProof(bytes,uint256[])`.
 pub const VERIFY_PROOF_SELECTOR: [u8; 4] = verifyProofCall::SELECTOR;

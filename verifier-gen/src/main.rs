@@ -15,6 +15,9 @@ Examples:
   # Hex calldata of the typed entry point for a wrapped proof (zkml prove --wrap)
   zkml-gen calldata build/price_mlp proof.bin
 
+  # The smallest calldata: verifyCompact(uint256[8] proof, uint256[N] inputs)
+  zkml-gen calldata build/price_mlp proof.bin --compact
+
   # Render a Solidity verifier for a bare Groth16 verifying key (verifyProof only)
   zkml-gen solidity model.vk --out Verifier.sol --contract-name PriceMlpVerifier
 
@@ -72,9 +75,14 @@ enum Command {
         /// integers, each < r. With a directory, from the proof file (and --verify-proof).
         #[arg(long)]
         public_inputs: Option<String>,
-        /// With a directory: calldata of verifyProof(bytes,uint256[]) instead of the typed entry point.
-        #[arg(long)]
+        /// Calldata of verifyProof(bytes,uint256[]) instead of the typed entry point (a directory)
+        /// or in any case.
+        #[arg(long, conflicts_with = "compact")]
         verify_proof: bool,
+        /// Calldata of verifyCompact(uint256[8],uint256[N]), the smallest: the proof and the
+        /// public inputs (after the fixed model id, for a model directory) as static words.
+        #[arg(long)]
+        compact: bool,
     },
     /// Render a model's hook contracts and forge deploy scripts (oracle, ERC-8004 validator, x402 escrow).
     #[command(
@@ -120,9 +128,11 @@ fn main() -> Result<()> {
             }
             let (src, vk) = if vk.is_dir() {
                 let (vk, layout) = model::load_dir(&vk)?;
+                solidity::check_code_size(&vk, Some(&layout))?;
                 (solidity::render_model(&vk, &contract_name, &layout), vk)
             } else {
                 let vk = io::load_vk(&vk)?;
+                solidity::check_code_size(&vk, None)?;
                 (solidity::render(&vk, &contract_name), vk)
             };
             std::fs::write(&out, src).with_context(|| format!("cannot write {}", out.display()))?;
@@ -137,6 +147,7 @@ fn main() -> Result<()> {
             proof,
             public_inputs,
             verify_proof,
+            compact,
         } if vk.is_dir() => {
             if public_inputs.is_some() {
                 bail!("--public-inputs is for a verifying key file; a wrap proof file carries its public inputs");
@@ -149,9 +160,13 @@ fn main() -> Result<()> {
                     proof.display()
                 ),
             };
-            let cd = if verify_proof {
+            let cd = if verify_proof || compact {
                 layout.typed_words(&w.public_inputs)?; // same model, same layout
-                calldata::verify_proof_calldata(&w.proof, &w.public_inputs)
+                if compact {
+                    calldata::verify_compact_calldata(&w.proof, &w.public_inputs, 1)
+                } else {
+                    calldata::verify_proof_calldata(&w.proof, &w.public_inputs)
+                }
             } else {
                 layout.typed_calldata(&w.proof, &w.public_inputs)?
             };
@@ -161,11 +176,9 @@ fn main() -> Result<()> {
             vk,
             proof,
             public_inputs,
-            verify_proof,
+            verify_proof: _,
+            compact,
         } => {
-            if verify_proof {
-                bail!("--verify-proof is for a model directory; a key file always gives verifyProof calldata");
-            }
             let public_inputs = public_inputs.context("--public-inputs is required with a verifying key file")?;
             let vk = io::load_vk(&vk)?;
             let proof = io::load_proof(&proof)?;
@@ -177,10 +190,12 @@ fn main() -> Result<()> {
                     inputs.len()
                 );
             }
-            println!(
-                "0x{}",
-                hex::encode(calldata::verify_proof_calldata(&proof, &inputs))
-            );
+            let cd = if compact {
+                calldata::verify_compact_calldata(&proof, &inputs, 0)
+            } else {
+                calldata::verify_proof_calldata(&proof, &inputs)
+            };
+            println!("0x{}", hex::encode(cd));
         }
         Command::Hooks {
             dir,

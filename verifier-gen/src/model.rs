@@ -21,6 +21,9 @@ use serde_json::Value;
 
 use crate::calldata::{encode_proof, fr_to_u256};
 
+/// Up to this many values, a packed tensor's packing is unrolled in the typed entry point.
+pub const UNROLL_VALUES_MAX: usize = 64;
+
 /// How a tensor's values are packed into field elements.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packing {
@@ -186,6 +189,12 @@ impl ModelLayout {
         &self.entries[2..]
     }
 
+    /// The number of values the typed entry point packs for each typed argument (1 for an
+    /// argument it copies as is).
+    pub fn typed_values(&self) -> impl Iterator<Item = usize> + '_ {
+        self.typed().iter().map(|e| e.packing.as_ref().map_or(1, |p| p.values))
+    }
+
     /// Solidity type of an entry's argument (with `calldata` for arrays when `location`).
     fn sol_type(e: &Entry, location: bool) -> String {
         let loc = if location { " calldata" } else { "" };
@@ -250,7 +259,7 @@ impl ModelLayout {
                             val(id.clone()),
                             at(0)
                         ));
-                    } else if p.values <= 64 {
+                    } else if p.values <= UNROLL_VALUES_MAX {
                         // Unrolled: one word at a time.
                         for (k, chunk) in (0..p.values).collect::<Vec<_>>().chunks(p.per_element).enumerate() {
                             body.push_str("            {\n                let w := 0\n                let v := 0\n");

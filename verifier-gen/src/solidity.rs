@@ -19,6 +19,9 @@ struct VerifierTemplate {
     model_id: String,
     ic_base: (String, String),
     ic_first: usize,
+    ic_table: bool,
+    ic_table_hex: String,
+    compact_len: usize,
     has_typed: bool,
     typed_doc: String,
     typed_params: String,
@@ -28,6 +31,45 @@ struct VerifierTemplate {
     gamma: (String, String, String, String),
     delta: (String, String, String, String),
     ics: Vec<(String, String)>,
+}
+
+/// Up to this many IC points (the public inputs not fixed at generation time) the linear
+/// combination is unrolled, which is cheapest in gas; above it the points are a table read in a
+/// loop, which is half the code per point.
+const UNROLL_MAX: usize = 16;
+
+/// EIP-170: the largest runtime code a contract may have.
+pub const CODE_SIZE_LIMIT: usize = 24_576;
+
+/// An upper bound on the runtime code of the rendered verifier, in bytes, from measured sizes:
+/// the fixed part (entry points, pairing) is under 2.5 KB, an unrolled IC point costs under 130
+/// bytes and a table entry 64, a typed value unrolled into the packing under 60 and a looped
+/// typed tensor under 200 (`tests/forge.rs` and `tests/models.rs` check this bound against the
+/// compiled code).
+pub fn code_size_bound(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::ModelLayout>) -> usize {
+    let ic_first = if layout.is_some() { 2 } else { 1 };
+    let n = vk.gamma_abc_g1.len().saturating_sub(ic_first);
+    let ics = if n <= UNROLL_MAX { 130 * n } else { 64 * n + 200 };
+    let typed: usize = layout.map_or(0, |l| l.typed_values().map(|v| if v <= crate::model::UNROLL_VALUES_MAX { 60 * v } else { 200 }).sum());
+    2_500 + ics + typed
+}
+
+/// Checks that the verifier of `vk` (with `layout`, for a model) fits EIP-170's code size limit:
+/// each public input not fixed at generation time costs 64 bytes of code in the IC table, so a
+/// model with hundreds of public field elements cannot have an on-chain verifier. Such a model
+/// should make its large tensor `hashed` (`zkml compile --input-visibility hashed`), which turns
+/// it into a single public commitment.
+pub fn check_code_size(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::ModelLayout>) -> anyhow::Result<()> {
+    let bound = code_size_bound(vk, layout);
+    anyhow::ensure!(
+        bound <= CODE_SIZE_LIMIT,
+        "a verifier for {} public inputs would have up to {bound} bytes of runtime code, over the \
+         {CODE_SIZE_LIMIT}-byte limit of EIP-170 (about 64 bytes per public input); make the large \
+         tensors hashed (`zkml compile --input-visibility hashed` / `--output-visibility hashed`): a \
+         hashed tensor is one public input",
+        vk.gamma_abc_g1.len().saturating_sub(1)
+    );
+    Ok(())
 }
 
 /// Decimal representation of a big-endian word (Solidity accepts decimal literals of any size
@@ -94,7 +136,8 @@ pub fn is_valid_contract_name(name: &str) -> bool {
 /// returns (bool)`; see the crate docs for the proof layout.
 ///
 /// # Panics
-/// If `contract_name` is not a valid Solidity identifier (check with [`is_valid_contract_name`]).
+/// If `contract_name` is not a valid Solidity identifier (check with [`is_valid_contract_name`]),
+/// or the contract would not fit EIP-170's limit (check with [`check_code_size`]).
 pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
     render_with(vk, contract_name, None)
 }
@@ -105,8 +148,9 @@ pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
 /// values as the circuit does (see [`crate::model`]).
 ///
 /// # Panics
-/// If `contract_name` is not a valid Solidity identifier, or `layout` does not match `vk`
-/// ([`crate::model::ModelLayout::check_vk`]).
+/// If `contract_name` is not a valid Solidity identifier, `layout` does not match `vk`
+/// ([`crate::model::ModelLayout::check_vk`]) or the contract would not fit EIP-170's limit
+/// ([`check_code_size`]).
 pub fn render_model(
     vk: &VerifyingKey<Bn254>,
     contract_name: &str,
@@ -129,6 +173,16 @@ fn render_with(
         !vk.gamma_abc_g1.is_empty(),
         "verifying key has no IC points"
     );
+    if let Err(e) = check_code_size(vk, layout) {
+        panic!("{e:#}");
+    }
+    let ic_first = if layout.is_some() { 2 } else { 1 };
+    let ic_table = vk.gamma_abc_g1.len().saturating_sub(ic_first) > UNROLL_MAX;
+    let ic_table_hex = if ic_table {
+        vk.gamma_abc_g1[ic_first..].iter().flat_map(g1_words).map(hex::encode).collect()
+    } else {
+        String::new()
+    };
     let (ic_base, typed) = match layout {
         None => (vk.gamma_abc_g1[0], None),
         Some(l) => (l.ic_base(vk), Some(l.typed_entry())),
@@ -141,7 +195,10 @@ fn render_with(
         has_model_id: layout.is_some(),
         model_id: layout.map(|l| l.model_id.to_string()).unwrap_or_default(),
         ic_base: g1(&ic_base),
-        ic_first: if layout.is_some() { 2 } else { 1 },
+        ic_first,
+        ic_table,
+        ic_table_hex,
+        compact_len: vk.gamma_abc_g1.len() - ic_first,
         has_typed: layout.is_some(),
         typed_doc: typed.doc,
         typed_params: typed.params,

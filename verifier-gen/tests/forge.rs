@@ -42,6 +42,30 @@ impl ConstraintSynthesizer<Fr> for MulAdd {
     }
 }
 
+/// Knowledge of s = x_0 + … + x_{n-1} for n public x_i: a key with many public inputs, whose
+/// verifier reads its IC points from a table.
+#[derive(Clone)]
+struct Sum {
+    xs: Vec<Option<Fr>>,
+}
+
+impl ConstraintSynthesizer<Fr> for Sum {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let missing = || SynthesisError::AssignmentMissing;
+        let mut vars = Vec::new();
+        for x in &self.xs {
+            vars.push(cs.new_input_variable(|| x.ok_or_else(missing))?);
+        }
+        let s = cs.new_witness_variable(|| self.xs.iter().map(|x| x.ok_or_else(missing)).sum())?;
+        cs.enforce_r1cs_constraint(
+            || LinearCombination::sum_vars(&vars),
+            || LinearCombination::sum_vars(&[Variable::One]),
+            || LinearCombination::sum_vars(&[s]),
+        )?;
+        Ok(())
+    }
+}
+
 struct Fixture {
     vk: VerifyingKey<Bn254>,
     proof: Proof<Bn254>,
@@ -72,6 +96,26 @@ fn fixture() -> Fixture {
 
 
 
+/// A proof for [`Sum`] with `n` public inputs.
+fn sum_fixture(n: usize) -> Fixture {
+    let mut rng = StdRng::seed_from_u64(7);
+    let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(Sum { xs: vec![None; n] }, &mut rng).expect("setup");
+    let inputs: Vec<Fr> = (0..n as u64).map(|i| Fr::from(1000 + i * i)).collect();
+    let proof = Groth16::<Bn254>::prove(&pk, Sum { xs: inputs.iter().copied().map(Some).collect() }, &mut rng).expect("prove");
+    assert!(Groth16::<Bn254>::verify(&vk, &inputs, &proof).expect("verify"));
+    Fixture { vk, proof, inputs }
+}
+
+/// The most public inputs a bare key's verifier may have (EIP-170, through the size bound).
+fn max_public_inputs() -> usize {
+    let fx = fixture();
+    let mut vk = fx.vk.clone();
+    while solidity::check_code_size(&vk, None).is_ok() {
+        vk.gamma_abc_g1.push(vk.gamma_abc_g1[1]);
+    }
+    vk.gamma_abc_g1.len() - 2
+}
+
 fn u256_dec(x: &Fr) -> String {
     calldata::fr_to_u256(x).to_string()
 }
@@ -80,7 +124,13 @@ fn u256_dec(x: &Fr) -> String {
 fn forge_test_source(contract: &str, fx: &Fixture) -> String {
     let proof_hex = hex::encode(calldata::encode_proof(&fx.proof));
     let calldata_hex = hex::encode(calldata::verify_proof_calldata(&fx.proof, &fx.inputs));
+    let compact_hex = hex::encode(calldata::verify_compact_calldata(&fx.proof, &fx.inputs, 0));
     let n = fx.inputs.len();
+    // The precompile price (6.15k per public input) plus margin.
+    let gas_cap = 500_000 + 10_000 * n;
+    // Loops over the public inputs take every `step`-th: each iteration's copies stay in memory,
+    // whose cost grows quadratically.
+    let step = n / 24 + 1;
     let set_inputs: String = fx
         .inputs
         .iter()
@@ -100,6 +150,7 @@ contract {contract}Test is Test {{
     uint256 internal constant P = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
     bytes internal constant PROOF = hex"{proof_hex}";
     bytes internal constant CALLDATA = hex"{calldata_hex}";
+    bytes internal constant COMPACT = hex"{compact_hex}";
 
     {contract} internal verifier;
 
@@ -115,10 +166,24 @@ contract {contract}Test is Test {{
     function verified(bytes memory proof, uint256[] memory pub) internal view returns (bool) {{
         // A bounded gas budget, as a real transaction has: a failing precompile call burns all
         // the gas it is given, and the verifier must still return (false) afterwards.
-        try verifier.verifyProof{{gas: 2_000_000}}(proof, pub) returns (bool ok) {{
+        try verifier.verifyProof{{gas: {gas_cap}}}(proof, pub) returns (bool ok) {{
             return ok;
         }} catch {{
             return false;
+        }}
+    }}
+
+    /// verifyCompact through raw calldata; a revert counts as "not verified".
+    function compactVerified(bytes memory cd) internal view returns (bool) {{
+        (bool success, bytes memory ret) = address(verifier).staticcall{{gas: {gas_cap}}}(cd);
+        return success && ret.length == 32 && abi.decode(ret, (bool));
+    }}
+
+    /// `b` with the word at byte `offset` set to `v`.
+    function setAt(bytes memory b, uint256 offset, uint256 v) internal pure returns (bytes memory c) {{
+        c = bytes.concat(b);
+        assembly {{
+            mstore(add(add(c, 0x20), offset), v)
         }}
     }}
 
@@ -145,6 +210,37 @@ contract {contract}Test is Test {{
         (bool success, bytes memory ret) = address(verifier).staticcall(CALLDATA);
         assertTrue(success);
         assertTrue(abi.decode(ret, (bool)));
+        assertTrue(compactVerified(COMPACT), "verifyCompact");
+        uint256[{n}] memory a;
+        uint256[] memory d = inputs();
+        for (uint256 i = 0; i < {n}; i++) a[i] = d[i];
+        uint256[8] memory p;
+        for (uint256 i = 0; i < 8; i++) p[i] = word(PROOF, i);
+        assertTrue(verifier.verifyCompact(p, a), "verifyCompact, Solidity call");
+    }}
+
+    function test_compactRejections() public view {{
+        for (uint256 i = 0; i < 8 + {n}; i += (i < 8 ? 1 : {step})) {{
+            uint256 o = 4 + 32 * i;
+            uint256 w;
+            bytes memory cd = COMPACT;
+            assembly {{
+                w := mload(add(add(cd, 0x20), o))
+            }}
+            assertFalse(compactVerified(setAt(cd, o, w ^ 1)), "flipped bit");
+            if (i >= 8) {{
+                assertFalse(compactVerified(setAt(cd, o, w + R)), "input + r");
+            }}
+        }}
+        bytes memory full = COMPACT; // one copy: indexing the constant copies it each time
+        bytes memory shorter = new bytes(full.length - 1);
+        for (uint256 i = 0; i < shorter.length; i++) shorter[i] = full[i];
+        assertFalse(compactVerified(shorter), "truncated calldata");
+    }}
+
+    function test_codeSize() public {{
+        emit log_named_uint("runtime code bytes", address(verifier).code.length);
+        assertLe(address(verifier).code.length, 24_576);
     }}
 
     function test_gasOfOneCall() public {{
@@ -166,15 +262,18 @@ contract {contract}Test is Test {{
     }}
 
     function test_changedPublicInputRejected() public view {{
-        for (uint256 i = 0; i < {n}; i++) {{
+        for (uint256 i = 0; i < {n}; i += {step}) {{
             uint256[] memory a = inputs();
             a[i] = addmod(a[i], 1, R);
             assertFalse(verified(PROOF, a));
         }}
+        uint256[] memory last = inputs();
+        last[{n} - 1] = addmod(last[{n} - 1], 1, R);
+        assertFalse(verified(PROOF, last), "last public input changed");
     }}
 
     function test_publicInputNotBelowRRejected() public view {{
-        for (uint256 i = 0; i < {n}; i++) {{
+        for (uint256 i = 0; i < {n}; i += {step}) {{
             uint256[] memory a = inputs();
             a[i] = a[i] + R; // same value mod r: must still be rejected
             assertFalse(verified(PROOF, a));
@@ -205,7 +304,7 @@ contract {contract}Test is Test {{
         bytes memory p = setWord(setWord(PROOF, 0, 1), 1, 3);
         assertFalse(verified(p, inputs()), "A off curve");
         // Returns false (does not revert) within a normal gas budget.
-        assertFalse(verifier.verifyProof{{gas: 2_000_000}}(p, inputs()), "A off curve, direct");
+        assertFalse(verifier.verifyProof{{gas: {gas_cap}}}(p, inputs()), "A off curve, direct");
         p = setWord(setWord(PROOF, 6, 1), 7, 3);
         assertFalse(verified(p, inputs()), "C off curve");
         p = setWord(PROOF, 2, 1);
@@ -254,60 +353,78 @@ contract {contract}Test is Test {{
     )
 }
 
+/// Renders `contract` for `fx.vk` and its forge test into tests/forge/generated/.
+fn write_generated(root: &std::path::Path, contract: &str, fx: &Fixture) {
+    let dir = root.join("tests/forge/generated");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{contract}.sol")), solidity::render(&fx.vk, contract)).unwrap();
+    std::fs::write(dir.join(format!("{contract}.t.sol")), forge_test_source(contract, fx)).unwrap();
+}
+
+/// Runtime code size from forge's artifact.
+fn runtime_size(root: &std::path::Path, contract: &str) -> usize {
+    let artifact = root.join(format!("out/{contract}.sol/{contract}.json"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&artifact).expect("forge artifact")).unwrap();
+    let code = json["deployedBytecode"]["object"].as_str().expect("deployedBytecode");
+    code.trim_start_matches("0x").len() / 2
+}
+
 #[test]
 fn generated_verifier_passes_forge_tests() {
     let root = repo_root();
     let fx = fixture();
-    assert_eq!(
-        fx.inputs.len(),
-        2,
-        "the forge test's fuzz over inputs assumes 2 public inputs"
-    );
+    assert_eq!(fx.inputs.len(), 2, "the forge test's fuzz over inputs assumes 2 public inputs");
+    // The largest key that still gets a verifier: its IC points are a table.
+    let n_max = max_public_inputs();
+    let big = sum_fixture(n_max);
+    let (contract, big_contract) = ("MulAddVerifier", "SumVerifier");
+    write_generated(&root, contract, &fx);
+    write_generated(&root, big_contract, &big);
+    assert!(solidity::render(&big.vk, big_contract).contains("bytes internal constant IC_TABLE"));
 
-    let contract = "MulAddVerifier";
-    let dir = root.join("tests/forge/generated");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join(format!("{contract}.sol")),
-        solidity::render(&fx.vk, contract),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join(format!("{contract}.t.sol")),
-        forge_test_source(contract, &fx),
-    )
-    .unwrap();
-
-    let stdout = forge_test(&root, &["--match-path", "tests/forge/generated/*", "-vv", "--gas-report"]);
-    assert!(
-        stdout.contains("test_validProofVerifies"),
-        "forge did not run the generated tests:\n{stdout}"
-    );
+    let stdout = forge_test(&root, &["--match-path", "tests/forge/generated/*", "-vv"]);
+    for suite in [contract, big_contract] {
+        for name in ["test_validProofVerifies", "test_compactRejections", "test_changedPublicInputRejected", "test_flippedProofByteRejected"] {
+            assert!(stdout.contains(&format!("[PASS] {name}")) && stdout.contains(&format!("{suite}Test")), "forge did not run {suite}Test.{name}:\n{stdout}");
+        }
+    }
     assert!(!stdout.contains("[FAIL"), "a forge test failed:\n{stdout}");
 
     // Gas of one verifyProof call, measured in the forge test with gasleft().
-    let gas: u64 = stdout
+    let gas: Vec<u64> = stdout
         .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("verifyProof gas (call incl. overhead): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .expect("gas log line");
-    println!("verifyProof gas (2 public inputs, incl. call overhead): {gas}");
+        .filter_map(|l| l.trim().strip_prefix("verifyProof gas (call incl. overhead): "))
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    println!("verifyProof gas (2 and {n_max} public inputs, incl. call overhead): {gas:?}");
     // Precompile floor: 181k (pairing of 4) + 2 * (6k ecMul + 150 ecAdd).
-    assert!(gas < 215_000, "verifyProof costs {gas} gas");
+    assert!(gas.iter().min().is_some_and(|g| *g < 215_000), "verifyProof costs {gas:?} gas");
 
-    // Runtime code size from forge's artifact.
-    let artifact = root.join(format!("out/{contract}.sol/{contract}.json"));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&artifact).expect("forge artifact")).unwrap();
-    let code = json["deployedBytecode"]["object"]
-        .as_str()
-        .expect("deployedBytecode");
-    let size = code.trim_start_matches("0x").len() / 2;
-    println!("{contract} runtime code size: {size} bytes");
+    let size = runtime_size(&root, contract);
+    let big_size = runtime_size(&root, big_contract);
+    println!("{contract} runtime code size: {size} bytes; {big_contract} ({n_max} public inputs): {big_size} bytes");
     assert!(size > 0 && size <= 4096, "runtime code is {size} bytes");
+    assert!(size <= solidity::code_size_bound(&fx.vk, None), "the size bound is not an upper bound");
+    assert!(big_size <= solidity::code_size_bound(&big.vk, None) && big_size <= solidity::CODE_SIZE_LIMIT);
+}
+
+#[test]
+fn too_many_public_inputs_is_a_clear_error() {
+    let n_max = max_public_inputs();
+    let mut vk = fixture().vk;
+    vk.gamma_abc_g1.resize(n_max + 2, vk.gamma_abc_g1[1]);
+    let e = solidity::check_code_size(&vk, None).unwrap_err().to_string();
+    assert!(e.contains(&format!("{} public inputs", n_max + 1)) && e.contains("EIP-170") && e.contains("hashed"), "{e}");
+    // The CLI says so instead of writing a contract that cannot be deployed.
+    let tmp = tempfile::tempdir().unwrap();
+    let vk_path = tmp.path().join("vk.bin");
+    let mut buf = Vec::new();
+    vk.serialize_compressed(&mut buf).unwrap();
+    std::fs::write(&vk_path, &buf).unwrap();
+    let sol = tmp.path().join("V.sol");
+    let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen")).arg("solidity").arg(&vk_path).arg("--out").arg(&sol).output().unwrap();
+    assert!(!o.status.success() && !sol.exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("EIP-170"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
