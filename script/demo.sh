@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# The main job until the oracle demo lands: compile, prove and verify each sample model the repo
-# ships (tests/data), printing outputs, proof sizes and times; then wrap price_mlp's proof into
-# a Groth16 proof (development keys) and verify that.
+# The main job end to end (oracle-demo/): a proved price model feeds a Chainlink-style oracle on a
+# local anvil, a consumer contract reads it, and an agent pays for one proved inference through
+# an x402 escrow that releases on the proof while the ERC-8004 Validation Registry records it.
+# Installs the pinned toolchain (anvil, solc-js) first. Arguments go to oracle-demo
+# (`./script/demo.sh --help`: --rounds N, --keep-chain, --port P, --rpc-url URL, ...).
+#   ./script/demo.sh --samples   the older walk-through: compile, prove and verify each sample
+#                                model in tests/data with the zkml CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkml-target}"
+
+if [[ "${1:-}" != "--samples" ]]; then
+  script/install-toolchain.sh
+  # The dev profile is optimised (see Cargo.toml) and is what `cargo test` builds, so the demo
+  # reuses the test build instead of a second cold release build.
+  exec cargo run --quiet -p oracle-demo -- "$@"
+fi
+
 cargo build --quiet --bin zkml
 zkml="$CARGO_TARGET_DIR/debug/zkml"
 work="$(mktemp -d)"

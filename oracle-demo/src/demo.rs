@@ -3,66 +3,35 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::network::{Ethereum, EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, Bytes, I256, U256};
-use alloy::providers::{Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionRequest;
+use alloy::providers::{PendingTransactionBuilder, Provider, ProviderBuilder};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol;
 use alloy::sol_types::SolValue;
 use anyhow::{Context, Result, anyhow, bail};
+use ark_bn254::Bn254;
 use ark_ff::PrimeField;
+use ark_groth16::ProvingKey;
 use serde::{Deserialize, Serialize};
+use zkml::artifact::Compiled;
 use zkml::field::F;
 use zkml::quantize::QuantConfig;
+use zkml::stage1::Stage1Proof;
+use zkml::wrap::WrapProof;
 use zkml_verifier_gen::{calldata, hooks, solidity};
 
 use crate::anvil::{ANVIL_DEV_KEY, Anvil, repo_root};
-
-sol! {
-    #[sol(rpc, all_derives)]
-    interface IZkmlOracle {
-        function update(bytes proof, int256[] inputs, uint64 dataTimestamp, int256 answer) external returns (uint80 roundId);
-        function publicInputs(int256[] inputs, uint64 dataTimestamp, int256 answer) external view returns (uint256[] memory);
-        function latestRoundData() external view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound);
-        function latestRound() external view returns (uint80);
-        function decimals() external view returns (uint8);
-        function modelId() external view returns (uint256);
-
-        error WrongInputCount(uint256 got, uint256 expected);
-        error StaleData(uint256 dataTimestamp, uint256 now_, uint256 maxAge);
-        error FutureData(uint256 dataTimestamp, uint256 now_);
-        error OutOfOrder(uint256 dataTimestamp, uint256 latestTimestamp);
-        error ReplayedStatement(bytes32 statement);
-        error NonPositiveAnswer(int256 answer);
-        error AnswerNotRepresentable(int256 answer);
-        error ScaleNotExact(uint8 decimals, uint8 fracBits);
-        error InvalidProof();
-        error NoDataPresent();
-        error ZeroVerifier();
-        error SlotWidthInvalid(uint256 bits);
-        error ValueOutOfRange(int256 value, uint256 bits);
-    }
-
-    #[sol(rpc, all_derives)]
-    interface ICollateralMonitor {
-        function check() external returns (bool);
-        function lastPrice() external view returns (int256);
-        function lastRound() external view returns (uint80);
-        function healthy() external view returns (bool);
-        function checks() external view returns (uint256);
-
-        error StalePrice(uint256 updatedAt, uint256 now_);
-        error IncompleteRound(uint80 roundId, uint80 answeredInRound);
-        error BadPrice(int256 price);
-    }
-}
+use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlOracle, IZkmlValidator};
+use crate::payment::{self, PaymentReport};
 
 /// What the demo does; see the binary's `--help`.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub rounds: usize,
     pub keep_chain: bool,
+    /// Start anvil on this loopback port (default: a free one); an error if it is taken.
+    pub port: Option<u16>,
     pub rpc_url: Option<String>,
     pub private_key: Option<String>,
     pub lookup_bits: u32,
@@ -72,7 +41,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { rounds: 3, keep_chain: false, rpc_url: None, private_key: None, lookup_bits: 12, work_dir: None, summary: None }
+        Options { rounds: 3, keep_chain: false, port: None, rpc_url: None, private_key: None, lookup_bits: 12, work_dir: None, summary: None }
     }
 }
 
@@ -111,6 +80,8 @@ pub struct Summary {
     pub rounds: Vec<RoundReport>,
     /// The revert of `update` with the last round's proof and its answer plus one unit.
     pub forged_answer_refused: Option<String>,
+    /// The agent-payment flow (x402 escrow + ERC-8004 validation) on the same chain.
+    pub payment: Option<PaymentReport>,
 }
 
 #[derive(Deserialize)]
@@ -119,12 +90,13 @@ struct RoundsFile {
     rounds: Vec<RoundRow>,
 }
 
-#[derive(Deserialize)]
-struct RoundRow {
-    hour: u64,
-    features: Vec<f64>,
-    price: f64,
-    next_price: f64,
+#[derive(Clone, Debug, Deserialize)]
+/// One row of model/rounds.json: the features of an hour and the prices around it.
+pub struct RoundRow {
+    pub hour: u64,
+    pub features: Vec<f64>,
+    pub price: f64,
+    pub next_price: f64,
 }
 
 #[derive(Deserialize)]
@@ -147,11 +119,11 @@ pub fn run(opts: Options) -> Result<Summary> {
     }
     let (anvil, url, key) = match &opts.rpc_url {
         Some(url) => {
-            let key = opts.private_key.clone().context("--rpc-url needs a key: pass --private-key or set ZKML_DEMO_PRIVATE_KEY")?;
+            let key = opts.private_key.clone().context("--rpc-url needs a key: set ZKML_PRIVATE_KEY (or pass --private-key)")?;
             (None, url.clone(), key)
         }
         None => {
-            let a = Anvil::start(None)?;
+            let a = Anvil::start(opts.port)?;
             println!("anvil (pinned, node_modules/.bin/anvil) at {} (pid {})", a.url, a.pid().unwrap_or(0));
             let url = a.url.clone();
             (Some(a), url, opts.private_key.clone().unwrap_or_else(|| ANVIL_DEV_KEY.to_string()))
@@ -231,10 +203,18 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             ("generated/ZkmlPriceVerifier.sol".into(), verifier_src),
             ("contracts/ZkmlOracle.sol".into(), read("contracts/ZkmlOracle.sol")?),
             ("oracle-demo/contracts/CollateralMonitor.sol".into(), read("oracle-demo/contracts/CollateralMonitor.sol")?),
+            ("contracts/ZkmlEscrow.sol".into(), read("contracts/ZkmlEscrow.sol")?),
+            ("contracts/ZkmlValidator.sol".into(), read("contracts/ZkmlValidator.sol")?),
+            ("contracts/testing/TestUSDC.sol".into(), read("contracts/testing/TestUSDC.sol")?),
+            ("contracts/testing/TestIdentityRegistry.sol".into(), read("contracts/testing/TestIdentityRegistry.sol")?),
+            ("contracts/testing/TestValidationRegistry.sol".into(), read("contracts/testing/TestValidationRegistry.sol")?),
         ],
     )?;
     let code = |n: &str| codes.get(n).cloned().ok_or_else(|| anyhow!("solc produced no bytecode for {n}"));
-    println!("compiled ZkmlPriceVerifier, ZkmlOracle, CollateralMonitor with solc-js 0.8.28: {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "compiled ZkmlPriceVerifier, ZkmlOracle, CollateralMonitor, ZkmlEscrow, ZkmlValidator and the test USDC and ERC-8004 registries with solc-js 0.8.28: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // 4. Deploy.
     let signer: PrivateKeySigner = key.trim().parse().map_err(|_| anyhow!("the private key is not a 32-byte hex key"))?;
@@ -295,6 +275,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         deploy_gas: [g_v, g_o, g_m],
         rounds: vec![],
         forged_answer_refused: None,
+        payment: None,
     };
 
     // 5. Rounds.
@@ -307,13 +288,8 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     for i in 0..opts.rounds {
         let row = &rows.rounds[i % rows.rounds.len()];
         let ts = next_timestamp(last_ts).await;
-        let t = Instant::now();
-        let s1 = zkml::pipeline::prove(&compiled, &row.features).context("stage-1 proof")?;
-        let ctx = hooks::oracle_context(ts);
-        let context = F::from_be_bytes_mod_order(&ctx.to_be_bytes::<32>());
-        let w = zkml::wrap::prove(&pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], &s1, &mut rand::rngs::OsRng)
-            .map_err(|e| anyhow!("wrapping round {}: {e}", i + 1))?;
-        let prove_ms = t.elapsed().as_millis() as u64;
+        let (s1, w, prove_ms) =
+            prove_wrapped(&compiled, &pk, &row.features, hooks::oracle_context(ts)).with_context(|| format!("proving round {}", i + 1))?;
         let q = s1.output[0];
         let answer = i128::from(q) * 10i128.pow(decimals as u32) / (1i128 << frac);
         let inputs: Vec<I256> = s1.input.iter().map(|&v| I256::try_from(v).expect("i64 fits")).collect();
@@ -342,28 +318,8 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             }
         }
 
-        let r = oracle
-            .update(proof, inputs, ts, answer_i)
-            .send()
-            .await
-            .map_err(|e| revert(&format!("round {}: update", i + 1), e))?
-            .with_timeout(Some(RECEIPT_TIMEOUT))
-            .get_receipt()
-            .await?;
-        if !r.status() {
-            bail!("round {}: update transaction {} reverted", i + 1, r.transaction_hash);
-        }
-        let c = monitor
-            .check()
-            .send()
-            .await
-            .map_err(|e| revert(&format!("round {}: CollateralMonitor.check", i + 1), e))?
-            .with_timeout(Some(RECEIPT_TIMEOUT))
-            .get_receipt()
-            .await?;
-        if !c.status() {
-            bail!("round {}: check transaction {} reverted", i + 1, c.transaction_hash);
-        }
+        let r = confirm(&format!("round {}: ZkmlOracle.update", i + 1), oracle.update(proof, inputs, ts, answer_i).send().await).await?;
+        let c = confirm(&format!("round {}: CollateralMonitor.check", i + 1), monitor.check().send().await).await?;
         let healthy = monitor.healthy().call().await?;
         let rep = RoundReport {
             round: i as u64 + 1,
@@ -416,14 +372,64 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         1.0 / f64::from(1u32 << frac),
         summary.forged_answer_refused.as_deref().unwrap_or("?")
     );
+
+    // 7. An agent pays for one inference through the x402 escrow; ERC-8004 records the validation.
+    let next = |k: usize| rows.rounds[(opts.rounds + k) % rows.rounds.len()].clone();
+    let setup = payment::Setup {
+        url,
+        me: &provider,
+        me_address: me,
+        chain_id,
+        codes: &codes,
+        compiled: &compiled,
+        pk: &pk,
+        verifier,
+        model_id,
+        input_slot_bits: pin.slot_bits,
+        output_slot_bits: pout.slot_bits,
+        output_frac_bits: frac,
+        decimals,
+        paid_row: next(0),
+        tampered_row: next(1),
+    };
+    summary.payment = Some(payment::run(&setup).await.context("the agent-payment flow")?);
+
     if let Some(p) = &opts.summary {
         std::fs::write(p, serde_json::to_string_pretty(&summary)?).with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(summary)
 }
 
+/// Stage-1 proof of `features`, wrapped into Groth16 bound to `context`; and the time both took.
+pub(crate) fn prove_wrapped(compiled: &Compiled, pk: &ProvingKey<Bn254>, features: &[f64], context: U256) -> Result<(Stage1Proof, WrapProof, u64)> {
+    let t = Instant::now();
+    let s1 = zkml::pipeline::prove(compiled, features).context("stage-1 proof")?;
+    let context = F::from_be_bytes_mod_order(&context.to_be_bytes::<32>());
+    let w = zkml::wrap::prove(pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], &s1, &mut rand::rngs::OsRng)
+        .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
+    Ok((s1, w, t.elapsed().as_millis() as u64))
+}
+
+/// Waits for the receipt of a sent transaction; an error (with the decoded revert) if sending
+/// failed (a revert at gas estimation) or the transaction reverted.
+pub(crate) async fn confirm(
+    what: &str,
+    sent: std::result::Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
+) -> Result<TransactionReceipt> {
+    let r = sent
+        .map_err(|e| revert(what, e))?
+        .with_timeout(Some(RECEIPT_TIMEOUT))
+        .get_receipt()
+        .await
+        .with_context(|| format!("{what}: no receipt"))?;
+    if !r.status() {
+        bail!("{what}: transaction {} reverted", r.transaction_hash);
+    }
+    Ok(r)
+}
+
 /// Sends a contract creation; returns its address and gas used.
-async fn deploy<P: Provider>(p: &P, mut code: Vec<u8>, args: Vec<u8>) -> Result<(Address, u64)> {
+pub(crate) async fn deploy<P: Provider>(p: &P, mut code: Vec<u8>, args: Vec<u8>) -> Result<(Address, u64)> {
     code.extend(args);
     let tx = TransactionRequest::default().with_deploy_code(code);
     let r = p.send_transaction(tx).await?.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await?;
@@ -433,15 +439,33 @@ async fn deploy<P: Provider>(p: &P, mut code: Vec<u8>, args: Vec<u8>) -> Result<
     Ok((r.contract_address.context("receipt without a contract address")?, r.gas_used))
 }
 
+/// The name of a demo contract's custom error in a call error (`ZkmlEscrow.InvalidProof(..)`), if
+/// the call reverted with one.
+pub fn decoded_revert(e: &alloy::contract::Error) -> Option<String> {
+    macro_rules! try_decode {
+        ($($contract:literal => $errors:ty),* $(,)?) => {
+            $(if let Some(err) = e.as_decoded_interface_error::<$errors>() {
+                return Some(format!("{}.{err:?}", $contract));
+            })*
+        };
+    }
+    try_decode!(
+        "ZkmlOracle" => IZkmlOracle::IZkmlOracleErrors,
+        "CollateralMonitor" => ICollateralMonitor::ICollateralMonitorErrors,
+        "ZkmlEscrow" => IZkmlEscrow::IZkmlEscrowErrors,
+        "ZkmlValidator" => IZkmlValidator::IZkmlValidatorErrors,
+        "TestUSDC" => ITestUSDC::ITestUSDCErrors,
+    );
+    // The registries revert with strings ("Not authorized", "unknown", ...).
+    e.as_revert_data().and_then(|d| alloy::sol_types::decode_revert_reason(&d)).map(|r| format!("\"{r}\""))
+}
+
 /// A contract call error, with the revert decoded where it is one of the demo contracts' errors.
-fn revert(what: &str, e: alloy::contract::Error) -> anyhow::Error {
-    if let Some(err) = e.as_decoded_interface_error::<IZkmlOracle::IZkmlOracleErrors>() {
-        return anyhow!("{what} reverted: ZkmlOracle.{err:?}");
+pub(crate) fn revert(what: &str, e: alloy::contract::Error) -> anyhow::Error {
+    match decoded_revert(&e) {
+        Some(r) => anyhow!("{what} reverted: {r}"),
+        None => anyhow!("{what} failed: {e}"),
     }
-    if let Some(err) = e.as_decoded_interface_error::<ICollateralMonitor::ICollateralMonitorErrors>() {
-        return anyhow!("{what} reverted: CollateralMonitor.{err:?}");
-    }
-    anyhow!("{what} failed: {e}")
 }
 
 /// The round's data timestamp: now (wall clock), strictly after the previous round's.

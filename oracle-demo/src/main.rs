@@ -3,11 +3,13 @@ use std::path::PathBuf;
 use clap::Parser;
 
 /// zkml's main job end to end: a price model's inferences, proved and wrapped into Groth16,
-/// feed a ZkmlOracle on a local chain that a consumer contract reads.
+/// feed a ZkmlOracle on a local chain that a consumer contract reads; then an agent pays for
+/// one proved inference through an x402 escrow and the ERC-8004 Validation Registry records it.
 ///
 /// Starts the pinned anvil on a free loopback port (stopped at the end, on error and on
 /// Ctrl-C), compiles the model in oracle-demo/model/, makes development Groth16 keys, renders
-/// and deploys the verifier, ZkmlOracle and a CollateralMonitor, then runs the rounds.
+/// and deploys the verifier, ZkmlOracle and a CollateralMonitor, runs the rounds, then the
+/// payment flow (TestUSDC, ZkmlEscrow, ZkmlValidator, the ERC-8004 test registries).
 #[derive(Parser)]
 #[command(name = "oracle-demo")]
 struct Cli {
@@ -17,12 +19,15 @@ struct Cli {
     /// Leave the anvil this demo started running at the end (prints its URL and pid).
     #[arg(long, conflicts_with = "rpc_url")]
     keep_chain: bool,
-    /// Use this node instead of starting anvil; the key comes from --private-key or
-    /// $ZKML_DEMO_PRIVATE_KEY.
+    /// Start anvil on this loopback port instead of a free one (an error if it is taken).
+    #[arg(long, conflicts_with = "rpc_url")]
+    port: Option<u16>,
+    /// Use this node instead of starting anvil; the key comes from $ZKML_PRIVATE_KEY or
+    /// --private-key. The refund step needs anvil's evm_increaseTime (skipped without it).
     #[arg(long)]
     rpc_url: Option<String>,
     /// Hex private key of the account that deploys and updates (with --rpc-url). Prefer the
-    /// environment variable ZKML_DEMO_PRIVATE_KEY: command lines are visible to other users.
+    /// environment variable ZKML_PRIVATE_KEY: command lines are visible to other users.
     #[arg(long)]
     private_key: Option<String>,
     /// Lookup-table bits of the quantization (more: finer prices, slower proofs).
@@ -31,9 +36,15 @@ struct Cli {
     /// Keep the compiled model, keys and rendered verifier here (default: a temporary folder).
     #[arg(long)]
     work_dir: Option<PathBuf>,
-    /// Write the deployed addresses and every round's proved values as JSON here.
+    /// Write the deployed addresses, every round's proved values and the payment flow as JSON here.
     #[arg(long)]
     summary: Option<PathBuf>,
+}
+
+/// The deployer's key from the environment: ZKML_PRIVATE_KEY (ZKML_DEMO_PRIVATE_KEY, its older
+/// name, is still read).
+fn key_from_env() -> Option<String> {
+    ["ZKML_PRIVATE_KEY", "ZKML_DEMO_PRIVATE_KEY"].iter().find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
 }
 
 fn main() {
@@ -42,8 +53,9 @@ fn main() {
     let opts = oracle_demo::Options {
         rounds: cli.rounds,
         keep_chain: cli.keep_chain,
+        port: cli.port,
         rpc_url: cli.rpc_url,
-        private_key: cli.private_key.or_else(|| std::env::var("ZKML_DEMO_PRIVATE_KEY").ok().filter(|k| !k.is_empty())),
+        private_key: cli.private_key.or_else(key_from_env),
         lookup_bits: cli.lookup_bits,
         work_dir: cli.work_dir,
         summary: cli.summary,

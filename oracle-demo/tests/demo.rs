@@ -1,12 +1,18 @@
-//! Runs the demo binary for 2 rounds against an anvil this test starts, then reads the chain.
+//! Runs the demo binary for 2 rounds against an anvil this test starts, then reads the chain:
+//! the oracle's rounds and the agent-payment flow (escrow, ERC-8004 validation, tampered proof,
+//! refund).
 
 use std::process::Command;
 
-use alloy::primitives::{Address, I256};
-use alloy::providers::ProviderBuilder;
+use alloy::primitives::{Address, B256, I256, U256};
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::rpc::types::Filter;
 use alloy::sol;
+use alloy::sol_types::SolEvent;
 use oracle_demo::Summary;
 use oracle_demo::anvil::{ANVIL_DEV_KEY, Anvil};
+use oracle_demo::bindings::{ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator};
+use oracle_demo::payment::{DEADLINE_SECONDS, PRICE, STATUS_RELEASED, STATUS_REFUNDED};
 
 sol! {
     #[sol(rpc)]
@@ -26,14 +32,15 @@ sol! {
 }
 
 #[test]
-fn two_rounds_land_on_chain_as_proved() {
+fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
     let anvil = Anvil::start(None).expect("start anvil");
     let tmp = tempfile::tempdir().unwrap();
     let summary_path = tmp.path().join("summary.json");
     let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo"))
         .args(["--rounds", "2", "--rpc-url", &anvil.url, "--summary"])
         .arg(&summary_path)
-        .env("ZKML_DEMO_PRIVATE_KEY", ANVIL_DEV_KEY)
+        .env("ZKML_PRIVATE_KEY", ANVIL_DEV_KEY)
+        .env_remove("ZKML_DEMO_PRIVATE_KEY")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -67,7 +74,75 @@ fn two_rounds_land_on_chain_as_proved() {
         assert_eq!(monitor.lastPrice().call().await.unwrap(), latest.answer, "the consumer read the latest answer");
         assert_eq!(u64::try_from(monitor.lastRound().call().await.unwrap()).unwrap(), 2);
         assert_eq!(u64::try_from(monitor.checks().call().await.unwrap()).unwrap(), 2);
+
+        // The agent-payment flow.
+        let p = s.payment.as_ref().expect("the payment flow ran");
+        let addr = |a: &str| a.parse::<Address>().unwrap();
+        let (escrow_a, validator_a, agent, provider_a) = (addr(&p.escrow), addr(&p.validator), addr(&p.agent), addr(&p.provider));
+        let usdc = ITestUSDC::new(addr(&p.usdc), &provider);
+        let escrow = IZkmlEscrow::new(escrow_a, &provider);
+        let registry = IValidationRegistry::new(addr(&p.validation_registry), &provider);
+        let request_id: B256 = p.request_id.parse().unwrap();
+        let request2: B256 = p.tampered_request_id.parse().unwrap();
+        let bal = |a: Address| {
+            let usdc = &usdc;
+            async move { u64::try_from(usdc.balanceOf(a).call().await.unwrap()).unwrap() }
+        };
+
+        // The provider was paid exactly once: one Released event, for the paid request.
+        let logs = provider
+            .get_logs(&Filter::new().address(escrow_a).event_signature(IZkmlEscrow::Released::SIGNATURE_HASH).from_block(0))
+            .await
+            .unwrap();
+        assert_eq!(logs.len(), 1, "Released events");
+        let rel = logs[0].log_decode::<IZkmlEscrow::Released>().unwrap().inner.data;
+        assert_eq!((rel.requestId, rel.provider, rel.amount), (request_id, provider_a, U256::from(PRICE)));
+        assert_eq!(bal(provider_a).await, PRICE);
+        assert_eq!(escrow.requests(request_id).call().await.unwrap().status, STATUS_RELEASED);
+        assert_eq!(p.double_release_refused, "ZkmlEscrow.NotOpen(Released)");
+
+        // The payment was the agent's signed EIP-3009 authorization: its nonce is spent.
+        let nonce: B256 = p.payment_payload["payload"]["authorization"]["nonce"].as_str().unwrap().parse().unwrap();
+        assert!(usdc.authorizationState(agent, nonce).call().await.unwrap());
+        assert_eq!(p.payment_payload["payload"]["authorization"]["from"].as_str().unwrap().parse::<Address>().unwrap(), agent);
+
+        // ERC-8004: the registry holds response 100 from our validator, and the validator kept
+        // the proved input and output.
+        let st = registry.getValidationStatus(request_id).call().await.unwrap();
+        assert_eq!((st.validatorAddress, st.response, st.tag.as_str()), (validator_a, 100, "zkml"));
+        assert_eq!(u64::try_from(st.agentId).unwrap(), p.provider_agent_id);
+        let sum = registry.getSummary(st.agentId, vec![validator_a], "zkml".into()).call().await.unwrap();
+        assert_eq!((sum.count, sum.avgResponse), (1, 100));
+        let res = IZkmlValidator::new(validator_a, &provider).resultOf(request_id).call().await.unwrap();
+        assert_eq!(res.inputHash, escrow.requests(request_id).call().await.unwrap().inputHash);
+        assert_ne!(res.outputHash, B256::ZERO);
+
+        // The tampered proof: a mined transaction to the escrow that reverted, before the deadline.
+        assert_eq!(p.tampered_error, "ZkmlEscrow.InvalidProof");
+        let tr = provider.get_transaction_receipt(p.tampered_tx.parse().unwrap()).await.unwrap().expect("the tampered tx was mined");
+        assert!(!tr.status(), "the tampered release must revert");
+        assert_eq!(tr.to, Some(escrow_a));
+        assert_eq!(tr.from, provider_a);
+        let tblock = provider.get_block_by_number(tr.block_number.unwrap().into()).await.unwrap().unwrap();
+        assert!(tblock.header.timestamp <= p.tampered_deadline, "it reverted for the proof, not the deadline");
+
+        // The refund after the deadline (anvil's clock moved): the agent got the second payment back.
+        assert_eq!(p.early_refund_refused, "ZkmlEscrow.DeadlineNotReached");
+        let rr = provider.get_transaction_receipt(p.refund_tx.as_deref().expect("refunded").parse().unwrap()).await.unwrap().unwrap();
+        assert!(rr.status());
+        let rblock = provider.get_block_by_number(rr.block_number.unwrap().into()).await.unwrap().unwrap();
+        assert!(rblock.header.timestamp > p.tampered_deadline);
+        assert!(p.tampered_deadline >= tblock.header.timestamp + DEADLINE_SECONDS - 120, "deadline ~{DEADLINE_SECONDS} s after opening");
+        assert_eq!(escrow.requests(request2).call().await.unwrap().status, STATUS_REFUNDED);
+        assert_eq!(bal(agent).await, 10_000_000 - PRICE, "the agent paid once and was refunded once");
+        assert_eq!(bal(escrow_a).await, 0);
+        let last = p.balances.last().unwrap();
+        assert_eq!((last.agent, last.escrow, last.provider), (10_000_000 - PRICE, 0, PRICE));
     });
+    // The paid forecast is a price too.
+    let p = s.payment.as_ref().unwrap();
+    let paid = p.answer.parse::<f64>().unwrap() / 10f64.powi(s.decimals as i32);
+    assert!(paid > 0.5 && paid < 10.0, "paid forecast {paid}");
     // The proved price is a price: near the series' price (within 5%).
     for r in &s.rounds {
         let p = r.answer.parse::<f64>().unwrap() / 10f64.powi(s.decimals as i32);
@@ -80,6 +155,7 @@ fn a_missing_anvil_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo"))
         .args(["--rounds", "1"])
         .env("ZKML_DEMO_ANVIL", "/nonexistent/anvil")
+        .env_remove("ZKML_PRIVATE_KEY")
         .env_remove("ZKML_DEMO_PRIVATE_KEY")
         .output()
         .unwrap();
@@ -94,16 +170,45 @@ fn a_taken_port_is_a_clear_error() {
     let port = l.local_addr().unwrap().port();
     let e = Anvil::start(Some(port)).err().expect("the port is taken").to_string();
     assert!(e.contains("already taken"), "{e}");
+    // The binary with --port: exit 1 and the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo")).args(["--rounds", "1", "--port", &port.to_string()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("port {port}")) && stderr.contains("already taken"), "{stderr}");
+    drop(l);
 }
 
 #[test]
 fn rpc_url_without_a_key_is_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo"))
         .args(["--rounds", "1", "--rpc-url", "http://127.0.0.1:9"])
+        .env_remove("ZKML_PRIVATE_KEY")
         .env_remove("ZKML_DEMO_PRIVATE_KEY")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("needs a key"), "{stderr}");
+}
+
+#[test]
+fn a_reverting_transaction_is_a_clear_error() {
+    // Move the chain's clock 10 days ahead: round 1's data (stamped with the wall clock) is then
+    // stale and ZkmlOracle.update reverts.
+    let anvil = Anvil::start(None).expect("start anvil");
+    let provider = ProviderBuilder::new().connect_http(anvil.url.parse().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        provider.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (864_000u64,)).await.unwrap();
+        provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo"))
+        .args(["--rounds", "2", "--rpc-url", &anvil.url]) // (round 2 would check a forged answer first)
+        .env("ZKML_PRIVATE_KEY", ANVIL_DEV_KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("round 1: ZkmlOracle.update reverted: ZkmlOracle.StaleData"), "{stderr}");
+    assert!(!stderr.contains(&ANVIL_DEV_KEY[2..]), "the key was printed");
 }

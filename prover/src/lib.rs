@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod channel;
+pub mod conformance;
 pub mod field;
 pub mod lookup;
 pub mod lower;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use tract_onnx::pb::NodeProto;
 
+use crate::lookup::UnaryFn;
 use crate::onnx::{FTensor, OnnxModel};
 use crate::program::{Kind, Node, NodeId, SegId};
 
@@ -26,7 +27,10 @@ pub enum LowerError {
 pub const SUPPORTED: &[&str] = &[
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Conv", "AveragePool", "GlobalAveragePool",
     "MaxPool", "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
-    "Concat", "Identity", "Clip", "Constant",
+    "Concat", "Identity", "Clip", "Constant", "ConvTranspose", "GlobalMaxPool", "Pad", "Slice", "Gather", "Split", "Tile",
+    "Expand", "DepthToSpace", "SpaceToDepth", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "Neg", "Sum", "Max", "Min",
+    "Abs", "PRelu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Reciprocal", "Erf", "Gelu", "Softplus", "Softsign",
+    "Elu", "Selu", "HardSigmoid", "HardSwish", "Pow", "Softmax", "LogSoftmax", "InstanceNormalization", "LayerNormalization",
 ];
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -34,6 +38,8 @@ pub enum Func {
     Identity,
     Relu,
     Clip { lo: f64, hi: f64 },
+    /// A function table: the input is rounded to its own scale, the output gets another.
+    Table(UnaryFn),
 }
 
 impl Func {
@@ -42,6 +48,7 @@ impl Func {
             Func::Identity => x,
             Func::Relu => x.max(0.0),
             Func::Clip { lo, hi } => x.clamp(*lo, *hi),
+            Func::Table(g) => g.apply(x),
         }
     }
 }
@@ -124,9 +131,13 @@ impl Value {
 struct Builder<'a> {
     p: FloatProgram,
     grown: Vec<bool>,
+    /// Whether a node is zero on the padded positions whatever the input (as the quantizer's
+    /// `pad_zero`: a function with f(0) ≠ 0 fills the padding of its segment).
+    pad_zero: Vec<bool>,
     shapes: Vec<Vec<usize>>,
     env: HashMap<String, Value>,
     node: &'a NodeProto,
+    opset: i64,
 }
 
 pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
@@ -145,15 +156,29 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
             ops: vec![],
         },
         grown: vec![],
+        pad_zero: vec![],
         shapes: vec![],
         env: HashMap::new(),
         node: &dummy,
+        opset: model.opset,
     };
     for (k, v) in &model.constants {
         b.env.insert(k.clone(), Value::Const(v.clone()));
     }
     let input = b.push(Kind::Segment(0), &shape, model.input_name.clone());
-    b.env.insert(model.input_name.clone(), Value::Act { node: input, shape });
+    if model.inputs.len() > 1 {
+        // Several inputs are one flat input segment: each is a slice of it.
+        let mut at = 0;
+        for (name, s) in &model.inputs {
+            let n = numel(s);
+            let map: Vec<Option<usize>> = (at..at + n).map(Some).collect();
+            at += n;
+            let id = b.gather(input, &shape, s, &map);
+            b.env.insert(name.clone(), Value::Act { node: id, shape: s.clone() });
+        }
+    } else {
+        b.env.insert(model.input_name.clone(), Value::Act { node: input, shape });
+    }
     // Check every op first so that an unsupported one is reported before any other work.
     for n in &model.nodes {
         if !SUPPORTED.contains(&n.op_type.as_str()) || !(n.domain.is_empty() || n.domain == "ai.onnx") {
@@ -168,12 +193,52 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
             b.env.insert(name.clone(), v);
         }
     }
-    let out = b.env.get(&model.output_name).cloned().ok_or_else(|| LowerError::MissingOutput(model.output_name.clone()))?;
+    let mut outs = vec![];
+    for name in &model.outputs {
+        outs.push(b.env.get(name).cloned().ok_or_else(|| LowerError::MissingOutput(name.clone()))?);
+    }
+    let out = if outs.len() == 1 {
+        outs.swap_remove(0)
+    } else {
+        // Several outputs are one flat output: each is a slice of it.
+        b.node = &dummy;
+        let total: usize = outs.iter().map(|v| numel(v.shape())).sum();
+        let flat = vec![total];
+        let mut terms = vec![];
+        let mut cst = vec![0.0; total];
+        let mut at = 0;
+        for v in &outs {
+            let n = numel(v.shape());
+            match v {
+                Value::Const(t) => cst[at..at + n].copy_from_slice(&t.data),
+                Value::Act { node, shape } => {
+                    let mut map = vec![None; total];
+                    for i in 0..n {
+                        map[at + i] = Some(i);
+                    }
+                    let id = b.gather(*node, shape, &flat, &map);
+                    terms.push((id, 1.0));
+                }
+            }
+            at += n;
+        }
+        if terms.is_empty() {
+            return Err(LowerError::ConstantOutput);
+        }
+        if cst.iter().any(|&x| x != 0.0) {
+            let c = b.const_node(&FTensor { shape: flat.clone(), data: cst }, &flat)?;
+            terms.push((c, 1.0));
+        }
+        let id = if terms.len() == 1 { terms[0].0 } else { b.add(Kind::Lin(terms), &flat) };
+        Value::Act { node: id, shape: flat }
+    };
     let (node, shape) = match out {
         Value::Const(_) => return Err(LowerError::ConstantOutput),
         Value::Act { node, shape } => (node, shape),
     };
     b.node = &dummy;
+    // The output's padding must be zero (it is fixed, not sent): copy it out if it is not.
+    let node = if b.pad_zero[node] { node } else { b.zero_padding(node, &shape) };
     let seg = match b.p.nodes[node].kind {
         Kind::Segment(s) if s != 0 => s,
         _ => b.materialize(node, Func::Identity, false, &model.output_name),
@@ -202,11 +267,29 @@ impl Builder<'_> {
             Kind::Sparse { src, entries } => self.grown[*src] || entries.iter().any(|e| e.2.fract() != 0.0),
         };
         self.grown.push(grown);
+        let pad_zero = match &kind {
+            Kind::Segment(0) | Kind::Const(_) | Kind::Sparse { .. } => true,
+            Kind::Segment(s) => {
+                let m = &self.p.materials[s - 1];
+                self.pad_zero[m.z] && m.func.apply(0.0) == 0.0
+            }
+            Kind::Lin(t) => t.iter().all(|(n, _)| self.pad_zero[*n]),
+            Kind::MatMul { l, r, .. } => self.pad_zero[*l] && self.pad_zero[*r],
+            Kind::Hadamard(a, b) => self.pad_zero[*a] || self.pad_zero[*b],
+        };
+        self.pad_zero.push(pad_zero);
         self.shapes.push(shape.to_vec());
         self.p.nodes.push(Node { kind, log_len: log_len(shape), origin });
         let id = self.p.nodes.len() - 1;
         self.p.steps.push(Step::Eval(id));
         id
+    }
+
+    /// The same values with zeros on the padded positions (an identity data movement).
+    fn zero_padding(&mut self, node: NodeId, shape: &[usize]) -> NodeId {
+        let entries = padded_positions(shape).into_iter().map(|p| (p as u32, p as u32, 1.0)).collect();
+        let origin = self.p.nodes[node].origin.clone();
+        self.push(Kind::Sparse { src: node, entries }, shape, origin)
     }
 
     fn add(&mut self, kind: Kind<f64>, shape: &[usize]) -> NodeId {
@@ -312,6 +395,56 @@ impl Builder<'_> {
             "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => self.reshape()?,
             "Transpose" => self.transpose()?,
             "Concat" => self.concat()?,
+            "ConvTranspose" => self.conv()?,
+            "GlobalMaxPool" => self.global_max_pool()?,
+            "Pad" => self.pad()?,
+            "Slice" => self.slice()?,
+            "Gather" => self.gather_op()?,
+            "Split" => return self.split(),
+            "Tile" => self.tile()?,
+            "Expand" => self.expand()?,
+            "DepthToSpace" | "SpaceToDepth" => self.depth_space(op == "DepthToSpace")?,
+            "ReduceSum" | "ReduceMean" => self.reduce_linear(op == "ReduceMean")?,
+            "ReduceMax" | "ReduceMin" => self.reduce_max(op == "ReduceMin")?,
+            "Neg" => self.neg()?,
+            "Sum" => self.sum()?,
+            "Max" | "Min" => self.max_min(op == "Min")?,
+            "Abs" => self.abs()?,
+            "PRelu" | "LeakyRelu" => self.prelu(op == "LeakyRelu")?,
+            "Sigmoid" => self.table_op(UnaryFn::Sigmoid)?,
+            "Tanh" => self.table_op(UnaryFn::Tanh)?,
+            "Exp" => self.table_op(UnaryFn::Exp)?,
+            "Log" => self.table_op(UnaryFn::Log)?,
+            "Sqrt" => self.table_op(UnaryFn::Sqrt)?,
+            "Reciprocal" => self.table_op(UnaryFn::Reciprocal)?,
+            "Erf" => self.table_op(UnaryFn::Erf)?,
+            "Softplus" => self.table_op(UnaryFn::Softplus)?,
+            "Softsign" => self.table_op(UnaryFn::Softsign)?,
+            "HardSwish" => self.table_op(UnaryFn::HardSwish)?,
+            "Gelu" => {
+                let tanh = self.attr_s("approximate")?.is_some_and(|a| a == "tanh");
+                self.table_op(UnaryFn::Gelu { tanh })?
+            }
+            "Elu" => {
+                let alpha = self.attr_f("alpha")?.unwrap_or(1.0) as f64;
+                self.table_op(UnaryFn::Elu { alpha })?
+            }
+            "Selu" => {
+                let alpha = self.attr_f("alpha")?.unwrap_or(1.673_263_2) as f64;
+                let gamma = self.attr_f("gamma")?.unwrap_or(1.050_701) as f64;
+                self.table_op(UnaryFn::Selu { alpha, gamma })?
+            }
+            "HardSigmoid" => {
+                let alpha = self.attr_f("alpha")?.unwrap_or(0.2) as f64;
+                let beta = self.attr_f("beta")?.unwrap_or(0.5) as f64;
+                self.table_op(UnaryFn::HardSigmoid { alpha, beta })?
+            }
+            "Pow" => match self.input(1)? {
+                Value::Const(t) if t.data.len() == 1 => self.table_op(UnaryFn::Pow { p: t.data[0] })?,
+                _ => return Err(self.err("the exponent must be a scalar constant")),
+            },
+            "Softmax" | "LogSoftmax" => self.softmax(op == "LogSoftmax")?,
+            "InstanceNormalization" | "LayerNormalization" => self.normalization(op == "LayerNormalization")?,
             _ => return Err(LowerError::Unsupported { op, node: node_name(self.node) }),
         };
         Ok(vec![v])
@@ -469,7 +602,12 @@ impl Builder<'_> {
                     }
                     t.data.iter_mut().for_each(|x| *x = 1.0 / *x);
                 }
-                Value::Act { .. } => return Err(self.err("division by a non-constant tensor is not supported yet")),
+                Value::Act { node, shape } => {
+                    // a / b = a · (1/b), the reciprocal by lookup.
+                    let (node, shape) = (*node, shape.clone());
+                    let r = self.apply_table(node, UnaryFn::Reciprocal, &shape);
+                    b = r;
+                }
             }
         }
         let shape = self.broadcast_shape(a.shape(), b.shape())?;
@@ -525,7 +663,11 @@ impl Builder<'_> {
             return Err(self.err("a product of two constants should have been folded by the exporter"));
         }
         let l = operand(self, &a, m, k)?;
-        let r = operand(self, &b, k, n)?;
+        let mut r = operand(self, &b, k, n)?;
+        // The product sums over the padded inner dimension: one side must be zero there.
+        if !self.pad_zero[l] && !self.pad_zero[r] {
+            r = self.zero_padding(r, &[k, n]);
+        }
         let lg = |x: usize| x.next_power_of_two().trailing_zeros();
         let shape = vec![m, n];
         let id = self.add(Kind::MatMul { l, r, a: lg(m), b: lg(k), c: lg(n) }, &shape);
@@ -620,12 +762,86 @@ impl Builder<'_> {
         Ok((out, strides, begin))
     }
 
-    fn spatial(&self, v: &Value) -> Result<(usize, Vec<usize>), LowerError> {
-        let s = v.shape();
-        if s.len() < 3 || s.len() > 4 || s[0] != 1 {
-            return Err(self.err(format!("expects a [1, C, H, W] or [1, C, L] input; got {s:?}")));
+    /// `[N, C, spatial...]` with 1 to 3 spatial axes: (N, C, spatial sizes).
+    fn spatial(&self, s: &[usize]) -> Result<(usize, usize, Vec<usize>), LowerError> {
+        if s.len() < 3 || s.len() > 5 {
+            return Err(self.err(format!("expects an [N, C, L], [N, C, H, W] or [N, C, D, H, W] input; got {s:?}")));
         }
-        Ok((s[1], s[2..].to_vec()))
+        Ok((s[0], s[1], s[2..].to_vec()))
+    }
+
+    fn dilations(&self, nd: usize) -> Result<Vec<usize>, LowerError> {
+        let dil: Vec<usize> = match self.attr_ints("dilations")? {
+            Some(d) if d.iter().all(|&x| x > 0) => d.iter().map(|&x| x as usize).collect(),
+            Some(d) => return Err(self.err(format!("dilations {d:?} must be positive"))),
+            None => vec![1; nd],
+        };
+        if dil.len() != nd {
+            return Err(self.err(format!("dilations {dil:?} do not fit {nd} spatial dimensions")));
+        }
+        Ok(dil)
+    }
+
+    /// ConvTranspose's output sizes and begin pads: `out = s·(in − 1) + output_padding +
+    /// (k − 1)·d + 1 − pads`, or the pads that give `output_shape`.
+    fn transpose_geometry(&self, input: &[usize], kernel: &[usize], dil: &[usize]) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), LowerError> {
+        let nd = input.len();
+        let ints = |name: &str, dflt: usize| -> Result<Vec<usize>, LowerError> {
+            match self.attr_ints(name)? {
+                Some(v) if v.len() == nd && v.iter().all(|&x| x >= 0) => Ok(v.iter().map(|&x| x as usize).collect()),
+                Some(v) => Err(self.err(format!("{name} {v:?} do not fit {nd} spatial dimensions"))),
+                None => Ok(vec![dflt; nd]),
+            }
+        };
+        let strides = ints("strides", 1)?;
+        if strides.contains(&0) {
+            return Err(self.err("strides must be positive"));
+        }
+        let out_pad = ints("output_padding", 0)?;
+        let auto = self.attr_s("auto_pad")?.unwrap_or_else(|| "NOTSET".into());
+        let full: Vec<usize> = (0..nd).map(|i| strides[i] * (input[i] - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1).collect();
+        let target: Option<Vec<usize>> = match self.attr_ints("output_shape")? {
+            Some(v) => {
+                let v: Vec<usize> = v.iter().rev().take(nd).rev().map(|&x| x.max(0) as usize).collect();
+                if v.len() != nd {
+                    return Err(self.err("output_shape does not fit the spatial dimensions"));
+                }
+                Some(v)
+            }
+            None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => Some((0..nd).map(|i| input[i] * strides[i]).collect()),
+            None => None,
+        };
+        let mut begin = vec![0; nd];
+        let mut out = full.clone();
+        match target {
+            Some(t) => {
+                for i in 0..nd {
+                    if t[i] > full[i] {
+                        return Err(self.err(format!("output_shape {t:?} is larger than the full output {full:?}")));
+                    }
+                    let total = full[i] - t[i];
+                    begin[i] = if auto == "SAME_UPPER" { total / 2 } else { total - total / 2 };
+                    out[i] = t[i];
+                }
+            }
+            None if auto == "NOTSET" || auto == "VALID" => {
+                if let Some(p) = self.attr_ints("pads")?.filter(|_| auto == "NOTSET") {
+                    if p.len() != 2 * nd || p.iter().any(|&x| x < 0) {
+                        return Err(self.err(format!("pads {p:?} do not fit {nd} spatial dimensions")));
+                    }
+                    for i in 0..nd {
+                        let (b, e) = (p[i] as usize, p[i + nd] as usize);
+                        if b + e >= full[i] {
+                            return Err(self.err(format!("pads {p:?} remove the whole output")));
+                        }
+                        begin[i] = b;
+                        out[i] = full[i] - b - e;
+                    }
+                }
+            }
+            None => return Err(self.err(format!("auto_pad {auto:?} is not an ONNX value"))),
+        }
+        Ok((out, strides, begin))
     }
 
     /// For each output position and each kernel offset, the input position it reads (None: padding).
@@ -654,61 +870,109 @@ impl Builder<'_> {
         Some(idx)
     }
 
+    /// Conv and ConvTranspose, grouped or not, on a batch: one matrix product of the weight
+    /// (block-diagonal over the groups) with the im2col matrix of the input.
     fn conv(&mut self) -> Result<Value, LowerError> {
+        let transpose = self.node.op_type == "ConvTranspose";
         let x = self.input(0)?;
-        let w = self.const_input(1, "the Conv weight")?;
-        let Value::Act { node: xn, shape: xs } = x else { return Err(self.err("the Conv input is a constant")) };
-        let (c, in_sp) = self.spatial(&Value::Act { node: xn, shape: xs.clone() })?;
+        let w = self.const_input(1, "the weight")?;
+        let Value::Act { node: xn, shape: xs } = x else { return Err(self.err("the input is a constant")) };
+        let (n, c, in_sp) = self.spatial(&xs)?;
         let nd = in_sp.len();
-        if self.attr_i("group")?.unwrap_or(1) != 1 {
-            return Err(self.err("grouped convolutions (group > 1) are not supported yet"));
+        let g = self.attr_i("group")?.unwrap_or(1);
+        if g < 1 || c % g as usize != 0 {
+            return Err(self.err(format!("group {g} does not divide the {c} input channels")));
         }
-        if w.shape.len() != nd + 2 || w.shape[1] != c {
+        let g = g as usize;
+        if w.shape.len() != nd + 2 {
             return Err(self.err(format!("weight shape {:?} does not match input {xs:?}", w.shape)));
         }
-        let co = w.shape[0];
-        let kernel = w.shape[2..].to_vec();
-        let dil: Vec<usize> = match self.attr_ints("dilations")? {
-            Some(d) => d.iter().map(|&x| x as usize).collect(),
-            None => vec![1; nd],
-        };
-        if dil.len() != nd || dil.contains(&0) {
-            return Err(self.err(format!("dilations {dil:?} do not fit {nd} spatial dimensions")));
+        let cg = c / g;
+        let co = if transpose { w.shape[1] * g } else { w.shape[0] };
+        let ok = if transpose { w.shape[0] == c } else { w.shape[1] == cg && co % g == 0 };
+        if !ok || co == 0 {
+            return Err(self.err(format!("weight shape {:?} does not match input {xs:?} with {g} group(s)", w.shape)));
         }
-        let (out_sp, strides, begin) = self.geometry(&in_sp, &kernel, &dil)?;
+        let cog = co / g;
+        let kernel = w.shape[2..].to_vec();
+        if let Some(k) = self.attr_ints("kernel_shape")? {
+            if k.iter().map(|&x| x as usize).ne(kernel.iter().copied()) {
+                return Err(self.err(format!("kernel_shape {k:?} differs from the weight's {kernel:?}")));
+            }
+        }
+        let dil = self.dilations(nd)?;
+        let (out_sp, step, begin) =
+            if transpose { self.transpose_geometry(&in_sp, &kernel, &dil)? } else { self.geometry(&in_sp, &kernel, &dil)? };
         let kk: usize = kernel.iter().product();
         let kdim = c * kk;
         let p: usize = out_sp.iter().product();
-        // im2col: column matrix [C·K, out positions], rows padded flat, columns in the output's layout.
-        let col_shape: Vec<usize> = std::iter::once(kdim).chain(out_sp.iter().copied()).collect();
         let in_plane: usize = in_sp.iter().product();
-        let mut map = vec![None; kdim * p];
+        let (ks, os, is) = (strides(&kernel), strides(&out_sp), strides(&in_sp));
+        // The input position an output position reads at a kernel offset (None: padding).
+        let read = |o: usize, k: usize| -> Option<usize> {
+            if !transpose {
+                return Self::window(&in_sp, &out_sp, &kernel, &step, &dil, &begin, o, k);
+            }
+            let mut idx = 0;
+            for d in 0..nd {
+                let (oc, kc) = (o / os[d] % out_sp[d], k / ks[d] % kernel[d]);
+                let v = (oc + begin[d]) as isize - (kc * dil[d]) as isize;
+                if v < 0 || v as usize % step[d] != 0 || v as usize / step[d] >= in_sp[d] {
+                    return None;
+                }
+                idx += v as usize / step[d] * is[d];
+            }
+            Some(idx)
+        };
+        // im2col: rows (channel, kernel offset), columns (batch, output position).
+        let col_shape: Vec<usize> = [kdim, n].into_iter().chain(out_sp.iter().copied()).collect();
+        let mut map = vec![None; kdim * n * p];
         for ci in 0..c {
             for k in 0..kk {
                 for o in 0..p {
-                    map[(ci * kk + k) * p + o] =
-                        Self::window(&in_sp, &out_sp, &kernel, &strides, &dil, &begin, o, k).map(|i| ci * in_plane + i);
+                    if let Some(i) = read(o, k) {
+                        for b in 0..n {
+                            map[(ci * kk + k) * n * p + b * p + o] = Some(b * c * in_plane + ci * in_plane + i);
+                        }
+                    }
                 }
             }
         }
         let cols = self.gather(xn, &xs, &col_shape, &map);
+        let mut wd = vec![0.0; co * kdim];
+        for o in 0..co {
+            let grp = o / cog;
+            for cl in 0..cg {
+                let ci = grp * cg + cl;
+                for k in 0..kk {
+                    wd[o * kdim + ci * kk + k] =
+                        if transpose { w.data[(ci * cog + o % cog) * kk + k] } else { w.data[(o * cg + cl) * kk + k] };
+                }
+            }
+        }
         let lg = |v: usize| v.next_power_of_two().trailing_zeros();
-        let wl = self.const_node(&FTensor { shape: vec![co, kdim], data: w.data.clone() }, &[co, kdim])?;
-        let out_shape: Vec<usize> = [1, co].into_iter().chain(out_sp.iter().copied()).collect();
-        let pl: u32 = out_sp.iter().map(|&d| lg(d)).sum();
-        let mm = self.add(Kind::MatMul { l: wl, r: cols, a: lg(co), b: lg(kdim), c: pl }, &out_shape);
-        let Some(bias) = self.opt_input(2)? else { return Ok(Value::Act { node: mm, shape: out_shape }) };
-        let Value::Const(bias) = bias else { return Err(self.err("the Conv bias must be a constant")) };
-        let bshape: Vec<usize> = [1, co].into_iter().chain(std::iter::repeat_n(1, nd)).collect();
-        let bn = self.const_node(&FTensor { shape: bshape, data: bias.data }, &out_shape)?;
-        let id = self.add(Kind::Lin(vec![(mm, 1.0), (bn, 1.0)]), &out_shape);
-        Ok(Value::Act { node: id, shape: out_shape })
+        let wl = self.const_node(&FTensor { shape: vec![co, kdim], data: wd }, &[co, kdim])?;
+        let mm_shape: Vec<usize> = [co, n].into_iter().chain(out_sp.iter().copied()).collect();
+        let pl: u32 = lg(n) + out_sp.iter().map(|&d| lg(d)).sum::<u32>();
+        let mut id = self.add(Kind::MatMul { l: wl, r: cols, a: lg(co), b: lg(kdim), c: pl }, &mm_shape);
+        if let Some(bias) = self.opt_input(2)? {
+            let Value::Const(bias) = bias else { return Err(self.err("the bias must be a constant")) };
+            if bias.data.len() != co {
+                return Err(self.err(format!("the bias has {} values for {co} output channels", bias.data.len())));
+            }
+            let bshape: Vec<usize> = [co].into_iter().chain(std::iter::repeat_n(1, nd + 1)).collect();
+            let bn = self.const_node(&FTensor { shape: bshape, data: bias.data }, &mm_shape)?;
+            id = self.add(Kind::Lin(vec![(id, 1.0), (bn, 1.0)]), &mm_shape);
+        }
+        // [Co, N, ...] → [N, Co, ...] (a relabeling when N = 1).
+        let perm: Vec<usize> = [1, 0].into_iter().chain(2..nd + 2).collect();
+        self.transposed(Value::Act { node: id, shape: mm_shape }, &perm)
     }
 
     fn pool(&mut self) -> Result<Value, LowerError> {
         let op = self.node.op_type.clone();
         let Value::Act { node: xn, shape: xs } = self.input(0)? else { return Err(self.err("pooling a constant")) };
-        let (c, in_sp) = self.spatial(&Value::Act { node: xn, shape: xs.clone() })?;
+        let (batch, c, in_sp) = self.spatial(&xs)?;
         let nd = in_sp.len();
         let (kernel, out_sp, strides, begin, dil) = if op == "GlobalAveragePool" {
             (in_sp.clone(), vec![1; nd], vec![1; nd], vec![0; nd], vec![1; nd])
@@ -722,17 +986,16 @@ impl Builder<'_> {
             if kernel.len() != nd || kernel.contains(&0) {
                 return Err(self.err(format!("kernel_shape {kernel:?} does not fit {nd} spatial dimensions")));
             }
-            let dil: Vec<usize> = match self.attr_ints("dilations")? {
-                Some(d) => d.iter().map(|&x| x as usize).collect(),
-                None => vec![1; nd],
-            };
+            let dil = self.dilations(nd)?;
             let (out_sp, strides, begin) = self.geometry(&in_sp, &kernel, &dil)?;
             (kernel, out_sp, strides, begin, dil)
         };
         let kk: usize = kernel.iter().product();
         let p: usize = out_sp.iter().product();
         let in_plane: usize = in_sp.iter().product();
-        let out_shape: Vec<usize> = [1, c].into_iter().chain(out_sp.iter().copied()).collect();
+        let out_shape: Vec<usize> = [batch, c].into_iter().chain(out_sp.iter().copied()).collect();
+        // Batch and channel together index the planes.
+        let c = batch * c;
         let win = |o: usize, k: usize| Self::window(&in_sp, &out_sp, &kernel, &strides, &dil, &begin, o, k);
         if op == "MaxPool" {
             // max(a, b) = a + relu(b − a), folded over the window; a window short of an offset
@@ -945,5 +1208,660 @@ impl Builder<'_> {
         }
         let id = if terms.len() == 1 { terms[0].0 } else { self.add(Kind::Lin(terms), &out) };
         Ok(Value::Act { node: id, shape: out })
+    }
+}
+
+/// Data movement, reductions and the piecewise-linear ops.
+impl Builder<'_> {
+    /// `out[o] = v[map[o]]` (`None` reads zero), for constants and activations alike.
+    fn moved(&mut self, v: &Value, out: &[usize], map: &[Option<usize>]) -> Value {
+        match v {
+            Value::Const(t) => Value::Const(FTensor { shape: out.to_vec(), data: map.iter().map(|m| m.map_or(0.0, |i| t.data[i])).collect() }),
+            Value::Act { node, shape } => {
+                let id = self.gather(*node, shape, out, map);
+                Value::Act { node: id, shape: out.to_vec() }
+            }
+        }
+    }
+
+    /// A constant input as integers (axes, pads, indices, shapes).
+    fn const_ints(&self, i: usize, what: &str) -> Result<Option<Vec<i64>>, LowerError> {
+        match self.opt_input(i)? {
+            Some(Value::Const(t)) => Ok(Some(t.data.iter().map(|&x| x as i64).collect())),
+            Some(Value::Act { .. }) => Err(self.err(format!("{what} must be a constant of the model"))),
+            None => Ok(None),
+        }
+    }
+
+    /// A list of integers from input `i` (newer opsets) or attribute `attr` (older ones).
+    fn ints_input_or_attr(&self, i: usize, attr: &str) -> Result<Option<Vec<i64>>, LowerError> {
+        match self.const_ints(i, attr)? {
+            Some(v) => Ok(Some(v)),
+            None => self.attr_ints(attr),
+        }
+    }
+
+    /// Maps every output element to a source element through per-axis coordinate functions.
+    fn coord_map(out: &[usize], from: &[usize], src: impl Fn(usize, usize) -> Option<usize>) -> Vec<Option<usize>> {
+        let (os, fs) = (strides(out), strides(from));
+        (0..numel(out))
+            .map(|o| {
+                let mut i = 0;
+                for d in 0..out.len() {
+                    i += src(d, o / os[d] % out[d])? * fs[d];
+                }
+                Some(i)
+            })
+            .collect()
+    }
+
+    fn pad(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let rank = s.len();
+        let pads = match self.const_ints(1, "pads")? {
+            Some(p) => p,
+            None => self.attr_ints("pads")?.or(self.attr_ints("paddings")?).ok_or_else(|| self.err("pads are required"))?,
+        };
+        let value = match self.opt_input(2)? {
+            Some(Value::Const(t)) if t.data.len() == 1 => t.data[0],
+            Some(_) => return Err(self.err("the constant value must be a scalar constant")),
+            None => self.attr_f("value")?.unwrap_or(0.0) as f64,
+        };
+        let axes: Vec<usize> = match self.const_ints(3, "axes")? {
+            Some(a) => a.iter().map(|&x| self.axis(x, rank)).collect::<Result<_, _>>()?,
+            None => (0..rank).collect(),
+        };
+        if pads.len() != 2 * axes.len() {
+            return Err(self.err(format!("pads {pads:?} do not fit {} axes", axes.len())));
+        }
+        let mut begin = vec![0i64; rank];
+        let mut end = vec![0i64; rank];
+        for (k, &a) in axes.iter().enumerate() {
+            begin[a] = pads[k];
+            end[a] = pads[k + axes.len()];
+        }
+        let mode = self.attr_s("mode")?.unwrap_or_else(|| "constant".into());
+        let mut out = vec![0; rank];
+        for d in 0..rank {
+            let o = s[d] as i64 + begin[d] + end[d];
+            if o <= 0 {
+                return Err(self.err(format!("pads {pads:?} remove all of axis {d}")));
+            }
+            out[d] = o as usize;
+            if mode != "constant" && (begin[d] > 0 || end[d] > 0) && (mode == "reflect" && s[d] < 2 || s[d] == 0) {
+                return Err(self.err(format!("{mode} padding of axis {d} of size {}", s[d])));
+            }
+        }
+        let src = |d: usize, o: usize| -> Option<usize> {
+            let n = s[d] as i64;
+            let mut i = o as i64 - begin[d];
+            match mode.as_str() {
+                "edge" => Some(i.clamp(0, n - 1) as usize),
+                "reflect" if n > 1 => {
+                    let period = 2 * (n - 1);
+                    i = i.rem_euclid(period);
+                    Some(if i >= n { period - i } else { i } as usize)
+                }
+                _ => (0..n).contains(&i).then_some(i as usize),
+            }
+        };
+        if !["constant", "reflect", "edge"].contains(&mode.as_str()) {
+            return Err(self.err(format!("mode {mode:?} is not supported (constant, reflect, edge are)")));
+        }
+        let map = Self::coord_map(&out, &s, src);
+        let moved = self.moved(&v, &out, &map);
+        if value == 0.0 || mode != "constant" {
+            return Ok(moved);
+        }
+        let fill = FTensor { shape: out.clone(), data: map.iter().map(|m| if m.is_none() { value } else { 0.0 }).collect() };
+        Ok(match moved {
+            Value::Const(t) => Value::Const(FTensor { shape: out, data: t.data.iter().zip(&fill.data).map(|(a, b)| a + b).collect() }),
+            Value::Act { node, .. } => {
+                let c = self.const_node(&fill, &out)?;
+                let id = self.add(Kind::Lin(vec![(node, 1.0), (c, 1.0)]), &out);
+                Value::Act { node: id, shape: out }
+            }
+        })
+    }
+
+    fn slice(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let rank = s.len();
+        let starts = self.ints_input_or_attr(1, "starts")?.ok_or_else(|| self.err("starts are required"))?;
+        let ends = self.ints_input_or_attr(2, "ends")?.ok_or_else(|| self.err("ends are required"))?;
+        let axes: Vec<i64> = self.ints_input_or_attr(3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
+        let steps: Vec<i64> = self.const_ints(4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
+        if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+            return Err(self.err("starts, ends, axes and steps differ in length"));
+        }
+        let mut first = vec![0i64; rank];
+        let mut step = vec![1i64; rank];
+        let mut out = s.clone();
+        for k in 0..starts.len() {
+            let a = self.axis(axes[k], rank)?;
+            let n = s[a] as i64;
+            let st = steps[k];
+            if st == 0 {
+                return Err(self.err("a step of 0"));
+            }
+            let norm = |x: i64| if x < 0 { x.saturating_add(n) } else { x };
+            let (b, e) = if st > 0 {
+                (norm(starts[k]).clamp(0, n), norm(ends[k]).clamp(0, n))
+            } else {
+                (norm(starts[k]).clamp(0, n - 1), norm(ends[k]).clamp(-1, n - 1))
+            };
+            let len = if st > 0 { (e - b).max(0).div_euclid(st) + i64::from((e - b).max(0) % st != 0) } else { (b - e).max(0).div_euclid(-st) + i64::from((b - e).max(0) % -st != 0) };
+            if len == 0 {
+                return Err(self.err(format!("the slice of axis {a} is empty")));
+            }
+            first[a] = b;
+            step[a] = st;
+            out[a] = len as usize;
+        }
+        let map = Self::coord_map(&out, &s, |d, o| Some((first[d] + o as i64 * step[d]) as usize));
+        Ok(self.moved(&v, &out, &map))
+    }
+
+    fn gather_op(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let idx = match self.input(1)? {
+            Value::Const(t) => t,
+            Value::Act { .. } => return Err(self.err("indices computed from the input (an embedding lookup) are not supported: the indices must be constants")),
+        };
+        let s = v.shape().to_vec();
+        let axis = self.axis(self.attr_i("axis")?.unwrap_or(0), s.len())?;
+        let n = s[axis] as i64;
+        let mut ix = vec![];
+        for &x in &idx.data {
+            let i = x as i64;
+            let i = if i < 0 { i + n } else { i };
+            if !(0..n).contains(&i) {
+                return Err(self.err(format!("index {x} is out of range for axis {axis} of size {n}")));
+            }
+            ix.push(i as usize);
+        }
+        let out: Vec<usize> = s[..axis].iter().chain(&idx.shape).chain(&s[axis + 1..]).copied().collect();
+        let (outer, inner) = (numel(&s[..axis]), numel(&s[axis + 1..]));
+        let mut map = Vec::with_capacity(numel(&out));
+        for a in 0..outer {
+            for &i in &ix {
+                for b in 0..inner {
+                    map.push(Some((a * s[axis] + i) * inner + b));
+                }
+            }
+        }
+        Ok(self.moved(&v, &out, &map))
+    }
+
+    fn split(&mut self) -> Result<Vec<Value>, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let axis = self.axis(self.attr_i("axis")?.unwrap_or(0), s.len())?;
+        let n_out = self.node.output.len();
+        let sizes: Vec<usize> = match self.ints_input_or_attr(1, "split")? {
+            Some(p) => p.iter().map(|&x| x.max(0) as usize).collect(),
+            None => {
+                let k = n_out.max(1);
+                let chunk = s[axis].div_ceil(k);
+                (0..k).map(|i| chunk.min(s[axis].saturating_sub(i * chunk))).collect()
+            }
+        };
+        if sizes.len() != n_out || sizes.iter().sum::<usize>() != s[axis] || sizes.contains(&0) {
+            return Err(self.err(format!("split sizes {sizes:?} do not divide axis {axis} of size {} into {n_out} outputs", s[axis])));
+        }
+        let mut at = 0;
+        let mut outs = vec![];
+        for sz in sizes {
+            let mut out = s.clone();
+            out[axis] = sz;
+            let map = Self::coord_map(&out, &s, |d, o| Some(if d == axis { o + at } else { o }));
+            outs.push(self.moved(&v, &out, &map));
+            at += sz;
+        }
+        Ok(outs)
+    }
+
+    fn tile(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let reps = self.const_ints(1, "repeats")?.ok_or_else(|| self.err("repeats are required"))?;
+        if reps.len() != s.len() || reps.iter().any(|&r| r < 1) {
+            return Err(self.err(format!("repeats {reps:?} do not fit shape {s:?}")));
+        }
+        let out: Vec<usize> = s.iter().zip(&reps).map(|(&d, &r)| d * r as usize).collect();
+        let map = Self::coord_map(&out, &s, |d, o| Some(o % s[d]));
+        Ok(self.moved(&v, &out, &map))
+    }
+
+    fn expand(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let target: Vec<usize> = self.const_ints(1, "the shape")?.ok_or_else(|| self.err("the shape is required"))?.iter().map(|&x| x.max(1) as usize).collect();
+        let out = self.broadcast_shape(v.shape(), &target)?;
+        Ok(match v {
+            Value::Const(t) => Value::Const(self.broadcast_const(&t, &out)?),
+            v => {
+                let id = self.to_shape(&v, &out)?;
+                Value::Act { node: id, shape: out }
+            }
+        })
+    }
+
+    fn depth_space(&mut self, to_space: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let b = self.attr_i("blocksize")?.filter(|&b| b > 0).ok_or_else(|| self.err("a positive blocksize is required"))? as usize;
+        if s.len() != 4 {
+            return Err(self.err(format!("expects an [N, C, H, W] input; got {s:?}")));
+        }
+        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+        let crd = self.attr_s("mode")?.is_some_and(|m| m == "CRD");
+        let (out, map): (Vec<usize>, Vec<Option<usize>>) = if to_space {
+            if c % (b * b) != 0 {
+                return Err(self.err(format!("{c} channels are not a multiple of blocksize² = {}", b * b)));
+            }
+            let co = c / (b * b);
+            let out = vec![n, co, h * b, w * b];
+            let mut map = vec![];
+            for ni in 0..n {
+                for ci in 0..co {
+                    for y in 0..h * b {
+                        for x in 0..w * b {
+                            let (i, j) = (y % b, x % b);
+                            let src_c = if crd { ci * b * b + i * b + j } else { (i * b + j) * co + ci };
+                            map.push(Some(((ni * c + src_c) * h + y / b) * w + x / b));
+                        }
+                    }
+                }
+            }
+            (out, map)
+        } else {
+            if h % b != 0 || w % b != 0 {
+                return Err(self.err(format!("spatial size {h}×{w} is not a multiple of blocksize {b}")));
+            }
+            let (ho, wo) = (h / b, w / b);
+            let out = vec![n, c * b * b, ho, wo];
+            let mut map = vec![];
+            for ni in 0..n {
+                for oc in 0..c * b * b {
+                    let (blk, ci) = (oc / c, oc % c);
+                    let (i, j) = (blk / b, blk % b);
+                    for y in 0..ho {
+                        for x in 0..wo {
+                            map.push(Some(((ni * c + ci) * h + y * b + i) * w + x * b + j));
+                        }
+                    }
+                }
+            }
+            (out, map)
+        };
+        Ok(self.moved(&v, &out, &map))
+    }
+
+    /// The reduced axes (sorted) and whether they are kept, per ONNX's attributes or inputs.
+    fn reduce_axes(&self, rank: usize) -> Result<(Vec<usize>, bool), LowerError> {
+        let keep = self.attr_i("keepdims")?.unwrap_or(1) != 0;
+        let axes = self.ints_input_or_attr(1, "axes")?.unwrap_or_default();
+        let mut axes: Vec<usize> = if axes.is_empty() {
+            if self.attr_i("noop_with_empty_axes")?.unwrap_or(0) != 0 {
+                vec![]
+            } else {
+                (0..rank).collect()
+            }
+        } else {
+            axes.iter().map(|&a| self.axis(a, rank)).collect::<Result<_, _>>()?
+        };
+        axes.sort();
+        axes.dedup();
+        Ok((axes, keep))
+    }
+
+    /// For each reduced output element (row-major), the input elements it reduces.
+    fn reduce_groups(s: &[usize], axes: &[usize], keep: bool) -> (Vec<usize>, Vec<Vec<usize>>) {
+        let kept: Vec<usize> = s.iter().enumerate().map(|(d, &n)| if axes.contains(&d) { 1 } else { n }).collect();
+        let ks = strides(&kept);
+        let mut groups = vec![vec![]; numel(&kept)];
+        let ss = strides(s);
+        for i in 0..numel(s) {
+            let o: usize = (0..s.len()).map(|d| if axes.contains(&d) { 0 } else { (i / ss[d] % s[d]) * ks[d] }).sum();
+            groups[o].push(i);
+        }
+        let out = if keep { kept } else { s.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &n)| n).collect() };
+        (out, groups)
+    }
+
+    fn reduce_linear(&mut self, mean: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let (axes, keep) = self.reduce_axes(s.len())?;
+        if axes.is_empty() {
+            return Ok(v);
+        }
+        let (out, groups) = Self::reduce_groups(&s, &axes, keep);
+        match v {
+            Value::Const(t) => {
+                let data = groups.iter().map(|g| g.iter().map(|&i| t.data[i]).sum::<f64>() / if mean { g.len() as f64 } else { 1.0 }).collect();
+                Ok(Value::Const(FTensor { shape: out, data }))
+            }
+            Value::Act { node, .. } => {
+                let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&out));
+                let mut entries = vec![];
+                for (o, g) in groups.iter().enumerate() {
+                    let c = if mean { 1.0 / g.len() as f64 } else { 1.0 };
+                    entries.extend(g.iter().map(|&i| (dst_pos[o] as u32, src_pos[i] as u32, c)));
+                }
+                let id = self.add(Kind::Sparse { src: node, entries }, &out);
+                Ok(Value::Act { node: id, shape: out })
+            }
+        }
+    }
+
+    /// The elementwise max (or min) of same-shaped activations:
+    /// `max(a, b) = a + relu(b − a)`, `min(a, b) = a − relu(a − b)`, folded left to right.
+    fn max_of(&mut self, parts: Vec<NodeId>, shape: &[usize], min: bool) -> NodeId {
+        let sign = if min { -1.0 } else { 1.0 };
+        let mut acc = vec![(parts[0], 1.0)];
+        for &p in &parts[1..] {
+            let mut diff = vec![(p, sign)];
+            diff.extend(acc.iter().map(|&(n, c)| (n, -c * sign)));
+            let d = self.add(Kind::Lin(diff), shape);
+            let keep = !self.grown[d];
+            let Value::Act { node: y, .. } = self.materialized(d, Func::Relu, keep, shape) else { unreachable!() };
+            acc.push((y, sign));
+        }
+        if acc.len() == 1 { acc[0].0 } else { self.add(Kind::Lin(acc), shape) }
+    }
+
+    fn reduce_max(&mut self, min: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let (axes, keep) = self.reduce_axes(s.len())?;
+        if axes.is_empty() {
+            return Ok(v);
+        }
+        let (out, groups) = Self::reduce_groups(&s, &axes, keep);
+        let pick = |g: &Vec<usize>| g.iter().map(|&i| v_data(&v, i)).fold(if min { f64::INFINITY } else { f64::NEG_INFINITY }, |a, x| if min { a.min(x) } else { a.max(x) });
+        fn v_data(v: &Value, i: usize) -> f64 {
+            match v {
+                Value::Const(t) => t.data[i],
+                Value::Act { .. } => 0.0,
+            }
+        }
+        let Value::Act { node, .. } = v else {
+            return Ok(Value::Const(FTensor { shape: out, data: groups.iter().map(pick).collect() }));
+        };
+        let node = self.factor(node);
+        let width = groups.iter().map(|g| g.len()).max().unwrap_or(1);
+        let parts: Vec<NodeId> =
+            (0..width).map(|k| self.gather(node, &s, &out, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>())).collect();
+        let id = self.max_of(parts, &out, min);
+        Ok(Value::Act { node: id, shape: out })
+    }
+
+    fn global_max_pool(&mut self) -> Result<Value, LowerError> {
+        let Value::Act { node, shape } = self.input(0)? else { return Err(self.err("pooling a constant")) };
+        self.spatial(&shape)?;
+        let axes: Vec<usize> = (2..shape.len()).collect();
+        let (out, groups) = Self::reduce_groups(&shape, &axes, true);
+        let node = self.factor(node);
+        let width = groups[0].len();
+        let parts: Vec<NodeId> = (0..width).map(|k| self.gather(node, &shape, &out, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>())).collect();
+        let id = self.max_of(parts, &out, false);
+        Ok(Value::Act { node: id, shape: out })
+    }
+
+    fn neg(&mut self) -> Result<Value, LowerError> {
+        Ok(match self.input(0)? {
+            Value::Const(mut t) => {
+                t.data.iter_mut().for_each(|x| *x = -*x);
+                Value::Const(t)
+            }
+            Value::Act { node, shape } => {
+                let id = self.add(Kind::Lin(vec![(node, -1.0)]), &shape);
+                Value::Act { node: id, shape }
+            }
+        })
+    }
+
+    fn inputs_broadcast(&mut self) -> Result<(Vec<Value>, Vec<usize>), LowerError> {
+        let parts: Vec<Value> = (0..self.node.input.len()).map(|i| self.input(i)).collect::<Result<_, _>>()?;
+        if parts.is_empty() {
+            return Err(self.err("no inputs"));
+        }
+        let mut shape = parts[0].shape().to_vec();
+        for p in &parts[1..] {
+            shape = self.broadcast_shape(&shape, p.shape())?;
+        }
+        Ok((parts, shape))
+    }
+
+    fn sum(&mut self) -> Result<Value, LowerError> {
+        let (parts, shape) = self.inputs_broadcast()?;
+        let mut terms = vec![];
+        let mut cst = vec![0.0; numel(&shape)];
+        let mut any_const = false;
+        for p in &parts {
+            match p {
+                Value::Const(t) => {
+                    any_const = true;
+                    let b = self.broadcast_const(t, &shape)?;
+                    cst.iter_mut().zip(b.data).for_each(|(a, x)| *a += x);
+                }
+                v => terms.push((self.to_shape(v, &shape)?, 1.0)),
+            }
+        }
+        if terms.is_empty() {
+            return Ok(Value::Const(FTensor { shape, data: cst }));
+        }
+        if any_const {
+            let c = self.const_node(&FTensor { shape: shape.clone(), data: cst }, &shape)?;
+            terms.push((c, 1.0));
+        }
+        let id = if terms.len() == 1 { terms[0].0 } else { self.add(Kind::Lin(terms), &shape) };
+        Ok(Value::Act { node: id, shape })
+    }
+
+    fn max_min(&mut self, min: bool) -> Result<Value, LowerError> {
+        let (parts, shape) = self.inputs_broadcast()?;
+        if parts.iter().all(|p| matches!(p, Value::Const(_))) {
+            let mut acc: Option<Vec<f64>> = None;
+            for p in &parts {
+                let Value::Const(t) = p else { unreachable!() };
+                let b = self.broadcast_const(t, &shape)?.data;
+                acc = Some(match acc {
+                    None => b,
+                    Some(a) => a.iter().zip(&b).map(|(x, y)| if min { x.min(*y) } else { x.max(*y) }).collect(),
+                });
+            }
+            return Ok(Value::Const(FTensor { shape, data: acc.unwrap_or_default() }));
+        }
+        let mut nodes = vec![];
+        for p in &parts {
+            let n = self.to_shape(p, &shape)?;
+            nodes.push(n);
+        }
+        let id = self.max_of(nodes, &shape, min);
+        Ok(Value::Act { node: id, shape })
+    }
+
+    /// `|x| = 2·relu(x) − x`.
+    fn abs(&mut self) -> Result<Value, LowerError> {
+        match self.input(0)? {
+            Value::Const(mut t) => {
+                t.data.iter_mut().for_each(|x| *x = x.abs());
+                Ok(Value::Const(t))
+            }
+            Value::Act { node, shape } => {
+                let x = self.factor(node);
+                let Value::Act { node: r, .. } = self.materialized(x, Func::Relu, true, &shape) else { unreachable!() };
+                let id = self.add(Kind::Lin(vec![(r, 2.0), (x, -1.0)]), &shape);
+                Ok(Value::Act { node: id, shape })
+            }
+        }
+    }
+
+    /// `y = relu(x) + slope·(x − relu(x))`: one ReLU lookup and a product with the constant slope.
+    fn prelu(&mut self, leaky: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let slope = if leaky {
+            FTensor::scalar(self.attr_f("alpha")?.unwrap_or(0.01) as f64)
+        } else {
+            self.const_input(1, "the slope")?
+        };
+        let shape = v.shape().to_vec();
+        // ONNX broadcasts the slope unidirectionally; before opset 7 a 1-D slope of C values
+        // was per channel (axis 1), as old PyTorch exports have it.
+        let per_channel = slope.shape.len() == 1 && shape.len() > 2 && slope.shape[0] == shape[1] && slope.shape[0] != shape[shape.len() - 1];
+        let slope = if per_channel {
+            let s: Vec<usize> = [slope.shape[0]].into_iter().chain(std::iter::repeat_n(1, shape.len() - 2)).collect();
+            FTensor { shape: s, data: slope.data }
+        } else {
+            slope
+        };
+        let slope = self.broadcast_const(&slope, &shape)?;
+        let Value::Act { node, .. } = v else {
+            let Value::Const(t) = v else { unreachable!() };
+            let data = t.data.iter().zip(&slope.data).map(|(&x, &a)| if x >= 0.0 { x } else { a * x }).collect();
+            return Ok(Value::Const(FTensor { shape, data }));
+        };
+        let x = self.factor(node);
+        let Value::Act { node: r, .. } = self.materialized(x, Func::Relu, true, &shape) else { unreachable!() };
+        let neg = self.add(Kind::Lin(vec![(x, 1.0), (r, -1.0)]), &shape);
+        let a = self.const_node(&slope, &shape)?;
+        let h = self.add(Kind::Hadamard(neg, a), &shape);
+        let id = self.add(Kind::Lin(vec![(r, 1.0), (h, 1.0)]), &shape);
+        Ok(Value::Act { node: id, shape })
+    }
+}
+
+/// Non-linear functions by lookup tables, and the ops built from them.
+impl Builder<'_> {
+    /// `g(x)` elementwise: the input is requantized to its own scale and looked up in a table
+    /// of `(t, g(t))` that gives the output its own scale.
+    fn apply_table(&mut self, node: NodeId, g: UnaryFn, shape: &[usize]) -> Value {
+        self.materialized(node, Func::Table(g), false, shape)
+    }
+
+    fn table_op(&mut self, g: UnaryFn) -> Result<Value, LowerError> {
+        match self.input(0)? {
+            Value::Const(mut t) => {
+                t.data.iter_mut().for_each(|x| *x = g.apply(*x));
+                Ok(Value::Const(t))
+            }
+            Value::Act { node, shape } => Ok(self.apply_table(node, g, &shape)),
+        }
+    }
+
+    /// `softmax(x) = e / Σe` with `e = exp(x − max x)` (exp and the reciprocal by lookup, the
+    /// max by ReLUs); `log_softmax(x) = (x − max x) − log Σe`.
+    fn softmax(&mut self, log: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let rank = s.len().max(1);
+        let axis = self.axis(self.attr_i("axis")?.unwrap_or(if self.opset < 13 { 1 } else { -1 }), rank)?;
+        // Before opset 13 the input is coerced to 2-D at `axis`: all later axes are reduced.
+        let axes: Vec<usize> = if self.opset < 13 { (axis..s.len()).collect() } else { vec![axis] };
+        let (red, groups) = Self::reduce_groups(&s, &axes, true);
+        let Value::Act { node, .. } = v else {
+            let Value::Const(t) = v else { unreachable!() };
+            let mut data = t.data.clone();
+            for g in &groups {
+                let m = g.iter().map(|&i| t.data[i]).fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = g.iter().map(|&i| (t.data[i] - m).exp()).sum();
+                for &i in g {
+                    data[i] = if log { t.data[i] - m - sum.ln() } else { (t.data[i] - m).exp() / sum };
+                }
+            }
+            return Ok(Value::Const(FTensor { shape: s, data }));
+        };
+        let x = self.factor(node);
+        let width = groups[0].len();
+        let parts: Vec<NodeId> = (0..width).map(|k| self.gather(x, &s, &red, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>())).collect();
+        let m = self.max_of(parts, &red, false);
+        let mut back = vec![None; numel(&s)];
+        for (o, g) in groups.iter().enumerate() {
+            for &i in g {
+                back[i] = Some(o);
+            }
+        }
+        let mb = self.gather(m, &red, &s, &back);
+        let d = self.add(Kind::Lin(vec![(x, 1.0), (mb, -1.0)]), &s);
+        let Value::Act { node: e, .. } = self.apply_table(d, UnaryFn::Exp, &s) else { unreachable!() };
+        let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&red));
+        let entries = groups.iter().enumerate().flat_map(|(o, g)| g.iter().map(move |&i| (o, i))).map(|(o, i)| (dst_pos[o] as u32, src_pos[i] as u32, 1.0)).collect();
+        let sum = self.add(Kind::Sparse { src: e, entries }, &red);
+        let g = if log { UnaryFn::Log } else { UnaryFn::Reciprocal };
+        let Value::Act { node: t, .. } = self.apply_table(sum, g, &red) else { unreachable!() };
+        let tb = self.gather(t, &red, &s, &back);
+        let id = if log { self.add(Kind::Lin(vec![(d, 1.0), (tb, -1.0)]), &s) } else { self.add(Kind::Hadamard(e, tb), &s) };
+        Ok(Value::Act { node: id, shape: s })
+    }
+}
+
+impl Builder<'_> {
+    /// `(x − mean)·(var + ε)^(−1/2)·scale + bias` over the normalized axes: the means are data
+    /// movements, the square an elementwise product, `t^(−1/2)` a lookup.
+    fn normalization(&mut self, layer: bool) -> Result<Value, LowerError> {
+        let Value::Act { node, shape: s } = self.input(0)? else { return Err(self.err("normalizing a constant")) };
+        let rank = s.len();
+        let eps = self.attr_f("epsilon")?.unwrap_or(1e-5) as f64;
+        let axes: Vec<usize> = if layer {
+            let a = self.axis(self.attr_i("axis")?.unwrap_or(-1), rank)?;
+            (a..rank).collect()
+        } else {
+            if rank < 3 {
+                return Err(self.err(format!("expects an [N, C, ...] input; got {s:?}")));
+            }
+            (2..rank).collect()
+        };
+        let param_shape: Vec<usize> = if layer { s[axes[0]..].to_vec() } else { (0..rank).map(|d| if d == 1 { s[1] } else { 1 }).collect() };
+        let param = |b: &Self, i: usize, what: &str| -> Result<Option<FTensor>, LowerError> {
+            match b.opt_input(i)? {
+                None => Ok(None),
+                Some(Value::Const(t)) => {
+                    if t.data.len() != numel(&param_shape) {
+                        return Err(b.err(format!("{what} has {} values; {} expected", t.data.len(), numel(&param_shape))));
+                    }
+                    Ok(Some(FTensor { shape: param_shape.clone(), data: t.data }))
+                }
+                Some(_) => Err(b.err(format!("{what} must be a constant"))),
+            }
+        };
+        let scale = param(self, 1, "the scale")?;
+        let bias = param(self, 2, "the bias")?;
+        let (red, groups) = Self::reduce_groups(&s, &axes, true);
+        let n = groups[0].len() as f64;
+        let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&red));
+        let entries: Vec<(u32, u32, f64)> =
+            groups.iter().enumerate().flat_map(|(o, g)| g.iter().map(move |&i| (o, i))).map(|(o, i)| (dst_pos[o] as u32, src_pos[i] as u32, 1.0 / n)).collect();
+        let mut back = vec![None; numel(&s)];
+        for (o, g) in groups.iter().enumerate() {
+            for &i in g {
+                back[i] = Some(o);
+            }
+        }
+        let x = self.factor(node);
+        let mean = self.add(Kind::Sparse { src: x, entries: entries.clone() }, &red);
+        let mb = self.gather(mean, &red, &s, &back);
+        let c = self.add(Kind::Lin(vec![(x, 1.0), (mb, -1.0)]), &s);
+        let c = self.factor(c);
+        let sq = self.add(Kind::Hadamard(c, c), &s);
+        let var = self.add(Kind::Sparse { src: sq, entries }, &red);
+        let e = self.const_node(&FTensor::scalar(eps), &red)?;
+        let ve = self.add(Kind::Lin(vec![(var, 1.0), (e, 1.0)]), &red);
+        let Value::Act { node: rs, .. } = self.apply_table(ve, UnaryFn::Pow { p: -0.5 }, &red) else { unreachable!() };
+        let rsb = self.gather(rs, &red, &s, &back);
+        let mut y = self.add(Kind::Hadamard(c, rsb), &s);
+        if let Some(g) = scale {
+            let yf = self.factor(y);
+            let gn = self.const_node(&g, &s)?;
+            y = self.add(Kind::Hadamard(yf, gn), &s);
+        }
+        if let Some(b) = bias {
+            let bn = self.const_node(&b, &s)?;
+            y = self.add(Kind::Lin(vec![(y, 1.0), (bn, 1.0)]), &s);
+        }
+        Ok(Value::Act { node: y, shape: s })
     }
 }

@@ -98,6 +98,26 @@ enum Command {
         #[arg(long, requires = "input")]
         input_salt: Option<String>,
     },
+    /// Run the ONNX conformance models: for each DIR/model.onnx with DIR/test_data_set_0
+    /// (input_*.pb, output_*.pb), compile (calibrated on that input), prove, verify and compare
+    /// the proved output with the expected one. Prints a Markdown table and the totals.
+    ///
+    /// Example: zkml conformance $(python3 -c "import onnx,os;print(os.path.dirname(onnx.__file__))")/backend/test/data/pytorch-converted
+    Conformance {
+        /// Model directories, or directories of model directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long, default_value_t = QuantConfig::default().lookup_bits)]
+        lookup_bits: u32,
+        #[arg(long, default_value_t = QuantConfig::default().weight_bits)]
+        weight_bits: u32,
+        /// Skip (report as too large) models whose lowered program holds more values than this.
+        #[arg(long, default_value_t = zkml::conformance::DEFAULT_MAX_VALUES)]
+        max_values: usize,
+        /// Also write the table to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Time prove and verify on compiled models and print a table.
     ///
     /// Example: zkml bench build/price_mlp:tests/data/price_mlp.input.json
@@ -319,6 +339,21 @@ fn run(cli: Cli) -> Result<()> {
             match q {
                 Some(q) => println!("verified output: {}", fmt(&c.graph.dequantize_output(&q))),
                 None => println!("the output is not public in this proof"),
+            }
+        }
+        Command::Conformance { dirs, lookup_bits, weight_bits, max_values, out } => {
+            let dirs = zkml::conformance::model_dirs(&dirs).map_err(anyhow::Error::msg)?;
+            let cfg = QuantConfig { lookup_bits, weight_bits, ..QuantConfig::default() };
+            let mut rows = vec![];
+            for d in &dirs {
+                let row = zkml::conformance::run_model(d, cfg, max_values);
+                eprintln!("{:<48} {}", row.name, row.outcome.label());
+                rows.push(row);
+            }
+            let table = zkml::conformance::markdown(&rows);
+            print!("{table}");
+            if let Some(out) = out {
+                std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;
             }
         }
         Command::Bench { models, reps } => {

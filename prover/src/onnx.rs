@@ -14,9 +14,9 @@ pub enum OnnxError {
     Read { path: String, reason: String },
     #[error("{path} is not a valid ONNX model: {reason}")]
     Malformed { path: String, reason: String },
-    #[error("the model must have exactly one input tensor; it has {0}")]
+    #[error("the model has no input tensor")]
     Inputs(usize),
-    #[error("the model must have exactly one output tensor; it has {0}")]
+    #[error("the model has no output tensor")]
     Outputs(usize),
     #[error("constant {name:?} cannot be read: {reason}")]
     Constant { name: String, reason: String },
@@ -40,9 +40,18 @@ impl FTensor {
 pub struct OnnxModel {
     pub nodes: Vec<NodeProto>,
     pub constants: HashMap<String, FTensor>,
+    /// The model's input tensors (name, shape) in declaration order. Several inputs are proved
+    /// as one flat input: their values concatenated in this order.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    /// The one input's name, or the names joined by `+`.
     pub input_name: String,
+    /// The one input's shape, or `[total]` for several inputs.
     pub input_shape: Vec<usize>,
     pub output_name: String,
+    /// Every output's name: several outputs are proved as one flat output, concatenated.
+    pub outputs: Vec<String>,
+    /// The default domain's opset version (attribute forms and defaults differ across opsets).
+    pub opset: i64,
 }
 
 pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
@@ -51,6 +60,7 @@ pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
     let proto = tract_onnx::onnx()
         .proto_model_for_read(&mut bytes.as_slice())
         .map_err(|e| OnnxError::Malformed { path: p.clone(), reason: format!("{e:#}") })?;
+    let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(13, |o| o.version);
     let graph = proto
         .graph
         .ok_or_else(|| OnnxError::Malformed { path: p.clone(), reason: "it has no graph".into() })?;
@@ -63,20 +73,22 @@ pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
     }
     let inputs: Vec<&pb::ValueInfoProto> =
         graph.input.iter().filter(|i| !constants.contains_key(&i.name)).collect();
-    if inputs.len() != 1 {
-        return Err(OnnxError::Inputs(inputs.len()));
+    if inputs.is_empty() {
+        return Err(OnnxError::Inputs(0));
     }
-    if graph.output.len() != 1 {
-        return Err(OnnxError::Outputs(graph.output.len()));
+    if graph.output.is_empty() {
+        return Err(OnnxError::Outputs(0));
     }
-    let input_shape = value_info_shape(inputs[0]);
-    Ok(OnnxModel {
-        nodes: graph.node.clone(),
-        constants,
-        input_name: inputs[0].name.clone(),
-        input_shape,
-        output_name: graph.output[0].name.clone(),
-    })
+    let inputs: Vec<(String, Vec<usize>)> = inputs.iter().map(|i| (i.name.clone(), value_info_shape(i))).collect();
+    let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let output_name = outputs.join("+");
+    let (input_name, input_shape) = if inputs.len() == 1 {
+        inputs[0].clone()
+    } else {
+        let names: Vec<&str> = inputs.iter().map(|i| i.0.as_str()).collect();
+        (names.join("+"), vec![inputs.iter().map(|i| i.1.iter().product::<usize>()).sum()])
+    };
+    Ok(OnnxModel { nodes: graph.node.clone(), constants, inputs, input_name, input_shape, output_name, outputs, opset })
 }
 
 /// A symbolic dimension (a batch size `N`) is taken as 1: one inference per proof.
@@ -114,27 +126,46 @@ pub fn tensor_from_proto(t: &pb::TensorProto, name: &str) -> Result<FTensor, Onn
 /// Runs the float model with tract: the reference our quantized outputs are measured against.
 pub struct Reference {
     plan: std::sync::Arc<TypedRunnableModel>,
-    shape: Vec<usize>,
+    shapes: Vec<Vec<usize>>,
 }
 
 impl Reference {
+    /// `input_shape` is the compiled model's input shape: the one input's, or `[total]` when
+    /// the model has several inputs (their declared shapes are then read from the model).
     pub fn load(path: &Path, input_shape: &[usize]) -> Result<Self, OnnxError> {
         let err = |e: TractError| OnnxError::Reference(format!("{e:#}"));
-        let model = tract_onnx::onnx()
-            .model_for_path(path)
-            .and_then(|m| m.with_input_fact(0, f32::fact(input_shape).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(err)?;
-        Ok(Reference { plan: model, shape: input_shape.to_vec() })
+        let declared = load(path)?.inputs;
+        let shapes: Vec<Vec<usize>> =
+            if declared.len() == 1 { vec![input_shape.to_vec()] } else { declared.into_iter().map(|i| i.1).collect() };
+        let mut model = tract_onnx::onnx().model_for_path(path).map_err(err)?;
+        for (i, s) in shapes.iter().enumerate() {
+            model = model.with_input_fact(i, f32::fact(s).into()).map_err(err)?;
+        }
+        let plan = model.into_optimized().and_then(|m| m.into_runnable()).map_err(err)?;
+        Ok(Reference { plan, shapes })
     }
 
     pub fn run(&self, input: &[f64]) -> Result<Vec<f64>, OnnxError> {
         let err = |e: TractError| OnnxError::Reference(format!("{e:#}"));
-        let data: Vec<f32> = input.iter().map(|&x| x as f32).collect();
-        let t = Tensor::from_shape(&self.shape, &data).map_err(err)?;
-        let out = self.plan.run(tvec!(t.into())).map_err(err)?;
-        let o = out[0].cast_to::<f64>().map_err(err)?;
-        Ok(o.to_plain_array_view::<f64>().map_err(err)?.iter().copied().collect())
+        let total: usize = self.shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+        if input.len() != total {
+            return Err(OnnxError::Reference(format!("the input has {} values; the model takes {total}", input.len())));
+        }
+        let mut at = 0;
+        let mut tensors = tvec!();
+        for s in &self.shapes {
+            let n: usize = s.iter().product();
+            let data: Vec<f32> = input[at..at + n].iter().map(|&x| x as f32).collect();
+            at += n;
+            tensors.push(Tensor::from_shape(s, &data).map_err(err)?.into());
+        }
+        let out = self.plan.run(tensors).map_err(err)?;
+        // Several outputs: concatenated, as the compiled model proves them.
+        let mut all = vec![];
+        for o in out.iter() {
+            let o = o.cast_to::<f64>().map_err(err)?;
+            all.extend(o.to_plain_array_view::<f64>().map_err(err)?.iter().copied());
+        }
+        Ok(all)
     }
 }

@@ -164,6 +164,8 @@ pub enum ExecError {
 pub struct Calibration {
     pub input_max: f64,
     pub z_max: Vec<f64>,
+    /// Each materialization's largest |f(z)| (the output range of a function table).
+    pub y_max: Vec<f64>,
     /// Float outputs of the program for each sample (logical order).
     pub outputs: Vec<Vec<f64>>,
 }
@@ -176,14 +178,15 @@ pub fn place(shape: &[usize], log_len: u32, values: impl IntoIterator<Item = i64
     v
 }
 
-/// Runs the float program; returns the segments' values and each materialization's max |z|.
-pub fn run_float(p: &FloatProgram, input: &[f64]) -> (Vec<f64>, Vec<f64>) {
+/// Runs the float program; returns the output and each materialization's max |z| and max |f(z)|.
+pub fn run_float(p: &FloatProgram, input: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let mut nodes: Vec<Vec<f64>> = Vec::with_capacity(p.nodes.len());
     let mut segs: Vec<Vec<f64>> = p.seg_shape.iter().map(|s| vec![0.0; 1 << log_len(s)]).collect();
     for (pos, &x) in padded_positions(&p.input_shape).into_iter().zip(input) {
         segs[0][pos] = x;
     }
     let mut z_max = vec![0.0f64; p.materials.len()];
+    let mut y_max = vec![0.0f64; p.materials.len()];
     for step in &p.steps {
         match *step {
             Step::Eval(id) => {
@@ -195,22 +198,28 @@ pub fn run_float(p: &FloatProgram, input: &[f64]) -> (Vec<f64>, Vec<f64>) {
                 let z = &nodes[mat.z];
                 z_max[m] = z.iter().fold(0.0f64, |a, x| a.max(x.abs()));
                 segs[mat.seg] = z.iter().map(|&x| mat.func.apply(x)).collect();
+                // Over the logical positions only: a padded zero may map to ±∞ (log, reciprocal).
+                let y = &segs[mat.seg];
+                y_max[m] = padded_positions(&p.seg_shape[mat.seg]).into_iter().map(|i| y[i].abs()).filter(|v| v.is_finite()).fold(0.0, f64::max);
             }
         }
     }
     let out = padded_positions(&p.output_shape).into_iter().map(|i| segs[p.output][i]).collect();
-    (out, z_max)
+    (out, z_max, y_max)
 }
 
 pub fn calibrate(p: &FloatProgram, samples: &[Vec<f64>]) -> Result<Calibration, QuantError> {
     if samples.is_empty() {
         return Err(QuantError::NoSamples);
     }
-    let mut cal = Calibration { input_max: 0.0, z_max: vec![0.0; p.materials.len()], outputs: vec![] };
+    let mut cal = Calibration { input_max: 0.0, z_max: vec![0.0; p.materials.len()], y_max: vec![0.0; p.materials.len()], outputs: vec![] };
     for s in samples {
         cal.input_max = s.iter().fold(cal.input_max, |a, x| a.max(x.abs()));
-        let (out, zm) = run_float(p, s);
+        let (out, zm, ym) = run_float(p, s);
         for (a, b) in cal.z_max.iter_mut().zip(zm) {
+            *a = a.max(b);
+        }
+        for (a, b) in cal.y_max.iter_mut().zip(ym) {
             *a = a.max(b);
         }
         cal.outputs.push(out);
@@ -286,7 +295,7 @@ pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result
     for step in &p.steps {
         match *step {
             Step::Eval(id) => q.eval(id)?,
-            Step::Materialize(m) => q.materialize(m, cal.z_max[m]),
+            Step::Materialize(m) => q.materialize(m, cal.z_max[m], cal.y_max[m]),
         }
     }
     let output = q.segmap[p.output];
@@ -435,7 +444,7 @@ impl Quantizer<'_> {
         self.segments.len() - 1
     }
 
-    fn materialize(&mut self, m: usize, z_max: f64) {
+    fn materialize(&mut self, m: usize, z_max: f64, y_max: f64) {
         let mat = &self.p.materials[m];
         let origin = self.p.seg_origin[mat.seg].clone();
         let node_origin = self.p.nodes[mat.z].origin.clone();
@@ -443,7 +452,11 @@ impl Quantizer<'_> {
         let z_pad_zero = self.pad_zero[mat.z];
         let bits = self.cfg.lookup_bits;
         let sz = self.scale[mat.z];
-        let target = if mat.keep_scale { sz } else { sz.min(activation_scale(z_max, bits)) };
+        // Exact values stay exact when they fit half the lookup range with room to spare;
+        // otherwise (a max of operands of very different ranges) they are rounded like any other.
+        let fits = z_max * 2f64.powi(sz) < (1u64 << (bits - 2)) as f64 * 2.0;
+        let keep = mat.keep_scale && fits && !matches!(mat.func, Func::Table(_));
+        let target = if keep { sz } else { sz.min(activation_scale(z_max, bits)) };
         let shift = (sz - target) as u32;
         let offset = if shift > 0 { 1i64 << (shift - 1) } else { 0 };
         // With z zero on the padding, each padded position requantizes `offset` alone.
@@ -467,11 +480,16 @@ impl Quantizer<'_> {
                 let bound = |v: f64| quant(v, target).unwrap_or(if v > 0.0 { i64::MAX } else { i64::MIN });
                 Some(TableKind::Clip { lo: bound(*lo), hi: bound(*hi) })
             }
+            Func::Table(g) => Some(TableKind::Func { g: *g, in_scale: target, out_scale: activation_scale(y_max, bits) }),
+        };
+        let out_scale = match &kind {
+            Some(TableKind::Func { out_scale, .. }) => *out_scale,
+            _ => target,
         };
         let out = kind.map(|kind| {
             let table = self.table(kind, bits);
             let t = self.tables[table].clone();
-            let y = self.segment(origin.clone(), &shape, pad(t.f(offset >> shift)), bits, true, target);
+            let y = self.segment(origin.clone(), &shape, pad(t.f(offset >> shift)), bits, true, out_scale);
             self.lookups.push(Lookup { table, input: q, output: y, origin: node_origin });
             self.steps.push(QStep::Lookup(self.lookups.len() - 1));
             y

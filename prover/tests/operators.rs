@@ -67,6 +67,10 @@ fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
 }
 
 fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output: &str) -> Vec<u8> {
+    model_v(nodes, inits, input, output, 13)
+}
+
+fn model_v(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output: &str, opset: i64) -> Vec<u8> {
     let graph = GraphProto {
         node: nodes,
         name: "test".into(),
@@ -77,7 +81,7 @@ fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output: 
     };
     let m = ModelProto {
         ir_version: 8,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: opset }],
         graph: Some(graph),
         ..Default::default()
     };
@@ -205,13 +209,13 @@ fn shape_ops_transpose_concat() {
 
 #[test]
 fn unsupported_operator_is_named_before_any_work() {
-    let nodes = vec![node("Relu", &["input"], "r", vec![]), node("Softsign", &["r"], "out", vec![])];
+    let nodes = vec![node("Relu", &["input"], "r", vec![]), node("Hardmax", &["r"], "out", vec![])];
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("m.onnx");
     std::fs::write(&path, model(nodes, vec![], &[1, 4], "out")).unwrap();
     let err = pipeline::compile(&path, &[vec![0.0; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
     let msg = format!("{err:#}");
-    assert!(msg.contains("unsupported operator Softsign") && msg.contains("Softsign_out"), "{msg}");
+    assert!(msg.contains("unsupported operator Hardmax") && msg.contains("Hardmax_out"), "{msg}");
     assert!(!tmp.path().join("d").exists(), "nothing is written for an unsupported model");
     // And through the binary: exit code 1, the same message.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkml"))
@@ -233,4 +237,197 @@ fn out_of_range_values_get_a_clear_error() {
     let err = pipeline::prove(&c, &[3.0, -3.0, 3.0, 3.0]).err().unwrap();
     let msg = format!("{err:#}");
     assert!(msg.contains("quantized range (--lookup-bits) allows") && msg.contains("Gemm_g"), "{msg}");
+}
+
+fn string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::String as i32, s: v.as_bytes().to_vec(), ..Default::default() }
+}
+
+#[test]
+fn grouped_batched_and_transposed_convolutions() {
+    let mut r = Rng(7);
+    let nodes = vec![
+        // Depthwise with a multiplier (group = C = 4, 8 outputs), batch of 2.
+        node("Conv", &["input", "dw", "db"], "c1", vec![int("group", 4), ints("pads", &[1, 1, 1, 1])]),
+        node("Relu", &["c1"], "r1", vec![]),
+        node("Conv", &["r1", "gw"], "c2", vec![int("group", 2), ints("strides", &[2, 2])]),
+        node("ConvTranspose", &["c2", "tw", "tb"], "out", vec![ints("strides", &[2, 2]), ints("pads", &[1, 0, 0, 1]), ints("output_padding", &[1, 0])]),
+    ];
+    let inits = vec![
+        tensor("dw", &[8, 1, 3, 3], r.vec(72, 0.5)),
+        tensor("db", &[8], r.vec(8, 0.1)),
+        tensor("gw", &[6, 4, 2, 2], r.vec(96, 0.4)),
+        tensor("tw", &[6, 2, 3, 2], r.vec(72, 0.4)),
+        tensor("tb", &[2], r.vec(2, 0.1)),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[2, 4, 6, 5], "out"), 240, 21);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+#[test]
+fn data_movement_ops() {
+    let nodes = vec![
+        node("Pad", &["input", "pads"], "p1", vec![string("mode", "reflect")]),
+        node("Pad", &["p1", "pads2", "pv"], "p2", vec![]),
+        node("Pad", &["p2", "pads"], "p3", vec![string("mode", "edge")]),
+        node("Slice", &["p3", "starts", "ends", "axes", "steps"], "s", vec![]),
+        node("Gather", &["s", "idx"], "g", vec![int("axis", 3)]),
+        node("Split", &["g", "split"], "a", vec![int("axis", 1)]),
+        node("Tile", &["b", "reps"], "t", vec![]),
+        node("Add", &["a", "t"], "sum", vec![]),
+        node("DepthToSpace", &["sum", ], "d2s", vec![int("blocksize", 2), string("mode", "CRD")]),
+        node("SpaceToDepth", &["d2s"], "s2d", vec![int("blocksize", 2)]),
+        node("Expand", &["s2d", "eshape"], "out", vec![]),
+    ];
+    // Split has two outputs.
+    let mut nodes = nodes;
+    nodes[5].output = vec!["a".into(), "b".into()];
+    let inits = vec![
+        ints_tensor("pads", &[0, 0, 1, 2, 0, 0, 2, 1]),
+        ints_tensor("pads2", &[0, 0, 0, 1, 0, 0, 1, 0]),
+        tensor("pv", &[], vec![0.25]),
+        ints_tensor("starts", &[1, -1]),
+        ints_tensor("ends", &[100, 0]),
+        ints_tensor("axes", &[2, 3]),
+        ints_tensor("steps", &[1, -2]),
+        ints_tensor("idx", &[0, 3, 1, 1]),
+        ints_tensor("split", &[4, 4]),
+        ints_tensor("reps", &[1, 1, 1, 1]),
+        ints_tensor("eshape", &[2, 1, 1, 1]),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 8, 3, 4], "out"), 96, 22);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+#[test]
+fn reductions_max_min_abs_prelu() {
+    let mut r = Rng(8);
+    let nodes = vec![
+        node("ReduceSum", &["input", "ax"], "rs", vec![int("keepdims", 1)]),
+        node("ReduceMean", &["input"], "rm", vec![ints("axes", &[1]), int("keepdims", 1)]),
+        node("ReduceMax", &["input"], "rx", vec![ints("axes", &[2]), int("keepdims", 1)]),
+        node("Add", &["rs", "rm"], "a1", vec![]),
+        node("Max", &["input", "a1"], "mx", vec![]),
+        node("Min", &["mx", "rx"], "mn", vec![]),
+        node("Abs", &["input"], "ab", vec![]),
+        node("Neg", &["ab"], "ng", vec![]),
+        node("PRelu", &["mn", "slope"], "pr", vec![]),
+        node("LeakyRelu", &["ng"], "lr", vec![float("alpha", 0.2)]),
+        node("Sum", &["pr", "lr", "mn"], "sm", vec![]),
+        node("GlobalMaxPool", &["sm"], "out", vec![]),
+    ];
+    let inits = vec![ints_tensor("ax", &[3]), tensor("slope", &[3, 1, 1], r.vec(3, 0.5))];
+    let err = prove_and_compare(model(nodes, inits, &[2, 3, 4, 5], "out"), 120, 23);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+/// Each function table after a Gemm (so that its input has a rounded scale of its own).
+#[test]
+fn function_tables() {
+    let cases: Vec<(&str, Vec<AttributeProto>)> = vec![
+        ("Sigmoid", vec![]),
+        ("Tanh", vec![]),
+        ("Exp", vec![]),
+        ("Softplus", vec![]),
+        ("Softsign", vec![]),
+        ("Erf", vec![]),
+        ("Elu", vec![float("alpha", 0.7)]),
+        ("Selu", vec![]),
+        ("HardSigmoid", vec![float("alpha", 0.3)]),
+        ("HardSwish", vec![]),
+    ];
+    for (i, (op, attrs)) in cases.into_iter().enumerate() {
+        let mut r = Rng(30 + i as u64);
+        let nodes = vec![node("Gemm", &["input", "w", "b"], "g", vec![]), node(op, &["g"], "out", attrs)];
+        let inits = vec![tensor("w", &[6, 5], r.vec(30, 0.8)), tensor("b", &[5], r.vec(5, 0.3))];
+        let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 40 + i as u64);
+        assert!(err < 0.02, "{op}: relative error {err}");
+    }
+}
+
+#[test]
+fn positive_domain_tables_and_division_by_a_tensor() {
+    let mut r = Rng(9);
+    // x·w → exp (positive) → sqrt, log, pow; then a / (1 + |a|) with Div by a tensor.
+    let nodes = vec![
+        node("MatMul", &["input", "w"], "g", vec![]),
+        node("Exp", &["g"], "e", vec![]),
+        node("Sqrt", &["e"], "sq", vec![]),
+        node("Log", &["e"], "lg", vec![]),
+        node("Pow", &["e", "p"], "pw", vec![]),
+        node("Reciprocal", &["e"], "rc", vec![]),
+        node("Abs", &["g"], "ab", vec![]),
+        node("Add", &["ab", "one"], "den", vec![]),
+        node("Div", &["g", "den"], "ss", vec![]),
+        node("Sum", &["sq", "lg", "pw", "rc", "ss"], "out", vec![]),
+    ];
+    let inits = vec![tensor("w", &[6, 7], r.vec(42, 0.5)), tensor("p", &[], vec![1.5]), tensor("one", &[], vec![1.0])];
+    let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 24);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+#[test]
+fn softmax_and_log_softmax() {
+    let mut r = Rng(10);
+    let nodes = vec![
+        node("MatMul", &["input", "w"], "g", vec![]),
+        node("Softmax", &["g"], "sm", vec![int("axis", -1)]),
+        node("LogSoftmax", &["g"], "ls", vec![int("axis", 1)]),
+        node("Mul", &["sm", "ls"], "out", vec![]),
+    ];
+    let inits = vec![tensor("w", &[8, 12], r.vec(96, 1.0))];
+    let err = prove_and_compare(model(nodes, inits, &[3, 8], "out"), 24, 25);
+    assert!(err < 0.03, "relative error {err}");
+}
+
+#[test]
+fn instance_and_layer_normalization() {
+    let mut r = Rng(11);
+    let nodes = vec![
+        node("Conv", &["input", "w"], "c", vec![]),
+        node("InstanceNormalization", &["c", "g", "b"], "in", vec![float("epsilon", 1e-3)]),
+        node("LayerNormalization", &["in", "lg", "lb"], "out", vec![int("axis", -2)]),
+    ];
+    let inits = vec![
+        tensor("w", &[3, 2, 3, 3], r.vec(54, 0.5)),
+        tensor("g", &[3], vec![1.0, 0.5, 1.5]),
+        tensor("b", &[3], vec![0.1, -0.2, 0.0]),
+        tensor("lg", &[4, 4], r.vec(16, 1.0)),
+        tensor("lb", &[4, 4], r.vec(16, 0.2)),
+    ];
+    let err = prove_and_compare(model_v(nodes, inits, &[1, 2, 6, 6], "out", 17), 72, 26);
+    assert!(err < 0.03, "relative error {err}");
+}
+
+/// Self-attention: products of two activations (Q·Kᵀ and A·V) proved by sumcheck, a softmax,
+/// a residual and a layer norm.
+#[test]
+fn attention_block_with_activation_products() {
+    let mut r = Rng(12);
+    let nodes = vec![
+        node("MatMul", &["input", "wq"], "q", vec![]),
+        node("MatMul", &["input", "wk"], "k", vec![]),
+        node("MatMul", &["input", "wv"], "v", vec![]),
+        node("Transpose", &["k"], "kt", vec![ints("perm", &[1, 0])]),
+        node("MatMul", &["q", "kt"], "s", vec![]),
+        node("Mul", &["s", "scale"], "ss", vec![]),
+        node("Softmax", &["ss"], "a", vec![int("axis", -1)]),
+        node("MatMul", &["a", "v"], "o", vec![]),
+        node("Add", &["o", "input"], "res", vec![]),
+        node("LayerNormalization", &["res", "lg", "lb"], "ln", vec![]),
+        node("Gemm", &["ln", "w1", "b1"], "h", vec![]),
+        node("Gelu", &["h"], "out", vec![]),
+    ];
+    let inits = vec![
+        tensor("wq", &[8, 8], r.vec(64, 0.6)),
+        tensor("wk", &[8, 8], r.vec(64, 0.6)),
+        tensor("wv", &[8, 8], r.vec(64, 0.6)),
+        tensor("scale", &[], vec![0.35]),
+        tensor("lg", &[8], r.vec(8, 1.0)),
+        tensor("lb", &[8], r.vec(8, 0.1)),
+        tensor("w1", &[8, 6], r.vec(48, 0.5)),
+        tensor("b1", &[6], r.vec(6, 0.1)),
+    ];
+    let err = prove_and_compare(model_v(nodes, inits, &[5, 8], "out", 20), 40, 27);
+    assert!(err < 0.03, "relative error {err}");
 }

@@ -216,3 +216,51 @@ fn hashed_input_reveals_only_its_commitment() {
     let (ok, log) = zkml(&["verify", d.to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap(), "--input-salt", "12345"]);
     assert!(!ok && log.contains("another input"), "{log}");
 }
+
+/// A model with function tables (Sigmoid, Tanh): the circuit computes every table row from the
+/// table's description, as the native verifier does, and rejects an output not in the table.
+#[test]
+fn function_tables_in_the_circuit() {
+    use prost::Message;
+    use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto};
+    let t = |name: &str, dims: &[i64], data: Vec<f32>| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() };
+    let n = |op: &str, i: &[&str], o: &str| NodeProto {
+        name: format!("{op}_{o}"),
+        op_type: op.into(),
+        input: i.iter().map(|s| s.to_string()).collect(),
+        output: vec![o.into()],
+        ..Default::default()
+    };
+    let dims = [1i64, 4].iter().map(|&d| tensor_shape_proto::Dimension { value: Some(tensor_shape_proto::dimension::Value::DimValue(d)), ..Default::default() }).collect();
+    let input = ValueInfoProto {
+        name: "input".into(),
+        r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(type_proto::Tensor { elem_type: 1, shape: Some(tract_onnx::pb::TensorShapeProto { dim: dims }) })), ..Default::default() }),
+        ..Default::default()
+    };
+    let w1: Vec<f32> = (0..12).map(|i| ((i * 7 % 11) as f32 - 5.0) / 6.0).collect();
+    let w2: Vec<f32> = (0..6).map(|i| ((i * 5 % 7) as f32 - 3.0) / 4.0).collect();
+    let graph = GraphProto {
+        node: vec![n("MatMul", &["input", "w1"], "a"), n("Sigmoid", &["a"], "s"), n("MatMul", &["s", "w2"], "b"), n("Tanh", &["b"], "out")],
+        initializer: vec![t("w1", &[4, 3], w1), t("w2", &[3, 2], w2)],
+        input: vec![input],
+        output: vec![ValueInfoProto { name: "out".into(), ..Default::default() }],
+        ..Default::default()
+    };
+    let m = ModelProto { ir_version: 8, opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("tables.onnx");
+    std::fs::write(&path, m.encode_to_vec()).unwrap();
+    let x = vec![0.5, -1.0, 0.25, 2.0];
+    let c = pipeline::compile(&path, &[x.clone(), vec![-1.5, 1.0, 0.0, -0.5]], QuantConfig::default(), &tmp.path().join("d")).unwrap();
+    assert!(c.graph.tables.iter().any(|t| matches!(t.kind, zkml::lookup::TableKind::Func { .. })));
+    let p = pipeline::prove(&c, &x).unwrap();
+    assert!(satisfied(&c, &p), "honest proof");
+    // A sigmoid output one step off its table value.
+    let g = &c.graph;
+    let mut trace = g.execute(&x).unwrap();
+    let l = &g.lookups[0];
+    trace.segments[l.output][0] += 1;
+    let bad = zkml::stage1::prove(g, c.id, &trace);
+    assert!(zkml::stage1::verify(g, c.id, &bad).is_err(), "the native verifier rejects it");
+    assert!(!satisfied(&c, &bad), "so does the circuit");
+}

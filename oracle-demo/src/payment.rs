@@ -1,0 +1,629 @@
+//! The agent-payment flow on the demo's chain: an agent pays for one proved inference through
+//! x402 into `ZkmlEscrow` (an EIP-3009 ReceiveWithAuthorization it signs with EIP-712), a provider
+//! proves the inference bound to the request, the escrow pays the provider on the proof and
+//! `ZkmlValidator` records the ERC-8004 validation (response 100). Then a second request: a
+//! tampered proof is refused on-chain (the transaction reverts) and, after anvil's clock is moved
+//! past the deadline, the agent is refunded.
+
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
+use anyhow::{Context, Result, anyhow, bail};
+use ark_bn254::Bn254;
+use ark_groth16::ProvingKey;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use zkml::artifact::Compiled;
+use zkml_verifier_gen::{calldata, hooks};
+
+use crate::bindings::{IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization};
+use crate::demo::{RoundRow, confirm, decoded_revert, deploy, prove_wrapped};
+
+/// The price of one proved inference: 1.50 USDC (6 decimals).
+pub const PRICE: u64 = 1_500_000;
+/// What the agent starts with: 10 USDC.
+const AGENT_FUNDS: u64 = 10_000_000;
+/// ETH the deployer gives the provider for its gas (0.1 ETH).
+const PROVIDER_GAS_FUNDS: u128 = 100_000_000_000_000_000;
+/// Seconds from opening a request until the payer may take a refund.
+pub const DEADLINE_SECONDS: u64 = 600;
+/// How long the payer's authorization may wait before the escrow submits it.
+const AUTHORIZATION_SECONDS: u64 = 300;
+/// Gas limit of the tampered release: set, so that the transaction is sent and mined (and
+/// reverts on-chain) instead of failing at gas estimation.
+const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
+/// TestUSDC's EIP-712 domain (as USDC's: name "USD Coin", version "2").
+const USDC_NAME: &str = "USD Coin";
+const USDC_VERSION: &str = "2";
+/// BN254 base field modulus q (to negate a G1 point's y).
+const BN254_Q: &str = "21888242871839275222246405745257275088696311157297823662689037894645226208583";
+/// Escrow request status (ZkmlEscrow.Status).
+pub const STATUS_OPEN: u8 = 1;
+pub const STATUS_RELEASED: u8 = 2;
+pub const STATUS_REFUNDED: u8 = 3;
+
+/// What the payment flow needs from the oracle demo.
+pub struct Setup<'a, P: Provider> {
+    pub url: &'a str,
+    /// The deployer; here also the resource server that submits the agent's payment, and the
+    /// one who triggers the refund.
+    pub me: &'a P,
+    pub me_address: Address,
+    pub chain_id: u64,
+    pub codes: &'a crate::solc::Bytecodes,
+    pub compiled: &'a Compiled,
+    pub pk: &'a ProvingKey<Bn254>,
+    pub verifier: Address,
+    pub model_id: U256,
+    pub input_slot_bits: u32,
+    pub output_slot_bits: u32,
+    pub output_frac_bits: u32,
+    pub decimals: u8,
+    /// The features the agent pays a proved forecast for, and those of the tampered request.
+    pub paid_row: RoundRow,
+    pub tampered_row: RoundRow,
+}
+
+/// USDC balances (smallest unit) at one step of the flow.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Balances {
+    pub step: String,
+    pub agent: u64,
+    pub escrow: u64,
+    pub provider: u64,
+}
+
+/// The payment flow as it ran (`--summary`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaymentReport {
+    pub usdc: String,
+    pub identity_registry: String,
+    pub validation_registry: String,
+    pub validator: String,
+    pub escrow: String,
+    pub deploy_gas: [u64; 5],
+    pub agent: String,
+    pub provider: String,
+    pub provider_agent_id: u64,
+    pub amount: u64,
+    /// x402 v2 `PaymentRequired` of the resource server and the agent's `PaymentPayload`.
+    pub payment_required: Value,
+    pub payment_payload: Value,
+    pub request_id: String,
+    pub deadline: u64,
+    pub open_tx: String,
+    pub open_gas: u64,
+    pub validation_request_gas: u64,
+    pub prove_ms: u64,
+    /// The proved forecast (the output value, and in the oracle's decimals).
+    pub output_q: i64,
+    pub answer: String,
+    pub release_tx: String,
+    pub release_gas: u64,
+    pub respond_tx: String,
+    pub respond_gas: u64,
+    /// The registry's response for the request (100: valid).
+    pub validation_response: u8,
+    /// How a second `release` of the paid request was refused (eth_call).
+    pub double_release_refused: String,
+    pub tampered_request_id: String,
+    pub tampered_deadline: u64,
+    pub tampered_prove_ms: u64,
+    /// The mined, reverted release with the tampered proof, and its revert (decoded by eth_call).
+    pub tampered_tx: String,
+    pub tampered_error: String,
+    /// How a refund before the deadline was refused (eth_call).
+    pub early_refund_refused: String,
+    /// None when the node has no `evm_increaseTime` (not anvil): then nothing was refunded.
+    pub refund_tx: Option<String>,
+    pub refund_gas: Option<u64>,
+    pub balances: Vec<Balances>,
+}
+
+/// Runs the flow; every step's transaction must succeed except the tampered release, which must
+/// revert with `ZkmlEscrow.InvalidProof`.
+pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
+    let code = |n: &str| s.codes.get(n).cloned().ok_or_else(|| anyhow!("solc produced no bytecode for {n}"));
+    println!("\n== an agent pays for one proved inference (x402 escrow, EIP-3009) and ERC-8004 records the validation");
+
+    // Contracts: the token, the ERC-8004 registries, our validator and the escrow.
+    let k = hooks::pack_signed(&vec![0; s.compiled.graph.input_len()], s.input_slot_bits)
+        .map_err(|e| anyhow!("the model's input does not pack: {e:?}"))?
+        .len();
+    let (usdc_a, g_usdc) = deploy(s.me, code("TestUSDC")?, (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params())
+        .await
+        .context("deploying TestUSDC")?;
+    let (identity_a, g_id) = deploy(s.me, code("TestIdentityRegistry")?, vec![]).await.context("deploying TestIdentityRegistry")?;
+    let (registry_a, g_reg) =
+        deploy(s.me, code("TestValidationRegistry")?, (identity_a,).abi_encode_params()).await.context("deploying TestValidationRegistry")?;
+    let (validator_a, g_val) = deploy(s.me, code("ZkmlValidator")?, (registry_a, s.verifier, s.model_id, U256::from(k)).abi_encode_params())
+        .await
+        .context("deploying ZkmlValidator")?;
+    let (escrow_a, g_esc) = deploy(
+        s.me,
+        code("ZkmlEscrow")?,
+        (usdc_a, s.verifier, s.model_id, U256::from(k), registry_a, validator_a).abi_encode_params(),
+    )
+    .await
+    .context("deploying ZkmlEscrow")?;
+    println!(
+        "deployed TestUSDC {usdc_a}, ERC-8004 identity {identity_a} and validation {registry_a} registries, ZkmlValidator {validator_a} ({g_val} gas), ZkmlEscrow {escrow_a} ({g_esc} gas)"
+    );
+
+    // The agent (payer) and the provider: fresh keys, never printed. The agent only signs; the
+    // provider sends its own transactions and gets gas money from the deployer.
+    let agent = PrivateKeySigner::random();
+    let provider_key = PrivateKeySigner::random();
+    let (agent_a, provider_a) = (agent.address(), provider_key.address());
+    let prov = ProviderBuilder::new().wallet(EthereumWallet::from(provider_key)).connect_http(s.url.parse().context("the RPC URL")?);
+    let usdc = ITestUSDC::new(usdc_a, s.me);
+    let escrow = IZkmlEscrow::new(escrow_a, s.me);
+    let escrow_p = IZkmlEscrow::new(escrow_a, &prov);
+    let registry = IValidationRegistry::new(registry_a, s.me);
+    confirm(
+        "funding the provider's gas",
+        s.me.send_transaction(TransactionRequest::default().with_to(provider_a).with_value(U256::from(PROVIDER_GAS_FUNDS)))
+            .await
+            .map_err(alloy::contract::Error::from),
+    )
+    .await?;
+    confirm("TestUSDC.mint", usdc.mint(agent_a, U256::from(AGENT_FUNDS)).send().await).await?;
+
+    // The provider is an ERC-8004 agent: its registration file names our validator.
+    let reg_file = hooks::registration_file(&hooks::AgentRegistration {
+        name: "zkml price forecaster".into(),
+        description: "Next-hour SYN/USD forecasts from a proved price model; pay per inference with x402".into(),
+        image: String::new(),
+        services: vec![("web".into(), "http://127.0.0.1/forecast".into())],
+        x402_support: true,
+        chain_id: s.chain_id,
+        identity_registry: identity_a,
+        agent_id: None,
+        other_trust: vec![],
+        verifier: s.verifier,
+        validator: validator_a,
+        model_id: s.model_id,
+    });
+    let agent_uri = format!("data:application/json;base64,{}", base64(reg_file.to_string().as_bytes()));
+    let r = confirm("IdentityRegistry.register", IIdentityRegistry::new(identity_a, &prov).register(agent_uri).send().await).await?;
+    let agent_id = r.decoded_log::<IIdentityRegistry::Registered>().context("register emitted no Registered event")?.data.agentId;
+    let agent_id_u64 = u64::try_from(agent_id).context("agent id")?;
+    println!("agent (payer) {agent_a}: 10 USDC; provider {provider_a}: ERC-8004 agent #{agent_id} in the identity registry");
+
+    let bal = |step: &str| {
+        let step = step.to_string();
+        let usdc = &usdc;
+        async move {
+            let b = |a: Address| async move {
+                let v = usdc.balanceOf(a).call().await.context("TestUSDC.balanceOf")?;
+                u64::try_from(v).map_err(|_| anyhow!("balance {v} too large"))
+            };
+            Ok::<Balances, anyhow::Error>(Balances { step, agent: b(agent_a).await?, escrow: b(escrow_a).await?, provider: b(provider_a).await? })
+        }
+    };
+    let mut balances = vec![bal("start").await?];
+
+    // 402: the resource server's offer.
+    let offer = hooks::EscrowOffer {
+        chain_id: s.chain_id,
+        escrow: escrow_a,
+        asset: usdc_a,
+        asset_name: USDC_NAME.into(),
+        asset_version: USDC_VERSION.into(),
+        amount: U256::from(PRICE),
+        max_timeout_seconds: AUTHORIZATION_SECONDS,
+        provider: provider_a,
+        deadline_seconds: DEADLINE_SECONDS,
+        model_id: s.model_id,
+        num_input_words: k,
+        resource_url: "http://127.0.0.1/forecast".into(),
+        description: "one proved next-hour SYN/USD forecast".into(),
+        mime_type: "application/json".into(),
+    };
+    let payment_required = hooks::payment_required(&offer);
+
+    // The agent signs a payment for its features; the resource server opens the request with it.
+    let paid = sign_payment(s, &agent, &payment_required, &s.paid_row.features).await?;
+    println!(
+        "x402: 402 Payment Required, {} USDC into the escrow (scheme {}); the agent signs an EIP-712 ReceiveWithAuthorization (nonce {})",
+        usdc_str(PRICE),
+        hooks::ESCROW_SCHEME,
+        paid.payload["payload"]["authorization"]["nonce"].as_str().unwrap_or("?")
+    );
+    let (request_id, open_r) = open_from_payload(s, &escrow, escrow_a, &paid.payload).await?;
+    balances.push(bal("agent paid into the escrow (open)").await?);
+    println!("escrow: request {request_id} opened (tx {}, {} gas), deadline {}", open_r.transaction_hash, open_r.gas_used, paid.deadline);
+
+    // The provider asks the ERC-8004 registry for a validation by our validator, then proves the
+    // inference bound to the request (context = requestId mod r).
+    let vr = confirm(
+        "ValidationRegistry.validationRequest",
+        IValidationRegistry::new(registry_a, &prov)
+            .validationRequest(validator_a, agent_id, format!("{}#request={request_id}", hooks::caip10(s.chain_id, escrow_a)), request_id)
+            .send()
+            .await,
+    )
+    .await?;
+    let (s1, w, prove_ms) =
+        prove_wrapped(s.compiled, s.pk, &s.paid_row.features, hooks::request_context(request_id)).context("proving the paid inference")?;
+    let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
+    if public.get(2..2 + k) != Some(&paid.input_words[..]) {
+        bail!("the proof's input words are not the ones the agent paid for");
+    }
+    let out_word = *public.get(2 + k).context("the proof has no output word")?;
+    let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
+        .context("the proof's output word is not one packed value")?;
+    let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
+    println!(
+        "provider: proved the forecast {:.4} USD for hour {} (stage 1 + Groth16 wrap: {:.2} s)",
+        answer as f64 / 10f64.powi(s.decimals as i32),
+        s.paid_row.hour + 1,
+        prove_ms as f64 / 1e3
+    );
+
+    // The escrow pays on the proof; the validator verifies it again and answers the registry.
+    let rel = confirm("ZkmlEscrow.release", escrow_p.release(request_id, proof.clone(), public.clone()).send().await).await?;
+    let released = rel.decoded_log::<IZkmlEscrow::Released>().context("release emitted no Released event")?;
+    if released.data.provider != provider_a || released.data.amount != U256::from(PRICE) {
+        bail!("the escrow released {} to {}, not {PRICE} to the provider", released.data.amount, released.data.provider);
+    }
+    balances.push(bal("released to the provider on the proof").await?);
+    let resp = confirm(
+        "ZkmlValidator.respond",
+        IZkmlValidator::new(validator_a, &prov)
+            .respond(request_id, proof.clone(), public.clone(), format!("data:,zkml proof of request {request_id}"))
+            .send()
+            .await,
+    )
+    .await?;
+    let st = registry.getValidationStatus(request_id).call().await.context("ValidationRegistry.getValidationStatus")?;
+    if st.validatorAddress != validator_a || st.response != 100 || st.tag != "zkml" {
+        bail!("the registry holds response {} tagged {:?} from {} for the request", st.response, st.tag, st.validatorAddress);
+    }
+    println!(
+        "escrow: released {} USDC to the provider (tx {}, {} gas); ERC-8004: validation response {} tagged \"{}\" (tx {}, {} gas)",
+        usdc_str(PRICE),
+        rel.transaction_hash,
+        rel.gas_used,
+        st.response,
+        st.tag,
+        resp.transaction_hash,
+        resp.gas_used
+    );
+    // Paid once: the same proof again is refused.
+    let double = match escrow.release(request_id, proof.clone(), public.clone()).call().await {
+        Ok(_) => bail!("the escrow would release the same request twice"),
+        Err(e) => match escrow_error(&e) {
+            Some(IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n)) if n.status == STATUS_RELEASED => "ZkmlEscrow.NotOpen(Released)".to_string(),
+            _ => bail!("a second release was refused, but not as ZkmlEscrow.NotOpen(Released): {}", describe(&e)),
+        },
+    };
+
+    // A second request, and a tampered proof for it: A negated (a valid curve point, so the
+    // verifier runs the pairing check, which fails).
+    println!("\n-- a second request; the provider submits a tampered proof");
+    let second = sign_payment(s, &agent, &payment_required, &s.tampered_row.features).await?;
+    let (request2, _) = open_from_payload(s, &escrow, escrow_a, &second.payload).await?;
+    balances.push(bal("second request opened").await?);
+    let (_, w2, prove2_ms) =
+        prove_wrapped(s.compiled, s.pk, &s.tampered_row.features, hooks::request_context(request2)).context("proving the second request")?;
+    let public2: Vec<U256> = w2.public_inputs.iter().map(calldata::fr_to_u256).collect();
+    let mut bad = calldata::encode_proof(&w2.proof);
+    let q = U256::from_str_radix(BN254_Q, 10).expect("q");
+    let y = U256::from_be_slice(&bad[32..64]);
+    bad[32..64].copy_from_slice(&(q - y).to_be_bytes::<32>());
+    let bad = Bytes::copy_from_slice(&bad);
+    let tampered_error = match escrow_p.release(request2, bad.clone(), public2.clone()).call().await {
+        Ok(_) => bail!("the escrow would pay on a tampered proof"),
+        Err(e) => match escrow_error(&e) {
+            Some(IZkmlEscrow::IZkmlEscrowErrors::InvalidProof(_)) => "ZkmlEscrow.InvalidProof".to_string(),
+            _ => bail!("the tampered proof was refused, but not as ZkmlEscrow.InvalidProof: {}", describe(&e)),
+        },
+    };
+    let tr = escrow_p
+        .release(request2, bad, public2)
+        .gas(TAMPERED_GAS_LIMIT)
+        .send()
+        .await
+        .map_err(|e| anyhow!("sending the tampered release: {e}"))?
+        .with_timeout(Some(std::time::Duration::from_secs(120)))
+        .get_receipt()
+        .await
+        .context("the tampered release: no receipt")?;
+    if tr.status() {
+        bail!("the tampered release {} succeeded on-chain", tr.transaction_hash);
+    }
+    balances.push(bal("tampered proof refused on-chain").await?);
+    println!(
+        "escrow: release with the tampered proof reverted on-chain (tx {}, status 0, {} gas): {tampered_error}; the escrow keeps the {} USDC",
+        tr.transaction_hash,
+        tr.gas_used,
+        usdc_str(PRICE)
+    );
+
+    // Refund: refused before the deadline; after anvil's clock passes it, the agent gets it back.
+    let early = match escrow.refund(request2).call().await {
+        Ok(_) => bail!("the escrow would refund before the deadline"),
+        Err(e) => match escrow_error(&e) {
+            Some(IZkmlEscrow::IZkmlEscrowErrors::DeadlineNotReached(_)) => "ZkmlEscrow.DeadlineNotReached".to_string(),
+            _ => bail!("an early refund was refused, but not as ZkmlEscrow.DeadlineNotReached: {}", describe(&e)),
+        },
+    };
+    let now = latest_timestamp(s.me).await?;
+    let jump = second.deadline.saturating_sub(now) + 1;
+    let travelled = async {
+        s.me.raw_request::<_, Value>("evm_increaseTime".into(), (jump,)).await?;
+        s.me.raw_request::<_, Value>("evm_mine".into(), ()).await
+    }
+    .await;
+    let (refund_tx, refund_gas) = match travelled {
+        Err(e) => {
+            println!("the node does not move its clock (evm_increaseTime: {e}); the agent can call refund after {}", second.deadline);
+            (None, None)
+        }
+        Ok(_) => {
+            let ts = latest_timestamp(s.me).await?;
+            let rf = confirm("ZkmlEscrow.refund", escrow.refund(request2).send().await).await?;
+            let ev = rf.decoded_log::<IZkmlEscrow::Refunded>().context("refund emitted no Refunded event")?;
+            if ev.data.payer != agent_a || ev.data.amount != U256::from(PRICE) {
+                bail!("the escrow refunded {} to {}, not {PRICE} to the agent", ev.data.amount, ev.data.payer);
+            }
+            balances.push(bal("refunded after the deadline").await?);
+            println!(
+                "anvil: evm_increaseTime {jump} s + evm_mine (block time {ts} > deadline {}); refund to the agent (tx {}, {} gas)",
+                second.deadline, rf.transaction_hash, rf.gas_used
+            );
+            (Some(rf.transaction_hash.to_string()), Some(rf.gas_used))
+        }
+    };
+
+    println!("\n{:<40} {:>12} {:>12} {:>12}", "USDC balances", "agent", "escrow", "provider");
+    for b in &balances {
+        println!("{:<40} {:>12} {:>12} {:>12}", b.step, usdc_str(b.agent), usdc_str(b.escrow), usdc_str(b.provider));
+    }
+
+    Ok(PaymentReport {
+        usdc: usdc_a.to_string(),
+        identity_registry: identity_a.to_string(),
+        validation_registry: registry_a.to_string(),
+        validator: validator_a.to_string(),
+        escrow: escrow_a.to_string(),
+        deploy_gas: [g_usdc, g_id, g_reg, g_val, g_esc],
+        agent: agent_a.to_string(),
+        provider: provider_a.to_string(),
+        provider_agent_id: agent_id_u64,
+        amount: PRICE,
+        payment_required,
+        payment_payload: paid.payload,
+        request_id: request_id.to_string(),
+        deadline: paid.deadline,
+        open_tx: open_r.transaction_hash.to_string(),
+        open_gas: open_r.gas_used,
+        validation_request_gas: vr.gas_used,
+        prove_ms,
+        output_q: *s1.output.first().context("no output")?,
+        answer: answer.to_string(),
+        release_tx: rel.transaction_hash.to_string(),
+        release_gas: rel.gas_used,
+        respond_tx: resp.transaction_hash.to_string(),
+        respond_gas: resp.gas_used,
+        validation_response: st.response,
+        double_release_refused: double,
+        tampered_request_id: request2.to_string(),
+        tampered_deadline: second.deadline,
+        tampered_prove_ms: prove2_ms,
+        tampered_tx: tr.transaction_hash.to_string(),
+        tampered_error,
+        early_refund_refused: early,
+        refund_tx,
+        refund_gas,
+        balances,
+    })
+}
+
+/// The agent's signed payment for one inference on `features`.
+struct SignedPayment {
+    /// x402 v2 `PaymentPayload`: the accepted requirements, the EIP-3009 authorization and its
+    /// signature (the `exact` scheme's payload shape), and the escrow terms under
+    /// `extensions.zkml`.
+    payload: Value,
+    input_words: Vec<U256>,
+    deadline: u64,
+}
+
+/// The agent's side: quantize and pack its input (what the proof will commit to), choose a salt,
+/// derive the request id and the authorization's nonce as the offer says, and sign an EIP-712
+/// ReceiveWithAuthorization to the escrow.
+async fn sign_payment<P: Provider>(s: &Setup<'_, P>, agent: &PrivateKeySigner, offer: &Value, features: &[f64]) -> Result<SignedPayment> {
+    let accepted = &offer["accepts"][0];
+    let addr = |k: &str| -> Result<Address> {
+        accepted[k].as_str().and_then(|a| a.parse().ok()).ok_or_else(|| anyhow!("the offer has no address {k}"))
+    };
+    let (escrow, asset) = (addr("payTo")?, addr("asset")?);
+    let zk = &accepted["extra"]["zkml"];
+    let provider: Address = zk["provider"].as_str().and_then(|a| a.parse().ok()).context("the offer names no provider")?;
+    let amount: U256 = accepted["amount"].as_str().and_then(|a| a.parse().ok()).context("the offer has no amount")?;
+    let deadline_seconds = zk["deadlineSeconds"].as_u64().context("the offer has no deadline")?;
+
+    let q = s.compiled.graph.quantize_input(features).map_err(|e| anyhow!("quantizing the agent's input: {e:?}"))?;
+    let words = hooks::pack_signed(&q.iter().map(|&v| v as i128).collect::<Vec<_>>(), s.input_slot_bits)
+        .map_err(|e| anyhow!("packing the agent's input: {e:?}"))?;
+    let input_hash = hooks::words_hash(&words);
+    let mut salt = B256::ZERO;
+    rand::rngs::OsRng.fill_bytes(salt.as_mut_slice());
+    let now = latest_timestamp(s.me).await?;
+    let deadline = now + deadline_seconds;
+    let valid_before = now + accepted["maxTimeoutSeconds"].as_u64().unwrap_or(AUTHORIZATION_SECONDS);
+    let request_id = hooks::escrow_request_id(agent.address(), s.model_id, input_hash, salt);
+    let nonce = hooks::escrow_nonce(request_id, provider, amount, deadline);
+
+    let auth = ReceiveWithAuthorization {
+        from: agent.address(),
+        to: escrow,
+        value: amount,
+        validAfter: U256::ZERO,
+        validBefore: U256::from(valid_before),
+        nonce,
+    };
+    let name = accepted["extra"]["name"].as_str().unwrap_or(USDC_NAME).to_string();
+    let version = accepted["extra"]["version"].as_str().unwrap_or(USDC_VERSION).to_string();
+    let domain = eip712_domain! { name: name, version: version, chain_id: s.chain_id, verifying_contract: asset, };
+    // The token's domain separator must be the one the agent signs under.
+    let onchain = ITestUSDC::new(asset, s.me).DOMAIN_SEPARATOR().call().await.context("TestUSDC.DOMAIN_SEPARATOR")?;
+    if onchain != domain.separator() {
+        bail!("the token's EIP-712 domain is not {{\"{USDC_NAME}\", \"{USDC_VERSION}\", {}, {asset}}}", s.chain_id);
+    }
+    let sig = agent.sign_hash_sync(&auth.eip712_signing_hash(&domain)).context("signing the authorization")?;
+    let payload = json!({
+        "x402Version": 2,
+        "resource": offer["resource"],
+        "accepted": accepted,
+        "payload": {
+            "signature": format!("0x{}", alloy::primitives::hex::encode(sig.as_bytes())),
+            "authorization": {
+                "from": auth.from.to_checksum(None),
+                "to": auth.to.to_checksum(None),
+                "value": amount.to_string(),
+                "validAfter": "0",
+                "validBefore": valid_before.to_string(),
+                "nonce": nonce.to_string(),
+            },
+        },
+        "extensions": {
+            "zkml": {
+                "provider": provider.to_checksum(None),
+                "deadline": deadline,
+                "inputHash": input_hash.to_string(),
+                "inputWords": words.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+                "salt": salt.to_string(),
+                "requestId": request_id.to_string(),
+            },
+        },
+    });
+    Ok(SignedPayment { payload, input_words: words, deadline })
+}
+
+/// The resource server's side: read the payment payload, check the signature off-chain and that
+/// the nonce binds the escrow terms, then submit it with `ZkmlEscrow.open` (the escrow pulls the
+/// funds with receiveWithAuthorization).
+async fn open_from_payload<P: Provider>(
+    s: &Setup<'_, P>,
+    escrow: &IZkmlEscrow::IZkmlEscrowInstance<&P>,
+    escrow_a: Address,
+    payload: &Value,
+) -> Result<(B256, alloy::rpc::types::TransactionReceipt)> {
+    let a = &payload["payload"]["authorization"];
+    let z = &payload["extensions"]["zkml"];
+    let field = |v: &Value, k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("the payment payload lacks {k}"));
+    let from: Address = field(a, "from")?.parse().context("authorization.from")?;
+    let to: Address = field(a, "to")?.parse().context("authorization.to")?;
+    let value: U256 = field(a, "value")?.parse().context("authorization.value")?;
+    let valid_after: U256 = field(a, "validAfter")?.parse().context("authorization.validAfter")?;
+    let valid_before: U256 = field(a, "validBefore")?.parse().context("authorization.validBefore")?;
+    let nonce: B256 = field(a, "nonce")?.parse().context("authorization.nonce")?;
+    let provider: Address = field(z, "provider")?.parse().context("zkml.provider")?;
+    let input_hash: B256 = field(z, "inputHash")?.parse().context("zkml.inputHash")?;
+    let salt: B256 = field(z, "salt")?.parse().context("zkml.salt")?;
+    let deadline = z["deadline"].as_u64().context("zkml.deadline")?;
+    let sig_hex = field(&payload["payload"], "signature")?;
+    let sig_bytes = alloy::primitives::hex::decode(&sig_hex).context("the signature is not hex")?;
+    let sig = alloy::primitives::Signature::try_from(sig_bytes.as_slice()).map_err(|e| anyhow!("the signature: {e}"))?;
+
+    if to != escrow_a || value != U256::from(PRICE) {
+        bail!("the authorization pays {value} to {to}, not {PRICE} to the escrow {escrow_a}");
+    }
+    let request_id = hooks::escrow_request_id(from, s.model_id, input_hash, salt);
+    if nonce != hooks::escrow_nonce(request_id, provider, value, deadline) {
+        bail!("the authorization's nonce does not bind the escrow terms");
+    }
+    let domain = eip712_domain! {
+        name: USDC_NAME, version: USDC_VERSION, chain_id: s.chain_id,
+        verifying_contract: payload["accepted"]["asset"].as_str().and_then(|x| x.parse().ok()).context("accepted.asset")?,
+    };
+    let auth = ReceiveWithAuthorization { from, to, value, validAfter: valid_after, validBefore: valid_before, nonce };
+    let signer = sig.recover_address_from_prehash(&auth.eip712_signing_hash(&domain)).map_err(|e| anyhow!("recovering the signer: {e}"))?;
+    if signer != from {
+        bail!("the authorization is signed by {signer}, not by the payer {from}");
+    }
+    if escrow.requestIdOf(from, input_hash, salt).call().await.context("ZkmlEscrow.requestIdOf")? != request_id {
+        bail!("ZkmlEscrow.requestIdOf disagrees with the request id computed off-chain");
+    }
+
+    let terms = IZkmlEscrow::Terms { payer: from, provider, amount: value, deadline, inputHash: input_hash, salt };
+    let authorization = IZkmlEscrow::Authorization {
+        validAfter: valid_after,
+        validBefore: valid_before,
+        v: 27 + sig.v() as u8,
+        r: B256::from(sig.r()),
+        s: B256::from(sig.s()),
+    };
+    let r = confirm("ZkmlEscrow.open", escrow.open(terms, authorization).send().await).await?;
+    let opened = r.decoded_log::<IZkmlEscrow::Opened>().context("open emitted no Opened event")?;
+    if opened.data.requestId != request_id {
+        bail!("the escrow opened {}, not {request_id}", opened.data.requestId);
+    }
+    Ok((request_id, r))
+}
+
+fn escrow_error(e: &alloy::contract::Error) -> Option<IZkmlEscrow::IZkmlEscrowErrors> {
+    e.as_decoded_interface_error::<IZkmlEscrow::IZkmlEscrowErrors>()
+}
+
+fn describe(e: &alloy::contract::Error) -> String {
+    decoded_revert(e).unwrap_or_else(|| e.to_string())
+}
+
+async fn latest_timestamp<P: Provider>(p: &P) -> Result<u64> {
+    let b = p
+        .get_block_by_number(alloy::rpc::types::BlockNumberOrTag::Latest)
+        .await
+        .context("reading the latest block")?
+        .context("the node has no latest block")?;
+    Ok(b.header.timestamp)
+}
+
+/// `1500000` → `1.500000`.
+pub fn usdc_str(v: u64) -> String {
+    format!("{}.{:06}", v / 1_000_000, v % 1_000_000)
+}
+
+/// Standard base64 (RFC 4648, padded), for the agent's data: URI.
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn usdc_amounts_print_with_six_decimals() {
+        assert_eq!(usdc_str(1_500_000), "1.500000");
+        assert_eq!(usdc_str(7), "0.000007");
+    }
+}
