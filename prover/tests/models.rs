@@ -60,6 +60,26 @@ fn lenet_end_to_end() {
     end_to_end("lenet");
 }
 
+/// The tiny GPT of `script/tiny_gpt.py` (2 pre-norm layers, d = 64, 16 tokens, causal attention
+/// with Q·Kᵀ and A·V as products of two activations, softmax, LayerNorm, GELU MLP): proved,
+/// verified, and its next-token choice per position the float model's.
+#[test]
+fn tiny_gpt_end_to_end() {
+    let (_tmp, c, p) = proved("tiny_gpt");
+    let out = stage1::verify(&c.graph, c.id, &p).expect("an honest proof verifies");
+    let q = c.graph.dequantize_output(&out);
+    let f = pipeline::reference(&c, &input("tiny_gpt")).unwrap();
+    assert_eq!((q.len(), f.len()), (16 * 64, 16 * 64));
+    let agree = q.chunks(64).zip(f.chunks(64)).filter(|(a, b)| argmax(a) == argmax(b)).count();
+    assert!(agree >= 15, "next-token argmax agrees on {agree} of 16 positions");
+    let scale = f.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let err = q.iter().zip(&f).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+    assert!(err < 0.05 * scale, "max error {err} against logits up to {scale}");
+    let mut bad = p.clone();
+    bad.output[0] += 1;
+    assert!(stage1::verify(&c.graph, c.id, &bad).is_err(), "a changed logit is rejected");
+}
+
 #[test]
 fn digits_quantized_argmax_matches_float_on_the_test_set() {
     #[derive(serde::Deserialize)]
