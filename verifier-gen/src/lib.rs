@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod io;
 pub mod model;
 pub mod solidity;
+pub mod starknet;
 
 use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
 use ark_ec::AffineRepr;

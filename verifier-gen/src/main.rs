@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use ark_ff::PrimeField;
 use clap::{Parser, Subcommand};
-use zkml_verifier_gen::{calldata, io, model, solidity};
+use zkml_verifier_gen::{calldata, io, model, solidity, starknet};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -21,6 +22,10 @@ Examples:
   # Render a Solidity verifier for a bare Groth16 verifying key (verifyProof only)
   zkml-gen solidity model.vk --out Verifier.sol --contract-name PriceMlpVerifier
 
+  # Render the Starknet (Cairo) verifier package of a compiled model, and a proof's calldata
+  zkml-gen starknet build/price_mlp --out price_mlp_verifier
+  zkml-gen starknet-calldata build/price_mlp proof.bin > calldata.json
+
   # Print the hex calldata of verifyProof(bytes,uint256[]) for a proof and its public inputs
   zkml-gen calldata model.vk proof.bin --public-inputs '[\"12\", \"0x2a\"]'
 
@@ -35,7 +40,7 @@ ark-serialize compressed Proof<Bn254> with --public-inputs.";
 #[command(
     name = "zkml-gen",
     version,
-    about = "Generate on-chain verifiers (Solidity) for zkml Groth16 proofs over BN254",
+    about = "Generate on-chain verifiers (Solidity, Starknet/Cairo) for zkml Groth16 proofs over BN254",
     after_help = EXAMPLES
 )]
 struct Cli {
@@ -83,6 +88,25 @@ enum Command {
         /// public inputs (after the fixed model id, for a model directory) as static words.
         #[arg(long)]
         compact: bool,
+    },
+    /// Render a Starknet verifier: a Cairo package (Scarb layout) whose contract exposes
+    /// verify_groth16_proof_bn254(full_proof_with_hints: Span<felt252>) -> Option<Span<u256>>.
+    #[command(after_help = "Example:\n  zkml-gen starknet build/price_mlp --out price_mlp_verifier")]
+    Starknet {
+        /// A compiled model directory (vk.bin, settings.json), or a verifying key file.
+        vk: PathBuf,
+        /// Output folder of the package (created if missing; its files are overwritten).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Print the felt252 calldata of verify_groth16_proof_bn254 for a wrap proof, as a JSON array
+    /// of 0x-hex strings.
+    #[command(after_help = "Example:\n  zkml-gen starknet-calldata build/price_mlp proof.bin")]
+    StarknetCalldata {
+        /// A compiled model directory (vk.bin, settings.json).
+        dir: PathBuf,
+        /// A wrap proof file (`zkml prove --wrap`).
+        proof: PathBuf,
     },
     /// Render a model's hook contracts and forge deploy scripts (oracle, ERC-8004 validator, x402 escrow).
     #[command(
@@ -196,6 +220,42 @@ fn main() -> Result<()> {
                 calldata::verify_proof_calldata(&proof, &inputs)
             };
             println!("0x{}", hex::encode(cd));
+        }
+        Command::Starknet { vk, out } => {
+            let (vk, model_id) = if vk.is_dir() {
+                let (vk, layout) = model::load_dir(&vk)?;
+                let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
+                (vk, Some(id))
+            } else {
+                (io::load_vk(&vk)?, None)
+            };
+            let files = starknet::write_package(&starknet::VerifierSpec { vk: &vk, model_id }, &out)?;
+            eprintln!(
+                "wrote {} files under {} (package {}, {} public inputs)",
+                files.len(),
+                out.display(),
+                starknet::DEFAULT_PACKAGE_NAME,
+                vk.gamma_abc_g1.len() - 1
+            );
+        }
+        Command::StarknetCalldata { dir, proof } => {
+            if !dir.is_dir() {
+                bail!("{} is not a compiled model directory", dir.display());
+            }
+            let (vk, layout) = model::load_dir(&dir)?;
+            let w = match zkml::artifact::read_any_proof(&proof)? {
+                zkml::artifact::AnyProof::Wrap(w) => w,
+                zkml::artifact::AnyProof::Stage1(_) => bail!(
+                    "{} is a stage-1 proof; the on-chain verifier needs a wrapped one (zkml prove --wrap)",
+                    proof.display()
+                ),
+            };
+            layout.typed_words(&w.public_inputs)?; // same model, same layout
+            if w.public_inputs.len() + 1 != vk.gamma_abc_g1.len() {
+                bail!("the proof has {} public inputs, the key {}", w.public_inputs.len(), vk.gamma_abc_g1.len() - 1);
+            }
+            let felts = starknet::calldata(&w.proof, &w.public_inputs)?;
+            println!("{}", serde_json::to_string(&felts)?);
         }
         Command::Hooks {
             dir,

@@ -1,0 +1,214 @@
+//! Compiles the Cairo packages that `zkml-gen starknet` writes and runs their functions, with the
+//! Cairo compiler and runner crates (cairo-lang-* 2.16.1, pinned in Cargo.toml) instead of Scarb.
+//!
+//! The compiler needs Cairo's corelib sources, which the cairo-lang crates do not ship. The
+//! crates.io package of `cairo-native` [`CAIRO_NATIVE_VERSION`] carries the corelib matching
+//! cairo-lang 2.16 in its `corelib/` folder: [`corelib_dir`] has cargo fetch that package (as a
+//! dependency of a throw-away manifest, read with `cargo metadata`; nothing of it is built) and
+//! uses its folder. `ZKML_CAIRO_CORELIB` (a corelib's `src/` folder) overrides the lookup.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cairo_lang_compiler::db::RootDatabase;
+use cairo_lang_compiler::diagnostics::DiagnosticsReporter;
+use cairo_lang_compiler::project::setup_project;
+use cairo_lang_compiler::{CompilerConfig, compile_prepared_db_program};
+use cairo_lang_filesystem::db::init_dev_corelib;
+use cairo_lang_filesystem::ids::CrateInput;
+use cairo_lang_runner::{Arg, RunResultValue, SierraCasmRunner, StarknetState};
+use cairo_lang_sierra::program::Program;
+use cairo_lang_starknet::starknet_plugin_suite;
+use starknet_types_core::felt::Felt as Felt252;
+
+/// The `cairo-native` release whose crates.io package carries the corelib of Cairo 2.16.
+pub const CAIRO_NATIVE_VERSION: &str = "0.9.0-rc.2";
+
+/// The corelib's `src/` folder (see the crate docs). Fetched once per process.
+pub fn corelib_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| find_corelib().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn find_corelib() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ZKML_CAIRO_CORELIB") {
+        let p = PathBuf::from(p);
+        if !p.join("lib.cairo").exists() {
+            bail!("ZKML_CAIRO_CORELIB={} has no lib.cairo", p.display());
+        }
+        return Ok(p);
+    }
+    let dir = std::env::temp_dir().join(format!("zkml-corelib-fetch-{CAIRO_NATIVE_VERSION}"));
+    std::fs::create_dir_all(dir.join("src")).context("creating the corelib fetch manifest")?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"zkml-corelib-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[workspace]\n\n[dependencies]\n\
+             cairo-native = {{ version = \"={CAIRO_NATIVE_VERSION}\", default-features = false }}\n"
+        ),
+    )?;
+    std::fs::write(dir.join("src/lib.rs"), "")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .output()
+        .with_context(|| format!("running {cargo} metadata"))?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata could not fetch cairo-native {CAIRO_NATIVE_VERSION} (for Cairo's corelib): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).context("cargo metadata output")?;
+    let manifest = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "cairo-native" && p["version"] == CAIRO_NATIVE_VERSION)
+        .and_then(|p| p["manifest_path"].as_str())
+        .context("cargo metadata lists no cairo-native package")?;
+    let src = Path::new(manifest).parent().unwrap().join("corelib/src");
+    if !src.join("lib.cairo").exists() {
+        bail!("{} has no lib.cairo", src.display());
+    }
+    Ok(src)
+}
+
+/// A compiled package.
+pub struct Compiled {
+    pub program: Program,
+    /// The compiler's warnings (errors fail [`compile`]).
+    pub warnings: String,
+    /// Whether the package's Starknet contract compiled to a contract class.
+    pub contract_ok: bool,
+}
+
+fn database(pkg: &Path) -> Result<(RootDatabase, Vec<CrateInput>)> {
+    let mut db = RootDatabase::builder().with_default_plugin_suite(starknet_plugin_suite()).build()?;
+    init_dev_corelib(&mut db, corelib_dir()?);
+    let crates = setup_project(&mut db, pkg).with_context(|| format!("setting up {}", pkg.display()))?;
+    Ok((db, crates))
+}
+
+/// Compiles the package at `pkg` (a folder with cairo_project.toml) to Sierra, and its Starknet
+/// contract to a contract class. Fails on any compiler error.
+pub fn compile(pkg: &Path) -> Result<Compiled> {
+    let (db, crates) = database(pkg)?;
+    let mut diagnostics = String::new();
+    let program = {
+        let reporter =
+            DiagnosticsReporter::write_to_string(&mut diagnostics).with_crates(&crates).allow_warnings();
+        let ids = CrateInput::into_crate_ids(&db, crates.clone());
+        compile_prepared_db_program(
+            &db,
+            ids,
+            CompilerConfig { diagnostics_reporter: reporter, replace_ids: true, ..CompilerConfig::default() },
+        )
+    };
+    let program = program.map_err(|e| anyhow!("{e:#}\n{diagnostics}"))?;
+    let ids = CrateInput::into_crate_ids(&db, crates.clone());
+    let mut contract_diagnostics = String::new();
+    let class = cairo_lang_starknet::compile::compile_contract_in_prepared_db(
+        &db,
+        None,
+        ids,
+        CompilerConfig {
+            diagnostics_reporter: DiagnosticsReporter::write_to_string(&mut contract_diagnostics)
+                .with_crates(&crates)
+                .allow_warnings(),
+            replace_ids: true,
+            ..CompilerConfig::default()
+        },
+    );
+    let class = class.map_err(|e| anyhow!("compiling the Starknet contract: {e:#}\n{contract_diagnostics}"))?;
+    drop(class);
+    Ok(Compiled { program, warnings: diagnostics, contract_ok: true })
+}
+
+/// What a run gave.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The function returned; its return values (the memory of the non-implicit outputs).
+    Returned(Vec<Felt252>),
+    /// The function panicked with this data.
+    Panicked(Vec<Felt252>),
+}
+
+/// A run's result and cost.
+#[derive(Debug)]
+pub struct Run {
+    pub outcome: Outcome,
+    pub memory: Vec<Option<Felt252>>,
+    pub steps: usize,
+    /// Sierra gas consumed as the runner counts it (steps, holes and builtins at their costs).
+    pub gas: u64,
+    /// Builtin instances used, by name.
+    pub builtins: Vec<(String, usize)>,
+}
+
+/// Runs the function whose path ends with `name` on `args`.
+pub fn run(program: &Program, name: &str, args: Vec<Arg>) -> Result<Run> {
+    const AVAILABLE_GAS: usize = 4_000_000_000_000;
+    let runner = SierraCasmRunner::new(program.clone(), Some(Default::default()), Default::default(), None)
+        .map_err(|e| anyhow!("preparing the runner: {e}"))?;
+    let func = runner.find_function(name).map_err(|e| anyhow!("{name}: {e}"))?;
+    let r = runner
+        .run_function_with_starknet_context(func, args, Some(AVAILABLE_GAS), StarknetState::default())
+        .map_err(|e| anyhow!("running {name}: {e}"))?;
+    let left: u64 = r
+        .gas_counter
+        .map(|g| g.to_string().parse().unwrap_or(0))
+        .unwrap_or(AVAILABLE_GAS as u64);
+    let builtins = r
+        .used_resources
+        .basic_resources
+        .builtin_instance_counter
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(b, n)| (format!("{b:?}"), *n))
+        .collect();
+    Ok(Run {
+        outcome: match r.value {
+            RunResultValue::Success(v) => Outcome::Returned(v),
+            RunResultValue::Panic(v) => Outcome::Panicked(v),
+        },
+        memory: r.memory,
+        steps: r.used_resources.basic_resources.n_steps,
+        gas: AVAILABLE_GAS as u64 - left,
+        builtins,
+    })
+}
+
+/// An argument `Span<felt252>`.
+pub fn felt_span(values: &[Felt252]) -> Arg {
+    Arg::Array(values.iter().cloned().map(Arg::Value).collect())
+}
+
+/// Decodes an `Option<Span<u256>>` return value: `Some` of the (low, high) halves, or `None`.
+pub fn option_span_u256(run: &Run) -> Result<Option<Vec<(u128, u128)>>> {
+    let Outcome::Returned(v) = &run.outcome else { bail!("the function panicked") };
+    if v.len() != 3 {
+        bail!("unexpected Option<Span<u256>> layout: {v:?}");
+    }
+    if v[0] == Felt252::from(1u8) {
+        return Ok(None);
+    }
+    if v[0] != Felt252::ZERO {
+        bail!("unexpected Option variant {}", v[0]);
+    }
+    let num = |f: &Felt252| -> Result<u128> { f.to_string().parse().context("not a u128") };
+    let (start, end) = (num(&v[1])? as usize, num(&v[2])? as usize);
+    let cells = run.memory.get(start..end).context("span out of memory")?;
+    let felts: Vec<u128> =
+        cells.iter().map(|c| num(c.as_ref().context("unset memory cell")?)).collect::<Result<_>>()?;
+    if felts.len() % 2 != 0 {
+        bail!("a Span<u256> has an even number of felts");
+    }
+    Ok(Some(felts.chunks(2).map(|c| (c[0], c[1])).collect()))
+}

@@ -1,0 +1,169 @@
+//! The generated Starknet verifier, compiled and run with the Cairo compiler and runner crates:
+//! price_mlp's wrapped proof is accepted (its public inputs come back), and tampered calldata,
+//! a changed public input and another model's proof are rejected (None or a panic, never Some).
+//! Prints the run's Cairo steps, Sierra gas and builtins.
+
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ark_bn254::{Fr, G1Affine};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{BigInteger, PrimeField};
+use ark_std::rand::{SeedableRng, rngs::StdRng};
+use starknet_types_core::felt::Felt as Felt252;
+use zkml::artifact;
+use zkml::field::F;
+use zkml::pipeline;
+use zkml::quantize::QuantConfig;
+use zkml::wrap::{self, WrapProof};
+use zkml_starknet_harness::{Compiled, Outcome, Run, compile, felt_span, option_span_u256, run};
+use zkml_verifier_gen::starknet::{self, VerifierSpec};
+
+const ENTRY: &str = "verifier::verify_groth16_proof_bn254";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+struct Proved {
+    vk: ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    model_id: Fr,
+    proof: WrapProof,
+}
+
+/// compile → dev setup (seed 1) → prove → wrap (fixed randomness), as verifier-gen's tests.
+fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
+    let data = |n: &str| repo_root().join("tests/data").join(n);
+    let dir = tmp.join(model);
+    let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
+    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &dir).unwrap();
+    let (pk, vk) = wrap::dev_setup(&c.graph, c.id, 1).unwrap();
+    let s1 = pipeline::prove(&c, &samples[0]).unwrap();
+    let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7))
+        .unwrap();
+    assert!(wrap::verify(&vk, &w));
+    Proved { vk, model_id: c.id, proof: w }
+}
+
+struct Fixture {
+    price: Proved,
+    digits: Proved,
+    compiled: Compiled,
+    _tmp: tempfile::TempDir,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let price = prove_model(tmp.path(), "price_mlp", 7);
+        let digits = prove_model(tmp.path(), "digits_mlp", 7);
+        let pkg = tmp.path().join("pkg");
+        starknet::write_package(&VerifierSpec { vk: &price.vk, model_id: Some(price.model_id) }, &pkg).unwrap();
+        let t = std::time::Instant::now();
+        let compiled = compile(&pkg).unwrap_or_else(|e| panic!("the generated package does not compile: {e:#}"));
+        eprintln!("compiled the generated package in {:.1} s", t.elapsed().as_secs_f64());
+        Fixture { price, digits, compiled, _tmp: tmp }
+    })
+}
+
+fn felts(hex: &[String]) -> Vec<Felt252> {
+    hex.iter().map(|h| Felt252::from_hex(h).unwrap()).collect()
+}
+
+fn calldata(p: &Proved) -> Vec<Felt252> {
+    felts(&starknet::calldata(&p.proof.proof, &p.proof.public_inputs).unwrap())
+}
+
+fn verify(cd: &[Felt252]) -> Run {
+    run(&fixture().compiled.program, ENTRY, vec![felt_span(cd)]).unwrap()
+}
+
+/// Never Some: None, or a panic.
+fn assert_rejected(cd: &[Felt252], what: &str) {
+    let r = verify(cd);
+    match &r.outcome {
+        Outcome::Panicked(data) => eprintln!("{what}: panicked {data:?} ({} steps)", r.steps),
+        Outcome::Returned(_) => {
+            assert_eq!(option_span_u256(&r).unwrap(), None, "{what}: accepted");
+            eprintln!("{what}: None ({} steps)", r.steps);
+        }
+    }
+}
+
+fn u256_halves(x: &Fr) -> (u128, u128) {
+    let b = x.into_bigint().0;
+    (b[0] as u128 | (b[1] as u128) << 64, b[2] as u128 | (b[3] as u128) << 64)
+}
+
+#[test]
+fn generated_package_compiles_without_warnings() {
+    let c = &fixture().compiled;
+    assert!(c.contract_ok);
+    assert!(c.warnings.trim().is_empty(), "compiler warnings:\n{}", c.warnings);
+}
+
+#[test]
+fn valid_proof_returns_its_public_inputs() {
+    let p = &fixture().price;
+    let r = verify(&calldata(p));
+    let got = option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome));
+    let want: Vec<_> = p.proof.public_inputs.iter().map(u256_halves).collect();
+    assert_eq!(got, Some(want), "the valid proof must verify");
+    println!(
+        "price_mlp Starknet verifier: {} Cairo steps, {} Sierra gas, builtins {:?}",
+        r.steps, r.gas, r.builtins
+    );
+}
+
+#[test]
+fn changed_public_input_is_rejected() {
+    let p = &fixture().price;
+    let mut inputs = p.proof.public_inputs.clone();
+    inputs[1] += Fr::from(1u64); // the context: passes every check but the pairing
+    let cd = felts(&starknet::calldata(&p.proof.proof, &inputs).unwrap());
+    assert_rejected(&cd, "context + 1");
+    let mut inputs = p.proof.public_inputs.clone();
+    inputs[0] += Fr::from(1u64); // the model id
+    assert_rejected(&felts(&starknet::calldata(&p.proof.proof, &inputs).unwrap()), "model id + 1");
+}
+
+#[test]
+fn tampered_proof_is_rejected() {
+    let p = &fixture().price;
+    let cd = calldata(p);
+    // Flip one felt of each coordinate of A, B and C (two felts per u384).
+    for i in (0..16).step_by(2) {
+        let mut bad = cd.clone();
+        bad[i] += Felt252::ONE;
+        assert_rejected(&bad, &format!("felt {i} + 1"));
+    }
+    // A valid curve point that is not the proof's A: only the pairing can tell.
+    let mut proof = p.proof.proof.clone();
+    proof.a = (proof.a + G1Affine::generator()).into_affine();
+    assert_rejected(&felts(&starknet::calldata(&proof, &p.proof.public_inputs).unwrap()), "A + G");
+    // Truncated and extended calldata.
+    assert_rejected(&cd[..cd.len() - 1], "truncated");
+    let mut long = cd.clone();
+    long.push(Felt252::ZERO);
+    assert_rejected(&long, "trailing felt");
+    // A public input ≥ r.
+    let mut inputs = cd.clone();
+    let rb = Fr::MODULUS.to_bytes_le();
+    let half = |b: &[u8]| b.iter().rev().fold(0u128, |a, x| a << 8 | *x as u128);
+    let at = 16 + 1 + 2; // after A, B, C (16 felts), the length, and input 0
+    inputs[at] = Felt252::from(half(&rb[..16]));
+    inputs[at + 1] = Felt252::from(half(&rb[16..]));
+    assert_rejected(&inputs, "public input = r");
+}
+
+#[test]
+fn another_models_proof_is_rejected() {
+    let f = fixture();
+    assert_rejected(&calldata(&f.digits), "digits_mlp's proof");
+    // digits_mlp's proof with price_mlp's public inputs (same count or not, never Some).
+    let mut w = f.digits.proof.clone();
+    w.public_inputs = f.price.proof.public_inputs.clone();
+    assert_rejected(&felts(&starknet::calldata(&w.proof, &w.public_inputs).unwrap()), "digits proof, price inputs");
+}
