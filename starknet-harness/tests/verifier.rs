@@ -72,8 +72,21 @@ fn felts(hex: &[String]) -> Vec<Felt252> {
     hex.iter().map(|h| Felt252::from_hex(h).unwrap()).collect()
 }
 
+fn spec(p: &Proved) -> VerifierSpec<'_> {
+    VerifierSpec { vk: &p.vk, model_id: Some(p.model_id) }
+}
+
+fn hint(p: &Proved) -> starknet::Hint {
+    starknet::hint(&spec(p), &p.proof.proof, &p.proof.public_inputs).unwrap()
+}
+
 fn calldata(p: &Proved) -> Vec<Felt252> {
-    felts(&starknet::calldata(&p.proof.proof, &p.proof.public_inputs).unwrap())
+    felts(&starknet::calldata(&spec(p), &p.proof.proof, &p.proof.public_inputs).unwrap())
+}
+
+/// Calldata for a proof and inputs that do not verify, with a valid proof's hint.
+fn encode(proof: &ark_groth16::Proof<ark_bn254::Bn254>, inputs: &[Fr], h: &starknet::Hint) -> Vec<Felt252> {
+    felts(&starknet::encode_calldata(proof, inputs, h).unwrap())
 }
 
 fn verify(cd: &[Felt252]) -> Run {
@@ -122,11 +135,11 @@ fn changed_public_input_is_rejected() {
     let p = &fixture().price;
     let mut inputs = p.proof.public_inputs.clone();
     inputs[1] += Fr::from(1u64); // the context: passes every check but the pairing
-    let cd = felts(&starknet::calldata(&p.proof.proof, &inputs).unwrap());
-    assert_rejected(&cd, "context + 1");
+    assert!(starknet::calldata(&spec(p), &p.proof.proof, &inputs).is_err(), "no hint exists");
+    assert_rejected(&encode(&p.proof.proof, &inputs, &hint(p)), "context + 1");
     let mut inputs = p.proof.public_inputs.clone();
     inputs[0] += Fr::from(1u64); // the model id
-    assert_rejected(&felts(&starknet::calldata(&p.proof.proof, &inputs).unwrap()), "model id + 1");
+    assert_rejected(&encode(&p.proof.proof, &inputs, &hint(p)), "model id + 1");
 }
 
 #[test]
@@ -142,7 +155,7 @@ fn tampered_proof_is_rejected() {
     // A valid curve point that is not the proof's A: only the pairing can tell.
     let mut proof = p.proof.proof.clone();
     proof.a = (proof.a + G1Affine::generator()).into_affine();
-    assert_rejected(&felts(&starknet::calldata(&proof, &p.proof.public_inputs).unwrap()), "A + G");
+    assert_rejected(&encode(&proof, &p.proof.public_inputs, &hint(p)), "A + G");
     // Truncated and extended calldata.
     assert_rejected(&cd[..cd.len() - 1], "truncated");
     let mut long = cd.clone();
@@ -165,5 +178,38 @@ fn another_models_proof_is_rejected() {
     // digits_mlp's proof with price_mlp's public inputs (same count or not, never Some).
     let mut w = f.digits.proof.clone();
     w.public_inputs = f.price.proof.public_inputs.clone();
-    assert_rejected(&felts(&starknet::calldata(&w.proof, &w.public_inputs).unwrap()), "digits proof, price inputs");
+    assert_rejected(&encode(&w.proof, &w.public_inputs, &hint(&f.digits)), "digits proof, price inputs");
+}
+
+#[test]
+fn altered_hint_is_rejected() {
+    let f = fixture();
+    let p = &f.price;
+    let cd = calldata(p);
+    let c_at = 16 + 1 + 2 * p.proof.public_inputs.len(); // after A, B, C, the inputs
+    assert_eq!(cd.len(), c_at + 24 + 1);
+    // One felt of each of c's 12 coordinates.
+    for k in 0..12 {
+        let mut bad = cd.clone();
+        bad[c_at + 2 * k] += Felt252::ONE;
+        assert_rejected(&bad, &format!("c coordinate {k} + 1"));
+    }
+    // c's first coordinate + p (the same residue, not canonical).
+    let mut bad = cd.clone();
+    let mut c0 = starknet::tower::F12::from_ark(&hint(p).c).to_vec()[0].into_bigint();
+    c0.add_with_carry(&ark_bn254::Fq::MODULUS);
+    let b = c0.to_bytes_le();
+    bad[c_at] = Felt252::from_bytes_le_slice(&b[..24]);
+    bad[c_at + 1] = Felt252::from_bytes_le_slice(&b[24..]);
+    assert_rejected(&bad, "c + p");
+    // Every other w index.
+    for w in 0..4u8 {
+        if Felt252::from(w) != cd[c_at + 24] {
+            let mut bad = cd.clone();
+            bad[c_at + 24] = Felt252::from(w);
+            assert_rejected(&bad, &format!("w index {w}"));
+        }
+    }
+    // Another valid proof's hint.
+    assert_rejected(&encode(&p.proof.proof, &p.proof.public_inputs, &hint(&f.digits)), "digits' hint");
 }

@@ -254,7 +254,8 @@ fn main() -> Result<()> {
             if w.public_inputs.len() + 1 != vk.gamma_abc_g1.len() {
                 bail!("the proof has {} public inputs, the key {}", w.public_inputs.len(), vk.gamma_abc_g1.len() - 1);
             }
-            let felts = starknet::calldata(&w.proof, &w.public_inputs)?;
+            let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
+            let felts = starknet::calldata(&starknet::VerifierSpec { vk: &vk, model_id: Some(id) }, &w.proof, &w.public_inputs)?;
             println!("{}", serde_json::to_string(&felts)?);
         }
         Command::Hooks {

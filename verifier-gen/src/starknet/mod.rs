@@ -4,122 +4,138 @@
 //! [`calldata`] encodes a proof for it.
 //!
 //! What runs in Cairo, all on the corelib's modular circuits (`core::circuit`, u384) over the
-//! BN254 base field, with the circuits traced in Rust from [`tower`]'s arithmetic
-//! ([`circuit`]):
+//! BN254 base field, with the circuits traced in Rust ([`circuit`]) from the same generic code
+//! ([`tower`], [`groth16`]) that computes the reference result and the prover's hint:
 //! - the proof's A and C on G1 (y² = x³ + 3), B on the twist (y² = x³ + 3/(9 + u)) and in G2
-//!   (ψ(B) = [6x²]B, as arkworks checks it), every coordinate a canonical u384 (< p);
+//!   ([`groth16::g2_subgroup_diff`]), every coordinate a canonical u384 (< p);
 //! - the public inputs: as many as the key has, each < r, the first equal to the model id;
-//! - L = IC₀ + id·IC₁ (folded at generation time) + Σ xᵢ·ICᵢ₊₁ by a joint double-and-add with
-//!   complete projective formulas (Renes–Costello–Batina, a = 0);
-//! - one Miller loop over (−A, B), (L, γ), (C, δ): the lines of B are computed in Cairo (arkworks'
-//!   homogeneous-projective doubling and addition steps), those of γ and δ are constants taken
-//!   from arkworks' `G2Prepared` at generation time, and the Miller value of (α, β) is a
-//!   constant Fp12 factor;
-//! - the full final exponentiation (arkworks' algorithm), and the check that the result is 1.
-//!
-//! The calldata carries no hints: nothing the prover supplies besides the proof and the public
-//! inputs enters the computation.
+//! - L = IC₀ + id·IC₁ (folded at generation time) + Σ xᵢ·ICᵢ₊₁ by a windowed MSM over tables of
+//!   offset multiples ([`MsmPlan`]), affine;
+//! - one Miller loop over (−A, B), (L, γ), (C, δ) with affine steps and lines divided by their
+//!   constant term: B's lines are computed in Cairo, γ's and δ's are constants, ML(α, β) is a
+//!   constant factor;
+//! - instead of the final exponentiation, the residue witness ([`residue`]): the calldata
+//!   carries c ∈ Fp12 and the index of a scaling factor w after the public inputs, and the
+//!   contract checks ML·ML(α, β)·w = c^λ. The hint is checked, never trusted: a wrong c or w
+//!   fails the equation.
 
 pub mod circuit;
+pub mod groth16;
+pub mod residue;
 pub mod tower;
 
 use anyhow::{Result, bail};
-use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G2Affine};
-use ark_ec::bn::G2Prepared;
+use ark_bn254::{Bn254, Fq, Fq12, Fr, G1Affine};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, PrimeField, Zero};
+use ark_ff::{BigInteger, One, PrimeField, Zero};
 use ark_groth16::{Proof, VerifyingKey};
 use askama::Template;
 
 use circuit::{Circuit, Sym, begin, finish, u384_literal};
-use tower::{F2, F12, Fe, G2Hom, Line};
+use groth16::Preps;
+use tower::{F2, F12, Fe, G2Aff, Line};
 
 /// Name of the generated Cairo package (and crate).
 pub const DEFAULT_PACKAGE_NAME: &str = "zkml_verifier";
 
-/// Complete projective addition on y² = x³ + b (Renes–Costello–Batina 2016, algorithm 7, a = 0),
-/// over any ring-like type given by closures; `b3` = 3b.
-macro_rules! complete_add {
-    ($x1:expr, $y1:expr, $z1:expr, $x2:expr, $y2:expr, $z2:expr, $b3:expr) => {{
-        let (x1, y1, z1, x2, y2, z2, b3) = ($x1, $y1, $z1, $x2, $y2, $z2, $b3);
-        let t0 = x1.mul(x2);
-        let t1 = y1.mul(y2);
-        let t2 = z1.mul(z2);
-        let t3 = x1.add(y1).mul(&x2.add(y2)).sub(&t0.add(&t1));
-        let t4 = y1.add(z1).mul(&y2.add(z2)).sub(&t1.add(&t2));
-        let y3 = x1.add(z1).mul(&x2.add(z2)).sub(&t0.add(&t2));
-        let x3 = t0.add(&t0);
-        let t0 = x3.add(&t0);
-        let t2 = b3.mul(&t2);
-        let z3 = t1.add(&t2);
-        let t1 = t1.sub(&t2);
-        let y3 = b3.mul(&y3);
-        let x3 = t3.mul(&t1).sub(&t4.mul(&y3));
-        let y3 = t1.mul(&z3).add(&y3.mul(&t0));
-        let z3 = z3.mul(&t4).add(&t0.mul(&t3));
-        (x3, y3, z3)
-    }};
-}
+/// Points per MSM circuit call.
+const MSM_CHUNK: usize = 8;
 
-/// G1 complete addition (b = 3).
-pub fn g1_add<T: Fe>(p: &[T; 3], q: &[T; 3]) -> [T; 3] {
-    let b3 = T::konst(Fq::from(9u64));
-    let (x, y, z) = complete_add!(&p[0], &p[1], &p[2], &q[0], &q[1], &q[2], &b3);
-    [x, y, z]
-}
-
-/// G2 complete addition on the twist (b' = 3/(9 + u)).
-pub fn g2_add<T: Fe>(p: &[F2<T>; 3], q: &[F2<T>; 3]) -> [F2<T>; 3] {
-    let b = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
-    let b3 = F2::<T>::konst(b + b + b);
-    let (x, y, z) = complete_add!(&p[0], &p[1], &p[2], &q[0], &q[1], &q[2], &b3);
-    [x, y, z]
-}
-
-fn g2_of<T: Fe>(i: &[T]) -> [F2<T>; 3] {
-    [
-        F2 { c0: i[0].clone(), c1: i[1].clone() },
-        F2 { c0: i[2].clone(), c1: i[3].clone() },
-        F2 { c0: i[4].clone(), c1: i[5].clone() },
-    ]
-}
-
-fn g2_vec<T: Fe>(p: &[F2<T>; 3]) -> Vec<T> {
-    p.iter().flat_map(|c| [c.c0.clone(), c.c1.clone()]).collect()
-}
-
-/// 6x², the scalar of the G2 subgroup check ψ(Q) = [6x²]Q (x the BN254 parameter).
-pub fn six_x_squared() -> u128 {
-    let x = <ark_bn254::Config as ark_ec::bn::BnConfig>::X[0] as u128;
-    6 * x * x
-}
-
-/// The bits of 6x² after the leading one, most significant first.
-pub fn six_x_squared_tail() -> Vec<u8> {
-    let s = six_x_squared();
-    let n = 128 - s.leading_zeros();
-    (0..n - 1).rev().map(|i| (s >> i & 1) as u8).collect()
-}
-
-/// Whether an affine twist point is in G2, as the contract checks it: ψ(Q) = [6x²]Q.
-pub fn g2_in_subgroup<T: Fe + PartialEq>(x: &F2<T>, y: &F2<T>) -> bool {
-    let b = [x.clone(), y.clone(), F2::one()];
-    let mut acc = b.clone();
-    for bit in six_x_squared_tail() {
-        acc = g2_add(&acc, &acc);
-        if bit == 1 {
-            acc = g2_add(&acc, &b);
-        }
+/// Window width in bits of the MSM for `n` variable inputs (each input has a table of 2^bits
+/// points among the contract's constants).
+fn msm_window_bits(n: usize) -> usize {
+    match n {
+        0..=16 => 4,
+        17..=64 => 2,
+        _ => 1,
     }
-    let (px, py) = tower::psi(x, y);
-    acc[0].sub(&px.mul(&acc[2])) == F2::zero() && acc[1].sub(&py.mul(&acc[2])) == F2::zero()
 }
 
-/// The circuits every verifier uses, and the MSM step for `n` variable public inputs.
+/// The MSM circuits' (doublings, points) per call of a window, in order.
+fn msm_chunks(n: usize, bits: usize) -> Vec<(usize, std::ops::Range<usize>)> {
+    (0..n)
+        .step_by(MSM_CHUNK)
+        .map(|s| (if s == 0 { bits } else { 0 }, s..(s + MSM_CHUNK).min(n)))
+        .collect()
+}
+
+fn msm_circuit_name(dbls: usize, len: usize) -> String {
+    format!("g1_msm_d{dbls}_a{len}")
+}
+
+/// The windowed MSM L = base + Σ xⱼ·ICⱼ as the contract runs it, in affine coordinates: acc
+/// starts at an offset point S and each window does acc ← 2^bits·acc + Σⱼ Tⱼ[digitⱼ] with
+/// Tⱼ[d] = d·ICⱼ + Qⱼ (the offsets Qⱼ keep every table point and sum away from infinity); the
+/// constant `correction` = base − 2²⁵⁶·S − Σⱼ (2²⁵⁶ − 1)/(2^bits − 1)·Qⱼ ends it: L = acc + correction.
+/// S and Qⱼ are multiples of the generator by hashes: any exceptional case (equal x) has
+/// negligible probability for honest inputs and panics in Cairo for crafted ones.
+pub struct MsmPlan {
+    pub bits: usize,
+    pub start: G1Affine,
+    pub tables: Vec<Vec<G1Affine>>,
+    pub correction: G1Affine,
+}
+
+fn offset_point(tag: &str, j: usize) -> ark_bn254::G1Projective {
+    let h = alloy_primitives::keccak256(format!("zkml starknet msm offset {tag} {j}"));
+    G1Affine::generator() * Fr::from_be_bytes_mod_order(h.as_slice())
+}
+
+impl MsmPlan {
+    pub fn new(ics: &[G1Affine], base: &G1Affine) -> Result<MsmPlan> {
+        use ark_ff::Field;
+        let bits = msm_window_bits(ics.len());
+        let start = offset_point("start", 0);
+        let two_256 = Fr::from(2u64).pow([256]);
+        let radix = Fr::from(1u64 << bits);
+        let per_offset = (two_256 - Fr::from(1u64)) * (radix - Fr::from(1u64)).inverse().unwrap();
+        let mut correction = base.into_group() - start * two_256;
+        let mut tables = vec![];
+        for (j, ic) in ics.iter().enumerate() {
+            let q = offset_point("table", j);
+            correction -= q * per_offset;
+            let row: Vec<_> = (0..1u64 << bits).map(|d| (q + *ic * Fr::from(d)).into_affine()).collect();
+            if row.iter().any(|p| p.is_zero()) {
+                bail!("an MSM table point of input {j} is at infinity; no verifier can be generated for this key");
+            }
+            tables.push(row);
+        }
+        let (start, correction) = (start.into_affine(), correction.into_affine());
+        if start.is_zero() || correction.is_zero() {
+            bail!("an MSM offset is at infinity; no verifier can be generated for this key");
+        }
+        Ok(MsmPlan { bits, start, tables, correction })
+    }
+
+    /// The contract's computation of L (None where the contract would panic).
+    fn run(&self, scalars: &[Fr]) -> Option<(Fq, Fq)> {
+        let pt = |p: &G1Affine| p.xy();
+        let mut acc = pt(&self.start)?;
+        for i in (0..256 / self.bits).rev() {
+            let mut pts = vec![];
+            for (j, s) in scalars.iter().enumerate() {
+                let b = s.into_bigint();
+                let d = (0..self.bits).fold(0, |d, k| d | (b.get_bit(i * self.bits + k) as usize) << k);
+                pts.push(pt(&self.tables[j][d])?);
+            }
+            for (dbls, r) in msm_chunks(pts.len(), self.bits) {
+                acc = groth16::msm_window(&acc, dbls, &pts[r]);
+            }
+        }
+        Some(tower::g1_add(&acc, &pt(&self.correction)?))
+    }
+}
+
+/// The circuits of a verifier with `n` variable public inputs.
 pub fn circuits(n: usize) -> Vec<Circuit> {
     let mut out = Vec::new();
     let b2 = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
+    let g2 = |i: &[Sym]| G2Aff::from_slice(i);
+    let line = |i: &[Sym]| Line::from_slice(i);
+    let f12 = |i: &[Sym]| F12::from_slice(i);
+    let pair = |i: &[Sym]| -> Preps<Sym> { [(i[0], i[1]), (i[2], i[3]), (i[4], i[5])] };
+    let flat = |p: &Preps<Sym>| p.iter().flat_map(|(a, b)| [*a, *b]).collect::<Vec<_>>();
 
     // G1 point check: y² − x³ − 3, and −y.
     let i = begin(2);
@@ -129,10 +145,9 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
 
     // G2 point check on the twist, and −y.
     let i = begin(4);
-    let x = F2 { c0: i[0], c1: i[1] };
-    let y = F2 { c0: i[2], c1: i[3] };
-    let d = y.square().sub(&x.square().mul(&x)).sub(&F2::konst(b2));
-    let ny = y.neg();
+    let q = g2(&i);
+    let d = q.y.square().sub(&q.x.square().mul(&q.x)).sub(&F2::konst(b2));
+    let ny = q.y.neg();
     out.push(finish(
         "g2_check_neg",
         "[x0, x1, y0, y1] → [y² − x³ − b' (2 limbs), −y (2 limbs)]",
@@ -140,150 +155,80 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
         vec![d.c0, d.c1, ny.c0, ny.c1],
     ));
 
-    // B in G2: ψ(B) = [6x²]B, by double-and-add over the known bits of 6x².
-    let i = begin(6);
-    let acc = g2_of(&i);
-    out.push(finish("g2_dbl", "acc → 2·acc (projective, complete)", i.clone(), g2_vec(&g2_add(&acc, &acc))));
-    let i = begin(10);
-    let acc = g2_of(&i);
-    let d = g2_add(&acc, &acc);
-    let b = [F2 { c0: i[6], c1: i[7] }, F2 { c0: i[8], c1: i[9] }, F2::one()];
-    out.push(finish("g2_dbl_add", "[acc, B] → 2·acc + B", i.clone(), g2_vec(&g2_add(&d, &b))));
-    let i = begin(10);
-    let acc = g2_of(&i);
-    let (px, py) = tower::psi(&F2 { c0: i[6], c1: i[7] }, &F2 { c0: i[8], c1: i[9] });
-    let dx = acc[0].sub(&px.mul(&acc[2]));
-    let dy = acc[1].sub(&py.mul(&acc[2]));
+    let i = begin(4);
     out.push(finish(
         "g2_subgroup_diff",
-        "[acc = [6x²]B, B] → [X − ψ(B).x·Z, Y − ψ(B).y·Z] (all zero iff ψ(B) = acc)",
+        "B → [x + 1]B + ψ([x]B) + ψ²([x]B) − ψ³([2x]B) as coordinate differences (all zero iff B ∈ G2)",
         i.clone(),
-        vec![dx.c0, dx.c1, dy.c0, dy.c1],
+        groth16::g2_subgroup_diff(&g2(&i)).to_vec(),
     ));
 
-    // Miller-loop steps on B (homogeneous projective T).
     let i = begin(6);
-    let (t, l) = tower::dbl_step(&G2Hom::from_slice(&i));
-    out.push(finish("g2_dbl_step", "T → [2T, line]", i.clone(), [t.to_vec(), l.to_vec()].concat()));
-    let i = begin(10);
-    let q = (F2 { c0: i[6], c1: i[7] }, F2 { c0: i[8], c1: i[9] });
-    let (t, l) = tower::add_step(&G2Hom::from_slice(&i[..6]), &q.0, &q.1);
-    out.push(finish("g2_add_step", "[T, Q] → [T + Q, line]", i.clone(), [t.to_vec(), l.to_vec()].concat()));
-    let i = begin(4);
-    let (q1x, q1y) = tower::psi(&F2 { c0: i[0], c1: i[1] }, &F2 { c0: i[2], c1: i[3] });
-    let (q2x, q2y) = tower::psi(&q1x, &q1y);
-    let q2y = q2y.neg();
+    let p = groth16::preps(&(i[0], i[1]), &(i[2], i[3]), &(i[4], i[5]));
+    out.push(finish("g1_preps", "[A, L, C] → line_prep of −A, L, C", i.clone(), flat(&p)));
+
+    let i = begin(12);
+    out.push(finish("fp12_inv", "c → c⁻¹ (panics for 0)", i.clone(), f12(&i).inv().to_vec()));
+
+    let i = begin(30);
+    let (f, t) = groth16::miller_digit(&f12(&i[..12]), &g2(&i[12..16]), &pair(&i[16..22]), &line(&i[22..26]), &line(&i[26..30]), None);
     out.push(finish(
-        "g2_psi_twice",
-        "Q → [ψ(Q), −ψ²(Q)] as the last two Miller steps use them",
+        "miller_dbl",
+        "[f, T, preps, ℓγ, ℓδ] → [f²·tangents, 2T] (a digit 0)",
         i.clone(),
-        vec![q1x.c0, q1x.c1, q1y.c0, q1y.c1, q2x.c0, q2x.c1, q2y.c0, q2y.c1],
+        [f.to_vec(), t.to_vec()].concat(),
     ));
 
-    // f ← (f² or f) · ℓ_B(−A) · ℓ_γ(L) · ℓ_δ(C).
-    for (name, square) in [("miller_sq_lines", true), ("miller_lines", false)] {
-        let i = begin(36);
-        let mut f = F12::from_slice(&i[..12]);
-        if square {
-            f = f.square();
+    let i = begin(54);
+    let chord = groth16::Chord { q: &g2(&i[30..34]), c: &f12(&i[34..46]), lg: &line(&i[46..50]), ld: &line(&i[50..54]) };
+    let (f, t) =
+        groth16::miller_digit(&f12(&i[..12]), &g2(&i[12..16]), &pair(&i[16..22]), &line(&i[22..26]), &line(&i[26..30]), Some(chord));
+    out.push(finish(
+        "miller_dbl_add",
+        "[f, T, preps, ℓγ, ℓδ, ±B, c∓¹, ℓγ', ℓδ'] → [(f²·tangents)·c∓¹·chords, 2T ± B] (a digit ±1)",
+        i.clone(),
+        [f.to_vec(), t.to_vec()].concat(),
+    ));
+
+    let i = begin(78);
+    let r = groth16::miller_final(
+        &f12(&i[..12]),
+        &g2(&i[12..16]),
+        &g2(&i[16..20]),
+        &pair(&i[20..26]),
+        [&line(&i[26..30]), &line(&i[30..34])],
+        [&line(&i[34..38]), &line(&i[38..42])],
+        &f12(&i[42..54]),
+        &f12(&i[54..66]),
+        &f12(&i[66..78]),
+    );
+    out.push(finish(
+        "miller_final",
+        "[f, T, B, preps, ℓγ ×2, ℓδ ×2, c, c⁻¹, ML(α, β)·w] → the residue check's product (one iff valid)",
+        i.clone(),
+        r.to_vec(),
+    ));
+
+    let mut seen = vec![];
+    for (dbls, r) in msm_chunks(n, msm_window_bits(n)) {
+        if seen.contains(&(dbls, r.len())) {
+            continue;
         }
-        let mut k = 12;
-        for _ in 0..3 {
-            let l = Line::from_slice(&i[k..k + 6]);
-            f = tower::mul_line(&f, &l, &i[k + 6], &i[k + 7]);
-            k += 8;
-        }
+        seen.push((dbls, r.len()));
+        let i = begin(2 + 2 * r.len());
+        let pts: Vec<_> = (0..r.len()).map(|k| (i[2 + 2 * k], i[3 + 2 * k])).collect();
+        let acc = groth16::msm_window(&(i[0], i[1]), dbls, &pts);
         out.push(finish(
-            name,
-            "[f, ℓ_B, −A, ℓ_γ, L, ℓ_δ, C] → f' (f squared first in miller_sq_lines)",
+            &msm_circuit_name(dbls, r.len()),
+            "[acc, P₁, …] → 2^d·acc + P₁ + … (affine)",
             i.clone(),
-            f.to_vec(),
+            vec![acc.0, acc.1],
         ));
     }
-
-    // Final exponentiation pieces.
-    let i = begin(24);
-    let (a, b) = (F12::from_slice(&i[..12]), F12::from_slice(&i[12..]));
-    out.push(finish("fp12_mul", "[a, b] → a·b", i.clone(), a.mul(&b).to_vec()));
-    let i = begin(12);
-    let f = F12::from_slice(&i);
-    out.push(finish(
-        "fp12_cyc_sqr",
-        "f → f² for f in the cyclotomic subgroup (Granger–Scott)",
-        i.clone(),
-        f.cyclotomic_square().to_vec(),
-    ));
-    let i = begin(24);
-    let (a, b) = (F12::from_slice(&i[..12]), F12::from_slice(&i[12..]));
-    out.push(finish(
-        "fp12_cyc_sqr_mul",
-        "[a, b] → a²·b for a in the cyclotomic subgroup",
-        i.clone(),
-        a.cyclotomic_square().mul(&b).to_vec(),
-    ));
-    let i = begin(12);
-    let f = F12::from_slice(&i);
-    out.push(finish("fp12_conj", "f → f̄ (the inverse in the cyclotomic subgroup)", i.clone(), f.conj().to_vec()));
-    let i = begin(24);
-    let (f, m) = (F12::from_slice(&i[..12]), F12::from_slice(&i[12..]));
-    out.push(finish(
-        "final_exp_easy",
-        "[f, m] → (f·m)^((p⁶ − 1)(p² + 1))",
-        i.clone(),
-        tower::final_exp_easy(&f.mul(&m)).to_vec(),
-    ));
-    let i = begin(60);
-    let r = F12::from_slice(&i[..12]);
-    let y1 = F12::from_slice(&i[12..24]);
-    let y3 = F12::from_slice(&i[24..36]);
-    let y4 = F12::from_slice(&i[36..48]);
-    let y6 = F12::from_slice(&i[48..60]);
-    out.push(finish(
-        "final_exp_tail",
-        "[r, y1, y3, y4, y6] → the final exponentiation's result (arkworks' y7 … y16)",
-        i.clone(),
-        final_exp_tail(&r, &y1, &y3, &y4, &y6).to_vec(),
-    ));
-
-    // MSM: acc ← 2·acc + Σ Sⱼ, and the final affine L = acc + base.
-    let i = begin(3 + 3 * n);
-    let acc = [i[0], i[1], i[2]];
-    let mut acc = g1_add(&acc, &acc);
-    for j in 0..n {
-        acc = g1_add(&acc, &[i[3 + 3 * j], i[4 + 3 * j], i[5 + 3 * j]]);
-    }
-    out.push(finish(
-        "g1_msm_step",
-        "[acc, S₁, …, Sₙ] (projective) → 2·acc + S₁ + … + Sₙ",
-        i.clone(),
-        acc.to_vec(),
-    ));
-    let i = begin(5);
-    let acc = g1_add(&[i[0], i[1], i[2]], &[i[3], i[4], Sym::konst(Fq::from(1u64))]);
-    let zi = acc[2].inv();
-    out.push(finish(
-        "g1_msm_finish",
-        "[acc, base (affine)] → acc + base in affine coordinates (panics at infinity)",
-        i.clone(),
-        vec![acc[0].mul(&zi), acc[1].mul(&zi)],
-    ));
+    let i = begin(4);
+    let s = tower::g1_add(&(i[0], i[1]), &(i[2], i[3]));
+    out.push(finish("g1_add", "[P, Q] → P + Q (affine; panics where x_P = x_Q)", i.clone(), vec![s.0, s.1]));
     out
-}
-
-/// arkworks' final exponentiation from y7 on, given r (after the easy part), y1, y3, y4 and
-/// y6 (before the conjugations).
-pub fn final_exp_tail<T: Fe>(r: &F12<T>, y1: &F12<T>, y3: &F12<T>, y4: &F12<T>, y6: &F12<T>) -> F12<T> {
-    let y3 = y3.conj();
-    let y6 = y6.conj();
-    let y7 = y6.mul(y4);
-    let y8 = y7.mul(&y3);
-    let y9 = y8.mul(y1);
-    let y10 = y8.mul(y4);
-    let y11 = y10.mul(r);
-    let y13 = y9.frob(1).mul(&y11);
-    let y14 = y8.frob(2).mul(&y13);
-    let y15 = r.conj().mul(&y9).frob(3);
-    y15.mul(&y14)
 }
 
 /// What a verifier is generated from.
@@ -310,21 +255,10 @@ fn xy(p: &G1Affine) -> Result<(Fq, Fq)> {
     }
 }
 
-fn lines(q: &G2Affine) -> Vec<(Fq2, Fq2, Fq2)> {
-    G2Prepared::<ark_bn254::Config>::from(*q).ell_coeffs
-}
-
-/// The Miller value of (α, β) as 12 base-field elements (arkworks' Fp12 order).
-fn alpha_beta_miller(vk: &VerifyingKey<Bn254>) -> Vec<Fq> {
-    let f = Bn254::multi_miller_loop([vk.alpha_g1], [vk.beta_g2]).0;
-    let mut v = vec![];
-    for c in [f.c0, f.c1] {
-        for e in [c.c0, c.c1, c.c2] {
-            v.push(e.c0);
-            v.push(e.c1);
-        }
-    }
-    v
+/// ML(α, β)·w for the three scaling factors w of [`residue`].
+fn alpha_beta_w(vk: &VerifyingKey<Bn254>) -> [Fq12; 3] {
+    let ab = Bn254::multi_miller_loop([vk.alpha_g1], [vk.beta_g2]).0;
+    residue::scaling_factors().map(|w| ab * w)
 }
 
 #[derive(Template)]
@@ -336,17 +270,23 @@ struct VerifierTemplate {
     model_id: String,
     n_var: usize,
     ic_base: (String, String),
-    ics: Vec<(String, String)>,
-    alpha_beta: Vec<String>,
+    msm_radix: usize,
+    msm_digits_per_half: usize,
+    /// The distinct MSM circuits.
+    msm_circuits: Vec<String>,
+    msm_start: (String, String),
+    msm_table: Vec<String>,
+    msm_correction: (String, String),
+    /// (circuit, first input, end) per MSM call of a window.
+    msm_calls: Vec<(String, usize, usize)>,
+    abw: Vec<Vec<String>>,
     gamma_lines: Vec<String>,
     delta_lines: Vec<String>,
     ate_digits: Vec<u8>,
-    x_naf: Vec<u8>,
     p_literal: String,
     p_u256: String,
     r_u256: String,
     first_var: usize,
-    six_x2: Vec<u8>,
 }
 
 #[derive(Template)]
@@ -376,23 +316,29 @@ struct ProjectTemplate {
     package: String,
 }
 
-/// The files of the generated package: (path relative to the package root, contents).
-pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
+/// IC₀ (+ id·IC₁ for a model's key) and the IC points of the variable inputs.
+fn key_base<'a>(spec: &VerifierSpec<'a>) -> Result<(G1Affine, &'a [G1Affine])> {
     let vk = spec.vk;
     if vk.gamma_abc_g1.is_empty() {
         bail!("the verifying key has no IC points");
     }
-    let num_public = vk.gamma_abc_g1.len() - 1;
-    let (base, first) = match spec.model_id {
+    match spec.model_id {
         Some(id) => {
-            if num_public < 1 {
+            if vk.gamma_abc_g1.len() < 2 {
                 bail!("a model verifier needs at least one public input (the model id)");
             }
-            ((vk.gamma_abc_g1[0].into_group() + vk.gamma_abc_g1[1] * id).into_affine(), 2)
+            Ok(((vk.gamma_abc_g1[0].into_group() + vk.gamma_abc_g1[1] * id).into_affine(), &vk.gamma_abc_g1[2..]))
         }
-        None => (vk.gamma_abc_g1[0], 1),
-    };
-    let n_var = vk.gamma_abc_g1.len() - first;
+        None => Ok((vk.gamma_abc_g1[0], &vk.gamma_abc_g1[1..])),
+    }
+}
+
+/// The files of the generated package: (path relative to the package root, contents).
+pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
+    let vk = spec.vk;
+    let (base, ics) = key_base(spec)?;
+    let num_public = vk.gamma_abc_g1.len() - 1;
+    let n_var = ics.len();
     let lit = |x: &Fq| u384_literal(x);
     let g1 = |p: &G1Affine| -> Result<(String, String)> {
         let (x, y) = xy(p)?;
@@ -404,44 +350,62 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
         }
     }
     xy(&vk.alpha_g1)?;
-    let line_lits = |q: &G2Affine| -> Vec<String> {
-        lines(q)
-            .iter()
-            .flat_map(|(a, b, c)| [a.c0, a.c1, b.c0, b.c1, c.c0, c.c1])
-            .map(|x| lit(&x))
-            .collect()
+    for p in ics {
+        xy(p)?;
+    }
+    let line_lits = |q: &ark_bn254::G2Affine| -> Vec<String> {
+        groth16::fixed_lines(q).iter().flat_map(|l| l.to_vec()).map(|x| lit(&x)).collect()
     };
-    let digit = |d: i8| match d {
-        0 => 0u8,
-        1 => 1,
-        _ => 2,
-    };
-    let lc = tower::ate_loop_count();
-    // For i = len − 1 down to 1: the digit that follows the doubling, ATE_LOOP_COUNT[i − 1].
-    let ate_digits: Vec<u8> = (1..lc.len()).rev().map(|i| digit(lc[i - 1])).collect();
-    let base_xy = g1(&base)?;
-    let ics = vk.gamma_abc_g1[first..].iter().map(g1).collect::<Result<Vec<_>>>()?;
+    let ate_digits: Vec<u8> = groth16::ate_digits()
+        .into_iter()
+        .map(|d| match d {
+            0 => 0u8,
+            1 => 1,
+            _ => 2,
+        })
+        .collect();
+    let plan = MsmPlan::new(ics, &base)?;
+    let mut msm_table = vec![];
+    for row in &plan.tables {
+        for p in row {
+            let (x, y) = g1(p)?;
+            msm_table.push(x);
+            msm_table.push(y);
+        }
+    }
     let t = VerifierTemplate {
         generator_version: env!("CARGO_PKG_VERSION"),
         num_public,
         has_model_id: spec.model_id.is_some(),
         model_id: spec.model_id.map(|id| fq_of_fr(&id)).unwrap_or_default(),
         n_var,
-        ic_base: base_xy,
-        ics,
-        alpha_beta: alpha_beta_miller(vk).iter().map(lit).collect(),
+        ic_base: g1(&base)?,
+        msm_radix: 1 << plan.bits,
+        msm_digits_per_half: 128 / plan.bits,
+        msm_circuits: {
+            let mut names: Vec<String> =
+                msm_chunks(n_var, plan.bits).into_iter().map(|(d, r)| msm_circuit_name(d, r.len())).collect();
+            names.dedup();
+            names
+        },
+        msm_start: g1(&plan.start)?,
+        msm_table,
+        msm_correction: g1(&plan.correction)?,
+        msm_calls: msm_chunks(n_var, plan.bits)
+            .into_iter()
+            .map(|(d, r)| (msm_circuit_name(d, r.len()), r.start, r.end))
+            .collect(),
+        abw: alpha_beta_w(vk).iter().map(|f| F12::from_ark(f).to_vec().iter().map(lit).collect()).collect(),
         gamma_lines: line_lits(&vk.gamma_g2),
         delta_lines: line_lits(&vk.delta_g2),
         ate_digits,
-        x_naf: tower::x_naf_msb_first().into_iter().map(digit).collect(),
         p_literal: {
             let l = circuit::le_bytes_limbs(&Fq::MODULUS.to_bytes_le());
             format!("[{:#x}, {:#x}, {:#x}, {:#x}]", l[0], l[1], l[2], l[3])
         },
         p_u256: u256_literal(&Fq::MODULUS.to_bytes_le()),
         r_u256: u256_literal(&Fr::MODULUS.to_bytes_le()),
-        first_var: first - 1,
-        six_x2: six_x_squared_tail(),
+        first_var: num_public - n_var,
     };
     let package = DEFAULT_PACKAGE_NAME.to_string();
     let version = env!("CARGO_PKG_VERSION");
@@ -490,10 +454,74 @@ fn hex_words(w: &[u64; 3]) -> String {
     format!("0x{}", if t.is_empty() { "0" } else { t })
 }
 
-/// The felt252 calldata of `verify_groth16_proof_bn254`, as 0x-hex strings: A, B, C as u384
-/// (two felts each: A.x, A.y, B.x.c0, B.x.c1, B.y.c0, B.y.c1, C.x, C.y), then the public inputs as a
-/// `Span<u256>` (length, then low/high 128-bit halves). No hints follow.
-pub fn calldata(proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Vec<String>> {
+/// The hint the calldata carries after the public inputs (see [`residue`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hint {
+    /// c with ML·ML(α, β)·w = c^λ.
+    pub c: Fq12,
+    /// Which scaling factor w ∈ {1, ω, ω²}.
+    pub w_index: usize,
+}
+
+/// What the contract checks before the Miller loop: B, the G1 sides, in the form the loop takes
+/// (None where the contract returns None or panics).
+fn loop_inputs(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Option<(G2Aff<Fq>, Preps<Fq>)> {
+    let (base, ics) = key_base(spec).ok()?;
+    if public_inputs.len() + 1 != spec.vk.gamma_abc_g1.len() {
+        return None;
+    }
+    if let Some(id) = spec.model_id
+        && public_inputs[0] != id
+    {
+        return None;
+    }
+    let (ax, ay) = proof.a.xy()?;
+    let (cx, cy) = proof.c.xy()?;
+    let b = G2Aff::<Fq>::konst(&proof.b);
+    for (x, y) in [(ax, ay), (cx, cy)] {
+        if y * y - x * x * x - Fq::from(3u64) != Fq::zero() {
+            return None;
+        }
+    }
+    let b2 = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
+    if b.y.square().sub(&b.x.square().mul(&b.x)).sub(&F2::konst(b2)) != F2::zero() {
+        return None;
+    }
+    if groth16::g2_subgroup_diff(&b).iter().any(|d| !d.is_zero()) {
+        return None;
+    }
+    let l = if ics.is_empty() { base.xy()? } else { MsmPlan::new(ics, &base).ok()?.run(&public_inputs[public_inputs.len() - ics.len()..])? };
+    Some((b, groth16::preps(&(ax, ay), &l, &(cx, cy))))
+}
+
+/// The contract's Miller loop and residue check for (c, w index): one iff valid.
+fn miller_check(spec: &VerifierSpec, b: &G2Aff<Fq>, p: &Preps<Fq>, c: &Fq12, abw: &Fq12) -> F12<Fq> {
+    let (gl, dl) = (groth16::fixed_lines(&spec.vk.gamma_g2), groth16::fixed_lines(&spec.vk.delta_g2));
+    groth16::miller_check(b, p, &gl, &dl, &F12::from_ark(c), &F12::from_ark(abw))
+}
+
+/// The prover's hint for a valid proof; an error if the proof does not verify against the key
+/// (then no hint exists).
+pub fn hint(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Hint> {
+    let invalid = || anyhow::anyhow!("the proof does not verify against this verifying key, so it has no Starknet calldata");
+    let (b, p) = loop_inputs(spec, proof, public_inputs).ok_or_else(invalid)?;
+    let ab = Bn254::multi_miller_loop([spec.vk.alpha_g1], [spec.vk.beta_g2]).0;
+    // With c = 1 the check's product is the Miller value itself.
+    let f = miller_check(spec, &b, &p, &Fq12::one(), &ab).to_ark();
+    let (c, w_index) = residue::residue_witness(&f).ok_or_else(invalid)?;
+    Ok(Hint { c, w_index })
+}
+
+/// The felt252 calldata of `verify_groth16_proof_bn254` for a valid proof, as 0x-hex strings
+/// ([`encode_calldata`] with its [`hint`]). Fails for a proof that does not verify.
+pub fn calldata(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Vec<String>> {
+    encode_calldata(proof, public_inputs, &hint(spec, proof, public_inputs)?)
+}
+
+/// Encodes calldata: A, B, C as u384 (two felts each: A.x, A.y, B.x.c0, B.x.c1, B.y.c0, B.y.c1,
+/// C.x, C.y), the public inputs as a `Span<u256>` (length, then low/high 128-bit halves), then
+/// the hint: c as 12 u384 (arkworks' Fp12 coefficient order) and the index of w.
+pub fn encode_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr], hint: &Hint) -> Result<Vec<String>> {
     let mut out = vec![];
     let (ax, ay) = xy(&proof.a).map_err(|_| anyhow::anyhow!("proof point A is at infinity"))?;
     let (cx, cy) = xy(&proof.c).map_err(|_| anyhow::anyhow!("proof point C is at infinity"))?;
@@ -507,105 +535,20 @@ pub fn calldata(proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Vec<String
         out.push(format!("{:#x}", b[0] as u128 | (b[1] as u128) << 64));
         out.push(format!("{:#x}", b[2] as u128 | (b[3] as u128) << 64));
     }
+    for x in F12::from_ark(&hint.c).to_vec() {
+        push_fq(&mut out, &x);
+    }
+    out.push(format!("{:#x}", hint.w_index));
     Ok(out)
 }
 
 /// The verifier's computation, run in Rust on arkworks' field: what the generated Cairo does,
-/// step by step (for tests; `None` where the contract returns `None` or panics).
-pub fn reference_verify(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Option<Vec<Fr>> {
-    let vk = spec.vk;
-    if public_inputs.len() + 1 != vk.gamma_abc_g1.len() {
-        return None;
-    }
-    let (mut base, first) = (vk.gamma_abc_g1[0].into_group(), 1);
-    let first = match spec.model_id {
-        Some(id) => {
-            if public_inputs[0] != id {
-                return None;
-            }
-            base += vk.gamma_abc_g1[1] * id;
-            2
-        }
-        None => first,
-    };
-    let base = base.into_affine();
-    let (ax, ay) = proof.a.xy()?;
-    let (cx, cy) = proof.c.xy()?;
-    let (bx, by) = proof.b.xy()?;
-    for (x, y) in [(ax, ay), (cx, cy)] {
-        if y * y - x * x * x - Fq::from(3u64) != Fq::zero() {
-            return None;
-        }
-    }
-    let b2 = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
-    if by * by - bx * bx * bx - b2 != Fq2::zero() {
-        return None;
-    }
-    if !g2_in_subgroup(&F2::<Fq>::konst(bx), &F2::konst(by)) {
-        return None;
-    }
-    // MSM, as the contract: acc ← 2·acc + Σ bit·ICⱼ from bit 253 down.
-    let mut acc = [Fq::zero(), Fq::from(1u64), Fq::zero()];
-    let scalars: Vec<_> = public_inputs[first - 1..].iter().map(|s| s.into_bigint()).collect();
-    for bit in (0..254).rev() {
-        let mut next = g1_add(&acc, &acc);
-        for (j, s) in scalars.iter().enumerate() {
-            if s.get_bit(bit) {
-                let (x, y) = xy(&vk.gamma_abc_g1[first + j]).ok()?;
-                next = g1_add(&next, &[x, y, Fq::from(1u64)]);
-            }
-        }
-        acc = next;
-    }
-    let (bxs, bys) = xy(&base).ok()?;
-    let l = g1_add(&acc, &[bxs, bys, Fq::from(1u64)]);
-    let zi = l[2].inv();
-    let (lx, ly) = (l[0] * zi, l[1] * zi);
-    let (qx, qy) = (F2::<Fq>::konst(bx), F2::<Fq>::konst(by));
-    let nqy = qy.neg();
-    let (gl, dl) = (lines(&vk.gamma_g2), lines(&vk.delta_g2));
-    let mut t = G2Hom { x: qx.clone(), y: qy.clone(), z: F2::one() };
-    let mut f = F12::<Fq>::one();
-    let lc = tower::ate_loop_count();
-    let mut k = 0;
-    let nay = -ay;
-    let step = |f: &F12<Fq>, lb: &Line<Fq>, k: usize| {
-        let f = tower::mul_line(f, lb, &ax, &nay);
-        let f = tower::mul_line(&f, &Line::konst(&gl[k]), &lx, &ly);
-        tower::mul_line(&f, &Line::konst(&dl[k]), &cx, &cy)
-    };
-    for i in (1..lc.len()).rev() {
-        if i != lc.len() - 1 {
-            f = f.square();
-        }
-        let (t2, lb) = tower::dbl_step(&t);
-        t = t2;
-        f = step(&f, &lb, k);
-        k += 1;
-        if lc[i - 1] != 0 {
-            let (t2, lb) = tower::add_step(&t, &qx, if lc[i - 1] == 1 { &qy } else { &nqy });
-            t = t2;
-            f = step(&f, &lb, k);
-            k += 1;
-        }
-    }
-    let (q1x, q1y) = tower::psi(&qx, &qy);
-    let (q2x, q2y) = tower::psi(&q1x, &q1y);
-    let (t2, lb) = tower::add_step(&t, &q1x, &q1y);
-    f = step(&f, &lb, k);
-    let (_, lb) = tower::add_step(&t2, &q2x, &q2y.neg());
-    f = step(&f, &lb, k + 1);
-    let ab = F12::from_slice(&alpha_beta_miller(vk));
-    let r = tower::final_exp_easy(&f.mul(&ab));
-    let y0 = tower::exp_by_neg_x(&r);
-    let y1 = y0.cyclotomic_square();
-    let y2 = y1.cyclotomic_square();
-    let y3 = y2.mul(&y1);
-    let y4 = tower::exp_by_neg_x(&y3);
-    let y5 = y4.cyclotomic_square();
-    let y6 = tower::exp_by_neg_x(&y5);
-    let res = final_exp_tail(&r, &y1, &y3, &y4, &y6);
-    (res == F12::one()).then(|| public_inputs.to_vec())
+/// step by step, from the same generic code (for tests; `None` where the contract returns
+/// `None`; panics where it panics).
+pub fn reference_verify(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr], hint: &Hint) -> Option<Vec<Fr>> {
+    let (b, p) = loop_inputs(spec, proof, public_inputs)?;
+    let abw = *alpha_beta_w(spec.vk).get(hint.w_index)?;
+    (miller_check(spec, &b, &p, &hint.c, &abw) == F12::one()).then(|| public_inputs.to_vec())
 }
 
 #[cfg(test)]
@@ -615,31 +558,24 @@ mod tests {
     use ark_ff::UniformRand;
     use ark_std::rand::{SeedableRng, rngs::StdRng};
 
+    /// The windowed MSM gives base + Σ xⱼ·ICⱼ for every window width and chunking, small
+    /// and zero scalars included.
     #[test]
-    fn complete_addition_matches_arkworks() {
+    fn msm_plan_computes_the_linear_combination() {
         let mut rng = StdRng::seed_from_u64(3);
-        let p = ark_bn254::G1Projective::rand(&mut rng).into_affine();
-        let q = ark_bn254::G1Projective::rand(&mut rng).into_affine();
-        let one = Fq::from(1u64);
-        let aff = |v: [Fq; 3]| {
-            let zi = v[2].inv();
-            (v[0] * zi, v[1] * zi)
-        };
-        let (px, py) = p.xy().unwrap();
-        let (qx, qy) = q.xy().unwrap();
-        let s = (p + q).into_affine();
-        assert_eq!(aff(g1_add(&[px, py, one], &[qx, qy, one])), s.xy().unwrap());
-        let d = (p + p).into_affine();
-        assert_eq!(aff(g1_add(&[px, py, one], &[px, py, one])), d.xy().unwrap());
-        // Infinity is (0 : 1 : 0) and is neutral.
-        assert_eq!(aff(g1_add(&[Fq::zero(), one, Fq::zero()], &[px, py, one])), (px, py));
-        let p2 = ark_bn254::G2Projective::rand(&mut rng).into_affine();
-        let (x, y) = p2.xy().unwrap();
-        let (x, y) = (F2::<Fq>::konst(x), F2::<Fq>::konst(y));
-        let r = g2_add(&[x.clone(), y.clone(), F2::one()], &[x, y, F2::one()]);
-        let zi = r[2].inv();
-        let d2 = (p2 + p2).into_affine();
-        assert_eq!((r[0].mul(&zi), r[1].mul(&zi)), (F2::konst(d2.x), F2::konst(d2.y)));
+        let base = ark_bn254::G1Projective::rand(&mut rng).into_affine();
+        for n in [1, 4, 17, 70] {
+            let ics: Vec<G1Affine> = (0..n).map(|_| ark_bn254::G1Projective::rand(&mut rng).into_affine()).collect();
+            let plan = MsmPlan::new(&ics, &base).unwrap();
+            assert_eq!(plan.bits, msm_window_bits(n));
+            let mut xs: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            xs[0] = Fr::zero();
+            if n > 1 {
+                xs[1] = Fr::from(5u64);
+            }
+            let want = (base.into_group() + ics.iter().zip(&xs).map(|(p, x)| *p * x).sum::<ark_bn254::G1Projective>()).into_affine();
+            assert_eq!(plan.run(&xs), want.xy());
+        }
     }
 
     /// Knowledge of x, y with x·y = z and x + y = w (z, w public).
@@ -677,21 +613,30 @@ mod tests {
         (vk, proof, vec![x * y, x + y])
     }
 
-    /// The computation the contract does (constant lines of γ and δ, ML(α, β), the lines of B,
-    /// the MSM with complete formulas, the final exponentiation) accepts a real proof and
-    /// rejects a wrong input, with and without a fixed first input.
+    /// The computation the contract does accepts a real proof with its hint and rejects a
+    /// wrong input, a tampered proof and an altered hint, with and without a fixed first
+    /// input; an invalid proof has no hint (so no calldata).
     #[test]
     fn reference_computation_verifies_groth16() {
         let (vk, proof, inputs) = groth16_fixture();
         for model_id in [None, Some(inputs[0])] {
             let spec = VerifierSpec { vk: &vk, model_id };
-            assert_eq!(reference_verify(&spec, &proof, &inputs), Some(inputs.clone()));
+            let h = hint(&spec, &proof, &inputs).unwrap();
+            assert_eq!(reference_verify(&spec, &proof, &inputs, &h), Some(inputs.clone()));
             let mut bad = inputs.clone();
             bad[1] += Fr::from(1u64);
-            assert_eq!(reference_verify(&spec, &proof, &bad), None);
+            assert_eq!(reference_verify(&spec, &proof, &bad, &h), None);
+            assert!(hint(&spec, &proof, &bad).is_err());
             let mut bad_proof = proof.clone();
             bad_proof.a = (bad_proof.a + G1Affine::generator()).into_affine();
-            assert_eq!(reference_verify(&spec, &bad_proof, &inputs), None);
+            assert_eq!(reference_verify(&spec, &bad_proof, &inputs, &h), None);
+            assert!(calldata(&spec, &bad_proof, &inputs).is_err());
+            let mut c = h.c;
+            c.c1.c2.c1 += Fq::from(1u64);
+            assert_eq!(reference_verify(&spec, &proof, &inputs, &Hint { c, w_index: h.w_index }), None);
+            for w_index in [(h.w_index + 1) % 3, (h.w_index + 2) % 3, 3] {
+                assert_eq!(reference_verify(&spec, &proof, &inputs, &Hint { c: h.c, w_index }), None);
+            }
         }
     }
 
@@ -708,17 +653,19 @@ mod tests {
     fn g2_subgroup_check() {
         use ark_ff::Field;
         let mut rng = StdRng::seed_from_u64(4);
-        let q = ark_bn254::G2Projective::rand(&mut rng).into_affine();
-        assert!(g2_in_subgroup(&F2::<Fq>::konst(q.x), &F2::konst(q.y)));
+        let in_g2 = |p: &ark_bn254::G2Affine| groth16::g2_subgroup_diff(&G2Aff::<Fq>::konst(p)).iter().all(|d| d.is_zero());
+        for _ in 0..3 {
+            assert!(in_g2(&ark_bn254::G2Projective::rand(&mut rng).into_affine()));
+        }
         // A twist point outside G2 (the twist's cofactor is not 1).
-        let mut x = Fq2::rand(&mut rng);
+        let mut x = ark_bn254::Fq2::rand(&mut rng);
         let p = loop {
-            if let Some(p) = G2Affine::get_point_from_x_unchecked(x, false) {
+            if let Some(p) = ark_bn254::G2Affine::get_point_from_x_unchecked(x, false) {
                 break p;
             }
-            x += Fq2::ONE;
+            x += ark_bn254::Fq2::ONE;
         };
         assert!(p.is_on_curve() && !p.is_in_correct_subgroup_assuming_on_curve());
-        assert!(!g2_in_subgroup(&F2::<Fq>::konst(p.x), &F2::konst(p.y)));
+        assert!(!in_g2(&p));
     }
 }
