@@ -37,14 +37,11 @@ const MSM_RADIX: NonZero<u128> = {{ msm_radix }};
 const MSM_DIGITS_PER_HALF: usize = {{ msm_digits_per_half }};
 
 /// Per variable public input j, its {{ msm_radix }} table points d·ICⱼ + Qⱼ (affine x, y).
-fn msm_table() -> Span<u384> {
-    array![
+const MSM_TABLE: [u384; {{ msm_table.len() }}] = [
 {%- for x in msm_table %}
-        {{ x }},
+    {{ x }},
 {%- endfor %}
-    ]
-        .span()
-}
+];
 
 /// The digits of x in base {{ msm_radix }}, least significant first.
 fn msm_digits(x: u256) -> Span<usize> {
@@ -71,7 +68,7 @@ fn msm_digits(x: u256) -> Span<usize> {
 /// L = base + Σ xⱼ·ICⱼ: from an offset point S, each window does acc ← {{ msm_radix }}·acc + Σⱼ Tⱼ[digitⱼ];
 /// a constant correction removes the offsets and adds the base (zkml-gen's `MsmPlan`).
 fn msm(scalars: Span<u256>) -> (u384, u384) {
-    let table = msm_table();
+    let table = MSM_TABLE.span();
     let mut digits: Array<Span<usize>> = array![];
     for s in scalars {
         digits.append(msm_digits(*s));
@@ -82,7 +79,7 @@ fn msm(scalars: Span<u256>) -> (u384, u384) {
     while i != 0 {
         i -= 1;
 {%- for call in msm_calls %}
-        let mut ins = array![*acc.at(0), *acc.at(1)];
+        let mut ins = array![];
         let mut j: usize = {{ call.1 }};
         while j != {{ call.2 }} {
             let e = 2 * (j * {{ msm_radix }} + *(*digits.at(j)).at(i));
@@ -90,60 +87,46 @@ fn msm(scalars: Span<u256>) -> (u384, u384) {
             ins.append(*table.at(e + 1));
             j += 1;
         }
-        acc = {{ call.0 }}(ins.span()).span();
+        acc = {{ call.0 }}(acc, ins.span()).span();
 {%- endfor %}
     }
     let l = g1_add(array![*acc.at(0), *acc.at(1), {{ msm_correction.0 }}, {{ msm_correction.1 }}].span());
     (*l.at(0), *l.at(1))
 }
 {% endif %}
-/// ML(α, β)·w for the hint's w index, in arkworks' Fp12 coefficient order.
-fn alpha_beta_w(k: felt252) -> Option<Span<u384>> {
+/// ML(α, β)·w for w = 1, ω, ω² (the hint's w index), in arkworks' Fp12 coefficient order.
+const ALPHA_BETA_W: [u384; 36] = [
 {%- for f in abw %}
-    if k == {{ loop.index0 }} {
-        return Some(
-            array![
 {%- for x in f %}
-                {{ x }},
+    {{ x }},
 {%- endfor %}
-            ]
-                .span(),
-        );
+{%- endfor %}
+];
+
+fn alpha_beta_w(k: felt252) -> Option<Span<u384>> {
+    let k: usize = k.try_into()?;
+    if k >= 3 {
+        return None;
     }
-{%- endfor %}
-    None
+    Some(ALPHA_BETA_W.span().slice(12 * k, 12))
 }
 
 /// The lines (λ, μ) of γ in the order the loop uses them, 4 values per line.
-fn gamma_lines() -> Span<u384> {
-    array![
+const GAMMA_LINES: [u384; {{ gamma_lines.len() }}] = [
 {%- for x in gamma_lines %}
-        {{ x }},
+    {{ x }},
 {%- endfor %}
-    ]
-        .span()
-}
+];
 
 /// The lines of δ.
-fn delta_lines() -> Span<u384> {
-    array![
+const DELTA_LINES: [u384; {{ delta_lines.len() }}] = [
 {%- for x in delta_lines %}
-        {{ x }},
+    {{ x }},
 {%- endfor %}
-    ]
-        .span()
-}
+];
 
 /// The digits of 6x + 2 after the leading one, most significant first (2 stands for −1).
-fn ate_digits() -> Span<u8> {
-    array![{% for d in ate_digits %}{{ d }}, {% endfor %}].span()
-}
-
-fn append(ref a: Array<u384>, s: Span<u384>) {
-    for x in s {
-        a.append(*x);
-    }
-}
+const ATE_DIGITS: [u8; {{ ate_digits.len() }}] = [{% for d in ate_digits %}{{ d }}, {% endfor %}];
 
 fn is_canonical(x: u384) -> bool {
     match TryInto::<u384, u256>::try_into(x) {
@@ -160,50 +143,32 @@ fn fp12_one() -> Span<u384> {
 /// Whether ML(−A, B)·ML(L, γ)·ML(C, δ)·ML(α, β)·w = c^λ. `b`, `nb`: B and −B; `preps`: the
 /// G1 sides as the lines need them; `abw`: ML(α, β)·w.
 fn residue_check(b: Span<u384>, nb: Span<u384>, preps: Span<u384>, c: Span<u384>, abw: Span<u384>) -> bool {
-    let gl = gamma_lines();
-    let dl = delta_lines();
+    let gl = GAMMA_LINES.span();
+    let dl = DELTA_LINES.span();
     let ci = fp12_inv(c).span();
     let mut f = ci;
     let mut t = b;
     let mut k: usize = 0;
-    for d in ate_digits() {
-        let mut ins: Array<u384> = array![];
-        append(ref ins, f);
-        append(ref ins, t);
-        append(ref ins, preps);
-        append(ref ins, gl.slice(4 * k, 4));
-        append(ref ins, dl.slice(4 * k, 4));
+    for d in ATE_DIGITS.span() {
         let out = if *d == 0 {
+            let o = miller_dbl(f, t, preps, gl.slice(4 * k, 4), dl.slice(4 * k, 4));
             k += 1;
-            miller_dbl(ins.span())
+            o
         } else {
-            if *d == 1 {
-                append(ref ins, b);
-                append(ref ins, ci);
+            let (q, cc) = if *d == 1 {
+                (b, ci)
             } else {
-                append(ref ins, nb);
-                append(ref ins, c);
-            }
-            append(ref ins, gl.slice(4 * (k + 1), 4));
-            append(ref ins, dl.slice(4 * (k + 1), 4));
+                (nb, c)
+            };
+            let o = miller_dbl_add(f, t, preps, gl.slice(4 * k, 8), dl.slice(4 * k, 8), q, cc);
             k += 2;
-            miller_dbl_add(ins.span())
+            o
         };
         let out = out.span();
         f = out.slice(0, 12);
         t = out.slice(12, 4);
     }
-    let mut ins: Array<u384> = array![];
-    append(ref ins, f);
-    append(ref ins, t);
-    append(ref ins, b);
-    append(ref ins, preps);
-    append(ref ins, gl.slice(4 * k, 8));
-    append(ref ins, dl.slice(4 * k, 8));
-    append(ref ins, c);
-    append(ref ins, ci);
-    append(ref ins, abw);
-    miller_final(ins.span()).span() == fp12_one()
+    miller_final(f, t, b, preps, gl.slice(4 * k, 8), dl.slice(4 * k, 8), c, ci, abw).span() == fp12_one()
 }
 
 /// Verifies `full_proof_with_hints` (A, B, C as u384 coordinates, the public inputs as a

@@ -24,6 +24,8 @@ enum Node {
 
 #[derive(Default)]
 struct Builder {
+    /// The Cairo function's arguments: (name, number of u384 values), in input order.
+    args: Vec<(String, usize)>,
     nodes: Vec<Node>,
     consts: Vec<Option<Fq>>,
     dedup: HashMap<Node, usize>,
@@ -113,21 +115,33 @@ impl InverseChecked for Fq {
 pub struct Circuit {
     pub name: String,
     pub doc: String,
+    args: Vec<(String, usize)>,
     nodes: Vec<Node>,
     inputs: Vec<Sym>,
     outputs: Vec<Sym>,
 }
 
-/// Starts a fresh trace and returns `n` inputs.
+/// Starts a fresh trace of a function taking one `ins: Span<u384>` and returns its `n` inputs.
 pub fn begin(n: usize) -> Vec<Sym> {
-    B.with(|b| *b.borrow_mut() = Builder::default());
+    begin_args(&[("ins", n)])
+}
+
+/// Starts a fresh trace of a function taking one Span<u384> argument per (name, length) and
+/// returns all their inputs in order: callers pass the spans they hold instead of copying them
+/// into one array (each copied value costs Cairo steps).
+pub fn begin_args(args: &[(&str, usize)]) -> Vec<Sym> {
+    B.with(|b| {
+        *b.borrow_mut() =
+            Builder { args: args.iter().map(|(n, l)| (n.to_string(), *l)).collect(), ..Builder::default() }
+    });
+    let n = args.iter().map(|a| a.1).sum();
     (0..n).map(|i| push(Node::Input(i), None)).collect()
 }
 
-/// Ends the trace started by [`begin`].
+/// Ends the trace started by [`begin`] or [`begin_args`].
 pub fn finish(name: &str, doc: &str, inputs: Vec<Sym>, outputs: Vec<Sym>) -> Circuit {
-    let nodes = B.with(|b| std::mem::take(&mut *b.borrow_mut()).nodes);
-    Circuit { name: name.to_string(), doc: doc.to_string(), nodes, inputs, outputs }
+    let b = B.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    Circuit { name: name.to_string(), doc: doc.to_string(), args: b.args, nodes: b.nodes, inputs, outputs }
 }
 
 /// A u384 literal (four 96-bit limbs).
@@ -202,10 +216,13 @@ impl Circuit {
         // Circuit inputs: live caller inputs in order, then live constants.
         let mut input_no: HashMap<usize, usize> = HashMap::new();
         let mut feed: Vec<String> = Vec::new();
+        let arg_of: Vec<(&str, usize)> =
+            self.args.iter().flat_map(|(n, l)| (0..*l).map(move |k| (n.as_str(), k))).collect();
         for (k, s) in self.inputs.iter().enumerate() {
             if live[s.0] && !input_no.contains_key(&s.0) {
                 input_no.insert(s.0, feed.len());
-                feed.push(format!("*ins.at({k})"));
+                let (arg, at) = arg_of[k];
+                feed.push(format!("*{arg}.at({at})"));
             }
         }
         for (i, n) in self.nodes.iter().enumerate() {
@@ -236,8 +253,11 @@ impl Circuit {
             invs
         )
         .unwrap();
-        writeln!(s, "pub fn {}(ins: Span<u384>) -> Array<u384> {{", self.name).unwrap();
-        writeln!(s, "    assert(ins.len() == {}, 'circuit input count');", self.inputs.len()).unwrap();
+        let params: Vec<String> = self.args.iter().map(|(n, _)| format!("{n}: Span<u384>")).collect();
+        writeln!(s, "pub fn {}({}) -> Array<u384> {{", self.name, params.join(", ")).unwrap();
+        for (n, l) in &self.args {
+            writeln!(s, "    assert({n}.len() == {l}, 'circuit input count');").unwrap();
+        }
         for k in 0..feed.len() {
             writeln!(s, "    let in{k} = CircuitElement::<CircuitInput<{k}>> {{}};").unwrap();
         }

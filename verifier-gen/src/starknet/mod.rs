@@ -32,7 +32,7 @@ use ark_ff::{BigInteger, One, PrimeField, Zero};
 use ark_groth16::{Proof, VerifyingKey};
 use askama::Template;
 
-use circuit::{Circuit, Sym, begin, finish, u384_literal};
+use circuit::{Circuit, Sym, begin, begin_args, finish, u384_literal};
 use groth16::Preps;
 use tower::{F2, F12, Fe, G2Aff, Line};
 
@@ -170,7 +170,7 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
     let i = begin(12);
     out.push(finish("fp12_inv", "c → c⁻¹ (panics for 0)", i.clone(), f12(&i).inv().to_vec()));
 
-    let i = begin(30);
+    let i = begin_args(&[("f", 12), ("t", 4), ("preps", 6), ("lg", 4), ("ld", 4)]);
     let (f, t) = groth16::miller_digit(&f12(&i[..12]), &g2(&i[12..16]), &pair(&i[16..22]), &line(&i[22..26]), &line(&i[26..30]), None);
     out.push(finish(
         "miller_dbl",
@@ -179,18 +179,28 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
         [f.to_vec(), t.to_vec()].concat(),
     ));
 
-    let i = begin(54);
-    let chord = groth16::Chord { q: &g2(&i[30..34]), c: &f12(&i[34..46]), lg: &line(&i[46..50]), ld: &line(&i[50..54]) };
+    let i = begin_args(&[("f", 12), ("t", 4), ("preps", 6), ("lg", 8), ("ld", 8), ("q", 4), ("c", 12)]);
+    let chord = groth16::Chord { q: &g2(&i[38..42]), c: &f12(&i[42..54]), lg: &line(&i[26..30]), ld: &line(&i[34..38]) };
     let (f, t) =
-        groth16::miller_digit(&f12(&i[..12]), &g2(&i[12..16]), &pair(&i[16..22]), &line(&i[22..26]), &line(&i[26..30]), Some(chord));
+        groth16::miller_digit(&f12(&i[..12]), &g2(&i[12..16]), &pair(&i[16..22]), &line(&i[22..26]), &line(&i[30..34]), Some(chord));
     out.push(finish(
         "miller_dbl_add",
-        "[f, T, preps, ℓγ, ℓδ, ±B, c∓¹, ℓγ', ℓδ'] → [(f²·tangents)·c∓¹·chords, 2T ± B] (a digit ±1)",
+        "[f, T, preps, (ℓγ, ℓγ'), (ℓδ, ℓδ'), ±B, c∓¹] → [(f²·tangents)·c∓¹·chords, 2T ± B] (a digit ±1)",
         i.clone(),
         [f.to_vec(), t.to_vec()].concat(),
     ));
 
-    let i = begin(78);
+    let i = begin_args(&[
+        ("f", 12),
+        ("t", 4),
+        ("b", 4),
+        ("preps", 6),
+        ("lg", 8),
+        ("ld", 8),
+        ("c", 12),
+        ("ci", 12),
+        ("abw", 12),
+    ]);
     let r = groth16::miller_final(
         &f12(&i[..12]),
         &g2(&i[12..16]),
@@ -215,7 +225,7 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
             continue;
         }
         seen.push((dbls, r.len()));
-        let i = begin(2 + 2 * r.len());
+        let i = begin_args(&[("acc", 2), ("pts", 2 * r.len())]);
         let pts: Vec<_> = (0..r.len()).map(|k| (i[2 + 2 * k], i[3 + 2 * k])).collect();
         let acc = groth16::msm_window(&(i[0], i[1]), dbls, &pts);
         out.push(finish(
