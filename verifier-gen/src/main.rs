@@ -100,7 +100,9 @@ enum Command {
         out: PathBuf,
     },
     /// Print the felt252 calldata of verify_groth16_proof_bn254 for a wrap proof, as a JSON array
-    /// of 0x-hex strings.
+    /// of 0x-hex strings: the proof, the public inputs, then the pairing hint (the residue
+    /// witness c and the index of w, which the contract checks). Fails for a proof that does not
+    /// verify against the model's key (it has no hint).
     #[command(after_help = "Example:\n  zkml-gen starknet-calldata build/price_mlp proof.bin")]
     StarknetCalldata {
         /// A compiled model directory (vk.bin, settings.json).
