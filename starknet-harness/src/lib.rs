@@ -87,7 +87,13 @@ pub struct Compiled {
     pub warnings: String,
     /// Whether the package's Starknet contract compiled to a contract class.
     pub contract_ok: bool,
+    /// Length of the contract class's Sierra program in felts (what a declare transaction
+    /// carries; Starknet's gateway refuses more than [`MAX_CONTRACT_BYTECODE_SIZE`]).
+    pub sierra_felts: usize,
 }
+
+/// The Starknet gateway's `max_contract_bytecode_size` (felts of a declared Sierra program).
+pub const MAX_CONTRACT_BYTECODE_SIZE: usize = 81_920;
 
 fn database(pkg: &Path) -> Result<(RootDatabase, Vec<CrateInput>)> {
     let mut db = RootDatabase::builder().with_default_plugin_suite(starknet_plugin_suite()).build()?;
@@ -127,8 +133,7 @@ pub fn compile(pkg: &Path) -> Result<Compiled> {
         },
     );
     let class = class.map_err(|e| anyhow!("compiling the Starknet contract: {e:#}\n{contract_diagnostics}"))?;
-    drop(class);
-    Ok(Compiled { program, warnings: diagnostics, contract_ok: true })
+    Ok(Compiled { program, warnings: diagnostics, contract_ok: true, sierra_felts: class.sierra_program.len() })
 }
 
 /// What a run gave.

@@ -115,6 +115,12 @@ fn generated_package_compiles_without_warnings() {
     let c = &fixture().compiled;
     assert!(c.contract_ok);
     assert!(c.warnings.trim().is_empty(), "compiler warnings:\n{}", c.warnings);
+    println!("price_mlp Starknet verifier: Sierra program of {} felts", c.sierra_felts);
+    assert!(
+        c.sierra_felts <= zkml_starknet_harness::MAX_CONTRACT_BYTECODE_SIZE,
+        "the contract class is too large to declare: {} Sierra felts",
+        c.sierra_felts
+    );
 }
 
 #[test]
