@@ -15,11 +15,13 @@ import {ZkmlValidator} from "./ZkmlValidator.sol";
 ///         escrow pulls the funds itself (receiveWithAuthorization: only the payee may submit, so
 ///         nobody can front-run the transfer). The request is bound to (model id, input hash):
 ///           requestId = keccak256(abi.encode(payer, modelId, inputHash, salt))
+///         (ZkmlPublicInputs.requestHashOf, the rule of ZkmlValidator's request hashes)
 ///         and the authorization's nonce to the request and its terms:
 ///           nonce = keccak256(abi.encode(requestId, provider, amount, deadline))
 ///         Funds go to the provider only on a valid proof for that request, until the deadline:
-///         `release` with a proof whose public inputs are [modelId, uint256(requestId) % r, the
-///         request's input words, output...], or `releaseByValidation` when the ERC-8004 validation
+///         `release` with a proof whose public inputs are [modelId, escrowContext(this, requestId),
+///         the request's input words, output...] (the context binds the chain, this escrow and the
+///         request), or `releaseByValidation` when the ERC-8004 validation
 ///         with requestHash = requestId, answered by the trusted ZkmlValidator, reads 100 for the
 ///         same input. After the deadline, `refund` returns them to the payer. Each request settles
 ///         once.
@@ -97,6 +99,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         IERC8004Validation validationRegistry_,
         ZkmlValidator validator_
     ) {
+        if (modelId_ >= PI.R) revert WrongModel(modelId_, PI.R);
         token = token_;
         verifier = verifier_;
         modelId = modelId_;
@@ -110,8 +113,10 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         ) revert ValidatorMismatch();
     }
 
+    /// @notice The request id of a payer's request for this model on the input whose packed words
+    ///         hash to `inputHash`.
     function requestIdOf(address payer, bytes32 inputHash, bytes32 salt) public view returns (bytes32) {
-        return keccak256(abi.encode(payer, modelId, inputHash, salt));
+        return PI.requestHashOf(payer, modelId, inputHash, salt);
     }
 
     function nonceOf(bytes32 requestId, address provider, uint256 amount, uint64 deadline) public pure returns (bytes32) {
@@ -151,7 +156,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
         if (publicInputs.length <= firstOutput) revert PublicInputsLength(publicInputs.length, firstOutput + 1);
         if (publicInputs[PI.MODEL_ID_INDEX] != modelId) revert WrongModel(publicInputs[PI.MODEL_ID_INDEX], modelId);
-        uint256 context = PI.requestContext(requestId);
+        uint256 context = PI.escrowContext(address(this), requestId);
         if (publicInputs[PI.CONTEXT_INDEX] != context) revert WrongRequest(publicInputs[PI.CONTEXT_INDEX], context);
         bytes32 inputHash = PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput);
         if (inputHash != q.inputHash) revert WrongInput(inputHash, q.inputHash);
@@ -169,7 +174,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         if (validatorAddress != address(validator) || response != validator.RESPONSE_VALID()) {
             revert NotValidated(requestId);
         }
-        (bytes32 inputHash, bytes32 outputHash) = validator.resultOf(requestId);
+        (, bytes32 inputHash, bytes32 outputHash) = validator.resultOf(requestId);
         if (inputHash != q.inputHash) revert WrongInput(inputHash, q.inputHash);
         _pay(requestId, q, outputHash);
     }

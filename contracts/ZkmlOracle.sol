@@ -2,24 +2,37 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AggregatorV3Interface} from "./interfaces/AggregatorV3Interface.sol";
-import {IZkmlVerifier} from "./interfaces/IZkmlVerifier.sol";
+import {IZkmlVerifier, IZkmlVerifierLayout} from "./interfaces/IZkmlVerifier.sol";
 import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 
 /// @title ZkmlOracle
-/// @notice A price feed whose every round is a verified model inference. `update` takes the proof,
-///         the model's typed inputs, the data timestamp and the answer; it rebuilds the public
-///         inputs [modelId, oracleContext(dataTimestamp), pack(inputs), pack(answer)], verifies the proof through the model's verifier and stores a
-///         round. The output is one signed value q (outputBits-bit slot, outputFracBits
-///         fractional bits); answer = q * 10^decimals / 2^outputFracBits, exact because the
-///         constructor requires decimals >= outputFracBits. Reads through Chainlink's AggregatorV3Interface: one verified proof = one round,
-///         answeredInRound = roundId, updatedAt = the data timestamp the proof commits to,
-///         startedAt = the block time of the update.
-/// @dev Rejects stale data (older than maxAge), data from the future, non-positive answers,
-///      rounds not newer than the latest one and replays of an already used statement. The owner
-///      may rotate the verifier and model id (model upgrade); nobody else can.
-contract ZkmlOracle is AggregatorV3Interface, Ownable, ReentrancyGuardTransient {
+/// @notice A price feed whose every round is a verified model inference on authenticated inputs.
+///         A proof only says "this model, on this input, gave this output"; who chose the input
+///         is the feed's business, so this base contract leaves it to its two modes:
+///         `ZkmlSignedOracle` (the inputs are an EIP-712 report signed by a quorum of registered
+///         data signers) and `ZkmlFeedOracle` (the oracle reads the inputs itself from on-chain
+///         Chainlink-style feeds). Either way nothing the caller says goes into the model.
+///
+///         A round's proof is checked against [modelId, oracleContext(this, dataTimestamp),
+///         pack(inputs), pack(answer)]: the context binds the chain, this oracle and the data
+///         timestamp, so a proof made for another deployment or round fails. The output is one
+///         signed value q (outputBits-bit slot, outputFracBits fractional bits); answer =
+///         q * 10^decimals / 2^outputFracBits, exact because decimals >= outputFracBits.
+///         Reads through Chainlink's AggregatorV3Interface: one verified proof = one round,
+///         answeredInRound = roundId, startedAt = updatedAt = the data timestamp the proof commits
+///         to (Chainlink's order: startedAt <= updatedAt).
+/// @dev Rejects stale data (older than maxAge), data from the future, non-positive answers and
+///      rounds not newer than the latest one (which is also what stops a replay: a statement
+///      carries its data timestamp). Owner powers, all with events: an
+///      optional updater allowlist (instant: it can only stop updates, never change an answer),
+///      and a model upgrade (new verifier and model id), which is two-step: proposed, then applied
+///      no sooner than `upgradeDelay` later, so consumers can watch and leave. A proposal is
+///      refused unless the model id is a field element and the verifier reports the public-input
+///      layout of this feed. Ownership moves in two steps (Ownable2Step).
+abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyGuardTransient {
     /// @notice Static description of the model's I/O, fixed at deployment.
     struct ModelIO {
         uint8 numInputs; // typed input values
@@ -28,17 +41,36 @@ contract ZkmlOracle is AggregatorV3Interface, Ownable, ReentrancyGuardTransient 
         uint8 outputFracBits; // fractional bits of the output value
     }
 
+    /// @notice What every oracle is deployed with.
+    struct Config {
+        IZkmlVerifier verifier;
+        uint256 modelId;
+        ModelIO io;
+        uint8 decimals;
+        string description;
+        uint64 maxAge; // seconds a round's data may be old when it is posted
+        uint64 upgradeDelay; // seconds between proposing and applying a model upgrade
+        address owner;
+    }
+
     struct Round {
         int256 answer;
         uint64 startedAt;
         uint64 updatedAt;
     }
 
+    struct PendingUpgrade {
+        IZkmlVerifier verifier;
+        uint256 modelId;
+        uint64 notBefore; // 0: none pending
+    }
+
     IZkmlVerifier public verifier;
     uint256 public modelId;
     uint64 public immutable maxAge;
+    uint64 public immutable upgradeDelay;
     uint8 public immutable override decimals;
-    uint256 public constant override version = 1;
+    uint256 public constant override version = 2;
     string public override description;
 
     uint8 public immutable numInputs;
@@ -48,52 +80,60 @@ contract ZkmlOracle is AggregatorV3Interface, Ownable, ReentrancyGuardTransient 
 
     uint80 public latestRound;
     mapping(uint80 => Round) internal rounds;
-    /// @notice keccak256 of the public inputs of every accepted update.
-    mapping(bytes32 => bool) public usedStatements;
+
+    /// @notice When true only allowlisted updaters may post rounds.
+    bool public updatersRestricted;
+    mapping(address => bool) public isUpdater;
+    PendingUpgrade public pendingUpgrade;
 
     /// @notice Chainlink's AggregatorInterface events, so Chainlink-aware indexers follow the feed.
     event AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt);
     event NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt);
     event RoundProved(uint80 indexed roundId, uint256 indexed modelId, uint64 dataTimestamp, bytes32 statement);
+    event UpgradeProposed(address indexed newVerifier, uint256 newModelId, uint64 notBefore);
+    event UpgradeCancelled(address indexed newVerifier, uint256 newModelId);
     event VerifierRotated(
         address indexed oldVerifier, address indexed newVerifier, uint256 oldModelId, uint256 newModelId
     );
+    event UpdaterSet(address indexed updater, bool allowed);
+    event UpdatersRestricted(bool restricted);
 
     error WrongInputCount(uint256 got, uint256 expected);
     error StaleData(uint256 dataTimestamp, uint256 now_, uint256 maxAge);
     error FutureData(uint256 dataTimestamp, uint256 now_);
     error OutOfOrder(uint256 dataTimestamp, uint256 latestTimestamp);
-    error ReplayedStatement(bytes32 statement);
     error NonPositiveAnswer(int256 answer);
     error AnswerNotRepresentable(int256 answer);
     error ScaleNotExact(uint8 decimals, uint8 fracBits);
     error InvalidProof();
     error NoDataPresent();
+    /// @notice The verifier is not a contract (the zero address or an account without code).
     error ZeroVerifier();
+    error NotAnUpdater(address caller);
+    error ModelIdNotAFieldElement(uint256 modelId);
+    error LayoutMismatch(uint256 verifierPublicInputs, uint256 expected);
+    error VerifierModelMismatch(uint256 verifierModelId, uint256 modelId);
+    error NoUpgradePending();
+    error UpgradeTooEarly(uint64 notBefore, uint256 now_);
 
-    constructor(
-        IZkmlVerifier verifier_,
-        uint256 modelId_,
-        ModelIO memory io,
-        uint8 decimals_,
-        string memory description_,
-        uint64 maxAge_,
-        address owner_
-    ) Ownable(owner_) {
-        if (address(verifier_) == address(0)) revert ZeroVerifier();
-        verifier = verifier_;
-        modelId = modelId_;
-        numInputs = io.numInputs;
-        inputBits = io.inputBits;
-        outputBits = io.outputBits;
-        outputFracBits = io.outputFracBits;
-        PI.slots(io.inputBits);
-        PI.slots(io.outputBits);
-        if (decimals_ < io.outputFracBits || decimals_ > 38) revert ScaleNotExact(decimals_, io.outputFracBits);
-        decimals = decimals_;
-        description = description_;
-        maxAge = maxAge_;
+    constructor(Config memory c) Ownable(c.owner) {
+        numInputs = c.io.numInputs;
+        inputBits = c.io.inputBits;
+        outputBits = c.io.outputBits;
+        outputFracBits = c.io.outputFracBits;
+        PI.slots(c.io.inputBits);
+        PI.slots(c.io.outputBits);
+        if (c.decimals < c.io.outputFracBits || c.decimals > 38) revert ScaleNotExact(c.decimals, c.io.outputFracBits);
+        decimals = c.decimals;
+        description = c.description;
+        maxAge = c.maxAge;
+        upgradeDelay = c.upgradeDelay;
+        _checkModel(c.verifier, c.modelId, c.io);
+        verifier = c.verifier;
+        modelId = c.modelId;
     }
+
+    // ----- statements -----
 
     /// @notice The packed output word that encodes `answer`: the value q = answer / factor with
     ///         factor = 10^decimals / 2^outputFracBits (an integer, since decimals >= fracBits),
@@ -107,8 +147,9 @@ contract ZkmlOracle is AggregatorV3Interface, Ownable, ReentrancyGuardTransient 
         return PI.packSigned(q, outputBits)[0];
     }
 
-    /// @notice The public inputs an update with these arguments is verified against:
-    ///         [modelId, oracleContext(dataTimestamp), pack(inputs, inputBits), outputWordOf(answer)].
+    /// @notice The public inputs a round with these inputs, data timestamp and answer is verified
+    ///         against: [modelId, oracleContext(this, dataTimestamp), pack(inputs, inputBits),
+    ///         outputWordOf(answer)].
     function publicInputs(int256[] memory inputs, uint64 dataTimestamp, int256 answer)
         public
         view
@@ -117,57 +158,108 @@ contract ZkmlOracle is AggregatorV3Interface, Ownable, ReentrancyGuardTransient 
         if (inputs.length != numInputs) revert WrongInputCount(inputs.length, numInputs);
         uint256[] memory out = new uint256[](1);
         out[0] = outputWordOf(answer);
-        return PI.assemble(modelId, PI.oracleContext(dataTimestamp), PI.packSigned(inputs, inputBits), out);
+        return PI.assemble(
+            modelId, PI.oracleContext(address(this), dataTimestamp), PI.packSigned(inputs, inputBits), out
+        );
     }
 
-    /// @notice Adds a round from a verified inference.
-    /// @param proof The Groth16 proof (256 bytes).
-    /// @param inputs The model's input values (quantized integers), packed here into the proof's
-    ///        public inputs.
-    /// @param dataTimestamp Time of the data the inputs describe; bound into the proof's context.
-    /// @param answer The price in `decimals` decimals: the model's output value q (with
-    ///        outputFracBits fractional bits) times 10^decimals / 2^outputFracBits.
-    function update(bytes calldata proof, int256[] calldata inputs, uint64 dataTimestamp, int256 answer)
-        external
-        nonReentrant
-        returns (uint80 roundId)
-    {
-        return _update(proof, inputs, dataTimestamp, answer);
+    /// @notice The number of public inputs of this feed's proofs: model id, context, the packed
+    ///         inputs and one output word.
+    function numPublicInputs() public view returns (uint256) {
+        return PI.FIRST_INPUT_INDEX + PI.packedLength(numInputs, inputBits) + 1;
     }
 
-    /// @dev `update`'s body, for per-model wrappers with typed inputs (`zkml-gen hooks --oracle`).
-    function _update(bytes calldata proof, int256[] memory inputs, uint64 dataTimestamp, int256 answer)
+    /// @dev First in every mode's update, before any signature or feed is read.
+    modifier onlyUpdater() {
+        if (updatersRestricted && !isUpdater[msg.sender]) revert NotAnUpdater(msg.sender);
+        _;
+    }
+
+    /// @dev Adds a round from a verified inference on `inputs`, which the mode has authenticated.
+    function _prove(bytes calldata proof, int256[] memory inputs, uint64 dataTimestamp, int256 answer)
         internal
         returns (uint80 roundId)
     {
-        if (dataTimestamp > block.timestamp) revert FutureData(dataTimestamp, block.timestamp);
-        if (block.timestamp - dataTimestamp > maxAge) revert StaleData(dataTimestamp, block.timestamp, maxAge);
+        _checkTime(dataTimestamp);
         if (answer <= 0) revert NonPositiveAnswer(answer);
         uint256[] memory pub = publicInputs(inputs, dataTimestamp, answer);
-        bytes32 statement = keccak256(abi.encodePacked(pub));
-        if (usedStatements[statement]) revert ReplayedStatement(statement);
+        if (!verifier.verifyProof(proof, pub)) revert InvalidProof();
+
+        roundId = latestRound + 1;
+        latestRound = roundId;
+        rounds[roundId] = Round({answer: answer, startedAt: dataTimestamp, updatedAt: dataTimestamp});
+        emit NewRound(roundId, msg.sender, dataTimestamp);
+        emit AnswerUpdated(answer, roundId, dataTimestamp);
+        emit RoundProved(roundId, modelId, dataTimestamp, keccak256(abi.encodePacked(pub)));
+    }
+
+    /// @dev Fresh (not older than maxAge, not from the future) and newer than the latest round.
+    function _checkTime(uint64 dataTimestamp) internal view {
+        if (dataTimestamp > block.timestamp) revert FutureData(dataTimestamp, block.timestamp);
+        if (block.timestamp - dataTimestamp > maxAge) revert StaleData(dataTimestamp, block.timestamp, maxAge);
         uint80 latest = latestRound;
         if (latest != 0 && dataTimestamp <= rounds[latest].updatedAt) {
             revert OutOfOrder(dataTimestamp, rounds[latest].updatedAt);
         }
-        if (!verifier.verifyProof(proof, pub)) revert InvalidProof();
-
-        usedStatements[statement] = true;
-        roundId = latest + 1;
-        latestRound = roundId;
-        rounds[roundId] = Round({answer: answer, startedAt: uint64(block.timestamp), updatedAt: dataTimestamp});
-        emit NewRound(roundId, msg.sender, block.timestamp);
-        emit AnswerUpdated(answer, roundId, dataTimestamp);
-        emit RoundProved(roundId, modelId, dataTimestamp, statement);
     }
 
-    /// @notice Model upgrade: a new verifier (and model id). Owner only.
-    function setVerifier(IZkmlVerifier newVerifier, uint256 newModelId) external onlyOwner {
-        if (address(newVerifier) == address(0)) revert ZeroVerifier();
-        emit VerifierRotated(address(verifier), address(newVerifier), modelId, newModelId);
-        verifier = newVerifier;
-        modelId = newModelId;
+    // ----- owner -----
+
+    /// @notice Restricts posting rounds to allowlisted updaters (or lifts the restriction).
+    function setUpdatersRestricted(bool restricted) external onlyOwner {
+        updatersRestricted = restricted;
+        emit UpdatersRestricted(restricted);
     }
+
+    function setUpdater(address updater, bool allowed) external onlyOwner {
+        isUpdater[updater] = allowed;
+        emit UpdaterSet(updater, allowed);
+    }
+
+    /// @notice Step 1 of a model upgrade: the new verifier and model id, applicable from
+    ///         `upgradeDelay` seconds on. Replaces any pending proposal.
+    function proposeUpgrade(IZkmlVerifier newVerifier, uint256 newModelId) external onlyOwner {
+        _checkModel(newVerifier, newModelId, ModelIO(numInputs, inputBits, outputBits, outputFracBits));
+        uint64 notBefore = uint64(block.timestamp) + upgradeDelay;
+        pendingUpgrade = PendingUpgrade({verifier: newVerifier, modelId: newModelId, notBefore: notBefore});
+        emit UpgradeProposed(address(newVerifier), newModelId, notBefore);
+    }
+
+    function cancelUpgrade() external onlyOwner {
+        PendingUpgrade memory p = pendingUpgrade;
+        if (p.notBefore == 0) revert NoUpgradePending();
+        delete pendingUpgrade;
+        emit UpgradeCancelled(address(p.verifier), p.modelId);
+    }
+
+    /// @notice Step 2: switches to the proposed verifier and model id once the delay has passed.
+    function applyUpgrade() external onlyOwner {
+        PendingUpgrade memory p = pendingUpgrade;
+        if (p.notBefore == 0) revert NoUpgradePending();
+        if (block.timestamp < p.notBefore) revert UpgradeTooEarly(p.notBefore, block.timestamp);
+        delete pendingUpgrade;
+        emit VerifierRotated(address(verifier), address(p.verifier), modelId, p.modelId);
+        verifier = p.verifier;
+        modelId = p.modelId;
+    }
+
+    /// @dev A verifier for this feed: a contract whose public-input count is this feed's layout,
+    ///      a model id below r, and the verifier's own model id (when it has one folded in) equal.
+    function _checkModel(IZkmlVerifier v, uint256 id, ModelIO memory io) internal view {
+        if (address(v).code.length == 0) revert ZeroVerifier();
+        if (id >= PI.R) revert ModelIdNotAFieldElement(id);
+        uint256 expected = PI.FIRST_INPUT_INDEX + PI.packedLength(io.numInputs, io.inputBits) + 1;
+        uint256 got;
+        try IZkmlVerifierLayout(address(v)).NUM_PUBLIC_INPUTS() returns (uint256 n) {
+            got = n;
+        } catch {}
+        if (got != expected) revert LayoutMismatch(got, expected);
+        try IZkmlVerifierLayout(address(v)).MODEL_ID() returns (uint256 folded) {
+            if (folded != id) revert VerifierModelMismatch(folded, id);
+        } catch {}
+    }
+
+    // ----- AggregatorV3Interface -----
 
     function getRoundData(uint80 roundId_)
         public

@@ -11,12 +11,17 @@ pragma solidity ^0.8.24;
 ///           pub[2 .. 2+k]   the model input, packed (k field elements)
 ///           pub[2+k .. ]    the model output, packed
 ///
-///         Contexts (all reduced mod r):
-///           oracle           uint256(keccak256(abi.encode(ORACLE_CONTEXT_TAG, dataTimestamp))) % r
-///                            with ORACLE_CONTEXT_TAG = keccak256("zkml.oracle.v1")
-///           ERC-8004         uint256(requestHash) % r
-///           x402 escrow      uint256(requestId) % r (the same rule, so an ERC-8004 validation whose
-///                            requestHash is the escrow's requestId settles that request)
+///         Contexts: an injective hash of what the proof is for, kept to 248 bits so that it is a
+///         field element as it is (no reduction mod r, which would map h, h + r and h - r to one
+///         context):
+///           context = uint256(keccak256(abi.encode(tag, block.chainid, hook, use...))) >> 8
+///           oracle           tag "zkml.oracle.v2",  hook = the oracle,    use = (dataTimestamp)
+///           ERC-8004         tag "zkml.erc8004.v2", hook = the validator, use = (agentId, requestHash)
+///           x402 escrow      tag "zkml.escrow.v2",  hook = the escrow,    use = (requestId)
+///         so a proof made for one chain, deployment, agent, round or request counts for no other.
+///         Requests (ERC-8004 requestHash, escrow requestId) derive from the task:
+///           requestHash = keccak256(abi.encode(client, modelId, inputHash, salt)),
+///           inputHash = keccak256(abi.encodePacked(input words))
 ///
 ///         Packing (as prover/src/pack.rs): floor(253 / bits) slots per field element, value i of
 ///         a vector in element i / slots at bit offset (i % slots) * bits; a signed value v is
@@ -30,8 +35,10 @@ library ZkmlPublicInputs {
     uint256 internal constant MODEL_ID_INDEX = 0;
     uint256 internal constant CONTEXT_INDEX = 1;
     uint256 internal constant FIRST_INPUT_INDEX = 2;
-    /// @notice Domain tag of the oracle's context.
-    bytes32 internal constant ORACLE_CONTEXT_TAG = keccak256("zkml.oracle.v1");
+    /// @notice Domain tags of the contexts.
+    bytes32 internal constant ORACLE_CONTEXT_TAG = keccak256("zkml.oracle.v2");
+    bytes32 internal constant ERC8004_CONTEXT_TAG = keccak256("zkml.erc8004.v2");
+    bytes32 internal constant ESCROW_CONTEXT_TAG = keccak256("zkml.escrow.v2");
 
     error SlotWidthInvalid(uint256 bits);
     error ValueOutOfRange(int256 value, uint256 bits);
@@ -45,15 +52,35 @@ library ZkmlPublicInputs {
         return uint256(modelHash) % R;
     }
 
-    /// @notice The oracle's context for a data timestamp.
-    function oracleContext(uint256 dataTimestamp) internal pure returns (uint256) {
-        return uint256(keccak256(abi.encode(ORACLE_CONTEXT_TAG, dataTimestamp))) % R;
+    /// @notice The context of a proof for round `dataTimestamp` of the oracle at `oracle` on this chain.
+    function oracleContext(address oracle, uint256 dataTimestamp) internal view returns (uint256) {
+        return uint256(keccak256(abi.encode(ORACLE_CONTEXT_TAG, block.chainid, oracle, dataTimestamp))) >> 8;
     }
 
-    /// @notice The context of an ERC-8004 validation request (its requestHash) or of an escrow
-    ///         request (its requestId).
-    function requestContext(bytes32 requestHash) internal pure returns (uint256) {
-        return uint256(requestHash) % R;
+    /// @notice The context of a proof answering ERC-8004 validation request `requestHash` of agent
+    ///         `agentId`, to the validator at `validator` on this chain.
+    function validationContext(address validator, uint256 agentId, bytes32 requestHash)
+        internal
+        view
+        returns (uint256)
+    {
+        return uint256(keccak256(abi.encode(ERC8004_CONTEXT_TAG, block.chainid, validator, agentId, requestHash))) >> 8;
+    }
+
+    /// @notice The context of a proof settling request `requestId` of the escrow at `escrow` on this chain.
+    function escrowContext(address escrow, bytes32 requestId) internal view returns (uint256) {
+        return uint256(keccak256(abi.encode(ESCROW_CONTEXT_TAG, block.chainid, escrow, requestId))) >> 8;
+    }
+
+    /// @notice The request hash (ERC-8004) or request id (escrow) of a task: who asked (`client`),
+    ///         which model, which input (`inputHash` = wordsHash of the packed input words) and a
+    ///         salt the client picks to ask the same thing twice.
+    function requestHashOf(address client, uint256 id, bytes32 inputHash, bytes32 salt)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(client, id, inputHash, salt));
     }
 
     // ----- layout -----

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IERC8004Validation} from "./interfaces/IERC8004.sol";
 import {IZkmlVerifier} from "./interfaces/IZkmlVerifier.sol";
 import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
@@ -9,17 +10,30 @@ import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 /// @title ZkmlValidator
 /// @notice An ERC-8004 (v2.0.0) validator backed by a zkml proof. The Validation Registry takes a
 ///         response only from the validator named in the request, so an agent that wants a zkml
-///         validation names this contract. Anyone may then call `respond` with a proof: the
-///         contract reads the request, checks that the public inputs commit to this request
-///         (pub[1] = uint256(requestHash) % r) and to this model (pub[0] = modelId), verifies the
-///         proof and only then calls validationResponse(requestHash, 100, responseURI,
-///         keccak256(abi.encode(proof, publicInputs)), "zkml"). An invalid proof reverts, so
-///         nothing is written.
+///         validation names this contract in a request whose hash derives from the task:
+///           requestHash = keccak256(abi.encode(client, modelId, inputHash, salt)),
+///           inputHash = keccak256(abi.encodePacked(input words))
+///         (`requestHashOf`, the rule ZkmlEscrow uses for its request ids). `respond` rebuilds the
+///         request hash from the client, the salt and the proof's own input words, so a proof only
+///         answers the request for that input; checks that the request names this validator; that
+///         the caller is the requesting agent's owner or operator in the identity registry (so
+///         nobody else can answer it, or front-run the answer with another responseURI); that
+///         the proof is for this model and carries validationContext(this, agentId, requestHash),
+///         which binds the chain, this validator, the agent and the request; verifies it; and only
+///         then calls validationResponse(requestHash, 100, responseURI,
+///         keccak256(abi.encode(proof, publicInputs)), "zkml").
+///
+///         What a "zkml" 100 means: the agent's owner showed a valid proof that this model, on the
+///         input committed to in the request hash, gave the recorded output (`resultOf`). It says
+///         nothing about who the client is beyond the address hashed into the request (an agent can
+///         be its own client: count validations per client you trust, not in total), whether the
+///         input was true or useful, or whether the output reached the client.
 /// @dev One validator per model (verifier + model id + input length); a model upgrade deploys a
 ///      new validator. Results are kept so that other contracts (ZkmlEscrow) can read which input
 ///      and output a validation proved.
 contract ZkmlValidator is ReentrancyGuardTransient {
     struct Result {
+        address client;
         bytes32 inputHash; // keccak256(abi.encodePacked(pub[2 .. 2+k]))
         bytes32 outputHash; // keccak256(abi.encodePacked(pub[2+k ..]))
     }
@@ -36,41 +50,66 @@ contract ZkmlValidator is ReentrancyGuardTransient {
     mapping(bytes32 => Result) internal results;
 
     event ProofValidated(
-        bytes32 indexed requestHash, uint256 indexed agentId, bytes32 inputHash, bytes32 outputHash, bytes32 responseHash
+        bytes32 indexed requestHash,
+        uint256 indexed agentId,
+        address indexed client,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes32 responseHash
     );
 
     error NotRequestedValidator(bytes32 requestHash, address validatorAddress);
+    error NotAgentOperator(uint256 agentId, address caller);
     error WrongModel(uint256 got, uint256 expected);
     error WrongRequest(uint256 context, uint256 expected);
     error PublicInputsLength(uint256 got, uint256 minimum);
     error AlreadyValidated(bytes32 requestHash);
     error InvalidProof();
+    error ModelIdNotAFieldElement(uint256 modelId);
 
     constructor(IERC8004Validation registry_, IZkmlVerifier verifier_, uint256 modelId_, uint256 numInputWords_) {
+        if (modelId_ >= PI.R) revert ModelIdNotAFieldElement(modelId_);
         registry = registry_;
         verifier = verifier_;
         modelId = modelId_;
         numInputWords = numInputWords_;
     }
 
-    /// @notice Verifies `proof` for the request and records a response of 100 in the registry.
+    /// @notice The request hash of a task: `client` asks for this model on the input whose packed
+    ///         words hash to `inputHash`, with a salt of its choice.
+    function requestHashOf(address client, bytes32 inputHash, bytes32 salt) public view returns (bytes32) {
+        return PI.requestHashOf(client, modelId, inputHash, salt);
+    }
+
+    /// @notice Verifies `proof` for the request of `client` (with `salt`) on the proof's input and
+    ///         records a response of 100 in the registry. Only the requesting agent's owner or an
+    ///         approved operator may call it.
     function respond(
-        bytes32 requestHash,
+        address client,
+        bytes32 salt,
         bytes calldata proof,
         uint256[] calldata publicInputs,
         string calldata responseURI
-    ) external nonReentrant returns (bytes32 responseHash) {
+    ) external nonReentrant returns (bytes32 requestHash, bytes32 responseHash) {
+        uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
+        if (publicInputs.length <= firstOutput) revert PublicInputsLength(publicInputs.length, firstOutput + 1);
+        bytes32 inputHash = PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput);
+        requestHash = requestHashOf(client, inputHash, salt);
         uint256 agentId = _checkRequest(requestHash, publicInputs);
         if (!verifier.verifyProof(proof, publicInputs)) revert InvalidProof();
-        Result memory r = _result(publicInputs);
+        Result memory r = Result({
+            client: client,
+            inputHash: inputHash,
+            outputHash: PI.sliceHash(publicInputs, firstOutput, publicInputs.length)
+        });
         results[requestHash] = r;
         responseHash = keccak256(abi.encode(proof, publicInputs));
         registry.validationResponse(requestHash, RESPONSE_VALID, responseURI, responseHash, TAG);
-        emit ProofValidated(requestHash, agentId, r.inputHash, r.outputHash, responseHash);
+        emit ProofValidated(requestHash, agentId, client, r.inputHash, r.outputHash, responseHash);
     }
 
-    /// @dev The request names this validator, is not validated yet, and the public inputs commit to
-    ///      this model and this request.
+    /// @dev The request names this validator, is not validated yet, the caller acts for its agent,
+    ///      and the public inputs commit to this model and to this validator, agent and request.
     function _checkRequest(bytes32 requestHash, uint256[] calldata publicInputs)
         internal
         view
@@ -80,24 +119,22 @@ contract ZkmlValidator is ReentrancyGuardTransient {
         (validatorAddress, agentId,,,,) = registry.getValidationStatus(requestHash);
         if (validatorAddress != address(this)) revert NotRequestedValidator(requestHash, validatorAddress);
         if (results[requestHash].inputHash != bytes32(0)) revert AlreadyValidated(requestHash);
-        uint256 minimum = PI.FIRST_INPUT_INDEX + numInputWords + 1;
-        if (publicInputs.length < minimum) revert PublicInputsLength(publicInputs.length, minimum);
+        // Read per call: the registry names its identity registry, and a deployment script may
+        // create this validator before the registry has code (a counterfactual address).
+        IERC721 identity = IERC721(registry.getIdentityRegistry());
+        address owner = identity.ownerOf(agentId);
+        if (
+            msg.sender != owner && !identity.isApprovedForAll(owner, msg.sender)
+                && identity.getApproved(agentId) != msg.sender
+        ) revert NotAgentOperator(agentId, msg.sender);
         if (publicInputs[PI.MODEL_ID_INDEX] != modelId) revert WrongModel(publicInputs[PI.MODEL_ID_INDEX], modelId);
-        uint256 context = PI.requestContext(requestHash);
+        uint256 context = PI.validationContext(address(this), agentId, requestHash);
         if (publicInputs[PI.CONTEXT_INDEX] != context) revert WrongRequest(publicInputs[PI.CONTEXT_INDEX], context);
     }
 
-    function _result(uint256[] calldata publicInputs) internal view returns (Result memory) {
-        uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
-        return Result({
-            inputHash: PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput),
-            outputHash: PI.sliceHash(publicInputs, firstOutput, publicInputs.length)
-        });
-    }
-
-    /// @notice What a validation proved; zero hashes if not validated by this contract.
-    function resultOf(bytes32 requestHash) external view returns (bytes32 inputHash, bytes32 outputHash) {
+    /// @notice What a validation proved; zeros if not validated by this contract.
+    function resultOf(bytes32 requestHash) external view returns (address client, bytes32 inputHash, bytes32 outputHash) {
         Result memory r = results[requestHash];
-        return (r.inputHash, r.outputHash);
+        return (r.client, r.inputHash, r.outputHash);
     }
 }

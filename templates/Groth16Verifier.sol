@@ -15,11 +15,20 @@ pragma solidity ^0.8.24;
 ///        A = (x, y)                      words 0..1 (NOT negated: the contract negates A)
 ///        B = (x_im, x_re, y_im, y_re)    words 2..5 (EIP-197 order: imaginary part first)
 ///        C = (x, y)                      words 6..7
-///      A and C must be affine points on the curve with coordinates < p (checked before the
-///      pairing); a B that is not on the twist or not in the prime-order subgroup, or has a
-///      coordinate >= p, makes the pairing precompile fail, and the call returns false. Every
-///      public input must be < r. Each precompile call gets a bounded gas amount (its EIP-1108
-///      price plus a margin), so a failing call costs little instead of all the gas forwarded.
+///      A and C must be affine points on the curve with coordinates < p, and B an affine point
+///      on the twist y^2 = x^3 + 3 / (9 + u) with coordinates < p (all checked before the
+///      pairing); a B on the twist but outside the prime-order subgroup makes the pairing
+///      precompile fail, and the call returns false. Every public input must be < r.
+{%- if capped %}
+///      Each precompile call gets a fixed gas amount (its EIP-1108 price plus a margin), so a
+///      failing pairing call costs at most PAIRING_GAS; on a chain that prices the precompiles
+///      above these amounts every proof fails (`zkml-gen solidity --precompile-gas forward`).
+{%- else %}
+///      Each precompile call is given all the available gas, so the verifier works whatever the
+///      chain's precompile prices; the one input that can make a precompile fail (B on the
+///      twist, outside the subgroup) then consumes 63/64 of the gas left (`zkml-gen solidity
+///      --precompile-gas eip1108` renders fixed EIP-1108 caps instead).
+{%- endif %}
 contract {{ contract_name }} {
     /// @dev BN254 scalar field modulus r: public inputs must be reduced below it.
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -46,10 +55,16 @@ contract {{ contract_name }} {
     uint256 internal constant DELTA_X_RE = {{ delta.1 }};
     uint256 internal constant DELTA_Y_IM = {{ delta.2 }};
     uint256 internal constant DELTA_Y_RE = {{ delta.3 }};
-    /// @dev The gas given to ecAdd (150), ecMul (6000) and a pairing of 4 (45000 + 4 * 34000).
+    /// @dev The twist's b = 3 / (9 + u): real and imaginary parts.
+    uint256 internal constant TWIST_B_RE = 19485874751759354771024239261021720505790618469301721065564631296452457478373;
+    uint256 internal constant TWIST_B_IM = 266929791119991161246907387137283842545076965332900288569378510910307636690;
+{%- if capped %}
+    /// @dev The gas given to ecAdd (150), ecMul (6000) and a pairing of 4 (45000 + 4 * 34000):
+    ///      EIP-1108 prices plus a margin.
     uint256 internal constant ECADD_GAS = 1_000;
     uint256 internal constant ECMUL_GAS = 10_000;
     uint256 internal constant PAIRING_GAS = 200_000;
+{%- endif %}
 {%- if has_model_id %}
     /// @notice The model id: public input 0 of every proof this verifier accepts.
     uint256 public constant MODEL_ID = {{ model_id }};
@@ -175,8 +190,8 @@ contract {{ contract_name }} {
                 mstore(add(s, 0x40), mload(e))
                 mstore(add(s, 0x60), mload(add(e, 0x20)))
                 mstore(add(s, 0x80), x)
-                ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
-                ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 0x80, s, 0x40))
+                ok := and(ok, staticcall({% if capped %}ECMUL_GAS{% else %}gas(){% endif %}, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
+                ok := and(ok, staticcall({% if capped %}ECADD_GAS{% else %}gas(){% endif %}, 0x06, s, 0x80, s, 0x40))
             }
 {%- else %}
 {%- for ic in ics %}{% if loop.index0 >= ic_first %}
@@ -186,8 +201,8 @@ contract {{ contract_name }} {
                 mstore(add(s, 0x40), IC{{ loop.index0 }}_X)
                 mstore(add(s, 0x60), IC{{ loop.index0 }}_Y)
                 mstore(add(s, 0x80), x)
-                ok := and(ok, staticcall(ECMUL_GAS, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
-                ok := and(ok, staticcall(ECADD_GAS, 0x06, s, 0x80, s, 0x40))
+                ok := and(ok, staticcall({% if capped %}ECMUL_GAS{% else %}gas(){% endif %}, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
+                ok := and(ok, staticcall({% if capped %}ECADD_GAS{% else %}gas(){% endif %}, 0x06, s, 0x80, s, 0x40))
             }
 {%- endif %}{% endfor %}
 {%- endif %}
@@ -201,6 +216,23 @@ contract {{ contract_name }} {
             ok := and(ok, and(and(lt(ax, P), lt(ay, P)), and(lt(cx, P), lt(cy, P))))
             ok := and(ok, eq(mulmod(ay, ay, P), addmod(mulmod(ax, mulmod(ax, ax, P), P), 3, P)))
             ok := and(ok, eq(mulmod(cy, cy, P), addmod(mulmod(cx, mulmod(cx, cx, P), P), 3, P)))
+            // B = x_re + x_im u, y_re + y_im u over Fp2 = Fp[u] / (u^2 + 1): coordinates < p and
+            // y^2 = x^3 + 3 / (9 + u), so that only a B outside the prime-order subgroup is left
+            // for the pairing precompile to reject (which costs all the gas it is given).
+            {
+                let q := P
+                let xi := calldataload(add(proof, 0x40))
+                let xr := calldataload(add(proof, 0x60))
+                let yi := calldataload(add(proof, 0x80))
+                let yr := calldataload(add(proof, 0xa0))
+                ok := and(ok, and(and(lt(xi, q), lt(xr, q)), and(lt(yi, q), lt(yr, q))))
+                // x^3 = xr (xr^2 - 3 xi^2) + xi (3 xr^2 - xi^2) u, y^2 = (yr + yi)(yr - yi) + 2 yr yi u
+                // (no sum below overflows for coordinates < p; for others ok is already false).
+                let r2 := mulmod(xr, xr, q)
+                let i2 := mulmod(xi, xi, q)
+                ok := and(ok, eq(mulmod(add(yr, yi), add(yr, sub(q, yi)), q), addmod(mulmod(xr, addmod(r2, mul(3, sub(q, i2)), q), q), TWIST_B_RE, q)))
+                ok := and(ok, eq(mulmod(add(yr, yr), yi, q), addmod(mulmod(xi, addmod(mul(3, r2), sub(q, i2), q), q), TWIST_B_IM, q)))
+            }
 
             // Pair 0: (-A, B).
             mstore(f, ax)
@@ -228,12 +260,12 @@ contract {{ contract_name }} {
             mstore(add(f, 0x2c0), DELTA_Y_IM)
             mstore(add(f, 0x2e0), DELTA_Y_RE)
 
-            // Only run the pairing if everything so far was valid, and with bounded gas: a
-            // failing precompile call (B off the twist) consumes all the gas it was given.
+            // Only run the pairing if everything so far was valid: a failing precompile call (B
+            // outside the subgroup) consumes all the gas it was given{% if capped %}, here PAIRING_GAS{% else %}, here 63/64 of the gas left{% endif %}.
             if ok {
                 mstore(s, 0)
                 // (Yul evaluates arguments right to left: read the result only after the call.)
-                let success := staticcall(PAIRING_GAS, 0x08, f, 0x300, s, 0x20)
+                let success := staticcall({% if capped %}PAIRING_GAS{% else %}gas(){% endif %}, 0x08, f, 0x300, s, 0x20)
                 ok := and(success, eq(mload(s), 1))
             }
         }

@@ -8,3 +8,12 @@ pragma solidity ^0.8.24;
 interface IZkmlVerifier {
     function verifyProof(bytes calldata proof, uint256[] calldata pubInputs) external view returns (bool);
 }
+
+/// @title IZkmlVerifierLayout
+/// @notice The constants every generated verifier exposes, which hooks check before they trust a
+///         verifier: the public-input count, and (when the model id is folded into the key, as
+///         `zkml-gen solidity DIR` does) the model id. A bare-key verifier has no MODEL_ID.
+interface IZkmlVerifierLayout {
+    function NUM_PUBLIC_INPUTS() external view returns (uint256);
+    function MODEL_ID() external view returns (uint256);
+}

@@ -1,12 +1,14 @@
-//! The demo itself: model → keys → verifier → contracts → rounds.
+//! The demo itself: model → keys → verifier → contracts → signed, proved rounds → the attack →
+//! the payment flow (payment.rs).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::network::{Ethereum, EthereumWallet, TransactionBuilder};
-use alloy::primitives::{Address, Bytes, I256, U256};
+use alloy::primitives::{Address, B256, Bytes, I256, U256};
 use alloy::providers::{PendingTransactionBuilder, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use anyhow::{Context, Result, anyhow, bail};
@@ -21,8 +23,8 @@ use zkml::stage1::Stage1Proof;
 use zkml::wrap::WrapProof;
 use zkml_verifier_gen::{calldata, hooks, solidity};
 
-use crate::anvil::{ANVIL_DEV_KEY, Anvil, repo_root};
-use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlOracle, IZkmlValidator};
+use crate::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, repo_root};
+use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator, IZkmlVerifier};
 use crate::payment::{self, PaymentReport};
 
 /// What the demo does; see the binary's `--help`.
@@ -65,13 +67,46 @@ pub struct RoundReport {
     pub update_tx: String,
 }
 
+/// The attacker's doctored update, refused on-chain twice.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AttackReport {
+    pub attacker: String,
+    pub data_timestamp: u64,
+    /// Feature [0] (the current price, USD) of the last honest round, and as the attacker set it.
+    pub honest_price: f64,
+    pub doctored_price: f64,
+    /// What the model says on the doctored features (decimal string, the feed's decimals).
+    pub answer: String,
+    /// The monitor's verdict had that answer been posted.
+    pub would_be_healthy: bool,
+    /// `verifyProof` of the attacker's proof against the oracle's own public inputs for the
+    /// doctored features, data timestamp and answer (eth_call): the proof itself is valid.
+    pub proof_valid: bool,
+    pub prove_ms: u64,
+    /// From the attacker's account, the report signed with the data signer's key (as if it had
+    /// leaked): the mined, reverted transaction, its gas and its revert.
+    pub attacker_tx: String,
+    pub attacker_gas: u64,
+    pub attacker_error: String,
+    /// Through the keeper's (allowlisted) account, the report signed with the attacker's key.
+    pub keeper_tx: String,
+    pub keeper_gas: u64,
+    pub keeper_error: String,
+}
+
 /// Deployed addresses and rounds (`--summary`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     pub rpc_url: String,
     pub verifier: String,
+    /// The ZkmlSignedOracle.
     pub oracle: String,
     pub monitor: String,
+    /// Who signs the reports (the oracle's only signer; quorum 1) and who may post them.
+    pub data_signer: String,
+    pub keeper: String,
+    pub quorum: u8,
+    pub upgrade_delay: u64,
     pub model_id: String,
     pub decimals: u8,
     pub output_frac_bits: u32,
@@ -80,6 +115,8 @@ pub struct Summary {
     pub rounds: Vec<RoundReport>,
     /// The revert of `update` with the last round's proof and its answer plus one unit.
     pub forged_answer_refused: Option<String>,
+    /// The attacker's doctored update after the rounds.
+    pub attack: Option<AttackReport>,
     /// The agent-payment flow (x402 escrow + ERC-8004 validation) on the same chain.
     pub payment: Option<PaymentReport>,
 }
@@ -105,6 +142,15 @@ struct InputFile {
 }
 
 const MAX_AGE: u64 = 3600;
+/// Seconds between proposing and applying a model upgrade or a new signer set.
+const UPGRADE_DELAY: u64 = 86_400;
+/// Signatures a report needs (of the one data signer).
+const QUORUM: u8 = 1;
+/// Gas limit of the attacker's updates: set, so that they are sent and mined (and revert
+/// on-chain) instead of failing at gas estimation.
+const ATTACK_GAS_LIMIT: u64 = 1_000_000;
+/// ETH the deployer gives the attacker if the node did not fund anvil's account #3 (0.01 ETH).
+const ATTACKER_GAS_FUNDS: u128 = 10_000_000_000_000_000;
 /// How long to wait for a transaction's receipt.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 const COLLATERAL_TOKENS: u64 = 1000;
@@ -201,7 +247,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         &root,
         &[
             ("generated/ZkmlPriceVerifier.sol".into(), verifier_src),
-            ("contracts/ZkmlOracle.sol".into(), read("contracts/ZkmlOracle.sol")?),
+            ("contracts/ZkmlSignedOracle.sol".into(), read("contracts/ZkmlSignedOracle.sol")?),
             ("oracle-demo/contracts/CollateralMonitor.sol".into(), read("oracle-demo/contracts/CollateralMonitor.sol")?),
             ("contracts/ZkmlEscrow.sol".into(), read("contracts/ZkmlEscrow.sol")?),
             ("contracts/ZkmlValidator.sol".into(), read("contracts/ZkmlValidator.sol")?),
@@ -210,37 +256,44 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             ("contracts/testing/TestValidationRegistry.sol".into(), read("contracts/testing/TestValidationRegistry.sol")?),
         ],
     )?;
-    let code = |n: &str| codes.get(n).cloned().ok_or_else(|| anyhow!("solc produced no bytecode for {n}"));
+    crate::bindings::check(&codes.abis)?;
+    let code = |n: &str| codes.code(n);
     println!(
-        "compiled ZkmlPriceVerifier, ZkmlOracle, CollateralMonitor, ZkmlEscrow, ZkmlValidator and the test USDC and ERC-8004 registries with solc-js 0.8.28: {:.1} s",
+        "compiled ZkmlPriceVerifier, ZkmlSignedOracle, CollateralMonitor, ZkmlEscrow, ZkmlValidator and the test USDC and ERC-8004 registries with solc-js 0.8.28: {:.1} s",
         t.elapsed().as_secs_f64()
     );
 
     // 4. Deploy.
     let signer: PrivateKeySigner = key.trim().parse().map_err(|_| anyhow!("the private key is not a 32-byte hex key"))?;
     let me = signer.address();
+    if me == ATTACKER_KEY.parse::<PrivateKeySigner>().expect("a key").address() {
+        bail!("the deployer key is anvil's dev account #3, which the demo plays the attacker with: deploy with another key");
+    }
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url.parse().context("--rpc-url is not a URL")?);
     let chain_id = provider.get_chain_id().await.with_context(|| format!("cannot reach the node at {url}"))?;
     let model_id = calldata::fr_to_u256(&compiled.id);
     let (verifier, g_v) = deploy(&provider, code("ZkmlPriceVerifier")?, vec![]).await.context("deploying the verifier")?;
     let description = "SYN/USD (zkml price model)".to_string();
-    // (verifier, modelId, ModelIO{numInputs, inputBits, outputBits, outputFracBits}, decimals,
-    // description, maxAge, owner); small uints encode as full words, ModelIO (static) inline.
-    let u = |v: u64| U256::from(v);
-    let oracle_args = (
+    let data_signer: PrivateKeySigner = DATA_SIGNER_KEY.parse().expect("a key");
+    let narrow = |v: u64, what: &str| u8::try_from(v).map_err(|_| anyhow!("the model's {what} ({v}) does not fit the oracle's uint8"));
+    let config = IZkmlSignedOracle::Config {
         verifier,
-        model_id,
-        u(pin.values as u64),
-        u(pin.slot_bits as u64),
-        u(pout.slot_bits as u64),
-        u(frac as u64),
-        u(decimals as u64),
+        modelId: model_id,
+        io: IZkmlSignedOracle::ModelIO {
+            numInputs: narrow(pin.values as u64, "input count")?,
+            inputBits: narrow(pin.slot_bits as u64, "input slot width")?,
+            outputBits: narrow(pout.slot_bits as u64, "output slot width")?,
+            outputFracBits: narrow(frac as u64, "output scale")?,
+        },
+        decimals,
         description,
-        u(MAX_AGE),
-        me,
-    )
-        .abi_encode_params();
-    let (oracle_addr, g_o) = deploy(&provider, code("ZkmlOracle")?, oracle_args).await.context("deploying ZkmlOracle")?;
+        maxAge: MAX_AGE,
+        upgradeDelay: UPGRADE_DELAY,
+        owner: me,
+    };
+    // (Config, address[] signers, uint8 quorum): a uint8 encodes as a full word.
+    let oracle_args = (config, vec![data_signer.address()], U256::from(QUORUM)).abi_encode_params();
+    let (oracle_addr, g_o) = deploy(&provider, code("ZkmlSignedOracle")?, oracle_args).await.context("deploying ZkmlSignedOracle")?;
     let first = rows.rounds.first().context("rounds.json has no rows")?;
     let price0 = (first.price * 10f64.powi(decimals as i32)) as u128;
     let value0 = U256::from(price0) * U256::from(COLLATERAL_TOKENS);
@@ -254,20 +307,38 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     )
         .abi_encode_params();
     let (monitor_addr, g_m) = deploy(&provider, code("CollateralMonitor")?, monitor_args).await.context("deploying CollateralMonitor")?;
-    println!("chain {chain_id}: verifier {verifier} ({g_v} gas), ZkmlOracle {oracle_addr} ({g_o} gas), CollateralMonitor {monitor_addr} ({g_m} gas)");
+    println!("chain {chain_id}: verifier {verifier} ({g_v} gas), ZkmlSignedOracle {oracle_addr} ({g_o} gas), CollateralMonitor {monitor_addr} ({g_m} gas)");
     println!(
         "loan: {COLLATERAL_TOKENS} SYN against {:.2} USD of debt, liquidation below {}% collateralization",
         debt.to_string().parse::<f64>().unwrap_or(0.0) / 10f64.powi(decimals as i32),
         LIQUIDATION_RATIO_BPS / 100
     );
 
-    let oracle = IZkmlOracle::new(oracle_addr, &provider);
+    let oracle = IZkmlSignedOracle::new(oracle_addr, &provider);
     let monitor = ICollateralMonitor::new(monitor_addr, &provider);
+
+    // The oracle's guards: only the data signer's reports count (set at deployment), and only the
+    // keeper (this account) may post them.
+    confirm("ZkmlSignedOracle.setUpdater", oracle.setUpdater(me, true).send().await).await?;
+    confirm("ZkmlSignedOracle.setUpdatersRestricted", oracle.setUpdatersRestricted(true).send().await).await?;
+    let (signers, quorum) = (oracle.signers().call().await?, oracle.quorum().call().await?);
+    if signers != [data_signer.address()] || quorum != QUORUM || !oracle.updatersRestricted().call().await? || !oracle.isUpdater(me).call().await? {
+        bail!("the oracle's guards are not as deployed: signers {signers:?}, quorum {quorum}");
+    }
+    println!(
+        "guards: a round needs a report signed by the data signer {} (anvil account #2; quorum {QUORUM} of 1), posted by the keeper {me} (updater allowlist on); model and signer-set changes wait {} h",
+        data_signer.address(),
+        UPGRADE_DELAY / 3600
+    );
     let mut summary = Summary {
         rpc_url: url.to_string(),
         verifier: verifier.to_string(),
         oracle: oracle_addr.to_string(),
         monitor: monitor_addr.to_string(),
+        data_signer: data_signer.address().to_string(),
+        keeper: me.to_string(),
+        quorum: QUORUM,
+        upgrade_delay: UPGRADE_DELAY,
         model_id: model_id.to_string(),
         decimals,
         output_frac_bits: frac,
@@ -275,6 +346,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         deploy_gas: [g_v, g_o, g_m],
         rounds: vec![],
         forged_answer_refused: None,
+        attack: None,
         payment: None,
     };
 
@@ -288,11 +360,22 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     for i in 0..opts.rounds {
         let row = &rows.rounds[i % rows.rounds.len()];
         let ts = next_timestamp(last_ts).await;
-        let (s1, w, prove_ms) =
-            prove_wrapped(&compiled, &pk, &row.features, hooks::oracle_context(ts)).with_context(|| format!("proving round {}", i + 1))?;
+        // The data signer's report: the hour's features, quantized as the model reads them, at ts.
+        let features = compiled.graph.quantize_input(&row.features).map_err(|e| anyhow!("quantizing round {}'s features: {e:?}", i + 1))?;
+        let inputs: Vec<I256> = features.iter().map(|&v| I256::try_from(v).expect("i64 fits")).collect();
+        let digest = hooks::report_digest(chain_id, oracle_addr, ts, &features);
+        if oracle.reportDigest(inputs.clone(), ts).call().await.map_err(|e| revert("reportDigest", e))? != digest {
+            bail!("ZkmlSignedOracle.reportDigest disagrees with hooks::report_digest");
+        }
+        let signatures = sign_report(&[&data_signer], digest)?;
+        // The keeper proves the model on the report's features, bound to this oracle and ts.
+        let (s1, w, prove_ms) = prove_wrapped(&compiled, &pk, &row.features, hooks::oracle_context(chain_id, oracle_addr, ts))
+            .with_context(|| format!("proving round {}", i + 1))?;
+        if s1.input != features {
+            bail!("round {}: the proof's input is not the signed report's features", i + 1);
+        }
         let q = s1.output[0];
         let answer = i128::from(q) * 10i128.pow(decimals as u32) / (1i128 << frac);
-        let inputs: Vec<I256> = s1.input.iter().map(|&v| I256::try_from(v).expect("i64 fits")).collect();
         let answer_i = I256::try_from(answer).expect("i128 fits");
         let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
 
@@ -300,17 +383,17 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         let expected: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
         let onchain = oracle.publicInputs(inputs.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
         if onchain != expected {
-            bail!("ZkmlOracle.publicInputs disagrees with the proof's public inputs:\n  contract {onchain:?}\n  proof    {expected:?}");
+            bail!("ZkmlSignedOracle.publicInputs disagrees with the proof's public inputs:\n  contract {onchain:?}\n  proof    {expected:?}");
         }
 
-        // A forged answer with the honest proof: the verifier refuses it (checked once, in the
-        // last round, with eth_call: no transaction, so no nonce is used up).
+        // A forged answer with the honest proof and report: the verifier refuses it (checked
+        // once, in the last round, with eth_call: no transaction, so no nonce is used up).
         if i + 1 == opts.rounds {
             let forged = answer_i + I256::try_from(10i128.pow(decimals as u32) >> frac).expect("fits");
-            match oracle.update(proof.clone(), inputs.clone(), ts, forged).call().await {
+            match oracle.update(proof.clone(), inputs.clone(), ts, forged, signatures.clone()).from(me).call().await {
                 Ok(r) => bail!("a forged answer was accepted (round {r})"),
-                Err(e) => match e.as_decoded_interface_error::<IZkmlOracle::IZkmlOracleErrors>() {
-                    Some(IZkmlOracle::IZkmlOracleErrors::InvalidProof(_)) => {
+                Err(e) => match e.as_decoded_interface_error::<IZkmlSignedOracle::IZkmlSignedOracleErrors>() {
+                    Some(IZkmlSignedOracle::IZkmlSignedOracleErrors::InvalidProof(_)) => {
                         summary.forged_answer_refused = Some("InvalidProof".into());
                     }
                     _ => bail!("a forged answer was refused, but not as InvalidProof: {}", revert("forged update", e)),
@@ -318,7 +401,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             }
         }
 
-        let r = confirm(&format!("round {}: ZkmlOracle.update", i + 1), oracle.update(proof, inputs, ts, answer_i).send().await).await?;
+        let r = confirm(&format!("round {}: ZkmlSignedOracle.update", i + 1), oracle.update(proof, inputs, ts, answer_i, signatures).send().await).await?;
         let c = confirm(&format!("round {}: CollateralMonitor.check", i + 1), monitor.check().send().await).await?;
         let healthy = monitor.healthy().call().await?;
         let rep = RoundReport {
@@ -354,12 +437,15 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 
     // 6. What the chain says now.
     let latest = oracle.latestRoundData().call().await?;
-    let last = summary.rounds.last().expect("at least one round");
+    let last = summary.rounds.last().expect("at least one round").clone();
     if latest.answer.to_string() != last.answer || u64::try_from(latest.roundId).unwrap_or(0) != opts.rounds as u64 {
         bail!("the oracle's latest round ({}, answer {}) is not the last proved one ({}, {})", latest.roundId, latest.answer, opts.rounds, last.answer);
     }
+    if latest.startedAt != U256::from(last.data_timestamp) || latest.updatedAt != latest.startedAt {
+        bail!("the latest round's startedAt {} / updatedAt {} are not its data timestamp {}", latest.startedAt, latest.updatedAt, last.data_timestamp);
+    }
     println!(
-        "\nlatestRoundData: round {}, answer {} ({} decimals), updatedAt {}; the monitor saw round {} and {} checks",
+        "\nlatestRoundData: round {}, answer {} ({} decimals), startedAt = updatedAt = {} (the report's data timestamp); the monitor saw round {} and {} checks",
         latest.roundId,
         latest.answer,
         decimals,
@@ -368,12 +454,31 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         monitor.checks().call().await?
     );
     println!(
-        "the last round's proof with its answer raised by one unit ({}): refused, ZkmlOracle.{}",
+        "the last round's proof and signed report with its answer raised by one unit ({}): refused, ZkmlSignedOracle.{}",
         1.0 / f64::from(1u32 << frac),
         summary.forged_answer_refused.as_deref().unwrap_or("?")
     );
 
-    // 7. An agent pays for one inference through the x402 escrow; ERC-8004 records the validation.
+    // 7. An attacker posts a doctored price.
+    let row = &rows.rounds[(opts.rounds - 1) % rows.rounds.len()];
+    let attack = Attack { chain_id, compiled: &compiled, pk: &pk, oracle_addr, verifier, monitor_addr, decimals, frac, last_ts, row, data_signer: &data_signer };
+    summary.attack = Some(attack.run(&provider, url, me).await.context("the attacker's update")?);
+    let after = oracle.latestRoundData().call().await?;
+    if after.roundId != latest.roundId || after.answer != latest.answer || !monitor.healthy().call().await? {
+        bail!("the attack changed the feed: round {}, answer {}", after.roundId, after.answer);
+    }
+    let still = monitor.check().from(me).call().await.map_err(|e| revert("CollateralMonitor.check (eth_call)", e))?;
+    println!(
+        "  the feed still reads round {}, answer {} (the keeper's); CollateralMonitor.check() (eth_call): {}",
+        after.roundId,
+        after.answer,
+        if still { "healthy" } else { "LIQUIDATE" }
+    );
+    if !still {
+        bail!("the monitor would liquidate after the attack");
+    }
+
+    // 8. An agent pays for one inference through the x402 escrow; ERC-8004 records the validation.
     let next = |k: usize| rows.rounds[(opts.rounds + k) % rows.rounds.len()].clone();
     let setup = payment::Setup {
         url,
@@ -404,10 +509,180 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 pub(crate) fn prove_wrapped(compiled: &Compiled, pk: &ProvingKey<Bn254>, features: &[f64], context: U256) -> Result<(Stage1Proof, WrapProof, u64)> {
     let t = Instant::now();
     let s1 = zkml::pipeline::prove(compiled, features).context("stage-1 proof")?;
-    let context = F::from_be_bytes_mod_order(&context.to_be_bytes::<32>());
-    let w = zkml::wrap::prove(pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], &s1, &mut rand::rngs::OsRng)
-        .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
+    let (w, _) = wrap(compiled, pk, &s1, context)?;
     Ok((s1, w, t.elapsed().as_millis() as u64))
+}
+
+/// A Groth16 wrap of a stage-1 proof bound to `context` (one stage-1 proof can be wrapped for
+/// several contexts); and the time it took.
+pub(crate) fn wrap(compiled: &Compiled, pk: &ProvingKey<Bn254>, s1: &Stage1Proof, context: U256) -> Result<(WrapProof, u64)> {
+    let t = Instant::now();
+    let context = F::from_be_bytes_mod_order(&context.to_be_bytes::<32>());
+    let w = zkml::wrap::prove(pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], s1, &mut rand::rngs::OsRng)
+        .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
+    Ok((w, t.elapsed().as_millis() as u64))
+}
+
+/// 65-byte (r, s, v) signatures of `digest` by `signers`, sorted by signer address, ascending
+/// (the order ZkmlSignedOracle.update wants).
+pub fn sign_report(signers: &[&PrivateKeySigner], digest: B256) -> Result<Vec<Bytes>> {
+    let mut s: Vec<&PrivateKeySigner> = signers.to_vec();
+    s.sort_by_key(|k| k.address());
+    s.iter()
+        .map(|k| Ok(Bytes::copy_from_slice(&k.sign_hash_sync(&digest).context("signing a report")?.as_bytes())))
+        .collect()
+}
+
+/// The attacker: proves the model on doctored features (the honest row with its current price
+/// halved, which would flip the loan), binds the proof to this oracle and a fresh data timestamp
+/// (a valid proof), and sends `update` twice as real transactions, both of which revert: from its
+/// own account with the report signed by the data signer's key (as if that key had leaked), and
+/// through the keeper's allowlisted account with the report signed by its own key.
+struct Attack<'a> {
+    chain_id: u64,
+    compiled: &'a Compiled,
+    pk: &'a ProvingKey<Bn254>,
+    oracle_addr: Address,
+    verifier: Address,
+    monitor_addr: Address,
+    decimals: u8,
+    frac: u32,
+    last_ts: u64,
+    row: &'a RoundRow,
+    data_signer: &'a PrivateKeySigner,
+}
+
+impl Attack<'_> {
+    async fn run<P: Provider>(&self, keeper: &P, url: &str, keeper_a: Address) -> Result<AttackReport> {
+        let attacker: PrivateKeySigner = ATTACKER_KEY.parse().expect("a key");
+        let attacker_a = attacker.address();
+        let ap = ProviderBuilder::new().wallet(EthereumWallet::from(attacker.clone())).connect_http(url.parse().context("the RPC URL")?);
+        if ap.get_balance(attacker_a).await? < U256::from(ATTACKER_GAS_FUNDS) {
+            confirm(
+                "funding the attacker's gas",
+                keeper
+                    .send_transaction(TransactionRequest::default().with_to(attacker_a).with_value(U256::from(ATTACKER_GAS_FUNDS)))
+                    .await
+                    .map_err(alloy::contract::Error::from),
+            )
+            .await?;
+        }
+        println!("\n-- an attacker posts a doctored price");
+
+        let mut doctored = self.row.features.clone();
+        doctored[0] /= 2.0;
+        let ts = next_timestamp(self.last_ts).await;
+        let (s1, w, prove_ms) = prove_wrapped(self.compiled, self.pk, &doctored, hooks::oracle_context(self.chain_id, self.oracle_addr, ts))
+            .context("proving the doctored features")?;
+        let q = s1.output[0];
+        let answer = i128::from(q) * 10i128.pow(self.decimals as u32) / (1i128 << self.frac);
+        let answer_i = I256::try_from(answer).expect("i128 fits");
+        let features: Vec<I256> = s1.input.iter().map(|&v| I256::try_from(v).expect("i64 fits")).collect();
+        let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
+
+        // It is a valid proof of exactly the statement the oracle would check.
+        let oracle = IZkmlSignedOracle::new(self.oracle_addr, keeper);
+        let public = oracle.publicInputs(features.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
+        if public != w.public_inputs.iter().map(calldata::fr_to_u256).collect::<Vec<_>>() {
+            bail!("the oracle's public inputs for the doctored report are not the attacker's proof's");
+        }
+        let proof_valid = IZkmlVerifier::new(self.verifier, keeper).verifyProof(proof.clone(), public).call().await?;
+        if !proof_valid {
+            bail!("the attacker's proof does not verify");
+        }
+        let monitor = ICollateralMonitor::new(self.monitor_addr, keeper);
+        let (collateral, debt, ratio) =
+            (monitor.collateral().call().await?, monitor.debt().call().await?, monitor.liquidationRatioBps().call().await?);
+        let would_be_healthy = answer > 0 && U256::from(answer as u128) * collateral / U256::from(10u64).pow(U256::from(18u64)) * U256::from(10_000u64) >= debt * ratio;
+        let usd = |v: i128| v as f64 / 10f64.powi(self.decimals as i32);
+        println!(
+            "attacker {attacker_a} (anvil account #3): proves the model on doctored features (price now {:.4} -> {:.4} USD, {:.2} s); the proof, bound to this oracle and data timestamp {ts}, is valid (verifyProof: {proof_valid}); its answer {:.4} USD would mark the loan {}",
+            self.row.features[0],
+            doctored[0],
+            prove_ms as f64 / 1e3,
+            usd(answer),
+            if would_be_healthy { "healthy" } else { "LIQUIDATE" }
+        );
+
+        let digest = hooks::report_digest(self.chain_id, self.oracle_addr, ts, &s1.input);
+        // 1. From its own account, the report signed with the data signer's key: the allowlist.
+        let by_attacker = IZkmlSignedOracle::new(self.oracle_addr, &ap);
+        let (r1, e1) = mined_revert(
+            "the attacker's update",
+            by_attacker.update(proof.clone(), features.clone(), ts, answer_i, sign_report(&[self.data_signer], digest)?).from(attacker_a),
+        )
+        .await?;
+        let attacker_error = match e1 {
+            IZkmlSignedOracle::IZkmlSignedOracleErrors::NotAnUpdater(e) if e.caller == attacker_a => {
+                format!("ZkmlSignedOracle.NotAnUpdater({})", e.caller)
+            }
+            e => bail!("the attacker's update was refused, but not as NotAnUpdater({attacker_a}): {e:?}"),
+        };
+        println!(
+            "  from the attacker's account, the report signed with the data signer's key (as if it had leaked): update reverted on-chain (tx {}, status 0, {} gas): {attacker_error}",
+            r1.transaction_hash, r1.gas_used
+        );
+        // 2. Through the keeper's account, the report signed with its own key: the signature check.
+        let (r2, e2) = mined_revert(
+            "the keeper-relayed update",
+            oracle.update(proof, features, ts, answer_i, sign_report(&[&attacker], digest)?).from(keeper_a),
+        )
+        .await?;
+        let keeper_error = match e2 {
+            IZkmlSignedOracle::IZkmlSignedOracleErrors::NotASigner(e) if e.recovered == attacker_a => {
+                format!("ZkmlSignedOracle.NotASigner({}, {})", e.index, e.recovered)
+            }
+            e => bail!("the keeper-relayed update was refused, but not as NotASigner(0, {attacker_a}): {e:?}"),
+        };
+        println!(
+            "  through the keeper's allowlisted account, the report signed with the attacker's key: update reverted on-chain (tx {}, status 0, {} gas): {keeper_error}",
+            r2.transaction_hash, r2.gas_used
+        );
+        if r1.from != attacker_a || r2.from != keeper_a {
+            bail!("the attack's transactions were not sent from the attacker and the keeper");
+        }
+        Ok(AttackReport {
+            attacker: attacker_a.to_string(),
+            data_timestamp: ts,
+            honest_price: self.row.features[0],
+            doctored_price: doctored[0],
+            answer: answer.to_string(),
+            would_be_healthy,
+            proof_valid,
+            prove_ms,
+            attacker_tx: r1.transaction_hash.to_string(),
+            attacker_gas: r1.gas_used,
+            attacker_error,
+            keeper_tx: r2.transaction_hash.to_string(),
+            keeper_gas: r2.gas_used,
+            keeper_error,
+        })
+    }
+}
+
+/// Sends an `update` that must revert as a real transaction (fixed gas limit, so it is mined),
+/// after an eth_call that decodes why; its receipt (status 0) and the oracle's error.
+async fn mined_revert<P: Provider>(
+    what: &str,
+    call: alloy::contract::SolCallBuilder<P, IZkmlSignedOracle::updateCall>,
+) -> Result<(TransactionReceipt, IZkmlSignedOracle::IZkmlSignedOracleErrors)> {
+    let err = match call.call().await {
+        Ok(r) => bail!("{what} would be accepted (round {r})"),
+        Err(e) => e.as_decoded_interface_error::<IZkmlSignedOracle::IZkmlSignedOracleErrors>().ok_or_else(|| revert(what, e))?,
+    };
+    let r = call
+        .gas(ATTACK_GAS_LIMIT)
+        .send()
+        .await
+        .map_err(|e| anyhow!("sending {what}: {e}"))?
+        .with_timeout(Some(RECEIPT_TIMEOUT))
+        .get_receipt()
+        .await
+        .with_context(|| format!("{what}: no receipt"))?;
+    if r.status() {
+        bail!("{what} {} succeeded on-chain", r.transaction_hash);
+    }
+    Ok((r, err))
 }
 
 /// Waits for the receipt of a sent transaction; an error (with the decoded revert) if sending
@@ -450,7 +725,7 @@ pub fn decoded_revert(e: &alloy::contract::Error) -> Option<String> {
         };
     }
     try_decode!(
-        "ZkmlOracle" => IZkmlOracle::IZkmlOracleErrors,
+        "ZkmlSignedOracle" => IZkmlSignedOracle::IZkmlSignedOracleErrors,
         "CollateralMonitor" => ICollateralMonitor::ICollateralMonitorErrors,
         "ZkmlEscrow" => IZkmlEscrow::IZkmlEscrowErrors,
         "ZkmlValidator" => IZkmlValidator::IZkmlValidatorErrors,

@@ -1,7 +1,10 @@
 //! oracle-demo: zkml's main job end to end on a local chain. A price model (model/, trained by
-//! model/train.py) is compiled and proved with `zkml`, each proof is wrapped into Groth16 and
-//! posted to `ZkmlOracle.update`; a consumer contract (contracts/CollateralMonitor.sol) reads
-//! `latestRoundData` and re-evaluates a loan on it. Then an agent pays for one proved inference
+//! model/train.py) is compiled and proved with `zkml`; each round a data signer signs the hour's
+//! features, the proof on them is wrapped into Groth16 and posted with the signature to
+//! `ZkmlSignedOracle.update` by the allowlisted keeper; a consumer contract
+//! (contracts/CollateralMonitor.sol) reads `latestRoundData` and re-evaluates a loan on it. An
+//! attacker's valid proof on doctored features is refused on-chain (no updater, no signer's
+//! signature). Then an agent pays for one proved inference
 //! through x402 into `ZkmlEscrow` (EIP-3009), the escrow pays the provider on the proof and the
 //! ERC-8004 Validation Registry records the validation (payment.rs).
 
@@ -11,5 +14,5 @@ pub mod demo;
 pub mod payment;
 pub mod solc;
 
-pub use demo::{Options, RoundReport, Summary, run};
+pub use demo::{AttackReport, Options, RoundReport, Summary, run};
 pub use payment::{Balances, PaymentReport};

@@ -2,14 +2,17 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-/// zkml's main job end to end: a price model's inferences, proved and wrapped into Groth16,
-/// feed a ZkmlOracle on a local chain that a consumer contract reads; then an agent pays for
-/// one proved inference through an x402 escrow and the ERC-8004 Validation Registry records it.
+/// zkml's main job end to end: a price model's inferences on signed market data, proved and
+/// wrapped into Groth16, feed a ZkmlSignedOracle on a local chain that a consumer contract reads;
+/// an attacker's doctored update is refused on-chain; then an agent pays for one proved inference
+/// through an x402 escrow and the ERC-8004 Validation Registry records it.
 ///
 /// Starts the pinned anvil on a free loopback port (stopped at the end, on error and on
 /// Ctrl-C), compiles the model in oracle-demo/model/, makes development Groth16 keys, renders
-/// and deploys the verifier, ZkmlOracle and a CollateralMonitor, runs the rounds, then the
-/// payment flow (TestUSDC, ZkmlEscrow, ZkmlValidator, the ERC-8004 test registries).
+/// and deploys the verifier, ZkmlSignedOracle (data signer: anvil's dev account #2; updates only
+/// from the deployer) and a CollateralMonitor, runs the rounds and the attack (anvil's dev
+/// account #3), then the payment flow (TestUSDC, ZkmlEscrow, ZkmlValidator, the ERC-8004 test
+/// registries).
 #[derive(Parser)]
 #[command(name = "oracle-demo")]
 struct Cli {

@@ -1,9 +1,11 @@
 //! The agent-payment flow on the demo's chain: an agent pays for one proved inference through
 //! x402 into `ZkmlEscrow` (an EIP-3009 ReceiveWithAuthorization it signs with EIP-712), a provider
 //! proves the inference bound to the request, the escrow pays the provider on the proof and
-//! `ZkmlValidator` records the ERC-8004 validation (response 100). Then a second request: a
-//! tampered proof is refused on-chain (the transaction reverts) and, after anvil's clock is moved
-//! past the deadline, the agent is refunded.
+//! `ZkmlValidator` records the ERC-8004 validation (response 100). The two take different wraps
+//! of the provider's one stage-1 proof: a proof's context names its hook (the escrow and the
+//! request id; the validator, the agent and the request hash), so neither proof counts at the
+//! other. Then a second request: a tampered proof is refused on-chain (the transaction reverts)
+//! and, after anvil's clock is moved past the deadline, the agent is refunded.
 
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
@@ -23,7 +25,7 @@ use zkml::artifact::Compiled;
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization};
-use crate::demo::{RoundRow, confirm, decoded_revert, deploy, prove_wrapped};
+use crate::demo::{RoundRow, confirm, decoded_revert, deploy, prove_wrapped, wrap};
 
 /// The price of one proved inference: 1.50 USDC (6 decimals).
 pub const PRICE: u64 = 1_500_000;
@@ -56,7 +58,7 @@ pub struct Setup<'a, P: Provider> {
     pub me: &'a P,
     pub me_address: Address,
     pub chain_id: u64,
-    pub codes: &'a crate::solc::Bytecodes,
+    pub codes: &'a crate::solc::Artifacts,
     pub compiled: &'a Compiled,
     pub pk: &'a ProvingKey<Bn254>,
     pub verifier: Address,
@@ -100,7 +102,10 @@ pub struct PaymentReport {
     pub open_tx: String,
     pub open_gas: u64,
     pub validation_request_gas: u64,
+    /// Stage 1 and the escrow's wrap.
     pub prove_ms: u64,
+    /// The second wrap of the same stage-1 proof, for the validator's context.
+    pub validation_wrap_ms: u64,
     /// The proved forecast (the output value, and in the oracle's decimals).
     pub output_q: i64,
     pub answer: String,
@@ -110,6 +115,9 @@ pub struct PaymentReport {
     pub respond_gas: u64,
     /// The registry's response for the request (100: valid).
     pub validation_response: u8,
+    /// How each hook refused the other's proof (eth_call): the escrow's proof at the validator,
+    /// the validator's at the escrow.
+    pub cross_context_refused: [String; 2],
     /// How a second `release` of the paid request was refused (eth_call).
     pub double_release_refused: String,
     pub tampered_request_id: String,
@@ -129,7 +137,7 @@ pub struct PaymentReport {
 /// Runs the flow; every step's transaction must succeed except the tampered release, which must
 /// revert with `ZkmlEscrow.InvalidProof`.
 pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
-    let code = |n: &str| s.codes.get(n).cloned().ok_or_else(|| anyhow!("solc produced no bytecode for {n}"));
+    let code = |n: &str| s.codes.code(n);
     println!("\n== an agent pays for one proved inference (x402 escrow, EIP-3009) and ERC-8004 records the validation");
 
     // Contracts: the token, the ERC-8004 registries, our validator and the escrow.
@@ -240,8 +248,10 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     balances.push(bal("agent paid into the escrow (open)").await?);
     println!("escrow: request {request_id} opened (tx {}, {} gas), deadline {}", open_r.transaction_hash, open_r.gas_used, paid.deadline);
 
-    // The provider asks the ERC-8004 registry for a validation by our validator, then proves the
-    // inference bound to the request (context = requestId mod r).
+    // The provider asks the ERC-8004 registry for a validation by our validator of the same
+    // request (the validator's request hash is the escrow's request id: the same rule, client =
+    // the payer, the same salt), then proves the inference once and wraps it twice, bound to the
+    // escrow's request and to the validation.
     let vr = confirm(
         "ValidationRegistry.validationRequest",
         IValidationRegistry::new(registry_a, &prov)
@@ -250,38 +260,59 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
             .await,
     )
     .await?;
-    let (s1, w, prove_ms) =
-        prove_wrapped(s.compiled, s.pk, &s.paid_row.features, hooks::request_context(request_id)).context("proving the paid inference")?;
+    let (s1, w, prove_ms) = prove_wrapped(s.compiled, s.pk, &s.paid_row.features, hooks::escrow_context(s.chain_id, escrow_a, request_id))
+        .context("proving the paid inference")?;
+    let (wv, validation_wrap_ms) =
+        wrap(s.compiled, s.pk, &s1, hooks::validation_context(s.chain_id, validator_a, agent_id, request_id)).context("wrapping for the validator")?;
     let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
-    if public.get(2..2 + k) != Some(&paid.input_words[..]) {
-        bail!("the proof's input words are not the ones the agent paid for");
+    let public_v: Vec<U256> = wv.public_inputs.iter().map(calldata::fr_to_u256).collect();
+    if public.get(2..2 + k) != Some(&paid.input_words[..]) || public_v.get(2..) != public.get(2..) {
+        bail!("the proofs' input words are not the ones the agent paid for");
     }
     let out_word = *public.get(2 + k).context("the proof has no output word")?;
     let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
         .context("the proof's output word is not one packed value")?;
     let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
+    let proof_v = Bytes::copy_from_slice(&calldata::encode_proof(&wv.proof));
     println!(
-        "provider: proved the forecast {:.4} USD for hour {} (stage 1 + Groth16 wrap: {:.2} s)",
+        "provider: proved the forecast {:.4} USD for hour {} (stage 1 + Groth16 wrap for the escrow's request: {:.2} s; a second wrap of the same stage-1 proof for the validation: {:.2} s)",
         answer as f64 / 10f64.powi(s.decimals as i32),
         s.paid_row.hour + 1,
-        prove_ms as f64 / 1e3
+        prove_ms as f64 / 1e3,
+        validation_wrap_ms as f64 / 1e3
     );
 
-    // The escrow pays on the proof; the validator verifies it again and answers the registry.
+    // Each hook refuses the other's proof: the context names the hook and the use.
+    let validator_p = IZkmlValidator::new(validator_a, &prov);
+    let uri = format!("data:,zkml proof of request {request_id}");
+    let at_validator = match validator_p.respond(agent_a, paid.salt, proof.clone(), public.clone(), uri.clone()).from(provider_a).call().await {
+        Ok(_) => bail!("the validator would accept the escrow's proof"),
+        Err(e) => match e.as_decoded_interface_error::<IZkmlValidator::IZkmlValidatorErrors>() {
+            Some(IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)) => "ZkmlValidator.WrongRequest".to_string(),
+            _ => bail!("the validator refused the escrow's proof, but not as WrongRequest: {}", describe(&e)),
+        },
+    };
+    let at_escrow = match escrow_p.release(request_id, proof_v.clone(), public_v.clone()).call().await {
+        Ok(_) => bail!("the escrow would pay on the validator's proof"),
+        Err(e) => match escrow_error(&e) {
+            Some(IZkmlEscrow::IZkmlEscrowErrors::WrongRequest(_)) => "ZkmlEscrow.WrongRequest".to_string(),
+            _ => bail!("the escrow refused the validator's proof, but not as WrongRequest: {}", describe(&e)),
+        },
+    };
+    println!("the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}");
+
+    // The escrow pays on its proof; the validator verifies its own and answers the registry.
     let rel = confirm("ZkmlEscrow.release", escrow_p.release(request_id, proof.clone(), public.clone()).send().await).await?;
     let released = rel.decoded_log::<IZkmlEscrow::Released>().context("release emitted no Released event")?;
     if released.data.provider != provider_a || released.data.amount != U256::from(PRICE) {
         bail!("the escrow released {} to {}, not {PRICE} to the provider", released.data.amount, released.data.provider);
     }
     balances.push(bal("released to the provider on the proof").await?);
-    let resp = confirm(
-        "ZkmlValidator.respond",
-        IZkmlValidator::new(validator_a, &prov)
-            .respond(request_id, proof.clone(), public.clone(), format!("data:,zkml proof of request {request_id}"))
-            .send()
-            .await,
-    )
-    .await?;
+    let resp = confirm("ZkmlValidator.respond", validator_p.respond(agent_a, paid.salt, proof_v, public_v, uri).send().await).await?;
+    let validated = resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
+    if validated.data.requestHash != request_id || validated.data.client != agent_a || validated.data.agentId != agent_id {
+        bail!("the validator validated request {} of client {}, not the escrow's request {request_id}", validated.data.requestHash, validated.data.client);
+    }
     let st = registry.getValidationStatus(request_id).call().await.context("ValidationRegistry.getValidationStatus")?;
     if st.validatorAddress != validator_a || st.response != 100 || st.tag != "zkml" {
         bail!("the registry holds response {} tagged {:?} from {} for the request", st.response, st.tag, st.validatorAddress);
@@ -312,7 +343,8 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let (request2, _) = open_from_payload(s, &escrow, escrow_a, &second.payload).await?;
     balances.push(bal("second request opened").await?);
     let (_, w2, prove2_ms) =
-        prove_wrapped(s.compiled, s.pk, &s.tampered_row.features, hooks::request_context(request2)).context("proving the second request")?;
+        prove_wrapped(s.compiled, s.pk, &s.tampered_row.features, hooks::escrow_context(s.chain_id, escrow_a, request2))
+            .context("proving the second request")?;
     let public2: Vec<U256> = w2.public_inputs.iter().map(calldata::fr_to_u256).collect();
     let mut bad = calldata::encode_proof(&w2.proof);
     let q = U256::from_str_radix(BN254_Q, 10).expect("q");
@@ -407,6 +439,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         open_gas: open_r.gas_used,
         validation_request_gas: vr.gas_used,
         prove_ms,
+        validation_wrap_ms,
         output_q: *s1.output.first().context("no output")?,
         answer: answer.to_string(),
         release_tx: rel.transaction_hash.to_string(),
@@ -414,6 +447,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         respond_tx: resp.transaction_hash.to_string(),
         respond_gas: resp.gas_used,
         validation_response: st.response,
+        cross_context_refused: [at_validator, at_escrow],
         double_release_refused: double,
         tampered_request_id: request2.to_string(),
         tampered_deadline: second.deadline,
@@ -434,6 +468,7 @@ struct SignedPayment {
     /// `extensions.zkml`.
     payload: Value,
     input_words: Vec<U256>,
+    salt: B256,
     deadline: u64,
 }
 
@@ -460,7 +495,7 @@ async fn sign_payment<P: Provider>(s: &Setup<'_, P>, agent: &PrivateKeySigner, o
     let now = latest_timestamp(s.me).await?;
     let deadline = now + deadline_seconds;
     let valid_before = now + accepted["maxTimeoutSeconds"].as_u64().unwrap_or(AUTHORIZATION_SECONDS);
-    let request_id = hooks::escrow_request_id(agent.address(), s.model_id, input_hash, salt);
+    let request_id = hooks::request_hash(agent.address(), s.model_id, input_hash, salt);
     let nonce = hooks::escrow_nonce(request_id, provider, amount, deadline);
 
     let auth = ReceiveWithAuthorization {
@@ -506,7 +541,7 @@ async fn sign_payment<P: Provider>(s: &Setup<'_, P>, agent: &PrivateKeySigner, o
             },
         },
     });
-    Ok(SignedPayment { payload, input_words: words, deadline })
+    Ok(SignedPayment { payload, input_words: words, salt, deadline })
 }
 
 /// The resource server's side: read the payment payload, check the signature off-chain and that
@@ -538,7 +573,7 @@ async fn open_from_payload<P: Provider>(
     if to != escrow_a || value != U256::from(PRICE) {
         bail!("the authorization pays {value} to {to}, not {PRICE} to the escrow {escrow_a}");
     }
-    let request_id = hooks::escrow_request_id(from, s.model_id, input_hash, salt);
+    let request_id = hooks::request_hash(from, s.model_id, input_hash, salt);
     if nonce != hooks::escrow_nonce(request_id, provider, value, deadline) {
         bail!("the authorization's nonce does not bind the escrow terms");
     }

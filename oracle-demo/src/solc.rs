@@ -9,12 +9,25 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-/// Creation bytecode of each compiled contract, by contract name.
-pub type Bytecodes = BTreeMap<String, Vec<u8>>;
+/// What solc made of the sources, by contract name.
+#[derive(Default)]
+pub struct Artifacts {
+    /// Creation bytecode of each contract that has one (not of interfaces, abstract contracts).
+    pub codes: BTreeMap<String, Vec<u8>>,
+    /// The JSON ABI of every contract.
+    pub abis: BTreeMap<String, Value>,
+}
+
+impl Artifacts {
+    /// The creation bytecode of `name`.
+    pub fn code(&self, name: &str) -> Result<Vec<u8>> {
+        self.codes.get(name).cloned().with_context(|| format!("solc produced no bytecode for {name}"))
+    }
+}
 
 /// `sources`: (unit name, Solidity text). Imports not among them are read by script/solc from the
 /// repository (unit names are paths relative to the repo root).
-pub fn compile(root: &Path, sources: &[(String, String)]) -> Result<Bytecodes> {
+pub fn compile(root: &Path, sources: &[(String, String)]) -> Result<Artifacts> {
     let mut srcs = serde_json::Map::new();
     for (name, text) in sources {
         srcs.insert(name.clone(), json!({ "content": text }));
@@ -26,7 +39,7 @@ pub fn compile(root: &Path, sources: &[(String, String)]) -> Result<Bytecodes> {
             "optimizer": { "enabled": true, "runs": 200 },
             "evmVersion": "cancun",
             "remappings": ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
-            "outputSelection": { "*": { "*": ["evm.bytecode.object"] } }
+            "outputSelection": { "*": { "*": ["abi", "evm.bytecode.object"] } }
         }
     });
     let solc = root.join("script/solc");
@@ -55,14 +68,15 @@ pub fn compile(root: &Path, sources: &[(String, String)]) -> Result<Bytecodes> {
     if !errors.is_empty() {
         bail!("Solidity compilation failed:\n{}", errors.join("\n"));
     }
-    let mut codes = Bytecodes::new();
+    let mut out = Artifacts::default();
     for (_unit, contracts) in v["contracts"].as_object().context("no contracts in solc output")? {
         for (name, c) in contracts.as_object().into_iter().flatten() {
             let hex_code = c["evm"]["bytecode"]["object"].as_str().unwrap_or("");
             if !hex_code.is_empty() {
-                codes.insert(name.clone(), alloy::primitives::hex::decode(hex_code).context("solc bytecode hex")?);
+                out.codes.insert(name.clone(), alloy::primitives::hex::decode(hex_code).context("solc bytecode hex")?);
             }
+            out.abis.insert(name.clone(), c["abi"].clone());
         }
     }
-    Ok(codes)
+    Ok(out)
 }

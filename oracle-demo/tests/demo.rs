@@ -1,35 +1,18 @@
 //! Runs the demo binary for 2 rounds against an anvil this test starts, then reads the chain:
-//! the oracle's rounds and the agent-payment flow (escrow, ERC-8004 validation, tampered proof,
-//! refund).
+//! the signed oracle's rounds and guards, the attacker's refused updates, and the agent-payment
+//! flow (escrow, ERC-8004 validation, tampered proof, refund).
 
 use std::process::Command;
 
 use alloy::primitives::{Address, B256, I256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::Filter;
-use alloy::sol;
+use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use oracle_demo::Summary;
-use oracle_demo::anvil::{ANVIL_DEV_KEY, Anvil};
-use oracle_demo::bindings::{ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator};
+use oracle_demo::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY};
+use oracle_demo::bindings::{ICollateralMonitor, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator};
 use oracle_demo::payment::{DEADLINE_SECONDS, PRICE, STATUS_RELEASED, STATUS_REFUNDED};
-
-sol! {
-    #[sol(rpc)]
-    interface IOracle {
-        function latestRoundData() external view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound);
-        function getRoundData(uint80 roundId) external view returns (uint80, int256 answer, uint256, uint256 updatedAt, uint80);
-        function latestRound() external view returns (uint80);
-        function modelId() external view returns (uint256);
-        function decimals() external view returns (uint8);
-    }
-    #[sol(rpc)]
-    interface IMonitor {
-        function lastPrice() external view returns (int256);
-        function lastRound() external view returns (uint80);
-        function checks() external view returns (uint256);
-    }
-}
 
 #[test]
 fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
@@ -46,7 +29,9 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed\n{stdout}\n{stderr}");
-    assert!(!stdout.contains(&ANVIL_DEV_KEY[2..]) && !stderr.contains(&ANVIL_DEV_KEY[2..]), "the key was printed");
+    for key in [ANVIL_DEV_KEY, DATA_SIGNER_KEY, ATTACKER_KEY] {
+        assert!(!stdout.contains(&key[2..]) && !stderr.contains(&key[2..]), "a key was printed");
+    }
     let s: Summary = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
     assert_eq!(s.rounds.len(), 2);
     assert_eq!(s.forged_answer_refused.as_deref(), Some("InvalidProof"));
@@ -54,11 +39,25 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
     let provider = ProviderBuilder::new().connect_http(anvil.url.parse().unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let oracle = IOracle::new(s.oracle.parse::<Address>().unwrap(), &provider);
-        let monitor = IMonitor::new(s.monitor.parse::<Address>().unwrap(), &provider);
+        let oracle_a = s.oracle.parse::<Address>().unwrap();
+        let oracle = IZkmlSignedOracle::new(oracle_a, &provider);
+        let monitor = ICollateralMonitor::new(s.monitor.parse::<Address>().unwrap(), &provider);
         assert_eq!(oracle.modelId().call().await.unwrap().to_string(), s.model_id);
         assert_eq!(oracle.decimals().call().await.unwrap(), s.decimals);
         assert_eq!(u64::try_from(oracle.latestRound().call().await.unwrap()).unwrap(), 2);
+
+        // The guards: the data signer (anvil #2) alone signs reports, the keeper alone posts them.
+        let signer_a = DATA_SIGNER_KEY.parse::<PrivateKeySigner>().unwrap().address();
+        let keeper_a = ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address();
+        let attacker_a = ATTACKER_KEY.parse::<PrivateKeySigner>().unwrap().address();
+        assert_eq!((s.data_signer.parse::<Address>().unwrap(), s.keeper.parse::<Address>().unwrap()), (signer_a, keeper_a));
+        assert_eq!(oracle.signers().call().await.unwrap(), vec![signer_a]);
+        assert_eq!(oracle.quorum().call().await.unwrap(), 1);
+        assert!(oracle.updatersRestricted().call().await.unwrap());
+        assert!(oracle.isUpdater(keeper_a).call().await.unwrap());
+        assert!(!oracle.isUpdater(attacker_a).call().await.unwrap());
+        assert_eq!(oracle.upgradeDelay().call().await.unwrap(), s.upgrade_delay);
+        assert!(s.upgrade_delay >= 3600);
         for r in &s.rounds {
             // The answer is exactly the proved output value, scaled to the feed's decimals.
             let expect = i128::from(r.output_q) * 10i128.pow(s.decimals as u32) / (1i128 << s.output_frac_bits);
@@ -67,10 +66,37 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
             let got = oracle.getRoundData(alloy::primitives::Uint::from(r.round)).call().await.unwrap();
             assert_eq!(got.answer, r.answer.parse::<I256>().unwrap(), "round {}", r.round);
             assert_eq!(u64::try_from(got.updatedAt).unwrap(), r.data_timestamp);
+            assert!(got.startedAt <= got.updatedAt, "Chainlink's order");
+            assert_eq!(u64::try_from(got.startedAt).unwrap(), r.data_timestamp, "startedAt is the data timestamp too");
+            // The update came from the keeper and succeeded.
+            let rr = provider.get_transaction_receipt(r.update_tx.parse().unwrap()).await.unwrap().unwrap();
+            assert!(rr.status() && rr.from == keeper_a && rr.to == Some(oracle_a));
         }
         let latest = oracle.latestRoundData().call().await.unwrap();
         let last = s.rounds.last().unwrap();
         assert_eq!(latest.answer, last.answer.parse::<I256>().unwrap());
+        assert_eq!(u64::try_from(latest.roundId).unwrap(), 2);
+        assert!(latest.startedAt <= latest.updatedAt);
+        assert_eq!(u64::try_from(latest.updatedAt).unwrap(), last.data_timestamp);
+
+        // The attacker's doctored update: a valid proof of a crash price, sent twice as real
+        // transactions, both reverted on-chain; the feed and the loan are as the keeper left them.
+        let a = s.attack.as_ref().expect("the attack ran");
+        assert_eq!(a.attacker.parse::<Address>().unwrap(), attacker_a);
+        assert!(a.proof_valid, "the attacker's proof itself verifies");
+        assert!(!a.would_be_healthy, "the doctored answer would have liquidated the loan");
+        assert!((a.doctored_price - a.honest_price / 2.0).abs() < 1e-9);
+        let doctored = a.answer.parse::<f64>().unwrap() / 10f64.powi(s.decimals as i32);
+        assert!(doctored < 0.75 * last.price_now, "doctored answer {doctored}");
+        assert_eq!(a.attacker_error, format!("ZkmlSignedOracle.NotAnUpdater({attacker_a})"));
+        assert_eq!(a.keeper_error, format!("ZkmlSignedOracle.NotASigner(0, {attacker_a})"));
+        for (tx, from, gas) in [(&a.attacker_tx, attacker_a, a.attacker_gas), (&a.keeper_tx, keeper_a, a.keeper_gas)] {
+            let r = provider.get_transaction_receipt(tx.parse().unwrap()).await.unwrap().expect("the attack tx was mined");
+            assert!(!r.status(), "the attacker's update must revert on-chain");
+            assert_eq!((r.from, r.to, r.gas_used), (from, Some(oracle_a), gas));
+        }
+        assert!(a.data_timestamp > last.data_timestamp, "fresh data: not refused for its time");
+        assert!(monitor.healthy().call().await.unwrap(), "the loan stays healthy");
         assert_eq!(monitor.lastPrice().call().await.unwrap(), latest.answer, "the consumer read the latest answer");
         assert_eq!(u64::try_from(monitor.lastRound().call().await.unwrap()).unwrap(), 2);
         assert_eq!(u64::try_from(monitor.checks().call().await.unwrap()).unwrap(), 2);
@@ -114,8 +140,12 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         let sum = registry.getSummary(st.agentId, vec![validator_a], "zkml".into()).call().await.unwrap();
         assert_eq!((sum.count, sum.avgResponse), (1, 100));
         let res = IZkmlValidator::new(validator_a, &provider).resultOf(request_id).call().await.unwrap();
+        assert_eq!(res.client, agent, "the validation's client is the payer: its request hash is the escrow's request id");
         assert_eq!(res.inputHash, escrow.requests(request_id).call().await.unwrap().inputHash);
         assert_ne!(res.outputHash, B256::ZERO);
+        assert_eq!(res.outputHash, rel.outputHash, "both proofs prove the same output");
+        assert_eq!(p.cross_context_refused, ["ZkmlValidator.WrongRequest".to_string(), "ZkmlEscrow.WrongRequest".to_string()]);
+        assert!(p.respond_gas > 0 && p.release_gas > 0);
 
         // The tampered proof: a mined transaction to the escrow that reverted, before the deadline.
         assert_eq!(p.tampered_error, "ZkmlEscrow.InvalidProof");
@@ -209,6 +239,6 @@ fn a_reverting_transaction_is_a_clear_error() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("round 1: ZkmlOracle.update reverted: ZkmlOracle.StaleData"), "{stderr}");
+    assert!(stderr.contains("round 1: ZkmlSignedOracle.update reverted: ZkmlSignedOracle.StaleData"), "{stderr}");
     assert!(!stderr.contains(&ANVIL_DEV_KEY[2..]), "the key was printed");
 }

@@ -201,7 +201,7 @@ fn compare(graph: &QuantGraph, id: F, proof: &stage1::Stage1Proof, expected: &FT
     if got.len() != expected.data.len() {
         return Outcome::ProofFailure(format!("{} output values, expected {} (shape {:?})", got.len(), expected.data.len(), expected.shape));
     }
-    let step = 2f64.powi(-graph.segments[graph.output].scale);
+    let step = crate::quantize::pow2(-graph.segments[graph.output].scale);
     let tol = TOLERANCE_STEPS * step;
     let err = got.iter().zip(&expected.data).fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
     row.max_err = Some(err);

@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod channel;
 pub mod conformance;
+pub mod context;
 pub mod field;
 pub mod lookup;
 pub mod lower;

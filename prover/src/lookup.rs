@@ -52,32 +52,32 @@ pub enum UnaryFn {
     Pow { p: f64 },
 }
 
-/// The error function (Abramowitz–Stegun 7.1.26, |error| < 1.5e−7: far below any table step).
-pub fn erf(x: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.3275911 * x.abs());
-    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * (-x * x).exp();
-    if x < 0.0 { -y } else { y }
-}
-
 impl UnaryFn {
+    /// `g(x)`. This is the one definition of the tabulated functions, used for calibration, by
+    /// the prover and by both verifiers (native, and the wrap circuit's table constants). Every
+    /// transcendental is the `libm` crate's (a port of musl's libm, in Rust): the platform's
+    /// libm (`f64::exp` and friends) may round differently on another system, and then two
+    /// verifiers of one proof would disagree on a table row. The rest is IEEE-754 arithmetic
+    /// (`+ − × ÷`, `abs`, `clamp`, correctly rounded everywhere; Rust does not fuse `a·b + c`).
     pub fn apply(&self, x: f64) -> f64 {
+        use libm::{erf, exp, expm1, log, log1p, pow, sqrt, tanh};
         match *self {
-            UnaryFn::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            UnaryFn::Tanh => x.tanh(),
-            UnaryFn::Exp => x.exp(),
-            UnaryFn::Log => x.ln(),
-            UnaryFn::Sqrt => x.sqrt(),
+            UnaryFn::Sigmoid => 1.0 / (1.0 + exp(-x)),
+            UnaryFn::Tanh => tanh(x),
+            UnaryFn::Exp => exp(x),
+            UnaryFn::Log => log(x),
+            UnaryFn::Sqrt => sqrt(x),
             UnaryFn::Reciprocal => 1.0 / x,
             UnaryFn::Erf => erf(x),
             UnaryFn::Gelu { tanh: false } => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
-            UnaryFn::Gelu { tanh: true } => 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh()),
-            UnaryFn::Softplus => if x > 30.0 { x } else { x.exp().ln_1p() },
+            UnaryFn::Gelu { tanh: true } => 0.5 * x * (1.0 + tanh(sqrt(2.0 / std::f64::consts::PI) * (x + 0.044715 * x * x * x))),
+            UnaryFn::Softplus => if x > 30.0 { x } else { log1p(exp(x)) },
             UnaryFn::Softsign => x / (1.0 + x.abs()),
-            UnaryFn::Elu { alpha } => if x > 0.0 { x } else { alpha * x.exp_m1() },
-            UnaryFn::Selu { alpha, gamma } => gamma * if x > 0.0 { x } else { alpha * x.exp_m1() },
+            UnaryFn::Elu { alpha } => if x > 0.0 { x } else { alpha * expm1(x) },
+            UnaryFn::Selu { alpha, gamma } => gamma * if x > 0.0 { x } else { alpha * expm1(x) },
             UnaryFn::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
             UnaryFn::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
-            UnaryFn::Pow { p } => x.powf(p),
+            UnaryFn::Pow { p } => pow(x, p),
         }
     }
 }
@@ -103,7 +103,8 @@ impl Table {
             TableKind::Relu => t.max(0),
             TableKind::Clip { lo, hi } => t.clamp(lo, hi),
             TableKind::Func { g, in_scale, out_scale } => {
-                let y = (g.apply(t as f64 * 2f64.powi(-in_scale)) * 2f64.powi(out_scale)).round();
+                // Scaling by powers of two is exact; `round` (half away from zero) is exact.
+                let y = libm::scalbn(g.apply(libm::scalbn(t as f64, -in_scale)), out_scale).round();
                 let half = (1i64 << (self.bits - 1)) as f64;
                 if y.is_nan() { 0 } else { y.clamp(-half, half - 1.0) as i64 }
             }
@@ -203,7 +204,7 @@ mod tests {
     fn function_tables_round_saturate_and_reject_other_values() {
         let t = Table { kind: TableKind::Func { g: UnaryFn::Sigmoid, in_scale: 4, out_scale: 6 }, bits: 8 };
         assert_eq!(t.f(0), 32);
-        assert_eq!(t.f(16), (64.0 / (1.0 + (-1.0f64).exp())).round() as i64);
+        assert_eq!(t.f(16), (64.0 / (1.0 + libm::exp(-1.0))).round() as i64);
         assert_eq!(t.f(-128), 0);
         // exp(7.9) at scale 6 is far beyond the signed 8-bit range: saturated.
         let e = Table { kind: TableKind::Func { g: UnaryFn::Exp, in_scale: 4, out_scale: 6 }, bits: 8 };
@@ -217,5 +218,78 @@ mod tests {
         let mut off = ys.clone();
         off[1] += 1;
         assert!(!run(&xs, &off, &t));
+    }
+
+    fn func(g: UnaryFn, in_scale: i32, out_scale: i32) -> Table {
+        Table { kind: TableKind::Func { g, in_scale, out_scale }, bits: 12 }
+    }
+
+    const PINNED_T: [i64; 9] = [-2048, -777, -3, 0, 1, 5, 333, 1234, 2047];
+
+    /// Rows of 12-bit function tables, pinned to known answers: `round(g(t·2^−in)·2^out)`
+    /// computed independently with mpmath at 300 bits (none of these rows is within 10^−6 of a
+    /// rounding tie, so any correct evaluation gives them), saturated; NaN gives 0.
+    #[test]
+    fn function_table_rows_match_known_answers() {
+        let cases: [(UnaryFn, i32, i32, [i64; 9]); 13] = [
+            (UnaryFn::Sigmoid, 8, 11, [1, 94, 1018, 1024, 1026, 1034, 1610, 2032, 2047]),
+            (UnaryFn::Tanh, 9, 10, [-1023, -930, -6, 0, 2, 10, 586, 1008, 1023]),
+            (UnaryFn::Exp, 8, 6, [0, 3, 63, 64, 64, 65, 235, 2047, 2047]),
+            (UnaryFn::Log, 8, 8, [0, 0, 0, -2048, -1420, -1008, 67, 403, 532]),
+            (UnaryFn::Sqrt, 6, 8, [0, 0, 0, 0, 32, 72, 584, 1124, 1448]),
+            (UnaryFn::Reciprocal, 6, 6, [-2, -5, -1365, 2047, 2047, 819, 12, 3, 2]),
+            (UnaryFn::Erf, 9, 10, [-1024, -991, -7, 0, 2, 11, 658, 1023, 1024]),
+            (UnaryFn::Gelu { tanh: false }, 8, 8, [0, -1, -1, 0, 1, 3, 301, 1234, 2047]),
+            (UnaryFn::Gelu { tanh: true }, 8, 8, [0, -1, -1, 0, 1, 3, 301, 1234, 2047]),
+            (UnaryFn::Softplus, 8, 8, [0, 12, 176, 177, 178, 180, 395, 1236, 2047]),
+            (UnaryFn::Elu { alpha: 1.5 }, 8, 9, [-768, -731, -9, 0, 2, 10, 666, 2047, 2047]),
+            (UnaryFn::Pow { p: -0.5 }, 6, 9, [0, 0, 0, 2047, 2047, 1832, 224, 117, 91]),
+            (UnaryFn::Pow { p: 3.0 }, 8, 4, [-2048, -447, 0, 0, 0, 0, 35, 1792, 2047]),
+        ];
+        for (g, i, o, want) in cases {
+            let t = func(g, i, o);
+            let got: Vec<i64> = PINNED_T.iter().map(|&x| t.f(x)).collect();
+            assert_eq!(got, want, "{g:?} at scales 2^{i} → 2^{o}");
+        }
+    }
+
+    /// Every row of these tables, hashed: the rows come from the `libm` crate and IEEE-754
+    /// arithmetic only, so this digest is the same on every platform. If it changes, a verifier
+    /// built from this code disagrees with existing provers on some row: find out why (a `libm`
+    /// upgrade, a changed `g`) before updating it.
+    #[test]
+    fn function_tables_are_the_same_everywhere() {
+        use sha3::{Digest, Keccak256};
+        let tables = [
+            func(UnaryFn::Sigmoid, 8, 11),
+            func(UnaryFn::Sigmoid, 9, 10),
+            func(UnaryFn::Tanh, 9, 10),
+            func(UnaryFn::Exp, 8, 6),
+            func(UnaryFn::Exp, 9, 9),
+            func(UnaryFn::Log, 8, 8),
+            func(UnaryFn::Sqrt, 6, 8),
+            func(UnaryFn::Reciprocal, 6, 6),
+            func(UnaryFn::Reciprocal, 10, 3),
+            func(UnaryFn::Erf, 9, 10),
+            func(UnaryFn::Gelu { tanh: false }, 8, 8),
+            func(UnaryFn::Gelu { tanh: true }, 8, 8),
+            func(UnaryFn::Softplus, 8, 8),
+            func(UnaryFn::Softsign, 8, 10),
+            func(UnaryFn::Elu { alpha: 1.5 }, 8, 9),
+            func(UnaryFn::Selu { alpha: 1.6732632423543772, gamma: 1.0507010221481323 }, 8, 9),
+            func(UnaryFn::HardSigmoid { alpha: 0.2, beta: 0.5 }, 8, 10),
+            func(UnaryFn::HardSwish, 8, 8),
+            func(UnaryFn::Pow { p: -0.5 }, 6, 9),
+            func(UnaryFn::Pow { p: 3.0 }, 8, 4),
+            func(UnaryFn::Pow { p: 0.7 }, 7, 9),
+        ];
+        let mut h = Keccak256::new();
+        for t in &tables {
+            for x in t.min()..t.min() + t.len() as i64 {
+                h.update(t.f(x).to_le_bytes());
+            }
+        }
+        let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(digest, "58d53c0044f0f405d83e09a60dd5d794159a96eaea640cdd8bc263f1c55a2797");
     }
 }

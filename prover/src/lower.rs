@@ -1046,7 +1046,7 @@ impl Builder<'_> {
         if [&g, &b, &m, &v].iter().any(|t| t.data.len() != c) {
             return Err(self.err(format!("parameters must have {c} entries (the channel count)")));
         }
-        let a: Vec<f64> = (0..c).map(|i| g.data[i] / (v.data[i] + eps).sqrt()).collect();
+        let a: Vec<f64> = (0..c).map(|i| g.data[i] / libm::sqrt(v.data[i] + eps)).collect();
         let shift: Vec<f64> = (0..c).map(|i| b.data[i] - m.data[i] * a[i]).collect();
         let pshape: Vec<usize> = (0..xs.len()).map(|d| if d == 1 { c } else { 1 }).collect();
         let an = self.const_node(&FTensor { shape: pshape.clone(), data: a }, &xs)?;
@@ -1768,9 +1768,9 @@ impl Builder<'_> {
             let mut data = t.data.clone();
             for g in &groups {
                 let m = g.iter().map(|&i| t.data[i]).fold(f64::NEG_INFINITY, f64::max);
-                let sum: f64 = g.iter().map(|&i| (t.data[i] - m).exp()).sum();
+                let sum: f64 = g.iter().map(|&i| libm::exp(t.data[i] - m)).sum();
                 for &i in g {
-                    data[i] = if log { t.data[i] - m - sum.ln() } else { (t.data[i] - m).exp() / sum };
+                    data[i] = if log { t.data[i] - m - libm::log(sum) } else { libm::exp(t.data[i] - m) / sum };
                 }
             }
             return Ok(Value::Const(FTensor { shape: s, data }));

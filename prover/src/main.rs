@@ -1,4 +1,4 @@
-//! The `zkml` command line: compile, run, prove, verify, bench.
+//! The `zkml` command line: compile, run, setup, prove, verify, context, conformance, bench.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,10 +42,12 @@ enum Command {
         /// Width of quantized weights.
         #[arg(long, default_value_t = QuantConfig::default().weight_bits)]
         weight_bits: u32,
-        /// What a wrapped proof reveals of the input: its values, a salted Poseidon commitment, or nothing.
+        /// What a wrapped proof reveals of the input: its values, a salted Poseidon commitment, or
+        /// nothing. (A stage-1 proof reveals everything: `prove` then insists on --wrap.)
         #[arg(long, value_enum, default_value = "public")]
         input_visibility: Visibility,
-        /// The same for the output.
+        /// The same for the output: public or hashed. private is refused: the proof would then
+        /// say nothing about the output.
         #[arg(long, value_enum, default_value = "public")]
         output_visibility: Visibility,
     },
@@ -70,7 +72,11 @@ enum Command {
     },
     /// Prove one inference; writes PROOF and PROOF.output.json ({"output_data": [[...]]}).
     ///
-    /// Example: zkml prove build/model --input input.json --out proof.bin [--wrap]
+    /// Without --wrap the proof is the stage-1 proof, which carries the quantized input, the
+    /// output and every intermediate value in the clear; for a model compiled with a hashed or
+    /// private input or output it is therefore refused unless --reveal-private is given.
+    ///
+    /// Example: zkml prove build/model --input input.json --out proof.bin [--wrap --context oracle:1:0xORACLE:1800000000]
     Prove {
         dir: PathBuf,
         #[arg(long)]
@@ -80,9 +86,44 @@ enum Command {
         /// Wrap the stage-1 proof into a zero-knowledge Groth16 proof (needs `zkml setup`).
         #[arg(long)]
         wrap: bool,
-        /// A field element (decimal) the wrapped proof is bound to: an oracle round, a request id.
-        #[arg(long, default_value = "0", requires = "wrap")]
+        /// What the wrapped proof is bound to (public input 1): a field element or a hook's context.
+        ///
+        /// One of (`zkml context SPEC` prints the value):
+        ///   <field element>  decimal, or 0x hex, below the BN254 scalar modulus r
+        ///   oracle:<chain id>:<0x oracle address>:<data timestamp>                 (ZkmlOracle's round)
+        ///   erc8004:<chain id>:<0x validator address>:<agent id>:<0x request hash>  (ZkmlValidator)
+        ///   escrow:<chain id>:<0x escrow address>:<0x request id>                  (ZkmlEscrow)
+        #[arg(long, default_value = "0", requires = "wrap", verbatim_doc_comment)]
         context: String,
+        /// Write the stage-1 proof of a model with a hashed or private input or output anyway:
+        /// it reveals them.
+        ///
+        /// Without --wrap, the proof file holds the quantized input, the output and every
+        /// intermediate value in the clear: whoever gets it learns them all, which is what the
+        /// visibility was chosen to prevent. For debugging, or for a verifier already trusted
+        /// with the data.
+        #[arg(long, conflicts_with = "wrap")]
+        reveal_private: bool,
+    },
+    /// Print the context a wrapped proof is bound to, as a decimal field element and as 0x and
+    /// 64 hex digits (what `prove --wrap --context SPEC` binds and a hook contract checks).
+    ///
+    /// A hook's context is uint256(keccak256(abi.encode(tag, chainId, hook, use...))) >> 8, as
+    /// contracts/ZkmlPublicInputs.sol computes it: tag = keccak256("zkml.oracle.v2") with
+    /// use = (dataTimestamp), keccak256("zkml.erc8004.v2") with use = (agentId, requestHash),
+    /// keccak256("zkml.escrow.v2") with use = (requestId).
+    ///
+    /// Example: zkml context oracle:31337:0x5FbDB2315678afecb367f032d93F642f64180aa3:1800000000
+    Context {
+        /// One of:
+        ///   <field element>  decimal, or 0x hex, below r
+        ///   oracle:<chain id>:<0x oracle address>:<data timestamp>
+        ///   erc8004:<chain id>:<0x validator address>:<agent id>:<0x request hash>
+        ///   escrow:<chain id>:<0x escrow address>:<0x request id>
+        /// Chain ids and timestamps are decimal, the agent id decimal or 0x hex, addresses 40
+        /// hex digits, hashes and request ids 64.
+        #[arg(verbatim_doc_comment)]
+        spec: String,
     },
     /// Verify a proof against a compiled model; prints the verified outputs. Exits 1 if invalid.
     ///
@@ -242,11 +283,31 @@ fn run(cli: Cli) -> Result<()> {
                 vk.gamma_abc_g1.len() - 1
             );
         }
-        Command::Prove { dir, input, out, wrap, context } => {
+        Command::Prove { dir, input, out, wrap, context, reveal_private } => {
+            let context: F = zkml::context::parse(&context).context("--context")?;
             let c = Compiled::load(&dir)?;
+            let hidden: Vec<String> = [("input", c.graph.input_visibility), ("output", c.graph.output_visibility)]
+                .into_iter()
+                .filter(|(_, v)| *v != Visibility::Public)
+                .map(|(name, v)| format!("{name} is {}", if v == Visibility::Hashed { "hashed" } else { "private" }))
+                .collect();
+            if !wrap && !hidden.is_empty() {
+                if !reveal_private {
+                    bail!(
+                        "this model's {}, but a stage-1 proof (prove without --wrap) carries the quantized input, the output \
+                         and every intermediate value in the clear: use --wrap for a zero-knowledge proof that reveals only \
+                         the public inputs (or --reveal-private to write the stage-1 proof anyway)",
+                        hidden.join(" and its ")
+                    );
+                }
+                eprintln!(
+                    "WARNING: --reveal-private: this model's {}, yet {} will hold the plaintext input, output and every intermediate value",
+                    hidden.join(" and its "),
+                    out.display()
+                );
+            }
             let x = single_input(&input)?;
             let pk = if wrap { Some(artifact::read_key(&dir.join(artifact::PK_FILE), false, false)?) } else { None };
-            let context: F = context.parse().map_err(|_| anyhow::anyhow!("--context must be a decimal field element"))?;
             let pb = progress("proving");
             let t = Instant::now();
             let proof = pipeline::prove(&c, &x);
@@ -258,7 +319,7 @@ fn run(cli: Cli) -> Result<()> {
                     if w.is_ok() {
                         // Whoever must open a commitment needs its salt; it is not in the proof.
                         for (name, v, salt) in [("input", c.graph.input_visibility, salts[0]), ("output", c.graph.output_visibility, salts[1])] {
-                            if v == zkml::quantize::Visibility::Hashed {
+                            if v == Visibility::Hashed {
                                 let path = PathBuf::from(format!("{}.{name}.salt", out.display()));
                                 std::fs::write(&path, salt.to_string())?;
                                 eprintln!("the {name} commitment's salt is in {} (keep it to open the commitment)", path.display());
@@ -340,6 +401,11 @@ fn run(cli: Cli) -> Result<()> {
                 Some(q) => println!("verified output: {}", fmt(&c.graph.dequantize_output(&q))),
                 None => println!("the output is not public in this proof"),
             }
+        }
+        Command::Context { spec } => {
+            let c = zkml::context::parse(&spec)?;
+            println!("{c}");
+            println!("0x{}", zkml::context::hex(&zkml::context::from_field(c)));
         }
         Command::Conformance { dirs, lookup_bits, weight_bits, max_values, out } => {
             let dirs = zkml::conformance::model_dirs(&dirs).map_err(anyhow::Error::msg)?;

@@ -12,6 +12,7 @@ use crate::{artifact, lower, onnx, stage1};
 
 /// ONNX → float program → calibration → quantized graph, written to `out`.
 pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path) -> Result<Compiled> {
+    cfg.check()?;
     let m = onnx::load(model)?;
     let program = lower::lower(&m)?;
     let n: usize = program.input_shape.iter().product();

@@ -103,7 +103,7 @@ pub enum Visibility {
     Public,
     /// A salted Poseidon commitment to the values.
     Hashed,
-    /// Nothing.
+    /// Nothing (refused for the output, of which the proof would then say nothing: use `hashed`).
     Private,
 }
 
@@ -141,6 +141,29 @@ pub enum QuantError {
     NoSamples,
     #[error("the model output depends on padding values (a Clip above zero feeding a product of activations): not supported yet")]
     OutputPadding,
+    #[error(
+        "--output-visibility private is refused: a wrapped proof would then say nothing about the output (only that the model \
+         produced some output), so no verifier could rely on the result. Use --output-visibility hashed: the proof then \
+         publishes a salted Poseidon commitment to the output and reveals nothing else"
+    )]
+    PrivateOutput,
+}
+
+impl QuantConfig {
+    /// Refuses settings no model can be compiled with; `quantize` and `pipeline::compile` call it
+    /// first.
+    pub fn check(&self) -> Result<(), QuantError> {
+        if !(6..=14).contains(&self.lookup_bits) {
+            return Err(QuantError::LookupBits(self.lookup_bits));
+        }
+        if !(2..=24).contains(&self.weight_bits) {
+            return Err(QuantError::WeightBits(self.weight_bits));
+        }
+        if self.output_visibility == Visibility::Private {
+            return Err(QuantError::PrivateOutput);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,19 +255,24 @@ fn activation_scale(max: f64, lookup_bits: u32) -> i32 {
     if max <= 0.0 || !max.is_finite() {
         return lookup_bits as i32 - 2;
     }
-    (((1u64 << (lookup_bits - 2)) as f64 / max).log2().floor() as i32).clamp(-24, 30)
+    (libm::log2((1u64 << (lookup_bits - 2)) as f64 / max).floor() as i32).clamp(-24, 30)
 }
 
 fn magnitude_scale(max: f64, bits: u32) -> i32 {
     if max <= 0.0 || !max.is_finite() {
         return 0;
     }
-    ((((1u64 << (bits - 1)) - 1) as f64 / max).log2().floor() as i32).clamp(-24, 30)
+    (libm::log2(((1u64 << (bits - 1)) - 1) as f64 / max).floor() as i32).clamp(-24, 30)
+}
+
+/// `2^k`, exactly (`f64::powi` does not promise to be exact, nor the same everywhere).
+pub fn pow2(k: i32) -> f64 {
+    libm::scalbn(1.0, k)
 }
 
 fn quant(v: f64, s: i32) -> Option<i64> {
-    let x = (v * 2f64.powi(s)).round();
-    (x.abs() < 2f64.powi(62)).then_some(x as i64)
+    let x = (v * pow2(s)).round();
+    (x.abs() < pow2(62)).then_some(x as i64)
 }
 
 struct Quantizer<'a> {
@@ -263,12 +291,7 @@ struct Quantizer<'a> {
 }
 
 pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result<QuantGraph, QuantError> {
-    if !(6..=14).contains(&cfg.lookup_bits) {
-        return Err(QuantError::LookupBits(cfg.lookup_bits));
-    }
-    if !(2..=24).contains(&cfg.weight_bits) {
-        return Err(QuantError::WeightBits(cfg.weight_bits));
-    }
+    cfg.check()?;
     let input_scale = activation_scale(cal.input_max, cfg.lookup_bits);
     let mut q = Quantizer {
         p,
@@ -406,7 +429,7 @@ impl Quantizer<'_> {
                 } else {
                     let max = entries.iter().fold(0.0f64, |a, e| a.max(e.2.abs()));
                     let cap = magnitude_scale(max, self.cfg.weight_bits);
-                    (0..=cap).find(|&s| entries.iter().all(|e| (e.2 * 2f64.powi(s)).fract() == 0.0)).unwrap_or(cap)
+                    (0..=cap).find(|&s| entries.iter().all(|e| (e.2 * pow2(s)).fract() == 0.0)).unwrap_or(cap)
                 };
                 let qe = entries
                     .iter()
@@ -454,7 +477,7 @@ impl Quantizer<'_> {
         let sz = self.scale[mat.z];
         // Exact values stay exact when they fit half the lookup range with room to spare;
         // otherwise (a max of operands of very different ranges) they are rounded like any other.
-        let fits = z_max * 2f64.powi(sz) < (1u64 << (bits - 2)) as f64 * 2.0;
+        let fits = z_max * pow2(sz) < (1u64 << (bits - 2)) as f64 * 2.0;
         let keep = mat.keep_scale && fits && !matches!(mat.func, Func::Table(_));
         let target = if keep { sz } else { sz.min(activation_scale(z_max, bits)) };
         let shift = (sz - target) as u32;
@@ -540,7 +563,7 @@ impl QuantGraph {
 
     fn dequantize(&self, seg: SegId, q: &[i64]) -> Vec<f64> {
         let s = self.segments[seg].scale;
-        q.iter().map(|&v| v as f64 * 2f64.powi(-s)).collect()
+        q.iter().map(|&v| v as f64 * pow2(-s)).collect()
     }
 
     pub fn execute(&self, input: &[f64]) -> Result<Trace, ExecError> {

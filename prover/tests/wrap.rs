@@ -160,6 +160,20 @@ fn cli_setup_prove_wrap_verify() {
     assert!(ok && log.contains("context: 99") && log.contains("proof is valid"), "{log}");
     let (ok, log) = zkml(&["verify", dir("digits_mlp").to_str().unwrap(), proof.to_str().unwrap()]);
     assert!(!ok && log.contains("another model"), "{log}");
+    // A hook's context: the proof is bound to what `zkml context` prints and the library derives.
+    let spec = format!("escrow:31337:0x{}:0x{}", "11".repeat(20), "5a".repeat(32));
+    let (ok, printed) = zkml(&["context", &spec]);
+    assert!(ok, "{printed}");
+    let expected = zkml::context::to_field(zkml::context::escrow(31337, [0x11; 20], [0x5a; 32]));
+    assert_eq!(printed.lines().next(), Some(expected.to_string().as_str()), "{printed}");
+    let p2 = tmp.path().join("p2.bin");
+    let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", p2.to_str().unwrap(), "--wrap", "--context", &spec]);
+    assert!(ok, "{log}");
+    let (ok, log) = zkml(&["verify", dir("price_mlp").to_str().unwrap(), p2.to_str().unwrap()]);
+    assert!(ok && log.contains(&format!("context: {expected}")), "{log}");
+    // A bad context is refused before any work, naming the bad part.
+    let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", p2.to_str().unwrap(), "--wrap", "--context", "oracle:1:0x12:5"]);
+    assert!(!ok && log.contains("--context: oracle address \"0x12\""), "{log}");
     // Even with the model id swapped in, the other model's key rejects it.
     let other: ark_groth16::VerifyingKey<ark_bn254::Bn254> = artifact::read_key(&dir("digits_mlp").join("vk.bin"), true, true).unwrap();
     let digits = Compiled::load(&dir("digits_mlp")).unwrap();
@@ -187,6 +201,15 @@ fn hashed_input_reveals_only_its_commitment() {
     let settings: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("settings.json")).unwrap()).unwrap();
     assert_eq!(settings["input"]["visibility"], "hashed");
     assert_eq!(settings["public_inputs"][2]["name"], "input_commitment");
+    // A stage-1 proof would carry the input in the clear: refused without --wrap, unless asked for.
+    let s1 = tmp.path().join("s1.bin");
+    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", s1.to_str().unwrap()]);
+    assert!(!ok && log.contains("input is hashed") && log.contains("in the clear") && log.contains("use --wrap"), "{log}");
+    assert!(!s1.exists(), "nothing written");
+    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", s1.to_str().unwrap(), "--reveal-private"]);
+    assert!(ok && log.contains("WARNING: --reveal-private"), "{log}");
+    let (ok, log) = zkml(&["verify", d.to_str().unwrap(), s1.to_str().unwrap(), "--input", i.to_str().unwrap()]);
+    assert!(ok && log.contains("proof is valid"), "{log}");
     assert!(zkml(&["setup", d.to_str().unwrap(), "--dev-seed", "5"]).0);
     let proof = tmp.path().join("p.bin");
     let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap"]);
@@ -263,4 +286,60 @@ fn function_tables_in_the_circuit() {
     let bad = zkml::stage1::prove(g, c.id, &trace);
     assert!(zkml::stage1::verify(g, c.id, &bad).is_err(), "the native verifier rejects it");
     assert!(!satisfied(&c, &bad), "so does the circuit");
+}
+
+/// `zkml context` prints the context as a decimal field element and as 32 hex bytes; a bad spec
+/// is an error that names the bad part, never a panic.
+#[test]
+fn context_command() {
+    let addr = format!("0x{}", "11".repeat(20));
+    let (ok, out) = zkml(&["context", &format!("oracle:31337:{addr}:1800000000")]);
+    assert!(ok, "{out}");
+    let c = zkml::context::oracle(31337, [0x11; 20], 1_800_000_000);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, [zkml::context::to_field(c).to_string(), format!("0x{}", zkml::context::hex(&c))]);
+    let (ok, out) = zkml(&["context", "12345"]);
+    assert!(ok && out.starts_with("12345\n0x"), "{out}");
+    let rh = format!("0x{}", "ab".repeat(32));
+    for (spec, part) in [
+        (format!("erc8004:1:{addr}:seven:{rh}"), "agent id \"seven\""),
+        (format!("erc8004:1:{addr}:7"), "has 3 field(s)"),
+        (format!("oracle:one:{addr}:7"), "chain id \"one\""),
+        (format!("escrow:1:{addr}:0x1234"), "request id \"0x1234\""),
+        ("nonsense".to_string(), "unknown context"),
+        (<F as ark_ff::PrimeField>::MODULUS.to_string(), "not below the BN254 scalar modulus"),
+    ] {
+        let (ok, out) = zkml(&["context", &spec]);
+        assert!(!ok && out.contains(part) && !out.contains("panicked"), "{spec}: {out}");
+    }
+}
+
+/// A private output would leave the wrapped proof saying nothing about the result: compile
+/// refuses it and points to `hashed`. A private input compiles, but its stage-1 proof is refused.
+#[test]
+fn private_output_is_refused_and_hidden_inputs_need_the_wrap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("m");
+    let (m, i) = (data("price_mlp.onnx"), data("price_mlp.input.json"));
+    let compile = |extra: &[&str]| {
+        let mut args = vec!["compile", m.to_str().unwrap(), "--calibrate", i.to_str().unwrap(), "--out", d.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        zkml(&args)
+    };
+    let (ok, log) = compile(&["--output-visibility", "private"]);
+    assert!(!ok && log.contains("--output-visibility private is refused") && log.contains("--output-visibility hashed"), "{log}");
+    assert!(!d.exists(), "nothing written");
+    let cfg = QuantConfig { output_visibility: zkml::quantize::Visibility::Private, ..QuantConfig::default() };
+    let samples = artifact::read_inputs(&i).unwrap();
+    let Err(e) = pipeline::compile(&m, &samples, cfg, &d) else { panic!("a private output compiled") };
+    assert!(e.to_string().contains("--output-visibility hashed"), "{e}");
+    let (ok, log) = compile(&["--input-visibility", "private", "--output-visibility", "hashed"]);
+    assert!(ok, "{log}");
+    let proof = tmp.path().join("p.bin");
+    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap()]);
+    assert!(!ok && log.contains("input is private and its output is hashed") && log.contains("use --wrap"), "{log}");
+    assert!(!proof.exists());
+    // --reveal-private makes no sense with --wrap.
+    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap", "--reveal-private"]);
+    assert!(!ok && log.contains("cannot be used with"), "{log}");
 }

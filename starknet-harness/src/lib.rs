@@ -2,7 +2,7 @@
 //! Cairo compiler and runner crates (cairo-lang-* 2.16.1, pinned in Cargo.toml) instead of Scarb.
 //!
 //! The compiler needs Cairo's corelib sources, which the cairo-lang crates do not ship. The
-//! crates.io package of `cairo-native` [`CAIRO_NATIVE_VERSION`] carries the corelib matching
+//! crate-registry package of `cairo-native` [`CAIRO_NATIVE_VERSION`] carries the corelib matching
 //! cairo-lang 2.16 in its `corelib/` folder: [`corelib_dir`] has cargo fetch that package (as a
 //! dependency of a throw-away manifest, read with `cargo metadata`; nothing of it is built) and
 //! uses its folder. `ZKML_CAIRO_CORELIB` (a corelib's `src/` folder) overrides the lookup.
@@ -23,7 +23,7 @@ use cairo_lang_sierra::program::Program;
 use cairo_lang_starknet::starknet_plugin_suite;
 use starknet_types_core::felt::Felt as Felt252;
 
-/// The `cairo-native` release whose crates.io package carries the corelib of Cairo 2.16.
+/// The `cairo-native` release whose crate-registry package carries the corelib of Cairo 2.16.
 pub const CAIRO_NATIVE_VERSION: &str = "0.9.0-rc.2";
 
 /// The corelib's `src/` folder (see the crate docs). Fetched once per process.

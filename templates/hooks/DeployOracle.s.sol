@@ -8,14 +8,22 @@ import {{ "{" }}{{ name }}Verifier} from "./{{ name }}Verifier.sol";
 import {{ "{" }}{{ name }}Oracle} from "./{{ name }}Oracle.sol";
 
 /// @notice forge script Deploy{{ name }}Oracle.s.sol --rpc-url $RPC --broadcast
-///         env: ZKML_MAX_AGE (seconds, default 3600), ZKML_OWNER (default: the sender).
+///         env: ZKML_SIGNERS (comma-separated data-signer addresses, default: the sender),
+///         ZKML_QUORUM (default 1), ZKML_MAX_AGE (seconds, default 3600), ZKML_UPGRADE_DELAY
+///         (seconds between proposing and applying a model or signer change, default 2 days),
+///         ZKML_OWNER (default: the sender).
 contract Deploy{{ name }}Oracle is Script {
     function run() external returns (address verifier, address oracle) {
+        address[] memory fallbackSigners = new address[](1);
+        fallbackSigners[0] = msg.sender;
+        address[] memory signers = vm.envOr("ZKML_SIGNERS", ",", fallbackSigners);
+        uint8 quorum = uint8(vm.envOr("ZKML_QUORUM", uint256(1)));
         uint64 maxAge = uint64(vm.envOr("ZKML_MAX_AGE", uint256(3600)));
+        uint64 upgradeDelay = uint64(vm.envOr("ZKML_UPGRADE_DELAY", uint256(2 days)));
         address owner = vm.envOr("ZKML_OWNER", msg.sender);
         vm.startBroadcast();
         verifier = address(new {{ name }}Verifier());
-        oracle = address(new {{ name }}Oracle(IZkmlVerifier(verifier), maxAge, owner));
+        oracle = address(new {{ name }}Oracle(IZkmlVerifier(verifier), maxAge, upgradeDelay, owner, signers, quorum));
         vm.stopBroadcast();
     }
 }

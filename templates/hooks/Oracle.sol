@@ -3,38 +3,55 @@
 pragma solidity ^0.8.24;
 
 import {ZkmlOracle} from "contracts/ZkmlOracle.sol";
+import {ZkmlSignedOracle} from "contracts/ZkmlSignedOracle.sol";
 import {IZkmlVerifier} from "contracts/interfaces/IZkmlVerifier.sol";
 
 /// @title {{ name }}Oracle
 /// @notice Chainlink-compatible feed of the model "{{ description }}": {{ num_inputs }} input value(s)
 ///         ({{ input_bits }}-bit slots), one output value ({{ output_bits }}-bit slot, {{ frac_bits }}
-///         fractional bits) reported with {{ decimals }} decimals.
-contract {{ name }}Oracle is ZkmlOracle {
+///         fractional bits) reported with {{ decimals }} decimals. The inputs come in EIP-712
+///         reports signed by a quorum of the data signers (ZkmlSignedOracle).
+contract {{ name }}Oracle is ZkmlSignedOracle {
     uint256 public constant MODEL_ID = {{ model_id }};
     uint256 public constant NUM_INPUTS = {{ num_inputs }};
 
-    constructor(IZkmlVerifier verifier_, uint64 maxAge_, address owner_)
-        ZkmlOracle(
-            verifier_,
-            MODEL_ID,
-            ModelIO({numInputs: {{ num_inputs }}, inputBits: {{ input_bits }}, outputBits: {{ output_bits }}, outputFracBits: {{ frac_bits }}}),
-            {{ decimals }},
-            "{{ description }}",
-            maxAge_,
-            owner_
+    constructor(
+        IZkmlVerifier verifier_,
+        uint64 maxAge_,
+        uint64 upgradeDelay_,
+        address owner_,
+        address[] memory signers_,
+        uint8 quorum_
+    )
+        ZkmlSignedOracle(
+            ZkmlOracle.Config({
+                verifier: verifier_,
+                modelId: MODEL_ID,
+                io: ModelIO({numInputs: {{ num_inputs }}, inputBits: {{ input_bits }}, outputBits: {{ output_bits }}, outputFracBits: {{ frac_bits }}}),
+                decimals: {{ decimals }},
+                description: "{{ description }}",
+                maxAge: maxAge_,
+                upgradeDelay: upgradeDelay_,
+                owner: owner_
+            }),
+            signers_,
+            quorum_
         )
     {}
 
     /// @notice `update` with the model's inputs as a fixed-size array.
-    function updateTyped(bytes calldata proof, int256[{{ num_inputs }}] calldata inputs, uint64 dataTimestamp, int256 answer)
-        external
-        nonReentrant
-        returns (uint80)
-    {
+    function updateTyped(
+        bytes calldata proof,
+        int256[{{ num_inputs }}] calldata features,
+        uint64 dataTimestamp,
+        int256 answer,
+        bytes[] calldata signatures
+    ) external nonReentrant onlyUpdater returns (uint80) {
         int256[] memory xs = new int256[]({{ num_inputs }});
         for (uint256 i = 0; i < {{ num_inputs }}; i++) {
-            xs[i] = inputs[i];
+            xs[i] = features[i];
         }
-        return _update(proof, xs, dataTimestamp, answer);
+        _checkReport(xs, dataTimestamp, signatures);
+        return _prove(proof, xs, dataTimestamp, answer);
     }
 }

@@ -44,6 +44,25 @@ abstract contract HookFixtures is Test {
         require(address(v) != address(0), "deploying HookVerifier failed");
     }
 
+    /// @notice The fixed address the fixtures' proofs were made for (their contexts bind it).
+    function fixtureAddress(string memory name) internal view returns (address) {
+        return vm.parseJsonAddress(fx, string.concat(".addresses.", name));
+    }
+
+    /// @notice Runs `creation` (creation code with its constructor arguments) as the constructor of
+    ///         a contract at `where`, as forge-std's deployCodeTo does, without an artifact lookup.
+    function deployAt(bytes memory creation, address where) internal returns (address) {
+        vm.etch(where, creation);
+        (bool ok, bytes memory runtime) = where.call("");
+        if (!ok) {
+            assembly {
+                revert(add(runtime, 0x20), mload(runtime))
+            }
+        }
+        vm.etch(where, runtime);
+        return where;
+    }
+
     function flipBit(bytes memory proof, uint256 i) internal pure returns (bytes memory p) {
         p = bytes.concat(proof);
         p[i] = bytes1(uint8(p[i]) ^ 0x01);

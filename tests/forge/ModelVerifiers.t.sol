@@ -16,7 +16,10 @@ interface IModelVerifier {
 ///         setup and proves (stage 1 + Groth16 wrap), renders the verifier and its calldata with
 ///         the zkml-gen binary, compiles it with the pinned solc and writes the fixture
 ///         tests/forge/generated/verifier_<model>.json (git-ignored): creation bytecode, proof,
-///         public inputs, calldata of both entry points and where the typed values lie in it.
+///         public inputs, calldata of both entry points and where the typed values lie in it,
+///         plus the same verifier rendered with `--precompile-gas eip1108` (fixed EIP-1108 gas
+///         caps; the default forwards the available gas) and the proof with B replaced by a point
+///         on the twist outside G2.
 ///         Nothing generated is imported, so forge compiles on a clean clone; a suite whose
 ///         fixture is missing is skipped.
 abstract contract ModelVerifierSuite is Test {
@@ -37,6 +40,11 @@ abstract contract ModelVerifierSuite is Test {
     bytes internal otherProof;
     uint256[] internal otherPub;
     uint256 internal deployGas;
+    /// The verifier with the precompile gas capped at EIP-1108 prices.
+    IModelVerifier internal capped;
+    /// The proof with B on the twist but outside G2: the only malformed B that reaches the
+    /// pairing precompile, which then fails and consumes all the gas it was given.
+    bytes internal outsideG2;
 
     function fixturePath() internal pure virtual returns (string memory);
 
@@ -69,6 +77,13 @@ abstract contract ModelVerifierSuite is Test {
         valueSigned = vm.parseJsonBoolArray(fx, ".valueSigned");
         otherProof = vm.parseJsonBytes(fx, ".otherProof");
         otherPub = vm.parseJsonUintArray(fx, ".otherPub");
+        outsideG2 = vm.parseJsonBytes(fx, ".outsideG2Proof");
+        code = vm.parseJsonBytes(fx, ".cappedBytecode");
+        assembly {
+            v := create(0, add(code, 0x20), mload(code))
+        }
+        require(v != address(0), "deploying the capped verifier failed");
+        capped = IModelVerifier(v);
     }
 
     // ----- helpers -----
@@ -132,6 +147,13 @@ abstract contract ModelVerifierSuite is Test {
         }
     }
 
+    /// Execution gas of a verifyProof call to `v` with gas limit `limit` that must return false
+    /// (a revert fails the test).
+    function rejectionGas(IModelVerifier v, bytes memory p, uint256[] memory a, uint256 limit) internal returns (uint256) {
+        assertFalse(v.verifyProof{gas: limit}(p, a));
+        return vm.lastCallGas().gasTotalUsed;
+    }
+
     function copy(uint256[] memory a) internal pure returns (uint256[] memory b) {
         b = new uint256[](a.length);
         for (uint256 i = 0; i < a.length; i++) {
@@ -170,6 +192,19 @@ abstract contract ModelVerifierSuite is Test {
         emit log_named_uint("typed calldata bytes", typed.length);
         emit log_named_uint("compact calldata bytes", compact.length);
         emit log_named_uint("deploy gas", deployGas);
+        assertTrue(capped.verifyProof(proof, pub));
+        emit log_named_uint("capped verifyProof execution gas", vm.lastCallGas().gasTotalUsed);
+        (success, ret) = address(capped).call(compact);
+        assertTrue(success && abi.decode(ret, (bool)));
+        emit log_named_uint("capped verifyCompact execution gas", vm.lastCallGas().gasTotalUsed);
+    }
+
+    function test_cappedValidProofVerifies() public view {
+        assertTrue(capped.verifyProof(proof, pub), "verifyProof");
+        (bool success, bytes memory ret) = address(capped).staticcall(typed);
+        assertTrue(success && abi.decode(ret, (bool)), "typed verify");
+        (success, ret) = address(capped).staticcall(compact);
+        assertTrue(success && abi.decode(ret, (bool)), "verifyCompact");
     }
 
     // ----- rejections -----
@@ -244,18 +279,59 @@ abstract contract ModelVerifierSuite is Test {
         assertFalse(verified(new bytes(256), pub), "all zero");
     }
 
-    /// A point off the curve costs little: the failing pairing call gets a bounded gas amount,
-    /// not all the gas forwarded to the verifier.
-    function test_badPointCostsBoundedGas() public {
-        bytes memory p = setWord(proof, 0x40, 1); // B off the twist: only the pairing catches it
-        assertFalse(verifier.verifyProof{gas: 10_000_000}(p, pub));
-        uint256 used = vm.lastCallGas().gasTotalUsed;
-        emit log_named_uint("verifyProof gas, B off the curve", used);
-        // The pairing's bounded gas plus one ecMul and ecAdd per public input.
-        assertLt(used, 300_000 + 10_000 * pub.length);
-        p = setWord(setWord(proof, 0, 1), 0x20, 3); // A off the curve: caught before the pairing
-        assertFalse(verifier.verifyProof{gas: 10_000_000}(p, pub));
-        assertLt(vm.lastCallGas().gasTotalUsed, 60_000 + 10_000 * pub.length);
+    // ----- what a rejection costs (forwarded gas by default; the capped verifier) -----
+
+    /// A bit flipped in A puts it off the curve: rejected before the pairing, whatever the gas.
+    function test_flippedBitInARejectedBeforePairing() public {
+        bytes memory p = setWord(proof, 0, word(proof, 0) ^ 1);
+        uint256 used = rejectionGas(verifier, p, pub, 30_000_000);
+        emit log_named_uint("forwarded: gas, A.x bit flipped (30M limit)", used);
+        assertLt(used, 40_000 + 10_000 * pub.length);
+        emit log_named_uint("capped: gas, A.x bit flipped (30M limit)", rejectionGas(capped, p, pub, 30_000_000));
+    }
+
+    /// B off the twist is rejected by the contract's own check, before the pairing.
+    function test_bOffTwistRejectedBeforePairing() public {
+        bytes memory p = setWord(proof, 0x40, word(proof, 0x40) ^ 1);
+        uint256 used = rejectionGas(verifier, p, pub, 30_000_000);
+        emit log_named_uint("forwarded: gas, B.x_im bit flipped (30M limit)", used);
+        assertLt(used, 40_000 + 10_000 * pub.length);
+        assertLt(rejectionGas(verifier, setWord(proof, 0x40, 1), pub, 30_000_000), 40_000 + 10_000 * pub.length, "B.x_im = 1");
+        assertLt(rejectionGas(verifier, setWord(proof, 0xa0, word(proof, 0xa0) + P), pub, 30_000_000), 40_000 + 10_000 * pub.length, "B.y_re + p");
+    }
+
+    /// Valid points, wrong statement: the pairing runs and returns false; no gas is burnt, so the
+    /// cost does not depend on the gas limit.
+    function test_wrongStatementRejectedByPairing() public {
+        uint256[] memory a = copy(pub);
+        a[a.length - 1] = addmod(a[a.length - 1], 1, R);
+        uint256 used = rejectionGas(verifier, proof, a, 1_000_000);
+        emit log_named_uint("forwarded: gas, wrong statement (1M limit)", used);
+        assertEq(rejectionGas(verifier, proof, a, 30_000_000), used, "30M limit");
+        assertGt(used, 181_000, "the pairing ran");
+        emit log_named_uint("capped: gas, wrong statement (1M limit)", rejectionGas(capped, proof, a, 1_000_000));
+    }
+
+    /// B on the twist but outside G2: the pairing precompile fails and, with forwarded gas,
+    /// consumes 63/64 of the gas left; the verifier still returns false.
+    function test_bOutsideG2RejectedAt1MGasLimit() public {
+        uint256 used = rejectionGas(verifier, outsideG2, pub, 1_000_000);
+        emit log_named_uint("forwarded: gas, B outside G2 (1M limit)", used);
+        assertGt(used, 900_000);
+    }
+
+    function test_bOutsideG2RejectedAt30MGasLimit() public {
+        uint256 used = rejectionGas(verifier, outsideG2, pub, 30_000_000);
+        emit log_named_uint("forwarded: gas, B outside G2 (30M limit)", used);
+        assertGt(used, 29_000_000);
+    }
+
+    /// With the EIP-1108 caps, the failing pairing burns at most PAIRING_GAS (200k).
+    function test_cappedBOutsideG2CostsBoundedGas() public {
+        uint256 used = rejectionGas(capped, outsideG2, pub, 30_000_000);
+        emit log_named_uint("capped: gas, B outside G2 (30M limit)", used);
+        assertLt(used, 240_000 + 10_000 * pub.length);
+        assertEq(rejectionGas(capped, outsideG2, pub, 1_000_000), used, "1M limit");
     }
 
     function test_typedValueOutOfRangeRejected() public view {

@@ -65,8 +65,21 @@ contract ZkmlEscrowTest is HookFixtures {
         usdc = new TestUSDC("USD Coin", "2");
         identity = new TestIdentityRegistry();
         registry = new TestValidationRegistry(address(identity));
-        validator = new ZkmlValidator(registry, verifier, modelId, 1);
-        escrow = new ZkmlEscrow(usdc, verifier, modelId, 1, registry, validator);
+        // At the addresses the fixtures' proofs were made for (their contexts bind them).
+        validator = ZkmlValidator(
+            deployAt(
+                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(registry, verifier, modelId, 1)),
+                fixtureAddress("validator")
+            )
+        );
+        escrow = ZkmlEscrow(
+            deployAt(
+                abi.encodePacked(
+                    type(ZkmlEscrow).creationCode, abi.encode(usdc, verifier, modelId, 1, registry, validator)
+                ),
+                fixtureAddress("escrow")
+            )
+        );
         usdc.mint(payer, 10 * PRICE);
     }
 
@@ -153,7 +166,8 @@ contract ZkmlEscrowTest is HookFixtures {
         assertEq(usdc.balanceOf(payer), 9 * PRICE);
 
         (bytes memory proof, uint256[] memory pub) = statement(0);
-        assertEq(pub[1], ZkmlPublicInputs.requestContext(requestId));
+        assertEq(pub[1], ZkmlPublicInputs.escrowContext(address(escrow), requestId));
+        assertEq(requestId, ZkmlPublicInputs.requestHashOf(payer, modelId, t.inputHash, t.salt));
         vm.prank(provider);
         escrow.release(requestId, proof, pub);
         assertEq(usdc.balanceOf(provider), PRICE);
@@ -180,8 +194,16 @@ contract ZkmlEscrowTest is HookFixtures {
         vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotValidated.selector, requestId));
         escrow.releaseByValidation(requestId);
 
+        // The escrow's own proof does not answer the validation (its context is the escrow's) ...
         (bytes memory proof, uint256[] memory pub) = statement(0);
-        validator.respond(requestId, proof, pub, "ipfs://proof");
+        vm.prank(provider);
+        vm.expectRevert();
+        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof");
+        // ... the one made for the validator and the provider's agent does.
+        (proof, pub) = statementAt(".escrow[0].validation");
+        vm.prank(provider);
+        (bytes32 answered,) = validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof");
+        assertEq(answered, requestId);
         escrow.releaseByValidation(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);
         vm.expectRevert(
@@ -223,7 +245,9 @@ contract ZkmlEscrowTest is HookFixtures {
         openRequest(1);
         (bytes memory proof1, uint256[] memory pub1) = statement(1);
         vm.expectRevert(
-            abi.encodeWithSelector(ZkmlEscrow.WrongRequest.selector, pub1[1], ZkmlPublicInputs.requestContext(id0))
+            abi.encodeWithSelector(
+                ZkmlEscrow.WrongRequest.selector, pub1[1], ZkmlPublicInputs.escrowContext(address(escrow), id0)
+            )
         );
         escrow.release(id0, proof1, pub1);
         // Rewriting the context (and input) to request 0's breaks the proof.
@@ -352,7 +376,16 @@ contract ZkmlEscrowTest is HookFixtures {
 
     function test_RevertWhen_Reentered() public {
         ReentrantUSDC evil = new ReentrantUSDC();
-        ZkmlEscrow e = new ZkmlEscrow(evil, verifier, modelId, 1, IERC8004Validation(address(0)), ZkmlValidator(address(0)));
+        // At the fixtures' escrow address (in place of setUp's), so that the proof's context fits.
+        ZkmlEscrow e = ZkmlEscrow(
+            deployAt(
+                abi.encodePacked(
+                    type(ZkmlEscrow).creationCode,
+                    abi.encode(evil, verifier, modelId, 1, IERC8004Validation(address(0)), ZkmlValidator(address(0)))
+                ),
+                fixtureAddress("escrow")
+            )
+        );
         evil.mint(payer, PRICE);
         ZkmlEscrow.Terms memory t = terms(0);
         ZkmlEscrow oldEscrow = escrow;
@@ -381,5 +414,55 @@ contract ZkmlEscrowTest is HookFixtures {
         ZkmlValidator other = new ZkmlValidator(registry, verifier, modelId + 1, 1);
         vm.expectRevert(ZkmlEscrow.ValidatorMismatch.selector);
         new ZkmlEscrow(usdc, verifier, modelId, 1, registry, other);
+    }
+
+    /// @notice A proof made for the same request at another escrow (another deployment) does
+    ///         not release funds here.
+    function test_RevertWhen_ProofForAnotherEscrow() public {
+        ZkmlEscrow other = new ZkmlEscrow(usdc, verifier, modelId, 1, registry, validator);
+        ZkmlEscrow.Terms memory t = terms(0);
+        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(other));
+        bytes32 requestId = other.open(t, a);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ZkmlEscrow.WrongRequest.selector, pub[1], ZkmlPublicInputs.escrowContext(address(other), requestId)
+            )
+        );
+        other.release(requestId, proof, pub);
+        pub[1] = ZkmlPublicInputs.escrowContext(address(other), requestId);
+        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        other.release(requestId, proof, pub);
+    }
+
+    function test_RevertWhen_ProofForAnotherChain() public {
+        bytes32 requestId = openRequest(0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.chainId(block.chainid + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ZkmlEscrow.WrongRequest.selector, pub[1], ZkmlPublicInputs.escrowContext(address(escrow), requestId)
+            )
+        );
+        escrow.release(requestId, proof, pub);
+    }
+
+    /// @notice The old context, uint256(requestId) % r, let a proof for one id serve the ids
+    ///         congruent to it mod r; the injective context does not.
+    function test_ContextsDoNotAliasModR() public view {
+        bytes32 id = vm.parseJsonBytes32(fx, ".escrow[0].requestId");
+        if (uint256(id) < type(uint256).max - R) {
+            bytes32 alias_ = bytes32(uint256(id) + R);
+            assertTrue(
+                ZkmlPublicInputs.escrowContext(address(escrow), id)
+                    != ZkmlPublicInputs.escrowContext(address(escrow), alias_)
+            );
+        }
+        assertLt(ZkmlPublicInputs.escrowContext(address(escrow), id), 1 << 248);
+    }
+
+    function test_RevertWhen_ModelIdNotAFieldElement() public {
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.WrongModel.selector, R, R));
+        new ZkmlEscrow(usdc, verifier, R, 1, registry, ZkmlValidator(address(0)));
     }
 }

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {HookFixtures} from "./HookFixtures.t.sol";
 import {ZkmlOracle} from "../../contracts/ZkmlOracle.sol";
+import {ZkmlSignedOracle} from "../../contracts/ZkmlSignedOracle.sol";
 import {ZkmlPublicInputs} from "../../contracts/ZkmlPublicInputs.sol";
 import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
 import {IZkmlVerifier} from "../../contracts/interfaces/IZkmlVerifier.sol";
@@ -17,19 +18,36 @@ contract ChainlinkStyleConsumer {
     }
 
     function price(uint256 maxDelay) external view returns (int256) {
-        (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) = feed.latestRoundData();
+        (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound) =
+            feed.latestRoundData();
         require(answer > 0, "bad answer");
         require(answeredInRound >= roundId, "stale round");
         require(block.timestamp - updatedAt <= maxDelay, "stale price");
+        require(updatedAt - startedAt < 1 days, "slow round"); // underflows if startedAt > updatedAt
         return answer;
     }
 }
 
+/// @notice A verifier-shaped contract with another public-input count.
+contract OtherLayoutVerifier {
+    uint256 public constant NUM_PUBLIC_INPUTS = 5;
+
+    function verifyProof(bytes calldata, uint256[] calldata) external pure returns (bool) {
+        return true;
+    }
+}
+
+/// @notice ZkmlOracle's shared behaviour (rounds, times, answers, owner powers) and the
+///         signed-report mode, against the real generated verifier and real proofs made for an
+///         oracle at the fixtures' address on forge's chain.
 contract ZkmlOracleTest is HookFixtures {
     uint64 internal constant MAX_AGE = 3600;
+    uint64 internal constant DELAY = 2 days;
     address internal owner = makeAddr("owner");
     address internal keeper = makeAddr("keeper");
-    ZkmlOracle internal oracle;
+    address internal attacker = makeAddr("attacker");
+    uint256[3] internal signerKeys = [uint256(0xA11CE), 0xB0B, 0xCA11];
+    ZkmlSignedOracle internal oracle;
     uint64 internal t0;
 
     struct Upd {
@@ -42,16 +60,96 @@ contract ZkmlOracleTest is HookFixtures {
     function setUp() public {
         loadFixtures();
         t0 = uint64(vm.parseJsonUint(fx, ".oracle.t0"));
-        ZkmlOracle.ModelIO memory io = ZkmlOracle.ModelIO({
-            numInputs: 2,
-            inputBits: uint8(vm.parseJsonUint(fx, ".oracle.inputBits")),
-            outputBits: uint8(vm.parseJsonUint(fx, ".oracle.outputBits")),
-            outputFracBits: uint8(vm.parseJsonUint(fx, ".oracle.fracBits"))
-        });
-        oracle = new ZkmlOracle(
-            verifier, modelId, io, uint8(vm.parseJsonUint(fx, ".oracle.decimals")), "zkml price model / USD", MAX_AGE, owner
-        );
+        oracle = ZkmlSignedOracle(deployAt(creation(verifier, signerSet(2), 2), fixtureAddress("signedOracle")));
         vm.warp(t0 + 200);
+    }
+
+    function config(IZkmlVerifier v) internal view returns (ZkmlOracle.Config memory) {
+        return ZkmlOracle.Config({
+            verifier: v,
+            modelId: modelId,
+            io: ZkmlOracle.ModelIO({
+                numInputs: 2,
+                inputBits: uint8(vm.parseJsonUint(fx, ".oracle.inputBits")),
+                outputBits: uint8(vm.parseJsonUint(fx, ".oracle.outputBits")),
+                outputFracBits: uint8(vm.parseJsonUint(fx, ".oracle.fracBits"))
+            }),
+            decimals: uint8(vm.parseJsonUint(fx, ".oracle.decimals")),
+            description: "zkml price model / USD",
+            maxAge: MAX_AGE,
+            upgradeDelay: DELAY,
+            owner: owner
+        });
+    }
+
+    function creation(IZkmlVerifier v, address[] memory signers, uint8 quorum) internal view returns (bytes memory) {
+        return abi.encodePacked(type(ZkmlSignedOracle).creationCode, abi.encode(config(v), signers, quorum));
+    }
+
+    /// @notice The first n data signers, sorted by address.
+    function signerSet(uint256 n) internal view returns (address[] memory s) {
+        s = new address[](n);
+        for (uint256 i = 0; i < n; i++) {
+            s[i] = vm.addr(signerKeys[i]);
+        }
+        sortAddresses(s);
+    }
+
+    function sortAddresses(address[] memory s) internal pure {
+        for (uint256 i = 1; i < s.length; i++) {
+            for (uint256 j = i; j > 0 && s[j - 1] > s[j]; j--) {
+                (s[j - 1], s[j]) = (s[j], s[j - 1]);
+            }
+        }
+    }
+
+    /// @notice Signatures of `keys` over the report, sorted by signer address.
+    function signReport(ZkmlSignedOracle o, uint256[] memory keys, int256[] memory features, uint64 ts)
+        internal
+        view
+        returns (bytes[] memory sigs)
+    {
+        bytes32 digest = reportDigestOf(address(o), features, ts);
+        address[] memory who = new address[](keys.length);
+        for (uint256 i = 0; i < keys.length; i++) {
+            who[i] = vm.addr(keys[i]);
+        }
+        sortAddresses(who);
+        sigs = new bytes[](keys.length);
+        for (uint256 i = 0; i < keys.length; i++) {
+            for (uint256 k = 0; k < keys.length; k++) {
+                if (vm.addr(keys[k]) == who[i]) {
+                    (uint8 v, bytes32 r, bytes32 s) = vm.sign(keys[k], digest);
+                    sigs[i] = abi.encodePacked(r, s, v);
+                }
+            }
+        }
+    }
+
+    /// @notice The EIP-712 digest of a report, computed here (no call: the tests set
+    ///         expectRevert before `submit`), and checked against the oracle's in test_OracleUpdate.
+    function reportDigestOf(address o, int256[] memory features, uint64 ts) internal view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("ZkmlOracle"),
+                keccak256("1"),
+                block.chainid,
+                o
+            )
+        );
+        bytes32 report = keccak256(
+            abi.encode(
+                keccak256("Report(uint64 dataTimestamp,int256[] features)"), ts, keccak256(abi.encodePacked(features))
+            )
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domain, report));
+    }
+
+    function twoSigners() internal view returns (uint256[] memory k) {
+        k = new uint256[](2);
+        k[0] = signerKeys[0];
+        k[1] = signerKeys[1];
     }
 
     function upd(string memory path) internal view returns (Upd memory u) {
@@ -65,9 +163,15 @@ contract ZkmlOracleTest is HookFixtures {
         return upd(string.concat(".oracle.rounds[", vm.toString(i), "]"));
     }
 
+    /// @notice Posts `u` with the quorum's signatures over its own features, as the keeper.
     function submit(Upd memory u) internal returns (uint80) {
+        return submitTo(oracle, u);
+    }
+
+    function submitTo(ZkmlSignedOracle o, Upd memory u) internal returns (uint80) {
+        bytes[] memory sigs = signReport(o, twoSigners(), u.inputs, u.ts);
         vm.prank(keeper);
-        return oracle.update(u.proof, u.inputs, u.ts, u.answer);
+        return o.update(u.proof, u.inputs, u.ts, u.answer, sigs);
     }
 
     // ----- happy path -----
@@ -77,7 +181,9 @@ contract ZkmlOracleTest is HookFixtures {
         // The oracle rebuilds exactly the public inputs the proof was made for.
         (, uint256[] memory pub) = statementAt(".oracle.rounds[0]");
         assertEq(oracle.publicInputs(u.inputs, u.ts, u.answer), pub);
-        assertEq(pub[1], ZkmlPublicInputs.oracleContext(u.ts));
+        assertEq(pub[1], ZkmlPublicInputs.oracleContext(address(oracle), u.ts));
+        assertEq(oracle.numPublicInputs(), pub.length);
+        assertEq(oracle.reportDigest(u.inputs, u.ts), reportDigestOf(address(oracle), u.inputs, u.ts));
 
         vm.expectEmit(address(oracle));
         emit ZkmlOracle.AnswerUpdated(u.answer, 1, u.ts);
@@ -87,15 +193,24 @@ contract ZkmlOracleTest is HookFixtures {
             oracle.latestRoundData();
         assertEq(roundId, 1);
         assertEq(answer, u.answer);
-        assertEq(startedAt, block.timestamp);
         assertEq(updatedAt, u.ts);
         assertEq(answeredInRound, 1);
         assertEq(oracle.decimals(), 8);
-        assertEq(oracle.version(), 1);
+        assertEq(oracle.version(), 2);
         assertEq(oracle.description(), "zkml price model / USD");
 
         ChainlinkStyleConsumer consumer = new ChainlinkStyleConsumer(oracle);
         assertEq(consumer.price(1 hours), u.answer);
+        assertLe(startedAt, updatedAt);
+    }
+
+    function test_StartedAtIsNotAfterUpdatedAt() public {
+        Upd memory u = round(0);
+        vm.warp(u.ts + MAX_AGE); // posted as late as allowed
+        submit(u);
+        (,, uint256 startedAt, uint256 updatedAt,) = oracle.latestRoundData();
+        assertLe(startedAt, updatedAt, "Chainlink's order: startedAt <= updatedAt");
+        assertEq(updatedAt, u.ts);
     }
 
     function test_OracleUpdateEveryRound() public {
@@ -114,18 +229,196 @@ contract ZkmlOracleTest is HookFixtures {
 
     function test_GasOfUpdate() public {
         Upd memory u = round(0);
+        bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
         vm.prank(keeper);
         uint256 before = gasleft();
-        oracle.update(u.proof, u.inputs, u.ts, u.answer);
-        emit log_named_uint("ZkmlOracle.update gas (first round, incl. call)", before - gasleft());
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+        emit log_named_uint("ZkmlSignedOracle.update gas, 2 of 2 signatures (first round, incl. call)", before - gasleft());
         u = round(1);
+        sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
         vm.prank(keeper);
         before = gasleft();
-        oracle.update(u.proof, u.inputs, u.ts, u.answer);
-        emit log_named_uint("ZkmlOracle.update gas (next round, incl. call)", before - gasleft());
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+        emit log_named_uint("ZkmlSignedOracle.update gas, 2 of 2 signatures (next round, incl. call)", before - gasleft());
     }
 
-    // ----- attacks -----
+    // ----- input provenance (signed reports) -----
+
+    /// @notice The attack on the unauthenticated oracle: a valid proof of the model on features the
+    ///         attacker made up, posted by the attacker. Without the data signers' report it is refused.
+    function test_RevertWhen_AttackerProvesDoctoredFeatures() public {
+        Upd memory d = upd(".oracle.doctored");
+        (bytes memory proof, uint256[] memory pub) = statementAt(".oracle.doctored");
+        assertTrue(verifier.verifyProof(proof, pub), "the attacker's proof itself is valid");
+        vm.prank(attacker);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.QuorumNotMet.selector, 0, 2));
+        oracle.update(d.proof, d.inputs, d.ts, d.answer, new bytes[](0));
+        assertEq(oracle.latestRound(), 0);
+    }
+
+    function test_RevertWhen_AttackerSignsDoctoredFeatures() public {
+        Upd memory d = upd(".oracle.doctored");
+        uint256[] memory keys = new uint256[](2);
+        keys[0] = 0xBAD;
+        keys[1] = signerKeys[0];
+        bytes[] memory sigs = signReport(oracle, keys, d.inputs, d.ts);
+        vm.prank(attacker);
+        vm.expectRevert();
+        oracle.update(d.proof, d.inputs, d.ts, d.answer, sigs);
+        // The revert names the stranger.
+        try oracle.update(d.proof, d.inputs, d.ts, d.answer, sigs) {
+            revert("accepted");
+        } catch (bytes memory err) {
+            assertEq(bytes4(err), ZkmlSignedOracle.NotASigner.selector);
+        }
+    }
+
+    function test_RevertWhen_HonestReportWithDoctoredFeatures() public {
+        // The signers' report for round 0, with the attacker's features and proof.
+        Upd memory u = round(0);
+        Upd memory d = upd(".oracle.doctored");
+        bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
+        vm.prank(attacker);
+        vm.expectRevert();
+        oracle.update(d.proof, d.inputs, d.ts, d.answer, sigs);
+        assertEq(oracle.latestRound(), 0);
+    }
+
+    function test_RevertWhen_BelowQuorum() public {
+        Upd memory u = round(0);
+        uint256[] memory one = new uint256[](1);
+        one[0] = signerKeys[0];
+        bytes[] memory sigs = signReport(oracle, one, u.inputs, u.ts);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.QuorumNotMet.selector, 1, 2));
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+    }
+
+    function test_RevertWhen_SignerCountedTwice() public {
+        Upd memory u = round(0);
+        uint256[] memory one = new uint256[](1);
+        one[0] = signerKeys[0];
+        bytes[] memory sig = signReport(oracle, one, u.inputs, u.ts);
+        bytes[] memory sigs = new bytes[](2);
+        sigs[0] = sig[0];
+        sigs[1] = sig[0];
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.SignersNotAscending.selector, 1));
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+    }
+
+    function test_RevertWhen_SignatureMalformed() public {
+        Upd memory u = round(0);
+        bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
+        sigs[1] = bytes.concat(sigs[1], hex"00"); // 66 bytes
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.BadSignature.selector, 1));
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+    }
+
+    function test_RevertWhen_ReportForAnotherTime() public {
+        Upd memory u = round(1);
+        bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts - 1);
+        vm.expectRevert();
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+    }
+
+    /// @notice A report signed for another oracle (or chain) does not count here: the EIP-712
+    ///         domain binds the chain id and the verifying contract.
+    function test_RevertWhen_ReportForAnotherDeployment() public {
+        ZkmlSignedOracle other = new ZkmlSignedOracle(config(verifier), signerSet(2), 2);
+        Upd memory u = round(0);
+        bytes[] memory sigs = signReport(other, twoSigners(), u.inputs, u.ts);
+        vm.expectRevert();
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+        assertTrue(other.reportDigest(u.inputs, u.ts) != oracle.reportDigest(u.inputs, u.ts));
+        uint256 here = block.chainid;
+        bytes32 d = oracle.reportDigest(u.inputs, u.ts);
+        vm.chainId(here + 1);
+        assertTrue(oracle.reportDigest(u.inputs, u.ts) != d, "another chain, another digest");
+    }
+
+    /// @notice A proof made for the oracle at one address does not count for another deployment
+    ///         of the same model, even with a valid report there: the context binds the oracle.
+    function test_RevertWhen_ProofForAnotherDeployment() public {
+        ZkmlSignedOracle other = new ZkmlSignedOracle(config(verifier), signerSet(2), 2);
+        vm.expectRevert(ZkmlOracle.InvalidProof.selector);
+        submitTo(other, round(0));
+    }
+
+    function test_RevertWhen_ProofForAnotherChain() public {
+        vm.chainId(block.chainid + 1);
+        vm.expectRevert(ZkmlOracle.InvalidProof.selector);
+        submit(round(0));
+    }
+
+    function test_RevertWhen_UpdaterNotAllowlisted() public {
+        vm.prank(owner);
+        oracle.setUpdatersRestricted(true);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.NotAnUpdater.selector, keeper));
+        submit(round(0));
+        vm.prank(owner);
+        oracle.setUpdater(keeper, true);
+        assertEq(submit(round(0)), 1);
+    }
+
+    function test_RevertWhen_SignerSetInvalid() public {
+        address[] memory s = signerSet(2);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.BadQuorum.selector, 3, 2));
+        new ZkmlSignedOracle(config(verifier), s, 3);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.BadQuorum.selector, 0, 2));
+        new ZkmlSignedOracle(config(verifier), s, 0);
+        s[1] = s[0];
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.DuplicateSigner.selector, s[0]));
+        new ZkmlSignedOracle(config(verifier), s, 1);
+        s[1] = address(0);
+        vm.expectRevert(ZkmlSignedOracle.ZeroSigner.selector);
+        new ZkmlSignedOracle(config(verifier), s, 1);
+    }
+
+    function test_SignerChangeIsTwoStep() public {
+        address[] memory next = signerSet(3);
+        vm.prank(attacker);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
+        oracle.proposeSigners(next, 1);
+        vm.prank(owner);
+        oracle.proposeSigners(next, 1);
+        vm.prank(owner);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlOracle.UpgradeTooEarly.selector, uint64(block.timestamp) + DELAY, block.timestamp)
+        );
+        oracle.applySigners();
+        // Until applied, the old quorum holds.
+        assertEq(oracle.quorum(), 2);
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(owner);
+        oracle.applySigners();
+        assertEq(oracle.quorum(), 1);
+        assertEq(oracle.signers().length, 3);
+        assertTrue(oracle.isSigner(vm.addr(signerKeys[2])));
+    }
+
+    function test_RevertWhen_RemovedSignerSigns() public {
+        address[] memory next = new address[](1);
+        next[0] = vm.addr(signerKeys[2]);
+        vm.prank(owner);
+        oracle.proposeSigners(next, 1);
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(owner);
+        oracle.applySigners();
+        assertFalse(oracle.isSigner(vm.addr(signerKeys[0])));
+        vm.warp(t0 + 200);
+        Upd memory u = round(0);
+        uint256[] memory one = new uint256[](1);
+        one[0] = signerKeys[0];
+        bytes[] memory sigs = signReport(oracle, one, u.inputs, u.ts);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlSignedOracle.NotASigner.selector, 0, vm.addr(signerKeys[0]))
+        );
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+        one[0] = signerKeys[2];
+        sigs = signReport(oracle, one, u.inputs, u.ts);
+        assertEq(oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs), 1);
+    }
+
+    // ----- what the proof binds -----
 
     function test_RevertWhen_ProofIsWrong() public {
         Upd memory u = round(0);
@@ -140,7 +433,7 @@ contract ZkmlOracleTest is HookFixtures {
 
     function test_RevertWhen_InputsAreNotTheProvedOnes() public {
         Upd memory u = round(0);
-        u.inputs[0] += 1;
+        u.inputs[0] += 1; // signed by the quorum, but not what was proved
         vm.expectRevert(ZkmlOracle.InvalidProof.selector);
         submit(u);
     }
@@ -165,8 +458,7 @@ contract ZkmlOracleTest is HookFixtures {
     function test_RevertWhen_ProofReplayed() public {
         Upd memory u = round(0);
         submit(u);
-        bytes32 st = keccak256(abi.encodePacked(oracle.publicInputs(u.inputs, u.ts, u.answer)));
-        vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.ReplayedStatement.selector, st));
+        vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.OutOfOrder.selector, u.ts, u.ts));
         submit(u);
     }
 
@@ -222,30 +514,88 @@ contract ZkmlOracleTest is HookFixtures {
         oracle.getRoundData(0);
     }
 
-    function test_RevertWhen_UnauthorizedRotation() public {
-        address attacker = makeAddr("attacker");
-        vm.prank(attacker);
+    // ----- owner powers -----
+
+    function test_RevertWhen_UnauthorizedUpgrade() public {
+        IZkmlVerifier next = newVerifier();
+        vm.startPrank(attacker);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
-        oracle.setVerifier(IZkmlVerifier(attacker), 1);
+        oracle.proposeUpgrade(next, modelId);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
+        oracle.applyUpgrade();
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
+        oracle.setUpdatersRestricted(true);
+        vm.stopPrank();
         assertEq(address(oracle.verifier()), address(verifier));
     }
 
-    function test_OwnerRotatesVerifier() public {
+    function test_UpgradeIsTwoStep() public {
         submit(round(0));
         IZkmlVerifier next = newVerifier();
         uint256 nextModel = modelId + 1;
         vm.expectEmit(address(oracle));
+        emit ZkmlOracle.UpgradeProposed(address(next), nextModel, uint64(block.timestamp) + DELAY);
+        vm.prank(owner);
+        oracle.proposeUpgrade(next, nextModel);
+        // Not yet: the old model still serves.
+        assertEq(address(oracle.verifier()), address(verifier));
+        vm.prank(owner);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlOracle.UpgradeTooEarly.selector, uint64(block.timestamp) + DELAY, block.timestamp)
+        );
+        oracle.applyUpgrade();
+        assertEq(submit(round(1)), 2);
+
+        vm.warp(block.timestamp + DELAY);
+        vm.expectEmit(address(oracle));
         emit ZkmlOracle.VerifierRotated(address(verifier), address(next), modelId, nextModel);
         vm.prank(owner);
-        oracle.setVerifier(next, nextModel);
+        oracle.applyUpgrade();
         assertEq(address(oracle.verifier()), address(next));
         assertEq(oracle.modelId(), nextModel);
-        // Proofs of the old model no longer pass: the model id is a public input.
-        vm.expectRevert(ZkmlOracle.InvalidProof.selector);
-        submit(round(1));
-        // Rounds already stored stay readable.
+        // Rounds already stored stay readable; proofs of the old model no longer pass.
         (, int256 answer,,,) = oracle.latestRoundData();
-        assertEq(answer, round(0).answer);
+        assertEq(answer, round(1).answer);
+        vm.warp(round(2).ts + 10);
+        vm.expectRevert(ZkmlOracle.InvalidProof.selector);
+        submit(round(2));
+    }
+
+    function test_OwnerCancelsUpgrade() public {
+        vm.startPrank(owner);
+        oracle.proposeUpgrade(newVerifier(), modelId + 1);
+        oracle.cancelUpgrade();
+        vm.warp(block.timestamp + DELAY);
+        vm.expectRevert(ZkmlOracle.NoUpgradePending.selector);
+        oracle.applyUpgrade();
+        vm.stopPrank();
+        assertEq(oracle.modelId(), modelId);
+    }
+
+    function test_RevertWhen_UpgradeModelIdNotAFieldElement() public {
+        IZkmlVerifier next = newVerifier();
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.ModelIdNotAFieldElement.selector, R));
+        oracle.proposeUpgrade(next, R);
+    }
+
+    function test_RevertWhen_UpgradeVerifierHasAnotherLayout() public {
+        OtherLayoutVerifier other = new OtherLayoutVerifier();
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.LayoutMismatch.selector, 5, 4));
+        oracle.proposeUpgrade(IZkmlVerifier(address(other)), modelId);
+        // Nor an account without code.
+        vm.prank(owner);
+        vm.expectRevert(ZkmlOracle.ZeroVerifier.selector);
+        oracle.proposeUpgrade(IZkmlVerifier(attacker), modelId);
+    }
+
+    function test_RevertWhen_DeployedWithAnotherLayout() public {
+        IZkmlVerifier other = IZkmlVerifier(address(new OtherLayoutVerifier()));
+        ZkmlOracle.Config memory c = config(other);
+        address[] memory s = signerSet(2);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.LayoutMismatch.selector, 5, 4));
+        new ZkmlSignedOracle(c, s, 2);
     }
 
     // ----- fuzz -----
@@ -256,8 +606,9 @@ contract ZkmlOracleTest is HookFixtures {
         age = bound(age, 0, 3 * uint256(MAX_AGE));
         vm.warp(uint256(u.ts) + age);
         if (age > MAX_AGE) {
+            bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
             vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.StaleData.selector, u.ts, block.timestamp, MAX_AGE));
-            submit(u);
+            oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
             assertEq(oracle.latestRound(), 0);
         } else {
             assertEq(submit(u), 1);
@@ -279,8 +630,9 @@ contract ZkmlOracleTest is HookFixtures {
                 rounds++;
                 latestTs = u.ts;
             } else {
-                vm.expectRevert();
-                submit(u);
+                bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
+                vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.OutOfOrder.selector, u.ts, latestTs));
+                oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
             }
         }
         assertEq(oracle.latestRound(), rounds);
@@ -289,5 +641,18 @@ contract ZkmlOracleTest is HookFixtures {
             (,,, uint256 cur,) = oracle.getRoundData(id);
             assertGt(cur, prev);
         }
+    }
+
+    /// @notice Whatever bytes come as signatures, an update without the quorum's report never lands.
+    function testFuzz_ForgedSignaturesNeverLand(bytes memory a, bytes memory b) public {
+        Upd memory d = upd(".oracle.doctored");
+        bytes[] memory sigs = new bytes[](2);
+        sigs[0] = a;
+        sigs[1] = b;
+        vm.prank(attacker);
+        try oracle.update(d.proof, d.inputs, d.ts, d.answer, sigs) {
+            revert("a forged report landed");
+        } catch {}
+        assertEq(oracle.latestRound(), 0);
     }
 }

@@ -28,20 +28,60 @@ contract ZkmlPublicInputsTest is HookFixtures {
     }
 
     function test_ContextsMatchTheProofs() public view {
-        // The Rust side (verifier-gen/tests/hooks.rs) derived the contexts it proved; the library agrees.
+        // The Rust side (verifier-gen/tests/hooks.rs, through zkml::context) derived the contexts
+        // it proved for the hooks at the fixtures' addresses on this chain; the library agrees.
+        assertEq(block.chainid, vm.parseJsonUint(fx, ".chainId"));
         (, uint256[] memory pub) = statementAt(".oracle.rounds[0]");
-        assertEq(pub[1], PI.oracleContext(vm.parseJsonUint(fx, ".oracle.rounds[0].ts")));
         assertEq(
-            PI.oracleContext(1),
-            uint256(keccak256(abi.encode(keccak256("zkml.oracle.v1"), uint256(1)))) % PI.R
+            pub[1], PI.oracleContext(fixtureAddress("signedOracle"), vm.parseJsonUint(fx, ".oracle.rounds[0].ts"))
+        );
+        (, pub) = statementAt(".feedOracle.rounds[1]");
+        assertEq(
+            pub[1], PI.oracleContext(fixtureAddress("feedOracle"), vm.parseJsonUint(fx, ".feedOracle.rounds[1].ts"))
         );
         (, pub) = statementAt(".validator[1]");
-        assertEq(pub[1], PI.requestContext(vm.parseJsonBytes32(fx, ".validator[1].requestHash")));
+        assertEq(
+            pub[1],
+            PI.validationContext(fixtureAddress("validator"), 0, vm.parseJsonBytes32(fx, ".validator[1].requestHash"))
+        );
         (, pub) = statementAt(".escrow[0]");
-        assertEq(pub[1], PI.requestContext(vm.parseJsonBytes32(fx, ".escrow[0].requestId")));
+        assertEq(pub[1], PI.escrowContext(fixtureAddress("escrow"), vm.parseJsonBytes32(fx, ".escrow[0].requestId")));
         assertEq(pub[0], modelId);
         assertEq(modelId, PI.modelId(keccak256("zkml stand-in model (hooks test)")));
-        assertEq(PI.requestContext(bytes32(type(uint256).max)), type(uint256).max % PI.R);
+    }
+
+    function test_ContextLayout() public view {
+        address hook = address(0x1234);
+        assertEq(
+            PI.oracleContext(hook, 7),
+            uint256(keccak256(abi.encode(keccak256("zkml.oracle.v2"), block.chainid, hook, uint256(7)))) >> 8
+        );
+        assertEq(
+            PI.validationContext(hook, 3, bytes32(uint256(9))),
+            uint256(keccak256(abi.encode(keccak256("zkml.erc8004.v2"), block.chainid, hook, uint256(3), uint256(9))))
+                >> 8
+        );
+        assertEq(
+            PI.escrowContext(hook, bytes32(uint256(9))),
+            uint256(keccak256(abi.encode(keccak256("zkml.escrow.v2"), block.chainid, hook, uint256(9)))) >> 8
+        );
+    }
+
+    /// @notice Every context is a field element as it is (no reduction), and the uses do not
+    ///         collide: h and h + r (equal mod r) get different contexts, and so do other agents,
+    ///         hooks and chains.
+    function testFuzz_ContextsAreInjective(bytes32 hash, uint256 agent, address hook) public {
+        vm.assume(uint256(hash) < type(uint256).max - PI.R && agent < type(uint256).max);
+        bytes32 alias_ = bytes32(uint256(hash) + PI.R);
+        assertLt(PI.validationContext(hook, agent, hash), PI.R);
+        assertTrue(PI.validationContext(hook, agent, hash) != PI.validationContext(hook, agent, alias_));
+        assertTrue(PI.validationContext(hook, agent, hash) != PI.validationContext(hook, agent + 1, hash));
+        assertTrue(PI.escrowContext(hook, hash) != PI.escrowContext(hook, alias_));
+        assertTrue(PI.escrowContext(hook, hash) != PI.escrowContext(address(uint160(hook) ^ 1), hash));
+        assertTrue(PI.oracleContext(hook, uint256(hash)) != PI.oracleContext(hook, uint256(alias_)));
+        uint256 c = PI.escrowContext(hook, hash);
+        vm.chainId(block.chainid + 1);
+        assertTrue(PI.escrowContext(hook, hash) != c);
     }
 
     function test_PackLayoutAsProver() public view {

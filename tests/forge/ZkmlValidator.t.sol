@@ -15,15 +15,22 @@ contract ZkmlValidatorTest is HookFixtures {
     ZkmlValidator internal validator;
     address internal agentOwner = makeAddr("agentOwner");
     address internal anyone = makeAddr("anyone");
+    address internal client;
     uint256 internal agentId;
     bytes32 internal req0;
     bytes32 internal req1;
 
     function setUp() public {
         loadFixtures();
+        client = vm.parseJsonAddress(fx, ".client");
         identity = new TestIdentityRegistry();
         registry = new TestValidationRegistry(address(identity));
-        validator = new ZkmlValidator(registry, verifier, modelId, 1);
+        validator = ZkmlValidator(
+            deployAt(
+                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(registry, verifier, modelId, 1)),
+                fixtureAddress("validator")
+            )
+        );
         vm.prank(agentOwner);
         agentId = identity.register("ipfs://agent-registration.json");
         req0 = vm.parseJsonBytes32(fx, ".validator[0].requestHash");
@@ -32,6 +39,21 @@ contract ZkmlValidatorTest is HookFixtures {
         registry.validationRequest(address(validator), agentId, "ipfs://request-0", req0);
         registry.validationRequest(address(validator), agentId, "ipfs://request-1", req1);
         vm.stopPrank();
+    }
+
+    function salt(uint256 i) internal view returns (bytes32) {
+        return vm.parseJsonBytes32(fx, string.concat(".validator[", vm.toString(i), "].salt"));
+    }
+
+    function statement(uint256 i) internal view returns (bytes memory, uint256[] memory) {
+        return statementAt(string.concat(".validator[", vm.toString(i), "]"));
+    }
+
+    /// @notice The agent's owner answers request i with its proof.
+    function respond(uint256 i, string memory uri) internal returns (bytes32 requestHash, bytes32 responseHash) {
+        (bytes memory proof, uint256[] memory pub) = statement(i);
+        vm.prank(agentOwner);
+        return validator.respond(client, salt(i), proof, pub, uri);
     }
 
     // ----- interfaces -----
@@ -69,15 +91,18 @@ contract ZkmlValidatorTest is HookFixtures {
     // ----- happy path -----
 
     function test_ValidatorRespond() public {
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
-        assertEq(pub[1], ZkmlPublicInputs.requestContext(req0));
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        // The request hash derives from the task; the context binds validator, agent and request.
+        assertEq(req0, validator.requestHashOf(client, inputHashOf(pub), salt(0)));
+        assertEq(pub[1], ZkmlPublicInputs.validationContext(address(validator), agentId, req0));
         bytes32 responseHash = keccak256(abi.encode(proof, pub));
         vm.expectEmit(address(registry));
         emit IERC8004Validation.ValidationResponse(
             address(validator), agentId, req0, 100, "ipfs://response-0", responseHash, "zkml"
         );
-        vm.prank(anyone);
-        assertEq(validator.respond(req0, proof, pub, "ipfs://response-0"), responseHash);
+        (bytes32 answered, bytes32 rh0) = respond(0, "ipfs://response-0");
+        assertEq(answered, req0);
+        assertEq(rh0, responseHash);
 
         (address v, uint256 a, uint8 response, bytes32 rh, string memory tag, uint256 lastUpdate) =
             registry.getValidationStatus(req0);
@@ -87,96 +112,189 @@ contract ZkmlValidatorTest is HookFixtures {
         assertEq(rh, responseHash);
         assertEq(tag, "zkml");
         assertEq(lastUpdate, block.timestamp);
-        (bytes32 inputHash, bytes32 outputHash) = validator.resultOf(req0);
-        uint256[] memory inWords = new uint256[](1);
-        inWords[0] = pub[2];
+    }
+
+    function test_ValidatorRecordsWhatWasProved() public {
+        (, uint256[] memory pub) = statement(0);
+        respond(0, "ipfs://response-0");
+        (address c, bytes32 inputHash, bytes32 outputHash) = validator.resultOf(req0);
+        assertEq(c, client);
+        assertEq(inputHash, inputHashOf(pub));
         uint256[] memory outWords = new uint256[](1);
         outWords[0] = pub[3];
-        assertEq(inputHash, ZkmlPublicInputs.wordsHash(inWords));
         assertEq(outputHash, ZkmlPublicInputs.wordsHash(outWords));
-
         address[] memory none = new address[](0);
         (uint64 count, uint8 avg) = registry.getSummary(agentId, none, "zkml");
         assertEq(count, 1);
         assertEq(avg, 100);
     }
 
+    function inputHashOf(uint256[] memory pub) internal pure returns (bytes32) {
+        uint256[] memory inWords = new uint256[](1);
+        inWords[0] = pub[2];
+        return ZkmlPublicInputs.wordsHash(inWords);
+    }
+
+    function test_ApprovedOperatorResponds() public {
+        vm.prank(agentOwner);
+        identity.approve(anyone, agentId);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.prank(anyone);
+        (bytes32 answered,) = validator.respond(client, salt(0), proof, pub, "ipfs://r");
+        assertEq(answered, req0);
+    }
+
     function test_GasOfValidationResponsePath() public {
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        bytes32 s0 = salt(0); // parsed before measuring: the fixtures are a long storage string
+        vm.prank(agentOwner);
         uint256 before = gasleft();
-        validator.respond(req0, proof, pub, "ipfs://response-0");
+        validator.respond(client, s0, proof, pub, "ipfs://response-0");
         emit log_named_uint("ZkmlValidator.respond gas (incl. validationResponse)", before - gasleft());
     }
 
     // ----- attacks -----
 
+    /// @notice Farming: a request hash the agent made up (not derived from a task) cannot be
+    ///         answered: respond derives the hash from the client, the salt and the proof's input.
+    function test_RevertWhen_RequestHashNotDerivedFromTheTask() public {
+        bytes32 madeUp = keccak256("any hash the agent likes");
+        vm.prank(agentOwner);
+        registry.validationRequest(address(validator), agentId, "", madeUp);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        // Whatever salt it names, respond lands on a derived hash, never on madeUp.
+        vm.prank(agentOwner);
+        vm.expectRevert(bytes("unknown"));
+        validator.respond(client, keccak256("another salt"), proof, pub, "");
+        (,, uint8 response,,,) = registry.getValidationStatus(madeUp);
+        assertEq(response, 0);
+    }
+
+    /// @notice A proof answers only the request for its own input: request 1's proof, offered
+    ///         with request 0's client and salt, derives another hash.
+    function test_RevertWhen_ProofIsForAnotherInput() public {
+        (bytes memory proof, uint256[] memory pub) = statement(1);
+        vm.prank(agentOwner);
+        vm.expectRevert(bytes("unknown"));
+        validator.respond(client, salt(0), proof, pub, "");
+    }
+
+    /// @notice Front-running the request: another agent registers the provider's request hash
+    ///         under its own id first; the provider's proof (bound to agent 0) is no use to it.
+    function test_RevertWhen_RequestHijackedByAnotherAgent() public {
+        // A fresh registry where the attacker gets there first.
+        TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
+        ZkmlValidator v2 = ZkmlValidator(
+            deployAt(
+                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(reg2, verifier, modelId, 1)),
+                makeAddr("validator2")
+            )
+        );
+        address thief = makeAddr("thief");
+        vm.prank(thief);
+        uint256 thiefAgent = identity.register("ipfs://thief");
+        vm.prank(thief);
+        reg2.validationRequest(address(v2), thiefAgent, "", req0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        uint256 expected = ZkmlPublicInputs.validationContext(address(v2), thiefAgent, req0);
+        vm.prank(thief);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        v2.respond(client, salt(0), proof, pub, "ipfs://stolen");
+    }
+
+    /// @notice Front-running the response: someone copies the agent's pending respond with its own
+    ///         responseURI. Only the agent's owner or operator may respond.
+    function test_RevertWhen_ResponseFrontRun() public {
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.prank(anyone);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.NotAgentOperator.selector, agentId, anyone));
+        validator.respond(client, salt(0), proof, pub, "ipfs://someone-elses-uri");
+        respond(0, "ipfs://response-0");
+    }
+
+    /// @notice A proof for this request at another validator deployment does not count here
+    ///         (the same task, requested from a second validator of the same model).
+    function test_RevertWhen_ProofForAnotherValidator() public {
+        TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
+        ZkmlValidator other = new ZkmlValidator(reg2, verifier, modelId, 1);
+        vm.prank(agentOwner);
+        reg2.validationRequest(address(other), agentId, "", req0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        uint256 expected = ZkmlPublicInputs.validationContext(address(other), agentId, req0);
+        vm.prank(agentOwner);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        other.respond(client, salt(0), proof, pub, "");
+    }
+
+    function test_RevertWhen_ProofForAnotherChain() public {
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.chainId(block.chainid + 1);
+        uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, req0);
+        vm.prank(agentOwner);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        validator.respond(client, salt(0), proof, pub, "");
+    }
+
     function test_RevertWhen_ProofIsWrong() public {
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.prank(agentOwner);
         vm.expectRevert(ZkmlValidator.InvalidProof.selector);
-        validator.respond(req0, flipBit(proof, 100), pub, "");
+        validator.respond(client, salt(0), flipBit(proof, 100), pub, "");
         // Nothing was written.
         (,, uint8 response,,,) = registry.getValidationStatus(req0);
         assertEq(response, 0);
-        (bytes32 inputHash,) = validator.resultOf(req0);
+        (, bytes32 inputHash,) = validator.resultOf(req0);
         assertEq(inputHash, bytes32(0));
     }
 
     function test_RevertWhen_OutputIsNotTheProvedOne() public {
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
+        (bytes memory proof, uint256[] memory pub) = statement(0);
         pub[3] += 1;
+        vm.prank(agentOwner);
         vm.expectRevert(ZkmlValidator.InvalidProof.selector);
-        validator.respond(req0, proof, pub, "");
-    }
-
-    function test_RevertWhen_WrongRequest() public {
-        // A valid proof for request 1, offered for request 0.
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[1]");
-        vm.expectRevert(
-            abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], ZkmlPublicInputs.requestContext(req0))
-        );
-        validator.respond(req0, proof, pub, "");
-        // With the context rewritten to request 0, the proof no longer verifies.
-        pub[1] = ZkmlPublicInputs.requestContext(req0);
-        vm.expectRevert(ZkmlValidator.InvalidProof.selector);
-        validator.respond(req0, proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "");
     }
 
     function test_RevertWhen_WrongModel() public {
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
+        (bytes memory proof, uint256[] memory pub) = statement(0);
         pub[0] = modelId + 1;
+        vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongModel.selector, modelId + 1, modelId));
-        validator.respond(req0, proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "");
     }
 
     function test_RevertWhen_ValidatorNotNamedInRequest() public {
-        bytes32 other = keccak256("request naming someone else");
+        // Request 0's task, requested from another validator at a fresh registry.
+        TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
+        ZkmlValidator v2 = new ZkmlValidator(reg2, verifier, modelId, 1);
         vm.prank(agentOwner);
-        registry.validationRequest(makeAddr("otherValidator"), agentId, "", other);
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
+        reg2.validationRequest(makeAddr("otherValidator"), agentId, "", req0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.prank(agentOwner);
         vm.expectRevert(
-            abi.encodeWithSelector(ZkmlValidator.NotRequestedValidator.selector, other, makeAddr("otherValidator"))
+            abi.encodeWithSelector(ZkmlValidator.NotRequestedValidator.selector, req0, makeAddr("otherValidator"))
         );
-        validator.respond(other, proof, pub, "");
-    }
-
-    function test_RevertWhen_UnknownRequest() public {
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
-        vm.expectRevert(bytes("unknown"));
-        validator.respond(keccak256("never requested"), proof, pub, "");
+        v2.respond(client, salt(0), proof, pub, "");
     }
 
     function test_RevertWhen_ResponseReplayed() public {
-        (bytes memory proof, uint256[] memory pub) = statementAt(".validator[0]");
-        validator.respond(req0, proof, pub, "");
+        respond(0, "");
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.AlreadyValidated.selector, req0));
-        validator.respond(req0, proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "");
     }
 
     function test_RevertWhen_PublicInputsTooShort() public {
-        (bytes memory proof,) = statementAt(".validator[0]");
+        (bytes memory proof,) = statement(0);
         uint256[] memory pub = new uint256[](3);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.PublicInputsLength.selector, 3, 4));
-        validator.respond(req0, proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "");
+    }
+
+    function test_RevertWhen_ModelIdNotAFieldElement() public {
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ModelIdNotAFieldElement.selector, R));
+        new ZkmlValidator(registry, verifier, R, 1);
     }
 
     // ----- the registry behaves like the reference -----

@@ -346,9 +346,9 @@ mod tests {
         };
         let f = render(Hook::Oracle, "PriceMlp", &m, &o).unwrap();
         assert_eq!(f[0].0, "PriceMlpOracle.sol");
-        assert!(f[0].1.contains("contract PriceMlpOracle is ZkmlOracle"));
+        assert!(f[0].1.contains("contract PriceMlpOracle is ZkmlSignedOracle"));
         assert!(f[0].1.contains("outputFracBits: 8"));
-        assert!(f[0].1.contains("int256[2] calldata inputs"));
+        assert!(f[0].1.contains("int256[2] calldata features"));
         assert!(f[0].1.contains("\"zkml PriceMlp / price\""));
         assert!(f[1].1.contains("contract DeployPriceMlpOracle is Script"));
         assert!(

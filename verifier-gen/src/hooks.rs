@@ -7,14 +7,15 @@
 //!
 //! ```text
 //! pub[0]          model id = keccak256(quantized model) mod r
-//! pub[1]          context  (oracle: oracle_context(dataTimestamp); ERC-8004: request_context(requestHash);
-//!                           escrow: request_context(requestId))
+//! pub[1]          context  (oracle: oracle_context(chain, oracle, dataTimestamp); ERC-8004:
+//!                           validation_context(chain, validator, agentId, requestHash); escrow:
+//!                           escrow_context(chain, escrow, requestId): injective 248-bit hashes)
 //! pub[2 .. 2+k]   the model input, packed (k field elements)
 //! pub[2+k ..]     the model output, packed
 //! ```
 
-use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_sol_types::SolValue;
+use alloy_primitives::{Address, B256, I256, U256, keccak256};
+use alloy_sol_types::{SolStruct, SolValue, eip712_domain, sol};
 use serde_json::{Value, json};
 
 /// BN254 scalar field modulus r.
@@ -31,23 +32,27 @@ pub fn model_id(model_hash: B256) -> U256 {
     U256::from_be_bytes(model_hash.0) % modulus()
 }
 
-/// `ZkmlPublicInputs.ORACLE_CONTEXT_TAG` = keccak256("zkml.oracle.v1").
-pub fn oracle_context_tag() -> B256 {
-    keccak256(b"zkml.oracle.v1")
+/// `ZkmlPublicInputs.oracleContext(oracle, dataTimestamp)` on chain `chain_id`:
+/// `uint256(keccak256(abi.encode(keccak256("zkml.oracle.v2"), chainId, oracle, dataTimestamp))) >> 8`.
+/// The derivation itself is `zkml::context`'s (the prover's `--context oracle:…` uses it too).
+pub fn oracle_context(chain_id: u64, oracle: Address, data_timestamp: u64) -> U256 {
+    U256::from_be_bytes(zkml::context::oracle(chain_id, oracle.into_array(), data_timestamp))
 }
 
-/// `ZkmlPublicInputs.oracleContext(dataTimestamp)` =
-/// `uint256(keccak256(abi.encode(ORACLE_CONTEXT_TAG, dataTimestamp))) % r`.
-pub fn oracle_context(data_timestamp: u64) -> U256 {
-    model_id(keccak256(
-        (oracle_context_tag(), U256::from(data_timestamp)).abi_encode_params(),
+/// `ZkmlPublicInputs.validationContext(validator, agentId, requestHash)` on chain `chain_id`: the
+/// context of a proof answering an ERC-8004 validation request.
+pub fn validation_context(chain_id: u64, validator: Address, agent_id: U256, request_hash: B256) -> U256 {
+    U256::from_be_bytes(zkml::context::erc8004(
+        chain_id,
+        validator.into_array(),
+        agent_id.to_be_bytes(),
+        request_hash.0,
     ))
 }
 
-/// `ZkmlPublicInputs.requestContext(h)` = `uint256(h) % r`: the context of an ERC-8004
-/// validation (h = requestHash) and of an escrow request (h = requestId).
-pub fn request_context(h: B256) -> U256 {
-    model_id(h)
+/// `ZkmlPublicInputs.escrowContext(escrow, requestId)` on chain `chain_id`.
+pub fn escrow_context(chain_id: u64, escrow: Address, request_id: B256) -> U256 {
+    U256::from_be_bytes(zkml::context::escrow(chain_id, escrow.into_array(), request_id.0))
 }
 
 /// `ZkmlPublicInputs.wordsHash`: keccak256 of the words as consecutive 32-byte big-endian words
@@ -60,9 +65,55 @@ pub fn words_hash(words: &[U256]) -> B256 {
     keccak256(buf)
 }
 
-/// `ZkmlEscrow.requestIdOf` = `keccak256(abi.encode(payer, modelId, inputHash, salt))`.
-pub fn escrow_request_id(payer: Address, model_id: U256, input_hash: B256, salt: B256) -> B256 {
-    keccak256((payer, model_id, input_hash, salt).abi_encode_params())
+/// `ZkmlPublicInputs.requestHashOf` = `keccak256(abi.encode(client, modelId, inputHash, salt))`:
+/// an ERC-8004 request hash for `ZkmlValidator` and a `ZkmlEscrow` request id (client = payer).
+pub fn request_hash(client: Address, model_id: U256, input_hash: B256, salt: B256) -> B256 {
+    keccak256((client, model_id, input_hash, salt).abi_encode_params())
+}
+
+sol! {
+    /// What `ZkmlSignedOracle`'s data signers sign (EIP-712).
+    struct Report {
+        uint64 dataTimestamp;
+        int256[] features;
+    }
+}
+
+/// The EIP-712 digest `ZkmlSignedOracle.reportDigest(features, dataTimestamp)` of the oracle at
+/// `oracle` on chain `chain_id`: what a data signer signs.
+pub fn report_digest(chain_id: u64, oracle: Address, data_timestamp: u64, features: &[i64]) -> B256 {
+    let domain = eip712_domain! {
+        name: "ZkmlOracle",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: oracle,
+    };
+    Report {
+        dataTimestamp: data_timestamp,
+        features: features.iter().map(|&v| I256::try_from(v).expect("i64 fits int256")).collect(),
+    }
+    .eip712_signing_hash(&domain)
+}
+
+/// `ZkmlFeedOracle.quantize`: a feed answer with `feed_decimals` decimals as a model input of
+/// scale 2^`input_scale`, `round(answer * 2^input_scale / 10^feed_decimals)`, halves away from
+/// zero. `None` where the contract reverts (|answer| beyond int128, decimals above 38) or the
+/// result does not fit `i128`.
+pub fn feed_input(answer: i128, feed_decimals: u8, input_scale: i8) -> Option<i128> {
+    if feed_decimals > 38 {
+        return None;
+    }
+    let mut num = I256::try_from(answer).ok()?;
+    let mut den = I256::try_from(10i128.checked_pow(feed_decimals as u32)?).ok()?;
+    let shift = I256::ONE << input_scale.unsigned_abs() as usize;
+    if input_scale >= 0 {
+        num = num.checked_mul(shift)?;
+    } else {
+        den = den.checked_mul(shift)?;
+    }
+    let two = I256::try_from(2).ok()?;
+    let q = (num.abs() * two + den) / (two * den);
+    i128::try_from(if num.is_negative() { -q } else { q }).ok()
 }
 
 /// `ZkmlEscrow.nonceOf` = `keccak256(abi.encode(requestId, provider, amount, deadline))`: the
@@ -183,7 +234,7 @@ pub fn payment_required(o: &EscrowOffer) -> Value {
                     "numInputWords": o.num_input_words,
                     "requestId": "keccak256(abi.encode(payer, modelId, inputHash, salt)), inputHash = keccak256(abi.encodePacked(inputWords))",
                     "nonce": "keccak256(abi.encode(requestId, provider, amount, deadline))",
-                    "proofContext": "uint256(requestId) % r",
+                    "proofContext": "uint256(keccak256(abi.encode(keccak256(\"zkml.escrow.v2\"), chainId, payTo, requestId))) >> 8",
                 },
             },
         }],
@@ -250,7 +301,8 @@ pub fn registration_file(a: &AgentRegistration) -> Value {
             "verifier": caip10(a.chain_id, a.verifier),
             "validator": caip10(a.chain_id, a.validator),
             "modelId": format!("{:#066x}", a.model_id),
-            "publicInputs": "[modelId, uint256(requestHash) % r, input words..., output words...]",
+            "publicInputs": "[modelId, uint256(keccak256(abi.encode(keccak256(\"zkml.erc8004.v2\"), chainId, validator, agentId, requestHash))) >> 8, input words..., output words...]",
+            "requestHash": "keccak256(abi.encode(client, modelId, keccak256(abi.encodePacked(inputWords)), salt))",
         },
     })
 }
@@ -265,20 +317,33 @@ mod tests {
 
     #[test]
     fn contexts_and_ids() {
-        let r = modulus();
-        assert_eq!(request_context(B256::repeat_byte(0xff)), U256::MAX % r);
-        assert!(oracle_context(1_800_000_000) < r);
-        assert_ne!(oracle_context(1), oracle_context(2));
-        // abi.encode(bytes32, uint256) is 64 bytes: tag then the big-endian timestamp.
-        let mut buf = oracle_context_tag().to_vec();
+        // abi.encode(bytes32, uint256, address, uint256): four words, then keep the top 248 bits.
+        let mut buf = keccak256(b"zkml.oracle.v2").to_vec();
+        buf.extend_from_slice(&U256::from(31337u64).to_be_bytes::<32>());
+        buf.extend_from_slice(&[0u8; 12]);
+        buf.extend_from_slice(addr(9).as_slice());
         buf.extend_from_slice(&U256::from(7u64).to_be_bytes::<32>());
-        assert_eq!(oracle_context(7), model_id(keccak256(&buf)));
-        let id = escrow_request_id(
-            addr(1),
-            U256::from(5),
-            B256::repeat_byte(2),
-            B256::repeat_byte(3),
+        let c = oracle_context(31337, addr(9), 7);
+        assert_eq!(c, U256::from_be_bytes(keccak256(&buf).0) >> 8);
+        assert!(c < U256::from(1u8) << 248);
+        assert_ne!(c, oracle_context(1, addr(9), 7), "another chain");
+        assert_ne!(c, oracle_context(31337, addr(8), 7), "another deployment");
+        assert_ne!(c, oracle_context(31337, addr(9), 8), "another round");
+        // Request hashes that are congruent mod r no longer share a context.
+        let h = B256::repeat_byte(0x01);
+        let h_plus_r = B256::from(U256::from_be_bytes(h.0) + modulus());
+        assert_ne!(
+            validation_context(1, addr(2), U256::from(3), h),
+            validation_context(1, addr(2), U256::from(3), h_plus_r)
         );
+        assert_ne!(
+            validation_context(1, addr(2), U256::from(3), h),
+            validation_context(1, addr(2), U256::from(4), h),
+            "another agent"
+        );
+        assert_ne!(escrow_context(1, addr(2), h), escrow_context(1, addr(2), h_plus_r));
+        assert_ne!(escrow_context(1, addr(2), h), validation_context(1, addr(2), U256::ZERO, h));
+        let id = request_hash(addr(1), U256::from(5), B256::repeat_byte(2), B256::repeat_byte(3));
         let mut enc = vec![0u8; 12];
         enc.extend_from_slice(addr(1).as_slice());
         enc.extend_from_slice(&U256::from(5).to_be_bytes::<32>());
@@ -290,6 +355,46 @@ mod tests {
             escrow_nonce(id, addr(4), U256::from(2), 10)
         );
         assert_eq!(words_hash(&[]), keccak256([]));
+    }
+
+    #[test]
+    fn feed_inputs_round_half_away_from_zero() {
+        // 8 decimals, scale 2^2: q = round(answer * 4 / 1e8).
+        assert_eq!(feed_input(250_000_000, 8, 2), Some(10));
+        assert_eq!(feed_input(12_500_000, 8, 2), Some(1), "0.5 rounds up");
+        assert_eq!(feed_input(-12_500_000, 8, 2), Some(-1), "-0.5 rounds down");
+        assert_eq!(feed_input(12_499_999, 8, 2), Some(0));
+        assert_eq!(feed_input(300, 0, -3), Some(38), "300 / 8 = 37.5");
+        assert_eq!(feed_input(1, 39, 0), None);
+        assert_eq!(feed_input(i128::MAX, 0, 127), None);
+    }
+
+    #[test]
+    fn report_digest_is_eip712() {
+        let d = report_digest(31337, addr(7), 100, &[1, -2]);
+        let type_hash = keccak256(b"Report(uint64 dataTimestamp,int256[] features)");
+        let mut features = Vec::new();
+        for v in [I256::ONE, I256::try_from(-2).unwrap()] {
+            features.extend_from_slice(&v.to_be_bytes::<32>());
+        }
+        let struct_hash = keccak256(
+            (type_hash, U256::from(100u64), keccak256(&features)).abi_encode_params(),
+        );
+        let domain_hash = keccak256(
+            (
+                keccak256(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(b"ZkmlOracle"),
+                keccak256(b"1"),
+                U256::from(31337u64),
+                addr(7),
+            )
+                .abi_encode_params(),
+        );
+        let mut m = vec![0x19, 0x01];
+        m.extend_from_slice(domain_hash.as_slice());
+        m.extend_from_slice(struct_hash.as_slice());
+        assert_eq!(d, keccak256(&m));
+        assert_ne!(d, report_digest(31337, addr(7), 100, &[1, -3]));
     }
 
     #[test]

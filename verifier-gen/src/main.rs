@@ -52,7 +52,7 @@ struct Cli {
 enum Command {
     /// Render a Solidity verifier contract with the verifying key hard-coded.
     #[command(
-        after_help = "Example:\n  zkml-gen solidity model.vk --out Verifier.sol --contract-name PriceMlpVerifier"
+        after_help = "Examples:\n  zkml-gen solidity model.vk --out Verifier.sol --contract-name PriceMlpVerifier\n  zkml-gen solidity build/price_mlp --out Verifier.sol --precompile-gas eip1108"
     )]
     Solidity {
         /// A compiled model directory (vk.bin, settings.json), or a verifying key file
@@ -64,6 +64,9 @@ enum Command {
         /// Solidity contract name.
         #[arg(long, default_value = solidity::DEFAULT_CONTRACT_NAME)]
         contract_name: String,
+        /// Gas the verifier gives each precompile call (ecAdd, ecMul, the pairing).
+        #[arg(long, value_enum, default_value_t = solidity::PrecompileGas::Forward)]
+        precompile_gas: solidity::PrecompileGas,
     },
     /// Print hex ABI calldata: of the typed entry point for a model directory and a wrap proof,
     /// of verifyProof(bytes,uint256[]) for a verifying key file.
@@ -148,6 +151,7 @@ fn main() -> Result<()> {
             vk,
             out,
             contract_name,
+            precompile_gas,
         } => {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
@@ -155,11 +159,11 @@ fn main() -> Result<()> {
             let (src, vk) = if vk.is_dir() {
                 let (vk, layout) = model::load_dir(&vk)?;
                 solidity::check_code_size(&vk, Some(&layout))?;
-                (solidity::render_model(&vk, &contract_name, &layout), vk)
+                (solidity::render_with(&vk, &contract_name, Some(&layout), precompile_gas), vk)
             } else {
                 let vk = io::load_vk(&vk)?;
                 solidity::check_code_size(&vk, None)?;
-                (solidity::render(&vk, &contract_name), vk)
+                (solidity::render_with(&vk, &contract_name, None, precompile_gas), vk)
             };
             std::fs::write(&out, src).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(

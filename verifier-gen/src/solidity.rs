@@ -9,6 +9,22 @@ use crate::{g1_words, g2_words};
 /// Contract name used when none is given.
 pub const DEFAULT_CONTRACT_NAME: &str = "Groth16Verifier";
 
+/// The gas the verifier gives each precompile call (ecAdd, ecMul, the pairing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecompileGas {
+    /// All the available gas (`gas()`): works whatever the chain's precompile prices. A B on
+    /// the twist but outside the prime-order subgroup (the one input the contract's own checks
+    /// leave to the pairing precompile) makes the pairing fail and consume 63/64 of the gas left.
+    #[default]
+    #[value(name = "forward")]
+    Forward,
+    /// Fixed caps at EIP-1108 prices plus a margin (ecAdd 1,000, ecMul 10,000, pairing 200,000):
+    /// a bad proof costs at most that, but on a chain that prices the precompiles higher every
+    /// proof fails.
+    #[value(name = "eip1108")]
+    Eip1108,
+}
+
 #[derive(Template)]
 #[template(path = "Groth16Verifier.sol", escape = "none")]
 struct VerifierTemplate {
@@ -31,6 +47,8 @@ struct VerifierTemplate {
     gamma: (String, String, String, String),
     delta: (String, String, String, String),
     ics: Vec<(String, String)>,
+    /// Fixed EIP-1108 gas caps on the precompile calls ([`PrecompileGas::Eip1108`]).
+    capped: bool,
 }
 
 /// Up to this many IC points (the public inputs not fixed at generation time) the linear
@@ -129,7 +147,8 @@ pub fn is_valid_contract_name(name: &str) -> bool {
     chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') && !RESERVED.contains(&name)
 }
 
-/// Renders a Solidity contract named `contract_name` that verifies Groth16 proofs for `vk`.
+/// Renders a Solidity contract named `contract_name` that verifies Groth16 proofs for `vk`,
+/// forwarding the available gas to the precompiles ([`PrecompileGas::Forward`]).
 ///
 /// The output is deterministic: the same vk and name always give the same bytes. The contract
 /// exposes `verifyProof(bytes calldata proof, uint256[] calldata pubInputs) external view
@@ -139,7 +158,7 @@ pub fn is_valid_contract_name(name: &str) -> bool {
 /// If `contract_name` is not a valid Solidity identifier (check with [`is_valid_contract_name`]),
 /// or the contract would not fit EIP-170's limit (check with [`check_code_size`]).
 pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
-    render_with(vk, contract_name, None)
+    render_with(vk, contract_name, None, PrecompileGas::default())
 }
 
 /// Renders the verifier of a compiled model: as [`render`], plus `MODEL_ID` (public input 0 is
@@ -156,15 +175,22 @@ pub fn render_model(
     contract_name: &str,
     layout: &crate::model::ModelLayout,
 ) -> String {
-    layout.check_vk(vk).expect("layout matches the verifying key");
-    render_with(vk, contract_name, Some(layout))
+    render_with(vk, contract_name, Some(layout), PrecompileGas::default())
 }
 
-fn render_with(
+/// [`render`] (`layout` = `None`) or [`render_model`], with the precompile gas policy `gas`.
+///
+/// # Panics
+/// As [`render_model`].
+pub fn render_with(
     vk: &VerifyingKey<Bn254>,
     contract_name: &str,
     layout: Option<&crate::model::ModelLayout>,
+    gas: PrecompileGas,
 ) -> String {
+    if let Some(l) = layout {
+        l.check_vk(vk).expect("layout matches the verifying key");
+    }
     assert!(
         is_valid_contract_name(contract_name),
         "invalid Solidity contract name {contract_name:?}"
@@ -208,6 +234,7 @@ fn render_with(
         gamma: g2(&vk.gamma_g2),
         delta: g2(&vk.delta_g2),
         ics: vk.gamma_abc_g1.iter().map(g1).collect(),
+        capped: gas == PrecompileGas::Eip1108,
     };
     t.render()
         .expect("rendering the verifier template cannot fail")

@@ -17,7 +17,7 @@ use ark_relations::gr1cs::{
 use ark_serialize::CanonicalSerialize;
 use ark_snark::SNARK;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
-use zkml_verifier_gen::{calldata, solidity};
+use zkml_verifier_gen::{calldata, solidity, solidity::PrecompileGas};
 
 /// Knowledge of x, y with x * y = z and x + y = w; z and w are public.
 #[derive(Clone)]
@@ -106,6 +106,19 @@ fn sum_fixture(n: usize) -> Fixture {
     Fixture { vk, proof, inputs }
 }
 
+/// `proof` with B replaced by a point on the twist y^2 = x^3 + 3 / (9 + u) that is not in G2
+/// (the first x = i + u with a square right-hand side; such a point is in the r-torsion with
+/// probability ~1/cofactor): the one malformed B the verifier leaves to the pairing precompile.
+fn with_b_outside_g2(proof: &Proof<Bn254>) -> Proof<Bn254> {
+    use ark_bn254::{Fq, Fq2, G2Affine};
+    let b = (1u64..)
+        .filter_map(|i| G2Affine::get_point_from_x_unchecked(Fq2::new(Fq::from(i), Fq::from(1u64)), false))
+        .find(|b| !b.is_in_correct_subgroup_assuming_on_curve())
+        .unwrap();
+    assert!(b.is_on_curve());
+    Proof { a: proof.a, b, c: proof.c }
+}
+
 /// The most public inputs a bare key's verifier may have (EIP-170, through the size bound).
 fn max_public_inputs() -> usize {
     let fx = fixture();
@@ -120,9 +133,11 @@ fn u256_dec(x: &Fr) -> String {
     calldata::fr_to_u256(x).to_string()
 }
 
-/// The forge test contract, with the proof, public inputs and Rust-encoded calldata baked in.
-fn forge_test_source(contract: &str, fx: &Fixture) -> String {
+/// The forge test contract, with the proof, public inputs and Rust-encoded calldata baked in,
+/// for a verifier rendered with precompile gas policy `gas`.
+fn forge_test_source(contract: &str, fx: &Fixture, gas: PrecompileGas) -> String {
     let proof_hex = hex::encode(calldata::encode_proof(&fx.proof));
+    let outside_g2_hex = hex::encode(calldata::encode_proof(&with_b_outside_g2(&fx.proof)));
     let calldata_hex = hex::encode(calldata::verify_proof_calldata(&fx.proof, &fx.inputs));
     let compact_hex = hex::encode(calldata::verify_compact_calldata(&fx.proof, &fx.inputs, 0));
     let n = fx.inputs.len();
@@ -131,6 +146,21 @@ fn forge_test_source(contract: &str, fx: &Fixture) -> String {
     // Loops over the public inputs take every `step`-th: each iteration's copies stay in memory,
     // whose cost grows quadratically.
     let step = n / 24 + 1;
+    // The "1M" gas limit of the rejection tests: enough for a valid call of this key.
+    let low_limit = gas_cap.max(1_000_000);
+    let mode = match gas {
+        PrecompileGas::Forward => "forwarded",
+        PrecompileGas::Eip1108 => "capped",
+    };
+    // What a B outside G2 costs: with forwarded gas the failing pairing burns 63/64 of the gas
+    // left (so most of the limit), with the caps at most PAIRING_GAS.
+    let outside_g2_bound = |limit: usize| match gas {
+        PrecompileGas::Forward => format!("assertGt(used, {limit} * 9 / 10, \"the failing pairing burns the forwarded gas\");"),
+        PrecompileGas::Eip1108 => format!("assertLt(used, {}, \"the failing pairing burns at most PAIRING_GAS\");", 300_000 + 10_000 * n),
+    };
+    let (outside_low, outside_30m) = (outside_g2_bound(low_limit), outside_g2_bound(30_000_000));
+    // A rejection before the pairing: the ecMul and ecAdd of each public input, no pairing.
+    let before_pairing_bound = 40_000 + 10_000 * n;
     let set_inputs: String = fx
         .inputs
         .iter()
@@ -151,6 +181,8 @@ contract {contract}Test is Test {{
     bytes internal constant PROOF = hex"{proof_hex}";
     bytes internal constant CALLDATA = hex"{calldata_hex}";
     bytes internal constant COMPACT = hex"{compact_hex}";
+    /// PROOF with B on the twist but outside G2.
+    bytes internal constant OUTSIDE_G2 = hex"{outside_g2_hex}";
 
     {contract} internal verifier;
 
@@ -251,6 +283,53 @@ contract {contract}Test is Test {{
         uint256 used = before - gasleft();
         assertTrue(ok);
         emit log_named_uint("verifyProof gas (call incl. overhead)", used);
+        emit log_named_uint("{contract} ({mode}): verifyProof execution gas", vm.lastCallGas().gasTotalUsed);
+        (bool success, bytes memory ret) = address(verifier).call(COMPACT);
+        assertTrue(success && abi.decode(ret, (bool)));
+        emit log_named_uint("{contract} ({mode}): verifyCompact execution gas", vm.lastCallGas().gasTotalUsed);
+    }}
+
+    /// Execution gas of a verifyProof call that must return false (a revert fails the test).
+    function rejectionGas(bytes memory proof, uint256[] memory pub, uint256 limit) internal returns (uint256) {{
+        assertFalse(verifier.verifyProof{{gas: limit}}(proof, pub));
+        return vm.lastCallGas().gasTotalUsed;
+    }}
+
+    function test_validProofVerifiesWithinLowGasLimit() public view {{
+        assertTrue(verifier.verifyProof{{gas: {low_limit}}}(PROOF, inputs()));
+    }}
+
+    function test_flippedBitInARejectedBeforePairing() public {{
+        uint256 used = rejectionGas(setWord(PROOF, 0, word(PROOF, 0) ^ 1), inputs(), 30_000_000);
+        emit log_named_uint("{contract} ({mode}): gas, A.x bit flipped (30M limit)", used);
+        assertLt(used, {before_pairing_bound});
+    }}
+
+    function test_bOffTwistRejectedBeforePairing() public {{
+        uint256 used = rejectionGas(setWord(PROOF, 2, word(PROOF, 2) ^ 1), inputs(), 30_000_000);
+        emit log_named_uint("{contract} ({mode}): gas, B.x_im bit flipped (30M limit)", used);
+        assertLt(used, {before_pairing_bound});
+    }}
+
+    function test_wrongStatementRejectedByPairing() public {{
+        uint256[] memory a = inputs();
+        a[0] = addmod(a[0], 1, R);
+        uint256 used = rejectionGas(PROOF, a, {low_limit});
+        emit log_named_uint("{contract} ({mode}): gas, wrong statement ({low_limit} limit)", used);
+        assertEq(rejectionGas(PROOF, a, 30_000_000), used, "the pairing returns false: no gas burnt");
+        assertGt(used, 181_000, "the pairing ran");
+    }}
+
+    function test_bOutsideG2RejectedAtLowGasLimit() public {{
+        uint256 used = rejectionGas(OUTSIDE_G2, inputs(), {low_limit});
+        emit log_named_uint("{contract} ({mode}): gas, B outside G2 ({low_limit} limit)", used);
+        {outside_low}
+    }}
+
+    function test_bOutsideG2RejectedAt30MGasLimit() public {{
+        uint256 used = rejectionGas(OUTSIDE_G2, inputs(), 30_000_000);
+        emit log_named_uint("{contract} ({mode}): gas, B outside G2 (30M limit)", used);
+        {outside_30m}
     }}
 
     function test_flippedProofByteRejected() public view {{
@@ -353,12 +432,13 @@ contract {contract}Test is Test {{
     )
 }
 
-/// Renders `contract` for `fx.vk` and its forge test into tests/forge/generated/.
-fn write_generated(root: &std::path::Path, contract: &str, fx: &Fixture) {
+/// Renders `contract` for `fx.vk` (precompile gas `gas`) and its forge test into
+/// tests/forge/generated/.
+fn write_generated(root: &std::path::Path, contract: &str, fx: &Fixture, gas: PrecompileGas) {
     let dir = root.join("tests/forge/generated");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{contract}.sol")), solidity::render(&fx.vk, contract)).unwrap();
-    std::fs::write(dir.join(format!("{contract}.t.sol")), forge_test_source(contract, fx)).unwrap();
+    std::fs::write(dir.join(format!("{contract}.sol")), solidity::render_with(&fx.vk, contract, None, gas)).unwrap();
+    std::fs::write(dir.join(format!("{contract}.t.sol")), forge_test_source(contract, fx, gas)).unwrap();
 }
 
 /// Runtime code size from forge's artifact.
@@ -377,14 +457,26 @@ fn generated_verifier_passes_forge_tests() {
     // The largest key that still gets a verifier: its IC points are a table.
     let n_max = max_public_inputs();
     let big = sum_fixture(n_max);
-    let (contract, big_contract) = ("MulAddVerifier", "SumVerifier");
-    write_generated(&root, contract, &fx);
-    write_generated(&root, big_contract, &big);
+    let (contract, capped_contract, big_contract) = ("MulAddVerifier", "MulAddCappedVerifier", "SumVerifier");
+    write_generated(&root, contract, &fx, PrecompileGas::Forward);
+    write_generated(&root, capped_contract, &fx, PrecompileGas::Eip1108);
+    write_generated(&root, big_contract, &big, PrecompileGas::Forward);
     assert!(solidity::render(&big.vk, big_contract).contains("bytes internal constant IC_TABLE"));
 
     let stdout = forge_test(&root, &["--match-path", "tests/forge/generated/*", "-vv"]);
-    for suite in [contract, big_contract] {
-        for name in ["test_validProofVerifies", "test_compactRejections", "test_changedPublicInputRejected", "test_flippedProofByteRejected"] {
+    for suite in [contract, capped_contract, big_contract] {
+        for name in [
+            "test_validProofVerifies",
+            "test_compactRejections",
+            "test_changedPublicInputRejected",
+            "test_flippedProofByteRejected",
+            "test_validProofVerifiesWithinLowGasLimit",
+            "test_flippedBitInARejectedBeforePairing",
+            "test_bOffTwistRejectedBeforePairing",
+            "test_wrongStatementRejectedByPairing",
+            "test_bOutsideG2RejectedAtLowGasLimit",
+            "test_bOutsideG2RejectedAt30MGasLimit",
+        ] {
             assert!(stdout.contains(&format!("[PASS] {name}")) && stdout.contains(&format!("{suite}Test")), "forge did not run {suite}Test.{name}:\n{stdout}");
         }
     }
@@ -399,6 +491,10 @@ fn generated_verifier_passes_forge_tests() {
     println!("verifyProof gas (2 and {n_max} public inputs, incl. call overhead): {gas:?}");
     // Precompile floor: 181k (pairing of 4) + 2 * (6k ecMul + 150 ecAdd).
     assert!(gas.iter().min().is_some_and(|g| *g < 215_000), "verifyProof costs {gas:?} gas");
+
+    for line in stdout.lines().map(str::trim).filter(|l| l.contains("(forwarded): ") || l.contains("(capped): ")) {
+        println!("{line}");
+    }
 
     let size = runtime_size(&root, contract);
     let big_size = runtime_size(&root, big_contract);
@@ -438,6 +534,31 @@ fn render_is_deterministic_and_well_formed() {
     assert!(a.contains("uint256 public constant NUM_PUBLIC_INPUTS = 2;"));
     assert!(a.contains("IC2_Y") && !a.contains("IC3_X"));
     assert!(!a.contains("{{") && !a.contains("{%"));
+}
+
+#[test]
+fn precompile_gas_is_forwarded_by_default_and_capped_on_request() {
+    let fx = fixture();
+    let forward = solidity::render(&fx.vk, "V");
+    assert_eq!(forward, solidity::render_with(&fx.vk, "V", None, PrecompileGas::Forward));
+    assert!(forward.contains("staticcall(gas(), 0x08,") && forward.contains("staticcall(gas(), 0x07,") && forward.contains("staticcall(gas(), 0x06,"));
+    assert!(!forward.contains("_GAS"), "no gas caps by default");
+    let capped = solidity::render_with(&fx.vk, "V", None, PrecompileGas::Eip1108);
+    for c in ["ECADD_GAS = 1_000;", "ECMUL_GAS = 10_000;", "PAIRING_GAS = 200_000;"] {
+        assert!(capped.contains(c), "{c}");
+    }
+    assert!(capped.contains("staticcall(PAIRING_GAS, 0x08,") && capped.contains("staticcall(ECMUL_GAS, 0x07,") && capped.contains("staticcall(ECADD_GAS, 0x06,"));
+    assert!(!capped.contains("gas()"));
+    // B is checked on the twist in both.
+    assert!(forward.contains("TWIST_B_RE") && capped.contains("TWIST_B_RE"));
+    // The same contract otherwise: only the gas arguments, the caps and the comments differ.
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.trim_start().starts_with("//") && !l.contains("_GAS = "))
+            .map(|l| l.replace("gas()", "G").replace("PAIRING_GAS", "G").replace("ECMUL_GAS", "G").replace("ECADD_GAS", "G"))
+            .collect()
+    };
+    assert_eq!(strip(&forward), strip(&capped));
 }
 
 #[test]
@@ -505,6 +626,18 @@ fn cli_solidity_and_calldata() {
         std::fs::read_to_string(&sol).unwrap(),
         solidity::render(&fx.vk, "MyV")
     );
+    for (arg, gas) in [("forward", PrecompileGas::Forward), ("eip1108", PrecompileGas::Eip1108)] {
+        let out = Command::new(bin)
+            .arg("solidity")
+            .arg(&vk_path)
+            .arg("--out")
+            .arg(&sol)
+            .args(["--contract-name", "MyV", "--precompile-gas", arg])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&sol).unwrap(), solidity::render_with(&fx.vk, "MyV", None, gas), "--precompile-gas {arg}");
+    }
 
     let json = format!(
         "[\"{}\", \"0x{:x}\"]",
@@ -564,6 +697,15 @@ fn cli_solidity_and_calldata() {
         "1x".as_ref(),
     ]);
     assert!(e.contains("not a valid Solidity identifier"), "{e}");
+    let e = run(&[
+        "solidity".as_ref(),
+        vk_path.as_os_str(),
+        "--out".as_ref(),
+        sol.as_os_str(),
+        "--precompile-gas".as_ref(),
+        "unbounded".as_ref(),
+    ]);
+    assert!(e.contains("forward") && e.contains("eip1108"), "{e}");
     let r = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
     let e = run(&[
         "calldata".as_ref(),

@@ -1,8 +1,8 @@
-//! The hook contracts (`contracts/`: ZkmlOracle, ZkmlValidator, ZkmlEscrow, the ERC-8274
-//! adapter) against a REAL generated Groth16 verifier and REAL proofs.
+//! The hook contracts (`contracts/`: ZkmlSignedOracle, ZkmlFeedOracle, ZkmlValidator,
+//! ZkmlEscrow, the ERC-8274 adapter) against a REAL generated Groth16 verifier and REAL proofs.
 //!
-//! The stage-2 wrap is not built yet, so a stand-in circuit over BN254 `Fr` plays the model. It
-//! has the wrap's public-input layout (see `contracts/ZkmlPublicInputs.sol`):
+//! A stand-in circuit over BN254 `Fr` plays the model (small and fast to prove any statement the
+//! tests need; the real wrap is exercised by the oracle demo). It has the wrap's public-input layout (see `contracts/ZkmlPublicInputs.sol`):
 //!
 //! ```text
 //! pub[0] = model id        constrained: model_id == MODEL_ID (a constant of the circuit)
@@ -37,7 +37,7 @@ use ark_snark::SNARK;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use zkml_verifier_gen::hooks::{
-    self, escrow_request_id, oracle_context, request_context, words_hash,
+    self, escrow_context, oracle_context, request_hash, validation_context, words_hash,
 };
 use zkml_verifier_gen::{calldata, solidity};
 
@@ -115,6 +115,23 @@ const ORACLE_DECIMALS: u32 = 8;
 const T0: u64 = 1_800_000_000;
 /// anvil's first account (private key 0xac09…ff80), the escrow's payer in the forge tests.
 const PAYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/// The client of the ERC-8004 validation requests (anvil's second account).
+const CLIENT: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+/// forge's default chain id; the forge tests deploy each hook at a fixed address (`deployAt`), so
+/// the contexts the proofs carry here are the ones the deployed hooks derive.
+const CHAIN_ID: u64 = 31337;
+const SIGNED_ORACLE: &str = "0x10000000000000000000000000000000000000a1";
+const FEED_ORACLE: &str = "0x10000000000000000000000000000000000000a2";
+const VALIDATOR: &str = "0x10000000000000000000000000000000000000b1";
+const ESCROW: &str = "0x10000000000000000000000000000000000000c1";
+/// The feed oracle's model input scale and its feeds' decimals: input q is read from a feed
+/// answering q * 10^8 / 2^2.
+const FEED_INPUT_SCALE: i8 = 2;
+const FEED_DECIMALS: u8 = 8;
+
+fn address(a: &str) -> Address {
+    a.parse().expect("an address")
+}
 
 struct Setup {
     pk: ProvingKey<Bn254>,
@@ -187,83 +204,126 @@ fn oracle_answer(output_word: U256) -> i128 {
     .expect("the output word is a packing of one value")
 }
 
+/// An oracle round: a proof for `inputs` at `ts`, for the oracle at `oracle`.
+fn oracle_round(s: &mut Setup, oracle: Address, ts: u64, inputs: [i64; 2]) -> Value {
+    let word = pack_signed_one_word(&inputs, ORACLE_INPUT_BITS);
+    let (proof, public) = s.prove(oracle_context(CHAIN_ID, oracle, ts), word);
+    let mut st = statement(&proof, &public);
+    st["ts"] = json!(ts.to_string());
+    st["inputs"] = json!(inputs.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+    st["answer"] = json!(oracle_answer(public[3]).to_string());
+    st
+}
+
 fn fixtures() -> (VerifyingKey<Bn254>, Value) {
     let mut s = Setup::new();
     let model_id = s.model_id;
+    let round_inputs = |i: u64| [100 + 7 * i as i64, 12_000 + 1_000 * i as i64];
 
-    // Oracle: 4 rounds in time order, positive answers; and one with a negative answer.
-    let mut oracle = Vec::new();
-    for i in 0..4u64 {
-        let ts = T0 + 60 * i;
-        let inputs = [100 + 7 * i as i64, 12_000 + 1_000 * i as i64];
-        let word = pack_signed_one_word(&inputs, ORACLE_INPUT_BITS);
-        let (proof, public) = s.prove(oracle_context(ts), word);
-        let answer = oracle_answer(public[3]);
-        assert!(answer > 0);
-        let mut st = statement(&proof, &public);
-        st["ts"] = json!(ts.to_string());
-        st["inputs"] = json!(inputs.iter().map(|v| v.to_string()).collect::<Vec<_>>());
-        st["answer"] = json!(answer.to_string());
-        oracle.push(st);
-    }
-    let neg_ts = T0 + 30;
-    let neg_inputs = [5i64, -20_000];
-    let word = pack_signed_one_word(&neg_inputs, ORACLE_INPUT_BITS);
-    let (proof, public) = s.prove(oracle_context(neg_ts), word);
-    let neg_answer = oracle_answer(public[3]);
-    assert!(neg_answer <= 0);
-    let mut negative = statement(&proof, &public);
-    negative["ts"] = json!(neg_ts.to_string());
-    negative["inputs"] = json!(neg_inputs.iter().map(|v| v.to_string()).collect::<Vec<_>>());
-    negative["answer"] = json!(neg_answer.to_string());
+    // Signed-report oracle: 4 rounds in time order, positive answers; one with a negative answer;
+    // and an attacker's valid proof on doctored features at round 0's time.
+    let signed = address(SIGNED_ORACLE);
+    let rounds: Vec<Value> = (0..4u64)
+        .map(|i| oracle_round(&mut s, signed, T0 + 60 * i, round_inputs(i)))
+        .collect();
+    let negative = oracle_round(&mut s, signed, T0 + 30, [5, -20_000]);
+    assert!(negative["answer"].as_str().unwrap().starts_with('-'));
+    let doctored = oracle_round(&mut s, signed, T0, [100, 20_000]);
 
-    // ERC-8004 validator: two requests (requestHash chosen by the agent).
-    let mut validator = Vec::new();
+    // On-chain-feed oracle: 2 rounds on the inputs its feeds give (each feed answers
+    // q * 10^8 / 2^FEED_INPUT_SCALE), and the attacker's doctored proof.
+    let feed = address(FEED_ORACLE);
+    let feed_rounds: Vec<Value> = (0..2u64)
+        .map(|i| {
+            let inputs = round_inputs(i);
+            let mut st = oracle_round(&mut s, feed, T0 + 60 * i, inputs);
+            let answers: Vec<String> = inputs
+                .iter()
+                .map(|&q| {
+                    let a = q as i128 * 10i128.pow(FEED_DECIMALS as u32) >> FEED_INPUT_SCALE;
+                    assert_eq!(hooks::feed_input(a, FEED_DECIMALS, FEED_INPUT_SCALE), Some(q as i128));
+                    a.to_string()
+                })
+                .collect();
+            st["feedAnswers"] = json!(answers);
+            st
+        })
+        .collect();
+    let feed_doctored = oracle_round(&mut s, feed, T0, [100, 20_000]);
+    assert!(rounds.iter().chain(&feed_rounds).all(|r| !r["answer"].as_str().unwrap().starts_with('-')));
+
+    // ERC-8004 validator: two requests of CLIENT (hashes derived from the task), answered for
+    // agent 0 (the first agent the identity registry mints).
+    let client = address(CLIENT);
+    let validator = address(VALIDATOR);
+    let mut validations = Vec::new();
     for i in 0..2u64 {
-        let request_hash = keccak256(format!("zkml validation request {i}").as_bytes());
-        let (proof, public) = s.prove(request_context(request_hash), U256::from(1_000 + i));
+        let input_word = U256::from(1_000 + i);
+        let input_hash = words_hash(&[input_word]);
+        let salt = keccak256(format!("zkml validation salt {i}").as_bytes());
+        let request = request_hash(client, model_id, input_hash, salt);
+        let (proof, public) =
+            s.prove(validation_context(CHAIN_ID, validator, U256::ZERO, request), input_word);
         let mut st = statement(&proof, &public);
-        st["requestHash"] = json!(request_hash.to_string());
-        validator.push(st);
+        st["requestHash"] = json!(request.to_string());
+        st["salt"] = json!(salt.to_string());
+        validations.push(st);
     }
 
-    // x402 escrow: two requests from PAYER, one input word each.
+    // x402 escrow: two requests from PAYER, one input word each; each also proved for the
+    // validator (agent 0), to settle through releaseByValidation.
     let payer: Address = PAYER.parse().unwrap();
+    let escrow_addr = address(ESCROW);
     let mut escrow = Vec::new();
     for i in 0..2u64 {
         let input_word = U256::from(77_777 + i);
         let input_hash = words_hash(&[input_word]);
         let salt = keccak256(format!("zkml escrow salt {i}").as_bytes());
-        let request_id = escrow_request_id(payer, model_id, input_hash, salt);
-        let (proof, public) = s.prove(request_context(request_id), input_word);
+        let request_id = request_hash(payer, model_id, input_hash, salt);
+        let (proof, public) = s.prove(escrow_context(CHAIN_ID, escrow_addr, request_id), input_word);
         let mut st = statement(&proof, &public);
         st["salt"] = json!(salt.to_string());
         st["inputHash"] = json!(input_hash.to_string());
         st["requestId"] = json!(request_id.to_string());
+        let (vproof, vpublic) =
+            s.prove(validation_context(CHAIN_ID, validator, U256::ZERO, request_id), input_word);
+        st["validation"] = statement(&vproof, &vpublic);
         escrow.push(st);
     }
 
     let fx = json!({
         "note": "generated by verifier-gen/tests/hooks.rs; do not edit",
         "modelId": hex_u256(model_id),
+        "chainId": CHAIN_ID.to_string(),
         "payer": PAYER,
+        "client": CLIENT,
+        "addresses": {
+            "signedOracle": SIGNED_ORACLE,
+            "feedOracle": FEED_ORACLE,
+            "validator": VALIDATOR,
+            "escrow": ESCROW,
+        },
         "oracle": {
             "t0": T0.to_string(),
             "inputBits": ORACLE_INPUT_BITS.to_string(),
             "outputBits": ORACLE_OUTPUT_BITS.to_string(),
             "fracBits": ORACLE_FRAC_BITS.to_string(),
             "decimals": ORACLE_DECIMALS.to_string(),
-            "rounds": oracle,
+            "rounds": rounds,
             "negative": negative,
+            "doctored": doctored,
         },
-        "validator": validator,
+        "feedOracle": {
+            "inputScale": FEED_INPUT_SCALE.to_string(),
+            "feedDecimals": FEED_DECIMALS.to_string(),
+            "rounds": feed_rounds,
+            "doctored": feed_doctored,
+        },
+        "validator": validations,
         "escrow": escrow,
     });
     (s.vk, fx)
 }
-
-
-
 
 /// Writes the generated verifier (for reading; the forge tests do not import it) and the
 /// fixtures, which carry the verifier's creation bytecode: the hand-written tests deploy it at

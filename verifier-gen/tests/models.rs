@@ -66,6 +66,18 @@ fn write_if_changed(path: &Path, text: &str) {
     }
 }
 
+/// `proof` with B replaced by a point on the twist y^2 = x^3 + 3 / (9 + u) that is not in G2:
+/// the one malformed B the verifier leaves to the pairing precompile.
+fn with_b_outside_g2(proof: &ark_groth16::Proof<ark_bn254::Bn254>) -> ark_groth16::Proof<ark_bn254::Bn254> {
+    use ark_bn254::{Fq, Fq2, G2Affine};
+    let b = (1u64..)
+        .filter_map(|i| G2Affine::get_point_from_x_unchecked(Fq2::new(Fq::from(i), Fq::from(1u64)), false))
+        .find(|b| !b.is_in_correct_subgroup_assuming_on_curve())
+        .unwrap();
+    assert!(b.is_on_curve());
+    ark_groth16::Proof { a: proof.a, b, c: proof.c }
+}
+
 fn hex_u256(x: &F) -> String {
     format!("{:#x}", calldata::fr_to_u256(x))
 }
@@ -84,6 +96,9 @@ struct Figures {
     compact_gas: u64,
     compact_bytes: usize,
     deploy_gas: u64,
+    /// The same figures for the verifier with EIP-1108 gas caps (`--precompile-gas eip1108`).
+    capped_verify_proof_gas: u64,
+    capped_compact_gas: u64,
 }
 
 /// Renders `model`'s verifier with the zkml-gen binary, writes its fixture and runs the forge
@@ -103,6 +118,11 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     assert_eq!(std::fs::read_to_string(&again).unwrap(), sol, "output is deterministic");
     let layout = ModelLayout::from_settings(&serde_json::from_slice(&std::fs::read(p.dir.join("settings.json")).unwrap()).unwrap()).unwrap();
     assert!(sol.contains(&format!("function verify({})", layout.typed_entry().params)), "typed entry point");
+    // The same verifier with the precompile gas capped at EIP-1108 prices.
+    let capped_path = gen_dir.join(format!("{contract}Capped.sol"));
+    zkml_gen(&["solidity".as_ref(), p.dir.as_os_str(), "--out".as_ref(), capped_path.as_os_str(), "--contract-name".as_ref(), contract.as_ref(), "--precompile-gas".as_ref(), "eip1108".as_ref()]);
+    let capped_sol = std::fs::read_to_string(&capped_path).unwrap();
+    assert!(capped_sol.contains("PAIRING_GAS = 200_000") && !sol.contains("PAIRING_GAS"));
 
     // zkml-gen calldata DIR PROOF (typed, and --verify-proof).
     let proof_path = p.dir.join("proof.bin");
@@ -146,6 +166,7 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     }
 
     let (creation, runtime) = solc(&root, contract, &sol);
+    let (capped_creation, _) = solc(&root, contract, &capped_sol);
     let fx = json!({
         "model": model,
         "bytecode": format!("0x{}", hex::encode(&creation)),
@@ -161,6 +182,8 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         "valueSigned": signed,
         "otherProof": format!("0x{}", hex::encode(calldata::encode_proof(&other.proof.proof))),
         "otherPub": other.proof.public_inputs.iter().map(hex_u256).collect::<Vec<_>>(),
+        "cappedBytecode": format!("0x{}", hex::encode(&capped_creation)),
+        "outsideG2Proof": format!("0x{}", hex::encode(calldata::encode_proof(&with_b_outside_g2(&p.proof.proof)))),
     });
     write_if_changed(&gen_dir.join(format!("verifier_{model}.json")), &serde_json::to_string_pretty(&fx).unwrap());
 
@@ -173,6 +196,13 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         "test_pointNotOnCurveRejected",
         "test_typedValueOutOfRangeRejected",
         "testFuzz_randomProofNeverVerifies",
+        "test_cappedValidProofVerifies",
+        "test_flippedBitInARejectedBeforePairing",
+        "test_bOffTwistRejectedBeforePairing",
+        "test_wrongStatementRejectedByPairing",
+        "test_bOutsideG2RejectedAt1MGasLimit",
+        "test_bOutsideG2RejectedAt30MGasLimit",
+        "test_cappedBOutsideG2CostsBoundedGas",
     ] {
         assert!(stdout.contains(&format!("[PASS] {name}")), "forge did not pass {name}:\n{stdout}");
     }
@@ -192,7 +222,15 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         compact_gas: logged("verifyCompact execution gas"),
         compact_bytes: logged("compact calldata bytes") as usize,
         deploy_gas: logged("deploy gas"),
+        capped_verify_proof_gas: logged("capped verifyProof execution gas"),
+        capped_compact_gas: logged("capped verifyCompact execution gas"),
     };
+    // The caps change nothing for a valid proof (GAS vs PUSH: a few gas per precompile call).
+    assert!(f.capped_verify_proof_gas.abs_diff(f.verify_proof_gas) < 1_000 && f.capped_compact_gas.abs_diff(f.compact_gas) < 1_000, "{f:?}");
+    // What a rejection costs, forwarded and capped.
+    for line in stdout.lines().map(str::trim).filter(|l| l.contains("gas, ")) {
+        println!("{model}: {line}");
+    }
     assert_eq!(f.runtime_bytes, runtime.len());
     assert_eq!(f.calldata_bytes, typed.len());
     assert_eq!(f.compact_bytes, compact.len());
