@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Test} from "forge-std/Test.sol";
 import {IZkmlVerifier} from "../../contracts/interfaces/IZkmlVerifier.sol";
+import {ZkmlOracle} from "../../contracts/ZkmlOracle.sol";
 
 /// @notice Loads what verifier-gen/tests/hooks.rs generates into tests/forge/generated/
 ///         (git-ignored): hook_fixtures.json, with the creation bytecode of the real Groth16
@@ -42,6 +43,30 @@ abstract contract HookFixtures is Test {
             v := create(0, add(code, 0x20), mload(code))
         }
         require(address(v) != address(0), "deploying HookVerifier failed");
+    }
+
+    /// @notice The deployment config of an oracle for the fixtures' stand-in model (2 inputs, one
+    ///         output value with the fixtures' slot widths and scale).
+    function oracleConfig(IZkmlVerifier v, string memory description, uint64 maxAge, uint64 delay, address owner)
+        internal
+        view
+        returns (ZkmlOracle.Config memory)
+    {
+        return ZkmlOracle.Config({
+            verifier: v,
+            modelId: modelId,
+            io: ZkmlOracle.ModelIO({
+                numInputs: 2,
+                inputBits: uint8(vm.parseJsonUint(fx, ".oracle.inputBits")),
+                outputBits: uint8(vm.parseJsonUint(fx, ".oracle.outputBits")),
+                outputFracBits: uint8(vm.parseJsonUint(fx, ".oracle.fracBits"))
+            }),
+            decimals: uint8(vm.parseJsonUint(fx, ".oracle.decimals")),
+            description: description,
+            maxAge: maxAge,
+            upgradeDelay: delay,
+            owner: owner
+        });
     }
 
     /// @notice The fixed address the fixtures' proofs were made for (their contexts bind it).

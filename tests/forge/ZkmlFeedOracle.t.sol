@@ -39,21 +39,7 @@ contract ZkmlFeedOracleTest is HookFixtures {
     }
 
     function config() internal view returns (ZkmlOracle.Config memory) {
-        return ZkmlOracle.Config({
-            verifier: verifier,
-            modelId: modelId,
-            io: ZkmlOracle.ModelIO({
-                numInputs: 2,
-                inputBits: uint8(vm.parseJsonUint(fx, ".oracle.inputBits")),
-                outputBits: uint8(vm.parseJsonUint(fx, ".oracle.outputBits")),
-                outputFracBits: uint8(vm.parseJsonUint(fx, ".oracle.fracBits"))
-            }),
-            decimals: uint8(vm.parseJsonUint(fx, ".oracle.decimals")),
-            description: "zkml price model on feeds / USD",
-            maxAge: MAX_AGE,
-            upgradeDelay: 1 days,
-            owner: owner
-        });
+        return oracleConfig(verifier, "zkml price model on feeds / USD", MAX_AGE, 1 days, owner);
     }
 
     function creation(ZkmlFeedOracle.Source[] memory s) internal view returns (bytes memory) {

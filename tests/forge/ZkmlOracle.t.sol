@@ -65,21 +65,7 @@ contract ZkmlOracleTest is HookFixtures {
     }
 
     function config(IZkmlVerifier v) internal view returns (ZkmlOracle.Config memory) {
-        return ZkmlOracle.Config({
-            verifier: v,
-            modelId: modelId,
-            io: ZkmlOracle.ModelIO({
-                numInputs: 2,
-                inputBits: uint8(vm.parseJsonUint(fx, ".oracle.inputBits")),
-                outputBits: uint8(vm.parseJsonUint(fx, ".oracle.outputBits")),
-                outputFracBits: uint8(vm.parseJsonUint(fx, ".oracle.fracBits"))
-            }),
-            decimals: uint8(vm.parseJsonUint(fx, ".oracle.decimals")),
-            description: "zkml price model / USD",
-            maxAge: MAX_AGE,
-            upgradeDelay: DELAY,
-            owner: owner
-        });
+        return oracleConfig(v, "zkml price model / USD", MAX_AGE, DELAY, owner);
     }
 
     function creation(IZkmlVerifier v, address[] memory signers, uint8 quorum) internal view returns (bytes memory) {
