@@ -166,7 +166,13 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
     /// @notice The number of public inputs of this feed's proofs: model id, context, the packed
     ///         inputs and one output word.
     function numPublicInputs() public view returns (uint256) {
-        return PI.FIRST_INPUT_INDEX + PI.packedLength(numInputs, inputBits) + 1;
+        return _numPublicInputs(numInputs, inputBits);
+    }
+
+    /// @dev numPublicInputs of a feed with this input count and slot width (also at construction,
+    ///      before the immutables can be read).
+    function _numPublicInputs(uint256 n, uint256 bits) internal pure returns (uint256) {
+        return PI.FIRST_INPUT_INDEX + PI.packedLength(n, bits) + 1;
     }
 
     /// @dev First in every mode's update, before any signature or feed is read.
@@ -248,7 +254,7 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
     function _checkModel(IZkmlVerifier v, uint256 id, ModelIO memory io) internal view {
         if (address(v).code.length == 0) revert ZeroVerifier();
         if (id >= PI.R) revert ModelIdNotAFieldElement(id);
-        uint256 expected = PI.FIRST_INPUT_INDEX + PI.packedLength(io.numInputs, io.inputBits) + 1;
+        uint256 expected = _numPublicInputs(io.numInputs, io.inputBits);
         uint256 got;
         try IZkmlVerifierLayout(address(v)).NUM_PUBLIC_INPUTS() returns (uint256 n) {
             got = n;
