@@ -238,9 +238,7 @@ impl Gadget<'_> {
             for (i, m) in mults.iter().enumerate() {
                 let v = table.min() + i as i64;
                 let d = den(tag, &V::constant(fe(v)), beta.clone() * fe(table.f(v)));
-                let q = V::new_witness(self.cs.clone(), || Ok(m.value()? * d.value()?.inverse().unwrap_or_default()))?;
-                q.mul_equals(&d, m)?;
-                rhs.push(q);
+                rhs.push(table_term(&self.cs, m, &d)?);
             }
         }
         lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())
@@ -371,6 +369,14 @@ impl Gadget<'_> {
     }
 }
 
+/// A table row's LogUp term `m/d`, through a constrained inverse: `q·d = m` alone would leave
+/// `q` free when `d = m = 0`.
+fn table_term(cs: &ConstraintSystemRef<F>, m: &V, d: &V) -> Result<V, SynthesisError> {
+    let inv = V::new_witness(cs.clone(), || Ok(d.value()?.inverse().unwrap_or_default()))?;
+    inv.mul_equals(d, &V::one())?;
+    Ok(m * inv)
+}
+
 fn eq_table(point: &[V]) -> Result<Vec<V>, SynthesisError> {
     let mut t = vec![V::one()];
     for r in point {
@@ -436,4 +442,29 @@ fn interpolate(g: &[V], r: &V) -> Result<V, SynthesisError> {
         acc += gi * num * den.inverse().expect("distinct nodes");
     }
     Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_relations::gr1cs::ConstraintSystem;
+
+    fn witness(cs: &ConstraintSystemRef<F>, v: i64) -> V {
+        V::new_witness(cs.clone(), || Ok(fe(v))).unwrap()
+    }
+
+    /// A row whose denominator vanishes must make the proof fail, as it fails the native
+    /// verifier (`logup_sums` returns `None`): `q·d = m` alone holds for every `q` when `d = m = 0`,
+    /// and a free term would let the prover balance any lookup.
+    #[test]
+    fn a_table_row_with_a_vanishing_denominator_is_unsatisfiable() {
+        for (m, d, ok) in [(6, 3, true), (0, 5, true), (0, 0, false), (4, 0, false)] {
+            let cs = ConstraintSystem::<F>::new_ref();
+            let q = table_term(&cs, &witness(&cs, m), &witness(&cs, d)).unwrap();
+            assert_eq!(cs.is_satisfied().unwrap(), ok, "m = {m}, d = {d}");
+            if ok {
+                assert_eq!(q.value().unwrap() * fe(d), fe(m));
+            }
+        }
+    }
 }
