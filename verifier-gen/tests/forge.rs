@@ -463,9 +463,7 @@ fn generated_verifier_passes_forge_tests() {
     write_generated(&root, big_contract, &big, PrecompileGas::Forward);
     assert!(solidity::render(&big.vk, big_contract).contains("bytes internal constant IC_TABLE"));
 
-    // Only the generated files: solc-js 0.8.28 crashes ("memory access out of bounds") compiling
-    // SumVerifier's test together with the hook contracts and their tests.
-    let stdout = forge_test(&root, &["--match-path", "tests/forge/generated/*", "-vv", "--skip", "Zkml", "--skip", "HookFixtures", "--skip", "ModelVerifiers", "--skip", "contracts/"]);
+    let stdout = forge_test(&root, &[&["--match-path", "tests/forge/generated/*", "-vv"][..], &common::SKIP_HAND_WRITTEN].concat());
     for suite in [contract, capped_contract, big_contract] {
         for name in [
             "test_validProofVerifies",

@@ -424,7 +424,7 @@ fn render_hooks_with_cli(root: &Path) {
 fn run_deploy_script(root: &Path, forge: &Path, script: &str, env: &[(&str, &str)]) {
     let path = format!("tests/forge/generated/hooks/{script}");
     let out = Command::new(forge)
-        .args(["script", &path, "--skip", "SumVerifier"])
+        .args(["script", &path]).args(common::SKIP_SUM_VERIFIER)
         .envs(env.iter().copied())
         .current_dir(root)
         .output()
@@ -445,7 +445,7 @@ fn hook_contracts_pass_forge_tests() {
     render_hooks_with_cli(&root);
     // The hook suites only: the model-verifier suites read other fixtures and run under their
     // own tests.
-    let stdout = forge_test(&root, &["--match-contract", "^Zkml", "-vv", "--gas-report", "--skip", "SumVerifier"]);
+    let stdout = forge_test(&root, &[&["--match-contract", "^Zkml", "-vv", "--gas-report"][..], &common::SKIP_SUM_VERIFIER].concat());
     for name in [
         "test_OracleUpdate",
         "test_ValidatorRespond",

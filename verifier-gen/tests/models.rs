@@ -188,7 +188,7 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     write_if_changed(&gen_dir.join(format!("verifier_{model}.json")), &serde_json::to_string_pretty(&fx).unwrap());
 
     let _lock = FORGE.lock().unwrap_or_else(|e| e.into_inner());
-    let stdout = forge_test(&root, &["--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv", "--skip", "SumVerifier"]);
+    let stdout = forge_test(&root, &[&["--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv"][..], &common::SKIP_SUM_VERIFIER].concat());
     for name in [
         "test_validProofVerifies",
         "test_flippedProofByteRejected",

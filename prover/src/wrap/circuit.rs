@@ -223,14 +223,14 @@ impl Gadget<'_> {
                     continue;
                 }
                 let d = den(l.table, &x, &beta * &y);
-                lhs.push(self.inverse_of(&d)?);
+                lhs.push(inverse_of(&self.cs, &d)?);
             }
         }
         let mut keys: Vec<_> = constant_pairs.into_iter().collect();
         keys.sort_by_key(|((t, x, y), _)| (*t, x.to_string(), y.to_string()));
         for ((tag, x, y), n) in keys {
             let d = den(tag, &V::constant(x), beta.clone() * y);
-            lhs.push(self.inverse_of(&d)? * F::from(n));
+            lhs.push(inverse_of(&self.cs, &d)? * F::from(n));
         }
         let mut rhs = vec![];
         for (tag, table) in self.g.tables.iter().enumerate() {
@@ -242,13 +242,6 @@ impl Gadget<'_> {
             }
         }
         lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())
-    }
-
-    /// A witness `1/d`, constrained; unsatisfiable when `d = 0`.
-    fn inverse_of(&self, d: &V) -> Result<V, SynthesisError> {
-        let inv = V::new_witness(self.cs.clone(), || Ok(d.value()?.inverse().unwrap_or_default()))?;
-        inv.mul_equals(d, &V::one())?;
-        Ok(inv)
     }
 
     fn seg_claim(&mut self, s: SegId, point: &[V]) -> Result<V, SynthesisError> {
@@ -369,12 +362,17 @@ impl Gadget<'_> {
     }
 }
 
-/// A table row's LogUp term `m/d`, through a constrained inverse: `q·d = m` alone would leave
-/// `q` free when `d = m = 0`.
-fn table_term(cs: &ConstraintSystemRef<F>, m: &V, d: &V) -> Result<V, SynthesisError> {
+/// A witness `1/d`, constrained; unsatisfiable when `d = 0`.
+fn inverse_of(cs: &ConstraintSystemRef<F>, d: &V) -> Result<V, SynthesisError> {
     let inv = V::new_witness(cs.clone(), || Ok(d.value()?.inverse().unwrap_or_default()))?;
     inv.mul_equals(d, &V::one())?;
-    Ok(m * inv)
+    Ok(inv)
+}
+
+/// A table row's LogUp term `m/d`, through the constrained inverse: `q·d = m` alone would leave
+/// `q` free when `d = m = 0`.
+fn table_term(cs: &ConstraintSystemRef<F>, m: &V, d: &V) -> Result<V, SynthesisError> {
+    Ok(m * inverse_of(cs, d)?)
 }
 
 fn eq_table(point: &[V]) -> Result<Vec<V>, SynthesisError> {
