@@ -12,9 +12,8 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use anyhow::{Context, Result, anyhow, bail};
-use ark_bn254::Bn254;
 use ark_ff::PrimeField;
-use ark_groth16::ProvingKey;
+use zkml::wrap::ProverKey;
 use serde::{Deserialize, Serialize};
 use zkml::artifact::Compiled;
 use zkml::field::F;
@@ -506,7 +505,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 }
 
 /// Stage-1 proof of `features`, wrapped into Groth16 bound to `context`; and the time both took.
-pub(crate) fn prove_wrapped(compiled: &Compiled, pk: &ProvingKey<Bn254>, features: &[f64], context: U256) -> Result<(Stage1Proof, WrapProof, u64)> {
+pub(crate) fn prove_wrapped(compiled: &Compiled, pk: &ProverKey, features: &[f64], context: U256) -> Result<(Stage1Proof, WrapProof, u64)> {
     let t = Instant::now();
     let s1 = zkml::pipeline::prove(compiled, features).context("stage-1 proof")?;
     let (w, _) = wrap(compiled, pk, &s1, context)?;
@@ -515,7 +514,7 @@ pub(crate) fn prove_wrapped(compiled: &Compiled, pk: &ProvingKey<Bn254>, feature
 
 /// A Groth16 wrap of a stage-1 proof bound to `context` (one stage-1 proof can be wrapped for
 /// several contexts); and the time it took.
-pub(crate) fn wrap(compiled: &Compiled, pk: &ProvingKey<Bn254>, s1: &Stage1Proof, context: U256) -> Result<(WrapProof, u64)> {
+pub(crate) fn wrap(compiled: &Compiled, pk: &ProverKey, s1: &Stage1Proof, context: U256) -> Result<(WrapProof, u64)> {
     let t = Instant::now();
     let context = F::from_be_bytes_mod_order(&context.to_be_bytes::<32>());
     let w = zkml::wrap::prove(pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], s1, &mut rand::rngs::OsRng)
@@ -541,7 +540,7 @@ pub fn sign_report(signers: &[&PrivateKeySigner], digest: B256) -> Result<Vec<By
 struct Attack<'a> {
     chain_id: u64,
     compiled: &'a Compiled,
-    pk: &'a ProvingKey<Bn254>,
+    pk: &'a ProverKey,
     oracle_addr: Address,
     verifier: Address,
     monitor_addr: Address,

@@ -16,8 +16,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
 use anyhow::{Context, Result, anyhow, bail};
-use ark_bn254::Bn254;
-use ark_groth16::ProvingKey;
+use zkml::wrap::ProverKey;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -60,7 +59,7 @@ pub struct Setup<'a, P: Provider> {
     pub chain_id: u64,
     pub codes: &'a crate::solc::Artifacts,
     pub compiled: &'a Compiled,
-    pub pk: &'a ProvingKey<Bn254>,
+    pub pk: &'a ProverKey,
     pub verifier: Address,
     pub model_id: U256,
     pub input_slot_bits: u32,

@@ -1,13 +1,18 @@
 //! Files: EZKL-style input JSON, the compiled model directory and the proof file.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use ark_bn254::Bn254;
+use ark_groth16::{ProvingKey, VerifyingKey};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use serde::{Deserialize, Serialize};
+use sha3::{Digest, Sha3_256};
 
 use crate::quantize::QuantGraph;
 use crate::stage1::{Stage1Proof, model_id};
-use crate::wrap::WrapProof;
+use crate::wrap::groth16::R1cs;
+use crate::wrap::{ProverKey, WrapProof};
 
 pub const MODEL_FILE: &str = "model.json";
 pub const SETTINGS_FILE: &str = "settings.json";
@@ -17,6 +22,7 @@ const WRAP_MAGIC: &[u8; 8] = b"ZKMLWRP1";
 pub const PK_FILE: &str = "pk.bin";
 pub const VK_FILE: &str = "vk.bin";
 pub const VK_JSON: &str = "vk.json";
+pub const R1CS_FILE: &str = "r1cs.bin";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -36,6 +42,8 @@ pub enum ArtifactError {
     CorruptKey { path: String, reason: String },
     #[error("{path} does not exist: run `zkml setup` on the model directory first")]
     NoKeys { path: String },
+    #[error("{path} does not belong to this model's keys: {reason}")]
+    ForeignKey { path: String, reason: String },
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ArtifactError> {
@@ -205,6 +213,135 @@ pub fn read_any_proof(path: &Path) -> Result<AnyProof, ArtifactError> {
         return parse(body).map(AnyProof::Wrap).map_err(corrupt);
     }
     Err(ArtifactError::NotAProof { path: p })
+}
+
+/// A reader or writer that hashes (SHA3-256) the bytes passing through it, so that a key file is
+/// hashed in the same pass that reads or writes it.
+struct Hashing<T> {
+    inner: T,
+    hash: Sha3_256,
+}
+
+impl<T> Hashing<T> {
+    fn new(inner: T) -> Self {
+        Hashing { inner, hash: Sha3_256::new() }
+    }
+    fn hex(self) -> String {
+        hex::encode(self.hash.finalize())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The SHA3-256 digests of the files a proof reads, recorded in vk.json by `zkml setup`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyFiles {
+    #[serde(rename = "pk.bin")]
+    pub pk: String,
+    #[serde(rename = "r1cs.bin")]
+    pub r1cs: String,
+}
+
+/// Writes the keys of a setup: pk.bin and r1cs.bin (what proving reads), vk.bin and vk.json,
+/// which records the others' digests. Returns pk.bin's size.
+pub fn write_keys(dir: &Path, key: &ProverKey, vk: &VerifyingKey<Bn254>) -> Result<u64, ArtifactError> {
+    fn hashed(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<(), String>) -> Result<(u64, String), ArtifactError> {
+        let err = |e: String| ArtifactError::Write { path: path.display().to_string(), reason: e };
+        let f = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+        let mut w = Hashing::new(std::io::BufWriter::new(f));
+        body(&mut w).map_err(err)?;
+        w.flush().map_err(|e| err(e.to_string()))?;
+        let size = std::fs::metadata(path).map(|m| m.len()).map_err(|e| err(e.to_string()))?;
+        Ok((size, w.hex()))
+    }
+    let (pk_size, pk) = hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
+    let (_, r1cs) = hashed(&dir.join(R1CS_FILE), |w| key.r1cs.write(w).map_err(|e| e.to_string()))?;
+    write_key(&dir.join(VK_FILE), vk, true)?;
+    let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs })).expect("json");
+    write(&dir.join(VK_JSON), json.as_bytes())?;
+    Ok(pk_size)
+}
+
+/// The verifying key in readable form, with the digests of the files proving reads.
+fn vk_json(vk: &VerifyingKey<Bn254>, files: &KeyFiles) -> serde_json::Value {
+    use ark_ec::AffineRepr;
+    let g1 = |p: &ark_bn254::G1Affine| serde_json::json!([p.x().map(|x| x.to_string()), p.y().map(|y| y.to_string())]);
+    let g2 = |p: &ark_bn254::G2Affine| {
+        let (x, y) = (p.x().unwrap_or_default(), p.y().unwrap_or_default());
+        serde_json::json!({"x": [x.c0.to_string(), x.c1.to_string()], "y": [y.c0.to_string(), y.c1.to_string()]})
+    };
+    serde_json::json!({
+        "curve": "bn254",
+        "alpha_g1": g1(&vk.alpha_g1),
+        "beta_g2": g2(&vk.beta_g2),
+        "gamma_g2": g2(&vk.gamma_g2),
+        "delta_g2": g2(&vk.delta_g2),
+        "ic": vk.gamma_abc_g1.iter().map(g1).collect::<Vec<_>>(),
+        "sha3_256": files,
+    })
+}
+
+/// Reads what proving needs (pk.bin, r1cs.bin), hashing each file as it streams in, and refuses
+/// a file whose digest is not the one vk.json recorded at setup, or a key that does not fit
+/// the matrices. The proving key's points are not validated: it is the prover's own file, and
+/// a wrong point only makes a proof that does not verify.
+pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
+    let vk_path = dir.join(VK_JSON);
+    let vp = vk_path.display().to_string();
+    let json = std::fs::read(&vk_path).map_err(|_| ArtifactError::NoKeys { path: vp.clone() })?;
+    #[derive(Deserialize)]
+    struct Recorded {
+        sha3_256: Option<KeyFiles>,
+    }
+    let recorded: Recorded = serde_json::from_slice(&json).map_err(|e| ArtifactError::CorruptKey { path: vp.clone(), reason: e.to_string() })?;
+    let Some(files) = recorded.sha3_256 else {
+        return Err(ArtifactError::CorruptKey {
+            path: vp,
+            reason: "it records no digests of pk.bin and r1cs.bin (keys from an older zkml): run `zkml setup` again".into(),
+        });
+    };
+    fn hashed<T>(path: &Path, want: &str, body: impl FnOnce(&mut dyn Read) -> Result<T, String>) -> Result<T, ArtifactError> {
+        let p = path.display().to_string();
+        let f = std::fs::File::open(path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
+        let mut r = Hashing::new(std::io::BufReader::new(f));
+        let v = body(&mut r).map_err(|reason| ArtifactError::CorruptKey { path: p.clone(), reason })?;
+        let mut rest = [0u8; 1];
+        if r.read(&mut rest).map_err(|e| ArtifactError::CorruptKey { path: p.clone(), reason: e.to_string() })? != 0 {
+            return Err(ArtifactError::CorruptKey { path: p, reason: "trailing bytes".into() });
+        }
+        let got = r.hex();
+        if got != want {
+            return Err(ArtifactError::ForeignKey {
+                path: p,
+                reason: format!("its SHA3-256 is {got} but vk.json records {want} (it comes from another setup: run `zkml setup` again)"),
+            });
+        }
+        Ok(v)
+    }
+    use ark_serialize::{Compress, Validate};
+    let pk = hashed(&dir.join(PK_FILE), &files.pk, |r| {
+        ProvingKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())
+    })?;
+    let r1cs = hashed(&dir.join(R1CS_FILE), &files.r1cs, |r| R1cs::read(r).map_err(|e| e.to_string()))?;
+    r1cs.check_key(&pk).map_err(|e| ArtifactError::ForeignKey { path: dir.join(PK_FILE).display().to_string(), reason: e.to_string() })?;
+    Ok(ProverKey { pk, r1cs })
 }
 
 /// Writes a key with arkworks' canonical serialization, streaming to the file.

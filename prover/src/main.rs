@@ -59,8 +59,10 @@ enum Command {
         #[arg(long)]
         input: PathBuf,
     },
-    /// Make the Groth16 proving and verifying keys of a compiled model (DIR/pk.bin, DIR/vk.bin,
-    /// DIR/vk.json).
+    /// Make the Groth16 keys of a compiled model: DIR/pk.bin and DIR/r1cs.bin (the circuit's
+    /// matrices, which proving reads instead of rebuilding them), DIR/vk.bin, and DIR/vk.json
+    /// (the verifying key, readable, with the SHA3-256 of pk.bin and r1cs.bin: proving refuses
+    /// files that do not match).
     ///
     /// Example: zkml setup build/model --dev-seed 1
     Setup {
@@ -159,7 +161,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Time prove and verify on compiled models and print a table.
+    /// Time prove and verify on compiled models and print a table (with --wrap: setup, stage 1
+    /// and the Groth16 wrap end to end).
     ///
     /// Example: zkml bench build/price_mlp:tests/data/price_mlp.input.json
     Bench {
@@ -169,6 +172,10 @@ enum Command {
         /// Repetitions (the median is reported).
         #[arg(long, default_value_t = 5)]
         reps: usize,
+        /// Time the Groth16 wrap end to end instead of stage 1: a development setup, then
+        /// loading the keys, stage 1, the wrap and writing the proof file.
+        #[arg(long)]
+        wrap: bool,
     },
 }
 
@@ -197,23 +204,6 @@ fn single_input(path: &Path) -> Result<Vec<f64>> {
         eprintln!("note: {} holds {} inputs; using the first", path.display(), inputs.len());
     }
     Ok(inputs.swap_remove(0))
-}
-
-fn vk_json(vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> serde_json::Value {
-    use ark_ec::AffineRepr;
-    let g1 = |p: &ark_bn254::G1Affine| serde_json::json!([p.x().map(|x| x.to_string()), p.y().map(|y| y.to_string())]);
-    let g2 = |p: &ark_bn254::G2Affine| {
-        let (x, y) = (p.x().unwrap_or_default(), p.y().unwrap_or_default());
-        serde_json::json!({"x": [x.c0.to_string(), x.c1.to_string()], "y": [y.c0.to_string(), y.c1.to_string()]})
-    };
-    serde_json::json!({
-        "curve": "bn254",
-        "alpha_g1": g1(&vk.alpha_g1),
-        "beta_g2": g2(&vk.beta_g2),
-        "gamma_g2": g2(&vk.gamma_g2),
-        "delta_g2": g2(&vk.delta_g2),
-        "ic": vk.gamma_abc_g1.iter().map(g1).collect::<Vec<_>>(),
-    })
 }
 
 fn fmt(v: &[f64]) -> String {
@@ -272,9 +262,7 @@ fn run(cli: Cli) -> Result<()> {
             let keys = zkml::wrap::dev_setup(&c.graph, c.id, seed);
             pb.finish_and_clear();
             let (pk, vk) = keys?;
-            let pk_size = artifact::write_key(&dir.join(artifact::PK_FILE), &pk, false)?;
-            artifact::write_key(&dir.join(artifact::VK_FILE), &vk, true)?;
-            std::fs::write(dir.join(artifact::VK_JSON), serde_json::to_string_pretty(&vk_json(&vk))?)?;
+            let pk_size = artifact::write_keys(&dir, &pk, &vk)?;
             println!(
                 "keys written to {} in {:.1} s: pk {:.1} MB, vk {} public inputs",
                 dir.display(),
@@ -307,7 +295,7 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let x = single_input(&input)?;
-            let pk = if wrap { Some(artifact::read_key(&dir.join(artifact::PK_FILE), false, false)?) } else { None };
+            let pk = if wrap { Some(artifact::read_prover_key(&dir)?) } else { None };
             let pb = progress("proving");
             let t = Instant::now();
             let proof = pipeline::prove(&c, &x);
@@ -422,16 +410,19 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;
             }
         }
-        Command::Bench { models, reps } => {
+        Command::Bench { models, reps, wrap } => {
             if reps == 0 {
                 bail!("--reps must be at least 1");
             }
-            println!("{}", pipeline::bench_header());
+            println!("{}", if wrap { pipeline::wrap_bench_header() } else { pipeline::bench_header() });
             for m in &models {
                 let (dir, input) = m.split_once(':').context("each model is given as DIR:INPUT")?;
                 let c = Compiled::load(Path::new(dir))?;
                 let x = single_input(Path::new(input))?;
-                println!("{}", pipeline::bench_row(&c, &x, reps)?);
+                let pb = progress(&format!("{dir}: {}", if wrap { "setup, then stage 1 + wrap" } else { "stage 1" }));
+                let row = if wrap { pipeline::wrap_bench_row(&c, &x, reps) } else { pipeline::bench_row(&c, &x, reps) };
+                pb.finish_and_clear();
+                println!("{}", row?);
             }
         }
     }

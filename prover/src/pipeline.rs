@@ -105,10 +105,6 @@ pub fn bench_header() -> String {
 
 /// Median prove and verify times over `reps` runs, proof size and the process's peak RSS.
 pub fn bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let mut prove_ms = vec![];
     let mut verify_ms = vec![];
     let mut size = 0;
@@ -132,6 +128,62 @@ pub fn bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
         size,
         peak_rss_mb().map_or("n/a".into(), |m| format!("{m:.0}"))
     ))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn wrap_bench_header() -> String {
+    let cols = ["model", "constraints", "setup s", "pk MB", "load s", "stage 1 s", "wrap s", "total s", "constr/s", "peak RSS MB"];
+    let head: Vec<String> = cols.iter().map(|c| format!(" {c:>11} ")).collect();
+    let rule: Vec<String> = cols.iter().map(|_| "-".repeat(13)).collect();
+    format!("|{}|\n|{}|", head.join("|"), rule.join("|"))
+}
+
+/// The wrap end to end, as `zkml setup` and `zkml prove --wrap` run it: a development setup
+/// written to a scratch directory, then per repetition the keys loaded, stage 1 proved and
+/// wrapped, and the proof file written (`total`, from the input to the proof file). Medians.
+pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
+    use crate::field::F;
+    let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
+    let t = Instant::now();
+    let (key, _) = crate::wrap::dev_setup(&c.graph, c.id, 1)?;
+    let pk_bytes = artifact::write_keys(&scratch.path(), &key, &key.pk.vk)?;
+    let setup_s = t.elapsed().as_secs_f64();
+    let constraints = key.r1cs.num_constraints();
+    drop(key);
+    let (mut load, mut s1, mut wrap, mut total) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let key = artifact::read_prover_key(&scratch.path())?;
+        load.push(t.elapsed().as_secs_f64());
+        let t1 = Instant::now();
+        let p = prove(c, input)?;
+        s1.push(t1.elapsed().as_secs_f64());
+        let t2 = Instant::now();
+        let w = crate::wrap::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &p, &mut rand::rngs::OsRng)?;
+        wrap.push(t2.elapsed().as_secs_f64());
+        artifact::write_wrap_proof(&scratch.path().join("proof.bin"), &w)?;
+        total.push(t.elapsed().as_secs_f64());
+    }
+    let name = c.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let wrap_s = median(wrap);
+    let cells = [
+        name,
+        constraints.to_string(),
+        format!("{setup_s:.2}"),
+        format!("{:.1}", pk_bytes as f64 / 1e6),
+        format!("{:.2}", median(load)),
+        format!("{:.3}", median(s1)),
+        format!("{wrap_s:.2}"),
+        format!("{:.2}", median(total)),
+        format!("{:.0}", constraints as f64 / wrap_s),
+        peak_rss_mb().map_or("n/a".into(), |m| format!("{m:.0}")),
+    ];
+    let cells: Vec<String> = cells.iter().map(|c| format!(" {c:>11} ")).collect();
+    Ok(format!("|{}|", cells.join("|")))
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`).

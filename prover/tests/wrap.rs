@@ -184,9 +184,52 @@ fn cli_setup_prove_wrap_verify() {
     let c = Compiled::load(&dir("price_mlp")).unwrap();
     let mut bad = pipeline::prove(&c, &input("price_mlp")).unwrap();
     bad.output[0] += 1;
-    let pk = artifact::read_key(&dir("price_mlp").join("pk.bin"), false, false).unwrap();
+    let pk = artifact::read_prover_key(&dir("price_mlp")).unwrap();
     let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &bad, &mut rand::rngs::OsRng).unwrap_err();
     assert!(err.to_string().contains("does not verify"), "{err}");
+    // Proving reads pk.bin and r1cs.bin only if they are the files vk.json's digests name.
+    for file in ["pk.bin", "r1cs.bin"] {
+        let (mine, theirs) = (dir("price_mlp").join(file), dir("digits_mlp").join(file));
+        let saved = std::fs::read(&mine).unwrap();
+        std::fs::copy(&theirs, &mine).unwrap();
+        let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", p2.to_str().unwrap(), "--wrap"]);
+        assert!(!ok && log.contains(file) && log.contains("does not belong to this model's keys") && log.contains("SHA3-256"), "{file}: {log}");
+        // The same setup's file with one bit flipped: still refused, before any proving.
+        let mut flipped = saved.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 1;
+        std::fs::write(&mine, &flipped).unwrap();
+        assert!(artifact::read_prover_key(&dir("price_mlp")).is_err(), "{file} with a flipped bit");
+        std::fs::write(&mine, &saved).unwrap();
+    }
+    assert!(artifact::read_prover_key(&dir("price_mlp")).is_ok());
+}
+
+/// Proving synthesizes the circuit in witness-only mode against the matrices stored at setup:
+/// the assignment is the one a full synthesis gives, and it satisfies the stored matrices.
+#[test]
+fn witness_only_assignment_equals_the_full_synthesis() {
+    use zkml::wrap::groth16::{R1cs, assignment};
+    let (_t, c, p) = proved("price_mlp");
+    let w = Witness::new(&c.graph, &p, [F::from(1u64), F::from(2u64)]).unwrap();
+    let circuit = || WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w) };
+    let cs = ConstraintSystem::<F>::new_ref();
+    cs.set_optimization_goal(ark_relations::gr1cs::OptimizationGoal::Constraints);
+    circuit().generate_constraints(cs.clone()).unwrap();
+    cs.finalize();
+    let full = {
+        let cs = cs.borrow().unwrap();
+        [cs.instance_assignment().unwrap(), cs.witness_assignment().unwrap()].concat()
+    };
+    let z = assignment(circuit()).unwrap();
+    assert_eq!(z, full);
+    let r1cs = R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None }).unwrap();
+    assert_eq!((r1cs.num_constraints(), r1cs.num_variables()), (cs.num_constraints(), z.len()));
+    assert_eq!(r1cs.first_unsatisfied(&z), None);
+    let mut tampered = z.clone();
+    let last = tampered.len() - 1;
+    tampered[last] += F::from(1u64);
+    assert!(r1cs.first_unsatisfied(&tampered).is_some());
 }
 
 /// A hashed input: the proof file holds the commitment, not one input value; the commitment

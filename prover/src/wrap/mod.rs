@@ -3,6 +3,7 @@
 //! compressed (256 uncompressed, as the EVM verifier reads it).
 
 pub mod circuit;
+pub mod groth16;
 pub mod transcript;
 
 use ark_bn254::Bn254;
@@ -10,6 +11,7 @@ use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_snark::SNARK;
 use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
+use groth16::{Groth16Error, R1cs};
 
 use crate::channel::VerifyError;
 use crate::field::F;
@@ -23,7 +25,16 @@ pub enum WrapError {
     #[error("the stage-1 proof does not verify, so there is nothing to wrap: {0}")]
     Stage1(#[from] VerifyError),
     #[error("the wrap circuit could not be built or proved: {0}")]
-    Synthesis(String),
+    Groth16(#[from] Groth16Error),
+    #[error("the witness's public inputs differ from the statement's: the circuit and its public-input layout disagree")]
+    PublicInputs,
+}
+
+/// What proving needs, made together at setup: the proving key and the circuit's matrices (a
+/// proof then only computes the witness).
+pub struct ProverKey {
+    pub pk: ProvingKey<Bn254>,
+    pub r1cs: R1cs,
 }
 
 /// A Groth16 proof with the public inputs it proves: `[model id, context, packed input…,
@@ -36,16 +47,18 @@ pub struct WrapProof {
 
 /// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For
 /// development and tests only.
-pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProvingKey<Bn254>, VerifyingKey<Bn254>), WrapError> {
-    let circuit = WrapCircuit { graph: g, id, context: F::from(0u64), witness: None };
-    Groth16::<Bn254>::circuit_specific_setup(circuit, &mut StdRng::seed_from_u64(seed)).map_err(|e| WrapError::Synthesis(e.to_string()))
+pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, VerifyingKey<Bn254>), WrapError> {
+    let r1cs = R1cs::synthesize(WrapCircuit { graph: g, id, context: F::from(0u64), witness: None })?;
+    let pk = groth16::setup(&r1cs, &mut StdRng::seed_from_u64(seed))?;
+    let vk = pk.vk.clone();
+    Ok((ProverKey { pk, r1cs }, vk))
 }
 
 /// Wraps a stage-1 proof; refuses one the native verifier rejects. `context` is any field
 /// element the caller binds into the proof (an oracle round, a request id); `salts` salt the
 /// commitments of `hashed` input and output.
 pub fn prove<R: RngCore + CryptoRng>(
-    pk: &ProvingKey<Bn254>,
+    key: &ProverKey,
     g: &QuantGraph,
     id: F,
     context: F,
@@ -55,9 +68,13 @@ pub fn prove<R: RngCore + CryptoRng>(
 ) -> Result<WrapProof, WrapError> {
     stage1::verify(g, id, s1)?;
     let w = Witness::new(g, s1, salts)?;
-    let circuit = WrapCircuit { graph: g, id, context, witness: Some(&w) };
-    let proof = Groth16::<Bn254>::prove(pk, circuit, rng).map_err(|e| WrapError::Synthesis(e.to_string()))?;
-    Ok(WrapProof { proof, public_inputs: public_inputs(g, id, context, &w) })
+    let z = groth16::assignment(WrapCircuit { graph: g, id, context, witness: Some(&w) })?;
+    let public_inputs = public_inputs(g, id, context, &w);
+    if z.get(1..key.r1cs.num_instance) != Some(&public_inputs[..]) {
+        return Err(WrapError::PublicInputs);
+    }
+    let proof = groth16::prove(&key.pk, &key.r1cs, &z, rng)?;
+    Ok(WrapProof { proof, public_inputs })
 }
 
 /// One part of the public inputs.

@@ -1,0 +1,538 @@
+//! Groth16 (Groth, "On the Size of Pairing-based Non-interactive Arguments", EUROCRYPT 2016)
+//! over stored R1CS matrices, in ark-groth16's key and proof formats and with its QAP reduction
+//! (`LibsnarkReduction`): for the same randomness, `setup` gives ark-groth16's keys and
+//! `prove` its proof.
+//!
+//! Two things differ from calling `Groth16::prove` on the circuit:
+//! - **The circuit is synthesized into matrices once, at setup** (`R1cs`, stored beside the
+//!   proving key). A proof runs the circuit in witness-only mode (`assignment`: no constraint
+//!   is built, no linear combination inlined) and reads the stored matrices.
+//! - **Independent work runs side by side.** ark-groth16 runs the QAP witness map's FFTs and the
+//!   five MSMs one after the other; each is parallel inside, but each one's tail and the
+//!   sequential steps between them left the second core spinning (~18% of the wrap in the
+//!   scheduler on 2 cores). Only the H term depends on the FFTs, so the three FFT chains run
+//!   beside each other and the H MSM beside the A, B and L ones.
+//!
+//! The witness map also checks every constraint (it evaluates A·z, B·z and C·z anyway), so an
+//! unsatisfying witness is an error naming the constraint rather than a proof that fails later.
+
+use std::io::{Read, Write};
+
+use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Projective as G2};
+use ark_ec::scalar_mul::BatchMulPreprocessing;
+use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_ff::{BigInteger, FftField, Field, One, PrimeField, UniformRand, Zero};
+use ark_groth16::{Proof, ProvingKey, VerifyingKey};
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL, SynthesisError, SynthesisMode,
+};
+use ark_relations::utils::matrix::Matrix;
+use ark_std::rand::Rng;
+use rayon::prelude::*;
+
+type Domain = GeneralEvaluationDomain<F>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Groth16Error {
+    #[error("constraint synthesis failed: {0}")]
+    Synthesis(#[from] SynthesisError),
+    #[error("the circuit has no R1CS constraints")]
+    NoR1cs,
+    #[error("the assignment has {got} variables but the constraint system has {expected}")]
+    AssignmentLength { expected: usize, got: usize },
+    #[error("the proving key does not belong to this constraint system: {0}")]
+    KeyMismatch(String),
+    #[error("R1CS constraint {0} is not satisfied by the witness")]
+    Unsatisfied(usize),
+    #[error("the constraint system is too large for BN254's FFT domain")]
+    TooLarge,
+    #[error("{0}")]
+    Format(String),
+}
+
+/// A rank-1 constraint system `(A·z) ∘ (B·z) = C·z` over `z = (1, instance…, witness…)`.
+///
+/// Stored sparse by rows, each entry a variable and an index into one table of the distinct
+/// coefficients: a wrap circuit has millions of entries but only thousands of distinct
+/// coefficients (±1, powers of two, the model's constants), so an entry takes 8 bytes instead
+/// of arkworks' 40, in memory and on disk.
+#[derive(Clone, Debug, PartialEq)]
+pub struct R1cs {
+    /// Instance variables, the constant one included.
+    pub num_instance: usize,
+    pub num_witness: usize,
+    /// The distinct coefficients; `coeffs[0] = 1`.
+    coeffs: Vec<F>,
+    /// A, B, C.
+    matrices: [Sparse; 3],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Sparse {
+    /// Row i's entries are `entries[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Entry {
+    var: u32,
+    coeff: u32,
+}
+
+impl Sparse {
+    fn row(&self, i: usize) -> &[Entry] {
+        &self.entries[self.starts[i]..self.starts[i + 1]]
+    }
+}
+
+impl R1cs {
+    /// Synthesizes the circuit's constraints (setup mode: no assignment needed).
+    pub fn synthesize<C: ConstraintSynthesizer<F>>(circuit: C) -> Result<Self, Groth16Error> {
+        let cs = ConstraintSystem::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        circuit.generate_constraints(cs.clone())?;
+        cs.finalize();
+        let (num_instance, num_witness) = (cs.num_instance_variables(), cs.num_witness_variables());
+        if num_instance + num_witness > u32::MAX as usize {
+            return Err(Groth16Error::TooLarge);
+        }
+        let mut m = cs.to_matrices()?.remove(R1CS_PREDICATE_LABEL).ok_or(Groth16Error::NoR1cs)?.into_iter();
+        drop(cs);
+        let (Some(a), Some(b), Some(c)) = (m.next(), m.next(), m.next()) else { return Err(Groth16Error::NoR1cs) };
+        let mut coeffs = vec![F::one()];
+        let mut index = std::collections::HashMap::from([(F::one(), 0u32)]);
+        let mut sparse = |m: Matrix<F>| -> Result<Sparse, Groth16Error> {
+            let mut starts = Vec::with_capacity(m.len() + 1);
+            starts.push(0);
+            let mut entries = Vec::with_capacity(m.iter().map(Vec::len).sum());
+            for row in m {
+                for (k, var) in row {
+                    let next = u32::try_from(coeffs.len()).map_err(|_| Groth16Error::TooLarge)?;
+                    let coeff = *index.entry(k).or_insert_with(|| {
+                        coeffs.push(k);
+                        next
+                    });
+                    entries.push(Entry { var: var as u32, coeff });
+                }
+                starts.push(entries.len());
+            }
+            Ok(Sparse { starts, entries })
+        };
+        let matrices = [sparse(a)?, sparse(b)?, sparse(c)?];
+        Ok(R1cs { num_instance, num_witness, coeffs, matrices })
+    }
+
+    pub fn num_constraints(&self) -> usize {
+        self.matrices[0].starts.len() - 1
+    }
+
+    pub fn num_variables(&self) -> usize {
+        self.num_instance + self.num_witness
+    }
+
+    /// Non-zero entries of A, B and C together.
+    pub fn num_entries(&self) -> usize {
+        self.matrices.iter().map(|m| m.entries.len()).sum()
+    }
+
+    fn domain(&self) -> Result<Domain, Groth16Error> {
+        Domain::new(self.num_constraints() + self.num_instance).ok_or(Groth16Error::TooLarge)
+    }
+
+    /// Row `i` of matrix `m` (0, 1, 2 for A, B, C) times `z`.
+    fn dot(&self, m: usize, i: usize, z: &[F]) -> F {
+        self.matrices[m].row(i).iter().fold(F::zero(), |acc, e| {
+            let x = z[e.var as usize];
+            if e.coeff == 0 { acc + x } else { acc + self.coeffs[e.coeff as usize] * x }
+        })
+    }
+
+    /// The first constraint `z` does not satisfy, if any.
+    pub fn first_unsatisfied(&self, z: &[F]) -> Option<usize> {
+        (0..self.num_constraints()).into_par_iter().find_first(|&i| self.dot(0, i, z) * self.dot(1, i, z) != self.dot(2, i, z))
+    }
+
+    /// Writes the matrices: the coefficient table, then per matrix the row lengths and the
+    /// entries.
+    pub fn write(&self, w: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
+        w.write_all(R1CS_MAGIC)?;
+        for n in [self.num_instance, self.num_witness, self.num_constraints(), self.coeffs.len()] {
+            w.write_all(&(n as u64).to_le_bytes())?;
+        }
+        for k in &self.coeffs {
+            w.write_all(&k.into_bigint().to_bytes_le())?;
+        }
+        for m in &self.matrices {
+            for r in m.starts.windows(2) {
+                w.write_all(&((r[1] - r[0]) as u32).to_le_bytes())?;
+            }
+            for e in &m.entries {
+                w.write_all(&e.var.to_le_bytes())?;
+                w.write_all(&e.coeff.to_le_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what `write` wrote, streaming; refuses anything out of range instead of trusting
+    /// the counts it reads.
+    pub fn read(r: &mut dyn Read) -> Result<Self, Groth16Error> {
+        let bad = |what: &str| Groth16Error::Format(format!("not a zkml R1CS file: {what}"));
+        let io = |e: std::io::Error| Groth16Error::Format(format!("not a zkml R1CS file: {e}"));
+        let mut magic = [0u8; 8];
+        r.read_exact(&mut magic).map_err(io)?;
+        if &magic != R1CS_MAGIC {
+            return Err(bad("wrong header"));
+        }
+        let mut counts = [0usize; 4];
+        for n in &mut counts {
+            let mut b = [0u8; 8];
+            r.read_exact(&mut b).map_err(io)?;
+            *n = usize::try_from(u64::from_le_bytes(b)).map_err(|_| bad("a count does not fit in memory"))?;
+        }
+        let [num_instance, num_witness, rows, num_coeffs] = counts;
+        let vars = num_instance.checked_add(num_witness).filter(|&v| v <= u32::MAX as usize && num_instance >= 1);
+        let vars = vars.ok_or_else(|| bad("impossible variable counts"))?;
+        if num_coeffs == 0 || num_coeffs > u32::MAX as usize {
+            return Err(bad("impossible coefficient count"));
+        }
+        let read_u32 = |r: &mut dyn Read| -> Result<u32, Groth16Error> {
+            let mut b = [0u8; 4];
+            r.read_exact(&mut b).map_err(io)?;
+            Ok(u32::from_le_bytes(b))
+        };
+        // Capacities from the file only up to a bound: a corrupt count must end at EOF, not in
+        // an allocation failure.
+        let cap = |n: usize| n.min(1 << 20);
+        let mut coeffs = Vec::with_capacity(cap(num_coeffs));
+        for _ in 0..num_coeffs {
+            let mut b = [0u8; 32];
+            r.read_exact(&mut b).map_err(io)?;
+            let x = F::from_le_bytes_mod_order(&b);
+            if x.into_bigint().to_bytes_le() != b {
+                return Err(bad("a coefficient that is not a canonical field element"));
+            }
+            coeffs.push(x);
+        }
+        if !coeffs[0].is_one() {
+            return Err(bad("the coefficient table does not start with 1"));
+        }
+        let sparse = |r: &mut dyn Read| -> Result<Sparse, Groth16Error> {
+            let mut starts = Vec::with_capacity(cap(rows) + 1);
+            starts.push(0usize);
+            for _ in 0..rows {
+                let len = read_u32(r)? as usize;
+                if len > vars {
+                    return Err(bad("a row longer than the variable count"));
+                }
+                starts.push(starts[starts.len() - 1] + len);
+            }
+            let total = starts[rows];
+            let mut entries = Vec::with_capacity(cap(total));
+            for _ in 0..total {
+                let (var, coeff) = (read_u32(r)?, read_u32(r)?);
+                if var as usize >= vars || coeff as usize >= num_coeffs {
+                    return Err(bad("an entry out of range"));
+                }
+                entries.push(Entry { var, coeff });
+            }
+            Ok(Sparse { starts, entries })
+        };
+        let matrices = [sparse(r)?, sparse(r)?, sparse(r)?];
+        if r.read(&mut [0u8; 1]).map_err(io)? != 0 {
+            return Err(bad("trailing bytes"));
+        }
+        Ok(R1cs { num_instance, num_witness, coeffs, matrices })
+    }
+
+    /// Checks that `pk` was made for these matrices (by length: every query has one entry per
+    /// variable, H one per power of the domain).
+    pub fn check_key(&self, pk: &ProvingKey<Bn254>) -> Result<(), Groth16Error> {
+        let h = self.domain()?.size() - 1;
+        let lens = [
+            ("A query", pk.a_query.len(), self.num_variables()),
+            ("B query (G1)", pk.b_g1_query.len(), self.num_variables()),
+            ("B query (G2)", pk.b_g2_query.len(), self.num_variables()),
+            ("H query", pk.h_query.len(), h),
+            ("L query", pk.l_query.len(), self.num_witness),
+            ("public-input bases", pk.vk.gamma_abc_g1.len(), self.num_instance),
+        ];
+        match lens.into_iter().find(|(_, got, want)| got != want) {
+            Some((name, got, want)) => Err(Groth16Error::KeyMismatch(format!("its {name} has {got} points, the constraint system needs {want}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+const R1CS_MAGIC: &[u8; 8] = b"ZKMLR1C2";
+
+/// The full assignment `z = (1, instance…, witness…)` of a circuit, synthesized in witness-only
+/// mode: the gadgets compute their values, no constraint is recorded.
+pub fn assignment<C: ConstraintSynthesizer<F>>(circuit: C) -> Result<Vec<F>, Groth16Error> {
+    let cs = ConstraintSystem::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove { construct_matrices: false, generate_lc_assignments: false });
+    circuit.generate_constraints(cs.clone())?;
+    let cs = cs.into_inner().ok_or(SynthesisError::MissingCS)?;
+    Ok([cs.instance_assignment()?, cs.witness_assignment()?].concat())
+}
+
+/// Keys for `r1cs` from `rng`'s toxic waste, drawn as ark-groth16 draws it (α, β, γ, δ, the two
+/// generators, then τ), so the same rng gives ark-groth16's keys.
+pub fn setup(r1cs: &R1cs, rng: &mut impl Rng) -> Result<ProvingKey<Bn254>, Groth16Error> {
+    let [alpha, beta, gamma, delta] = [(); 4].map(|_| F::rand(rng));
+    let (g1, g2) = (G1::rand(rng), G2::rand(rng));
+    let domain = r1cs.domain()?;
+    let t = domain.sample_element_outside_domain(rng);
+
+    // The QAP polynomials at τ: u_i(τ), v_i(τ), w_i(τ) for every variable i; the libsnark
+    // reduction also puts each instance variable in A at a row past the constraints.
+    let lagrange = domain.evaluate_all_lagrange_coefficients(t);
+    let (nc, ni, nv) = (r1cs.num_constraints(), r1cs.num_instance, r1cs.num_variables());
+    let at_tau = |m: usize| {
+        let mut v = vec![F::zero(); nv];
+        for (i, l) in lagrange[..nc].iter().enumerate() {
+            for e in r1cs.matrices[m].row(i) {
+                v[e.var as usize] += *l * r1cs.coeffs[e.coeff as usize];
+            }
+        }
+        v
+    };
+    let (mut a, (b, c)) = rayon::join(|| at_tau(0), || rayon::join(|| at_tau(1), || at_tau(2)));
+    for i in 0..ni {
+        a[i] += lagrange[nc + i];
+    }
+    drop(lagrange);
+
+    let err = |_| Groth16Error::Format("degenerate toxic waste (γ or δ is zero)".into());
+    let (gamma_inv, delta_inv) = (gamma.inverse().ok_or(()).map_err(err)?, delta.inverse().ok_or(()).map_err(err)?);
+    let k = |i: usize, scale: F| (beta * a[i] + alpha * b[i] + c[i]) * scale;
+    let gamma_abc: Vec<F> = (0..ni).into_par_iter().map(|i| k(i, gamma_inv)).collect();
+    let l: Vec<F> = (ni..nv).into_par_iter().map(|i| k(i, delta_inv)).collect();
+    drop(c);
+    let zt_delta = domain.evaluate_vanishing_polynomial(t) * delta_inv;
+    let h: Vec<F> = std::iter::successors(Some(zt_delta), |x| Some(*x * t)).take(domain.size() - 1).collect();
+
+    let nonzero = |v: &[F]| v.par_iter().filter(|x| !x.is_zero()).count();
+    let (nz_a, nz_b) = (nonzero(&a), nonzero(&b));
+    let (b_g2_query, (a_query, b_g1_query, h_query, l_query, gamma_abc_g1)) = rayon::join(
+        || BatchMulPreprocessing::new(g2, nz_b).batch_mul(&b),
+        || {
+            let table = BatchMulPreprocessing::new(g1, nz_a + nz_b + nv + domain.size());
+            (table.batch_mul(&a), table.batch_mul(&b), table.batch_mul(&h), table.batch_mul(&l), table.batch_mul(&gamma_abc))
+        },
+    );
+    let vk = VerifyingKey::<Bn254> {
+        alpha_g1: (g1 * alpha).into_affine(),
+        beta_g2: (g2 * beta).into_affine(),
+        gamma_g2: (g2 * gamma).into_affine(),
+        delta_g2: (g2 * delta).into_affine(),
+        gamma_abc_g1,
+    };
+    Ok(ProvingKey {
+        vk,
+        beta_g1: (g1 * beta).into_affine(),
+        delta_g1: (g1 * delta).into_affine(),
+        a_query,
+        b_g1_query,
+        b_g2_query,
+        h_query,
+        l_query,
+    })
+}
+
+/// A zero-knowledge proof of the assignment `z` (fresh `r`, `s`).
+pub fn prove(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], rng: &mut impl Rng) -> Result<Proof<Bn254>, Groth16Error> {
+    prove_with(pk, r1cs, z, F::rand(rng), F::rand(rng))
+}
+
+/// The proof for the blinding factors `r`, `s`.
+pub fn prove_with(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F) -> Result<Proof<Bn254>, Groth16Error> {
+    if z.len() != r1cs.num_variables() {
+        return Err(Groth16Error::AssignmentLength { expected: r1cs.num_variables(), got: z.len() });
+    }
+    if z[0] != F::one() {
+        return Err(Groth16Error::Format("the assignment's first variable must be the constant 1".into()));
+    }
+    r1cs.check_key(pk)?;
+    // Every variable but the constant one, as the queries' tails index them.
+    let big: Vec<_> = z[1..].par_iter().map(|x| x.into_bigint()).collect();
+    let witness = &big[r1cs.num_instance - 1..];
+    let ((h_acc, l_acc), ((a, b1), b2)) = rayon::join(
+        || {
+            rayon::join(
+                || -> Result<G1, Groth16Error> {
+                    let h: Vec<_> = quotient(r1cs, z)?.par_iter().map(|x| x.into_bigint()).collect();
+                    Ok(msm_g1(&pk.h_query, &h))
+                },
+                || msm_g1(&pk.l_query, witness),
+            )
+        },
+        || {
+            rayon::join(
+                || rayon::join(|| msm_g1(&pk.a_query[1..], &big), || msm_g1(&pk.b_g1_query[1..], &big)),
+                || G2::msm_bigint(&pk.b_g2_query[1..], &big),
+            )
+        },
+    );
+    let a = a + pk.a_query[0] + pk.vk.alpha_g1 + pk.delta_g1 * r;
+    let b1 = b1 + pk.b_g1_query[0] + pk.beta_g1 + pk.delta_g1 * s;
+    let b2 = b2 + pk.b_g2_query[0] + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
+    let c = a * s + b1 * r - pk.delta_g1 * (r * s) + l_acc + h_acc?;
+    Ok(Proof { a: a.into_affine(), b: b2.into_affine(), c: c.into_affine() })
+}
+
+fn msm_g1(bases: &[G1Affine], scalars: &[<F as PrimeField>::BigInt]) -> G1 {
+    G1::msm_bigint(bases, scalars)
+}
+
+/// The coefficients of h = (A(X)·B(X) − C(X)) / Z(X), the libsnark reduction's witness map,
+/// after checking every constraint.
+fn quotient(r1cs: &R1cs, z: &[F]) -> Result<Vec<F>, Groth16Error> {
+    let domain = r1cs.domain()?;
+    let (n, nc) = (domain.size(), r1cs.num_constraints());
+    let eval = |m: usize| {
+        let mut v = vec![F::zero(); n];
+        v[..nc].par_iter_mut().enumerate().for_each(|(i, x)| *x = r1cs.dot(m, i, z));
+        v
+    };
+    let (mut a, (mut b, mut c)) = rayon::join(|| eval(0), || rayon::join(|| eval(1), || eval(2)));
+    if let Some(i) = (0..nc).into_par_iter().find_first(|&i| a[i] * b[i] != c[i]) {
+        return Err(Groth16Error::Unsatisfied(i));
+    }
+    a[nc..nc + r1cs.num_instance].copy_from_slice(&z[..r1cs.num_instance]);
+    let coset = domain.get_coset(F::GENERATOR).ok_or(Groth16Error::TooLarge)?;
+    let to_coset = |v: &mut Vec<F>| {
+        domain.ifft_in_place(v);
+        coset.fft_in_place(v);
+    };
+    rayon::join(|| to_coset(&mut a), || rayon::join(|| to_coset(&mut b), || to_coset(&mut c)));
+    let z_inv = domain.evaluate_vanishing_polynomial(F::GENERATOR).inverse().ok_or(Groth16Error::TooLarge)?;
+    a.par_iter_mut().zip(&b).zip(&c).for_each(|((a, b), c)| *a = (*a * b - c) * z_inv);
+    coset.ifft_in_place(&mut a);
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_groth16::Groth16;
+    use ark_r1cs_std::alloc::AllocVar;
+    use ark_r1cs_std::eq::EqGadget;
+    use ark_r1cs_std::fields::{FieldVar, fp::FpVar};
+    use ark_relations::gr1cs::ConstraintSystemRef;
+    use ark_snark::SNARK;
+    use ark_std::rand::{SeedableRng, rngs::StdRng};
+
+    /// `x³ + x·y + 5 = out` with `out` public, a chain of products so the queries are long, and
+    /// a non-unit coefficient.
+    #[derive(Clone)]
+    struct Poly {
+        x: Option<F>,
+        y: Option<F>,
+    }
+
+    impl Poly {
+        fn some(x: u64, y: u64) -> Self {
+            Poly { x: Some(F::from(x)), y: Some(F::from(y)) }
+        }
+        fn out(&self) -> F {
+            let (x, y) = (self.x.unwrap(), self.y.unwrap());
+            x * x * x + x * y + F::from(5u64)
+        }
+    }
+
+    impl ConstraintSynthesizer<F> for Poly {
+        fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<(), SynthesisError> {
+            let out = FpVar::new_input(cs.clone(), || self.x.map(|_| self.out()).ok_or(SynthesisError::AssignmentMissing))?;
+            let x = FpVar::new_witness(cs.clone(), || self.x.ok_or(SynthesisError::AssignmentMissing))?;
+            let y = FpVar::new_witness(cs.clone(), || self.y.ok_or(SynthesisError::AssignmentMissing))?;
+            (&x * &x * &x + &x * &y + F::from(5u64)).enforce_equal(&out)?;
+            let mut acc = x.clone();
+            for _ in 0..40 {
+                acc = &acc * &y + &x * F::from(3u64);
+            }
+            let _ = acc.square()?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn keys_and_proofs_equal_ark_groth16s_for_the_same_randomness() {
+        let r1cs = R1cs::synthesize(Poly { x: None, y: None }).unwrap();
+        let ours = setup(&r1cs, &mut StdRng::seed_from_u64(7)).unwrap();
+        let (theirs, vk) = Groth16::<Bn254>::circuit_specific_setup(Poly { x: None, y: None }, &mut StdRng::seed_from_u64(7)).unwrap();
+        assert!(ours == theirs, "setup differs from ark-groth16's");
+        let c = Poly::some(3, 11);
+        let z = assignment(c.clone()).unwrap();
+        let (r, s) = (F::from(1234u64), F::from(5678u64));
+        let proof = prove_with(&ours, &r1cs, &z, r, s).unwrap();
+        assert_eq!(proof, Groth16::<Bn254>::create_proof_with_reduction(c.clone(), &theirs, r, s).unwrap());
+        assert!(Groth16::<Bn254>::verify(&vk, &[c.out()], &proof).unwrap());
+        assert!(!Groth16::<Bn254>::verify(&vk, &[c.out() + F::one()], &proof).unwrap());
+    }
+
+    #[test]
+    fn witness_only_synthesis_gives_the_full_synthesis_assignment() {
+        let cs = ConstraintSystem::<F>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        Poly::some(3, 11).generate_constraints(cs.clone()).unwrap();
+        let full = {
+            let cs = cs.borrow().unwrap();
+            [cs.instance_assignment().unwrap(), cs.witness_assignment().unwrap()].concat()
+        };
+        assert_eq!(assignment(Poly::some(3, 11)).unwrap(), full);
+    }
+
+    #[test]
+    fn an_unsatisfying_assignment_is_refused_with_its_constraint() {
+        let r1cs = R1cs::synthesize(Poly { x: None, y: None }).unwrap();
+        let pk = setup(&r1cs, &mut StdRng::seed_from_u64(1)).unwrap();
+        let mut z = assignment(Poly::some(3, 11)).unwrap();
+        z[1] += F::one();
+        assert!(matches!(prove(&pk, &r1cs, &z, &mut StdRng::seed_from_u64(2)), Err(Groth16Error::Unsatisfied(_))));
+        assert!(matches!(prove(&pk, &r1cs, &z[1..], &mut StdRng::seed_from_u64(2)), Err(Groth16Error::AssignmentLength { .. })));
+    }
+
+    #[test]
+    fn a_key_for_another_circuit_is_refused() {
+        let small = R1cs::synthesize(Small).unwrap();
+        let pk = setup(&small, &mut StdRng::seed_from_u64(8)).unwrap();
+        let r1cs = R1cs::synthesize(Poly { x: None, y: None }).unwrap();
+        let z = assignment(Poly::some(3, 11)).unwrap();
+        assert!(matches!(prove(&pk, &r1cs, &z, &mut StdRng::seed_from_u64(2)), Err(Groth16Error::KeyMismatch(_))));
+    }
+
+    #[test]
+    fn matrices_round_trip_and_corrupt_files_are_errors() {
+        let r1cs = R1cs::synthesize(Poly { x: None, y: None }).unwrap();
+        let mut bytes = vec![];
+        r1cs.write(&mut bytes).unwrap();
+        assert_eq!(R1cs::read(&mut bytes.as_slice()).unwrap(), r1cs);
+        assert!(R1cs::read(&mut &bytes[..bytes.len() - 1]).is_err(), "truncated");
+        assert!(R1cs::read(&mut [bytes.as_slice(), &[0]].concat().as_slice()).is_err(), "trailing byte");
+        // Every single-byte change either is refused or reads back as different matrices; none
+        // panics or allocates without bound.
+        for pos in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[pos] ^= flip;
+                if let Ok(m) = R1cs::read(&mut b.as_slice()) {
+                    assert_ne!(m, r1cs, "byte {pos} ^ {flip:#x} read back unchanged");
+                }
+            }
+        }
+    }
+
+    struct Small;
+    impl ConstraintSynthesizer<F> for Small {
+        fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<(), SynthesisError> {
+            let x = FpVar::new_witness(cs, || Ok(F::from(2u64)))?;
+            x.square()?.enforce_equal(&FpVar::constant(F::from(4u64)))
+        }
+    }
+}
