@@ -18,11 +18,12 @@
 
 use std::io::{Read, Write};
 
-use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Projective as G2};
+use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Affine, G2Projective as G2};
 use ark_ec::scalar_mul::BatchMulPreprocessing;
-use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{BigInteger, FftField, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL, SynthesisError, SynthesisMode,
@@ -62,7 +63,11 @@ pub enum Groth16Error {
 pub struct R1cs {
     /// Instance variables, the constant one included.
     pub num_instance: usize,
+    /// Witness variables, round-1 ones included.
     pub num_witness: usize,
+    /// The first `num_round1` witness variables are committed in round 1 (two-round proofs:
+    /// `setup_two_round`); 0 for plain Groth16.
+    pub num_round1: usize,
     /// The distinct coefficients; `coeffs[0] = 1`.
     coeffs: Vec<F>,
     /// A, B, C.
@@ -123,7 +128,18 @@ impl R1cs {
             Ok(Sparse { starts, entries })
         };
         let matrices = [sparse(a)?, sparse(b)?, sparse(c)?];
-        Ok(R1cs { num_instance, num_witness, coeffs, matrices })
+        Ok(R1cs { num_instance, num_witness, num_round1: 0, coeffs, matrices })
+    }
+
+    /// Declares the first `n` witness variables round-1 wires: a proof commits to them (D)
+    /// before any challenge is drawn. The circuit must allocate them first and must not make
+    /// them depend on a challenge.
+    pub fn with_round1(mut self, n: usize) -> Result<Self, Groth16Error> {
+        if n > self.num_witness {
+            return Err(Groth16Error::Format(format!("{n} round-1 wires, but the circuit has {} witness variables", self.num_witness)));
+        }
+        self.num_round1 = n;
+        Ok(self)
     }
 
     pub fn num_constraints(&self) -> usize {
@@ -160,7 +176,7 @@ impl R1cs {
     /// entries.
     pub fn write(&self, w: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
         w.write_all(R1CS_MAGIC)?;
-        for n in [self.num_instance, self.num_witness, self.num_constraints(), self.coeffs.len()] {
+        for n in [self.num_instance, self.num_witness, self.num_round1, self.num_constraints(), self.coeffs.len()] {
             w.write_all(&(n as u64).to_le_bytes())?;
         }
         for k in &self.coeffs {
@@ -188,13 +204,16 @@ impl R1cs {
         if &magic != R1CS_MAGIC {
             return Err(bad("wrong header"));
         }
-        let mut counts = [0usize; 4];
+        let mut counts = [0usize; 5];
         for n in &mut counts {
             let mut b = [0u8; 8];
             r.read_exact(&mut b).map_err(io)?;
             *n = usize::try_from(u64::from_le_bytes(b)).map_err(|_| bad("a count does not fit in memory"))?;
         }
-        let [num_instance, num_witness, rows, num_coeffs] = counts;
+        let [num_instance, num_witness, num_round1, rows, num_coeffs] = counts;
+        if num_round1 > num_witness {
+            return Err(bad("more round-1 wires than witness variables"));
+        }
         let vars = num_instance.checked_add(num_witness).filter(|&v| v <= u32::MAX as usize && num_instance >= 1);
         let vars = vars.ok_or_else(|| bad("impossible variable counts"))?;
         if num_coeffs == 0 || num_coeffs > u32::MAX as usize {
@@ -246,7 +265,7 @@ impl R1cs {
         if r.read(&mut [0u8; 1]).map_err(io)? != 0 {
             return Err(bad("trailing bytes"));
         }
-        Ok(R1cs { num_instance, num_witness, coeffs, matrices })
+        Ok(R1cs { num_instance, num_witness, num_round1, coeffs, matrices })
     }
 
     /// Checks that `pk` was made for these matrices (by length: every query has one entry per
@@ -258,7 +277,7 @@ impl R1cs {
             ("B query (G1)", pk.b_g1_query.len(), self.num_variables()),
             ("B query (G2)", pk.b_g2_query.len(), self.num_variables()),
             ("H query", pk.h_query.len(), h),
-            ("L query", pk.l_query.len(), self.num_witness),
+            ("L query", pk.l_query.len(), self.num_witness - self.num_round1),
             ("public-input bases", pk.vk.gamma_abc_g1.len(), self.num_instance),
         ];
         match lens.into_iter().find(|(_, got, want)| got != want) {
@@ -281,13 +300,31 @@ pub fn assignment<C: ConstraintSynthesizer<F>>(circuit: C) -> Result<Vec<F>, Gro
     Ok([cs.instance_assignment()?, cs.witness_assignment()?].concat())
 }
 
-/// Keys for `r1cs` from `rng`'s toxic waste, drawn as ark-groth16 draws it (α, β, γ, δ, the two
-/// generators, then τ), so the same rng gives ark-groth16's keys.
+/// Groth16 keys for `r1cs` (which has no round-1 wires) from `rng`'s toxic waste, drawn as
+/// ark-groth16 draws it (α, β, γ, δ, the two generators, then τ), so the same rng gives
+/// ark-groth16's keys.
 pub fn setup(r1cs: &R1cs, rng: &mut impl Rng) -> Result<ProvingKey<Bn254>, Groth16Error> {
+    match generate(r1cs, rng)? {
+        (pk, None) => Ok(pk),
+        (_, Some(_)) => Err(Groth16Error::Format("the constraint system has round-1 wires: use setup_two_round".into())),
+    }
+}
+
+/// UltraGroth keys for `r1cs` and its round-1 wires: Groth16's, with the round-1 wires' bases
+/// over their own δ₁ (drawn after τ) instead of in the L query.
+pub fn setup_two_round(r1cs: &R1cs, rng: &mut impl Rng) -> Result<(ProvingKey<Bn254>, CommitKey), Groth16Error> {
+    match generate(r1cs, rng)? {
+        (pk, Some(ck)) => Ok((pk, ck)),
+        (_, None) => Err(Groth16Error::Format("the constraint system has no round-1 wires: use setup".into())),
+    }
+}
+
+fn generate(r1cs: &R1cs, rng: &mut impl Rng) -> Result<(ProvingKey<Bn254>, Option<CommitKey>), Groth16Error> {
     let [alpha, beta, gamma, delta] = [(); 4].map(|_| F::rand(rng));
     let (g1, g2) = (G1::rand(rng), G2::rand(rng));
     let domain = r1cs.domain()?;
     let t = domain.sample_element_outside_domain(rng);
+    let delta1 = (r1cs.num_round1 > 0).then(|| F::rand(rng));
 
     // The QAP polynomials at τ: u_i(τ), v_i(τ), w_i(τ) for every variable i; the libsnark
     // reduction also puts each instance variable in A at a row past the constraints.
@@ -308,11 +345,19 @@ pub fn setup(r1cs: &R1cs, rng: &mut impl Rng) -> Result<ProvingKey<Bn254>, Groth
     }
     drop(lagrange);
 
-    let err = |_| Groth16Error::Format("degenerate toxic waste (γ or δ is zero)".into());
-    let (gamma_inv, delta_inv) = (gamma.inverse().ok_or(()).map_err(err)?, delta.inverse().ok_or(()).map_err(err)?);
+    let inv = |x: F| x.inverse().ok_or_else(|| Groth16Error::Format("degenerate toxic waste (γ, δ or δ₁ is zero)".into()));
+    let (gamma_inv, delta_inv) = (inv(gamma)?, inv(delta)?);
     let k = |i: usize, scale: F| (beta * a[i] + alpha * b[i] + c[i]) * scale;
     let gamma_abc: Vec<F> = (0..ni).into_par_iter().map(|i| k(i, gamma_inv)).collect();
-    let l: Vec<F> = (ni..nv).into_par_iter().map(|i| k(i, delta_inv)).collect();
+    let round2 = ni + r1cs.num_round1;
+    let l: Vec<F> = (round2..nv).into_par_iter().map(|i| k(i, delta_inv)).collect();
+    let round1: Vec<F> = match delta1 {
+        Some(d1) => {
+            let d1_inv = inv(d1)?;
+            (ni..round2).into_par_iter().map(|i| k(i, d1_inv)).collect()
+        }
+        None => vec![],
+    };
     drop(c);
     let zt_delta = domain.evaluate_vanishing_polynomial(t) * delta_inv;
     let h: Vec<F> = std::iter::successors(Some(zt_delta), |x| Some(*x * t)).take(domain.size() - 1).collect();
@@ -326,6 +371,11 @@ pub fn setup(r1cs: &R1cs, rng: &mut impl Rng) -> Result<ProvingKey<Bn254>, Groth
             (table.batch_mul(&a), table.batch_mul(&b), table.batch_mul(&h), table.batch_mul(&l), table.batch_mul(&gamma_abc))
         },
     );
+    let ck = delta1.map(|d1| CommitKey {
+        k_query: BatchMulPreprocessing::new(g1, round1.len()).batch_mul(&round1),
+        delta1_g1: (g1 * d1).into_affine(),
+        delta1_g2: (g2 * d1).into_affine(),
+    });
     let vk = VerifyingKey::<Bn254> {
         alpha_g1: (g1 * alpha).into_affine(),
         beta_g2: (g2 * beta).into_affine(),
@@ -333,7 +383,7 @@ pub fn setup(r1cs: &R1cs, rng: &mut impl Rng) -> Result<ProvingKey<Bn254>, Groth
         delta_g2: (g2 * delta).into_affine(),
         gamma_abc_g1,
     };
-    Ok(ProvingKey {
+    let pk = ProvingKey {
         vk,
         beta_g1: (g1 * beta).into_affine(),
         delta_g1: (g1 * delta).into_affine(),
@@ -342,7 +392,8 @@ pub fn setup(r1cs: &R1cs, rng: &mut impl Rng) -> Result<ProvingKey<Bn254>, Groth
         b_g2_query,
         h_query,
         l_query,
-    })
+    };
+    Ok((pk, ck))
 }
 
 /// A zero-knowledge proof of the assignment `z` (fresh `r`, `s`).
@@ -352,6 +403,103 @@ pub fn prove(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], rng: &mut impl Rng) -
 
 /// The proof for the blinding factors `r`, `s`.
 pub fn prove_with(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F) -> Result<Proof<Bn254>, Groth16Error> {
+    if r1cs.num_round1 > 0 {
+        return Err(Groth16Error::Format("the constraint system has round-1 wires: use commit and prove_two_round".into()));
+    }
+    prove_inner(pk, r1cs, z, r, s, None)
+}
+
+/// UltraGroth's round-1 key part: the bases of the round-1 wires over δ₁ and δ₁ itself.
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct CommitKey {
+    /// `[(β·u_i(τ) + α·v_i(τ) + w_i(τ)) / δ₁]₁` for each round-1 wire i.
+    pub k_query: Vec<G1Affine>,
+    /// `[δ₁]₁`, which takes D's blinding out of C.
+    pub delta1_g1: G1Affine,
+    /// `[δ₁]₂`, the verifier's.
+    pub delta1_g2: G2Affine,
+}
+
+/// Round 1 of a two-round proof: `d = Σ wᵢ·Kᵢ + ρ·[δ]₁`, the blinded commitment to the round-1
+/// wires, with what round 2 needs to finish the proof.
+pub struct Commitment {
+    pub d: G1Affine,
+    rho: F,
+    values: Vec<F>,
+}
+
+/// Commits to the round-1 wires' values (fresh blinding ρ).
+pub fn commit(pk: &ProvingKey<Bn254>, ck: &CommitKey, values: &[F], rng: &mut impl Rng) -> Result<Commitment, Groth16Error> {
+    if values.len() != ck.k_query.len() {
+        return Err(Groth16Error::AssignmentLength { expected: ck.k_query.len(), got: values.len() });
+    }
+    let rho = F::rand(rng);
+    let big: Vec<_> = values.par_iter().map(|x| x.into_bigint()).collect();
+    let d = msm_g1(&ck.k_query, &big) + pk.delta_g1 * rho;
+    Ok(Commitment { d: d.into_affine(), rho, values: values.to_vec() })
+}
+
+/// A two-round (UltraGroth) proof `(A, B, C, D)`.
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct TwoRoundProof {
+    pub proof: Proof<Bn254>,
+    pub d: G1Affine,
+}
+
+/// Round 2: the proof of the full assignment `z`, whose round-1 wires must be the values
+/// `round1` committed to (the challenges in `z` were derived from `round1.d`).
+pub fn prove_two_round(
+    pk: &ProvingKey<Bn254>,
+    ck: &CommitKey,
+    r1cs: &R1cs,
+    z: &[F],
+    round1: &Commitment,
+    rng: &mut impl Rng,
+) -> Result<TwoRoundProof, Groth16Error> {
+    let (ni, k) = (r1cs.num_instance, r1cs.num_round1);
+    if ck.k_query.len() != k {
+        return Err(Groth16Error::KeyMismatch(format!("its commitment key has {} bases, the constraint system {k} round-1 wires", ck.k_query.len())));
+    }
+    if z.get(ni..ni + k) != Some(&round1.values[..]) {
+        return Err(Groth16Error::Format("the assignment's round-1 wires are not the values committed to".into()));
+    }
+    let proof = prove_inner(pk, r1cs, z, F::rand(rng), F::rand(rng), Some((ck, round1.rho)))?;
+    Ok(TwoRoundProof { proof, d: round1.d })
+}
+
+/// The two-round verification equation,
+/// `e(A, B) = e(α, β) · e(Σ xᵢ·ICᵢ, γ) · e(D, δ₁) · e(C, δ)`, for the public inputs `x` (the
+/// challenge seed among them). False for any malformed input; never panics.
+pub fn verify_two_round(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, x: &[F], p: &TwoRoundProof) -> bool {
+    use ark_ec::pairing::Pairing;
+    if x.len() + 1 != vk.gamma_abc_g1.len() {
+        return false;
+    }
+    let ic = vk.gamma_abc_g1[0] + G1::msm_unchecked(&vk.gamma_abc_g1[1..], x);
+    let lhs = Bn254::multi_pairing(
+        [p.proof.a, (-ic).into_affine(), (-p.d.into_group()).into_affine(), (-p.proof.c.into_group()).into_affine()],
+        [p.proof.b, vk.gamma_g2, *delta1_g2, vk.delta_g2],
+    );
+    lhs == Bn254::pairing(vk.alpha_g1, vk.beta_g2)
+}
+
+/// The challenge seed of a two-round proof: keccak256 over D's coordinates and the public
+/// inputs (each a 32-byte big-endian word, as Solidity's `abi.encodePacked` of `uint256`s),
+/// reduced mod r. It commits to every public input, so a proof's D cannot be reused for
+/// another statement.
+pub fn challenge(d: &G1Affine, publics: &[F]) -> F {
+    use sha3::{Digest, Keccak256};
+    let mut h = Keccak256::new();
+    let (x, y) = d.xy().unwrap_or_default();
+    h.update(x.into_bigint().to_bytes_be());
+    h.update(y.into_bigint().to_bytes_be());
+    for p in publics {
+        h.update(p.into_bigint().to_bytes_be());
+    }
+    F::from_be_bytes_mod_order(&h.finalize())
+}
+
+fn prove_inner(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F, round1: Option<(&CommitKey, F)>) -> Result<Proof<Bn254>, Groth16Error> {
     if z.len() != r1cs.num_variables() {
         return Err(Groth16Error::AssignmentLength { expected: r1cs.num_variables(), got: z.len() });
     }
@@ -361,7 +509,7 @@ pub fn prove_with(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F) -> R
     r1cs.check_key(pk)?;
     // Every variable but the constant one, as the queries' tails index them.
     let big: Vec<_> = z[1..].par_iter().map(|x| x.into_bigint()).collect();
-    let witness = &big[r1cs.num_instance - 1..];
+    let round2 = &big[r1cs.num_instance - 1 + r1cs.num_round1..];
     let ((h_acc, l_acc), ((a, b1), b2)) = rayon::join(
         || {
             rayon::join(
@@ -369,7 +517,7 @@ pub fn prove_with(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F) -> R
                     let h: Vec<_> = quotient(r1cs, z)?.par_iter().map(|x| x.into_bigint()).collect();
                     Ok(msm_g1(&pk.h_query, &h))
                 },
-                || msm_g1(&pk.l_query, witness),
+                || msm_g1(&pk.l_query, round2),
             )
         },
         || {
@@ -382,7 +530,10 @@ pub fn prove_with(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F) -> R
     let a = a + pk.a_query[0] + pk.vk.alpha_g1 + pk.delta_g1 * r;
     let b1 = b1 + pk.b_g1_query[0] + pk.beta_g1 + pk.delta_g1 * s;
     let b2 = b2 + pk.b_g2_query[0] + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
-    let c = a * s + b1 * r - pk.delta_g1 * (r * s) + l_acc + h_acc?;
+    let mut c = a * s + b1 * r - pk.delta_g1 * (r * s) + l_acc + h_acc?;
+    if let Some((ck, rho)) = round1 {
+        c -= ck.delta1_g1 * rho;
+    }
     Ok(Proof { a: a.into_affine(), b: b2.into_affine(), c: c.into_affine() })
 }
 
@@ -526,6 +677,121 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Round 1: x, y with `x·y = out` public; round 2: the inverse of `c − x` for the public
+    /// challenge seed c, the shape of a LogUp term.
+    #[derive(Clone)]
+    struct TwoRound {
+        x: Option<F>,
+        y: Option<F>,
+        c: Option<F>,
+    }
+
+    impl ConstraintSynthesizer<F> for TwoRound {
+        fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<(), SynthesisError> {
+            let get = |v: Option<F>| v.ok_or(SynthesisError::AssignmentMissing);
+            let out = FpVar::new_input(cs.clone(), || Ok(get(self.x)? * get(self.y)?))?;
+            let c = FpVar::new_input(cs.clone(), || get(self.c))?;
+            let x = FpVar::new_witness(cs.clone(), || get(self.x))?;
+            let y = FpVar::new_witness(cs.clone(), || get(self.y))?;
+            x.mul_equals(&y, &out)?;
+            let inv = FpVar::new_witness(cs.clone(), || Ok((get(self.c)? - get(self.x)?).inverse().unwrap_or_default()))?;
+            (&c - &x).mul_equals(&inv, &FpVar::one())
+        }
+    }
+
+    /// (keys, matrices, statement, proof) for x = 3, y = 11.
+    fn two_round_fixture(rng: &mut StdRng) -> (ProvingKey<Bn254>, CommitKey, R1cs, Vec<F>, TwoRoundProof) {
+        let r1cs = R1cs::synthesize(TwoRound { x: None, y: None, c: None }).unwrap().with_round1(2).unwrap();
+        let (pk, ck) = setup_two_round(&r1cs, rng).unwrap();
+        let (x, y) = (F::from(3u64), F::from(11u64));
+        let round1 = commit(&pk, &ck, &[x, y], rng).unwrap();
+        let c = challenge(&round1.d, &[x * y]);
+        let z = assignment(TwoRound { x: Some(x), y: Some(y), c: Some(c) }).unwrap();
+        let proof = prove_two_round(&pk, &ck, &r1cs, &z, &round1, rng).unwrap();
+        (pk, ck, r1cs, vec![x * y, c], proof)
+    }
+
+    #[test]
+    fn two_round_proofs_verify_and_are_blinded() {
+        let rng = &mut StdRng::seed_from_u64(21);
+        let (pk, ck, r1cs, x, p) = two_round_fixture(rng);
+        assert!(verify_two_round(&pk.vk, &ck.delta1_g2, &x, &p));
+        // D is blinded: the same round-1 values commit to another point each time.
+        let again = commit(&pk, &ck, &[F::from(3u64), F::from(11u64)], rng).unwrap();
+        assert_ne!(again.d, p.d);
+        // Plain Groth16 on a two-round system is refused rather than silently unsound.
+        let z = assignment(TwoRound { x: Some(F::from(3u64)), y: Some(F::from(11u64)), c: Some(x[1]) }).unwrap();
+        assert!(prove(&pk, &r1cs, &z, rng).is_err());
+    }
+
+    #[test]
+    fn two_round_rejects_a_changed_statement_challenge_or_commitment() {
+        use ark_ec::PrimeGroup;
+        let rng = &mut StdRng::seed_from_u64(22);
+        let (pk, ck, _, x, p) = two_round_fixture(rng);
+        let vk = &pk.vk;
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &[x[0] + F::one(), x[1]], &p), "another output");
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &[x[0], x[1] + F::one()], &p), "another challenge");
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &x[..1], &p), "a missing input");
+        let mut d = p.clone();
+        d.d = (d.d + G1::generator()).into_affine();
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &x, &d), "D + G");
+        for i in 0..3 {
+            let mut t = p.clone();
+            match i {
+                0 => t.proof.a = (t.proof.a + G1::generator()).into_affine(),
+                1 => t.proof.b = (t.proof.b + G2::generator()).into_affine(),
+                _ => t.proof.c = (t.proof.c + G1::generator()).into_affine(),
+            }
+            assert!(!verify_two_round(vk, &ck.delta1_g2, &x, &t), "tampered element {i}");
+        }
+        // The attack that a shared γ would allow (D pairing with γ, as public inputs do):
+        // move part of the public-input sum into D to present the proof as one for another
+        // statement. D pairs with δ₁ here, so it fails.
+        let shift = (vk.gamma_abc_g1[1] * F::from(5u64)).into_affine();
+        let mut moved = p.clone();
+        moved.d = (moved.d + shift).into_affine();
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &[x[0] - F::from(5u64), x[1]], &moved), "public input moved into D");
+    }
+
+    #[test]
+    fn two_round_rejects_round1_values_changed_after_the_challenge() {
+        let rng = &mut StdRng::seed_from_u64(23);
+        let r1cs = R1cs::synthesize(TwoRound { x: None, y: None, c: None }).unwrap().with_round1(2).unwrap();
+        let (pk, ck) = setup_two_round(&r1cs, rng).unwrap();
+        // Committed to (3, 11); after seeing c, the prover wants (1, 33) (same output).
+        let first = commit(&pk, &ck, &[F::from(3u64), F::from(11u64)], rng).unwrap();
+        let c = challenge(&first.d, &[F::from(33u64)]);
+        let z = assignment(TwoRound { x: Some(F::one()), y: Some(F::from(33u64)), c: Some(c) }).unwrap();
+        assert!(prove_two_round(&pk, &ck, &r1cs, &z, &first, rng).is_err(), "refused by the prover");
+        // Forced: the old D with the new values' assignment does not verify.
+        let forged = Commitment { d: first.d, rho: first.rho, values: vec![F::one(), F::from(33u64)] };
+        let p = prove_two_round(&pk, &ck, &r1cs, &z, &forged, rng).unwrap();
+        assert!(!verify_two_round(&pk.vk, &ck.delta1_g2, &[F::from(33u64), c], &p));
+        // Honestly re-committed, the new values give a new D and so a new challenge.
+        let second = commit(&pk, &ck, &[F::one(), F::from(33u64)], rng).unwrap();
+        assert_ne!(challenge(&second.d, &[F::from(33u64)]), c);
+    }
+
+    #[test]
+    fn the_challenge_binds_d_and_every_public_input() {
+        use ark_ec::PrimeGroup;
+        let d = G1::generator().into_affine();
+        let c = challenge(&d, &[F::from(1u64), F::from(2u64)]);
+        assert_ne!(c, challenge(&(d + d).into_affine(), &[F::from(1u64), F::from(2u64)]));
+        assert_ne!(c, challenge(&d, &[F::from(1u64), F::from(3u64)]));
+        assert_ne!(c, challenge(&d, &[F::from(1u64)]));
+        // Solidity's uint256(keccak256(abi.encodePacked(1, 2, 1, 2))) % r for D = G = (1, 2).
+        let mut words = vec![];
+        for v in [1u8, 2, 1, 2] {
+            let mut w = [0u8; 32];
+            w[31] = v;
+            words.extend(w);
+        }
+        use sha3::{Digest, Keccak256};
+        assert_eq!(c, F::from_be_bytes_mod_order(&Keccak256::digest(&words)));
     }
 
     struct Small;
