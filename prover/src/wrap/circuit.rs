@@ -355,8 +355,7 @@ impl Gadget<'_> {
             let n = point.len();
             w.push(p * eq_eval(point, &xi[..n])? * eq_index(&xi[n..], offset[*s] >> n)?);
         }
-        let eq = eq_table(&xi)?;
-        let pv: V = order.iter().flat_map(|&(s, off)| self.segs[s].iter().enumerate().map(move |(j, v)| (off + j, v))).map(|(k, v)| v * &eq[k]).sum();
+        let pv = mle_at(order.iter().flat_map(|&(s, off)| self.segs[s].iter().enumerate().map(move |(j, v)| (off + j, v.clone()))), &xi)?;
         w.iter().sum::<V>().mul_equals(&pv, &claim)
     }
 }
@@ -457,22 +456,25 @@ fn sparse_split(entries: &[(u32, u32, i64)], no: usize, ni: usize) -> (usize, us
     splits.into_par_iter().map(|(ko, ki)| (cost(ko, ki), ko, ki)).min().map_or((0, 0), |(_, ko, ki)| (ko, ki))
 }
 
-/// The MLE of a constant at a point, factored by rows and columns: two eq tables of about
-/// `√len` entries and one product per row, instead of one per entry.
-fn const_mle(c: &[i64], point: &[V]) -> Result<V, SynthesisError> {
+/// `Σ v_k·eq(point, k)` over `(k, v_k)`, factored by rows and columns:
+/// `eq(point, k) = eq(point_lo, k_lo)·eq(point_hi, k_hi)`, so two eq tables of about `√len`
+/// entries replace the full one, each value costs one product with its column's entry (none if
+/// it is a constant) and each row one more.
+fn mle_at(values: impl IntoIterator<Item = (usize, V)>, point: &[V]) -> Result<V, SynthesisError> {
     let k = point.len() / 2;
     let lo = eq_table(&point[..k])?;
     let hi = eq_table(&point[k..])?;
-    let mut acc = vec![];
-    for (h, e) in hi.iter().enumerate() {
-        let row = &c[h << k..(h + 1) << k];
-        if row.iter().all(|&x| x == 0) {
-            continue;
-        }
-        let inner: V = row.iter().enumerate().filter(|(_, x)| **x != 0).map(|(l, &x)| &lo[l] * fe(x)).sum();
-        acc.push(e * inner);
+    let mut rows: std::collections::BTreeMap<usize, Vec<V>> = Default::default();
+    for (i, v) in values {
+        rows.entry(i >> k).or_default().push(v * &lo[i & ((1 << k) - 1)]);
     }
-    Ok(acc.iter().sum())
+    let terms: Vec<V> = rows.into_iter().map(|(h, row)| &hi[h] * row.iter().sum::<V>()).collect();
+    Ok(terms.iter().sum())
+}
+
+/// The MLE of a constant at a point (`mle_at` over its non-zero entries).
+fn const_mle(c: &[i64], point: &[V]) -> Result<V, SynthesisError> {
+    mle_at(c.iter().enumerate().filter(|(_, x)| **x != 0).map(|(i, &x)| (i, V::constant(fe(x)))), point)
 }
 
 fn interpolate(g: &[V], r: &V) -> Result<V, SynthesisError> {
@@ -533,6 +535,30 @@ mod tests {
                 assert!(3 * factored < unfactored, "im2col: {factored} of {unfactored} constraints");
             }
         }
+    }
+
+    /// The factored MLE equals `Σ v_k·eq(point, k)` for witness and constant values, with
+    /// the full eq table's cost replaced by two of about √len entries.
+    #[test]
+    fn mle_at_equals_the_eq_table_sum() {
+        use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
+        let rng = &mut StdRng::seed_from_u64(6);
+        let cs = ConstraintSystem::<F>::new_ref();
+        let point: Vec<V> = (0..9).map(|_| V::new_witness(cs.clone(), || Ok(F::from(rng.r#gen::<u64>()))).unwrap()).collect();
+        let mut values: Vec<(usize, V)> = vec![];
+        for k in 0..512 {
+            if rng.gen_bool(0.7) {
+                values.push((k, if k % 3 == 0 { V::constant(fe(k as i64 - 7)) } else { witness(&cs, rng.gen_range(-50..50)) }));
+            }
+        }
+        let before = cs.num_constraints();
+        let got = mle_at(values.clone(), &point).unwrap().value().unwrap();
+        let cost = cs.num_constraints() - before;
+        let eq = eq_table(&point).unwrap();
+        let want: F = values.iter().map(|(k, v)| v.value().unwrap() * eq[*k].value().unwrap()).sum();
+        assert_eq!(got, want);
+        assert!(cs.is_satisfied().unwrap());
+        assert!(cost < values.len() + 128, "{cost} constraints for {} values", values.len());
     }
 
     /// A row whose denominator vanishes must make the proof fail, as it fails the native
