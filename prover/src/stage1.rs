@@ -2,7 +2,8 @@
 //! function for both roles (see `channel`).
 //!
 //! 1. Absorb the model id and every segment in packed form: input and output (the statement),
-//!    then the advice (quotients, remainders, lookup outputs, multiplicities).
+//!    then the advice (quotients, remainders, lookup outputs, multiplicities) — or, for the
+//!    two-round wrap (`Binding::Seed`), the seed derived from its commitment to all of them.
 //! 2. LogUp over all lookups (α, β drawn after step 1).
 //! 3. For each requantization `z + o = 2^k·q + Σ limbs`: a random point ρ, the prover's claims
 //!    `q(ρ)`, `limb(ρ)`, and the reduction of `z(ρ)` through the linear nodes by sumcheck
@@ -63,8 +64,23 @@ pub fn is_private(role: Role) -> bool {
     matches!(role, Role::Advice | Role::Multiplicity)
 }
 
+/// What binds the advice before the first challenge is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Binding {
+    /// The transcript absorbs every segment, packed: a standalone stage-1 proof.
+    Absorbed,
+    /// A seed derived outside the protocol after the advice was committed to, and covering the
+    /// statement (the two-round wrap's `c = H(D, public inputs)`): the transcript absorbs it
+    /// instead of the advice. Sound only if the seed really comes after the commitment.
+    Seed(F),
+}
+
 /// `id` is `model_id(g)`, computed once by whoever loaded the model.
 pub fn prove(g: &QuantGraph, id: F, trace: &Trace) -> Stage1Proof {
+    prove_with(g, id, trace, Binding::Absorbed)
+}
+
+pub fn prove_with(g: &QuantGraph, id: F, trace: &Trace, binding: Binding) -> Stage1Proof {
     let (order, _) = layout(g);
     let packed: Vec<Vec<F>> = order
         .iter()
@@ -78,7 +94,7 @@ pub fn prove(g: &QuantGraph, id: F, trace: &Trace) -> Stage1Proof {
     let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
-    protocol(g, &mut ch, id, &packed, &segs, Some(&nodes)).expect("the prover performs no checks");
+    protocol(g, &mut ch, id, binding, &packed, &segs, Some(&nodes)).expect("the prover performs no checks");
     let public = |s: SegId| g.segments[s].sent_positions().into_iter().map(|p| trace.segments[s][p]).collect();
     Stage1Proof {
         model_id: id,
@@ -92,13 +108,18 @@ pub fn prove(g: &QuantGraph, id: F, trace: &Trace) -> Stage1Proof {
 /// Checks a proof against a compiled model (`id` is `model_id(g)`); returns the verified
 /// quantized output.
 pub fn verify(g: &QuantGraph, id: F, proof: &Stage1Proof) -> Result<Vec<i64>, VerifyError> {
+    verify_with(g, id, proof, Binding::Absorbed)
+}
+
+/// `verify` for a proof made with `binding`.
+pub fn verify_with(g: &QuantGraph, id: F, proof: &Stage1Proof, binding: Binding) -> Result<Vec<i64>, VerifyError> {
     if proof.model_id != id {
         return Err(VerifyError::ModelMismatch { found: proof.model_id.to_string(), expected: id.to_string() });
     }
     let (segs, packed) = segments(g, proof)?;
     let fsegs: Vec<Vec<F>> = segs.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let mut ch = Channel::verifier(Transcript::new(PROTOCOL_LABEL), &proof.messages);
-    protocol(g, &mut ch, id, &packed, &fsegs, None)?;
+    protocol(g, &mut ch, id, binding, &packed, &fsegs, None)?;
     ch.finish()?;
     Ok(proof.output.clone())
 }
@@ -141,12 +162,21 @@ pub fn segments(g: &QuantGraph, proof: &Stage1Proof) -> Result<(Vec<Vec<i64>>, V
 }
 
 /// `packed`: each segment's sent values, packed, in layout order; `segs`: full segment values.
-fn protocol(g: &QuantGraph, ch: &mut Channel, id: F, packed: &[Vec<F>], segs: &[Vec<F>], nodes: Option<&[Vec<F>]>) -> Result<(), VerifyError> {
-    // 1. The statement and all advice, before any challenge.
+fn protocol(
+    g: &QuantGraph,
+    ch: &mut Channel,
+    id: F,
+    binding: Binding,
+    packed: &[Vec<F>],
+    segs: &[Vec<F>],
+    nodes: Option<&[Vec<F>]>,
+) -> Result<(), VerifyError> {
+    // 1. The statement and all advice, or the seed that commits to them, before any challenge.
     ch.absorb(&[id]);
     let (order, total_log) = layout(g);
-    for p in packed {
-        ch.absorb(p);
+    match binding {
+        Binding::Absorbed => packed.iter().for_each(|p| ch.absorb(p)),
+        Binding::Seed(c) => ch.absorb(&[c]),
     }
 
     // 2. LogUp.

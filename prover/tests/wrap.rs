@@ -386,3 +386,32 @@ fn private_output_is_refused_and_hidden_inputs_need_the_wrap() {
     let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap", "--reveal-private"]);
     assert!(!ok && log.contains("cannot be used with"), "{log}");
 }
+
+/// The two-round wrap runs stage 1 with its transcript seeded by `c` instead of absorbing the
+/// advice: such a proof verifies with its seed and no other, is not a standalone proof, and
+/// still fails on advice changed after the seed.
+#[test]
+fn seeded_stage1_proofs_verify_only_with_their_seed() {
+    use zkml::stage1::{self, Binding};
+    let (_t, c, _) = proved("lenet");
+    let g = &c.graph;
+    let trace = g.execute(&input("lenet")).unwrap();
+    let seed = Binding::Seed(F::from(123_456_789u64));
+    let p = stage1::prove_with(g, c.id, &trace, seed);
+    assert_eq!(stage1::verify_with(g, c.id, &p, seed).unwrap(), p.output);
+    assert!(stage1::verify_with(g, c.id, &p, Binding::Seed(F::from(123_456_790u64))).is_err(), "another seed");
+    assert!(stage1::verify(g, c.id, &p).is_err(), "a seeded proof is not a standalone one");
+    assert!(stage1::verify_with(g, c.id, &stage1::prove(g, c.id, &trace), seed).is_err(), "and conversely");
+    let mut advice = p.clone();
+    advice.advice[7] += F::from(1u64);
+    assert!(stage1::verify_with(g, c.id, &advice, seed).is_err(), "a packed advice element changed");
+    // An in-range change to one quotient, proved honestly from there: the seed does not depend
+    // on the advice, so only the protocol's checks can catch it, and they do.
+    let mut wrong = g.execute(&input("lenet")).unwrap();
+    let q = g.requants[0].q;
+    wrong.segments[q][0] += if wrong.segments[q][0] > 0 { -1 } else { 1 };
+    assert!(stage1::verify_with(g, c.id, &stage1::prove_with(g, c.id, &wrong, seed), seed).is_err(), "a wrong quotient");
+    let mut out = p.clone();
+    out.output[0] += 1;
+    assert!(stage1::verify_with(g, c.id, &out, seed).is_err(), "another output");
+}
