@@ -225,11 +225,12 @@ fn witness_only_assignment_equals_the_full_synthesis() {
     assert_eq!(z, full);
     let r1cs = R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None }).unwrap();
     assert_eq!((r1cs.num_constraints(), r1cs.num_variables()), (cs.num_constraints(), z.len()));
-    assert_eq!(r1cs.first_unsatisfied(&z), None);
+    assert_eq!(r1cs.first_unsatisfied(&z).unwrap(), None);
     let mut tampered = z.clone();
     let last = tampered.len() - 1;
     tampered[last] += F::from(1u64);
-    assert!(r1cs.first_unsatisfied(&tampered).is_some());
+    assert!(r1cs.first_unsatisfied(&tampered).unwrap().is_some());
+    assert!(r1cs.first_unsatisfied(&z[1..]).is_err(), "a short assignment is an error, not a panic");
 }
 
 /// A hashed input: the proof file holds the commitment, not one input value; the commitment

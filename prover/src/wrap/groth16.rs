@@ -168,8 +168,11 @@ impl R1cs {
     }
 
     /// The first constraint `z` does not satisfy, if any.
-    pub fn first_unsatisfied(&self, z: &[F]) -> Option<usize> {
-        (0..self.num_constraints()).into_par_iter().find_first(|&i| self.dot(0, i, z) * self.dot(1, i, z) != self.dot(2, i, z))
+    pub fn first_unsatisfied(&self, z: &[F]) -> Result<Option<usize>, Groth16Error> {
+        if z.len() != self.num_variables() {
+            return Err(Groth16Error::AssignmentLength { expected: self.num_variables(), got: z.len() });
+        }
+        Ok((0..self.num_constraints()).into_par_iter().find_first(|&i| self.dot(0, i, z) * self.dot(1, i, z) != self.dot(2, i, z)))
     }
 
     /// Writes the matrices: the coefficient table, then per matrix the row lengths and the
