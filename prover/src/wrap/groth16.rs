@@ -15,6 +15,11 @@
 //!
 //! The witness map also checks every constraint (it evaluates A·z, B·z and C·z anyway), so an
 //! unsatisfying witness is an error naming the constraint rather than a proof that fails later.
+//!
+//! Two-round proofs (UltraGroth; DESIGN.md, "Stage 2"): `R1cs::with_round1` marks the first
+//! witness wires as round 1, `setup_two_round` gives them their own δ₁ (`CommitKey`), `commit`
+//! makes the blinded D the challenge seed is hashed from (`challenge`), `prove_two_round`
+//! finishes the proof and `verify_two_round` checks the four-pairing equation.
 
 use std::io::{Read, Write};
 
