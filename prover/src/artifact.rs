@@ -259,21 +259,36 @@ pub struct KeyFiles {
     pub r1cs: String,
 }
 
+/// Writes a key file streaming through `body`; returns its size and SHA3-256.
+fn write_hashed(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<(), String>) -> Result<(u64, String), ArtifactError> {
+    let err = |e: String| ArtifactError::Write { path: path.display().to_string(), reason: e };
+    let f = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut w = Hashing::new(std::io::BufWriter::new(f));
+    body(&mut w).map_err(err)?;
+    w.flush().map_err(|e| err(e.to_string()))?;
+    let size = std::fs::metadata(path).map(|m| m.len()).map_err(|e| err(e.to_string()))?;
+    Ok((size, w.hex()))
+}
+
+/// Reads a key file streaming through `body`, refusing trailing bytes; returns what `body`
+/// read and the file's SHA3-256, hashed in the same pass.
+fn read_hashed<T>(path: &Path, body: impl FnOnce(&mut dyn Read) -> Result<T, String>) -> Result<(T, String), ArtifactError> {
+    let p = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
+    let mut r = Hashing::new(std::io::BufReader::new(f));
+    let v = body(&mut r).map_err(|reason| ArtifactError::CorruptKey { path: p.clone(), reason })?;
+    if r.read(&mut [0u8; 1]).map_err(|e| ArtifactError::CorruptKey { path: p.clone(), reason: e.to_string() })? != 0 {
+        return Err(ArtifactError::CorruptKey { path: p, reason: "trailing bytes".into() });
+    }
+    Ok((v, r.hex()))
+}
+
 /// Writes the keys of a setup: pk.bin and r1cs.bin (what proving reads), vk.bin and vk.json,
 /// which records the others' digests. Returns pk.bin's size.
 pub fn write_keys(dir: &Path, key: &ProverKey, vk: &VerifyingKey<Bn254>) -> Result<u64, ArtifactError> {
-    fn hashed(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<(), String>) -> Result<(u64, String), ArtifactError> {
-        let err = |e: String| ArtifactError::Write { path: path.display().to_string(), reason: e };
-        let f = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-        let mut w = Hashing::new(std::io::BufWriter::new(f));
-        body(&mut w).map_err(err)?;
-        w.flush().map_err(|e| err(e.to_string()))?;
-        let size = std::fs::metadata(path).map(|m| m.len()).map_err(|e| err(e.to_string()))?;
-        Ok((size, w.hex()))
-    }
-    let (pk_size, pk) = hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
-    let (_, r1cs) = hashed(&dir.join(R1CS_FILE), |w| key.r1cs.write(w).map_err(|e| e.to_string()))?;
-    write_key(&dir.join(VK_FILE), vk, true)?;
+    let (pk_size, pk) = write_hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
+    let (_, r1cs) = write_hashed(&dir.join(R1CS_FILE), |w| key.r1cs.write(w).map_err(|e| e.to_string()))?;
+    write_key(&dir.join(VK_FILE), vk)?;
     let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs })).expect("json");
     write(&dir.join(VK_JSON), json.as_bytes())?;
     Ok(pk_size)
@@ -317,59 +332,33 @@ pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
             reason: "it records no digests of pk.bin and r1cs.bin (keys from an older zkml): run `zkml setup` again".into(),
         });
     };
-    fn hashed<T>(path: &Path, want: &str, body: impl FnOnce(&mut dyn Read) -> Result<T, String>) -> Result<T, ArtifactError> {
-        let p = path.display().to_string();
-        let f = std::fs::File::open(path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
-        let mut r = Hashing::new(std::io::BufReader::new(f));
-        let v = body(&mut r).map_err(|reason| ArtifactError::CorruptKey { path: p.clone(), reason })?;
-        let mut rest = [0u8; 1];
-        if r.read(&mut rest).map_err(|e| ArtifactError::CorruptKey { path: p.clone(), reason: e.to_string() })? != 0 {
-            return Err(ArtifactError::CorruptKey { path: p, reason: "trailing bytes".into() });
+    let hashed = |path: &Path, want: &str, got: String| -> Result<(), ArtifactError> {
+        if got == want {
+            return Ok(());
         }
-        let got = r.hex();
-        if got != want {
-            return Err(ArtifactError::ForeignKey {
-                path: p,
-                reason: format!("its SHA3-256 is {got} but vk.json records {want} (it comes from another setup: run `zkml setup` again)"),
-            });
-        }
-        Ok(v)
-    }
+        Err(ArtifactError::ForeignKey {
+            path: path.display().to_string(),
+            reason: format!("its SHA3-256 is {got} but vk.json records {want} (it comes from another setup: run `zkml setup` again)"),
+        })
+    };
     use ark_serialize::{Compress, Validate};
-    let pk = hashed(&dir.join(PK_FILE), &files.pk, |r| {
-        ProvingKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())
-    })?;
-    let r1cs = hashed(&dir.join(R1CS_FILE), &files.r1cs, |r| R1cs::read(r).map_err(|e| e.to_string()))?;
-    r1cs.check_key(&pk).map_err(|e| ArtifactError::ForeignKey { path: dir.join(PK_FILE).display().to_string(), reason: e.to_string() })?;
+    let (pk_path, r1cs_path) = (dir.join(PK_FILE), dir.join(R1CS_FILE));
+    let (pk, got) = read_hashed(&pk_path, |r| ProvingKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string()))?;
+    hashed(&pk_path, &files.pk, got)?;
+    let (r1cs, got) = read_hashed(&r1cs_path, |r| R1cs::read(r).map_err(|e| e.to_string()))?;
+    hashed(&r1cs_path, &files.r1cs, got)?;
+    r1cs.check_key(&pk).map_err(|e| ArtifactError::ForeignKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
     Ok(ProverKey { pk, r1cs })
 }
 
-/// Writes a key with arkworks' canonical serialization, streaming to the file.
-pub fn write_key<T: CanonicalSerialize>(path: &Path, key: &T, compressed: bool) -> Result<u64, ArtifactError> {
-    let err = |e: String| ArtifactError::Write { path: path.display().to_string(), reason: e };
-    let f = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-    let mut w = std::io::BufWriter::new(f);
-    let r = if compressed { key.serialize_compressed(&mut w) } else { key.serialize_uncompressed(&mut w) };
-    r.map_err(|e| err(e.to_string()))?;
-    std::io::Write::flush(&mut w).map_err(|e| err(e.to_string()))?;
-    std::fs::metadata(path).map(|m| m.len()).map_err(|e| err(e.to_string()))
+/// Writes a (verifying) key compressed, with arkworks' canonical serialization.
+pub fn write_key<T: CanonicalSerialize>(path: &Path, key: &T) -> Result<u64, ArtifactError> {
+    write_hashed(path, |w| key.serialize_compressed(w).map_err(|e| e.to_string())).map(|(size, _)| size)
 }
 
-/// Reads a key, streaming from the file. `checked` validates every curve point (the verifying
-/// key); the proving key is the prover's own file and is read without the costly checks.
-pub fn read_key<T: CanonicalDeserialize>(path: &Path, compressed: bool, checked: bool) -> Result<T, ArtifactError> {
-    let p = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
-    let mut r = std::io::BufReader::new(f);
-    use ark_serialize::{Compress, Validate};
-    let c = if compressed { Compress::Yes } else { Compress::No };
-    let v = if checked { Validate::Yes } else { Validate::No };
-    let key = T::deserialize_with_mode(&mut r, c, v).map_err(|e| ArtifactError::CorruptKey { path: p.clone(), reason: e.to_string() })?;
-    let mut rest = [0u8; 1];
-    if std::io::Read::read(&mut r, &mut rest).map_err(|e| ArtifactError::CorruptKey { path: p.clone(), reason: e.to_string() })? != 0 {
-        return Err(ArtifactError::CorruptKey { path: p, reason: "trailing bytes".into() });
-    }
-    Ok(key)
+/// Reads a key `write_key` wrote, validating every curve point.
+pub fn read_key<T: CanonicalDeserialize>(path: &Path) -> Result<T, ArtifactError> {
+    read_hashed(path, |r| T::deserialize_compressed(r).map_err(|e| e.to_string())).map(|(key, _)| key)
 }
 
 /// `PROOF.output.json` beside `PROOF`.

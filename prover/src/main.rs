@@ -340,7 +340,7 @@ fn run(cli: Cli) -> Result<()> {
                     (Some(q), Some(p.input), vec![])
                 }
                 artifact::AnyProof::Wrap(w) => {
-                    let vk = artifact::read_key(&dir.join(artifact::VK_FILE), true, true)?;
+                    let vk = artifact::read_key(&dir.join(artifact::VK_FILE))?;
                     if w.public_inputs.first() != Some(&c.id) {
                         bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
                     }

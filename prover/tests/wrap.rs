@@ -175,7 +175,7 @@ fn cli_setup_prove_wrap_verify() {
     let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", p2.to_str().unwrap(), "--wrap", "--context", "oracle:1:0x12:5"]);
     assert!(!ok && log.contains("--context: oracle address \"0x12\""), "{log}");
     // Even with the model id swapped in, the other model's key rejects it.
-    let other: ark_groth16::VerifyingKey<ark_bn254::Bn254> = artifact::read_key(&dir("digits_mlp").join("vk.bin"), true, true).unwrap();
+    let other: ark_groth16::VerifyingKey<ark_bn254::Bn254> = artifact::read_key(&dir("digits_mlp").join("vk.bin")).unwrap();
     let digits = Compiled::load(&dir("digits_mlp")).unwrap();
     let mut forged = w.clone();
     forged.public_inputs[0] = digits.id;

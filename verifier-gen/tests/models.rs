@@ -45,7 +45,7 @@ fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
     let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
     let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &dir).unwrap();
     let (pk, vk) = wrap::dev_setup(&c.graph, c.id, 1).unwrap();
-    artifact::write_key(&dir.join(artifact::VK_FILE), &vk, true).unwrap();
+    artifact::write_key(&dir.join(artifact::VK_FILE), &vk).unwrap();
     let s1 = pipeline::prove(&c, &samples[0]).unwrap();
     let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7)).unwrap();
     assert!(wrap::verify(&vk, &w));

@@ -422,14 +422,7 @@ fn sparse_mle(entries: &[(u32, u32, i64)], rho: &[V], xi: &[V]) -> Result<V, Syn
     let mut blocks: std::collections::BTreeMap<(u32, u32), Vec<V>> = Default::default();
     for &(o, i, c) in entries {
         let key = (o & mo, i & mi);
-        let product = match lo.get(&key) {
-            Some(v) => v.clone(),
-            None => {
-                let v = &o_lo[key.0 as usize] * &i_lo[key.1 as usize];
-                lo.insert(key, v.clone());
-                v
-            }
-        };
+        let product = lo.entry(key).or_insert_with(|| &o_lo[key.0 as usize] * &i_lo[key.1 as usize]).clone();
         blocks.entry((o >> ko, i >> ki)).or_default().push(product * fe(c));
     }
     let terms: Vec<V> = blocks.into_iter().map(|((oh, ih), lc)| (&o_hi[oh as usize] * &i_hi[ih as usize]) * lc.iter().sum::<V>()).collect();

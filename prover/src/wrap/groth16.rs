@@ -155,11 +155,6 @@ impl R1cs {
         self.num_instance + self.num_witness
     }
 
-    /// Non-zero entries of A, B and C together.
-    pub fn num_entries(&self) -> usize {
-        self.matrices.iter().map(|m| m.entries.len()).sum()
-    }
-
     fn domain(&self) -> Result<Domain, Groth16Error> {
         Domain::new(self.num_constraints() + self.num_instance).ok_or(Groth16Error::TooLarge)
     }
