@@ -386,10 +386,14 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         }
 
         // A forged answer with the honest proof and report: the verifier refuses it (checked
-        // once, in the last round, with eth_call: no transaction, so no nonce is used up).
+        // once, in the last round, with eth_call: no transaction, so no nonce is used up). The
+        // call runs in the pending block, as the update transaction will: the latest block can
+        // be older than the report's timestamp (taken from the clock after it was mined), and
+        // there the oracle would refuse the report as FutureData before looking at the proof.
         if i + 1 == opts.rounds {
             let forged = answer_i + I256::try_from(10i128.pow(decimals as u32) >> frac).expect("fits");
-            match oracle.update(proof.clone(), inputs.clone(), ts, forged, signatures.clone()).from(me).call().await {
+            let call = oracle.update(proof.clone(), inputs.clone(), ts, forged, signatures.clone()).from(me);
+            match call.block(alloy::eips::BlockId::pending()).call().await {
                 Ok(r) => bail!("a forged answer was accepted (round {r})"),
                 Err(e) => match e.as_decoded_interface_error::<IZkmlSignedOracle::IZkmlSignedOracleErrors>() {
                     Some(IZkmlSignedOracle::IZkmlSignedOracleErrors::InvalidProof(_)) => {
