@@ -8,17 +8,21 @@
 #                                model in tests/data with the zkml CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkml-target}"
+# One build for the README's two commands: cargo's own target directory (./target, or
+# $CARGO_TARGET_DIR when set), the dev profile (optimised, see Cargo.toml) that `cargo test`
+# builds, and the workspace's feature resolution. `--workspace --bins` resolves features exactly
+# as `cargo test --workspace` does (no dev-dependency adds a feature; see docs/building.md), so
+# `cargo test --workspace` afterwards reuses every dependency built here, while the Cairo
+# compiler, needed only by the Starknet harness's tests, is not built for the demo.
+bin="${CARGO_TARGET_DIR:-target}/debug"
+cargo build --quiet --workspace --bins
 
 if [[ "${1:-}" != "--samples" ]]; then
   script/install-toolchain.sh
-  # The dev profile is optimised (see Cargo.toml) and is what `cargo test` builds, so the demo
-  # reuses the test build instead of a second cold release build.
-  exec cargo run --quiet -p oracle-demo -- "$@"
+  exec "$bin/oracle-demo" "$@"
 fi
 
-cargo build --quiet --bin zkml
-zkml="$CARGO_TARGET_DIR/debug/zkml"
+zkml="$bin/zkml"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for m in price_mlp digits_mlp lenet; do
