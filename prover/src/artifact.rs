@@ -347,7 +347,7 @@ pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
     hashed(&pk_path, &files.pk, got)?;
     let (r1cs, got) = read_hashed(&r1cs_path, |r| R1cs::read(r).map_err(|e| e.to_string()))?;
     hashed(&r1cs_path, &files.r1cs, got)?;
-    r1cs.check_key(&pk).map_err(|e| ArtifactError::ForeignKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
+    r1cs.check_key(&pk, None).map_err(|e| ArtifactError::ForeignKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
     Ok(ProverKey { pk, r1cs })
 }
 

@@ -168,6 +168,51 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
         artifact::write_wrap_proof(&scratch.path().join("proof.bin"), &w)?;
         total.push(t.elapsed().as_secs_f64());
     }
+    Ok(wrap_bench_cells(c, constraints, setup_s, pk_bytes, [load, s1, wrap, total]))
+}
+
+/// The same table for the two-round wrap (`wrap::two_round`), which has no key files yet: its
+/// keys are serialized as the one-round wrap's pk.bin and r1cs.bin are (uncompressed, unchecked)
+/// into memory, and `load` deserializes them. `stage 1 s` is the run of the model (the trace);
+/// the seeded stage 1 runs inside the wrap, after the commitment.
+pub fn two_round_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
+    use crate::field::F;
+    use crate::wrap::two_round;
+    use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+    let t = Instant::now();
+    let (key, _) = two_round::dev_setup(&c.graph, c.id, 1)?;
+    let mut bytes = vec![];
+    (&key.pk, &key.ck).serialize_uncompressed(&mut bytes).context("serializing the proving key")?;
+    let pk_bytes = bytes.len() as u64;
+    key.r1cs.write(&mut bytes).context("serializing the matrices")?;
+    let setup_s = t.elapsed().as_secs_f64();
+    let constraints = key.r1cs.num_constraints();
+    drop(key);
+    let (mut load, mut s1, mut wrap, mut total) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let mut r = bytes.as_slice();
+        let (pk, ck) = CanonicalDeserialize::deserialize_with_mode(&mut r, Compress::No, Validate::No).context("the proving key")?;
+        let r1cs = crate::wrap::groth16::R1cs::read(&mut r)?;
+        r1cs.check_key(&pk, Some(&ck))?;
+        let key = two_round::ProverKey { pk, ck, r1cs };
+        load.push(t.elapsed().as_secs_f64());
+        let t1 = Instant::now();
+        let trace = c.graph.execute(input)?;
+        s1.push(t1.elapsed().as_secs_f64());
+        let t2 = Instant::now();
+        let p = two_round::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng)?;
+        wrap.push(t2.elapsed().as_secs_f64());
+        let mut out = vec![];
+        p.serialize_compressed(&mut out).context("serializing the proof")?;
+        total.push(t.elapsed().as_secs_f64());
+    }
+    Ok(wrap_bench_cells(c, constraints, setup_s, pk_bytes, [load, s1, wrap, total]))
+}
+
+/// A row of the wrap table from the timings of each repetition (medians).
+fn wrap_bench_cells(c: &Compiled, constraints: usize, setup_s: f64, pk_bytes: u64, times: [Vec<f64>; 4]) -> String {
+    let [load, s1, wrap, total] = times;
     let name = c.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let wrap_s = median(wrap);
     let cells = [
@@ -183,7 +228,7 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
         peak_rss_mb().map_or("n/a".into(), |m| format!("{m:.0}")),
     ];
     let cells: Vec<String> = cells.iter().map(|c| format!(" {c:>11} ")).collect();
-    Ok(format!("|{}|", cells.join("|")))
+    format!("|{}|", cells.join("|"))
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`).

@@ -105,6 +105,17 @@ pub fn prove_with(g: &QuantGraph, id: F, trace: &Trace, binding: Binding) -> Sta
     }
 }
 
+/// The prover messages of a stage-1 proof seeded with `seed` (`Binding::Seed`: the two-round
+/// wrap's), for the wrap circuit's witness. Its commitment binds the advice, so the advice is
+/// neither packed nor absorbed here.
+pub fn seeded_messages(g: &QuantGraph, id: F, trace: &Trace, seed: F) -> Vec<F> {
+    let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
+    protocol(g, &mut ch, id, Binding::Seed(seed), &[], &segs, Some(&nodes)).expect("the prover performs no checks");
+    ch.finish().expect("a prover always finishes")
+}
+
 /// Checks a proof against a compiled model (`id` is `model_id(g)`); returns the verified
 /// quantized output.
 pub fn verify(g: &QuantGraph, id: F, proof: &Stage1Proof) -> Result<Vec<i64>, VerifyError> {

@@ -1,4 +1,6 @@
-//! The wrap circuit: satisfied by honest stage-1 proofs, unsatisfied by every rejected one.
+//! The wrap circuit: satisfied by honest stage-1 proofs, unsatisfied by every rejected one; and
+//! the two-round wrap beside it (`two_round_*`): satisfied by an honest run and its seeded stage-1
+//! messages, unsatisfied by every rejected one, its proofs verified and tampered ones refused.
 
 use std::path::{Path, PathBuf};
 
@@ -6,9 +8,9 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
 use zkml::pipeline;
-use zkml::quantize::QuantConfig;
-use zkml::stage1::Stage1Proof;
-use zkml::wrap::circuit::{Witness, WrapCircuit};
+use zkml::quantize::{QuantConfig, Trace};
+use zkml::stage1::{self, Stage1Proof};
+use zkml::wrap::circuit::{Binding, Part, Witness, WrapCircuit};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)
@@ -18,18 +20,23 @@ fn input(model: &str) -> Vec<f64> {
     artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap().remove(0)
 }
 
-fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
+fn compiled(model: &str) -> (tempfile::TempDir, Compiled) {
     let tmp = tempfile::tempdir().unwrap();
     let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
     let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &tmp.path().join(model)).unwrap();
+    (tmp, c)
+}
+
+fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
+    let (tmp, c) = compiled(model);
     let p = pipeline::prove(&c, &input(model)).unwrap();
     (tmp, c, p)
 }
 
 fn satisfied(c: &Compiled, p: &Stage1Proof) -> bool {
-    let Ok(w) = Witness::new(&c.graph, p, [F::from(1u64), F::from(2u64)]) else { return false };
+    let Ok(w) = Witness::from_proof(&c.graph, p, [F::from(1u64), F::from(2u64)]) else { return false };
     let cs = ConstraintSystem::<F>::new_ref();
-    let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w) };
+    let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w), binding: Binding::Absorbed };
     if circuit.generate_constraints(cs.clone()).is_err() {
         return false;
     }
@@ -207,12 +214,11 @@ fn cli_setup_prove_wrap_verify() {
 
 /// Proving synthesizes the circuit in witness-only mode against the matrices stored at setup:
 /// the assignment is the one a full synthesis gives, and it satisfies the stored matrices.
-#[test]
-fn witness_only_assignment_equals_the_full_synthesis() {
+/// Checks that the witness-only assignment of the circuit (`binding`) for `w` equals the
+/// assignment of a full synthesis and satisfies the setup's matrices; returns both.
+fn witness_only_equals_full(c: &Compiled, w: &Witness, binding: Binding) -> (zkml::wrap::groth16::R1cs, Vec<F>) {
     use zkml::wrap::groth16::{R1cs, assignment};
-    let (_t, c, p) = proved("price_mlp");
-    let w = Witness::new(&c.graph, &p, [F::from(1u64), F::from(2u64)]).unwrap();
-    let circuit = || WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w) };
+    let circuit = || WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(w), binding };
     let cs = ConstraintSystem::<F>::new_ref();
     cs.set_optimization_goal(ark_relations::gr1cs::OptimizationGoal::Constraints);
     circuit().generate_constraints(cs.clone()).unwrap();
@@ -223,9 +229,17 @@ fn witness_only_assignment_equals_the_full_synthesis() {
     };
     let z = assignment(circuit()).unwrap();
     assert_eq!(z, full);
-    let r1cs = R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None }).unwrap();
+    let r1cs = R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None, binding }).unwrap();
     assert_eq!((r1cs.num_constraints(), r1cs.num_variables()), (cs.num_constraints(), z.len()));
     assert_eq!(r1cs.first_unsatisfied(&z).unwrap(), None);
+    (r1cs, z)
+}
+
+#[test]
+fn witness_only_assignment_equals_the_full_synthesis() {
+    let (_t, c, p) = proved("price_mlp");
+    let w = Witness::from_proof(&c.graph, &p, [F::from(1u64), F::from(2u64)]).unwrap();
+    let (r1cs, z) = witness_only_equals_full(&c, &w, Binding::Absorbed);
     let mut tampered = z.clone();
     let last = tampered.len() - 1;
     tampered[last] += F::from(1u64);
@@ -330,6 +344,10 @@ fn function_tables_in_the_circuit() {
     let bad = zkml::stage1::prove(g, c.id, &trace);
     assert!(zkml::stage1::verify(g, c.id, &bad).is_err(), "the native verifier rejects it");
     assert!(!satisfied(&c, &bad), "so does the circuit");
+    // The two-round circuit: the function tables' LogUp beside the range tables'.
+    let seed = F::from(SEED);
+    assert!(two_round_satisfied(&c, &two_round_witness(&c, &g.execute(&x).unwrap(), seed)), "honest run, two rounds");
+    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &trace, seed)), "the two-round circuit rejects it too");
 }
 
 /// `zkml context` prints the context as a decimal field element and as 32 hex bytes; a bad spec
@@ -415,4 +433,173 @@ fn seeded_stage1_proofs_verify_only_with_their_seed() {
     let mut out = p.clone();
     out.output[0] += 1;
     assert!(stage1::verify_with(g, c.id, &out, seed).is_err(), "another output");
+}
+
+// The two-round wrap (`zkml::wrap::two_round`), beside the one-round wrap above.
+
+const SEED: u64 = 987_654_321;
+
+/// The two-round circuit's witness for a run and the stage-1 messages seeded with `seed`.
+fn two_round_witness(c: &Compiled, trace: &Trace, seed: F) -> Witness {
+    let mut w = Witness::from_run(&c.graph, trace.segments.clone(), [F::from(1u64), F::from(2u64)]).unwrap();
+    w.seed = seed;
+    w.messages = stage1::seeded_messages(&c.graph, c.id, trace, seed);
+    w
+}
+
+fn two_round_satisfied(c: &Compiled, w: &Witness) -> bool {
+    let cs = ConstraintSystem::<F>::new_ref();
+    let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(w), binding: Binding::Committed(Part::All) };
+    if circuit.generate_constraints(cs.clone()).is_err() {
+        return false;
+    }
+    eprintln!("{} constraints, {} witnesses", cs.num_constraints(), cs.num_witness_variables());
+    cs.is_satisfied().unwrap()
+}
+
+#[test]
+fn two_round_honest_price_mlp_run_satisfies_the_circuit() {
+    let (_t, c) = compiled("price_mlp");
+    let trace = c.graph.execute(&input("price_mlp")).unwrap();
+    assert!(two_round_satisfied(&c, &two_round_witness(&c, &trace, F::from(SEED))));
+}
+
+#[test]
+fn two_round_rejected_runs_leave_the_circuit_unsatisfied() {
+    let (_t, c) = compiled("price_mlp");
+    let g = &c.graph;
+    let seed = F::from(SEED);
+    let trace = g.execute(&input("price_mlp")).unwrap();
+    let honest = two_round_witness(&c, &trace, seed);
+    let mut out = two_round_witness(&c, &trace, seed);
+    out.segments[g.output][0] += 1;
+    out.packed = Witness::from_run(g, out.segments.clone(), out.salts).unwrap().packed;
+    assert!(!two_round_satisfied(&c, &out), "changed output");
+    let mut msg = two_round_witness(&c, &trace, seed);
+    msg.messages[3] += F::from(1u64);
+    assert!(!two_round_satisfied(&c, &msg), "tampered message");
+    let mut short = two_round_witness(&c, &trace, seed);
+    short.messages.pop();
+    assert!(!two_round_satisfied(&c, &short), "a missing message");
+    // The messages of another seed: a proof whose challenges are not the circuit's.
+    let mut other_seed = two_round_witness(&c, &trace, seed + F::from(1u64));
+    other_seed.seed = seed;
+    assert!(!two_round_satisfied(&c, &other_seed), "messages of another seed");
+    // Advice changed after the seed (the messages are the honest run's).
+    let mut after = two_round_witness(&c, &trace, seed);
+    let q = g.requants[0].q;
+    after.segments[q][0] += if after.segments[q][0] > 0 { -1 } else { 1 };
+    assert!(!two_round_satisfied(&c, &after), "a quotient changed after the seed");
+    let mut inp = g.execute(&input("price_mlp")).unwrap();
+    inp.segments[g.input][0] += 1;
+    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &inp, seed)), "another input");
+    // A ReLU passing a negative value through, proved honestly from there.
+    let mut relu = g.execute(&input("price_mlp")).unwrap();
+    let l = &g.lookups[0];
+    let i = relu.segments[l.input].iter().position(|&v| v < 0).unwrap();
+    relu.segments[l.output][i] = relu.segments[l.input][i];
+    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &relu, seed)), "skipped ReLU");
+    // The last requantization's remainder taken out of its range and paid for by its quotient:
+    // `z + o = 2^k·(q + 1) + (r − 2^k)` still holds, so only the range check of the remainder
+    // stands between this and an output one step higher.
+    let rq = g.requants.iter().find(|r| r.q == g.output).expect("the output is a requantization's quotient");
+    let (limb, _) = rq.limbs[rq.limbs.len() - 1];
+    let mut shifted = g.execute(&input("price_mlp")).unwrap();
+    shifted.segments[g.output][0] += 1;
+    shifted.segments[limb][0] -= 1i64 << (rq.shift - rq.limbs[..rq.limbs.len() - 1].iter().map(|l| l.1).sum::<u32>());
+    let seg = &g.segments[limb];
+    assert!(zkml::pack::pack(&shifted.segments[limb], seg.bits, seg.signed).is_err(), "natively the remainder fits no slot");
+    let mut w = two_round_witness(&c, &trace, seed);
+    w.segments = shifted.segments.clone();
+    w.messages = stage1::seeded_messages(g, c.id, &shifted, seed);
+    let k = stage1::layout(g).0.iter().position(|&(s, _)| s == g.output).unwrap();
+    w.packed[k] = out.packed[k].clone();
+    assert!(!two_round_satisfied(&c, &w), "a remainder out of its range");
+    assert!(two_round_satisfied(&c, &honest), "the honest witness still satisfies it");
+    // A lookup multiplicity that does not balance: one count moved to the next row of the ReLU
+    // table, everything else honest.
+    let mut mults = g.execute(&input("price_mlp")).unwrap();
+    let m = &mut mults.segments[g.table_mults[g.lookups[0].table]];
+    let k = m.iter().position(|&n| n > 0).unwrap();
+    m[k] -= 1;
+    let next = (k + 1) % m.len();
+    m[next] += 1;
+    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &mults, seed)), "unbalanced multiplicities");
+    // Another model's run: its witness does not even fit this circuit.
+    let (_t2, d) = compiled("digits_mlp");
+    let other = d.graph.execute(&input("digits_mlp")).unwrap();
+    let ow = two_round_witness(&d, &other, seed);
+    assert!(!two_round_satisfied(&c, &ow), "another model's run");
+}
+
+#[test]
+fn two_round_wrap_of_price_mlp() {
+    two_round_wrap("price_mlp");
+}
+
+#[test]
+fn two_round_wrap_of_digits_mlp() {
+    two_round_wrap("digits_mlp");
+}
+
+#[test]
+fn two_round_wrap_of_lenet() {
+    let (_t, c) = compiled("lenet");
+    let trace = c.graph.execute(&input("lenet")).unwrap();
+    let (pk, vk) = zkml::wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
+    let w = zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(1u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng).unwrap();
+    assert!(zkml::wrap::two_round::verify(&vk, &w));
+    assert_eq!(zkml::wrap::two_round::output_of(&c.graph, &w).unwrap().unwrap(), c.graph.output_of(&trace.segments[c.graph.output]));
+}
+
+/// Honest proofs verify and are randomized (D included); a changed public input, a moved D, a
+/// D from another proof (so another seed) and each proof point moved are rejected.
+fn two_round_wrap(model: &str) {
+    use ark_ec::{AffineRepr, CurveGroup};
+    use ark_std::rand::{SeedableRng, rngs::StdRng};
+    let (_t, c) = compiled(model);
+    let trace = c.graph.execute(&input(model)).unwrap();
+    let (pk, vk) = zkml::wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
+    let mut rng = StdRng::seed_from_u64(42);
+    let a = zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &trace, &mut rng).unwrap();
+    let b = zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &trace, &mut rng).unwrap();
+    assert!(zkml::wrap::two_round::verify(&vk, &a) && zkml::wrap::two_round::verify(&vk, &b));
+    assert_ne!(a.proof.d, b.proof.d, "commitments are blinded");
+    assert_ne!(a.seed(), b.seed(), "so the seeds differ");
+    assert_eq!(a.public_inputs, b.public_inputs);
+    for i in 0..a.public_inputs.len() {
+        let mut x = a.clone();
+        x.public_inputs[i] += F::from(1u64);
+        assert!(!zkml::wrap::two_round::verify(&vk, &x), "public input {i} changed and still verified");
+    }
+    let g = ark_bn254::G1Affine::generator();
+    let mut moved = a.clone();
+    moved.proof.d = (moved.proof.d + g).into_affine();
+    assert!(!zkml::wrap::two_round::verify(&vk, &moved), "D moved");
+    let mut swapped = a.clone();
+    swapped.proof.d = b.proof.d;
+    assert!(!zkml::wrap::two_round::verify(&vk, &swapped), "another proof's D (another seed)");
+    for k in 0..2 {
+        let mut x = a.clone();
+        if k == 0 { x.proof.proof.a = (x.proof.proof.a + g).into_affine() } else { x.proof.proof.c = (x.proof.proof.c + g).into_affine() }
+        assert!(!zkml::wrap::two_round::verify(&vk, &x), "point {k} moved");
+    }
+    let mut mixed = a.clone();
+    mixed.proof.proof = b.proof.proof;
+    assert!(!zkml::wrap::two_round::verify(&vk, &mixed), "A, B, C of one proof with D of another");
+}
+
+#[test]
+fn two_round_witness_only_assignment_equals_the_full_synthesis() {
+    use zkml::wrap::groth16::assignment;
+    let (_t, c) = compiled("price_mlp");
+    let w = two_round_witness(&c, &c.graph.execute(&input("price_mlp")).unwrap(), F::from(SEED));
+    let (r1cs, z) = witness_only_equals_full(&c, &w, Binding::Committed(Part::All));
+    // Round 1 alone allocates exactly the first witness wires of the full assignment: what D
+    // commits to is what the rest of the circuit uses.
+    let round1 = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w), binding: Binding::Committed(Part::Round1) };
+    let z1 = assignment(round1).unwrap();
+    let ni = r1cs.num_instance;
+    assert_eq!(z1[1..], z[ni..ni + z1.len() - 1]);
+    eprintln!("price_mlp two-round wrap circuit: {} constraints, {} round-1 wires", r1cs.num_constraints(), z1.len() - 1);
 }

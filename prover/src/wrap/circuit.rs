@@ -1,11 +1,21 @@
-//! The stage-1 verifier as an R1CS circuit, step for step the native `stage1::protocol`
-//! (same transcript, same order of messages and challenges). Its public inputs are
-//! `[model id, context, packed input…, packed output…]`; the advice, the multiplicities and
-//! every prover message are private witnesses.
+//! The stage-1 verifier as an R1CS circuit, step for step the native `stage1::protocol` (same
+//! transcript, same order of messages and challenges), in one of two bindings ([`Binding`]):
 //!
-//! Packing is a linear combination here, so it only binds the values if each value fits its
-//! slot: every packed value is decomposed into its slot's bits before it is absorbed — checks
-//! that do not depend on any challenge, as the soundness of Fiat–Shamir inside the circuit needs.
+//! - `Absorbed` (today's one-round wrap, `super::prove`): public inputs `[model id, context,
+//!   packed input…, packed output…]`. Packing is a linear combination here, so it only binds the
+//!   values if each value fits its slot: every packed value is decomposed into its slot's bits
+//!   before it is absorbed — checks that do not depend on any challenge, as the soundness of
+//!   Fiat–Shamir inside the circuit needs.
+//! - `Committed` (the two-round wrap, `super::two_round`): the native protocol's seeded form
+//!   (`Binding::Seed`), public inputs `[model id, context, packed input…, packed output…, c]`.
+//!   The first witness wires are every segment's sent values, unpacked (values wider than a range
+//!   limb as their limbs), and the range tables' multiplicities. The proof commits to them (D)
+//!   before `c = H(D, public inputs)` is drawn, so the transcript starts from `c` instead of
+//!   absorbing the advice, and every range is a LogUp lookup drawn after the values are fixed:
+//!   one inverse per value (or limb) and two constraints per table row, instead of a bit
+//!   decomposition and a Poseidon absorption per value.
+//!
+//! The advice, the multiplicities and every prover message are private witnesses in both.
 
 use std::collections::HashMap;
 
@@ -19,29 +29,58 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
 use crate::field::{F, fe};
-use crate::pack::slots;
+use crate::pack::{pack, slots};
 use crate::program::{Kind, NodeId, SegId};
-use crate::quantize::QuantGraph;
-use crate::wrap::PublicKind;
+use crate::quantize::{QuantGraph, Role};
 use crate::stage1::{PROTOCOL_LABEL, Stage1Proof, is_private, layout, segments};
+use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
 
 type V = FpVar<F>;
 
-/// What the prover knows: the stage-1 proof's values. Absent during key generation.
+/// What the prover knows: every segment's values and the stage-1 proof's messages. Absent
+/// during key generation.
 pub struct Witness {
+    /// Full (padded) values of every segment.
     pub segments: Vec<Vec<i64>>,
-    /// Packed values of every segment, in layout order.
+    /// Packed sent values of every segment, in layout order.
     pub packed: Vec<Vec<F>>,
+    /// The two-round wrap's challenge seed `c` and the messages of the stage-1 proof seeded with
+    /// it (empty while only round 1 is computed); unused by the one-round wrap.
+    pub seed: F,
     pub messages: Vec<F>,
     /// Salts of the input's and the output's commitments (used when `hashed`).
     pub salts: [F; 2],
 }
 
 impl Witness {
-    pub fn new(g: &QuantGraph, proof: &Stage1Proof, salts: [F; 2]) -> Result<Self, crate::channel::VerifyError> {
+    /// The one-round wrap's witness: a standalone stage-1 proof's values and messages.
+    pub fn from_proof(g: &QuantGraph, proof: &Stage1Proof, salts: [F; 2]) -> Result<Self, crate::channel::VerifyError> {
         let (segments, packed) = segments(g, proof)?;
-        Ok(Witness { segments, packed, messages: proof.messages.clone(), salts })
+        Ok(Witness { segments, packed, seed: F::from(0u64), messages: proof.messages.clone(), salts })
+    }
+
+    /// The two-round wrap's witness of round 1, from a model's segment values
+    /// (`Trace::segments`); refuses values that do not fit their segment's slots.
+    pub fn from_run(g: &QuantGraph, segments: Vec<Vec<i64>>, salts: [F; 2]) -> Result<Self, crate::pack::PackError> {
+        let packed = layout(g)
+            .0
+            .iter()
+            .map(|&(s, _)| {
+                let seg = &g.segments[s];
+                let sent: Vec<i64> = seg.sent_positions().into_iter().map(|p| segments[s][p]).collect();
+                pack(&sent, seg.bits, seg.signed)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Witness { segments, packed, seed: F::from(0u64), messages: vec![], salts })
+    }
+
+    /// Whether this witness has the shape of `g`'s segments: a witness of another model must make
+    /// synthesis fail, not index out of bounds.
+    fn fits(&self, g: &QuantGraph) -> bool {
+        self.segments.len() == g.segments.len()
+            && self.segments.iter().zip(&g.segments).all(|(v, seg)| v.len() == seg.len())
+            && self.packed.len() == layout(g).0.len()
     }
 
     fn packed_of(&self, g: &QuantGraph, s: SegId) -> &[F] {
@@ -50,14 +89,33 @@ impl Witness {
     }
 }
 
+/// How the circuit binds the advice before the challenges that depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// One-round Groth16: the advice bit-decomposed, packed and absorbed by the transcript.
+    Absorbed,
+    /// Two-round Groth16: the advice is the round-1 wires, committed in D before the seed.
+    Committed(Part),
+}
+
+/// How much of a two-round circuit to synthesize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Only the round-1 wires: what the prover commits to before the seed exists.
+    Round1,
+    All,
+}
+
 pub struct WrapCircuit<'a> {
     pub graph: &'a QuantGraph,
     pub id: F,
     pub context: F,
     pub witness: Option<&'a Witness>,
+    pub binding: Binding,
 }
 
-/// The public inputs of a wrap proof, in circuit order (`super::public_layout`).
+/// The public inputs of a wrap proof in circuit order (`super::public_layout`), without the
+/// two-round wrap's seed (what the seed is hashed from).
 pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
     let mut out = vec![];
     for e in super::public_layout(g) {
@@ -66,6 +124,53 @@ pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
             PublicKind::Packed(s) => out.extend(w.packed_of(g, s)),
             PublicKind::Commitment(s) => out.push(super::commit(w.salts[usize::from(s == g.output)], w.packed_of(g, s))),
         }
+    }
+    out
+}
+
+/// How values are range-checked: a value of `bits` bits (signed ones offset into `[0, 2^bits)`)
+/// is looked up in the range table of its width when it is at most `limb` bits wide, and is
+/// otherwise split into `limb`-bit limbs (the last one narrower), each looked up in the table of
+/// its width. Multiplicities are not range-checked: LogUp is sound for multiplicities that are
+/// any field elements as long as there are fewer lookups than the field's characteristic
+/// (Haböck, eprint 2022/1530, Lemma 5).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RangePlan {
+    pub limb: u32,
+    /// The range tables' widths, ascending.
+    pub widths: Vec<u32>,
+}
+
+impl RangePlan {
+    /// The limb width that costs the fewest constraints for this model: one per limb looked up
+    /// and two per table row. A function of the model alone, so setup and proving agree.
+    pub fn new(g: &QuantGraph) -> Self {
+        let checked: Vec<(u32, usize)> =
+            g.segments.iter().filter(|s| s.role != Role::Multiplicity).map(|s| (s.bits, s.sent_positions().len())).collect();
+        (1..=20)
+            .map(|limb| {
+                let mut widths: Vec<u32> = checked.iter().flat_map(|&(b, _)| limb_widths(b, limb)).collect();
+                widths.sort_unstable();
+                widths.dedup();
+                let lookups: usize = checked.iter().map(|&(b, n)| n * limb_widths(b, limb).len()).sum();
+                let rows: usize = widths.iter().map(|w| 2usize << w).sum();
+                (lookups + rows, RangePlan { limb, widths })
+            })
+            .min_by_key(|(cost, _)| *cost)
+            .map(|(_, plan)| plan)
+            .expect("a non-empty range of widths")
+    }
+
+    fn tag(&self, g: &QuantGraph, width: u32) -> usize {
+        g.tables.len() + self.widths.iter().position(|&w| w == width).expect("every limb width has a table")
+    }
+}
+
+/// The widths of the limbs a `bits`-bit value is split into (one limb if it fits).
+fn limb_widths(bits: u32, limb: u32) -> Vec<u32> {
+    let mut out = vec![limb; (bits / limb) as usize];
+    if bits % limb != 0 {
+        out.push(bits % limb);
     }
     out
 }
@@ -81,21 +186,61 @@ struct Gadget<'a> {
     t: TranscriptVar,
     pos: usize,
     segs: Vec<Vec<V>>,
+    plan: RangePlan,
+    /// Range lookups: (table tag, value offset into the table's range).
+    ranges: Vec<(usize, V)>,
+    /// Each range table's multiplicities (round-1 wires).
+    range_counts: Vec<Vec<V>>,
     claims: Vec<(SegId, Vec<V>, V)>,
 }
 
 impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
     fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<(), SynthesisError> {
         let g = self.graph;
-        let id = V::new_input(cs.clone(), || Ok(self.id))?;
-        id.enforce_equal(&V::constant(self.id))?;
-        let context = V::new_input(cs.clone(), || Ok(self.context))?;
-        // An input no constraint touches would not be bound by the proof.
-        let _ = context.square()?;
+        if self.witness.is_some_and(|w| !w.fits(g)) {
+            return Err(SynthesisError::Unsatisfiable);
+        }
         let t = TranscriptVar::new(cs.clone(), PROTOCOL_LABEL)?;
-        let mut gd = Gadget { cs, g, w: self.witness, t, pos: 0, segs: vec![vec![]; g.segments.len()], claims: vec![] };
-        gd.t.absorb(&[id])?;
-        gd.statement_and_advice()?;
+        let plan = RangePlan::new(g);
+        let mut gd = Gadget {
+            cs: cs.clone(),
+            g,
+            w: self.witness,
+            t,
+            pos: 0,
+            segs: vec![vec![]; g.segments.len()],
+            plan,
+            ranges: vec![],
+            range_counts: vec![],
+            claims: vec![],
+        };
+        let statement = |cs: &ConstraintSystemRef<F>| -> Result<V, SynthesisError> {
+            let id = V::new_input(cs.clone(), || Ok(self.id))?;
+            id.enforce_equal(&V::constant(self.id))?;
+            let context = V::new_input(cs.clone(), || Ok(self.context))?;
+            // An input no constraint touches would not be bound by the proof.
+            let _ = context.square()?;
+            Ok(id)
+        };
+        match self.binding {
+            Binding::Absorbed => {
+                let id = statement(&cs)?;
+                gd.t.absorb(&[id])?;
+                gd.statement_and_advice()?;
+            }
+            Binding::Committed(part) => {
+                // Round 1 first: the first witness wires are the ones D commits to.
+                gd.round1()?;
+                if part == Part::Round1 {
+                    return Ok(());
+                }
+                let id = statement(&cs)?;
+                gd.statement()?;
+                let seed = V::new_input(cs.clone(), || gd.w.map(|w| w.seed).map_or_else(missing, Ok))?;
+                gd.t.absorb(&[id])?;
+                gd.t.absorb(&[seed])?;
+            }
+        }
         gd.logup()?;
         for rq in &g.requants {
             let rho = gd.challenges(g.nodes[rq.z].log_len as usize)?;
@@ -180,27 +325,105 @@ impl Gadget<'_> {
             let (PublicKind::Packed(s) | PublicKind::Commitment(s)) = e.kind else { continue };
             let k = order.iter().position(|&(x, _)| x == s).expect("laid out");
             let felts = &publics.iter().find(|(j, _)| *j == k).expect("a public segment").1;
-            let w = self.w;
-            let expected = match e.kind {
-                PublicKind::Packed(_) => felts.clone(),
-                _ => {
-                    let which = usize::from(s == self.g.output);
-                    let salt = V::new_witness(self.cs.clone(), || w.map(|w| w.salts[which]).map_or_else(missing, Ok))?;
-                    let mut h = TranscriptVar::new(self.cs.clone(), super::COMMIT_LABEL)?;
-                    h.absorb(&[salt])?;
-                    h.absorb(felts)?;
-                    vec![h.challenge()?]
+            self.public(e.kind, s, felts)?;
+        }
+        Ok(())
+    }
+
+    fn wire(&self, value: impl FnOnce(&Witness) -> i64) -> Result<V, SynthesisError> {
+        let w = self.w;
+        V::new_witness(self.cs.clone(), || w.map(|w| fe(value(w))).map_or_else(missing, Ok))
+    }
+
+    /// The round-1 wires, in layout order: every segment's sent values (or their limbs), then
+    /// each range table's multiplicities. Padded positions are constants.
+    fn round1(&mut self) -> Result<(), SynthesisError> {
+        let (order, _) = layout(self.g);
+        let limb = self.plan.limb;
+        let mut counts: Vec<Vec<u64>> = self.plan.widths.iter().map(|w| vec![0; 1 << w]).collect();
+        for &(s, _) in &order {
+            let seg = &self.g.segments[s];
+            let off = if seg.signed { 1i64 << (seg.bits - 1) } else { 0 };
+            let mut full: Vec<V> = vec![V::constant(fe(seg.pad.unwrap_or(0))); seg.len()];
+            for p in seg.sent_positions() {
+                let value = |w: &Witness| w.segments[s][p];
+                if seg.role == Role::Multiplicity {
+                    full[p] = self.wire(value)?;
+                    continue;
                 }
-            };
-            let values: Vec<F> = match (w, e.kind) {
-                (Some(w), PublicKind::Packed(_)) => w.packed_of(self.g, s).to_vec(),
-                (Some(w), _) => vec![super::commit(w.salts[usize::from(s == self.g.output)], w.packed_of(self.g, s))],
-                (None, _) => vec![],
-            };
-            for (j, f) in expected.iter().enumerate() {
-                let public = V::new_input(self.cs.clone(), || values.get(j).copied().map_or_else(missing, Ok))?;
-                f.enforce_equal(&public)?;
+                let widths = limb_widths(seg.bits, limb);
+                let mut at = 0;
+                let mut parts = vec![];
+                for &width in &widths {
+                    let part = move |w: &Witness| (value(w) + off) >> at & ((1i64 << width) - 1);
+                    if let Some(w) = self.w {
+                        let k = self.plan.widths.iter().position(|&x| x == width).expect("planned");
+                        // A value outside its range has no limbs; its count lands nowhere and the
+                        // lookup fails.
+                        if let Some(c) = counts[k].get_mut(part(w) as usize) {
+                            *c += 1;
+                        }
+                    }
+                    let v = if widths.len() == 1 { self.wire(value)? + fe(off) } else { self.wire(part)? };
+                    self.ranges.push((self.plan.tag(self.g, width), v.clone()));
+                    parts.push(v * fe(1i64 << at));
+                    at += width;
+                }
+                full[p] = parts.iter().sum::<V>() - fe(off);
             }
+            self.segs[s] = full;
+        }
+        let w = self.w;
+        for (k, width) in self.plan.widths.clone().into_iter().enumerate() {
+            let row = |t: usize| V::new_witness(self.cs.clone(), || w.map(|_| F::from(counts[k][t])).map_or_else(missing, Ok));
+            self.range_counts.push((0..1usize << width).map(row).collect::<Result<_, _>>()?);
+        }
+        Ok(())
+    }
+
+    /// The public inputs after the model id and the context, as `public_layout` orders them:
+    /// packed public segments, or the salted commitments of hashed ones. Packing is a linear
+    /// combination of range-checked values, so it determines them.
+    fn statement(&mut self) -> Result<(), SynthesisError> {
+        for e in super::public_layout(self.g) {
+            let (PublicKind::Packed(s) | PublicKind::Commitment(s)) = e.kind else { continue };
+            let seg = &self.g.segments[s];
+            let off = if seg.signed { 1i64 << (seg.bits - 1) } else { 0 };
+            let sent = seg.sent_positions();
+            let felts: Vec<V> = sent
+                .chunks(slots(seg.bits))
+                .map(|chunk| {
+                    chunk.iter().enumerate().map(|(i, &p)| (&self.segs[s][p] + fe(off)) * F::from(2u64).pow([i as u64 * seg.bits as u64])).sum::<V>()
+                })
+                .collect();
+            self.public(e.kind, s, &felts)?;
+        }
+        Ok(())
+    }
+
+    /// A public segment's entries of the statement: its packed field elements `felts` equal to
+    /// their public inputs, or (hashed) their salted commitment equal to its one.
+    fn public(&mut self, kind: PublicKind, s: SegId, felts: &[V]) -> Result<(), SynthesisError> {
+        let w = self.w;
+        let expected = match kind {
+            PublicKind::Packed(_) => felts.to_vec(),
+            _ => {
+                let which = usize::from(s == self.g.output);
+                let salt = V::new_witness(self.cs.clone(), || w.map(|w| w.salts[which]).map_or_else(missing, Ok))?;
+                let mut h = TranscriptVar::new(self.cs.clone(), super::COMMIT_LABEL)?;
+                h.absorb(&[salt])?;
+                h.absorb(felts)?;
+                vec![h.challenge()?]
+            }
+        };
+        let values: Vec<F> = match (w, kind) {
+            (Some(w), PublicKind::Packed(_)) => w.packed_of(self.g, s).to_vec(),
+            (Some(w), _) => vec![super::commit(w.salts[usize::from(s == self.g.output)], w.packed_of(self.g, s))],
+            (None, _) => vec![],
+        };
+        for (j, f) in expected.iter().enumerate() {
+            let public = V::new_input(self.cs.clone(), || values.get(j).copied().map_or_else(missing, Ok))?;
+            f.enforce_equal(&public)?;
         }
         Ok(())
     }
@@ -226,6 +449,9 @@ impl Gadget<'_> {
                 lhs.push(inverse_of(&self.cs, &d)?);
             }
         }
+        for (tag, x) in &self.ranges {
+            lhs.push(inverse_of(&self.cs, &den(*tag, x, V::zero()))?);
+        }
         let mut keys: Vec<_> = constant_pairs.into_iter().collect();
         keys.sort_by_key(|((t, x, y), _)| (*t, x.to_string(), y.to_string()));
         for ((tag, x, y), n) in keys {
@@ -239,6 +465,13 @@ impl Gadget<'_> {
                 let v = table.min() + i as i64;
                 let d = den(tag, &V::constant(fe(v)), beta.clone() * fe(table.f(v)));
                 rhs.push(table_term(&self.cs, m, &d)?);
+            }
+        }
+        // Empty in the one-round circuit, whose ranges are bit decompositions.
+        for (counts, &width) in self.range_counts.iter().zip(&self.plan.widths) {
+            let tag = self.plan.tag(self.g, width);
+            for (t, m) in counts.iter().enumerate() {
+                rhs.push(table_term(&self.cs, m, &den(tag, &V::constant(fe(t as i64)), V::zero()))?);
             }
         }
         lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())

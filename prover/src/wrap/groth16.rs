@@ -19,7 +19,8 @@
 //! Two-round proofs (UltraGroth; DESIGN.md, "Stage 2"): `R1cs::with_round1` marks the first
 //! witness wires as round 1, `setup_two_round` gives them their own δ₁ (`CommitKey`), `commit`
 //! makes the blinded D the challenge seed is hashed from (`challenge`), `prove_two_round`
-//! finishes the proof and `verify_two_round` checks the four-pairing equation.
+//! finishes the proof and `verify_two_round` derives the seed itself and checks the
+//! four-pairing equation.
 
 use std::io::{Read, Write};
 
@@ -273,7 +274,7 @@ impl R1cs {
 
     /// Checks that `pk` was made for these matrices (by length: every query has one entry per
     /// variable, H one per power of the domain).
-    pub fn check_key(&self, pk: &ProvingKey<Bn254>) -> Result<(), Groth16Error> {
+    pub fn check_key(&self, pk: &ProvingKey<Bn254>, ck: Option<&CommitKey>) -> Result<(), Groth16Error> {
         let h = self.domain()?.size() - 1;
         let lens = [
             ("A query", pk.a_query.len(), self.num_variables()),
@@ -282,6 +283,7 @@ impl R1cs {
             ("H query", pk.h_query.len(), h),
             ("L query", pk.l_query.len(), self.num_witness - self.num_round1),
             ("public-input bases", pk.vk.gamma_abc_g1.len(), self.num_instance),
+            ("commitment key", ck.map_or(0, |ck| ck.k_query.len()), self.num_round1),
         ];
         match lens.into_iter().find(|(_, got, want)| got != want) {
             Some((name, got, want)) => Err(Groth16Error::KeyMismatch(format!("its {name} has {got} points, the constraint system needs {want}"))),
@@ -291,6 +293,15 @@ impl R1cs {
 }
 
 const R1CS_MAGIC: &[u8; 8] = b"ZKMLR1C2";
+
+/// The number of witness variables a circuit allocates, from a synthesis in setup mode (no
+/// values needed).
+pub fn witness_count<C: ConstraintSynthesizer<F>>(circuit: C) -> Result<usize, Groth16Error> {
+    let cs = ConstraintSystem::new_ref();
+    cs.set_mode(SynthesisMode::Setup);
+    circuit.generate_constraints(cs.clone())?;
+    Ok(cs.num_witness_variables())
+}
 
 /// The full assignment `z = (1, instance…, witness…)` of a circuit, synthesized in witness-only
 /// mode: the gadgets compute their values, no constraint is recorded.
@@ -470,10 +481,19 @@ pub fn prove_two_round(
     Ok(TwoRoundProof { proof, d: round1.d })
 }
 
+/// Verifies a two-round proof of the statement `publics`: derives the challenge seed
+/// `c = challenge(D, publics)` itself (a caller never supplies it) and checks the equation for
+/// the public inputs `(publics…, c)`. False for any malformed input; never panics.
+pub fn verify_two_round(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, publics: &[F], p: &TwoRoundProof) -> bool {
+    let mut x = publics.to_vec();
+    x.push(challenge(&p.d, publics));
+    pairing_check(vk, delta1_g2, &x, p)
+}
+
 /// The two-round verification equation,
-/// `e(A, B) = e(α, β) · e(Σ xᵢ·ICᵢ, γ) · e(D, δ₁) · e(C, δ)`, for the public inputs `x` (the
-/// challenge seed among them). False for any malformed input; never panics.
-pub fn verify_two_round(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, x: &[F], p: &TwoRoundProof) -> bool {
+/// `e(A, B) = e(α, β) · e(Σ xᵢ·ICᵢ, γ) · e(D, δ₁) · e(C, δ)`, for the public inputs `x`, the
+/// seed included.
+fn pairing_check(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, x: &[F], p: &TwoRoundProof) -> bool {
     use ark_ec::pairing::Pairing;
     if x.len() + 1 != vk.gamma_abc_g1.len() {
         return false;
@@ -486,13 +506,19 @@ pub fn verify_two_round(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, x: &[F],
     lhs == Bn254::pairing(vk.alpha_g1, vk.beta_g2)
 }
 
-/// The challenge seed of a two-round proof: keccak256 over D's coordinates and the public
-/// inputs (each a 32-byte big-endian word, as Solidity's `abi.encodePacked` of `uint256`s),
-/// reduced mod r. It commits to every public input, so a proof's D cannot be reused for
-/// another statement.
+/// The domain tag the challenge seed's hash starts with (protocol and version; Solidity's
+/// `bytes32("zkml/wrap/ultragroth/v1")`): a seed of this protocol is never a hash that another
+/// protocol over the same words computes.
+pub const CHALLENGE_TAG: [u8; 32] = *b"zkml/wrap/ultragroth/v1\0\0\0\0\0\0\0\0\0";
+
+/// The challenge seed of a two-round proof: keccak256 over the domain tag, D's coordinates and
+/// the public inputs (each a 32-byte big-endian word, as Solidity's `abi.encodePacked` of
+/// `bytes32` and `uint256`s), reduced mod r. It commits to every public input, so a proof's D
+/// cannot be reused for another statement.
 pub fn challenge(d: &G1Affine, publics: &[F]) -> F {
     use sha3::{Digest, Keccak256};
     let mut h = Keccak256::new();
+    h.update(CHALLENGE_TAG);
     let (x, y) = d.xy().unwrap_or_default();
     h.update(x.into_bigint().to_bytes_be());
     h.update(y.into_bigint().to_bytes_be());
@@ -509,7 +535,7 @@ fn prove_inner(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F, round1:
     if z[0] != F::one() {
         return Err(Groth16Error::Format("the assignment's first variable must be the constant 1".into()));
     }
-    r1cs.check_key(pk)?;
+    r1cs.check_key(pk, round1.map(|(ck, _)| ck))?;
     // Every variable but the constant one, as the queries' tails index them.
     let big: Vec<_> = z[1..].par_iter().map(|x| x.into_bigint()).collect();
     let round2 = &big[r1cs.num_instance - 1 + r1cs.num_round1..];
@@ -720,7 +746,7 @@ mod tests {
     fn two_round_proofs_verify_and_are_blinded() {
         let rng = &mut StdRng::seed_from_u64(21);
         let (pk, ck, r1cs, x, p) = two_round_fixture(rng);
-        assert!(verify_two_round(&pk.vk, &ck.delta1_g2, &x, &p));
+        assert!(verify_two_round(&pk.vk, &ck.delta1_g2, &x[..1], &p));
         // D is blinded: the same round-1 values commit to another point each time.
         let again = commit(&pk, &ck, &[F::from(3u64), F::from(11u64)], rng).unwrap();
         assert_ne!(again.d, p.d);
@@ -735,12 +761,18 @@ mod tests {
         let rng = &mut StdRng::seed_from_u64(22);
         let (pk, ck, _, x, p) = two_round_fixture(rng);
         let vk = &pk.vk;
-        assert!(!verify_two_round(vk, &ck.delta1_g2, &[x[0] + F::one(), x[1]], &p), "another output");
-        assert!(!verify_two_round(vk, &ck.delta1_g2, &[x[0], x[1] + F::one()], &p), "another challenge");
-        assert!(!verify_two_round(vk, &ck.delta1_g2, &x[..1], &p), "a missing input");
+        assert!(verify_two_round(vk, &ck.delta1_g2, &x[..1], &p));
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &[x[0] + F::one()], &p), "another output");
+        // Even with the seed the pairing needs for the other output: the seed is not the
+        // hash of D and that output.
+        assert!(!pairing_check(vk, &ck.delta1_g2, &[x[0] + F::one(), x[1]], &p), "another output, the old seed");
+        assert!(!pairing_check(vk, &ck.delta1_g2, &[x[0], x[1] + F::one()], &p), "another challenge");
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &[], &p), "a missing input");
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &x, &p), "the seed given as a public input");
         let mut d = p.clone();
         d.d = (d.d + G1::generator()).into_affine();
-        assert!(!verify_two_round(vk, &ck.delta1_g2, &x, &d), "D + G");
+        assert!(!verify_two_round(vk, &ck.delta1_g2, &x[..1], &d), "D + G");
+        assert!(!pairing_check(vk, &ck.delta1_g2, &x, &d), "D + G, the old seed");
         for i in 0..3 {
             let mut t = p.clone();
             match i {
@@ -748,7 +780,7 @@ mod tests {
                 1 => t.proof.b = (t.proof.b + G2::generator()).into_affine(),
                 _ => t.proof.c = (t.proof.c + G1::generator()).into_affine(),
             }
-            assert!(!verify_two_round(vk, &ck.delta1_g2, &x, &t), "tampered element {i}");
+            assert!(!verify_two_round(vk, &ck.delta1_g2, &x[..1], &t), "tampered element {i}");
         }
         // The attack that a shared γ would allow (D pairing with γ, as public inputs do):
         // move part of the public-input sum into D to present the proof as one for another
@@ -756,7 +788,7 @@ mod tests {
         let shift = (vk.gamma_abc_g1[1] * F::from(5u64)).into_affine();
         let mut moved = p.clone();
         moved.d = (moved.d + shift).into_affine();
-        assert!(!verify_two_round(vk, &ck.delta1_g2, &[x[0] - F::from(5u64), x[1]], &moved), "public input moved into D");
+        assert!(!pairing_check(vk, &ck.delta1_g2, &[x[0] - F::from(5u64), x[1]], &moved), "public input moved into D");
     }
 
     #[test]
@@ -772,7 +804,8 @@ mod tests {
         // Forced: the old D with the new values' assignment does not verify.
         let forged = Commitment { d: first.d, rho: first.rho, values: vec![F::one(), F::from(33u64)] };
         let p = prove_two_round(&pk, &ck, &r1cs, &z, &forged, rng).unwrap();
-        assert!(!verify_two_round(&pk.vk, &ck.delta1_g2, &[F::from(33u64), c], &p));
+        assert!(!pairing_check(&pk.vk, &ck.delta1_g2, &[F::from(33u64), c], &p));
+        assert!(!verify_two_round(&pk.vk, &ck.delta1_g2, &[F::from(33u64)], &p));
         // Honestly re-committed, the new values give a new D and so a new challenge.
         let second = commit(&pk, &ck, &[F::one(), F::from(33u64)], rng).unwrap();
         assert_ne!(challenge(&second.d, &[F::from(33u64)]), c);
@@ -786,8 +819,10 @@ mod tests {
         assert_ne!(c, challenge(&(d + d).into_affine(), &[F::from(1u64), F::from(2u64)]));
         assert_ne!(c, challenge(&d, &[F::from(1u64), F::from(3u64)]));
         assert_ne!(c, challenge(&d, &[F::from(1u64)]));
-        // Solidity's uint256(keccak256(abi.encodePacked(1, 2, 1, 2))) % r for D = G = (1, 2).
-        let mut words = vec![];
+        // Solidity's uint256(keccak256(abi.encodePacked(bytes32("zkml/wrap/ultragroth/v1"), 1,
+        // 2, 1, 2))) % r for D = G = (1, 2).
+        let mut words = b"zkml/wrap/ultragroth/v1".to_vec();
+        words.resize(32, 0);
         for v in [1u8, 2, 1, 2] {
             let mut w = [0u8; 32];
             w[31] = v;

@@ -1,10 +1,15 @@
 //! Stage 2: the stage-1 verifier as an R1CS circuit (`circuit`), proved with Groth16 over BN254.
 //! Keys are per model (its weights are constants of the circuit); the proof is 128 bytes
 //! compressed (256 uncompressed, as the EVM verifier reads it).
+//!
+//! `two_round` is the next wrap, built beside this one and not yet what the CLI, the key files,
+//! the generated verifiers and the hooks use: a two-round (UltraGroth) proof that commits to the
+//! advice before the circuit's challenges, so the circuit neither decomposes nor absorbs it.
 
 pub mod circuit;
 pub mod groth16;
 pub mod transcript;
+pub mod two_round;
 
 use ark_bn254::Bn254;
 use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
@@ -18,12 +23,14 @@ use crate::field::F;
 use crate::program::SegId;
 use crate::quantize::{QuantGraph, Visibility};
 use crate::stage1::{self, Stage1Proof};
-use circuit::{Witness, WrapCircuit, public_inputs};
+use circuit::{Binding, Witness, WrapCircuit, public_inputs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WrapError {
     #[error("the stage-1 proof does not verify, so there is nothing to wrap: {0}")]
     Stage1(#[from] VerifyError),
+    #[error("the model's values do not fit their slots, so there is nothing to wrap: {0}")]
+    Trace(#[from] crate::pack::PackError),
     #[error("the wrap circuit could not be built or proved: {0}")]
     Groth16(#[from] Groth16Error),
     #[error("the witness's public inputs differ from the statement's: the circuit and its public-input layout disagree")]
@@ -48,7 +55,7 @@ pub struct WrapProof {
 /// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For
 /// development and tests only.
 pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, VerifyingKey<Bn254>), WrapError> {
-    let r1cs = R1cs::synthesize(WrapCircuit { graph: g, id, context: F::from(0u64), witness: None })?;
+    let r1cs = R1cs::synthesize(WrapCircuit { graph: g, id, context: F::from(0u64), witness: None, binding: Binding::Absorbed })?;
     let pk = groth16::setup(&r1cs, &mut StdRng::seed_from_u64(seed))?;
     let vk = pk.vk.clone();
     Ok((ProverKey { pk, r1cs }, vk))
@@ -67,8 +74,8 @@ pub fn prove<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<WrapProof, WrapError> {
     stage1::verify(g, id, s1)?;
-    let w = Witness::new(g, s1, salts)?;
-    let z = groth16::assignment(WrapCircuit { graph: g, id, context, witness: Some(&w) })?;
+    let w = Witness::from_proof(g, s1, salts)?;
+    let z = groth16::assignment(WrapCircuit { graph: g, id, context, witness: Some(&w), binding: Binding::Absorbed })?;
     let public_inputs = public_inputs(g, id, context, &w);
     if z.get(1..key.r1cs.num_instance) != Some(&public_inputs[..]) {
         return Err(WrapError::PublicInputs);
@@ -127,18 +134,19 @@ pub fn commit(salt: F, packed: &[F]) -> F {
 
 /// The quantized output a wrap proof's public inputs carry, if the output is public.
 pub fn output_of(g: &QuantGraph, p: &WrapProof) -> Result<Option<Vec<i64>>, VerifyError> {
-    unpacked(g, p, "output")
+    unpacked(g, &p.public_inputs, "output")
 }
 
 /// The quantized input a wrap proof's public inputs carry, if the input is public.
 pub fn input_of(g: &QuantGraph, p: &WrapProof) -> Result<Option<Vec<i64>>, VerifyError> {
-    unpacked(g, p, "input")
+    unpacked(g, &p.public_inputs, "input")
 }
 
-fn unpacked(g: &QuantGraph, p: &WrapProof, name: &str) -> Result<Option<Vec<i64>>, VerifyError> {
+/// The quantized values of the public tensor `name` in a statement's public inputs, if packed.
+fn unpacked(g: &QuantGraph, public_inputs: &[F], name: &str) -> Result<Option<Vec<i64>>, VerifyError> {
     let Some(e) = public_layout(g).into_iter().find(|e| e.name == name) else { return Ok(None) };
     let PublicKind::Packed(s) = e.kind else { return Ok(None) };
-    let felts = p.public_inputs.get(e.index..e.index + e.count).ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
+    let felts = public_inputs.get(e.index..e.index + e.count).ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
     let seg = &g.segments[s];
     crate::pack::unpack(felts, seg.sent_positions().len(), seg.bits, seg.signed).map(Some).map_err(|e| VerifyError::AdviceRange(e.to_string()))
 }

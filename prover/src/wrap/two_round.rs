@@ -1,0 +1,115 @@
+//! The two-round wrap, beside today's one-round wrap (`super::prove`) until it replaces it: the
+//! stage-1 verifier's circuit in its `Committed` binding (`super::circuit`), proved with
+//! two-round (UltraGroth) Groth16 (`super::groth16`). The proof commits to the advice (D) before
+//! the challenge seed `c = H(tag, D, public inputs)` that the circuit's transcript starts from,
+//! so the circuit neither decomposes nor absorbs the advice: its ranges are LogUp lookups. Keys
+//! are per model; the proof is 160 bytes compressed (A, B, C and D).
+
+use ark_bn254::{Bn254, G2Affine};
+use ark_groth16::ProvingKey;
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
+
+use super::circuit::{Binding, Part, Witness, WrapCircuit, public_inputs};
+use super::groth16::{self, CommitKey, R1cs, TwoRoundProof};
+use super::WrapError;
+use crate::channel::VerifyError;
+use crate::field::F;
+use crate::quantize::{QuantGraph, Trace};
+use crate::stage1;
+
+/// What proving needs, made together at setup: the proving key, the round-1 wires' commitment
+/// key and the circuit's matrices (a proof then only computes the witness).
+pub struct ProverKey {
+    pub pk: ProvingKey<Bn254>,
+    pub ck: CommitKey,
+    pub r1cs: R1cs,
+}
+
+/// A two-round verifying key: Groth16's, and `[δ₁]₂`, which the commitment D pairs with.
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct VerifyingKey {
+    pub groth16: ark_groth16::VerifyingKey<Bn254>,
+    pub delta1_g2: G2Affine,
+}
+
+impl VerifyingKey {
+    /// The number of public inputs a caller gives (the seed `c`, derived, not among them).
+    pub fn num_public_inputs(&self) -> usize {
+        self.groth16.gamma_abc_g1.len().saturating_sub(2)
+    }
+}
+
+/// A two-round proof with the public inputs it proves: `[model id, context, packed input…,
+/// packed output…]`, the layout of `super::public_layout`. The seed `c`, the circuit's last
+/// public input, is not stored: every verifier derives it from D and these (`seed`).
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct Proof {
+    pub proof: TwoRoundProof,
+    pub public_inputs: Vec<F>,
+}
+
+impl Proof {
+    /// `c = keccak256(tag, D, public inputs) mod r` (`groth16::challenge`).
+    pub fn seed(&self) -> F {
+        groth16::challenge(&self.proof.d, &self.public_inputs)
+    }
+}
+
+/// The circuit of `g` with no witness, for key generation.
+fn circuit(g: &QuantGraph, id: F, part: Part) -> WrapCircuit<'_> {
+    WrapCircuit { graph: g, id, context: F::from(0u64), witness: None, binding: Binding::Committed(part) }
+}
+
+/// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For development
+/// and tests only.
+pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, VerifyingKey), WrapError> {
+    let n1 = groth16::witness_count(circuit(g, id, Part::Round1))?;
+    let r1cs = R1cs::synthesize(circuit(g, id, Part::All))?.with_round1(n1)?;
+    let (pk, ck) = groth16::setup_two_round(&r1cs, &mut StdRng::seed_from_u64(seed))?;
+    let vk = VerifyingKey { groth16: pk.vk.clone(), delta1_g2: ck.delta1_g2 };
+    Ok((ProverKey { pk, ck, r1cs }, vk))
+}
+
+/// Proves a model's inference from its run (`QuantGraph::execute`): commits to the advice,
+/// derives the seed, runs stage 1 seeded with it and proves the circuit. `context` is any field
+/// element the caller binds into the proof (an oracle round, a request id); `salts` salt the
+/// commitments of `hashed` input and output. A run that is not the model's is an error naming the
+/// unsatisfied constraint.
+pub fn prove<R: RngCore + CryptoRng>(
+    key: &ProverKey,
+    g: &QuantGraph,
+    id: F,
+    context: F,
+    salts: [F; 2],
+    trace: &Trace,
+    rng: &mut R,
+) -> Result<Proof, WrapError> {
+    let mut w = Witness::from_run(g, trace.segments.clone(), salts)?;
+    fn at<'a>(g: &'a QuantGraph, id: F, context: F, w: &'a Witness, part: Part) -> WrapCircuit<'a> {
+        WrapCircuit { graph: g, id, context, witness: Some(w), binding: Binding::Committed(part) }
+    }
+    let z1 = groth16::assignment(at(g, id, context, &w, Part::Round1))?;
+    let round1 = groth16::commit(&key.pk, &key.ck, &z1[1..], rng)?;
+    let publics = public_inputs(g, id, context, &w);
+    w.seed = groth16::challenge(&round1.d, &publics);
+    w.messages = stage1::seeded_messages(g, id, trace, w.seed);
+    let z = groth16::assignment(at(g, id, context, &w, Part::All))?;
+    let ni = key.r1cs.num_instance;
+    if z.get(1..ni - 1) != Some(&publics[..]) || z.get(ni - 1) != Some(&w.seed) {
+        return Err(WrapError::PublicInputs);
+    }
+    let proof = groth16::prove_two_round(&key.pk, &key.ck, &key.r1cs, &z, &round1, rng)?;
+    Ok(Proof { proof, public_inputs: publics })
+}
+
+/// Checks a two-round proof: derives the seed from D and the public inputs, then the pairing
+/// equation. False for any malformed proof; never panics.
+pub fn verify(vk: &VerifyingKey, p: &Proof) -> bool {
+    groth16::verify_two_round(&vk.groth16, &vk.delta1_g2, &p.public_inputs, &p.proof)
+}
+
+/// The quantized output a proof's public inputs carry, if the output is public.
+pub fn output_of(g: &QuantGraph, p: &Proof) -> Result<Option<Vec<i64>>, VerifyError> {
+    super::unpacked(g, &p.public_inputs, "output")
+}
