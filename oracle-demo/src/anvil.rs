@@ -43,7 +43,10 @@ pub fn anvil_path() -> Result<PathBuf> {
         eprintln!("node_modules/ lacks anvil: running script/install-toolchain.sh");
         let ok = Command::new(root.join("script/install-toolchain.sh")).current_dir(&root).status()?.success();
         if !ok || !p.exists() {
-            bail!("cannot install the pinned toolchain (script/install-toolchain.sh failed); anvil is needed at {}", p.display());
+            bail!(
+                "cannot install the pinned toolchain (script/install-toolchain.sh failed); anvil is needed at {}",
+                p.display()
+            );
         }
     }
     Ok(p)
@@ -76,7 +79,10 @@ fn read_log(log: &File) -> String {
 
 /// The port of anvil's "Listening on 127.0.0.1:PORT" line.
 fn listening_port(log: &str) -> Option<u16> {
-    log.lines().find_map(|l| l.trim().strip_prefix("Listening on ")).and_then(|a| a.rsplit(':').next()).and_then(|p| p.trim().parse().ok())
+    log.lines()
+        .find_map(|l| l.trim().strip_prefix("Listening on "))
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
 }
 
 impl Anvil {
@@ -101,7 +107,12 @@ impl Anvil {
             .stdout(log.try_clone()?)
             .stderr(log.try_clone()?)
             .spawn()
-            .with_context(|| format!("cannot start anvil ({}): is the toolchain installed? run script/install-toolchain.sh", bin.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot start anvil ({}): is the toolchain installed? run script/install-toolchain.sh",
+                    bin.display()
+                )
+            })?;
         CHILD_PID.store(child.id(), Ordering::SeqCst);
         let t = Instant::now();
         loop {
@@ -125,7 +136,11 @@ impl Anvil {
                 let _ = child.kill();
                 let _ = child.wait();
                 CHILD_PID.store(0, Ordering::SeqCst);
-                bail!("anvil did not listen{} within {} s", port.map(|p| format!(" on port {p}")).unwrap_or_default(), START_TIMEOUT.as_secs());
+                bail!(
+                    "anvil did not listen{} within {} s",
+                    port.map(|p| format!(" on port {p}")).unwrap_or_default(),
+                    START_TIMEOUT.as_secs()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

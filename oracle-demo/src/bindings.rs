@@ -386,16 +386,28 @@ pub fn check(abis: &BTreeMap<String, Value>) -> Result<()> {
                 let indexed = e["inputs"].as_array().into_iter().flatten().filter(|i| i["indexed"] == true).count();
                 let got = indexed + usize::from(e["anonymous"] != true);
                 if got != *n {
-                    problems.push(format!("{}: event {sig} has {got} topics in {}, {n} here (indexed parameters differ)", b.interface, b.contract));
+                    problems.push(format!(
+                        "{}: event {sig} has {got} topics in {}, {n} here (indexed parameters differ)",
+                        b.interface, b.contract
+                    ));
                 }
             }
         }
         let declared = b.returns.len();
         if declared != b.functions.len() {
-            problems.push(format!("{}: bindings() lists the returns of {declared} of its {} functions", b.interface, b.functions.len()));
+            problems.push(format!(
+                "{}: bindings() lists the returns of {declared} of its {} functions",
+                b.interface,
+                b.functions.len()
+            ));
         }
         if b.topics.len() != b.events.len() {
-            problems.push(format!("{}: bindings() lists the topics of {} of its {} events", b.interface, b.topics.len(), b.events.len()));
+            problems.push(format!(
+                "{}: bindings() lists the topics of {} of its {} events",
+                b.interface,
+                b.topics.len(),
+                b.events.len()
+            ));
         }
     }
     if !problems.is_empty() {
@@ -418,8 +430,14 @@ mod tests {
         ]});
         assert_eq!(signature(&e), "open((address,uint64),(uint8,(bytes32))[],bytes[])");
         // What sol! says for the same shapes.
-        assert_eq!(<IZkmlEscrow::openCall as SolCall>::SIGNATURE, "open((address,address,uint256,uint64,bytes32,bytes32),(uint256,uint256,uint8,bytes32,bytes32))");
-        assert_eq!(<<IZkmlSignedOracle::latestRoundCall as SolCall>::ReturnTuple<'static> as SolType>::SOL_NAME, "(uint80)");
+        assert_eq!(
+            <IZkmlEscrow::openCall as SolCall>::SIGNATURE,
+            "open((address,address,uint256,uint64,bytes32,bytes32),(uint256,uint256,uint8,bytes32,bytes32))"
+        );
+        assert_eq!(
+            <<IZkmlSignedOracle::latestRoundCall as SolCall>::ReturnTuple<'static> as SolType>::SOL_NAME,
+            "(uint80)"
+        );
         assert_eq!(<<IZkmlEscrow::refundCall as SolCall>::ReturnTuple<'static> as SolType>::SOL_NAME, "()");
     }
 

@@ -13,12 +13,12 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use anyhow::{Context, Result, anyhow, bail};
 use ark_ff::PrimeField;
-use zkml::wrap::ProverKey;
 use serde::{Deserialize, Serialize};
 use zkml::artifact::Compiled;
 use zkml::field::F;
 use zkml::quantize::QuantConfig;
 use zkml::stage1::Stage1Proof;
+use zkml::wrap::ProverKey;
 use zkml::wrap::WrapProof;
 use zkml_verifier_gen::{calldata, hooks, solidity};
 
@@ -42,7 +42,16 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { rounds: 3, keep_chain: false, port: None, rpc_url: None, private_key: None, lookup_bits: 12, work_dir: None, summary: None }
+        Options {
+            rounds: 3,
+            keep_chain: false,
+            port: None,
+            rpc_url: None,
+            private_key: None,
+            lookup_bits: 12,
+            work_dir: None,
+            summary: None,
+        }
     }
 }
 
@@ -164,7 +173,10 @@ pub fn run(opts: Options) -> Result<Summary> {
     }
     let (anvil, url, key) = match &opts.rpc_url {
         Some(url) => {
-            let key = opts.private_key.clone().context("--rpc-url needs a key: set ZKML_PRIVATE_KEY (or pass --private-key)")?;
+            let key = opts
+                .private_key
+                .clone()
+                .context("--rpc-url needs a key: set ZKML_PRIVATE_KEY (or pass --private-key)")?;
             (None, url.clone(), key)
         }
         None => {
@@ -204,12 +216,17 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let t = Instant::now();
     let cal: InputFile = serde_json::from_slice(&std::fs::read(model_dir.join("calibration.json"))?)?;
     let cfg = QuantConfig { lookup_bits: opts.lookup_bits, ..QuantConfig::default() };
-    let compiled = zkml::pipeline::compile(&model_dir.join("price_mlp.onnx"), &cal.input_data, cfg, &work.join("price_mlp"))
-        .context("compiling oracle-demo/model/price_mlp.onnx")?;
+    let compiled =
+        zkml::pipeline::compile(&model_dir.join("price_mlp.onnx"), &cal.input_data, cfg, &work.join("price_mlp"))
+            .context("compiling oracle-demo/model/price_mlp.onnx")?;
     let rows: RoundsFile = serde_json::from_slice(&std::fs::read(model_dir.join("rounds.json"))?)?;
     let s = &compiled.settings;
     let packing = |name: &str| {
-        s.public_inputs.iter().find(|p| p.name == name).and_then(|p| p.packing.clone()).ok_or_else(|| anyhow!("the model's {name} is not public"))
+        s.public_inputs
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.packing.clone())
+            .ok_or_else(|| anyhow!("the model's {name} is not public"))
     };
     let (pin, pout) = (packing("input")?, packing("output")?);
     if pout.values != 1 {
@@ -247,12 +264,18 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         &[
             ("generated/ZkmlPriceVerifier.sol".into(), verifier_src),
             ("contracts/ZkmlSignedOracle.sol".into(), read("contracts/ZkmlSignedOracle.sol")?),
-            ("oracle-demo/contracts/CollateralMonitor.sol".into(), read("oracle-demo/contracts/CollateralMonitor.sol")?),
+            (
+                "oracle-demo/contracts/CollateralMonitor.sol".into(),
+                read("oracle-demo/contracts/CollateralMonitor.sol")?,
+            ),
             ("contracts/ZkmlEscrow.sol".into(), read("contracts/ZkmlEscrow.sol")?),
             ("contracts/ZkmlValidator.sol".into(), read("contracts/ZkmlValidator.sol")?),
             ("contracts/testing/TestUSDC.sol".into(), read("contracts/testing/TestUSDC.sol")?),
             ("contracts/testing/TestIdentityRegistry.sol".into(), read("contracts/testing/TestIdentityRegistry.sol")?),
-            ("contracts/testing/TestValidationRegistry.sol".into(), read("contracts/testing/TestValidationRegistry.sol")?),
+            (
+                "contracts/testing/TestValidationRegistry.sol".into(),
+                read("contracts/testing/TestValidationRegistry.sol")?,
+            ),
         ],
     )?;
     crate::bindings::check(&codes.abis)?;
@@ -263,18 +286,26 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     );
 
     // 4. Deploy.
-    let signer: PrivateKeySigner = key.trim().parse().map_err(|_| anyhow!("the private key is not a 32-byte hex key"))?;
+    let signer: PrivateKeySigner =
+        key.trim().parse().map_err(|_| anyhow!("the private key is not a 32-byte hex key"))?;
     let me = signer.address();
     if me == ATTACKER_KEY.parse::<PrivateKeySigner>().expect("a key").address() {
-        bail!("the deployer key is anvil's dev account #3, which the demo plays the attacker with: deploy with another key");
+        bail!(
+            "the deployer key is anvil's dev account #3, which the demo plays the attacker with: deploy with another key"
+        );
     }
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url.parse().context("--rpc-url is not a URL")?);
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url.parse().context("--rpc-url is not a URL")?);
     let chain_id = provider.get_chain_id().await.with_context(|| format!("cannot reach the node at {url}"))?;
     let model_id = calldata::fr_to_u256(&compiled.id);
-    let (verifier, g_v) = deploy(&provider, code("ZkmlPriceVerifier")?, vec![]).await.context("deploying the verifier")?;
+    let (verifier, g_v) =
+        deploy(&provider, code("ZkmlPriceVerifier")?, vec![]).await.context("deploying the verifier")?;
     let description = "SYN/USD (zkml price model)".to_string();
     let data_signer: PrivateKeySigner = DATA_SIGNER_KEY.parse().expect("a key");
-    let narrow = |v: u64, what: &str| u8::try_from(v).map_err(|_| anyhow!("the model's {what} ({v}) does not fit the oracle's uint8"));
+    let narrow = |v: u64, what: &str| {
+        u8::try_from(v).map_err(|_| anyhow!("the model's {what} ({v}) does not fit the oracle's uint8"))
+    };
     let config = IZkmlSignedOracle::Config {
         verifier,
         modelId: model_id,
@@ -292,7 +323,8 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     };
     // (Config, address[] signers, uint8 quorum): a uint8 encodes as a full word.
     let oracle_args = (config, vec![data_signer.address()], U256::from(QUORUM)).abi_encode_params();
-    let (oracle_addr, g_o) = deploy(&provider, code("ZkmlSignedOracle")?, oracle_args).await.context("deploying ZkmlSignedOracle")?;
+    let (oracle_addr, g_o) =
+        deploy(&provider, code("ZkmlSignedOracle")?, oracle_args).await.context("deploying ZkmlSignedOracle")?;
     let first = rows.rounds.first().context("rounds.json has no rows")?;
     let price0 = (first.price * 10f64.powi(decimals as i32)) as u128;
     let value0 = U256::from(price0) * U256::from(COLLATERAL_TOKENS);
@@ -305,8 +337,11 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         U256::from(MAX_AGE),
     )
         .abi_encode_params();
-    let (monitor_addr, g_m) = deploy(&provider, code("CollateralMonitor")?, monitor_args).await.context("deploying CollateralMonitor")?;
-    println!("chain {chain_id}: verifier {verifier} ({g_v} gas), ZkmlSignedOracle {oracle_addr} ({g_o} gas), CollateralMonitor {monitor_addr} ({g_m} gas)");
+    let (monitor_addr, g_m) =
+        deploy(&provider, code("CollateralMonitor")?, monitor_args).await.context("deploying CollateralMonitor")?;
+    println!(
+        "chain {chain_id}: verifier {verifier} ({g_v} gas), ZkmlSignedOracle {oracle_addr} ({g_o} gas), CollateralMonitor {monitor_addr} ({g_m} gas)"
+    );
     println!(
         "loan: {COLLATERAL_TOKENS} SYN against {:.2} USD of debt, liquidation below {}% collateralization",
         debt.to_string().parse::<f64>().unwrap_or(0.0) / 10f64.powi(decimals as i32),
@@ -321,7 +356,11 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     confirm("ZkmlSignedOracle.setUpdater", oracle.setUpdater(me, true).send().await).await?;
     confirm("ZkmlSignedOracle.setUpdatersRestricted", oracle.setUpdatersRestricted(true).send().await).await?;
     let (signers, quorum) = (oracle.signers().call().await?, oracle.quorum().call().await?);
-    if signers != [data_signer.address()] || quorum != QUORUM || !oracle.updatersRestricted().call().await? || !oracle.isUpdater(me).call().await? {
+    if signers != [data_signer.address()]
+        || quorum != QUORUM
+        || !oracle.updatersRestricted().call().await?
+        || !oracle.isUpdater(me).call().await?
+    {
         bail!("the oracle's guards are not as deployed: signers {signers:?}, quorum {quorum}");
     }
     println!(
@@ -360,7 +399,10 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         let row = &rows.rounds[i % rows.rounds.len()];
         let ts = next_timestamp(last_ts).await;
         // The data signer's report: the hour's features, quantized as the model reads them, at ts.
-        let features = compiled.graph.quantize_input(&row.features).map_err(|e| anyhow!("quantizing round {}'s features: {e:?}", i + 1))?;
+        let features = compiled
+            .graph
+            .quantize_input(&row.features)
+            .map_err(|e| anyhow!("quantizing round {}'s features: {e:?}", i + 1))?;
         let inputs: Vec<I256> = features.iter().map(|&v| I256::try_from(v).expect("i64 fits")).collect();
         let digest = hooks::report_digest(chain_id, oracle_addr, ts, &features);
         if oracle.reportDigest(inputs.clone(), ts).call().await.map_err(|e| revert("reportDigest", e))? != digest {
@@ -368,8 +410,9 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         }
         let signatures = sign_report(&[&data_signer], digest)?;
         // The keeper proves the model on the report's features, bound to this oracle and ts.
-        let (s1, w, prove_ms) = prove_wrapped(&compiled, &pk, &row.features, hooks::oracle_context(chain_id, oracle_addr, ts))
-            .with_context(|| format!("proving round {}", i + 1))?;
+        let (s1, w, prove_ms) =
+            prove_wrapped(&compiled, &pk, &row.features, hooks::oracle_context(chain_id, oracle_addr, ts))
+                .with_context(|| format!("proving round {}", i + 1))?;
         if s1.input != features {
             bail!("round {}: the proof's input is not the signed report's features", i + 1);
         }
@@ -380,9 +423,12 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 
         // The contract must rebuild exactly the statement the proof is about.
         let expected: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
-        let onchain = oracle.publicInputs(inputs.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
+        let onchain =
+            oracle.publicInputs(inputs.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
         if onchain != expected {
-            bail!("ZkmlSignedOracle.publicInputs disagrees with the proof's public inputs:\n  contract {onchain:?}\n  proof    {expected:?}");
+            bail!(
+                "ZkmlSignedOracle.publicInputs disagrees with the proof's public inputs:\n  contract {onchain:?}\n  proof    {expected:?}"
+            );
         }
 
         // A forged answer with the honest proof and report: the verifier refuses it (checked
@@ -404,7 +450,11 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             }
         }
 
-        let r = confirm(&format!("round {}: ZkmlSignedOracle.update", i + 1), oracle.update(proof, inputs, ts, answer_i, signatures).send().await).await?;
+        let r = confirm(
+            &format!("round {}: ZkmlSignedOracle.update", i + 1),
+            oracle.update(proof, inputs, ts, answer_i, signatures).send().await,
+        )
+        .await?;
         let c = confirm(&format!("round {}: CollateralMonitor.check", i + 1), monitor.check().send().await).await?;
         let healthy = monitor.healthy().call().await?;
         let rep = RoundReport {
@@ -442,10 +492,21 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let latest = oracle.latestRoundData().call().await?;
     let last = summary.rounds.last().expect("at least one round").clone();
     if latest.answer.to_string() != last.answer || u64::try_from(latest.roundId).unwrap_or(0) != opts.rounds as u64 {
-        bail!("the oracle's latest round ({}, answer {}) is not the last proved one ({}, {})", latest.roundId, latest.answer, opts.rounds, last.answer);
+        bail!(
+            "the oracle's latest round ({}, answer {}) is not the last proved one ({}, {})",
+            latest.roundId,
+            latest.answer,
+            opts.rounds,
+            last.answer
+        );
     }
     if latest.startedAt != U256::from(last.data_timestamp) || latest.updatedAt != latest.startedAt {
-        bail!("the latest round's startedAt {} / updatedAt {} are not its data timestamp {}", latest.startedAt, latest.updatedAt, last.data_timestamp);
+        bail!(
+            "the latest round's startedAt {} / updatedAt {} are not its data timestamp {}",
+            latest.startedAt,
+            latest.updatedAt,
+            last.data_timestamp
+        );
     }
     println!(
         "\nlatestRoundData: round {}, answer {} ({} decimals), startedAt = updatedAt = {} (the report's data timestamp); the monitor saw round {} and {} checks",
@@ -464,7 +525,19 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 
     // 7. An attacker posts a doctored price.
     let row = &rows.rounds[(opts.rounds - 1) % rows.rounds.len()];
-    let attack = Attack { chain_id, compiled: &compiled, pk: &pk, oracle_addr, verifier, monitor_addr, decimals, frac, last_ts, row, data_signer: &data_signer };
+    let attack = Attack {
+        chain_id,
+        compiled: &compiled,
+        pk: &pk,
+        oracle_addr,
+        verifier,
+        monitor_addr,
+        decimals,
+        frac,
+        last_ts,
+        row,
+        data_signer: &data_signer,
+    };
     summary.attack = Some(attack.run(&provider, url, me).await.context("the attacker's update")?);
     let after = oracle.latestRoundData().call().await?;
     if after.roundId != latest.roundId || after.answer != latest.answer || !monitor.healthy().call().await? {
@@ -503,13 +576,19 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     summary.payment = Some(payment::run(&setup).await.context("the agent-payment flow")?);
 
     if let Some(p) = &opts.summary {
-        std::fs::write(p, serde_json::to_string_pretty(&summary)?).with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(p, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(summary)
 }
 
 /// Stage-1 proof of `features`, wrapped into Groth16 bound to `context`; and the time both took.
-pub(crate) fn prove_wrapped(compiled: &Compiled, pk: &ProverKey, features: &[f64], context: U256) -> Result<(Stage1Proof, WrapProof, u64)> {
+pub(crate) fn prove_wrapped(
+    compiled: &Compiled,
+    pk: &ProverKey,
+    features: &[f64],
+    context: U256,
+) -> Result<(Stage1Proof, WrapProof, u64)> {
     let t = Instant::now();
     let s1 = zkml::pipeline::prove(compiled, features).context("stage-1 proof")?;
     let (w, _) = wrap(compiled, pk, &s1, context)?;
@@ -521,8 +600,9 @@ pub(crate) fn prove_wrapped(compiled: &Compiled, pk: &ProverKey, features: &[f64
 pub(crate) fn wrap(compiled: &Compiled, pk: &ProverKey, s1: &Stage1Proof, context: U256) -> Result<(WrapProof, u64)> {
     let t = Instant::now();
     let context = F::from_be_bytes_mod_order(&context.to_be_bytes::<32>());
-    let w = zkml::wrap::prove(pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], s1, &mut rand::rngs::OsRng)
-        .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
+    let w =
+        zkml::wrap::prove(pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], s1, &mut rand::rngs::OsRng)
+            .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
     Ok((w, t.elapsed().as_millis() as u64))
 }
 
@@ -559,12 +639,16 @@ impl Attack<'_> {
     async fn run<P: Provider>(&self, keeper: &P, url: &str, keeper_a: Address) -> Result<AttackReport> {
         let attacker: PrivateKeySigner = ATTACKER_KEY.parse().expect("a key");
         let attacker_a = attacker.address();
-        let ap = ProviderBuilder::new().wallet(EthereumWallet::from(attacker.clone())).connect_http(url.parse().context("the RPC URL")?);
+        let ap = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(attacker.clone()))
+            .connect_http(url.parse().context("the RPC URL")?);
         if ap.get_balance(attacker_a).await? < U256::from(ATTACKER_GAS_FUNDS) {
             confirm(
                 "funding the attacker's gas",
                 keeper
-                    .send_transaction(TransactionRequest::default().with_to(attacker_a).with_value(U256::from(ATTACKER_GAS_FUNDS)))
+                    .send_transaction(
+                        TransactionRequest::default().with_to(attacker_a).with_value(U256::from(ATTACKER_GAS_FUNDS)),
+                    )
                     .await
                     .map_err(alloy::contract::Error::from),
             )
@@ -575,8 +659,13 @@ impl Attack<'_> {
         let mut doctored = self.row.features.clone();
         doctored[0] /= 2.0;
         let ts = next_timestamp(self.last_ts).await;
-        let (s1, w, prove_ms) = prove_wrapped(self.compiled, self.pk, &doctored, hooks::oracle_context(self.chain_id, self.oracle_addr, ts))
-            .context("proving the doctored features")?;
+        let (s1, w, prove_ms) = prove_wrapped(
+            self.compiled,
+            self.pk,
+            &doctored,
+            hooks::oracle_context(self.chain_id, self.oracle_addr, ts),
+        )
+        .context("proving the doctored features")?;
         let q = s1.output[0];
         let answer = i128::from(q) * 10i128.pow(self.decimals as u32) / (1i128 << self.frac);
         let answer_i = I256::try_from(answer).expect("i128 fits");
@@ -585,7 +674,8 @@ impl Attack<'_> {
 
         // It is a valid proof of exactly the statement the oracle would check.
         let oracle = IZkmlSignedOracle::new(self.oracle_addr, keeper);
-        let public = oracle.publicInputs(features.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
+        let public =
+            oracle.publicInputs(features.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
         if public != w.public_inputs.iter().map(calldata::fr_to_u256).collect::<Vec<_>>() {
             bail!("the oracle's public inputs for the doctored report are not the attacker's proof's");
         }
@@ -594,9 +684,15 @@ impl Attack<'_> {
             bail!("the attacker's proof does not verify");
         }
         let monitor = ICollateralMonitor::new(self.monitor_addr, keeper);
-        let (collateral, debt, ratio) =
-            (monitor.collateral().call().await?, monitor.debt().call().await?, monitor.liquidationRatioBps().call().await?);
-        let would_be_healthy = answer > 0 && U256::from(answer as u128) * collateral / U256::from(10u64).pow(U256::from(18u64)) * U256::from(10_000u64) >= debt * ratio;
+        let (collateral, debt, ratio) = (
+            monitor.collateral().call().await?,
+            monitor.debt().call().await?,
+            monitor.liquidationRatioBps().call().await?,
+        );
+        let would_be_healthy = answer > 0
+            && U256::from(answer as u128) * collateral / U256::from(10u64).pow(U256::from(18u64))
+                * U256::from(10_000u64)
+                >= debt * ratio;
         let usd = |v: i128| v as f64 / 10f64.powi(self.decimals as i32);
         println!(
             "attacker {attacker_a} (anvil account #3): proves the model on doctored features (price now {:.4} -> {:.4} USD, {:.2} s); the proof, bound to this oracle and data timestamp {ts}, is valid (verifyProof: {proof_valid}); its answer {:.4} USD would mark the loan {}",
@@ -612,7 +708,9 @@ impl Attack<'_> {
         let by_attacker = IZkmlSignedOracle::new(self.oracle_addr, &ap);
         let (r1, e1) = mined_revert(
             "the attacker's update",
-            by_attacker.update(proof.clone(), features.clone(), ts, answer_i, sign_report(&[self.data_signer], digest)?).from(attacker_a),
+            by_attacker
+                .update(proof.clone(), features.clone(), ts, answer_i, sign_report(&[self.data_signer], digest)?)
+                .from(attacker_a),
         )
         .await?;
         let attacker_error = match e1 {
@@ -671,7 +769,9 @@ async fn mined_revert<P: Provider>(
 ) -> Result<(TransactionReceipt, IZkmlSignedOracle::IZkmlSignedOracleErrors)> {
     let err = match call.call().await {
         Ok(r) => bail!("{what} would be accepted (round {r})"),
-        Err(e) => e.as_decoded_interface_error::<IZkmlSignedOracle::IZkmlSignedOracleErrors>().ok_or_else(|| revert(what, e))?,
+        Err(e) => e
+            .as_decoded_interface_error::<IZkmlSignedOracle::IZkmlSignedOracleErrors>()
+            .ok_or_else(|| revert(what, e))?,
     };
     let r = call
         .gas(ATTACK_GAS_LIMIT)

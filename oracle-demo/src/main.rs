@@ -47,7 +47,9 @@ struct Cli {
 /// The deployer's key from the environment: ZKML_PRIVATE_KEY (ZKML_DEMO_PRIVATE_KEY, its older
 /// name, is still read).
 fn key_from_env() -> Option<String> {
-    ["ZKML_PRIVATE_KEY", "ZKML_DEMO_PRIVATE_KEY"].iter().find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
+    ["ZKML_PRIVATE_KEY", "ZKML_DEMO_PRIVATE_KEY"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
 }
 
 fn main() {

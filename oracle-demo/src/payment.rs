@@ -7,7 +7,6 @@
 //! other. Then a second request: a tampered proof is refused on-chain (the transaction reverts)
 //! and, after anvil's clock is moved past the deadline, the agent is refunded.
 
-
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{Provider, ProviderBuilder};
@@ -16,14 +15,16 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
 use anyhow::{Context, Result, anyhow, bail};
-use zkml::wrap::ProverKey;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zkml::artifact::Compiled;
+use zkml::wrap::ProverKey;
 use zkml_verifier_gen::{calldata, hooks};
 
-use crate::bindings::{IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization};
+use crate::bindings::{
+    IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization,
+};
 use crate::demo::{RoundRow, confirm, decoded_revert, deploy, prove_wrapped, wrap};
 
 /// The price of one proved inference: 1.50 USDC (6 decimals).
@@ -143,15 +144,19 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let k = hooks::pack_signed(&vec![0; s.compiled.graph.input_len()], s.input_slot_bits)
         .map_err(|e| anyhow!("the model's input does not pack: {e:?}"))?
         .len();
-    let (usdc_a, g_usdc) = deploy(s.me, code("TestUSDC")?, (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params())
+    let (usdc_a, g_usdc) =
+        deploy(s.me, code("TestUSDC")?, (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params())
+            .await
+            .context("deploying TestUSDC")?;
+    let (identity_a, g_id) =
+        deploy(s.me, code("TestIdentityRegistry")?, vec![]).await.context("deploying TestIdentityRegistry")?;
+    let (registry_a, g_reg) = deploy(s.me, code("TestValidationRegistry")?, (identity_a,).abi_encode_params())
         .await
-        .context("deploying TestUSDC")?;
-    let (identity_a, g_id) = deploy(s.me, code("TestIdentityRegistry")?, vec![]).await.context("deploying TestIdentityRegistry")?;
-    let (registry_a, g_reg) =
-        deploy(s.me, code("TestValidationRegistry")?, (identity_a,).abi_encode_params()).await.context("deploying TestValidationRegistry")?;
-    let (validator_a, g_val) = deploy(s.me, code("ZkmlValidator")?, (registry_a, s.verifier, s.model_id, U256::from(k)).abi_encode_params())
-        .await
-        .context("deploying ZkmlValidator")?;
+        .context("deploying TestValidationRegistry")?;
+    let (validator_a, g_val) =
+        deploy(s.me, code("ZkmlValidator")?, (registry_a, s.verifier, s.model_id, U256::from(k)).abi_encode_params())
+            .await
+            .context("deploying ZkmlValidator")?;
     let (escrow_a, g_esc) = deploy(
         s.me,
         code("ZkmlEscrow")?,
@@ -168,16 +173,20 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let agent = PrivateKeySigner::random();
     let provider_key = PrivateKeySigner::random();
     let (agent_a, provider_a) = (agent.address(), provider_key.address());
-    let prov = ProviderBuilder::new().wallet(EthereumWallet::from(provider_key)).connect_http(s.url.parse().context("the RPC URL")?);
+    let prov = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(provider_key))
+        .connect_http(s.url.parse().context("the RPC URL")?);
     let usdc = ITestUSDC::new(usdc_a, s.me);
     let escrow = IZkmlEscrow::new(escrow_a, s.me);
     let escrow_p = IZkmlEscrow::new(escrow_a, &prov);
     let registry = IValidationRegistry::new(registry_a, s.me);
     confirm(
         "funding the provider's gas",
-        s.me.send_transaction(TransactionRequest::default().with_to(provider_a).with_value(U256::from(PROVIDER_GAS_FUNDS)))
-            .await
-            .map_err(alloy::contract::Error::from),
+        s.me.send_transaction(
+            TransactionRequest::default().with_to(provider_a).with_value(U256::from(PROVIDER_GAS_FUNDS)),
+        )
+        .await
+        .map_err(alloy::contract::Error::from),
     )
     .await?;
     confirm("TestUSDC.mint", usdc.mint(agent_a, U256::from(AGENT_FUNDS)).send().await).await?;
@@ -198,10 +207,17 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         model_id: s.model_id,
     });
     let agent_uri = format!("data:application/json;base64,{}", base64(reg_file.to_string().as_bytes()));
-    let r = confirm("IdentityRegistry.register", IIdentityRegistry::new(identity_a, &prov).register(agent_uri).send().await).await?;
-    let agent_id = r.decoded_log::<IIdentityRegistry::Registered>().context("register emitted no Registered event")?.data.agentId;
+    let r = confirm(
+        "IdentityRegistry.register",
+        IIdentityRegistry::new(identity_a, &prov).register(agent_uri).send().await,
+    )
+    .await?;
+    let agent_id =
+        r.decoded_log::<IIdentityRegistry::Registered>().context("register emitted no Registered event")?.data.agentId;
     let agent_id_u64 = u64::try_from(agent_id).context("agent id")?;
-    println!("agent (payer) {agent_a}: 10 USDC; provider {provider_a}: ERC-8004 agent #{agent_id} in the identity registry");
+    println!(
+        "agent (payer) {agent_a}: 10 USDC; provider {provider_a}: ERC-8004 agent #{agent_id} in the identity registry"
+    );
 
     let bal = |step: &str| {
         let step = step.to_string();
@@ -211,7 +227,12 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
                 let v = usdc.balanceOf(a).call().await.context("TestUSDC.balanceOf")?;
                 u64::try_from(v).map_err(|_| anyhow!("balance {v} too large"))
             };
-            Ok::<Balances, anyhow::Error>(Balances { step, agent: b(agent_a).await?, escrow: b(escrow_a).await?, provider: b(provider_a).await? })
+            Ok::<Balances, anyhow::Error>(Balances {
+                step,
+                agent: b(agent_a).await?,
+                escrow: b(escrow_a).await?,
+                provider: b(provider_a).await?,
+            })
         }
     };
     let mut balances = vec![bal("start").await?];
@@ -245,7 +266,10 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     );
     let (request_id, open_r) = open_from_payload(s, &escrow, escrow_a, &paid.payload).await?;
     balances.push(bal("agent paid into the escrow (open)").await?);
-    println!("escrow: request {request_id} opened (tx {}, {} gas), deadline {}", open_r.transaction_hash, open_r.gas_used, paid.deadline);
+    println!(
+        "escrow: request {request_id} opened (tx {}, {} gas), deadline {}",
+        open_r.transaction_hash, open_r.gas_used, paid.deadline
+    );
 
     // The provider asks the ERC-8004 registry for a validation by our validator of the same
     // request (the validator's request hash is the escrow's request id: the same rule, client =
@@ -254,15 +278,22 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let vr = confirm(
         "ValidationRegistry.validationRequest",
         IValidationRegistry::new(registry_a, &prov)
-            .validationRequest(validator_a, agent_id, format!("{}#request={request_id}", hooks::caip10(s.chain_id, escrow_a)), request_id)
+            .validationRequest(
+                validator_a,
+                agent_id,
+                format!("{}#request={request_id}", hooks::caip10(s.chain_id, escrow_a)),
+                request_id,
+            )
             .send()
             .await,
     )
     .await?;
-    let (s1, w, prove_ms) = prove_wrapped(s.compiled, s.pk, &s.paid_row.features, hooks::escrow_context(s.chain_id, escrow_a, request_id))
-        .context("proving the paid inference")?;
+    let (s1, w, prove_ms) =
+        prove_wrapped(s.compiled, s.pk, &s.paid_row.features, hooks::escrow_context(s.chain_id, escrow_a, request_id))
+            .context("proving the paid inference")?;
     let (wv, validation_wrap_ms) =
-        wrap(s.compiled, s.pk, &s1, hooks::validation_context(s.chain_id, validator_a, agent_id, request_id)).context("wrapping for the validator")?;
+        wrap(s.compiled, s.pk, &s1, hooks::validation_context(s.chain_id, validator_a, agent_id, request_id))
+            .context("wrapping for the validator")?;
     let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
     let public_v: Vec<U256> = wv.public_inputs.iter().map(calldata::fr_to_u256).collect();
     if public.get(2..2 + k) != Some(&paid.input_words[..]) || public_v.get(2..) != public.get(2..) {
@@ -284,7 +315,12 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     // Each hook refuses the other's proof: the context names the hook and the use.
     let validator_p = IZkmlValidator::new(validator_a, &prov);
     let uri = format!("data:,zkml proof of request {request_id}");
-    let at_validator = match validator_p.respond(agent_a, paid.salt, proof.clone(), public.clone(), uri.clone()).from(provider_a).call().await {
+    let at_validator = match validator_p
+        .respond(agent_a, paid.salt, proof.clone(), public.clone(), uri.clone())
+        .from(provider_a)
+        .call()
+        .await
+    {
         Ok(_) => bail!("the validator would accept the escrow's proof"),
         Err(e) => match e.as_decoded_interface_error::<IZkmlValidator::IZkmlValidatorErrors>() {
             Some(IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)) => "ZkmlValidator.WrongRequest".to_string(),
@@ -298,23 +334,45 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
             _ => bail!("the escrow refused the validator's proof, but not as WrongRequest: {}", describe(&e)),
         },
     };
-    println!("the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}");
+    println!(
+        "the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}"
+    );
 
     // The escrow pays on its proof; the validator verifies its own and answers the registry.
-    let rel = confirm("ZkmlEscrow.release", escrow_p.release(request_id, proof.clone(), public.clone()).send().await).await?;
+    let rel =
+        confirm("ZkmlEscrow.release", escrow_p.release(request_id, proof.clone(), public.clone()).send().await).await?;
     let released = rel.decoded_log::<IZkmlEscrow::Released>().context("release emitted no Released event")?;
     if released.data.provider != provider_a || released.data.amount != U256::from(PRICE) {
-        bail!("the escrow released {} to {}, not {PRICE} to the provider", released.data.amount, released.data.provider);
+        bail!(
+            "the escrow released {} to {}, not {PRICE} to the provider",
+            released.data.amount,
+            released.data.provider
+        );
     }
     balances.push(bal("released to the provider on the proof").await?);
-    let resp = confirm("ZkmlValidator.respond", validator_p.respond(agent_a, paid.salt, proof_v, public_v, uri).send().await).await?;
-    let validated = resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
-    if validated.data.requestHash != request_id || validated.data.client != agent_a || validated.data.agentId != agent_id {
-        bail!("the validator validated request {} of client {}, not the escrow's request {request_id}", validated.data.requestHash, validated.data.client);
+    let resp =
+        confirm("ZkmlValidator.respond", validator_p.respond(agent_a, paid.salt, proof_v, public_v, uri).send().await)
+            .await?;
+    let validated =
+        resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
+    if validated.data.requestHash != request_id
+        || validated.data.client != agent_a
+        || validated.data.agentId != agent_id
+    {
+        bail!(
+            "the validator validated request {} of client {}, not the escrow's request {request_id}",
+            validated.data.requestHash,
+            validated.data.client
+        );
     }
     let st = registry.getValidationStatus(request_id).call().await.context("ValidationRegistry.getValidationStatus")?;
     if st.validatorAddress != validator_a || st.response != 100 || st.tag != "zkml" {
-        bail!("the registry holds response {} tagged {:?} from {} for the request", st.response, st.tag, st.validatorAddress);
+        bail!(
+            "the registry holds response {} tagged {:?} from {} for the request",
+            st.response,
+            st.tag,
+            st.validatorAddress
+        );
     }
     println!(
         "escrow: released {} USDC to the provider (tx {}, {} gas); ERC-8004: validation response {} tagged \"{}\" (tx {}, {} gas)",
@@ -330,7 +388,9 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let double = match escrow.release(request_id, proof.clone(), public.clone()).call().await {
         Ok(_) => bail!("the escrow would release the same request twice"),
         Err(e) => match escrow_error(&e) {
-            Some(IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n)) if n.status == STATUS_RELEASED => "ZkmlEscrow.NotOpen(Released)".to_string(),
+            Some(IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n)) if n.status == STATUS_RELEASED => {
+                "ZkmlEscrow.NotOpen(Released)".to_string()
+            }
             _ => bail!("a second release was refused, but not as ZkmlEscrow.NotOpen(Released): {}", describe(&e)),
         },
     };
@@ -341,9 +401,13 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let second = sign_payment(s, &agent, &payment_required, &s.tampered_row.features).await?;
     let (request2, _) = open_from_payload(s, &escrow, escrow_a, &second.payload).await?;
     balances.push(bal("second request opened").await?);
-    let (_, w2, prove2_ms) =
-        prove_wrapped(s.compiled, s.pk, &s.tampered_row.features, hooks::escrow_context(s.chain_id, escrow_a, request2))
-            .context("proving the second request")?;
+    let (_, w2, prove2_ms) = prove_wrapped(
+        s.compiled,
+        s.pk,
+        &s.tampered_row.features,
+        hooks::escrow_context(s.chain_id, escrow_a, request2),
+    )
+    .context("proving the second request")?;
     let public2: Vec<U256> = w2.public_inputs.iter().map(calldata::fr_to_u256).collect();
     let mut bad = calldata::encode_proof(&w2.proof);
     let q = U256::from_str_radix(BN254_Q, 10).expect("q");
@@ -395,7 +459,10 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     .await;
     let (refund_tx, refund_gas) = match travelled {
         Err(e) => {
-            println!("the node does not move its clock (evm_increaseTime: {e}); the agent can call refund after {}", second.deadline);
+            println!(
+                "the node does not move its clock (evm_increaseTime: {e}); the agent can call refund after {}",
+                second.deadline
+            );
             (None, None)
         }
         Ok(_) => {
@@ -474,14 +541,20 @@ struct SignedPayment {
 /// The agent's side: quantize and pack its input (what the proof will commit to), choose a salt,
 /// derive the request id and the authorization's nonce as the offer says, and sign an EIP-712
 /// ReceiveWithAuthorization to the escrow.
-async fn sign_payment<P: Provider>(s: &Setup<'_, P>, agent: &PrivateKeySigner, offer: &Value, features: &[f64]) -> Result<SignedPayment> {
+async fn sign_payment<P: Provider>(
+    s: &Setup<'_, P>,
+    agent: &PrivateKeySigner,
+    offer: &Value,
+    features: &[f64],
+) -> Result<SignedPayment> {
     let accepted = &offer["accepts"][0];
     let addr = |k: &str| -> Result<Address> {
         accepted[k].as_str().and_then(|a| a.parse().ok()).ok_or_else(|| anyhow!("the offer has no address {k}"))
     };
     let (escrow, asset) = (addr("payTo")?, addr("asset")?);
     let zk = &accepted["extra"]["zkml"];
-    let provider: Address = zk["provider"].as_str().and_then(|a| a.parse().ok()).context("the offer names no provider")?;
+    let provider: Address =
+        zk["provider"].as_str().and_then(|a| a.parse().ok()).context("the offer names no provider")?;
     let amount: U256 = accepted["amount"].as_str().and_then(|a| a.parse().ok()).context("the offer has no amount")?;
     let deadline_seconds = zk["deadlineSeconds"].as_u64().context("the offer has no deadline")?;
 
@@ -554,7 +627,8 @@ async fn open_from_payload<P: Provider>(
 ) -> Result<(B256, alloy::rpc::types::TransactionReceipt)> {
     let a = &payload["payload"]["authorization"];
     let z = &payload["extensions"]["zkml"];
-    let field = |v: &Value, k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("the payment payload lacks {k}"));
+    let field =
+        |v: &Value, k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("the payment payload lacks {k}"));
     let from: Address = field(a, "from")?.parse().context("authorization.from")?;
     let to: Address = field(a, "to")?.parse().context("authorization.to")?;
     let value: U256 = field(a, "value")?.parse().context("authorization.value")?;
@@ -567,7 +641,8 @@ async fn open_from_payload<P: Provider>(
     let deadline = z["deadline"].as_u64().context("zkml.deadline")?;
     let sig_hex = field(&payload["payload"], "signature")?;
     let sig_bytes = alloy::primitives::hex::decode(&sig_hex).context("the signature is not hex")?;
-    let sig = alloy::primitives::Signature::try_from(sig_bytes.as_slice()).map_err(|e| anyhow!("the signature: {e}"))?;
+    let sig =
+        alloy::primitives::Signature::try_from(sig_bytes.as_slice()).map_err(|e| anyhow!("the signature: {e}"))?;
 
     if to != escrow_a || value != U256::from(PRICE) {
         bail!("the authorization pays {value} to {to}, not {PRICE} to the escrow {escrow_a}");
@@ -581,7 +656,9 @@ async fn open_from_payload<P: Provider>(
         verifying_contract: payload["accepted"]["asset"].as_str().and_then(|x| x.parse().ok()).context("accepted.asset")?,
     };
     let auth = ReceiveWithAuthorization { from, to, value, validAfter: valid_after, validBefore: valid_before, nonce };
-    let signer = sig.recover_address_from_prehash(&auth.eip712_signing_hash(&domain)).map_err(|e| anyhow!("recovering the signer: {e}"))?;
+    let signer = sig
+        .recover_address_from_prehash(&auth.eip712_signing_hash(&domain))
+        .map_err(|e| anyhow!("recovering the signer: {e}"))?;
     if signer != from {
         bail!("the authorization is signed by {signer}, not by the payer {from}");
     }
@@ -650,7 +727,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }

@@ -11,8 +11,10 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use oracle_demo::Summary;
 use oracle_demo::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY};
-use oracle_demo::bindings::{ICollateralMonitor, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator};
-use oracle_demo::payment::{DEADLINE_SECONDS, PRICE, STATUS_RELEASED, STATUS_REFUNDED};
+use oracle_demo::bindings::{
+    ICollateralMonitor, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator,
+};
+use oracle_demo::payment::{DEADLINE_SECONDS, PRICE, STATUS_REFUNDED, STATUS_RELEASED};
 
 #[test]
 fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
@@ -50,7 +52,10 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         let signer_a = DATA_SIGNER_KEY.parse::<PrivateKeySigner>().unwrap().address();
         let keeper_a = ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address();
         let attacker_a = ATTACKER_KEY.parse::<PrivateKeySigner>().unwrap().address();
-        assert_eq!((s.data_signer.parse::<Address>().unwrap(), s.keeper.parse::<Address>().unwrap()), (signer_a, keeper_a));
+        assert_eq!(
+            (s.data_signer.parse::<Address>().unwrap(), s.keeper.parse::<Address>().unwrap()),
+            (signer_a, keeper_a)
+        );
         assert_eq!(oracle.signers().call().await.unwrap(), vec![signer_a]);
         assert_eq!(oracle.quorum().call().await.unwrap(), 1);
         assert!(oracle.updatersRestricted().call().await.unwrap());
@@ -91,7 +96,8 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         assert_eq!(a.attacker_error, format!("ZkmlSignedOracle.NotAnUpdater({attacker_a})"));
         assert_eq!(a.keeper_error, format!("ZkmlSignedOracle.NotASigner(0, {attacker_a})"));
         for (tx, from, gas) in [(&a.attacker_tx, attacker_a, a.attacker_gas), (&a.keeper_tx, keeper_a, a.keeper_gas)] {
-            let r = provider.get_transaction_receipt(tx.parse().unwrap()).await.unwrap().expect("the attack tx was mined");
+            let r =
+                provider.get_transaction_receipt(tx.parse().unwrap()).await.unwrap().expect("the attack tx was mined");
             assert!(!r.status(), "the attacker's update must revert on-chain");
             assert_eq!((r.from, r.to, r.gas_used), (from, Some(oracle_a), gas));
         }
@@ -104,7 +110,8 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         // The agent-payment flow.
         let p = s.payment.as_ref().expect("the payment flow ran");
         let addr = |a: &str| a.parse::<Address>().unwrap();
-        let (escrow_a, validator_a, agent, provider_a) = (addr(&p.escrow), addr(&p.validator), addr(&p.agent), addr(&p.provider));
+        let (escrow_a, validator_a, agent, provider_a) =
+            (addr(&p.escrow), addr(&p.validator), addr(&p.agent), addr(&p.provider));
         let usdc = ITestUSDC::new(addr(&p.usdc), &provider);
         let escrow = IZkmlEscrow::new(escrow_a, &provider);
         let registry = IValidationRegistry::new(addr(&p.validation_registry), &provider);
@@ -117,7 +124,9 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
 
         // The provider was paid exactly once: one Released event, for the paid request.
         let logs = provider
-            .get_logs(&Filter::new().address(escrow_a).event_signature(IZkmlEscrow::Released::SIGNATURE_HASH).from_block(0))
+            .get_logs(
+                &Filter::new().address(escrow_a).event_signature(IZkmlEscrow::Released::SIGNATURE_HASH).from_block(0),
+            )
             .await
             .unwrap();
         assert_eq!(logs.len(), 1, "Released events");
@@ -130,7 +139,10 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         // The payment was the agent's signed EIP-3009 authorization: its nonce is spent.
         let nonce: B256 = p.payment_payload["payload"]["authorization"]["nonce"].as_str().unwrap().parse().unwrap();
         assert!(usdc.authorizationState(agent, nonce).call().await.unwrap());
-        assert_eq!(p.payment_payload["payload"]["authorization"]["from"].as_str().unwrap().parse::<Address>().unwrap(), agent);
+        assert_eq!(
+            p.payment_payload["payload"]["authorization"]["from"].as_str().unwrap().parse::<Address>().unwrap(),
+            agent
+        );
 
         // ERC-8004: the registry holds response 100 from our validator, and the validator kept
         // the proved input and output.
@@ -140,16 +152,26 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         let sum = registry.getSummary(st.agentId, vec![validator_a], "zkml".into()).call().await.unwrap();
         assert_eq!((sum.count, sum.avgResponse), (1, 100));
         let res = IZkmlValidator::new(validator_a, &provider).resultOf(request_id).call().await.unwrap();
-        assert_eq!(res.client, agent, "the validation's client is the payer: its request hash is the escrow's request id");
+        assert_eq!(
+            res.client, agent,
+            "the validation's client is the payer: its request hash is the escrow's request id"
+        );
         assert_eq!(res.inputHash, escrow.requests(request_id).call().await.unwrap().inputHash);
         assert_ne!(res.outputHash, B256::ZERO);
         assert_eq!(res.outputHash, rel.outputHash, "both proofs prove the same output");
-        assert_eq!(p.cross_context_refused, ["ZkmlValidator.WrongRequest".to_string(), "ZkmlEscrow.WrongRequest".to_string()]);
+        assert_eq!(
+            p.cross_context_refused,
+            ["ZkmlValidator.WrongRequest".to_string(), "ZkmlEscrow.WrongRequest".to_string()]
+        );
         assert!(p.respond_gas > 0 && p.release_gas > 0);
 
         // The tampered proof: a mined transaction to the escrow that reverted, before the deadline.
         assert_eq!(p.tampered_error, "ZkmlEscrow.InvalidProof");
-        let tr = provider.get_transaction_receipt(p.tampered_tx.parse().unwrap()).await.unwrap().expect("the tampered tx was mined");
+        let tr = provider
+            .get_transaction_receipt(p.tampered_tx.parse().unwrap())
+            .await
+            .unwrap()
+            .expect("the tampered tx was mined");
         assert!(!tr.status(), "the tampered release must revert");
         assert_eq!(tr.to, Some(escrow_a));
         assert_eq!(tr.from, provider_a);
@@ -158,11 +180,18 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
 
         // The refund after the deadline (anvil's clock moved): the agent got the second payment back.
         assert_eq!(p.early_refund_refused, "ZkmlEscrow.DeadlineNotReached");
-        let rr = provider.get_transaction_receipt(p.refund_tx.as_deref().expect("refunded").parse().unwrap()).await.unwrap().unwrap();
+        let rr = provider
+            .get_transaction_receipt(p.refund_tx.as_deref().expect("refunded").parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(rr.status());
         let rblock = provider.get_block_by_number(rr.block_number.unwrap().into()).await.unwrap().unwrap();
         assert!(rblock.header.timestamp > p.tampered_deadline);
-        assert!(p.tampered_deadline >= tblock.header.timestamp + DEADLINE_SECONDS - 120, "deadline ~{DEADLINE_SECONDS} s after opening");
+        assert!(
+            p.tampered_deadline >= tblock.header.timestamp + DEADLINE_SECONDS - 120,
+            "deadline ~{DEADLINE_SECONDS} s after opening"
+        );
         assert_eq!(escrow.requests(request2).call().await.unwrap().status, STATUS_REFUNDED);
         assert_eq!(bal(agent).await, 10_000_000 - PRICE, "the agent paid once and was refunded once");
         assert_eq!(bal(escrow_a).await, 0);
@@ -201,7 +230,10 @@ fn a_taken_port_is_a_clear_error() {
     let e = Anvil::start(Some(port)).err().expect("the port is taken").to_string();
     assert!(e.contains("already taken"), "{e}");
     // The binary with --port: exit 1 and the reason.
-    let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo")).args(["--rounds", "1", "--port", &port.to_string()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo"))
+        .args(["--rounds", "1", "--port", &port.to_string()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("port {port}")) && stderr.contains("already taken"), "{stderr}");

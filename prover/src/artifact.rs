@@ -51,7 +51,8 @@ fn read(path: &Path) -> Result<Vec<u8>, ArtifactError> {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
-    std::fs::write(path, bytes).map_err(|e| ArtifactError::Write { path: path.display().to_string(), reason: e.to_string() })
+    std::fs::write(path, bytes)
+        .map_err(|e| ArtifactError::Write { path: path.display().to_string(), reason: e.to_string() })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,7 +66,10 @@ pub fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, ArtifactError> {
     let f: InputFile = serde_json::from_slice(&bytes)
         .map_err(|e| ArtifactError::Input { path: path.display().to_string(), reason: e.to_string() })?;
     if f.input_data.is_empty() || f.input_data.iter().any(|v| v.is_empty()) {
-        return Err(ArtifactError::Input { path: path.display().to_string(), reason: "input_data holds no values".into() });
+        return Err(ArtifactError::Input {
+            path: path.display().to_string(),
+            reason: "input_data holds no values".into(),
+        });
     }
     Ok(f.input_data)
 }
@@ -141,9 +145,13 @@ pub struct Compiled {
 
 impl Compiled {
     pub fn write(dir: &Path, graph: &QuantGraph, settings: &Settings, onnx: &Path) -> Result<(), ArtifactError> {
-        std::fs::create_dir_all(dir).map_err(|e| ArtifactError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ArtifactError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
         write(&dir.join(MODEL_FILE), &serde_json::to_vec(graph).expect("graph serializes"))?;
-        write(&dir.join(SETTINGS_FILE), serde_json::to_string_pretty(settings).expect("settings serialize").as_bytes())?;
+        write(
+            &dir.join(SETTINGS_FILE),
+            serde_json::to_string_pretty(settings).expect("settings serialize").as_bytes(),
+        )?;
         if onnx != dir.join(ONNX_FILE) {
             write(&dir.join(ONNX_FILE), &read(onnx)?)?;
         }
@@ -157,12 +165,16 @@ impl Compiled {
         }
         let mp = dir.join(MODEL_FILE);
         let file = std::fs::File::open(&mp).map_err(|e| nc(format!("{}: {e}", mp.display())))?;
-        let graph: QuantGraph = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| nc(format!("{MODEL_FILE}: {e}")))?;
-        let settings: Settings =
-            serde_json::from_slice(&read(&dir.join(SETTINGS_FILE))?).map_err(|e| nc(format!("{SETTINGS_FILE}: {e}")))?;
+        let graph: QuantGraph =
+            serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| nc(format!("{MODEL_FILE}: {e}")))?;
+        let settings: Settings = serde_json::from_slice(&read(&dir.join(SETTINGS_FILE))?)
+            .map_err(|e| nc(format!("{SETTINGS_FILE}: {e}")))?;
         let id = model_id(&graph);
         if settings.model_id != id.to_string() {
-            return Err(nc(format!("{SETTINGS_FILE} names model {} but {MODEL_FILE} hashes to another", settings.model_id)));
+            return Err(nc(format!(
+                "{SETTINGS_FILE} names model {} but {MODEL_FILE} hashes to another",
+                settings.model_id
+            )));
         }
         Ok(Compiled { dir: dir.to_path_buf(), graph, id, settings })
     }
@@ -260,7 +272,10 @@ pub struct KeyFiles {
 }
 
 /// Writes a key file streaming through `body`; returns its size and SHA3-256.
-fn write_hashed(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<(), String>) -> Result<(u64, String), ArtifactError> {
+fn write_hashed(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+) -> Result<(u64, String), ArtifactError> {
     let err = |e: String| ArtifactError::Write { path: path.display().to_string(), reason: e };
     let f = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
     let mut w = Hashing::new(std::io::BufWriter::new(f));
@@ -272,7 +287,10 @@ fn write_hashed(path: &Path, body: impl FnOnce(&mut dyn Write) -> Result<(), Str
 
 /// Reads a key file streaming through `body`, refusing trailing bytes; returns what `body`
 /// read and the file's SHA3-256, hashed in the same pass.
-fn read_hashed<T>(path: &Path, body: impl FnOnce(&mut dyn Read) -> Result<T, String>) -> Result<(T, String), ArtifactError> {
+fn read_hashed<T>(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Read) -> Result<T, String>,
+) -> Result<(T, String), ArtifactError> {
     let p = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
     let mut r = Hashing::new(std::io::BufReader::new(f));
@@ -286,7 +304,8 @@ fn read_hashed<T>(path: &Path, body: impl FnOnce(&mut dyn Read) -> Result<T, Str
 /// Writes the keys of a setup: pk.bin and r1cs.bin (what proving reads), vk.bin and vk.json,
 /// which records the others' digests. Returns pk.bin's size.
 pub fn write_keys(dir: &Path, key: &ProverKey, vk: &VerifyingKey<Bn254>) -> Result<u64, ArtifactError> {
-    let (pk_size, pk) = write_hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
+    let (pk_size, pk) =
+        write_hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
     let (_, r1cs) = write_hashed(&dir.join(R1CS_FILE), |w| key.r1cs.write(w).map_err(|e| e.to_string()))?;
     write_key(&dir.join(VK_FILE), vk)?;
     let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs })).expect("json");
@@ -325,11 +344,13 @@ pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
     struct Recorded {
         sha3_256: Option<KeyFiles>,
     }
-    let recorded: Recorded = serde_json::from_slice(&json).map_err(|e| ArtifactError::CorruptKey { path: vp.clone(), reason: e.to_string() })?;
+    let recorded: Recorded = serde_json::from_slice(&json)
+        .map_err(|e| ArtifactError::CorruptKey { path: vp.clone(), reason: e.to_string() })?;
     let Some(files) = recorded.sha3_256 else {
         return Err(ArtifactError::CorruptKey {
             path: vp,
-            reason: "it records no digests of pk.bin and r1cs.bin (keys from an older zkml): run `zkml setup` again".into(),
+            reason: "it records no digests of pk.bin and r1cs.bin (keys from an older zkml): run `zkml setup` again"
+                .into(),
         });
     };
     let hashed = |path: &Path, want: &str, got: String| -> Result<(), ArtifactError> {
@@ -338,16 +359,21 @@ pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
         }
         Err(ArtifactError::ForeignKey {
             path: path.display().to_string(),
-            reason: format!("its SHA3-256 is {got} but vk.json records {want} (it comes from another setup: run `zkml setup` again)"),
+            reason: format!(
+                "its SHA3-256 is {got} but vk.json records {want} (it comes from another setup: run `zkml setup` again)"
+            ),
         })
     };
     use ark_serialize::{Compress, Validate};
     let (pk_path, r1cs_path) = (dir.join(PK_FILE), dir.join(R1CS_FILE));
-    let (pk, got) = read_hashed(&pk_path, |r| ProvingKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string()))?;
+    let (pk, got) = read_hashed(&pk_path, |r| {
+        ProvingKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())
+    })?;
     hashed(&pk_path, &files.pk, got)?;
     let (r1cs, got) = read_hashed(&r1cs_path, |r| R1cs::read(r).map_err(|e| e.to_string()))?;
     hashed(&r1cs_path, &files.r1cs, got)?;
-    r1cs.check_key(&pk, None).map_err(|e| ArtifactError::ForeignKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
+    r1cs.check_key(&pk, None)
+        .map_err(|e| ArtifactError::ForeignKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
     Ok(ProverKey { pk, r1cs })
 }
 

@@ -80,7 +80,8 @@ pub struct Row {
 /// Reads a serialized `TensorProto` (a test input or output).
 pub fn read_tensor(path: &Path) -> Result<FTensor, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let t = tract_onnx::pb::TensorProto::decode(bytes.as_slice()).map_err(|e| format!("{} is not a TensorProto: {e}", path.display()))?;
+    let t = tract_onnx::pb::TensorProto::decode(bytes.as_slice())
+        .map_err(|e| format!("{} is not a TensorProto: {e}", path.display()))?;
     onnx::tensor_from_proto(&t, &path.display().to_string()).map_err(|e| e.to_string())
 }
 
@@ -109,7 +110,8 @@ pub fn model_dirs(roots: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             continue;
         }
         let rd = std::fs::read_dir(r).map_err(|e| format!("cannot list {}: {e}", r.display()))?;
-        let mut dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("model.onnx").exists()).collect();
+        let mut dirs: Vec<PathBuf> =
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("model.onnx").exists()).collect();
         if dirs.is_empty() {
             return Err(format!("{} holds no model directories (DIR/model.onnx)", r.display()));
         }
@@ -148,26 +150,36 @@ fn run_inner(dir: &Path, cfg: QuantConfig, max_values: usize, row: &mut Row) -> 
     ops.dedup();
     row.ops = ops;
     let data = dir.join("test_data_set_0");
-    let read = |prefix: &str| -> Result<Vec<FTensor>, String> { numbered(&data, prefix)?.iter().map(|p| read_tensor(p)).collect() };
+    let read = |prefix: &str| -> Result<Vec<FTensor>, String> {
+        numbered(&data, prefix)?.iter().map(|p| read_tensor(p)).collect()
+    };
     let (inputs, outputs) = match (read("input"), read("output")) {
         (Ok(i), Ok(o)) => (i, o),
         (Err(e), _) | (_, Err(e)) => return Outcome::BadData(e),
     };
     // Several outputs are proved as one, concatenated.
-    let outputs = vec![FTensor { shape: vec![outputs.iter().map(|t| t.data.len()).sum()], data: outputs.iter().flat_map(|t| t.data.iter().copied()).collect() }];
+    let outputs = vec![FTensor {
+        shape: vec![outputs.iter().map(|t| t.data.len()).sum()],
+        data: outputs.iter().flat_map(|t| t.data.iter().copied()).collect(),
+    }];
     let input: Vec<f64> = inputs.iter().flat_map(|t| t.data.iter().copied()).collect();
     // Some upstream test files were written from uninitialized memory (values like 2e-316
     // next to 2e198): no fixed-point format, ours or anyone's, can represent those.
     let garbage = |x: &f64| x.is_infinite() || x.abs() > 1e30 || (*x != 0.0 && x.abs() < 1e-30);
     if input.iter().chain(&outputs[0].data).any(garbage) {
-        return Outcome::BadData("the test data holds uninitialized memory (values above 1e30 or below 1e-30 in magnitude, or not finite)".into());
+        return Outcome::BadData(
+            "the test data holds uninitialized memory (values above 1e30 or below 1e-30 in magnitude, or not finite)"
+                .into(),
+        );
     }
     if outputs[0].data.iter().any(|x| x.is_nan()) {
         return Outcome::BadData("the expected output holds NaN (e.g. the square root of a negative input)".into());
     }
     let program = match lower::lower(&model) {
         Ok(p) => p,
-        Err(e @ LowerError::Invalid { .. }) | Err(e @ LowerError::Unsupported { .. }) => return Outcome::Unsupported(e.to_string()),
+        Err(e @ LowerError::Invalid { .. }) | Err(e @ LowerError::Unsupported { .. }) => {
+            return Outcome::Unsupported(e.to_string());
+        }
         Err(e) => return Outcome::ProofFailure(format!("lowering: {e}")),
     };
     let size: usize = program.nodes.iter().map(|n| n.len()).sum();
@@ -175,7 +187,11 @@ fn run_inner(dir: &Path, cfg: QuantConfig, max_values: usize, row: &mut Row) -> 
         return Outcome::TooLarge(format!("{size} values in the lowered program; the limit is {max_values}"));
     }
     if input.len() != program.input_shape.iter().product::<usize>() {
-        return Outcome::BadData(format!("the test input has {} values; the model takes {:?}", input.len(), program.input_shape));
+        return Outcome::BadData(format!(
+            "the test input has {} values; the model takes {:?}",
+            input.len(),
+            program.input_shape
+        ));
     }
     let graph = match calibrate(&program, std::slice::from_ref(&input)).and_then(|c| quantize(&program, &c, cfg)) {
         Ok(g) => g,
@@ -199,7 +215,12 @@ fn compare(graph: &QuantGraph, id: F, proof: &stage1::Stage1Proof, expected: &FT
     };
     let got = graph.dequantize_output(&out);
     if got.len() != expected.data.len() {
-        return Outcome::ProofFailure(format!("{} output values, expected {} (shape {:?})", got.len(), expected.data.len(), expected.shape));
+        return Outcome::ProofFailure(format!(
+            "{} output values, expected {} (shape {:?})",
+            got.len(),
+            expected.data.len(),
+            expected.shape
+        ));
     }
     let step = crate::quantize::pow2(-graph.segments[graph.output].scale);
     let tol = TOLERANCE_STEPS * step;
@@ -209,7 +230,10 @@ fn compare(graph: &QuantGraph, id: F, proof: &stage1::Stage1Proof, expected: &FT
     if err <= tol {
         Outcome::Pass
     } else {
-        Outcome::Accuracy(format!("max |proved − expected| = {err:.3e} > {tol:.3e} ({TOLERANCE_STEPS} steps of 2^-{})", graph.segments[graph.output].scale))
+        Outcome::Accuracy(format!(
+            "max |proved − expected| = {err:.3e} > {tol:.3e} ({TOLERANCE_STEPS} steps of 2^-{})",
+            graph.segments[graph.output].scale
+        ))
     }
 }
 
@@ -221,7 +245,9 @@ pub fn totals(rows: &[Row]) -> Vec<(&'static str, usize)> {
 
 /// The results as a Markdown table with totals.
 pub fn markdown(rows: &[Row]) -> String {
-    let mut s = String::from("| model | ops | result | max error / tolerance | prove ms | detail |\n|---|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| model | ops | result | max error / tolerance | prove ms | detail |\n|---|---|---|---|---|---|\n",
+    );
     for r in rows {
         let err = match (r.max_err, r.tol) {
             (Some(e), Some(t)) => format!("{e:.2e} / {t:.2e}"),
@@ -229,8 +255,13 @@ pub fn markdown(rows: &[Row]) -> String {
         };
         let ms = r.prove_ms.map(|m| format!("{m:.0}")).unwrap_or_default();
         let detail = r.outcome.detail().replace('|', "\\|").replace('\n', " ");
-        let detail = if detail.chars().count() > 160 { format!("{}…", detail.chars().take(160).collect::<String>()) } else { detail };
-        s += &format!("| {} | {} | {} | {} | {} | {} |\n", r.name, r.ops.join(", "), r.outcome.label(), err, ms, detail);
+        let detail = if detail.chars().count() > 160 {
+            format!("{}…", detail.chars().take(160).collect::<String>())
+        } else {
+            detail
+        };
+        s +=
+            &format!("| {} | {} | {} | {} | {} | {} |\n", r.name, r.ops.join(", "), r.outcome.label(), err, ms, detail);
     }
     let pass = rows.iter().filter(|r| r.outcome == Outcome::Pass).count();
     s += &format!("\n**{pass} / {} pass**", rows.len());

@@ -167,26 +167,37 @@ pub fn parse(spec: &str) -> Result<F, ContextError> {
     if parts.len() != n {
         return Err(ContextError::Arity { kind, spec: s.to_string(), got: parts.len(), expected });
     }
-    let part = |what: &'static str, value: &str, why: &'static str| ContextError::Part { what, value: value.to_string(), spec: s.to_string(), why };
-    let chain_id = parse_u64(parts[0]).ok_or_else(|| part("chain id", parts[0], "expected a decimal number below 2^64"))?;
+    let part = |what: &'static str, value: &str, why: &'static str| ContextError::Part {
+        what,
+        value: value.to_string(),
+        spec: s.to_string(),
+        why,
+    };
+    let chain_id =
+        parse_u64(parts[0]).ok_or_else(|| part("chain id", parts[0], "expected a decimal number below 2^64"))?;
     let hook_name = match kind {
         "oracle" => "oracle address",
         "erc8004" => "validator address",
         _ => "escrow address",
     };
-    let hook: [u8; 20] = parse_hex_exact(parts[1]).ok_or_else(|| part(hook_name, parts[1], "expected 0x and 40 hex digits"))?;
+    let hook: [u8; 20] =
+        parse_hex_exact(parts[1]).ok_or_else(|| part(hook_name, parts[1], "expected 0x and 40 hex digits"))?;
     let c = match kind {
         "oracle" => {
-            let ts = parse_u64(parts[2]).ok_or_else(|| part("data timestamp", parts[2], "expected a decimal number below 2^64"))?;
+            let ts = parse_u64(parts[2])
+                .ok_or_else(|| part("data timestamp", parts[2], "expected a decimal number below 2^64"))?;
             oracle(chain_id, hook, ts)
         }
         "erc8004" => {
-            let agent = parse_uint256(parts[2]).ok_or_else(|| part("agent id", parts[2], "expected a uint256, decimal or 0x hex"))?;
-            let h = parse_hex_exact(parts[3]).ok_or_else(|| part("request hash", parts[3], "expected 0x and 64 hex digits"))?;
+            let agent = parse_uint256(parts[2])
+                .ok_or_else(|| part("agent id", parts[2], "expected a uint256, decimal or 0x hex"))?;
+            let h = parse_hex_exact(parts[3])
+                .ok_or_else(|| part("request hash", parts[3], "expected 0x and 64 hex digits"))?;
             erc8004(chain_id, hook, agent, h)
         }
         _ => {
-            let id = parse_hex_exact(parts[2]).ok_or_else(|| part("request id", parts[2], "expected 0x and 64 hex digits"))?;
+            let id = parse_hex_exact(parts[2])
+                .ok_or_else(|| part("request id", parts[2], "expected 0x and 64 hex digits"))?;
             escrow(chain_id, hook, id)
         }
     };
@@ -361,7 +372,10 @@ mod tests {
         let addr = "0x1111111111111111111111111111111111111111";
         assert_eq!(parse(&format!("oracle:31337:{addr}:1800000000")), Ok(to_field(oracle(31337, HOOK, 1_800_000_000))));
         let rh = format!("0x{}", "ab".repeat(32));
-        assert_eq!(parse(&format!("erc8004:31337:{addr}:7:{rh}")), Ok(to_field(erc8004(31337, HOOK, word_u64(7), [0xab; 32]))));
+        assert_eq!(
+            parse(&format!("erc8004:31337:{addr}:7:{rh}")),
+            Ok(to_field(erc8004(31337, HOOK, word_u64(7), [0xab; 32])))
+        );
         assert_eq!(parse(&format!("erc8004:31337:{addr}:0x7:{rh}")), parse(&format!("erc8004:31337:{addr}:7:{rh}")));
         let id = format!("0X{}", "5A".repeat(32));
         assert_eq!(parse(&format!(" escrow:31337:{addr}:{id} ")), Ok(to_field(escrow(31337, HOOK, [0x5a; 32]))));
@@ -389,7 +403,9 @@ mod tests {
         assert!(err("0x").contains("unknown context"));
         assert!(err(&format!("0x1{}", "0".repeat(64))).contains("not below"), "more than 256 bits");
         // 2^256 in decimal.
-        assert!(err("115792089237316195423570985008687907853269984665640564039457584007913129639936").contains("not below"));
+        assert!(
+            err("115792089237316195423570985008687907853269984665640564039457584007913129639936").contains("not below")
+        );
         assert!(err(&format!("oracel:1:{addr}:5")).contains("unknown context \"oracel:"));
         let e = err(&format!("oracle:1:{addr}"));
         assert!(e.contains("has 2 field(s)") && e.contains("<data timestamp>"), "{e}");

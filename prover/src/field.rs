@@ -37,9 +37,12 @@ pub fn eq_eval(a: &[F], b: &[F]) -> F {
 
 /// `eq(point, bits of index)` for a fixed integer index.
 pub fn eq_index(point: &[F], index: usize) -> F {
-    point.iter().enumerate().fold(F::one(), |acc, (j, &r)| {
-        if index >> j & 1 == 1 { acc * r } else { acc * (F::one() - r) }
-    })
+    point.iter().enumerate().fold(
+        F::one(),
+        |acc, (j, &r)| {
+            if index >> j & 1 == 1 { acc * r } else { acc * (F::one() - r) }
+        },
+    )
 }
 
 /// Evaluates the multilinear extension of `values` (length `2^point.len()`) at `point`.

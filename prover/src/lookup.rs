@@ -41,15 +41,27 @@ pub enum UnaryFn {
     Reciprocal,
     Erf,
     /// `x·Φ(x)`; with `tanh` the tanh approximation.
-    Gelu { tanh: bool },
+    Gelu {
+        tanh: bool,
+    },
     Softplus,
     Softsign,
-    Elu { alpha: f64 },
-    Selu { alpha: f64, gamma: f64 },
-    HardSigmoid { alpha: f64, beta: f64 },
+    Elu {
+        alpha: f64,
+    },
+    Selu {
+        alpha: f64,
+        gamma: f64,
+    },
+    HardSigmoid {
+        alpha: f64,
+        beta: f64,
+    },
     HardSwish,
     /// `x^p` for a constant exponent.
-    Pow { p: f64 },
+    Pow {
+        p: f64,
+    },
 }
 
 impl UnaryFn {
@@ -70,10 +82,24 @@ impl UnaryFn {
             UnaryFn::Reciprocal => 1.0 / x,
             UnaryFn::Erf => erf(x),
             UnaryFn::Gelu { tanh: false } => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
-            UnaryFn::Gelu { tanh: true } => 0.5 * x * (1.0 + tanh(sqrt(2.0 / std::f64::consts::PI) * (x + 0.044715 * x * x * x))),
-            UnaryFn::Softplus => if x > 30.0 { x } else { log1p(exp(x)) },
+            UnaryFn::Gelu { tanh: true } => {
+                0.5 * x * (1.0 + tanh(sqrt(2.0 / std::f64::consts::PI) * (x + 0.044715 * x * x * x)))
+            }
+            UnaryFn::Softplus => {
+                if x > 30.0 {
+                    x
+                } else {
+                    log1p(exp(x))
+                }
+            }
             UnaryFn::Softsign => x / (1.0 + x.abs()),
-            UnaryFn::Elu { alpha } => if x > 0.0 { x } else { alpha * expm1(x) },
+            UnaryFn::Elu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha * expm1(x)
+                }
+            }
             UnaryFn::Selu { alpha, gamma } => gamma * if x > 0.0 { x } else { alpha * expm1(x) },
             UnaryFn::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
             UnaryFn::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),

@@ -25,19 +25,77 @@ pub enum LowerError {
 }
 
 pub const SUPPORTED: &[&str] = &[
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Conv", "AveragePool", "GlobalAveragePool",
-    "MaxPool", "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
-    "Concat", "Identity", "Clip", "Constant", "ConvTranspose", "GlobalMaxPool", "Pad", "Slice", "Gather", "Split", "Tile",
-    "Expand", "DepthToSpace", "SpaceToDepth", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "Neg", "Sum", "Max", "Min",
-    "Abs", "PRelu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Reciprocal", "Erf", "Gelu", "Softplus", "Softsign",
-    "Elu", "Selu", "HardSigmoid", "HardSwish", "Pow", "Softmax", "LogSoftmax", "InstanceNormalization", "LayerNormalization",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Relu",
+    "Conv",
+    "AveragePool",
+    "GlobalAveragePool",
+    "MaxPool",
+    "BatchNormalization",
+    "Flatten",
+    "Reshape",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Concat",
+    "Identity",
+    "Clip",
+    "Constant",
+    "ConvTranspose",
+    "GlobalMaxPool",
+    "Pad",
+    "Slice",
+    "Gather",
+    "Split",
+    "Tile",
+    "Expand",
+    "DepthToSpace",
+    "SpaceToDepth",
+    "ReduceSum",
+    "ReduceMean",
+    "ReduceMax",
+    "ReduceMin",
+    "Neg",
+    "Sum",
+    "Max",
+    "Min",
+    "Abs",
+    "PRelu",
+    "LeakyRelu",
+    "Sigmoid",
+    "Tanh",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Reciprocal",
+    "Erf",
+    "Gelu",
+    "Softplus",
+    "Softsign",
+    "Elu",
+    "Selu",
+    "HardSigmoid",
+    "HardSwish",
+    "Pow",
+    "Softmax",
+    "LogSoftmax",
+    "InstanceNormalization",
+    "LayerNormalization",
 ];
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Func {
     Identity,
     Relu,
-    Clip { lo: f64, hi: f64 },
+    Clip {
+        lo: f64,
+        hi: f64,
+    },
     /// A function table: the input is rounded to its own scale, the output gets another.
     Table(UnaryFn),
 }
@@ -335,8 +393,16 @@ impl Builder<'_> {
     }
 
     fn input(&self, i: usize) -> Result<Value, LowerError> {
-        let name = self.node.input.get(i).filter(|s| !s.is_empty()).ok_or_else(|| self.err(format!("input #{i} is missing")))?;
-        self.env.get(name).cloned().ok_or_else(|| LowerError::MissingInput { node: node_name(self.node), tensor: name.clone() })
+        let name = self
+            .node
+            .input
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| self.err(format!("input #{i} is missing")))?;
+        self.env
+            .get(name)
+            .cloned()
+            .ok_or_else(|| LowerError::MissingInput { node: node_name(self.node), tensor: name.clone() })
     }
 
     fn opt_input(&self, i: usize) -> Result<Option<Value>, LowerError> {
@@ -452,7 +518,9 @@ impl Builder<'_> {
 
     fn constant(&self) -> Result<Value, LowerError> {
         if let Some(t) = self.node.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref()) {
-            return crate::onnx::tensor_from_proto(t, &node_name(self.node)).map(Value::Const).map_err(|e| self.err(e.to_string()));
+            return crate::onnx::tensor_from_proto(t, &node_name(self.node))
+                .map(Value::Const)
+                .map_err(|e| self.err(e.to_string()));
         }
         if let Some(v) = self.attr_f("value_float")? {
             return Ok(Value::Const(FTensor::scalar(v as f64)));
@@ -552,11 +620,8 @@ impl Builder<'_> {
         if identity {
             return node;
         }
-        let entries = map
-            .iter()
-            .zip(&dst_pos)
-            .filter_map(|(m, &d)| m.map(|i| (d as u32, src_pos[i] as u32, 1.0)))
-            .collect();
+        let entries =
+            map.iter().zip(&dst_pos).filter_map(|(m, &d)| m.map(|i| (d as u32, src_pos[i] as u32, 1.0))).collect();
         self.add(Kind::Sparse { src: node, entries }, out)
     }
 
@@ -641,7 +706,9 @@ impl Builder<'_> {
         let s = v.shape();
         let lead: usize = s.iter().rev().skip(2).product();
         if s.len() < 2 || lead != 1 {
-            return Err(self.err(format!("{what} must be a matrix (2-D, or with leading dimensions of 1); its shape is {s:?}")));
+            return Err(
+                self.err(format!("{what} must be a matrix (2-D, or with leading dimensions of 1); its shape is {s:?}"))
+            );
         }
         Ok((s[s.len() - 2], s[s.len() - 1]))
     }
@@ -713,7 +780,12 @@ impl Builder<'_> {
     }
 
     /// Spatial geometry shared by Conv and the pools: output sizes and begin pads per axis.
-    fn geometry(&self, input: &[usize], kernel: &[usize], dilations: &[usize]) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), LowerError> {
+    fn geometry(
+        &self,
+        input: &[usize],
+        kernel: &[usize],
+        dilations: &[usize],
+    ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), LowerError> {
         let nd = input.len();
         let strides: Vec<usize> = match self.attr_ints("strides")? {
             Some(s) => s.iter().map(|&x| x as usize).collect(),
@@ -784,7 +856,12 @@ impl Builder<'_> {
 
     /// ConvTranspose's output sizes and begin pads: `out = s·(in − 1) + output_padding +
     /// (k − 1)·d + 1 − pads`, or the pads that give `output_shape`.
-    fn transpose_geometry(&self, input: &[usize], kernel: &[usize], dil: &[usize]) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), LowerError> {
+    fn transpose_geometry(
+        &self,
+        input: &[usize],
+        kernel: &[usize],
+        dil: &[usize],
+    ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), LowerError> {
         let nd = input.len();
         let ints = |name: &str, dflt: usize| -> Result<Vec<usize>, LowerError> {
             match self.attr_ints(name)? {
@@ -799,7 +876,8 @@ impl Builder<'_> {
         }
         let out_pad = ints("output_padding", 0)?;
         let auto = self.attr_s("auto_pad")?.unwrap_or_else(|| "NOTSET".into());
-        let full: Vec<usize> = (0..nd).map(|i| strides[i] * (input[i] - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1).collect();
+        let full: Vec<usize> =
+            (0..nd).map(|i| strides[i] * (input[i] - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1).collect();
         let target: Option<Vec<usize>> = match self.attr_ints("output_shape")? {
             Some(v) => {
                 let v: Vec<usize> = v.iter().rev().take(nd).rev().map(|&x| x.max(0) as usize).collect();
@@ -808,7 +886,9 @@ impl Builder<'_> {
                 }
                 Some(v)
             }
-            None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => Some((0..nd).map(|i| input[i] * strides[i]).collect()),
+            None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => {
+                Some((0..nd).map(|i| input[i] * strides[i]).collect())
+            }
             None => None,
         };
         let mut begin = vec![0; nd];
@@ -901,8 +981,11 @@ impl Builder<'_> {
             }
         }
         let dil = self.dilations(nd)?;
-        let (out_sp, step, begin) =
-            if transpose { self.transpose_geometry(&in_sp, &kernel, &dil)? } else { self.geometry(&in_sp, &kernel, &dil)? };
+        let (out_sp, step, begin) = if transpose {
+            self.transpose_geometry(&in_sp, &kernel, &dil)?
+        } else {
+            self.geometry(&in_sp, &kernel, &dil)?
+        };
         let kk: usize = kernel.iter().product();
         let kdim = c * kk;
         let p: usize = out_sp.iter().product();
@@ -1014,7 +1097,9 @@ impl Builder<'_> {
                 let mut diff = vec![(g, 1.0)];
                 diff.extend(acc.iter().map(|&(n, c)| (n, -c)));
                 let d = self.add(Kind::Lin(diff), &out_shape);
-                let Value::Act { node: y, .. } = self.materialized(d, Func::Relu, true, &out_shape) else { unreachable!() };
+                let Value::Act { node: y, .. } = self.materialized(d, Func::Relu, true, &out_shape) else {
+                    unreachable!()
+                };
                 acc.push((y, 1.0));
             }
             let id = if acc.len() == 1 { acc[0].0 } else { self.add(Kind::Lin(acc), &out_shape) };
@@ -1100,7 +1185,8 @@ impl Builder<'_> {
                 let mut out: Vec<i64> = t.data.iter().map(|&x| x as i64).collect();
                 for (i, d) in out.iter_mut().enumerate() {
                     if *d == 0 && !allowzero {
-                        *d = *s.get(i).ok_or_else(|| self.err("a 0 in the shape has no input dimension to copy"))? as i64;
+                        *d = *s.get(i).ok_or_else(|| self.err("a 0 in the shape has no input dimension to copy"))?
+                            as i64;
                     }
                 }
                 let known: i64 = out.iter().filter(|&&d| d != -1).product();
@@ -1138,9 +1224,8 @@ impl Builder<'_> {
         }
         let out: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
         let (is, os) = (strides(&s), strides(&out));
-        let map: Vec<usize> = (0..numel(&out))
-            .map(|o| (0..out.len()).map(|d| (o / os[d] % out[d]) * is[perm[d]]).sum())
-            .collect();
+        let map: Vec<usize> =
+            (0..numel(&out)).map(|o| (0..out.len()).map(|d| (o / os[d] % out[d]) * is[perm[d]]).sum()).collect();
         Ok(match v {
             Value::Const(t) => Value::Const(FTensor { shape: out, data: map.iter().map(|&i| t.data[i]).collect() }),
             Value::Act { node, .. } => {
@@ -1216,7 +1301,10 @@ impl Builder<'_> {
     /// `out[o] = v[map[o]]` (`None` reads zero), for constants and activations alike.
     fn moved(&mut self, v: &Value, out: &[usize], map: &[Option<usize>]) -> Value {
         match v {
-            Value::Const(t) => Value::Const(FTensor { shape: out.to_vec(), data: map.iter().map(|m| m.map_or(0.0, |i| t.data[i])).collect() }),
+            Value::Const(t) => Value::Const(FTensor {
+                shape: out.to_vec(),
+                data: map.iter().map(|m| m.map_or(0.0, |i| t.data[i])).collect(),
+            }),
             Value::Act { node, shape } => {
                 let id = self.gather(*node, shape, out, map);
                 Value::Act { node: id, shape: out.to_vec() }
@@ -1261,7 +1349,9 @@ impl Builder<'_> {
         let rank = s.len();
         let pads = match self.const_ints(1, "pads")? {
             Some(p) => p,
-            None => self.attr_ints("pads")?.or(self.attr_ints("paddings")?).ok_or_else(|| self.err("pads are required"))?,
+            None => {
+                self.attr_ints("pads")?.or(self.attr_ints("paddings")?).ok_or_else(|| self.err("pads are required"))?
+            }
         };
         let value = match self.opt_input(2)? {
             Some(Value::Const(t)) if t.data.len() == 1 => t.data[0],
@@ -1314,9 +1404,12 @@ impl Builder<'_> {
         if value == 0.0 || mode != "constant" {
             return Ok(moved);
         }
-        let fill = FTensor { shape: out.clone(), data: map.iter().map(|m| if m.is_none() { value } else { 0.0 }).collect() };
+        let fill =
+            FTensor { shape: out.clone(), data: map.iter().map(|m| if m.is_none() { value } else { 0.0 }).collect() };
         Ok(match moved {
-            Value::Const(t) => Value::Const(FTensor { shape: out, data: t.data.iter().zip(&fill.data).map(|(a, b)| a + b).collect() }),
+            Value::Const(t) => {
+                Value::Const(FTensor { shape: out, data: t.data.iter().zip(&fill.data).map(|(a, b)| a + b).collect() })
+            }
             Value::Act { node, .. } => {
                 let c = self.const_node(&fill, &out)?;
                 let id = self.add(Kind::Lin(vec![(node, 1.0), (c, 1.0)]), &out);
@@ -1352,7 +1445,11 @@ impl Builder<'_> {
             } else {
                 (norm(starts[k]).clamp(0, n - 1), norm(ends[k]).clamp(-1, n - 1))
             };
-            let len = if st > 0 { (e - b).max(0).div_euclid(st) + i64::from((e - b).max(0) % st != 0) } else { (b - e).max(0).div_euclid(-st) + i64::from((b - e).max(0) % -st != 0) };
+            let len = if st > 0 {
+                (e - b).max(0).div_euclid(st) + i64::from((e - b).max(0) % st != 0)
+            } else {
+                (b - e).max(0).div_euclid(-st) + i64::from((b - e).max(0) % -st != 0)
+            };
             if len == 0 {
                 return Err(self.err(format!("the slice of axis {a} is empty")));
             }
@@ -1409,7 +1506,10 @@ impl Builder<'_> {
             }
         };
         if sizes.len() != n_out || sizes.iter().sum::<usize>() != s[axis] || sizes.contains(&0) {
-            return Err(self.err(format!("split sizes {sizes:?} do not divide axis {axis} of size {} into {n_out} outputs", s[axis])));
+            return Err(self.err(format!(
+                "split sizes {sizes:?} do not divide axis {axis} of size {} into {n_out} outputs",
+                s[axis]
+            )));
         }
         let mut at = 0;
         let mut outs = vec![];
@@ -1437,7 +1537,12 @@ impl Builder<'_> {
 
     fn expand(&mut self) -> Result<Value, LowerError> {
         let v = self.input(0)?;
-        let target: Vec<usize> = self.const_ints(1, "the shape")?.ok_or_else(|| self.err("the shape is required"))?.iter().map(|&x| x.max(1) as usize).collect();
+        let target: Vec<usize> = self
+            .const_ints(1, "the shape")?
+            .ok_or_else(|| self.err("the shape is required"))?
+            .iter()
+            .map(|&x| x.max(1) as usize)
+            .collect();
         let out = self.broadcast_shape(v.shape(), &target)?;
         Ok(match v {
             Value::Const(t) => Value::Const(self.broadcast_const(&t, &out)?),
@@ -1451,7 +1556,9 @@ impl Builder<'_> {
     fn depth_space(&mut self, to_space: bool) -> Result<Value, LowerError> {
         let v = self.input(0)?;
         let s = v.shape().to_vec();
-        let b = self.attr_i("blocksize")?.filter(|&b| b > 0).ok_or_else(|| self.err("a positive blocksize is required"))? as usize;
+        let b =
+            self.attr_i("blocksize")?.filter(|&b| b > 0).ok_or_else(|| self.err("a positive blocksize is required"))?
+                as usize;
         if s.len() != 4 {
             return Err(self.err(format!("expects an [N, C, H, W] input; got {s:?}")));
         }
@@ -1504,11 +1611,7 @@ impl Builder<'_> {
         let keep = self.attr_i("keepdims")?.unwrap_or(1) != 0;
         let axes = self.ints_input_or_attr(1, "axes")?.unwrap_or_default();
         let mut axes: Vec<usize> = if axes.is_empty() {
-            if self.attr_i("noop_with_empty_axes")?.unwrap_or(0) != 0 {
-                vec![]
-            } else {
-                (0..rank).collect()
-            }
+            if self.attr_i("noop_with_empty_axes")?.unwrap_or(0) != 0 { vec![] } else { (0..rank).collect() }
         } else {
             axes.iter().map(|&a| self.axis(a, rank)).collect::<Result<_, _>>()?
         };
@@ -1527,7 +1630,11 @@ impl Builder<'_> {
             let o: usize = (0..s.len()).map(|d| if axes.contains(&d) { 0 } else { (i / ss[d] % s[d]) * ks[d] }).sum();
             groups[o].push(i);
         }
-        let out = if keep { kept } else { s.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &n)| n).collect() };
+        let out = if keep {
+            kept
+        } else {
+            s.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &n)| n).collect()
+        };
         (out, groups)
     }
 
@@ -1541,7 +1648,10 @@ impl Builder<'_> {
         let (out, groups) = Self::reduce_groups(&s, &axes, keep);
         match v {
             Value::Const(t) => {
-                let data = groups.iter().map(|g| g.iter().map(|&i| t.data[i]).sum::<f64>() / if mean { g.len() as f64 } else { 1.0 }).collect();
+                let data = groups
+                    .iter()
+                    .map(|g| g.iter().map(|&i| t.data[i]).sum::<f64>() / if mean { g.len() as f64 } else { 1.0 })
+                    .collect();
                 Ok(Value::Const(FTensor { shape: out, data }))
             }
             Value::Act { node, .. } => {
@@ -1581,7 +1691,11 @@ impl Builder<'_> {
             return Ok(v);
         }
         let (out, groups) = Self::reduce_groups(&s, &axes, keep);
-        let pick = |g: &Vec<usize>| g.iter().map(|&i| v_data(&v, i)).fold(if min { f64::INFINITY } else { f64::NEG_INFINITY }, |a, x| if min { a.min(x) } else { a.max(x) });
+        let pick = |g: &Vec<usize>| {
+            g.iter()
+                .map(|&i| v_data(&v, i))
+                .fold(if min { f64::INFINITY } else { f64::NEG_INFINITY }, |a, x| if min { a.min(x) } else { a.max(x) })
+        };
         fn v_data(v: &Value, i: usize) -> f64 {
             match v {
                 Value::Const(t) => t.data[i],
@@ -1593,8 +1707,11 @@ impl Builder<'_> {
         };
         let node = self.factor(node);
         let width = groups.iter().map(|g| g.len()).max().unwrap_or(1);
-        let parts: Vec<NodeId> =
-            (0..width).map(|k| self.gather(node, &s, &out, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>())).collect();
+        let parts: Vec<NodeId> = (0..width)
+            .map(|k| {
+                self.gather(node, &s, &out, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>())
+            })
+            .collect();
         let id = self.max_of(parts, &out, min);
         Ok(Value::Act { node: id, shape: out })
     }
@@ -1606,7 +1723,9 @@ impl Builder<'_> {
         let (out, groups) = Self::reduce_groups(&shape, &axes, true);
         let node = self.factor(node);
         let width = groups[0].len();
-        let parts: Vec<NodeId> = (0..width).map(|k| self.gather(node, &shape, &out, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>())).collect();
+        let parts: Vec<NodeId> = (0..width)
+            .map(|k| self.gather(node, &shape, &out, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>()))
+            .collect();
         let id = self.max_of(parts, &out, false);
         Ok(Value::Act { node: id, shape: out })
     }
@@ -1712,7 +1831,10 @@ impl Builder<'_> {
         let shape = v.shape().to_vec();
         // ONNX broadcasts the slope unidirectionally; before opset 7 a 1-D slope of C values
         // was per channel (axis 1), as old PyTorch exports have it.
-        let per_channel = slope.shape.len() == 1 && shape.len() > 2 && slope.shape[0] == shape[1] && slope.shape[0] != shape[shape.len() - 1];
+        let per_channel = slope.shape.len() == 1
+            && shape.len() > 2
+            && slope.shape[0] == shape[1]
+            && slope.shape[0] != shape[shape.len() - 1];
         let slope = if per_channel {
             let s: Vec<usize> = [slope.shape[0]].into_iter().chain(std::iter::repeat_n(1, shape.len() - 2)).collect();
             FTensor { shape: s, data: slope.data }
@@ -1777,7 +1899,9 @@ impl Builder<'_> {
         };
         let x = self.factor(node);
         let width = groups[0].len();
-        let parts: Vec<NodeId> = (0..width).map(|k| self.gather(x, &s, &red, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>())).collect();
+        let parts: Vec<NodeId> = (0..width)
+            .map(|k| self.gather(x, &s, &red, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>()))
+            .collect();
         let m = self.max_of(parts, &red, false);
         let mut back = vec![None; numel(&s)];
         for (o, g) in groups.iter().enumerate() {
@@ -1789,12 +1913,18 @@ impl Builder<'_> {
         let d = self.add(Kind::Lin(vec![(x, 1.0), (mb, -1.0)]), &s);
         let Value::Act { node: e, .. } = self.apply_table(d, UnaryFn::Exp, &s) else { unreachable!() };
         let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&red));
-        let entries = groups.iter().enumerate().flat_map(|(o, g)| g.iter().map(move |&i| (o, i))).map(|(o, i)| (dst_pos[o] as u32, src_pos[i] as u32, 1.0)).collect();
+        let entries = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(o, g)| g.iter().map(move |&i| (o, i)))
+            .map(|(o, i)| (dst_pos[o] as u32, src_pos[i] as u32, 1.0))
+            .collect();
         let sum = self.add(Kind::Sparse { src: e, entries }, &red);
         let g = if log { UnaryFn::Log } else { UnaryFn::Reciprocal };
         let Value::Act { node: t, .. } = self.apply_table(sum, g, &red) else { unreachable!() };
         let tb = self.gather(t, &red, &s, &back);
-        let id = if log { self.add(Kind::Lin(vec![(d, 1.0), (tb, -1.0)]), &s) } else { self.add(Kind::Hadamard(e, tb), &s) };
+        let id =
+            if log { self.add(Kind::Lin(vec![(d, 1.0), (tb, -1.0)]), &s) } else { self.add(Kind::Hadamard(e, tb), &s) };
         Ok(Value::Act { node: id, shape: s })
     }
 }
@@ -1815,13 +1945,18 @@ impl Builder<'_> {
             }
             (2..rank).collect()
         };
-        let param_shape: Vec<usize> = if layer { s[axes[0]..].to_vec() } else { (0..rank).map(|d| if d == 1 { s[1] } else { 1 }).collect() };
+        let param_shape: Vec<usize> =
+            if layer { s[axes[0]..].to_vec() } else { (0..rank).map(|d| if d == 1 { s[1] } else { 1 }).collect() };
         let param = |b: &Self, i: usize, what: &str| -> Result<Option<FTensor>, LowerError> {
             match b.opt_input(i)? {
                 None => Ok(None),
                 Some(Value::Const(t)) => {
                     if t.data.len() != numel(&param_shape) {
-                        return Err(b.err(format!("{what} has {} values; {} expected", t.data.len(), numel(&param_shape))));
+                        return Err(b.err(format!(
+                            "{what} has {} values; {} expected",
+                            t.data.len(),
+                            numel(&param_shape)
+                        )));
                     }
                     Ok(Some(FTensor { shape: param_shape.clone(), data: t.data }))
                 }
@@ -1833,8 +1968,12 @@ impl Builder<'_> {
         let (red, groups) = Self::reduce_groups(&s, &axes, true);
         let n = groups[0].len() as f64;
         let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&red));
-        let entries: Vec<(u32, u32, f64)> =
-            groups.iter().enumerate().flat_map(|(o, g)| g.iter().map(move |&i| (o, i))).map(|(o, i)| (dst_pos[o] as u32, src_pos[i] as u32, 1.0 / n)).collect();
+        let entries: Vec<(u32, u32, f64)> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(o, g)| g.iter().map(move |&i| (o, i)))
+            .map(|(o, i)| (dst_pos[o] as u32, src_pos[i] as u32, 1.0 / n))
+            .collect();
         let mut back = vec![None; numel(&s)];
         for (o, g) in groups.iter().enumerate() {
             for &i in g {

@@ -8,10 +8,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use zkml::artifact::{self, Compiled};
-use zkml::pipeline;
 use ark_std::UniformRand;
+use zkml::artifact::{self, Compiled};
 use zkml::field::F;
+use zkml::pipeline;
 use zkml::quantize::{QuantConfig, Visibility};
 
 #[derive(Parser)]
@@ -224,7 +224,12 @@ fn run(cli: Cli) -> Result<()> {
                 samples.extend(artifact::read_inputs(c)?);
             }
             let pb = progress("compiling");
-            let compiled = pipeline::compile(&model, &samples, QuantConfig { lookup_bits, weight_bits, input_visibility, output_visibility }, &out);
+            let compiled = pipeline::compile(
+                &model,
+                &samples,
+                QuantConfig { lookup_bits, weight_bits, input_visibility, output_visibility },
+                &out,
+            );
             pb.finish_and_clear();
             let s = compiled?.settings;
             println!("compiled {} → {}", model.display(), out.display());
@@ -232,7 +237,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("  ops          {}", s.ops.join(", "));
             println!("  input        {:?} at scale 2^{}", s.input.shape, s.input.scale);
             println!("  output       {:?} at scale 2^{}", s.output.shape, s.output.scale);
-            println!("  advice       {} values, {} requantizations, {} tables", s.advice_values, s.requantizations, s.tables.len());
+            println!(
+                "  advice       {} values, {} requantizations, {} tables",
+                s.advice_values,
+                s.requantizations,
+                s.tables.len()
+            );
             let c = &s.calibration;
             println!(
                 "  accuracy     on {} calibration input(s): max |quantized − float| = {:.5}, argmax agreement {:.1}%",
@@ -261,7 +271,9 @@ fn run(cli: Cli) -> Result<()> {
                      use --dev-seed N for a deterministic development setup (unsafe for production)"
                 );
             };
-            eprintln!("WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production.");
+            eprintln!(
+                "WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production."
+            );
             let pb = progress("generating Groth16 keys");
             let t = Instant::now();
             let keys = zkml::wrap::dev_setup(&c.graph, c.id, seed);
@@ -311,11 +323,17 @@ fn run(cli: Cli) -> Result<()> {
                     let w = zkml::wrap::prove(pk, &c.graph, c.id, context, salts, &p, &mut rand::rngs::OsRng);
                     if w.is_ok() {
                         // Whoever must open a commitment needs its salt; it is not in the proof.
-                        for (name, v, salt) in [("input", c.graph.input_visibility, salts[0]), ("output", c.graph.output_visibility, salts[1])] {
+                        for (name, v, salt) in [
+                            ("input", c.graph.input_visibility, salts[0]),
+                            ("output", c.graph.output_visibility, salts[1]),
+                        ] {
                             if v == Visibility::Hashed {
                                 let path = PathBuf::from(format!("{}.{name}.salt", out.display()));
                                 std::fs::write(&path, salt.to_string())?;
-                                eprintln!("the {name} commitment's salt is in {} (keep it to open the commitment)", path.display());
+                                eprintln!(
+                                    "the {name} commitment's salt is in {} (keep it to open the commitment)",
+                                    path.display()
+                                );
                             }
                         }
                     }

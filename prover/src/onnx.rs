@@ -60,10 +60,10 @@ pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
     let proto = tract_onnx::onnx()
         .proto_model_for_read(&mut bytes.as_slice())
         .map_err(|e| OnnxError::Malformed { path: p.clone(), reason: format!("{e:#}") })?;
-    let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(13, |o| o.version);
-    let graph = proto
-        .graph
-        .ok_or_else(|| OnnxError::Malformed { path: p.clone(), reason: "it has no graph".into() })?;
+    let opset =
+        proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(13, |o| o.version);
+    let graph =
+        proto.graph.ok_or_else(|| OnnxError::Malformed { path: p.clone(), reason: "it has no graph".into() })?;
     if graph.node.is_empty() {
         return Err(OnnxError::Malformed { path: p, reason: "its graph has no nodes".into() });
     }
@@ -71,8 +71,7 @@ pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
     for init in &graph.initializer {
         constants.insert(init.name.clone(), tensor_from_proto(init, &init.name)?);
     }
-    let inputs: Vec<&pb::ValueInfoProto> =
-        graph.input.iter().filter(|i| !constants.contains_key(&i.name)).collect();
+    let inputs: Vec<&pb::ValueInfoProto> = graph.input.iter().filter(|i| !constants.contains_key(&i.name)).collect();
     if inputs.is_empty() {
         return Err(OnnxError::Inputs(0));
     }
@@ -115,8 +114,7 @@ fn value_info_shape(v: &pb::ValueInfoProto) -> Vec<usize> {
 
 pub fn tensor_from_proto(t: &pb::TensorProto, name: &str) -> Result<FTensor, OnnxError> {
     let err = |e: TractError| OnnxError::Constant { name: name.to_string(), reason: format!("{e:#}") };
-    let tensor = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, None)
-        .map_err(err)?;
+    let tensor = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, None).map_err(err)?;
     let shape = tensor.shape().to_vec();
     let f = tensor.cast_to::<f64>().map_err(err)?;
     let data = f.to_plain_array_view::<f64>().map_err(err)?.iter().copied().collect();

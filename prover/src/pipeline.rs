@@ -18,7 +18,11 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
     let n: usize = program.input_shape.iter().product();
     for (i, s) in samples.iter().enumerate() {
         if s.len() != n {
-            anyhow::bail!("calibration input #{i} has {} values; the model input {:?} has {n}", s.len(), program.input_shape);
+            anyhow::bail!(
+                "calibration input #{i} has {} values; the model input {:?} has {n}",
+                s.len(),
+                program.input_shape
+            );
         }
     }
     let cal = calibrate(&program, samples)?;
@@ -50,7 +54,12 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         weight_bits: cfg.weight_bits,
         ops: graph.ops.clone(),
         tables: graph.tables.iter().map(|t| format!("{:?} ({} bits)", t.kind, t.bits)).collect(),
-        advice_values: graph.segments.iter().filter(|s| matches!(s.role, Role::Advice | Role::Multiplicity)).map(|s| s.sent_positions().len()).sum(),
+        advice_values: graph
+            .segments
+            .iter()
+            .filter(|s| matches!(s.role, Role::Advice | Role::Multiplicity))
+            .map(|s| s.sent_positions().len())
+            .sum(),
         linear_nodes: graph.nodes.len(),
         requantizations: graph.requants.len(),
         calibration: report,
@@ -136,7 +145,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn wrap_bench_header() -> String {
-    let cols = ["model", "constraints", "setup s", "pk MB", "load s", "stage 1 s", "wrap s", "total s", "constr/s", "peak RSS MB"];
+    let cols = [
+        "model",
+        "constraints",
+        "setup s",
+        "pk MB",
+        "load s",
+        "stage 1 s",
+        "wrap s",
+        "total s",
+        "constr/s",
+        "peak RSS MB",
+    ];
     let head: Vec<String> = cols.iter().map(|c| format!(" {c:>11} ")).collect();
     let rule: Vec<String> = cols.iter().map(|_| "-".repeat(13)).collect();
     format!("|{}|\n|{}|", head.join("|"), rule.join("|"))
@@ -163,7 +183,8 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
         let p = prove(c, input)?;
         s1.push(t1.elapsed().as_secs_f64());
         let t2 = Instant::now();
-        let w = crate::wrap::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &p, &mut rand::rngs::OsRng)?;
+        let w =
+            crate::wrap::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &p, &mut rand::rngs::OsRng)?;
         wrap.push(t2.elapsed().as_secs_f64());
         artifact::write_wrap_proof(&scratch.path().join("proof.bin"), &w)?;
         total.push(t.elapsed().as_secs_f64());
@@ -192,7 +213,8 @@ pub fn two_round_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<S
     for _ in 0..reps {
         let t = Instant::now();
         let mut r = bytes.as_slice();
-        let (pk, ck) = CanonicalDeserialize::deserialize_with_mode(&mut r, Compress::No, Validate::No).context("the proving key")?;
+        let (pk, ck) = CanonicalDeserialize::deserialize_with_mode(&mut r, Compress::No, Validate::No)
+            .context("the proving key")?;
         let r1cs = crate::wrap::groth16::R1cs::read(&mut r)?;
         r1cs.check_key(&pk, Some(&ck))?;
         let key = two_round::ProverKey { pk, ck, r1cs };
@@ -201,7 +223,8 @@ pub fn two_round_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<S
         let trace = c.graph.execute(input)?;
         s1.push(t1.elapsed().as_secs_f64());
         let t2 = Instant::now();
-        let p = two_round::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng)?;
+        let p =
+            two_round::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng)?;
         wrap.push(t2.elapsed().as_secs_f64());
         let mut out = vec![];
         p.serialize_compressed(&mut out).context("serializing the proof")?;

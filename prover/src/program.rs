@@ -70,11 +70,7 @@ pub struct Overflow {
 }
 
 /// Evaluates one node from the values of earlier nodes and of the segments.
-pub fn eval_node<C: Scalar>(
-    node: &Node<C>,
-    nodes: &[Vec<C>],
-    segments: &[Vec<C>],
-) -> Result<Vec<C>, Overflow> {
+pub fn eval_node<C: Scalar>(node: &Node<C>, nodes: &[Vec<C>], segments: &[Vec<C>]) -> Result<Vec<C>, Overflow> {
     let of = || Overflow { origin: node.origin.clone() };
     let n = node.len();
     let out = match &node.kind {
@@ -117,11 +113,9 @@ pub fn eval_node<C: Scalar>(
             }
             out
         }
-        Kind::Hadamard(a, b) => nodes[*a]
-            .iter()
-            .zip(&nodes[*b])
-            .map(|(x, y)| x.mul(*y).ok_or_else(of))
-            .collect::<Result<_, _>>()?,
+        Kind::Hadamard(a, b) => {
+            nodes[*a].iter().zip(&nodes[*b]).map(|(x, y)| x.mul(*y).ok_or_else(of)).collect::<Result<_, _>>()?
+        }
     };
     debug_assert_eq!(out.len(), n);
     Ok(out)

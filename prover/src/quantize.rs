@@ -123,7 +123,12 @@ pub struct QuantConfig {
 
 impl Default for QuantConfig {
     fn default() -> Self {
-        QuantConfig { lookup_bits: 12, weight_bits: 12, input_visibility: Visibility::Public, output_visibility: Visibility::Public }
+        QuantConfig {
+            lookup_bits: 12,
+            weight_bits: 12,
+            input_visibility: Visibility::Public,
+            output_visibility: Visibility::Public,
+        }
     }
 }
 
@@ -139,7 +144,9 @@ pub enum QuantError {
     ScaleGap(String),
     #[error("calibration needs at least one input")]
     NoSamples,
-    #[error("the model output depends on padding values (a Clip above zero feeding a product of activations): not supported yet")]
+    #[error(
+        "the model output depends on padding values (a Clip above zero feeding a product of activations): not supported yet"
+    )]
     OutputPadding,
     #[error(
         "--output-visibility private is refused: a wrapped proof would then say nothing about the output (only that the model \
@@ -172,7 +179,9 @@ pub enum ExecError {
     InputLength { got: usize, expected: usize, shape: Vec<usize> },
     #[error("input value {value} is not a finite number")]
     InputValue { value: f64 },
-    #[error("input value {value} does not fit {INPUT_BITS} bits at scale 2^{scale}: the input is far outside the calibration range")]
+    #[error(
+        "input value {value} does not fit {INPUT_BITS} bits at scale 2^{scale}: the input is far outside the calibration range"
+    )]
     InputRange { value: f64, scale: i32 },
     #[error(transparent)]
     Overflow(#[from] Overflow),
@@ -223,7 +232,11 @@ pub fn run_float(p: &FloatProgram, input: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f6
                 segs[mat.seg] = z.iter().map(|&x| mat.func.apply(x)).collect();
                 // Over the logical positions only: a padded zero may map to ±∞ (log, reciprocal).
                 let y = &segs[mat.seg];
-                y_max[m] = padded_positions(&p.seg_shape[mat.seg]).into_iter().map(|i| y[i].abs()).filter(|v| v.is_finite()).fold(0.0, f64::max);
+                y_max[m] = padded_positions(&p.seg_shape[mat.seg])
+                    .into_iter()
+                    .map(|i| y[i].abs())
+                    .filter(|v| v.is_finite())
+                    .fold(0.0, f64::max);
             }
         }
     }
@@ -235,7 +248,12 @@ pub fn calibrate(p: &FloatProgram, samples: &[Vec<f64>]) -> Result<Calibration, 
     if samples.is_empty() {
         return Err(QuantError::NoSamples);
     }
-    let mut cal = Calibration { input_max: 0.0, z_max: vec![0.0; p.materials.len()], y_max: vec![0.0; p.materials.len()], outputs: vec![] };
+    let mut cal = Calibration {
+        input_max: 0.0,
+        z_max: vec![0.0; p.materials.len()],
+        y_max: vec![0.0; p.materials.len()],
+        outputs: vec![],
+    };
     for s in samples {
         cal.input_max = s.iter().fold(cal.input_max, |a, x| a.max(x.abs()));
         let (out, zm, ym) = run_float(p, s);
@@ -388,7 +406,11 @@ impl Quantizer<'_> {
         let Kind::Const(v) = &self.p.nodes[id].kind else { unreachable!("only constants are set") };
         let max = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
         let s = scale.unwrap_or_else(|| magnitude_scale(max, self.cfg.weight_bits));
-        let data = v.iter().map(|&x| quant(x, s)).collect::<Option<Vec<_>>>().ok_or_else(|| QuantError::ConstRange(self.p.nodes[id].origin.clone()))?;
+        let data = v
+            .iter()
+            .map(|&x| quant(x, s))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| QuantError::ConstRange(self.p.nodes[id].origin.clone()))?;
         self.nodes[id].kind = Kind::Const(data);
         self.scale[id] = s;
         Ok(s)
@@ -408,7 +430,8 @@ impl Quantizer<'_> {
             }
             Kind::Const(_) => self.push(id, Kind::Const(vec![]), 0),
             Kind::Lin(terms) => {
-                let scale = terms.iter().filter(|(t, _)| !self.is_const(*t)).map(|(t, _)| self.scale[*t]).max().unwrap_or(0);
+                let scale =
+                    terms.iter().filter(|(t, _)| !self.is_const(*t)).map(|(t, _)| self.scale[*t]).max().unwrap_or(0);
                 let mut qt = vec![];
                 for &(t, c) in terms {
                     let st = if self.is_const(t) { self.set_const(t, Some(scale))? } else { self.scale[t] };
@@ -461,9 +484,26 @@ impl Quantizer<'_> {
 
     /// An advice segment of `bits`-bit values: the packing slot is exactly that wide, which is
     /// the range check (decoding natively, bit decomposition in the wrap circuit).
-    fn segment(&mut self, name: String, shape: &[usize], pad: Option<i64>, bits: u32, signed: bool, scale: i32) -> SegId {
+    fn segment(
+        &mut self,
+        name: String,
+        shape: &[usize],
+        pad: Option<i64>,
+        bits: u32,
+        signed: bool,
+        scale: i32,
+    ) -> SegId {
         let log_len = log_len(shape);
-        self.segments.push(Segment { name, role: Role::Advice, log_len, shape: shape.to_vec(), pad, bits, signed, scale });
+        self.segments.push(Segment {
+            name,
+            role: Role::Advice,
+            log_len,
+            shape: shape.to_vec(),
+            pad,
+            bits,
+            signed,
+            scale,
+        });
         self.segments.len() - 1
     }
 
@@ -490,7 +530,14 @@ impl Quantizer<'_> {
         while done < shift {
             let w = (shift - done).min(bits);
             let limb_pad = (offset >> done) & ((1 << w) - 1);
-            let seg = self.segment(format!("{origin} (remainder bits {done}..{})", done + w), &shape, pad(limb_pad), w, false, 0);
+            let seg = self.segment(
+                format!("{origin} (remainder bits {done}..{})", done + w),
+                &shape,
+                pad(limb_pad),
+                w,
+                false,
+                0,
+            );
             limbs.push((seg, w));
             done += w;
         }
@@ -503,7 +550,9 @@ impl Quantizer<'_> {
                 let bound = |v: f64| quant(v, target).unwrap_or(if v > 0.0 { i64::MAX } else { i64::MIN });
                 Some(TableKind::Clip { lo: bound(*lo), hi: bound(*hi) })
             }
-            Func::Table(g) => Some(TableKind::Func { g: *g, in_scale: target, out_scale: activation_scale(y_max, bits) }),
+            Func::Table(g) => {
+                Some(TableKind::Func { g: *g, in_scale: target, out_scale: activation_scale(y_max, bits) })
+            }
         };
         let out_scale = match &kind {
             Some(TableKind::Func { out_scale, .. }) => *out_scale,
@@ -534,7 +583,11 @@ impl QuantGraph {
 
     pub fn quantize_input(&self, input: &[f64]) -> Result<Vec<i64>, ExecError> {
         if input.len() != self.input_len() {
-            return Err(ExecError::InputLength { got: input.len(), expected: self.input_len(), shape: self.input_shape.clone() });
+            return Err(ExecError::InputLength {
+                got: input.len(),
+                expected: self.input_len(),
+                shape: self.input_shape.clone(),
+            });
         }
         let scale = self.segments[self.input].scale;
         input
@@ -543,7 +596,9 @@ impl QuantGraph {
                 if !v.is_finite() {
                     return Err(ExecError::InputValue { value: v });
                 }
-                quant(v, scale).filter(|q| q.unsigned_abs() < 1 << (INPUT_BITS - 1)).ok_or(ExecError::InputRange { value: v, scale })
+                quant(v, scale)
+                    .filter(|q| q.unsigned_abs() < 1 << (INPUT_BITS - 1))
+                    .ok_or(ExecError::InputRange { value: v, scale })
             })
             .collect()
     }

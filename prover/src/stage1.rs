@@ -90,7 +90,12 @@ pub fn prove_with(g: &QuantGraph, id: F, trace: &Trace, binding: Binding) -> Sta
             pack(&sent, seg.bits, seg.signed).expect("the trace respects slot widths")
         })
         .collect();
-    let advice = order.iter().zip(&packed).filter(|((s, _), _)| is_private(g.segments[*s].role)).flat_map(|(_, p)| p.clone()).collect();
+    let advice = order
+        .iter()
+        .zip(&packed)
+        .filter(|((s, _), _)| is_private(g.segments[*s].role))
+        .flat_map(|(_, p)| p.clone())
+        .collect();
     let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
@@ -148,7 +153,10 @@ pub fn segments(g: &QuantGraph, proof: &Stage1Proof) -> Result<(Vec<Vec<i64>>, V
         let sent = seg.sent_positions();
         let (values, felts) = if is_private(seg.role) {
             let n = packed_len(sent.len(), seg.bits);
-            let felts = proof.advice.get(pos..pos + n).ok_or_else(|| VerifyError::Shape("advice is shorter than the model needs".into()))?;
+            let felts = proof
+                .advice
+                .get(pos..pos + n)
+                .ok_or_else(|| VerifyError::Shape("advice is shorter than the model needs".into()))?;
             pos += n;
             (unpack(felts, sent.len(), seg.bits, seg.signed).map_err(range_err)?, felts.to_vec())
         } else {
@@ -196,7 +204,8 @@ fn protocol(
         let mults: Vec<&[F]> = g.table_mults.iter().map(|&s| segs[s].as_slice()).collect();
         let lookups: Vec<(usize, &[F], &[F])> =
             g.lookups.iter().map(|l| (l.table, segs[l.input].as_slice(), segs[l.output].as_slice())).collect();
-        let (lhs, rhs) = logup_sums(&lc, &g.tables, &mults, &lookups).ok_or_else(|| VerifyError::Lookup("a denominator vanished".into()))?;
+        let (lhs, rhs) = logup_sums(&lc, &g.tables, &mults, &lookups)
+            .ok_or_else(|| VerifyError::Lookup("a denominator vanished".into()))?;
         ch.check(lhs == rhs, || VerifyError::Lookup("the looked-up values are not all in their tables".into()))?;
     }
 
@@ -272,7 +281,6 @@ struct Reducer<'a, 'c> {
 }
 
 impl Reducer<'_, '_> {
-
     fn seg_claim(&mut self, s: SegId, point: &[F]) -> Result<F, VerifyError> {
         let segs = self.segs;
         let v = self.ch.send(|| mle_eval(&segs[s], point))?;
@@ -334,7 +342,8 @@ impl Reducer<'_, '_> {
                             }
                         }
                     }
-                    let tb = (0..bn).map(|k| rv[k * cn..(k + 1) * cn].iter().zip(&ec).map(|(x, e)| *x * e).sum()).collect();
+                    let tb =
+                        (0..bn).map(|k| rv[k * cn..(k + 1) * cn].iter().zip(&ec).map(|(x, e)| *x * e).sum()).collect();
                     vec![ta, tb]
                 })?;
                 let kappa = out.point.clone();
@@ -384,7 +393,9 @@ impl Reducer<'_, '_> {
                 let f = |j: usize| out.factors.get(j).copied().unwrap_or_default();
                 let (aval, asent) = self.operand(a, &xi, f(1))?;
                 let (bval, bsent) = self.operand(b, &xi, f(2))?;
-                self.ch.check(eq_eval(&point, &xi) * aval * bval == out.claim, || VerifyError::FinalCheck(ctx("the elementwise product")))?;
+                self.ch.check(eq_eval(&point, &xi) * aval * bval == out.claim, || {
+                    VerifyError::FinalCheck(ctx("the elementwise product"))
+                })?;
                 if asent {
                     self.reduce(a, xi.clone(), aval)?;
                 }

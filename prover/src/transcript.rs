@@ -17,8 +17,7 @@ pub const RATE: usize = 2;
 pub fn poseidon_config() -> &'static PoseidonConfig<F> {
     static CONFIG: OnceLock<PoseidonConfig<F>> = OnceLock::new();
     CONFIG.get_or_init(|| {
-        let (ark, mds) =
-            find_poseidon_ark_and_mds::<F>(254, RATE, FULL_ROUNDS as u64, PARTIAL_ROUNDS as u64, 0);
+        let (ark, mds) = find_poseidon_ark_and_mds::<F>(254, RATE, FULL_ROUNDS as u64, PARTIAL_ROUNDS as u64, 0);
         PoseidonConfig::new(FULL_ROUNDS, PARTIAL_ROUNDS, ALPHA, mds, ark, RATE, 1)
     })
 }
@@ -123,7 +122,12 @@ mod tests {
         let mut theirs = PoseidonSponge::new(poseidon_config());
         let mut x = 1i64;
         for pattern in [1usize, 2, 3, 0, 5, 1, 0, 0, 4, 2, 7] {
-            let v: Vec<F> = (0..pattern).map(|_| { x = x * 7919 % 1_000_003; fe(x) }).collect();
+            let v: Vec<F> = (0..pattern)
+                .map(|_| {
+                    x = x * 7919 % 1_000_003;
+                    fe(x)
+                })
+                .collect();
             ours.absorb_slice(&v);
             theirs.absorb(&v);
             for _ in 0..(pattern % 3 + 1) {

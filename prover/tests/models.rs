@@ -127,7 +127,8 @@ fn flipped_byte_anywhere_is_rejected() {
         let mut b = good.clone();
         b[pos] ^= 0x10;
         std::fs::write(&bad_path, &b).unwrap();
-        let accepted = artifact::read_proof(&bad_path).map(|q| stage1::verify(&c.graph, c.id, &q).is_ok()).unwrap_or(false);
+        let accepted =
+            artifact::read_proof(&bad_path).map(|q| stage1::verify(&c.graph, c.id, &q).is_ok()).unwrap_or(false);
         assert!(!accepted, "a proof with byte {pos} flipped was accepted");
     }
 }
@@ -217,7 +218,10 @@ fn advice_outside_its_range_is_rejected() {
                 forged.advice[at + k] = chunk
                     .iter()
                     .enumerate()
-                    .map(|(i, &p)| zkml::field::fe(trace.segments[s][p] + off) * zkml::field::F::from(2u64).pow([(i as u32 * seg.bits) as u64]))
+                    .map(|(i, &p)| {
+                        zkml::field::fe(trace.segments[s][p] + off)
+                            * zkml::field::F::from(2u64).pow([(i as u32 * seg.bits) as u64])
+                    })
                     .sum();
             }
         }
@@ -288,13 +292,15 @@ fn cli_compile_prove_verify() {
     let (d, i, m) = (dir.to_str().unwrap(), data("price_mlp.input.json"), data("price_mlp.onnx"));
     let (ok, log) = zkml(&["compile", m.to_str().unwrap(), "--calibrate", i.to_str().unwrap(), "--out", d]);
     assert!(ok, "{log}");
-    let settings: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("settings.json")).unwrap()).unwrap();
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("settings.json")).unwrap()).unwrap();
     assert_eq!(settings["input"]["shape"], serde_json::json!([1, 16]));
     assert_eq!(settings["input"]["visibility"], "public");
     let proof = tmp.path().join("p.bin");
     let (ok, log) = zkml(&["prove", d, "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap()]);
     assert!(ok, "{log}");
-    let out: serde_json::Value = serde_json::from_slice(&std::fs::read(artifact::output_path(&proof)).unwrap()).unwrap();
+    let out: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(artifact::output_path(&proof)).unwrap()).unwrap();
     assert_eq!(out["output_data"][0].as_array().unwrap().len(), 1);
     let (ok, log) = zkml(&["verify", d, proof.to_str().unwrap()]);
     assert!(ok && log.contains("proof is valid"), "{log}");
@@ -324,7 +330,14 @@ fn cli_rejects_a_malformed_onnx_file() {
     let bad = tmp.path().join("bad.onnx");
     std::fs::write(&bad, b"this is not protobuf \xff\xff\xff").unwrap();
     let i = data("price_mlp.input.json");
-    let (ok, log) = zkml(&["compile", bad.to_str().unwrap(), "--calibrate", i.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap()]);
+    let (ok, log) = zkml(&[
+        "compile",
+        bad.to_str().unwrap(),
+        "--calibrate",
+        i.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+    ]);
     assert!(!ok && log.contains("not a valid ONNX model"), "{log}");
 }
 
@@ -334,7 +347,14 @@ fn cli_rejects_a_wrong_input_length() {
     let c = compile("price_mlp", tmp.path());
     let short = tmp.path().join("short.json");
     std::fs::write(&short, r#"{"input_data": [[0.1, 0.2, 0.3]]}"#).unwrap();
-    let (ok, log) = zkml(&["prove", c.dir.to_str().unwrap(), "--input", short.to_str().unwrap(), "--out", tmp.path().join("p").to_str().unwrap()]);
+    let (ok, log) = zkml(&[
+        "prove",
+        c.dir.to_str().unwrap(),
+        "--input",
+        short.to_str().unwrap(),
+        "--out",
+        tmp.path().join("p").to_str().unwrap(),
+    ]);
     assert!(!ok && log.contains("the input has 3 values; the model expects 16"), "{log}");
     let not_json = tmp.path().join("x.json");
     std::fs::write(&not_json, "input_data = 1").unwrap();

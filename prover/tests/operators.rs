@@ -25,7 +25,13 @@ fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
 }
 
 fn ints_tensor(name: &str, data: &[i64]) -> TensorProto {
-    TensorProto { name: name.into(), dims: vec![data.len() as i64], data_type: 7, int64_data: data.to_vec(), ..Default::default() }
+    TensorProto {
+        name: name.into(),
+        dims: vec![data.len() as i64],
+        data_type: 7,
+        int64_data: data.to_vec(),
+        ..Default::default()
+    }
 }
 
 fn ints(name: &str, v: &[i64]) -> AttributeProto {
@@ -54,12 +60,18 @@ fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> 
 fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
     let dim = shape
         .iter()
-        .map(|&d| tensor_shape_proto::Dimension { value: Some(tensor_shape_proto::dimension::Value::DimValue(d)), ..Default::default() })
+        .map(|&d| tensor_shape_proto::Dimension {
+            value: Some(tensor_shape_proto::dimension::Value::DimValue(d)),
+            ..Default::default()
+        })
         .collect();
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor { elem_type: 1, shape: Some(TensorShapeProto { dim }) })),
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(TensorShapeProto { dim }),
+            })),
             ..Default::default()
         }),
         ..Default::default()
@@ -129,11 +141,26 @@ fn conv_with_default_attributes_relu_maxpool_gemm() {
 fn conv_strides_pads_dilations_batchnorm_pools() {
     let mut r = Rng(2);
     let nodes = vec![
-        node("Conv", &["input", "w"], "c", vec![ints("strides", &[2, 1]), ints("pads", &[1, 2, 1, 0]), ints("dilations", &[1, 2])]),
+        node(
+            "Conv",
+            &["input", "w"],
+            "c",
+            vec![ints("strides", &[2, 1]), ints("pads", &[1, 2, 1, 0]), ints("dilations", &[1, 2])],
+        ),
         node("BatchNormalization", &["c", "g", "bb", "m", "v"], "bn", vec![float("epsilon", 1e-3)]),
-        node("AveragePool", &["bn"], "ap", vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1]), ints("strides", &[2, 2])]),
+        node(
+            "AveragePool",
+            &["bn"],
+            "ap",
+            vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1]), ints("strides", &[2, 2])],
+        ),
         node("Relu", &["ap"], "r", vec![]),
-        node("MaxPool", &["r"], "mp", vec![ints("kernel_shape", &[2, 2]), ints("pads", &[0, 0, 1, 1]), ints("strides", &[1, 1])]),
+        node(
+            "MaxPool",
+            &["r"],
+            "mp",
+            vec![ints("kernel_shape", &[2, 2]), ints("pads", &[0, 0, 1, 1]), ints("strides", &[1, 1])],
+        ),
         node("GlobalAveragePool", &["mp"], "out", vec![]),
     ];
     let inits = vec![
@@ -151,7 +178,20 @@ fn conv_strides_pads_dilations_batchnorm_pools() {
 fn conv_auto_pad_same_and_one_dimensional() {
     let mut r = Rng(3);
     let nodes = vec![
-        node("Conv", &["input", "w", "b"], "c", vec![AttributeProto { name: "auto_pad".into(), r#type: AttributeType::String as i32, s: b"SAME_UPPER".to_vec(), ..Default::default() }, ints("strides", &[2])]),
+        node(
+            "Conv",
+            &["input", "w", "b"],
+            "c",
+            vec![
+                AttributeProto {
+                    name: "auto_pad".into(),
+                    r#type: AttributeType::String as i32,
+                    s: b"SAME_UPPER".to_vec(),
+                    ..Default::default()
+                },
+                ints("strides", &[2]),
+            ],
+        ),
         node("Relu", &["c"], "out", vec![]),
     ];
     let inits = vec![tensor("w", &[2, 3, 4], r.vec(24, 0.5)), tensor("b", &[2], r.vec(2, 0.1))];
@@ -233,14 +273,20 @@ fn out_of_range_values_get_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("m.onnx");
     std::fs::write(&path, model(nodes, inits, &[1, 4], "out")).unwrap();
-    let c = pipeline::compile(&path, &[vec![0.1, -0.1, 0.05, 0.0]], QuantConfig::default(), &tmp.path().join("d")).unwrap();
+    let c =
+        pipeline::compile(&path, &[vec![0.1, -0.1, 0.05, 0.0]], QuantConfig::default(), &tmp.path().join("d")).unwrap();
     let err = pipeline::prove(&c, &[3.0, -3.0, 3.0, 3.0]).err().unwrap();
     let msg = format!("{err:#}");
     assert!(msg.contains("quantized range (--lookup-bits) allows") && msg.contains("Gemm_g"), "{msg}");
 }
 
 fn string(name: &str, v: &str) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::String as i32, s: v.as_bytes().to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -251,7 +297,12 @@ fn grouped_batched_and_transposed_convolutions() {
         node("Conv", &["input", "dw", "db"], "c1", vec![int("group", 4), ints("pads", &[1, 1, 1, 1])]),
         node("Relu", &["c1"], "r1", vec![]),
         node("Conv", &["r1", "gw"], "c2", vec![int("group", 2), ints("strides", &[2, 2])]),
-        node("ConvTranspose", &["c2", "tw", "tb"], "out", vec![ints("strides", &[2, 2]), ints("pads", &[1, 0, 0, 1]), ints("output_padding", &[1, 0])]),
+        node(
+            "ConvTranspose",
+            &["c2", "tw", "tb"],
+            "out",
+            vec![ints("strides", &[2, 2]), ints("pads", &[1, 0, 0, 1]), ints("output_padding", &[1, 0])],
+        ),
     ];
     let inits = vec![
         tensor("dw", &[8, 1, 3, 3], r.vec(72, 0.5)),
@@ -275,7 +326,7 @@ fn data_movement_ops() {
         node("Split", &["g", "split"], "a", vec![int("axis", 1)]),
         node("Tile", &["b", "reps"], "t", vec![]),
         node("Add", &["a", "t"], "sum", vec![]),
-        node("DepthToSpace", &["sum", ], "d2s", vec![int("blocksize", 2), string("mode", "CRD")]),
+        node("DepthToSpace", &["sum"], "d2s", vec![int("blocksize", 2), string("mode", "CRD")]),
         node("SpaceToDepth", &["d2s"], "s2d", vec![int("blocksize", 2)]),
         node("Expand", &["s2d", "eshape"], "out", vec![]),
     ];

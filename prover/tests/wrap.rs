@@ -23,7 +23,9 @@ fn input(model: &str) -> Vec<f64> {
 fn compiled(model: &str) -> (tempfile::TempDir, Compiled) {
     let tmp = tempfile::tempdir().unwrap();
     let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
-    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &tmp.path().join(model)).unwrap();
+    let c =
+        pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &tmp.path().join(model))
+            .unwrap();
     (tmp, c)
 }
 
@@ -36,7 +38,13 @@ fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
 fn satisfied(c: &Compiled, p: &Stage1Proof) -> bool {
     let Ok(w) = Witness::from_proof(&c.graph, p, [F::from(1u64), F::from(2u64)]) else { return false };
     let cs = ConstraintSystem::<F>::new_ref();
-    let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w), binding: Binding::Absorbed };
+    let circuit = WrapCircuit {
+        graph: &c.graph,
+        id: c.id,
+        context: F::from(7u64),
+        witness: Some(&w),
+        binding: Binding::Absorbed,
+    };
     if circuit.generate_constraints(cs.clone()).is_err() {
         return false;
     }
@@ -82,7 +90,6 @@ fn rejected_stage1_proofs_leave_the_circuit_unsatisfied() {
     // Another model's proof: its witness does not even fit this circuit.
     let (_t2, _d, other) = proved("digits_mlp");
     assert!(!satisfied(&c, &other), "another model's proof");
-
 }
 
 #[test]
@@ -100,7 +107,8 @@ fn groth16_wrap_of_digits_mlp() {
 fn groth16_wrap_of_lenet() {
     let (_t, c, p) = proved("lenet");
     let (pk, vk) = zkml::wrap::dev_setup(&c.graph, c.id, 1).unwrap();
-    let w = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(1u64), [F::from(0u64); 2], &p, &mut rand::rngs::OsRng).unwrap();
+    let w =
+        zkml::wrap::prove(&pk, &c.graph, c.id, F::from(1u64), [F::from(0u64); 2], &p, &mut rand::rngs::OsRng).unwrap();
     assert!(zkml::wrap::verify(&vk, &w));
     assert_eq!(zkml::wrap::output_of(&c.graph, &w).unwrap().unwrap(), p.output);
 }
@@ -155,7 +163,17 @@ fn cli_setup_prove_wrap_verify() {
     assert!(!ok && log.contains("Powers-of-Tau"), "{log}");
     let proof = tmp.path().join("p.bin");
     let i = data("price_mlp.input.json");
-    let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap", "--context", "99"]);
+    let (ok, log) = zkml(&[
+        "prove",
+        dir("price_mlp").to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--out",
+        proof.to_str().unwrap(),
+        "--wrap",
+        "--context",
+        "99",
+    ]);
     assert!(ok, "{log}");
     // The Groth16 proof is 128 bytes compressed; the file adds a header and the public inputs.
     let w = match artifact::read_any_proof(&proof).unwrap() {
@@ -163,7 +181,8 @@ fn cli_setup_prove_wrap_verify() {
         artifact::AnyProof::Stage1(_) => panic!("a stage-1 proof was written"),
     };
     assert_eq!(ark_serialize::CanonicalSerialize::compressed_size(&w.proof), 128);
-    let (ok, log) = zkml(&["verify", dir("price_mlp").to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap()]);
+    let (ok, log) =
+        zkml(&["verify", dir("price_mlp").to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap()]);
     assert!(ok && log.contains("context: 99") && log.contains("proof is valid"), "{log}");
     let (ok, log) = zkml(&["verify", dir("digits_mlp").to_str().unwrap(), proof.to_str().unwrap()]);
     assert!(!ok && log.contains("another model"), "{log}");
@@ -174,15 +193,36 @@ fn cli_setup_prove_wrap_verify() {
     let expected = zkml::context::to_field(zkml::context::escrow(31337, [0x11; 20], [0x5a; 32]));
     assert_eq!(printed.lines().next(), Some(expected.to_string().as_str()), "{printed}");
     let p2 = tmp.path().join("p2.bin");
-    let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", p2.to_str().unwrap(), "--wrap", "--context", &spec]);
+    let (ok, log) = zkml(&[
+        "prove",
+        dir("price_mlp").to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--out",
+        p2.to_str().unwrap(),
+        "--wrap",
+        "--context",
+        &spec,
+    ]);
     assert!(ok, "{log}");
     let (ok, log) = zkml(&["verify", dir("price_mlp").to_str().unwrap(), p2.to_str().unwrap()]);
     assert!(ok && log.contains(&format!("context: {expected}")), "{log}");
     // A bad context is refused before any work, naming the bad part.
-    let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", p2.to_str().unwrap(), "--wrap", "--context", "oracle:1:0x12:5"]);
+    let (ok, log) = zkml(&[
+        "prove",
+        dir("price_mlp").to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--out",
+        p2.to_str().unwrap(),
+        "--wrap",
+        "--context",
+        "oracle:1:0x12:5",
+    ]);
     assert!(!ok && log.contains("--context: oracle address \"0x12\""), "{log}");
     // Even with the model id swapped in, the other model's key rejects it.
-    let other: ark_groth16::VerifyingKey<ark_bn254::Bn254> = artifact::read_key(&dir("digits_mlp").join("vk.bin")).unwrap();
+    let other: ark_groth16::VerifyingKey<ark_bn254::Bn254> =
+        artifact::read_key(&dir("digits_mlp").join("vk.bin")).unwrap();
     let digits = Compiled::load(&dir("digits_mlp")).unwrap();
     let mut forged = w.clone();
     forged.public_inputs[0] = digits.id;
@@ -192,15 +232,29 @@ fn cli_setup_prove_wrap_verify() {
     let mut bad = pipeline::prove(&c, &input("price_mlp")).unwrap();
     bad.output[0] += 1;
     let pk = artifact::read_prover_key(&dir("price_mlp")).unwrap();
-    let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &bad, &mut rand::rngs::OsRng).unwrap_err();
+    let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &bad, &mut rand::rngs::OsRng)
+        .unwrap_err();
     assert!(err.to_string().contains("does not verify"), "{err}");
     // Proving reads pk.bin and r1cs.bin only if they are the files vk.json's digests name.
     for file in ["pk.bin", "r1cs.bin"] {
         let (mine, theirs) = (dir("price_mlp").join(file), dir("digits_mlp").join(file));
         let saved = std::fs::read(&mine).unwrap();
         std::fs::copy(&theirs, &mine).unwrap();
-        let (ok, log) = zkml(&["prove", dir("price_mlp").to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", p2.to_str().unwrap(), "--wrap"]);
-        assert!(!ok && log.contains(file) && log.contains("does not belong to this model's keys") && log.contains("SHA3-256"), "{file}: {log}");
+        let (ok, log) = zkml(&[
+            "prove",
+            dir("price_mlp").to_str().unwrap(),
+            "--input",
+            i.to_str().unwrap(),
+            "--out",
+            p2.to_str().unwrap(),
+            "--wrap",
+        ]);
+        assert!(
+            !ok && log.contains(file)
+                && log.contains("does not belong to this model's keys")
+                && log.contains("SHA3-256"),
+            "{file}: {log}"
+        );
         // The same setup's file with one bit flipped: still refused, before any proving.
         let mut flipped = saved.clone();
         let mid = flipped.len() / 2;
@@ -229,7 +283,9 @@ fn witness_only_equals_full(c: &Compiled, w: &Witness, binding: Binding) -> (zkm
     };
     let z = assignment(circuit()).unwrap();
     assert_eq!(z, full);
-    let r1cs = R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None, binding }).unwrap();
+    let r1cs =
+        R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None, binding })
+            .unwrap();
     assert_eq!((r1cs.num_constraints(), r1cs.num_variables()), (cs.num_constraints(), z.len()));
     assert_eq!(r1cs.first_unsatisfied(&z).unwrap(), None);
     (r1cs, z)
@@ -254,23 +310,52 @@ fn hashed_input_reveals_only_its_commitment() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("m");
     let (m, i) = (data("price_mlp.onnx"), data("price_mlp.input.json"));
-    let (ok, log) = zkml(&["compile", m.to_str().unwrap(), "--calibrate", i.to_str().unwrap(), "--out", d.to_str().unwrap(), "--input-visibility", "hashed"]);
+    let (ok, log) = zkml(&[
+        "compile",
+        m.to_str().unwrap(),
+        "--calibrate",
+        i.to_str().unwrap(),
+        "--out",
+        d.to_str().unwrap(),
+        "--input-visibility",
+        "hashed",
+    ]);
     assert!(ok, "{log}");
     let settings: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("settings.json")).unwrap()).unwrap();
     assert_eq!(settings["input"]["visibility"], "hashed");
     assert_eq!(settings["public_inputs"][2]["name"], "input_commitment");
     // A stage-1 proof would carry the input in the clear: refused without --wrap, unless asked for.
     let s1 = tmp.path().join("s1.bin");
-    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", s1.to_str().unwrap()]);
-    assert!(!ok && log.contains("input is hashed") && log.contains("in the clear") && log.contains("use --wrap"), "{log}");
+    let (ok, log) =
+        zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", s1.to_str().unwrap()]);
+    assert!(
+        !ok && log.contains("input is hashed") && log.contains("in the clear") && log.contains("use --wrap"),
+        "{log}"
+    );
     assert!(!s1.exists(), "nothing written");
-    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", s1.to_str().unwrap(), "--reveal-private"]);
+    let (ok, log) = zkml(&[
+        "prove",
+        d.to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--out",
+        s1.to_str().unwrap(),
+        "--reveal-private",
+    ]);
     assert!(ok && log.contains("WARNING: --reveal-private"), "{log}");
     let (ok, log) = zkml(&["verify", d.to_str().unwrap(), s1.to_str().unwrap(), "--input", i.to_str().unwrap()]);
     assert!(ok && log.contains("proof is valid"), "{log}");
     assert!(zkml(&["setup", d.to_str().unwrap(), "--dev-seed", "5"]).0);
     let proof = tmp.path().join("p.bin");
-    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap"]);
+    let (ok, log) = zkml(&[
+        "prove",
+        d.to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--out",
+        proof.to_str().unwrap(),
+        "--wrap",
+    ]);
     assert!(ok, "{log}");
     let w = match artifact::read_any_proof(&proof).unwrap() {
         artifact::AnyProof::Wrap(w) => w,
@@ -292,9 +377,25 @@ fn hashed_input_reveals_only_its_commitment() {
         assert!(!bytes.windows(8).any(|x| x == b), "input value {v} is in the proof file");
     }
     let salt = std::fs::read_to_string(format!("{}.input.salt", proof.display())).unwrap();
-    let (ok, log) = zkml(&["verify", d.to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap(), "--input-salt", &salt]);
+    let (ok, log) = zkml(&[
+        "verify",
+        d.to_str().unwrap(),
+        proof.to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--input-salt",
+        &salt,
+    ]);
     assert!(ok && log.contains("input commitment"), "{log}");
-    let (ok, log) = zkml(&["verify", d.to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap(), "--input-salt", "12345"]);
+    let (ok, log) = zkml(&[
+        "verify",
+        d.to_str().unwrap(),
+        proof.to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--input-salt",
+        "12345",
+    ]);
     assert!(!ok && log.contains("another input"), "{log}");
 }
 
@@ -303,8 +404,17 @@ fn hashed_input_reveals_only_its_commitment() {
 #[test]
 fn function_tables_in_the_circuit() {
     use prost::Message;
-    use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto};
-    let t = |name: &str, dims: &[i64], data: Vec<f32>| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() };
+    use tract_onnx::pb::{
+        GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, ValueInfoProto,
+        tensor_shape_proto, type_proto,
+    };
+    let t = |name: &str, dims: &[i64], data: Vec<f32>| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: data,
+        ..Default::default()
+    };
     let n = |op: &str, i: &[&str], o: &str| NodeProto {
         name: format!("{op}_{o}"),
         op_type: op.into(),
@@ -312,27 +422,55 @@ fn function_tables_in_the_circuit() {
         output: vec![o.into()],
         ..Default::default()
     };
-    let dims = [1i64, 4].iter().map(|&d| tensor_shape_proto::Dimension { value: Some(tensor_shape_proto::dimension::Value::DimValue(d)), ..Default::default() }).collect();
+    let dims = [1i64, 4]
+        .iter()
+        .map(|&d| tensor_shape_proto::Dimension {
+            value: Some(tensor_shape_proto::dimension::Value::DimValue(d)),
+            ..Default::default()
+        })
+        .collect();
     let input = ValueInfoProto {
         name: "input".into(),
-        r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(type_proto::Tensor { elem_type: 1, shape: Some(tract_onnx::pb::TensorShapeProto { dim: dims }) })), ..Default::default() }),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(tract_onnx::pb::TensorShapeProto { dim: dims }),
+            })),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let w1: Vec<f32> = (0..12).map(|i| ((i * 7 % 11) as f32 - 5.0) / 6.0).collect();
     let w2: Vec<f32> = (0..6).map(|i| ((i * 5 % 7) as f32 - 3.0) / 4.0).collect();
     let graph = GraphProto {
-        node: vec![n("MatMul", &["input", "w1"], "a"), n("Sigmoid", &["a"], "s"), n("MatMul", &["s", "w2"], "b"), n("Tanh", &["b"], "out")],
+        node: vec![
+            n("MatMul", &["input", "w1"], "a"),
+            n("Sigmoid", &["a"], "s"),
+            n("MatMul", &["s", "w2"], "b"),
+            n("Tanh", &["b"], "out"),
+        ],
         initializer: vec![t("w1", &[4, 3], w1), t("w2", &[3, 2], w2)],
         input: vec![input],
         output: vec![ValueInfoProto { name: "out".into(), ..Default::default() }],
         ..Default::default()
     };
-    let m = ModelProto { ir_version: 8, opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
+    let m = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(graph),
+        ..Default::default()
+    };
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("tables.onnx");
     std::fs::write(&path, m.encode_to_vec()).unwrap();
     let x = vec![0.5, -1.0, 0.25, 2.0];
-    let c = pipeline::compile(&path, &[x.clone(), vec![-1.5, 1.0, 0.0, -0.5]], QuantConfig::default(), &tmp.path().join("d")).unwrap();
+    let c = pipeline::compile(
+        &path,
+        &[x.clone(), vec![-1.5, 1.0, 0.0, -0.5]],
+        QuantConfig::default(),
+        &tmp.path().join("d"),
+    )
+    .unwrap();
     assert!(c.graph.tables.iter().any(|t| matches!(t.kind, zkml::lookup::TableKind::Func { .. })));
     let p = pipeline::prove(&c, &x).unwrap();
     assert!(satisfied(&c, &p), "honest proof");
@@ -384,12 +522,16 @@ fn private_output_is_refused_and_hidden_inputs_need_the_wrap() {
     let d = tmp.path().join("m");
     let (m, i) = (data("price_mlp.onnx"), data("price_mlp.input.json"));
     let compile = |extra: &[&str]| {
-        let mut args = vec!["compile", m.to_str().unwrap(), "--calibrate", i.to_str().unwrap(), "--out", d.to_str().unwrap()];
+        let mut args =
+            vec!["compile", m.to_str().unwrap(), "--calibrate", i.to_str().unwrap(), "--out", d.to_str().unwrap()];
         args.extend_from_slice(extra);
         zkml(&args)
     };
     let (ok, log) = compile(&["--output-visibility", "private"]);
-    assert!(!ok && log.contains("--output-visibility private is refused") && log.contains("--output-visibility hashed"), "{log}");
+    assert!(
+        !ok && log.contains("--output-visibility private is refused") && log.contains("--output-visibility hashed"),
+        "{log}"
+    );
     assert!(!d.exists(), "nothing written");
     let cfg = QuantConfig { output_visibility: zkml::quantize::Visibility::Private, ..QuantConfig::default() };
     let samples = artifact::read_inputs(&i).unwrap();
@@ -398,11 +540,21 @@ fn private_output_is_refused_and_hidden_inputs_need_the_wrap() {
     let (ok, log) = compile(&["--input-visibility", "private", "--output-visibility", "hashed"]);
     assert!(ok, "{log}");
     let proof = tmp.path().join("p.bin");
-    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap()]);
+    let (ok, log) =
+        zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap()]);
     assert!(!ok && log.contains("input is private and its output is hashed") && log.contains("use --wrap"), "{log}");
     assert!(!proof.exists());
     // --reveal-private makes no sense with --wrap.
-    let (ok, log) = zkml(&["prove", d.to_str().unwrap(), "--input", i.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap", "--reveal-private"]);
+    let (ok, log) = zkml(&[
+        "prove",
+        d.to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+        "--out",
+        proof.to_str().unwrap(),
+        "--wrap",
+        "--reveal-private",
+    ]);
     assert!(!ok && log.contains("cannot be used with"), "{log}");
 }
 
@@ -429,7 +581,10 @@ fn seeded_stage1_proofs_verify_only_with_their_seed() {
     let mut wrong = g.execute(&input("lenet")).unwrap();
     let q = g.requants[0].q;
     wrong.segments[q][0] += if wrong.segments[q][0] > 0 { -1 } else { 1 };
-    assert!(stage1::verify_with(g, c.id, &stage1::prove_with(g, c.id, &wrong, seed), seed).is_err(), "a wrong quotient");
+    assert!(
+        stage1::verify_with(g, c.id, &stage1::prove_with(g, c.id, &wrong, seed), seed).is_err(),
+        "a wrong quotient"
+    );
     let mut out = p.clone();
     out.output[0] += 1;
     assert!(stage1::verify_with(g, c.id, &out, seed).is_err(), "another output");
@@ -449,7 +604,13 @@ fn two_round_witness(c: &Compiled, trace: &Trace, seed: F) -> Witness {
 
 fn two_round_satisfied(c: &Compiled, w: &Witness) -> bool {
     let cs = ConstraintSystem::<F>::new_ref();
-    let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(w), binding: Binding::Committed(Part::All) };
+    let circuit = WrapCircuit {
+        graph: &c.graph,
+        id: c.id,
+        context: F::from(7u64),
+        witness: Some(w),
+        binding: Binding::Committed(Part::All),
+    };
     if circuit.generate_constraints(cs.clone()).is_err() {
         return false;
     }
@@ -508,7 +669,10 @@ fn two_round_rejected_runs_leave_the_circuit_unsatisfied() {
     shifted.segments[g.output][0] += 1;
     shifted.segments[limb][0] -= 1i64 << (rq.shift - rq.limbs[..rq.limbs.len() - 1].iter().map(|l| l.1).sum::<u32>());
     let seg = &g.segments[limb];
-    assert!(zkml::pack::pack(&shifted.segments[limb], seg.bits, seg.signed).is_err(), "natively the remainder fits no slot");
+    assert!(
+        zkml::pack::pack(&shifted.segments[limb], seg.bits, seg.signed).is_err(),
+        "natively the remainder fits no slot"
+    );
     let mut w = two_round_witness(&c, &trace, seed);
     w.segments = shifted.segments.clone();
     w.messages = stage1::seeded_messages(g, c.id, &shifted, seed);
@@ -547,9 +711,21 @@ fn two_round_wrap_of_lenet() {
     let (_t, c) = compiled("lenet");
     let trace = c.graph.execute(&input("lenet")).unwrap();
     let (pk, vk) = zkml::wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
-    let w = zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(1u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng).unwrap();
+    let w = zkml::wrap::two_round::prove(
+        &pk,
+        &c.graph,
+        c.id,
+        F::from(1u64),
+        [F::from(0u64); 2],
+        &trace,
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
     assert!(zkml::wrap::two_round::verify(&vk, &w));
-    assert_eq!(zkml::wrap::two_round::output_of(&c.graph, &w).unwrap().unwrap(), c.graph.output_of(&trace.segments[c.graph.output]));
+    assert_eq!(
+        zkml::wrap::two_round::output_of(&c.graph, &w).unwrap().unwrap(),
+        c.graph.output_of(&trace.segments[c.graph.output])
+    );
 }
 
 /// Honest proofs verify and are randomized (D included); a changed public input, a moved D, a
@@ -561,8 +737,10 @@ fn two_round_wrap(model: &str) {
     let trace = c.graph.execute(&input(model)).unwrap();
     let (pk, vk) = zkml::wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
     let mut rng = StdRng::seed_from_u64(42);
-    let a = zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &trace, &mut rng).unwrap();
-    let b = zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &trace, &mut rng).unwrap();
+    let a =
+        zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &trace, &mut rng).unwrap();
+    let b =
+        zkml::wrap::two_round::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &trace, &mut rng).unwrap();
     assert!(zkml::wrap::two_round::verify(&vk, &a) && zkml::wrap::two_round::verify(&vk, &b));
     assert_ne!(a.proof.d, b.proof.d, "commitments are blinded");
     assert_ne!(a.seed(), b.seed(), "so the seeds differ");
@@ -581,7 +759,11 @@ fn two_round_wrap(model: &str) {
     assert!(!zkml::wrap::two_round::verify(&vk, &swapped), "another proof's D (another seed)");
     for k in 0..2 {
         let mut x = a.clone();
-        if k == 0 { x.proof.proof.a = (x.proof.proof.a + g).into_affine() } else { x.proof.proof.c = (x.proof.proof.c + g).into_affine() }
+        if k == 0 {
+            x.proof.proof.a = (x.proof.proof.a + g).into_affine()
+        } else {
+            x.proof.proof.c = (x.proof.proof.c + g).into_affine()
+        }
         assert!(!zkml::wrap::two_round::verify(&vk, &x), "point {k} moved");
     }
     let mut mixed = a.clone();
@@ -597,9 +779,19 @@ fn two_round_witness_only_assignment_equals_the_full_synthesis() {
     let (r1cs, z) = witness_only_equals_full(&c, &w, Binding::Committed(Part::All));
     // Round 1 alone allocates exactly the first witness wires of the full assignment: what D
     // commits to is what the rest of the circuit uses.
-    let round1 = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w), binding: Binding::Committed(Part::Round1) };
+    let round1 = WrapCircuit {
+        graph: &c.graph,
+        id: c.id,
+        context: F::from(7u64),
+        witness: Some(&w),
+        binding: Binding::Committed(Part::Round1),
+    };
     let z1 = assignment(round1).unwrap();
     let ni = r1cs.num_instance;
     assert_eq!(z1[1..], z[ni..ni + z1.len() - 1]);
-    eprintln!("price_mlp two-round wrap circuit: {} constraints, {} round-1 wires", r1cs.num_constraints(), z1.len() - 1);
+    eprintln!(
+        "price_mlp two-round wrap circuit: {} constraints, {} round-1 wires",
+        r1cs.num_constraints(),
+        z1.len() - 1
+    );
 }

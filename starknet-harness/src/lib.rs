@@ -29,9 +29,7 @@ pub const CAIRO_NATIVE_VERSION: &str = "0.9.0-rc.2";
 /// The corelib's `src/` folder (see the crate docs). Fetched once per process.
 pub fn corelib_dir() -> Result<PathBuf> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| find_corelib().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(|e| anyhow!(e))
+    DIR.get_or_init(|| find_corelib().map_err(|e| format!("{e:#}"))).clone().map_err(|e| anyhow!(e))
 }
 
 fn find_corelib() -> Result<PathBuf> {
@@ -108,8 +106,7 @@ pub fn compile(pkg: &Path) -> Result<Compiled> {
     let (db, crates) = database(pkg)?;
     let mut diagnostics = String::new();
     let program = {
-        let reporter =
-            DiagnosticsReporter::write_to_string(&mut diagnostics).with_crates(&crates).allow_warnings();
+        let reporter = DiagnosticsReporter::write_to_string(&mut diagnostics).with_crates(&crates).allow_warnings();
         let ids = CrateInput::into_crate_ids(&db, crates.clone());
         compile_prepared_db_program(
             &db,
@@ -166,10 +163,7 @@ pub fn run(program: &Program, name: &str, args: Vec<Arg>) -> Result<Run> {
     let r = runner
         .run_function_with_starknet_context(func, args, Some(AVAILABLE_GAS), StarknetState::default())
         .map_err(|e| anyhow!("running {name}: {e}"))?;
-    let left: u64 = r
-        .gas_counter
-        .map(|g| g.to_string().parse().unwrap_or(0))
-        .unwrap_or(AVAILABLE_GAS as u64);
+    let left: u64 = r.gas_counter.map(|g| g.to_string().parse().unwrap_or(0)).unwrap_or(AVAILABLE_GAS as u64);
     let builtins = r
         .used_resources
         .basic_resources

@@ -3,7 +3,6 @@
 //! a changed public input and another model's proof are rejected (None or a panic, never Some).
 //! Prints the run's Cairo steps, Sierra gas and builtins.
 
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -130,10 +129,7 @@ fn valid_proof_returns_its_public_inputs() {
     let got = option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome));
     let want: Vec<_> = p.proof.public_inputs.iter().map(u256_halves).collect();
     assert_eq!(got, Some(want), "the valid proof must verify");
-    println!(
-        "price_mlp Starknet verifier: {} Cairo steps, {} Sierra gas, builtins {:?}",
-        r.steps, r.gas, r.builtins
-    );
+    println!("price_mlp Starknet verifier: {} Cairo steps, {} Sierra gas, builtins {:?}", r.steps, r.gas, r.builtins);
     // Counts, not timings: deterministic for a given proof. Garaga's Groth16 BN254 verifier
     // takes 185,383 steps and 31.2M gas (docs/benchmarks.md); stay within twice that.
     assert!(r.steps <= 2 * 185_383 && r.gas <= 62_400_000, "cost regression: {} steps, {} gas", r.steps, r.gas);

@@ -20,10 +20,7 @@ pub const PROOF_LEN: usize = 256;
 /// C.x, C.y`, big-endian words. `A` is *not* negated (the contract negates it).
 pub fn encode_proof(proof: &Proof<Bn254>) -> [u8; PROOF_LEN] {
     let mut out = [0u8; PROOF_LEN];
-    let words = g1_words(&proof.a)
-        .into_iter()
-        .chain(g2_words(&proof.b))
-        .chain(g1_words(&proof.c));
+    let words = g1_words(&proof.a).into_iter().chain(g2_words(&proof.b)).chain(g1_words(&proof.c));
     for (i, w) in words.enumerate() {
         out[i * 32..(i + 1) * 32].copy_from_slice(&w);
     }

@@ -56,26 +56,20 @@ pub fn model_info(settings: &Value) -> Result<ModelInfo> {
         .as_str()
         .and_then(parse_u256)
         .context("settings.json: no model_id (a decimal or 0x string)")?;
-    let layout = settings["public_inputs"].as_array().context(
-        "settings.json: no public_inputs (recompile with a zkml that writes the layout)",
-    )?;
+    let layout = settings["public_inputs"]
+        .as_array()
+        .context("settings.json: no public_inputs (recompile with a zkml that writes the layout)")?;
     let names: Vec<&str> = layout.iter().filter_map(|p| p["name"].as_str()).collect();
     if names != ["model_id", "context", "input", "output"] {
-        bail!(
-            "settings.json: public_inputs are {names:?}; the hooks need [model_id, context, input, output]"
-        );
+        bail!("settings.json: public_inputs are {names:?}; the hooks need [model_id, context, input, output]");
     }
     let packed = |p: &Value| -> Result<Packed> {
         let name = p["name"].as_str().unwrap_or("?");
         let k = &p["packing"];
-        let get = |f: &str| {
-            k[f].as_u64()
-                .with_context(|| format!("settings.json: public input {name:?} has no packing.{f}"))
-        };
+        let get =
+            |f: &str| k[f].as_u64().with_context(|| format!("settings.json: public input {name:?} has no packing.{f}"));
         let packed = Packed {
-            count: p["count"]
-                .as_u64()
-                .with_context(|| format!("settings.json: public input {name:?} has no count"))?
+            count: p["count"].as_u64().with_context(|| format!("settings.json: public input {name:?} has no count"))?
                 as usize,
             values: get("values")? as usize,
             slot_bits: get("slot_bits")? as u32,
@@ -83,10 +77,7 @@ pub fn model_info(settings: &Value) -> Result<ModelInfo> {
             scale: k["scale"].as_i64().unwrap_or(0) as i32,
         };
         if packed.slot_bits == 0 || packed.slot_bits > 253 {
-            bail!(
-                "settings.json: public input {name:?} has slot_bits {}",
-                packed.slot_bits
-            );
+            bail!("settings.json: public input {name:?} has slot_bits {}", packed.slot_bits);
         }
         Ok(packed)
     };
@@ -94,10 +85,7 @@ pub fn model_info(settings: &Value) -> Result<ModelInfo> {
         model_id,
         input: packed(&layout[2])?,
         output: packed(&layout[3])?,
-        output_name: settings["output"]["name"]
-            .as_str()
-            .unwrap_or("output")
-            .to_string(),
+        output_name: settings["output"]["name"].as_str().unwrap_or("output").to_string(),
     })
 }
 
@@ -158,12 +146,7 @@ fn hex_id(m: &ModelInfo) -> String {
 
 /// The files of one hook: (file name, contents). The verifier itself (`{name}Verifier.sol`) is
 /// rendered by [`generate`], which has the verifying key.
-pub fn render(
-    hook: Hook,
-    name: &str,
-    m: &ModelInfo,
-    oracle: &OracleOptions,
-) -> Result<Vec<(String, String)>> {
+pub fn render(hook: Hook, name: &str, m: &ModelInfo, oracle: &OracleOptions) -> Result<Vec<(String, String)>> {
     if !solidity::is_valid_contract_name(name) {
         bail!("--name {name:?} is not a valid Solidity identifier");
     }
@@ -178,10 +161,7 @@ pub fn render(
                 );
             }
             if o.scale < 0 || o.scale > 38 || o.slot_bits > 255 {
-                bail!(
-                    "the oracle needs an output scale in 0..=38 fractional bits (got {})",
-                    o.scale
-                );
+                bail!("the oracle needs an output scale in 0..=38 fractional bits (got {})", o.scale);
             }
             if (oracle.decimals as i32) < o.scale || oracle.decimals > 38 {
                 bail!(
@@ -198,10 +178,7 @@ pub fn render(
                     i.signed
                 );
             }
-            let description = oracle
-                .description
-                .clone()
-                .unwrap_or_else(|| format!("zkml {name} / {}", m.output_name));
+            let description = oracle.description.clone().unwrap_or_else(|| format!("zkml {name} / {}", m.output_name));
             if description.contains(['"', '\\', '\n']) {
                 bail!("--description must not contain quotes, backslashes or newlines");
             }
@@ -218,15 +195,8 @@ pub fn render(
                 decimals: oracle.decimals,
             }
             .render()?;
-            let deploy = DeployOracleTemplate {
-                generator_version: VERSION,
-                name,
-            }
-            .render()?;
-            vec![
-                (format!("{name}Oracle.sol"), oracle_src),
-                (format!("Deploy{name}Oracle.s.sol"), deploy),
-            ]
+            let deploy = DeployOracleTemplate { generator_version: VERSION, name }.render()?;
+            vec![(format!("{name}Oracle.sol"), oracle_src), (format!("Deploy{name}Oracle.s.sol"), deploy)]
         }
         Hook::Erc8004 => vec![(
             format!("Deploy{name}Validator.s.sol"),
@@ -255,41 +225,23 @@ pub fn render(
 
 /// `zkml-gen hooks DIR --<hook> --out OUT`: reads DIR/vk.bin and DIR/settings.json, writes
 /// `{name}Verifier.sol` and the hook's files into OUT; returns the paths written.
-pub fn generate(
-    dir: &Path,
-    hook: Hook,
-    out: &Path,
-    name: &str,
-    oracle: &OracleOptions,
-) -> Result<Vec<PathBuf>> {
+pub fn generate(dir: &Path, hook: Hook, out: &Path, name: &str, oracle: &OracleOptions) -> Result<Vec<PathBuf>> {
     let settings_path = dir.join("settings.json");
-    let settings: Value =
-        serde_json::from_slice(&std::fs::read(&settings_path).with_context(|| {
-            format!(
-                "cannot read {} (run `zkml compile` first)",
-                settings_path.display()
-            )
-        })?)
-        .with_context(|| format!("{} is not JSON", settings_path.display()))?;
+    let settings: Value = serde_json::from_slice(
+        &std::fs::read(&settings_path)
+            .with_context(|| format!("cannot read {} (run `zkml compile` first)", settings_path.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", settings_path.display()))?;
     let info = model_info(&settings)?;
     let vk = io::load_vk(&dir.join("vk.bin"))?;
     let expected = 2 + info.input.count + info.output.count;
     if vk.gamma_abc_g1.len() - 1 != expected {
-        bail!(
-            "vk.bin has {} public inputs but settings.json lays out {expected}",
-            vk.gamma_abc_g1.len() - 1
-        );
+        bail!("vk.bin has {} public inputs but settings.json lays out {expected}", vk.gamma_abc_g1.len() - 1);
     }
     let layout = crate::model::ModelLayout::from_settings(&settings)?;
     layout.check_vk(&vk)?;
     let mut files = render(hook, name, &info, oracle)?;
-    files.insert(
-        0,
-        (
-            format!("{name}Verifier.sol"),
-            solidity::render_model(&vk, &format!("{name}Verifier"), &layout),
-        ),
-    );
+    files.insert(0, (format!("{name}Verifier.sol"), solidity::render_model(&vk, &format!("{name}Verifier"), &layout)));
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
     for (file, text) in files {
@@ -329,21 +281,13 @@ mod tests {
         assert_eq!(m.output.scale, 8);
         let mut bad = settings();
         bad["public_inputs"][1]["name"] = json!("input");
-        assert!(
-            model_info(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("[model_id, context, input, output]")
-        );
+        assert!(model_info(&bad).unwrap_err().to_string().contains("[model_id, context, input, output]"));
     }
 
     #[test]
     fn renders_each_hook() {
         let m = model_info(&settings()).unwrap();
-        let o = OracleOptions {
-            decimals: 8,
-            description: None,
-        };
+        let o = OracleOptions { decimals: 8, description: None };
         let f = render(Hook::Oracle, "PriceMlp", &m, &o).unwrap();
         assert_eq!(f[0].0, "PriceMlpOracle.sol");
         assert!(f[0].1.contains("contract PriceMlpOracle is ZkmlSignedOracle"));
@@ -351,10 +295,7 @@ mod tests {
         assert!(f[0].1.contains("int256[2] calldata features"));
         assert!(f[0].1.contains("\"zkml PriceMlp / price\""));
         assert!(f[1].1.contains("contract DeployPriceMlpOracle is Script"));
-        assert!(
-            f[1].1
-                .contains("import {PriceMlpVerifier} from \"./PriceMlpVerifier.sol\";")
-        );
+        assert!(f[1].1.contains("import {PriceMlpVerifier} from \"./PriceMlpVerifier.sol\";"));
         let f = render(Hook::Erc8004, "PriceMlp", &m, &o).unwrap();
         assert!(f[0].1.contains("uint256 public constant MODEL_ID = 12345;"));
         let f = render(Hook::X402, "PriceMlp", &m, &o).unwrap();
@@ -363,24 +304,11 @@ mod tests {
             assert!(!text.contains("{{") && !text.contains("{%"));
         }
         // Errors: decimals below the output scale, bad name, several outputs.
-        let low = OracleOptions {
-            decimals: 6,
-            description: None,
-        };
-        assert!(
-            render(Hook::Oracle, "P", &m, &low)
-                .unwrap_err()
-                .to_string()
-                .contains("--decimals")
-        );
+        let low = OracleOptions { decimals: 6, description: None };
+        assert!(render(Hook::Oracle, "P", &m, &low).unwrap_err().to_string().contains("--decimals"));
         assert!(render(Hook::Oracle, "1P", &m, &o).is_err());
         let mut many = m.clone();
         many.output.values = 3;
-        assert!(
-            render(Hook::Oracle, "P", &many, &o)
-                .unwrap_err()
-                .to_string()
-                .contains("one signed output")
-        );
+        assert!(render(Hook::Oracle, "P", &many, &o).unwrap_err().to_string().contains("one signed output"));
     }
 }

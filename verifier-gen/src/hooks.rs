@@ -20,11 +20,8 @@ use serde_json::{Value, json};
 
 /// BN254 scalar field modulus r.
 pub fn modulus() -> U256 {
-    U256::from_str_radix(
-        "21888242871839275222246405745257275088548364400416034343698204186575808495617",
-        10,
-    )
-    .expect("r")
+    U256::from_str_radix("21888242871839275222246405745257275088548364400416034343698204186575808495617", 10)
+        .expect("r")
 }
 
 /// `ZkmlPublicInputs.modelId`: a 32-byte hash reduced mod r.
@@ -159,8 +156,7 @@ pub fn decode_signed(word: U256, bits: u32, frac_bits: u32, decimals: u32) -> Op
         return None;
     }
     let q = word.to::<u128>() as i128 - (1i128 << (bits - 1));
-    q.checked_mul(10i128.checked_pow(decimals)?)?
-        .checked_div(1i128.checked_shl(frac_bits)?)
+    q.checked_mul(10i128.checked_pow(decimals)?)?.checked_div(1i128.checked_shl(frac_bits)?)
 }
 
 /// CAIP-2 id of an EVM chain.
@@ -350,10 +346,7 @@ mod tests {
         enc.extend_from_slice(&[2u8; 32]);
         enc.extend_from_slice(&[3u8; 32]);
         assert_eq!(id, keccak256(&enc));
-        assert_ne!(
-            escrow_nonce(id, addr(4), U256::from(1), 10),
-            escrow_nonce(id, addr(4), U256::from(2), 10)
-        );
+        assert_ne!(escrow_nonce(id, addr(4), U256::from(1), 10), escrow_nonce(id, addr(4), U256::from(2), 10));
         assert_eq!(words_hash(&[]), keccak256([]));
     }
 
@@ -377,9 +370,7 @@ mod tests {
         for v in [I256::ONE, I256::try_from(-2).unwrap()] {
             features.extend_from_slice(&v.to_be_bytes::<32>());
         }
-        let struct_hash = keccak256(
-            (type_hash, U256::from(100u64), keccak256(&features)).abi_encode_params(),
-        );
+        let struct_hash = keccak256((type_hash, U256::from(100u64), keccak256(&features)).abi_encode_params());
         let domain_hash = keccak256(
             (
                 keccak256(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
@@ -399,10 +390,7 @@ mod tests {
 
     #[test]
     fn packing_and_decoding() {
-        assert_eq!(
-            pack_signed(&[-1, 0], 16).unwrap(),
-            vec![U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16)]
-        );
+        assert_eq!(pack_signed(&[-1, 0], 16).unwrap(), vec![U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16)]);
         assert_eq!(pack_signed(&[1 << 15], 16), Err(PackError::Value(1 << 15)));
         assert_eq!(pack_signed(&[0], 0), Err(PackError::Width(0)));
         // 16 values of 16 bits: 15 slots per element.
@@ -412,10 +400,7 @@ mod tests {
         let w = pack_signed(&[-256], 34).unwrap()[0];
         assert_eq!(decode_signed(w, 34, 8, 2), Some(-100));
         assert_eq!(decode_signed(U256::from(1u64) << 40, 34, 8, 8), None);
-        assert_eq!(
-            decode_signed(U256::from(3u64) + (U256::from(1u64) << 33), 34, 1, 0),
-            Some(1)
-        );
+        assert_eq!(decode_signed(U256::from(3u64) + (U256::from(1u64) << 33), 34, 1, 0), Some(1));
     }
 
     #[test]
@@ -423,9 +408,7 @@ mod tests {
         let o = EscrowOffer {
             chain_id: 8453,
             escrow: addr(0xee),
-            asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-                .parse()
-                .unwrap(),
+            asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".parse().unwrap(),
             asset_name: "USD Coin".into(),
             asset_version: "2".into(),
             amount: U256::from(1_500_000u64),
@@ -449,14 +432,8 @@ mod tests {
         assert_eq!(a["maxTimeoutSeconds"], 300);
         assert_eq!(a["extra"]["name"], "USD Coin");
         assert_eq!(a["extra"]["version"], "2");
-        assert_eq!(
-            a["extra"]["zkml"]["authorization"],
-            "ReceiveWithAuthorization"
-        );
-        assert_eq!(
-            a["extra"]["zkml"]["modelId"],
-            "0x000000000000000000000000000000000000000000000000000000000000002a"
-        );
+        assert_eq!(a["extra"]["zkml"]["authorization"], "ReceiveWithAuthorization");
+        assert_eq!(a["extra"]["zkml"]["modelId"], "0x000000000000000000000000000000000000000000000000000000000000002a");
         assert_eq!(v["resource"]["url"], "https://api.example/infer");
         // Serializes to JSON that parses back to the same value.
         let s = serde_json::to_string(&v).unwrap();
@@ -480,16 +457,10 @@ mod tests {
             model_id: U256::from(7u64),
         };
         let v = registration_file(&a);
-        assert_eq!(
-            v["type"],
-            "https://eips.ethereum.org/EIPS/eip-8004#registration-v1"
-        );
+        assert_eq!(v["type"], "https://eips.ethereum.org/EIPS/eip-8004#registration-v1");
         assert_eq!(v["supportedTrust"], json!(["reputation", "zkml"]));
         assert_eq!(v["registrations"][0]["agentId"], 22);
-        assert_eq!(
-            v["registrations"][0]["agentRegistry"],
-            format!("eip155:1:{}", addr(0x80).to_checksum(None))
-        );
+        assert_eq!(v["registrations"][0]["agentRegistry"], format!("eip155:1:{}", addr(0x80).to_checksum(None)));
         assert_eq!(v["services"][0]["name"], "web");
         assert_eq!(v["zkml"]["validator"], caip10(1, addr(0x22)));
         assert_eq!(v["zkml"]["verifier"], caip10(1, addr(0x11)));

@@ -56,11 +56,8 @@ pub fn load_proof(path: &Path) -> Result<Proof<Bn254>> {
 /// non-negative integers, e.g. `["12", "0x07", 3]`. Each value must be < r (the BN254 scalar
 /// field modulus).
 pub fn parse_public_inputs(json: &str) -> Result<Vec<Fr>> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).context("public inputs are not valid JSON")?;
-    let items = value
-        .as_array()
-        .context("public inputs must be a JSON array, e.g. [\"12\", \"0x07\"]")?;
+    let value: serde_json::Value = serde_json::from_str(json).context("public inputs are not valid JSON")?;
+    let items = value.as_array().context("public inputs must be a JSON array, e.g. [\"12\", \"0x07\"]")?;
     let r = U256::from_be_slice(&ark_ff::BigInteger::to_bytes_be(&Fr::MODULUS));
     items
         .iter()
@@ -77,8 +74,7 @@ pub fn parse_public_inputs(json: &str) -> Result<Vec<Fr>> {
                     .with_context(|| format!("public input {i}: {s:?} is not a uint256"))?
                 }
                 serde_json::Value::Number(n) => U256::from(
-                    n.as_u64()
-                        .with_context(|| format!("public input {i}: {n} is not a non-negative integer"))?,
+                    n.as_u64().with_context(|| format!("public input {i}: {n} is not a non-negative integer"))?,
                 ),
                 other => bail!("public input {i}: expected a string or integer, got {other}"),
             };

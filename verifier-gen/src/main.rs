@@ -147,12 +147,7 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Solidity {
-            vk,
-            out,
-            contract_name,
-            precompile_gas,
-        } => {
+        Command::Solidity { vk, out, contract_name, precompile_gas } => {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
@@ -172,13 +167,7 @@ fn main() -> Result<()> {
                 vk.gamma_abc_g1.len() - 1
             );
         }
-        Command::Calldata {
-            vk,
-            proof,
-            public_inputs,
-            verify_proof,
-            compact,
-        } if vk.is_dir() => {
+        Command::Calldata { vk, proof, public_inputs, verify_proof, compact } if vk.is_dir() => {
             if public_inputs.is_some() {
                 bail!("--public-inputs is for a verifying key file; a wrap proof file carries its public inputs");
             }
@@ -202,23 +191,14 @@ fn main() -> Result<()> {
             };
             println!("0x{}", hex::encode(cd));
         }
-        Command::Calldata {
-            vk,
-            proof,
-            public_inputs,
-            verify_proof: _,
-            compact,
-        } => {
+        Command::Calldata { vk, proof, public_inputs, verify_proof: _, compact } => {
             let public_inputs = public_inputs.context("--public-inputs is required with a verifying key file")?;
             let vk = io::load_vk(&vk)?;
             let proof = io::load_proof(&proof)?;
             let inputs = io::parse_public_inputs(&public_inputs)?;
             let expected = vk.gamma_abc_g1.len() - 1;
             if inputs.len() != expected {
-                bail!(
-                    "the verifying key expects {expected} public inputs, got {}",
-                    inputs.len()
-                );
+                bail!("the verifying key expects {expected} public inputs, got {}", inputs.len());
             }
             let cd = if compact {
                 calldata::verify_compact_calldata(&proof, &inputs, 0)
@@ -261,19 +241,14 @@ fn main() -> Result<()> {
                 bail!("the proof has {} public inputs, the key {}", w.public_inputs.len(), vk.gamma_abc_g1.len() - 1);
             }
             let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
-            let felts = starknet::calldata(&starknet::VerifierSpec { vk: &vk, model_id: Some(id) }, &w.proof, &w.public_inputs)?;
+            let felts = starknet::calldata(
+                &starknet::VerifierSpec { vk: &vk, model_id: Some(id) },
+                &w.proof,
+                &w.public_inputs,
+            )?;
             println!("{}", serde_json::to_string(&felts)?);
         }
-        Command::Hooks {
-            dir,
-            oracle,
-            erc8004,
-            x402,
-            out,
-            name,
-            decimals,
-            description,
-        } => {
+        Command::Hooks { dir, oracle, erc8004, x402, out, name, decimals, description } => {
             use zkml_verifier_gen::hookgen::{self, Hook, OracleOptions};
             // clap's "hook" group makes exactly one of the three true.
             let hook = match (oracle, erc8004, x402) {
@@ -281,16 +256,7 @@ fn main() -> Result<()> {
                 (_, true, _) => Hook::Erc8004,
                 _ => Hook::X402,
             };
-            for p in hookgen::generate(
-                &dir,
-                hook,
-                &out,
-                &name,
-                &OracleOptions {
-                    decimals,
-                    description,
-                },
-            )? {
+            for p in hookgen::generate(&dir, hook, &out, &name, &OracleOptions { decimals, description })? {
                 eprintln!("wrote {}", p.display());
             }
         }

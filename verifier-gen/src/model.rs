@@ -90,12 +90,12 @@ fn camel(name: &str) -> String {
 /// `zkml setup`), checking that they agree.
 pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
     let settings_path = dir.join("settings.json");
-    let settings: Value = serde_json::from_slice(&std::fs::read(&settings_path).with_context(|| {
-        format!("cannot read {} (run `zkml compile` first)", settings_path.display())
-    })?)
+    let settings: Value = serde_json::from_slice(
+        &std::fs::read(&settings_path)
+            .with_context(|| format!("cannot read {} (run `zkml compile` first)", settings_path.display()))?,
+    )
     .with_context(|| format!("{} is not JSON", settings_path.display()))?;
-    let layout = ModelLayout::from_settings(&settings)
-        .with_context(|| format!("in {}", settings_path.display()))?;
+    let layout = ModelLayout::from_settings(&settings).with_context(|| format!("in {}", settings_path.display()))?;
     let vk_path = dir.join("vk.bin");
     if !vk_path.exists() {
         bail!("{} does not exist: run `zkml setup` on the model directory first", vk_path.display());
@@ -129,7 +129,8 @@ impl ModelLayout {
             ensure!(count >= 1, "settings.json: public input {name:?} has count 0");
             let ident = camel(&name);
             ensure!(
-                crate::solidity::is_valid_contract_name(&ident) && !["proof", "pub", "inRange"].contains(&ident.as_str()),
+                crate::solidity::is_valid_contract_name(&ident)
+                    && !["proof", "pub", "inRange"].contains(&ident.as_str()),
                 "settings.json: public input name {name:?} does not make a Solidity identifier"
             );
             let packing = match &p["packing"] {
@@ -148,7 +149,9 @@ impl ModelLayout {
                         values >= 1 && values.div_ceil(per_element) == count,
                         "settings.json: {name:?} packs {values} values into {count} elements"
                     );
-                    let signed = k["signed"].as_bool().with_context(|| format!("settings.json: {name:?} has no packing.signed"))?;
+                    let signed = k["signed"]
+                        .as_bool()
+                        .with_context(|| format!("settings.json: {name:?} has no packing.signed"))?;
                     Some(Packing { values, per_element, slot_bits, signed })
                 }
             };
@@ -157,7 +160,11 @@ impl ModelLayout {
         }
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         ensure!(
-            names.len() >= 2 && names[0] == "model_id" && names[1] == "context" && entries[0].count == 1 && entries[1].count == 1,
+            names.len() >= 2
+                && names[0] == "model_id"
+                && names[1] == "context"
+                && entries[0].count == 1
+                && entries[1].count == 1,
             "settings.json: public_inputs are {names:?}; expected [model_id, context, ...]"
         );
         Ok(ModelLayout { model_id, entries })
@@ -252,7 +259,10 @@ impl ModelLayout {
                         e.index + e.count - 1
                     ));
                     let val = |x: String| if p.signed { format!("add({x}, {off:#x})") } else { x };
-                    body.push_str(&format!("            // {}: {} values, {bits}-bit slots, {} per element\n", e.name, p.values, p.per_element));
+                    body.push_str(&format!(
+                        "            // {}: {} values, {bits}-bit slots, {} per element\n",
+                        e.name, p.values, p.per_element
+                    ));
                     if p.values == 1 {
                         body.push_str(&format!(
                             "            {{\n                let v := {}\n                inRange := and(inRange, lt(v, {limit:#x}))\n                mstore({}, v)\n            }}\n",
@@ -271,7 +281,10 @@ impl ModelLayout {
                                 if j == 0 {
                                     body.push_str("                w := v\n");
                                 } else {
-                                    body.push_str(&format!("                w := or(w, shl({}, v))\n", j as u32 * bits));
+                                    body.push_str(&format!(
+                                        "                w := or(w, shl({}, v))\n",
+                                        j as u32 * bits
+                                    ));
                                 }
                             }
                             body.push_str(&format!("                mstore({}, w)\n            }}\n", at(k)));
@@ -314,17 +327,14 @@ impl ModelLayout {
             self.num_public()
         );
         let pub_u: Vec<U256> = public_inputs.iter().map(fr_to_u256).collect();
-        ensure!(
-            pub_u[0] == self.model_id,
-            "the proof is for model {}, not this model ({})",
-            pub_u[0],
-            self.model_id
-        );
+        ensure!(pub_u[0] == self.model_id, "the proof is for model {}, not this model ({})", pub_u[0], self.model_id);
         let mut words = vec![pub_u[1].abi_encode().try_into().expect("one word")];
         for e in self.typed() {
             let elems = &pub_u[e.index..e.index + e.count];
             match &e.packing {
-                None => words.extend(elems.iter().map(|x| -> [u8; 32] { x.abi_encode().try_into().expect("one word") })),
+                None => {
+                    words.extend(elems.iter().map(|x| -> [u8; 32] { x.abi_encode().try_into().expect("one word") }))
+                }
                 Some(p) => {
                     let bits = p.slot_bits as usize;
                     let mask = (U256::from(1) << bits) - U256::from(1);
@@ -416,7 +426,17 @@ mod tests {
         // values -3, 5, then zeros (stored + 2^15)
         let off = 1u64 << 15;
         let mut w0 = U256::ZERO;
-        let vals: Vec<i64> = (0..15).map(|i| if i == 0 { -3 } else if i == 1 { 5 } else { 0 }).collect();
+        let vals: Vec<i64> = (0..15)
+            .map(|i| {
+                if i == 0 {
+                    -3
+                } else if i == 1 {
+                    5
+                } else {
+                    0
+                }
+            })
+            .collect();
         for (j, v) in vals.iter().enumerate() {
             w0 |= U256::from((v + off as i64) as u64) << (16 * j);
         }

@@ -68,7 +68,8 @@ pub fn code_size_bound(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::M
     let ic_first = if layout.is_some() { 2 } else { 1 };
     let n = vk.gamma_abc_g1.len().saturating_sub(ic_first);
     let ics = if n <= UNROLL_MAX { 130 * n } else { 64 * n + 200 };
-    let typed: usize = layout.map_or(0, |l| l.typed_values().map(|v| if v <= crate::model::UNROLL_VALUES_MAX { 60 * v } else { 200 }).sum());
+    let typed: usize = layout
+        .map_or(0, |l| l.typed_values().map(|v| if v <= crate::model::UNROLL_VALUES_MAX { 60 * v } else { 200 }).sum());
     2_500 + ics + typed
 }
 
@@ -170,11 +171,7 @@ pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
 /// If `contract_name` is not a valid Solidity identifier, `layout` does not match `vk`
 /// ([`crate::model::ModelLayout::check_vk`]) or the contract would not fit EIP-170's limit
 /// ([`check_code_size`]).
-pub fn render_model(
-    vk: &VerifyingKey<Bn254>,
-    contract_name: &str,
-    layout: &crate::model::ModelLayout,
-) -> String {
+pub fn render_model(vk: &VerifyingKey<Bn254>, contract_name: &str, layout: &crate::model::ModelLayout) -> String {
     render_with(vk, contract_name, Some(layout), PrecompileGas::default())
 }
 
@@ -191,14 +188,8 @@ pub fn render_with(
     if let Some(l) = layout {
         l.check_vk(vk).expect("layout matches the verifying key");
     }
-    assert!(
-        is_valid_contract_name(contract_name),
-        "invalid Solidity contract name {contract_name:?}"
-    );
-    assert!(
-        !vk.gamma_abc_g1.is_empty(),
-        "verifying key has no IC points"
-    );
+    assert!(is_valid_contract_name(contract_name), "invalid Solidity contract name {contract_name:?}");
+    assert!(!vk.gamma_abc_g1.is_empty(), "verifying key has no IC points");
     if let Err(e) = check_code_size(vk, layout) {
         panic!("{e:#}");
     }
@@ -236,6 +227,5 @@ pub fn render_with(
         ics: vk.gamma_abc_g1.iter().map(g1).collect(),
         capped: gas == PrecompileGas::Eip1108,
     };
-    t.render()
-        .expect("rendering the verifier template cannot fail")
+    t.render().expect("rendering the verifier template cannot fail")
 }

@@ -30,15 +30,11 @@ use alloy_primitives::{Address, U256, keccak256};
 use ark_bn254::{Bn254, Fr};
 use ark_ff::{Field, PrimeField};
 use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
-};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
 use ark_snark::SNARK;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
-use zkml_verifier_gen::hooks::{
-    self, escrow_context, oracle_context, request_hash, validation_context, words_hash,
-};
+use zkml_verifier_gen::hooks::{self, escrow_context, oracle_context, request_hash, validation_context, words_hash};
 use zkml_verifier_gen::{calldata, solidity};
 
 /// The stand-in circuit; `None` fields during setup.
@@ -57,9 +53,7 @@ impl ConstraintSynthesizer<Fr> for StandIn {
         let model_id = cs.new_input_variable(|| Ok(self.model_id))?;
         let context = cs.new_input_variable(|| ctx.ok_or_else(missing))?;
         let input = cs.new_input_variable(|| inp.ok_or_else(missing))?;
-        let output = cs.new_input_variable(|| {
-            Ok(inp.ok_or_else(missing)? * Fr::from(3u64) + Fr::from(5u64))
-        })?;
+        let output = cs.new_input_variable(|| Ok(inp.ok_or_else(missing)? * Fr::from(3u64) + Fr::from(5u64)))?;
         let c2 = cs.new_witness_variable(|| Ok(ctx.ok_or_else(missing)?.square()))?;
         let one = || LinearCombination::from(Variable::One);
         // model_id - MODEL_ID == 0
@@ -145,30 +139,17 @@ impl Setup {
         let mut rng = StdRng::seed_from_u64(8004);
         let model_id = model_id();
         let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(
-            StandIn {
-                model_id: fr(model_id),
-                context: None,
-                input: None,
-            },
+            StandIn { model_id: fr(model_id), context: None, input: None },
             &mut rng,
         )
         .expect("setup");
-        Setup {
-            pk,
-            vk,
-            rng,
-            model_id,
-        }
+        Setup { pk, vk, rng, model_id }
     }
 
     /// A real proof for (context, input word); returns (proof bytes, public inputs).
     fn prove(&mut self, context: U256, input: U256) -> (Vec<u8>, Vec<U256>) {
         assert!(context < r() && input < r());
-        let circuit = StandIn {
-            model_id: fr(self.model_id),
-            context: Some(fr(context)),
-            input: Some(fr(input)),
-        };
+        let circuit = StandIn { model_id: fr(self.model_id), context: Some(fr(context)), input: Some(fr(input)) };
         let proof = Groth16::<Bn254>::prove(&self.pk, circuit, &mut self.rng).expect("prove");
         let output = input * U256::from(3) + U256::from(5);
         assert!(output < r());
@@ -195,13 +176,8 @@ fn statement(proof: &[u8], public: &[U256]) -> Value {
 
 /// Decoded oracle answer (Chainlink units) of an output word, as `ZkmlPublicInputs` decodes it.
 fn oracle_answer(output_word: U256) -> i128 {
-    hooks::decode_signed(
-        output_word,
-        ORACLE_OUTPUT_BITS as u32,
-        ORACLE_FRAC_BITS,
-        ORACLE_DECIMALS,
-    )
-    .expect("the output word is a packing of one value")
+    hooks::decode_signed(output_word, ORACLE_OUTPUT_BITS as u32, ORACLE_FRAC_BITS, ORACLE_DECIMALS)
+        .expect("the output word is a packing of one value")
 }
 
 /// An oracle round: a proof for `inputs` at `ts`, for the oracle at `oracle`.
@@ -223,9 +199,7 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
     // Signed-report oracle: 4 rounds in time order, positive answers; one with a negative answer;
     // and an attacker's valid proof on doctored features at round 0's time.
     let signed = address(SIGNED_ORACLE);
-    let rounds: Vec<Value> = (0..4u64)
-        .map(|i| oracle_round(&mut s, signed, T0 + 60 * i, round_inputs(i)))
-        .collect();
+    let rounds: Vec<Value> = (0..4u64).map(|i| oracle_round(&mut s, signed, T0 + 60 * i, round_inputs(i))).collect();
     let negative = oracle_round(&mut s, signed, T0 + 30, [5, -20_000]);
     assert!(negative["answer"].as_str().unwrap().starts_with('-'));
     let doctored = oracle_round(&mut s, signed, T0, [100, 20_000]);
@@ -262,8 +236,7 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
         let input_hash = words_hash(&[input_word]);
         let salt = keccak256(format!("zkml validation salt {i}").as_bytes());
         let request = request_hash(client, model_id, input_hash, salt);
-        let (proof, public) =
-            s.prove(validation_context(CHAIN_ID, validator, U256::ZERO, request), input_word);
+        let (proof, public) = s.prove(validation_context(CHAIN_ID, validator, U256::ZERO, request), input_word);
         let mut st = statement(&proof, &public);
         st["requestHash"] = json!(request.to_string());
         st["salt"] = json!(salt.to_string());
@@ -285,8 +258,7 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
         st["salt"] = json!(salt.to_string());
         st["inputHash"] = json!(input_hash.to_string());
         st["requestId"] = json!(request_id.to_string());
-        let (vproof, vpublic) =
-            s.prove(validation_context(CHAIN_ID, validator, U256::ZERO, request_id), input_word);
+        let (vproof, vpublic) = s.prove(validation_context(CHAIN_ID, validator, U256::ZERO, request_id), input_word);
         st["validation"] = statement(&vproof, &vpublic);
         escrow.push(st);
     }
@@ -337,10 +309,7 @@ fn write_generated(root: &Path) {
     let code = solc(root, "HookVerifier", &sol).0;
     fx["verifierBytecode"] = json!(format!("0x{}", hex::encode(code)));
     write_if_changed(&dir.join("HookVerifier.sol"), &sol);
-    write_if_changed(
-        &dir.join("hook_fixtures.json"),
-        &serde_json::to_string_pretty(&fx).unwrap(),
-    );
+    write_if_changed(&dir.join("hook_fixtures.json"), &serde_json::to_string_pretty(&fx).unwrap());
 }
 
 /// Leaves an unchanged file alone, so forge's cache stays valid across runs.
@@ -355,14 +324,8 @@ fn fixtures_are_deterministic() {
     let (vk1, a) = fixtures();
     let (vk2, b) = fixtures();
     assert_eq!(a, b);
-    assert_eq!(
-        solidity::render(&vk1, "HookVerifier"),
-        solidity::render(&vk2, "HookVerifier")
-    );
-    assert_eq!(
-        pack_signed_one_word(&[-1, 0], 16),
-        U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16)
-    );
+    assert_eq!(solidity::render(&vk1, "HookVerifier"), solidity::render(&vk2, "HookVerifier"));
+    assert_eq!(pack_signed_one_word(&[-1, 0], 16), U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16));
 }
 
 /// A model directory as `zkml compile` + `zkml setup` leave it (settings.json with the
@@ -399,11 +362,7 @@ fn render_hooks_with_cli(root: &Path) {
             .arg(&out)
             .output()
             .unwrap();
-        assert!(
-            o.status.success(),
-            "zkml-gen hooks {flag}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success(), "zkml-gen hooks {flag}: {}", String::from_utf8_lossy(&o.stderr));
     }
     // A model with several outputs has no oracle.
     let mut many = settings.clone();
@@ -424,7 +383,8 @@ fn render_hooks_with_cli(root: &Path) {
 fn run_deploy_script(root: &Path, forge: &Path, script: &str, env: &[(&str, &str)]) {
     let path = format!("tests/forge/generated/hooks/{script}");
     let out = Command::new(forge)
-        .args(["script", &path]).args(common::SKIP_SUM_VERIFIER)
+        .args(["script", &path])
+        .args(common::SKIP_SUM_VERIFIER)
         .envs(env.iter().copied())
         .current_dir(root)
         .output()
@@ -445,7 +405,10 @@ fn hook_contracts_pass_forge_tests() {
     render_hooks_with_cli(&root);
     // The hook suites only: the model-verifier suites read other fixtures and run under their
     // own tests.
-    let stdout = forge_test(&root, &[&["--match-contract", "^Zkml", "-vv", "--gas-report"][..], &common::SKIP_SUM_VERIFIER].concat());
+    let stdout = forge_test(
+        &root,
+        &[&["--match-contract", "^Zkml", "-vv", "--gas-report"][..], &common::SKIP_SUM_VERIFIER].concat(),
+    );
     for name in [
         "test_OracleUpdate",
         "test_ValidatorRespond",
@@ -460,16 +423,6 @@ fn hook_contracts_pass_forge_tests() {
     // The generated hooks compiled with the tests above; their deploy scripts run.
     let some = "0x00000000000000000000000000000000000000aa";
     run_deploy_script(&root, &forge, "DeployStandInOracle.s.sol", &[]);
-    run_deploy_script(
-        &root,
-        &forge,
-        "DeployStandInValidator.s.sol",
-        &[("ZKML_VALIDATION_REGISTRY", some)],
-    );
-    run_deploy_script(
-        &root,
-        &forge,
-        "DeployStandInEscrow.s.sol",
-        &[("ZKML_TOKEN", some)],
-    );
+    run_deploy_script(&root, &forge, "DeployStandInValidator.s.sol", &[("ZKML_VALIDATION_REGISTRY", some)]);
+    run_deploy_script(&root, &forge, "DeployStandInEscrow.s.sol", &[("ZKML_TOKEN", some)]);
 }

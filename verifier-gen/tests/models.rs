@@ -25,11 +25,9 @@ use zkml_verifier_gen::{calldata, model::ModelLayout};
 /// forge shares out/ and cache/: one run at a time.
 static FORGE: Mutex<()> = Mutex::new(());
 
-
 fn data(name: &str) -> PathBuf {
     repo_root().join("tests/data").join(name)
 }
-
 
 /// A compiled model directory with vk.bin (dev setup, fixed seed) and a wrapped proof of the
 /// model's sample input (fixed prover randomness), written to DIR/proof.bin.
@@ -47,7 +45,8 @@ fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
     let (pk, vk) = wrap::dev_setup(&c.graph, c.id, 1).unwrap();
     artifact::write_key(&dir.join(artifact::VK_FILE), &vk).unwrap();
     let s1 = pipeline::prove(&c, &samples[0]).unwrap();
-    let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7)).unwrap();
+    let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7))
+        .unwrap();
     assert!(wrap::verify(&vk, &w));
     artifact::write_wrap_proof(&dir.join("proof.bin"), &w).unwrap();
     Proved { dir, compiled: c, proof: w, vk }
@@ -58,7 +57,6 @@ fn zkml_gen(args: &[&std::ffi::OsStr]) -> String {
     assert!(out.status.success(), "zkml-gen {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
-
 
 fn write_if_changed(path: &Path, text: &str) {
     if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
@@ -111,25 +109,53 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
 
     // zkml-gen solidity DIR: deterministic, and typed from settings.json.
     let sol_path = gen_dir.join(format!("{contract}.sol"));
-    zkml_gen(&["solidity".as_ref(), p.dir.as_os_str(), "--out".as_ref(), sol_path.as_os_str(), "--contract-name".as_ref(), contract.as_ref()]);
+    zkml_gen(&[
+        "solidity".as_ref(),
+        p.dir.as_os_str(),
+        "--out".as_ref(),
+        sol_path.as_os_str(),
+        "--contract-name".as_ref(),
+        contract.as_ref(),
+    ]);
     let sol = std::fs::read_to_string(&sol_path).unwrap();
     let again = p.dir.join("again.sol");
-    zkml_gen(&["solidity".as_ref(), p.dir.as_os_str(), "--out".as_ref(), again.as_os_str(), "--contract-name".as_ref(), contract.as_ref()]);
+    zkml_gen(&[
+        "solidity".as_ref(),
+        p.dir.as_os_str(),
+        "--out".as_ref(),
+        again.as_os_str(),
+        "--contract-name".as_ref(),
+        contract.as_ref(),
+    ]);
     assert_eq!(std::fs::read_to_string(&again).unwrap(), sol, "output is deterministic");
-    let layout = ModelLayout::from_settings(&serde_json::from_slice(&std::fs::read(p.dir.join("settings.json")).unwrap()).unwrap()).unwrap();
+    let layout = ModelLayout::from_settings(
+        &serde_json::from_slice(&std::fs::read(p.dir.join("settings.json")).unwrap()).unwrap(),
+    )
+    .unwrap();
     assert!(sol.contains(&format!("function verify({})", layout.typed_entry().params)), "typed entry point");
     // The same verifier with the precompile gas capped at EIP-1108 prices.
     let capped_path = gen_dir.join(format!("{contract}Capped.sol"));
-    zkml_gen(&["solidity".as_ref(), p.dir.as_os_str(), "--out".as_ref(), capped_path.as_os_str(), "--contract-name".as_ref(), contract.as_ref(), "--precompile-gas".as_ref(), "eip1108".as_ref()]);
+    zkml_gen(&[
+        "solidity".as_ref(),
+        p.dir.as_os_str(),
+        "--out".as_ref(),
+        capped_path.as_os_str(),
+        "--contract-name".as_ref(),
+        contract.as_ref(),
+        "--precompile-gas".as_ref(),
+        "eip1108".as_ref(),
+    ]);
     let capped_sol = std::fs::read_to_string(&capped_path).unwrap();
     assert!(capped_sol.contains("PAIRING_GAS = 200_000") && !sol.contains("PAIRING_GAS"));
 
     // zkml-gen calldata DIR PROOF (typed, and --verify-proof).
     let proof_path = p.dir.join("proof.bin");
     let typed = unhex(&zkml_gen(&["calldata".as_ref(), p.dir.as_os_str(), proof_path.as_os_str()]));
-    let vp = unhex(&zkml_gen(&["calldata".as_ref(), p.dir.as_os_str(), proof_path.as_os_str(), "--verify-proof".as_ref()]));
+    let vp =
+        unhex(&zkml_gen(&["calldata".as_ref(), p.dir.as_os_str(), proof_path.as_os_str(), "--verify-proof".as_ref()]));
     assert_eq!(vp, calldata::verify_proof_calldata(&p.proof.proof, &p.proof.public_inputs));
-    let compact = unhex(&zkml_gen(&["calldata".as_ref(), p.dir.as_os_str(), proof_path.as_os_str(), "--compact".as_ref()]));
+    let compact =
+        unhex(&zkml_gen(&["calldata".as_ref(), p.dir.as_os_str(), proof_path.as_os_str(), "--compact".as_ref()]));
     assert_eq!(compact, calldata::verify_compact_calldata(&p.proof.proof, &p.proof.public_inputs, 1));
     assert_eq!(compact.len(), 4 + 32 * (8 + p.proof.public_inputs.len() - 1));
     assert_eq!(&typed[..4], &alloy_primitives::keccak256(layout.signature().as_bytes())[..4]);
@@ -188,7 +214,14 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     write_if_changed(&gen_dir.join(format!("verifier_{model}.json")), &serde_json::to_string_pretty(&fx).unwrap());
 
     let _lock = FORGE.lock().unwrap_or_else(|e| e.into_inner());
-    let stdout = forge_test(&root, &[&["--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv"][..], &common::SKIP_SUM_VERIFIER].concat());
+    let stdout = forge_test(
+        &root,
+        &[
+            &["--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv"][..],
+            &common::SKIP_SUM_VERIFIER,
+        ]
+        .concat(),
+    );
     for name in [
         "test_validProofVerifies",
         "test_flippedProofByteRejected",
@@ -226,7 +259,11 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         capped_compact_gas: logged("capped verifyCompact execution gas"),
     };
     // The caps change nothing for a valid proof (GAS vs PUSH: a few gas per precompile call).
-    assert!(f.capped_verify_proof_gas.abs_diff(f.verify_proof_gas) < 1_000 && f.capped_compact_gas.abs_diff(f.compact_gas) < 1_000, "{f:?}");
+    assert!(
+        f.capped_verify_proof_gas.abs_diff(f.verify_proof_gas) < 1_000
+            && f.capped_compact_gas.abs_diff(f.compact_gas) < 1_000,
+        "{f:?}"
+    );
     // What a rejection costs, forwarded and capped.
     for line in stdout.lines().map(str::trim).filter(|l| l.contains("gas, ")) {
         println!("{model}: {line}");
@@ -234,7 +271,10 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     assert_eq!(f.runtime_bytes, runtime.len());
     assert_eq!(f.calldata_bytes, typed.len());
     assert_eq!(f.compact_bytes, compact.len());
-    assert!(f.runtime_bytes <= zkml_verifier_gen::solidity::code_size_bound(&p.vk, Some(&layout)), "the size bound is not an upper bound");
+    assert!(
+        f.runtime_bytes <= zkml_verifier_gen::solidity::code_size_bound(&p.vk, Some(&layout)),
+        "the size bound is not an upper bound"
+    );
     println!("{model}: {f:?}");
     // The EIP-170 limit, whatever the model.
     assert!(f.runtime_bytes <= 24_576, "{model}: runtime code {} bytes", f.runtime_bytes);

@@ -122,7 +122,9 @@ pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
         match e.kind {
             PublicKind::Field => out.push(if e.name == "model_id" { id } else { context }),
             PublicKind::Packed(s) => out.extend(w.packed_of(g, s)),
-            PublicKind::Commitment(s) => out.push(super::commit(w.salts[usize::from(s == g.output)], w.packed_of(g, s))),
+            PublicKind::Commitment(s) => {
+                out.push(super::commit(w.salts[usize::from(s == g.output)], w.packed_of(g, s)))
+            }
         }
     }
     out
@@ -145,8 +147,12 @@ impl RangePlan {
     /// The limb width that costs the fewest constraints for this model: one per limb looked up
     /// and two per table row. A function of the model alone, so setup and proving agree.
     pub fn new(g: &QuantGraph) -> Self {
-        let checked: Vec<(u32, usize)> =
-            g.segments.iter().filter(|s| s.role != Role::Multiplicity).map(|s| (s.bits, s.sent_positions().len())).collect();
+        let checked: Vec<(u32, usize)> = g
+            .segments
+            .iter()
+            .filter(|s| s.role != Role::Multiplicity)
+            .map(|s| (s.bits, s.sent_positions().len()))
+            .collect();
         (1..=20)
             .map(|limb| {
                 let mut widths: Vec<u32> = checked.iter().flat_map(|&(b, _)| limb_widths(b, limb)).collect();
@@ -375,7 +381,9 @@ impl Gadget<'_> {
         }
         let w = self.w;
         for (k, width) in self.plan.widths.clone().into_iter().enumerate() {
-            let row = |t: usize| V::new_witness(self.cs.clone(), || w.map(|_| F::from(counts[k][t])).map_or_else(missing, Ok));
+            let row = |t: usize| {
+                V::new_witness(self.cs.clone(), || w.map(|_| F::from(counts[k][t])).map_or_else(missing, Ok))
+            };
             self.range_counts.push((0..1usize << width).map(row).collect::<Result<_, _>>()?);
         }
         Ok(())
@@ -393,7 +401,11 @@ impl Gadget<'_> {
             let felts: Vec<V> = sent
                 .chunks(slots(seg.bits))
                 .map(|chunk| {
-                    chunk.iter().enumerate().map(|(i, &p)| (&self.segs[s][p] + fe(off)) * F::from(2u64).pow([i as u64 * seg.bits as u64])).sum::<V>()
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &p)| (&self.segs[s][p] + fe(off)) * F::from(2u64).pow([i as u64 * seg.bits as u64]))
+                        .sum::<V>()
                 })
                 .collect();
             self.public(e.kind, s, &felts)?;
@@ -588,7 +600,10 @@ impl Gadget<'_> {
             let n = point.len();
             w.push(p * eq_eval(point, &xi[..n])? * eq_index(&xi[n..], offset[*s] >> n)?);
         }
-        let pv = mle_at(order.iter().flat_map(|&(s, off)| self.segs[s].iter().enumerate().map(move |(j, v)| (off + j, v.clone()))), &xi)?;
+        let pv = mle_at(
+            order.iter().flat_map(|&(s, off)| self.segs[s].iter().enumerate().map(move |(j, v)| (off + j, v.clone()))),
+            &xi,
+        )?;
         w.iter().sum::<V>().mul_equals(&pv, &claim)
     }
 }
@@ -658,7 +673,10 @@ fn sparse_mle(entries: &[(u32, u32, i64)], rho: &[V], xi: &[V]) -> Result<V, Syn
         let product = lo.entry(key).or_insert_with(|| &o_lo[key.0 as usize] * &i_lo[key.1 as usize]).clone();
         blocks.entry((o >> ko, i >> ki)).or_default().push(product * fe(c));
     }
-    let terms: Vec<V> = blocks.into_iter().map(|((oh, ih), lc)| (&o_hi[oh as usize] * &i_hi[ih as usize]) * lc.iter().sum::<V>()).collect();
+    let terms: Vec<V> = blocks
+        .into_iter()
+        .map(|((oh, ih), lc)| (&o_hi[oh as usize] * &i_hi[ih as usize]) * lc.iter().sum::<V>())
+        .collect();
     Ok(terms.iter().sum())
 }
 
@@ -743,16 +761,24 @@ mod tests {
                 im2col.push((p * 16 + k, y * 8 + x, 1));
             }
         }
-        let scattered: Vec<(u32, u32, i64)> = (0..200).map(|_| (rng.gen_range(0..256), rng.gen_range(0..64), rng.gen_range(-9..9))).collect();
-        for (entries, no, ni, structured) in [(im2col, 8usize, 6usize, true), (scattered, 8, 6, false), (vec![(3, 5, 2), (3, 5, 7)], 2, 3, false)] {
+        let scattered: Vec<(u32, u32, i64)> =
+            (0..200).map(|_| (rng.gen_range(0..256), rng.gen_range(0..64), rng.gen_range(-9..9))).collect();
+        for (entries, no, ni, structured) in
+            [(im2col, 8usize, 6usize, true), (scattered, 8, 6, false), (vec![(3, 5, 2), (3, 5, 7)], 2, 3, false)]
+        {
             let cs = ConstraintSystem::<F>::new_ref();
-            let rho: Vec<V> = (0..no).map(|_| V::new_witness(cs.clone(), || Ok(F::from(rng.r#gen::<u64>()))).unwrap()).collect();
-            let xi: Vec<V> = (0..ni).map(|_| V::new_witness(cs.clone(), || Ok(F::from(rng.r#gen::<u64>()))).unwrap()).collect();
+            let rho: Vec<V> =
+                (0..no).map(|_| V::new_witness(cs.clone(), || Ok(F::from(rng.r#gen::<u64>()))).unwrap()).collect();
+            let xi: Vec<V> =
+                (0..ni).map(|_| V::new_witness(cs.clone(), || Ok(F::from(rng.r#gen::<u64>()))).unwrap()).collect();
             let before = cs.num_constraints();
             let got = sparse_mle(&entries, &rho, &xi).unwrap().value().unwrap();
             let factored = cs.num_constraints() - before;
             let (er, ex) = (eq_table(&rho).unwrap(), eq_table(&xi).unwrap());
-            let direct: F = entries.iter().map(|&(o, i, c)| er[o as usize].value().unwrap() * ex[i as usize].value().unwrap() * fe(c)).sum();
+            let direct: F = entries
+                .iter()
+                .map(|&(o, i, c)| er[o as usize].value().unwrap() * ex[i as usize].value().unwrap() * fe(c))
+                .sum();
             assert_eq!(got, direct);
             assert!(cs.is_satisfied().unwrap());
             let unfactored = (1 << no) + (1 << ni) + entries.len();
@@ -770,11 +796,15 @@ mod tests {
         use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
         let rng = &mut StdRng::seed_from_u64(6);
         let cs = ConstraintSystem::<F>::new_ref();
-        let point: Vec<V> = (0..9).map(|_| V::new_witness(cs.clone(), || Ok(F::from(rng.r#gen::<u64>()))).unwrap()).collect();
+        let point: Vec<V> =
+            (0..9).map(|_| V::new_witness(cs.clone(), || Ok(F::from(rng.r#gen::<u64>()))).unwrap()).collect();
         let mut values: Vec<(usize, V)> = vec![];
         for k in 0..512 {
             if rng.gen_bool(0.7) {
-                values.push((k, if k % 3 == 0 { V::constant(fe(k as i64 - 7)) } else { witness(&cs, rng.gen_range(-50..50)) }));
+                values.push((
+                    k,
+                    if k % 3 == 0 { V::constant(fe(k as i64 - 7)) } else { witness(&cs, rng.gen_range(-50..50)) },
+                ));
             }
         }
         let before = cs.num_constraints();

@@ -29,12 +29,12 @@ use ark_ec::scalar_mul::BatchMulPreprocessing;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{BigInteger, FftField, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL, SynthesisError, SynthesisMode,
 };
 use ark_relations::utils::matrix::Matrix;
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::rand::Rng;
 use rayon::prelude::*;
 
@@ -142,7 +142,10 @@ impl R1cs {
     /// them depend on a challenge.
     pub fn with_round1(mut self, n: usize) -> Result<Self, Groth16Error> {
         if n > self.num_witness {
-            return Err(Groth16Error::Format(format!("{n} round-1 wires, but the circuit has {} witness variables", self.num_witness)));
+            return Err(Groth16Error::Format(format!(
+                "{n} round-1 wires, but the circuit has {} witness variables",
+                self.num_witness
+            )));
         }
         self.num_round1 = n;
         Ok(self)
@@ -173,7 +176,9 @@ impl R1cs {
         if z.len() != self.num_variables() {
             return Err(Groth16Error::AssignmentLength { expected: self.num_variables(), got: z.len() });
         }
-        Ok((0..self.num_constraints()).into_par_iter().find_first(|&i| self.dot(0, i, z) * self.dot(1, i, z) != self.dot(2, i, z)))
+        Ok((0..self.num_constraints())
+            .into_par_iter()
+            .find_first(|&i| self.dot(0, i, z) * self.dot(1, i, z) != self.dot(2, i, z)))
     }
 
     /// Writes the matrices: the coefficient table, then per matrix the row lengths and the
@@ -286,7 +291,9 @@ impl R1cs {
             ("commitment key", ck.map_or(0, |ck| ck.k_query.len()), self.num_round1),
         ];
         match lens.into_iter().find(|(_, got, want)| got != want) {
-            Some((name, got, want)) => Err(Groth16Error::KeyMismatch(format!("its {name} has {got} points, the constraint system needs {want}"))),
+            Some((name, got, want)) => Err(Groth16Error::KeyMismatch(format!(
+                "its {name} has {got} points, the constraint system needs {want}"
+            ))),
             None => Ok(()),
         }
     }
@@ -320,7 +327,9 @@ pub fn assignment<C: ConstraintSynthesizer<F>>(circuit: C) -> Result<Vec<F>, Gro
 pub fn setup(r1cs: &R1cs, rng: &mut impl Rng) -> Result<ProvingKey<Bn254>, Groth16Error> {
     match generate(r1cs, rng)? {
         (pk, None) => Ok(pk),
-        (_, Some(_)) => Err(Groth16Error::Format("the constraint system has round-1 wires: use setup_two_round".into())),
+        (_, Some(_)) => {
+            Err(Groth16Error::Format("the constraint system has round-1 wires: use setup_two_round".into()))
+        }
     }
 }
 
@@ -359,7 +368,8 @@ fn generate(r1cs: &R1cs, rng: &mut impl Rng) -> Result<(ProvingKey<Bn254>, Optio
     }
     drop(lagrange);
 
-    let inv = |x: F| x.inverse().ok_or_else(|| Groth16Error::Format("degenerate toxic waste (γ, δ or δ₁ is zero)".into()));
+    let inv =
+        |x: F| x.inverse().ok_or_else(|| Groth16Error::Format("degenerate toxic waste (γ, δ or δ₁ is zero)".into()));
     let (gamma_inv, delta_inv) = (inv(gamma)?, inv(delta)?);
     let k = |i: usize, scale: F| (beta * a[i] + alpha * b[i] + c[i]) * scale;
     let gamma_abc: Vec<F> = (0..ni).into_par_iter().map(|i| k(i, gamma_inv)).collect();
@@ -382,7 +392,13 @@ fn generate(r1cs: &R1cs, rng: &mut impl Rng) -> Result<(ProvingKey<Bn254>, Optio
         || BatchMulPreprocessing::new(g2, nz_b).batch_mul(&b),
         || {
             let table = BatchMulPreprocessing::new(g1, nz_a + nz_b + nv + domain.size());
-            (table.batch_mul(&a), table.batch_mul(&b), table.batch_mul(&h), table.batch_mul(&l), table.batch_mul(&gamma_abc))
+            (
+                table.batch_mul(&a),
+                table.batch_mul(&b),
+                table.batch_mul(&h),
+                table.batch_mul(&l),
+                table.batch_mul(&gamma_abc),
+            )
         },
     );
     let ck = delta1.map(|d1| CommitKey {
@@ -418,7 +434,9 @@ pub fn prove(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], rng: &mut impl Rng) -
 /// The proof for the blinding factors `r`, `s`.
 pub fn prove_with(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F) -> Result<Proof<Bn254>, Groth16Error> {
     if r1cs.num_round1 > 0 {
-        return Err(Groth16Error::Format("the constraint system has round-1 wires: use commit and prove_two_round".into()));
+        return Err(Groth16Error::Format(
+            "the constraint system has round-1 wires: use commit and prove_two_round".into(),
+        ));
     }
     prove_inner(pk, r1cs, z, r, s, None)
 }
@@ -443,7 +461,12 @@ pub struct Commitment {
 }
 
 /// Commits to the round-1 wires' values (fresh blinding ρ).
-pub fn commit(pk: &ProvingKey<Bn254>, ck: &CommitKey, values: &[F], rng: &mut impl Rng) -> Result<Commitment, Groth16Error> {
+pub fn commit(
+    pk: &ProvingKey<Bn254>,
+    ck: &CommitKey,
+    values: &[F],
+    rng: &mut impl Rng,
+) -> Result<Commitment, Groth16Error> {
     if values.len() != ck.k_query.len() {
         return Err(Groth16Error::AssignmentLength { expected: ck.k_query.len(), got: values.len() });
     }
@@ -472,7 +495,10 @@ pub fn prove_two_round(
 ) -> Result<TwoRoundProof, Groth16Error> {
     let (ni, k) = (r1cs.num_instance, r1cs.num_round1);
     if ck.k_query.len() != k {
-        return Err(Groth16Error::KeyMismatch(format!("its commitment key has {} bases, the constraint system {k} round-1 wires", ck.k_query.len())));
+        return Err(Groth16Error::KeyMismatch(format!(
+            "its commitment key has {} bases, the constraint system {k} round-1 wires",
+            ck.k_query.len()
+        )));
     }
     if z.get(ni..ni + k) != Some(&round1.values[..]) {
         return Err(Groth16Error::Format("the assignment's round-1 wires are not the values committed to".into()));
@@ -528,7 +554,14 @@ pub fn challenge(d: &G1Affine, publics: &[F]) -> F {
     F::from_be_bytes_mod_order(&h.finalize())
 }
 
-fn prove_inner(pk: &ProvingKey<Bn254>, r1cs: &R1cs, z: &[F], r: F, s: F, round1: Option<(&CommitKey, F)>) -> Result<Proof<Bn254>, Groth16Error> {
+fn prove_inner(
+    pk: &ProvingKey<Bn254>,
+    r1cs: &R1cs,
+    z: &[F],
+    r: F,
+    s: F,
+    round1: Option<(&CommitKey, F)>,
+) -> Result<Proof<Bn254>, Groth16Error> {
     if z.len() != r1cs.num_variables() {
         return Err(Groth16Error::AssignmentLength { expected: r1cs.num_variables(), got: z.len() });
     }
@@ -628,7 +661,8 @@ mod tests {
 
     impl ConstraintSynthesizer<F> for Poly {
         fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<(), SynthesisError> {
-            let out = FpVar::new_input(cs.clone(), || self.x.map(|_| self.out()).ok_or(SynthesisError::AssignmentMissing))?;
+            let out =
+                FpVar::new_input(cs.clone(), || self.x.map(|_| self.out()).ok_or(SynthesisError::AssignmentMissing))?;
             let x = FpVar::new_witness(cs.clone(), || self.x.ok_or(SynthesisError::AssignmentMissing))?;
             let y = FpVar::new_witness(cs.clone(), || self.y.ok_or(SynthesisError::AssignmentMissing))?;
             (&x * &x * &x + &x * &y + F::from(5u64)).enforce_equal(&out)?;
@@ -645,7 +679,8 @@ mod tests {
     fn keys_and_proofs_equal_ark_groth16s_for_the_same_randomness() {
         let r1cs = R1cs::synthesize(Poly { x: None, y: None }).unwrap();
         let ours = setup(&r1cs, &mut StdRng::seed_from_u64(7)).unwrap();
-        let (theirs, vk) = Groth16::<Bn254>::circuit_specific_setup(Poly { x: None, y: None }, &mut StdRng::seed_from_u64(7)).unwrap();
+        let (theirs, vk) =
+            Groth16::<Bn254>::circuit_specific_setup(Poly { x: None, y: None }, &mut StdRng::seed_from_u64(7)).unwrap();
         assert!(ours == theirs, "setup differs from ark-groth16's");
         let c = Poly::some(3, 11);
         let z = assignment(c.clone()).unwrap();
@@ -675,7 +710,10 @@ mod tests {
         let mut z = assignment(Poly::some(3, 11)).unwrap();
         z[1] += F::one();
         assert!(matches!(prove(&pk, &r1cs, &z, &mut StdRng::seed_from_u64(2)), Err(Groth16Error::Unsatisfied(_))));
-        assert!(matches!(prove(&pk, &r1cs, &z[1..], &mut StdRng::seed_from_u64(2)), Err(Groth16Error::AssignmentLength { .. })));
+        assert!(matches!(
+            prove(&pk, &r1cs, &z[1..], &mut StdRng::seed_from_u64(2)),
+            Err(Groth16Error::AssignmentLength { .. })
+        ));
     }
 
     #[test]
@@ -725,7 +763,8 @@ mod tests {
             let x = FpVar::new_witness(cs.clone(), || get(self.x))?;
             let y = FpVar::new_witness(cs.clone(), || get(self.y))?;
             x.mul_equals(&y, &out)?;
-            let inv = FpVar::new_witness(cs.clone(), || Ok((get(self.c)? - get(self.x)?).inverse().unwrap_or_default()))?;
+            let inv =
+                FpVar::new_witness(cs.clone(), || Ok((get(self.c)? - get(self.x)?).inverse().unwrap_or_default()))?;
             (&c - &x).mul_equals(&inv, &FpVar::one())
         }
     }

@@ -33,7 +33,9 @@ pub enum WrapError {
     Trace(#[from] crate::pack::PackError),
     #[error("the wrap circuit could not be built or proved: {0}")]
     Groth16(#[from] Groth16Error),
-    #[error("the witness's public inputs differ from the statement's: the circuit and its public-input layout disagree")]
+    #[error(
+        "the witness's public inputs differ from the statement's: the circuit and its public-input layout disagree"
+    )]
     PublicInputs,
 }
 
@@ -55,7 +57,13 @@ pub struct WrapProof {
 /// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For
 /// development and tests only.
 pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, VerifyingKey<Bn254>), WrapError> {
-    let r1cs = R1cs::synthesize(WrapCircuit { graph: g, id, context: F::from(0u64), witness: None, binding: Binding::Absorbed })?;
+    let r1cs = R1cs::synthesize(WrapCircuit {
+        graph: g,
+        id,
+        context: F::from(0u64),
+        witness: None,
+        binding: Binding::Absorbed,
+    })?;
     let pk = groth16::setup(&r1cs, &mut StdRng::seed_from_u64(seed))?;
     let vk = pk.vk.clone();
     Ok((ProverKey { pk, r1cs }, vk))
@@ -146,9 +154,13 @@ pub fn input_of(g: &QuantGraph, p: &WrapProof) -> Result<Option<Vec<i64>>, Verif
 fn unpacked(g: &QuantGraph, public_inputs: &[F], name: &str) -> Result<Option<Vec<i64>>, VerifyError> {
     let Some(e) = public_layout(g).into_iter().find(|e| e.name == name) else { return Ok(None) };
     let PublicKind::Packed(s) = e.kind else { return Ok(None) };
-    let felts = public_inputs.get(e.index..e.index + e.count).ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
+    let felts = public_inputs
+        .get(e.index..e.index + e.count)
+        .ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
     let seg = &g.segments[s];
-    crate::pack::unpack(felts, seg.sent_positions().len(), seg.bits, seg.signed).map(Some).map_err(|e| VerifyError::AdviceRange(e.to_string()))
+    crate::pack::unpack(felts, seg.sent_positions().len(), seg.bits, seg.signed)
+        .map(Some)
+        .map_err(|e| VerifyError::AdviceRange(e.to_string()))
 }
 
 pub fn verify(vk: &VerifyingKey<Bn254>, p: &WrapProof) -> bool {

@@ -39,8 +39,8 @@ impl TranscriptVar {
 mod tests {
     use super::*;
     use crate::transcript::Transcript;
-    use ark_r1cs_std::alloc::AllocVar;
     use ark_r1cs_std::GR1CSVar;
+    use ark_r1cs_std::alloc::AllocVar;
     use ark_relations::gr1cs::ConstraintSystem;
 
     #[test]
@@ -50,7 +50,12 @@ mod tests {
         let mut gadget = TranscriptVar::new(cs.clone(), b"zkml/stage1/v1").unwrap();
         let mut x = 3i64;
         for n in [1usize, 5, 0, 2, 7, 3] {
-            let vals: Vec<F> = (0..n).map(|_| { x = x * 48271 % 2_147_483_647; fe(x) }).collect();
+            let vals: Vec<F> = (0..n)
+                .map(|_| {
+                    x = x * 48271 % 2_147_483_647;
+                    fe(x)
+                })
+                .collect();
             let vars: Vec<FpVar<F>> = vals.iter().map(|v| FpVar::new_witness(cs.clone(), || Ok(*v)).unwrap()).collect();
             native.absorb_slice(&vals);
             gadget.absorb(&vars).unwrap();

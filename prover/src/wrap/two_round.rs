@@ -10,9 +10,9 @@ use ark_groth16::ProvingKey;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
 
+use super::WrapError;
 use super::circuit::{Binding, Part, Witness, WrapCircuit, public_inputs};
 use super::groth16::{self, CommitKey, R1cs, TwoRoundProof};
-use super::WrapError;
 use crate::channel::VerifyError;
 use crate::field::F;
 use crate::quantize::{QuantGraph, Trace};

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use ark_bn254::Fq;
-use ark_ff::{BigInteger, PrimeField, Zero, One};
+use ark_ff::{BigInteger, One, PrimeField, Zero};
 
 use super::tower::Fe;
 
@@ -56,7 +56,6 @@ fn push(n: Node, c: Option<Fq>) -> Sym {
 fn konst_of(s: Sym) -> Option<Fq> {
     B.with(|b| b.borrow().consts[s.0])
 }
-
 
 impl Fe for Sym {
     fn add(&self, o: &Self) -> Self {
@@ -147,10 +146,7 @@ pub fn finish(name: &str, doc: &str, inputs: Vec<Sym>, outputs: Vec<Sym>) -> Cir
 /// A u384 literal (four 96-bit limbs).
 pub fn u384_literal(x: &Fq) -> String {
     let limbs = fq_limbs(x);
-    format!(
-        "u384 {{ limb0: {:#x}, limb1: {:#x}, limb2: {:#x}, limb3: {:#x} }}",
-        limbs[0], limbs[1], limbs[2], limbs[3]
-    )
+    format!("u384 {{ limb0: {:#x}, limb1: {:#x}, limb2: {:#x}, limb3: {:#x} }}", limbs[0], limbs[1], limbs[2], limbs[3])
 }
 
 /// The four 96-bit limbs of a base-field element, least significant first.

@@ -54,10 +54,7 @@ fn msm_window_bits(n: usize) -> usize {
 
 /// The MSM circuits' (doublings, points) per call of a window, in order.
 fn msm_chunks(n: usize, bits: usize) -> Vec<(usize, std::ops::Range<usize>)> {
-    (0..n)
-        .step_by(MSM_CHUNK)
-        .map(|s| (if s == 0 { bits } else { 0 }, s..(s + MSM_CHUNK).min(n)))
-        .collect()
+    (0..n).step_by(MSM_CHUNK).map(|s| (if s == 0 { bits } else { 0 }, s..(s + MSM_CHUNK).min(n))).collect()
 }
 
 fn msm_circuit_name(dbls: usize, len: usize) -> String {
@@ -171,7 +168,14 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
     out.push(finish("fp12_inv", "c → c⁻¹ (panics for 0)", i.clone(), f12(&i).inv().to_vec()));
 
     let i = begin_args(&[("f", 12), ("t", 4), ("preps", 6), ("lg", 4), ("ld", 4)]);
-    let (f, t) = groth16::miller_digit(&f12(&i[..12]), &g2(&i[12..16]), &pair(&i[16..22]), &line(&i[22..26]), &line(&i[26..30]), None);
+    let (f, t) = groth16::miller_digit(
+        &f12(&i[..12]),
+        &g2(&i[12..16]),
+        &pair(&i[16..22]),
+        &line(&i[22..26]),
+        &line(&i[26..30]),
+        None,
+    );
     out.push(finish(
         "miller_dbl",
         "[f, T, preps, ℓγ, ℓδ] → [f²·tangents, 2T] (a digit 0)",
@@ -180,9 +184,16 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
     ));
 
     let i = begin_args(&[("f", 12), ("t", 4), ("preps", 6), ("lg", 8), ("ld", 8), ("q", 4), ("c", 12)]);
-    let chord = groth16::Chord { q: &g2(&i[38..42]), c: &f12(&i[42..54]), lg: &line(&i[26..30]), ld: &line(&i[34..38]) };
-    let (f, t) =
-        groth16::miller_digit(&f12(&i[..12]), &g2(&i[12..16]), &pair(&i[16..22]), &line(&i[22..26]), &line(&i[30..34]), Some(chord));
+    let chord =
+        groth16::Chord { q: &g2(&i[38..42]), c: &f12(&i[42..54]), lg: &line(&i[26..30]), ld: &line(&i[34..38]) };
+    let (f, t) = groth16::miller_digit(
+        &f12(&i[..12]),
+        &g2(&i[12..16]),
+        &pair(&i[16..22]),
+        &line(&i[22..26]),
+        &line(&i[30..34]),
+        Some(chord),
+    );
     out.push(finish(
         "miller_dbl_add",
         "[f, T, preps, (ℓγ, ℓγ'), (ℓδ, ℓδ'), ±B, c∓¹] → [(f²·tangents)·c∓¹·chords, 2T ± B] (a digit ±1)",
@@ -426,8 +437,11 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
         ("src/verifier.cairo".into(), t.render()?),
         (
             "src/circuits.cairo".into(),
-            CircuitsTemplate { generator_version: version, circuits: circuits(n_var).iter().map(|c| c.emit()).collect() }
-                .render()?,
+            CircuitsTemplate {
+                generator_version: version,
+                circuits: circuits(n_var).iter().map(|c| c.emit()).collect(),
+            }
+            .render()?,
         ),
     ])
 }
@@ -500,7 +514,11 @@ fn loop_inputs(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) 
     if groth16::g2_subgroup_diff(&b).iter().any(|d| !d.is_zero()) {
         return None;
     }
-    let l = if ics.is_empty() { base.xy()? } else { MsmPlan::new(ics, &base).ok()?.run(&public_inputs[public_inputs.len() - ics.len()..])? };
+    let l = if ics.is_empty() {
+        base.xy()?
+    } else {
+        MsmPlan::new(ics, &base).ok()?.run(&public_inputs[public_inputs.len() - ics.len()..])?
+    };
     Some((b, groth16::preps(&(ax, ay), &l, &(cx, cy))))
 }
 
@@ -513,7 +531,8 @@ fn miller_check(spec: &VerifierSpec, b: &G2Aff<Fq>, p: &Preps<Fq>, c: &Fq12, abw
 /// The prover's hint for a valid proof; an error if the proof does not verify against the key
 /// (then no hint exists).
 pub fn hint(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Hint> {
-    let invalid = || anyhow::anyhow!("the proof does not verify against this verifying key, so it has no Starknet calldata");
+    let invalid =
+        || anyhow::anyhow!("the proof does not verify against this verifying key, so it has no Starknet calldata");
     let (b, p) = loop_inputs(spec, proof, public_inputs).ok_or_else(invalid)?;
     let ab = Bn254::multi_miller_loop([spec.vk.alpha_g1], [spec.vk.beta_g2]).0;
     // With c = 1 the check's product is the Miller value itself.
@@ -555,7 +574,12 @@ pub fn encode_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr], hint: &Hint) 
 /// The verifier's computation, run in Rust on arkworks' field: what the generated Cairo does,
 /// step by step, from the same generic code (for tests; `None` where the contract returns
 /// `None`; panics where it panics).
-pub fn reference_verify(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr], hint: &Hint) -> Option<Vec<Fr>> {
+pub fn reference_verify(
+    spec: &VerifierSpec,
+    proof: &Proof<Bn254>,
+    public_inputs: &[Fr],
+    hint: &Hint,
+) -> Option<Vec<Fr>> {
     let (b, p) = loop_inputs(spec, proof, public_inputs)?;
     let abw = *alpha_beta_w(spec.vk).get(hint.w_index)?;
     (miller_check(spec, &b, &p, &hint.c, &abw) == F12::one()).then(|| public_inputs.to_vec())
@@ -583,7 +607,8 @@ mod tests {
             if n > 1 {
                 xs[1] = Fr::from(5u64);
             }
-            let want = (base.into_group() + ics.iter().zip(&xs).map(|(p, x)| *p * x).sum::<ark_bn254::G1Projective>()).into_affine();
+            let want = (base.into_group() + ics.iter().zip(&xs).map(|(p, x)| *p * x).sum::<ark_bn254::G1Projective>())
+                .into_affine();
             assert_eq!(plan.run(&xs), want.xy());
         }
     }
@@ -663,7 +688,8 @@ mod tests {
     fn g2_subgroup_check() {
         use ark_ff::Field;
         let mut rng = StdRng::seed_from_u64(4);
-        let in_g2 = |p: &ark_bn254::G2Affine| groth16::g2_subgroup_diff(&G2Aff::<Fq>::konst(p)).iter().all(|d| d.is_zero());
+        let in_g2 =
+            |p: &ark_bn254::G2Affine| groth16::g2_subgroup_diff(&G2Aff::<Fq>::konst(p)).iter().all(|d| d.is_zero());
         for _ in 0..3 {
             assert!(in_g2(&ark_bn254::G2Projective::rand(&mut rng).into_affine()));
         }

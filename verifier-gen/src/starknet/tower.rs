@@ -84,10 +84,7 @@ impl<T: Fe> F2<T> {
     pub fn mul(&self, o: &Self) -> Self {
         // Schoolbook: in a Cairo circuit an addition gate costs about half a multiplication
         // gate, so 4 products and 2 sums beat Karatsuba's 3 and 5.
-        F2 {
-            c0: self.c0.mul(&o.c0).sub(&self.c1.mul(&o.c1)),
-            c1: self.c0.mul(&o.c1).add(&self.c1.mul(&o.c0)),
-        }
+        F2 { c0: self.c0.mul(&o.c0).sub(&self.c1.mul(&o.c1)), c1: self.c0.mul(&o.c1).add(&self.c1.mul(&o.c0)) }
     }
     pub fn square(&self) -> Self {
         // (a + bu)² = (a + b)(a − b) + 2ab·u
@@ -145,11 +142,7 @@ impl<T: Fe> F6<T> {
         let bc = self.c1.mul(&self.c2);
         let s3 = bc.dbl();
         let s4 = self.c2.square();
-        F6 {
-            c0: s3.mul_xi().add(&s0),
-            c1: s4.mul_xi().add(&s1),
-            c2: s1.add(&s2).add(&s3).sub(&s0).sub(&s4),
-        }
+        F6 { c0: s3.mul_xi().add(&s0), c1: s4.mul_xi().add(&s1), c2: s1.add(&s2).add(&s3).sub(&s0).sub(&s4) }
     }
     /// Multiplication by v: (c0, c1, c2) → (ξ·c2, c0, c1).
     pub fn mul_v(&self) -> Self {
@@ -169,11 +162,7 @@ impl<T: Fe> F6<T> {
     pub fn frob(&self, k: usize) -> Self {
         let c1 = ark_bn254::Fq6Config::FROBENIUS_COEFF_FP6_C1[k % 6];
         let c2 = ark_bn254::Fq6Config::FROBENIUS_COEFF_FP6_C2[k % 6];
-        F6 {
-            c0: self.c0.frob(k),
-            c1: self.c1.frob(k).mul(&F2::konst(c1)),
-            c2: self.c2.frob(k).mul(&F2::konst(c2)),
-        }
+        F6 { c0: self.c0.frob(k), c1: self.c1.frob(k).mul(&F2::konst(c1)), c2: self.c2.frob(k).mul(&F2::konst(c2)) }
     }
 }
 
@@ -220,10 +209,7 @@ impl<T: Fe> F12<T> {
     }
     pub fn from_slice(s: &[T]) -> Self {
         let f2 = |i: usize| F2 { c0: s[i].clone(), c1: s[i + 1].clone() };
-        F12 {
-            c0: F6 { c0: f2(0), c1: f2(2), c2: f2(4) },
-            c1: F6 { c0: f2(6), c1: f2(8), c2: f2(10) },
-        }
+        F12 { c0: F6 { c0: f2(0), c1: f2(2), c2: f2(4) }, c1: F6 { c0: f2(6), c1: f2(8), c2: f2(10) } }
     }
 }
 
@@ -231,10 +217,7 @@ impl F12<Fq> {
     pub fn to_ark(&self) -> ark_bn254::Fq12 {
         let v = self.to_vec();
         let f2 = |i: usize| Fq2::new(v[i], v[i + 1]);
-        ark_bn254::Fq12::new(
-            ark_bn254::Fq6::new(f2(0), f2(2), f2(4)),
-            ark_bn254::Fq6::new(f2(6), f2(8), f2(10)),
-        )
+        ark_bn254::Fq12::new(ark_bn254::Fq6::new(f2(0), f2(2), f2(4)), ark_bn254::Fq6::new(f2(6), f2(8), f2(10)))
     }
     pub fn from_ark(f: &ark_bn254::Fq12) -> Self {
         let mut v = vec![];
@@ -294,10 +277,7 @@ impl<T: Fe> Line<T> {
         vec![self.lambda.c0.clone(), self.lambda.c1.clone(), self.mu.c0.clone(), self.mu.c1.clone()]
     }
     pub fn from_slice(s: &[T]) -> Self {
-        Line {
-            lambda: F2 { c0: s[0].clone(), c1: s[1].clone() },
-            mu: F2 { c0: s[2].clone(), c1: s[3].clone() },
-        }
+        Line { lambda: F2 { c0: s[0].clone(), c1: s[1].clone() }, mu: F2 { c0: s[2].clone(), c1: s[3].clone() } }
     }
 }
 
@@ -387,7 +367,10 @@ mod tests {
             assert_eq!(F12::to_ark(&ga.frob(k)), ak);
         }
         let (d1, d2) = (Fq2::rand(&mut rng), Fq2::rand(&mut rng));
-        let line = Fq12::new(ark_bn254::Fq6::new(Fq2::from(1u64), Fq2::from(0u64), Fq2::from(0u64)), ark_bn254::Fq6::new(d1, d2, Fq2::from(0u64)));
+        let line = Fq12::new(
+            ark_bn254::Fq6::new(Fq2::from(1u64), Fq2::from(0u64), Fq2::from(0u64)),
+            ark_bn254::Fq6::new(d1, d2, Fq2::from(0u64)),
+        );
         assert_eq!(F12::to_ark(&ga.mul_by_line(&F2::konst(d1), &F2::konst(d2))), a * line);
     }
 

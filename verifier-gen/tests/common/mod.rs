@@ -18,7 +18,8 @@ pub fn repo_root() -> PathBuf {
 pub const SKIP_SUM_VERIFIER: [&str; 2] = ["--skip", "SumVerifier"];
 
 /// For the generated-verifier run: everything but tests/forge/generated/.
-pub const SKIP_HAND_WRITTEN: [&str; 8] = ["--skip", "Zkml", "--skip", "HookFixtures", "--skip", "ModelVerifiers", "--skip", "contracts/"];
+pub const SKIP_HAND_WRITTEN: [&str; 8] =
+    ["--skip", "Zkml", "--skip", "HookFixtures", "--skip", "ModelVerifiers", "--skip", "contracts/"];
 
 /// The pinned forge, installing the toolchain first if needed. Panics (never skips) when forge
 /// cannot be found.
