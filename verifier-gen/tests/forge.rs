@@ -2,8 +2,9 @@
 //! verifier with zkml-gen → forge tests (generated from Rust, proof baked in) with the pinned
 //! forge from `node_modules/` (installed by `script/install-toolchain.sh` when missing).
 //!
-//! The generated files go to `tests/forge/generated/` (git-ignored) and forge runs from the
-//! repository root, as `script/README.md` requires.
+//! The generated files go to `tests/forge/generated/verifiers/` (git-ignored), the sources of
+//! the foundry profile `verifiers`, and forge runs from the repository root, as
+//! `script/README.md` requires.
 
 mod common;
 use common::{forge_test, repo_root};
@@ -415,10 +416,12 @@ contract {contract}Test is Test {{
     )
 }
 
-/// Renders `contract` for `fx.vk` (precompile gas `gas`) and its forge test into
-/// tests/forge/generated/.
+/// Where the generated verifiers and their tests go: the `verifiers` profile's sources.
+const GENERATED: &str = "tests/forge/generated/verifiers";
+
+/// Renders `contract` for `fx.vk` (precompile gas `gas`) and its forge test into `GENERATED`.
 fn write_generated(root: &std::path::Path, contract: &str, fx: &Fixture, gas: PrecompileGas) {
-    let dir = root.join("tests/forge/generated");
+    let dir = root.join(GENERATED);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{contract}.sol")), solidity::render_with(&fx.vk, contract, None, gas)).unwrap();
     std::fs::write(dir.join(format!("{contract}.t.sol")), forge_test_source(contract, fx, gas)).unwrap();
@@ -426,7 +429,7 @@ fn write_generated(root: &std::path::Path, contract: &str, fx: &Fixture, gas: Pr
 
 /// Runtime code size from forge's artifact.
 fn runtime_size(root: &std::path::Path, contract: &str) -> usize {
-    let artifact = root.join(format!("out/{contract}.sol/{contract}.json"));
+    let artifact = root.join(format!("out/verifiers/{contract}.sol/{contract}.json"));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&artifact).expect("forge artifact")).unwrap();
     let code = json["deployedBytecode"]["object"].as_str().expect("deployedBytecode");
     code.trim_start_matches("0x").len() / 2
@@ -446,10 +449,7 @@ fn generated_verifier_passes_forge_tests() {
     write_generated(&root, big_contract, &big, PrecompileGas::Forward);
     assert!(solidity::render(&big.vk, big_contract).contains("bytes internal constant IC_TABLE"));
 
-    let stdout = forge_test(
-        &root,
-        &[&["--match-path", "tests/forge/generated/*", "-vv"][..], &common::SKIP_HAND_WRITTEN].concat(),
-    );
+    let stdout = forge_test(&root, "verifiers", None, &["-vv"]);
     for suite in [contract, capped_contract, big_contract] {
         for name in [
             "test_validProofVerifies",

@@ -380,13 +380,11 @@ fn render_hooks_with_cli(root: &Path) {
 }
 
 /// Runs a generated deploy script in forge's local EVM (no RPC, nothing broadcast).
-fn run_deploy_script(root: &Path, forge: &Path, script: &str, env: &[(&str, &str)]) {
+fn run_deploy_script(root: &Path, script: &str, env: &[(&str, &str)]) {
     let path = format!("tests/forge/generated/hooks/{script}");
-    let out = Command::new(forge)
+    let out = common::forge_command(root, "hooks", None)
         .args(["script", &path])
-        .args(common::SKIP_SUM_VERIFIER)
         .envs(env.iter().copied())
-        .current_dir(root)
         .output()
         .expect("run forge script");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -400,15 +398,11 @@ fn run_deploy_script(root: &Path, forge: &Path, script: &str, env: &[(&str, &str
 #[test]
 fn hook_contracts_pass_forge_tests() {
     let root = repo_root();
-    let forge = forge(&root);
+    forge(&root); // installs the pinned toolchain, solc-js included, when it is missing
     write_generated(&root);
     render_hooks_with_cli(&root);
-    // The hook suites only: the model-verifier suites read other fixtures and run under their
-    // own tests.
-    let stdout = forge_test(
-        &root,
-        &[&["--match-contract", "^Zkml", "-vv", "--gas-report"][..], &common::SKIP_SUM_VERIFIER].concat(),
-    );
+    // The profile `hooks` compiles contracts/, tests/forge/hooks/ and the generated hooks only.
+    let stdout = forge_test(&root, "hooks", None, &["--match-contract", "^Zkml", "-vv", "--gas-report"]);
     for name in [
         "test_OracleUpdate",
         "test_ValidatorRespond",
@@ -422,7 +416,7 @@ fn hook_contracts_pass_forge_tests() {
 
     // The generated hooks compiled with the tests above; their deploy scripts run.
     let some = "0x00000000000000000000000000000000000000aa";
-    run_deploy_script(&root, &forge, "DeployStandInOracle.s.sol", &[]);
-    run_deploy_script(&root, &forge, "DeployStandInValidator.s.sol", &[("ZKML_VALIDATION_REGISTRY", some)]);
-    run_deploy_script(&root, &forge, "DeployStandInEscrow.s.sol", &[("ZKML_TOKEN", some)]);
+    run_deploy_script(&root, "DeployStandInOracle.s.sol", &[]);
+    run_deploy_script(&root, "DeployStandInValidator.s.sol", &[("ZKML_VALIDATION_REGISTRY", some)]);
+    run_deploy_script(&root, "DeployStandInEscrow.s.sol", &[("ZKML_TOKEN", some)]);
 }

@@ -1,6 +1,6 @@
 //! End to end on real models: `zkml` compile → dev setup (fixed seed) → prove (stage 1 + Groth16
 //! wrap) → `zkml-gen solidity DIR` / `zkml-gen calldata DIR PROOF` (the binary) → the pinned solc
-//! → forge, running the hand-written suites of `tests/forge/ModelVerifiers.t.sol` on the
+//! → forge, running the hand-written suites of `tests/forge/models/ModelVerifiers.t.sol` on the
 //! fixtures written to `tests/forge/generated/verifier_<model>.json` (git-ignored).
 //!
 //! price_mlp runs by default; lenet (about 90 s of setup and 45 s of proving) is a separate test,
@@ -10,7 +10,6 @@ mod common;
 use common::{forge, forge_test, repo_root, solc};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use alloy_primitives::U256;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
@@ -21,9 +20,6 @@ use zkml::pipeline;
 use zkml::quantize::QuantConfig;
 use zkml::wrap::{self, WrapProof};
 use zkml_verifier_gen::{calldata, model::ModelLayout};
-
-/// forge shares out/ and cache/: one run at a time.
-static FORGE: Mutex<()> = Mutex::new(());
 
 fn data(name: &str) -> PathBuf {
     repo_root().join("tests/data").join(name)
@@ -213,15 +209,9 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     });
     write_if_changed(&gen_dir.join(format!("verifier_{model}.json")), &serde_json::to_string_pretty(&fx).unwrap());
 
-    let _lock = FORGE.lock().unwrap_or_else(|e| e.into_inner());
-    let stdout = forge_test(
-        &root,
-        &[
-            &["--match-path", "tests/forge/ModelVerifiers.t.sol", "--match-contract", suite, "-vv"][..],
-            &common::SKIP_SUM_VERIFIER,
-        ]
-        .concat(),
-    );
+    // Its own out/ and cache/ (instance `model`): the other model's test may run forge at the
+    // same time, in this process or, under nextest, in another.
+    let stdout = forge_test(&root, "models", Some(model), &["--match-contract", suite, "-vv"]);
     for name in [
         "test_validProofVerifies",
         "test_flippedProofByteRejected",

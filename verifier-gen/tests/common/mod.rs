@@ -9,17 +9,13 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-// solc-js 0.8.28 crashes ("memory access out of bounds") on a compile that holds both
-// SumVerifier's test (the 341-input verifier that tests/forge.rs writes into
-// tests/forge/generated/) and the hook contracts with their tests, which a clean cache compiles
-// in one go. Each forge run therefore leaves out the half it does not test.
-
-/// For runs of the hook and model suites.
-pub const SKIP_SUM_VERIFIER: [&str; 2] = ["--skip", "SumVerifier"];
-
-/// For the generated-verifier run: everything but tests/forge/generated/.
-pub const SKIP_HAND_WRITTEN: [&str; 8] =
-    ["--skip", "Zkml", "--skip", "HookFixtures", "--skip", "ModelVerifiers", "--skip", "contracts/"];
+// Each forge suite is a foundry profile (foundry.toml) that compiles only its own sources into
+// its own out/ and cache/: `verifiers` (tests/forge.rs: the generated verifiers and their
+// generated tests), `hooks` (tests/hooks.rs: contracts/, tests/forge/hooks/ and the generated
+// hooks' deploy scripts) and `models` (tests/models.rs: tests/forge/models/). No compile holds
+// two suites' sources, so none depends on what another suite left in tests/forge/generated/ or
+// in a cache (solc-js 0.8.28 crashed with "memory access out of bounds" on a compile that held
+// the hook contracts with the generated verifiers' tests).
 
 /// The pinned forge, installing the toolchain first if needed. Panics (never skips) when forge
 /// cannot be found.
@@ -39,10 +35,22 @@ pub fn forge(root: &Path) -> PathBuf {
     forge
 }
 
-/// Runs `forge test ARGS` from the repo root; prints the output, asserts success and returns
-/// stdout for the caller's own checks.
-pub fn forge_test(root: &Path, args: &[&str]) -> String {
-    let out = Command::new(forge(root)).arg("test").args(args).current_dir(root).output().expect("run forge");
+/// `forge` from the repo root with the foundry profile of one suite. `instance` gives a test
+/// that runs beside another test of its suite (threads under `cargo test`, processes under
+/// nextest) an out/ and cache/ of its own, so no two runs write the same file.
+pub fn forge_command(root: &Path, profile: &str, instance: Option<&str>) -> Command {
+    let mut c = Command::new(forge(root));
+    c.current_dir(root).env("FOUNDRY_PROFILE", profile);
+    if let Some(i) = instance {
+        c.env("FOUNDRY_OUT", format!("out/{profile}-{i}")).env("FOUNDRY_CACHE_PATH", format!("cache/{profile}-{i}"));
+    }
+    c
+}
+
+/// Runs `forge test ARGS` in the suite `profile` (see `forge_command`); prints the output,
+/// asserts success and returns stdout for the caller's own checks.
+pub fn forge_test(root: &Path, profile: &str, instance: Option<&str>, args: &[&str]) -> String {
+    let out = forge_command(root, profile, instance).arg("test").args(args).output().expect("run forge");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}\n{stderr}");

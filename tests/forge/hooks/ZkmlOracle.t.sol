@@ -3,11 +3,11 @@ pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {HookFixtures} from "./HookFixtures.t.sol";
-import {ZkmlOracle} from "../../contracts/ZkmlOracle.sol";
-import {ZkmlSignedOracle} from "../../contracts/ZkmlSignedOracle.sol";
-import {ZkmlPublicInputs} from "../../contracts/ZkmlPublicInputs.sol";
-import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
-import {IZkmlVerifier} from "../../contracts/interfaces/IZkmlVerifier.sol";
+import {ZkmlOracle} from "../../../contracts/ZkmlOracle.sol";
+import {ZkmlSignedOracle} from "../../../contracts/ZkmlSignedOracle.sol";
+import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
+import {AggregatorV3Interface} from "../../../contracts/interfaces/AggregatorV3Interface.sol";
+import {IZkmlVerifier} from "../../../contracts/interfaces/IZkmlVerifier.sol";
 
 /// @notice A consumer written for Chainlink, unchanged: reads latestRoundData and checks freshness.
 contract ChainlinkStyleConsumer {

@@ -2,11 +2,11 @@
 pragma solidity ^0.8.24;
 
 import {HookFixtures} from "./HookFixtures.t.sol";
-import {ZkmlOracle} from "../../contracts/ZkmlOracle.sol";
-import {ZkmlFeedOracle} from "../../contracts/ZkmlFeedOracle.sol";
-import {ZkmlPublicInputs} from "../../contracts/ZkmlPublicInputs.sol";
-import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
-import {TestAggregator} from "../../contracts/testing/TestAggregator.sol";
+import {ZkmlOracle} from "../../../contracts/ZkmlOracle.sol";
+import {ZkmlFeedOracle} from "../../../contracts/ZkmlFeedOracle.sol";
+import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
+import {AggregatorV3Interface} from "../../../contracts/interfaces/AggregatorV3Interface.sol";
+import {TestAggregator} from "../../../contracts/testing/TestAggregator.sol";
 
 /// @notice The on-chain-sources mode: the oracle reads its model inputs from Chainlink-style
 ///         feeds, so a proof on any other inputs fails whoever posts it.

@@ -51,7 +51,7 @@ abstract contract ModelVerifierSuite is Test {
     function setUp() public {
         string memory path = fixturePath();
         if (!vm.exists(path)) {
-            // Written by `cargo test -p zkml-verifier-gen --test models`.
+            // Written by `cargo test --workspace verifier_end_to_end`.
             vm.skip(true);
             return;
         }

@@ -2,15 +2,15 @@
 pragma solidity ^0.8.24;
 
 import {Test} from "forge-std/Test.sol";
-import {IZkmlVerifier} from "../../contracts/interfaces/IZkmlVerifier.sol";
-import {ZkmlOracle} from "../../contracts/ZkmlOracle.sol";
+import {IZkmlVerifier} from "../../../contracts/interfaces/IZkmlVerifier.sol";
+import {ZkmlOracle} from "../../../contracts/ZkmlOracle.sol";
 
 /// @notice Loads what verifier-gen/tests/hooks.rs generates into tests/forge/generated/
 ///         (git-ignored): hook_fixtures.json, with the creation bytecode of the real Groth16
 ///         verifier of the stand-in circuit (rendered by zkml-gen to HookVerifier.sol, compiled
 ///         with the pinned solc) and real proofs. Nothing generated is imported, so forge compiles
 ///         without it; the hook suites fail in setUp until
-///         `cargo test -p zkml-verifier-gen --test hooks` has run once.
+///         `cargo test --workspace hook_contracts` has run once.
 abstract contract HookFixtures is Test {
     string internal constant FIXTURES = "tests/forge/generated/hook_fixtures.json";
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -22,7 +22,7 @@ abstract contract HookFixtures is Test {
     function loadFixtures() internal {
         require(
             vm.exists(FIXTURES),
-            "hook fixtures missing: run `cargo test -p zkml-verifier-gen --test hooks` (writes tests/forge/generated/)"
+            "hook fixtures missing: run `cargo test --workspace hook_contracts` (writes tests/forge/generated/)"
         );
         fx = vm.readFile(FIXTURES);
         verifier = newVerifier();

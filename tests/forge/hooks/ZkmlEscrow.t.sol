@@ -3,15 +3,15 @@ pragma solidity ^0.8.24;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {HookFixtures} from "./HookFixtures.t.sol";
-import {ZkmlEscrow} from "../../contracts/ZkmlEscrow.sol";
-import {ZkmlValidator} from "../../contracts/ZkmlValidator.sol";
-import {ZkmlPublicInputs} from "../../contracts/ZkmlPublicInputs.sol";
-import {IERC3009} from "../../contracts/interfaces/IERC3009.sol";
-import {IERC8004Validation} from "../../contracts/interfaces/IERC8004.sol";
-import {IZkmlVerifier} from "../../contracts/interfaces/IZkmlVerifier.sol";
-import {TestUSDC} from "../../contracts/testing/TestUSDC.sol";
-import {TestIdentityRegistry} from "../../contracts/testing/TestIdentityRegistry.sol";
-import {TestValidationRegistry} from "../../contracts/testing/TestValidationRegistry.sol";
+import {ZkmlEscrow} from "../../../contracts/ZkmlEscrow.sol";
+import {ZkmlValidator} from "../../../contracts/ZkmlValidator.sol";
+import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
+import {IERC3009} from "../../../contracts/interfaces/IERC3009.sol";
+import {IERC8004Validation} from "../../../contracts/interfaces/IERC8004.sol";
+import {IZkmlVerifier} from "../../../contracts/interfaces/IZkmlVerifier.sol";
+import {TestUSDC} from "../../../contracts/testing/TestUSDC.sol";
+import {TestIdentityRegistry} from "../../../contracts/testing/TestIdentityRegistry.sol";
+import {TestValidationRegistry} from "../../../contracts/testing/TestValidationRegistry.sol";
 
 /// @notice A token that calls back into the escrow while it transfers (when armed).
 contract ReentrantUSDC is TestUSDC {

@@ -2,12 +2,12 @@
 pragma solidity ^0.8.24;
 
 import {HookFixtures} from "./HookFixtures.t.sol";
-import {ZkmlValidator} from "../../contracts/ZkmlValidator.sol";
-import {ZkmlProofVerifier} from "../../contracts/ZkmlProofVerifier.sol";
-import {ZkmlPublicInputs} from "../../contracts/ZkmlPublicInputs.sol";
-import {IERC8004Validation, IERC8004Identity, IERC8004Reputation} from "../../contracts/interfaces/IERC8004.sol";
-import {TestIdentityRegistry} from "../../contracts/testing/TestIdentityRegistry.sol";
-import {TestValidationRegistry} from "../../contracts/testing/TestValidationRegistry.sol";
+import {ZkmlValidator} from "../../../contracts/ZkmlValidator.sol";
+import {ZkmlProofVerifier} from "../../../contracts/ZkmlProofVerifier.sol";
+import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
+import {IERC8004Validation, IERC8004Identity, IERC8004Reputation} from "../../../contracts/interfaces/IERC8004.sol";
+import {TestIdentityRegistry} from "../../../contracts/testing/TestIdentityRegistry.sol";
+import {TestValidationRegistry} from "../../../contracts/testing/TestValidationRegistry.sol";
 
 contract ZkmlValidatorTest is HookFixtures {
     TestIdentityRegistry internal identity;

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {HookFixtures} from "./HookFixtures.t.sol";
-import {ZkmlPublicInputs as PI} from "../../contracts/ZkmlPublicInputs.sol";
+import {ZkmlPublicInputs as PI} from "../../../contracts/ZkmlPublicInputs.sol";
 
 /// @notice External wrapper so that library reverts can be expected.
 contract PIHarness {
