@@ -795,3 +795,21 @@ fn two_round_witness_only_assignment_equals_the_full_synthesis() {
         z1.len() - 1
     );
 }
+
+#[test]
+fn two_round_proof_is_refused_under_another_models_key() {
+    use zkml::wrap::two_round;
+    let (_t, c) = compiled("price_mlp");
+    let (_t2, d) = compiled("digits_mlp");
+    let (pk, vk) = two_round::dev_setup(&c.graph, c.id, 1).unwrap();
+    let (_, other) = two_round::dev_setup(&d.graph, d.id, 1).unwrap();
+    let trace = c.graph.execute(&input("price_mlp")).unwrap();
+    let p = two_round::prove(&pk, &c.graph, c.id, F::from(3u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng)
+        .unwrap();
+    assert!(two_round::verify(&vk, &p));
+    assert!(!two_round::verify(&other, &p), "another model's key");
+    let mut forged = p.clone();
+    forged.public_inputs[0] = d.id;
+    forged.public_inputs.resize(other.num_public_inputs(), F::from(0u64));
+    assert!(!two_round::verify(&other, &forged), "another model's key, with its model id and input count");
+}
