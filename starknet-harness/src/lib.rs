@@ -79,6 +79,7 @@ fn find_corelib() -> Result<PathBuf> {
 }
 
 /// A compiled package.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Compiled {
     pub program: Program,
     /// The compiler's warnings (errors fail [`compile`]).
@@ -88,6 +89,58 @@ pub struct Compiled {
     /// Length of the contract class's Sierra program in felts (what a declare transaction
     /// carries; Starknet's gateway refuses more than [`MAX_CONTRACT_BYTECODE_SIZE`]).
     pub sierra_felts: usize,
+}
+
+/// [`compile`], at most once per package contents and test run: under cargo-nextest, which runs
+/// each test in a process of its own, the first process to need a package compiles it and
+/// leaves the result in `cache_dir` (under a lock file, so the others wait for it instead of
+/// compiling it too), keyed by the run (`NEXTEST_RUN_ID`) and the package's files; the other
+/// processes of the run read it. Outside nextest (`cargo test` runs a binary's tests as threads
+/// of one process, which keeps its own result) it compiles.
+pub fn compile_once_per_run(pkg: &Path, cache_dir: &Path) -> Result<Compiled> {
+    let Ok(run) = std::env::var("NEXTEST_RUN_ID") else { return compile(pkg) };
+    let key = package_key(pkg, &run)?;
+    std::fs::create_dir_all(cache_dir).with_context(|| format!("creating {}", cache_dir.display()))?;
+    let lock_path = cache_dir.join(format!("{key}.lock"));
+    let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+    let path = cache_dir.join(format!("{key}.json"));
+    if let Ok(bytes) = std::fs::read(&path) {
+        return serde_json::from_slice(&bytes)
+            .with_context(|| format!("reading the compiled package {}", path.display()));
+    }
+    let compiled = compile(pkg)?;
+    let tmp = cache_dir.join(format!("{key}.json.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec(&compiled)?).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(compiled)
+}
+
+/// SHA3-256 (hex) of the run id and the package's files (relative paths and contents, in path
+/// order).
+fn package_key(pkg: &Path, run: &str) -> Result<String> {
+    use sha3::{Digest, Sha3_256};
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let p = e?.path();
+            if p.is_dir() { files(&p, out)? } else { out.push(p) }
+        }
+        Ok(())
+    }
+    let mut all = vec![];
+    files(pkg, &mut all)?;
+    all.sort();
+    let mut h = Sha3_256::new();
+    h.update(run.as_bytes());
+    for p in all {
+        let rel = p.strip_prefix(pkg).unwrap_or(&p).to_string_lossy().into_owned();
+        h.update((rel.len() as u64).to_le_bytes());
+        h.update(rel.as_bytes());
+        let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The Starknet gateway's `max_contract_bytecode_size` (felts of a declared Sierra program).

@@ -16,7 +16,7 @@ use zkml::field::F;
 use zkml::pipeline;
 use zkml::quantize::QuantConfig;
 use zkml::wrap::{self, WrapProof};
-use zkml_starknet_harness::{Compiled, Outcome, Run, compile, felt_span, option_span_u256, run};
+use zkml_starknet_harness::{Compiled, Outcome, Run, compile_once_per_run, felt_span, option_span_u256, run};
 use zkml_verifier_gen::starknet::{self, VerifierSpec};
 
 const ENTRY: &str = "verifier::verify_groth16_proof_bn254";
@@ -61,7 +61,10 @@ fn fixture() -> &'static Fixture {
         let pkg = tmp.path().join("pkg");
         starknet::write_package(&VerifierSpec { vk: &price.vk, model_id: Some(price.model_id) }, &pkg).unwrap();
         let t = std::time::Instant::now();
-        let compiled = compile(&pkg).unwrap_or_else(|e| panic!("the generated package does not compile: {e:#}"));
+        // Once per test run, also under nextest (a process per test).
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starknet-packages");
+        let compiled = compile_once_per_run(&pkg, &cache)
+            .unwrap_or_else(|e| panic!("the generated package does not compile: {e:#}"));
         eprintln!("compiled the generated package in {:.1} s", t.elapsed().as_secs_f64());
         Fixture { price, digits, compiled, _tmp: tmp }
     })
