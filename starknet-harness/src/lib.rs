@@ -109,6 +109,14 @@ pub fn compile_once_per_run(pkg: &Path, cache_dir: &Path) -> Result<Compiled> {
         return serde_json::from_slice(&bytes)
             .with_context(|| format!("reading the compiled package {}", path.display()));
     }
+    // A compiled package is hundreds of MB of JSON (the program keeps its debug names, which
+    // running by function name needs): keep only this run's.
+    for e in std::fs::read_dir(cache_dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&key) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let compiled = compile(pkg)?;
     let tmp = cache_dir.join(format!("{key}.json.tmp"));
     std::fs::write(&tmp, serde_json::to_vec(&compiled)?).with_context(|| format!("writing {}", tmp.display()))?;
