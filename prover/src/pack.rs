@@ -22,12 +22,14 @@ pub enum PackError {
     Element { index: usize, bits: u32 },
 }
 
-fn offset(bits: u32, signed: bool) -> i128 {
-    if signed { 1i128 << (bits - 1) } else { 0 }
+/// What a `bits`-bit value is shifted by in its slot: signed values are stored as
+/// `v + 2^(bits-1)`, in `[0, 2^bits)`.
+pub fn offset(bits: u32, signed: bool) -> i64 {
+    if signed { 1i64 << (bits - 1) } else { 0 }
 }
 
 pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError> {
-    let off = offset(bits, signed);
+    let off = i128::from(offset(bits, signed));
     let mut out = Vec::with_capacity(packed_len(values.len(), bits));
     for chunk in values.chunks(slots(bits)) {
         let mut limbs = [0u64; 4];
@@ -49,7 +51,7 @@ pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError
 }
 
 pub fn unpack(felts: &[F], n: usize, bits: u32, signed: bool) -> Result<Vec<i64>, PackError> {
-    let off = offset(bits, signed);
+    let off = i128::from(offset(bits, signed));
     let per = slots(bits);
     if felts.len() != packed_len(n, bits) {
         return Err(PackError::Element { index: felts.len().min(packed_len(n, bits)), bits });

@@ -82,43 +82,52 @@ pub fn prove(g: &QuantGraph, id: F, trace: &Trace) -> Stage1Proof {
 
 pub fn prove_with(g: &QuantGraph, id: F, trace: &Trace, binding: Binding) -> Stage1Proof {
     let (order, _) = layout(g);
-    let packed: Vec<Vec<F>> = order
-        .iter()
-        .map(|&(s, _)| {
-            let seg = &g.segments[s];
-            let sent: Vec<i64> = seg.sent_positions().into_iter().map(|p| trace.segments[s][p]).collect();
-            pack(&sent, seg.bits, seg.signed).expect("the trace respects slot widths")
-        })
-        .collect();
+    let packed = packed_segments(g, &trace.segments).expect("the trace respects slot widths");
     let advice = order
         .iter()
         .zip(&packed)
         .filter(|((s, _), _)| is_private(g.segments[*s].role))
         .flat_map(|(_, p)| p.clone())
         .collect();
-    let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
-    let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
-    let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
-    protocol(g, &mut ch, id, binding, &packed, &segs, Some(&nodes)).expect("the prover performs no checks");
     let public = |s: SegId| g.segments[s].sent_positions().into_iter().map(|p| trace.segments[s][p]).collect();
     Stage1Proof {
         model_id: id,
         input: public(g.input),
         output: public(g.output),
         advice,
-        messages: ch.finish().expect("a prover always finishes"),
+        messages: prover_messages(g, id, trace, binding, &packed),
     }
+}
+
+/// Every segment's sent values (of a run's `segments`) packed, in layout order; refuses values
+/// that do not fit their segment's slots.
+pub fn packed_segments(g: &QuantGraph, segments: &[Vec<i64>]) -> Result<Vec<Vec<F>>, crate::pack::PackError> {
+    layout(g)
+        .0
+        .iter()
+        .map(|&(s, _)| {
+            let seg = &g.segments[s];
+            let sent: Vec<i64> = seg.sent_positions().into_iter().map(|p| segments[s][p]).collect();
+            pack(&sent, seg.bits, seg.signed)
+        })
+        .collect()
+}
+
+/// The prover's messages for a run, the advice bound by `binding` (`packed`: what `Absorbed`
+/// absorbs).
+fn prover_messages(g: &QuantGraph, id: F, trace: &Trace, binding: Binding, packed: &[Vec<F>]) -> Vec<F> {
+    let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
+    let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
+    protocol(g, &mut ch, id, binding, packed, &segs, Some(&nodes)).expect("the prover performs no checks");
+    ch.finish().expect("a prover always finishes")
 }
 
 /// The prover messages of a stage-1 proof seeded with `seed` (`Binding::Seed`: the two-round
 /// wrap's), for the wrap circuit's witness. Its commitment binds the advice, so the advice is
 /// neither packed nor absorbed here.
 pub fn seeded_messages(g: &QuantGraph, id: F, trace: &Trace, seed: F) -> Vec<F> {
-    let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
-    let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
-    let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
-    protocol(g, &mut ch, id, Binding::Seed(seed), &[], &segs, Some(&nodes)).expect("the prover performs no checks");
-    ch.finish().expect("a prover always finishes")
+    prover_messages(g, id, trace, Binding::Seed(seed), &[])
 }
 
 /// Checks a proof against a compiled model (`id` is `model_id(g)`); returns the verified

@@ -29,10 +29,10 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
 use crate::field::{F, fe};
-use crate::pack::{pack, slots};
+use crate::pack::{offset, slots};
 use crate::program::{Kind, NodeId, SegId};
 use crate::quantize::{QuantGraph, Role};
-use crate::stage1::{PROTOCOL_LABEL, Stage1Proof, is_private, layout, segments};
+use crate::stage1::{PROTOCOL_LABEL, Stage1Proof, is_private, layout, packed_segments, segments};
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
 
@@ -63,15 +63,7 @@ impl Witness {
     /// The two-round wrap's witness of round 1, from a model's segment values
     /// (`Trace::segments`); refuses values that do not fit their segment's slots.
     pub fn from_run(g: &QuantGraph, segments: Vec<Vec<i64>>, salts: [F; 2]) -> Result<Self, crate::pack::PackError> {
-        let packed = layout(g)
-            .0
-            .iter()
-            .map(|&(s, _)| {
-                let seg = &g.segments[s];
-                let sent: Vec<i64> = seg.sent_positions().into_iter().map(|p| segments[s][p]).collect();
-                pack(&sent, seg.bits, seg.signed)
-            })
-            .collect::<Result<_, _>>()?;
+        let packed = packed_segments(g, &segments)?;
         Ok(Witness { segments, packed, seed: F::from(0u64), messages: vec![], salts })
     }
 
@@ -295,7 +287,7 @@ impl Gadget<'_> {
         for (k, &(s, _)) in order.iter().enumerate() {
             let seg = &self.g.segments[s];
             let sent = seg.sent_positions();
-            let off = if seg.signed { 1i64 << (seg.bits - 1) } else { 0 };
+            let off = offset(seg.bits, seg.signed);
             let mut values = vec![];
             let mut felts = vec![];
             for chunk in sent.chunks(slots(seg.bits)) {
@@ -349,7 +341,7 @@ impl Gadget<'_> {
         let mut counts: Vec<Vec<u64>> = self.plan.widths.iter().map(|w| vec![0; 1 << w]).collect();
         for &(s, _) in &order {
             let seg = &self.g.segments[s];
-            let off = if seg.signed { 1i64 << (seg.bits - 1) } else { 0 };
+            let off = offset(seg.bits, seg.signed);
             let mut full: Vec<V> = vec![V::constant(fe(seg.pad.unwrap_or(0))); seg.len()];
             for p in seg.sent_positions() {
                 let value = |w: &Witness| w.segments[s][p];
@@ -396,7 +388,7 @@ impl Gadget<'_> {
         for e in super::public_layout(self.g) {
             let (PublicKind::Packed(s) | PublicKind::Commitment(s)) = e.kind else { continue };
             let seg = &self.g.segments[s];
-            let off = if seg.signed { 1i64 << (seg.bits - 1) } else { 0 };
+            let off = offset(seg.bits, seg.signed);
             let sent = seg.sent_positions();
             let felts: Vec<V> = sent
                 .chunks(slots(seg.bits))

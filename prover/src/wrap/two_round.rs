@@ -56,16 +56,16 @@ impl Proof {
     }
 }
 
-/// The circuit of `g` with no witness, for key generation.
-fn circuit(g: &QuantGraph, id: F, part: Part) -> WrapCircuit<'_> {
-    WrapCircuit { graph: g, id, context: F::from(0u64), witness: None, binding: Binding::Committed(part) }
+/// The two-round circuit of `g`: without a witness for key generation, with one for proving.
+fn circuit<'a>(g: &'a QuantGraph, id: F, context: F, witness: Option<&'a Witness>, part: Part) -> WrapCircuit<'a> {
+    WrapCircuit { graph: g, id, context, witness, binding: Binding::Committed(part) }
 }
 
 /// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For development
 /// and tests only.
 pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, VerifyingKey), WrapError> {
-    let n1 = groth16::witness_count(circuit(g, id, Part::Round1))?;
-    let r1cs = R1cs::synthesize(circuit(g, id, Part::All))?.with_round1(n1)?;
+    let n1 = groth16::witness_count(circuit(g, id, F::from(0u64), None, Part::Round1))?;
+    let r1cs = R1cs::synthesize(circuit(g, id, F::from(0u64), None, Part::All))?.with_round1(n1)?;
     let (pk, ck) = groth16::setup_two_round(&r1cs, &mut StdRng::seed_from_u64(seed))?;
     let vk = VerifyingKey { groth16: pk.vk.clone(), delta1_g2: ck.delta1_g2 };
     Ok((ProverKey { pk, ck, r1cs }, vk))
@@ -86,15 +86,12 @@ pub fn prove<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<Proof, WrapError> {
     let mut w = Witness::from_run(g, trace.segments.clone(), salts)?;
-    fn at<'a>(g: &'a QuantGraph, id: F, context: F, w: &'a Witness, part: Part) -> WrapCircuit<'a> {
-        WrapCircuit { graph: g, id, context, witness: Some(w), binding: Binding::Committed(part) }
-    }
-    let z1 = groth16::assignment(at(g, id, context, &w, Part::Round1))?;
+    let z1 = groth16::assignment(circuit(g, id, context, Some(&w), Part::Round1))?;
     let round1 = groth16::commit(&key.pk, &key.ck, &z1[1..], rng)?;
     let publics = public_inputs(g, id, context, &w);
     w.seed = groth16::challenge(&round1.d, &publics);
     w.messages = stage1::seeded_messages(g, id, trace, w.seed);
-    let z = groth16::assignment(at(g, id, context, &w, Part::All))?;
+    let z = groth16::assignment(circuit(g, id, context, Some(&w), Part::All))?;
     let ni = key.r1cs.num_instance;
     if z.get(1..ni - 1) != Some(&publics[..]) || z.get(ni - 1) != Some(&w.seed) {
         return Err(WrapError::PublicInputs);
