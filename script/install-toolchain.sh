@@ -11,11 +11,15 @@ for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "install-toolchain: $tool not found on PATH" >&2; exit 1; }
 done
 
-# npm writes node_modules/.package-lock.json on every install; when it is newer than the lock file
-# and package.json, the tree is what the lock file asks for and `npm ci` can be skipped.
-stamp=node_modules/.package-lock.json
-if [[ -f "$stamp" && "$stamp" -nt package-lock.json && "$stamp" -nt package.json \
-      && -x node_modules/.bin/forge && -x node_modules/.bin/anvil ]]; then
+# Tests install the toolchain themselves when it is missing, several at once on a fresh clone: one
+# install at a time (a lock on this script), or one `npm ci` deletes the forge another runs.
+exec 9<script/install-toolchain.sh
+flock 9
+
+# Written last, once every check below passed: with it newer than the lock file and package.json,
+# node_modules/ is complete and what the lock file asks for (`npm ci` deletes it first).
+stamp=node_modules/.zkml-toolchain
+if [[ -f "$stamp" && "$stamp" -nt package-lock.json && "$stamp" -nt package.json ]]; then
   echo "install-toolchain: node_modules up to date"
 else
   echo "install-toolchain: npm ci"
@@ -42,3 +46,4 @@ solc_v="$(script/solc --version | tail -n1)"
 echo "$forge_v"
 echo "$anvil_v"
 echo "solc $solc_v (solc-js via script/solc)"
+touch "$stamp"

@@ -31,23 +31,36 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("oracle-demo has a parent").to_path_buf()
 }
 
-/// `$ZKML_DEMO_ANVIL`, else the pinned `node_modules/.bin/anvil` (installing the toolchain with
-/// `script/install-toolchain.sh` when it is missing).
+/// Installs the pinned toolchain with `script/install-toolchain.sh` unless it is complete: the
+/// script's stamp `node_modules/.zkml-toolchain` is written last, and the script holds a lock, so
+/// tests that call this at once on a fresh clone install once and never use a half-made tree.
+pub fn ensure_toolchain(root: &Path) -> Result<()> {
+    if root.join("node_modules/.zkml-toolchain").exists() {
+        return Ok(());
+    }
+    eprintln!("node_modules/ lacks the pinned toolchain: running script/install-toolchain.sh");
+    let script = root.join("script/install-toolchain.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    if !status.success() {
+        bail!("cannot install the pinned toolchain: script/install-toolchain.sh failed ({status})");
+    }
+    Ok(())
+}
+
+/// `$ZKML_DEMO_ANVIL`, else the pinned `node_modules/.bin/anvil` (see [`ensure_toolchain`]).
 pub fn anvil_path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("ZKML_DEMO_ANVIL") {
         return Ok(PathBuf::from(p));
     }
     let root = repo_root();
+    ensure_toolchain(&root)?;
     let p = root.join("node_modules/.bin/anvil");
     if !p.exists() {
-        eprintln!("node_modules/ lacks anvil: running script/install-toolchain.sh");
-        let ok = Command::new(root.join("script/install-toolchain.sh")).current_dir(&root).status()?.success();
-        if !ok || !p.exists() {
-            bail!(
-                "cannot install the pinned toolchain (script/install-toolchain.sh failed); anvil is needed at {}",
-                p.display()
-            );
-        }
+        bail!("anvil is missing at {} after script/install-toolchain.sh", p.display());
     }
     Ok(p)
 }

@@ -42,6 +42,7 @@ pub fn compile(root: &Path, sources: &[(String, String)]) -> Result<Artifacts> {
             "outputSelection": { "*": { "*": ["abi", "evm.bytecode.object"] } }
         }
     });
+    crate::anvil::ensure_toolchain(root)?;
     let solc = root.join("script/solc");
     let root_s = root.display().to_string();
     let mut child = Command::new(&solc)
@@ -51,7 +52,7 @@ pub fn compile(root: &Path, sources: &[(String, String)]) -> Result<Artifacts> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot run {} (needs node >= 20 and script/install-toolchain.sh)", solc.display()))?;
+        .with_context(|| format!("cannot run {} (needs node >= 20)", solc.display()))?;
     child.stdin.take().expect("piped").write_all(input.to_string().as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {

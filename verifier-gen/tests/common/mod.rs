@@ -17,20 +17,27 @@ pub fn repo_root() -> PathBuf {
 // in a cache (solc-js 0.8.28 crashed with "memory access out of bounds" on a compile that held
 // the hook contracts with the generated verifiers' tests).
 
-/// The pinned forge, installing the toolchain first if needed. Panics (never skips) when forge
-/// cannot be found.
-pub fn forge(root: &Path) -> PathBuf {
-    let forge = root.join("node_modules/.bin/forge");
-    if !forge.exists() {
-        let script = root.join("script/install-toolchain.sh");
-        eprintln!("{} missing: running {}", forge.display(), script.display());
-        let status = Command::new("bash")
-            .arg(&script)
-            .current_dir(root)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(status.success(), "{} failed ({status})", script.display());
+/// Installs the pinned toolchain unless the stamp that `script/install-toolchain.sh` writes last is
+/// there; the script holds a lock, so tests that call this at once install it once. Panics (never
+/// skips) when it cannot.
+pub fn toolchain(root: &Path) {
+    if root.join("node_modules/.zkml-toolchain").exists() {
+        return;
     }
+    let script = root.join("script/install-toolchain.sh");
+    eprintln!("node_modules/ lacks the pinned toolchain: running {}", script.display());
+    let status = Command::new("bash")
+        .arg(&script)
+        .current_dir(root)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(status.success(), "{} failed ({status})", script.display());
+}
+
+/// The pinned forge (see `toolchain`).
+pub fn forge(root: &Path) -> PathBuf {
+    toolchain(root);
+    let forge = root.join("node_modules/.bin/forge");
     assert!(forge.exists(), "forge not found at {}", forge.display());
     forge
 }
@@ -71,6 +78,7 @@ pub fn solc(root: &Path, name: &str, source: &str) -> (Vec<u8>, Vec<u8>) {
             "outputSelection": { "*": { "*": ["evm.bytecode.object", "evm.deployedBytecode.object"] } },
         },
     });
+    toolchain(root);
     let mut child = Command::new(root.join("script/solc"))
         .arg("--standard-json")
         .current_dir(root)
