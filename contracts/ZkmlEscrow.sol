@@ -73,7 +73,12 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
     mapping(bytes32 => Request) public requests;
 
     event Opened(
-        bytes32 indexed requestId, address indexed payer, address indexed provider, uint256 amount, uint64 deadline, bytes32 inputHash
+        bytes32 indexed requestId,
+        address indexed payer,
+        address indexed provider,
+        uint256 amount,
+        uint64 deadline,
+        bytes32 inputHash
     );
     event Released(bytes32 indexed requestId, address indexed provider, uint256 amount, bytes32 outputHash);
     event Refunded(bytes32 indexed requestId, address indexed payer, uint256 amount);
@@ -108,7 +113,8 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         validator = validator_;
         if (
             address(validator_) != address(0)
-                && (validator_.modelId() != modelId_ || validator_.numInputWords() != numInputWords_
+                && (validator_.modelId() != modelId_
+                    || validator_.numInputWords() != numInputWords_
                     || address(validator_.registry()) != address(validationRegistry_))
         ) revert ValidatorMismatch();
     }
@@ -119,7 +125,11 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         return PI.requestHashOf(payer, modelId, inputHash, salt);
     }
 
-    function nonceOf(bytes32 requestId, address provider, uint256 amount, uint64 deadline) public pure returns (bytes32) {
+    function nonceOf(bytes32 requestId, address provider, uint256 amount, uint64 deadline)
+        public
+        pure
+        returns (bytes32)
+    {
         return keccak256(abi.encode(requestId, provider, amount, deadline));
     }
 

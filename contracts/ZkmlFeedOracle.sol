@@ -93,7 +93,11 @@ contract ZkmlFeedOracle is ZkmlOracle {
         return num < 0 ? -q : q;
     }
 
-    function sourceOf(uint256 i) external view returns (AggregatorV3Interface feed, uint80 roundsBack, uint8 feedDecimals_) {
+    function sourceOf(uint256 i)
+        external
+        view
+        returns (AggregatorV3Interface feed, uint80 roundsBack, uint8 feedDecimals_)
+    {
         Source memory s = sources[i];
         return (s.feed, s.roundsBack, feedDecimals[i]);
     }

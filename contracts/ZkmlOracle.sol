@@ -158,9 +158,8 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
         if (inputs.length != numInputs) revert WrongInputCount(inputs.length, numInputs);
         uint256[] memory out = new uint256[](1);
         out[0] = outputWordOf(answer);
-        return PI.assemble(
-            modelId, PI.oracleContext(address(this), dataTimestamp), PI.packSigned(inputs, inputBits), out
-        );
+        return
+            PI.assemble(modelId, PI.oracleContext(address(this), dataTimestamp), PI.packSigned(inputs, inputBits), out);
     }
 
     /// @notice The number of public inputs of this feed's proofs: model id, context, the packed

@@ -140,11 +140,7 @@ library ZkmlPublicInputs {
 
     /// @notice Value `i` of a signed packing of `n` values of `bits` bits in `words`. Checks the
     ///         element holding it is exactly a packing (no bits above its used slots).
-    function unpackSignedAt(uint256[] memory words, uint256 n, uint256 bits, uint256 i)
-        internal
-        pure
-        returns (int256)
-    {
+    function unpackSignedAt(uint256[] memory words, uint256 n, uint256 bits, uint256 i) internal pure returns (int256) {
         uint256 s = slots(bits);
         uint256 e = i / s;
         if (i >= n || words.length != (n + s - 1) / s) revert NotAPacking(e);

@@ -63,16 +63,14 @@ contract ZkmlSignedOracle is ZkmlOracle, EIP712 {
 
     /// @notice The EIP-712 digest the data signers sign for these features at this time.
     function reportDigest(int256[] memory features, uint64 dataTimestamp) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(abi.encode(REPORT_TYPEHASH, dataTimestamp, keccak256(abi.encodePacked(features))))
-        );
+        return
+            _hashTypedDataV4(
+                keccak256(abi.encode(REPORT_TYPEHASH, dataTimestamp, keccak256(abi.encodePacked(features))))
+            );
     }
 
     /// @dev At least `quorum` valid signatures of distinct registered signers over the report.
-    function _checkReport(int256[] memory features, uint64 dataTimestamp, bytes[] calldata signatures)
-        internal
-        view
-    {
+    function _checkReport(int256[] memory features, uint64 dataTimestamp, bytes[] calldata signatures) internal view {
         if (signatures.length < quorum) revert QuorumNotMet(signatures.length, quorum);
         bytes32 digest = reportDigest(features, dataTimestamp);
         address previous = address(0);

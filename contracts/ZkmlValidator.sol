@@ -133,7 +133,11 @@ contract ZkmlValidator is ReentrancyGuardTransient {
     }
 
     /// @notice What a validation proved; zeros if not validated by this contract.
-    function resultOf(bytes32 requestHash) external view returns (address client, bytes32 inputHash, bytes32 outputHash) {
+    function resultOf(bytes32 requestHash)
+        external
+        view
+        returns (address client, bytes32 inputHash, bytes32 outputHash)
+    {
         Result memory r = results[requestHash];
         return (r.client, r.inputHash, r.outputHash);
     }

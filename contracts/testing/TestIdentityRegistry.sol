@@ -68,12 +68,7 @@ contract TestIdentityRegistry is ERC721URIStorage, IERC8004Identity {
         if (!_isAuthorized(owner, msg.sender, agentId)) revert NotAgentOwnerOrOperator(agentId);
     }
 
-    function supportsInterface(bytes4 interfaceId)
-        public
-        view
-        override(ERC721URIStorage, IERC165)
-        returns (bool)
-    {
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721URIStorage, IERC165) returns (bool) {
         return super.supportsInterface(interfaceId);
     }
 }

@@ -56,7 +56,9 @@ contract TestUSDC is ERC20, EIP712, IERC3009 {
         bytes32 r,
         bytes32 s
     ) external {
-        _useAuthorization(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, v, r, s);
+        _useAuthorization(
+            TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, v, r, s
+        );
         _transfer(from, to, value);
     }
 

@@ -110,7 +110,9 @@ contract ZkmlEscrowTest is HookFixtures {
         a.validAfter = 0;
         a.validBefore = block.timestamp + 10 minutes;
         bytes32 structHash = keccak256(
-            abi.encode(token.RECEIVE_WITH_AUTHORIZATION_TYPEHASH(), t.payer, to, t.amount, a.validAfter, a.validBefore, nonce)
+            abi.encode(
+                token.RECEIVE_WITH_AUTHORIZATION_TYPEHASH(), t.payer, to, t.amount, a.validAfter, a.validBefore, nonce
+            )
         );
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash));
         (a.v, a.r, a.s) = vm.sign(PAYER_PK, digest);
@@ -138,7 +140,9 @@ contract ZkmlEscrowTest is HookFixtures {
                 "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
             )
         );
-        assertEq(usdc.CANCEL_AUTHORIZATION_TYPEHASH(), keccak256("CancelAuthorization(address authorizer,bytes32 nonce)"));
+        assertEq(
+            usdc.CANCEL_AUTHORIZATION_TYPEHASH(), keccak256("CancelAuthorization(address authorizer,bytes32 nonce)")
+        );
         assertEq(
             usdc.DOMAIN_SEPARATOR(),
             keccak256(
@@ -206,9 +210,7 @@ contract ZkmlEscrowTest is HookFixtures {
         assertEq(answered, requestId);
         escrow.releaseByValidation(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released)
-        );
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released));
         escrow.releaseByValidation(requestId);
     }
 
@@ -221,9 +223,7 @@ contract ZkmlEscrowTest is HookFixtures {
         escrow.refund(requestId);
         assertEq(usdc.balanceOf(payer), 10 * PRICE);
         (bytes memory proof, uint256[] memory pub) = statement(0);
-        vm.expectRevert(
-            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Refunded)
-        );
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Refunded));
         escrow.release(requestId, proof, pub);
     }
 
@@ -279,13 +279,9 @@ contract ZkmlEscrowTest is HookFixtures {
         bytes32 requestId = openRequest(0);
         (bytes memory proof, uint256[] memory pub) = statement(0);
         escrow.release(requestId, proof, pub);
-        vm.expectRevert(
-            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released)
-        );
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released));
         escrow.release(requestId, proof, pub);
-        vm.expectRevert(
-            abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released)
-        );
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released));
         escrow.refund(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);
     }

@@ -219,13 +219,17 @@ contract ZkmlOracleTest is HookFixtures {
         vm.prank(keeper);
         uint256 before = gasleft();
         oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
-        emit log_named_uint("ZkmlSignedOracle.update gas, 2 of 2 signatures (first round, incl. call)", before - gasleft());
+        emit log_named_uint(
+            "ZkmlSignedOracle.update gas, 2 of 2 signatures (first round, incl. call)", before - gasleft()
+        );
         u = round(1);
         sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
         vm.prank(keeper);
         before = gasleft();
         oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
-        emit log_named_uint("ZkmlSignedOracle.update gas, 2 of 2 signatures (next round, incl. call)", before - gasleft());
+        emit log_named_uint(
+            "ZkmlSignedOracle.update gas, 2 of 2 signatures (next round, incl. call)", before - gasleft()
+        );
     }
 
     // ----- input provenance (signed reports) -----
@@ -368,7 +372,9 @@ contract ZkmlOracleTest is HookFixtures {
         oracle.proposeSigners(next, 1);
         vm.prank(owner);
         vm.expectRevert(
-            abi.encodeWithSelector(ZkmlOracle.UpgradeTooEarly.selector, uint64(block.timestamp) + DELAY, block.timestamp)
+            abi.encodeWithSelector(
+                ZkmlOracle.UpgradeTooEarly.selector, uint64(block.timestamp) + DELAY, block.timestamp
+            )
         );
         oracle.applySigners();
         // Until applied, the old quorum holds.
@@ -395,9 +401,7 @@ contract ZkmlOracleTest is HookFixtures {
         uint256[] memory one = new uint256[](1);
         one[0] = signerKeys[0];
         bytes[] memory sigs = signReport(oracle, one, u.inputs, u.ts);
-        vm.expectRevert(
-            abi.encodeWithSelector(ZkmlSignedOracle.NotASigner.selector, 0, vm.addr(signerKeys[0]))
-        );
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.NotASigner.selector, 0, vm.addr(signerKeys[0])));
         oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
         one[0] = signerKeys[2];
         sigs = signReport(oracle, one, u.inputs, u.ts);
@@ -527,7 +531,9 @@ contract ZkmlOracleTest is HookFixtures {
         assertEq(address(oracle.verifier()), address(verifier));
         vm.prank(owner);
         vm.expectRevert(
-            abi.encodeWithSelector(ZkmlOracle.UpgradeTooEarly.selector, uint64(block.timestamp) + DELAY, block.timestamp)
+            abi.encodeWithSelector(
+                ZkmlOracle.UpgradeTooEarly.selector, uint64(block.timestamp) + DELAY, block.timestamp
+            )
         );
         oracle.applyUpgrade();
         assertEq(submit(round(1)), 2);

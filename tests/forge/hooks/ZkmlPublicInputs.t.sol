@@ -32,9 +32,7 @@ contract ZkmlPublicInputsTest is HookFixtures {
         // it proved for the hooks at the fixtures' addresses on this chain; the library agrees.
         assertEq(block.chainid, vm.parseJsonUint(fx, ".chainId"));
         (, uint256[] memory pub) = statementAt(".oracle.rounds[0]");
-        assertEq(
-            pub[1], PI.oracleContext(fixtureAddress("signedOracle"), vm.parseJsonUint(fx, ".oracle.rounds[0].ts"))
-        );
+        assertEq(pub[1], PI.oracleContext(fixtureAddress("signedOracle"), vm.parseJsonUint(fx, ".oracle.rounds[0].ts")));
         (, pub) = statementAt(".feedOracle.rounds[1]");
         assertEq(
             pub[1], PI.oracleContext(fixtureAddress("feedOracle"), vm.parseJsonUint(fx, ".feedOracle.rounds[1].ts"))

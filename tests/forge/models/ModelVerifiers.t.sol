@@ -149,7 +149,10 @@ abstract contract ModelVerifierSuite is Test {
 
     /// Execution gas of a verifyProof call to `v` with gas limit `limit` that must return false
     /// (a revert fails the test).
-    function rejectionGas(IModelVerifier v, bytes memory p, uint256[] memory a, uint256 limit) internal returns (uint256) {
+    function rejectionGas(IModelVerifier v, bytes memory p, uint256[] memory a, uint256 limit)
+        internal
+        returns (uint256)
+    {
         assertFalse(v.verifyProof{gas: limit}(p, a));
         return vm.lastCallGas().gasTotalUsed;
     }
@@ -296,8 +299,14 @@ abstract contract ModelVerifierSuite is Test {
         uint256 used = rejectionGas(verifier, p, pub, 30_000_000);
         emit log_named_uint("forwarded: gas, B.x_im bit flipped (30M limit)", used);
         assertLt(used, 40_000 + 10_000 * pub.length);
-        assertLt(rejectionGas(verifier, setWord(proof, 0x40, 1), pub, 30_000_000), 40_000 + 10_000 * pub.length, "B.x_im = 1");
-        assertLt(rejectionGas(verifier, setWord(proof, 0xa0, word(proof, 0xa0) + P), pub, 30_000_000), 40_000 + 10_000 * pub.length, "B.y_re + p");
+        assertLt(
+            rejectionGas(verifier, setWord(proof, 0x40, 1), pub, 30_000_000), 40_000 + 10_000 * pub.length, "B.x_im = 1"
+        );
+        assertLt(
+            rejectionGas(verifier, setWord(proof, 0xa0, word(proof, 0xa0) + P), pub, 30_000_000),
+            40_000 + 10_000 * pub.length,
+            "B.y_re + p"
+        );
     }
 
     /// Valid points, wrong statement: the pairing runs and returns false; no gas is burnt, so the
