@@ -3,6 +3,9 @@
 //! the transcript before the next challenge is squeezed, so no challenge can precede the data it
 //! depends on.
 
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use crate::field::F;
 use crate::transcript::Transcript;
 

@@ -9,6 +9,9 @@
 //! so each term costs one inversion natively and one constraint in R1CS — the same order as
 //! the packed-advice evaluation, which GKR over the fractions would not undercut.
 
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 
 use ark_ff::Zero;

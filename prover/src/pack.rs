@@ -2,6 +2,9 @@
 //! values offset by `2^(bits−1)`. Unpacking rejects any element that is not exactly such a
 //! packing, so a packed vector determines its values and every value lies in its slot's range.
 
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use ark_ff::{BigInteger, PrimeField};
 
 use crate::field::F;
@@ -45,7 +48,8 @@ pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError
                 limbs[w + 1] |= (u as u64) >> (64 - b);
             }
         }
-        out.push(F::from_bigint(ark_ff::BigInt(limbs)).expect("at most 253 bits are below the modulus"));
+        // At most 253 bits (`slots`) are below the modulus, so this error cannot occur.
+        out.push(F::from_bigint(ark_ff::BigInt(limbs)).ok_or(PackError::Element { index: out.len(), bits })?);
     }
     Ok(out)
 }

@@ -1,6 +1,9 @@
 //! The sumcheck protocol for `Σ_x Π_j f_j(x)` over the boolean hypercube, every `f_j` multilinear.
 //! Variables are bound low bit first, matching `field::eq_table`.
 
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use ark_ff::Zero;
 
 use crate::channel::{Channel, VerifyError};

@@ -62,7 +62,7 @@ pub const CODE_SIZE_LIMIT: usize = 24_576;
 /// An upper bound on the runtime code of the rendered verifier, in bytes, from measured sizes:
 /// the fixed part (entry points, pairing) is under 2.5 KB, an unrolled IC point costs under 130
 /// bytes and a table entry 64, a typed value unrolled into the packing under 60 and a looped
-/// typed tensor under 200 (`tests/forge.rs` and `tests/models.rs` check this bound against the
+/// typed tensor under 200 (`tests/it/forge.rs` and `tests/it/models.rs` check this bound against the
 /// compiled code).
 pub fn code_size_bound(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::ModelLayout>) -> usize {
     let ic_first = if layout.is_some() { 2 } else { 1 };

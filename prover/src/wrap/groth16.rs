@@ -22,6 +22,9 @@
 //! finishes the proof and `verify_two_round` derives the seed itself and checks the
 //! four-pairing equation.
 
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 
 use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Affine, G2Projective as G2};

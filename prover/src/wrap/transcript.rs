@@ -1,6 +1,9 @@
 //! The stage-1 transcript as an R1CS gadget: ark's `PoseidonSpongeVar` over the same config,
 //! fed exactly what the native `Transcript` is fed, so both squeeze equal challenges.
 
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use ark_crypto_primitives::sponge::constraints::CryptographicSpongeVar;
 use ark_crypto_primitives::sponge::poseidon::constraints::PoseidonSpongeVar;
 use ark_ff::PrimeField;

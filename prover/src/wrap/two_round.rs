@@ -5,6 +5,9 @@
 //! so the circuit neither decomposes nor absorbs the advice: its ranges are LogUp lookups. Keys
 //! are per model; the proof is 160 bytes compressed (A, B, C and D).
 
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use ark_bn254::{Bn254, G2Affine};
 use ark_groth16::ProvingKey;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};

@@ -5,7 +5,7 @@ import {Test} from "forge-std/Test.sol";
 import {IZkmlVerifier} from "../../../contracts/interfaces/IZkmlVerifier.sol";
 import {ZkmlOracle} from "../../../contracts/ZkmlOracle.sol";
 
-/// @notice Loads what verifier-gen/tests/hooks.rs generates into tests/forge/generated/
+/// @notice Loads what verifier-gen/tests/it/hooks.rs generates into tests/forge/generated/
 ///         (git-ignored): hook_fixtures.json, with the creation bytecode of the real Groth16
 ///         verifier of the stand-in circuit (rendered by zkml-gen to HookVerifier.sol, compiled
 ///         with the pinned solc) and real proofs. Nothing generated is imported, so forge compiles

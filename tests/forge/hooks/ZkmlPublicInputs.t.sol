@@ -28,7 +28,7 @@ contract ZkmlPublicInputsTest is HookFixtures {
     }
 
     function test_ContextsMatchTheProofs() public view {
-        // The Rust side (verifier-gen/tests/hooks.rs, through zkml::context) derived the contexts
+        // The Rust side (verifier-gen/tests/it/hooks.rs, through zkml::context) derived the contexts
         // it proved for the hooks at the fixtures' addresses on this chain; the library agrees.
         assertEq(block.chainid, vm.parseJsonUint(fx, ".chainId"));
         (, uint256[] memory pub) = statementAt(".oracle.rounds[0]");

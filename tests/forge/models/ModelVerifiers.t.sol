@@ -12,7 +12,7 @@ interface IModelVerifier {
 }
 
 /// @notice Tests of the verifiers that `zkml-gen solidity DIR` renders for real models, with
-///         real wrapped proofs. verifier-gen/tests/models.rs compiles each model, runs the dev
+///         real wrapped proofs. verifier-gen/tests/it/models.rs compiles each model, runs the dev
 ///         setup and proves (stage 1 + Groth16 wrap), renders the verifier and its calldata with
 ///         the zkml-gen binary, compiles it with the pinned solc and writes the fixture
 ///         tests/forge/generated/verifier_<model>.json (git-ignored): creation bytecode, proof,

@@ -1,6 +1,4 @@
 //! Helpers shared by the tests that drive the pinned Solidity toolchain.
-// Each test crate that includes this module uses a subset of it.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,9 +8,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 // Each forge suite is a foundry profile (foundry.toml) that compiles only its own sources into
-// its own out/ and cache/: `verifiers` (tests/forge.rs: the generated verifiers and their
-// generated tests), `hooks` (tests/hooks.rs: contracts/, tests/forge/hooks/ and the generated
-// hooks' deploy scripts) and `models` (tests/models.rs: tests/forge/models/). No compile holds
+// its own out/ and cache/: `verifiers` (tests/it/forge.rs: the generated verifiers and their
+// generated tests), `hooks` (tests/it/hooks.rs: contracts/, tests/forge/hooks/ and the generated
+// hooks' deploy scripts) and `models` (tests/it/models.rs: tests/forge/models/). No compile holds
 // two suites' sources, so none depends on what another suite left in tests/forge/generated/ or
 // in a cache (solc-js 0.8.28 crashed with "memory access out of bounds" on a compile that held
 // the hook contracts with the generated verifiers' tests).
@@ -65,35 +63,89 @@ pub fn forge_test(root: &Path, profile: &str, instance: Option<&str>, args: &[&s
     stdout
 }
 
-/// Compiles one source with the pinned solc (`script/solc`, solc-js) and foundry.toml's
-/// settings (optimizer, 200 runs, cancun); returns (creation, runtime) bytecode.
-pub fn solc(root: &Path, name: &str, source: &str) -> (Vec<u8>, Vec<u8>) {
+/// Compiles `sources` (unit name, text) as one compilation unit with the pinned solc
+/// (`script/solc`, solc-js, which starts afresh: no cache) and foundry.toml's settings (optimizer,
+/// 200 runs, cancun, the OpenZeppelin remapping); imports not among the sources are read from the
+/// repository. Asserts that solc ran and reported no error; returns its standard-JSON output.
+pub fn solc_unit(root: &Path, sources: &[(String, String)]) -> serde_json::Value {
     use std::io::Write;
+    let sources: serde_json::Map<_, _> =
+        sources.iter().map(|(name, text)| (name.clone(), serde_json::json!({ "content": text }))).collect();
     let input = serde_json::json!({
         "language": "Solidity",
-        "sources": { format!("{name}.sol"): { "content": source } },
+        "sources": sources,
         "settings": {
             "optimizer": { "enabled": true, "runs": 200 },
             "evmVersion": "cancun",
+            "remappings": ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
             "outputSelection": { "*": { "*": ["evm.bytecode.object", "evm.deployedBytecode.object"] } },
         },
     });
     toolchain(root);
+    let root_s = root.display().to_string();
     let mut child = Command::new(root.join("script/solc"))
-        .arg("--standard-json")
+        .args(["--base-path", &root_s, "--allow-paths", &format!("{root_s},{root_s}/node_modules"), "--standard-json"])
         .current_dir(root)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run script/solc");
     child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "script/solc failed");
+    assert!(out.status.success(), "script/solc failed: {}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("solc output JSON");
     for e in v["errors"].as_array().into_iter().flatten() {
         assert_ne!(e["severity"], "error", "solc: {}", e["formattedMessage"]);
     }
+    v
+}
+
+/// Compiles one source alone (see `solc_unit`); returns (creation, runtime) bytecode.
+pub fn solc(root: &Path, name: &str, source: &str) -> (Vec<u8>, Vec<u8>) {
+    let v = solc_unit(root, &[(format!("{name}.sol"), source.to_string())]);
     let c = &v["contracts"][format!("{name}.sol")][name]["evm"];
     let get = |k: &str| hex::decode(c[k]["object"].as_str().expect("bytecode")).unwrap();
     (get("bytecode"), get("deployedBytecode"))
+}
+
+/// Every contract under `contracts/` (the hooks, their interfaces and test stand-ins) as
+/// (unit name, text), unit names relative to the repository root.
+pub fn hook_contract_sources(root: &Path) -> Vec<(String, String)> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, root, out);
+            } else if p.extension().is_some_and(|x| x == "sol") {
+                let name = p.strip_prefix(root).unwrap().display().to_string();
+                out.push((name, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root.join("contracts"), root, &mut out);
+    out.sort();
+    assert!(out.len() >= 7, "contracts/ holds only {} Solidity files", out.len());
+    out
+}
+
+/// `proof` with B replaced by a point on the twist y^2 = x^3 + 3 / (9 + u) that is not in G2
+/// (the first x = i + u with a square right-hand side; such a point is in the r-torsion with
+/// probability ~1/cofactor): the one malformed B the verifier leaves to the pairing precompile.
+pub fn with_b_outside_g2(proof: &ark_groth16::Proof<ark_bn254::Bn254>) -> ark_groth16::Proof<ark_bn254::Bn254> {
+    use ark_bn254::{Fq, Fq2, G2Affine};
+    let b = (1u64..)
+        .filter_map(|i| G2Affine::get_point_from_x_unchecked(Fq2::new(Fq::from(i), Fq::from(1u64)), false))
+        .find(|b| !b.is_in_correct_subgroup_assuming_on_curve())
+        .unwrap();
+    assert!(b.is_on_curve());
+    ark_groth16::Proof { a: proof.a, b, c: proof.c }
+}
+
+/// Writes `text` unless the file already holds it, so forge's cache keeps what did not change.
+pub fn write_if_changed(path: &Path, text: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).unwrap();
+    }
 }

@@ -3,11 +3,12 @@
 //! → forge, running the hand-written suites of `tests/forge/models/ModelVerifiers.t.sol` on the
 //! fixtures written to `tests/forge/generated/verifier_<model>.json` (git-ignored).
 //!
-//! price_mlp runs by default; lenet (about 90 s of setup and 45 s of proving) is a separate test,
-//! `cargo test -p zkml-verifier-gen --test models -- --ignored lenet`.
+//! One test per model: `cargo test --workspace price_mlp_verifier_end_to_end`, and lenet's
+//! (`lenet_verifier_end_to_end`, the slower: its dev setup and wrap).
 
-mod common;
-use common::{forge, forge_test, repo_root, solc};
+use crate::common::{
+    forge, forge_test, hook_contract_sources, repo_root, solc, solc_unit, with_b_outside_g2, write_if_changed,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,24 +53,6 @@ fn zkml_gen(args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_zkml-gen")).args(args).output().unwrap();
     assert!(out.status.success(), "zkml-gen {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn write_if_changed(path: &Path, text: &str) {
-    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
-        std::fs::write(path, text).unwrap();
-    }
-}
-
-/// `proof` with B replaced by a point on the twist y^2 = x^3 + 3 / (9 + u) that is not in G2:
-/// the one malformed B the verifier leaves to the pairing precompile.
-fn with_b_outside_g2(proof: &ark_groth16::Proof<ark_bn254::Bn254>) -> ark_groth16::Proof<ark_bn254::Bn254> {
-    use ark_bn254::{Fq, Fq2, G2Affine};
-    let b = (1u64..)
-        .filter_map(|i| G2Affine::get_point_from_x_unchecked(Fq2::new(Fq::from(i), Fq::from(1u64)), false))
-        .find(|b| !b.is_in_correct_subgroup_assuming_on_curve())
-        .unwrap();
-    assert!(b.is_on_curve());
-    ark_groth16::Proof { a: proof.a, b, c: proof.c }
 }
 
 fn hex_u256(x: &F) -> String {
@@ -189,6 +172,16 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
 
     let (creation, runtime) = solc(&root, contract, &sol);
     let (capped_creation, _) = solc(&root, contract, &capped_sol);
+    // Also from scratch in one unit with every contract under contracts/, as in a user's project
+    // (solc-js crashed on a large enough unit: forge.rs has the same check for its verifiers).
+    let unit = format!("generated/{contract}.sol");
+    let mut sources = hook_contract_sources(&root);
+    sources.push((unit.clone(), sol.clone()));
+    let beside = solc_unit(&root, &sources);
+    assert!(
+        beside["contracts"][&unit][contract]["evm"]["bytecode"]["object"].as_str().is_some_and(|c| !c.is_empty()),
+        "solc-js produced no bytecode for {contract} beside the hook contracts"
+    );
     let fx = json!({
         "model": model,
         "bytecode": format!("0x{}", hex::encode(&creation)),
