@@ -105,10 +105,10 @@ impl Anvil {
     pub fn start(port: Option<u16>) -> Result<Anvil> {
         let bin = anvil_path()?;
         let taken = |p: u16| format!("cannot start anvil: port {p} on 127.0.0.1 is already taken by another process");
-        if let Some(p) = port {
-            if answers(p) {
-                bail!("{}", taken(p));
-            }
+        if let Some(p) = port
+            && answers(p)
+        {
+            bail!("{}", taken(p));
         }
         // Not --silent: anvil then prints the address it listens on. Its output (its banner lists
         // the dev keys) goes to an unlinked temporary file, never to ours; the file lives as long
@@ -140,10 +140,11 @@ impl Anvil {
                     None => bail!("anvil exited at start ({status}): {}", err.join("; ")),
                 }
             }
-            if let Some(p) = listening_port(&read_log(&log)) {
-                if port.is_none_or(|want| want == p) && answers(p) {
-                    return Ok(Anvil { child: Some(child), port: p, url: format!("http://127.0.0.1:{p}") });
-                }
+            if let Some(p) = listening_port(&read_log(&log))
+                && port.is_none_or(|want| want == p)
+                && answers(p)
+            {
+                return Ok(Anvil { child: Some(child), port: p, url: format!("http://127.0.0.1:{p}") });
             }
             if t.elapsed() > START_TIMEOUT {
                 let _ = child.kill();

@@ -188,11 +188,11 @@ pub fn run(opts: Options) -> Result<Summary> {
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = rt.block_on(run_on(&opts, &url, &key));
-    if let (Some(a), true) = (anvil, opts.keep_chain) {
-        if result.is_ok() {
-            let pid = a.keep();
-            println!("--keep-chain: anvil keeps running at {url} (pid {pid}); stop it with `kill {pid}`");
-        }
+    if let (Some(a), true) = (anvil, opts.keep_chain)
+        && result.is_ok()
+    {
+        let pid = a.keep();
+        println!("--keep-chain: anvil keeps running at {url} (pid {pid}); stop it with `kill {pid}`");
     }
     result
 }

@@ -158,7 +158,7 @@ fn run_inner(dir: &Path, cfg: QuantConfig, max_values: usize, row: &mut Row) -> 
         (Err(e), _) | (_, Err(e)) => return Outcome::BadData(e),
     };
     // Several outputs are proved as one, concatenated.
-    let outputs = vec![FTensor {
+    let outputs = [FTensor {
         shape: vec![outputs.iter().map(|t| t.data.len()).sum()],
         data: outputs.iter().flat_map(|t| t.data.iter().copied()).collect(),
     }];

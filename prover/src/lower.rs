@@ -625,7 +625,8 @@ impl Builder<'_> {
         self.add(Kind::Sparse { src: node, entries }, out)
     }
 
-    fn to_shape(&mut self, v: &Value, shape: &[usize]) -> Result<NodeId, LowerError> {
+    /// `v` as a node of `shape` (a constant made at that shape; an activation broadcast to it).
+    fn broadcast_to(&mut self, v: &Value, shape: &[usize]) -> Result<NodeId, LowerError> {
         match v {
             Value::Const(t) => self.const_node(t, shape),
             Value::Act { node, shape: s } => {
@@ -651,8 +652,8 @@ impl Builder<'_> {
             let data = x.data.iter().zip(&y.data).map(|(p, q)| p + sign * q).collect();
             return Ok(Value::Const(FTensor { shape, data }));
         }
-        let na = self.to_shape(&a, &shape)?;
-        let nb = self.to_shape(&b, &shape)?;
+        let na = self.broadcast_to(&a, &shape)?;
+        let nb = self.broadcast_to(&b, &shape)?;
         let id = self.add(Kind::Lin(vec![(na, 1.0), (nb, sign)]), &shape);
         Ok(Value::Act { node: id, shape })
     }
@@ -662,7 +663,7 @@ impl Builder<'_> {
         if div {
             match &mut b {
                 Value::Const(t) => {
-                    if t.data.iter().any(|&x| x == 0.0) {
+                    if t.data.contains(&0.0) {
                         return Err(self.err("division by a constant that contains zero"));
                     }
                     t.data.iter_mut().for_each(|x| *x = 1.0 / *x);
@@ -682,7 +683,7 @@ impl Builder<'_> {
             return Ok(Value::Const(FTensor { shape, data }));
         }
         let factor = |s: &mut Self, v: &Value| -> Result<NodeId, LowerError> {
-            let n = s.to_shape(v, &shape)?;
+            let n = s.broadcast_to(v, &shape)?;
             Ok(if matches!(v, Value::Act { .. }) { s.factor(n) } else { n })
         };
         let na = factor(self, &a)?;
@@ -766,7 +767,7 @@ impl Builder<'_> {
             v if beta == 1.0 => v,
             _ => return Err(self.err("beta ≠ 1 with a non-constant C")),
         };
-        let cn = self.to_shape(&c, &shape)?;
+        let cn = self.broadcast_to(&c, &shape)?;
         let id = self.add(Kind::Lin(vec![(mm, 1.0), (cn, 1.0)]), &shape);
         Ok(Value::Act { node: id, shape })
     }
@@ -975,10 +976,10 @@ impl Builder<'_> {
         }
         let cog = co / g;
         let kernel = w.shape[2..].to_vec();
-        if let Some(k) = self.attr_ints("kernel_shape")? {
-            if k.iter().map(|&x| x as usize).ne(kernel.iter().copied()) {
-                return Err(self.err(format!("kernel_shape {k:?} differs from the weight's {kernel:?}")));
-            }
+        if let Some(k) = self.attr_ints("kernel_shape")?
+            && k.iter().map(|&x| x as usize).ne(kernel.iter().copied())
+        {
+            return Err(self.err(format!("kernel_shape {k:?} differs from the weight's {kernel:?}")));
         }
         let dil = self.dilations(nd)?;
         let (out_sp, step, begin) = if transpose {
@@ -1000,7 +1001,7 @@ impl Builder<'_> {
             for d in 0..nd {
                 let (oc, kc) = (o / os[d] % out_sp[d], k / ks[d] % kernel[d]);
                 let v = (oc + begin[d]) as isize - (kc * dil[d]) as isize;
-                if v < 0 || v as usize % step[d] != 0 || v as usize / step[d] >= in_sp[d] {
+                if v < 0 || !(v as usize).is_multiple_of(step[d]) || v as usize / step[d] >= in_sp[d] {
                     return None;
                 }
                 idx += v as usize / step[d] * is[d];
@@ -1217,10 +1218,11 @@ impl Builder<'_> {
         if sorted != (0..s.len()).collect::<Vec<_>>() {
             return Err(self.err(format!("perm {perm:?} is not a permutation of the {} axes", s.len())));
         }
-        if let Value::Const(t) = &v {
-            if s.len() == 2 && perm == [1, 0] {
-                return Ok(Value::Const(Self::transpose_const(t)));
-            }
+        if let Value::Const(t) = &v
+            && s.len() == 2
+            && perm == [1, 0]
+        {
+            return Ok(Value::Const(Self::transpose_const(t)));
         }
         let out: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
         let (is, os) = (strides(&s), strides(&out));
@@ -1547,7 +1549,7 @@ impl Builder<'_> {
         Ok(match v {
             Value::Const(t) => Value::Const(self.broadcast_const(&t, &out)?),
             v => {
-                let id = self.to_shape(&v, &out)?;
+                let id = self.broadcast_to(&v, &out)?;
                 Value::Act { node: id, shape: out }
             }
         })
@@ -1767,7 +1769,7 @@ impl Builder<'_> {
                     let b = self.broadcast_const(t, &shape)?;
                     cst.iter_mut().zip(b.data).for_each(|(a, x)| *a += x);
                 }
-                v => terms.push((self.to_shape(v, &shape)?, 1.0)),
+                v => terms.push((self.broadcast_to(v, &shape)?, 1.0)),
             }
         }
         if terms.is_empty() {
@@ -1797,7 +1799,7 @@ impl Builder<'_> {
         }
         let mut nodes = vec![];
         for p in &parts {
-            let n = self.to_shape(p, &shape)?;
+            let n = self.broadcast_to(p, &shape)?;
             nodes.push(n);
         }
         let id = self.max_of(nodes, &shape, min);

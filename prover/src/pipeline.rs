@@ -170,14 +170,14 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
     let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
     let t = Instant::now();
     let (key, _) = crate::wrap::dev_setup(&c.graph, c.id, 1)?;
-    let pk_bytes = artifact::write_keys(&scratch.path(), &key, &key.pk.vk)?;
+    let pk_bytes = artifact::write_keys(scratch.path(), &key, &key.pk.vk)?;
     let setup_s = t.elapsed().as_secs_f64();
     let constraints = key.r1cs.num_constraints();
     drop(key);
     let (mut load, mut s1, mut wrap, mut total) = (vec![], vec![], vec![], vec![]);
     for _ in 0..reps {
         let t = Instant::now();
-        let key = artifact::read_prover_key(&scratch.path())?;
+        let key = artifact::read_prover_key(scratch.path())?;
         load.push(t.elapsed().as_secs_f64());
         let t1 = Instant::now();
         let p = prove(c, input)?;

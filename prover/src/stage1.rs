@@ -315,6 +315,9 @@ impl Reducer<'_, '_> {
     fn reduce(&mut self, id: NodeId, point: Vec<F>, value: F) -> Result<(), VerifyError> {
         let node = &self.g.nodes[id];
         let nodes = self.nodes;
+        // Only the prover's side calls it: sumcheck asks a verifier for no tables, and the other
+        // reads sit behind `is_prover()`.
+        #[allow(clippy::expect_used, reason = "only the prover, which always has the node values, calls it")]
         let values = move |id: NodeId| -> &[F] { &nodes.expect("only the prover reads node values")[id] };
         let ctx = |what: &str| format!("{what} of node {:?}", node.origin);
         match &node.kind {

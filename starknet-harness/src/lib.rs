@@ -267,7 +267,7 @@ pub fn option_span_u256(run: &Run) -> Result<Option<Vec<(u128, u128)>>> {
     let cells = run.memory.get(start..end).context("span out of memory")?;
     let felts: Vec<u128> =
         cells.iter().map(|c| num(c.as_ref().context("unset memory cell")?)).collect::<Result<_>>()?;
-    if felts.len() % 2 != 0 {
+    if !felts.len().is_multiple_of(2) {
         bail!("a Span<u256> has an even number of felts");
     }
     Ok(Some(felts.chunks(2).map(|c| (c[0], c[1])).collect()))

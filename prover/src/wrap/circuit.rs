@@ -167,7 +167,7 @@ impl RangePlan {
 /// The widths of the limbs a `bits`-bit value is split into (one limb if it fits).
 fn limb_widths(bits: u32, limb: u32) -> Vec<u32> {
     let mut out = vec![limb; (bits / limb) as usize];
-    if bits % limb != 0 {
+    if !bits.is_multiple_of(limb) {
         out.push(bits % limb);
     }
     out
@@ -252,10 +252,10 @@ impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
             gd.reduce(rq.z, rho, z)?;
         }
         gd.batch()?;
-        if let Some(w) = gd.w {
-            if gd.pos != w.messages.len() {
-                return Err(SynthesisError::Unsatisfiable);
-            }
+        if let Some(w) = gd.w
+            && gd.pos != w.messages.len()
+        {
+            return Err(SynthesisError::Unsatisfiable);
         }
         Ok(())
     }

@@ -213,7 +213,7 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
             let answers: Vec<String> = inputs
                 .iter()
                 .map(|&q| {
-                    let a = q as i128 * 10i128.pow(FEED_DECIMALS as u32) >> FEED_INPUT_SCALE;
+                    let a = (q as i128 * 10i128.pow(FEED_DECIMALS as u32)) >> FEED_INPUT_SCALE;
                     assert_eq!(hooks::feed_input(a, FEED_DECIMALS, FEED_INPUT_SCALE), Some(q as i128));
                     a.to_string()
                 })
