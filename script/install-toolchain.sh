@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned Solidity toolchain (package.json + package-lock.json) into node_modules/:
 # forge and anvil 1.7.1 (real binaries in the npm packages), solc-js 0.8.28 behind script/solc,
-# forge-std 1.9.7 and OpenZeppelin contracts. Needs only node (>= 20) and npm; idempotent, and a
-# no-op apart from the checks when node_modules already matches the lock file.
+# forge-std 1.9.7, OpenZeppelin contracts and snarkjs 0.7.6 (the peer for setup ceremonies).
+# Needs only node (>= 20) and npm; idempotent, and a no-op apart from the checks when
+# node_modules already matches the lock file.
 # After it: node_modules/.bin/forge test   (foundry.toml points forge at script/solc, offline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,8 @@ solc_v="$(script/solc --version | tail -n1)"
   || { echo "install-toolchain: forge-std missing" >&2; exit 1; }
 [[ -d node_modules/@openzeppelin/contracts/token ]] \
   || { echo "install-toolchain: @openzeppelin/contracts missing" >&2; exit 1; }
+[[ -x node_modules/.bin/snarkjs ]] \
+  || { echo "install-toolchain: snarkjs missing" >&2; exit 1; }
 echo "$forge_v"
 echo "$anvil_v"
 echo "solc $solc_v (solc-js via script/solc)"

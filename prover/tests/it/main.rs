@@ -4,4 +4,5 @@
 mod conformance;
 mod models;
 mod operators;
+mod ptau;
 mod wrap;

@@ -1,0 +1,351 @@
+//! Phase 1 of a Groth16 setup from a real Powers-of-Tau ceremony: the snarkjs/iden3 `.ptau` file
+//! (the Hermez and Perpetual Powers of Tau ceremonies publish theirs in it), read in one streaming
+//! pass and checked before any key is derived from it.
+//!
+//! The container: `"ptau"`, version 1 (u32), the number of sections (u32), then each section as
+//! its type (u32), its size in bytes (u64) and its bytes; integers little-endian. The sections read
+//! here: 1, the header (n8, the base field's modulus q in n8 bytes, the power p, the ceremony's
+//! power); 2, τⁱ·G1 for i < 2·2ᵖ − 1; 3, τⁱ·G2; 4, α·τⁱ·G1; 5, β·τⁱ·G1 (each i < 2ᵖ); 6, β·G2.
+//! The contributions (7) and the Lagrange-basis sections that `snarkjs powersoftau prepare phase2`
+//! adds (12–15) are hashed with the rest and not otherwise read: the keys are derived from the
+//! monomial powers, which `check` ties together. A coordinate is n8 = 32 bytes, little-endian, in
+//! Montgomery form with R = 2²⁵⁶ (arkworks' own representation of BN254's base field); a G2
+//! coordinate is c0 then c1.
+//!
+//! `check` is what `snarkjs powersoftau verify` checks of the powers themselves: the first powers
+//! are the generators, and each list is a geometric sequence in the same τ (α's and β's too, with
+//! β·G1 and β·G2 the same β), by pairing random linear combinations (Schwartz–Zippel: a wrong list
+//! passes with probability at most about 1/2¹²⁸ over the verifier's random coefficients).
+
+// A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::pairing::Pairing;
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{BigInt, BigInteger, PrimeField};
+use blake2::{Blake2b512, Digest};
+use rand::Rng;
+use rayon::prelude::*;
+
+/// The largest power a `.ptau` file has (the Hermez ceremony's last file is 2²⁸).
+pub const MAX_POWER: u32 = 28;
+
+const MAGIC: &[u8; 4] = b"ptau";
+const HEADER: u32 = 1;
+const TAU_G1: u32 = 2;
+const TAU_G2: u32 = 3;
+const ALPHA_TAU_G1: u32 = 4;
+const BETA_TAU_G1: u32 = 5;
+const BETA_G2: u32 = 6;
+const N8: usize = 32;
+
+/// Why a `.ptau` file was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PtauError {
+    #[error("cannot read the ptau file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a ptau file: it starts with {0:?}, not \"ptau\"")]
+    NotPtau([u8; 4]),
+    #[error("ptau version {0} is not supported (only version 1)")]
+    Version(u32),
+    #[error("the ptau file ends inside {0}")]
+    Truncated(&'static str),
+    #[error("the ptau file has no section {0} ({1})")]
+    MissingSection(u32, &'static str),
+    #[error("section {section} ({name}) is {got} bytes, expected {expected}")]
+    SectionSize { section: u32, name: &'static str, got: u64, expected: u64 },
+    #[error("the ptau file is not over BN254 (bn128): {0}")]
+    Curve(String),
+    #[error("the ptau file's power is {power}, above the largest ceremony's {MAX_POWER}")]
+    PowerTooLarge { power: u32 },
+    #[error(
+        "the circuit needs a ptau of power {needed} (2^{needed} ≥ its constraints and public inputs); this file's \
+         is {power}: use powersOfTau28_hez_final_{needed:02}.ptau or larger"
+    )]
+    TooSmall { power: u32, needed: u32 },
+    #[error("{what}[{index}] is not a point of {group}")]
+    NotAPoint { what: &'static str, index: usize, group: &'static str },
+    #[error("the powers are inconsistent: {0}")]
+    Inconsistent(&'static str),
+}
+
+/// The powers a circuit of domain size 2^`power` needs, from a ptau of power ≥ `power`.
+pub struct Powers {
+    /// The power these powers are for (the circuit's, not the file's).
+    pub power: u32,
+    /// The file's power.
+    pub file_power: u32,
+    /// τⁱ·G1 for i < 2·2^`power` − 1.
+    pub tau_g1: Vec<G1Affine>,
+    /// τⁱ·G2 for i < 2^`power`.
+    pub tau_g2: Vec<G2Affine>,
+    /// α·τⁱ·G1 for i < 2^`power`.
+    pub alpha_tau_g1: Vec<G1Affine>,
+    /// β·τⁱ·G1 for i < 2^`power`.
+    pub beta_tau_g1: Vec<G1Affine>,
+    pub beta_g2: G2Affine,
+    /// BLAKE2b-512 of the whole file, as `b2sum` prints it and snarkjs's README lists the Hermez
+    /// files' hashes.
+    pub file_hash: [u8; 64],
+}
+
+/// Reads the powers for a domain of 2^`power` from `path`, reading the file once, front to back
+/// (the points a smaller circuit does not need are hashed, not kept), and checks them (`check`).
+pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauError> {
+    let mut r = Hashing { inner: BufReader::with_capacity(1 << 20, File::open(path)?), hash: Blake2b512::new() };
+    let mut magic = [0u8; 4];
+    r.exact(&mut magic, "the file's magic")?;
+    if &magic != MAGIC {
+        return Err(PtauError::NotPtau(magic));
+    }
+    let version = r.u32("the version")?;
+    if version != 1 {
+        return Err(PtauError::Version(version));
+    }
+    let sections = r.u32("the section count")?;
+    let mut header: Option<(u32, usize)> = None;
+    let (mut tau_g1, mut tau_g2, mut alpha, mut beta, mut beta_g2) = (None, None, None, None, None);
+    for _ in 0..sections {
+        let kind = r.u32("a section header")?;
+        let size = r.u64("a section header")?;
+        let n = header.map(|(_, n)| n);
+        // The header comes first in every file snarkjs writes; the point sections need its power.
+        let need = |name| n.ok_or(PtauError::MissingSection(HEADER, name));
+        match kind {
+            HEADER => header = Some(read_header(&mut r, size, power)?),
+            TAU_G1 => {
+                tau_g1 = Some(g1_section(&mut r, TAU_G1, "tauG1", size, 2 * need("tauG1")? - 1, 2 * n_for(power) - 1)?)
+            }
+            TAU_G2 => tau_g2 = Some(g2_section(&mut r, TAU_G2, "tauG2", size, need("tauG2")?, n_for(power))?),
+            ALPHA_TAU_G1 => {
+                alpha = Some(g1_section(&mut r, ALPHA_TAU_G1, "alphaTauG1", size, need("alphaTauG1")?, n_for(power))?)
+            }
+            BETA_TAU_G1 => {
+                beta = Some(g1_section(&mut r, BETA_TAU_G1, "betaTauG1", size, need("betaTauG1")?, n_for(power))?)
+            }
+            BETA_G2 => beta_g2 = g2_section(&mut r, BETA_G2, "betaG2", size, 1, 1)?.pop(),
+            _ => r.skip(size, "a section")?,
+        }
+    }
+    // Nothing may follow the last section: the hash is of the whole file.
+    if r.inner.read(&mut [0u8; 1])? != 0 {
+        return Err(PtauError::Inconsistent("bytes after the last section"));
+    }
+    let (file_power, _) = header.ok_or(PtauError::MissingSection(HEADER, "header"))?;
+    let p = Powers {
+        power,
+        file_power,
+        tau_g1: tau_g1.ok_or(PtauError::MissingSection(TAU_G1, "tauG1"))?,
+        tau_g2: tau_g2.ok_or(PtauError::MissingSection(TAU_G2, "tauG2"))?,
+        alpha_tau_g1: alpha.ok_or(PtauError::MissingSection(ALPHA_TAU_G1, "alphaTauG1"))?,
+        beta_tau_g1: beta.ok_or(PtauError::MissingSection(BETA_TAU_G1, "betaTauG1"))?,
+        beta_g2: beta_g2.ok_or(PtauError::MissingSection(BETA_G2, "betaG2"))?,
+        file_hash: r.hash.finalize().into(),
+    };
+    p.check(rng)?;
+    Ok(p)
+}
+
+fn n_for(power: u32) -> usize {
+    1usize << power
+}
+
+/// The header: n8 = 32, q = BN254's base field modulus, the file's power (≥ `power`). Returns the
+/// file's power and 2^it.
+fn read_header(r: &mut Hashing, size: u64, power: u32) -> Result<(u32, usize), PtauError> {
+    let expected = 4 + N8 as u64 + 4 + 4;
+    if size != expected {
+        return Err(PtauError::SectionSize { section: HEADER, name: "header", got: size, expected });
+    }
+    let n8 = r.u32("the header")?;
+    if n8 as usize != N8 {
+        return Err(PtauError::Curve(format!("field elements of {n8} bytes, not {N8}")));
+    }
+    let mut q = [0u8; N8];
+    r.exact(&mut q, "the header")?;
+    if q[..] != Fq::MODULUS.to_bytes_le()[..] {
+        return Err(PtauError::Curve("another base field modulus".into()));
+    }
+    let file_power = r.u32("the header")?;
+    let _ceremony_power = r.u32("the header")?;
+    if file_power > MAX_POWER {
+        return Err(PtauError::PowerTooLarge { power: file_power });
+    }
+    if file_power < power {
+        return Err(PtauError::TooSmall { power: file_power, needed: power });
+    }
+    Ok((file_power, 1usize << file_power))
+}
+
+/// A section of `count` G1 points of which the first `keep` are decoded and checked to be on the
+/// curve; the others are hashed only.
+fn g1_section(
+    r: &mut Hashing,
+    section: u32,
+    name: &'static str,
+    size: u64,
+    count: usize,
+    keep: usize,
+) -> Result<Vec<G1Affine>, PtauError> {
+    let bytes = 2 * N8;
+    let raw = points_section(r, section, name, size, count, keep, bytes)?;
+    raw.par_chunks(bytes)
+        .enumerate()
+        .map(|(index, c)| {
+            let not = PtauError::NotAPoint { what: name, index, group: "G1" };
+            let (Some(x), Some(y)) = (fq(&c[..N8]), fq(&c[N8..])) else { return Err(not) };
+            let p = G1Affine::new_unchecked(x, y);
+            // BN254's G1 has cofactor 1: on the curve is in the group.
+            if p.is_on_curve() { Ok(p) } else { Err(not) }
+        })
+        .collect()
+}
+
+/// As `g1_section`, for G2 points (on the twist and in the r-torsion).
+fn g2_section(
+    r: &mut Hashing,
+    section: u32,
+    name: &'static str,
+    size: u64,
+    count: usize,
+    keep: usize,
+) -> Result<Vec<G2Affine>, PtauError> {
+    let bytes = 4 * N8;
+    let raw = points_section(r, section, name, size, count, keep, bytes)?;
+    raw.par_chunks(bytes)
+        .enumerate()
+        .map(|(index, c)| {
+            let not = PtauError::NotAPoint { what: name, index, group: "G2" };
+            let coord = |o: usize| -> Option<Fq2> { Some(Fq2::new(fq(&c[o..o + N8])?, fq(&c[o + N8..o + 2 * N8])?)) };
+            let (Some(x), Some(y)) = (coord(0), coord(2 * N8)) else { return Err(not) };
+            let p = G2Affine::new_unchecked(x, y);
+            if p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve() { Ok(p) } else { Err(not) }
+        })
+        .collect()
+}
+
+/// Checks the section's size and returns the bytes of its first `keep` points; the rest of the
+/// section is read through the hash.
+fn points_section(
+    r: &mut Hashing,
+    section: u32,
+    name: &'static str,
+    size: u64,
+    count: usize,
+    keep: usize,
+    bytes: usize,
+) -> Result<Vec<u8>, PtauError> {
+    let expected = (count * bytes) as u64;
+    if size != expected {
+        return Err(PtauError::SectionSize { section, name, got: size, expected });
+    }
+    let mut raw = vec![0u8; keep * bytes];
+    r.exact(&mut raw, name)?;
+    r.skip(expected - raw.len() as u64, name)?;
+    Ok(raw)
+}
+
+/// A base field element from 32 little-endian bytes in Montgomery form; None when not below q.
+fn fq(b: &[u8]) -> Option<Fq> {
+    let mut limbs = [0u64; 4];
+    for (l, c) in limbs.iter_mut().zip(b.chunks_exact(8)) {
+        *l = u64::from_le_bytes(c.try_into().ok()?);
+    }
+    let v = BigInt(limbs);
+    (v < Fq::MODULUS).then(|| Fq::new_unchecked(v))
+}
+
+impl Powers {
+    /// The checks of `read` (module docs): generators first, and every list a geometric sequence
+    /// in the same τ, α's and β's included; `rng` draws the linear combinations' coefficients.
+    pub fn check(&self, rng: &mut impl Rng) -> Result<(), PtauError> {
+        let (g1, g2) = (G1Affine::generator(), G2Affine::generator());
+        if self.tau_g1.first() != Some(&g1) {
+            return Err(PtauError::Inconsistent("tauG1[0] is not the generator of G1"));
+        }
+        if self.tau_g2.first() != Some(&g2) {
+            return Err(PtauError::Inconsistent("tauG2[0] is not the generator of G2"));
+        }
+        let (Some(&tau_g2), Some(&tau_g1)) = (self.tau_g2.get(1), self.tau_g1.get(1)) else {
+            return Err(PtauError::Inconsistent("fewer than two powers"));
+        };
+        // e(Σ rᵢ·Pᵢ₊₁, G2) = e(Σ rᵢ·Pᵢ, τ·G2) holds for every r exactly when Pᵢ₊₁ = τ·Pᵢ.
+        shifted(&self.tau_g1, tau_g2, rng, "tauG1 is not a sequence of powers of the τ of tauG2[1]")?;
+        shifted(&self.alpha_tau_g1, tau_g2, rng, "alphaTauG1 is not α times the powers of τ")?;
+        shifted(&self.beta_tau_g1, tau_g2, rng, "betaTauG1 is not β times the powers of τ")?;
+        // The G2 powers against τ·G1: e(τ·G1, Σ rᵢ·Qᵢ) = e(G1, Σ rᵢ·Qᵢ₊₁).
+        let r = coefficients(self.tau_g2.len().saturating_sub(1), rng);
+        let (lo, hi) = consecutive::<G2Projective>(&self.tau_g2, &r);
+        same(Bn254::pairing(tau_g1, lo) == Bn254::pairing(g1, hi), "tauG2 is not a sequence of powers of τ")?;
+        let beta_g1 = self.beta_tau_g1.first().ok_or(PtauError::Inconsistent("no betaTauG1"))?;
+        same(Bn254::pairing(*beta_g1, g2) == Bn254::pairing(g1, self.beta_g2), "betaG2 is not the β of betaTauG1")
+    }
+}
+
+/// Checks that `points` is a geometric sequence in the τ of `tau_g2` = τ·G2.
+fn shifted(points: &[G1Affine], tau_g2: G2Affine, rng: &mut impl Rng, what: &'static str) -> Result<(), PtauError> {
+    let r = coefficients(points.len().saturating_sub(1), rng);
+    let (lo, hi) = consecutive::<G1Projective>(points, &r);
+    same(Bn254::pairing(hi, G2Affine::generator()) == Bn254::pairing(lo, tau_g2), what)
+}
+
+fn same(ok: bool, what: &'static str) -> Result<(), PtauError> {
+    if ok { Ok(()) } else { Err(PtauError::Inconsistent(what)) }
+}
+
+/// 128-bit random coefficients: enough for the Schwartz–Zippel bound, half the cost of full ones.
+fn coefficients(n: usize, rng: &mut impl Rng) -> Vec<Fr> {
+    (0..n).map(|_| Fr::from(rng.r#gen::<u128>())).collect()
+}
+
+/// (Σ rᵢ·Pᵢ, Σ rᵢ·Pᵢ₊₁) over the consecutive pairs of `points` (`r` has one fewer entry).
+fn consecutive<G: CurveGroup<ScalarField = Fr>>(points: &[G::Affine], r: &[Fr]) -> (G::Affine, G::Affine) {
+    let n = r.len();
+    (G::msm_unchecked(&points[..n], r).into_affine(), G::msm_unchecked(&points[1..=n], r).into_affine())
+}
+
+/// A reader that hashes every byte it hands out.
+struct Hashing {
+    inner: BufReader<File>,
+    hash: Blake2b512,
+}
+
+impl Hashing {
+    fn exact(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), PtauError> {
+        self.inner.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => PtauError::Truncated(what),
+            _ => PtauError::Io(e),
+        })?;
+        self.hash.update(&*buf);
+        Ok(())
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, PtauError> {
+        let mut b = [0u8; 4];
+        self.exact(&mut b, what)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, PtauError> {
+        let mut b = [0u8; 8];
+        self.exact(&mut b, what)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads `n` bytes through the hash without keeping them.
+    fn skip(&mut self, mut n: u64, what: &'static str) -> Result<(), PtauError> {
+        let mut buf = vec![0u8; 1 << 16];
+        while n > 0 {
+            let k = n.min(buf.len() as u64) as usize;
+            self.exact(&mut buf[..k], what)?;
+            n -= k as u64;
+        }
+        Ok(())
+    }
+}
