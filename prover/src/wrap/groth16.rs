@@ -162,8 +162,32 @@ impl R1cs {
         self.num_instance + self.num_witness
     }
 
-    fn domain(&self) -> Result<Domain, Groth16Error> {
+    /// The QAP's evaluation domain: a row per constraint and one per instance variable.
+    pub(crate) fn domain(&self) -> Result<Domain, Groth16Error> {
         Domain::new(self.num_constraints() + self.num_instance).ok_or(Groth16Error::TooLarge)
+    }
+
+    /// The QAP polynomial of every variable for matrix `m` (0, 1, 2: u, v, w) in `lagrange`, the
+    /// domain's Lagrange polynomials at τ: as field elements (a setup that knows τ) or as points
+    /// Lⱼ(τ)·G (a setup from a ceremony's powers). The libsnark reduction also puts each instance
+    /// variable i in A at row `num_constraints + i`.
+    pub(crate) fn qap<T>(&self, m: usize, lagrange: &[T]) -> Vec<T>
+    where
+        T: Copy + Zero + std::ops::AddAssign + std::ops::Mul<F, Output = T>,
+    {
+        let (nc, ni) = (self.num_constraints(), self.num_instance);
+        let mut v = vec![T::zero(); self.num_variables()];
+        for (i, l) in lagrange[..nc].iter().enumerate() {
+            for e in self.matrices[m].row(i) {
+                v[e.var as usize] += if e.coeff == 0 { *l } else { *l * self.coeffs[e.coeff as usize] };
+            }
+        }
+        if m == 0 {
+            for (x, l) in v[..ni].iter_mut().zip(&lagrange[nc..nc + ni]) {
+                *x += *l;
+            }
+        }
+        v
     }
 
     /// Row `i` of matrix `m` (0, 1, 2 for A, B, C) times `z`.
@@ -352,23 +376,11 @@ fn generate(r1cs: &R1cs, rng: &mut impl Rng) -> Result<(ProvingKey<Bn254>, Optio
     let t = domain.sample_element_outside_domain(rng);
     let delta1 = (r1cs.num_round1 > 0).then(|| F::rand(rng));
 
-    // The QAP polynomials at τ: u_i(τ), v_i(τ), w_i(τ) for every variable i; the libsnark
-    // reduction also puts each instance variable in A at a row past the constraints.
+    // The QAP polynomials at τ: u_i(τ), v_i(τ), w_i(τ) for every variable i.
     let lagrange = domain.evaluate_all_lagrange_coefficients(t);
-    let (nc, ni, nv) = (r1cs.num_constraints(), r1cs.num_instance, r1cs.num_variables());
-    let at_tau = |m: usize| {
-        let mut v = vec![F::zero(); nv];
-        for (i, l) in lagrange[..nc].iter().enumerate() {
-            for e in r1cs.matrices[m].row(i) {
-                v[e.var as usize] += *l * r1cs.coeffs[e.coeff as usize];
-            }
-        }
-        v
-    };
-    let (mut a, (b, c)) = rayon::join(|| at_tau(0), || rayon::join(|| at_tau(1), || at_tau(2)));
-    for i in 0..ni {
-        a[i] += lagrange[nc + i];
-    }
+    let (ni, nv) = (r1cs.num_instance, r1cs.num_variables());
+    let at_tau = |m: usize| r1cs.qap(m, &lagrange);
+    let (a, (b, c)) = rayon::join(|| at_tau(0), || rayon::join(|| at_tau(1), || at_tau(2)));
     drop(lagrange);
 
     let inv =

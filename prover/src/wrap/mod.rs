@@ -8,6 +8,7 @@
 
 pub mod circuit;
 pub mod groth16;
+pub mod phase2;
 pub mod ptau;
 pub mod transcript;
 pub mod two_round;

@@ -37,12 +37,12 @@ pub const MAX_POWER: u32 = 28;
 
 const MAGIC: &[u8; 4] = b"ptau";
 const HEADER: u32 = 1;
-const TAU_G1: u32 = 2;
-const TAU_G2: u32 = 3;
-const ALPHA_TAU_G1: u32 = 4;
-const BETA_TAU_G1: u32 = 5;
-const BETA_G2: u32 = 6;
 const N8: usize = 32;
+const TAU_G1: Points<G1Affine> = Points { kind: 2, name: "tauG1", group: "G1", bytes: 2 * N8, decode: g1 };
+const TAU_G2: Points<G2Affine> = Points { kind: 3, name: "tauG2", group: "G2", bytes: 4 * N8, decode: g2 };
+const ALPHA_TAU_G1: Points<G1Affine> = Points { kind: 4, name: "alphaTauG1", group: "G1", bytes: 2 * N8, decode: g1 };
+const BETA_TAU_G1: Points<G1Affine> = Points { kind: 5, name: "betaTauG1", group: "G1", bytes: 2 * N8, decode: g1 };
+const BETA_G2: Points<G2Affine> = Points { kind: 6, name: "betaG2", group: "G2", bytes: 4 * N8, decode: g2 };
 
 /// Why a `.ptau` file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,8 @@ pub enum PtauError {
     Curve(String),
     #[error("the ptau file's power is {power}, above the largest ceremony's {MAX_POWER}")]
     PowerTooLarge { power: u32 },
+    #[error("the circuit needs a ptau of power {needed}, above the largest ceremony's {MAX_POWER}")]
+    CircuitTooLarge { needed: u32 },
     #[error(
         "the circuit needs a ptau of power {needed} (2^{needed} ≥ its constraints and public inputs); this file's \
          is {power}: use powersOfTau28_hez_final_{needed:02}.ptau or larger"
@@ -98,6 +100,9 @@ pub struct Powers {
 /// Reads the powers for a domain of 2^`power` from `path`, reading the file once, front to back
 /// (the points a smaller circuit does not need are hashed, not kept), and checks them (`check`).
 pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauError> {
+    if power > MAX_POWER {
+        return Err(PtauError::CircuitTooLarge { needed: power });
+    }
     let mut r = Hashing { inner: BufReader::with_capacity(1 << 20, File::open(path)?), hash: Blake2b512::new() };
     let mut magic = [0u8; 4];
     r.exact(&mut magic, "the file's magic")?;
@@ -114,22 +119,16 @@ pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauE
     for _ in 0..sections {
         let kind = r.u32("a section header")?;
         let size = r.u64("a section header")?;
-        let n = header.map(|(_, n)| n);
         // The header comes first in every file snarkjs writes; the point sections need its power.
-        let need = |name| n.ok_or(PtauError::MissingSection(HEADER, name));
+        let n = || header.map(|(_, n)| n).ok_or(PtauError::MissingSection(HEADER, "header"));
+        let keep = 1usize << power;
         match kind {
             HEADER => header = Some(read_header(&mut r, size, power)?),
-            TAU_G1 => {
-                tau_g1 = Some(g1_section(&mut r, TAU_G1, "tauG1", size, 2 * need("tauG1")? - 1, 2 * n_for(power) - 1)?)
-            }
-            TAU_G2 => tau_g2 = Some(g2_section(&mut r, TAU_G2, "tauG2", size, need("tauG2")?, n_for(power))?),
-            ALPHA_TAU_G1 => {
-                alpha = Some(g1_section(&mut r, ALPHA_TAU_G1, "alphaTauG1", size, need("alphaTauG1")?, n_for(power))?)
-            }
-            BETA_TAU_G1 => {
-                beta = Some(g1_section(&mut r, BETA_TAU_G1, "betaTauG1", size, need("betaTauG1")?, n_for(power))?)
-            }
-            BETA_G2 => beta_g2 = g2_section(&mut r, BETA_G2, "betaG2", size, 1, 1)?.pop(),
+            k if k == TAU_G1.kind => tau_g1 = Some(TAU_G1.read(&mut r, size, 2 * n()? - 1, 2 * keep - 1)?),
+            k if k == TAU_G2.kind => tau_g2 = Some(TAU_G2.read(&mut r, size, n()?, keep)?),
+            k if k == ALPHA_TAU_G1.kind => alpha = Some(ALPHA_TAU_G1.read(&mut r, size, n()?, keep)?),
+            k if k == BETA_TAU_G1.kind => beta = Some(BETA_TAU_G1.read(&mut r, size, n()?, keep)?),
+            k if k == BETA_G2.kind => beta_g2 = BETA_G2.read(&mut r, size, 1, 1)?.pop(),
             _ => r.skip(size, "a section")?,
         }
     }
@@ -141,19 +140,15 @@ pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauE
     let p = Powers {
         power,
         file_power,
-        tau_g1: tau_g1.ok_or(PtauError::MissingSection(TAU_G1, "tauG1"))?,
-        tau_g2: tau_g2.ok_or(PtauError::MissingSection(TAU_G2, "tauG2"))?,
-        alpha_tau_g1: alpha.ok_or(PtauError::MissingSection(ALPHA_TAU_G1, "alphaTauG1"))?,
-        beta_tau_g1: beta.ok_or(PtauError::MissingSection(BETA_TAU_G1, "betaTauG1"))?,
-        beta_g2: beta_g2.ok_or(PtauError::MissingSection(BETA_G2, "betaG2"))?,
+        tau_g1: TAU_G1.found(tau_g1)?,
+        tau_g2: TAU_G2.found(tau_g2)?,
+        alpha_tau_g1: ALPHA_TAU_G1.found(alpha)?,
+        beta_tau_g1: BETA_TAU_G1.found(beta)?,
+        beta_g2: BETA_G2.found(beta_g2)?,
         file_hash: r.hash.finalize().into(),
     };
     p.check(rng)?;
     Ok(p)
-}
-
-fn n_for(power: u32) -> usize {
-    1usize << power
 }
 
 /// The header: n8 = 32, q = BN254's base field modulus, the file's power (≥ `power`). Returns the
@@ -183,72 +178,51 @@ fn read_header(r: &mut Hashing, size: u64, power: u32) -> Result<(u32, usize), P
     Ok((file_power, 1usize << file_power))
 }
 
-/// A section of `count` G1 points of which the first `keep` are decoded and checked to be on the
-/// curve; the others are hashed only.
-fn g1_section(
-    r: &mut Hashing,
-    section: u32,
+/// A section of points: its type, its name in snarkjs's sources, its group and how to decode a
+/// point of it (`bytes` long).
+struct Points<P> {
+    kind: u32,
     name: &'static str,
-    size: u64,
-    count: usize,
-    keep: usize,
-) -> Result<Vec<G1Affine>, PtauError> {
-    let bytes = 2 * N8;
-    let raw = points_section(r, section, name, size, count, keep, bytes)?;
-    raw.par_chunks(bytes)
-        .enumerate()
-        .map(|(index, c)| {
-            let not = PtauError::NotAPoint { what: name, index, group: "G1" };
-            let (Some(x), Some(y)) = (fq(&c[..N8]), fq(&c[N8..])) else { return Err(not) };
-            let p = G1Affine::new_unchecked(x, y);
-            // BN254's G1 has cofactor 1: on the curve is in the group.
-            if p.is_on_curve() { Ok(p) } else { Err(not) }
-        })
-        .collect()
-}
-
-/// As `g1_section`, for G2 points (on the twist and in the r-torsion).
-fn g2_section(
-    r: &mut Hashing,
-    section: u32,
-    name: &'static str,
-    size: u64,
-    count: usize,
-    keep: usize,
-) -> Result<Vec<G2Affine>, PtauError> {
-    let bytes = 4 * N8;
-    let raw = points_section(r, section, name, size, count, keep, bytes)?;
-    raw.par_chunks(bytes)
-        .enumerate()
-        .map(|(index, c)| {
-            let not = PtauError::NotAPoint { what: name, index, group: "G2" };
-            let coord = |o: usize| -> Option<Fq2> { Some(Fq2::new(fq(&c[o..o + N8])?, fq(&c[o + N8..o + 2 * N8])?)) };
-            let (Some(x), Some(y)) = (coord(0), coord(2 * N8)) else { return Err(not) };
-            let p = G2Affine::new_unchecked(x, y);
-            if p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve() { Ok(p) } else { Err(not) }
-        })
-        .collect()
-}
-
-/// Checks the section's size and returns the bytes of its first `keep` points; the rest of the
-/// section is read through the hash.
-fn points_section(
-    r: &mut Hashing,
-    section: u32,
-    name: &'static str,
-    size: u64,
-    count: usize,
-    keep: usize,
+    group: &'static str,
     bytes: usize,
-) -> Result<Vec<u8>, PtauError> {
-    let expected = (count * bytes) as u64;
-    if size != expected {
-        return Err(PtauError::SectionSize { section, name, got: size, expected });
+    decode: fn(&[u8]) -> Option<P>,
+}
+
+impl<P: Send> Points<P> {
+    /// Reads the section (`size` bytes, which must be `count` points), decoding and checking the
+    /// first `keep` points; the rest is read through the hash only.
+    fn read(&self, r: &mut Hashing, size: u64, count: usize, keep: usize) -> Result<Vec<P>, PtauError> {
+        let expected = (count * self.bytes) as u64;
+        if size != expected {
+            return Err(PtauError::SectionSize { section: self.kind, name: self.name, got: size, expected });
+        }
+        let mut raw = vec![0u8; keep * self.bytes];
+        r.exact(&mut raw, self.name)?;
+        r.skip(expected - raw.len() as u64, self.name)?;
+        raw.par_chunks(self.bytes)
+            .enumerate()
+            .map(|(index, c)| {
+                (self.decode)(c).ok_or(PtauError::NotAPoint { what: self.name, index, group: self.group })
+            })
+            .collect()
     }
-    let mut raw = vec![0u8; keep * bytes];
-    r.exact(&mut raw, name)?;
-    r.skip(expected - raw.len() as u64, name)?;
-    Ok(raw)
+
+    fn found<T>(&self, v: Option<T>) -> Result<T, PtauError> {
+        v.ok_or(PtauError::MissingSection(self.kind, self.name))
+    }
+}
+
+/// A G1 point (x, y); BN254's G1 has cofactor 1, so on the curve is in the group.
+fn g1(c: &[u8]) -> Option<G1Affine> {
+    let p = G1Affine::new_unchecked(fq(&c[..N8])?, fq(&c[N8..2 * N8])?);
+    p.is_on_curve().then_some(p)
+}
+
+/// A G2 point (x.c0, x.c1, y.c0, y.c1), on the twist and in the r-torsion.
+fn g2(c: &[u8]) -> Option<G2Affine> {
+    let coord = |o: usize| -> Option<Fq2> { Some(Fq2::new(fq(&c[o..o + N8])?, fq(&c[o + N8..o + 2 * N8])?)) };
+    let p = G2Affine::new_unchecked(coord(0)?, coord(2 * N8)?);
+    (p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve()).then_some(p)
 }
 
 /// A base field element from 32 little-endian bytes in Montgomery form; None when not below q.
