@@ -114,16 +114,16 @@ pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauE
         return Err(PtauError::Version(version));
     }
     let sections = r.u32("the section count")?;
-    let mut header: Option<(u32, usize)> = None;
+    let mut file_power: Option<u32> = None;
+    let keep = 1usize << power;
     let (mut tau_g1, mut tau_g2, mut alpha, mut beta, mut beta_g2) = (None, None, None, None, None);
     for _ in 0..sections {
         let kind = r.u32("a section header")?;
         let size = r.u64("a section header")?;
         // The header comes first in every file snarkjs writes; the point sections need its power.
-        let n = || header.map(|(_, n)| n).ok_or(PtauError::MissingSection(HEADER, "header"));
-        let keep = 1usize << power;
+        let n = || file_power.map(|p| 1usize << p).ok_or(PtauError::MissingSection(HEADER, "header"));
         match kind {
-            HEADER => header = Some(read_header(&mut r, size, power)?),
+            HEADER => file_power = Some(read_header(&mut r, size, power)?),
             k if k == TAU_G1.kind => tau_g1 = Some(TAU_G1.read(&mut r, size, 2 * n()? - 1, 2 * keep - 1)?),
             k if k == TAU_G2.kind => tau_g2 = Some(TAU_G2.read(&mut r, size, n()?, keep)?),
             k if k == ALPHA_TAU_G1.kind => alpha = Some(ALPHA_TAU_G1.read(&mut r, size, n()?, keep)?),
@@ -136,7 +136,7 @@ pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauE
     if r.inner.read(&mut [0u8; 1])? != 0 {
         return Err(PtauError::Inconsistent("bytes after the last section"));
     }
-    let (file_power, _) = header.ok_or(PtauError::MissingSection(HEADER, "header"))?;
+    let file_power = file_power.ok_or(PtauError::MissingSection(HEADER, "header"))?;
     let p = Powers {
         power,
         file_power,
@@ -151,9 +151,9 @@ pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauE
     Ok(p)
 }
 
-/// The header: n8 = 32, q = BN254's base field modulus, the file's power (≥ `power`). Returns the
-/// file's power and 2^it.
-fn read_header(r: &mut Hashing, size: u64, power: u32) -> Result<(u32, usize), PtauError> {
+/// The header: n8 = 32, q = BN254's base field modulus, the file's power (≥ `power`), which it
+/// returns.
+fn read_header(r: &mut Hashing, size: u64, power: u32) -> Result<u32, PtauError> {
     let expected = 4 + N8 as u64 + 4 + 4;
     if size != expected {
         return Err(PtauError::SectionSize { section: HEADER, name: "header", got: size, expected });
@@ -175,7 +175,7 @@ fn read_header(r: &mut Hashing, size: u64, power: u32) -> Result<(u32, usize), P
     if file_power < power {
         return Err(PtauError::TooSmall { power: file_power, needed: power });
     }
-    Ok((file_power, 1usize << file_power))
+    Ok(file_power)
 }
 
 /// A section of points: its type, its name in snarkjs's sources, its group and how to decode a
