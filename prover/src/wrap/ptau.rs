@@ -274,7 +274,7 @@ fn same(ok: bool, what: &'static str) -> Result<(), PtauError> {
 }
 
 /// 128-bit random coefficients: enough for the Schwartz–Zippel bound, half the cost of full ones.
-fn coefficients(n: usize, rng: &mut impl Rng) -> Vec<Fr> {
+pub(super) fn coefficients(n: usize, rng: &mut impl Rng) -> Vec<Fr> {
     (0..n).map(|_| Fr::from(rng.r#gen::<u128>())).collect()
 }
 

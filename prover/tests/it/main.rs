@@ -4,5 +4,6 @@
 mod conformance;
 mod models;
 mod operators;
+mod phase2;
 mod ptau;
 mod wrap;

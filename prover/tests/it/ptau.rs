@@ -5,18 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ark_bn254::{Bn254, Fr};
 use ark_ec::AffineRepr;
-use ark_groth16::Groth16;
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use zkml::wrap::groth16::{self as g16, R1cs};
-use zkml::wrap::phase2;
 use zkml::wrap::ptau::{self, PtauError};
 
 /// The power of the test ceremony: 2^6 constraints.
-const POWER: u32 = 6;
+pub(crate) const POWER: u32 = 6;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("prover/ has a parent").to_path_buf()
@@ -26,7 +21,7 @@ fn repo_root() -> PathBuf {
 /// contribution, a beacon and `prepare phase2` (the Lagrange sections the Hermez files carry).
 /// Made once per machine; written under a temporary name and renamed, so tests running at once
 /// never read a half-written file.
-fn snarkjs_ptau() -> PathBuf {
+pub(crate) fn snarkjs_ptau() -> PathBuf {
     let dir = std::env::home_dir().expect("a home directory").join(".cache/zkml-ptau");
     let out = dir.join(format!("snarkjs-0.7.6-power{POWER}.ptau"));
     if out.exists() {
@@ -52,7 +47,7 @@ fn snarkjs_ptau() -> PathBuf {
     out
 }
 
-fn rng() -> StdRng {
+pub(crate) fn rng() -> StdRng {
     StdRng::seed_from_u64(5)
 }
 
@@ -164,54 +159,4 @@ fn a_truncated_or_foreign_file_is_refused() {
     let h = section(&bytes, 1);
     bls[h] = 48;
     assert!(matches!(read_bytes(&bls, POWER), Err(PtauError::Curve(_))));
-}
-
-/// out = x·y·(x + 1), public out: two constraints, one public input (with the constant one, a
-/// domain of 4 rows).
-#[derive(Clone)]
-struct Cubic {
-    x: Option<Fr>,
-    y: Option<Fr>,
-}
-
-impl ConstraintSynthesizer<Fr> for Cubic {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let val = |v: Option<Fr>| v.ok_or(SynthesisError::AssignmentMissing);
-        let out_value = self.x.zip(self.y).map(|(x, y)| x * y * (x + Fr::from(1u64)));
-        let out = cs.new_input_variable(|| val(out_value))?;
-        let x = cs.new_witness_variable(|| val(self.x))?;
-        let y = cs.new_witness_variable(|| val(self.y))?;
-        let xy = cs.new_witness_variable(|| val(self.x.zip(self.y).map(|(x, y)| x * y)))?;
-        let lc = |vars: &[Variable]| LinearCombination::sum_vars(vars);
-        cs.enforce_r1cs_constraint(|| lc(&[x]), || lc(&[y]), || lc(&[xy]))?;
-        cs.enforce_r1cs_constraint(|| lc(&[xy]), || lc(&[x, Variable::One]), || lc(&[out]))?;
-        Ok(())
-    }
-}
-
-#[test]
-fn initial_keys_from_a_snarkjs_ceremony_prove_and_verify() {
-    let powers = ptau::read(&snarkjs_ptau(), POWER, &mut rng()).unwrap();
-    let r1cs = R1cs::synthesize(Cubic { x: None, y: None }).unwrap();
-    let pk = phase2::initial_keys(&powers, &r1cs).unwrap();
-    r1cs.check_key(&pk, None).unwrap();
-    // The ceremony's α and β, γ = δ = 1: phase 2's starting point, as snarkjs zkey new makes it.
-    assert_eq!((pk.vk.alpha_g1, pk.vk.beta_g2), (powers.alpha_tau_g1[0], powers.beta_g2));
-    assert_eq!(pk.vk.delta_g2, ark_bn254::G2Affine::generator());
-    let (x, y) = (Fr::from(3u64), Fr::from(7u64));
-    let z = g16::assignment(Cubic { x: Some(x), y: Some(y) }).unwrap();
-    let proof = g16::prove(&pk, &r1cs, &z, &mut rng()).unwrap();
-    let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
-    let out = x * y * (x + Fr::from(1u64));
-    assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &[out]).unwrap());
-    assert!(!Groth16::<Bn254>::verify_proof(&pvk, &proof, &[out + Fr::from(1u64)]).unwrap());
-}
-
-#[test]
-fn initial_keys_need_enough_powers() {
-    // Power 1: a domain of 2 rows, fewer than the circuit's constraints and public inputs.
-    let powers = ptau::read(&snarkjs_ptau(), 1, &mut rng()).unwrap();
-    let r1cs = R1cs::synthesize(Cubic { x: None, y: None }).unwrap();
-    let e = phase2::initial_keys(&powers, &r1cs).err().unwrap().to_string();
-    assert!(e.contains("read the ptau for power 2"), "{e}");
 }

@@ -1,0 +1,205 @@
+//! Phase 2 on a snarkjs ceremony's powers (`ptau::snarkjs_ptau`): the initial keys, contributions,
+//! a beacon and `phase2::verify`, and every tampering a verifier must refuse, each with its own
+//! error.
+
+use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_groth16::{Groth16, ProvingKey};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use zkml::wrap::groth16::{self as g16, R1cs};
+use zkml::wrap::phase2::{self, Phase2Error, Record};
+use zkml::wrap::ptau::{self, Powers};
+
+use crate::ptau::{POWER, rng, snarkjs_ptau};
+
+/// out = x·y·(x + c), public out: two constraints, one public input (with the constant one, a
+/// domain of 4 rows). Another `c` is another circuit.
+#[derive(Clone)]
+struct Cubic {
+    x: Option<Fr>,
+    y: Option<Fr>,
+    c: u64,
+}
+
+impl Cubic {
+    fn shape(c: u64) -> R1cs {
+        R1cs::synthesize(Cubic { x: None, y: None, c }).unwrap()
+    }
+}
+
+impl ConstraintSynthesizer<Fr> for Cubic {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let val = |v: Option<Fr>| v.ok_or(SynthesisError::AssignmentMissing);
+        let c = Fr::from(self.c);
+        let out_value = self.x.zip(self.y).map(|(x, y)| x * y * (x + c));
+        let out = cs.new_input_variable(|| val(out_value))?;
+        let x = cs.new_witness_variable(|| val(self.x))?;
+        let y = cs.new_witness_variable(|| val(self.y))?;
+        let xy = cs.new_witness_variable(|| val(self.x.zip(self.y).map(|(x, y)| x * y)))?;
+        let lc = |vars: &[Variable]| LinearCombination::sum_vars(vars);
+        cs.enforce_r1cs_constraint(|| lc(&[x]), || lc(&[y]), || lc(&[xy]))?;
+        let x_plus_c = LinearCombination::from(x) + (c, Variable::One);
+        cs.enforce_r1cs_constraint(|| lc(&[xy]), || x_plus_c, || lc(&[out]))?;
+        Ok(())
+    }
+}
+
+fn powers() -> Powers {
+    ptau::read(&snarkjs_ptau(), POWER, &mut rng()).unwrap()
+}
+
+/// Whether `pk` proves x·y·(x + c) for x = 3, y = 7 and refuses the statement out + 1.
+fn proves(pk: &ProvingKey<Bn254>, r1cs: &R1cs, c: u64) -> bool {
+    let (x, y) = (Fr::from(3u64), Fr::from(7u64));
+    let z = g16::assignment(Cubic { x: Some(x), y: Some(y), c }).unwrap();
+    let proof = g16::prove(pk, r1cs, &z, &mut rng()).unwrap();
+    let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+    let out = x * y * (x + Fr::from(c));
+    Groth16::<Bn254>::verify_proof(&pvk, &proof, &[out]).unwrap()
+        && !Groth16::<Bn254>::verify_proof(&pvk, &proof, &[out + Fr::from(1u64)]).unwrap()
+}
+
+/// The keys of `Cubic(c)` after two contributions and a beacon, with their record and hashes.
+fn ceremony(powers: &Powers, r1cs: &R1cs) -> (ProvingKey<Bn254>, Record, Vec<[u8; 64]>) {
+    let mut pk = phase2::initial_keys(powers, r1cs).unwrap();
+    let mut record = Record::new(&pk);
+    let hashes = vec![
+        phase2::contribute(&mut pk, &mut record, &mut StdRng::seed_from_u64(11)),
+        phase2::contribute(&mut pk, &mut record, &mut StdRng::seed_from_u64(12)),
+        phase2::beacon(&mut pk, &mut record, b"block 0xabc", 4).unwrap(),
+    ];
+    (pk, record, hashes)
+}
+
+#[test]
+fn initial_keys_from_a_snarkjs_ceremony_prove_and_verify() {
+    let powers = powers();
+    let r1cs = Cubic::shape(1);
+    let pk = phase2::initial_keys(&powers, &r1cs).unwrap();
+    r1cs.check_key(&pk, None).unwrap();
+    // The ceremony's α and β, γ = δ = 1: phase 2's starting point, as snarkjs zkey new makes it.
+    assert_eq!((pk.vk.alpha_g1, pk.vk.beta_g2), (powers.alpha_tau_g1[0], powers.beta_g2));
+    assert_eq!(pk.vk.delta_g2, G2Affine::generator());
+    assert!(proves(&pk, &r1cs, 1));
+    assert_eq!(phase2::verify(&powers, &r1cs, &pk, &Record::new(&pk), &mut rng()).unwrap(), Vec::<[u8; 64]>::new());
+}
+
+#[test]
+fn initial_keys_need_enough_powers() {
+    // Power 1: a domain of 2 rows, fewer than the circuit's constraints and public inputs.
+    let powers = ptau::read(&snarkjs_ptau(), 1, &mut rng()).unwrap();
+    let e = phase2::initial_keys(&powers, &Cubic::shape(1)).err().unwrap().to_string();
+    assert!(e.contains("read the ptau for power 2"), "{e}");
+}
+
+#[test]
+fn two_contributions_and_a_beacon_verify_and_prove() {
+    let powers = powers();
+    let r1cs = Cubic::shape(1);
+    let (pk, record, hashes) = ceremony(&powers, &r1cs);
+    assert_eq!(phase2::verify(&powers, &r1cs, &pk, &record, &mut rng()).unwrap(), hashes);
+    assert_ne!(pk.vk.delta_g2, G2Affine::generator());
+    assert!(proves(&pk, &r1cs, 1));
+    // The record round-trips through its file format, and the beacon is reproducible.
+    let mut bytes = vec![];
+    record.serialize_compressed(&mut bytes).unwrap();
+    assert_eq!(Record::deserialize_compressed(&bytes[..]).unwrap(), record);
+    assert_eq!(ceremony(&powers, &r1cs).0.vk.delta_g2, pk.vk.delta_g2);
+}
+
+#[test]
+fn a_contribution_without_knowledge_of_its_secret_is_refused() {
+    let powers = powers();
+    let r1cs = Cubic::shape(1);
+    let (pk, record, _) = ceremony(&powers, &r1cs);
+    let refused = |record: &Record, pk: &ProvingKey<Bn254>| phase2::verify(&powers, &r1cs, pk, record, &mut rng());
+    // δ′·R from another δ′.
+    let mut r = record.clone();
+    r.contributions[1].r_delta = (r.contributions[1].r_delta * Fr::from(2u64)).into_affine();
+    assert!(matches!(refused(&r, &pk), Err(Phase2Error::ProofOfKnowledge { index: 1 })));
+    // s = s·δ′ = O satisfies the first ratio for any δ′.
+    let mut r = record.clone();
+    (r.contributions[0].s, r.contributions[0].s_delta) = (G1Affine::zero(), G1Affine::zero());
+    assert!(matches!(refused(&r, &pk), Err(Phase2Error::ProofOfKnowledge { index: 0 })));
+    // A contributor who rescales δ by a known factor without a matching proof: the key and its
+    // record's last δ agree, but the ratio δ_after/δ_before is not the proven δ′.
+    let mut r = record.clone();
+    let mut forged = pk.clone();
+    let c = &mut r.contributions[1];
+    c.delta_after = (c.delta_after * Fr::from(5u64)).into_affine();
+    forged.delta_g1 = (forged.delta_g1 * Fr::from(5u64)).into_affine();
+    r.contributions.truncate(2);
+    assert!(matches!(refused(&r, &forged), Err(Phase2Error::ProofOfKnowledge { index: 1 })));
+}
+
+#[test]
+fn a_tampered_beacon_or_record_is_refused() {
+    let powers = powers();
+    let r1cs = Cubic::shape(1);
+    let (pk, record, _) = ceremony(&powers, &r1cs);
+    let check = |record: &Record, pk: &ProvingKey<Bn254>| phase2::verify(&powers, &r1cs, pk, record, &mut rng());
+    let mut r = record.clone();
+    r.contributions[2].beacon.as_mut().unwrap().value = b"block 0xabd".to_vec();
+    assert!(matches!(check(&r, &pk), Err(Phase2Error::Beacon { index: 2 })));
+    let mut r = record.clone();
+    r.contributions[2].beacon.as_mut().unwrap().iterations = 5;
+    assert!(matches!(check(&r, &pk), Err(Phase2Error::Beacon { index: 2 })));
+    // Contributions reordered or dropped: the transcript chain breaks, or the key's δ is not
+    // the record's.
+    let mut r = record.clone();
+    r.contributions.swap(0, 1);
+    assert!(matches!(check(&r, &pk), Err(Phase2Error::Transcript { index: 0 })));
+    let mut r = record.clone();
+    r.contributions.pop();
+    assert!(matches!(check(&r, &pk), Err(Phase2Error::Delta("δ·G1"))));
+    assert!(matches!(
+        phase2::beacon(&mut pk.clone(), &mut record.clone(), b"x", 41),
+        Err(Phase2Error::BeaconIterations(41))
+    ));
+}
+
+#[test]
+fn a_contribution_moved_to_another_circuit_is_refused() {
+    let powers = powers();
+    let (one, two) = (Cubic::shape(1), Cubic::shape(2));
+    let (pk, record, _) = ceremony(&powers, &one);
+    assert!(matches!(phase2::verify(&powers, &two, &pk, &record, &mut rng()), Err(Phase2Error::Origin)));
+    // The other circuit's own origin with this ceremony's contributions: the first proof of
+    // knowledge was bound to the first circuit's origin.
+    let (pk_two, record_two, _) = ceremony(&powers, &two);
+    let moved = Record { origin: record_two.origin, contributions: record.contributions.clone() };
+    assert!(matches!(
+        phase2::verify(&powers, &two, &pk_two, &moved, &mut rng()),
+        Err(Phase2Error::Transcript { index: 0 })
+    ));
+}
+
+#[test]
+fn a_key_that_does_not_derive_from_the_ptau_is_refused() {
+    let powers = powers();
+    let r1cs = Cubic::shape(1);
+    // Dev keys, or keys from other powers, start from another origin.
+    let dev = g16::setup(&r1cs, &mut rng()).unwrap();
+    assert!(matches!(phase2::verify(&powers, &r1cs, &dev, &Record::new(&dev), &mut rng()), Err(Phase2Error::Origin)));
+    let (pk, record, _) = ceremony(&powers, &r1cs);
+    let check = |pk: &ProvingKey<Bn254>| phase2::verify(&powers, &r1cs, pk, &record, &mut rng());
+    let g1 = G1Affine::generator();
+    let mut k = pk.clone();
+    k.a_query[1] = g1;
+    assert!(matches!(check(&k), Err(Phase2Error::Derived("A query"))));
+    let mut k = pk.clone();
+    k.vk.gamma_abc_g1[0] = g1;
+    assert!(matches!(check(&k), Err(Phase2Error::Derived("public-input bases"))));
+    let mut k = pk.clone();
+    k.h_query[0] = g1;
+    assert!(matches!(check(&k), Err(Phase2Error::Delta("H query"))));
+    let mut k = pk.clone();
+    k.l_query[0] = g1;
+    assert!(matches!(check(&k), Err(Phase2Error::Delta("L query"))));
+    let mut k = pk.clone();
+    k.vk.delta_g2 = G2Affine::generator();
+    assert!(matches!(check(&k), Err(Phase2Error::Delta("δ·G2"))));
+}
