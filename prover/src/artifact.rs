@@ -23,6 +23,7 @@ pub const PK_FILE: &str = "pk.bin";
 pub const VK_FILE: &str = "vk.bin";
 pub const VK_JSON: &str = "vk.json";
 pub const R1CS_FILE: &str = "r1cs.bin";
+pub const PHASE2_FILE: &str = "phase2.bin";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -301,20 +302,57 @@ fn read_hashed<T>(
     Ok((v, r.hex()))
 }
 
+/// Where a setup's keys came from, recorded in vk.json as `"setup"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Provenance {
+    /// `zkml setup --dev-seed`: whoever knows the seed can forge proofs.
+    Dev { seed: u64 },
+    /// Phase 2 of a ceremony (`zkml setup --ptau`), DIR/phase2.bin holding its record.
+    Ceremony {
+        /// BLAKE2b-512 of the Powers-of-Tau file, as `b2sum` prints it.
+        ptau_blake2b: String,
+        /// The published Hermez file with that hash, if it is one.
+        hermez: Option<String>,
+        /// The contributions' hashes, in order; none means the keys are not safe yet.
+        contributions: Vec<String>,
+    },
+}
+
 /// Writes the keys of a setup: pk.bin and r1cs.bin (what proving reads), vk.bin and vk.json,
-/// which records the others' digests. Returns pk.bin's size.
-pub fn write_keys(dir: &Path, key: &ProverKey, vk: &VerifyingKey<Bn254>) -> Result<u64, ArtifactError> {
+/// which records the others' digests and where the keys came from. Returns pk.bin's size.
+pub fn write_keys(
+    dir: &Path,
+    key: &ProverKey,
+    vk: &VerifyingKey<Bn254>,
+    setup: &Provenance,
+) -> Result<u64, ArtifactError> {
     let (pk_size, pk) =
         write_hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
     let (_, r1cs) = write_hashed(&dir.join(R1CS_FILE), |w| key.r1cs.write(w).map_err(|e| e.to_string()))?;
     write_key(&dir.join(VK_FILE), vk)?;
-    let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs })).expect("json");
+    let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs }, setup)).expect("json");
     write(&dir.join(VK_JSON), json.as_bytes())?;
     Ok(pk_size)
 }
 
+/// Where the keys in `dir` came from, as vk.json records it; None for keys from a zkml that did
+/// not record it.
+pub fn read_provenance(dir: &Path) -> Result<Option<Provenance>, ArtifactError> {
+    #[derive(Deserialize)]
+    struct Recorded {
+        setup: Option<Provenance>,
+    }
+    let path = dir.join(VK_JSON);
+    let p = path.display().to_string();
+    let json = std::fs::read(&path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
+    let r: Recorded =
+        serde_json::from_slice(&json).map_err(|e| ArtifactError::CorruptKey { path: p, reason: e.to_string() })?;
+    Ok(r.setup)
+}
+
 /// The verifying key in readable form, with the digests of the files proving reads.
-fn vk_json(vk: &VerifyingKey<Bn254>, files: &KeyFiles) -> serde_json::Value {
+fn vk_json(vk: &VerifyingKey<Bn254>, files: &KeyFiles, setup: &Provenance) -> serde_json::Value {
     use ark_ec::AffineRepr;
     let g1 = |p: &ark_bn254::G1Affine| serde_json::json!([p.x().map(|x| x.to_string()), p.y().map(|y| y.to_string())]);
     let g2 = |p: &ark_bn254::G2Affine| {
@@ -329,6 +367,7 @@ fn vk_json(vk: &VerifyingKey<Bn254>, files: &KeyFiles) -> serde_json::Value {
         "delta_g2": g2(&vk.delta_g2),
         "ic": vk.gamma_abc_g1.iter().map(g1).collect::<Vec<_>>(),
         "sha3_256": files,
+        "setup": setup,
     })
 }
 

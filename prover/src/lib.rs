@@ -13,6 +13,7 @@ pub mod pack;
 pub mod pipeline;
 pub mod program;
 pub mod quantize;
+pub mod setup;
 pub mod stage1;
 pub mod sumcheck;
 pub mod transcript;

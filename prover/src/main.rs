@@ -61,12 +61,26 @@ enum Command {
     },
     /// Make the Groth16 keys of a compiled model: DIR/pk.bin and DIR/r1cs.bin (the circuit's
     /// matrices, which proving reads instead of rebuilding them), DIR/vk.bin, and DIR/vk.json
-    /// (the verifying key, readable, with the SHA3-256 of pk.bin and r1cs.bin: proving refuses
-    /// files that do not match).
+    /// (the verifying key, readable, with the SHA3-256 of pk.bin and r1cs.bin, which proving
+    /// checks, and where the keys came from).
     ///
-    /// Example: zkml setup build/model --dev-seed 1
+    /// Production keys come from a ceremony (docs/setup.md): `zkml setup DIR --ptau FILE` starts
+    /// it from a Powers-of-Tau file, each participant runs `zkml setup contribute DIR` in turn, a
+    /// `zkml setup beacon` ends it, and anyone checks it with `zkml setup verify DIR --ptau FILE`.
+    ///
+    /// Examples: zkml setup build/model --ptau powersOfTau28_hez_final_17.ptau
+    ///           zkml setup build/model --dev-seed 1
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true, verbatim_doc_comment)]
     Setup {
-        dir: PathBuf,
+        #[command(subcommand)]
+        step: Option<SetupStep>,
+        #[arg(required = true)]
+        dir: Option<PathBuf>,
+        /// Start a ceremony from this Powers-of-Tau file (snarkjs/iden3 format, e.g. the Hermez
+        /// files powersOfTau28_hez_final_NN.ptau, NN at least the power the model needs). The keys
+        /// are NOT safe until someone runs `zkml setup contribute DIR`.
+        #[arg(long, conflicts_with = "dev_seed")]
+        ptau: Option<PathBuf>,
         /// Derive the keys deterministically from this seed. UNSAFE: whoever knows the seed can
         /// forge proofs; for development and tests only.
         #[arg(long)]
@@ -184,6 +198,51 @@ enum Command {
     },
 }
 
+/// The steps of a setup ceremony after `zkml setup DIR --ptau FILE`.
+#[derive(Subcommand)]
+enum SetupStep {
+    /// Add a contribution to the ceremony in DIR; prints its hash.
+    ///
+    /// A fresh secret from the operating system's randomness (and --entropy) multiplies the
+    /// keys' δ and is then forgotten, with a proof that it was known. Publish the hash, so that
+    /// everyone can find the contribution in the chain `zkml setup verify` prints. The keys are
+    /// safe if any one contributor forgot their secret.
+    ///
+    /// Example: zkml setup contribute build/model --entropy "some text only I know"
+    Contribute {
+        dir: PathBuf,
+        /// Text mixed into the secret's randomness.
+        #[arg(long)]
+        entropy: Option<String>,
+    },
+    /// End the ceremony with public randomness.
+    ///
+    /// A value no contributor could predict (e.g. a block hash announced in advance): the last
+    /// δ comes from HASH hashed 2^ITERATIONS times.
+    ///
+    /// Example: zkml setup beacon build/model --hash 0x5f3c... --iterations 10
+    Beacon {
+        dir: PathBuf,
+        /// The beacon's value, in hex (0x optional).
+        #[arg(long)]
+        hash: String,
+        /// The delay: 2^ITERATIONS hashes (at most 40).
+        #[arg(long)]
+        iterations: u32,
+    },
+    /// Check the ceremony in DIR from the start; prints the chain of contribution hashes.
+    ///
+    /// The keys must derive from PTAU and the model's circuit, every contribution's proof
+    /// must verify and the beacon must be its value's. Exits 1 if anything does not check.
+    ///
+    /// Example: zkml setup verify build/model --ptau powersOfTau28_hez_final_17.ptau
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        ptau: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -201,6 +260,46 @@ fn progress(msg: &str) -> ProgressBar {
     pb.enable_steady_tick(Duration::from_millis(100));
     pb.set_message(msg.to_string());
     pb
+}
+
+fn setup_step(step: SetupStep) -> Result<()> {
+    let t = Instant::now();
+    match step {
+        SetupStep::Contribute { dir, entropy } => {
+            let pb = progress("contributing");
+            let hash = zkml::setup::contribute(&dir, entropy.as_deref().map(str::as_bytes));
+            pb.finish_and_clear();
+            println!("contribution added in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash?));
+        }
+        SetupStep::Beacon { dir, hash, iterations } => {
+            let value = hex::decode(hash.trim_start_matches("0x")).context("--hash is not hex")?;
+            if value.is_empty() {
+                bail!("--hash is empty");
+            }
+            let pb = progress("applying the beacon");
+            let hash = zkml::setup::beacon(&dir, &value, iterations);
+            pb.finish_and_clear();
+            println!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash?));
+        }
+        SetupStep::Verify { dir, ptau } => {
+            let pb = progress("verifying the ceremony");
+            let chain = zkml::setup::verify(&dir, &ptau);
+            pb.finish_and_clear();
+            let chain = chain?;
+            for (i, h) in chain.iter().enumerate() {
+                println!("contribution {}: {}", i + 1, hex::encode(h));
+            }
+            if chain.is_empty() {
+                println!("no contribution yet: the keys are NOT safe");
+            }
+            println!(
+                "ceremony verified in {:.1} s: the keys derive from {}",
+                t.elapsed().as_secs_f64(),
+                ptau.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn single_input(path: &Path) -> Result<Vec<f64>> {
@@ -263,30 +362,51 @@ fn run(cli: Cli) -> Result<()> {
             let err = out.iter().zip(&reference).fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
             println!("max |difference|: {err:.5}");
         }
-        Command::Setup { dir, dev_seed } => {
-            let c = Compiled::load(&dir)?;
-            let Some(seed) = dev_seed else {
-                bail!(
-                    "a production setup imports a Powers-of-Tau file and runs a phase-2 contribution, which zkml does not do yet; \
-                     use --dev-seed N for a deterministic development setup (unsafe for production)"
-                );
-            };
-            eprintln!(
-                "WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production."
-            );
-            let pb = progress("generating Groth16 keys");
+        Command::Setup { step: Some(step), .. } => setup_step(step)?,
+        Command::Setup { step: None, dir, ptau, dev_seed } => {
+            let Some(dir) = dir else { bail!("give the compiled model's directory") };
             let t = Instant::now();
-            let keys = zkml::wrap::dev_setup(&c.graph, c.id, seed);
-            pb.finish_and_clear();
-            let (pk, vk) = keys?;
-            let pk_size = artifact::write_keys(&dir, &pk, &vk)?;
-            println!(
-                "keys written to {} in {:.1} s: pk {:.1} MB, vk {} public inputs",
-                dir.display(),
-                t.elapsed().as_secs_f64(),
-                pk_size as f64 / 1e6,
-                vk.gamma_abc_g1.len() - 1
-            );
+            match (ptau, dev_seed) {
+                (Some(ptau), _) => {
+                    let pb = progress("reading the Powers of Tau and deriving the keys");
+                    let start = zkml::setup::from_ptau(&dir, &ptau);
+                    pb.finish_and_clear();
+                    let start = start?;
+                    println!(
+                        "initial keys written to {} in {:.1} s (pk {:.1} MB) from {} (power {} used, BLAKE2b {}{})",
+                        dir.display(),
+                        t.elapsed().as_secs_f64(),
+                        start.pk_size as f64 / 1e6,
+                        ptau.display(),
+                        start.power,
+                        hex::encode(start.ptau_blake2b),
+                        start.hermez.map(|h| format!(": the Hermez ceremony's {h}")).unwrap_or_default()
+                    );
+                    eprintln!(
+                        "WARNING: these keys are NOT safe until at least one contribution: run `zkml setup contribute {}`, \
+                         then a beacon",
+                        dir.display()
+                    );
+                }
+                (None, Some(seed)) => {
+                    eprintln!(
+                        "WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production."
+                    );
+                    let pb = progress("generating Groth16 keys");
+                    let pk_size = zkml::setup::dev(&dir, seed);
+                    pb.finish_and_clear();
+                    println!(
+                        "keys written to {} in {:.1} s: pk {:.1} MB",
+                        dir.display(),
+                        t.elapsed().as_secs_f64(),
+                        pk_size? as f64 / 1e6
+                    );
+                }
+                (None, None) => bail!(
+                    "give --ptau FILE to start a setup ceremony from a Powers-of-Tau file (docs/setup.md), \
+                     or --dev-seed N for a deterministic development setup (unsafe for production)"
+                ),
+            }
         }
         Command::Prove { dir, input, out, wrap, context, reveal_private } => {
             let context: F = zkml::context::parse(&context).context("--context")?;
@@ -313,6 +433,19 @@ fn run(cli: Cli) -> Result<()> {
             }
             let x = single_input(&input)?;
             let pk = if wrap { Some(artifact::read_prover_key(&dir)?) } else { None };
+            if wrap {
+                match artifact::read_provenance(&dir)? {
+                    Some(artifact::Provenance::Ceremony { contributions, .. }) if !contributions.is_empty() => {}
+                    Some(artifact::Provenance::Ceremony { .. }) => eprintln!(
+                        "WARNING: the keys are a ceremony's initial state, which anyone can forge proofs for: \
+                         run `zkml setup contribute {}` first",
+                        dir.display()
+                    ),
+                    _ => eprintln!(
+                        "WARNING: the keys come from a development setup (--dev-seed): anyone can forge proofs for them"
+                    ),
+                }
+            }
             let pb = progress("proving");
             let t = Instant::now();
             let proof = pipeline::prove(&c, &x);

@@ -170,7 +170,7 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
     let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
     let t = Instant::now();
     let (key, _) = crate::wrap::dev_setup(&c.graph, c.id, 1)?;
-    let pk_bytes = artifact::write_keys(scratch.path(), &key, &key.pk.vk)?;
+    let pk_bytes = artifact::write_keys(scratch.path(), &key, &key.pk.vk, &artifact::Provenance::Dev { seed: 1 })?;
     let setup_s = t.elapsed().as_secs_f64();
     let constraints = key.r1cs.num_constraints();
     drop(key);

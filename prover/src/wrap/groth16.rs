@@ -102,6 +102,12 @@ impl Sparse {
     }
 }
 
+/// `x·c`, as −(x·(−c)) when −c is the smaller number: a circuit's coefficients are mostly small,
+/// either sign, and double-and-add over a point (G2's multiplication) costs a step per bit.
+fn times<T: std::ops::Neg<Output = T> + std::ops::Mul<F, Output = T>>(x: T, c: F) -> T {
+    if c.into_bigint() > F::MODULUS_MINUS_ONE_DIV_TWO { -(x * -c) } else { x * c }
+}
+
 impl R1cs {
     /// Synthesizes the circuit's constraints (setup mode: no assignment needed).
     pub fn synthesize<C: ConstraintSynthesizer<F>>(circuit: C) -> Result<Self, Groth16Error> {
@@ -167,20 +173,50 @@ impl R1cs {
         Domain::new(self.num_constraints() + self.num_instance).ok_or(Groth16Error::TooLarge)
     }
 
+    /// The domain's size as a power of two: the power of the Powers-of-Tau file a ceremony for
+    /// these matrices needs.
+    pub fn power(&self) -> Result<u32, Groth16Error> {
+        u32::try_from(self.domain()?.log_size_of_group()).map_err(|_| Groth16Error::TooLarge)
+    }
+
     /// The QAP polynomial of every variable for matrix `m` (0, 1, 2: u, v, w) in `lagrange`, the
     /// domain's Lagrange polynomials at τ: as field elements (a setup that knows τ) or as points
     /// Lⱼ(τ)·G (a setup from a ceremony's powers). The libsnark reduction also puts each instance
     /// variable i in A at row `num_constraints + i`.
     pub(crate) fn qap<T>(&self, m: usize, lagrange: &[T]) -> Vec<T>
     where
-        T: Copy + Zero + std::ops::AddAssign + std::ops::Mul<F, Output = T>,
+        T: Copy + Zero + std::ops::AddAssign + std::ops::Neg<Output = T> + std::ops::Mul<F, Output = T> + Send + Sync,
     {
         let (nc, ni) = (self.num_constraints(), self.num_instance);
+        // The entries by variable, then coefficient: a variable's Lagrange values that share a
+        // coefficient are added up first and multiplied once. A circuit has far fewer distinct
+        // (variable, coefficient) pairs than entries, and over points a multiplication costs
+        // about a hundred additions.
+        let mut entries: Vec<(u32, u32, u32)> =
+            (0..nc).flat_map(|i| self.matrices[m].row(i).iter().map(move |e| (e.var, e.coeff, i as u32))).collect();
+        entries.par_sort_unstable();
+        let sums: Vec<(usize, T)> = entries
+            .chunk_by(|a, b| a.0 == b.0)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|var| {
+                let mut acc = T::zero();
+                for same in var.chunk_by(|a, b| a.1 == b.1) {
+                    let mut sum = T::zero();
+                    for &(_, _, row) in same {
+                        sum += lagrange[row as usize];
+                    }
+                    acc += match same[0].1 {
+                        0 => sum,
+                        k => times(sum, self.coeffs[k as usize]),
+                    };
+                }
+                (var[0].0 as usize, acc)
+            })
+            .collect();
         let mut v = vec![T::zero(); self.num_variables()];
-        for (i, l) in lagrange[..nc].iter().enumerate() {
-            for e in self.matrices[m].row(i) {
-                v[e.var as usize] += if e.coeff == 0 { *l } else { *l * self.coeffs[e.coeff as usize] };
-            }
+        for (var, sum) in sums {
+            v[var] = sum;
         }
         if m == 0 {
             for (x, l) in v[..ni].iter_mut().zip(&lagrange[nc..nc + ni]) {

@@ -59,16 +59,16 @@ pub struct WrapProof {
 /// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For
 /// development and tests only.
 pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, VerifyingKey<Bn254>), WrapError> {
-    let r1cs = R1cs::synthesize(WrapCircuit {
-        graph: g,
-        id,
-        context: F::from(0u64),
-        witness: None,
-        binding: Binding::Absorbed,
-    })?;
+    let r1cs = synthesize(g, id)?;
     let pk = groth16::setup(&r1cs, &mut StdRng::seed_from_u64(seed))?;
     let vk = pk.vk.clone();
     Ok((ProverKey { pk, r1cs }, vk))
+}
+
+/// The wrap circuit's matrices for the model `g` with id `id`: what every setup derives keys for.
+pub fn synthesize(g: &QuantGraph, id: F) -> Result<R1cs, WrapError> {
+    let circuit = WrapCircuit { graph: g, id, context: F::from(0u64), witness: None, binding: Binding::Absorbed };
+    Ok(R1cs::synthesize(circuit)?)
 }
 
 /// Wraps a stage-1 proof; refuses one the native verifier rejects. `context` is any field

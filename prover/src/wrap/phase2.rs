@@ -8,8 +8,8 @@
 //! whoever knows δ can forge proofs. Each `contribute` replaces δ by δ·δ′ for a fresh secret δ′
 //! and proves knowledge of δ′; the key is safe once one contributor destroyed their δ′. A
 //! `beacon` adds public randomness last, so that the final key depends on a value no contributor
-//! could predict. `verify` derives the initial keys again and checks every step. Built beside the
-//! dev setup; the CLI does not use it yet (the issue "Production keys" has the rest).
+//! could predict. `verify` derives the initial keys again and checks every step. `crate::setup` runs
+//! it on a model directory (`zkml setup --ptau`, `contribute`, `beacon`, `verify`).
 //!
 //! Every query of the initial keys is a linear function of the powers, so no secret is needed:
 //! with Lⱼ the domain's Lagrange polynomials, Lⱼ(τ)·G = IFFT(τᵏ·G)ⱼ in G1 and G2, αLⱼ(τ)·G1 and
@@ -49,17 +49,32 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<ProvingKey<Bn254>, G
             domain.log_size_of_group()
         )));
     }
-    let lagrange_g1 = |points: &[G1Affine]| {
-        let mut v: Vec<G1> = points[..n].par_iter().map(|p| p.into_group()).collect();
-        domain.ifft_in_place(&mut v);
-        v
+    let group = |points: &[G1Affine]| points.par_iter().map(|p| p.into_group()).collect::<Vec<G1>>();
+    let (l_g1, l_alpha, l_beta, l_g2) = match &powers.lagrange {
+        Some(l) if l.tau_g1.len() == n => (
+            group(&l.tau_g1),
+            group(&l.alpha_tau_g1),
+            group(&l.beta_tau_g1),
+            l.tau_g2.par_iter().map(|p| p.into_group()).collect::<Vec<G2>>(),
+        ),
+        // A file without the Lagrange sections (or read for another domain): the inverse FFTs
+        // over points, a hundred times slower than reading them (`snarkjs powersoftau prepare
+        // phase2` adds them).
+        _ => {
+            let lagrange_g1 = |points: &[G1Affine]| {
+                let mut v = group(&points[..n]);
+                domain.ifft_in_place(&mut v);
+                v
+            };
+            let (l_g1, (l_alpha, l_beta)) = rayon::join(
+                || lagrange_g1(&powers.tau_g1),
+                || rayon::join(|| lagrange_g1(&powers.alpha_tau_g1), || lagrange_g1(&powers.beta_tau_g1)),
+            );
+            let mut l_g2: Vec<G2> = powers.tau_g2[..n].par_iter().map(|p| p.into_group()).collect();
+            domain.ifft_in_place(&mut l_g2);
+            (l_g1, l_alpha, l_beta, l_g2)
+        }
     };
-    let (l_g1, (l_alpha, l_beta)) = rayon::join(
-        || lagrange_g1(&powers.tau_g1),
-        || rayon::join(|| lagrange_g1(&powers.alpha_tau_g1), || lagrange_g1(&powers.beta_tau_g1)),
-    );
-    let mut l_g2: Vec<G2> = powers.tau_g2[..n].par_iter().map(|p| p.into_group()).collect();
-    domain.ifft_in_place(&mut l_g2);
 
     let (a, (b, c)) = rayon::join(|| r1cs.qap(0, &l_g1), || rayon::join(|| r1cs.qap(1, &l_g1), || r1cs.qap(2, &l_g1)));
     let (beta_a, alpha_b) = rayon::join(|| r1cs.qap(0, &l_beta), || r1cs.qap(1, &l_alpha));
@@ -280,6 +295,14 @@ pub fn verify(
     let initial = initial_keys(powers, r1cs)?;
     if origin(&initial) != record.origin {
         return Err(Phase2Error::Origin);
+    }
+    // The key comes from whoever ran the last step: its δ-dependent points are checked by
+    // pairings, which mean nothing off the curve (G1's cofactor is 1; G2 needs the subgroup).
+    let on_curve = pk.l_query.par_iter().chain(&pk.h_query).chain([&pk.delta_g1]).all(|p| p.is_on_curve())
+        && pk.vk.delta_g2.is_on_curve()
+        && pk.vk.delta_g2.is_in_correct_subgroup_assuming_on_curve();
+    if !on_curve {
+        return Err(Phase2Error::Delta("δ-dependent points (one is not on the curve)"));
     }
     let mut delta = G1Affine::generator();
     for (index, c) in record.contributions.iter().enumerate() {

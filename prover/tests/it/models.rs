@@ -280,7 +280,7 @@ fn replayed_proof_verifies_only_its_own_statement() {
 
 // ---- the command line -------------------------------------------------------------------------
 
-fn zkml(args: &[&str]) -> (bool, String) {
+pub(crate) fn zkml(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }

@@ -2,6 +2,8 @@
 //! a beacon and `phase2::verify`, and every tampering a verifier must refuse, each with its own
 //! error.
 
+use std::path::{Path, PathBuf};
+
 use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_groth16::{Groth16, ProvingKey};
@@ -13,7 +15,8 @@ use zkml::wrap::groth16::{self as g16, R1cs};
 use zkml::wrap::phase2::{self, Phase2Error, Record};
 use zkml::wrap::ptau::{self, Powers};
 
-use crate::ptau::{POWER, rng, snarkjs_ptau};
+use crate::models::zkml;
+use crate::ptau::{POWER, rng, snarkjs_ptau, snarkjs_ptau_of, unprepared};
 
 /// out = x·y·(x + c), public out: two constraints, one public input (with the constant one, a
 /// domain of 4 rows). Another `c` is another circuit.
@@ -85,6 +88,17 @@ fn initial_keys_from_a_snarkjs_ceremony_prove_and_verify() {
     assert_eq!(pk.vk.delta_g2, G2Affine::generator());
     assert!(proves(&pk, &r1cs, 1));
     assert_eq!(phase2::verify(&powers, &r1cs, &pk, &Record::new(&pk), &mut rng()).unwrap(), Vec::<[u8; 64]>::new());
+}
+
+#[test]
+fn the_lagrange_sections_give_the_keys_an_fft_gives() {
+    // The same powers with and without `prepare phase2`'s sections.
+    let prepared = snarkjs_ptau_of(13);
+    let r1cs = Cubic::shape(1);
+    let with = ptau::read(&prepared, r1cs.power().unwrap(), &mut rng()).unwrap();
+    let without = ptau::read(&unprepared(&prepared), r1cs.power().unwrap(), &mut rng()).unwrap();
+    assert!(with.lagrange.is_some() && without.lagrange.is_none());
+    assert_eq!(phase2::initial_keys(&with, &r1cs).unwrap(), phase2::initial_keys(&without, &r1cs).unwrap());
 }
 
 #[test]
@@ -202,4 +216,86 @@ fn a_key_that_does_not_derive_from_the_ptau_is_refused() {
     let mut k = pk.clone();
     k.vk.delta_g2 = G2Affine::generator();
     assert!(matches!(check(&k), Err(Phase2Error::Delta("δ·G2"))));
+}
+
+/// A model small enough for a test ceremony (its wrap circuit needs power 13): a Gemm and a
+/// Relu at 6 bits, compiled with the command line into `dir`.
+fn tiny_model(dir: &Path) -> PathBuf {
+    use crate::operators::{int, model, node, tensor};
+    let nodes =
+        vec![node("Gemm", &["input", "w", "b"], "g", vec![int("transB", 1)]), node("Relu", &["g"], "out", vec![])];
+    let w = vec![0.5, -0.25, 0.125, 1.0, -0.5, 0.75, 0.25, -1.0];
+    let inits = vec![tensor("w", &[2, 4], w), tensor("b", &[2], vec![0.1, -0.1])];
+    let onnx = dir.join("m.onnx");
+    std::fs::write(&onnx, model(nodes, inits, &[1, 4], "out")).unwrap();
+    let input = dir.join("input.json");
+    std::fs::write(&input, r#"{"input_data": [[0.5, -0.5, 0.25, 1.0]]}"#).unwrap();
+    let out = dir.join("model");
+    let (o, i, d) = (onnx.to_str().unwrap(), input.to_str().unwrap(), out.to_str().unwrap());
+    let (ok, log) = zkml(&["compile", o, "--calibrate", i, "--out", d, "--lookup-bits", "6", "--weight-bits", "6"]);
+    assert!(ok, "{log}");
+    out
+}
+
+/// The last line a command printed: a contribution's hash.
+fn last_line(log: &str) -> String {
+    log.lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn cli_ceremony_then_prove_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let d = model.to_str().unwrap();
+    let ptau = snarkjs_ptau_of(13);
+    let p = ptau.to_str().unwrap();
+    let (ok, log) = zkml(&["setup", "contribute", d]);
+    assert!(!ok && log.contains("run `zkml setup`"), "{log}");
+    let (ok, log) = zkml(&["setup", d, "--ptau", snarkjs_ptau().to_str().unwrap()]);
+    assert!(!ok && log.contains("needs a ptau of power 13"), "{log}");
+    let (ok, log) = zkml(&["setup", d, "--ptau", p]);
+    assert!(ok && log.contains("NOT safe") && log.contains("power 13 used"), "{log}");
+    let (ok, log) = zkml(&["setup", "verify", d, "--ptau", p]);
+    assert!(ok && log.contains("no contribution yet"), "{log}");
+
+    let (ok, log) = zkml(&["setup", "contribute", d, "--entropy", "the first contributor's text"]);
+    assert!(ok, "{log}");
+    let first = last_line(&log);
+    let (ok, log) = zkml(&["setup", "contribute", d]);
+    assert!(ok, "{log}");
+    let second = last_line(&log);
+    let (ok, log) = zkml(&["setup", "beacon", d, "--hash", "0x00112233445566778899", "--iterations", "3"]);
+    assert!(ok, "{log}");
+    let beacon = last_line(&log);
+    assert_eq!(first.len(), 128);
+    let (ok, log) = zkml(&["setup", "verify", d, "--ptau", p]);
+    assert!(ok, "{log}");
+    for (i, h) in [&first, &second, &beacon].into_iter().enumerate() {
+        assert!(log.contains(&format!("contribution {}: {h}", i + 1)), "{log}");
+    }
+    let vk: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("vk.json")).unwrap()).unwrap();
+    assert_eq!(vk["setup"]["kind"], "ceremony");
+    assert_eq!(vk["setup"]["contributions"], serde_json::json!([first, second, beacon]));
+
+    // The keys prove, without the warning unsafe keys get, and the proof verifies.
+    let (proof, input) = (tmp.path().join("p.bin"), tmp.path().join("input.json"));
+    let (ok, log) = zkml(&["prove", d, "--input", input.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap"]);
+    assert!(ok && !log.contains("WARNING"), "{log}");
+    let (ok, log) = zkml(&["verify", d, proof.to_str().unwrap()]);
+    assert!(ok && log.contains("proof is valid"), "{log}");
+
+    // The same powers in another file: the keys derive from them, but not from that file.
+    let (ok, log) = zkml(&["setup", "verify", d, "--ptau", unprepared(&ptau).to_str().unwrap()]);
+    assert!(!ok && log.contains("records a ceremony on the ptau with BLAKE2b"), "{log}");
+    // A record that is not the one vk.json lists.
+    let record = model.join("phase2.bin");
+    let bytes = std::fs::read(&record).unwrap();
+    std::fs::write(&record, &bytes[..bytes.len() - 1]).unwrap();
+    let (ok, log) = zkml(&["setup", "verify", d, "--ptau", p]);
+    assert!(!ok && log.contains("phase2.bin"), "{log}");
+    // Dev keys are not a ceremony.
+    let (ok, log) = zkml(&["setup", d, "--dev-seed", "1"]);
+    assert!(ok, "{log}");
+    let (ok, log) = zkml(&["setup", "contribute", d]);
+    assert!(!ok && log.contains("development setup, not a ceremony"), "{log}");
 }

@@ -17,13 +17,19 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("prover/ has a parent").to_path_buf()
 }
 
-/// A ceremony of power `POWER` as a production user gets one: snarkjs `powersoftau new`, one
+/// The test ceremony of power `POWER` (`snarkjs_ptau_of`).
+pub(crate) fn snarkjs_ptau() -> PathBuf {
+    snarkjs_ptau_of(POWER)
+}
+
+/// A ceremony of power `power` as a production user gets one: snarkjs `powersoftau new`, one
 /// contribution, a beacon and `prepare phase2` (the Lagrange sections the Hermez files carry).
 /// Made once per machine; written under a temporary name and renamed, so tests running at once
-/// never read a half-written file.
-pub(crate) fn snarkjs_ptau() -> PathBuf {
+/// never read a half-written file. The file before `prepare phase2` is kept beside it
+/// (`unprepared`): the same powers in another file.
+pub(crate) fn snarkjs_ptau_of(power: u32) -> PathBuf {
     let dir = std::env::home_dir().expect("a home directory").join(".cache/zkml-ptau");
-    let out = dir.join(format!("snarkjs-0.7.6-power{POWER}.ptau"));
+    let out = dir.join(format!("snarkjs-0.7.6-power{power}.ptau"));
     if out.exists() {
         return out;
     }
@@ -38,13 +44,19 @@ pub(crate) fn snarkjs_ptau() -> PathBuf {
         let o = Command::new(root.join("node_modules/.bin/snarkjs")).args(args).output().expect("run snarkjs");
         assert!(o.status.success(), "snarkjs {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
-    snarkjs(&["powersoftau", "new", "bn128", &POWER.to_string(), &t("0.ptau")]);
+    snarkjs(&["powersoftau", "new", "bn128", &power.to_string(), &t("0.ptau")]);
     snarkjs(&["powersoftau", "contribute", &t("0.ptau"), &t("1.ptau"), "--name=zkml test", "-e=zkml test entropy"]);
     let beacon = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     snarkjs(&["powersoftau", "beacon", &t("1.ptau"), &t("2.ptau"), beacon, "10", "-n=final beacon"]);
     snarkjs(&["powersoftau", "prepare", "phase2", &t("2.ptau"), &t("final.ptau")]);
+    std::fs::rename(tmp.path().join("2.ptau"), unprepared(&out)).unwrap();
     std::fs::rename(tmp.path().join("final.ptau"), &out).unwrap();
     out
+}
+
+/// The file `snarkjs_ptau_of` keeps beside `prepared`: its powers before `prepare phase2`.
+pub(crate) fn unprepared(prepared: &Path) -> PathBuf {
+    prepared.with_extension("unprepared.ptau")
 }
 
 pub(crate) fn rng() -> StdRng {
@@ -112,6 +124,17 @@ fn a_point_replaced_by_another_point_is_refused() {
     // The same in tauG2, alphaTauG1 and betaTauG1.
     for (kind, size, what) in [(3, 128, "tauG2"), (4, 64, "alphaTauG1"), (5, 64, "betaTauG1")] {
         let at = section(&bytes, kind);
+        let mut t = bytes.clone();
+        t.copy_within(at + 2 * size..at + 3 * size, at + size);
+        let e = read_bytes(&t, POWER).err().unwrap();
+        assert!(matches!(e, PtauError::Inconsistent(m) if m.contains(what)), "{what}: {e}");
+    }
+    // The Lagrange sections, inside the basis of the domain read (2^POWER points, after
+    // 2^POWER − 1 points of the smaller domains' bases).
+    let skip = (1 << POWER) - 1;
+    for (kind, size, what) in [(12, 64, "lTauG1"), (13, 128, "lTauG2"), (14, 64, "lAlphaTauG1"), (15, 64, "lBetaTauG1")]
+    {
+        let at = section(&bytes, kind) + skip * size;
         let mut t = bytes.clone();
         t.copy_within(at + 2 * size..at + 3 * size, at + size);
         let e = read_bytes(&t, POWER).err().unwrap();

@@ -1,0 +1,166 @@
+//! `zkml setup` on a compiled model directory. A development setup writes keys from a seed. A
+//! production setup is a phase-2 ceremony (`wrap::phase2`) on a Powers-of-Tau file: `from_ptau`
+//! writes the keys in their initial state (not safe yet) with DIR/phase2.bin, the ceremony's
+//! record; each `contribute`, and a final `beacon`, rewrites the keys and appends to the record;
+//! `verify` checks the whole chain against the ptau and the model. The directory is the ceremony's
+//! state: contributors pass it on in turn, each step verifiable by anyone (docs/setup.md).
+
+use std::path::Path;
+
+use blake2::{Blake2b512, Digest};
+use rand::rngs::{OsRng, StdRng};
+use rand::{RngCore, SeedableRng};
+
+use crate::artifact::{self, ArtifactError, Compiled, PHASE2_FILE, Provenance, VK_FILE};
+use crate::wrap::phase2::{self, Phase2Error, Record};
+use crate::wrap::ptau::{self, PtauError};
+use crate::wrap::{self, ProverKey, WrapError};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    Wrap(#[from] WrapError),
+    #[error("{path}: {error}")]
+    Ptau { path: String, error: PtauError },
+    #[error(transparent)]
+    Phase2(#[from] Phase2Error),
+    #[error("{dir} holds keys from a development setup, not a ceremony: start one with `zkml setup {dir} --ptau FILE`")]
+    NotACeremony { dir: String },
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// What `from_ptau` found and wrote.
+pub struct CeremonyStart {
+    /// The power of the circuit's domain (the file may be larger).
+    pub power: u32,
+    pub ptau_blake2b: [u8; 64],
+    /// The published Hermez file it is, if it is one.
+    pub hermez: Option<&'static str>,
+    pub pk_size: u64,
+}
+
+/// Keys from `seed` (UNSAFE: whoever knows it can forge proofs); returns pk.bin's size.
+pub fn dev(dir: &Path, seed: u64) -> Result<u64, SetupError> {
+    let c = Compiled::load(dir)?;
+    let (key, vk) = wrap::dev_setup(&c.graph, c.id, seed)?;
+    Ok(artifact::write_keys(dir, &key, &vk, &Provenance::Dev { seed })?)
+}
+
+/// Keys in phase 2's initial state from the Powers-of-Tau file `ptau`, and the ceremony's record.
+/// Not safe until someone contributes.
+pub fn from_ptau(dir: &Path, ptau: &Path) -> Result<CeremonyStart, SetupError> {
+    let c = Compiled::load(dir)?;
+    let r1cs = wrap::synthesize(&c.graph, c.id)?;
+    let power = r1cs.power().map_err(WrapError::from)?;
+    let powers = read_ptau(ptau, power)?;
+    let pk = phase2::initial_keys(&powers, &r1cs).map_err(Phase2Error::from)?;
+    let record = Record::new(&pk);
+    let (ptau_blake2b, hermez) = (powers.file_hash, ptau::hermez_file(&powers.file_hash));
+    drop(powers);
+    let ceremony = Ceremony { ptau_blake2b: hex::encode(ptau_blake2b), hermez: hermez.map(str::to_string) };
+    let pk_size = ceremony.save(dir, &ProverKey { pk, r1cs }, &record)?;
+    Ok(CeremonyStart { power, ptau_blake2b, hermez, pk_size })
+}
+
+/// Adds a contribution with a secret from the operating system's randomness, `entropy` mixed in;
+/// returns its hash.
+pub fn contribute(dir: &Path, entropy: Option<&[u8]>) -> Result<[u8; 64], SetupError> {
+    let (ceremony, mut key, mut record) = Ceremony::load(dir)?;
+    let mut os = [0u8; 64];
+    OsRng.fill_bytes(&mut os);
+    let seed = Blake2b512::new().chain_update(os).chain_update(entropy.unwrap_or_default()).finalize();
+    let mut seed32 = [0u8; 32];
+    seed32.copy_from_slice(&seed[..32]);
+    let hash = phase2::contribute(&mut key.pk, &mut record, &mut StdRng::from_seed(seed32));
+    ceremony.save(dir, &key, &record)?;
+    Ok(hash)
+}
+
+/// Adds the final public randomness: `value` hashed 2^`iterations` times; returns its hash.
+pub fn beacon(dir: &Path, value: &[u8], iterations: u32) -> Result<[u8; 64], SetupError> {
+    let (ceremony, mut key, mut record) = Ceremony::load(dir)?;
+    let hash = phase2::beacon(&mut key.pk, &mut record, value, iterations)?;
+    ceremony.save(dir, &key, &record)?;
+    Ok(hash)
+}
+
+/// Checks that the keys in `dir` are the model's wrap circuit's keys derived from `ptau` and then
+/// updated by every contribution its record lists, and that vk.bin and vk.json agree; returns
+/// the contributions' hashes in order.
+pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
+    let c = Compiled::load(dir)?;
+    let (ceremony, key, record) = Ceremony::load(dir)?;
+    if key.r1cs != wrap::synthesize(&c.graph, c.id)? {
+        return Err(SetupError::Mismatch(format!(
+            "{}/r1cs.bin is not the wrap circuit of the model in {}",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let powers = read_ptau(ptau, key.r1cs.power().map_err(WrapError::from)?)?;
+    if hex::encode(powers.file_hash) != ceremony.ptau_blake2b {
+        return Err(SetupError::Mismatch(format!(
+            "vk.json records a ceremony on the ptau with BLAKE2b {}, but {} is {}",
+            ceremony.ptau_blake2b,
+            ptau.display(),
+            hex::encode(powers.file_hash)
+        )));
+    }
+    let hashes = phase2::verify(&powers, &key.r1cs, &key.pk, &record, &mut OsRng)?;
+    let vk: ark_groth16::VerifyingKey<ark_bn254::Bn254> = artifact::read_key(&dir.join(VK_FILE))?;
+    if vk != key.pk.vk {
+        return Err(SetupError::Mismatch(format!("{}/vk.bin is not pk.bin's verifying key", dir.display())));
+    }
+    Ok(hashes)
+}
+
+fn read_ptau(path: &Path, power: u32) -> Result<ptau::Powers, SetupError> {
+    ptau::read(path, power, &mut OsRng).map_err(|error| SetupError::Ptau { path: path.display().to_string(), error })
+}
+
+/// The part of vk.json's provenance that stays the same through a ceremony.
+struct Ceremony {
+    ptau_blake2b: String,
+    hermez: Option<String>,
+}
+
+impl Ceremony {
+    /// The keys and the record of the ceremony in `dir`, refusing a record that vk.json does not list.
+    fn load(dir: &Path) -> Result<(Self, ProverKey, Record), SetupError> {
+        let Some(Provenance::Ceremony { ptau_blake2b, hermez, contributions }) = artifact::read_provenance(dir)? else {
+            return Err(SetupError::NotACeremony { dir: dir.display().to_string() });
+        };
+        let key = artifact::read_prover_key(dir)?;
+        let record: Record = artifact::read_key(&dir.join(PHASE2_FILE))?;
+        if record.contributions.iter().map(|c| hex::encode(c.hash())).ne(contributions) {
+            return Err(SetupError::Mismatch(format!(
+                "{}/phase2.bin and vk.json list different contributions: the directory mixes two ceremonies' files",
+                dir.display()
+            )));
+        }
+        Ok((Ceremony { ptau_blake2b, hermez }, key, record))
+    }
+
+    /// Writes the keys, vk.json and the record, each first under a temporary name and then
+    /// renamed, so that an interrupted step leaves the directory as it was or nearly so.
+    fn save(&self, dir: &Path, key: &ProverKey, record: &Record) -> Result<u64, SetupError> {
+        let tmp = tempfile::tempdir_in(dir)
+            .map_err(|e| ArtifactError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
+        let setup = Provenance::Ceremony {
+            ptau_blake2b: self.ptau_blake2b.clone(),
+            hermez: self.hermez.clone(),
+            contributions: record.contributions.iter().map(|c| hex::encode(c.hash())).collect(),
+        };
+        let size = artifact::write_keys(tmp.path(), key, &key.pk.vk, &setup)?;
+        artifact::write_key(&tmp.path().join(PHASE2_FILE), record)?;
+        for f in [artifact::PK_FILE, artifact::R1CS_FILE, VK_FILE, PHASE2_FILE, artifact::VK_JSON] {
+            std::fs::rename(tmp.path().join(f), dir.join(f))
+                .map_err(|e| ArtifactError::Write { path: dir.join(f).display().to_string(), reason: e.to_string() })?;
+        }
+        Ok(size)
+    }
+}
