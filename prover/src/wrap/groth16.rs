@@ -29,6 +29,8 @@ use std::io::{Read, Write};
 
 use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Affine, G2Projective as G2};
 use ark_ec::scalar_mul::BatchMulPreprocessing;
+use ark_ec::scalar_mul::glv::GLVConfig;
+use ark_ec::short_weierstrass::{Projective, SWCurveConfig};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{BigInteger, FftField, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
@@ -102,10 +104,24 @@ impl Sparse {
     }
 }
 
-/// `x·c`, as −(x·(−c)) when −c is the smaller number: a circuit's coefficients are mostly small,
-/// either sign, and double-and-add over a point (G2's multiplication) costs a step per bit.
-fn times<T: std::ops::Neg<Output = T> + std::ops::Mul<F, Output = T>>(x: T, c: F) -> T {
-    if c.into_bigint() > F::MODULUS_MINUS_ONE_DIV_TWO { -(x * -c) } else { x * c }
+/// What a QAP is evaluated over: field elements (a setup that knows τ) or points (a setup from a
+/// ceremony's powers), each with its fastest multiplication by a circuit coefficient.
+pub(crate) trait QapValue: Copy + Zero + std::ops::AddAssign + Send + Sync {
+    fn times(self, c: F) -> Self;
+}
+
+impl QapValue for F {
+    fn times(self, c: F) -> Self {
+        self * c
+    }
+}
+
+/// G1 and G2 by GLV (half the doublings), which arkworks' `G2 * F` does not use: a circuit's
+/// coefficients are mostly full-size (the Poseidon constants), so the doublings are most of the cost.
+impl<P: GLVConfig + SWCurveConfig<ScalarField = F>> QapValue for Projective<P> {
+    fn times(self, c: F) -> Self {
+        P::glv_mul_projective(self, c)
+    }
 }
 
 impl R1cs {
@@ -185,7 +201,7 @@ impl R1cs {
     /// variable i in A at row `num_constraints + i`.
     pub(crate) fn qap<T>(&self, m: usize, lagrange: &[T]) -> Vec<T>
     where
-        T: Copy + Zero + std::ops::AddAssign + std::ops::Neg<Output = T> + std::ops::Mul<F, Output = T> + Send + Sync,
+        T: QapValue,
     {
         let (nc, ni) = (self.num_constraints(), self.num_instance);
         // The entries by variable, then coefficient: a variable's Lagrange values that share a
@@ -208,7 +224,7 @@ impl R1cs {
                     }
                     acc += match same[0].1 {
                         0 => sum,
-                        k => times(sum, self.coeffs[k as usize]),
+                        k => sum.times(self.coeffs[k as usize]),
                     };
                 }
                 (var[0].0 as usize, acc)
