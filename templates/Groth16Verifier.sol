@@ -4,7 +4,9 @@
 pragma solidity ^0.8.24;
 
 /// @title {{ contract_name }}
-/// @notice Verifies Groth16 proofs over BN254 for one fixed verifying key, with {{ num_public }}
+{% if !unsafe_keys.is_empty() %}/// @custom:unsafe-keys UNSAFE KEYS, FOR TESTS ONLY: {{ unsafe_keys }}; this contract then accepts
+///         forged proofs of any statement. Regenerate it from a ceremony's keys (docs/setup.md).
+{% endif %}/// @notice Verifies Groth16 proofs over BN254 for one fixed verifying key, with {{ num_public }}
 ///         public input(s). The verifying key is hard-coded below. Entry points: `verifyProof`
 ///         (proof as `bytes`, public inputs as `uint256[]`), `verifyCompact` (both as static arrays:
 ///         the smallest calldata){% if has_typed %} and `verify` (the model's typed values, packed here){% endif %}.

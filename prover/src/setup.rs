@@ -118,6 +118,57 @@ pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
     Ok(hashes)
 }
 
+/// How far a model directory's keys can be trusted without the ptau: what `zkml-gen` checks
+/// before it renders a verifier of them.
+pub enum Trust {
+    /// A ceremony with at least one contribution, whose chain checks and ends at the verifying
+    /// key's δ (that the keys derive from the ptau is `verify`'s to check).
+    Ceremony { contributions: usize, ptau_blake2b: String, hermez: Option<String> },
+    /// Keys someone can forge proofs for, and why.
+    Unsafe(String),
+}
+
+/// Classifies the keys of `dir`, whose verifying key is `vk`; an error for a ceremony whose
+/// record does not check (a relabelled or tampered key).
+pub fn trust(dir: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> Result<Trust, SetupError> {
+    if !dir.join(artifact::VK_JSON).exists() {
+        return Ok(Trust::Unsafe(format!(
+            "{} has no vk.json: nothing records where its keys came from",
+            dir.display()
+        )));
+    }
+    Ok(match artifact::read_provenance(dir)? {
+        None => Trust::Unsafe(format!(
+            "{}/vk.json records no setup (keys from an older zkml, or made by hand)",
+            dir.display()
+        )),
+        Some(Provenance::Dev { seed }) => Trust::Unsafe(format!(
+            "a development setup (zkml setup --dev-seed {seed}): anyone who knows the seed can forge proofs"
+        )),
+        Some(Provenance::Ceremony { contributions, .. }) if contributions.is_empty() => Trust::Unsafe(
+            "a ceremony's initial state, with no contribution yet: its δ is public, so anyone can forge proofs".into(),
+        ),
+        Some(Provenance::Ceremony { ptau_blake2b, hermez, contributions }) => {
+            let record = read_record(dir, &contributions)?;
+            // The chain ends at vk.bin's δ; its δ·G1 is the proving key's business.
+            let _delta_g1 = phase2::check_record(&record, &vk.delta_g2)?;
+            Trust::Ceremony { contributions: contributions.len(), ptau_blake2b, hermez }
+        }
+    })
+}
+
+/// DIR/phase2.bin, refused unless its contributions are the ones vk.json lists.
+fn read_record(dir: &Path, listed: &[String]) -> Result<Record, SetupError> {
+    let record: Record = artifact::read_key(&dir.join(PHASE2_FILE))?;
+    if record.contributions.iter().map(|c| hex::encode(c.hash())).ne(listed.iter().cloned()) {
+        return Err(SetupError::Mismatch(format!(
+            "{}/phase2.bin and vk.json list different contributions: the directory mixes two ceremonies' files",
+            dir.display()
+        )));
+    }
+    Ok(record)
+}
+
 fn read_ptau(path: &Path, power: u32) -> Result<ptau::Powers, SetupError> {
     ptau::read(path, power, &mut OsRng).map_err(|error| SetupError::Ptau { path: path.display().to_string(), error })
 }
@@ -135,13 +186,7 @@ impl Ceremony {
             return Err(SetupError::NotACeremony { dir: dir.display().to_string() });
         };
         let key = artifact::read_prover_key(dir)?;
-        let record: Record = artifact::read_key(&dir.join(PHASE2_FILE))?;
-        if record.contributions.iter().map(|c| hex::encode(c.hash())).ne(contributions) {
-            return Err(SetupError::Mismatch(format!(
-                "{}/phase2.bin and vk.json list different contributions: the directory mixes two ceremonies' files",
-                dir.display()
-            )));
-        }
+        let record = read_record(dir, &contributions)?;
         Ok((Ceremony { ptau_blake2b, hermez }, key, record))
     }
 

@@ -59,7 +59,11 @@ fn fixture() -> &'static Fixture {
         let price = prove_model(tmp.path(), "price_mlp", 7);
         let digits = prove_model(tmp.path(), "digits_mlp", 7);
         let pkg = tmp.path().join("pkg");
-        starknet::write_package(&VerifierSpec { vk: &price.vk, model_id: Some(price.model_id) }, &pkg).unwrap();
+        starknet::write_package(
+            &VerifierSpec { vk: &price.vk, model_id: Some(price.model_id), unsafe_keys: None },
+            &pkg,
+        )
+        .unwrap();
         let t = std::time::Instant::now();
         // Once per test run, also under nextest (a process per test).
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starknet-packages");
@@ -75,7 +79,7 @@ fn felts(hex: &[String]) -> Vec<Felt252> {
 }
 
 fn spec(p: &Proved) -> VerifierSpec<'_> {
-    VerifierSpec { vk: &p.vk, model_id: Some(p.model_id) }
+    VerifierSpec { vk: &p.vk, model_id: Some(p.model_id), unsafe_keys: None }
 }
 
 fn hint(p: &Proved) -> starknet::Hint {

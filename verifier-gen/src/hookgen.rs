@@ -224,8 +224,16 @@ pub fn render(hook: Hook, name: &str, m: &ModelInfo, oracle: &OracleOptions) -> 
 }
 
 /// `zkml-gen hooks DIR --<hook> --out OUT`: reads DIR/vk.bin and DIR/settings.json, writes
-/// `{name}Verifier.sol` and the hook's files into OUT; returns the paths written.
-pub fn generate(dir: &Path, hook: Hook, out: &Path, name: &str, oracle: &OracleOptions) -> Result<Vec<PathBuf>> {
+/// `{name}Verifier.sol` and the hook's files into OUT; returns the paths written. Keys someone
+/// can forge proofs for are refused unless `allow_dev_keys` ([`crate::keys`]).
+pub fn generate(
+    dir: &Path,
+    hook: Hook,
+    out: &Path,
+    name: &str,
+    oracle: &OracleOptions,
+    allow_dev_keys: bool,
+) -> Result<Vec<PathBuf>> {
     let settings_path = dir.join("settings.json");
     let settings: Value = serde_json::from_slice(
         &std::fs::read(&settings_path)
@@ -240,8 +248,16 @@ pub fn generate(dir: &Path, hook: Hook, out: &Path, name: &str, oracle: &OracleO
     }
     let layout = crate::model::ModelLayout::from_settings(&settings)?;
     layout.check_vk(&vk)?;
+    let unsafe_keys = crate::keys::unsafe_keys(Some(dir), &vk, allow_dev_keys)?;
     let mut files = render(hook, name, &info, oracle)?;
-    files.insert(0, (format!("{name}Verifier.sol"), solidity::render_model(&vk, &format!("{name}Verifier"), &layout)));
+    let verifier = solidity::render_with(
+        &vk,
+        &format!("{name}Verifier"),
+        Some(&layout),
+        Default::default(),
+        unsafe_keys.as_deref(),
+    );
+    files.insert(0, (format!("{name}Verifier.sol"), verifier));
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
     for (file, text) in files {

@@ -17,6 +17,7 @@ pub mod calldata;
 pub mod hookgen;
 pub mod hooks;
 pub mod io;
+pub mod keys;
 pub mod model;
 pub mod solidity;
 pub mod starknet;
@@ -24,6 +25,11 @@ pub mod starknet;
 use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField};
+
+/// `text` with control characters (line breaks) as spaces: for text inside a generated comment.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
 
 /// A base-field element as a 32-byte big-endian word.
 pub(crate) fn fq_word(x: &Fq) -> [u8; 32] {

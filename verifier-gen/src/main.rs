@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use ark_ff::PrimeField;
 use clap::{Parser, Subcommand};
-use zkml_verifier_gen::{calldata, io, model, solidity, starknet};
+use zkml_verifier_gen::{calldata, io, keys, model, solidity, starknet};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -67,6 +67,10 @@ enum Command {
         /// Gas the verifier gives each precompile call (ecAdd, ecMul, the pairing).
         #[arg(long, value_enum, default_value_t = solidity::PrecompileGas::Forward)]
         precompile_gas: solidity::PrecompileGas,
+        /// Render a verifier even for keys someone can forge proofs for (a dev setup, a ceremony
+        /// with no contribution, keys with no recorded setup): for tests. The contract says so.
+        #[arg(long)]
+        allow_dev_keys: bool,
     },
     /// Print hex ABI calldata: of the typed entry point for a model directory and a wrap proof,
     /// of verifyProof(bytes,uint256[]) for a verifying key file.
@@ -101,6 +105,10 @@ enum Command {
         /// Output folder of the package (created if missing; its files are overwritten).
         #[arg(long, short)]
         out: PathBuf,
+        /// Render a verifier even for keys someone can forge proofs for (a dev setup, a ceremony
+        /// with no contribution, keys with no recorded setup): for tests. The contract says so.
+        #[arg(long)]
+        allow_dev_keys: bool,
     },
     /// Print the felt252 calldata of verify_groth16_proof_bn254 for a wrap proof, as a JSON array
     /// of 0x-hex strings: the proof, the public inputs, then the pairing hint (the residue
@@ -142,23 +150,29 @@ enum Command {
         /// Oracle: the feed's description.
         #[arg(long)]
         description: Option<String>,
+        /// Render a verifier even for keys someone can forge proofs for (a dev setup, a ceremony
+        /// with no contribution, keys with no recorded setup): for tests. The contract says so.
+        #[arg(long)]
+        allow_dev_keys: bool,
     },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Solidity { vk, out, contract_name, precompile_gas } => {
+        Command::Solidity { vk, out, contract_name, precompile_gas, allow_dev_keys } => {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
             let (src, vk) = if vk.is_dir() {
-                let (vk, layout) = model::load_dir(&vk)?;
-                solidity::check_code_size(&vk, Some(&layout))?;
-                (solidity::render_with(&vk, &contract_name, Some(&layout), precompile_gas), vk)
+                let (key, layout) = model::load_dir(&vk)?;
+                let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
+                solidity::check_code_size(&key, Some(&layout))?;
+                (solidity::render_with(&key, &contract_name, Some(&layout), precompile_gas, note.as_deref()), key)
             } else {
-                let vk = io::load_vk(&vk)?;
-                solidity::check_code_size(&vk, None)?;
-                (solidity::render_with(&vk, &contract_name, None, precompile_gas), vk)
+                let key = io::load_vk(&vk)?;
+                let note = keys::unsafe_keys(None, &key, allow_dev_keys)?;
+                solidity::check_code_size(&key, None)?;
+                (solidity::render_with(&key, &contract_name, None, precompile_gas, note.as_deref()), key)
             };
             std::fs::write(&out, src).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
@@ -207,15 +221,20 @@ fn main() -> Result<()> {
             };
             println!("0x{}", hex::encode(cd));
         }
-        Command::Starknet { vk, out } => {
-            let (vk, model_id) = if vk.is_dir() {
-                let (vk, layout) = model::load_dir(&vk)?;
+        Command::Starknet { vk, out, allow_dev_keys } => {
+            let (key, model_id, note) = if vk.is_dir() {
+                let (key, layout) = model::load_dir(&vk)?;
+                let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
                 let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
-                (vk, Some(id))
+                (key, Some(id), note)
             } else {
-                (io::load_vk(&vk)?, None)
+                let key = io::load_vk(&vk)?;
+                let note = keys::unsafe_keys(None, &key, allow_dev_keys)?;
+                (key, None, note)
             };
-            let files = starknet::write_package(&starknet::VerifierSpec { vk: &vk, model_id }, &out)?;
+            let vk = key;
+            let spec = starknet::VerifierSpec { vk: &vk, model_id, unsafe_keys: note.as_deref() };
+            let files = starknet::write_package(&spec, &out)?;
             eprintln!(
                 "wrote {} files under {} (package {}, {} public inputs)",
                 files.len(),
@@ -242,13 +261,13 @@ fn main() -> Result<()> {
             }
             let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
             let felts = starknet::calldata(
-                &starknet::VerifierSpec { vk: &vk, model_id: Some(id) },
+                &starknet::VerifierSpec { vk: &vk, model_id: Some(id), unsafe_keys: None },
                 &w.proof,
                 &w.public_inputs,
             )?;
             println!("{}", serde_json::to_string(&felts)?);
         }
-        Command::Hooks { dir, oracle, erc8004, x402, out, name, decimals, description } => {
+        Command::Hooks { dir, oracle, erc8004, x402, out, name, decimals, description, allow_dev_keys } => {
             use zkml_verifier_gen::hookgen::{self, Hook, OracleOptions};
             // clap's "hook" group makes exactly one of the three true.
             let hook = match (oracle, erc8004, x402) {
@@ -256,7 +275,8 @@ fn main() -> Result<()> {
                 (_, true, _) => Hook::Erc8004,
                 _ => Hook::X402,
             };
-            for p in hookgen::generate(&dir, hook, &out, &name, &OracleOptions { decimals, description })? {
+            let options = OracleOptions { decimals, description };
+            for p in hookgen::generate(&dir, hook, &out, &name, &options, allow_dev_keys)? {
                 eprintln!("wrote {}", p.display());
             }
         }

@@ -49,6 +49,8 @@ struct VerifierTemplate {
     ics: Vec<(String, String)>,
     /// Fixed EIP-1108 gas caps on the precompile calls ([`PrecompileGas::Eip1108`]).
     capped: bool,
+    /// Why the keys are unsafe, for keys rendered anyway (`--allow-dev-keys`); empty otherwise.
+    unsafe_keys: String,
 }
 
 /// Up to this many IC points (the public inputs not fixed at generation time) the linear
@@ -159,7 +161,7 @@ pub fn is_valid_contract_name(name: &str) -> bool {
 /// If `contract_name` is not a valid Solidity identifier (check with [`is_valid_contract_name`]),
 /// or the contract would not fit EIP-170's limit (check with [`check_code_size`]).
 pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
-    render_with(vk, contract_name, None, PrecompileGas::default())
+    render_with(vk, contract_name, None, PrecompileGas::default(), None)
 }
 
 /// Renders the verifier of a compiled model: as [`render`], plus `MODEL_ID` (public input 0 is
@@ -172,10 +174,11 @@ pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
 /// ([`crate::model::ModelLayout::check_vk`]) or the contract would not fit EIP-170's limit
 /// ([`check_code_size`]).
 pub fn render_model(vk: &VerifyingKey<Bn254>, contract_name: &str, layout: &crate::model::ModelLayout) -> String {
-    render_with(vk, contract_name, Some(layout), PrecompileGas::default())
+    render_with(vk, contract_name, Some(layout), PrecompileGas::default(), None)
 }
 
-/// [`render`] (`layout` = `None`) or [`render_model`], with the precompile gas policy `gas`.
+/// [`render`] (`layout` = `None`) or [`render_model`], with the precompile gas policy `gas`;
+/// `unsafe_keys`, for keys someone can forge proofs for, says why in the contract's NatSpec.
 ///
 /// # Panics
 /// As [`render_model`].
@@ -184,6 +187,7 @@ pub fn render_with(
     contract_name: &str,
     layout: Option<&crate::model::ModelLayout>,
     gas: PrecompileGas,
+    unsafe_keys: Option<&str>,
 ) -> String {
     if let Some(l) = layout {
         l.check_vk(vk).expect("layout matches the verifying key");
@@ -226,6 +230,7 @@ pub fn render_with(
         delta: g2(&vk.delta_g2),
         ics: vk.gamma_abc_g1.iter().map(g1).collect(),
         capped: gas == PrecompileGas::Eip1108,
+        unsafe_keys: crate::one_line(unsafe_keys.unwrap_or_default()),
     };
     t.render().expect("rendering the verifier template cannot fail")
 }

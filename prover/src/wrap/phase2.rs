@@ -297,40 +297,12 @@ pub fn verify(
         return Err(Phase2Error::Origin);
     }
     // The key comes from whoever ran the last step: its δ-dependent points are checked by
-    // pairings, which mean nothing off the curve (G1's cofactor is 1; G2 needs the subgroup).
-    let on_curve = pk.l_query.par_iter().chain(&pk.h_query).chain([&pk.delta_g1]).all(|p| p.is_on_curve())
-        && pk.vk.delta_g2.is_on_curve()
-        && pk.vk.delta_g2.is_in_correct_subgroup_assuming_on_curve();
-    if !on_curve {
+    // pairings, which mean nothing off the curve (G1's cofactor is 1; `check_record` checks δ·G2).
+    if !pk.l_query.par_iter().chain(&pk.h_query).chain([&pk.delta_g1]).all(|p| p.is_on_curve()) {
         return Err(Phase2Error::Delta("δ-dependent points (one is not on the curve)"));
     }
-    let mut delta = G1Affine::generator();
-    for (index, c) in record.contributions.iter().enumerate() {
-        if c.transcript != record.transcript_at(index) {
-            return Err(Phase2Error::Transcript { index });
-        }
-        // A zero point would make both ratio checks hold for any δ′.
-        if c.s.is_zero() || c.s_delta.is_zero() || c.delta_after.is_zero() || c.r_delta.is_zero() {
-            return Err(Phase2Error::ProofOfKnowledge { index });
-        }
-        let r = hash_to_g2(&c.transcript, &c.s, &c.s_delta);
-        // s·δ′ / s = δ′·R / R (the contributor knows δ′) and δ_after / δ_before = the same δ′.
-        if !same_ratio((c.s, c.s_delta), (r, c.r_delta)) || !same_ratio((delta, c.delta_after), (r, c.r_delta)) {
-            return Err(Phase2Error::ProofOfKnowledge { index });
-        }
-        if let Some(b) = &c.beacon {
-            let (d, s) = beacon_secret(&b.value, b.iterations)?;
-            if c.s != s || c.delta_after != (delta * d).into_affine() {
-                return Err(Phase2Error::Beacon { index });
-            }
-        }
-        delta = c.delta_after;
-    }
-    if pk.delta_g1 != delta {
+    if pk.delta_g1 != check_record(record, &pk.vk.delta_g2)? {
         return Err(Phase2Error::Delta("δ·G1"));
-    }
-    if !same_ratio((G1Affine::generator(), pk.delta_g1), (G2Affine::generator(), pk.vk.delta_g2)) {
-        return Err(Phase2Error::Delta("δ·G2"));
     }
     let unchanged = [
         (pk.vk.alpha_g1 == initial.vk.alpha_g1, "α·G1"),
@@ -357,6 +329,39 @@ pub fn verify(
         }
     }
     Ok(record.contributions.iter().map(Contribution::hash).collect())
+}
+
+/// Checks the chain of `record`'s contributions — every transcript, proof of knowledge and beacon
+/// — and that `delta_g2` is δ·G2 after the last one; returns δ·G1 after the last. Needs no powers:
+/// it is what a verifying key's user (`zkml-gen`) can check alone; `verify` checks the rest.
+pub fn check_record(record: &Record, delta_g2: &G2Affine) -> Result<G1Affine, Phase2Error> {
+    let mut delta = G1Affine::generator();
+    for (index, c) in record.contributions.iter().enumerate() {
+        if c.transcript != record.transcript_at(index) {
+            return Err(Phase2Error::Transcript { index });
+        }
+        // A zero point would make both ratio checks hold for any δ′.
+        if c.s.is_zero() || c.s_delta.is_zero() || c.delta_after.is_zero() || c.r_delta.is_zero() {
+            return Err(Phase2Error::ProofOfKnowledge { index });
+        }
+        let r = hash_to_g2(&c.transcript, &c.s, &c.s_delta);
+        // s·δ′ / s = δ′·R / R (the contributor knows δ′) and δ_after / δ_before = the same δ′.
+        if !same_ratio((c.s, c.s_delta), (r, c.r_delta)) || !same_ratio((delta, c.delta_after), (r, c.r_delta)) {
+            return Err(Phase2Error::ProofOfKnowledge { index });
+        }
+        if let Some(b) = &c.beacon {
+            let (d, s) = beacon_secret(&b.value, b.iterations)?;
+            if c.s != s || c.delta_after != (delta * d).into_affine() {
+                return Err(Phase2Error::Beacon { index });
+            }
+        }
+        delta = c.delta_after;
+    }
+    let in_g2 = delta_g2.is_on_curve() && delta_g2.is_in_correct_subgroup_assuming_on_curve();
+    if !in_g2 || !same_ratio((G1Affine::generator(), delta), (G2Affine::generator(), *delta_g2)) {
+        return Err(Phase2Error::Delta("δ·G2"));
+    }
+    Ok(delta)
 }
 
 /// Whether b/a = d/c in the exponent: e(a, d) = e(b, c).

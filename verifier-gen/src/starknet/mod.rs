@@ -257,6 +257,9 @@ pub struct VerifierSpec<'a> {
     pub vk: &'a VerifyingKey<Bn254>,
     /// Public input 0 fixed to this value (a compiled model's id), folded into IC₀.
     pub model_id: Option<Fr>,
+    /// Why the keys are unsafe, for keys rendered anyway (`--allow-dev-keys`): said at the top
+    /// of the contract's source.
+    pub unsafe_keys: Option<&'a str>,
 }
 
 /// A u256 literal from 32 little-endian bytes.
@@ -286,6 +289,8 @@ fn alpha_beta_w(vk: &VerifyingKey<Bn254>) -> [Fq12; 3] {
 #[template(path = "starknet/verifier.cairo", escape = "none")]
 struct VerifierTemplate {
     generator_version: &'static str,
+    /// As `VerifierSpec::unsafe_keys`; empty for none.
+    unsafe_keys: String,
     num_public: usize,
     has_model_id: bool,
     model_id: String,
@@ -396,6 +401,7 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
     }
     let t = VerifierTemplate {
         generator_version: env!("CARGO_PKG_VERSION"),
+        unsafe_keys: crate::one_line(spec.unsafe_keys.unwrap_or_default()),
         num_public,
         has_model_id: spec.model_id.is_some(),
         model_id: spec.model_id.map(|id| fq_of_fr(&id)).unwrap_or_default(),
@@ -655,7 +661,7 @@ mod tests {
     fn reference_computation_verifies_groth16() {
         let (vk, proof, inputs) = groth16_fixture();
         for model_id in [None, Some(inputs[0])] {
-            let spec = VerifierSpec { vk: &vk, model_id };
+            let spec = VerifierSpec { vk: &vk, model_id, unsafe_keys: None };
             let h = hint(&spec, &proof, &inputs).unwrap();
             assert_eq!(reference_verify(&spec, &proof, &inputs, &h), Some(inputs.clone()));
             let mut bad = inputs.clone();
@@ -678,7 +684,7 @@ mod tests {
     #[test]
     fn rendering_is_deterministic() {
         let (vk, _, inputs) = groth16_fixture();
-        let spec = VerifierSpec { vk: &vk, model_id: Some(inputs[0]) };
+        let spec = VerifierSpec { vk: &vk, model_id: Some(inputs[0]), unsafe_keys: None };
         let a = render(&spec).unwrap();
         assert_eq!(a, render(&spec).unwrap());
         assert!(a.iter().any(|(p, _)| p == "src/verifier.cairo"));

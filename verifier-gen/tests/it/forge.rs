@@ -15,7 +15,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCom
 use ark_serialize::CanonicalSerialize;
 use ark_snark::SNARK;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
-use zkml_verifier_gen::{calldata, solidity, solidity::PrecompileGas};
+use zkml_verifier_gen::{calldata, keys, solidity, solidity::PrecompileGas};
 
 /// Knowledge of x, y with x * y = z and x + y = w; z and w are public.
 #[derive(Clone)]
@@ -409,7 +409,8 @@ const GENERATED: &str = "tests/forge/generated/verifiers";
 fn write_generated(root: &std::path::Path, contract: &str, fx: &Fixture, gas: PrecompileGas) {
     let dir = root.join(GENERATED);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{contract}.sol")), solidity::render_with(&fx.vk, contract, None, gas)).unwrap();
+    std::fs::write(dir.join(format!("{contract}.sol")), solidity::render_with(&fx.vk, contract, None, gas, None))
+        .unwrap();
     std::fs::write(dir.join(format!("{contract}.t.sol")), forge_test_source(contract, fx, gas)).unwrap();
 }
 
@@ -495,7 +496,7 @@ fn generated_verifiers_compile_with_solc_js_beside_the_hook_contracts() {
     ];
     let mut sources = hook_contract_sources(&root);
     for (name, vk, gas) in verifiers {
-        sources.push((format!("generated/{name}.sol"), solidity::render_with(vk, name, None, gas)));
+        sources.push((format!("generated/{name}.sol"), solidity::render_with(vk, name, None, gas, None)));
     }
     let out = solc_unit(&root, &sources);
     let units = verifiers.map(|(name, ..)| (format!("generated/{name}.sol"), name));
@@ -528,6 +529,7 @@ fn too_many_public_inputs_is_a_clear_error() {
         .arg(&vk_path)
         .arg("--out")
         .arg(&sol)
+        .arg("--allow-dev-keys")
         .output()
         .unwrap();
     assert!(!o.status.success() && !sol.exists());
@@ -551,14 +553,14 @@ fn render_is_deterministic_and_well_formed() {
 fn precompile_gas_is_forwarded_by_default_and_capped_on_request() {
     let fx = fixture();
     let forward = solidity::render(&fx.vk, "V");
-    assert_eq!(forward, solidity::render_with(&fx.vk, "V", None, PrecompileGas::Forward));
+    assert_eq!(forward, solidity::render_with(&fx.vk, "V", None, PrecompileGas::Forward, None));
     assert!(
         forward.contains("staticcall(gas(), 0x08,")
             && forward.contains("staticcall(gas(), 0x07,")
             && forward.contains("staticcall(gas(), 0x06,")
     );
     assert!(!forward.contains("_GAS"), "no gas caps by default");
-    let capped = solidity::render_with(&fx.vk, "V", None, PrecompileGas::Eip1108);
+    let capped = solidity::render_with(&fx.vk, "V", None, PrecompileGas::Eip1108, None);
     for c in ["ECADD_GAS = 1_000;", "ECMUL_GAS = 10_000;", "PAIRING_GAS = 200_000;"] {
         assert!(capped.contains(c), "{c}");
     }
@@ -624,31 +626,37 @@ fn cli_solidity_and_calldata() {
     let bin = env!("CARGO_BIN_EXE_zkml-gen");
 
     let sol = tmp.path().join("V.sol");
+    // A bare key file records no setup: refused unless asked for, and then the contract says so.
+    let out = Command::new(bin).arg("solidity").arg(&vk_path).arg("--out").arg(&sol).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !sol.exists() && err.contains("--allow-dev-keys"), "{err}");
     let out = Command::new(bin)
         .arg("solidity")
         .arg(&vk_path)
         .arg("--out")
         .arg(&sol)
-        .args(["--contract-name", "MyV"])
+        .args(["--contract-name", "MyV", "--allow-dev-keys"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&sol).unwrap(), solidity::render(&fx.vk, "MyV"));
+    let noted = |gas| solidity::render_with(&fx.vk, "MyV", None, gas, Some(keys::BARE_KEY_FILE));
+    let written = std::fs::read_to_string(&sol).unwrap();
+    assert_eq!(written, noted(PrecompileGas::Forward));
+    assert!(
+        written.contains("@custom:unsafe-keys UNSAFE KEYS, FOR TESTS ONLY: a bare verifying key file"),
+        "{written}"
+    );
     for (arg, gas) in [("forward", PrecompileGas::Forward), ("eip1108", PrecompileGas::Eip1108)] {
         let out = Command::new(bin)
             .arg("solidity")
             .arg(&vk_path)
             .arg("--out")
             .arg(&sol)
-            .args(["--contract-name", "MyV", "--precompile-gas", arg])
+            .args(["--contract-name", "MyV", "--precompile-gas", arg, "--allow-dev-keys"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(
-            std::fs::read_to_string(&sol).unwrap(),
-            solidity::render_with(&fx.vk, "MyV", None, gas),
-            "--precompile-gas {arg}"
-        );
+        assert_eq!(std::fs::read_to_string(&sol).unwrap(), noted(gas), "--precompile-gas {arg}");
     }
 
     let json = format!("[\"{}\", \"0x{:x}\"]", u256_dec(&fx.inputs[0]), calldata::fr_to_u256(&fx.inputs[1]));

@@ -321,15 +321,14 @@ fn fixtures_are_deterministic() {
 }
 
 /// A model directory as `zkml compile` + `zkml setup` leave it (settings.json with the
-/// public-input layout, vk.bin) for the stand-in circuit; `zkml-gen hooks` renders the three
-/// hooks for it into tests/forge/generated/hooks/.
-fn render_hooks_with_cli(root: &Path) {
+/// public-input layout, vk.bin) for the stand-in circuit, in `dir`; returns its settings. No
+/// vk.json: nothing records where its (dev) keys came from.
+fn stand_in_model(dir: &Path) -> serde_json::Value {
     use ark_serialize::CanonicalSerialize;
     let s = Setup::new();
-    let tmp = tempfile::tempdir().unwrap();
     let mut vk = Vec::new();
     s.vk.serialize_compressed(&mut vk).unwrap();
-    std::fs::write(tmp.path().join("vk.bin"), vk).unwrap();
+    std::fs::write(dir.join("vk.bin"), vk).unwrap();
     let packing = |values: u64, bits: u64, scale: i64| json!({"values": values, "per_element": 253 / bits, "slot_bits": bits, "signed": true, "scale": scale});
     let settings = json!({
         "model_id": s.model_id.to_string(),
@@ -343,14 +342,22 @@ fn render_hooks_with_cli(root: &Path) {
              "packing": packing(1, ORACLE_OUTPUT_BITS as u64, ORACLE_FRAC_BITS as i64)},
         ],
     });
-    std::fs::write(tmp.path().join("settings.json"), settings.to_string()).unwrap();
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    settings
+}
+
+/// `zkml-gen hooks` renders the three hooks for the stand-in model into
+/// tests/forge/generated/hooks/.
+fn render_hooks_with_cli(root: &Path) {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = stand_in_model(tmp.path());
     let out = root.join("tests/forge/generated/hooks");
     for flag in ["--oracle", "--erc8004", "--x402"] {
         let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen"))
             .arg("hooks")
             .arg(tmp.path())
             .arg(flag)
-            .args(["--name", "StandIn", "--decimals", "8", "--out"])
+            .args(["--name", "StandIn", "--decimals", "8", "--allow-dev-keys", "--out"])
             .arg(&out)
             .output()
             .unwrap();
@@ -363,7 +370,7 @@ fn render_hooks_with_cli(root: &Path) {
     let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen"))
         .arg("hooks")
         .arg(tmp.path())
-        .args(["--oracle", "--out"])
+        .args(["--oracle", "--allow-dev-keys", "--out"])
         .arg(tmp.path().join("x"))
         .output()
         .unwrap();
@@ -411,4 +418,67 @@ fn hook_contracts_pass_forge_tests() {
     run_deploy_script(&root, "DeployStandInOracle.s.sol", &[]);
     run_deploy_script(&root, "DeployStandInValidator.s.sol", &[("ZKML_VALIDATION_REGISTRY", some)]);
     run_deploy_script(&root, "DeployStandInEscrow.s.sol", &[("ZKML_TOKEN", some)]);
+}
+
+/// Renders with `zkml-gen ARGS…` (a verifier of the stand-in model's keys into `out`): whether it
+/// succeeded, and stderr.
+fn zkml_gen_render(args: &[&str], dir: &Path, out: &Path) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen"))
+        .arg(args[0])
+        .arg(dir)
+        .args(&args[1..])
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn zkml_gen_refuses_keys_someone_can_forge_proofs_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("model");
+    std::fs::create_dir(&dir).unwrap();
+    stand_in_model(&dir);
+    let sol = tmp.path().join("V.sol");
+    let vk_json =
+        |setup: serde_json::Value| std::fs::write(dir.join("vk.json"), json!({ "setup": setup }).to_string()).unwrap();
+    // No vk.json, a dev setup, a ceremony before its first contribution: refused by every
+    // renderer, and rendered with --allow-dev-keys into a contract that says why.
+    for (setup, why) in [
+        (None, "has no vk.json"),
+        (Some(json!({"kind": "dev", "seed": 1})), "development setup (zkml setup --dev-seed 1)"),
+        (
+            Some(json!({"kind": "ceremony", "ptau_blake2b": "00", "hermez": null, "contributions": []})),
+            "no contribution yet",
+        ),
+    ] {
+        if let Some(setup) = setup {
+            vk_json(setup);
+        }
+        for cmd in [&["solidity"][..], &["starknet"], &["hooks", "--x402"]] {
+            let out = tmp.path().join(format!("out-{}", cmd[0]));
+            let target = if cmd[0] == "solidity" { sol.clone() } else { out.clone() };
+            let (ok, err) = zkml_gen_render(cmd, &dir, &target);
+            assert!(!ok && err.contains(why) && err.contains("--allow-dev-keys") && !target.exists(), "{cmd:?}: {err}");
+        }
+        let (ok, err) = zkml_gen_render(&["solidity", "--allow-dev-keys"], &dir, &sol);
+        assert!(ok, "{err}");
+        let written = std::fs::read_to_string(&sol).unwrap();
+        assert!(
+            written.contains("@custom:unsafe-keys UNSAFE KEYS, FOR TESTS ONLY") && written.contains(why),
+            "{written}"
+        );
+        std::fs::remove_file(&sol).unwrap();
+        let pkg = tmp.path().join("pkg");
+        let (ok, err) = zkml_gen_render(&["starknet", "--allow-dev-keys"], &dir, &pkg);
+        assert!(ok, "{err}");
+        let cairo = std::fs::read_to_string(pkg.join("src/verifier.cairo")).unwrap();
+        assert!(cairo.contains("//! UNSAFE KEYS, FOR TESTS ONLY") && cairo.contains(why));
+    }
+    // Dev keys relabelled as a ceremony's: the record is missing, or lists other contributions,
+    // and no flag renders them.
+    vk_json(json!({"kind": "ceremony", "ptau_blake2b": "00", "hermez": null, "contributions": ["ab".repeat(64)]}));
+    let (ok, err) = zkml_gen_render(&["solidity", "--allow-dev-keys"], &dir, &sol);
+    assert!(!ok && err.contains("phase2.bin") && !sol.exists(), "{err}");
 }

@@ -95,6 +95,7 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         sol_path.as_os_str(),
         "--contract-name".as_ref(),
         contract.as_ref(),
+        "--allow-dev-keys".as_ref(),
     ]);
     let sol = std::fs::read_to_string(&sol_path).unwrap();
     let again = p.dir.join("again.sol");
@@ -105,6 +106,7 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         again.as_os_str(),
         "--contract-name".as_ref(),
         contract.as_ref(),
+        "--allow-dev-keys".as_ref(),
     ]);
     assert_eq!(std::fs::read_to_string(&again).unwrap(), sol, "output is deterministic");
     let layout = ModelLayout::from_settings(
@@ -121,6 +123,7 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         capped_path.as_os_str(),
         "--contract-name".as_ref(),
         contract.as_ref(),
+        "--allow-dev-keys".as_ref(),
         "--precompile-gas".as_ref(),
         "eip1108".as_ref(),
     ]);
