@@ -115,6 +115,12 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
     error VerifierModelMismatch(uint256 verifierModelId, uint256 modelId);
     error NoUpgradePending();
     error UpgradeTooEarly(uint64 notBefore, uint256 now_);
+    error UpgradeDelayTooShort(uint64 upgradeDelay, uint64 minimum);
+
+    /// @notice The shortest `upgradeDelay` a deployment may choose: with less, consumers could
+    ///         not watch a proposed upgrade or signer change and leave before it applies (with
+    ///         0, propose and apply fit in one transaction).
+    uint64 public constant MIN_UPGRADE_DELAY = 1 days;
 
     constructor(Config memory c) Ownable(c.owner) {
         numInputs = c.io.numInputs;
@@ -127,6 +133,7 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
         decimals = c.decimals;
         description = c.description;
         maxAge = c.maxAge;
+        if (c.upgradeDelay < MIN_UPGRADE_DELAY) revert UpgradeDelayTooShort(c.upgradeDelay, MIN_UPGRADE_DELAY);
         upgradeDelay = c.upgradeDelay;
         _checkModel(c.verifier, c.modelId, c.io);
         verifier = c.verifier;

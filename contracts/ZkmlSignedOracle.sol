@@ -32,6 +32,7 @@ contract ZkmlSignedOracle is ZkmlOracle, EIP712 {
 
     event SignersProposed(address[] signers, uint8 quorum, uint64 notBefore);
     event SignersSet(address[] signers, uint8 quorum);
+    event SignersCancelled(address[] signers, uint8 quorum);
 
     error BadQuorum(uint256 quorum, uint256 signers);
     error DuplicateSigner(address signer);
@@ -98,6 +99,14 @@ contract ZkmlSignedOracle is ZkmlOracle, EIP712 {
         uint64 notBefore = uint64(block.timestamp) + upgradeDelay;
         pendingSignerSet = PendingSigners({signers: newSigners, quorum: newQuorum, notBefore: notBefore});
         emit SignersProposed(newSigners, newQuorum, notBefore);
+    }
+
+    /// @notice Withdraws the pending signer-set change.
+    function cancelSigners() external onlyOwner {
+        PendingSigners memory p = pendingSignerSet;
+        if (p.notBefore == 0) revert NoSignersPending();
+        delete pendingSignerSet;
+        emit SignersCancelled(p.signers, p.quorum);
     }
 
     /// @notice Step 2: the proposed signer set and quorum take effect.

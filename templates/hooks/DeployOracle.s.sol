@@ -10,7 +10,8 @@ import {{ "{" }}{{ name }}Oracle} from "./{{ name }}Oracle.sol";
 /// @notice forge script Deploy{{ name }}Oracle.s.sol --rpc-url $RPC --broadcast
 ///         env: ZKML_SIGNERS (comma-separated data-signer addresses, default: the sender),
 ///         ZKML_QUORUM (default 1), ZKML_MAX_AGE (seconds, default 3600), ZKML_UPGRADE_DELAY
-///         (seconds between proposing and applying a model or signer change, default 2 days),
+///         (seconds between proposing and applying a model or signer change, default 2 days, at
+///         least the oracle's MIN_UPGRADE_DELAY, 1 day),
 ///         ZKML_OWNER (default: the sender).
 contract Deploy{{ name }}Oracle is Script {
     function run() external returns (address verifier, address oracle) {

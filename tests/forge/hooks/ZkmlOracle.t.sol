@@ -564,6 +564,49 @@ contract ZkmlOracleTest is HookFixtures {
         assertEq(oracle.modelId(), modelId);
     }
 
+    /// @notice Review round 2, item 4: with no delay, propose and apply fit in one transaction and
+    ///         consumers cannot watch and leave.
+    function test_RevertWhen_UpgradeDelayBelowTheMinimum() public {
+        address[] memory s = signerSet(2);
+        uint64 min = oracle.MIN_UPGRADE_DELAY();
+        assertEq(min, 1 days);
+        for (uint256 i = 0; i < 2; i++) {
+            uint64 delay = i == 0 ? 0 : min - 1;
+            ZkmlOracle.Config memory c = oracleConfig(verifier, "d", MAX_AGE, delay, owner);
+            vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.UpgradeDelayTooShort.selector, delay, min));
+            new ZkmlSignedOracle(c, s, 2);
+        }
+        new ZkmlSignedOracle(oracleConfig(verifier, "d", MAX_AGE, min, owner), s, 2);
+    }
+
+    /// @notice Review round 2, item 4: a signer change proposed by mistake (or by a stolen owner
+    ///         key, noticed in time) can be withdrawn before it applies.
+    function test_OwnerCancelsSignerChange() public {
+        address[] memory next = signerSet(3);
+        vm.prank(owner);
+        oracle.proposeSigners(next, 1);
+        vm.prank(attacker);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
+        oracle.cancelSigners();
+        vm.prank(owner);
+        vm.expectEmit(address(oracle));
+        emit ZkmlSignedOracle.SignersCancelled(next, 1);
+        oracle.cancelSigners();
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(owner);
+        vm.expectRevert(ZkmlSignedOracle.NoSignersPending.selector);
+        oracle.applySigners();
+        assertEq(oracle.quorum(), 2);
+        (,, uint64 notBefore) = oracle.pendingSigners();
+        assertEq(notBefore, 0);
+    }
+
+    function test_RevertWhen_CancelSignersWithNonePending() public {
+        vm.prank(owner);
+        vm.expectRevert(ZkmlSignedOracle.NoSignersPending.selector);
+        oracle.cancelSigners();
+    }
+
     function test_RevertWhen_UpgradeModelIdNotAFieldElement() public {
         IZkmlVerifier next = newVerifier();
         vm.prank(owner);
