@@ -23,8 +23,9 @@ import {ZkmlValidator} from "./ZkmlValidator.sol";
 ///         the request's input words, output...] (the context binds the chain, this escrow and the
 ///         request), or `releaseByValidation` when the ERC-8004 validation
 ///         with requestHash = requestId, answered by the trusted ZkmlValidator, reads 100 for the
-///         same input. After the deadline, `refund` returns them to the payer. Each request settles
-///         once.
+///         same input, the validation made by the deadline (settled at any time). After the
+///         deadline, `refund` returns them to the payer unless such a validation exists. Each
+///         request settles once.
 contract ZkmlEscrow is ReentrancyGuardTransient {
     using SafeERC20 for IERC3009;
 
@@ -95,6 +96,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
     error InvalidProof();
     error NotValidated(bytes32 requestId);
     error ValidatorMismatch();
+    error ValidatedInTime(bytes32 requestId);
 
     constructor(
         IERC3009 token_,
@@ -114,6 +116,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         if (
             address(validator_) != address(0)
                 && (validator_.modelId() != modelId_
+                    || address(validator_.verifier()) != address(verifier_)
                     || validator_.numInputWords() != numInputWords_
                     || address(validator_.registry()) != address(validationRegistry_))
         ) revert ValidatorMismatch();
@@ -175,28 +178,47 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
     }
 
     /// @notice Pays the provider because the ERC-8004 validation of this request (requestHash =
-    ///         requestId), named to and answered by the trusted ZkmlValidator, reads 100 for the
-    ///         request's input.
+    ///         requestId), named to and answered by the trusted ZkmlValidator no later than the
+    ///         deadline, reads 100 for the request's input. The deadline applies to the validation,
+    ///         not to this call: a validation made in time pays even when settled later.
     function releaseByValidation(bytes32 requestId) external nonReentrant {
-        Request storage q = _openBeforeDeadline(requestId);
-        if (address(validator) == address(0)) revert NotValidated(requestId);
-        (address validatorAddress,, uint8 response,,,) = validationRegistry.getValidationStatus(requestId);
-        if (validatorAddress != address(validator) || response != validator.RESPONSE_VALID()) {
-            revert NotValidated(requestId);
-        }
-        (, bytes32 inputHash, bytes32 outputHash) = validator.resultOf(requestId);
+        Request storage q = requests[requestId];
+        if (q.status != Status.Open) revert NotOpen(requestId, q.status);
+        (bool validated, uint64 at, bytes32 inputHash, bytes32 outputHash) = _validation(requestId);
+        if (!validated) revert NotValidated(requestId);
+        if (at > q.deadline) revert DeadlinePassed(requestId, q.deadline);
         if (inputHash != q.inputHash) revert WrongInput(inputHash, q.inputHash);
         _pay(requestId, q, outputHash);
     }
 
-    /// @notice Returns the funds to the payer after the deadline (anyone may call).
+    /// @notice Returns the funds to the payer after the deadline (anyone may call), unless the
+    ///         request was validated in time (then `releaseByValidation` pays the provider).
     function refund(bytes32 requestId) external nonReentrant {
         Request storage q = requests[requestId];
         if (q.status != Status.Open) revert NotOpen(requestId, q.status);
         if (block.timestamp <= q.deadline) revert DeadlineNotReached(requestId, q.deadline);
+        (bool validated, uint64 at, bytes32 inputHash,) = _validation(requestId);
+        if (validated && at <= q.deadline && inputHash == q.inputHash) revert ValidatedInTime(requestId);
         q.status = Status.Refunded;
         emit Refunded(requestId, q.payer, q.amount);
         token.safeTransfer(q.payer, q.amount);
+    }
+
+    /// @dev Whether the trusted validator validated `requestId`, and when, on which input, with
+    ///      which output. Its record suffices: it records a validation only when the registry named
+    ///      it for the request, and answers it with 100, once. (No call to the registry, which
+    ///      reverts for unknown requests: catching that would let a caller starve the call of gas
+    ///      and refund a validated request.)
+    function _validation(bytes32 requestId)
+        internal
+        view
+        returns (bool validated, uint64 at, bytes32 inputHash, bytes32 outputHash)
+    {
+        if (address(validator) == address(0)) return (false, 0, 0, 0);
+        at = validator.validatedAt(requestId);
+        if (at == 0) return (false, 0, 0, 0);
+        (, inputHash, outputHash) = validator.resultOf(requestId);
+        return (true, at, inputHash, outputHash);
     }
 
     function _openBeforeDeadline(bytes32 requestId) internal view returns (Request storage q) {

@@ -34,6 +34,7 @@ import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 contract ZkmlValidator is ReentrancyGuardTransient {
     struct Result {
         address client;
+        uint64 validatedAt; // block.timestamp of the response (in the client's slot: no new slot)
         bytes32 inputHash; // keccak256(abi.encodePacked(pub[2 .. 2+k]))
         bytes32 outputHash; // keccak256(abi.encodePacked(pub[2+k ..]))
     }
@@ -99,6 +100,7 @@ contract ZkmlValidator is ReentrancyGuardTransient {
         if (!verifier.verifyProof(proof, publicInputs)) revert InvalidProof();
         Result memory r = Result({
             client: client,
+            validatedAt: uint64(block.timestamp),
             inputHash: inputHash,
             outputHash: PI.sliceHash(publicInputs, firstOutput, publicInputs.length)
         });
@@ -130,6 +132,11 @@ contract ZkmlValidator is ReentrancyGuardTransient {
         if (publicInputs[PI.MODEL_ID_INDEX] != modelId) revert WrongModel(publicInputs[PI.MODEL_ID_INDEX], modelId);
         uint256 context = PI.validationContext(address(this), agentId, requestHash);
         if (publicInputs[PI.CONTEXT_INDEX] != context) revert WrongRequest(publicInputs[PI.CONTEXT_INDEX], context);
+    }
+
+    /// @notice When this contract validated `requestHash` (a block timestamp); 0 if it did not.
+    function validatedAt(bytes32 requestHash) external view returns (uint64) {
+        return results[requestHash].validatedAt;
     }
 
     /// @notice What a validation proved; zeros if not validated by this contract.

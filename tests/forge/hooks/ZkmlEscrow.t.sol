@@ -188,13 +188,24 @@ contract ZkmlEscrowTest is HookFixtures {
         emit log_named_uint("ZkmlEscrow.release gas (incl. call)", before - gasleft());
     }
 
-    function test_EscrowReleaseByValidation() public {
-        bytes32 requestId = openRequest(0);
-        // The provider is an ERC-8004 agent and asks our validator to validate the request.
+    /// @notice The provider, an ERC-8004 agent, asks our validator to validate request `requestId`.
+    function requestValidation(bytes32 requestId) internal {
         vm.startPrank(provider);
         uint256 agentId = identity.register("ipfs://provider-agent.json");
         registry.validationRequest(address(validator), agentId, "ipfs://job", requestId);
         vm.stopPrank();
+    }
+
+    /// @notice The provider answers the validation of request 0 with the proof made for it.
+    function validateRequest0() internal {
+        (bytes memory proof, uint256[] memory pub) = statementAt(".escrow[0].validation");
+        vm.prank(provider);
+        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof");
+    }
+
+    function test_EscrowReleaseByValidation() public {
+        bytes32 requestId = openRequest(0);
+        requestValidation(requestId);
         vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotValidated.selector, requestId));
         escrow.releaseByValidation(requestId);
 
@@ -410,6 +421,43 @@ contract ZkmlEscrowTest is HookFixtures {
         ZkmlValidator other = new ZkmlValidator(registry, verifier, modelId + 1, 1);
         vm.expectRevert(ZkmlEscrow.ValidatorMismatch.selector);
         new ZkmlEscrow(usdc, verifier, modelId, 1, registry, other);
+    }
+
+    /// @notice Review round 2, item 5: a validator that checks proofs with another verifier (for
+    ///         the same model id) would let releaseByValidation pay on proofs this escrow's verifier
+    ///         rejects.
+    function test_RevertWhen_ValidatorWithAnotherVerifier() public {
+        IZkmlVerifier otherVerifier = newVerifier(); // another deployment: another address
+        ZkmlValidator other = new ZkmlValidator(registry, otherVerifier, modelId, 1);
+        vm.expectRevert(ZkmlEscrow.ValidatorMismatch.selector);
+        new ZkmlEscrow(usdc, verifier, modelId, 1, registry, other);
+    }
+
+    /// @notice Review round 2, item 5: the deadline applies when the validation is made, not when
+    ///         it is settled. A validation made in time pays the provider after the deadline, and
+    ///         the refund anyone may call at deadline + 1 cannot take the payment away.
+    function test_ReleaseByValidationMadeInTimeAfterTheDeadline() public {
+        bytes32 requestId = openRequest(0);
+        requestValidation(requestId);
+        validateRequest0();
+        vm.warp(deadline + 1);
+        vm.prank(attacker);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.ValidatedInTime.selector, requestId));
+        escrow.refund(requestId);
+        escrow.releaseByValidation(requestId);
+        assertEq(usdc.balanceOf(provider), PRICE);
+    }
+
+    /// @notice A validation made after the deadline pays nothing; the payer gets the refund.
+    function test_RevertWhen_ValidatedAfterTheDeadline() public {
+        bytes32 requestId = openRequest(0);
+        requestValidation(requestId);
+        vm.warp(deadline + 1);
+        validateRequest0();
+        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.DeadlinePassed.selector, requestId, deadline));
+        escrow.releaseByValidation(requestId);
+        escrow.refund(requestId);
+        assertEq(usdc.balanceOf(payer), 10 * PRICE);
     }
 
     /// @notice A proof made for the same request at another escrow (another deployment) does
