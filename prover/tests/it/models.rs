@@ -9,7 +9,7 @@ use zkml::pipeline::{self, argmax};
 use zkml::quantize::QuantConfig;
 use zkml::stage1::{self, Stage1Proof};
 
-fn data(name: &str) -> PathBuf {
+pub(crate) fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)
 }
 

@@ -2,8 +2,6 @@
 //! the two-round wrap beside it (`two_round_*`): satisfied by an honest run and its seeded stage-1
 //! messages, unsatisfied by every rejected one, its proofs verified and tampered ones refused.
 
-use std::path::{Path, PathBuf};
-
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
@@ -12,9 +10,7 @@ use zkml::quantize::{QuantConfig, Trace};
 use zkml::stage1::{self, Stage1Proof};
 use zkml::wrap::circuit::{Binding, Part, Witness, WrapCircuit};
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)
-}
+use crate::models::{data, zkml};
 
 fn input(model: &str) -> Vec<f64> {
     artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap().remove(0)
@@ -133,11 +129,6 @@ fn groth16_wrap(model: &str) {
         x.public_inputs[i] += F::from(1u64);
         assert!(!zkml::wrap::verify(&vk, &x), "public input {i} changed and still verified");
     }
-}
-
-fn zkml(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// setup → prove --wrap → verify through the binary; the proof is rejected by another model's
