@@ -103,6 +103,21 @@ fn snarkjs_ptau_is_read_checked_and_hashed() {
 }
 
 #[test]
+fn a_hermez_file_is_named_by_its_hash() {
+    // powersOfTau28_hez_final_17.ptau's BLAKE2b-512, as snarkjs's README lists it.
+    let listed = "6247a3433948b35fbfae414fa5a9355bfb45f56efa7ab4929e669264a0258976\
+                  741dfbe3288bfb49828e5df02c2e633df38d2245e30162ae7e3bcca5b8b49345";
+    let mut hash = [0u8; 64];
+    hex::decode_to_slice(listed, &mut hash).unwrap();
+    assert_eq!(ptau::hermez_file(&hash), Some("powersOfTau28_hez_final_17.ptau"));
+    hash[63] ^= 1;
+    assert_eq!(ptau::hermez_file(&hash), None);
+    // The test ceremony's own file is not a Hermez one.
+    let p = ptau::read(&snarkjs_ptau(), POWER, &mut rng()).unwrap();
+    assert_eq!(ptau::hermez_file(&p.file_hash), None);
+}
+
+#[test]
 fn a_ptau_too_small_names_the_power_needed() {
     let e = ptau::read(&snarkjs_ptau(), POWER + 1, &mut rng()).err().unwrap();
     assert!(matches!(e, PtauError::TooSmall { power: POWER, needed } if needed == POWER + 1), "{e}");
