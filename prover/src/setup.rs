@@ -121,9 +121,9 @@ pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
 /// How far a model directory's keys can be trusted without the ptau: what `zkml-gen` checks
 /// before it renders a verifier of them.
 pub enum Trust {
-    /// A ceremony with at least one contribution, whose chain checks and ends at the verifying
-    /// key's δ (that the keys derive from the ptau is `verify`'s to check).
-    Ceremony { contributions: usize, ptau_blake2b: String, hermez: Option<String> },
+    /// A ceremony with this many contributions (at least one), whose chain checks and ends at
+    /// the verifying key's δ (that the keys derive from the ptau is `verify`'s to check).
+    Ceremony { contributions: usize },
     /// Keys someone can forge proofs for, and why.
     Unsafe(String),
 }
@@ -148,11 +148,11 @@ pub fn trust(dir: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> Re
         Some(Provenance::Ceremony { contributions, .. }) if contributions.is_empty() => Trust::Unsafe(
             "a ceremony's initial state, with no contribution yet: its δ is public, so anyone can forge proofs".into(),
         ),
-        Some(Provenance::Ceremony { ptau_blake2b, hermez, contributions }) => {
+        Some(Provenance::Ceremony { contributions, .. }) => {
             let record = read_record(dir, &contributions)?;
             // The chain ends at vk.bin's δ; its δ·G1 is the proving key's business.
             let _delta_g1 = phase2::check_record(&record, &vk.delta_g2)?;
-            Trust::Ceremony { contributions: contributions.len(), ptau_blake2b, hermez }
+            Trust::Ceremony { contributions: contributions.len() }
         }
     })
 }
@@ -160,7 +160,7 @@ pub fn trust(dir: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> Re
 /// DIR/phase2.bin, refused unless its contributions are the ones vk.json lists.
 fn read_record(dir: &Path, listed: &[String]) -> Result<Record, SetupError> {
     let record: Record = artifact::read_key(&dir.join(PHASE2_FILE))?;
-    if record.contributions.iter().map(|c| hex::encode(c.hash())).ne(listed.iter().cloned()) {
+    if record.hashes().iter().map(hex::encode).ne(listed.iter().cloned()) {
         return Err(SetupError::Mismatch(format!(
             "{}/phase2.bin and vk.json list different contributions: the directory mixes two ceremonies' files",
             dir.display()
@@ -198,7 +198,7 @@ impl Ceremony {
         let setup = Provenance::Ceremony {
             ptau_blake2b: self.ptau_blake2b.clone(),
             hermez: self.hermez.clone(),
-            contributions: record.contributions.iter().map(|c| hex::encode(c.hash())).collect(),
+            contributions: record.hashes().iter().map(hex::encode).collect(),
         };
         let size = artifact::write_keys(tmp.path(), key, &key.pk.vk, &setup)?;
         artifact::write_key(&tmp.path().join(PHASE2_FILE), record)?;

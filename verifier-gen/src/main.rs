@@ -232,15 +232,14 @@ fn main() -> Result<()> {
                 let note = keys::unsafe_keys(None, &key, allow_dev_keys)?;
                 (key, None, note)
             };
-            let vk = key;
-            let spec = starknet::VerifierSpec { vk: &vk, model_id, unsafe_keys: note.as_deref() };
+            let spec = starknet::VerifierSpec { vk: &key, model_id, unsafe_keys: note.as_deref() };
             let files = starknet::write_package(&spec, &out)?;
             eprintln!(
                 "wrote {} files under {} (package {}, {} public inputs)",
                 files.len(),
                 out.display(),
                 starknet::DEFAULT_PACKAGE_NAME,
-                vk.gamma_abc_g1.len() - 1
+                key.gamma_abc_g1.len() - 1
             );
         }
         Command::StarknetCalldata { dir, proof } => {

@@ -49,28 +49,24 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<ProvingKey<Bn254>, G
             domain.log_size_of_group()
         )));
     }
-    let group = |points: &[G1Affine]| points.par_iter().map(|p| p.into_group()).collect::<Vec<G1>>();
     let (l_g1, l_alpha, l_beta, l_g2) = match &powers.lagrange {
-        Some(l) if l.tau_g1.len() == n => (
-            group(&l.tau_g1),
-            group(&l.alpha_tau_g1),
-            group(&l.beta_tau_g1),
-            l.tau_g2.par_iter().map(|p| p.into_group()).collect::<Vec<G2>>(),
-        ),
+        Some(l) if l.tau_g1.len() == n => {
+            (projective(&l.tau_g1), projective(&l.alpha_tau_g1), projective(&l.beta_tau_g1), projective(&l.tau_g2))
+        }
         // A file without the Lagrange sections (or read for another domain): the inverse FFTs
         // over points, a hundred times slower than reading them (`snarkjs powersoftau prepare
         // phase2` adds them).
         _ => {
-            let lagrange_g1 = |points: &[G1Affine]| {
-                let mut v = group(&points[..n]);
+            let lagrange = |points: &[G1Affine]| {
+                let mut v = projective(&points[..n]);
                 domain.ifft_in_place(&mut v);
                 v
             };
             let (l_g1, (l_alpha, l_beta)) = rayon::join(
-                || lagrange_g1(&powers.tau_g1),
-                || rayon::join(|| lagrange_g1(&powers.alpha_tau_g1), || lagrange_g1(&powers.beta_tau_g1)),
+                || lagrange(&powers.tau_g1),
+                || rayon::join(|| lagrange(&powers.alpha_tau_g1), || lagrange(&powers.beta_tau_g1)),
             );
-            let mut l_g2: Vec<G2> = powers.tau_g2[..n].par_iter().map(|p| p.into_group()).collect();
+            let mut l_g2 = projective(&powers.tau_g2[..n]);
             domain.ifft_in_place(&mut l_g2);
             (l_g1, l_alpha, l_beta, l_g2)
         }
@@ -105,6 +101,11 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<ProvingKey<Bn254>, G
         h_query: G1::normalize_batch(&h),
         l_query: G1::normalize_batch(&k[ni..]),
     })
+}
+
+/// `points` in projective form, what the FFTs and `R1cs::qap` add up.
+fn projective<A: AffineRepr>(points: &[A]) -> Vec<A::Group> {
+    points.par_iter().map(|p| p.into_group()).collect()
 }
 
 /// What phase 2 has done to a key: where it started and every contribution since, in order. With
@@ -175,7 +176,7 @@ pub fn origin(pk: &ProvingKey<Bn254>) -> [u8; 64] {
     let mut h = Blake2b512::new();
     h.update(ORIGIN_TAG);
     // Writing into a hash cannot fail.
-    let _ = pk.serialize_uncompressed(HashWriter(&mut h));
+    let _ = pk.serialize_uncompressed(&mut h);
     h.finalize().into()
 }
 
@@ -195,9 +196,16 @@ impl Record {
         h.update(TRANSCRIPT_TAG);
         h.update(self.origin);
         for c in &self.contributions[..n] {
-            let _ = c.serialize_compressed(HashWriter(&mut h));
+            let _ = c.serialize_compressed(&mut h);
         }
         h.finalize().into()
+    }
+}
+
+impl Record {
+    /// The contributions' hashes, in order: the chain `verify` returns and vk.json lists.
+    pub fn hashes(&self) -> Vec<[u8; 64]> {
+        self.contributions.iter().map(Contribution::hash).collect()
     }
 }
 
@@ -206,7 +214,7 @@ impl Contribution {
     /// chain `verify` prints.
     pub fn hash(&self) -> [u8; 64] {
         let mut h = Blake2b512::new();
-        let _ = self.serialize_compressed(HashWriter(&mut h));
+        let _ = self.serialize_compressed(&mut h);
         h.finalize().into()
     }
 }
@@ -328,7 +336,7 @@ pub fn verify(
             return Err(Phase2Error::Delta(what));
         }
     }
-    Ok(record.contributions.iter().map(Contribution::hash).collect())
+    Ok(record.hashes())
 }
 
 /// Checks the chain of `record`'s contributions — every transcript, proof of knowledge and beacon
@@ -376,8 +384,8 @@ fn hash_to_g2(transcript: &[u8; 64], s: &G1Affine, s_delta: &G1Affine) -> G2Affi
     let mut seed = Blake2b512::new();
     seed.update(HASH_TO_G2_TAG);
     seed.update(transcript);
-    let _ = s.serialize_compressed(HashWriter(&mut seed));
-    let _ = s_delta.serialize_compressed(HashWriter(&mut seed));
+    let _ = s.serialize_compressed(&mut seed);
+    let _ = s_delta.serialize_compressed(&mut seed);
     let seed = seed.finalize();
     let mut counter = 0u32;
     loop {
@@ -399,16 +407,3 @@ const ORIGIN_TAG: &[u8] = b"zkml/phase2/origin/v1";
 const TRANSCRIPT_TAG: &[u8] = b"zkml/phase2/transcript/v1";
 const BEACON_TAG: &[u8] = b"zkml/phase2/beacon/v1";
 const HASH_TO_G2_TAG: &[u8] = b"zkml/phase2/hash-to-g2/v1";
-
-/// Serializes into a hash.
-struct HashWriter<'a>(&'a mut Blake2b512);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
