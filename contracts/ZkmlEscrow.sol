@@ -173,7 +173,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         if (publicInputs[PI.CONTEXT_INDEX] != context) revert WrongRequest(publicInputs[PI.CONTEXT_INDEX], context);
         bytes32 inputHash = PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput);
         if (inputHash != q.inputHash) revert WrongInput(inputHash, q.inputHash);
-        if (!verifier.verifyProof(proof, publicInputs)) revert InvalidProof();
+        if (!verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
         _pay(requestId, q, PI.sliceHash(publicInputs, firstOutput, publicInputs.length));
     }
 

@@ -195,7 +195,7 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
         _checkTime(dataTimestamp);
         if (answer <= 0) revert NonPositiveAnswer(answer);
         uint256[] memory pub = publicInputs(inputs, dataTimestamp, answer);
-        if (!verifier.verifyProof(proof, pub)) revert InvalidProof();
+        if (!verifier.verifyProof{gas: PI.verifyGas(pub.length)}(proof, pub)) revert InvalidProof();
 
         roundId = latestRound + 1;
         latestRound = roundId;

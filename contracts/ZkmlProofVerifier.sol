@@ -28,7 +28,7 @@ contract ZkmlProofVerifier is IProofVerifier {
             abi.decode(metadata, (uint256, uint256[], uint256[]));
         if (PI.wordsHash(inputWords) != inputHash || PI.wordsHash(outputWords) != outputHash) return false;
         uint256[] memory pub = PI.assemble(modelId, context, inputWords, outputWords);
-        try verifier.verifyProof(proof, pub) returns (bool ok) {
+        try verifier.verifyProof{gas: PI.verifyGas(pub.length)}(proof, pub) returns (bool ok) {
             return ok;
         } catch {
             return false;

@@ -83,6 +83,19 @@ library ZkmlPublicInputs {
         return keccak256(abi.encode(client, id, inputHash, salt));
     }
 
+    // ----- the verifier call -----
+
+    /// @notice The gas a hook gives its verifier call for `n` public inputs. A generated verifier
+    ///         spends ~176k + 6.7k per input at EIP-1108 precompile prices (measured from 4 to 341
+    ///         inputs: 209.6k, 547k, 2.47M); this is about twice that. Without a cap, a proof whose
+    ///         B is on the twist but outside G2 makes the pairing precompile consume all the gas it
+    ///         is given, 63/64 of what the caller has: a relayer, or a contract asking the ERC-8274
+    ///         adapter, would pay the whole gas limit for a rejection. On a chain that prices the
+    ///         precompiles at more than twice EIP-1108's, valid proofs fail here too.
+    function verifyGas(uint256 n) internal pure returns (uint256) {
+        return 400_000 + 12_000 * n;
+    }
+
     // ----- layout -----
 
     /// @notice keccak256 of words as consecutive 32-byte big-endian words (abi.encodePacked).

@@ -97,7 +97,7 @@ contract ZkmlValidator is ReentrancyGuardTransient {
         bytes32 inputHash = PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput);
         requestHash = requestHashOf(client, inputHash, salt);
         uint256 agentId = _checkRequest(requestHash, publicInputs);
-        if (!verifier.verifyProof(proof, publicInputs)) revert InvalidProof();
+        if (!verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
         Result memory r = Result({
             client: client,
             validatedAt: uint64(block.timestamp),

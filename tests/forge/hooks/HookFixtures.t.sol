@@ -88,6 +88,27 @@ abstract contract HookFixtures is Test {
         return where;
     }
 
+    /// @notice A proof whose B is on the twist but outside G2: the verifier leaves it to the pairing
+    ///         precompile, which fails and consumes all the gas it was given.
+    function outsideG2Proof() internal view returns (bytes memory) {
+        return vm.parseJsonBytes(fx, ".outsideG2Proof");
+    }
+
+    /// @notice What a rejected proof may cost whoever submits it, a relayer or a contract that
+    ///         calls a hook: above a valid verification of the stand-in model (~210k gas), far below
+    ///         the 29.5M of 30M that an uncapped verifier call burns on `outsideG2Proof()`.
+    uint256 internal constant REJECTED_PROOF_GAS_BOUND = 1_000_000;
+
+    /// @notice Calls `target` with a block's worth of gas (30M), as a relayer might.
+    function callWith30MGas(address target, bytes memory data)
+        internal
+        returns (bool ok, bytes memory ret, uint256 used)
+    {
+        uint256 before = gasleft();
+        (ok, ret) = target.call{gas: 30_000_000}(data);
+        used = before - gasleft();
+    }
+
     function flipBit(bytes memory proof, uint256 i) internal pure returns (bytes memory p) {
         p = bytes.concat(proof);
         p[i] = bytes1(uint8(p[i]) ^ 0x01);

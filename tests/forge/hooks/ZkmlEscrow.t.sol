@@ -251,6 +251,18 @@ contract ZkmlEscrowTest is HookFixtures {
         assertEq(usdc.balanceOf(address(escrow)), PRICE);
     }
 
+    /// Anyone may call release, a relayer too: a B outside G2 costs it bounded gas.
+    function test_RevertWhen_BOutsideG2_AtBoundedGas() public {
+        bytes32 requestId = openRequest(0);
+        (, uint256[] memory pub) = statement(0);
+        (bool ok, bytes memory ret, uint256 used) =
+            callWith30MGas(address(escrow), abi.encodeCall(escrow.release, (requestId, outsideG2Proof(), pub)));
+        assertFalse(ok);
+        assertEq(ret, abi.encodeWithSelector(ZkmlEscrow.InvalidProof.selector));
+        assertLt(used, REJECTED_PROOF_GAS_BOUND);
+        assertEq(usdc.balanceOf(address(escrow)), PRICE);
+    }
+
     function test_RevertWhen_ProofIsForAnotherRequest() public {
         bytes32 id0 = openRequest(0);
         openRequest(1);

@@ -410,6 +410,18 @@ contract ZkmlOracleTest is HookFixtures {
 
     // ----- what the proof binds -----
 
+    function test_RevertWhen_BOutsideG2_AtBoundedGas() public {
+        Upd memory u = round(0);
+        bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
+        vm.prank(keeper);
+        (bool ok, bytes memory ret, uint256 used) = callWith30MGas(
+            address(oracle), abi.encodeCall(oracle.update, (outsideG2Proof(), u.inputs, u.ts, u.answer, sigs))
+        );
+        assertFalse(ok);
+        assertEq(ret, abi.encodeWithSelector(ZkmlOracle.InvalidProof.selector));
+        assertLt(used, REJECTED_PROOF_GAS_BOUND);
+    }
+
     function test_RevertWhen_ProofIsWrong() public {
         Upd memory u = round(0);
         u.proof = flipBit(u.proof, 40);

@@ -247,6 +247,17 @@ contract ZkmlValidatorTest is HookFixtures {
         assertEq(inputHash, bytes32(0));
     }
 
+    function test_RevertWhen_BOutsideG2_AtBoundedGas() public {
+        (, uint256[] memory pub) = statement(0);
+        vm.prank(agentOwner);
+        (bool ok, bytes memory ret, uint256 used) = callWith30MGas(
+            address(validator), abi.encodeCall(validator.respond, (client, salt(0), outsideG2Proof(), pub, ""))
+        );
+        assertFalse(ok);
+        assertEq(ret, abi.encodeWithSelector(ZkmlValidator.InvalidProof.selector));
+        assertLt(used, REJECTED_PROOF_GAS_BOUND);
+    }
+
     function test_RevertWhen_OutputIsNotTheProvedOne() public {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         pub[3] += 1;
@@ -366,5 +377,30 @@ contract ZkmlValidatorTest is HookFixtures {
         assertFalse(adapter.verify(ih, oh, abi.encode(pub[1] + 1, inWords, outWords), proof), "wrong context");
         assertEq(adapter.proofSystem(), "groth16-bn254");
         assertGt(bytes(adapter.proofProfile()).length, 0);
+    }
+
+    /// A contract that asks the adapter about a proof pays a bounded price for a B outside G2.
+    function test_Erc8274AdapterRejectsBOutsideG2AtBoundedGas() public {
+        ZkmlProofVerifier adapter = new ZkmlProofVerifier(verifier, modelId);
+        (, uint256[] memory pub) = statement(0);
+        uint256[] memory inWords = new uint256[](1);
+        inWords[0] = pub[2];
+        uint256[] memory outWords = new uint256[](1);
+        outWords[0] = pub[3];
+        (bool ok, bytes memory ret, uint256 used) = callWith30MGas(
+            address(adapter),
+            abi.encodeCall(
+                adapter.verify,
+                (
+                    ZkmlPublicInputs.wordsHash(inWords),
+                    ZkmlPublicInputs.wordsHash(outWords),
+                    abi.encode(pub[1], inWords, outWords),
+                    outsideG2Proof()
+                )
+            )
+        );
+        assertTrue(ok);
+        assertFalse(abi.decode(ret, (bool)));
+        assertLt(used, REJECTED_PROOF_GAS_BOUND);
     }
 }

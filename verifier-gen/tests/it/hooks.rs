@@ -21,14 +21,14 @@
 //! hand-written tests in `tests/forge/`, which read the JSON at run time (no import of generated
 //! code, so `forge test` and forge.rs compile on a clean clone before this test has run).
 
-use crate::common::{forge, forge_test, repo_root, solc, write_if_changed};
+use crate::common::{forge, forge_test, repo_root, solc, with_b_outside_g2, write_if_changed};
 use std::path::Path;
 use std::process::Command;
 
 use alloy_primitives::{Address, U256, keccak256};
 use ark_bn254::{Bn254, Fr};
 use ark_ff::{Field, PrimeField};
-use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
+use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
 use ark_snark::SNARK;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
@@ -147,6 +147,11 @@ impl Setup {
 
     /// A real proof for (context, input word); returns (proof bytes, public inputs).
     fn prove(&mut self, context: U256, input: U256) -> (Vec<u8>, Vec<U256>) {
+        let (proof, public) = self.groth16_proof(context, input);
+        (calldata::encode_proof(&proof).to_vec(), public)
+    }
+
+    fn groth16_proof(&mut self, context: U256, input: U256) -> (Proof<Bn254>, Vec<U256>) {
         assert!(context < r() && input < r());
         let circuit = StandIn { model_id: fr(self.model_id), context: Some(fr(context)), input: Some(fr(input)) };
         let proof = Groth16::<Bn254>::prove(&self.pk, circuit, &mut self.rng).expect("prove");
@@ -158,7 +163,7 @@ impl Setup {
         for (a, b) in frs.iter().zip(&public) {
             assert_eq!(calldata::fr_to_u256(a), *b);
         }
-        (calldata::encode_proof(&proof).to_vec(), public)
+        (proof, public)
     }
 }
 
@@ -241,6 +246,10 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
         st["salt"] = json!(salt.to_string());
         validations.push(st);
     }
+    // A proof with B on the twist but outside G2, which a verifier leaves to the pairing
+    // precompile, where it burns all the gas the call was given, whatever the public inputs.
+    let (proof, _) = s.groth16_proof(U256::ZERO, U256::ZERO);
+    let outside_g2 = format!("0x{}", hex::encode(calldata::encode_proof(&with_b_outside_g2(&proof))));
 
     // x402 escrow: two requests from PAYER, one input word each; each also proved for the
     // validator (agent 0), to settle through releaseByValidation.
@@ -290,6 +299,7 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
             "rounds": feed_rounds,
             "doctored": feed_doctored,
         },
+        "outsideG2Proof": outside_g2,
         "validator": validations,
         "escrow": escrow,
     });
