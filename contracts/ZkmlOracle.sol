@@ -206,7 +206,7 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
     }
 
     /// @dev Fresh (not older than maxAge, not from the future) and newer than the latest round.
-    function _checkTime(uint64 dataTimestamp) internal view {
+    function _checkTime(uint64 dataTimestamp) internal view virtual {
         if (dataTimestamp > block.timestamp) revert FutureData(dataTimestamp, block.timestamp);
         if (block.timestamp - dataTimestamp > maxAge) revert StaleData(dataTimestamp, block.timestamp, maxAge);
         uint80 latest = latestRound;

@@ -13,11 +13,20 @@ import {ZkmlOracle} from "./ZkmlOracle.sol";
 ///         report counts on one chain, for one oracle, at one data timestamp. `update` checks a
 ///         quorum of distinct signers' signatures before the proof; the features are the model's
 ///         quantized inputs exactly as proved.
+///
+///         Which report is current is the updater's choice among those signed in the last
+///         `maxPostDelay` seconds: every report signed later than the latest round's and no older
+///         than that may be posted, so an updater could post the most favourable of them (then,
+///         in the same transaction, act on it and post the newest). Deployments keep
+///         `maxPostDelay` to the prover's latency plus a few blocks, well below `maxAge`.
 /// @dev Signatures come sorted by signer address, strictly ascending (which rules out counting a
 ///      signer twice without a set in memory). Changing the signer set or the quorum is two-step
 ///      with the oracle's `upgradeDelay`, like a model upgrade: a new set could sign any price.
 contract ZkmlSignedOracle is ZkmlOracle, EIP712 {
     bytes32 public constant REPORT_TYPEHASH = keccak256("Report(uint64 dataTimestamp,int256[] features)");
+
+    /// @notice The most seconds a report may wait between its data timestamp and its posting.
+    uint64 public immutable maxPostDelay;
 
     struct PendingSigners {
         address[] signers;
@@ -42,8 +51,16 @@ contract ZkmlSignedOracle is ZkmlOracle, EIP712 {
     error SignersNotAscending(uint256 index);
     error QuorumNotMet(uint256 signatures, uint256 quorum);
     error NoSignersPending();
+    error PostedTooLate(uint256 dataTimestamp, uint256 now_, uint256 maxPostDelay);
+    /// @notice maxPostDelay is 0 (no report could be proved and posted in time) or above maxAge.
+    error BadPostDelay(uint64 maxPostDelay, uint64 maxAge);
 
-    constructor(Config memory c, address[] memory signers_, uint8 quorum_) ZkmlOracle(c) EIP712("ZkmlOracle", "1") {
+    constructor(Config memory c, uint64 maxPostDelay_, address[] memory signers_, uint8 quorum_)
+        ZkmlOracle(c)
+        EIP712("ZkmlOracle", "1")
+    {
+        if (maxPostDelay_ == 0 || maxPostDelay_ > c.maxAge) revert BadPostDelay(maxPostDelay_, c.maxAge);
+        maxPostDelay = maxPostDelay_;
         _setSigners(signers_, quorum_);
     }
 
@@ -60,6 +77,15 @@ contract ZkmlSignedOracle is ZkmlOracle, EIP712 {
     ) external nonReentrant onlyUpdater returns (uint80) {
         _checkReport(features, dataTimestamp, signatures);
         return _prove(proof, features, dataTimestamp, answer);
+    }
+
+    /// @dev The base's checks (fresh, not from the future, newer than the latest round), then the
+    ///      post delay, which bounds the menu of signed reports an updater can choose from.
+    function _checkTime(uint64 dataTimestamp) internal view override {
+        super._checkTime(dataTimestamp);
+        if (block.timestamp - dataTimestamp > maxPostDelay) {
+            revert PostedTooLate(dataTimestamp, block.timestamp, maxPostDelay);
+        }
     }
 
     /// @notice The EIP-712 digest the data signers sign for these features at this time.

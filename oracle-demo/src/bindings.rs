@@ -44,6 +44,7 @@ sol! {
         function modelId() external view returns (uint256);
         function verifier() external view returns (address);
         function maxAge() external view returns (uint64);
+        function maxPostDelay() external view returns (uint64);
         function upgradeDelay() external view returns (uint64);
         function owner() external view returns (address);
         function setUpdatersRestricted(bool restricted) external;
@@ -63,6 +64,7 @@ sol! {
 
         error WrongInputCount(uint256 got, uint256 expected);
         error StaleData(uint256 dataTimestamp, uint256 now_, uint256 maxAge);
+        error PostedTooLate(uint256 dataTimestamp, uint256 now_, uint256 maxPostDelay);
         error FutureData(uint256 dataTimestamp, uint256 now_);
         error OutOfOrder(uint256 dataTimestamp, uint256 latestTimestamp);
         error NonPositiveAnswer(int256 answer);
@@ -263,7 +265,7 @@ pub fn bindings() -> Vec<Binding> {
             errors: O::IZkmlSignedOracleErrors::SIGNATURES,
             events: O::IZkmlSignedOracleEvents::SIGNATURES,
             returns: returns!(O: updateCall, reportDigestCall, publicInputsCall, latestRoundDataCall, getRoundDataCall, latestRoundCall,
-                decimalsCall, modelIdCall, verifierCall, maxAgeCall, upgradeDelayCall, ownerCall, setUpdatersRestrictedCall,
+                decimalsCall, modelIdCall, verifierCall, maxAgeCall, maxPostDelayCall, upgradeDelayCall, ownerCall, setUpdatersRestrictedCall,
                 setUpdaterCall, updatersRestrictedCall, isUpdaterCall, signersCall, isSignerCall, quorumCall),
             topics: topics!(O: AnswerUpdated, NewRound, RoundProved, UpdaterSet, UpdatersRestricted, SignersSet),
         },

@@ -115,6 +115,8 @@ pub struct Summary {
     pub keeper: String,
     pub quorum: u8,
     pub upgrade_delay: u64,
+    /// Seconds a report may wait between its data timestamp and its posting.
+    pub max_post_delay: u64,
     pub model_id: String,
     pub decimals: u8,
     pub output_frac_bits: u32,
@@ -150,6 +152,9 @@ struct InputFile {
 }
 
 const MAX_AGE: u64 = 3600;
+/// The most seconds between a report's data timestamp and its posting: a round here is proved
+/// in about 2 s; the bound keeps the keeper from choosing among an hour of signed reports.
+const MAX_POST_DELAY: u64 = 60;
 /// Seconds between proposing and applying a model upgrade or a new signer set.
 const UPGRADE_DELAY: u64 = 86_400;
 /// Signatures a report needs (of the one data signer).
@@ -321,8 +326,10 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         upgradeDelay: UPGRADE_DELAY,
         owner: me,
     };
-    // (Config, address[] signers, uint8 quorum): a uint8 encodes as a full word.
-    let oracle_args = (config, vec![data_signer.address()], U256::from(QUORUM)).abi_encode_params();
+    // (Config, uint64 maxPostDelay, address[] signers, uint8 quorum): a uint8 or uint64 encodes
+    // as a full word.
+    let oracle_args =
+        (config, U256::from(MAX_POST_DELAY), vec![data_signer.address()], U256::from(QUORUM)).abi_encode_params();
     let (oracle_addr, g_o) =
         deploy(&provider, code("ZkmlSignedOracle")?, oracle_args).await.context("deploying ZkmlSignedOracle")?;
     let first = rows.rounds.first().context("rounds.json has no rows")?;
@@ -358,13 +365,14 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let (signers, quorum) = (oracle.signers().call().await?, oracle.quorum().call().await?);
     if signers != [data_signer.address()]
         || quorum != QUORUM
+        || oracle.maxPostDelay().call().await? != MAX_POST_DELAY
         || !oracle.updatersRestricted().call().await?
         || !oracle.isUpdater(me).call().await?
     {
         bail!("the oracle's guards are not as deployed: signers {signers:?}, quorum {quorum}");
     }
     println!(
-        "guards: a round needs a report signed by the data signer {} (anvil account #2; quorum {QUORUM} of 1), posted by the keeper {me} (updater allowlist on); model and signer-set changes wait {} h",
+        "guards: a round needs a report signed by the data signer {} (anvil account #2; quorum {QUORUM} of 1), posted by the keeper {me} (updater allowlist on) within {MAX_POST_DELAY} s of its data timestamp; model and signer-set changes wait {} h",
         data_signer.address(),
         UPGRADE_DELAY / 3600
     );
@@ -377,6 +385,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         keeper: me.to_string(),
         quorum: QUORUM,
         upgrade_delay: UPGRADE_DELAY,
+        max_post_delay: MAX_POST_DELAY,
         model_id: model_id.to_string(),
         decimals,
         output_frac_bits: frac,

@@ -63,6 +63,8 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         assert!(!oracle.isUpdater(attacker_a).call().await.unwrap());
         assert_eq!(oracle.upgradeDelay().call().await.unwrap(), s.upgrade_delay);
         assert!(s.upgrade_delay >= 3600);
+        assert_eq!(oracle.maxPostDelay().call().await.unwrap(), s.max_post_delay);
+        assert!(s.max_post_delay <= 60, "the keeper may choose among {} s of signed reports", s.max_post_delay);
         for r in &s.rounds {
             // The answer is exactly the proved output value, scaled to the feed's decimals.
             let expect = i128::from(r.output_q) * 10i128.pow(s.decimals as u32) / (1i128 << s.output_frac_bits);
@@ -76,6 +78,8 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
             // The update came from the keeper and succeeded.
             let rr = provider.get_transaction_receipt(r.update_tx.parse().unwrap()).await.unwrap().unwrap();
             assert!(rr.status() && rr.from == keeper_a && rr.to == Some(oracle_a));
+            let block = provider.get_block_by_number(rr.block_number.unwrap().into()).await.unwrap().unwrap();
+            assert!(block.header.timestamp - r.data_timestamp <= s.max_post_delay, "posted within the post delay");
         }
         let latest = oracle.latestRoundData().call().await.unwrap();
         let last = s.rounds.last().unwrap();

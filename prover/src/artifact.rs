@@ -11,7 +11,7 @@ use sha3::{Digest, Sha3_256};
 
 use crate::quantize::QuantGraph;
 use crate::stage1::{Stage1Proof, model_id};
-use crate::wrap::groth16::R1cs;
+use crate::wrap::groth16::{self, R1cs};
 use crate::wrap::{ProverKey, WrapProof};
 
 pub const MODEL_FILE: &str = "model.json";
@@ -263,13 +263,16 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// The SHA3-256 digests of the files a proof reads, recorded in vk.json by `zkml setup`.
+/// The SHA3-256 digests of the key files, recorded in vk.json by `zkml setup`: vk.bin's is the
+/// one to pin (`zkml prove --wrap --vk-digest`), the others tie what proving reads to it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyFiles {
     #[serde(rename = "pk.bin")]
     pub pk: String,
     #[serde(rename = "r1cs.bin")]
     pub r1cs: String,
+    #[serde(rename = "vk.bin")]
+    pub vk: String,
 }
 
 /// Writes a key file streaming through `body`; returns its size and SHA3-256.
@@ -330,8 +333,8 @@ pub fn write_keys(
     let (pk_size, pk) =
         write_hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
     let (_, r1cs) = write_hashed(&dir.join(R1CS_FILE), |w| key.r1cs.write(w).map_err(|e| e.to_string()))?;
-    write_key(&dir.join(VK_FILE), vk)?;
-    let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs }, setup)).expect("json");
+    let (_, vk_digest) = write_hashed(&dir.join(VK_FILE), |w| vk.serialize_compressed(w).map_err(|e| e.to_string()))?;
+    let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs, vk: vk_digest }, setup)).expect("json");
     write(&dir.join(VK_JSON), json.as_bytes())?;
     Ok(pk_size)
 }
@@ -343,12 +346,24 @@ pub fn read_provenance(dir: &Path) -> Result<Option<Provenance>, ArtifactError> 
     struct Recorded {
         setup: Option<Provenance>,
     }
+    read_vk_json::<Recorded>(dir).map(|r| r.setup)
+}
+
+/// vk.bin's SHA3-256 as vk.json records it: what `zkml prove --wrap --vk-digest` pins.
+pub fn vk_digest(dir: &Path) -> Result<String, ArtifactError> {
+    #[derive(Deserialize)]
+    struct Recorded {
+        sha3_256: KeyFiles,
+    }
+    read_vk_json::<Recorded>(dir).map(|r| r.sha3_256.vk)
+}
+
+/// The fields `T` names of DIR/vk.json.
+fn read_vk_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, ArtifactError> {
     let path = dir.join(VK_JSON);
     let p = path.display().to_string();
     let json = std::fs::read(&path).map_err(|_| ArtifactError::NoKeys { path: p.clone() })?;
-    let r: Recorded =
-        serde_json::from_slice(&json).map_err(|e| ArtifactError::CorruptKey { path: p, reason: e.to_string() })?;
-    Ok(r.setup)
+    serde_json::from_slice(&json).map_err(|e| ArtifactError::CorruptKey { path: p, reason: e.to_string() })
 }
 
 /// The verifying key in readable form, with the digests of the files proving reads.
@@ -371,24 +386,23 @@ fn vk_json(vk: &VerifyingKey<Bn254>, files: &KeyFiles, setup: &Provenance) -> se
     })
 }
 
-/// Reads what proving needs (pk.bin, r1cs.bin), hashing each file as it streams in, and refuses
-/// a file whose digest is not the one vk.json recorded at setup, or a key that does not fit
-/// the matrices. The proving key's points are not validated: it is the prover's own file, and
-/// a wrong point only makes a proof that does not verify.
-pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
-    let vk_path = dir.join(VK_JSON);
-    let vp = vk_path.display().to_string();
-    let json = std::fs::read(&vk_path).map_err(|_| ArtifactError::NoKeys { path: vp.clone() })?;
+/// Reads what proving needs (pk.bin, r1cs.bin) and the verifying key they belong to (vk.bin),
+/// hashing each file as it streams in. Refuses a file whose digest is not the one vk.json
+/// recorded at setup, a vk.bin whose digest is not `vk_pin` (when given: the digest of the keys
+/// the deployed verifier was made from), a proving key whose verifying key is not vk.bin, that
+/// does not fit the matrices, or that could make proofs which reveal the witness
+/// ([`groth16::check_hiding`]). The keys come from whoever ran the setup, not from the prover,
+/// and a key made to leak looks valid: a wrong point is not only a proof that fails to verify.
+pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, ArtifactError> {
     #[derive(Deserialize)]
     struct Recorded {
         sha3_256: Option<KeyFiles>,
     }
-    let recorded: Recorded = serde_json::from_slice(&json)
-        .map_err(|e| ArtifactError::CorruptKey { path: vp.clone(), reason: e.to_string() })?;
-    let Some(files) = recorded.sha3_256 else {
+    let Some(files) = read_vk_json::<Recorded>(dir)?.sha3_256 else {
         return Err(ArtifactError::CorruptKey {
-            path: vp,
-            reason: "it records no digests of pk.bin and r1cs.bin (keys from an older zkml): run `zkml setup` again"
+            path: dir.join(VK_JSON).display().to_string(),
+            reason: "it records no digests of pk.bin, r1cs.bin and vk.bin (keys from an older zkml): run `zkml setup` \
+                     again"
                 .into(),
         });
     };
@@ -404,6 +418,22 @@ pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
         })
     };
     use ark_serialize::{Compress, Validate};
+    let vk_bin = dir.join(VK_FILE);
+    let (vk, got) =
+        read_hashed(&vk_bin, |r| VerifyingKey::<Bn254>::deserialize_compressed(r).map_err(|e| e.to_string()))?;
+    if let Some(pin) = vk_pin {
+        let pin = pin.trim_start_matches("0x").to_ascii_lowercase();
+        if got != pin {
+            return Err(ArtifactError::ForeignKey {
+                path: vk_bin.display().to_string(),
+                reason: format!(
+                    "its SHA3-256 is {got} but --vk-digest gives {pin}: these are not the keys of the verifier you \
+                     pinned, so a proof from them would not verify there"
+                ),
+            });
+        }
+    }
+    hashed(&vk_bin, &files.vk, got)?;
     let (pk_path, r1cs_path) = (dir.join(PK_FILE), dir.join(R1CS_FILE));
     let (pk, got) = read_hashed(&pk_path, |r| {
         ProvingKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())
@@ -411,8 +441,19 @@ pub fn read_prover_key(dir: &Path) -> Result<ProverKey, ArtifactError> {
     hashed(&pk_path, &files.pk, got)?;
     let (r1cs, got) = read_hashed(&r1cs_path, |r| R1cs::read(r).map_err(|e| e.to_string()))?;
     hashed(&r1cs_path, &files.r1cs, got)?;
-    r1cs.check_key(&pk, None)
-        .map_err(|e| ArtifactError::ForeignKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
+    let foreign = |e: groth16::Groth16Error| ArtifactError::ForeignKey {
+        path: pk_path.display().to_string(),
+        reason: e.to_string(),
+    };
+    r1cs.check_key(&pk, None).map_err(foreign)?;
+    if pk.vk != vk {
+        return Err(ArtifactError::ForeignKey {
+            path: pk_path.display().to_string(),
+            reason: format!("its verifying key is not {} (the two come from different setups)", vk_bin.display()),
+        });
+    }
+    groth16::check_hiding(&pk)
+        .map_err(|e| ArtifactError::CorruptKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
     Ok(ProverKey { pk, r1cs })
 }
 

@@ -111,6 +111,14 @@ enum Command {
         ///   escrow:<chain id>:<0x escrow address>:<0x request id>                  (ZkmlEscrow)
         #[arg(long, default_value = "0", requires = "wrap", verbatim_doc_comment)]
         context: String,
+        /// The SHA3-256 of the vk.bin the deployed verifier was made from (`zkml setup` prints
+        /// it, vk.json records it): proving refuses keys that are not those.
+        ///
+        /// Without it the keys in DIR are used as they are, and the digest they have is printed.
+        /// Either way a key that could make its proofs carry the input is refused, and a proof
+        /// is written only after it verifies.
+        #[arg(long, requires = "wrap", value_name = "HEX")]
+        vk_digest: Option<String>,
         /// Write the stage-1 proof of a model with a hashed or private input or output anyway:
         /// it reveals them.
         ///
@@ -262,6 +270,12 @@ fn progress(msg: &str) -> ProgressBar {
     pb
 }
 
+/// What a prover pins its keys by (`zkml prove --wrap --vk-digest`).
+fn print_vk_digest(dir: &Path) -> Result<()> {
+    println!("vk.bin SHA3-256: {} (`zkml prove --wrap --vk-digest` pins it)", artifact::vk_digest(dir)?);
+    Ok(())
+}
+
 fn setup_step(step: SetupStep) -> Result<()> {
     let t = Instant::now();
     match step {
@@ -269,7 +283,9 @@ fn setup_step(step: SetupStep) -> Result<()> {
             let pb = progress("contributing");
             let hash = zkml::setup::contribute(&dir, entropy.as_deref().map(str::as_bytes));
             pb.finish_and_clear();
-            println!("contribution added in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash?));
+            let hash = hash?;
+            print_vk_digest(&dir)?;
+            println!("contribution added in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash));
         }
         SetupStep::Beacon { dir, hash, iterations } => {
             let value = hex::decode(hash.trim_start_matches("0x")).context("--hash is not hex")?;
@@ -279,7 +295,9 @@ fn setup_step(step: SetupStep) -> Result<()> {
             let pb = progress("applying the beacon");
             let hash = zkml::setup::beacon(&dir, &value, iterations);
             pb.finish_and_clear();
-            println!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash?));
+            let hash = hash?;
+            print_vk_digest(&dir)?;
+            println!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash));
         }
         SetupStep::Verify { dir, ptau } => {
             let pb = progress("verifying the ceremony");
@@ -401,6 +419,7 @@ fn run(cli: Cli) -> Result<()> {
                         t.elapsed().as_secs_f64(),
                         pk_size? as f64 / 1e6
                     );
+                    print_vk_digest(&dir)?;
                 }
                 (None, None) => bail!(
                     "give --ptau FILE to start a setup ceremony from a Powers-of-Tau file (docs/setup.md), \
@@ -408,7 +427,7 @@ fn run(cli: Cli) -> Result<()> {
                 ),
             }
         }
-        Command::Prove { dir, input, out, wrap, context, reveal_private } => {
+        Command::Prove { dir, input, out, wrap, context, vk_digest, reveal_private } => {
             let context: F = zkml::context::parse(&context).context("--context")?;
             let c = Compiled::load(&dir)?;
             let hidden: Vec<String> = [("input", c.graph.input_visibility), ("output", c.graph.output_visibility)]
@@ -432,8 +451,16 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let x = single_input(&input)?;
-            let pk = if wrap { Some(artifact::read_prover_key(&dir)?) } else { None };
+            let pk = if wrap { Some(artifact::read_prover_key(&dir, vk_digest.as_deref())?) } else { None };
             if wrap {
+                if vk_digest.is_none() {
+                    eprintln!(
+                        "proving for the verifying key {}/vk.bin, SHA3-256 {} (check it is the deployed verifier's, \
+                         or pin it with --vk-digest)",
+                        dir.display(),
+                        artifact::vk_digest(&dir)?
+                    );
+                }
                 match artifact::read_provenance(&dir)? {
                     Some(artifact::Provenance::Ceremony { contributions, .. }) if !contributions.is_empty() => {}
                     Some(artifact::Provenance::Ceremony { .. }) => eprintln!(

@@ -177,7 +177,7 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
     let (mut load, mut s1, mut wrap, mut total) = (vec![], vec![], vec![], vec![]);
     for _ in 0..reps {
         let t = Instant::now();
-        let key = artifact::read_prover_key(scratch.path())?;
+        let key = artifact::read_prover_key(scratch.path(), None)?;
         load.push(t.elapsed().as_secs_f64());
         let t1 = Instant::now();
         let p = prove(c, input)?;

@@ -185,7 +185,7 @@ impl Ceremony {
         let Some(Provenance::Ceremony { ptau_blake2b, hermez, contributions }) = artifact::read_provenance(dir)? else {
             return Err(SetupError::NotACeremony { dir: dir.display().to_string() });
         };
-        let key = artifact::read_prover_key(dir)?;
+        let key = artifact::read_prover_key(dir, None)?;
         let record = read_record(dir, &contributions)?;
         Ok((Ceremony { ptau_blake2b, hermez }, key, record))
     }

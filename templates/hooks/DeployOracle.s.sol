@@ -9,7 +9,10 @@ import {{ "{" }}{{ name }}Oracle} from "./{{ name }}Oracle.sol";
 
 /// @notice forge script Deploy{{ name }}Oracle.s.sol --rpc-url $RPC --broadcast
 ///         env: ZKML_SIGNERS (comma-separated data-signer addresses, default: the sender),
-///         ZKML_QUORUM (default 1), ZKML_MAX_AGE (seconds, default 3600), ZKML_UPGRADE_DELAY
+///         ZKML_QUORUM (default 1), ZKML_MAX_AGE (seconds, default 3600), ZKML_MAX_POST_DELAY
+///         (the most seconds between a report's data timestamp and its posting, default 60: the
+///         prover's latency plus a few blocks; an updater may pick any report signed within it),
+///         ZKML_UPGRADE_DELAY
 ///         (seconds between proposing and applying a model or signer change, default 2 days, at
 ///         least the oracle's MIN_UPGRADE_DELAY, 1 day),
 ///         ZKML_OWNER (default: the sender).
@@ -20,11 +23,12 @@ contract Deploy{{ name }}Oracle is Script {
         address[] memory signers = vm.envOr("ZKML_SIGNERS", ",", fallbackSigners);
         uint8 quorum = uint8(vm.envOr("ZKML_QUORUM", uint256(1)));
         uint64 maxAge = uint64(vm.envOr("ZKML_MAX_AGE", uint256(3600)));
+        uint64 maxPostDelay = uint64(vm.envOr("ZKML_MAX_POST_DELAY", uint256(60)));
         uint64 upgradeDelay = uint64(vm.envOr("ZKML_UPGRADE_DELAY", uint256(2 days)));
         address owner = vm.envOr("ZKML_OWNER", msg.sender);
         vm.startBroadcast();
         verifier = address(new {{ name }}Verifier());
-        oracle = address(new {{ name }}Oracle(IZkmlVerifier(verifier), maxAge, upgradeDelay, owner, signers, quorum));
+        oracle = address(new {{ name }}Oracle(IZkmlVerifier(verifier), maxAge, maxPostDelay, upgradeDelay, owner, signers, quorum));
         vm.stopBroadcast();
     }
 }

@@ -18,6 +18,7 @@ contract {{ name }}Oracle is ZkmlSignedOracle {
     constructor(
         IZkmlVerifier verifier_,
         uint64 maxAge_,
+        uint64 maxPostDelay_,
         uint64 upgradeDelay_,
         address owner_,
         address[] memory signers_,
@@ -34,6 +35,7 @@ contract {{ name }}Oracle is ZkmlSignedOracle {
                 upgradeDelay: upgradeDelay_,
                 owner: owner_
             }),
+            maxPostDelay_,
             signers_,
             quorum_
         )

@@ -60,6 +60,8 @@ pub enum Groth16Error {
     Unsatisfied(usize),
     #[error("the constraint system is too large for BN254's FFT domain")]
     TooLarge,
+    #[error("the proving key could make proofs that reveal the witness: {0}")]
+    NotHiding(String),
     #[error("{0}")]
     Format(String),
 }
@@ -379,6 +381,67 @@ impl R1cs {
 }
 
 const R1CS_MAGIC: &[u8; 8] = b"ZKMLR1C2";
+
+/// Checks what zero knowledge needs of a proving key someone else made, whatever its other
+/// elements are (DESIGN.md, "What a key supplier can learn"): every point on its curve, so that
+/// the MSMs stay in the groups; δ·G1 not the identity, so that A = X + r·δ·G1 is uniform in G1
+/// (prime order); δ·G2 in G2 and not the identity, so that B = Y + s·δ·G2 is uniform in G2 once
+/// the prover sees B in G2. C is then the one point the verification equation leaves, which
+/// [`check_proof`] makes sure of. O(points), no pairing and no subgroup check but δ·G2's.
+pub fn check_hiding(pk: &ProvingKey<Bn254>) -> Result<(), Groth16Error> {
+    let not_hiding = |what: String| Err(Groth16Error::NotHiding(what));
+    let g1: [(&str, &[G1Affine]); 5] = [
+        ("A query", &pk.a_query),
+        ("B query (G1)", &pk.b_g1_query),
+        ("H query", &pk.h_query),
+        ("L query", &pk.l_query),
+        ("public-input bases", &pk.vk.gamma_abc_g1),
+    ];
+    for (name, points) in g1 {
+        if let Some(i) = points.par_iter().position_any(|p| !p.is_on_curve()) {
+            return not_hiding(format!("point {i} of its {name} is not on BN254's G1"));
+        }
+    }
+    if let Some(i) = pk.b_g2_query.par_iter().position_any(|p| !p.is_on_curve()) {
+        return not_hiding(format!("point {i} of its B query (G2) is not on BN254's twist"));
+    }
+    for (name, p) in [("α·G1", pk.vk.alpha_g1), ("β·G1", pk.beta_g1), ("δ·G1", pk.delta_g1)] {
+        if !p.is_on_curve() {
+            return not_hiding(format!("its {name} is not on BN254's G1"));
+        }
+    }
+    for (name, p) in [("β·G2", pk.vk.beta_g2), ("γ·G2", pk.vk.gamma_g2), ("δ·G2", pk.vk.delta_g2)] {
+        if !p.is_on_curve() || !p.is_in_correct_subgroup_assuming_on_curve() {
+            return not_hiding(format!("its {name} is not in BN254's G2"));
+        }
+    }
+    if pk.delta_g1.is_zero() {
+        return not_hiding("its δ·G1 is the identity, so nothing blinds a proof's A".into());
+    }
+    if pk.vk.delta_g2.is_zero() {
+        return not_hiding("its δ·G2 is the identity, so nothing blinds a proof's B".into());
+    }
+    Ok(())
+}
+
+/// Groth16 verification: one public input per base after the first (ark-groth16's `verify`
+/// zips them, so a short list would count the missing inputs as zero), A and C on G1 (a
+/// deserialized proof is curve-checked; this checks it for one made in memory too), B in G2.
+///
+/// The prover runs it too, before anyone sees a proof: with a key [`check_hiding`] accepts, A
+/// and B are uniform and independent, and C is the one point
+/// `e(A, B) = e(α, β)·e(Σ xᵢ·ICᵢ, γ)·e(C, δ)` leaves, so a proof that passes says nothing about
+/// the witness beyond the statement; a key made to leak (chosen bases, δ's blinding removed)
+/// makes proofs that fail here.
+pub fn check_proof(vk: &VerifyingKey<Bn254>, publics: &[F], proof: &Proof<Bn254>) -> bool {
+    publics.len() + 1 == vk.gamma_abc_g1.len()
+        && proof.a.is_on_curve()
+        && proof.c.is_on_curve()
+        && proof.b.is_on_curve()
+        && proof.b.is_in_correct_subgroup_assuming_on_curve()
+        && ark_groth16::Groth16::<Bn254>::verify_proof(&ark_groth16::prepare_verifying_key(vk), proof, publics)
+            .unwrap_or(false)
+}
 
 /// The number of witness variables a circuit allocates, from a synthesis in setup mode (no
 /// values needed).

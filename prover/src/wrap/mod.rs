@@ -14,9 +14,8 @@ pub mod transcript;
 pub mod two_round;
 
 use ark_bn254::Bn254;
-use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
+use ark_groth16::{Proof, ProvingKey, VerifyingKey};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
-use ark_snark::SNARK;
 use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
 use groth16::{Groth16Error, R1cs};
 
@@ -39,6 +38,13 @@ pub enum WrapError {
         "the witness's public inputs differ from the statement's: the circuit and its public-input layout disagree"
     )]
     PublicInputs,
+    #[error(
+        "the proving key made a proof its own verifying key rejects, so the proof is withheld: a key whose \
+         proofs do not verify can make them carry the witness (its supplier would read the private input \
+         in them); the keys are malformed or were tampered with: run `zkml setup` again, or get them from \
+         whoever ran the ceremony"
+    )]
+    KeyRejectsItsProof,
 }
 
 /// What proving needs, made together at setup: the proving key and the circuit's matrices (a
@@ -91,6 +97,9 @@ pub fn prove<R: RngCore + CryptoRng>(
         return Err(WrapError::PublicInputs);
     }
     let proof = groth16::prove(&key.pk, &key.r1cs, &z, rng)?;
+    if !groth16::check_proof(&key.pk.vk, &public_inputs, &proof) {
+        return Err(WrapError::KeyRejectsItsProof);
+    }
     Ok(WrapProof { proof, public_inputs })
 }
 
@@ -166,5 +175,5 @@ fn unpacked(g: &QuantGraph, public_inputs: &[F], name: &str) -> Result<Option<Ve
 }
 
 pub fn verify(vk: &VerifyingKey<Bn254>, p: &WrapProof) -> bool {
-    Groth16::<Bn254>::verify(vk, &p.public_inputs, &p.proof).unwrap_or(false)
+    groth16::check_proof(vk, &p.public_inputs, &p.proof)
 }

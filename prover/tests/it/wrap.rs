@@ -222,7 +222,7 @@ fn cli_setup_prove_wrap_verify() {
     let c = Compiled::load(&dir("price_mlp")).unwrap();
     let mut bad = pipeline::prove(&c, &input("price_mlp")).unwrap();
     bad.output[0] += 1;
-    let pk = artifact::read_prover_key(&dir("price_mlp")).unwrap();
+    let pk = artifact::read_prover_key(&dir("price_mlp"), None).unwrap();
     let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &bad, &mut rand::rngs::OsRng)
         .unwrap_err();
     assert!(err.to_string().contains("does not verify"), "{err}");
@@ -251,10 +251,10 @@ fn cli_setup_prove_wrap_verify() {
         let mid = flipped.len() / 2;
         flipped[mid] ^= 1;
         std::fs::write(&mine, &flipped).unwrap();
-        assert!(artifact::read_prover_key(&dir("price_mlp")).is_err(), "{file} with a flipped bit");
+        assert!(artifact::read_prover_key(&dir("price_mlp"), None).is_err(), "{file} with a flipped bit");
         std::fs::write(&mine, &saved).unwrap();
     }
-    assert!(artifact::read_prover_key(&dir("price_mlp")).is_ok());
+    assert!(artifact::read_prover_key(&dir("price_mlp"), None).is_ok());
 }
 
 /// Proving synthesizes the circuit in witness-only mode against the matrices stored at setup:

@@ -42,6 +42,11 @@ contract OtherLayoutVerifier {
 ///         oracle at the fixtures' address on forge's chain.
 contract ZkmlOracleTest is HookFixtures {
     uint64 internal constant MAX_AGE = 3600;
+    /// The oracle most tests use lets a report wait as long as it stays fresh, so that they can
+    /// post rounds of different ages; the post-delay tests deploy one with a deployment's value.
+    uint64 internal constant POST_DELAY = MAX_AGE;
+    /// A few blocks and the stand-in model's proving time.
+    uint64 internal constant TIGHT_POST_DELAY = 30;
     uint64 internal constant DELAY = 2 days;
     address internal owner = makeAddr("owner");
     address internal keeper = makeAddr("keeper");
@@ -68,8 +73,17 @@ contract ZkmlOracleTest is HookFixtures {
         return oracleConfig(v, "zkml price model / USD", MAX_AGE, DELAY, owner);
     }
 
+    /// @notice Deploys, at the fixtures' address (where their proofs count), an oracle that takes
+    ///         reports at most `postDelay` seconds old.
+    function redeployWithPostDelay(uint64 postDelay) internal {
+        bytes memory code = abi.encodePacked(
+            type(ZkmlSignedOracle).creationCode, abi.encode(config(verifier), postDelay, signerSet(2), uint8(2))
+        );
+        oracle = ZkmlSignedOracle(deployAt(code, fixtureAddress("signedOracle")));
+    }
+
     function creation(IZkmlVerifier v, address[] memory signers, uint8 quorum) internal view returns (bytes memory) {
-        return abi.encodePacked(type(ZkmlSignedOracle).creationCode, abi.encode(config(v), signers, quorum));
+        return abi.encodePacked(type(ZkmlSignedOracle).creationCode, abi.encode(config(v), POST_DELAY, signers, quorum));
     }
 
     /// @notice The first n data signers, sorted by address.
@@ -313,7 +327,7 @@ contract ZkmlOracleTest is HookFixtures {
     /// @notice A report signed for another oracle (or chain) does not count here: the EIP-712
     ///         domain binds the chain id and the verifying contract.
     function test_RevertWhen_ReportForAnotherDeployment() public {
-        ZkmlSignedOracle other = new ZkmlSignedOracle(config(verifier), signerSet(2), 2);
+        ZkmlSignedOracle other = new ZkmlSignedOracle(config(verifier), POST_DELAY, signerSet(2), 2);
         Upd memory u = round(0);
         bytes[] memory sigs = signReport(other, twoSigners(), u.inputs, u.ts);
         vm.expectRevert();
@@ -328,7 +342,7 @@ contract ZkmlOracleTest is HookFixtures {
     /// @notice A proof made for the oracle at one address does not count for another deployment
     ///         of the same model, even with a valid report there: the context binds the oracle.
     function test_RevertWhen_ProofForAnotherDeployment() public {
-        ZkmlSignedOracle other = new ZkmlSignedOracle(config(verifier), signerSet(2), 2);
+        ZkmlSignedOracle other = new ZkmlSignedOracle(config(verifier), POST_DELAY, signerSet(2), 2);
         vm.expectRevert(ZkmlOracle.InvalidProof.selector);
         submitTo(other, round(0));
     }
@@ -352,15 +366,15 @@ contract ZkmlOracleTest is HookFixtures {
     function test_RevertWhen_SignerSetInvalid() public {
         address[] memory s = signerSet(2);
         vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.BadQuorum.selector, 3, 2));
-        new ZkmlSignedOracle(config(verifier), s, 3);
+        new ZkmlSignedOracle(config(verifier), POST_DELAY, s, 3);
         vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.BadQuorum.selector, 0, 2));
-        new ZkmlSignedOracle(config(verifier), s, 0);
+        new ZkmlSignedOracle(config(verifier), POST_DELAY, s, 0);
         s[1] = s[0];
         vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.DuplicateSigner.selector, s[0]));
-        new ZkmlSignedOracle(config(verifier), s, 1);
+        new ZkmlSignedOracle(config(verifier), POST_DELAY, s, 1);
         s[1] = address(0);
         vm.expectRevert(ZkmlSignedOracle.ZeroSigner.selector);
-        new ZkmlSignedOracle(config(verifier), s, 1);
+        new ZkmlSignedOracle(config(verifier), POST_DELAY, s, 1);
     }
 
     function test_SignerChangeIsTwoStep() public {
@@ -478,6 +492,48 @@ contract ZkmlOracleTest is HookFixtures {
         submit(u);
     }
 
+    /// @notice Review round 2, item 1: reports are signed every minute; at round 3's time the
+    ///         updater holds rounds 0–3, all fresh (maxAge 1 h). It posts round 1's price, lets a
+    ///         Chainlink-style consumer act on it, then posts round 3's. With a post delay of a few
+    ///         blocks only round 3 can still be posted.
+    function test_RevertWhen_UpdaterPicksAnOlderSignedReport() public {
+        redeployWithPostDelay(TIGHT_POST_DELAY);
+        Upd memory older = round(1);
+        Upd memory newest = round(3);
+        vm.warp(newest.ts + 12);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlSignedOracle.PostedTooLate.selector, older.ts, block.timestamp, TIGHT_POST_DELAY)
+        );
+        submit(older);
+        assertEq(submit(newest), 1);
+        ChainlinkStyleConsumer consumer = new ChainlinkStyleConsumer(oracle);
+        assertEq(consumer.price(1 hours), newest.answer);
+    }
+
+    function test_PostDelayBoundary() public {
+        redeployWithPostDelay(TIGHT_POST_DELAY);
+        assertEq(oracle.maxPostDelay(), TIGHT_POST_DELAY);
+        Upd memory u = round(0);
+        vm.warp(u.ts + TIGHT_POST_DELAY + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlSignedOracle.PostedTooLate.selector, u.ts, block.timestamp, TIGHT_POST_DELAY)
+        );
+        submit(u);
+        vm.warp(u.ts + TIGHT_POST_DELAY);
+        assertEq(submit(u), 1);
+    }
+
+    /// @notice A post delay of 0 lets no proved report in; one above maxAge would be dead config
+    ///         that reads as if it allowed more.
+    function test_RevertWhen_PostDelayZeroOrAboveMaxAge() public {
+        address[] memory s = signerSet(2);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.BadPostDelay.selector, 0, MAX_AGE));
+        new ZkmlSignedOracle(config(verifier), 0, s, 2);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlSignedOracle.BadPostDelay.selector, MAX_AGE + 1, MAX_AGE));
+        new ZkmlSignedOracle(config(verifier), MAX_AGE + 1, s, 2);
+        new ZkmlSignedOracle(config(verifier), MAX_AGE, s, 2);
+    }
+
     function test_RevertWhen_OutOfOrder() public {
         submit(round(2));
         Upd memory older = round(1);
@@ -586,9 +642,9 @@ contract ZkmlOracleTest is HookFixtures {
             uint64 delay = i == 0 ? 0 : min - 1;
             ZkmlOracle.Config memory c = oracleConfig(verifier, "d", MAX_AGE, delay, owner);
             vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.UpgradeDelayTooShort.selector, delay, min));
-            new ZkmlSignedOracle(c, s, 2);
+            new ZkmlSignedOracle(c, POST_DELAY, s, 2);
         }
-        new ZkmlSignedOracle(oracleConfig(verifier, "d", MAX_AGE, min, owner), s, 2);
+        new ZkmlSignedOracle(oracleConfig(verifier, "d", MAX_AGE, min, owner), POST_DELAY, s, 2);
     }
 
     /// @notice Review round 2, item 4: a signer change proposed by mistake (or by a stolen owner
@@ -642,7 +698,7 @@ contract ZkmlOracleTest is HookFixtures {
         ZkmlOracle.Config memory c = config(other);
         address[] memory s = signerSet(2);
         vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.LayoutMismatch.selector, 5, 4));
-        new ZkmlSignedOracle(c, s, 2);
+        new ZkmlSignedOracle(c, POST_DELAY, s, 2);
     }
 
     // ----- fuzz -----
@@ -662,6 +718,30 @@ contract ZkmlOracleTest is HookFixtures {
             (,,, uint256 updatedAt,) = oracle.latestRoundData();
             assertEq(updatedAt, u.ts);
         }
+    }
+
+    /// @notice With a post delay below maxAge, an update is accepted exactly when its report is at
+    ///         most maxPostDelay old; older ones are refused as stale (beyond maxAge) or as posted
+    ///         too late.
+    function testFuzz_PostDelay(uint256 i, uint256 age) public {
+        redeployWithPostDelay(TIGHT_POST_DELAY);
+        Upd memory u = round(bound(i, 0, 3));
+        age = bound(age, 0, 2 * uint256(MAX_AGE));
+        vm.warp(uint256(u.ts) + age);
+        if (age <= TIGHT_POST_DELAY) {
+            assertEq(submit(u), 1);
+            return;
+        }
+        bytes[] memory sigs = signReport(oracle, twoSigners(), u.inputs, u.ts);
+        if (age > MAX_AGE) {
+            vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.StaleData.selector, u.ts, block.timestamp, MAX_AGE));
+        } else {
+            vm.expectRevert(
+                abi.encodeWithSelector(ZkmlSignedOracle.PostedTooLate.selector, u.ts, block.timestamp, TIGHT_POST_DELAY)
+            );
+        }
+        oracle.update(u.proof, u.inputs, u.ts, u.answer, sigs);
+        assertEq(oracle.latestRound(), 0);
     }
 
     /// @notice Any submission order: a round is stored iff its data is newer than the latest one,
