@@ -3,6 +3,8 @@ pragma solidity ^0.8.24;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IERC8004Validation} from "./interfaces/IERC8004.sol";
 import {IZkmlVerifier} from "./interfaces/IZkmlVerifier.sol";
 import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
@@ -16,6 +18,9 @@ import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 ///         (`requestHashOf`, the rule ZkmlEscrow uses for its request ids). `respond` rebuilds the
 ///         request hash from the client, the salt and the proof's own input words, so a proof only
 ///         answers the request for that input; checks that the request names this validator; that
+///         the client asked for it: its signature (ECDSA, or ERC-1271 for a contract client) over
+///         the EIP-712 `ValidationRequest(uint256 agentId, bytes32 requestHash)` under the domain
+///         {name "ZkmlValidator", version "1", chainId, this validator}; that
 ///         the caller is the requesting agent's owner or operator in the identity registry (so
 ///         nobody else can answer it, or front-run the answer with another responseURI); that
 ///         the proof is for this model and carries validationContext(this, agentId, requestHash),
@@ -23,15 +28,16 @@ import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 ///         then calls validationResponse(requestHash, 100, responseURI,
 ///         keccak256(abi.encode(proof, publicInputs)), "zkml").
 ///
-///         What a "zkml" 100 means: the agent's owner showed a valid proof that this model, on the
-///         input committed to in the request hash, gave the recorded output (`resultOf`). It says
-///         nothing about who the client is beyond the address hashed into the request (an agent can
-///         be its own client: count validations per client you trust, not in total), whether the
-///         input was true or useful, or whether the output reached the client.
+///         What a "zkml" 100 means: the recorded client asked this agent to run this model on the
+///         input committed to in the request hash, and the agent's owner showed a valid proof that
+///         the model gave the recorded output (`resultOf`). It says nothing about whether the
+///         client is independent of the agent (an agent can be its own client: count validations
+///         per client you trust, not in total), whether the input was true or useful, or whether
+///         the output reached the client.
 /// @dev One validator per model (verifier + model id + input length); a model upgrade deploys a
 ///      new validator. Results are kept so that other contracts (ZkmlEscrow) can read which input
 ///      and output a validation proved.
-contract ZkmlValidator is ReentrancyGuardTransient {
+contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
     struct Result {
         address client;
         uint64 validatedAt; // block.timestamp of the response (in the client's slot: no new slot)
@@ -39,6 +45,8 @@ contract ZkmlValidator is ReentrancyGuardTransient {
         bytes32 outputHash; // keccak256(abi.encodePacked(pub[2+k ..]))
     }
 
+    bytes32 public constant VALIDATION_REQUEST_TYPEHASH =
+        keccak256("ValidationRequest(uint256 agentId,bytes32 requestHash)");
     string public constant TAG = "zkml";
     uint8 public constant RESPONSE_VALID = 100;
 
@@ -67,8 +75,12 @@ contract ZkmlValidator is ReentrancyGuardTransient {
     error AlreadyValidated(bytes32 requestHash);
     error InvalidProof();
     error ModelIdNotAFieldElement(uint256 modelId);
+    /// @notice `client` did not sign this agent's validation of this request.
+    error ClientDidNotAsk(address client, uint256 agentId, bytes32 requestHash);
 
-    constructor(IERC8004Validation registry_, IZkmlVerifier verifier_, uint256 modelId_, uint256 numInputWords_) {
+    constructor(IERC8004Validation registry_, IZkmlVerifier verifier_, uint256 modelId_, uint256 numInputWords_)
+        EIP712("ZkmlValidator", "1")
+    {
         if (modelId_ >= PI.R) revert ModelIdNotAFieldElement(modelId_);
         registry = registry_;
         verifier = verifier_;
@@ -82,41 +94,43 @@ contract ZkmlValidator is ReentrancyGuardTransient {
         return PI.requestHashOf(client, modelId, inputHash, salt);
     }
 
+    /// @notice The EIP-712 digest a client signs to ask agent `agentId` for the validation of
+    ///         `requestHash` (which names the client, the model, the input and a salt).
+    function requestDigest(uint256 agentId, bytes32 requestHash) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(VALIDATION_REQUEST_TYPEHASH, agentId, requestHash)));
+    }
+
     /// @notice Verifies `proof` for the request of `client` (with `salt`) on the proof's input and
     ///         records a response of 100 in the registry. Only the requesting agent's owner or an
-    ///         approved operator may call it.
+    ///         approved operator may call it, with the client's signature over `requestDigest`.
     function respond(
         address client,
         bytes32 salt,
         bytes calldata proof,
         uint256[] calldata publicInputs,
-        string calldata responseURI
+        string calldata responseURI,
+        bytes calldata clientSignature
     ) external nonReentrant returns (bytes32 requestHash, bytes32 responseHash) {
-        uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
-        if (publicInputs.length <= firstOutput) revert PublicInputsLength(publicInputs.length, firstOutput + 1);
-        bytes32 inputHash = PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput);
-        requestHash = requestHashOf(client, inputHash, salt);
-        uint256 agentId = _checkRequest(requestHash, publicInputs);
+        uint256 agentId;
+        (requestHash, agentId) = _checkRequest(client, salt, publicInputs, clientSignature);
         if (!verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
-        Result memory r = Result({
-            client: client,
-            validatedAt: uint64(block.timestamp),
-            inputHash: inputHash,
-            outputHash: PI.sliceHash(publicInputs, firstOutput, publicInputs.length)
-        });
-        results[requestHash] = r;
         responseHash = keccak256(abi.encode(proof, publicInputs));
-        registry.validationResponse(requestHash, RESPONSE_VALID, responseURI, responseHash, TAG);
-        emit ProofValidated(requestHash, agentId, client, r.inputHash, r.outputHash, responseHash);
+        _record(requestHash, agentId, client, publicInputs, responseURI, responseHash);
     }
 
-    /// @dev The request names this validator, is not validated yet, the caller acts for its agent,
-    ///      and the public inputs commit to this model and to this validator, agent and request.
-    function _checkRequest(bytes32 requestHash, uint256[] calldata publicInputs)
-        internal
-        view
-        returns (uint256 agentId)
-    {
+    /// @dev The request (hashed from the client, the salt and the proof's input words) names this
+    ///      validator and is not validated yet; the caller acts for its agent; the public inputs
+    ///      commit to this model and to this validator, agent and request; the client signed the
+    ///      agent's validation of it.
+    function _checkRequest(
+        address client,
+        bytes32 salt,
+        uint256[] calldata publicInputs,
+        bytes calldata clientSignature
+    ) internal view returns (bytes32 requestHash, uint256 agentId) {
+        uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
+        if (publicInputs.length <= firstOutput) revert PublicInputsLength(publicInputs.length, firstOutput + 1);
+        requestHash = requestHashOf(client, PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput), salt);
         address validatorAddress;
         (validatorAddress, agentId,,,,) = registry.getValidationStatus(requestHash);
         if (validatorAddress != address(this)) revert NotRequestedValidator(requestHash, validatorAddress);
@@ -132,6 +146,30 @@ contract ZkmlValidator is ReentrancyGuardTransient {
         if (publicInputs[PI.MODEL_ID_INDEX] != modelId) revert WrongModel(publicInputs[PI.MODEL_ID_INDEX], modelId);
         uint256 context = PI.validationContext(address(this), agentId, requestHash);
         if (publicInputs[PI.CONTEXT_INDEX] != context) revert WrongRequest(publicInputs[PI.CONTEXT_INDEX], context);
+        if (!SignatureChecker.isValidSignatureNow(client, requestDigest(agentId, requestHash), clientSignature)) {
+            revert ClientDidNotAsk(client, agentId, requestHash);
+        }
+    }
+
+    /// @dev Keeps what the validation proved and answers the registry.
+    function _record(
+        bytes32 requestHash,
+        uint256 agentId,
+        address client,
+        uint256[] calldata publicInputs,
+        string calldata responseURI,
+        bytes32 responseHash
+    ) internal {
+        uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
+        Result memory r = Result({
+            client: client,
+            validatedAt: uint64(block.timestamp),
+            inputHash: PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput),
+            outputHash: PI.sliceHash(publicInputs, firstOutput, publicInputs.length)
+        });
+        results[requestHash] = r;
+        registry.validationResponse(requestHash, RESPONSE_VALID, responseURI, responseHash, TAG);
+        emit ProofValidated(requestHash, agentId, client, r.inputHash, r.outputHash, responseHash);
     }
 
     /// @notice When this contract validated `requestHash` (a block timestamp); 0 if it did not.

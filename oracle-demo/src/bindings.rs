@@ -142,6 +142,13 @@ sol! {
         bytes32 nonce;
     }
 
+    /// ZkmlValidator's EIP-712 struct: the client asks agent `agentId` to validate `requestHash`.
+    #[derive(Debug)]
+    struct ValidationRequest {
+        uint256 agentId;
+        bytes32 requestHash;
+    }
+
     /// contracts/ZkmlEscrow.sol (x402 pay-on-proof). `Status`: 0 None, 1 Open, 2 Released, 3 Refunded.
     #[sol(rpc, all_derives)]
     interface IZkmlEscrow {
@@ -190,7 +197,8 @@ sol! {
     /// contracts/ZkmlValidator.sol: the ERC-8004 validator backed by zkml proofs.
     #[sol(rpc, all_derives)]
     interface IZkmlValidator {
-        function respond(address client, bytes32 salt, bytes proof, uint256[] publicInputs, string responseURI) external returns (bytes32 requestHash, bytes32 responseHash);
+        function respond(address client, bytes32 salt, bytes proof, uint256[] publicInputs, string responseURI, bytes clientSignature) external returns (bytes32 requestHash, bytes32 responseHash);
+        function requestDigest(uint256 agentId, bytes32 requestHash) external view returns (bytes32);
         function resultOf(bytes32 requestHash) external view returns (address client, bytes32 inputHash, bytes32 outputHash);
         function requestHashOf(address client, bytes32 inputHash, bytes32 salt) external view returns (bytes32);
 
@@ -198,6 +206,7 @@ sol! {
 
         error NotRequestedValidator(bytes32 requestHash, address validatorAddress);
         error NotAgentOperator(uint256 agentId, address caller);
+        error ClientDidNotAsk(address client, uint256 agentId, bytes32 requestHash);
         error WrongModel(uint256 got, uint256 expected);
         error WrongRequest(uint256 context, uint256 expected);
         error PublicInputsLength(uint256 got, uint256 minimum);
@@ -312,7 +321,7 @@ pub fn bindings() -> Vec<Binding> {
             functions: IZkmlValidator::IZkmlValidatorCalls::SIGNATURES,
             errors: IZkmlValidator::IZkmlValidatorErrors::SIGNATURES,
             events: IZkmlValidator::IZkmlValidatorEvents::SIGNATURES,
-            returns: returns!(IZkmlValidator: respondCall, resultOfCall, requestHashOfCall),
+            returns: returns!(IZkmlValidator: respondCall, requestDigestCall, resultOfCall, requestHashOfCall),
             topics: topics!(IZkmlValidator: ProofValidated),
         },
         Binding {
@@ -452,7 +461,10 @@ mod tests {
         );
         let e = check(&abis).unwrap_err().to_string();
         assert!(e.contains("IZkmlValidator: resultOf(bytes32) returns (bytes32,bytes32) in ZkmlValidator, (address,bytes32,bytes32) here"), "{e}");
-        assert!(e.contains("ZkmlValidator has no function respond(address,bytes32,bytes,uint256[],string)"), "{e}");
+        assert!(
+            e.contains("ZkmlValidator has no function respond(address,bytes32,bytes,uint256[],string,bytes)"),
+            "{e}"
+        );
         assert!(e.contains("solc compiled no contract ZkmlSignedOracle"), "{e}");
     }
 }

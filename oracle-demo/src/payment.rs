@@ -24,6 +24,7 @@ use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
     IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization,
+    ValidationRequest,
 };
 use crate::demo::{RoundRow, confirm, decoded_revert, deploy, prove_wrapped, wrap};
 
@@ -118,6 +119,9 @@ pub struct PaymentReport {
     /// How each hook refused the other's proof (eth_call): the escrow's proof at the validator,
     /// the validator's at the escrow.
     pub cross_context_refused: [String; 2],
+    /// How the validator refused the provider's validation without the agent's signature
+    /// (eth_call).
+    pub unasked_validation_refused: String,
     /// How a second `release` of the paid request was refused (eth_call).
     pub double_release_refused: String,
     pub tampered_request_id: String,
@@ -312,11 +316,16 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         validation_wrap_ms as f64 / 1e3
     );
 
-    // Each hook refuses the other's proof: the context names the hook and the use.
+    // The agent (the client) asks the provider's agent for the validation: without its signature
+    // the validator records nothing in its name.
     let validator_p = IZkmlValidator::new(validator_a, &prov);
+    let client_sig = ask_for_validation(&agent, &validator_p, s.chain_id, agent_id, request_id).await?;
+    println!("the agent signs an EIP-712 ValidationRequest(agent #{agent_id}, request {request_id}) for the validator");
+
+    // Each hook refuses the other's proof: the context names the hook and the use.
     let uri = format!("data:,zkml proof of request {request_id}");
     let at_validator = match validator_p
-        .respond(agent_a, paid.salt, proof.clone(), public.clone(), uri.clone())
+        .respond(agent_a, paid.salt, proof.clone(), public.clone(), uri.clone(), client_sig.clone())
         .from(provider_a)
         .call()
         .await
@@ -337,6 +346,22 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     println!(
         "the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}"
     );
+    // The provider alone cannot record a validation in the agent's name.
+    let unasked = match validator_p
+        .respond(agent_a, paid.salt, proof_v.clone(), public_v.clone(), uri.clone(), Bytes::new())
+        .from(provider_a)
+        .call()
+        .await
+    {
+        Ok(_) => bail!("the validator would record a validation the agent never asked for"),
+        Err(e) => match e.as_decoded_interface_error::<IZkmlValidator::IZkmlValidatorErrors>() {
+            Some(IZkmlValidator::IZkmlValidatorErrors::ClientDidNotAsk(_)) => {
+                "ZkmlValidator.ClientDidNotAsk".to_string()
+            }
+            _ => bail!("the validator refused an unasked validation, but not as ClientDidNotAsk: {}", describe(&e)),
+        },
+    };
+    println!("the provider's validation without the agent's signature -> {unasked}");
 
     // The escrow pays on its proof; the validator verifies its own and answers the registry.
     let rel =
@@ -350,9 +375,11 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         );
     }
     balances.push(bal("released to the provider on the proof").await?);
-    let resp =
-        confirm("ZkmlValidator.respond", validator_p.respond(agent_a, paid.salt, proof_v, public_v, uri).send().await)
-            .await?;
+    let resp = confirm(
+        "ZkmlValidator.respond",
+        validator_p.respond(agent_a, paid.salt, proof_v, public_v, uri, client_sig).send().await,
+    )
+    .await?;
     let validated =
         resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
     if validated.data.requestHash != request_id
@@ -514,6 +541,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         respond_gas: resp.gas_used,
         validation_response: st.response,
         cross_context_refused: [at_validator, at_escrow],
+        unasked_validation_refused: unasked,
         double_release_refused: double,
         tampered_request_id: request2.to_string(),
         tampered_deadline: second.deadline,
@@ -619,6 +647,33 @@ async fn sign_payment<P: Provider>(
 /// The resource server's side: read the payment payload, check the signature off-chain and that
 /// the nonce binds the escrow terms, then submit it with `ZkmlEscrow.open` (the escrow pulls the
 /// funds with receiveWithAuthorization).
+/// The client's EIP-712 signature asking agent `agent_id` to validate `request_id` at the
+/// validator, over the digest it computes itself (checked against the validator's).
+async fn ask_for_validation<P: Provider>(
+    client: &PrivateKeySigner,
+    validator: &IZkmlValidator::IZkmlValidatorInstance<P>,
+    chain_id: u64,
+    agent_id: U256,
+    request_id: B256,
+) -> Result<Bytes> {
+    let domain = eip712_domain! {
+        name: "ZkmlValidator",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: *validator.address(),
+    };
+    let digest = ValidationRequest { agentId: agent_id, requestHash: request_id }.eip712_signing_hash(&domain);
+    let onchain = validator.requestDigest(agent_id, request_id).call().await.context("ZkmlValidator.requestDigest")?;
+    if onchain != digest {
+        bail!(
+            "the validator's EIP-712 digest is not ValidationRequest under {{\"ZkmlValidator\", \"1\", {chain_id}, {}}}",
+            validator.address()
+        );
+    }
+    let sig = client.sign_hash_sync(&digest).context("signing the validation request")?;
+    Ok(Bytes::copy_from_slice(&sig.as_bytes()))
+}
+
 async fn open_from_payload<P: Provider>(
     s: &Setup<'_, P>,
     escrow: &IZkmlEscrow::IZkmlEscrowInstance<&P>,

@@ -167,6 +167,7 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
             p.cross_context_refused,
             ["ZkmlValidator.WrongRequest".to_string(), "ZkmlEscrow.WrongRequest".to_string()]
         );
+        assert_eq!(p.unasked_validation_refused, "ZkmlValidator.ClientDidNotAsk");
         assert!(p.respond_gas > 0 && p.release_gas > 0);
 
         // The tampered proof: a mined transaction to the escrow that reverted, before the deadline.

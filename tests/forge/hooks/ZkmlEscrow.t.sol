@@ -196,11 +196,20 @@ contract ZkmlEscrowTest is HookFixtures {
         vm.stopPrank();
     }
 
+    /// @notice The payer's signature asking the provider's agent (the one its validation request
+    ///         names) for the validation of `requestId`.
+    function payerAsks(bytes32 requestId) internal view returns (bytes memory) {
+        (, uint256 agentId,,,,) = registry.getValidationStatus(requestId);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_PK, validator.requestDigest(agentId, requestId));
+        return abi.encodePacked(r, s, v);
+    }
+
     /// @notice The provider answers the validation of request 0 with the proof made for it.
     function validateRequest0() internal {
         (bytes memory proof, uint256[] memory pub) = statementAt(".escrow[0].validation");
+        bytes memory asked = payerAsks(vm.parseJsonBytes32(fx, ".escrow[0].requestId"));
         vm.prank(provider);
-        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof");
+        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
     }
 
     function test_EscrowReleaseByValidation() public {
@@ -211,13 +220,14 @@ contract ZkmlEscrowTest is HookFixtures {
 
         // The escrow's own proof does not answer the validation (its context is the escrow's) ...
         (bytes memory proof, uint256[] memory pub) = statement(0);
+        bytes memory asked = payerAsks(requestId);
         vm.prank(provider);
         vm.expectRevert();
-        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof");
+        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
         // ... the one made for the validator and the provider's agent does.
         (proof, pub) = statementAt(".escrow[0].validation");
         vm.prank(provider);
-        (bytes32 answered,) = validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof");
+        (bytes32 answered,) = validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
         assertEq(answered, requestId);
         escrow.releaseByValidation(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);

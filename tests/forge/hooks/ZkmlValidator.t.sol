@@ -8,6 +8,21 @@ import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
 import {IERC8004Validation, IERC8004Identity, IERC8004Reputation} from "../../../contracts/interfaces/IERC8004.sol";
 import {TestIdentityRegistry} from "../../../contracts/testing/TestIdentityRegistry.sol";
 import {TestValidationRegistry} from "../../../contracts/testing/TestValidationRegistry.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+/// @notice A smart-account client: approves what its owner key signed (ERC-1271).
+contract Erc1271Client {
+    address public immutable owner;
+
+    constructor(address owner_) {
+        owner = owner_;
+    }
+
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        (address signer,,) = ECDSA.tryRecover(hash, signature);
+        return signer == owner ? this.isValidSignature.selector : bytes4(0xffffffff);
+    }
+}
 
 contract ZkmlValidatorTest is HookFixtures {
     TestIdentityRegistry internal identity;
@@ -16,13 +31,20 @@ contract ZkmlValidatorTest is HookFixtures {
     address internal agentOwner = makeAddr("agentOwner");
     address internal anyone = makeAddr("anyone");
     address internal client;
+    /// anvil's account #1, the fixtures' client.
+    uint256 internal constant CLIENT_PK = 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d;
     uint256 internal agentId;
     bytes32 internal req0;
     bytes32 internal req1;
+    /// The client's signatures asking the agent for the validation of requests 0 and 1 (made in
+    /// setUp: a signature made in a call's arguments would take a pending prank).
+    bytes internal sig0;
+    bytes internal sig1;
 
     function setUp() public {
         loadFixtures();
         client = vm.parseJsonAddress(fx, ".client");
+        assertEq(client, vm.addr(CLIENT_PK));
         identity = new TestIdentityRegistry();
         registry = new TestValidationRegistry(address(identity));
         validator = ZkmlValidator(
@@ -39,6 +61,12 @@ contract ZkmlValidatorTest is HookFixtures {
         registry.validationRequest(address(validator), agentId, "ipfs://request-0", req0);
         registry.validationRequest(address(validator), agentId, "ipfs://request-1", req1);
         vm.stopPrank();
+        sig0 = signRequest(CLIENT_PK, validator, req0);
+        sig1 = signRequest(CLIENT_PK, validator, req1);
+    }
+
+    function signRequest(uint256 key, ZkmlValidator v, bytes32 requestHash) internal view returns (bytes memory) {
+        return _signFor(key, v, agentId, requestHash);
     }
 
     function salt(uint256 i) internal view returns (bytes32) {
@@ -53,7 +81,7 @@ contract ZkmlValidatorTest is HookFixtures {
     function respond(uint256 i, string memory uri) internal returns (bytes32 requestHash, bytes32 responseHash) {
         (bytes memory proof, uint256[] memory pub) = statement(i);
         vm.prank(agentOwner);
-        return validator.respond(client, salt(i), proof, pub, uri);
+        return validator.respond(client, salt(i), proof, pub, uri, (i == 0 ? sig0 : sig1));
     }
 
     // ----- interfaces -----
@@ -140,7 +168,7 @@ contract ZkmlValidatorTest is HookFixtures {
         identity.approve(anyone, agentId);
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(anyone);
-        (bytes32 answered,) = validator.respond(client, salt(0), proof, pub, "ipfs://r");
+        (bytes32 answered,) = validator.respond(client, salt(0), proof, pub, "ipfs://r", sig0);
         assertEq(answered, req0);
     }
 
@@ -149,7 +177,7 @@ contract ZkmlValidatorTest is HookFixtures {
         bytes32 s0 = salt(0); // parsed before measuring: the fixtures are a long storage string
         vm.prank(agentOwner);
         uint256 before = gasleft();
-        validator.respond(client, s0, proof, pub, "ipfs://response-0");
+        validator.respond(client, s0, proof, pub, "ipfs://response-0", sig0);
         emit log_named_uint("ZkmlValidator.respond gas (incl. validationResponse)", before - gasleft());
     }
 
@@ -165,7 +193,7 @@ contract ZkmlValidatorTest is HookFixtures {
         // Whatever salt it names, respond lands on a derived hash, never on madeUp.
         vm.prank(agentOwner);
         vm.expectRevert(bytes("unknown"));
-        validator.respond(client, keccak256("another salt"), proof, pub, "");
+        validator.respond(client, keccak256("another salt"), proof, pub, "", sig0);
         (,, uint8 response,,,) = registry.getValidationStatus(madeUp);
         assertEq(response, 0);
     }
@@ -176,7 +204,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(1);
         vm.prank(agentOwner);
         vm.expectRevert(bytes("unknown"));
-        validator.respond(client, salt(0), proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "", sig0);
     }
 
     /// @notice Front-running the request: another agent registers the provider's request hash
@@ -199,7 +227,7 @@ contract ZkmlValidatorTest is HookFixtures {
         uint256 expected = ZkmlPublicInputs.validationContext(address(v2), thiefAgent, req0);
         vm.prank(thief);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        v2.respond(client, salt(0), proof, pub, "ipfs://stolen");
+        v2.respond(client, salt(0), proof, pub, "ipfs://stolen", sig0);
     }
 
     /// @notice Front-running the response: someone copies the agent's pending respond with its own
@@ -208,7 +236,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(anyone);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.NotAgentOperator.selector, agentId, anyone));
-        validator.respond(client, salt(0), proof, pub, "ipfs://someone-elses-uri");
+        validator.respond(client, salt(0), proof, pub, "ipfs://someone-elses-uri", sig0);
         respond(0, "ipfs://response-0");
     }
 
@@ -223,7 +251,7 @@ contract ZkmlValidatorTest is HookFixtures {
         uint256 expected = ZkmlPublicInputs.validationContext(address(other), agentId, req0);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        other.respond(client, salt(0), proof, pub, "");
+        other.respond(client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ProofForAnotherChain() public {
@@ -232,14 +260,14 @@ contract ZkmlValidatorTest is HookFixtures {
         uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, req0);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        validator.respond(client, salt(0), proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ProofIsWrong() public {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
         vm.expectRevert(ZkmlValidator.InvalidProof.selector);
-        validator.respond(client, salt(0), flipBit(proof, 100), pub, "");
+        validator.respond(client, salt(0), flipBit(proof, 100), pub, "", sig0);
         // Nothing was written.
         (,, uint8 response,,,) = registry.getValidationStatus(req0);
         assertEq(response, 0);
@@ -251,7 +279,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
         (bool ok, bytes memory ret, uint256 used) = callWith30MGas(
-            address(validator), abi.encodeCall(validator.respond, (client, salt(0), outsideG2Proof(), pub, ""))
+            address(validator), abi.encodeCall(validator.respond, (client, salt(0), outsideG2Proof(), pub, "", sig0))
         );
         assertFalse(ok);
         assertEq(ret, abi.encodeWithSelector(ZkmlValidator.InvalidProof.selector));
@@ -263,7 +291,7 @@ contract ZkmlValidatorTest is HookFixtures {
         pub[3] += 1;
         vm.prank(agentOwner);
         vm.expectRevert(ZkmlValidator.InvalidProof.selector);
-        validator.respond(client, salt(0), proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_WrongModel() public {
@@ -271,7 +299,7 @@ contract ZkmlValidatorTest is HookFixtures {
         pub[0] = modelId + 1;
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongModel.selector, modelId + 1, modelId));
-        validator.respond(client, salt(0), proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ValidatorNotNamedInRequest() public {
@@ -285,7 +313,66 @@ contract ZkmlValidatorTest is HookFixtures {
         vm.expectRevert(
             abi.encodeWithSelector(ZkmlValidator.NotRequestedValidator.selector, req0, makeAddr("otherValidator"))
         );
-        v2.respond(client, salt(0), proof, pub, "");
+        v2.respond(client, salt(0), proof, pub, "", sig0);
+    }
+
+    /// @notice Review round 2, item 2: the agent's owner records "zkml" 100s attributed to a
+    ///         well-known client on inputs it chose. Without the client's signature over this
+    ///         agent's validation of this request, the validator refuses.
+    function test_RevertWhen_ClientNeverAsked() public {
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        (, uint256 ownerKey) = makeAddrAndKey("agentOwnerKey");
+        bytes memory altered = bytes.concat(sig0); // the client's signature with a bit of s flipped
+        altered[40] = bytes1(uint8(altered[40]) ^ 1);
+        bytes[5] memory forged = [
+            bytes(""),
+            signRequest(ownerKey, validator, req0), // someone else signs for the client
+            signRequest(CLIENT_PK, validator, req1), // the client asked for another request
+            _signFor(CLIENT_PK, validator, agentId + 1, req0), // ... or of another agent
+            altered
+        ];
+        for (uint256 k = 0; k < forged.length; k++) {
+            vm.prank(agentOwner);
+            vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
+            validator.respond(client, salt(0), proof, pub, "", forged[k]);
+        }
+        (,, uint8 response,,,) = registry.getValidationStatus(req0);
+        assertEq(response, 0);
+    }
+
+    /// @notice The client's signature is bound to this validator (EIP-712 domain): one made for
+    ///         another deployment does not count here.
+    function test_RevertWhen_ClientSignedForAnotherValidator() public {
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        ZkmlValidator other = new ZkmlValidator(registry, verifier, modelId, 1);
+        bytes memory elsewhere = signRequest(CLIENT_PK, other, req0);
+        vm.prank(agentOwner);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
+        validator.respond(client, salt(0), proof, pub, "", elsewhere);
+    }
+
+    /// @notice A contract client (a smart account) asks through ERC-1271; an ECDSA signature of
+    ///         its address's key no longer counts once it has code.
+    function test_ContractClientAsksWithErc1271() public {
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        (address walletOwner, uint256 walletKey) = makeAddrAndKey("walletOwner");
+        vm.etch(client, address(new Erc1271Client(walletOwner)).code);
+        vm.prank(agentOwner);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
+        validator.respond(client, salt(0), proof, pub, "", sig0);
+        bytes memory asked = signRequest(walletKey, validator, req0);
+        vm.prank(agentOwner);
+        (bytes32 answered,) = validator.respond(client, salt(0), proof, pub, "", asked);
+        assertEq(answered, req0);
+    }
+
+    function _signFor(uint256 key, ZkmlValidator v, uint256 agent, bytes32 requestHash)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 sv, bytes32 r, bytes32 ss) = vm.sign(key, v.requestDigest(agent, requestHash));
+        return abi.encodePacked(r, ss, sv);
     }
 
     function test_RevertWhen_ResponseReplayed() public {
@@ -293,14 +380,14 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.AlreadyValidated.selector, req0));
-        validator.respond(client, salt(0), proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_PublicInputsTooShort() public {
         (bytes memory proof,) = statement(0);
         uint256[] memory pub = new uint256[](3);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.PublicInputsLength.selector, 3, 4));
-        validator.respond(client, salt(0), proof, pub, "");
+        validator.respond(client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ModelIdNotAFieldElement() public {
