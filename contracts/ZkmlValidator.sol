@@ -15,18 +15,23 @@ import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 ///         validation names this contract in a request whose hash derives from the task:
 ///           requestHash = keccak256(abi.encode(client, modelId, inputHash, salt)),
 ///           inputHash = keccak256(abi.encodePacked(input words))
-///         (`requestHashOf`, the rule ZkmlEscrow uses for its request ids). `respond` rebuilds the
-///         request hash from the client, the salt and the proof's own input words, so a proof only
-///         answers the request for that input; checks that the request names this validator; that
-///         the client asked for it: its signature (ECDSA, or ERC-1271 for a contract client) over
-///         the EIP-712 `ValidationRequest(uint256 agentId, bytes32 requestHash)` under the domain
-///         {name "ZkmlValidator", version "1", chainId, this validator}; that
-///         the caller is the requesting agent's owner or operator in the identity registry (so
-///         nobody else can answer it, or front-run the answer with another responseURI); that
-///         the proof is for this model and carries validationContext(this, agentId, requestHash),
-///         which binds the chain, this validator, the agent and the request; verifies it; and only
-///         then calls validationResponse(requestHash, 100, responseURI,
-///         keccak256(abi.encode(proof, publicInputs)), "zkml").
+///         (`requestHashOf`, the rule ZkmlEscrow uses for its request ids). `respond(agentId, …)`
+///         rebuilds the request hash from the client, the salt and the proof's own input words,
+///         so a proof only answers the request for that input; checks that the caller is the
+///         agent's owner or operator in the identity registry (so nobody else can answer for it,
+///         or front-run the answer with another responseURI); that the proof is for this model
+///         and carries validationContext(this, agentId, requestHash), which binds the chain, this
+///         validator, the agent and the request; that the client asked for it: its signature
+///         (ECDSA, or ERC-1271 for a contract client) over the EIP-712
+///         `ValidationRequest(uint256 agentId, bytes32 requestHash)` under the domain
+///         {name "ZkmlValidator", version "1", chainId, this validator}; verifies it; keeps the
+///         result (`resultOf`, `validatedAt`: what ZkmlEscrow settles on); and then, if the
+///         registry's request for that hash names this validator and this agent, calls
+///         validationResponse(requestHash, 100, responseURI,
+///         keccak256(abi.encode(proof, publicInputs)), "zkml"), else emits RegistryNotAnswered.
+///         The registry is first come, first served, and a request hash is public (an escrow's
+///         request id once opened, a registration in the mempool): the validation does not
+///         depend on who registered it there first, so nobody can block it by squatting.
 ///
 ///         What a "zkml" 100 means: the recorded client asked this agent to run this model on the
 ///         input committed to in the request hash, and the agent's owner showed a valid proof that
@@ -67,7 +72,11 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
         bytes32 responseHash
     );
 
-    error NotRequestedValidator(bytes32 requestHash, address validatorAddress);
+    /// @notice The validation is kept here, but the registry's request for this hash is not this
+    ///         agent's at this validator (someone registered it first, or nobody did), so the
+    ///         registry was not answered. Zero address and agent: no request there.
+    event RegistryNotAnswered(bytes32 indexed requestHash, address registeredValidator, uint256 registeredAgent);
+
     error NotAgentOperator(uint256 agentId, address caller);
     error WrongModel(uint256 got, uint256 expected);
     error WrongRequest(uint256 context, uint256 expected);
@@ -100,10 +109,13 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
         return _hashTypedDataV4(keccak256(abi.encode(VALIDATION_REQUEST_TYPEHASH, agentId, requestHash)));
     }
 
-    /// @notice Verifies `proof` for the request of `client` (with `salt`) on the proof's input and
-    ///         records a response of 100 in the registry. Only the requesting agent's owner or an
-    ///         approved operator may call it, with the client's signature over `requestDigest`.
+    /// @notice Verifies `proof` for agent `agentId`'s answer to the request of `client` (with
+    ///         `salt`) on the proof's input, keeps the result, and records a response of 100 in
+    ///         the registry if the registry's request for it names this validator and this agent.
+    ///         Only the agent's owner or an approved operator may call it, with the client's
+    ///         signature over `requestDigest(agentId, requestHash)`.
     function respond(
+        uint256 agentId,
         address client,
         bytes32 salt,
         bytes calldata proof,
@@ -111,29 +123,27 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
         string calldata responseURI,
         bytes calldata clientSignature
     ) external nonReentrant returns (bytes32 requestHash, bytes32 responseHash) {
-        uint256 agentId;
-        (requestHash, agentId) = _checkRequest(client, salt, publicInputs, clientSignature);
+        requestHash = _checkRequest(agentId, client, salt, publicInputs, clientSignature);
         if (!verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
         responseHash = keccak256(abi.encode(proof, publicInputs));
         _record(requestHash, agentId, client, publicInputs, responseURI, responseHash);
     }
 
-    /// @dev The request (hashed from the client, the salt and the proof's input words) names this
-    ///      validator and is not validated yet; the caller acts for its agent; the public inputs
-    ///      commit to this model and to this validator, agent and request; the client signed the
-    ///      agent's validation of it.
+    /// @dev The request (hashed from the client, the salt and the proof's input words) is not
+    ///      validated yet; the caller acts for the agent; the public inputs commit to this model
+    ///      and to this validator, agent and request; the client signed the agent's validation
+    ///      of it. Nothing here reads the registry's request: whoever registers a request hash
+    ///      first there (anyone can, for an agent of theirs) cannot block its validation.
     function _checkRequest(
+        uint256 agentId,
         address client,
         bytes32 salt,
         uint256[] calldata publicInputs,
         bytes calldata clientSignature
-    ) internal view returns (bytes32 requestHash, uint256 agentId) {
+    ) internal view returns (bytes32 requestHash) {
         uint256 firstOutput = PI.FIRST_INPUT_INDEX + numInputWords;
         if (publicInputs.length <= firstOutput) revert PublicInputsLength(publicInputs.length, firstOutput + 1);
         requestHash = requestHashOf(client, PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput), salt);
-        address validatorAddress;
-        (validatorAddress, agentId,,,,) = registry.getValidationStatus(requestHash);
-        if (validatorAddress != address(this)) revert NotRequestedValidator(requestHash, validatorAddress);
         if (results[requestHash].inputHash != bytes32(0)) revert AlreadyValidated(requestHash);
         // Read per call: the registry names its identity registry, and a deployment script may
         // create this validator before the registry has code (a counterfactual address).
@@ -151,7 +161,7 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
         }
     }
 
-    /// @dev Keeps what the validation proved and answers the registry.
+    /// @dev Keeps what the validation proved, then answers the registry.
     function _record(
         bytes32 requestHash,
         uint256 agentId,
@@ -168,8 +178,27 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
             outputHash: PI.sliceHash(publicInputs, firstOutput, publicInputs.length)
         });
         results[requestHash] = r;
-        registry.validationResponse(requestHash, RESPONSE_VALID, responseURI, responseHash, TAG);
         emit ProofValidated(requestHash, agentId, client, r.inputHash, r.outputHash, responseHash);
+        _answerRegistry(requestHash, agentId, responseURI, responseHash);
+    }
+
+    /// @dev Answers the registry if its request for `requestHash` is this agent's at this
+    ///      validator. The registry reverts for a request it does not know; either way the
+    ///      result kept here stands.
+    function _answerRegistry(bytes32 requestHash, uint256 agentId, string calldata responseURI, bytes32 responseHash)
+        internal
+    {
+        try registry.getValidationStatus(requestHash) returns (
+            address validatorAddress, uint256 requestedBy, uint8, bytes32, string memory, uint256
+        ) {
+            if (validatorAddress == address(this) && requestedBy == agentId) {
+                registry.validationResponse(requestHash, RESPONSE_VALID, responseURI, responseHash, TAG);
+            } else {
+                emit RegistryNotAnswered(requestHash, validatorAddress, requestedBy);
+            }
+        } catch {
+            emit RegistryNotAnswered(requestHash, address(0), 0);
+        }
     }
 
     /// @notice When this contract validated `requestHash` (a block timestamp); 0 if it did not.

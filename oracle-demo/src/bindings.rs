@@ -3,6 +3,10 @@
 //! inherits others, as these do). They cannot drift silently: [`check`] compares every
 //! signature, return type and event topic count here with the ABI solc compiles from the
 //! Solidity in contracts/ and oracle-demo/contracts/, and the demo runs it before it deploys.
+#![allow(
+    clippy::too_many_arguments,
+    reason = "sol! gives each contract function a builder with one argument per Solidity parameter"
+)]
 
 use std::collections::BTreeMap;
 
@@ -197,14 +201,14 @@ sol! {
     /// contracts/ZkmlValidator.sol: the ERC-8004 validator backed by zkml proofs.
     #[sol(rpc, all_derives)]
     interface IZkmlValidator {
-        function respond(address client, bytes32 salt, bytes proof, uint256[] publicInputs, string responseURI, bytes clientSignature) external returns (bytes32 requestHash, bytes32 responseHash);
+        function respond(uint256 agentId, address client, bytes32 salt, bytes proof, uint256[] publicInputs, string responseURI, bytes clientSignature) external returns (bytes32 requestHash, bytes32 responseHash);
         function requestDigest(uint256 agentId, bytes32 requestHash) external view returns (bytes32);
         function resultOf(bytes32 requestHash) external view returns (address client, bytes32 inputHash, bytes32 outputHash);
         function requestHashOf(address client, bytes32 inputHash, bytes32 salt) external view returns (bytes32);
 
         event ProofValidated(bytes32 indexed requestHash, uint256 indexed agentId, address indexed client, bytes32 inputHash, bytes32 outputHash, bytes32 responseHash);
+        event RegistryNotAnswered(bytes32 indexed requestHash, address registeredValidator, uint256 registeredAgent);
 
-        error NotRequestedValidator(bytes32 requestHash, address validatorAddress);
         error NotAgentOperator(uint256 agentId, address caller);
         error ClientDidNotAsk(address client, uint256 agentId, bytes32 requestHash);
         error WrongModel(uint256 got, uint256 expected);
@@ -322,7 +326,7 @@ pub fn bindings() -> Vec<Binding> {
             errors: IZkmlValidator::IZkmlValidatorErrors::SIGNATURES,
             events: IZkmlValidator::IZkmlValidatorEvents::SIGNATURES,
             returns: returns!(IZkmlValidator: respondCall, requestDigestCall, resultOfCall, requestHashOfCall),
-            topics: topics!(IZkmlValidator: ProofValidated),
+            topics: topics!(IZkmlValidator: ProofValidated, RegistryNotAnswered),
         },
         Binding {
             interface: "IValidationRegistry",
@@ -462,7 +466,7 @@ mod tests {
         let e = check(&abis).unwrap_err().to_string();
         assert!(e.contains("IZkmlValidator: resultOf(bytes32) returns (bytes32,bytes32) in ZkmlValidator, (address,bytes32,bytes32) here"), "{e}");
         assert!(
-            e.contains("ZkmlValidator has no function respond(address,bytes32,bytes,uint256[],string,bytes)"),
+            e.contains("ZkmlValidator has no function respond(uint256,address,bytes32,bytes,uint256[],string,bytes)"),
             "{e}"
         );
         assert!(e.contains("solc compiled no contract ZkmlSignedOracle"), "{e}");

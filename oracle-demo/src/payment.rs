@@ -325,7 +325,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     // Each hook refuses the other's proof: the context names the hook and the use.
     let uri = format!("data:,zkml proof of request {request_id}");
     let at_validator = match validator_p
-        .respond(agent_a, paid.salt, proof.clone(), public.clone(), uri.clone(), client_sig.clone())
+        .respond(agent_id, agent_a, paid.salt, proof.clone(), public.clone(), uri.clone(), client_sig.clone())
         .from(provider_a)
         .call()
         .await
@@ -348,7 +348,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     );
     // The provider alone cannot record a validation in the agent's name.
     let unasked = match validator_p
-        .respond(agent_a, paid.salt, proof_v.clone(), public_v.clone(), uri.clone(), Bytes::new())
+        .respond(agent_id, agent_a, paid.salt, proof_v.clone(), public_v.clone(), uri.clone(), Bytes::new())
         .from(provider_a)
         .call()
         .await
@@ -377,7 +377,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     balances.push(bal("released to the provider on the proof").await?);
     let resp = confirm(
         "ZkmlValidator.respond",
-        validator_p.respond(agent_a, paid.salt, proof_v, public_v, uri, client_sig).send().await,
+        validator_p.respond(agent_id, agent_a, paid.salt, proof_v, public_v, uri, client_sig).send().await,
     )
     .await?;
     let validated =

@@ -46,6 +46,8 @@ contract ZkmlEscrowTest is HookFixtures {
     uint256 internal constant PRICE = 1_500_000; // 1.50 USDC
     address internal payer;
     address internal provider = makeAddr("provider");
+    /// The provider's ERC-8004 agent (set by requestValidation).
+    uint256 internal providerAgent;
     address internal relayer = makeAddr("relayer");
     address internal attacker = makeAddr("attacker");
 
@@ -191,16 +193,14 @@ contract ZkmlEscrowTest is HookFixtures {
     /// @notice The provider, an ERC-8004 agent, asks our validator to validate request `requestId`.
     function requestValidation(bytes32 requestId) internal {
         vm.startPrank(provider);
-        uint256 agentId = identity.register("ipfs://provider-agent.json");
-        registry.validationRequest(address(validator), agentId, "ipfs://job", requestId);
+        providerAgent = identity.register("ipfs://provider-agent.json");
+        registry.validationRequest(address(validator), providerAgent, "ipfs://job", requestId);
         vm.stopPrank();
     }
 
-    /// @notice The payer's signature asking the provider's agent (the one its validation request
-    ///         names) for the validation of `requestId`.
+    /// @notice The payer's signature asking the provider's agent for the validation of `requestId`.
     function payerAsks(bytes32 requestId) internal view returns (bytes memory) {
-        (, uint256 agentId,,,,) = registry.getValidationStatus(requestId);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_PK, validator.requestDigest(agentId, requestId));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_PK, validator.requestDigest(providerAgent, requestId));
         return abi.encodePacked(r, s, v);
     }
 
@@ -209,7 +209,28 @@ contract ZkmlEscrowTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statementAt(".escrow[0].validation");
         bytes memory asked = payerAsks(vm.parseJsonBytes32(fx, ".escrow[0].requestId"));
         vm.prank(provider);
-        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
+        validator.respond(providerAgent, payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
+    }
+
+    /// @notice Review round 2, item 3: the request id is public once opened, so an attacker
+    ///         registers it first in the validation registry (first come, first served) for an
+    ///         agent of its own. The provider's validation does not depend on that registration,
+    ///         and the escrow settles on it.
+    function test_ReleaseByValidationOfASquattedRequest() public {
+        bytes32 requestId = openRequest(0);
+        vm.prank(provider);
+        providerAgent = identity.register("ipfs://provider-agent.json");
+        vm.startPrank(attacker);
+        uint256 attackerAgent = identity.register("ipfs://squatter.json");
+        registry.validationRequest(address(validator), attackerAgent, "ipfs://squat", requestId);
+        vm.stopPrank();
+        vm.prank(provider);
+        vm.expectRevert(bytes("exists"));
+        registry.validationRequest(address(validator), providerAgent, "ipfs://job", requestId);
+
+        validateRequest0();
+        escrow.releaseByValidation(requestId);
+        assertEq(usdc.balanceOf(provider), PRICE);
     }
 
     function test_EscrowReleaseByValidation() public {
@@ -223,11 +244,11 @@ contract ZkmlEscrowTest is HookFixtures {
         bytes memory asked = payerAsks(requestId);
         vm.prank(provider);
         vm.expectRevert();
-        validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
+        validator.respond(providerAgent, payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
         // ... the one made for the validator and the provider's agent does.
         (proof, pub) = statementAt(".escrow[0].validation");
         vm.prank(provider);
-        (bytes32 answered,) = validator.respond(payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
+        (bytes32 answered,) = validator.respond(providerAgent, payer, terms(0).salt, proof, pub, "ipfs://proof", asked);
         assertEq(answered, requestId);
         escrow.releaseByValidation(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);

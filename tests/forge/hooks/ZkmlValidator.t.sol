@@ -81,7 +81,7 @@ contract ZkmlValidatorTest is HookFixtures {
     function respond(uint256 i, string memory uri) internal returns (bytes32 requestHash, bytes32 responseHash) {
         (bytes memory proof, uint256[] memory pub) = statement(i);
         vm.prank(agentOwner);
-        return validator.respond(client, salt(i), proof, pub, uri, (i == 0 ? sig0 : sig1));
+        return validator.respond(agentId, client, salt(i), proof, pub, uri, (i == 0 ? sig0 : sig1));
     }
 
     // ----- interfaces -----
@@ -168,7 +168,7 @@ contract ZkmlValidatorTest is HookFixtures {
         identity.approve(anyone, agentId);
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(anyone);
-        (bytes32 answered,) = validator.respond(client, salt(0), proof, pub, "ipfs://r", sig0);
+        (bytes32 answered,) = validator.respond(agentId, client, salt(0), proof, pub, "ipfs://r", sig0);
         assertEq(answered, req0);
     }
 
@@ -177,7 +177,7 @@ contract ZkmlValidatorTest is HookFixtures {
         bytes32 s0 = salt(0); // parsed before measuring: the fixtures are a long storage string
         vm.prank(agentOwner);
         uint256 before = gasleft();
-        validator.respond(client, s0, proof, pub, "ipfs://response-0", sig0);
+        validator.respond(agentId, client, s0, proof, pub, "ipfs://response-0", sig0);
         emit log_named_uint("ZkmlValidator.respond gas (incl. validationResponse)", before - gasleft());
     }
 
@@ -190,10 +190,13 @@ contract ZkmlValidatorTest is HookFixtures {
         vm.prank(agentOwner);
         registry.validationRequest(address(validator), agentId, "", madeUp);
         (bytes memory proof, uint256[] memory pub) = statement(0);
-        // Whatever salt it names, respond lands on a derived hash, never on madeUp.
+        // Whatever salt it names, respond lands on a derived hash, never on madeUp (and the
+        // proof is bound to request 0's).
+        bytes32 derived = validator.requestHashOf(client, inputHashOf(pub), keccak256("another salt"));
+        uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, derived);
         vm.prank(agentOwner);
-        vm.expectRevert(bytes("unknown"));
-        validator.respond(client, keccak256("another salt"), proof, pub, "", sig0);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        validator.respond(agentId, client, keccak256("another salt"), proof, pub, "", sig0);
         (,, uint8 response,,,) = registry.getValidationStatus(madeUp);
         assertEq(response, 0);
     }
@@ -202,9 +205,12 @@ contract ZkmlValidatorTest is HookFixtures {
     ///         with request 0's client and salt, derives another hash.
     function test_RevertWhen_ProofIsForAnotherInput() public {
         (bytes memory proof, uint256[] memory pub) = statement(1);
+        bytes32 derived = validator.requestHashOf(client, inputHashOf(pub), salt(0));
+        assertTrue(derived != req0 && derived != req1);
+        uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, derived);
         vm.prank(agentOwner);
-        vm.expectRevert(bytes("unknown"));
-        validator.respond(client, salt(0), proof, pub, "", sig0);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     /// @notice Front-running the request: another agent registers the provider's request hash
@@ -227,7 +233,7 @@ contract ZkmlValidatorTest is HookFixtures {
         uint256 expected = ZkmlPublicInputs.validationContext(address(v2), thiefAgent, req0);
         vm.prank(thief);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        v2.respond(client, salt(0), proof, pub, "ipfs://stolen", sig0);
+        v2.respond(thiefAgent, client, salt(0), proof, pub, "ipfs://stolen", sig0);
     }
 
     /// @notice Front-running the response: someone copies the agent's pending respond with its own
@@ -236,7 +242,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(anyone);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.NotAgentOperator.selector, agentId, anyone));
-        validator.respond(client, salt(0), proof, pub, "ipfs://someone-elses-uri", sig0);
+        validator.respond(agentId, client, salt(0), proof, pub, "ipfs://someone-elses-uri", sig0);
         respond(0, "ipfs://response-0");
     }
 
@@ -251,7 +257,7 @@ contract ZkmlValidatorTest is HookFixtures {
         uint256 expected = ZkmlPublicInputs.validationContext(address(other), agentId, req0);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        other.respond(client, salt(0), proof, pub, "", sig0);
+        other.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ProofForAnotherChain() public {
@@ -260,14 +266,14 @@ contract ZkmlValidatorTest is HookFixtures {
         uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, req0);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        validator.respond(client, salt(0), proof, pub, "", sig0);
+        validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ProofIsWrong() public {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
         vm.expectRevert(ZkmlValidator.InvalidProof.selector);
-        validator.respond(client, salt(0), flipBit(proof, 100), pub, "", sig0);
+        validator.respond(agentId, client, salt(0), flipBit(proof, 100), pub, "", sig0);
         // Nothing was written.
         (,, uint8 response,,,) = registry.getValidationStatus(req0);
         assertEq(response, 0);
@@ -279,7 +285,8 @@ contract ZkmlValidatorTest is HookFixtures {
         (, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
         (bool ok, bytes memory ret, uint256 used) = callWith30MGas(
-            address(validator), abi.encodeCall(validator.respond, (client, salt(0), outsideG2Proof(), pub, "", sig0))
+            address(validator),
+            abi.encodeCall(validator.respond, (agentId, client, salt(0), outsideG2Proof(), pub, "", sig0))
         );
         assertFalse(ok);
         assertEq(ret, abi.encodeWithSelector(ZkmlValidator.InvalidProof.selector));
@@ -291,7 +298,7 @@ contract ZkmlValidatorTest is HookFixtures {
         pub[3] += 1;
         vm.prank(agentOwner);
         vm.expectRevert(ZkmlValidator.InvalidProof.selector);
-        validator.respond(client, salt(0), proof, pub, "", sig0);
+        validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_WrongModel() public {
@@ -299,21 +306,75 @@ contract ZkmlValidatorTest is HookFixtures {
         pub[0] = modelId + 1;
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongModel.selector, modelId + 1, modelId));
-        validator.respond(client, salt(0), proof, pub, "", sig0);
+        validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
-    function test_RevertWhen_ValidatorNotNamedInRequest() public {
-        // Request 0's task, requested from another validator at a fresh registry.
+    /// @notice Request 0's task, requested at a fresh registry from another validator: a
+    ///         validation at a second ZkmlValidator needs the client's signature for that one (the
+    ///         one it gave this validator does not count), and then the registry, whose request
+    ///         names the other validator, is not answered.
+    function test_RequestForAnotherValidatorIsNotAnsweredInTheRegistry() public {
         TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
-        ZkmlValidator v2 = new ZkmlValidator(reg2, verifier, modelId, 1);
-        vm.prank(agentOwner);
-        reg2.validationRequest(makeAddr("otherValidator"), agentId, "", req0);
-        (bytes memory proof, uint256[] memory pub) = statement(0);
-        vm.prank(agentOwner);
-        vm.expectRevert(
-            abi.encodeWithSelector(ZkmlValidator.NotRequestedValidator.selector, req0, makeAddr("otherValidator"))
+        ZkmlValidator v2 = ZkmlValidator(
+            deployAt(
+                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(reg2, verifier, modelId, 1)),
+                fixtureAddress("validator")
+            )
         );
-        v2.respond(client, salt(0), proof, pub, "", sig0);
+        address other = makeAddr("otherValidator");
+        vm.prank(agentOwner);
+        reg2.validationRequest(other, agentId, "", req0);
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        bytes memory forV2 = signRequest(CLIENT_PK, v2, req0);
+        vm.prank(agentOwner);
+        vm.expectEmit(address(v2));
+        emit ZkmlValidator.RegistryNotAnswered(req0, other, agentId);
+        v2.respond(agentId, client, salt(0), proof, pub, "", forV2);
+        (address named,, uint8 response,,,) = reg2.getValidationStatus(req0);
+        assertEq(named, other);
+        assertEq(response, 0);
+    }
+
+    /// @notice Review round 2, item 3: a request hash is public once the client shares it (an
+    ///         escrow's request id, a registration in the mempool) and the registry is first come,
+    ///         first served, so a squatter registers it first for an agent of its own. The
+    ///         validation does not depend on that registration: it is kept, and only the registry
+    ///         goes unanswered.
+    function test_SquattedRequestIsStillValidated() public {
+        TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
+        ZkmlValidator v = ZkmlValidator(
+            deployAt(
+                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(reg2, verifier, modelId, 1)),
+                fixtureAddress("validator")
+            )
+        );
+        address squatter = makeAddr("squatter");
+        vm.startPrank(squatter);
+        uint256 squatterAgent = identity.register("ipfs://squatter");
+        reg2.validationRequest(address(v), squatterAgent, "", req0);
+        vm.stopPrank();
+        vm.prank(agentOwner);
+        vm.expectRevert(bytes("exists"));
+        reg2.validationRequest(address(v), agentId, "", req0);
+
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        // Nor can the squatter answer it for its agent: the proof is bound to the client's agent.
+        uint256 expected = ZkmlPublicInputs.validationContext(address(v), squatterAgent, req0);
+        vm.prank(squatter);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        v.respond(squatterAgent, client, salt(0), proof, pub, "", sig0);
+
+        vm.prank(agentOwner);
+        vm.expectEmit(address(v));
+        emit ZkmlValidator.RegistryNotAnswered(req0, address(v), squatterAgent);
+        (bytes32 answered,) = v.respond(agentId, client, salt(0), proof, pub, "", sig0);
+        assertEq(answered, req0);
+        assertGt(v.validatedAt(req0), 0);
+        (address c, bytes32 ih,) = v.resultOf(req0);
+        assertEq(c, client);
+        assertEq(ih, inputHashOf(pub));
+        (,, uint8 response,,,) = reg2.getValidationStatus(req0);
+        assertEq(response, 0);
     }
 
     /// @notice Review round 2, item 2: the agent's owner records "zkml" 100s attributed to a
@@ -334,7 +395,7 @@ contract ZkmlValidatorTest is HookFixtures {
         for (uint256 k = 0; k < forged.length; k++) {
             vm.prank(agentOwner);
             vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
-            validator.respond(client, salt(0), proof, pub, "", forged[k]);
+            validator.respond(agentId, client, salt(0), proof, pub, "", forged[k]);
         }
         (,, uint8 response,,,) = registry.getValidationStatus(req0);
         assertEq(response, 0);
@@ -348,7 +409,7 @@ contract ZkmlValidatorTest is HookFixtures {
         bytes memory elsewhere = signRequest(CLIENT_PK, other, req0);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
-        validator.respond(client, salt(0), proof, pub, "", elsewhere);
+        validator.respond(agentId, client, salt(0), proof, pub, "", elsewhere);
     }
 
     /// @notice A contract client (a smart account) asks through ERC-1271; an ECDSA signature of
@@ -359,10 +420,10 @@ contract ZkmlValidatorTest is HookFixtures {
         vm.etch(client, address(new Erc1271Client(walletOwner)).code);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
-        validator.respond(client, salt(0), proof, pub, "", sig0);
+        validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
         bytes memory asked = signRequest(walletKey, validator, req0);
         vm.prank(agentOwner);
-        (bytes32 answered,) = validator.respond(client, salt(0), proof, pub, "", asked);
+        (bytes32 answered,) = validator.respond(agentId, client, salt(0), proof, pub, "", asked);
         assertEq(answered, req0);
     }
 
@@ -380,14 +441,14 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.AlreadyValidated.selector, req0));
-        validator.respond(client, salt(0), proof, pub, "", sig0);
+        validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_PublicInputsTooShort() public {
         (bytes memory proof,) = statement(0);
         uint256[] memory pub = new uint256[](3);
         vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.PublicInputsLength.selector, 3, 4));
-        validator.respond(client, salt(0), proof, pub, "", sig0);
+        validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ModelIdNotAFieldElement() public {
