@@ -26,9 +26,14 @@ static CHILD_PID: AtomicU32 = AtomicU32::new(0);
 /// How long anvil may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The repository root (this crate lives in `oracle-demo/`).
+/// The repository root (this crate lives in `oracle-demo/`): from the manifest directory cargo
+/// gives a process it runs (the tests), else the compiled-in one (script/demo.sh runs the binary
+/// it just built). A target directory shared by two clones can hold a test binary another clone
+/// built, whose compiled-in path points into that clone.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("oracle-demo has a parent").to_path_buf()
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from);
+    manifest.parent().expect("oracle-demo has a parent").to_path_buf()
 }
 
 /// Installs the pinned toolchain with `script/install-toolchain.sh` unless it is complete: the

@@ -21,8 +21,10 @@ use zkml_verifier_gen::starknet::{self, VerifierSpec};
 
 const ENTRY: &str = "verifier::verify_groth16_proof_bn254";
 
+/// From the manifest directory cargo gives the test process, not the compiled-in one (a shared
+/// target directory can hold a binary another clone built).
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf()
 }
 
 struct Proved {

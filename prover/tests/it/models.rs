@@ -9,8 +9,16 @@ use zkml::pipeline::{self, argmax};
 use zkml::quantize::QuantConfig;
 use zkml::stage1::{self, Stage1Proof};
 
+/// The repository root, from the manifest directory cargo gives the test process when it runs
+/// it, not the one compiled in: a target directory shared by two clones can hold a test binary
+/// another clone built, whose compiled-in paths point into that clone (docs/building.md).
+pub(crate) fn repo_root() -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR when it runs tests");
+    Path::new(&manifest).parent().expect("prover/ has a parent").to_path_buf()
+}
+
 pub(crate) fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)
+    repo_root().join("tests/data").join(name)
 }
 
 fn compile(model: &str, dir: &Path) -> Compiled {

@@ -3,6 +3,8 @@
 //! file must be refused, each with its own error.
 
 use std::path::{Path, PathBuf};
+
+use crate::models::repo_root;
 use std::process::Command;
 
 use ark_ec::AffineRepr;
@@ -12,10 +14,6 @@ use zkml::wrap::ptau::{self, PtauError};
 
 /// The power of the test ceremony: 2^6 constraints.
 pub(crate) const POWER: u32 = 6;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("prover/ has a parent").to_path_buf()
-}
 
 /// The test ceremony of power `POWER` (`snarkjs_ptau_of`).
 pub(crate) fn snarkjs_ptau() -> PathBuf {

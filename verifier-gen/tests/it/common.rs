@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// From the manifest directory cargo gives the test process, not the compiled-in one (a shared
+/// target directory can hold a binary another clone built).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf()
 }
 
 // Each forge suite is a foundry profile (foundry.toml) that compiles only its own sources into
