@@ -61,8 +61,9 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
 
     struct PendingUpgrade {
         IZkmlVerifier verifier;
-        uint256 modelId;
         uint64 notBefore; // 0: none pending
+        uint256 modelId;
+        bytes32 codeHash; // the new verifier's runtime code hash, as proposed
     }
 
     IZkmlVerifier public verifier;
@@ -90,7 +91,7 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
     event AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt);
     event NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt);
     event RoundProved(uint80 indexed roundId, uint256 indexed modelId, uint64 dataTimestamp, bytes32 statement);
-    event UpgradeProposed(address indexed newVerifier, uint256 newModelId, uint64 notBefore);
+    event UpgradeProposed(address indexed newVerifier, uint256 newModelId, bytes32 codeHash, uint64 notBefore);
     event UpgradeCancelled(address indexed newVerifier, uint256 newModelId);
     event VerifierRotated(
         address indexed oldVerifier, address indexed newVerifier, uint256 oldModelId, uint256 newModelId
@@ -116,6 +117,8 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
     error NoUpgradePending();
     error UpgradeTooEarly(uint64 notBefore, uint256 now_);
     error UpgradeDelayTooShort(uint64 upgradeDelay, uint64 minimum);
+    /// @notice The verifier's runtime code is not the code the upgrade names.
+    error VerifierCodeMismatch(bytes32 codeHash, bytes32 expected);
 
     /// @notice The shortest `upgradeDelay` a deployment may choose: with less, consumers could
     ///         not watch a proposed upgrade or signer change and leave before it applies (with
@@ -228,13 +231,21 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
         emit UpdaterSet(updater, allowed);
     }
 
-    /// @notice Step 1 of a model upgrade: the new verifier and model id, applicable from
-    ///         `upgradeDelay` seconds on. Replaces any pending proposal.
-    function proposeUpgrade(IZkmlVerifier newVerifier, uint256 newModelId) external onlyOwner {
+    /// @notice Step 1 of a model upgrade: the new verifier, pinned by its runtime code hash
+    ///         (`codeHash`: keccak256 of the generated verifier's deployed bytecode, which anyone
+    ///         can rebuild from the model's keys with `zkml-gen solidity` and the pinned solc:
+    ///         `cast keccak $(forge inspect <Name>Verifier deployedBytecode)`), and
+    ///         the model id, applicable from `upgradeDelay` seconds on. Replaces any pending
+    ///         proposal. Pinning the code, not the address, is what keeps a proxy out: a proxy's
+    ///         own code hash is not a generated verifier's, and it never changes when its
+    ///         implementation does.
+    function proposeUpgrade(IZkmlVerifier newVerifier, uint256 newModelId, bytes32 codeHash) external onlyOwner {
         _checkModel(newVerifier, newModelId, ModelIO(numInputs, inputBits, outputBits, outputFracBits));
+        _checkCode(newVerifier, codeHash);
         uint64 notBefore = uint64(block.timestamp) + upgradeDelay;
-        pendingUpgrade = PendingUpgrade({verifier: newVerifier, modelId: newModelId, notBefore: notBefore});
-        emit UpgradeProposed(address(newVerifier), newModelId, notBefore);
+        pendingUpgrade =
+            PendingUpgrade({verifier: newVerifier, notBefore: notBefore, modelId: newModelId, codeHash: codeHash});
+        emit UpgradeProposed(address(newVerifier), newModelId, codeHash, notBefore);
     }
 
     function cancelUpgrade() external onlyOwner {
@@ -249,10 +260,17 @@ abstract contract ZkmlOracle is AggregatorV3Interface, Ownable2Step, ReentrancyG
         PendingUpgrade memory p = pendingUpgrade;
         if (p.notBefore == 0) revert NoUpgradePending();
         if (block.timestamp < p.notBefore) revert UpgradeTooEarly(p.notBefore, block.timestamp);
+        // Again at the switch: code redeployed at the address since the proposal is not the code
+        // consumers watched for `upgradeDelay`.
+        _checkCode(p.verifier, p.codeHash);
         delete pendingUpgrade;
         emit VerifierRotated(address(verifier), address(p.verifier), modelId, p.modelId);
         verifier = p.verifier;
         modelId = p.modelId;
+    }
+
+    function _checkCode(IZkmlVerifier v, bytes32 codeHash) internal view {
+        if (address(v).codehash != codeHash) revert VerifierCodeMismatch(address(v).codehash, codeHash);
     }
 
     /// @dev A verifier for this feed: a contract whose public-input count is this feed's layout,

@@ -7,7 +7,7 @@ import {ZkmlOracle} from "../../../contracts/ZkmlOracle.sol";
 import {ZkmlSignedOracle} from "../../../contracts/ZkmlSignedOracle.sol";
 import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
 import {AggregatorV3Interface} from "../../../contracts/interfaces/AggregatorV3Interface.sol";
-import {IZkmlVerifier} from "../../../contracts/interfaces/IZkmlVerifier.sol";
+import {IZkmlVerifier, IZkmlVerifierLayout} from "../../../contracts/interfaces/IZkmlVerifier.sol";
 
 /// @notice A consumer written for Chainlink, unchanged: reads latestRoundData and checks freshness.
 contract ChainlinkStyleConsumer {
@@ -34,6 +34,30 @@ contract OtherLayoutVerifier {
 
     function verifyProof(bytes calldata, uint256[] calldata) external pure returns (bool) {
         return true;
+    }
+}
+
+/// @notice An upgradeable verifier: forwards to an implementation its deployer can swap.
+contract SwappableVerifier {
+    IZkmlVerifier public impl;
+    address internal immutable admin;
+
+    constructor(IZkmlVerifier impl_) {
+        impl = impl_;
+        admin = msg.sender;
+    }
+
+    function swap(IZkmlVerifier next) external {
+        require(msg.sender == admin, "admin");
+        impl = next;
+    }
+
+    function NUM_PUBLIC_INPUTS() external view returns (uint256) {
+        return IZkmlVerifierLayout(address(impl)).NUM_PUBLIC_INPUTS();
+    }
+
+    function verifyProof(bytes calldata proof, uint256[] calldata pub) external view returns (bool) {
+        return impl.verifyProof(proof, pub);
     }
 }
 
@@ -578,7 +602,7 @@ contract ZkmlOracleTest is HookFixtures {
         IZkmlVerifier next = newVerifier();
         vm.startPrank(attacker);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
-        oracle.proposeUpgrade(next, modelId);
+        oracle.proposeUpgrade(next, modelId, address(next).codehash);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
         oracle.applyUpgrade();
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, attacker));
@@ -592,9 +616,11 @@ contract ZkmlOracleTest is HookFixtures {
         IZkmlVerifier next = newVerifier();
         uint256 nextModel = modelId + 1;
         vm.expectEmit(address(oracle));
-        emit ZkmlOracle.UpgradeProposed(address(next), nextModel, uint64(block.timestamp) + DELAY);
+        emit ZkmlOracle.UpgradeProposed(
+            address(next), nextModel, address(next).codehash, uint64(block.timestamp) + DELAY
+        );
         vm.prank(owner);
-        oracle.proposeUpgrade(next, nextModel);
+        oracle.proposeUpgrade(next, nextModel, address(next).codehash);
         // Not yet: the old model still serves.
         assertEq(address(oracle.verifier()), address(verifier));
         vm.prank(owner);
@@ -621,9 +647,39 @@ contract ZkmlOracleTest is HookFixtures {
         submit(round(2));
     }
 
+    /// @notice Review round 2, item 4: an upgrade names the verifier's code, and the oracle checks
+    ///         the address holds it, at the proposal and again at the switch.
+    function test_RevertWhen_UpgradeCodeHashIsNotTheVerifiers() public {
+        IZkmlVerifier next = newVerifier();
+        bytes32 other = keccak256("some other verifier's code");
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.VerifierCodeMismatch.selector, address(next).codehash, other));
+        oracle.proposeUpgrade(next, modelId, other);
+    }
+
+    /// @notice Review round 2, item 4: a proxy verifier passes every check at the proposal, then
+    ///         its owner points it at code that accepts everything once the delay has passed.
+    ///         Pinned to the generated verifier's code hash, the proxy is refused; proposed with
+    ///         its own hash, it is announced as code that is not a generated verifier's.
+    function test_RevertWhen_UpgradeToAProxyVerifier() public {
+        SwappableVerifier proxy = new SwappableVerifier(verifier);
+        bytes32 generated = address(verifier).codehash;
+        vm.prank(owner);
+        vm.expectRevert(
+            abi.encodeWithSelector(ZkmlOracle.VerifierCodeMismatch.selector, address(proxy).codehash, generated)
+        );
+        oracle.proposeUpgrade(IZkmlVerifier(address(proxy)), modelId, generated);
+        assertTrue(address(proxy).codehash != generated);
+        // The swap changes what the proxy does, never its code hash.
+        bytes32 before = address(proxy).codehash;
+        proxy.swap(IZkmlVerifier(address(new OtherLayoutVerifier())));
+        assertEq(address(proxy).codehash, before);
+    }
+
     function test_OwnerCancelsUpgrade() public {
+        IZkmlVerifier next = newVerifier();
         vm.startPrank(owner);
-        oracle.proposeUpgrade(newVerifier(), modelId + 1);
+        oracle.proposeUpgrade(next, modelId + 1, address(next).codehash);
         oracle.cancelUpgrade();
         vm.warp(block.timestamp + DELAY);
         vm.expectRevert(ZkmlOracle.NoUpgradePending.selector);
@@ -679,18 +735,18 @@ contract ZkmlOracleTest is HookFixtures {
         IZkmlVerifier next = newVerifier();
         vm.prank(owner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.ModelIdNotAFieldElement.selector, R));
-        oracle.proposeUpgrade(next, R);
+        oracle.proposeUpgrade(next, R, address(next).codehash);
     }
 
     function test_RevertWhen_UpgradeVerifierHasAnotherLayout() public {
         OtherLayoutVerifier other = new OtherLayoutVerifier();
         vm.prank(owner);
         vm.expectRevert(abi.encodeWithSelector(ZkmlOracle.LayoutMismatch.selector, 5, 4));
-        oracle.proposeUpgrade(IZkmlVerifier(address(other)), modelId);
+        oracle.proposeUpgrade(IZkmlVerifier(address(other)), modelId, address(other).codehash);
         // Nor an account without code.
         vm.prank(owner);
         vm.expectRevert(ZkmlOracle.ZeroVerifier.selector);
-        oracle.proposeUpgrade(IZkmlVerifier(attacker), modelId);
+        oracle.proposeUpgrade(IZkmlVerifier(attacker), modelId, bytes32(0));
     }
 
     function test_RevertWhen_DeployedWithAnotherLayout() public {
