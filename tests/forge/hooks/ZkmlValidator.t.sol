@@ -46,13 +46,7 @@ contract ZkmlValidatorTest is HookFixtures {
         client = vm.parseJsonAddress(fx, ".client");
         assertEq(client, vm.addr(CLIENT_PK));
         identity = new TestIdentityRegistry();
-        registry = new TestValidationRegistry(address(identity));
-        validator = ZkmlValidator(
-            deployAt(
-                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(registry, verifier, modelId, 1)),
-                fixtureAddress("validator")
-            )
-        );
+        (registry, validator) = freshValidatorAt(fixtureAddress("validator"));
         vm.prank(agentOwner);
         agentId = identity.register("ipfs://agent-registration.json");
         req0 = vm.parseJsonBytes32(fx, ".validator[0].requestHash");
@@ -67,6 +61,15 @@ contract ZkmlValidatorTest is HookFixtures {
 
     function signRequest(uint256 key, ZkmlValidator v, bytes32 requestHash) internal view returns (bytes memory) {
         return _signFor(key, v, agentId, requestHash);
+    }
+
+    /// @notice A validation registry of its own and a validator over it, deployed at `at` (the
+    ///         fixtures' proofs count only at the fixtures' validator address).
+    function freshValidatorAt(address at) internal returns (TestValidationRegistry reg, ZkmlValidator v) {
+        reg = new TestValidationRegistry(address(identity));
+        v = ZkmlValidator(
+            deployAt(abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(reg, verifier, modelId, 1)), at)
+        );
     }
 
     function salt(uint256 i) internal view returns (bytes32) {
@@ -217,13 +220,7 @@ contract ZkmlValidatorTest is HookFixtures {
     ///         under its own id first; the provider's proof (bound to agent 0) is no use to it.
     function test_RevertWhen_RequestHijackedByAnotherAgent() public {
         // A fresh registry where the attacker gets there first.
-        TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
-        ZkmlValidator v2 = ZkmlValidator(
-            deployAt(
-                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(reg2, verifier, modelId, 1)),
-                makeAddr("validator2")
-            )
-        );
+        (TestValidationRegistry reg2, ZkmlValidator v2) = freshValidatorAt(makeAddr("validator2"));
         address thief = makeAddr("thief");
         vm.prank(thief);
         uint256 thiefAgent = identity.register("ipfs://thief");
@@ -314,13 +311,7 @@ contract ZkmlValidatorTest is HookFixtures {
     ///         one it gave this validator does not count), and then the registry, whose request
     ///         names the other validator, is not answered.
     function test_RequestForAnotherValidatorIsNotAnsweredInTheRegistry() public {
-        TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
-        ZkmlValidator v2 = ZkmlValidator(
-            deployAt(
-                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(reg2, verifier, modelId, 1)),
-                fixtureAddress("validator")
-            )
-        );
+        (TestValidationRegistry reg2, ZkmlValidator v2) = freshValidatorAt(fixtureAddress("validator"));
         address other = makeAddr("otherValidator");
         vm.prank(agentOwner);
         reg2.validationRequest(other, agentId, "", req0);
@@ -341,13 +332,7 @@ contract ZkmlValidatorTest is HookFixtures {
     ///         validation does not depend on that registration: it is kept, and only the registry
     ///         goes unanswered.
     function test_SquattedRequestIsStillValidated() public {
-        TestValidationRegistry reg2 = new TestValidationRegistry(address(identity));
-        ZkmlValidator v = ZkmlValidator(
-            deployAt(
-                abi.encodePacked(type(ZkmlValidator).creationCode, abi.encode(reg2, verifier, modelId, 1)),
-                fixtureAddress("validator")
-            )
-        );
+        (TestValidationRegistry reg2, ZkmlValidator v) = freshValidatorAt(fixtureAddress("validator"));
         address squatter = makeAddr("squatter");
         vm.startPrank(squatter);
         uint256 squatterAgent = identity.register("ipfs://squatter");
