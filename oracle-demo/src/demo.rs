@@ -20,7 +20,7 @@ use zkml::quantize::QuantConfig;
 use zkml::stage1::Stage1Proof;
 use zkml::wrap::ProverKey;
 use zkml::wrap::WrapProof;
-use zkml_verifier_gen::{calldata, hooks, solidity};
+use zkml_verifier_gen::{calldata, hooks, solc, solidity};
 
 use crate::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, repo_root};
 use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator, IZkmlVerifier};
@@ -264,7 +264,9 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     // 3. Solidity, with the pinned solc-js.
     let t = Instant::now();
     let read = |p: &str| std::fs::read_to_string(root.join(p)).with_context(|| format!("reading {p}"));
-    let codes = crate::solc::compile(
+    crate::anvil::ensure_toolchain(&root)?;
+    let codes = solc::compile(
+        &root.join("script/solc"),
         &root,
         &[
             ("generated/ZkmlPriceVerifier.sol".into(), verifier_src),
@@ -283,7 +285,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             ),
         ],
     )?;
-    crate::bindings::check(&codes.abis)?;
+    crate::bindings::check(&codes.abis())?;
     let code = |n: &str| codes.code(n);
     println!(
         "compiled ZkmlPriceVerifier, ZkmlSignedOracle, CollateralMonitor, ZkmlEscrow, ZkmlValidator and the test USDC and ERC-8004 registries with solc-js 0.8.28: {:.1} s",

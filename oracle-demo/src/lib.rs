@@ -12,7 +12,6 @@ pub mod anvil;
 pub mod bindings;
 pub mod demo;
 pub mod payment;
-pub mod solc;
 
 pub use demo::{AttackReport, Options, RoundReport, Summary, run};
 pub use payment::{Balances, PaymentReport};

@@ -59,7 +59,7 @@ pub struct Setup<'a, P: Provider> {
     pub me: &'a P,
     pub me_address: Address,
     pub chain_id: u64,
-    pub codes: &'a crate::solc::Artifacts,
+    pub codes: &'a zkml_verifier_gen::solc::Artifacts,
     pub compiled: &'a Compiled,
     pub pk: &'a ProverKey,
     pub verifier: Address,

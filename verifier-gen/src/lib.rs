@@ -7,6 +7,8 @@
 //! - [`model`] reads a compiled model directory's public-input layout (settings.json) and
 //!   renders the typed entry point `verify(...)` and its calldata.
 //! - [`io`] reads verifying keys, proofs and public inputs from files.
+//! - [`solc`] compiles Solidity (the generated verifier, the hooks) with one set of settings, so
+//!   the runtime code hash of a generated verifier is reproducible.
 //!
 //! Proof layout (shared by the contract and the encoder): 8 big-endian 32-byte words,
 //! `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`. `A` is encoded as the prover produced it
@@ -19,6 +21,7 @@ pub mod hooks;
 pub mod io;
 pub mod keys;
 pub mod model;
+pub mod solc;
 pub mod solidity;
 pub mod starknet;
 

@@ -1,6 +1,6 @@
 //! `zkml-gen`: renders on-chain verifiers and their calldata.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use ark_ff::PrimeField;
@@ -12,6 +12,10 @@ Examples:
   # Render the verifier of a compiled model (zkml compile + zkml setup): verifyProof plus the
   # typed entry point, e.g. verify(bytes proof, uint256 context, int256[16] input, int256 output)
   zkml-gen solidity build/price_mlp --out PriceMlpVerifier.sol --contract-name PriceMlpVerifier
+
+  # ...and print its runtime code hash (what an oracle's proposeUpgrade pins), compiled with the
+  # repository's solc-js wrapper (optimizer 200 runs, cancun, no metadata)
+  zkml-gen solidity build/price_mlp --out PriceMlpVerifier.sol --solc script/solc
 
   # Hex calldata of the typed entry point for a wrapped proof (zkml prove --wrap)
   zkml-gen calldata build/price_mlp proof.bin
@@ -71,6 +75,11 @@ enum Command {
         /// with no contribution, keys with no recorded setup): for tests. The contract says so.
         #[arg(long)]
         allow_dev_keys: bool,
+        /// The solc to compile the verifier with, to print its runtime code hash (what
+        /// `proposeUpgrade` pins): a native solc 0.8.x or the repository's script/solc. Default:
+        /// `solc` on the PATH, if there is one.
+        #[arg(long, value_name = "PATH")]
+        solc: Option<PathBuf>,
     },
     /// Print hex ABI calldata: of the typed entry point for a model directory and a wrap proof,
     /// of verifyProof(bytes,uint256[]) for a verifying key file.
@@ -157,9 +166,29 @@ enum Command {
     },
 }
 
+/// Compiles the rendered verifier and prints its runtime code hash on stdout. With no `--solc`,
+/// uses `solc` from the PATH, and only says how to get the hash when there is none.
+fn print_code_hash(solc: Option<&Path>, out: &Path, name: &str, src: String) -> Result<()> {
+    let program = solc.unwrap_or(Path::new("solc"));
+    let version = match zkml_verifier_gen::solc::version(program) {
+        Ok(v) => v,
+        Err(e) if solc.is_none() => {
+            eprintln!("no runtime code hash: no solc on the PATH ({e:#}); pass --solc PATH to print it");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let base = std::env::current_dir()?;
+    let unit = out.file_name().map_or_else(|| format!("{name}.sol"), |f| f.to_string_lossy().into_owned());
+    let artifacts = zkml_verifier_gen::solc::compile(program, &base, &[(unit, src)])?;
+    eprintln!("compiled with {} ({version}; {})", program.display(), zkml_verifier_gen::solc::SETTINGS);
+    println!("runtime code hash: {}", artifacts.get(name)?.code_hash());
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Solidity { vk, out, contract_name, precompile_gas, allow_dev_keys } => {
+        Command::Solidity { vk, out, contract_name, precompile_gas, allow_dev_keys, solc } => {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
@@ -174,12 +203,13 @@ fn main() -> Result<()> {
                 solidity::check_code_size(&key, None)?;
                 (solidity::render_with(&key, &contract_name, None, precompile_gas, note.as_deref()), key)
             };
-            std::fs::write(&out, src).with_context(|| format!("cannot write {}", out.display()))?;
+            std::fs::write(&out, &src).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
                 "wrote {} (contract {contract_name}, {} public inputs)",
                 out.display(),
                 vk.gamma_abc_g1.len() - 1
             );
+            print_code_hash(solc.as_deref(), &out, &contract_name, src)?;
         }
         Command::Calldata { vk, proof, public_inputs, verify_proof, compact } if vk.is_dir() => {
             if public_inputs.is_some() {

@@ -3,14 +3,14 @@
 //! file must be refused, each with its own error.
 
 use std::path::{Path, PathBuf};
-
-use crate::models::repo_root;
 use std::process::Command;
 
 use ark_ec::AffineRepr;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zkml::wrap::ptau::{self, PtauError};
+
+use crate::models::repo_root;
 
 /// The power of the test ceremony: 2^6 constraints.
 pub(crate) const POWER: u32 = 6;
@@ -20,36 +20,13 @@ pub(crate) fn snarkjs_ptau() -> PathBuf {
     snarkjs_ptau_of(POWER)
 }
 
-/// A ceremony of power `power` as a production user gets one: snarkjs `powersoftau new`, one
-/// contribution, a beacon and `prepare phase2` (the Lagrange sections the Hermez files carry).
-/// Made once per machine; written under a temporary name and renamed, so tests running at once
-/// never read a half-written file. The file before `prepare phase2` is kept beside it
-/// (`unprepared`): the same powers in another file.
+/// A ceremony of power `power` as a production user gets one, made once per machine by
+/// `script/test-ptau.sh` (snarkjs; see there).
 pub(crate) fn snarkjs_ptau_of(power: u32) -> PathBuf {
-    let dir = std::env::home_dir().expect("a home directory").join(".cache/zkml-ptau");
-    let out = dir.join(format!("snarkjs-0.7.6-power{power}.ptau"));
-    if out.exists() {
-        return out;
-    }
-    let root = repo_root();
-    let ok =
-        Command::new("bash").arg(root.join("script/install-toolchain.sh")).status().expect("run install-toolchain");
-    assert!(ok.success(), "script/install-toolchain.sh failed");
-    std::fs::create_dir_all(&dir).unwrap();
-    let tmp = tempfile::tempdir_in(&dir).unwrap();
-    let t = |name: &str| tmp.path().join(name).display().to_string();
-    let snarkjs = |args: &[&str]| {
-        let o = Command::new(root.join("node_modules/.bin/snarkjs")).args(args).output().expect("run snarkjs");
-        assert!(o.status.success(), "snarkjs {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    };
-    snarkjs(&["powersoftau", "new", "bn128", &power.to_string(), &t("0.ptau")]);
-    snarkjs(&["powersoftau", "contribute", &t("0.ptau"), &t("1.ptau"), "--name=zkml test", "-e=zkml test entropy"]);
-    let beacon = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-    snarkjs(&["powersoftau", "beacon", &t("1.ptau"), &t("2.ptau"), beacon, "10", "-n=final beacon"]);
-    snarkjs(&["powersoftau", "prepare", "phase2", &t("2.ptau"), &t("final.ptau")]);
-    std::fs::rename(tmp.path().join("2.ptau"), unprepared(&out)).unwrap();
-    std::fs::rename(tmp.path().join("final.ptau"), &out).unwrap();
-    out
+    let script = repo_root().join("script/test-ptau.sh");
+    let o = Command::new("bash").arg(&script).arg(power.to_string()).output().expect("run script/test-ptau.sh");
+    assert!(o.status.success(), "script/test-ptau.sh {power}: {}", String::from_utf8_lossy(&o.stderr));
+    PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
 }
 
 /// The file `snarkjs_ptau_of` keeps beside `prepared`: its powers before `prepare phase2`.

@@ -66,49 +66,19 @@ pub fn forge_test(root: &Path, profile: &str, instance: Option<&str>, args: &[&s
 }
 
 /// Compiles `sources` (unit name, text) as one compilation unit with the pinned solc
-/// (`script/solc`, solc-js, which starts afresh: no cache) and foundry.toml's settings (optimizer,
-/// 200 runs, cancun, the OpenZeppelin remapping); imports not among the sources are read from the
-/// repository. Asserts that solc ran and reported no error; returns its standard-JSON output.
-pub fn solc_unit(root: &Path, sources: &[(String, String)]) -> serde_json::Value {
-    use std::io::Write;
-    let sources: serde_json::Map<_, _> =
-        sources.iter().map(|(name, text)| (name.clone(), serde_json::json!({ "content": text }))).collect();
-    let input = serde_json::json!({
-        "language": "Solidity",
-        "sources": sources,
-        "settings": {
-            "optimizer": { "enabled": true, "runs": 200 },
-            "evmVersion": "cancun",
-            "remappings": ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
-            "outputSelection": { "*": { "*": ["evm.bytecode.object", "evm.deployedBytecode.object"] } },
-        },
-    });
+/// (`script/solc`, solc-js, which starts afresh: no cache) and the settings of
+/// `zkml_verifier_gen::solc`; imports not among the sources are read from the repository. Panics
+/// when solc does not run or reports an error.
+pub fn solc_unit(root: &Path, sources: &[(String, String)]) -> zkml_verifier_gen::solc::Artifacts {
     toolchain(root);
-    let root_s = root.display().to_string();
-    let mut child = Command::new(root.join("script/solc"))
-        .args(["--base-path", &root_s, "--allow-paths", &format!("{root_s},{root_s}/node_modules"), "--standard-json"])
-        .current_dir(root)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script/solc");
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "script/solc failed: {}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("solc output JSON");
-    for e in v["errors"].as_array().into_iter().flatten() {
-        assert_ne!(e["severity"], "error", "solc: {}", e["formattedMessage"]);
-    }
-    v
+    zkml_verifier_gen::solc::compile(&root.join("script/solc"), root, sources).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Compiles one source alone (see `solc_unit`); returns (creation, runtime) bytecode.
 pub fn solc(root: &Path, name: &str, source: &str) -> (Vec<u8>, Vec<u8>) {
-    let v = solc_unit(root, &[(format!("{name}.sol"), source.to_string())]);
-    let c = &v["contracts"][format!("{name}.sol")][name]["evm"];
-    let get = |k: &str| hex::decode(c[k]["object"].as_str().expect("bytecode")).unwrap();
-    (get("bytecode"), get("deployedBytecode"))
+    let out = solc_unit(root, &[(format!("{name}.sol"), source.to_string())]);
+    let c = out.get(name).unwrap();
+    (c.creation.clone(), c.runtime.clone())
 }
 
 /// Every contract under `contracts/` (the hooks, their interfaces and test stand-ins) as

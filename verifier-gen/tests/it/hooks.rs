@@ -317,8 +317,33 @@ fn write_generated(root: &Path) {
     assert!(sol.contains("uint256 public constant NUM_PUBLIC_INPUTS = 4;"));
     let code = solc(root, "HookVerifier", &sol).0;
     fx["verifierBytecode"] = json!(format!("0x{}", hex::encode(code)));
+    fx["verifierCodeHash"] = json!(zkml_gen_code_hash(root, &vk));
     write_if_changed(&dir.join("HookVerifier.sol"), &sol);
     write_if_changed(&dir.join("hook_fixtures.json"), &serde_json::to_string_pretty(&fx).unwrap());
+}
+
+/// The runtime code hash `zkml-gen solidity --solc script/solc` prints for a verifier of `vk`:
+/// the forge tests propose upgrades with it and check that the deployed verifier has it.
+fn zkml_gen_code_hash(root: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> String {
+    use ark_serialize::CanonicalSerialize;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    vk.serialize_compressed(&mut bytes).unwrap();
+    std::fs::write(tmp.path().join("vk.bin"), bytes).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen"))
+        .current_dir(root)
+        .arg("solidity")
+        .arg(tmp.path().join("vk.bin"))
+        .args(["--contract-name", "HookVerifier", "--allow-dev-keys", "--solc", "script/solc", "--out"])
+        .arg(tmp.path().join("HookVerifier.sol"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "zkml-gen solidity --solc: {stderr}");
+    assert!(stderr.contains("no metadata"), "zkml-gen names the settings of the hash: {stderr}");
+    let hash = stdout.trim().strip_prefix("runtime code hash: ").unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(hash.len(), 66, "{hash}");
+    hash.to_string()
 }
 
 #[test]

@@ -1,0 +1,139 @@
+//! Compiles Solidity through solc's standard-JSON interface: a native `solc`, or the repository's
+//! `script/solc` (the pinned solc-js), with one set of settings for every caller — the optimizer
+//! at 200 runs and evm cancun as in foundry.toml, and no metadata trailer.
+//!
+//! Without the trailer (the CBOR hash of the metadata, which holds the unit's path and the
+//! project's remappings) the runtime code depends only on the source text, the compiler version
+//! and these settings: anyone can rebuild a generated verifier and get the code hash that
+//! `zkml-gen solidity --solc` prints and that the oracle's `proposeUpgrade` pins. forge builds
+//! the same code with `--no-metadata`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use alloy_primitives::{B256, keccak256};
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+/// The settings every compile here uses, in words (for what the CLI prints).
+pub const SETTINGS: &str = "optimizer 200 runs, evm cancun, no metadata (forge --no-metadata)";
+
+/// One compiled contract.
+pub struct Contract {
+    /// Its JSON ABI.
+    pub abi: Value,
+    /// Creation bytecode; empty for an interface or an abstract contract.
+    pub creation: Vec<u8>,
+    /// Runtime (deployed) bytecode, with no immutables to fill in for the contracts zkml generates.
+    pub runtime: Vec<u8>,
+}
+
+impl Contract {
+    /// keccak256 of the runtime code: what `EXTCODEHASH` returns once it is deployed.
+    pub fn code_hash(&self) -> B256 {
+        keccak256(&self.runtime)
+    }
+}
+
+/// What solc made of the sources, by contract name.
+#[derive(Default)]
+pub struct Artifacts {
+    pub contracts: BTreeMap<String, Contract>,
+}
+
+impl Artifacts {
+    /// The contract `name`.
+    pub fn get(&self, name: &str) -> Result<&Contract> {
+        self.contracts.get(name).with_context(|| format!("solc compiled no contract {name}"))
+    }
+
+    /// The creation bytecode of `name`, which must be deployable.
+    pub fn code(&self, name: &str) -> Result<Vec<u8>> {
+        let c = self.get(name)?;
+        if c.creation.is_empty() {
+            bail!("solc produced no bytecode for {name} (an interface or an abstract contract)");
+        }
+        Ok(c.creation.clone())
+    }
+
+    /// Every contract's ABI, by name.
+    pub fn abis(&self) -> BTreeMap<String, Value> {
+        self.contracts.iter().map(|(n, c)| (n.clone(), c.abi.clone())).collect()
+    }
+}
+
+/// Compiles `sources` (unit name, Solidity text) as one compilation unit with `solc`. Imports that
+/// are not among the sources are read from under `base` (unit names are paths relative to it; the
+/// OpenZeppelin remapping points into its node_modules/). Contract names must be unique.
+pub fn compile(solc: &Path, base: &Path, sources: &[(String, String)]) -> Result<Artifacts> {
+    let srcs: serde_json::Map<_, _> =
+        sources.iter().map(|(name, text)| (name.clone(), json!({ "content": text }))).collect();
+    let input = json!({
+        "language": "Solidity",
+        "sources": srcs,
+        "settings": {
+            "optimizer": { "enabled": true, "runs": 200 },
+            "evmVersion": "cancun",
+            "metadata": { "appendCBOR": false, "bytecodeHash": "none" },
+            "remappings": ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
+            "outputSelection": { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } }
+        }
+    });
+    let base_s = base.display().to_string();
+    let mut child = Command::new(solc)
+        .args(["--base-path", &base_s, "--allow-paths", &format!("{base_s},{base_s}/node_modules"), "--standard-json"])
+        .current_dir(base)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {} (script/solc needs node >= 20)", solc.display()))?;
+    child.stdin.take().context("solc's stdin")?.write_all(input.to_string().as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{} failed: {}", solc.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let v: Value =
+        serde_json::from_slice(&out.stdout).with_context(|| format!("{} printed no standard JSON", solc.display()))?;
+    let errors: Vec<&str> = v["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["severity"] == "error")
+        .map(|e| e["formattedMessage"].as_str().unwrap_or("?"))
+        .collect();
+    if !errors.is_empty() {
+        bail!("Solidity compilation failed:\n{}", errors.join("\n"));
+    }
+    let mut artifacts = Artifacts::default();
+    for (unit, contracts) in v["contracts"].as_object().context("no contracts in solc's output")? {
+        for (name, c) in contracts.as_object().into_iter().flatten() {
+            let bytes = |key: &str| {
+                alloy_primitives::hex::decode(c["evm"][key]["object"].as_str().unwrap_or(""))
+                    .with_context(|| format!("solc's {key} of {name} is not hex"))
+            };
+            let contract =
+                Contract { abi: c["abi"].clone(), creation: bytes("bytecode")?, runtime: bytes("deployedBytecode")? };
+            if artifacts.contracts.insert(name.clone(), contract).is_some() {
+                bail!("two contracts named {name} (one in {unit}): artifacts are looked up by name");
+            }
+        }
+    }
+    Ok(artifacts)
+}
+
+/// The version `solc --version` reports (its last line, e.g. "Version: 0.8.28+commit.7893614a…").
+pub fn version(solc: &Path) -> Result<String> {
+    let out = Command::new(solc).arg("--version").output().with_context(|| format!("cannot run {}", solc.display()))?;
+    if !out.status.success() {
+        bail!("{} --version failed: {}", solc.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .context("solc --version printed nothing")
+}
