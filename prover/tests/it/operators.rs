@@ -20,7 +20,7 @@ impl Rng {
     }
 }
 
-pub(crate) fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
+fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
     TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() }
 }
 
@@ -38,7 +38,7 @@ fn ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
 
-pub(crate) fn int(name: &str, v: i64) -> AttributeProto {
+fn int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: v, ..Default::default() }
 }
 
@@ -46,7 +46,7 @@ fn float(name: &str, v: f32) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: v, ..Default::default() }
 }
 
-pub(crate) fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         name: format!("{op}_{output}"),
         op_type: op.into(),
@@ -78,7 +78,7 @@ fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
     }
 }
 
-pub(crate) fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output: &str) -> Vec<u8> {
+fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output: &str) -> Vec<u8> {
     model_v(nodes, inits, input, output, 13)
 }
 

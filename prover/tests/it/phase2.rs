@@ -218,21 +218,27 @@ fn a_key_that_does_not_derive_from_the_ptau_is_refused() {
     assert!(matches!(check(&k), Err(Phase2Error::Delta("δ·G2"))));
 }
 
-/// A model small enough for a test ceremony (its wrap circuit needs power 13): a Gemm and a
-/// Relu at 6 bits, compiled with the command line into `dir`.
+/// A model small enough for a test ceremony (its wrap circuit needs power 13): tests/data's
+/// tiny_gemm (a Gemm and a Relu, `script/tiny_gemm.py`) compiled at 6 bits with the command line
+/// into `dir`; its input is copied to `dir`/input.json.
 fn tiny_model(dir: &Path) -> PathBuf {
-    use crate::operators::{int, model, node, tensor};
-    let nodes =
-        vec![node("Gemm", &["input", "w", "b"], "g", vec![int("transB", 1)]), node("Relu", &["g"], "out", vec![])];
-    let w = vec![0.5, -0.25, 0.125, 1.0, -0.5, 0.75, 0.25, -1.0];
-    let inits = vec![tensor("w", &[2, 4], w), tensor("b", &[2], vec![0.1, -0.1])];
-    let onnx = dir.join("m.onnx");
-    std::fs::write(&onnx, model(nodes, inits, &[1, 4], "out")).unwrap();
+    let data = crate::models::repo_root().join("tests/data");
     let input = dir.join("input.json");
-    std::fs::write(&input, r#"{"input_data": [[0.5, -0.5, 0.25, 1.0]]}"#).unwrap();
+    std::fs::copy(data.join("tiny_gemm.input.json"), &input).unwrap();
     let out = dir.join("model");
-    let (o, i, d) = (onnx.to_str().unwrap(), input.to_str().unwrap(), out.to_str().unwrap());
-    let (ok, log) = zkml(&["compile", o, "--calibrate", i, "--out", d, "--lookup-bits", "6", "--weight-bits", "6"]);
+    let (o, i, d) = (data.join("tiny_gemm.onnx"), input.to_str().unwrap(), out.to_str().unwrap());
+    let (ok, log) = zkml(&[
+        "compile",
+        o.to_str().unwrap(),
+        "--calibrate",
+        i,
+        "--out",
+        d,
+        "--lookup-bits",
+        "6",
+        "--weight-bits",
+        "6",
+    ]);
     assert!(ok, "{log}");
     out
 }

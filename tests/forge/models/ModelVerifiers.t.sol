@@ -395,3 +395,11 @@ contract LenetVerifierTest is ModelVerifierSuite {
         return "tests/forge/generated/verifier_lenet.json";
     }
 }
+
+/// @notice The verifier of keys from a key ceremony (snarkjs Powers of Tau, two contributions, a
+///         beacon), rendered without --allow-dev-keys.
+contract TinyGemmCeremonyVerifierTest is ModelVerifierSuite {
+    function fixturePath() internal pure override returns (string memory) {
+        return "tests/forge/generated/verifier_tiny_gemm.json";
+    }
+}

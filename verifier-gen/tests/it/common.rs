@@ -34,6 +34,15 @@ pub fn toolchain(root: &Path) {
     assert!(status.success(), "{} failed ({status})", script.display());
 }
 
+/// A test Powers-of-Tau file of power `power`, made once per machine by `script/test-ptau.sh`
+/// (snarkjs: a contribution, a beacon, `prepare phase2`).
+pub fn test_ptau(power: u32) -> PathBuf {
+    let script = repo_root().join("script/test-ptau.sh");
+    let o = Command::new("bash").arg(&script).arg(power.to_string()).output().expect("run script/test-ptau.sh");
+    assert!(o.status.success(), "script/test-ptau.sh {power}: {}", String::from_utf8_lossy(&o.stderr));
+    PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
+}
+
 /// The pinned forge (see `toolchain`).
 pub fn forge(root: &Path) -> PathBuf {
     toolchain(root);

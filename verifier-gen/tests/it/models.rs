@@ -1,13 +1,15 @@
-//! End to end on real models: `zkml` compile → dev setup (fixed seed) → prove (stage 1 + Groth16
+//! End to end on real models: `zkml` compile → dev setup (fixed seed) or a ceremony → prove (stage 1 + Groth16
 //! wrap) → `zkml-gen solidity DIR` / `zkml-gen calldata DIR PROOF` (the binary) → the pinned solc
 //! → forge, running the hand-written suites of `tests/forge/models/ModelVerifiers.t.sol` on the
 //! fixtures written to `tests/forge/generated/verifier_<model>.json` (git-ignored).
 //!
-//! One test per model: `cargo test --workspace price_mlp_verifier_end_to_end`, and lenet's
-//! (`lenet_verifier_end_to_end`, the slower: its dev setup and wrap).
+//! One test per model: `cargo test --workspace price_mlp_verifier_end_to_end`, lenet's
+//! (`lenet_verifier_end_to_end`, the slower: its dev setup and wrap) and tiny_gemm's from a key
+//! ceremony instead of a dev setup (`tiny_gemm_ceremony_verifier_end_to_end`).
 
 use crate::common::{
-    forge, forge_test, hook_contract_sources, repo_root, solc, solc_unit, with_b_outside_g2, write_if_changed,
+    forge, forge_test, hook_contract_sources, repo_root, solc, solc_unit, test_ptau, with_b_outside_g2,
+    write_if_changed,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +21,7 @@ use zkml::artifact::{self, Compiled};
 use zkml::field::F;
 use zkml::pipeline;
 use zkml::quantize::QuantConfig;
+use zkml::setup;
 use zkml::wrap::{self, WrapProof};
 use zkml_verifier_gen::{calldata, model::ModelLayout};
 
@@ -26,8 +29,18 @@ fn data(name: &str) -> PathBuf {
     repo_root().join("tests/data").join(name)
 }
 
-/// A compiled model directory with vk.bin (dev setup, fixed seed) and a wrapped proof of the
-/// model's sample input (fixed prover randomness), written to DIR/proof.bin.
+/// Where a model's Groth16 keys come from.
+#[derive(Clone, Copy, PartialEq)]
+enum Keys {
+    /// A dev setup with a fixed seed: forgeable, so zkml-gen renders it only with --allow-dev-keys.
+    Dev,
+    /// A ceremony as docs/setup.md describes it: a snarkjs Powers of Tau of power 13, two
+    /// contributions and a beacon; zkml-gen renders it as it is.
+    Ceremony,
+}
+
+/// A compiled model directory with vk.bin (and, from a ceremony, vk.json and the record) and a
+/// wrapped proof of the model's sample input (fixed prover randomness), written to DIR/proof.bin.
 struct Proved {
     dir: PathBuf,
     compiled: Compiled,
@@ -36,11 +49,29 @@ struct Proved {
 }
 
 fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
+    prove_model_with(tmp, model, context, QuantConfig::default(), Keys::Dev)
+}
+
+fn prove_model_with(tmp: &Path, model: &str, context: u64, cfg: QuantConfig, keys: Keys) -> Proved {
     let dir = tmp.join(model);
     let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
-    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &dir).unwrap();
-    let (pk, vk) = wrap::dev_setup(&c.graph, c.id, 1).unwrap();
-    artifact::write_key(&dir.join(artifact::VK_FILE), &vk).unwrap();
+    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, cfg, &dir).unwrap();
+    let pk = match keys {
+        Keys::Dev => {
+            let (pk, vk) = wrap::dev_setup(&c.graph, c.id, 1).unwrap();
+            artifact::write_key(&dir.join(artifact::VK_FILE), &vk).unwrap();
+            pk
+        }
+        Keys::Ceremony => {
+            let start = setup::from_ptau(&dir, &test_ptau(13)).unwrap();
+            assert_eq!(start.power, 13);
+            setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
+            setup::contribute(&dir, None).unwrap();
+            setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
+            artifact::read_prover_key(&dir, None).unwrap()
+        }
+    };
+    let vk = pk.pk.vk.clone();
     let s1 = pipeline::prove(&c, &samples[0]).unwrap();
     let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7))
         .unwrap();
@@ -53,6 +84,15 @@ fn zkml_gen(args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_zkml-gen")).args(args).output().unwrap();
     assert!(out.status.success(), "zkml-gen {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `zkml-gen solidity ARGS…`, with --allow-dev-keys for dev keys (which it refuses without).
+fn zkml_gen_for(keys: Keys, args: &[&std::ffi::OsStr]) -> String {
+    let mut args = args.to_vec();
+    if keys == Keys::Dev {
+        args.push("--allow-dev-keys".as_ref());
+    }
+    zkml_gen(&args)
 }
 
 fn hex_u256(x: &F) -> String {
@@ -78,9 +118,10 @@ struct Figures {
     capped_compact_gas: u64,
 }
 
-/// Renders `model`'s verifier with the zkml-gen binary, writes its fixture and runs the forge
-/// suite `suite`; `other` is another model's proof (rejected by this verifier).
-fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other: &Proved) -> Figures {
+/// Renders `model`'s verifier with the zkml-gen binary (from dev keys only with
+/// --allow-dev-keys), writes its fixture and runs the forge suite `suite`; `other` is another
+/// model's proof (rejected by this verifier).
+fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other: &Proved, keys: Keys) -> Figures {
     let root = repo_root();
     forge(&root); // installs the pinned toolchain, solc-js included, when it is missing
     let gen_dir = root.join("tests/forge/generated");
@@ -88,26 +129,31 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
 
     // zkml-gen solidity DIR: deterministic, and typed from settings.json.
     let sol_path = gen_dir.join(format!("{contract}.sol"));
-    zkml_gen(&[
-        "solidity".as_ref(),
-        p.dir.as_os_str(),
-        "--out".as_ref(),
-        sol_path.as_os_str(),
-        "--contract-name".as_ref(),
-        contract.as_ref(),
-        "--allow-dev-keys".as_ref(),
-    ]);
+    zkml_gen_for(
+        keys,
+        &[
+            "solidity".as_ref(),
+            p.dir.as_os_str(),
+            "--out".as_ref(),
+            sol_path.as_os_str(),
+            "--contract-name".as_ref(),
+            contract.as_ref(),
+        ],
+    );
     let sol = std::fs::read_to_string(&sol_path).unwrap();
+    assert_eq!(sol.contains("@custom:unsafe-keys"), keys == Keys::Dev, "the contract says when its keys are unsafe");
     let again = p.dir.join("again.sol");
-    zkml_gen(&[
-        "solidity".as_ref(),
-        p.dir.as_os_str(),
-        "--out".as_ref(),
-        again.as_os_str(),
-        "--contract-name".as_ref(),
-        contract.as_ref(),
-        "--allow-dev-keys".as_ref(),
-    ]);
+    zkml_gen_for(
+        keys,
+        &[
+            "solidity".as_ref(),
+            p.dir.as_os_str(),
+            "--out".as_ref(),
+            again.as_os_str(),
+            "--contract-name".as_ref(),
+            contract.as_ref(),
+        ],
+    );
     assert_eq!(std::fs::read_to_string(&again).unwrap(), sol, "output is deterministic");
     let layout = ModelLayout::from_settings(
         &serde_json::from_slice(&std::fs::read(p.dir.join("settings.json")).unwrap()).unwrap(),
@@ -116,17 +162,19 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     assert!(sol.contains(&format!("function verify({})", layout.typed_entry().params)), "typed entry point");
     // The same verifier with the precompile gas capped at EIP-1108 prices.
     let capped_path = gen_dir.join(format!("{contract}Capped.sol"));
-    zkml_gen(&[
-        "solidity".as_ref(),
-        p.dir.as_os_str(),
-        "--out".as_ref(),
-        capped_path.as_os_str(),
-        "--contract-name".as_ref(),
-        contract.as_ref(),
-        "--allow-dev-keys".as_ref(),
-        "--precompile-gas".as_ref(),
-        "eip1108".as_ref(),
-    ]);
+    zkml_gen_for(
+        keys,
+        &[
+            "solidity".as_ref(),
+            p.dir.as_os_str(),
+            "--out".as_ref(),
+            capped_path.as_os_str(),
+            "--contract-name".as_ref(),
+            contract.as_ref(),
+            "--precompile-gas".as_ref(),
+            "eip1108".as_ref(),
+        ],
+    );
     let capped_sol = std::fs::read_to_string(&capped_path).unwrap();
     assert!(capped_sol.contains("PAIRING_GAS = 200_000") && !sol.contains("PAIRING_GAS"));
 
@@ -267,7 +315,7 @@ fn price_mlp_verifier_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let price = prove_model(tmp.path(), "price_mlp", 99);
     let digits = prove_model(tmp.path(), "digits_mlp", 99);
-    let f = generate_and_test("price_mlp", "PriceMlpVerifier", "PriceMlpVerifierTest", &price, &digits);
+    let f = generate_and_test("price_mlp", "PriceMlpVerifier", "PriceMlpVerifierTest", &price, &digits, Keys::Dev);
     // The targets: public input and output, typed entry point.
     assert!(f.typed_gas <= 215_000, "typed verify costs {} gas", f.typed_gas);
     assert!(f.runtime_bytes <= 4096, "runtime code is {} bytes", f.runtime_bytes);
@@ -286,5 +334,22 @@ fn lenet_verifier_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let lenet = prove_model(tmp.path(), "lenet", 99);
     let price = prove_model(tmp.path(), "price_mlp", 99);
-    generate_and_test("lenet", "LenetVerifier", "LenetVerifierTest", &lenet, &price);
+    generate_and_test("lenet", "LenetVerifier", "LenetVerifierTest", &lenet, &price, Keys::Dev);
+}
+
+/// Production keys on-chain: a model's keys from a ceremony on a snarkjs Powers of Tau (two
+/// contributions and a beacon), rendered by zkml-gen without --allow-dev-keys, pass the whole
+/// forge suite — the proof verifies; tampered proofs, changed inputs and another model's proof
+/// are refused. The model is the smallest the tests run a ceremony on (`script/tiny_gemm.py`, at
+/// 6 bits: power 13).
+#[test]
+fn tiny_gemm_ceremony_verifier_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
+    let tiny = prove_model_with(tmp.path(), "tiny_gemm", 99, six_bits, Keys::Ceremony);
+    let price = prove_model(tmp.path(), "price_mlp", 99);
+    let vk_json: serde_json::Value = serde_json::from_slice(&std::fs::read(tiny.dir.join("vk.json")).unwrap()).unwrap();
+    assert_eq!(vk_json["setup"]["kind"], "ceremony");
+    assert_eq!(vk_json["setup"]["contributions"].as_array().map(Vec::len), Some(3));
+    generate_and_test("tiny_gemm", "TinyGemmVerifier", "TinyGemmCeremonyVerifierTest", &tiny, &price, Keys::Ceremony);
 }
