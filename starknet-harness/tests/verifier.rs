@@ -1,7 +1,8 @@
 //! The generated Starknet verifier, compiled and run with the Cairo compiler and runner crates:
 //! price_mlp's wrapped proof is accepted (its public inputs come back), and tampered calldata,
 //! a changed public input and another model's proof are rejected (None or a panic, never Some).
-//! Prints the run's Cairo steps, Sierra gas and builtins.
+//! Prints the run's Cairo steps, Sierra gas and builtins. The same for a model's keys from a key
+//! ceremony (`ceremony_keys_verify`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,6 +16,7 @@ use zkml::artifact;
 use zkml::field::F;
 use zkml::pipeline;
 use zkml::quantize::QuantConfig;
+use zkml::setup;
 use zkml::wrap::{self, WrapProof};
 use zkml_starknet_harness::{Compiled, Outcome, Run, compile_once_per_run, felt_span, option_span_u256, run};
 use zkml_verifier_gen::starknet::{self, VerifierSpec};
@@ -35,11 +37,24 @@ struct Proved {
 
 /// compile → dev setup (seed 1) → prove → wrap (fixed randomness), as verifier-gen's tests.
 fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
+    prove_model_with(tmp, model, context, QuantConfig::default(), |c, _| wrap::dev_setup(&c.graph, c.id, 1).unwrap().0)
+}
+
+/// As `prove_model`, compiled with `cfg` and with the keys `keys` makes for the compiled model in
+/// its directory.
+fn prove_model_with(
+    tmp: &Path,
+    model: &str,
+    context: u64,
+    cfg: QuantConfig,
+    keys: impl FnOnce(&artifact::Compiled, &Path) -> wrap::ProverKey,
+) -> Proved {
     let data = |n: &str| repo_root().join("tests/data").join(n);
     let dir = tmp.join(model);
     let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
-    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &dir).unwrap();
-    let (pk, vk) = wrap::dev_setup(&c.graph, c.id, 1).unwrap();
+    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, cfg, &dir).unwrap();
+    let pk = keys(&c, &dir);
+    let vk = pk.pk.vk.clone();
     let s1 = pipeline::prove(&c, &samples[0]).unwrap();
     let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7))
         .unwrap();
@@ -103,7 +118,12 @@ fn verify(cd: &[Felt252]) -> Run {
 
 /// Never Some: None, or a panic.
 fn assert_rejected(cd: &[Felt252], what: &str) {
-    let r = verify(cd);
+    assert_rejected_by(&fixture().compiled, cd, what)
+}
+
+/// `assert_rejected` by the verifier `c`.
+fn assert_rejected_by(c: &Compiled, cd: &[Felt252], what: &str) {
+    let r = run(&c.program, ENTRY, vec![felt_span(cd)]).unwrap();
     match &r.outcome {
         Outcome::Panicked(data) => eprintln!("{what}: panicked {data:?} ({} steps)", r.steps),
         Outcome::Returned(_) => {
@@ -226,4 +246,52 @@ fn altered_hint_is_rejected() {
     }
     // Another valid proof's hint.
     assert_rejected(&encode(&p.proof.proof, &p.proof.public_inputs, &hint(&f.digits)), "digits' hint");
+}
+
+/// A test Powers-of-Tau file of power `power` (`script/test-ptau.sh`: snarkjs, made once per
+/// machine).
+fn test_ptau(power: u32) -> PathBuf {
+    let o = std::process::Command::new("bash")
+        .arg(repo_root().join("script/test-ptau.sh"))
+        .arg(power.to_string())
+        .output()
+        .expect("run script/test-ptau.sh");
+    assert!(o.status.success(), "script/test-ptau.sh {power}: {}", String::from_utf8_lossy(&o.stderr));
+    PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
+}
+
+/// Production keys in Cairo: tests/data's tiny_gemm at 6 bits with keys from a ceremony on a
+/// snarkjs Powers of Tau (two contributions and a beacon), which zkml-gen renders without
+/// --allow-dev-keys. Its generated verifier returns the proof's public inputs, and refuses the
+/// proof tampered, with a changed input, and price_mlp's proof.
+#[test]
+fn ceremony_keys_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
+    let p = prove_model_with(tmp.path(), "tiny_gemm", 7, six_bits, |_, dir| {
+        setup::from_ptau(dir, &test_ptau(13)).unwrap();
+        setup::contribute(dir, Some(b"the first contributor's text")).unwrap();
+        setup::contribute(dir, None).unwrap();
+        setup::beacon(dir, b"\x00\x11\x22\x33", 3).unwrap();
+        artifact::read_prover_key(dir, None).unwrap()
+    });
+    let dir = tmp.path().join("tiny_gemm");
+    assert_eq!(zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &p.vk, false).unwrap(), None, "a ceremony's keys");
+    let pkg = tmp.path().join("pkg");
+    starknet::write_package(&spec(&p), &pkg).unwrap();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starknet-packages");
+    let compiled =
+        compile_once_per_run(&pkg, &cache).unwrap_or_else(|e| panic!("the generated package does not compile: {e:#}"));
+
+    let cd = calldata(&p);
+    let r = run(&compiled.program, ENTRY, vec![felt_span(&cd)]).unwrap();
+    let want: Vec<_> = p.proof.public_inputs.iter().map(u256_halves).collect();
+    assert_eq!(option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome)), Some(want));
+    let mut bad = cd.clone();
+    bad[0] += Felt252::ONE;
+    assert_rejected_by(&compiled, &bad, "A.x + 1");
+    let mut inputs = p.proof.public_inputs.clone();
+    inputs[1] += Fr::from(1u64);
+    assert_rejected_by(&compiled, &encode(&p.proof.proof, &inputs, &hint(&p)), "context + 1");
+    assert_rejected_by(&compiled, &calldata(&fixture().price), "price_mlp's proof");
 }
