@@ -238,6 +238,19 @@ enum SetupStep {
         #[arg(long)]
         iterations: u32,
     },
+    /// Write the model's wrap circuit in iden3's .r1cs format, for snarkjs and the circom tools.
+    ///
+    /// `snarkjs zkey new OUT FILE.ptau` derives from it the keys `zkml setup DIR --ptau FILE.ptau`
+    /// does (the same verifying key): a second implementation to check ours against, and a way
+    /// to compare timings.
+    ///
+    /// Example: zkml setup r1cs build/model --out build/model.r1cs
+    R1cs {
+        dir: PathBuf,
+        /// The .r1cs file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check the ceremony in DIR from the start; prints the chain of contribution hashes.
     ///
     /// The keys must derive from PTAU and the model's circuit, every contribution's proof
@@ -298,6 +311,14 @@ fn setup_step(step: SetupStep) -> Result<()> {
             let hash = hash?;
             print_vk_digest(&dir)?;
             println!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash));
+        }
+        SetupStep::R1cs { dir, out } => {
+            let constraints = zkml::setup::export_r1cs(&dir, &out)?;
+            println!(
+                "wrote {} ({constraints} constraints, iden3 .r1cs) in {:.1} s",
+                out.display(),
+                t.elapsed().as_secs_f64()
+            );
         }
         SetupStep::Verify { dir, ptau } => {
             let pb = progress("verifying the ceremony");

@@ -31,6 +31,8 @@ pub enum SetupError {
     NotACeremony { dir: String },
     #[error("{0}")]
     Mismatch(String),
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
 }
 
 /// What `from_ptau` found and wrote.
@@ -48,6 +50,19 @@ pub fn dev(dir: &Path, seed: u64) -> Result<u64, SetupError> {
     let c = Compiled::load(dir)?;
     let (key, vk) = wrap::dev_setup(&c.graph, c.id, seed)?;
     Ok(artifact::write_keys(dir, &key, &vk, &Provenance::Dev { seed })?)
+}
+
+/// Writes the wrap circuit of the model in `dir` to `out` in iden3's `.r1cs` format, for snarkjs
+/// and the circom tools (`snarkjs zkey new` on it derives the keys `from_ptau` does); returns its
+/// number of constraints.
+pub fn export_r1cs(dir: &Path, out: &Path) -> Result<usize, SetupError> {
+    let c = Compiled::load(dir)?;
+    let r1cs = wrap::synthesize(&c.graph, c.id)?;
+    let io = |error| SetupError::Io { path: out.display().to_string(), error };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out).map_err(io)?);
+    r1cs.write_iden3(&mut w).map_err(WrapError::from)?;
+    std::io::Write::flush(&mut w).map_err(io)?;
+    Ok(r1cs.num_constraints())
 }
 
 /// Keys in phase 2's initial state from the Powers-of-Tau file `ptau`, and the ceremony's record.

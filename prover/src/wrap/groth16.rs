@@ -284,6 +284,60 @@ impl R1cs {
         Ok(())
     }
 
+    /// Writes the matrices in iden3's `.r1cs` format (version 1: a header, the constraints, the
+    /// wire labels; coefficients little-endian in standard form), which snarkjs and the circom
+    /// tools read. Wire 0 is the one, wires 1..`num_instance` the public inputs (snarkjs's public
+    /// signals, in order), the rest private; `snarkjs zkey new` adds the same row per instance
+    /// variable as [`R1cs::qap`], so its keys on a ptau are the ones `phase2::initial_keys`
+    /// derives from it. Two-round matrices are refused: no iden3 tool knows round-1 wires.
+    pub fn write_iden3(&self, w: &mut (impl Write + ?Sized)) -> Result<(), Groth16Error> {
+        if self.num_round1 > 0 {
+            return Err(Groth16Error::Format("two-round matrices have no iden3 .r1cs form".into()));
+        }
+        let u32_of = |n: usize| u32::try_from(n).map_err(|_| Groth16Error::TooLarge);
+        let (nc, nw) = (u32_of(self.num_constraints())?, u32_of(self.num_variables())?);
+        let io = |e: std::io::Error| Groth16Error::Format(format!("writing the .r1cs file: {e}"));
+        let entries: usize = self.matrices.iter().map(|m| m.entries.len()).sum();
+        let constraints_size = 12 * nc as u64 + 36 * entries as u64;
+        let mut out = Vec::with_capacity(1 << 16);
+        out.extend_from_slice(b"r1cs");
+        for x in [1u32, 3, 1] {
+            out.extend_from_slice(&x.to_le_bytes()); // version, sections, the header's type
+        }
+        out.extend_from_slice(&64u64.to_le_bytes());
+        out.extend_from_slice(&32u32.to_le_bytes());
+        out.extend_from_slice(&F::MODULUS.to_bytes_le());
+        // Wires, public outputs, public inputs, private inputs, labels, constraints.
+        for x in [nw, 0, u32_of(self.num_instance - 1)?, 0] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&u64::from(nw).to_le_bytes());
+        out.extend_from_slice(&nc.to_le_bytes());
+        out.extend_from_slice(&2u32.to_le_bytes());
+        out.extend_from_slice(&constraints_size.to_le_bytes());
+        for i in 0..self.num_constraints() {
+            for m in &self.matrices {
+                let row = m.row(i);
+                out.extend_from_slice(&u32_of(row.len())?.to_le_bytes());
+                for e in row {
+                    out.extend_from_slice(&e.var.to_le_bytes());
+                    out.extend_from_slice(&self.coeffs[e.coeff as usize].into_bigint().to_bytes_le());
+                }
+            }
+            if out.len() >= 1 << 16 {
+                w.write_all(&out).map_err(io)?;
+                out.clear();
+            }
+        }
+        out.extend_from_slice(&3u32.to_le_bytes());
+        out.extend_from_slice(&(8 * u64::from(nw)).to_le_bytes());
+        w.write_all(&out).map_err(io)?;
+        for label in 0..u64::from(nw) {
+            w.write_all(&label.to_le_bytes()).map_err(io)?;
+        }
+        Ok(())
+    }
+
     /// Reads what `write` wrote, streaming; refuses anything out of range instead of trusting
     /// the counts it reads.
     pub fn read(r: &mut dyn Read) -> Result<Self, Groth16Error> {

@@ -248,6 +248,39 @@ fn last_line(log: &str) -> String {
     log.lines().last().unwrap_or_default().to_string()
 }
 
+/// The verifying key snarkjs (a second implementation) derives from `ptau` for the model in
+/// `model`: `zkml setup r1cs` writes its wrap circuit as an iden3 .r1cs, then `snarkjs zkey new`
+/// and `zkey export verificationkey`.
+fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path) -> ark_groth16::VerifyingKey<Bn254> {
+    use std::str::FromStr;
+    let (r1cs, zkey, json) = (tmp.join("wrap.r1cs"), tmp.join("wrap.zkey"), tmp.join("vk.json"));
+    let (ok, log) = zkml(&["setup", "r1cs", model.to_str().unwrap(), "--out", r1cs.to_str().unwrap()]);
+    assert!(ok && log.contains("constraints, iden3 .r1cs"), "{log}");
+    let snarkjs = |args: &[&Path]| {
+        let o = std::process::Command::new(crate::models::repo_root().join("node_modules/.bin/snarkjs"))
+            .args(args)
+            .output()
+            .expect("run snarkjs");
+        assert!(o.status.success(), "snarkjs {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    snarkjs(&["zkey".as_ref(), "new".as_ref(), &r1cs, ptau, &zkey]);
+    snarkjs(&["zkey".as_ref(), "export".as_ref(), "verificationkey".as_ref(), &zkey, &json]);
+    let vk: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let fq = |v: &serde_json::Value| ark_bn254::Fq::from_str(v.as_str().unwrap()).unwrap();
+    let g1 = |v: &serde_json::Value| G1Affine::new(fq(&v[0]), fq(&v[1]));
+    let fq2 = |v: &serde_json::Value| ark_bn254::Fq2::new(fq(&v[0]), fq(&v[1]));
+    let g2 = |v: &serde_json::Value| G2Affine::new(fq2(&v[0]), fq2(&v[1]));
+    let ic: Vec<G1Affine> = vk["IC"].as_array().unwrap().iter().map(g1).collect();
+    assert_eq!(vk["nPublic"].as_u64(), Some(ic.len() as u64 - 1));
+    ark_groth16::VerifyingKey {
+        alpha_g1: g1(&vk["vk_alpha_1"]),
+        beta_g2: g2(&vk["vk_beta_2"]),
+        gamma_g2: g2(&vk["vk_gamma_2"]),
+        delta_g2: g2(&vk["vk_delta_2"]),
+        gamma_abc_g1: ic,
+    }
+}
+
 #[test]
 fn cli_ceremony_then_prove_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
@@ -261,6 +294,7 @@ fn cli_ceremony_then_prove_and_verify() {
     assert!(!ok && log.contains("needs a ptau of power 13"), "{log}");
     let (ok, log) = zkml(&["setup", d, "--ptau", p]);
     assert!(ok && log.contains("NOT safe") && log.contains("power 13 used"), "{log}");
+    assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau), zkml::artifact::read_key(&model.join("vk.bin")).unwrap());
 
     let (ok, log) = zkml(&["setup", "contribute", d, "--entropy", "the first contributor's text"]);
     assert!(ok, "{log}");
