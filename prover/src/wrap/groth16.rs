@@ -31,7 +31,7 @@ use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Affine, G2Projec
 use ark_ec::scalar_mul::BatchMulPreprocessing;
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Projective, SWCurveConfig};
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{BigInteger, FftField, Field, One, PrimeField, UniformRand, Zero};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
@@ -107,22 +107,53 @@ impl Sparse {
 }
 
 /// What a QAP is evaluated over: field elements (a setup that knows τ) or points (a setup from a
-/// ceremony's powers), each with its fastest multiplication by a circuit coefficient.
+/// ceremony's powers), each with its fastest linear combination.
 pub(crate) trait QapValue: Copy + Zero + std::ops::AddAssign + Send + Sync {
-    fn times(self, c: F) -> Self;
+    /// Σ cᵢ·xᵢ.
+    fn combination(xs: &[Self], cs: &[F]) -> Self;
 }
 
 impl QapValue for F {
-    fn times(self, c: F) -> Self {
-        self * c
+    fn combination(xs: &[Self], cs: &[F]) -> Self {
+        xs.iter().zip(cs).map(|(x, c)| *x * c).sum()
     }
 }
 
-/// G1 and G2 by GLV (half the doublings), which arkworks' `G2 * F` does not use: a circuit's
-/// coefficients are mostly full-size (the Poseidon constants), so the doublings are most of the cost.
+/// Points: one or two terms by GLV (half the doublings of a full-size scalar, which arkworks'
+/// `G2 * F` does not use); more by Straus' interleaving, whose 256 doublings all the terms share
+/// (4-bit windows: 15 additions of precomputation and ~60 additions per term). Sequential: the
+/// QAP runs it for many variables in parallel, and arkworks' MSM, parallel inside, overflowed a
+/// rayon worker's stack there. With it a ceremony's initial keys for tiny_gemm take 10.2 s
+/// instead of 18.4 s (docs/benchmarks.md).
 impl<P: GLVConfig + SWCurveConfig<ScalarField = F>> QapValue for Projective<P> {
-    fn times(self, c: F) -> Self {
-        P::glv_mul_projective(self, c)
+    fn combination(xs: &[Self], cs: &[F]) -> Self {
+        if xs.len() <= 2 {
+            return xs.iter().zip(cs).map(|(x, c)| P::glv_mul_projective(*x, *c)).sum();
+        }
+        // Each term's multiples 1..15, affine (one batched inversion) for mixed additions.
+        let mut multiples = Vec::with_capacity(15 * xs.len());
+        for x in xs {
+            let mut m = *x;
+            for _ in 0..15 {
+                multiples.push(m);
+                m += x;
+            }
+        }
+        let tables = Self::normalize_batch(&multiples);
+        let scalars: Vec<[u64; 4]> = cs.iter().map(|c| c.into_bigint().0).collect();
+        let mut acc = Self::zero();
+        for w in (0..64).rev() {
+            for _ in 0..4 {
+                acc.double_in_place();
+            }
+            for (t, k) in tables.chunks_exact(15).zip(&scalars) {
+                let digit = (k[w / 16] >> (4 * (w % 16))) & 15;
+                if digit != 0 {
+                    acc += &t[digit as usize - 1];
+                }
+            }
+        }
+        acc
     }
 }
 
@@ -207,9 +238,9 @@ impl R1cs {
     {
         let (nc, ni) = (self.num_constraints(), self.num_instance);
         // The entries by variable, then coefficient: a variable's Lagrange values that share a
-        // coefficient are added up first and multiplied once. A circuit has far fewer distinct
-        // (variable, coefficient) pairs than entries, and over points a multiplication costs
-        // about a hundred additions.
+        // coefficient are added up first, then each variable is one linear combination of its
+        // sums. A circuit has far fewer distinct (variable, coefficient) pairs than entries, and
+        // over points a multiplication costs about a hundred additions.
         let mut entries: Vec<(u32, u32, u32)> =
             (0..nc).flat_map(|i| self.matrices[m].row(i).iter().map(move |e| (e.var, e.coeff, i as u32))).collect();
         entries.par_sort_unstable();
@@ -218,18 +249,22 @@ impl R1cs {
             .collect::<Vec<_>>()
             .into_par_iter()
             .map(|var| {
-                let mut acc = T::zero();
+                let (mut ones, mut xs, mut cs) = (T::zero(), vec![], vec![]);
                 for same in var.chunk_by(|a, b| a.1 == b.1) {
                     let mut sum = T::zero();
                     for &(_, _, row) in same {
                         sum += lagrange[row as usize];
                     }
-                    acc += match same[0].1 {
-                        0 => sum,
-                        k => sum.times(self.coeffs[k as usize]),
-                    };
+                    match same[0].1 {
+                        0 => ones += sum,
+                        k => {
+                            xs.push(sum);
+                            cs.push(self.coeffs[k as usize]);
+                        }
+                    }
                 }
-                (var[0].0 as usize, acc)
+                ones += T::combination(&xs, &cs);
+                (var[0].0 as usize, ones)
             })
             .collect();
         let mut v = vec![T::zero(); self.num_variables()];
@@ -824,6 +859,27 @@ mod tests {
     use ark_relations::gr1cs::ConstraintSystemRef;
     use ark_snark::SNARK;
     use ark_std::rand::{SeedableRng, rngs::StdRng};
+
+    /// The points' linear combination (GLV for one or two terms, Straus above) is the sum of the
+    /// products, on G1 and G2, for scalars of every size: 0, 1, small, −1, random.
+    #[test]
+    fn combination_of_points_is_the_sum_of_products() {
+        fn check<P: GLVConfig + SWCurveConfig<ScalarField = F>>(rng: &mut StdRng) {
+            for n in [1, 2, 3, 17] {
+                let xs: Vec<Projective<P>> = (0..n).map(|_| Projective::<P>::rand(rng)).collect();
+                let mut cs: Vec<F> = (0..n).map(|_| F::rand(rng)).collect();
+                let special = [F::zero(), F::one(), F::from(1u64 << 40), -F::one()];
+                for (c, s) in cs.iter_mut().zip(special) {
+                    *c = s;
+                }
+                let want: Projective<P> = xs.iter().zip(&cs).map(|(x, c)| *x * c).sum();
+                assert_eq!(QapValue::combination(&xs, &cs), want, "{n} terms");
+            }
+        }
+        let mut rng = StdRng::seed_from_u64(3);
+        check::<ark_bn254::g1::Config>(&mut rng);
+        check::<ark_bn254::g2::Config>(&mut rng);
+    }
 
     /// `x³ + x·y + 5 = out` with `out` public, a chain of products so the queries are long, and
     /// a non-unit coefficient.
