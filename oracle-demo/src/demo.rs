@@ -107,6 +107,8 @@ pub struct AttackReport {
 pub struct Summary {
     pub rpc_url: String,
     pub verifier: String,
+    /// keccak256 of the verifier's runtime code as solc built it (`zkml_verifier_gen::solc`).
+    pub verifier_code_hash: String,
     /// The ZkmlSignedOracle.
     pub oracle: String,
     pub monitor: String,
@@ -308,6 +310,10 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let model_id = calldata::fr_to_u256(&compiled.id);
     let (verifier, g_v) =
         deploy(&provider, code("ZkmlPriceVerifier")?, vec![]).await.context("deploying the verifier")?;
+    // What an upgrade of the oracle to this verifier would pin (`proposeUpgrade`), and what
+    // `zkml-gen solidity --solc` prints for these keys.
+    let verifier_code_hash = codes.get("ZkmlPriceVerifier")?.code_hash();
+    println!("verifier deployed at {verifier}, runtime code hash {verifier_code_hash}");
     let description = "SYN/USD (zkml price model)".to_string();
     let data_signer: PrivateKeySigner = DATA_SIGNER_KEY.parse().expect("a key");
     let narrow = |v: u64, what: &str| {
@@ -381,6 +387,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let mut summary = Summary {
         rpc_url: url.to_string(),
         verifier: verifier.to_string(),
+        verifier_code_hash: verifier_code_hash.to_string(),
         oracle: oracle_addr.to_string(),
         monitor: monitor_addr.to_string(),
         data_signer: data_signer.address().to_string(),

@@ -45,6 +45,9 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         let oracle = IZkmlSignedOracle::new(oracle_a, &provider);
         let monitor = ICollateralMonitor::new(s.monitor.parse::<Address>().unwrap(), &provider);
         assert_eq!(oracle.modelId().call().await.unwrap().to_string(), s.model_id);
+        // The code on chain is the code whose hash the demo printed (an upgrade pins that hash).
+        let code = provider.get_code_at(s.verifier.parse::<Address>().unwrap()).await.unwrap();
+        assert_eq!(alloy::primitives::keccak256(&code).to_string(), s.verifier_code_hash);
         assert_eq!(oracle.decimals().call().await.unwrap(), s.decimals);
         assert_eq!(u64::try_from(oracle.latestRound().call().await.unwrap()).unwrap(), 2);
 
