@@ -168,7 +168,7 @@ enum Command {
 
 /// Compiles the rendered verifier and prints its runtime code hash on stdout. With no `--solc`,
 /// uses `solc` from the PATH, and only says how to get the hash when there is none.
-fn print_code_hash(solc: Option<&Path>, out: &Path, name: &str, src: String) -> Result<()> {
+fn print_code_hash(solc: Option<&Path>, name: &str, src: String) -> Result<()> {
     let program = solc.unwrap_or(Path::new("solc"));
     let version = match zkml_verifier_gen::solc::version(program) {
         Ok(v) => v,
@@ -178,9 +178,9 @@ fn print_code_hash(solc: Option<&Path>, out: &Path, name: &str, src: String) -> 
         }
         Err(e) => return Err(e),
     };
-    let base = std::env::current_dir()?;
-    let unit = out.file_name().map_or_else(|| format!("{name}.sol"), |f| f.to_string_lossy().into_owned());
-    let artifacts = zkml_verifier_gen::solc::compile(program, &base, &[(unit, src)])?;
+    // No metadata trailer: the unit's name does not reach the code.
+    let artifacts =
+        zkml_verifier_gen::solc::compile(program, &std::env::current_dir()?, &[(format!("{name}.sol"), src)])?;
     eprintln!("compiled with {} ({version}; {})", program.display(), zkml_verifier_gen::solc::SETTINGS);
     println!("runtime code hash: {}", artifacts.get(name)?.code_hash());
     Ok(())
@@ -209,7 +209,7 @@ fn main() -> Result<()> {
                 out.display(),
                 vk.gamma_abc_g1.len() - 1
             );
-            print_code_hash(solc.as_deref(), &out, &contract_name, src)?;
+            print_code_hash(solc.as_deref(), &contract_name, src)?;
         }
         Command::Calldata { vk, proof, public_inputs, verify_proof, compact } if vk.is_dir() => {
             if public_inputs.is_some() {

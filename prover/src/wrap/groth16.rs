@@ -330,47 +330,48 @@ impl R1cs {
             return Err(Groth16Error::Format("two-round matrices have no iden3 .r1cs form".into()));
         }
         let u32_of = |n: usize| u32::try_from(n).map_err(|_| Groth16Error::TooLarge);
-        let (nc, nw) = (u32_of(self.num_constraints())?, u32_of(self.num_variables())?);
-        let io = |e: std::io::Error| Groth16Error::Format(format!("writing the .r1cs file: {e}"));
+        let (nc, nw, public) =
+            (u32_of(self.num_constraints())?, u32_of(self.num_variables())?, u32_of(self.num_instance - 1)?);
         let entries: usize = self.matrices.iter().map(|m| m.entries.len()).sum();
-        let constraints_size = 12 * nc as u64 + 36 * entries as u64;
-        let mut out = Vec::with_capacity(1 << 16);
-        out.extend_from_slice(b"r1cs");
-        for x in [1u32, 3, 1] {
-            out.extend_from_slice(&x.to_le_bytes()); // version, sections, the header's type
-        }
-        out.extend_from_slice(&64u64.to_le_bytes());
-        out.extend_from_slice(&32u32.to_le_bytes());
-        out.extend_from_slice(&F::MODULUS.to_bytes_le());
-        // Wires, public outputs, public inputs, private inputs, labels, constraints.
-        for x in [nw, 0, u32_of(self.num_instance - 1)?, 0] {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend_from_slice(&u64::from(nw).to_le_bytes());
-        out.extend_from_slice(&nc.to_le_bytes());
-        out.extend_from_slice(&2u32.to_le_bytes());
-        out.extend_from_slice(&constraints_size.to_le_bytes());
-        for i in 0..self.num_constraints() {
-            for m in &self.matrices {
-                let row = m.row(i);
-                out.extend_from_slice(&u32_of(row.len())?.to_le_bytes());
-                for e in row {
-                    out.extend_from_slice(&e.var.to_le_bytes());
-                    out.extend_from_slice(&self.coeffs[e.coeff as usize].into_bigint().to_bytes_le());
+        let constraints_size = 12 * u64::from(nc) + 36 * entries as u64;
+        // Each distinct coefficient out of Montgomery form once, as `write` does.
+        let coeffs: Vec<Vec<u8>> = self.coeffs.iter().map(|k| k.into_bigint().to_bytes_le()).collect();
+        let mut body = || -> std::io::Result<()> {
+            w.write_all(b"r1cs")?;
+            // Version, sections; the header: its type, size, field size and prime.
+            for x in [1u32, 3, 1] {
+                w.write_all(&x.to_le_bytes())?;
+            }
+            w.write_all(&64u64.to_le_bytes())?;
+            w.write_all(&32u32.to_le_bytes())?;
+            w.write_all(&F::MODULUS.to_bytes_le())?;
+            // Wires, public outputs, public inputs, private inputs, labels, constraints.
+            for x in [nw, 0, public, 0] {
+                w.write_all(&x.to_le_bytes())?;
+            }
+            w.write_all(&u64::from(nw).to_le_bytes())?;
+            w.write_all(&nc.to_le_bytes())?;
+            w.write_all(&2u32.to_le_bytes())?;
+            w.write_all(&constraints_size.to_le_bytes())?;
+            for i in 0..self.num_constraints() {
+                for m in &self.matrices {
+                    let row = m.row(i);
+                    // A row names each variable at most once: its length fits as `nw` does.
+                    w.write_all(&(row.len() as u32).to_le_bytes())?;
+                    for e in row {
+                        w.write_all(&e.var.to_le_bytes())?;
+                        w.write_all(&coeffs[e.coeff as usize])?;
+                    }
                 }
             }
-            if out.len() >= 1 << 16 {
-                w.write_all(&out).map_err(io)?;
-                out.clear();
+            w.write_all(&3u32.to_le_bytes())?;
+            w.write_all(&(8 * u64::from(nw)).to_le_bytes())?;
+            for label in 0..u64::from(nw) {
+                w.write_all(&label.to_le_bytes())?;
             }
-        }
-        out.extend_from_slice(&3u32.to_le_bytes());
-        out.extend_from_slice(&(8 * u64::from(nw)).to_le_bytes());
-        w.write_all(&out).map_err(io)?;
-        for label in 0..u64::from(nw) {
-            w.write_all(&label.to_le_bytes()).map_err(io)?;
-        }
-        Ok(())
+            Ok(())
+        };
+        body().map_err(|e| Groth16Error::Format(format!("writing the .r1cs file: {e}")))
     }
 
     /// Reads what `write` wrote, streaming; refuses anything out of range instead of trusting
