@@ -72,6 +72,28 @@ contract ZkmlValidatorTest is HookFixtures {
         );
     }
 
+    /// @notice `who` registers an agent of its own (at `agentURI`) and then request 0's hash for it
+    ///         in `reg`, before the client's agent can (the registry is first come, first served).
+    function registerRequestFirst(TestValidationRegistry reg, ZkmlValidator v, address who, string memory agentURI)
+        internal
+        returns (uint256 agent)
+    {
+        vm.startPrank(who);
+        agent = identity.register(agentURI);
+        reg.validationRequest(address(v), agent, "", req0);
+        vm.stopPrank();
+    }
+
+    /// @notice `who` answers request 0 for `agent` with the client's proof, which is bound to the
+    ///         client's agent: `v` refuses it as a proof for another request.
+    function expectProofRefusedFor(ZkmlValidator v, address who, uint256 agent, string memory uri) internal {
+        (bytes memory proof, uint256[] memory pub) = statement(0);
+        uint256 expected = ZkmlPublicInputs.validationContext(address(v), agent, req0);
+        vm.prank(who);
+        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        v.respond(agent, client, salt(0), proof, pub, uri, sig0);
+    }
+
     function salt(uint256 i) internal view returns (bytes32) {
         return vm.parseJsonBytes32(fx, string.concat(".validator[", vm.toString(i), "].salt"));
     }
@@ -222,15 +244,8 @@ contract ZkmlValidatorTest is HookFixtures {
         // A fresh registry where the attacker gets there first.
         (TestValidationRegistry reg2, ZkmlValidator v2) = freshValidatorAt(makeAddr("validator2"));
         address thief = makeAddr("thief");
-        vm.prank(thief);
-        uint256 thiefAgent = identity.register("ipfs://thief");
-        vm.prank(thief);
-        reg2.validationRequest(address(v2), thiefAgent, "", req0);
-        (bytes memory proof, uint256[] memory pub) = statement(0);
-        uint256 expected = ZkmlPublicInputs.validationContext(address(v2), thiefAgent, req0);
-        vm.prank(thief);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        v2.respond(thiefAgent, client, salt(0), proof, pub, "ipfs://stolen", sig0);
+        uint256 thiefAgent = registerRequestFirst(reg2, v2, thief, "ipfs://thief");
+        expectProofRefusedFor(v2, thief, thiefAgent, "ipfs://stolen");
     }
 
     /// @notice Front-running the response: someone copies the agent's pending respond with its own
@@ -334,20 +349,14 @@ contract ZkmlValidatorTest is HookFixtures {
     function test_SquattedRequestIsStillValidated() public {
         (TestValidationRegistry reg2, ZkmlValidator v) = freshValidatorAt(fixtureAddress("validator"));
         address squatter = makeAddr("squatter");
-        vm.startPrank(squatter);
-        uint256 squatterAgent = identity.register("ipfs://squatter");
-        reg2.validationRequest(address(v), squatterAgent, "", req0);
-        vm.stopPrank();
+        uint256 squatterAgent = registerRequestFirst(reg2, v, squatter, "ipfs://squatter");
         vm.prank(agentOwner);
         vm.expectRevert(bytes("exists"));
         reg2.validationRequest(address(v), agentId, "", req0);
 
-        (bytes memory proof, uint256[] memory pub) = statement(0);
         // Nor can the squatter answer it for its agent: the proof is bound to the client's agent.
-        uint256 expected = ZkmlPublicInputs.validationContext(address(v), squatterAgent, req0);
-        vm.prank(squatter);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
-        v.respond(squatterAgent, client, salt(0), proof, pub, "", sig0);
+        expectProofRefusedFor(v, squatter, squatterAgent, "");
+        (bytes memory proof, uint256[] memory pub) = statement(0);
 
         vm.prank(agentOwner);
         vm.expectEmit(address(v));
