@@ -11,14 +11,15 @@ use sha3::{Digest, Sha3_256};
 
 use crate::quantize::QuantGraph;
 use crate::stage1::{Stage1Proof, model_id};
-use crate::wrap::groth16::{self, R1cs};
-use crate::wrap::{ProverKey, WrapProof};
+use crate::wrap::groth16::{self, CommitKey, R1cs};
+use crate::wrap::{ProverKey, Scheme, WrapProof, two_round};
 
 pub const MODEL_FILE: &str = "model.json";
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const ONNX_FILE: &str = "model.onnx";
 const PROOF_MAGIC: &[u8; 8] = b"ZKMLPRF1";
 const WRAP_MAGIC: &[u8; 8] = b"ZKMLWRP1";
+const TWO_ROUND_MAGIC: &[u8; 8] = b"ZKMLWRP2";
 pub const PK_FILE: &str = "pk.bin";
 pub const VK_FILE: &str = "vk.bin";
 pub const VK_JSON: &str = "vk.json";
@@ -45,6 +46,8 @@ pub enum ArtifactError {
     NoKeys { path: String },
     #[error("{path} does not belong to this model's keys: {reason}")]
     ForeignKey { path: String, reason: String },
+    #[error("the keys in {dir} are {found} keys: {reason}")]
+    Scheme { dir: String, found: Scheme, reason: String },
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ArtifactError> {
@@ -181,17 +184,22 @@ impl Compiled {
     }
 }
 
-pub fn write_proof(path: &Path, proof: &Stage1Proof) -> Result<usize, ArtifactError> {
-    let mut bytes = PROOF_MAGIC.to_vec();
+/// Writes a proof file: its header, then the proof compressed; returns its size.
+fn write_tagged(path: &Path, magic: &[u8; 8], proof: &impl CanonicalSerialize) -> Result<usize, ArtifactError> {
+    let mut bytes = magic.to_vec();
     proof.serialize_compressed(&mut bytes).expect("writing to memory");
     write(path, &bytes)?;
     Ok(bytes.len())
 }
 
+pub fn write_proof(path: &Path, proof: &Stage1Proof) -> Result<usize, ArtifactError> {
+    write_tagged(path, PROOF_MAGIC, proof)
+}
+
 pub fn read_proof(path: &Path) -> Result<Stage1Proof, ArtifactError> {
     match read_any_proof(path)? {
         AnyProof::Stage1(p) => Ok(p),
-        AnyProof::Wrap(_) => Err(ArtifactError::CorruptProof {
+        AnyProof::Wrap(_) | AnyProof::TwoRound(_) => Err(ArtifactError::CorruptProof {
             path: path.display().to_string(),
             reason: "it is a wrapped (Groth16) proof, not a stage-1 proof".into(),
         }),
@@ -199,15 +207,22 @@ pub fn read_proof(path: &Path) -> Result<Stage1Proof, ArtifactError> {
 }
 
 pub fn write_wrap_proof(path: &Path, proof: &WrapProof) -> Result<usize, ArtifactError> {
-    let mut bytes = WRAP_MAGIC.to_vec();
-    proof.serialize_compressed(&mut bytes).expect("writing to memory");
-    write(path, &bytes)?;
-    Ok(bytes.len())
+    write_tagged(path, WRAP_MAGIC, proof)
 }
 
 pub enum AnyProof {
     Stage1(Stage1Proof),
     Wrap(WrapProof),
+    TwoRound(two_round::Proof),
+}
+
+/// Writes a proof file of its kind; returns its size.
+pub fn write_any_proof(path: &Path, proof: &AnyProof) -> Result<usize, ArtifactError> {
+    match proof {
+        AnyProof::Stage1(p) => write_proof(path, p),
+        AnyProof::Wrap(p) => write_wrap_proof(path, p),
+        AnyProof::TwoRound(p) => write_tagged(path, TWO_ROUND_MAGIC, p),
+    }
 }
 
 /// Reads either kind of proof file, told apart by its header.
@@ -224,6 +239,9 @@ pub fn read_any_proof(path: &Path) -> Result<AnyProof, ArtifactError> {
     }
     if let Some(body) = bytes.strip_prefix(WRAP_MAGIC.as_slice()) {
         return parse(body).map(AnyProof::Wrap).map_err(corrupt);
+    }
+    if let Some(body) = bytes.strip_prefix(TWO_ROUND_MAGIC.as_slice()) {
+        return parse(body).map(AnyProof::TwoRound).map_err(corrupt);
     }
     Err(ArtifactError::NotAProof { path: p })
 }
@@ -323,18 +341,27 @@ pub enum Provenance {
 }
 
 /// Writes the keys of a setup: pk.bin and r1cs.bin (what proving reads), vk.bin and vk.json,
-/// which records the others' digests and where the keys came from. Returns pk.bin's size.
+/// which records the others' digests, the wrap they are for and where the keys came from.
+/// `ck` is a two-round key's commitment key (pk.bin then holds it after the proving key, and
+/// vk.bin `[δ₁]₂` after Groth16's verifying key), None for one-round keys. Returns pk.bin's size.
 pub fn write_keys(
     dir: &Path,
-    key: &ProverKey,
-    vk: &VerifyingKey<Bn254>,
+    pk: &ProvingKey<Bn254>,
+    ck: Option<&CommitKey>,
+    r1cs: &R1cs,
     setup: &Provenance,
 ) -> Result<u64, ArtifactError> {
-    let (pk_size, pk) =
-        write_hashed(&dir.join(PK_FILE), |w| key.pk.serialize_uncompressed(w).map_err(|e| e.to_string()))?;
-    let (_, r1cs) = write_hashed(&dir.join(R1CS_FILE), |w| key.r1cs.write(w).map_err(|e| e.to_string()))?;
-    let (_, vk_digest) = write_hashed(&dir.join(VK_FILE), |w| vk.serialize_compressed(w).map_err(|e| e.to_string()))?;
-    let json = serde_json::to_string_pretty(&vk_json(vk, &KeyFiles { pk, r1cs, vk: vk_digest }, setup)).expect("json");
+    let (pk_size, pk_digest) = write_hashed(&dir.join(PK_FILE), |w| {
+        pk.serialize_uncompressed(&mut *w).map_err(|e| e.to_string())?;
+        ck.map_or(Ok(()), |ck| ck.serialize_uncompressed(w).map_err(|e| e.to_string()))
+    })?;
+    let (_, r1cs) = write_hashed(&dir.join(R1CS_FILE), |w| r1cs.write(w).map_err(|e| e.to_string()))?;
+    let (_, vk_digest) = write_hashed(&dir.join(VK_FILE), |w| {
+        pk.vk.serialize_compressed(&mut *w).map_err(|e| e.to_string())?;
+        ck.map_or(Ok(()), |ck| ck.delta1_g2.serialize_compressed(w).map_err(|e| e.to_string()))
+    })?;
+    let files = KeyFiles { pk: pk_digest, r1cs, vk: vk_digest };
+    let json = serde_json::to_string_pretty(&vk_json(&pk.vk, ck, &files, setup)).expect("json");
     write(&dir.join(VK_JSON), json.as_bytes())?;
     Ok(pk_size)
 }
@@ -367,15 +394,21 @@ fn read_vk_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, Artifac
 }
 
 /// The verifying key in readable form, with the digests of the files proving reads.
-fn vk_json(vk: &VerifyingKey<Bn254>, files: &KeyFiles, setup: &Provenance) -> serde_json::Value {
+fn vk_json(
+    vk: &VerifyingKey<Bn254>,
+    ck: Option<&CommitKey>,
+    files: &KeyFiles,
+    setup: &Provenance,
+) -> serde_json::Value {
     use ark_ec::AffineRepr;
     let g1 = |p: &ark_bn254::G1Affine| serde_json::json!([p.x().map(|x| x.to_string()), p.y().map(|y| y.to_string())]);
     let g2 = |p: &ark_bn254::G2Affine| {
         let (x, y) = (p.x().unwrap_or_default(), p.y().unwrap_or_default());
         serde_json::json!({"x": [x.c0.to_string(), x.c1.to_string()], "y": [y.c0.to_string(), y.c1.to_string()]})
     };
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "curve": "bn254",
+        "scheme": if ck.is_some() { Scheme::TwoRound } else { Scheme::OneRound },
         "alpha_g1": g1(&vk.alpha_g1),
         "beta_g2": g2(&vk.beta_g2),
         "gamma_g2": g2(&vk.gamma_g2),
@@ -383,22 +416,76 @@ fn vk_json(vk: &VerifyingKey<Bn254>, files: &KeyFiles, setup: &Provenance) -> se
         "ic": vk.gamma_abc_g1.iter().map(g1).collect::<Vec<_>>(),
         "sha3_256": files,
         "setup": setup,
+    });
+    if let Some(ck) = ck {
+        // The seed c, the last public input, is derived: keccak256(tag, D, the others) mod r.
+        json["delta1_g2"] = g2(&ck.delta1_g2);
+    }
+    json
+}
+
+/// The keys proving reads, of the wrap vk.json names.
+#[allow(clippy::large_enum_variant, reason = "one per process, held by reference")]
+pub enum ProverKeys {
+    OneRound(ProverKey),
+    TwoRound(two_round::ProverKey),
+}
+
+/// A model's verifying key, of the wrap vk.json names.
+#[allow(clippy::large_enum_variant, reason = "one per process, held by reference")]
+pub enum VerifierKey {
+    OneRound(VerifyingKey<Bn254>),
+    TwoRound(two_round::VerifyingKey),
+}
+
+/// The wrap the keys in `dir` are for, as vk.json records it (one-round where it records none).
+pub fn scheme(dir: &Path) -> Result<Scheme, ArtifactError> {
+    #[derive(Deserialize)]
+    struct Recorded {
+        #[serde(default)]
+        scheme: Scheme,
+    }
+    read_vk_json::<Recorded>(dir).map(|r| r.scheme)
+}
+
+/// Reads DIR/vk.bin, validating every point, as the wrap vk.json names.
+pub fn read_verifier_key(dir: &Path) -> Result<VerifierKey, ArtifactError> {
+    let path = dir.join(VK_FILE);
+    Ok(match scheme(dir)? {
+        Scheme::OneRound => VerifierKey::OneRound(read_key(&path)?),
+        Scheme::TwoRound => VerifierKey::TwoRound(read_key(&path)?),
     })
 }
 
-/// Reads what proving needs (pk.bin, r1cs.bin) and the verifying key they belong to (vk.bin),
-/// hashing each file as it streams in. Refuses a file whose digest is not the one vk.json
-/// recorded at setup, a vk.bin whose digest is not `vk_pin` (when given: the digest of the keys
-/// the deployed verifier was made from), a proving key whose verifying key is not vk.bin, that
-/// does not fit the matrices, or that could make proofs which reveal the witness
-/// ([`groth16::check_hiding`]). The keys come from whoever ran the setup, not from the prover,
-/// and a key made to leak looks valid: a wrong point is not only a proof that fails to verify.
+/// [`read_prover_keys`] for callers that handle one-round keys only.
 pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, ArtifactError> {
+    match read_prover_keys(dir, vk_pin)? {
+        ProverKeys::OneRound(key) => Ok(key),
+        ProverKeys::TwoRound(_) => Err(ArtifactError::Scheme {
+            dir: dir.display().to_string(),
+            found: Scheme::TwoRound,
+            reason: "this step reads one-round keys only (make them with `zkml setup DIR --scheme one-round`)".into(),
+        }),
+    }
+}
+
+/// Reads what proving needs (pk.bin, r1cs.bin) and the verifying key they belong to (vk.bin),
+/// hashing each file as it streams in, for the wrap vk.json names. Refuses a file whose digest is
+/// not the one vk.json recorded at setup, a vk.bin whose digest is not `vk_pin` (when given: the
+/// digest of the keys the deployed verifier was made from), a proving key whose verifying key is
+/// not vk.bin, that does not fit the matrices, or that could make proofs which reveal the witness
+/// ([`groth16::check_hiding`], [`groth16::check_commit_key`]). The keys come from whoever ran the
+/// setup, not from the prover, and a key made to leak looks valid: a wrong point is not only a
+/// proof that fails to verify.
+pub fn read_prover_keys(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKeys, ArtifactError> {
     #[derive(Deserialize)]
     struct Recorded {
         sha3_256: Option<KeyFiles>,
+        #[serde(default)]
+        scheme: Scheme,
     }
-    let Some(files) = read_vk_json::<Recorded>(dir)?.sha3_256 else {
+    let recorded = read_vk_json::<Recorded>(dir)?;
+    let Some(files) = recorded.sha3_256 else {
         return Err(ArtifactError::CorruptKey {
             path: dir.join(VK_JSON).display().to_string(),
             reason: "it records no digests of pk.bin, r1cs.bin and vk.bin (keys from an older zkml): run `zkml setup` \
@@ -406,6 +493,7 @@ pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, Ar
                 .into(),
         });
     };
+    let two_round = recorded.scheme == Scheme::TwoRound;
     let hashed = |path: &Path, want: &str, got: String| -> Result<(), ArtifactError> {
         if got == want {
             return Ok(());
@@ -419,8 +507,15 @@ pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, Ar
     };
     use ark_serialize::{Compress, Validate};
     let vk_bin = dir.join(VK_FILE);
-    let (vk, got) =
-        read_hashed(&vk_bin, |r| VerifyingKey::<Bn254>::deserialize_compressed(r).map_err(|e| e.to_string()))?;
+    let ((vk, delta1_g2), got) = read_hashed(&vk_bin, |r| {
+        let vk = VerifyingKey::<Bn254>::deserialize_compressed(&mut *r).map_err(|e| e.to_string())?;
+        let delta1 = if two_round {
+            Some(ark_bn254::G2Affine::deserialize_compressed(r).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        Ok((vk, delta1))
+    })?;
     if let Some(pin) = vk_pin {
         let pin = pin.trim_start_matches("0x").to_ascii_lowercase();
         if got != pin {
@@ -435,8 +530,14 @@ pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, Ar
     }
     hashed(&vk_bin, &files.vk, got)?;
     let (pk_path, r1cs_path) = (dir.join(PK_FILE), dir.join(R1CS_FILE));
-    let (pk, got) = read_hashed(&pk_path, |r| {
-        ProvingKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())
+    let ((pk, ck), got) = read_hashed(&pk_path, |r| {
+        let pk = ProvingKey::deserialize_with_mode(&mut *r, Compress::No, Validate::No).map_err(|e| e.to_string())?;
+        let ck = if two_round {
+            Some(CommitKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        Ok((pk, ck))
     })?;
     hashed(&pk_path, &files.pk, got)?;
     let (r1cs, got) = read_hashed(&r1cs_path, |r| R1cs::read(r).map_err(|e| e.to_string()))?;
@@ -445,16 +546,25 @@ pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, Ar
         path: pk_path.display().to_string(),
         reason: e.to_string(),
     };
-    r1cs.check_key(&pk, None).map_err(foreign)?;
-    if pk.vk != vk {
+    r1cs.check_key(&pk, ck.as_ref()).map_err(foreign)?;
+    if pk.vk != vk || ck.as_ref().map(|ck| ck.delta1_g2) != delta1_g2 {
         return Err(ArtifactError::ForeignKey {
             path: pk_path.display().to_string(),
             reason: format!("its verifying key is not {} (the two come from different setups)", vk_bin.display()),
         });
     }
-    groth16::check_hiding(&pk)
-        .map_err(|e| ArtifactError::CorruptKey { path: pk_path.display().to_string(), reason: e.to_string() })?;
-    Ok(ProverKey { pk, r1cs })
+    let not_hiding = |e: groth16::Groth16Error| ArtifactError::CorruptKey {
+        path: pk_path.display().to_string(),
+        reason: e.to_string(),
+    };
+    groth16::check_hiding(&pk).map_err(not_hiding)?;
+    Ok(match ck {
+        Some(ck) => {
+            groth16::check_commit_key(&ck).map_err(not_hiding)?;
+            ProverKeys::TwoRound(two_round::ProverKey { pk, ck, r1cs })
+        }
+        None => ProverKeys::OneRound(ProverKey { pk, r1cs }),
+    })
 }
 
 /// Writes a (verifying) key compressed, with arkworks' canonical serialization.

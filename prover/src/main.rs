@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use ark_std::UniformRand;
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
 use zkml::pipeline;
@@ -85,6 +84,12 @@ enum Command {
         /// forge proofs; for development and tests only.
         #[arg(long)]
         dev_seed: Option<u64>,
+        /// The wrap to make keys for: one-round, what the generated verifiers, the hooks and the
+        /// demo use; or two-round (UltraGroth: the model's values committed before the circuit's
+        /// challenges), a circuit a third the size, which `prove --wrap` and `verify` take but no
+        /// generated verifier reads yet and no ceremony makes yet (--dev-seed only).
+        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::OneRound)]
+        scheme: zkml::wrap::Scheme,
     },
     /// Prove one inference; writes PROOF and PROOF.output.json ({"output_data": [[...]]}).
     ///
@@ -198,11 +203,10 @@ enum Command {
         /// loading the keys, stage 1, the wrap and writing the proof file.
         #[arg(long)]
         wrap: bool,
-        /// With --wrap: time the two-round (UltraGroth) wrap instead, which is built beside
-        /// today's wrap and not yet what `zkml setup` and `zkml prove --wrap` use (its keys are
-        /// made and loaded in memory; stage 1 runs seeded inside the wrap).
-        #[arg(long, requires = "wrap")]
-        two_round: bool,
+        /// With --wrap: the wrap to time (as `zkml setup --scheme`); a two-round wrap runs the
+        /// model (its `stage 1 s`), commits to it and proves stage 1 seeded inside the wrap.
+        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::OneRound, requires = "wrap")]
+        scheme: zkml::wrap::Scheme,
     },
 }
 
@@ -402,10 +406,14 @@ fn run(cli: Cli) -> Result<()> {
             println!("max |difference|: {err:.5}");
         }
         Command::Setup { step: Some(step), .. } => setup_step(step)?,
-        Command::Setup { step: None, dir, ptau, dev_seed } => {
+        Command::Setup { step: None, dir, ptau, dev_seed, scheme } => {
             let Some(dir) = dir else { bail!("give the compiled model's directory") };
             let t = Instant::now();
             match (ptau, dev_seed) {
+                (Some(_), _) if scheme == zkml::wrap::Scheme::TwoRound => bail!(
+                    "a ceremony makes one-round keys only, so far: its contributions do not yet update the two-round \
+                     key's δ₁. Use --scheme one-round with --ptau, or --dev-seed N for two-round development keys"
+                ),
                 (Some(ptau), _) => {
                     let pb = progress("reading the Powers of Tau and deriving the keys");
                     let start = zkml::setup::from_ptau(&dir, &ptau);
@@ -432,10 +440,10 @@ fn run(cli: Cli) -> Result<()> {
                         "WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production."
                     );
                     let pb = progress("generating Groth16 keys");
-                    let pk_size = zkml::setup::dev(&dir, seed);
+                    let pk_size = zkml::setup::dev(&dir, seed, scheme);
                     pb.finish_and_clear();
                     println!(
-                        "keys written to {} in {:.1} s: pk {:.1} MB",
+                        "{scheme} keys written to {} in {:.1} s: pk {:.1} MB",
                         dir.display(),
                         t.elapsed().as_secs_f64(),
                         pk_size? as f64 / 1e6
@@ -472,7 +480,7 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let x = single_input(&input)?;
-            let pk = if wrap { Some(artifact::read_prover_key(&dir, vk_digest.as_deref())?) } else { None };
+            let keys = if wrap { Some(artifact::read_prover_keys(&dir, vk_digest.as_deref())?) } else { None };
             if wrap {
                 if vk_digest.is_none() {
                     eprintln!(
@@ -494,42 +502,36 @@ fn run(cli: Cli) -> Result<()> {
                     ),
                 }
             }
-            let pb = progress("proving");
+            let pb = progress(if wrap { "proving and wrapping (Groth16)" } else { "proving" });
             let t = Instant::now();
-            let proof = pipeline::prove(&c, &x);
-            let proof = match (proof, &pk) {
-                (Ok(p), Some(pk)) => {
-                    pb.set_message("wrapping (Groth16)");
-                    let salts = [F::rand(&mut rand::rngs::OsRng), F::rand(&mut rand::rngs::OsRng)];
-                    let w = zkml::wrap::prove(pk, &c.graph, c.id, context, salts, &p, &mut rand::rngs::OsRng);
-                    if w.is_ok() {
-                        // Whoever must open a commitment needs its salt; it is not in the proof.
-                        for (name, v, salt) in [
-                            ("input", c.graph.input_visibility, salts[0]),
-                            ("output", c.graph.output_visibility, salts[1]),
-                        ] {
-                            if v == Visibility::Hashed {
-                                let path = PathBuf::from(format!("{}.{name}.salt", out.display()));
-                                std::fs::write(&path, salt.to_string())?;
-                                eprintln!(
-                                    "the {name} commitment's salt is in {} (keep it to open the commitment)",
-                                    path.display()
-                                );
-                            }
-                        }
-                    }
-                    w.map(|w| (p, Some(w))).map_err(anyhow::Error::from)
-                }
-                (p, _) => p.map(|p| (p, None)),
+            let proved = match &keys {
+                Some(keys) => pipeline::prove_wrapped(&c, &x, context, keys),
+                None => pipeline::prove(&c, &x).map(|p| pipeline::Proved {
+                    output: p.output.clone(),
+                    proof: artifact::AnyProof::Stage1(p),
+                    salts: None,
+                }),
             };
             pb.finish_and_clear();
-            let (proof, wrapped) = proof?;
+            let proved = proved?;
             let elapsed = t.elapsed();
-            let size = match &wrapped {
-                Some(w) => artifact::write_wrap_proof(&out, w)?,
-                None => artifact::write_proof(&out, &proof)?,
-            };
-            let outputs = c.graph.dequantize_output(&proof.output);
+            if let Some(salts) = proved.salts {
+                // Whoever must open a commitment needs its salt; it is not in the proof.
+                for (name, v, salt) in
+                    [("input", c.graph.input_visibility, salts[0]), ("output", c.graph.output_visibility, salts[1])]
+                {
+                    if v == Visibility::Hashed {
+                        let path = PathBuf::from(format!("{}.{name}.salt", out.display()));
+                        std::fs::write(&path, salt.to_string())?;
+                        eprintln!(
+                            "the {name} commitment's salt is in {} (keep it to open the commitment)",
+                            path.display()
+                        );
+                    }
+                }
+            }
+            let size = artifact::write_any_proof(&out, &proved.proof)?;
+            let outputs = c.graph.dequantize_output(&proved.output);
             artifact::write_outputs(&artifact::output_path(&out), &outputs)?;
             println!("proved in {:.1} ms: {} ({size} bytes)", elapsed.as_secs_f64() * 1e3, out.display());
             println!("output: {}", fmt(&outputs));
@@ -543,21 +545,35 @@ fn run(cli: Cli) -> Result<()> {
                     let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
                     (Some(q), Some(p.input), vec![])
                 }
-                artifact::AnyProof::Wrap(w) => {
-                    let vk = artifact::read_key(&dir.join(artifact::VK_FILE))?;
-                    if w.public_inputs.first() != Some(&c.id) {
+                wrapped => {
+                    let (valid, publics) = match (artifact::read_verifier_key(&dir)?, wrapped) {
+                        (artifact::VerifierKey::OneRound(vk), artifact::AnyProof::Wrap(w)) => {
+                            (zkml::wrap::verify(&vk, &w), w.public_inputs)
+                        }
+                        (artifact::VerifierKey::TwoRound(vk), artifact::AnyProof::TwoRound(w)) => {
+                            (zkml::wrap::two_round::verify(&vk, &w), w.public_inputs)
+                        }
+                        (_, w) => bail!(
+                            "the proof is invalid for these keys: it is a {} wrapped proof, and the keys in {} are {} \
+                             keys",
+                            if matches!(w, artifact::AnyProof::TwoRound(_)) { "two-round" } else { "one-round" },
+                            dir.display(),
+                            artifact::scheme(&dir)?
+                        ),
+                    };
+                    if publics.first() != Some(&c.id) {
                         bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
                     }
-                    if !zkml::wrap::verify(&vk, &w) {
+                    if !valid {
                         bail!("the proof is invalid: the Groth16 check failed");
                     }
-                    println!("context: {}", w.public_inputs[1]);
-                    let q = zkml::wrap::output_of(&c.graph, &w).context("the proof's public output")?;
-                    let x = zkml::wrap::input_of(&c.graph, &w).context("the proof's public input")?;
+                    println!("context: {}", publics[1]);
+                    let q = zkml::wrap::unpacked(&c.graph, &publics, "output").context("the proof's public output")?;
+                    let x = zkml::wrap::unpacked(&c.graph, &publics, "input").context("the proof's public input")?;
                     let commitments: Vec<(&str, F)> = zkml::wrap::public_layout(&c.graph)
                         .into_iter()
                         .filter(|e| matches!(e.kind, zkml::wrap::PublicKind::Commitment(_)))
-                        .map(|e| (e.name, w.public_inputs[e.index]))
+                        .map(|e| (e.name, publics[e.index]))
                         .collect();
                     (q, x, commitments)
                 }
@@ -614,7 +630,7 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;
             }
         }
-        Command::Bench { models, reps, wrap, two_round } => {
+        Command::Bench { models, reps, wrap, scheme } => {
             if reps == 0 {
                 bail!("--reps must be at least 1");
             }
@@ -624,10 +640,10 @@ fn run(cli: Cli) -> Result<()> {
                 let c = Compiled::load(Path::new(dir))?;
                 let x = single_input(Path::new(input))?;
                 let pb = progress(&format!("{dir}: {}", if wrap { "setup, then stage 1 + wrap" } else { "stage 1" }));
-                let row = match (wrap, two_round) {
-                    (true, true) => pipeline::two_round_bench_row(&c, &x, reps),
-                    (true, false) => pipeline::wrap_bench_row(&c, &x, reps),
-                    _ => pipeline::bench_row(&c, &x, reps),
+                let row = if wrap {
+                    pipeline::wrap_bench_row(&c, &x, reps, scheme)
+                } else {
+                    pipeline::bench_row(&c, &x, reps)
                 };
                 pb.finish_and_clear();
                 println!("{}", row?);

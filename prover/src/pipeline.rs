@@ -5,9 +5,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::artifact::{CalibrationReport, Compiled, ONNX_FILE, Settings, TensorSettings};
+use ark_std::UniformRand;
+
+use crate::artifact::{AnyProof, CalibrationReport, Compiled, ONNX_FILE, ProverKeys, Settings, TensorSettings};
+use crate::field::F;
 use crate::quantize::{QuantConfig, Role, calibrate, quantize};
 use crate::stage1::{Stage1Proof, model_id};
+use crate::wrap::{self, Scheme};
 use crate::{artifact, lower, onnx, stage1};
 
 /// ONNX → float program → calibration → quantized graph, written to `out`.
@@ -162,75 +166,90 @@ pub fn wrap_bench_header() -> String {
     format!("|{}|\n|{}|", head.join("|"), rule.join("|"))
 }
 
-/// The wrap end to end, as `zkml setup` and `zkml prove --wrap` run it: a development setup
-/// written to a scratch directory, then per repetition the keys loaded, stage 1 proved and
-/// wrapped, and the proof file written (`total`, from the input to the proof file). Medians.
-pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
-    use crate::field::F;
-    let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
-    let t = Instant::now();
-    let (key, _) = crate::wrap::dev_setup(&c.graph, c.id, 1)?;
-    let pk_bytes = artifact::write_keys(scratch.path(), &key, &key.pk.vk, &artifact::Provenance::Dev { seed: 1 })?;
-    let setup_s = t.elapsed().as_secs_f64();
-    let constraints = key.r1cs.num_constraints();
-    drop(key);
-    let (mut load, mut s1, mut wrap, mut total) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..reps {
-        let t = Instant::now();
-        let key = artifact::read_prover_key(scratch.path(), None)?;
-        load.push(t.elapsed().as_secs_f64());
-        let t1 = Instant::now();
-        let p = prove(c, input)?;
-        s1.push(t1.elapsed().as_secs_f64());
-        let t2 = Instant::now();
-        let w =
-            crate::wrap::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &p, &mut rand::rngs::OsRng)?;
-        wrap.push(t2.elapsed().as_secs_f64());
-        artifact::write_wrap_proof(&scratch.path().join("proof.bin"), &w)?;
-        total.push(t.elapsed().as_secs_f64());
-    }
-    Ok(wrap_bench_cells(c, constraints, setup_s, pk_bytes, [load, s1, wrap, total]))
+/// A proof with what `zkml prove` writes beside it.
+pub struct Proved {
+    pub proof: AnyProof,
+    /// A wrapped proof's salts of the input's and the output's commitments (for `hashed`
+    /// tensors; none for a stage-1 proof, which carries the values).
+    pub salts: Option<[F; 2]>,
+    /// The quantized output it proves.
+    pub output: Vec<i64>,
 }
 
-/// The same table for the two-round wrap (`wrap::two_round`), which has no key files yet: its
-/// keys are serialized as the one-round wrap's pk.bin and r1cs.bin are (uncompressed, unchecked)
-/// into memory, and `load` deserializes them. `stage 1 s` is the run of the model (the trace);
-/// the seeded stage 1 runs inside the wrap, after the commitment.
-pub fn two_round_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
-    use crate::field::F;
-    use crate::wrap::two_round;
-    use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+/// Proves `input` with the model's wrap keys (`zkml prove --wrap`): stage 1 then its wrap for
+/// one-round keys; the run, committed, then the seeded stage 1 inside the wrap for two-round keys.
+/// Fresh salts and blinding from the operating system's randomness.
+pub fn prove_wrapped(c: &Compiled, input: &[f64], context: F, keys: &ProverKeys) -> Result<Proved> {
+    let mut rng = rand::rngs::OsRng;
+    let salts = [F::rand(&mut rng), F::rand(&mut rng)];
+    Ok(match keys {
+        ProverKeys::OneRound(key) => {
+            let p = prove(c, input)?;
+            let w = wrap::prove(key, &c.graph, c.id, context, salts, &p, &mut rng)?;
+            Proved { proof: AnyProof::Wrap(w), salts: Some(salts), output: p.output }
+        }
+        ProverKeys::TwoRound(key) => {
+            let trace = c.graph.execute(input)?;
+            let w = wrap::two_round::prove(key, &c.graph, c.id, context, salts, &trace, &mut rng)?;
+            let output = c.graph.output_of(&trace.segments[c.graph.output]);
+            Proved { proof: AnyProof::TwoRound(w), salts: Some(salts), output }
+        }
+    })
+}
+
+/// The wrap end to end, as `zkml setup --dev-seed 1 --scheme SCHEME` and `zkml prove --wrap` run
+/// it: the keys written to a scratch directory, then per repetition the keys loaded and checked,
+/// the model proved and wrapped, and the proof file written (`total`, from the input to the proof
+/// file). Medians. `stage 1 s` is the stage-1 proof of a one-round wrap; a two-round wrap commits
+/// to the model's run first (that run is its `stage 1 s`) and proves stage 1 seeded inside
+/// `wrap s`.
+pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize, scheme: Scheme) -> Result<String> {
+    let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
+    let setup = artifact::Provenance::Dev { seed: 1 };
     let t = Instant::now();
-    let (key, _) = two_round::dev_setup(&c.graph, c.id, 1)?;
-    let mut bytes = vec![];
-    (&key.pk, &key.ck).serialize_uncompressed(&mut bytes).context("serializing the proving key")?;
-    let pk_bytes = bytes.len() as u64;
-    key.r1cs.write(&mut bytes).context("serializing the matrices")?;
+    let (pk_bytes, constraints) = match scheme {
+        Scheme::OneRound => {
+            let (key, _) = wrap::dev_setup(&c.graph, c.id, 1)?;
+            (artifact::write_keys(scratch.path(), &key.pk, None, &key.r1cs, &setup)?, key.r1cs.num_constraints())
+        }
+        Scheme::TwoRound => {
+            let (key, _) = wrap::two_round::dev_setup(&c.graph, c.id, 1)?;
+            (
+                artifact::write_keys(scratch.path(), &key.pk, Some(&key.ck), &key.r1cs, &setup)?,
+                key.r1cs.num_constraints(),
+            )
+        }
+    };
     let setup_s = t.elapsed().as_secs_f64();
-    let constraints = key.r1cs.num_constraints();
-    drop(key);
-    let (mut load, mut s1, mut wrap, mut total) = (vec![], vec![], vec![], vec![]);
+    let (mut load, mut s1, mut wrapped, mut total) = (vec![], vec![], vec![], vec![]);
+    let (context, salts, mut rng) = (F::from(0u64), [F::from(0u64); 2], rand::rngs::OsRng);
     for _ in 0..reps {
         let t = Instant::now();
-        let mut r = bytes.as_slice();
-        let (pk, ck) = CanonicalDeserialize::deserialize_with_mode(&mut r, Compress::No, Validate::No)
-            .context("the proving key")?;
-        let r1cs = crate::wrap::groth16::R1cs::read(&mut r)?;
-        r1cs.check_key(&pk, Some(&ck))?;
-        let key = two_round::ProverKey { pk, ck, r1cs };
+        let keys = artifact::read_prover_keys(scratch.path(), None)?;
         load.push(t.elapsed().as_secs_f64());
         let t1 = Instant::now();
-        let trace = c.graph.execute(input)?;
-        s1.push(t1.elapsed().as_secs_f64());
-        let t2 = Instant::now();
-        let p =
-            two_round::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng)?;
-        wrap.push(t2.elapsed().as_secs_f64());
-        let mut out = vec![];
-        p.serialize_compressed(&mut out).context("serializing the proof")?;
+        let proof = match &keys {
+            ProverKeys::OneRound(key) => {
+                let p = prove(c, input)?;
+                s1.push(t1.elapsed().as_secs_f64());
+                let t2 = Instant::now();
+                let w = wrap::prove(key, &c.graph, c.id, context, salts, &p, &mut rng)?;
+                wrapped.push(t2.elapsed().as_secs_f64());
+                AnyProof::Wrap(w)
+            }
+            ProverKeys::TwoRound(key) => {
+                let trace = c.graph.execute(input)?;
+                s1.push(t1.elapsed().as_secs_f64());
+                let t2 = Instant::now();
+                let w = wrap::two_round::prove(key, &c.graph, c.id, context, salts, &trace, &mut rng)?;
+                wrapped.push(t2.elapsed().as_secs_f64());
+                AnyProof::TwoRound(w)
+            }
+        };
+        artifact::write_any_proof(&scratch.path().join("proof.bin"), &proof)?;
         total.push(t.elapsed().as_secs_f64());
     }
-    Ok(wrap_bench_cells(c, constraints, setup_s, pk_bytes, [load, s1, wrap, total]))
+    Ok(wrap_bench_cells(c, constraints, setup_s, pk_bytes, [load, s1, wrapped, total]))
 }
 
 /// A row of the wrap table from the timings of each repetition (medians).

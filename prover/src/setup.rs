@@ -14,7 +14,7 @@ use rand::{RngCore, SeedableRng};
 use crate::artifact::{self, ArtifactError, Compiled, PHASE2_FILE, Provenance, VK_FILE};
 use crate::wrap::phase2::{self, Phase2Error, Record};
 use crate::wrap::ptau::{self, PtauError};
-use crate::wrap::{self, ProverKey, WrapError};
+use crate::wrap::{self, ProverKey, Scheme, WrapError};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -45,11 +45,21 @@ pub struct CeremonyStart {
     pub pk_size: u64,
 }
 
-/// Keys from `seed` (UNSAFE: whoever knows it can forge proofs); returns pk.bin's size.
-pub fn dev(dir: &Path, seed: u64) -> Result<u64, SetupError> {
+/// Keys of the wrap `scheme` from `seed` (UNSAFE: whoever knows it can forge proofs); returns
+/// pk.bin's size.
+pub fn dev(dir: &Path, seed: u64, scheme: Scheme) -> Result<u64, SetupError> {
     let c = Compiled::load(dir)?;
-    let (key, vk) = wrap::dev_setup(&c.graph, c.id, seed)?;
-    Ok(artifact::write_keys(dir, &key, &vk, &Provenance::Dev { seed })?)
+    let setup = Provenance::Dev { seed };
+    Ok(match scheme {
+        Scheme::OneRound => {
+            let (key, _) = wrap::dev_setup(&c.graph, c.id, seed)?;
+            artifact::write_keys(dir, &key.pk, None, &key.r1cs, &setup)?
+        }
+        Scheme::TwoRound => {
+            let (key, _) = wrap::two_round::dev_setup(&c.graph, c.id, seed)?;
+            artifact::write_keys(dir, &key.pk, Some(&key.ck), &key.r1cs, &setup)?
+        }
+    })
 }
 
 /// Writes the wrap circuit of the model in `dir` to `out` in iden3's `.r1cs` format, for snarkjs
@@ -215,7 +225,7 @@ impl Ceremony {
             hermez: self.hermez.clone(),
             contributions: record.hashes().iter().map(hex::encode).collect(),
         };
-        let size = artifact::write_keys(tmp.path(), key, &key.pk.vk, &setup)?;
+        let size = artifact::write_keys(tmp.path(), &key.pk, None, &key.r1cs, &setup)?;
         artifact::write_key(&tmp.path().join(PHASE2_FILE), record)?;
         for f in [artifact::PK_FILE, artifact::R1CS_FILE, VK_FILE, PHASE2_FILE, artifact::VK_JSON] {
             std::fs::rename(tmp.path().join(f), dir.join(f))

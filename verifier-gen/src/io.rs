@@ -27,13 +27,22 @@ pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
         );
     }
     let bytes = read_bytes(path, "verifying key")?;
-    let vk = VerifyingKey::<Bn254>::deserialize_compressed(&bytes[..]).map_err(|e| {
+    let mut rest = &bytes[..];
+    let vk = VerifyingKey::<Bn254>::deserialize_compressed(&mut rest).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a valid ark-serialize compressed Groth16 VerifyingKey<Bn254> ({} bytes): {e}",
             path.display(),
             bytes.len()
         )
     })?;
+    if !rest.is_empty() {
+        bail!(
+            "{} holds {} bytes after its Groth16 VerifyingKey<Bn254> (a two-round key's [δ₁]₂?): zkml-gen renders \
+             verifiers of one-round keys only, so far (`zkml setup DIR --scheme one-round`)",
+            path.display(),
+            rest.len()
+        );
+    }
     if vk.gamma_abc_g1.is_empty() {
         bail!("verifying key {} has no IC points", path.display());
     }

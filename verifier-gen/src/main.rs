@@ -186,6 +186,22 @@ fn print_code_hash(solc: Option<&Path>, name: &str, src: String) -> Result<()> {
     Ok(())
 }
 
+/// The one-round wrapped proof in the proof file `path`, which is what the generated verifiers
+/// check; a clear error for any other kind.
+fn one_round_proof(path: &Path) -> Result<zkml::wrap::WrapProof> {
+    match zkml::artifact::read_any_proof(path)? {
+        zkml::artifact::AnyProof::Wrap(w) => Ok(w),
+        zkml::artifact::AnyProof::TwoRound(_) => bail!(
+            "{} is a two-round wrapped proof: the generated verifiers check one-round proofs only, so far",
+            path.display()
+        ),
+        zkml::artifact::AnyProof::Stage1(_) => bail!(
+            "{} is a stage-1 proof; the on-chain verifier needs a wrapped one (zkml prove --wrap)",
+            path.display()
+        ),
+    }
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Solidity { vk, out, contract_name, precompile_gas, allow_dev_keys, solc } => {
@@ -216,13 +232,7 @@ fn main() -> Result<()> {
                 bail!("--public-inputs is for a verifying key file; a wrap proof file carries its public inputs");
             }
             let (_vk, layout) = model::load_dir(&vk)?;
-            let w = match zkml::artifact::read_any_proof(&proof)? {
-                zkml::artifact::AnyProof::Wrap(w) => w,
-                zkml::artifact::AnyProof::Stage1(_) => bail!(
-                    "{} is a stage-1 proof; the on-chain verifier needs a wrapped one (zkml prove --wrap)",
-                    proof.display()
-                ),
-            };
+            let w = one_round_proof(&proof)?;
             let cd = if verify_proof || compact {
                 layout.typed_words(&w.public_inputs)?; // same model, same layout
                 if compact {
@@ -277,13 +287,7 @@ fn main() -> Result<()> {
                 bail!("{} is not a compiled model directory", dir.display());
             }
             let (vk, layout) = model::load_dir(&dir)?;
-            let w = match zkml::artifact::read_any_proof(&proof)? {
-                zkml::artifact::AnyProof::Wrap(w) => w,
-                zkml::artifact::AnyProof::Stage1(_) => bail!(
-                    "{} is a stage-1 proof; the on-chain verifier needs a wrapped one (zkml prove --wrap)",
-                    proof.display()
-                ),
-            };
+            let w = one_round_proof(&proof)?;
             layout.typed_words(&w.public_inputs)?; // same model, same layout
             if w.public_inputs.len() + 1 != vk.gamma_abc_g1.len() {
                 bail!("the proof has {} public inputs, the key {}", w.public_inputs.len(), vk.gamma_abc_g1.len() - 1);

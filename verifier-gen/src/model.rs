@@ -100,6 +100,13 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
     if !vk_path.exists() {
         bail!("{} does not exist: run `zkml setup` on the model directory first", vk_path.display());
     }
+    if dir.join(zkml::artifact::VK_JSON).exists() && zkml::artifact::scheme(dir)? == zkml::wrap::Scheme::TwoRound {
+        bail!(
+            "the keys in {} are two-round keys (zkml setup --scheme two-round): zkml-gen renders verifiers of \
+             one-round keys only, so far (`zkml setup DIR --scheme one-round`)",
+            dir.display()
+        );
+    }
     let vk = crate::io::load_vk(&vk_path)?;
     layout.check_vk(&vk)?;
     Ok((vk, layout))

@@ -514,6 +514,22 @@ pub fn check_hiding(pk: &ProvingKey<Bn254>) -> Result<(), Groth16Error> {
     Ok(())
 }
 
+/// [`check_hiding`]'s part for a two-round key's commitment key: its points on their curves, so
+/// that D's MSM stays in G1, where δ·G1 (checked there) blinds D. With A, B and D uniform, C is
+/// again the one point the equation leaves, which the prover's [`verify_two_round`] makes sure of.
+pub fn check_commit_key(ck: &CommitKey) -> Result<(), Groth16Error> {
+    if let Some(i) = ck.k_query.par_iter().position_any(|p| !p.is_on_curve()) {
+        return Err(Groth16Error::NotHiding(format!("point {i} of its commitment key is not on BN254's G1")));
+    }
+    if !ck.delta1_g1.is_on_curve() {
+        return Err(Groth16Error::NotHiding("its δ₁·G1 is not on BN254's G1".into()));
+    }
+    if !ck.delta1_g2.is_on_curve() || !ck.delta1_g2.is_in_correct_subgroup_assuming_on_curve() {
+        return Err(Groth16Error::NotHiding("its δ₁·G2 is not in BN254's G2".into()));
+    }
+    Ok(())
+}
+
 /// Groth16 verification: one public input per base after the first (ark-groth16's `verify`
 /// zips them, so a short list would count the missing inputs as zero), A and C on G1 (a
 /// deserialized proof is curve-checked; this checks it for one made in memory too), B in G2.
@@ -729,8 +745,14 @@ pub fn prove_two_round(
 
 /// Verifies a two-round proof of the statement `publics`: derives the challenge seed
 /// `c = challenge(D, publics)` itself (a caller never supplies it) and checks the equation for
-/// the public inputs `(publics…, c)`. False for any malformed input; never panics.
+/// the public inputs `(publics…, c)`, with A, C and D on G1 and B in G2 (as [`check_proof`]: a
+/// deserialized proof is checked already, one made in memory from a key someone else supplied
+/// is not). False for any malformed input; never panics.
 pub fn verify_two_round(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, publics: &[F], p: &TwoRoundProof) -> bool {
+    let on_curve = p.proof.a.is_on_curve() && p.proof.c.is_on_curve() && p.d.is_on_curve();
+    if !on_curve || !p.proof.b.is_on_curve() || !p.proof.b.is_in_correct_subgroup_assuming_on_curve() {
+        return false;
+    }
     let mut x = publics.to_vec();
     x.push(challenge(&p.d, publics));
     pairing_check(vk, delta1_g2, &x, p)

@@ -47,6 +47,29 @@ pub enum WrapError {
     KeyRejectsItsProof,
 }
 
+/// Which wrap a model's keys and proofs are for; vk.json records it (`"scheme"`; keys that do
+/// not record it are one-round).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// Groth16 over the circuit that decomposes and absorbs the advice (`prove`): what the
+    /// generated verifiers, the hooks and the demo use.
+    #[default]
+    OneRound,
+    /// Two-round (UltraGroth) Groth16, the advice committed in D before the circuit's challenges
+    /// (`two_round`): a circuit a third the size; no generated verifier reads its keys yet.
+    TwoRound,
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scheme::OneRound => "one-round",
+            Scheme::TwoRound => "two-round",
+        })
+    }
+}
+
 /// What proving needs, made together at setup: the proving key and the circuit's matrices (a
 /// proof then only computes the witness).
 pub struct ProverKey {
@@ -161,8 +184,9 @@ pub fn input_of(g: &QuantGraph, p: &WrapProof) -> Result<Option<Vec<i64>>, Verif
     unpacked(g, &p.public_inputs, "input")
 }
 
-/// The quantized values of the public tensor `name` in a statement's public inputs, if packed.
-fn unpacked(g: &QuantGraph, public_inputs: &[F], name: &str) -> Result<Option<Vec<i64>>, VerifyError> {
+/// The quantized values of the public tensor `name` (`input` or `output`) in a statement's
+/// public inputs, if they carry it packed (None for a hashed or private tensor).
+pub fn unpacked(g: &QuantGraph, public_inputs: &[F], name: &str) -> Result<Option<Vec<i64>>, VerifyError> {
     let Some(e) = public_layout(g).into_iter().find(|e| e.name == name) else { return Ok(None) };
     let PublicKind::Packed(s) = e.kind else { return Ok(None) };
     let felts = public_inputs

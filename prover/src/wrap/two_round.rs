@@ -29,6 +29,13 @@ pub struct ProverKey {
     pub r1cs: R1cs,
 }
 
+impl ProverKey {
+    /// The verifying key this proving key's proofs verify under.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey { groth16: self.pk.vk.clone(), delta1_g2: self.ck.delta1_g2 }
+    }
+}
+
 /// A two-round verifying key: Groth16's, and `[δ₁]₂`, which the commitment D pairs with.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct VerifyingKey {
@@ -70,15 +77,17 @@ pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, Verifyi
     let n1 = groth16::witness_count(circuit(g, id, F::from(0u64), None, Part::Round1))?;
     let r1cs = R1cs::synthesize(circuit(g, id, F::from(0u64), None, Part::All))?.with_round1(n1)?;
     let (pk, ck) = groth16::setup_two_round(&r1cs, &mut StdRng::seed_from_u64(seed))?;
-    let vk = VerifyingKey { groth16: pk.vk.clone(), delta1_g2: ck.delta1_g2 };
-    Ok((ProverKey { pk, ck, r1cs }, vk))
+    let key = ProverKey { pk, ck, r1cs };
+    let vk = key.verifying_key();
+    Ok((key, vk))
 }
 
 /// Proves a model's inference from its run (`QuantGraph::execute`): commits to the advice,
 /// derives the seed, runs stage 1 seeded with it and proves the circuit. `context` is any field
 /// element the caller binds into the proof (an oracle round, a request id); `salts` salt the
 /// commitments of `hashed` input and output. A run that is not the model's is an error naming the
-/// unsatisfied constraint.
+/// unsatisfied constraint. The proof is returned only once it verifies under the key's verifying
+/// key (`WrapError::KeyRejectsItsProof` otherwise: see `super::prove`).
 pub fn prove<R: RngCore + CryptoRng>(
     key: &ProverKey,
     g: &QuantGraph,
@@ -99,8 +108,14 @@ pub fn prove<R: RngCore + CryptoRng>(
     if z.get(1..ni - 1) != Some(&publics[..]) || z.get(ni - 1) != Some(&w.seed) {
         return Err(WrapError::PublicInputs);
     }
-    let proof = groth16::prove_two_round(&key.pk, &key.ck, &key.r1cs, &z, &round1, rng)?;
-    Ok(Proof { proof, public_inputs: publics })
+    let proof = Proof {
+        proof: groth16::prove_two_round(&key.pk, &key.ck, &key.r1cs, &z, &round1, rng)?,
+        public_inputs: publics,
+    };
+    if !verify(&key.verifying_key(), &proof) {
+        return Err(WrapError::KeyRejectsItsProof);
+    }
+    Ok(proof)
 }
 
 /// Checks a two-round proof: derives the seed from D and the public inputs, then the pairing

@@ -167,9 +167,8 @@ fn cli_setup_prove_wrap_verify() {
     ]);
     assert!(ok, "{log}");
     // The Groth16 proof is 128 bytes compressed; the file adds a header and the public inputs.
-    let w = match artifact::read_any_proof(&proof).unwrap() {
-        artifact::AnyProof::Wrap(w) => w,
-        artifact::AnyProof::Stage1(_) => panic!("a stage-1 proof was written"),
+    let artifact::AnyProof::Wrap(w) = artifact::read_any_proof(&proof).unwrap() else {
+        panic!("no one-round wrapped proof was written")
     };
     assert_eq!(ark_serialize::CanonicalSerialize::compressed_size(&w.proof), 128);
     let (ok, log) =
@@ -348,9 +347,8 @@ fn hashed_input_reveals_only_its_commitment() {
         "--wrap",
     ]);
     assert!(ok, "{log}");
-    let w = match artifact::read_any_proof(&proof).unwrap() {
-        artifact::AnyProof::Wrap(w) => w,
-        artifact::AnyProof::Stage1(_) => panic!("a stage-1 proof was written"),
+    let artifact::AnyProof::Wrap(w) = artifact::read_any_proof(&proof).unwrap() else {
+        panic!("no one-round wrapped proof was written")
     };
     assert_eq!(w.public_inputs.len(), 4, "model id, context, input commitment, packed output");
     // No input value, packed or alone, appears in the file.
@@ -803,4 +801,93 @@ fn two_round_proof_is_refused_under_another_models_key() {
     forged.public_inputs[0] = d.id;
     forged.public_inputs.resize(other.num_public_inputs(), F::from(0u64));
     assert!(!two_round::verify(&other, &forged), "another model's key, with its model id and input count");
+}
+
+/// Two-round keys through the binary: `setup --scheme two-round` → `prove --wrap` → `verify`. The
+/// proof verifies for its model and input only; a moved D, a changed context, another model's
+/// keys and one-round keys refuse it; a ceremony does not make two-round keys yet (refused with
+/// the reason); proving refuses another setup's pk.bin, and a commitment key whose proofs would
+/// not verify (a changed δ₁·G1) never releases a proof.
+#[test]
+fn cli_two_round_setup_prove_verify() {
+    use ark_ec::{AffineRepr, CurveGroup};
+    use zkml::wrap::two_round;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |m: &str| tmp.path().join(m);
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    for m in ["price_mlp", "digits_mlp"] {
+        let (ok, log) = zkml(&[
+            "compile",
+            &s(&data(&format!("{m}.onnx"))),
+            "--calibrate",
+            &s(&data(&format!("{m}.input.json"))),
+            "--out",
+            &s(&dir(m)),
+        ]);
+        assert!(ok, "{log}");
+        let (ok, log) = zkml(&["setup", &s(&dir(m)), "--dev-seed", "3", "--scheme", "two-round"]);
+        assert!(ok && log.contains("two-round keys written"), "{log}");
+    }
+    let vk_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir("price_mlp").join("vk.json")).unwrap()).unwrap();
+    assert_eq!(vk_json["scheme"], "two_round");
+    assert!(vk_json["delta1_g2"]["x"].is_array(), "{vk_json}");
+    let (ok, log) = zkml(&["setup", &s(&dir("price_mlp")), "--ptau", "any.ptau", "--scheme", "two-round"]);
+    assert!(!ok && log.contains("δ₁"), "{log}");
+
+    let (proof, i) = (tmp.path().join("p.bin"), data("price_mlp.input.json"));
+    let prove = |d: &str, out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["prove", d, "--input", i.to_str().unwrap(), "--out", out.to_str().unwrap(), "--wrap"];
+        args.extend_from_slice(extra);
+        zkml(&args)
+    };
+    let (ok, log) = prove(&s(&dir("price_mlp")), &proof, &["--context", "99"]);
+    assert!(ok, "{log}");
+    let artifact::AnyProof::TwoRound(w) = artifact::read_any_proof(&proof).unwrap() else {
+        panic!("no two-round proof was written")
+    };
+    // A, B, C and D: 160 bytes compressed.
+    assert_eq!(ark_serialize::CanonicalSerialize::compressed_size(&w.proof), 160);
+    let verify =
+        |d: &str, p: &std::path::Path| zkml(&["verify", d, p.to_str().unwrap(), "--input", i.to_str().unwrap()]);
+    let (ok, log) = verify(&s(&dir("price_mlp")), &proof);
+    assert!(ok && log.contains("context: 99") && log.contains("proof is valid"), "{log}");
+    let (ok, log) = zkml(&["verify", &s(&dir("digits_mlp")), &s(&proof)]);
+    assert!(!ok && log.contains("another model"), "{log}");
+
+    let tampered = tmp.path().join("t.bin");
+    let mut moved = w.clone();
+    moved.proof.d = (moved.proof.d + ark_bn254::G1Affine::generator()).into_affine();
+    let mut context = w.clone();
+    context.public_inputs[1] += F::from(1u64);
+    for (what, p) in [("D moved", moved), ("another context", context)] {
+        artifact::write_any_proof(&tampered, &artifact::AnyProof::TwoRound(p)).unwrap();
+        let (ok, log) = verify(&s(&dir("price_mlp")), &tampered);
+        assert!(!ok && log.contains("the Groth16 check failed"), "{what}: {log}");
+    }
+
+    // Proving reads pk.bin only if it is the file vk.json's digest names.
+    let (mine, theirs) = (dir("price_mlp").join("pk.bin"), dir("digits_mlp").join("pk.bin"));
+    let saved = std::fs::read(&mine).unwrap();
+    std::fs::copy(&theirs, &mine).unwrap();
+    let (ok, log) = prove(&s(&dir("price_mlp")), &tampered, &[]);
+    assert!(!ok && log.contains("does not belong to this model's keys") && log.contains("SHA3-256"), "{log}");
+    std::fs::write(&mine, &saved).unwrap();
+
+    // A commitment key whose proofs do not verify under its verifying key: nothing is released.
+    let artifact::ProverKeys::TwoRound(mut key) = artifact::read_prover_keys(&dir("price_mlp"), None).unwrap() else {
+        panic!("read as one-round keys")
+    };
+    key.ck.delta1_g1 = (key.ck.delta1_g1 + ark_bn254::G1Affine::generator()).into_affine();
+    let c = Compiled::load(&dir("price_mlp")).unwrap();
+    let trace = c.graph.execute(&input("price_mlp")).unwrap();
+    let err = two_round::prove(&key, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng)
+        .unwrap_err();
+    assert!(matches!(err, zkml::wrap::WrapError::KeyRejectsItsProof), "{err}");
+
+    // One-round keys for the same model: the two-round proof is refused, naming both kinds.
+    let (ok, log) = zkml(&["setup", &s(&dir("price_mlp")), "--dev-seed", "3"]);
+    assert!(ok, "{log}");
+    let (ok, log) = verify(&s(&dir("price_mlp")), &proof);
+    assert!(!ok && log.contains("two-round wrapped proof") && log.contains("one-round keys"), "{log}");
 }
