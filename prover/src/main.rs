@@ -87,7 +87,8 @@ enum Command {
         /// The wrap to make keys for: one-round, what the generated verifiers, the hooks and the
         /// demo use; or two-round (UltraGroth: the model's values committed before the circuit's
         /// challenges), a circuit a third the size, which `prove --wrap` and `verify` take but no
-        /// generated verifier reads yet and no ceremony makes yet (--dev-seed only).
+        /// generated verifier reads yet. A ceremony's contributions update both of a two-round
+        /// key's secrets (δ and δ₁).
         #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::OneRound)]
         scheme: zkml::wrap::Scheme,
     },
@@ -410,17 +411,13 @@ fn run(cli: Cli) -> Result<()> {
             let Some(dir) = dir else { bail!("give the compiled model's directory") };
             let t = Instant::now();
             match (ptau, dev_seed) {
-                (Some(_), _) if scheme == zkml::wrap::Scheme::TwoRound => bail!(
-                    "a ceremony makes one-round keys only, so far: its contributions do not yet update the two-round \
-                     key's δ₁. Use --scheme one-round with --ptau, or --dev-seed N for two-round development keys"
-                ),
                 (Some(ptau), _) => {
                     let pb = progress("reading the Powers of Tau and deriving the keys");
-                    let start = zkml::setup::from_ptau(&dir, &ptau);
+                    let start = zkml::setup::from_ptau(&dir, &ptau, scheme);
                     pb.finish_and_clear();
                     let start = start?;
                     println!(
-                        "initial keys written to {} in {:.1} s (pk {:.1} MB) from {} (power {} used, BLAKE2b {}{})",
+                        "initial {scheme} keys written to {} in {:.1} s (pk {:.1} MB) from {} (power {} used, BLAKE2b {}{})",
                         dir.display(),
                         t.elapsed().as_secs_f64(),
                         start.pk_size as f64 / 1e6,

@@ -11,10 +11,13 @@ use blake2::{Blake2b512, Digest};
 use rand::rngs::{OsRng, StdRng};
 use rand::{RngCore, SeedableRng};
 
-use crate::artifact::{self, ArtifactError, Compiled, PHASE2_FILE, Provenance, VK_FILE};
-use crate::wrap::phase2::{self, Phase2Error, Record};
+use crate::artifact::{self, ArtifactError, Compiled, PHASE2_FILE, Provenance, ProverKeys, VerifierKey};
+use crate::field::F;
+use crate::quantize::QuantGraph;
+use crate::wrap::groth16::R1cs;
+use crate::wrap::phase2::{self, Keys, Phase2Error, Record};
 use crate::wrap::ptau::{self, PtauError};
-use crate::wrap::{self, ProverKey, Scheme, WrapError};
+use crate::wrap::{self, Scheme, WrapError};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -75,41 +78,49 @@ pub fn export_r1cs(dir: &Path, out: &Path) -> Result<usize, SetupError> {
     Ok(r1cs.num_constraints())
 }
 
-/// Keys in phase 2's initial state from the Powers-of-Tau file `ptau`, and the ceremony's record.
-/// Not safe until someone contributes.
-pub fn from_ptau(dir: &Path, ptau: &Path) -> Result<CeremonyStart, SetupError> {
+/// The wrap circuit of `scheme` for the model `g` with id `id`: what its keys are derived for.
+fn synthesize(g: &QuantGraph, id: F, scheme: Scheme) -> Result<R1cs, WrapError> {
+    match scheme {
+        Scheme::OneRound => wrap::synthesize(g, id),
+        Scheme::TwoRound => wrap::two_round::synthesize(g, id),
+    }
+}
+
+/// Keys of the wrap `scheme` in phase 2's initial state from the Powers-of-Tau file `ptau`, and
+/// the ceremony's record. Not safe until someone contributes.
+pub fn from_ptau(dir: &Path, ptau: &Path, scheme: Scheme) -> Result<CeremonyStart, SetupError> {
     let c = Compiled::load(dir)?;
-    let r1cs = wrap::synthesize(&c.graph, c.id)?;
+    let r1cs = synthesize(&c.graph, c.id, scheme)?;
     let power = r1cs.power().map_err(WrapError::from)?;
     let powers = read_ptau(ptau, power)?;
-    let pk = phase2::initial_keys(&powers, &r1cs).map_err(Phase2Error::from)?;
-    let record = Record::new(&pk);
+    let keys = phase2::initial_keys(&powers, &r1cs).map_err(Phase2Error::from)?;
+    let record = Record::new(&keys);
     let (ptau_blake2b, hermez) = (powers.file_hash, ptau::hermez_file(&powers.file_hash));
     drop(powers);
     let ceremony = Ceremony { ptau_blake2b: hex::encode(ptau_blake2b), hermez: hermez.map(str::to_string) };
-    let pk_size = ceremony.save(dir, &ProverKey { pk, r1cs }, &record)?;
+    let pk_size = ceremony.save(dir, &keys, &r1cs, &record)?;
     Ok(CeremonyStart { power, ptau_blake2b, hermez, pk_size })
 }
 
 /// Adds a contribution with a secret from the operating system's randomness, `entropy` mixed in;
 /// returns its hash.
 pub fn contribute(dir: &Path, entropy: Option<&[u8]>) -> Result<[u8; 64], SetupError> {
-    let (ceremony, mut key, mut record) = Ceremony::load(dir)?;
+    let (ceremony, mut keys, r1cs, mut record) = Ceremony::load(dir)?;
     let mut os = [0u8; 64];
     OsRng.fill_bytes(&mut os);
     let seed = Blake2b512::new().chain_update(os).chain_update(entropy.unwrap_or_default()).finalize();
     let mut seed32 = [0u8; 32];
     seed32.copy_from_slice(&seed[..32]);
-    let hash = phase2::contribute(&mut key.pk, &mut record, &mut StdRng::from_seed(seed32));
-    ceremony.save(dir, &key, &record)?;
+    let hash = phase2::contribute(&mut keys, &mut record, &mut StdRng::from_seed(seed32));
+    ceremony.save(dir, &keys, &r1cs, &record)?;
     Ok(hash)
 }
 
 /// Adds the final public randomness: `value` hashed 2^`iterations` times; returns its hash.
 pub fn beacon(dir: &Path, value: &[u8], iterations: u32) -> Result<[u8; 64], SetupError> {
-    let (ceremony, mut key, mut record) = Ceremony::load(dir)?;
-    let hash = phase2::beacon(&mut key.pk, &mut record, value, iterations)?;
-    ceremony.save(dir, &key, &record)?;
+    let (ceremony, mut keys, r1cs, mut record) = Ceremony::load(dir)?;
+    let hash = phase2::beacon(&mut keys, &mut record, value, iterations)?;
+    ceremony.save(dir, &keys, &r1cs, &record)?;
     Ok(hash)
 }
 
@@ -118,15 +129,16 @@ pub fn beacon(dir: &Path, value: &[u8], iterations: u32) -> Result<[u8; 64], Set
 /// the contributions' hashes in order.
 pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
     let c = Compiled::load(dir)?;
-    let (ceremony, key, record) = Ceremony::load(dir)?;
-    if key.r1cs != wrap::synthesize(&c.graph, c.id)? {
+    let (ceremony, keys, r1cs, record) = Ceremony::load(dir)?;
+    let scheme = if keys.ck.is_some() { Scheme::TwoRound } else { Scheme::OneRound };
+    if r1cs != synthesize(&c.graph, c.id, scheme)? {
         return Err(SetupError::Mismatch(format!(
             "{}/r1cs.bin is not the wrap circuit of the model in {}",
             dir.display(),
             dir.display()
         )));
     }
-    let powers = read_ptau(ptau, key.r1cs.power().map_err(WrapError::from)?)?;
+    let powers = read_ptau(ptau, r1cs.power().map_err(WrapError::from)?)?;
     if hex::encode(powers.file_hash) != ceremony.ptau_blake2b {
         return Err(SetupError::Mismatch(format!(
             "vk.json records a ceremony on the ptau with BLAKE2b {}, but {} is {}",
@@ -135,9 +147,13 @@ pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
             hex::encode(powers.file_hash)
         )));
     }
-    let hashes = phase2::verify(&powers, &key.r1cs, &key.pk, &record, &mut OsRng)?;
-    let vk: ark_groth16::VerifyingKey<ark_bn254::Bn254> = artifact::read_key(&dir.join(VK_FILE))?;
-    if vk != key.pk.vk {
+    let hashes = phase2::verify(&powers, &r1cs, &keys, &record, &mut OsRng)?;
+    let vk_is_pks = match (artifact::read_verifier_key(dir)?, &keys.ck) {
+        (VerifierKey::OneRound(vk), None) => vk == keys.pk.vk,
+        (VerifierKey::TwoRound(vk), Some(ck)) => vk.groth16 == keys.pk.vk && vk.delta1_g2 == ck.delta1_g2,
+        _ => false,
+    };
+    if !vk_is_pks {
         return Err(SetupError::Mismatch(format!("{}/vk.bin is not pk.bin's verifying key", dir.display())));
     }
     Ok(hashes)
@@ -176,7 +192,7 @@ pub fn trust(dir: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> Re
         Some(Provenance::Ceremony { contributions, .. }) => {
             let record = read_record(dir, &contributions)?;
             // The chain ends at vk.bin's δ; its δ·G1 is the proving key's business.
-            let _delta_g1 = phase2::check_record(&record, &vk.delta_g2)?;
+            let _delta_g1 = phase2::check_record(&record, &vk.delta_g2, None)?;
             Trust::Ceremony { contributions: contributions.len() }
         }
     })
@@ -205,19 +221,23 @@ struct Ceremony {
 }
 
 impl Ceremony {
-    /// The keys and the record of the ceremony in `dir`, refusing a record that vk.json does not list.
-    fn load(dir: &Path) -> Result<(Self, ProverKey, Record), SetupError> {
+    /// The keys, matrices and record of the ceremony in `dir`, refusing a record that vk.json
+    /// does not list.
+    fn load(dir: &Path) -> Result<(Self, Keys, R1cs, Record), SetupError> {
         let Some(Provenance::Ceremony { ptau_blake2b, hermez, contributions }) = artifact::read_provenance(dir)? else {
             return Err(SetupError::NotACeremony { dir: dir.display().to_string() });
         };
-        let key = artifact::read_prover_key(dir, None)?;
+        let (keys, r1cs) = match artifact::read_prover_keys(dir, None)? {
+            ProverKeys::OneRound(k) => (Keys { pk: k.pk, ck: None }, k.r1cs),
+            ProverKeys::TwoRound(k) => (Keys { pk: k.pk, ck: Some(k.ck) }, k.r1cs),
+        };
         let record = read_record(dir, &contributions)?;
-        Ok((Ceremony { ptau_blake2b, hermez }, key, record))
+        Ok((Ceremony { ptau_blake2b, hermez }, keys, r1cs, record))
     }
 
     /// Writes the keys, vk.json and the record, each first under a temporary name and then
     /// renamed, so that an interrupted step leaves the directory as it was or nearly so.
-    fn save(&self, dir: &Path, key: &ProverKey, record: &Record) -> Result<u64, SetupError> {
+    fn save(&self, dir: &Path, keys: &Keys, r1cs: &R1cs, record: &Record) -> Result<u64, SetupError> {
         let tmp = tempfile::tempdir_in(dir)
             .map_err(|e| ArtifactError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
         let setup = Provenance::Ceremony {
@@ -225,9 +245,9 @@ impl Ceremony {
             hermez: self.hermez.clone(),
             contributions: record.hashes().iter().map(hex::encode).collect(),
         };
-        let size = artifact::write_keys(tmp.path(), &key.pk, None, &key.r1cs, &setup)?;
+        let size = artifact::write_keys(tmp.path(), &keys.pk, keys.ck.as_ref(), r1cs, &setup)?;
         artifact::write_key(&tmp.path().join(PHASE2_FILE), record)?;
-        for f in [artifact::PK_FILE, artifact::R1CS_FILE, VK_FILE, PHASE2_FILE, artifact::VK_JSON] {
+        for f in [artifact::PK_FILE, artifact::R1CS_FILE, artifact::VK_FILE, PHASE2_FILE, artifact::VK_JSON] {
             std::fs::rename(tmp.path().join(f), dir.join(f))
                 .map_err(|e| ArtifactError::Write { path: dir.join(f).display().to_string(), reason: e.to_string() })?;
         }

@@ -269,7 +269,7 @@ fn ceremony_keys_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
     let p = prove_model_with(tmp.path(), "tiny_gemm", 7, six_bits, |_, dir| {
-        setup::from_ptau(dir, &test_ptau(13)).unwrap();
+        setup::from_ptau(dir, &test_ptau(13), zkml::wrap::Scheme::OneRound).unwrap();
         setup::contribute(dir, Some(b"the first contributor's text")).unwrap();
         setup::contribute(dir, None).unwrap();
         setup::beacon(dir, b"\x00\x11\x22\x33", 3).unwrap();

@@ -11,6 +11,12 @@
 //! could predict. `verify` derives the initial keys again and checks every step. `crate::setup` runs
 //! it on a model directory (`zkml setup --ptau`, `contribute`, `beacon`, `verify`).
 //!
+//! A two-round (UltraGroth) key has a second secret, δ₁, under the round-1 wires' bases (its
+//! commitment key, `groth16::CommitKey`): it starts at 1 too, and every contribution and the
+//! beacon also replace δ₁ by δ₁·δ₁′ for a second secret δ₁′, with its own proof of knowledge
+//! (as gnark's phase 2 updates each commitment's key beside δ). Whoever knows δ₁ can move
+//! round-1 values after the challenges, so it must be as unknown as δ.
+//!
 //! Every query of the initial keys is a linear function of the powers, so no secret is needed:
 //! with Lⱼ the domain's Lagrange polynomials, Lⱼ(τ)·G = IFFT(τᵏ·G)ⱼ in G1 and G2, αLⱼ(τ)·G1 and
 //! βLⱼ(τ)·G1 from the α- and β-scaled powers, and the QAP's u, v, w at τ are sums of those
@@ -31,14 +37,20 @@ use blake2::{Blake2b512, Digest};
 use rand::Rng;
 use rayon::prelude::*;
 
-use super::groth16::{Groth16Error, R1cs};
+use super::groth16::{CommitKey, Groth16Error, R1cs};
 use super::ptau::{Powers, coefficients};
 
-/// The keys for `r1cs` in phase 2's initial state (γ = δ = 1), from `powers` of a ceremony.
-pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<ProvingKey<Bn254>, Groth16Error> {
-    if r1cs.num_round1 > 0 {
-        return Err(Groth16Error::Format("two-round keys from a ceremony are not built yet".into()));
-    }
+/// A ceremony's keys: Groth16's proving key and, for a two-round system, the round-1 wires'
+/// commitment key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Keys {
+    pub pk: ProvingKey<Bn254>,
+    pub ck: Option<CommitKey>,
+}
+
+/// The keys for `r1cs` in phase 2's initial state (γ = δ = 1, and δ₁ = 1 for a two-round
+/// system), from `powers` of a ceremony.
+pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> {
     let domain = r1cs.domain()?;
     let n = domain.size();
     if powers.tau_g2.len() < n {
@@ -75,9 +87,10 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<ProvingKey<Bn254>, G
     let (a, (b, c)) = rayon::join(|| r1cs.qap(0, &l_g1), || rayon::join(|| r1cs.qap(1, &l_g1), || r1cs.qap(2, &l_g1)));
     let (beta_a, alpha_b) = rayon::join(|| r1cs.qap(0, &l_beta), || r1cs.qap(1, &l_alpha));
     let b_g2 = r1cs.qap(1, &l_g2);
-    // β·u_i(τ) + α·v_i(τ) + w_i(τ), over γ = 1 for the instance variables and δ = 1 for the rest.
+    // β·u_i(τ) + α·v_i(τ) + w_i(τ), over γ = 1 for the instance variables, δ₁ = 1 for the
+    // round-1 wires and δ = 1 for the rest.
     let k: Vec<G1> = beta_a.par_iter().zip(&alpha_b).zip(&c).map(|((x, y), z)| *x + y + z).collect();
-    let ni = r1cs.num_instance;
+    let (ni, round2) = (r1cs.num_instance, r1cs.num_instance + r1cs.num_round1);
     let h: Vec<G1> = (0..n - 1).into_par_iter().map(|i| powers.tau_g1[n + i].into_group() - powers.tau_g1[i]).collect();
 
     let (alpha_g1, beta_g1) = match (powers.alpha_tau_g1.first(), powers.beta_tau_g1.first()) {
@@ -91,7 +104,7 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<ProvingKey<Bn254>, G
         delta_g2: G2Affine::generator(),
         gamma_abc_g1: G1::normalize_batch(&k[..ni]),
     };
-    Ok(ProvingKey {
+    let pk = ProvingKey {
         vk,
         beta_g1,
         delta_g1: G1Affine::generator(),
@@ -99,8 +112,14 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<ProvingKey<Bn254>, G
         b_g1_query: G1::normalize_batch(&b),
         b_g2_query: G2::normalize_batch(&b_g2),
         h_query: G1::normalize_batch(&h),
-        l_query: G1::normalize_batch(&k[ni..]),
-    })
+        l_query: G1::normalize_batch(&k[round2..]),
+    };
+    let ck = (round2 > ni).then(|| CommitKey {
+        k_query: G1::normalize_batch(&k[ni..round2]),
+        delta1_g1: G1Affine::generator(),
+        delta1_g2: G2Affine::generator(),
+    });
+    Ok(Keys { pk, ck })
 }
 
 /// `points` in projective form, what the FFTs and `R1cs::qap` add up.
@@ -119,21 +138,31 @@ pub struct Record {
     pub contributions: Vec<Contribution>,
 }
 
-/// One contribution: δ became δ·δ′ for a secret δ′, with a proof of knowledge of δ′ (Bowe–Gabizon–
-/// Miers: a Schnorr-like proof in the pairing groups) bound to every contribution before it.
+/// One contribution: δ became δ·δ′ (and a two-round key's δ₁ became δ₁·δ₁′) for secrets δ′ (and
+/// δ₁′), each with a proof of knowledge bound to every contribution before it.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Contribution {
-    /// δ·G1 after this contribution.
-    pub delta_after: G1Affine,
-    /// A point s·G1 and s·δ′·G1: with `r_delta` they prove knowledge of δ′.
-    pub s: G1Affine,
-    pub s_delta: G1Affine,
-    /// δ′·R, where R is `transcript`, s and s·δ′ hashed to G2.
-    pub r_delta: G2Affine,
+    pub delta: Update,
+    /// δ₁'s update, in a two-round key's ceremony (none in a one-round key's).
+    pub delta1: Option<Update>,
     /// BLAKE2b-512 of the record before this contribution (`Record::transcript`).
     pub transcript: [u8; 64],
-    /// Set for the final public randomness: δ′ follows from it, so anyone can recompute it.
+    /// Set for the final public randomness: δ′ and δ₁′ follow from it, so anyone can recompute
+    /// them.
     pub beacon: Option<Beacon>,
+}
+
+/// A secret's update of one of the key's δs, with a proof of knowledge of the secret x
+/// (Bowe–Gabizon–Miers: a Schnorr-like proof in the pairing groups).
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct Update {
+    /// δ·G1 (or δ₁·G1) after this contribution.
+    pub after: G1Affine,
+    /// A point s·G1 and s·x·G1: with `r_x` they prove knowledge of x.
+    pub s: G1Affine,
+    pub s_x: G1Affine,
+    /// x·R, where R is the transcript, which δ this is, s and s·x hashed to G2.
+    pub r_x: G2Affine,
 }
 
 /// A random beacon (a future block hash, a lottery draw): δ′ comes from `value` hashed
@@ -159,10 +188,16 @@ pub enum Phase2Error {
     Origin,
     #[error("contribution {index} was made on another ceremony state (its transcript hash differs)")]
     Transcript { index: usize },
-    #[error("contribution {index}'s proof of knowledge of its secret does not verify")]
-    ProofOfKnowledge { index: usize },
-    #[error("contribution {index} is a beacon, but its δ is not the one the beacon's value gives")]
-    Beacon { index: usize },
+    #[error("contribution {index}'s proof of knowledge of its secret for {which} does not verify")]
+    ProofOfKnowledge { index: usize, which: Secret },
+    #[error("contribution {index} is a beacon, but its {which} is not the one the beacon's value gives")]
+    Beacon { index: usize, which: Secret },
+    #[error(
+        "contribution {index} {}",
+        if *two_round { "does not update δ₁, which a two-round key's every contribution must" }
+        else { "updates a δ₁, which a one-round key does not have" }
+    )]
+    Shape { index: usize, two_round: bool },
     #[error("a beacon may ask for at most 2^{MAX_BEACON_ITERATIONS} iterations, not 2^{0}")]
     BeaconIterations(u32),
     #[error("the key's {0} is not the one the contributions give")]
@@ -171,18 +206,39 @@ pub enum Phase2Error {
     Derived(&'static str),
 }
 
-/// The proving key's hash that a record's `origin` holds.
-pub fn origin(pk: &ProvingKey<Bn254>) -> [u8; 64] {
+/// Which of a key's secrets an update is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Secret {
+    /// δ, under the L and H queries.
+    Delta,
+    /// δ₁, under a two-round key's round-1 bases.
+    Delta1,
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Secret::Delta => "δ",
+            Secret::Delta1 => "δ₁",
+        })
+    }
+}
+
+/// The keys' hash that a record's `origin` holds.
+pub fn origin(keys: &Keys) -> [u8; 64] {
     let mut h = Blake2b512::new();
     h.update(ORIGIN_TAG);
     // Writing into a hash cannot fail.
-    let _ = pk.serialize_uncompressed(&mut h);
+    let _ = keys.pk.serialize_uncompressed(&mut h);
+    if let Some(ck) = &keys.ck {
+        let _ = ck.serialize_uncompressed(&mut h);
+    }
     h.finalize().into()
 }
 
 impl Record {
     /// The record of keys fresh from `initial_keys`.
-    pub fn new(initial: &ProvingKey<Bn254>) -> Self {
+    pub fn new(initial: &Keys) -> Self {
         Record { origin: origin(initial), contributions: vec![] }
     }
 
@@ -219,32 +275,28 @@ impl Contribution {
     }
 }
 
-/// Adds a contribution with a fresh secret from `rng` (the caller mixes its entropy in) to `pk`,
-/// records it in `record` and returns its hash. The secret is dropped when this returns.
-pub fn contribute(pk: &mut ProvingKey<Bn254>, record: &mut Record, rng: &mut impl Rng) -> [u8; 64] {
-    let delta = loop {
+/// Adds a contribution with fresh secrets from `rng` (the caller mixes its entropy in) to `keys`,
+/// records it in `record` and returns its hash. The secrets are dropped when this returns.
+pub fn contribute(keys: &mut Keys, record: &mut Record, rng: &mut impl Rng) -> [u8; 64] {
+    let mut secret = || loop {
         let d = F::rand(rng);
         if !d.is_zero() {
-            break d;
+            break (d, G1::rand(rng).into_affine());
         }
     };
-    update(pk, record, delta, G1::rand(rng).into_affine(), None)
+    let (delta, delta1) = (secret(), secret());
+    update(keys, record, delta, delta1, None)
 }
 
-/// Adds the final public randomness: δ′ from `value` hashed 2^`iterations` times.
-pub fn beacon(
-    pk: &mut ProvingKey<Bn254>,
-    record: &mut Record,
-    value: &[u8],
-    iterations: u32,
-) -> Result<[u8; 64], Phase2Error> {
-    let (delta, s) = beacon_secret(value, iterations)?;
-    Ok(update(pk, record, delta, s, Some(Beacon { value: value.to_vec(), iterations })))
+/// Adds the final public randomness: δ′ (and δ₁′) from `value` hashed 2^`iterations` times.
+pub fn beacon(keys: &mut Keys, record: &mut Record, value: &[u8], iterations: u32) -> Result<[u8; 64], Phase2Error> {
+    let [delta, delta1] = beacon_secrets(value, iterations)?;
+    Ok(update(keys, record, delta, delta1, Some(Beacon { value: value.to_vec(), iterations })))
 }
 
-/// A beacon's δ′ (never zero) and the point s of its proof of knowledge, both from the value
-/// after 2^`iterations` hashes.
-fn beacon_secret(value: &[u8], iterations: u32) -> Result<(F, G1Affine), Phase2Error> {
+/// A beacon's δ′ and δ₁′ (never zero), each with the point s of its proof of knowledge, all from
+/// the value after 2^`iterations` hashes.
+fn beacon_secrets(value: &[u8], iterations: u32) -> Result<[(F, G1Affine); 2], Phase2Error> {
     if iterations > MAX_BEACON_ITERATIONS {
         return Err(Phase2Error::BeaconIterations(iterations));
     }
@@ -263,40 +315,57 @@ fn beacon_secret(value: &[u8], iterations: u32) -> Result<(F, G1Affine), Phase2E
             counter += 1;
         }
     };
-    Ok((scalar(b"delta"), (G1Affine::generator() * scalar(b"s")).into_affine()))
+    let point = |label: &[u8]| (G1Affine::generator() * scalar(label)).into_affine();
+    Ok([(scalar(b"delta"), point(b"s")), (scalar(b"delta1"), point(b"s1"))])
 }
 
-/// δ := δ·`delta`: δ·G1 and δ·G2 times it, the L and H queries (which are over δ) divided by it,
-/// and the proof of knowledge.
-fn update(pk: &mut ProvingKey<Bn254>, record: &mut Record, delta: F, s: G1Affine, beacon: Option<Beacon>) -> [u8; 64] {
-    // δ′ ≠ 0 (both callers draw until it is).
-    let inv = delta.inverse().unwrap_or_default();
-    let scale = |points: &mut Vec<G1Affine>| {
+/// δ := δ·δ′: δ·G1 and δ·G2 times δ′, the L and H queries (which are over δ) divided by it; for
+/// a two-round key δ₁ := δ₁·δ₁′ likewise, its round-1 bases divided by δ₁′; and the proofs of
+/// knowledge. Each secret comes with the point s of its proof.
+fn update(
+    keys: &mut Keys,
+    record: &mut Record,
+    (delta, s): (F, G1Affine),
+    (delta1, s1): (F, G1Affine),
+    beacon: Option<Beacon>,
+) -> [u8; 64] {
+    // The secrets are not zero (every caller draws until they are not).
+    let scale = |points: &mut Vec<G1Affine>, x: F| {
+        let inv = x.inverse().unwrap_or_default();
         let scaled: Vec<G1> = points.par_iter().map(|p| *p * inv).collect();
         *points = G1::normalize_batch(&scaled);
     };
-    scale(&mut pk.l_query);
-    scale(&mut pk.h_query);
+    let pk = &mut keys.pk;
+    scale(&mut pk.l_query, delta);
+    scale(&mut pk.h_query, delta);
     pk.delta_g1 = (pk.delta_g1 * delta).into_affine();
     pk.vk.delta_g2 = (pk.vk.delta_g2 * delta).into_affine();
-
     let transcript = record.transcript();
-    let s_delta = (s * delta).into_affine();
-    let r = hash_to_g2(&transcript, &s, &s_delta);
-    let c =
-        Contribution { delta_after: pk.delta_g1, s, s_delta, r_delta: (r * delta).into_affine(), transcript, beacon };
+    let prove = |which: Secret, after: G1Affine, x: F, s: G1Affine| {
+        let s_x = (s * x).into_affine();
+        let r = hash_to_g2(&transcript, which, &s, &s_x);
+        Update { after, s, s_x, r_x: (r * x).into_affine() }
+    };
+    let delta_update = prove(Secret::Delta, pk.delta_g1, delta, s);
+    let delta1_update = keys.ck.as_mut().map(|ck| {
+        scale(&mut ck.k_query, delta1);
+        ck.delta1_g1 = (ck.delta1_g1 * delta1).into_affine();
+        ck.delta1_g2 = (ck.delta1_g2 * delta1).into_affine();
+        prove(Secret::Delta1, ck.delta1_g1, delta1, s1)
+    });
+    let c = Contribution { delta: delta_update, delta1: delta1_update, transcript, beacon };
     let hash = c.hash();
     record.contributions.push(c);
     hash
 }
 
-/// Checks that `pk` is the key of `r1cs` derived from `powers` and then updated by every
-/// contribution of `record`, each with a valid proof of knowledge; returns the contributions'
-/// hashes in order. `rng` draws the random linear combinations of the L and H checks.
+/// Checks that `keys` are the keys of `r1cs` derived from `powers` and then updated by every
+/// contribution of `record`, each with valid proofs of knowledge; returns the contributions'
+/// hashes in order. `rng` draws the random linear combinations of the L, H and round-1 checks.
 pub fn verify(
     powers: &Powers,
     r1cs: &R1cs,
-    pk: &ProvingKey<Bn254>,
+    keys: &Keys,
     record: &Record,
     rng: &mut impl Rng,
 ) -> Result<Vec<[u8; 64]>, Phase2Error> {
@@ -304,35 +373,60 @@ pub fn verify(
     if origin(&initial) != record.origin {
         return Err(Phase2Error::Origin);
     }
-    // The key comes from whoever ran the last step: its δ-dependent points are checked by
-    // pairings, which mean nothing off the curve (G1's cofactor is 1; `check_record` checks δ·G2).
-    if !pk.l_query.par_iter().chain(&pk.h_query).chain([&pk.delta_g1]).all(|p| p.is_on_curve()) {
-        return Err(Phase2Error::Delta("δ-dependent points (one is not on the curve)"));
+    let (pk, ck) = (&keys.pk, keys.ck.as_ref());
+    let Some(initial_ck) = (match (ck, &initial.ck) {
+        (None, None) => Some(None),
+        (Some(_), Some(i)) => Some(Some(i)),
+        _ => None,
+    }) else {
+        return Err(Phase2Error::Derived("commitment key (the circuit's rounds)"));
+    };
+    // The keys come from whoever ran the last step: the δ- and δ₁-dependent points are checked
+    // by pairings, which mean nothing off the curve (G1's cofactor is 1; `check_record` checks
+    // δ·G2 and δ₁·G2).
+    let round1 = ck.map(|c| c.k_query.as_slice()).unwrap_or_default();
+    let delta1_g1 = ck.map(|c| c.delta1_g1);
+    let points = pk.l_query.par_iter().chain(&pk.h_query).chain(round1).chain([&pk.delta_g1]);
+    if !points.all(|p| p.is_on_curve()) || !delta1_g1.is_none_or(|p| p.is_on_curve()) {
+        return Err(Phase2Error::Delta("δ- and δ₁-dependent points (one is not on the curve)"));
     }
-    if pk.delta_g1 != check_record(record, &pk.vk.delta_g2)? {
+    let (delta_g1, recorded_delta1_g1) = check_record(record, &pk.vk.delta_g2, ck.map(|c| &c.delta1_g2))?;
+    if pk.delta_g1 != delta_g1 {
         return Err(Phase2Error::Delta("δ·G1"));
     }
+    if delta1_g1 != recorded_delta1_g1 {
+        return Err(Phase2Error::Delta("δ₁·G1"));
+    }
+    let i = &initial.pk;
     let unchanged = [
-        (pk.vk.alpha_g1 == initial.vk.alpha_g1, "α·G1"),
-        (pk.vk.beta_g2 == initial.vk.beta_g2, "β·G2"),
-        (pk.beta_g1 == initial.beta_g1, "β·G1"),
-        (pk.vk.gamma_g2 == initial.vk.gamma_g2, "γ·G2"),
-        (pk.vk.gamma_abc_g1 == initial.vk.gamma_abc_g1, "public-input bases"),
-        (pk.a_query == initial.a_query, "A query"),
-        (pk.b_g1_query == initial.b_g1_query, "B query (G1)"),
-        (pk.b_g2_query == initial.b_g2_query, "B query (G2)"),
-        (pk.l_query.len() == initial.l_query.len(), "L query length"),
-        (pk.h_query.len() == initial.h_query.len(), "H query length"),
+        (pk.vk.alpha_g1 == i.vk.alpha_g1, "α·G1"),
+        (pk.vk.beta_g2 == i.vk.beta_g2, "β·G2"),
+        (pk.beta_g1 == i.beta_g1, "β·G1"),
+        (pk.vk.gamma_g2 == i.vk.gamma_g2, "γ·G2"),
+        (pk.vk.gamma_abc_g1 == i.vk.gamma_abc_g1, "public-input bases"),
+        (pk.a_query == i.a_query, "A query"),
+        (pk.b_g1_query == i.b_g1_query, "B query (G1)"),
+        (pk.b_g2_query == i.b_g2_query, "B query (G2)"),
+        (pk.l_query.len() == i.l_query.len(), "L query length"),
+        (pk.h_query.len() == i.h_query.len(), "H query length"),
+        (round1.len() == initial_ck.map_or(0, |c| c.k_query.len()), "round-1 bases' length"),
     ];
     if let Some((_, what)) = unchanged.into_iter().find(|(ok, _)| !ok) {
         return Err(Phase2Error::Derived(what));
     }
-    // The initial L and H are over δ = 1: each final point times δ is the initial one, which a
-    // random linear combination checks in two pairings.
-    for (now, then, what) in [(&pk.l_query, &initial.l_query, "L query"), (&pk.h_query, &initial.h_query, "H query")] {
+    // The initial L and H are over δ = 1, the round-1 bases over δ₁ = 1: each final point times
+    // its δ is the initial one, which a random linear combination checks in two pairings.
+    let mut over = vec![
+        (&pk.l_query, &i.l_query, "L query", pk.vk.delta_g2),
+        (&pk.h_query, &i.h_query, "H query", pk.vk.delta_g2),
+    ];
+    if let (Some(ck), Some(initial_ck)) = (ck, initial_ck) {
+        over.push((&ck.k_query, &initial_ck.k_query, "round-1 bases", ck.delta1_g2));
+    }
+    for (now, then, what, delta_g2) in over {
         let r = coefficients(now.len(), rng);
         let (now, then) = rayon::join(|| G1::msm_unchecked(now, &r), || G1::msm_unchecked(then, &r));
-        if !same_ratio((now.into_affine(), then.into_affine()), (G2Affine::generator(), pk.vk.delta_g2)) {
+        if !same_ratio((now.into_affine(), then.into_affine()), (G2Affine::generator(), delta_g2)) {
             return Err(Phase2Error::Delta(what));
         }
     }
@@ -340,36 +434,74 @@ pub fn verify(
 }
 
 /// Checks the chain of `record`'s contributions — every transcript, proof of knowledge and beacon
-/// — and that `delta_g2` is δ·G2 after the last one; returns δ·G1 after the last. Needs no powers:
-/// it is what a verifying key's user (`zkml-gen`) can check alone; `verify` checks the rest.
-pub fn check_record(record: &Record, delta_g2: &G2Affine) -> Result<G1Affine, Phase2Error> {
-    let mut delta = G1Affine::generator();
+/// — and that `delta_g2` is δ·G2 after the last one (and `delta1_g2` δ₁·G2, for a two-round key,
+/// whose every contribution must update δ₁); returns δ·G1 (and δ₁·G1) after the last. Needs no
+/// powers: it is what a verifying key's user (`zkml-gen`) can check alone; `verify` checks the
+/// rest.
+pub fn check_record(
+    record: &Record,
+    delta_g2: &G2Affine,
+    delta1_g2: Option<&G2Affine>,
+) -> Result<(G1Affine, Option<G1Affine>), Phase2Error> {
+    let two_round = delta1_g2.is_some();
+    let (mut delta, mut delta1) = (G1Affine::generator(), two_round.then(G1Affine::generator));
     for (index, c) in record.contributions.iter().enumerate() {
         if c.transcript != record.transcript_at(index) {
             return Err(Phase2Error::Transcript { index });
         }
-        // A zero point would make both ratio checks hold for any δ′.
-        if c.s.is_zero() || c.s_delta.is_zero() || c.delta_after.is_zero() || c.r_delta.is_zero() {
-            return Err(Phase2Error::ProofOfKnowledge { index });
+        if c.delta1.is_some() != two_round {
+            return Err(Phase2Error::Shape { index, two_round });
         }
-        let r = hash_to_g2(&c.transcript, &c.s, &c.s_delta);
-        // s·δ′ / s = δ′·R / R (the contributor knows δ′) and δ_after / δ_before = the same δ′.
-        if !same_ratio((c.s, c.s_delta), (r, c.r_delta)) || !same_ratio((delta, c.delta_after), (r, c.r_delta)) {
-            return Err(Phase2Error::ProofOfKnowledge { index });
+        let beacon = c.beacon.as_ref().map(|b| beacon_secrets(&b.value, b.iterations)).transpose()?;
+        let step = |u: &Update, before: G1Affine, which: Secret, k: usize| {
+            check_update(u, before, which, index, &c.transcript, beacon.map(|b| b[k]))
+        };
+        delta = step(&c.delta, delta, Secret::Delta, 0)?;
+        if let (Some(u), Some(before)) = (&c.delta1, delta1) {
+            delta1 = Some(step(u, before, Secret::Delta1, 1)?);
         }
-        if let Some(b) = &c.beacon {
-            let (d, s) = beacon_secret(&b.value, b.iterations)?;
-            if c.s != s || c.delta_after != (delta * d).into_affine() {
-                return Err(Phase2Error::Beacon { index });
-            }
-        }
-        delta = c.delta_after;
     }
-    let in_g2 = delta_g2.is_on_curve() && delta_g2.is_in_correct_subgroup_assuming_on_curve();
-    if !in_g2 || !same_ratio((G1Affine::generator(), delta), (G2Affine::generator(), *delta_g2)) {
+    let in_g2 = |p: &G2Affine| p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve();
+    let ends_at = |g1: G1Affine, g2: &G2Affine| {
+        in_g2(g2) && same_ratio((G1Affine::generator(), g1), (G2Affine::generator(), *g2))
+    };
+    if !ends_at(delta, delta_g2) {
         return Err(Phase2Error::Delta("δ·G2"));
     }
-    Ok(delta)
+    if let (Some(d1), Some(d1_g2)) = (delta1, delta1_g2)
+        && !ends_at(d1, d1_g2)
+    {
+        return Err(Phase2Error::Delta("δ₁·G2"));
+    }
+    Ok((delta, delta1))
+}
+
+/// Checks one update of the secret `which` in contribution `index` (bound to `transcript`) from
+/// the point `before`: its proof of knowledge, and for a beacon that the secret and the point s
+/// are the beacon's. Returns the point after it.
+fn check_update(
+    u: &Update,
+    before: G1Affine,
+    which: Secret,
+    index: usize,
+    transcript: &[u8; 64],
+    beacon: Option<(F, G1Affine)>,
+) -> Result<G1Affine, Phase2Error> {
+    // A zero point would make both ratio checks hold for any secret.
+    if u.s.is_zero() || u.s_x.is_zero() || u.after.is_zero() || u.r_x.is_zero() {
+        return Err(Phase2Error::ProofOfKnowledge { index, which });
+    }
+    let r = hash_to_g2(transcript, which, &u.s, &u.s_x);
+    // s·x / s = x·R / R (the contributor knows x) and after / before = the same x.
+    if !same_ratio((u.s, u.s_x), (r, u.r_x)) || !same_ratio((before, u.after), (r, u.r_x)) {
+        return Err(Phase2Error::ProofOfKnowledge { index, which });
+    }
+    if let Some((x, s)) = beacon
+        && (u.s != s || u.after != (before * x).into_affine())
+    {
+        return Err(Phase2Error::Beacon { index, which });
+    }
+    Ok(u.after)
 }
 
 /// Whether b/a = d/c in the exponent: e(a, d) = e(b, c).
@@ -377,15 +509,20 @@ fn same_ratio((a, b): (G1Affine, G1Affine), (c, d): (G2Affine, G2Affine)) -> boo
     Bn254::pairing(a, d) == Bn254::pairing(b, c)
 }
 
-/// A point of G2 no one knows the discrete logarithm of, from the transcript and the contributor's
-/// s and s·δ′ (try-and-increment on x, then the cofactor cleared): the random oracle of the
-/// proof of knowledge.
-fn hash_to_g2(transcript: &[u8; 64], s: &G1Affine, s_delta: &G1Affine) -> G2Affine {
+/// A point of G2 no one knows the discrete logarithm of, from the transcript, which secret is
+/// proved and the contributor's s and s·x (try-and-increment on x, then the cofactor cleared):
+/// the random oracle of the proof of knowledge. Naming the secret keeps a proof for δ′ from
+/// passing as one for δ₁′.
+fn hash_to_g2(transcript: &[u8; 64], which: Secret, s: &G1Affine, s_x: &G1Affine) -> G2Affine {
     let mut seed = Blake2b512::new();
     seed.update(HASH_TO_G2_TAG);
     seed.update(transcript);
+    seed.update([match which {
+        Secret::Delta => 0u8,
+        Secret::Delta1 => 1,
+    }]);
     let _ = s.serialize_compressed(&mut seed);
-    let _ = s_delta.serialize_compressed(&mut seed);
+    let _ = s_x.serialize_compressed(&mut seed);
     let seed = seed.finalize();
     let mut counter = 0u32;
     loop {
@@ -406,4 +543,4 @@ fn hash_to_g2(transcript: &[u8; 64], s: &G1Affine, s_delta: &G1Affine) -> G2Affi
 const ORIGIN_TAG: &[u8] = b"zkml/phase2/origin/v1";
 const TRANSCRIPT_TAG: &[u8] = b"zkml/phase2/transcript/v1";
 const BEACON_TAG: &[u8] = b"zkml/phase2/beacon/v1";
-const HASH_TO_G2_TAG: &[u8] = b"zkml/phase2/hash-to-g2/v1";
+const HASH_TO_G2_TAG: &[u8] = b"zkml/phase2/hash-to-g2/v2";

@@ -71,11 +71,17 @@ fn circuit<'a>(g: &'a QuantGraph, id: F, context: F, witness: Option<&'a Witness
     WrapCircuit { graph: g, id, context, witness, binding: Binding::Committed(part) }
 }
 
+/// The two-round wrap circuit's matrices for the model `g` with id `id` (its round-1 wires
+/// declared): what every setup derives keys for.
+pub fn synthesize(g: &QuantGraph, id: F) -> Result<R1cs, WrapError> {
+    let n1 = groth16::witness_count(circuit(g, id, F::from(0u64), None, Part::Round1))?;
+    Ok(R1cs::synthesize(circuit(g, id, F::from(0u64), None, Part::All))?.with_round1(n1)?)
+}
+
 /// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For development
 /// and tests only.
 pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, VerifyingKey), WrapError> {
-    let n1 = groth16::witness_count(circuit(g, id, F::from(0u64), None, Part::Round1))?;
-    let r1cs = R1cs::synthesize(circuit(g, id, F::from(0u64), None, Part::All))?.with_round1(n1)?;
+    let r1cs = synthesize(g, id)?;
     let (pk, ck) = groth16::setup_two_round(&r1cs, &mut StdRng::seed_from_u64(seed))?;
     let key = ProverKey { pk, ck, r1cs };
     let vk = key.verifying_key();

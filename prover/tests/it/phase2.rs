@@ -12,7 +12,7 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zkml::wrap::groth16::{self as g16, R1cs};
-use zkml::wrap::phase2::{self, Phase2Error, Record};
+use zkml::wrap::phase2::{self, Keys, Phase2Error, Record, Secret};
 use zkml::wrap::ptau::{self, Powers};
 
 use crate::models::zkml;
@@ -50,6 +50,52 @@ impl ConstraintSynthesizer<Fr> for Cubic {
     }
 }
 
+/// `Cubic(1)` with a second public input, the seed of a two-round proof (the last one, which
+/// the verifier derives), and x and y its round-1 wires.
+struct Seeded {
+    x: Option<Fr>,
+    y: Option<Fr>,
+    seed: Option<Fr>,
+}
+
+impl Seeded {
+    fn shape() -> R1cs {
+        R1cs::synthesize(Seeded { x: None, y: None, seed: None }).unwrap().with_round1(2).unwrap()
+    }
+}
+
+impl ConstraintSynthesizer<Fr> for Seeded {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let out = self.x.zip(self.y).map(|(x, y)| x * y * (x + Fr::from(1u64)));
+        let out = cs.new_input_variable(|| out.ok_or(SynthesisError::AssignmentMissing))?;
+        let seed = cs.new_input_variable(|| self.seed.ok_or(SynthesisError::AssignmentMissing))?;
+        let val = |v: Option<Fr>| v.ok_or(SynthesisError::AssignmentMissing);
+        let x = cs.new_witness_variable(|| val(self.x))?;
+        let y = cs.new_witness_variable(|| val(self.y))?;
+        let xy = cs.new_witness_variable(|| val(self.x.zip(self.y).map(|(x, y)| x * y)))?;
+        let lc = |vars: &[Variable]| LinearCombination::sum_vars(vars);
+        cs.enforce_r1cs_constraint(|| lc(&[x]), || lc(&[y]), || lc(&[xy]))?;
+        let x_plus_1 = LinearCombination::from(x) + (Fr::from(1u64), Variable::One);
+        cs.enforce_r1cs_constraint(|| lc(&[xy]), || x_plus_1, || lc(&[out]))?;
+        cs.enforce_r1cs_constraint(|| lc(&[seed]), || lc(&[Variable::One]), || lc(&[seed]))?;
+        Ok(())
+    }
+}
+
+/// Whether two-round `keys` prove `Seeded` for x = 3, y = 7 (committing to x and y, then the
+/// seed from D) and refuse the statement out + 1.
+fn proves_two_round(keys: &Keys, r1cs: &R1cs) -> bool {
+    let ck = keys.ck.as_ref().unwrap();
+    let (x, y) = (Fr::from(3u64), Fr::from(7u64));
+    let out = x * y * (x + Fr::from(1u64));
+    let round1 = g16::commit(&keys.pk, ck, &[x, y], &mut rng()).unwrap();
+    let seed = g16::challenge(&round1.d, &[out]);
+    let z = g16::assignment(Seeded { x: Some(x), y: Some(y), seed: Some(seed) }).unwrap();
+    let proof = g16::prove_two_round(&keys.pk, ck, r1cs, &z, &round1, &mut rng()).unwrap();
+    g16::verify_two_round(&keys.pk.vk, &ck.delta1_g2, &[out], &proof)
+        && !g16::verify_two_round(&keys.pk.vk, &ck.delta1_g2, &[out + Fr::from(1u64)], &proof)
+}
+
 fn powers() -> Powers {
     ptau::read(&snarkjs_ptau(), POWER, &mut rng()).unwrap()
 }
@@ -65,29 +111,31 @@ fn proves(pk: &ProvingKey<Bn254>, r1cs: &R1cs, c: u64) -> bool {
         && !Groth16::<Bn254>::verify_proof(&pvk, &proof, &[out + Fr::from(1u64)]).unwrap()
 }
 
-/// The keys of `Cubic(c)` after two contributions and a beacon, with their record and hashes.
-fn ceremony(powers: &Powers, r1cs: &R1cs) -> (ProvingKey<Bn254>, Record, Vec<[u8; 64]>) {
-    let mut pk = phase2::initial_keys(powers, r1cs).unwrap();
-    let mut record = Record::new(&pk);
+/// The keys of `r1cs` after two contributions and a beacon, with their record and hashes.
+fn ceremony(powers: &Powers, r1cs: &R1cs) -> (Keys, Record, Vec<[u8; 64]>) {
+    let mut keys = phase2::initial_keys(powers, r1cs).unwrap();
+    let mut record = Record::new(&keys);
     let hashes = vec![
-        phase2::contribute(&mut pk, &mut record, &mut StdRng::seed_from_u64(11)),
-        phase2::contribute(&mut pk, &mut record, &mut StdRng::seed_from_u64(12)),
-        phase2::beacon(&mut pk, &mut record, b"block 0xabc", 4).unwrap(),
+        phase2::contribute(&mut keys, &mut record, &mut StdRng::seed_from_u64(11)),
+        phase2::contribute(&mut keys, &mut record, &mut StdRng::seed_from_u64(12)),
+        phase2::beacon(&mut keys, &mut record, b"block 0xabc", 4).unwrap(),
     ];
-    (pk, record, hashes)
+    (keys, record, hashes)
 }
 
 #[test]
 fn initial_keys_from_a_snarkjs_ceremony_prove_and_verify() {
     let powers = powers();
     let r1cs = Cubic::shape(1);
-    let pk = phase2::initial_keys(&powers, &r1cs).unwrap();
-    r1cs.check_key(&pk, None).unwrap();
+    let keys = phase2::initial_keys(&powers, &r1cs).unwrap();
+    let pk = &keys.pk;
+    assert!(keys.ck.is_none());
+    r1cs.check_key(pk, None).unwrap();
     // The ceremony's α and β, γ = δ = 1: phase 2's starting point, as snarkjs zkey new makes it.
     assert_eq!((pk.vk.alpha_g1, pk.vk.beta_g2), (powers.alpha_tau_g1[0], powers.beta_g2));
     assert_eq!(pk.vk.delta_g2, G2Affine::generator());
-    assert!(proves(&pk, &r1cs, 1));
-    assert_eq!(phase2::verify(&powers, &r1cs, &pk, &Record::new(&pk), &mut rng()).unwrap(), Vec::<[u8; 64]>::new());
+    assert!(proves(pk, &r1cs, 1));
+    assert_eq!(phase2::verify(&powers, &r1cs, &keys, &Record::new(&keys), &mut rng()).unwrap(), Vec::<[u8; 64]>::new());
 }
 
 #[test]
@@ -113,80 +161,137 @@ fn initial_keys_need_enough_powers() {
 fn two_contributions_and_a_beacon_verify_and_prove() {
     let powers = powers();
     let r1cs = Cubic::shape(1);
-    let (pk, record, hashes) = ceremony(&powers, &r1cs);
-    assert_eq!(phase2::verify(&powers, &r1cs, &pk, &record, &mut rng()).unwrap(), hashes);
+    let (keys, record, hashes) = ceremony(&powers, &r1cs);
+    assert_eq!(phase2::verify(&powers, &r1cs, &keys, &record, &mut rng()).unwrap(), hashes);
+    let pk = &keys.pk;
     assert_ne!(pk.vk.delta_g2, G2Affine::generator());
-    assert!(proves(&pk, &r1cs, 1));
+    assert!(proves(pk, &r1cs, 1));
     // The record round-trips through its file format, and the beacon is reproducible.
     let mut bytes = vec![];
     record.serialize_compressed(&mut bytes).unwrap();
     assert_eq!(Record::deserialize_compressed(&bytes[..]).unwrap(), record);
-    assert_eq!(ceremony(&powers, &r1cs).0.vk.delta_g2, pk.vk.delta_g2);
+    assert_eq!(ceremony(&powers, &r1cs).0.pk.vk.delta_g2, pk.vk.delta_g2);
 }
 
 #[test]
 fn a_contribution_without_knowledge_of_its_secret_is_refused() {
     let powers = powers();
     let r1cs = Cubic::shape(1);
-    let (pk, record, _) = ceremony(&powers, &r1cs);
-    let refused = |record: &Record, pk: &ProvingKey<Bn254>| phase2::verify(&powers, &r1cs, pk, record, &mut rng());
+    let (keys, record, _) = ceremony(&powers, &r1cs);
+    let refused = |record: &Record, keys: &Keys| phase2::verify(&powers, &r1cs, keys, record, &mut rng());
     // δ′·R from another δ′.
     let mut r = record.clone();
-    r.contributions[1].r_delta = (r.contributions[1].r_delta * Fr::from(2u64)).into_affine();
-    assert!(matches!(refused(&r, &pk), Err(Phase2Error::ProofOfKnowledge { index: 1 })));
+    r.contributions[1].delta.r_x = (r.contributions[1].delta.r_x * Fr::from(2u64)).into_affine();
+    assert!(matches!(refused(&r, &keys), Err(Phase2Error::ProofOfKnowledge { index: 1, which: Secret::Delta })));
     // s = s·δ′ = O satisfies the first ratio for any δ′.
     let mut r = record.clone();
-    (r.contributions[0].s, r.contributions[0].s_delta) = (G1Affine::zero(), G1Affine::zero());
-    assert!(matches!(refused(&r, &pk), Err(Phase2Error::ProofOfKnowledge { index: 0 })));
+    (r.contributions[0].delta.s, r.contributions[0].delta.s_x) = (G1Affine::zero(), G1Affine::zero());
+    assert!(matches!(refused(&r, &keys), Err(Phase2Error::ProofOfKnowledge { index: 0, .. })));
     // A contributor who rescales δ by a known factor without a matching proof: the key and its
     // record's last δ agree, but the ratio δ_after/δ_before is not the proven δ′.
     let mut r = record.clone();
-    let mut forged = pk.clone();
+    let mut forged = keys.clone();
     let c = &mut r.contributions[1];
-    c.delta_after = (c.delta_after * Fr::from(5u64)).into_affine();
-    forged.delta_g1 = (forged.delta_g1 * Fr::from(5u64)).into_affine();
+    c.delta.after = (c.delta.after * Fr::from(5u64)).into_affine();
+    forged.pk.delta_g1 = (forged.pk.delta_g1 * Fr::from(5u64)).into_affine();
     r.contributions.truncate(2);
-    assert!(matches!(refused(&r, &forged), Err(Phase2Error::ProofOfKnowledge { index: 1 })));
+    assert!(matches!(refused(&r, &forged), Err(Phase2Error::ProofOfKnowledge { index: 1, .. })));
+    // A one-round key's contribution that claims a δ₁ update.
+    let mut r = record.clone();
+    r.contributions[0].delta1 = Some(r.contributions[0].delta.clone());
+    assert!(matches!(refused(&r, &keys), Err(Phase2Error::Shape { index: 0, two_round: false })));
 }
 
 #[test]
 fn a_tampered_beacon_or_record_is_refused() {
     let powers = powers();
     let r1cs = Cubic::shape(1);
-    let (pk, record, _) = ceremony(&powers, &r1cs);
-    let check = |record: &Record, pk: &ProvingKey<Bn254>| phase2::verify(&powers, &r1cs, pk, record, &mut rng());
+    let (keys, record, _) = ceremony(&powers, &r1cs);
+    let check = |record: &Record, keys: &Keys| phase2::verify(&powers, &r1cs, keys, record, &mut rng());
     let mut r = record.clone();
     r.contributions[2].beacon.as_mut().unwrap().value = b"block 0xabd".to_vec();
-    assert!(matches!(check(&r, &pk), Err(Phase2Error::Beacon { index: 2 })));
+    assert!(matches!(check(&r, &keys), Err(Phase2Error::Beacon { index: 2, .. })));
     let mut r = record.clone();
     r.contributions[2].beacon.as_mut().unwrap().iterations = 5;
-    assert!(matches!(check(&r, &pk), Err(Phase2Error::Beacon { index: 2 })));
+    assert!(matches!(check(&r, &keys), Err(Phase2Error::Beacon { index: 2, .. })));
     // Contributions reordered or dropped: the transcript chain breaks, or the key's δ is not
     // the record's.
     let mut r = record.clone();
     r.contributions.swap(0, 1);
-    assert!(matches!(check(&r, &pk), Err(Phase2Error::Transcript { index: 0 })));
+    assert!(matches!(check(&r, &keys), Err(Phase2Error::Transcript { index: 0 })));
     let mut r = record.clone();
     r.contributions.pop();
-    assert!(matches!(check(&r, &pk), Err(Phase2Error::Delta("δ·G2"))));
+    assert!(matches!(check(&r, &keys), Err(Phase2Error::Delta("δ·G2"))));
     assert!(matches!(
-        phase2::beacon(&mut pk.clone(), &mut record.clone(), b"x", 41),
+        phase2::beacon(&mut keys.clone(), &mut record.clone(), b"x", 41),
         Err(Phase2Error::BeaconIterations(41))
     ));
+}
+
+#[test]
+fn a_two_round_ceremony_updates_delta1_and_proves() {
+    let powers = powers();
+    let r1cs = Seeded::shape();
+    let initial = phase2::initial_keys(&powers, &r1cs).unwrap();
+    let ck = initial.ck.as_ref().unwrap();
+    r1cs.check_key(&initial.pk, Some(ck)).unwrap();
+    assert_eq!((ck.delta1_g1, ck.delta1_g2), (G1Affine::generator(), G2Affine::generator()));
+    assert!(proves_two_round(&initial, &r1cs));
+    let (keys, record, hashes) = ceremony(&powers, &r1cs);
+    assert_eq!(phase2::verify(&powers, &r1cs, &keys, &record, &mut rng()).unwrap(), hashes);
+    let ck = keys.ck.as_ref().unwrap();
+    assert_ne!(ck.delta1_g2, G2Affine::generator());
+    assert_ne!(ck.delta1_g2, keys.pk.vk.delta_g2);
+    assert!(proves_two_round(&keys, &r1cs));
+    assert!(record.contributions.iter().all(|c| c.delta1.is_some()));
+}
+
+#[test]
+fn a_two_round_ceremony_refuses_what_it_cannot_check() {
+    let powers = powers();
+    let r1cs = Seeded::shape();
+    let (keys, record, _) = ceremony(&powers, &r1cs);
+    let check = |record: &Record, keys: &Keys| phase2::verify(&powers, &r1cs, keys, record, &mut rng());
+    // A contribution that leaves δ₁ alone.
+    let mut r = record.clone();
+    r.contributions[1].delta1 = None;
+    assert!(matches!(check(&r, &keys), Err(Phase2Error::Shape { index: 1, two_round: true })));
+    // δ₁′·R from another δ₁′.
+    let mut r = record.clone();
+    let u = r.contributions[1].delta1.as_mut().unwrap();
+    u.r_x = (u.r_x * Fr::from(2u64)).into_affine();
+    assert!(matches!(check(&r, &keys), Err(Phase2Error::ProofOfKnowledge { index: 1, which: Secret::Delta1 })));
+    // The proof for δ′ passed off as the one for δ₁′: the random oracle names the secret.
+    let mut r = record.clone();
+    r.contributions[0].delta1 = Some(r.contributions[0].delta.clone());
+    assert!(matches!(check(&r, &keys), Err(Phase2Error::ProofOfKnowledge { index: 0, which: Secret::Delta1 })));
+    let g1 = G1Affine::generator();
+    let mut k = keys.clone();
+    k.ck.as_mut().unwrap().k_query[0] = g1;
+    assert!(matches!(check(&record, &k), Err(Phase2Error::Delta("round-1 bases"))));
+    let mut k = keys.clone();
+    k.ck.as_mut().unwrap().delta1_g1 = g1;
+    assert!(matches!(check(&record, &k), Err(Phase2Error::Delta("δ₁·G1"))));
+    // δ₁·G2 put back to 1, so that whoever knows the round-1 bases' discrete logs could move D.
+    let mut k = keys.clone();
+    k.ck.as_mut().unwrap().delta1_g2 = G2Affine::generator();
+    assert!(matches!(check(&record, &k), Err(Phase2Error::Delta("δ₁·G2"))));
+    let k = Keys { pk: keys.pk.clone(), ck: None };
+    assert!(matches!(check(&record, &k), Err(Phase2Error::Derived(_))));
 }
 
 #[test]
 fn a_contribution_moved_to_another_circuit_is_refused() {
     let powers = powers();
     let (one, two) = (Cubic::shape(1), Cubic::shape(2));
-    let (pk, record, _) = ceremony(&powers, &one);
-    assert!(matches!(phase2::verify(&powers, &two, &pk, &record, &mut rng()), Err(Phase2Error::Origin)));
+    let (keys, record, _) = ceremony(&powers, &one);
+    assert!(matches!(phase2::verify(&powers, &two, &keys, &record, &mut rng()), Err(Phase2Error::Origin)));
     // The other circuit's own origin with this ceremony's contributions: the first proof of
     // knowledge was bound to the first circuit's origin.
-    let (pk_two, record_two, _) = ceremony(&powers, &two);
+    let (keys_two, record_two, _) = ceremony(&powers, &two);
     let moved = Record { origin: record_two.origin, contributions: record.contributions.clone() };
     assert!(matches!(
-        phase2::verify(&powers, &two, &pk_two, &moved, &mut rng()),
+        phase2::verify(&powers, &two, &keys_two, &moved, &mut rng()),
         Err(Phase2Error::Transcript { index: 0 })
     ));
 }
@@ -196,25 +301,25 @@ fn a_key_that_does_not_derive_from_the_ptau_is_refused() {
     let powers = powers();
     let r1cs = Cubic::shape(1);
     // Dev keys, or keys from other powers, start from another origin.
-    let dev = g16::setup(&r1cs, &mut rng()).unwrap();
+    let dev = Keys { pk: g16::setup(&r1cs, &mut rng()).unwrap(), ck: None };
     assert!(matches!(phase2::verify(&powers, &r1cs, &dev, &Record::new(&dev), &mut rng()), Err(Phase2Error::Origin)));
-    let (pk, record, _) = ceremony(&powers, &r1cs);
-    let check = |pk: &ProvingKey<Bn254>| phase2::verify(&powers, &r1cs, pk, &record, &mut rng());
+    let (keys, record, _) = ceremony(&powers, &r1cs);
+    let check = |keys: &Keys| phase2::verify(&powers, &r1cs, keys, &record, &mut rng());
     let g1 = G1Affine::generator();
-    let mut k = pk.clone();
-    k.a_query[1] = g1;
+    let mut k = keys.clone();
+    k.pk.a_query[1] = g1;
     assert!(matches!(check(&k), Err(Phase2Error::Derived("A query"))));
-    let mut k = pk.clone();
-    k.vk.gamma_abc_g1[0] = g1;
+    let mut k = keys.clone();
+    k.pk.vk.gamma_abc_g1[0] = g1;
     assert!(matches!(check(&k), Err(Phase2Error::Derived("public-input bases"))));
-    let mut k = pk.clone();
-    k.h_query[0] = g1;
+    let mut k = keys.clone();
+    k.pk.h_query[0] = g1;
     assert!(matches!(check(&k), Err(Phase2Error::Delta("H query"))));
-    let mut k = pk.clone();
-    k.l_query[0] = g1;
+    let mut k = keys.clone();
+    k.pk.l_query[0] = g1;
     assert!(matches!(check(&k), Err(Phase2Error::Delta("L query"))));
-    let mut k = pk.clone();
-    k.vk.delta_g2 = G2Affine::generator();
+    let mut k = keys.clone();
+    k.pk.vk.delta_g2 = G2Affine::generator();
     assert!(matches!(check(&k), Err(Phase2Error::Delta("δ·G2"))));
 }
 
@@ -339,4 +444,35 @@ fn cli_ceremony_then_prove_and_verify() {
     assert!(ok, "{log}");
     let (ok, log) = zkml(&["setup", "contribute", d]);
     assert!(!ok && log.contains("development setup, not a ceremony"), "{log}");
+}
+
+/// The same ceremony through the binary for two-round keys (`--scheme two-round`): the keys'
+/// δ and δ₁ both move, `setup verify` checks the chain, and the keys prove without the warning
+/// unsafe keys get.
+#[test]
+fn cli_two_round_ceremony_then_prove_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let d = model.to_str().unwrap();
+    let ptau = snarkjs_ptau_of(13);
+    let p = ptau.to_str().unwrap();
+    let (ok, log) = zkml(&["setup", d, "--ptau", p, "--scheme", "two-round"]);
+    assert!(ok && log.contains("NOT safe"), "{log}");
+    let (ok, log) = zkml(&["setup", "contribute", d]);
+    assert!(ok, "{log}");
+    let (ok, log) = zkml(&["setup", "beacon", d, "--hash", "0x0011", "--iterations", "2"]);
+    assert!(ok, "{log}");
+    let (ok, log) = zkml(&["setup", "verify", d, "--ptau", p]);
+    assert!(ok && log.contains("contribution 2: "), "{log}");
+    let vk: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("vk.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&vk["scheme"], &vk["setup"]["kind"]),
+        (&serde_json::json!("two_round"), &serde_json::json!("ceremony"))
+    );
+    assert_ne!(vk["delta1_g2"], vk["delta_g2"]);
+    let (proof, input) = (tmp.path().join("p.bin"), tmp.path().join("input.json"));
+    let (ok, log) = zkml(&["prove", d, "--input", input.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap"]);
+    assert!(ok && !log.contains("WARNING"), "{log}");
+    let (ok, log) = zkml(&["verify", d, proof.to_str().unwrap()]);
+    assert!(ok && log.contains("proof is valid"), "{log}");
 }

@@ -63,7 +63,7 @@ fn prove_model_with(tmp: &Path, model: &str, context: u64, cfg: QuantConfig, key
             pk
         }
         Keys::Ceremony => {
-            let start = setup::from_ptau(&dir, &test_ptau(13)).unwrap();
+            let start = setup::from_ptau(&dir, &test_ptau(13), zkml::wrap::Scheme::OneRound).unwrap();
             assert_eq!(start.power, 13);
             setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
             setup::contribute(&dir, None).unwrap();
