@@ -10,6 +10,21 @@ pragma solidity ^0.8.24;
 ///         public input(s). The verifying key is hard-coded below. Entry points: `verifyProof`
 ///         (proof as `bytes`, public inputs as `uint256[]`), `verifyCompact` (both as static arrays:
 ///         the smallest calldata){% if has_typed %} and `verify` (the model's typed values, packed here){% endif %}.
+{%- if two_round %}
+/// @dev A two-round (UltraGroth) key. The check is
+///      e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(D, delta1) * e(C, delta) == 1 with
+///      vk_x = IC[0] + sum_i x[i] * IC[i + 1] over x = (pubInputs..., c), where the seed
+///      c = keccak256(CHALLENGE_TAG, D.x, D.y, pubInputs...) mod r is derived here, never given:
+///      the prover committed to its round-1 values (D) before the circuit's challenges, which
+///      all come from c. Computed with the EIP-196 precompiles ecMul (0x07) and ecAdd (0x06) and
+///      checked with the EIP-197 pairing precompile (0x08). Proof layout (320 bytes, 10
+///      big-endian words):
+///        A = (x, y)                      words 0..1 (NOT negated: the contract negates A)
+///        B = (x_im, x_re, y_im, y_re)    words 2..5 (EIP-197 order: imaginary part first)
+///        C = (x, y)                      words 6..7
+///        D = (x, y)                      words 8..9
+///      A, C and D must be affine points on the curve with coordinates < p, and B an affine point
+{%- else %}
 /// @dev The check is e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(C, delta) == 1 with
 ///      vk_x = IC[0] + sum_i pubInputs[i] * IC[i + 1], computed with the EIP-196 precompiles
 ///      ecMul (0x07) and ecAdd (0x06) and checked with the EIP-197 pairing precompile (0x08).
@@ -18,6 +33,7 @@ pragma solidity ^0.8.24;
 ///        B = (x_im, x_re, y_im, y_re)    words 2..5 (EIP-197 order: imaginary part first)
 ///        C = (x, y)                      words 6..7
 ///      A and C must be affine points on the curve with coordinates < p, and B an affine point
+{%- endif %}
 ///      on the twist y^2 = x^3 + 3 / (9 + u) with coordinates < p (all checked before the
 ///      pairing); a B on the twist but outside the prime-order subgroup makes the pairing
 ///      precompile fail, and the call returns false. Every public input must be < r.
@@ -40,7 +56,7 @@ contract {{ contract_name }} {
     /// @notice Number of public inputs `verifyProof` expects.
     uint256 public constant NUM_PUBLIC_INPUTS = {{ num_public }};
     /// @notice Length in bytes of a proof.
-    uint256 public constant PROOF_LENGTH = 256;
+    uint256 public constant PROOF_LENGTH = {{ proof_words * 32 }};
 
     // Verifying key.
     uint256 internal constant ALPHA_X = {{ alpha.0 }};
@@ -57,15 +73,23 @@ contract {{ contract_name }} {
     uint256 internal constant DELTA_X_RE = {{ delta.1 }};
     uint256 internal constant DELTA_Y_IM = {{ delta.2 }};
     uint256 internal constant DELTA_Y_RE = {{ delta.3 }};
+{%- if two_round %}
+    uint256 internal constant DELTA1_X_IM = {{ delta1.0 }};
+    uint256 internal constant DELTA1_X_RE = {{ delta1.1 }};
+    uint256 internal constant DELTA1_Y_IM = {{ delta1.2 }};
+    uint256 internal constant DELTA1_Y_RE = {{ delta1.3 }};
+    /// @dev bytes32("zkml/wrap/ultragroth/v1"), the domain tag the seed's hash starts with.
+    uint256 internal constant CHALLENGE_TAG = {{ challenge_tag }};
+{%- endif %}
     /// @dev The twist's b = 3 / (9 + u): real and imaginary parts.
     uint256 internal constant TWIST_B_RE = 19485874751759354771024239261021720505790618469301721065564631296452457478373;
     uint256 internal constant TWIST_B_IM = 266929791119991161246907387137283842545076965332900288569378510910307636690;
 {%- if capped %}
-    /// @dev The gas given to ecAdd (150), ecMul (6000) and a pairing of 4 (45000 + 4 * 34000):
+    /// @dev The gas given to ecAdd (150), ecMul (6000) and a pairing of {{ pairs }} (45000 + {{ pairs }} * 34000):
     ///      EIP-1108 prices plus a margin.
     uint256 internal constant ECADD_GAS = 1_000;
     uint256 internal constant ECMUL_GAS = 10_000;
-    uint256 internal constant PAIRING_GAS = 200_000;
+    uint256 internal constant PAIRING_GAS = {{ pairing_gas }};
 {%- endif %}
 {%- if has_model_id %}
     /// @notice The model id: public input 0 of every proof this verifier accepts.
@@ -86,7 +110,8 @@ contract {{ contract_name }} {
 {%- endif %}
 
     /// @notice Verifies a Groth16 proof against the hard-coded verifying key.
-    /// @param proof The proof, 256 bytes: A (2 words), B (4 words, EIP-197 order), C (2 words).
+    /// @param proof The proof, {{ proof_words * 32 }} bytes: A (2 words), B (4 words, EIP-197 order), C (2 words){% if two_round %},
+    ///        D (2 words){% endif %}.
     /// @param pubInputs The public inputs, exactly `NUM_PUBLIC_INPUTS` of them, each < r{% if has_model_id %}, the
     ///        first equal to `MODEL_ID`{% endif %}.
     /// @return ok True iff the proof is valid for these public inputs. Any malformed input (wrong
@@ -97,8 +122,8 @@ contract {{ contract_name }} {
         }
         uint256 pub;
         assembly ("memory-safe") {
-            pub := mload(0x40)
-            mstore(0x40, add(pub, {{ num_public * 32 }}))
+            pub := add(mload(0x40), {{ pub_head }})
+            mstore(0x40, add(pub, {{ pub_alloc }}))
             calldatacopy(pub, pubInputs.offset, {{ num_public * 32 }})
         }
         return _verify(_offset(proof), pub);
@@ -106,17 +131,17 @@ contract {{ contract_name }} {
 {%- if compact_len > 0 %}
 
     /// @notice The cheapest call: the proof and the public inputs as static arrays, so the calldata
-    ///         is the 4-byte selector and {{ 8 + compact_len }} words ({{ 4 + 32 * (8 + compact_len) }} bytes), with no offsets or lengths.
-    /// @param proof The proof as 8 words, in the layout of `verifyProof`.
+    ///         is the 4-byte selector and {{ proof_words + compact_len }} words ({{ 4 + 32 * (proof_words + compact_len) }} bytes), with no offsets or lengths.
+    /// @param proof The proof as {{ proof_words }} words, in the layout of `verifyProof`.
     /// @param inputs {% if has_model_id %}The public inputs after the model id (which is fixed to `MODEL_ID`):
     ///        public inputs 1..{{ num_public - 1 }}, each < r.{% else %}The public inputs, each < r.{% endif %}
     /// @return True iff the proof is valid for these public inputs; false on any malformed input.
-    function verifyCompact(uint256[8] calldata proof, uint256[{{ compact_len }}] calldata inputs) external view returns (bool) {
+    function verifyCompact(uint256[{{ proof_words }}] calldata proof, uint256[{{ compact_len }}] calldata inputs) external view returns (bool) {
         uint256 pub;
         uint256 offset;
         assembly ("memory-safe") {
-            pub := mload(0x40)
-            mstore(0x40, add(pub, {{ num_public * 32 }}))
+            pub := add(mload(0x40), {{ pub_head }})
+            mstore(0x40, add(pub, {{ pub_alloc }}))
 {%- if has_model_id %}
             mstore(pub, MODEL_ID)
             calldatacopy(add(pub, 0x20), inputs, {{ compact_len * 32 }})
@@ -143,8 +168,8 @@ contract {{ contract_name }} {
         uint256 pub;
         bool inRange;
         assembly ("memory-safe") {
-            pub := mload(0x40)
-            mstore(0x40, add(pub, {{ num_public * 32 }}))
+            pub := add(mload(0x40), {{ pub_head }})
+            mstore(0x40, add(pub, {{ pub_alloc }}))
             calldatacopy(pub, calldatasize(), {{ num_public * 32 }}) // zeroes
             inRange := 1
             mstore(pub, MODEL_ID)
@@ -162,8 +187,9 @@ contract {{ contract_name }} {
         }
     }
 
-    /// @dev The Groth16 check for the 256-byte proof at calldata offset `proof` and the
-    ///      {{ num_public }} public inputs in memory at `pub`.
+    /// @dev The Groth16 check for the {{ proof_words * 32 }}-byte proof at calldata offset `proof` and the
+    ///      {{ num_public }} public inputs in memory at `pub`{% if two_round %} (with 3 free words before them, for the
+    ///      seed's preimage, and 1 after, for the seed){% endif %}.
     function _verify(uint256 proof, uint256 pub) internal view returns (bool ok) {
 {%- if ic_table %}
         // IC points from index {{ ic_first }} on, (x, y) each, read in a loop (unrolled code would be
@@ -171,10 +197,18 @@ contract {{ contract_name }} {
         bytes memory icTable = IC_TABLE;
 {%- endif %}
         assembly ("memory-safe") {
-            // Pairing input: 4 pairs of (G1: 2 words, G2: 4 words) = 0x300 bytes from f.
-            // Scratch for the linear combination at f + 0x300 .. f + 0x3a0.
+            // Pairing input: {{ pairs }} pairs of (G1: 2 words, G2: 4 words) = {{ pairs * 192 }} bytes from f.
+            // Scratch for the linear combination after it (0xa0 bytes).
             let f := mload(0x40)
-            let s := add(f, 0x300)
+            let s := add(f, {{ pairs * 192 }})
+{%- if two_round %}
+
+            // The seed c, public input {{ num_public }}: keccak256(CHALLENGE_TAG, D.x, D.y, pubInputs...) mod r,
+            // over the words as given (a public input >= r makes ok false below).
+            mstore(sub(pub, 0x60), CHALLENGE_TAG)
+            calldatacopy(sub(pub, 0x40), add(proof, 0x100), 0x40)
+            mstore(add(pub, {{ num_public * 32 }}), mod(keccak256(sub(pub, 0x60), {{ 96 + num_public * 32 }}), R))
+{%- endif %}
 
             // vk_x = IC_BASE + sum_i pub[i] * IC[i + 1]; accumulator at s, (point, scalar) at s + 0x40.
 {%- if has_model_id %}
@@ -218,6 +252,15 @@ contract {{ contract_name }} {
             ok := and(ok, and(and(lt(ax, P), lt(ay, P)), and(lt(cx, P), lt(cy, P))))
             ok := and(ok, eq(mulmod(ay, ay, P), addmod(mulmod(ax, mulmod(ax, ax, P), P), 3, P)))
             ok := and(ok, eq(mulmod(cy, cy, P), addmod(mulmod(cx, mulmod(cx, cx, P), P), 3, P)))
+{%- if two_round %}
+            // D likewise (a block of its own: the stack holds no more variables).
+            {
+                let dx := calldataload(add(proof, 0x100))
+                let dy := calldataload(add(proof, 0x120))
+                ok := and(ok, and(lt(dx, P), lt(dy, P)))
+                ok := and(ok, eq(mulmod(dy, dy, P), addmod(mulmod(dx, mulmod(dx, dx, P), P), 3, P)))
+            }
+{%- endif %}
             // B = x_re + x_im u, y_re + y_im u over Fp2 = Fp[u] / (u^2 + 1): coordinates < p and
             // y^2 = x^3 + 3 / (9 + u), so that only a B outside the prime-order subgroup is left
             // for the pairing precompile to reject (which costs all the gas it is given).
@@ -261,13 +304,21 @@ contract {{ contract_name }} {
             mstore(add(f, 0x2a0), DELTA_X_RE)
             mstore(add(f, 0x2c0), DELTA_Y_IM)
             mstore(add(f, 0x2e0), DELTA_Y_RE)
+{%- if two_round %}
+            // Pair 4: (D, delta1).
+            calldatacopy(add(f, 0x300), add(proof, 0x100), 0x40)
+            mstore(add(f, 0x340), DELTA1_X_IM)
+            mstore(add(f, 0x360), DELTA1_X_RE)
+            mstore(add(f, 0x380), DELTA1_Y_IM)
+            mstore(add(f, 0x3a0), DELTA1_Y_RE)
+{%- endif %}
 
             // Only run the pairing if everything so far was valid: a failing precompile call (B
             // outside the subgroup) consumes all the gas it was given{% if capped %}, here PAIRING_GAS{% else %}, here 63/64 of the gas left{% endif %}.
             if ok {
                 mstore(s, 0)
                 // (Yul evaluates arguments right to left: read the result only after the call.)
-                let success := staticcall({% if capped %}PAIRING_GAS{% else %}gas(){% endif %}, 0x08, f, 0x300, s, 0x20)
+                let success := staticcall({% if capped %}PAIRING_GAS{% else %}gas(){% endif %}, 0x08, f, {{ pairs * 192 }}, s, 0x20)
                 ok := and(success, eq(mload(s), 1))
             }
         }

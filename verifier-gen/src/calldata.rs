@@ -5,6 +5,7 @@ use alloy_sol_types::{SolCall, sol};
 use ark_bn254::{Bn254, Fr};
 use ark_ff::{BigInteger, PrimeField};
 use ark_groth16::Proof;
+use zkml::wrap::groth16::TwoRoundProof;
 
 use crate::{g1_words, g2_words};
 
@@ -13,18 +14,33 @@ sol! {
     function verifyProof(bytes proof, uint256[] pubInputs) external view returns (bool);
 }
 
-/// Length in bytes of an encoded proof.
+/// Length in bytes of an encoded proof (a two-round proof: 64 more, D).
 pub const PROOF_LEN: usize = 256;
 
-/// Encodes `proof` in the verifier's 256-byte layout: `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re,
-/// C.x, C.y`, big-endian words. `A` is *not* negated (the contract negates it).
-pub fn encode_proof(proof: &Proof<Bn254>) -> [u8; PROOF_LEN] {
-    let mut out = [0u8; PROOF_LEN];
-    let words = g1_words(&proof.a).into_iter().chain(g2_words(&proof.b)).chain(g1_words(&proof.c));
-    for (i, w) in words.enumerate() {
-        out[i * 32..(i + 1) * 32].copy_from_slice(&w);
+/// A proof as the verifier's words: `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`, and
+/// `D.x, D.y` for a two-round proof; big-endian. `A` is *not* negated (the contract negates it).
+pub trait ProofWords {
+    fn words(&self) -> Vec<[u8; 32]>;
+}
+
+impl ProofWords for Proof<Bn254> {
+    fn words(&self) -> Vec<[u8; 32]> {
+        g1_words(&self.a).into_iter().chain(g2_words(&self.b)).chain(g1_words(&self.c)).collect()
     }
-    out
+}
+
+impl ProofWords for TwoRoundProof {
+    fn words(&self) -> Vec<[u8; 32]> {
+        let mut w = self.proof.words();
+        w.extend(g1_words(&self.d));
+        w
+    }
+}
+
+/// Encodes `proof` in the verifier's layout ([`ProofWords`]): 256 bytes, 320 for a two-round
+/// proof.
+pub fn encode_proof(proof: &impl ProofWords) -> Vec<u8> {
+    proof.words().concat()
 }
 
 /// A scalar-field element as the uint256 the contract expects.
@@ -33,7 +49,7 @@ pub fn fr_to_u256(x: &Fr) -> U256 {
 }
 
 /// ABI calldata (selector included) for `verifyProof(proof, pubInputs)`.
-pub fn verify_proof_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Vec<u8> {
+pub fn verify_proof_calldata(proof: &impl ProofWords, public_inputs: &[Fr]) -> Vec<u8> {
     verifyProofCall {
         proof: Bytes::copy_from_slice(&encode_proof(proof)),
         pubInputs: public_inputs.iter().map(fr_to_u256).collect(),
@@ -41,12 +57,12 @@ pub fn verify_proof_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Vec<
     .abi_encode()
 }
 
-/// ABI calldata of `verifyCompact(uint256[8] proof, uint256[N] inputs)`: the selector, the
-/// proof's 8 words and the public inputs after the first `skip` (1 for a model verifier, whose
-/// public input 0 is its fixed model id; 0 for a bare key's).
-pub fn verify_compact_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr], skip: usize) -> Vec<u8> {
+/// ABI calldata of `verifyCompact(uint256[W] proof, uint256[N] inputs)`: the selector, the
+/// proof's W words (8, or 10 for a two-round proof) and the public inputs after the first `skip`
+/// (1 for a model verifier, whose public input 0 is its fixed model id; 0 for a bare key's).
+pub fn verify_compact_calldata(proof: &impl ProofWords, public_inputs: &[Fr], skip: usize) -> Vec<u8> {
     let inputs = &public_inputs[skip.min(public_inputs.len())..];
-    let signature = format!("verifyCompact(uint256[8],uint256[{}])", inputs.len());
+    let signature = format!("verifyCompact(uint256[{}],uint256[{}])", proof.words().len(), inputs.len());
     let mut out = alloy_primitives::keccak256(signature.as_bytes())[..4].to_vec();
     out.extend_from_slice(&encode_proof(proof));
     for x in inputs {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use alloy_primitives::U256;
 use anyhow::{Context, Result, bail};
-use ark_bn254::{Bn254, Fr};
+use ark_bn254::{Bn254, Fr, G2Affine};
 use ark_ff::PrimeField;
 use ark_groth16::{Proof, VerifyingKey};
 use ark_serialize::CanonicalDeserialize;
@@ -13,12 +13,29 @@ fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))
 }
 
-/// Reads the Groth16 verifying key that a verifier is generated for.
+/// Reads the Groth16 verifying key that a verifier is generated for, refusing a two-round key
+/// (the commands that call it render one-round verifiers only, so far).
 ///
 /// Today `path` is a file holding an ark-serialize *compressed* `VerifyingKey<Bn254>` (points
 /// checked on the curve and in their subgroups). This is the single place where vks are read,
 /// so it can later also accept a compiled model directory.
 pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
+    let (vk, delta1) = load_key(path)?;
+    if delta1.is_some() {
+        bail!(
+            "{} is a two-round key (its Groth16 VerifyingKey<Bn254> is followed by [δ₁]₂): this command renders \
+             verifiers of one-round keys only, so far (`zkml setup DIR --scheme one-round`)",
+            path.display()
+        );
+    }
+    Ok(vk)
+}
+
+/// Reads a verifying key file: an ark-serialize compressed `VerifyingKey<Bn254>`, followed for a
+/// two-round key (`zkml setup --scheme two-round`'s vk.bin) by its compressed `[δ₁]₂`, returned
+/// beside it. Points are checked on the curve and in their subgroups; anything else after the
+/// key is refused.
+pub fn load_key(path: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>)> {
     if path.is_dir() {
         bail!(
             "{} is a directory; expected an ark-serialize compressed VerifyingKey<Bn254> file \
@@ -35,18 +52,20 @@ pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
             bytes.len()
         )
     })?;
-    if !rest.is_empty() {
-        bail!(
-            "{} holds {} bytes after its Groth16 VerifyingKey<Bn254> (a two-round key's [δ₁]₂?): zkml-gen renders \
-             verifiers of one-round keys only, so far (`zkml setup DIR --scheme one-round`)",
-            path.display(),
-            rest.len()
-        );
-    }
     if vk.gamma_abc_g1.is_empty() {
         bail!("verifying key {} has no IC points", path.display());
     }
-    Ok(vk)
+    if rest.is_empty() {
+        return Ok((vk, None));
+    }
+    let after = rest.len();
+    let delta1 = G2Affine::deserialize_compressed(&mut rest).ok().filter(|_| rest.is_empty()).with_context(|| {
+        format!(
+            "{} has {after} bytes after its Groth16 VerifyingKey<Bn254>, which are not a two-round key's compressed [δ₁]₂",
+            path.display()
+        )
+    })?;
+    Ok((vk, Some(delta1)))
 }
 
 /// Reads an ark-serialize compressed `Proof<Bn254>`.

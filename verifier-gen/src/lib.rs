@@ -2,7 +2,7 @@
 //!
 //! - [`solidity::render`] renders a self-contained Solidity verifier contract (template
 //!   `templates/Groth16Verifier.sol` at the repository root) with the verifying key hard-coded.
-//! - [`calldata`] encodes a proof into the contract's 256-byte layout and builds the ABI calldata
+//! - [`calldata`] encodes a proof into the contract's layout and builds the ABI calldata
 //!   of `verifyProof(bytes,uint256[])` with alloy's `sol!` types.
 //! - [`model`] reads a compiled model directory's public-input layout (settings.json) and
 //!   renders the typed entry point `verify(...)` and its calldata.
@@ -10,8 +10,9 @@
 //! - [`solc`] compiles Solidity (the generated verifier, the hooks) with one set of settings, so
 //!   the runtime code hash of a generated verifier is reproducible.
 //!
-//! Proof layout (shared by the contract and the encoder): 8 big-endian 32-byte words,
-//! `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`. `A` is encoded as the prover produced it
+//! Proof layout (shared by the contract and the encoder, [`calldata::ProofWords`]): 8 big-endian
+//! 32-byte words, `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`, and `D.x, D.y` after them
+//! for a two-round proof ([`solidity::render_two_round`]). `A` is encoded as the prover produced it
 //! (not negated): the contract negates it before the pairing check. The point at infinity is
 //! encoded as all-zero coordinates, as the EIP-196/197 precompiles expect.
 

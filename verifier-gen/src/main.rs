@@ -38,7 +38,9 @@ Examples:
 
 A model directory holds vk.bin and settings.json; its PROOF is a wrap proof file (zkml prove
 --wrap). A VK_FILE is an ark-serialize compressed Groth16 VerifyingKey<Bn254>, and its PROOF an
-ark-serialize compressed Proof<Bn254> with --public-inputs.";
+ark-serialize compressed Proof<Bn254> with --public-inputs. `solidity` also takes a two-round
+key's VK_FILE (the VerifyingKey followed by its compressed [δ₁]₂, as `zkml setup --scheme
+two-round` writes vk.bin): its verifier takes 320-byte proofs (A, B, C, D) and derives the seed.";
 
 #[derive(Parser)]
 #[command(
@@ -208,23 +210,30 @@ fn main() -> Result<()> {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
-            let (src, vk) = if vk.is_dir() {
+            let (src, num_public) = if vk.is_dir() {
                 let (key, layout) = model::load_dir(&vk)?;
                 let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
                 solidity::check_code_size(&key, Some(&layout))?;
-                (solidity::render_with(&key, &contract_name, Some(&layout), precompile_gas, note.as_deref()), key)
+                let src = solidity::render_with(&key, &contract_name, Some(&layout), precompile_gas, note.as_deref());
+                (src, key.gamma_abc_g1.len() - 1)
             } else {
-                let key = io::load_vk(&vk)?;
+                let (key, delta1) = io::load_key(&vk)?;
                 let note = keys::unsafe_keys(None, &key, allow_dev_keys)?;
                 solidity::check_code_size(&key, None)?;
-                (solidity::render_with(&key, &contract_name, None, precompile_gas, note.as_deref()), key)
+                match &delta1 {
+                    // The seed, the key's last public input, is derived in the contract.
+                    Some(d1) => (
+                        solidity::render_two_round(&key, d1, &contract_name, precompile_gas, note.as_deref()),
+                        key.gamma_abc_g1.len() - 2,
+                    ),
+                    None => (
+                        solidity::render_with(&key, &contract_name, None, precompile_gas, note.as_deref()),
+                        key.gamma_abc_g1.len() - 1,
+                    ),
+                }
             };
             std::fs::write(&out, &src).with_context(|| format!("cannot write {}", out.display()))?;
-            eprintln!(
-                "wrote {} (contract {contract_name}, {} public inputs)",
-                out.display(),
-                vk.gamma_abc_g1.len() - 1
-            );
+            eprintln!("wrote {} (contract {contract_name}, {num_public} public inputs)", out.display());
             print_code_hash(solc.as_deref(), &contract_name, src)?;
         }
         Command::Calldata { vk, proof, public_inputs, verify_proof, compact } if vk.is_dir() => {

@@ -1,6 +1,6 @@
 //! Solidity verifier rendering.
 
-use ark_bn254::Bn254;
+use ark_bn254::{Bn254, G2Affine};
 use ark_groth16::VerifyingKey;
 use askama::Template;
 
@@ -47,6 +47,17 @@ struct VerifierTemplate {
     gamma: (String, String, String, String),
     delta: (String, String, String, String),
     ics: Vec<(String, String)>,
+    /// A two-round (UltraGroth) key: D in the proof, the seed derived, a fifth pair `(D, δ₁)`.
+    two_round: bool,
+    delta1: (String, String, String, String),
+    challenge_tag: String,
+    proof_words: usize,
+    pairs: usize,
+    pairing_gas: &'static str,
+    /// Free bytes before the public inputs in memory (the seed's preimage: tag and D) and the
+    /// bytes reserved from them on (the seed after them).
+    pub_head: usize,
+    pub_alloc: usize,
     /// Fixed EIP-1108 gas caps on the precompile calls ([`PrecompileGas::Eip1108`]).
     capped: bool,
     /// Why the keys are unsafe, for keys rendered anyway (`--allow-dev-keys`); empty otherwise.
@@ -73,6 +84,12 @@ pub fn code_size_bound(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::M
     let typed: usize = layout
         .map_or(0, |l| l.typed_values().map(|v| if v <= crate::model::UNROLL_VALUES_MAX { 60 * v } else { 200 }).sum());
     2_500 + ics + typed
+}
+
+/// [`code_size_bound`] for a two-round key's verifier ([`render_two_round`]): the seed's hash,
+/// D's checks and the fifth pair add under 400 bytes (the seed's IC point is among `vk`'s).
+pub fn two_round_code_size_bound(vk: &VerifyingKey<Bn254>) -> usize {
+    code_size_bound(vk, None) + 400
 }
 
 /// Checks that the verifier of `vk` (with `layout`, for a model) fits EIP-170's code size limit:
@@ -189,6 +206,36 @@ pub fn render_with(
     gas: PrecompileGas,
     unsafe_keys: Option<&str>,
 ) -> String {
+    render_key(vk, None, contract_name, layout, gas, unsafe_keys)
+}
+
+/// The verifier of a two-round (UltraGroth) key, Groth16's `vk` and `[δ₁]₂` (`zkml setup --scheme
+/// two-round`): as [`render_with`] for a bare key, with proofs of 10 words (A, B, C, D) and the
+/// seed, the key's last public input, derived in the contract as `zkml::wrap::groth16::challenge`
+/// derives it (callers give the other public inputs). A model directory's two-round verifier
+/// (`MODEL_ID`, the typed entry point) is not rendered yet.
+///
+/// # Panics
+/// As [`render`], and for a key with fewer than two IC points (no seed).
+pub fn render_two_round(
+    vk: &VerifyingKey<Bn254>,
+    delta1_g2: &G2Affine,
+    contract_name: &str,
+    gas: PrecompileGas,
+    unsafe_keys: Option<&str>,
+) -> String {
+    assert!(vk.gamma_abc_g1.len() >= 2, "a two-round key has an IC point for its seed");
+    render_key(vk, Some(delta1_g2), contract_name, None, gas, unsafe_keys)
+}
+
+fn render_key(
+    vk: &VerifyingKey<Bn254>,
+    delta1_g2: Option<&G2Affine>,
+    contract_name: &str,
+    layout: Option<&crate::model::ModelLayout>,
+    gas: PrecompileGas,
+    unsafe_keys: Option<&str>,
+) -> String {
     if let Some(l) = layout {
         l.check_vk(vk).expect("layout matches the verifying key");
     }
@@ -209,17 +256,21 @@ pub fn render_with(
         Some(l) => (l.ic_base(vk), Some(l.typed_entry())),
     };
     let typed = typed.unwrap_or_default();
+    let two_round = delta1_g2.is_some();
+    // The seed is the last IC point's input, derived: not among the inputs callers give.
+    let num_public = vk.gamma_abc_g1.len() - 1 - usize::from(two_round);
+    let pairs = 4 + usize::from(two_round);
     let t = VerifierTemplate {
         generator_version: env!("CARGO_PKG_VERSION"),
         contract_name: contract_name.to_string(),
-        num_public: vk.gamma_abc_g1.len() - 1,
+        num_public,
         has_model_id: layout.is_some(),
         model_id: layout.map(|l| l.model_id.to_string()).unwrap_or_default(),
         ic_base: g1(&ic_base),
         ic_first,
         ic_table,
         ic_table_hex,
-        compact_len: vk.gamma_abc_g1.len() - ic_first,
+        compact_len: num_public + 1 - ic_first,
         has_typed: layout.is_some(),
         typed_doc: typed.doc,
         typed_params: typed.params,
@@ -229,6 +280,15 @@ pub fn render_with(
         gamma: g2(&vk.gamma_g2),
         delta: g2(&vk.delta_g2),
         ics: vk.gamma_abc_g1.iter().map(g1).collect(),
+        two_round,
+        delta1: delta1_g2.map(g2).unwrap_or_default(),
+        challenge_tag: format!("0x{}", hex::encode(zkml::wrap::groth16::CHALLENGE_TAG)),
+        proof_words: 8 + 2 * usize::from(two_round),
+        pairs,
+        // 45,000 + 34,000 per pair, plus a margin.
+        pairing_gas: if two_round { "250_000" } else { "200_000" },
+        pub_head: if two_round { 0x60 } else { 0 },
+        pub_alloc: 32 * (num_public + usize::from(two_round)),
         capped: gas == PrecompileGas::Eip1108,
         unsafe_keys: crate::one_line(unsafe_keys.unwrap_or_default()),
     };
