@@ -191,8 +191,19 @@ pub fn trust(dir: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> Re
         ),
         Some(Provenance::Ceremony { contributions, .. }) => {
             let record = read_record(dir, &contributions)?;
-            // The chain ends at vk.bin's δ; its δ·G1 is the proving key's business.
-            let _delta_g1 = phase2::check_record(&record, &vk.delta_g2, None)?;
+            // The chain ends at vk.bin's δ (and a two-round key's δ₁, which vk.bin holds after
+            // `vk`); the δ·G1s are the proving key's business.
+            let delta1_g2 = match artifact::read_verifier_key(dir)? {
+                VerifierKey::OneRound(_) => None,
+                VerifierKey::TwoRound(k) if k.groth16 == *vk => Some(k.delta1_g2),
+                VerifierKey::TwoRound(_) => {
+                    return Err(SetupError::Mismatch(format!(
+                        "{}/vk.bin is not the key being classified",
+                        dir.display()
+                    )));
+                }
+            };
+            let _delta_g1s = phase2::check_record(&record, &vk.delta_g2, delta1_g2.as_ref())?;
             Trust::Ceremony { contributions: contributions.len() }
         }
     })

@@ -247,7 +247,7 @@ pub fn generate(
         bail!("vk.bin has {} public inputs but settings.json lays out {expected}", vk.gamma_abc_g1.len() - 1);
     }
     let layout = crate::model::ModelLayout::from_settings(&settings)?;
-    layout.check_vk(&vk)?;
+    layout.check_vk(&vk, zkml::wrap::Scheme::OneRound)?;
     let unsafe_keys = crate::keys::unsafe_keys(Some(dir), &vk, allow_dev_keys)?;
     let mut files = render(hook, name, &info, oracle)?;
     let verifier = solidity::render_with(

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use ark_ff::PrimeField;
 use clap::{Parser, Subcommand};
+use zkml_verifier_gen::calldata::ProofWords;
 use zkml_verifier_gen::{calldata, io, keys, model, solidity, starknet};
 
 const EXAMPLES: &str = "\
@@ -188,19 +189,49 @@ fn print_code_hash(solc: Option<&Path>, name: &str, src: String) -> Result<()> {
     Ok(())
 }
 
-/// The one-round wrapped proof in the proof file `path`, which is what the generated verifiers
-/// check; a clear error for any other kind.
-fn one_round_proof(path: &Path) -> Result<zkml::wrap::WrapProof> {
+/// A wrapped proof file's proof, of either wrap, with its public inputs.
+enum Wrapped {
+    OneRound(zkml::wrap::WrapProof),
+    TwoRound(zkml::wrap::two_round::Proof),
+}
+
+impl ProofWords for Wrapped {
+    fn words(&self) -> Vec<[u8; 32]> {
+        match self {
+            Wrapped::OneRound(w) => w.proof.words(),
+            Wrapped::TwoRound(w) => w.proof.words(),
+        }
+    }
+}
+
+impl Wrapped {
+    fn public_inputs(&self) -> &[ark_bn254::Fr] {
+        match self {
+            Wrapped::OneRound(w) => &w.public_inputs,
+            Wrapped::TwoRound(w) => &w.public_inputs,
+        }
+    }
+}
+
+/// The wrapped proof in the proof file `path`; a clear error for a stage-1 proof.
+fn wrapped_proof(path: &Path) -> Result<Wrapped> {
     match zkml::artifact::read_any_proof(path)? {
-        zkml::artifact::AnyProof::Wrap(w) => Ok(w),
-        zkml::artifact::AnyProof::TwoRound(_) => bail!(
-            "{} is a two-round wrapped proof: the generated verifiers check one-round proofs only, so far",
-            path.display()
-        ),
+        zkml::artifact::AnyProof::Wrap(w) => Ok(Wrapped::OneRound(w)),
+        zkml::artifact::AnyProof::TwoRound(w) => Ok(Wrapped::TwoRound(w)),
         zkml::artifact::AnyProof::Stage1(_) => bail!(
             "{} is a stage-1 proof; the on-chain verifier needs a wrapped one (zkml prove --wrap)",
             path.display()
         ),
+    }
+}
+
+/// The one-round wrapped proof in the proof file `path`, for the commands that handle those only.
+fn one_round_proof(path: &Path) -> Result<zkml::wrap::WrapProof> {
+    match wrapped_proof(path)? {
+        Wrapped::OneRound(w) => Ok(w),
+        Wrapped::TwoRound(_) => {
+            bail!("{} is a two-round wrapped proof: this command takes one-round proofs only, so far", path.display())
+        }
     }
 }
 
@@ -210,7 +241,20 @@ fn main() -> Result<()> {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
-            let (src, num_public) = if vk.is_dir() {
+            let (src, num_public) = if vk.is_dir() && model::has_two_round_keys(&vk)? {
+                let (key, delta1, layout) = model::load_two_round_dir(&vk)?;
+                let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
+                solidity::check_code_size(&key, Some(&layout))?;
+                let src = solidity::render_two_round(
+                    &key,
+                    &delta1,
+                    &contract_name,
+                    Some(&layout),
+                    precompile_gas,
+                    note.as_deref(),
+                );
+                (src, key.gamma_abc_g1.len() - 2)
+            } else if vk.is_dir() {
                 let (key, layout) = model::load_dir(&vk)?;
                 let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
                 solidity::check_code_size(&key, Some(&layout))?;
@@ -223,7 +267,7 @@ fn main() -> Result<()> {
                 match &delta1 {
                     // The seed, the key's last public input, is derived in the contract.
                     Some(d1) => (
-                        solidity::render_two_round(&key, d1, &contract_name, precompile_gas, note.as_deref()),
+                        solidity::render_two_round(&key, d1, &contract_name, None, precompile_gas, note.as_deref()),
                         key.gamma_abc_g1.len() - 2,
                     ),
                     None => (
@@ -240,17 +284,21 @@ fn main() -> Result<()> {
             if public_inputs.is_some() {
                 bail!("--public-inputs is for a verifying key file; a wrap proof file carries its public inputs");
             }
-            let (_vk, layout) = model::load_dir(&vk)?;
-            let w = one_round_proof(&proof)?;
+            let w = wrapped_proof(&proof)?;
+            let layout = match w {
+                Wrapped::OneRound(_) => model::load_dir(&vk)?.1,
+                Wrapped::TwoRound(_) => model::load_two_round_dir(&vk)?.2,
+            };
+            let publics = w.public_inputs();
             let cd = if verify_proof || compact {
-                layout.typed_words(&w.public_inputs)?; // same model, same layout
+                layout.typed_words(publics)?; // same model, same layout
                 if compact {
-                    calldata::verify_compact_calldata(&w.proof, &w.public_inputs, 1)
+                    calldata::verify_compact_calldata(&w, publics, 1)
                 } else {
-                    calldata::verify_proof_calldata(&w.proof, &w.public_inputs)
+                    calldata::verify_proof_calldata(&w, publics)
                 }
             } else {
-                layout.typed_calldata(&w.proof, &w.public_inputs)?
+                layout.typed_calldata(&w, publics)?
             };
             println!("0x{}", hex::encode(cd));
         }

@@ -13,11 +13,12 @@ use std::path::Path;
 use alloy_primitives::{Bytes, I256, U256};
 use alloy_sol_types::SolValue;
 use anyhow::{Context, Result, bail, ensure};
-use ark_bn254::{Bn254, Fr, G1Affine};
+use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, PrimeField};
-use ark_groth16::{Proof, VerifyingKey};
+use ark_groth16::VerifyingKey;
 use serde_json::Value;
+use zkml::wrap::Scheme;
 
 use crate::calldata::{encode_proof, fr_to_u256};
 
@@ -86,9 +87,8 @@ fn camel(name: &str) -> String {
     out
 }
 
-/// Reads DIR/vk.bin and DIR/settings.json of a compiled model directory (`zkml compile` +
-/// `zkml setup`), checking that they agree.
-pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
+/// DIR/settings.json's public-input layout, and DIR/vk.bin's path (which must exist).
+fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
     let settings_path = dir.join("settings.json");
     let settings: Value = serde_json::from_slice(
         &std::fs::read(&settings_path)
@@ -100,16 +100,41 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
     if !vk_path.exists() {
         bail!("{} does not exist: run `zkml setup` on the model directory first", vk_path.display());
     }
-    if dir.join(zkml::artifact::VK_JSON).exists() && zkml::artifact::scheme(dir)? == zkml::wrap::Scheme::TwoRound {
+    Ok((layout, vk_path))
+}
+
+/// Whether DIR/vk.json (when there is one) records two-round keys.
+pub fn has_two_round_keys(dir: &Path) -> Result<bool> {
+    Ok(dir.join(zkml::artifact::VK_JSON).exists() && zkml::artifact::scheme(dir)? == Scheme::TwoRound)
+}
+
+/// Reads DIR/vk.bin and DIR/settings.json of a compiled model directory (`zkml compile` +
+/// `zkml setup`), checking that they agree; refuses two-round keys ([`load_two_round_dir`]).
+pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
+    let (layout, vk_path) = read_layout(dir)?;
+    if has_two_round_keys(dir)? {
         bail!(
-            "the keys in {} are two-round keys (zkml setup --scheme two-round): zkml-gen renders verifiers of \
+            "the keys in {} are two-round keys (zkml setup --scheme two-round): this command renders verifiers of \
              one-round keys only, so far (`zkml setup DIR --scheme one-round`)",
             dir.display()
         );
     }
     let vk = crate::io::load_vk(&vk_path)?;
-    layout.check_vk(&vk)?;
+    layout.check_vk(&vk, Scheme::OneRound)?;
     Ok((vk, layout))
+}
+
+/// [`load_dir`] for a directory with two-round keys (`zkml setup --scheme two-round`): vk.json
+/// records them and vk.bin ends with `[δ₁]₂`, returned beside Groth16's key.
+pub fn load_two_round_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayout)> {
+    let (layout, vk_path) = read_layout(dir)?;
+    ensure!(has_two_round_keys(dir)?, "{}/vk.json does not record two-round keys", dir.display());
+    let (vk, delta1) = crate::io::load_key(&vk_path)?;
+    let delta1 = delta1.with_context(|| {
+        format!("vk.json records two-round keys but {} holds no [δ₁]₂ after the key", vk_path.display())
+    })?;
+    layout.check_vk(&vk, Scheme::TwoRound)?;
+    Ok((vk, delta1, layout))
 }
 
 impl ModelLayout {
@@ -183,10 +208,13 @@ impl ModelLayout {
     }
 
     /// Checks that `vk` has as many public inputs as the layout.
-    pub fn check_vk(&self, vk: &VerifyingKey<Bn254>) -> Result<()> {
-        let n = vk.gamma_abc_g1.len().saturating_sub(1);
+    /// Checks that `vk`, a key of the wrap `scheme`, has this layout's public inputs (and, for a
+    /// two-round key, one more: the seed).
+    pub fn check_vk(&self, vk: &VerifyingKey<Bn254>, scheme: Scheme) -> Result<()> {
+        let seed = usize::from(scheme == Scheme::TwoRound);
+        let n = vk.gamma_abc_g1.len().saturating_sub(1 + seed);
         ensure!(
-            n == self.num_public(),
+            n == self.num_public() && vk.gamma_abc_g1.len() > seed,
             "vk.bin has {n} public inputs but settings.json lays out {}",
             self.num_public()
         );
@@ -237,7 +265,7 @@ impl ModelLayout {
     pub fn typed_entry(&self) -> TypedEntry {
         let mut params = vec!["bytes calldata proof".to_string(), "uint256 context".to_string()];
         let mut doc = vec![
-            "    /// @param proof The proof, 256 bytes (as for `verifyProof`).".to_string(),
+            "    /// @param proof The proof, `PROOF_LENGTH` bytes (as for `verifyProof`).".to_string(),
             "    /// @param context The context bound into the proof (public input 1), < r.".to_string(),
         ];
         let mut body = String::new();
@@ -374,7 +402,7 @@ impl ModelLayout {
     /// [`Self::signature`], then the head (offset of `proof`, `context`, the typed values: all
     /// static words) and the tail (`proof` as ABI `bytes`), each value encoded with alloy's
     /// `sol!` types.
-    pub fn typed_calldata(&self, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Vec<u8>> {
+    pub fn typed_calldata(&self, proof: &impl crate::calldata::ProofWords, public_inputs: &[Fr]) -> Result<Vec<u8>> {
         let words = self.typed_words(public_inputs)?;
         let mut out = alloy_primitives::keccak256(self.signature().as_bytes())[..4].to_vec();
         let head_len = 32 * (1 + words.len());

@@ -210,22 +210,22 @@ pub fn render_with(
 }
 
 /// The verifier of a two-round (UltraGroth) key, Groth16's `vk` and `[δ₁]₂` (`zkml setup --scheme
-/// two-round`): as [`render_with`] for a bare key, with proofs of 10 words (A, B, C, D) and the
-/// seed, the key's last public input, derived in the contract as `zkml::wrap::groth16::challenge`
-/// derives it (callers give the other public inputs). A model directory's two-round verifier
-/// (`MODEL_ID`, the typed entry point) is not rendered yet.
+/// two-round`): as [`render_with`], with proofs of 10 words (A, B, C, D) and the seed, the key's
+/// last public input, derived in the contract as `zkml::wrap::groth16::challenge` derives it
+/// (callers give the other public inputs, and the typed entry point the model's values).
 ///
 /// # Panics
-/// As [`render`], and for a key with fewer than two IC points (no seed).
+/// As [`render_with`], and for a key with fewer than two IC points (no seed).
 pub fn render_two_round(
     vk: &VerifyingKey<Bn254>,
     delta1_g2: &G2Affine,
     contract_name: &str,
+    layout: Option<&crate::model::ModelLayout>,
     gas: PrecompileGas,
     unsafe_keys: Option<&str>,
 ) -> String {
     assert!(vk.gamma_abc_g1.len() >= 2, "a two-round key has an IC point for its seed");
-    render_key(vk, Some(delta1_g2), contract_name, None, gas, unsafe_keys)
+    render_key(vk, Some(delta1_g2), contract_name, layout, gas, unsafe_keys)
 }
 
 fn render_key(
@@ -237,7 +237,8 @@ fn render_key(
     unsafe_keys: Option<&str>,
 ) -> String {
     if let Some(l) = layout {
-        l.check_vk(vk).expect("layout matches the verifying key");
+        let scheme = if delta1_g2.is_some() { zkml::wrap::Scheme::TwoRound } else { zkml::wrap::Scheme::OneRound };
+        l.check_vk(vk, scheme).expect("layout matches the verifying key");
     }
     assert!(is_valid_contract_name(contract_name), "invalid Solidity contract name {contract_name:?}");
     assert!(!vk.gamma_abc_g1.is_empty(), "verifying key has no IC points");

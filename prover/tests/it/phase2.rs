@@ -470,6 +470,12 @@ fn cli_two_round_ceremony_then_prove_and_verify() {
         (&serde_json::json!("two_round"), &serde_json::json!("ceremony"))
     );
     assert_ne!(vk["delta1_g2"], vk["delta_g2"]);
+    // What zkml-gen checks before it renders a verifier: the record's chains end at vk.bin's δ and δ₁.
+    let key: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
+    assert!(matches!(
+        zkml::setup::trust(&model, &key.groth16).unwrap(),
+        zkml::setup::Trust::Ceremony { contributions: 2 }
+    ));
     let (proof, input) = (tmp.path().join("p.bin"), tmp.path().join("input.json"));
     let (ok, log) = zkml(&["prove", d, "--input", input.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap"]);
     assert!(ok && !log.contains("WARNING"), "{log}");

@@ -573,7 +573,7 @@ contract {contract}Test is Test {{
 
 /// The two-round verifier of `fx` as `zkml-gen solidity` renders a two-round key file.
 fn render_two_round(contract: &str, fx: &TwoRoundFixture) -> String {
-    solidity::render_two_round(&fx.vk, &fx.delta1_g2, contract, PrecompileGas::Forward, None)
+    solidity::render_two_round(&fx.vk, &fx.delta1_g2, contract, None, PrecompileGas::Forward, None)
 }
 
 /// Where the generated verifiers and their tests go: the `verifiers` profile's sources.
@@ -956,7 +956,7 @@ fn cli_solidity_of_a_two_round_key() {
     ]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stderr).contains("2 public inputs"), "{o:?}");
     let expected =
-        solidity::render_two_round(&fx.vk, &fx.delta1_g2, "T", PrecompileGas::Forward, Some(keys::BARE_KEY_FILE));
+        solidity::render_two_round(&fx.vk, &fx.delta1_g2, "T", None, PrecompileGas::Forward, Some(keys::BARE_KEY_FILE));
     assert_eq!(std::fs::read_to_string(&sol).unwrap(), expected);
     let o = zkml_gen(&["starknet".as_ref(), key.as_os_str(), "--out".as_ref(), tmp.path().join("pkg").as_os_str()]);
     let err = String::from_utf8_lossy(&o.stderr);
