@@ -63,9 +63,9 @@ impl ConstraintSynthesizer<Fr> for Sum {
     }
 }
 
-/// [`MulAdd`] as a two-round circuit: x and y are its round-1 wires, and the seed the last public
-/// input, tied into a constraint (`seed · 1 = seed`) so that a verifier that derives another seed
-/// fails the pairing.
+/// [`MulAdd`] as a two-round circuit: x and y (its first witnesses) are the round-1 wires, and
+/// the seed the last public input, tied into a constraint (`seed · 1 = seed`) so that a verifier
+/// that derives another seed fails the pairing.
 #[derive(Clone)]
 struct MulAddSeeded {
     x: Option<Fr>,
@@ -75,16 +75,10 @@ struct MulAddSeeded {
 
 impl ConstraintSynthesizer<Fr> for MulAddSeeded {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let missing = || SynthesisError::AssignmentMissing;
-        let z = cs.new_input_variable(|| Ok(self.x.ok_or_else(missing)? * self.y.ok_or_else(missing)?))?;
-        let w = cs.new_input_variable(|| Ok(self.x.ok_or_else(missing)? + self.y.ok_or_else(missing)?))?;
-        let seed = cs.new_input_variable(|| self.seed.ok_or_else(missing))?;
-        let x = cs.new_witness_variable(|| self.x.ok_or_else(missing))?;
-        let y = cs.new_witness_variable(|| self.y.ok_or_else(missing))?;
-        let lc = |vars: &[Variable]| LinearCombination::sum_vars(vars);
-        cs.enforce_r1cs_constraint(|| lc(&[x]), || lc(&[y]), || lc(&[z]))?;
-        cs.enforce_r1cs_constraint(|| lc(&[x, y]), || lc(&[Variable::One]), || lc(&[w]))?;
-        cs.enforce_r1cs_constraint(|| lc(&[seed]), || lc(&[Variable::One]), || lc(&[seed]))?;
+        MulAdd { x: self.x, y: self.y }.generate_constraints(cs.clone())?;
+        let seed = cs.new_input_variable(|| self.seed.ok_or(SynthesisError::AssignmentMissing))?;
+        let one = LinearCombination::sum_vars(&[Variable::One]);
+        cs.enforce_r1cs_constraint(|| seed.into(), || one, || seed.into())?;
         Ok(())
     }
 }
