@@ -86,9 +86,9 @@ enum Command {
         dev_seed: Option<u64>,
         /// The wrap to make keys for: one-round, what the generated verifiers, the hooks and the
         /// demo use; or two-round (UltraGroth: the model's values committed before the circuit's
-        /// challenges), a circuit a third the size, which `prove --wrap` and `verify` take but no
-        /// generated verifier reads yet. A ceremony's contributions update both of a two-round
-        /// key's secrets (δ and δ₁).
+        /// challenges), a circuit a third the size, which `prove --wrap`, `verify` and
+        /// `zkml-gen solidity|calldata` take (not yet `zkml-gen starknet|hooks`). A ceremony's
+        /// contributions update both of a two-round key's secrets (δ and δ₁).
         #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::OneRound)]
         scheme: zkml::wrap::Scheme,
     },

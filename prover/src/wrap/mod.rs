@@ -2,9 +2,11 @@
 //! Keys are per model (its weights are constants of the circuit); the proof is 128 bytes
 //! compressed (256 uncompressed, as the EVM verifier reads it).
 //!
-//! `two_round` is the next wrap, built beside this one and not yet what the CLI, the key files,
-//! the generated verifiers and the hooks use: a two-round (UltraGroth) proof that commits to the
-//! advice before the circuit's challenges, so the circuit neither decomposes nor absorbs it.
+//! `two_round` is the next wrap, built beside this one: a two-round (UltraGroth) proof that
+//! commits to the advice before the circuit's challenges, so the circuit neither decomposes nor
+//! absorbs it. The CLI, the key files ([`Scheme`]), the ceremony and the Solidity verifier take
+//! it behind `--scheme two-round`; the default, the Cairo verifier, the hooks and the demo are
+//! still this one's.
 
 pub mod circuit;
 pub mod groth16;
@@ -57,7 +59,8 @@ pub enum Scheme {
     #[default]
     OneRound,
     /// Two-round (UltraGroth) Groth16, the advice committed in D before the circuit's challenges
-    /// (`two_round`): a circuit a third the size; no generated verifier reads its keys yet.
+    /// (`two_round`): a circuit a third the size; zkml-gen renders its Solidity verifier, not yet
+    /// its Cairo verifier or the hooks.
     TwoRound,
 }
 
