@@ -431,6 +431,16 @@ pub enum ProverKeys {
     TwoRound(two_round::ProverKey),
 }
 
+impl ProverKeys {
+    /// The circuit's matrices.
+    pub fn r1cs(&self) -> &R1cs {
+        match self {
+            ProverKeys::OneRound(k) => &k.r1cs,
+            ProverKeys::TwoRound(k) => &k.r1cs,
+        }
+    }
+}
+
 /// A model's verifying key, of the wrap vk.json names.
 #[allow(clippy::large_enum_variant, reason = "one per process, held by reference")]
 pub enum VerifierKey {

@@ -51,7 +51,12 @@ pub struct CeremonyStart {
 /// Keys of the wrap `scheme` from `seed` (UNSAFE: whoever knows it can forge proofs); returns
 /// pk.bin's size.
 pub fn dev(dir: &Path, seed: u64, scheme: Scheme) -> Result<u64, SetupError> {
-    let c = Compiled::load(dir)?;
+    dev_keys(&Compiled::load(dir)?, dir, seed, scheme)
+}
+
+/// [`dev`]'s keys for the compiled model `c`, written to `dir` (`zkml bench` writes them to a
+/// scratch directory).
+pub fn dev_keys(c: &Compiled, dir: &Path, seed: u64, scheme: Scheme) -> Result<u64, SetupError> {
     let setup = Provenance::Dev { seed };
     Ok(match scheme {
         Scheme::OneRound => {
@@ -169,9 +174,13 @@ pub enum Trust {
     Unsafe(String),
 }
 
-/// Classifies the keys of `dir`, whose verifying key is `vk`; an error for a ceremony whose
-/// record does not check (a relabelled or tampered key).
-pub fn trust(dir: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> Result<Trust, SetupError> {
+/// Classifies the keys of `dir`, whose verifying key is `vk` (with `[δ₁]₂` for a two-round key);
+/// an error for a ceremony whose record does not check (a relabelled or tampered key).
+pub fn trust(
+    dir: &Path,
+    vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    delta1_g2: Option<&ark_bn254::G2Affine>,
+) -> Result<Trust, SetupError> {
     if !dir.join(artifact::VK_JSON).exists() {
         return Ok(Trust::Unsafe(format!(
             "{} has no vk.json: nothing records where its keys came from",
@@ -191,19 +200,9 @@ pub fn trust(dir: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> Re
         ),
         Some(Provenance::Ceremony { contributions, .. }) => {
             let record = read_record(dir, &contributions)?;
-            // The chain ends at vk.bin's δ (and a two-round key's δ₁, which vk.bin holds after
-            // `vk`); the δ·G1s are the proving key's business.
-            let delta1_g2 = match artifact::read_verifier_key(dir)? {
-                VerifierKey::OneRound(_) => None,
-                VerifierKey::TwoRound(k) if k.groth16 == *vk => Some(k.delta1_g2),
-                VerifierKey::TwoRound(_) => {
-                    return Err(SetupError::Mismatch(format!(
-                        "{}/vk.bin is not the key being classified",
-                        dir.display()
-                    )));
-                }
-            };
-            let _delta_g1s = phase2::check_record(&record, &vk.delta_g2, delta1_g2.as_ref())?;
+            // The chain ends at the key's δ (and a two-round key's δ₁); the δ·G1s are the proving
+            // key's business.
+            let _delta_g1s = phase2::check_record(&record, &vk.delta_g2, delta1_g2)?;
             Trust::Ceremony { contributions: contributions.len() }
         }
     })

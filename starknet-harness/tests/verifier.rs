@@ -276,7 +276,11 @@ fn ceremony_keys_verify() {
         artifact::read_prover_key(dir, None).unwrap()
     });
     let dir = tmp.path().join("tiny_gemm");
-    assert_eq!(zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &p.vk, false).unwrap(), None, "a ceremony's keys");
+    assert_eq!(
+        zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &p.vk, None, false).unwrap(),
+        None,
+        "a ceremony's keys"
+    );
     let pkg = tmp.path().join("pkg");
     starknet::write_package(&spec(&p), &pkg).unwrap();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starknet-packages");

@@ -14,9 +14,6 @@ sol! {
     function verifyProof(bytes proof, uint256[] pubInputs) external view returns (bool);
 }
 
-/// Length in bytes of an encoded proof (a two-round proof: 64 more, D).
-pub const PROOF_LEN: usize = 256;
-
 /// A proof as the verifier's words: `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`, and
 /// `D.x, D.y` for a two-round proof; big-endian. `A` is *not* negated (the contract negates it).
 pub trait ProofWords {
@@ -62,9 +59,10 @@ pub fn verify_proof_calldata(proof: &impl ProofWords, public_inputs: &[Fr]) -> V
 /// (1 for a model verifier, whose public input 0 is its fixed model id; 0 for a bare key's).
 pub fn verify_compact_calldata(proof: &impl ProofWords, public_inputs: &[Fr], skip: usize) -> Vec<u8> {
     let inputs = &public_inputs[skip.min(public_inputs.len())..];
-    let signature = format!("verifyCompact(uint256[{}],uint256[{}])", proof.words().len(), inputs.len());
+    let words = proof.words();
+    let signature = format!("verifyCompact(uint256[{}],uint256[{}])", words.len(), inputs.len());
     let mut out = alloy_primitives::keccak256(signature.as_bytes())[..4].to_vec();
-    out.extend_from_slice(&encode_proof(proof));
+    out.extend_from_slice(&words.concat());
     for x in inputs {
         out.extend_from_slice(&fr_to_u256(x).to_be_bytes::<32>());
     }

@@ -248,7 +248,7 @@ pub fn generate(
     }
     let layout = crate::model::ModelLayout::from_settings(&settings)?;
     layout.check_vk(&vk, zkml::wrap::Scheme::OneRound)?;
-    let unsafe_keys = crate::keys::unsafe_keys(Some(dir), &vk, allow_dev_keys)?;
+    let unsafe_keys = crate::keys::unsafe_keys(Some(dir), &vk, None, allow_dev_keys)?;
     let mut files = render(hook, name, &info, oracle)?;
     let verifier = solidity::render_with(
         &vk,

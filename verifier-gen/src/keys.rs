@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use ark_bn254::Bn254;
+use ark_bn254::{Bn254, G2Affine};
 use ark_groth16::VerifyingKey;
 use zkml::setup::{self, Trust};
 
@@ -21,11 +21,17 @@ pub const BARE_KEY_FILE: &str = "a bare verifying key file records no setup";
 
 /// `Ok(None)` for keys from a ceremony; `Ok(Some(why))` for unsafe keys the caller allowed; an
 /// error for unsafe keys not allowed, or for a ceremony whose record does not check. `dir` is the
-/// model directory the key `vk` comes from (None: a bare key file).
-pub fn unsafe_keys(dir: Option<&Path>, vk: &VerifyingKey<Bn254>, allow_dev_keys: bool) -> Result<Option<String>> {
+/// model directory the key `vk` (and a two-round key's `[δ₁]₂`) comes from (None: a bare key
+/// file).
+pub fn unsafe_keys(
+    dir: Option<&Path>,
+    vk: &VerifyingKey<Bn254>,
+    delta1_g2: Option<&G2Affine>,
+    allow_dev_keys: bool,
+) -> Result<Option<String>> {
     let why = match dir {
         None => BARE_KEY_FILE.to_string(),
-        Some(dir) => match setup::trust(dir, vk)? {
+        Some(dir) => match setup::trust(dir, vk, delta1_g2)? {
             Trust::Ceremony { .. } => return Ok(None),
             Trust::Unsafe(why) => why,
         },

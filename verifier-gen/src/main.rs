@@ -243,7 +243,7 @@ fn main() -> Result<()> {
             }
             let (src, num_public) = if vk.is_dir() && model::has_two_round_keys(&vk)? {
                 let (key, delta1, layout) = model::load_two_round_dir(&vk)?;
-                let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
+                let note = keys::unsafe_keys(Some(&vk), &key, Some(&delta1), allow_dev_keys)?;
                 solidity::check_code_size(&key, Some(&layout))?;
                 let src = solidity::render_two_round(
                     &key,
@@ -256,13 +256,13 @@ fn main() -> Result<()> {
                 (src, key.gamma_abc_g1.len() - 2)
             } else if vk.is_dir() {
                 let (key, layout) = model::load_dir(&vk)?;
-                let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
+                let note = keys::unsafe_keys(Some(&vk), &key, None, allow_dev_keys)?;
                 solidity::check_code_size(&key, Some(&layout))?;
                 let src = solidity::render_with(&key, &contract_name, Some(&layout), precompile_gas, note.as_deref());
                 (src, key.gamma_abc_g1.len() - 1)
             } else {
                 let (key, delta1) = io::load_key(&vk)?;
-                let note = keys::unsafe_keys(None, &key, allow_dev_keys)?;
+                let note = keys::unsafe_keys(None, &key, None, allow_dev_keys)?;
                 solidity::check_code_size(&key, None)?;
                 match &delta1 {
                     // The seed, the key's last public input, is derived in the contract.
@@ -321,12 +321,12 @@ fn main() -> Result<()> {
         Command::Starknet { vk, out, allow_dev_keys } => {
             let (key, model_id, note) = if vk.is_dir() {
                 let (key, layout) = model::load_dir(&vk)?;
-                let note = keys::unsafe_keys(Some(&vk), &key, allow_dev_keys)?;
+                let note = keys::unsafe_keys(Some(&vk), &key, None, allow_dev_keys)?;
                 let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
                 (key, Some(id), note)
             } else {
                 let key = io::load_vk(&vk)?;
-                let note = keys::unsafe_keys(None, &key, allow_dev_keys)?;
+                let note = keys::unsafe_keys(None, &key, None, allow_dev_keys)?;
                 (key, None, note)
             };
             let spec = starknet::VerifierSpec { vk: &key, model_id, unsafe_keys: note.as_deref() };

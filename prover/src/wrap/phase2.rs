@@ -373,14 +373,10 @@ pub fn verify(
     if origin(&initial) != record.origin {
         return Err(Phase2Error::Origin);
     }
-    let (pk, ck) = (&keys.pk, keys.ck.as_ref());
-    let Some(initial_ck) = (match (ck, &initial.ck) {
-        (None, None) => Some(None),
-        (Some(_), Some(i)) => Some(Some(i)),
-        _ => None,
-    }) else {
+    let (pk, ck, initial_ck) = (&keys.pk, keys.ck.as_ref(), initial.ck.as_ref());
+    if ck.is_some() != initial_ck.is_some() {
         return Err(Phase2Error::Derived("commitment key (the circuit's rounds)"));
-    };
+    }
     // The keys come from whoever ran the last step: the δ- and δ₁-dependent points are checked
     // by pairings, which mean nothing off the curve (G1's cofactor is 1; `check_record` checks
     // δ·G2 and δ₁·G2).

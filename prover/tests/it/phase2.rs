@@ -413,7 +413,10 @@ fn cli_ceremony_then_prove_and_verify() {
     assert_eq!(vk["setup"]["contributions"], serde_json::json!([first, second, beacon]));
     // What zkml-gen checks before it renders a verifier: the record's chain ends at vk.bin's δ.
     let key: ark_groth16::VerifyingKey<Bn254> = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
-    assert!(matches!(zkml::setup::trust(&model, &key).unwrap(), zkml::setup::Trust::Ceremony { contributions: 3 }));
+    assert!(matches!(
+        zkml::setup::trust(&model, &key, None).unwrap(),
+        zkml::setup::Trust::Ceremony { contributions: 3 }
+    ));
 
     // The keys prove, without the warning unsafe keys get, and the proof verifies.
     let (proof, input) = (tmp.path().join("p.bin"), tmp.path().join("input.json"));
@@ -465,7 +468,7 @@ fn cli_two_round_ceremony_then_prove_and_verify() {
     // What zkml-gen checks before it renders a verifier: the record's chains end at vk.bin's δ and δ₁.
     let key: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
     assert!(matches!(
-        zkml::setup::trust(&model, &key.groth16).unwrap(),
+        zkml::setup::trust(&model, &key.groth16, Some(&key.delta1_g2)).unwrap(),
         zkml::setup::Trust::Ceremony { contributions: 2 }
     ));
     let (proof, input) = (tmp.path().join("p.bin"), tmp.path().join("input.json"));
