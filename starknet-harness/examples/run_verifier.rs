@@ -1,5 +1,5 @@
 //! Compiles a generated Cairo verifier package and runs its entry point on a calldata file:
-//! `cargo run --workspace --example run_verifier -- PKG CALLDATA.json`
+//! `cargo build --workspace --examples`, then `target/debug/examples/run_verifier PKG CALLDATA.json`
 //! (CALLDATA.json as `zkml-gen starknet-calldata` prints it). Prints the compiler's warnings,
 //! the result, the Cairo steps, the Sierra gas and the builtins used.
 use starknet_types_core::felt::Felt as Felt252;

@@ -1,13 +1,14 @@
 //! The generated Starknet verifier, compiled and run with the Cairo compiler and runner crates:
-//! price_mlp's wrapped proof is accepted (its public inputs come back), and tampered calldata,
-//! a changed public input and another model's proof are rejected (None or a panic, never Some).
+//! price_mlp's two-round wrapped proofs are accepted (their public inputs come back), and
+//! tampered calldata, a changed public input, a commitment D that is not the proof's and another
+//! model's proof are rejected (None or a panic, never Some).
 //! Prints the run's Cairo steps, Sierra gas and builtins. The same for a model's keys from a key
 //! ceremony (`ceremony_keys_verify`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ark_bn254::{Fr, G1Affine};
+use ark_bn254::{Fr, G1Affine, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, PrimeField};
 use ark_std::rand::{SeedableRng, rngs::StdRng};
@@ -17,9 +18,9 @@ use zkml::field::F;
 use zkml::pipeline;
 use zkml::quantize::QuantConfig;
 use zkml::setup;
-use zkml::wrap::{self, WrapProof};
+use zkml::wrap;
 use zkml_starknet_harness::{Compiled, Outcome, Run, compile_once_per_run, felt_span, option_span_u256, run};
-use zkml_verifier_gen::starknet::{self, VerifierSpec};
+use zkml_verifier_gen::starknet::{self, ProofPoints, VerifierSpec};
 
 const ENTRY: &str = "verifier::verify_groth16_proof_bn254";
 
@@ -31,56 +32,80 @@ fn repo_root() -> PathBuf {
 
 struct Proved {
     vk: ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    /// A two-round key's `[δ₁]₂`.
+    delta1: Option<G2Affine>,
     model_id: Fr,
-    proof: WrapProof,
+    proof: ProofPoints,
+    public_inputs: Vec<Fr>,
 }
 
-/// compile → dev setup (seed 1) → prove → wrap (fixed randomness), as verifier-gen's tests.
-fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
-    prove_model_with(tmp, model, context, QuantConfig::default(), |c, _| wrap::dev_setup(&c.graph, c.id, 1).unwrap().0)
+/// compile → two-round dev setup (seed 1) → two proofs of one statement (fixed randomness: two
+/// Ds, two seeds), as verifier-gen's tests.
+fn prove_two_round(tmp: &Path, model: &str, context: u64) -> [Proved; 2] {
+    let (_, c, samples) = compile(tmp, model, QuantConfig::default());
+    let (pk, vk) = wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
+    let trace = c.graph.execute(&samples[0]).unwrap();
+    let rng = &mut StdRng::seed_from_u64(7);
+    let mut prove = || {
+        let w = wrap::two_round::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &trace, rng).unwrap();
+        assert!(wrap::two_round::verify(&vk, &w));
+        Proved {
+            vk: vk.groth16.clone(),
+            delta1: Some(vk.delta1_g2),
+            model_id: c.id,
+            proof: (&w.proof).into(),
+            public_inputs: w.public_inputs,
+        }
+    };
+    [prove(), prove()]
 }
 
-/// As `prove_model`, compiled with `cfg` and with the keys `keys` makes for the compiled model in
-/// its directory.
-fn prove_model_with(
+/// tests/data's `model` compiled with `cfg` under `tmp`: its directory, the compiled model and
+/// its samples.
+fn compile(tmp: &Path, model: &str, cfg: QuantConfig) -> (PathBuf, artifact::Compiled, Vec<Vec<f64>>) {
+    let data = |n: &str| repo_root().join("tests/data").join(n);
+    let dir = tmp.join(model);
+    let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
+    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, cfg, &dir).unwrap();
+    (dir, c, samples)
+}
+
+/// compile with `cfg` → the one-round keys `keys` makes for the compiled model in its directory
+/// → prove → wrap (fixed randomness).
+fn prove_one_round(
     tmp: &Path,
     model: &str,
     context: u64,
     cfg: QuantConfig,
     keys: impl FnOnce(&artifact::Compiled, &Path) -> wrap::ProverKey,
 ) -> Proved {
-    let data = |n: &str| repo_root().join("tests/data").join(n);
-    let dir = tmp.join(model);
-    let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
-    let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, cfg, &dir).unwrap();
+    let (dir, c, samples) = compile(tmp, model, cfg);
     let pk = keys(&c, &dir);
     let vk = pk.pk.vk.clone();
     let s1 = pipeline::prove(&c, &samples[0]).unwrap();
     let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7))
         .unwrap();
     assert!(wrap::verify(&vk, &w));
-    Proved { vk, model_id: c.id, proof: w }
+    Proved { vk, delta1: None, model_id: c.id, proof: (&w.proof).into(), public_inputs: w.public_inputs }
 }
 
 struct Fixture {
-    price: Proved,
+    /// Two proofs of one statement.
+    price: [Proved; 2],
     digits: Proved,
     compiled: Compiled,
     _tmp: tempfile::TempDir,
 }
 
+/// price_mlp's two-round verifier, compiled, and two-round proofs of price_mlp and digits_mlp.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
-        let price = prove_model(tmp.path(), "price_mlp", 7);
-        let digits = prove_model(tmp.path(), "digits_mlp", 7);
+        let price = prove_two_round(tmp.path(), "price_mlp", 7);
+        let [digits, _] = prove_two_round(tmp.path(), "digits_mlp", 7);
         let pkg = tmp.path().join("pkg");
-        starknet::write_package(
-            &VerifierSpec { vk: &price.vk, model_id: Some(price.model_id), unsafe_keys: None },
-            &pkg,
-        )
-        .unwrap();
+        starknet::write_package(&spec(&price[0]), &pkg).unwrap();
         let t = std::time::Instant::now();
         // Once per test run, also under nextest (a process per test).
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starknet-packages");
@@ -96,20 +121,20 @@ fn felts(hex: &[String]) -> Vec<Felt252> {
 }
 
 fn spec(p: &Proved) -> VerifierSpec<'_> {
-    VerifierSpec { vk: &p.vk, model_id: Some(p.model_id), unsafe_keys: None }
+    VerifierSpec { vk: &p.vk, delta1: p.delta1.as_ref(), model_id: Some(p.model_id), unsafe_keys: None }
 }
 
 fn hint(p: &Proved) -> starknet::Hint {
-    starknet::hint(&spec(p), &p.proof.proof, &p.proof.public_inputs).unwrap()
+    starknet::hint(&spec(p), p.proof.clone(), &p.public_inputs).unwrap()
 }
 
 fn calldata(p: &Proved) -> Vec<Felt252> {
-    felts(&starknet::calldata(&spec(p), &p.proof.proof, &p.proof.public_inputs).unwrap())
+    felts(&starknet::calldata(&spec(p), p.proof.clone(), &p.public_inputs).unwrap())
 }
 
 /// Calldata for a proof and inputs that do not verify, with a valid proof's hint.
-fn encode(proof: &ark_groth16::Proof<ark_bn254::Bn254>, inputs: &[Fr], h: &starknet::Hint) -> Vec<Felt252> {
-    felts(&starknet::encode_calldata(proof, inputs, h).unwrap())
+fn encode(proof: &ProofPoints, inputs: &[Fr], h: &starknet::Hint) -> Vec<Felt252> {
+    felts(&starknet::encode_calldata(proof.clone(), inputs, h).unwrap())
 }
 
 fn verify(cd: &[Felt252]) -> Run {
@@ -153,43 +178,54 @@ fn generated_package_compiles_without_warnings() {
 
 #[test]
 fn valid_proof_returns_its_public_inputs() {
-    let p = &fixture().price;
-    let r = verify(&calldata(p));
-    let got = option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome));
-    let want: Vec<_> = p.proof.public_inputs.iter().map(u256_halves).collect();
-    assert_eq!(got, Some(want), "the valid proof must verify");
-    println!("price_mlp Starknet verifier: {} Cairo steps, {} Sierra gas, builtins {:?}", r.steps, r.gas, r.builtins);
-    // Counts, not timings: deterministic for a given proof. Garaga's Groth16 BN254 verifier
-    // takes 185,383 steps and 31.2M gas (docs/benchmarks.md); stay within twice that.
-    assert!(r.steps <= 2 * 185_383 && r.gas <= 62_400_000, "cost regression: {} steps, {} gas", r.steps, r.gas);
+    for p in &fixture().price {
+        let r = verify(&calldata(p));
+        let got = option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome));
+        let want: Vec<_> = p.public_inputs.iter().map(u256_halves).collect();
+        assert_eq!(got, Some(want), "the valid proof must verify");
+        assert_within_twice_garaga(&r, "price_mlp's two-round");
+    }
+}
+
+/// Counts, not timings: deterministic for a given proof. Garaga's Groth16 BN254 verifier takes
+/// 185,383 steps and 31.2M Sierra gas (docs/benchmarks.md); stay within twice that.
+fn assert_within_twice_garaga(r: &Run, what: &str) {
+    println!("{what} Starknet verifier: {} Cairo steps, {} Sierra gas, builtins {:?}", r.steps, r.gas, r.builtins);
+    assert!(r.steps <= 2 * 185_383 && r.gas <= 62_400_000, "{what}: cost regression: {} steps, {} gas", r.steps, r.gas);
 }
 
 #[test]
 fn changed_public_input_is_rejected() {
-    let p = &fixture().price;
-    let mut inputs = p.proof.public_inputs.clone();
+    let p = &fixture().price[0];
+    let mut inputs = p.public_inputs.clone();
     inputs[1] += Fr::from(1u64); // the context: passes every check but the pairing
-    assert!(starknet::calldata(&spec(p), &p.proof.proof, &inputs).is_err(), "no hint exists");
-    assert_rejected(&encode(&p.proof.proof, &inputs, &hint(p)), "context + 1");
-    let mut inputs = p.proof.public_inputs.clone();
+    assert!(starknet::calldata(&spec(p), p.proof.clone(), &inputs).is_err(), "no hint exists");
+    assert_rejected(&encode(&p.proof, &inputs, &hint(p)), "context + 1");
+    let mut inputs = p.public_inputs.clone();
     inputs[0] += Fr::from(1u64); // the model id
-    assert_rejected(&encode(&p.proof.proof, &inputs, &hint(p)), "model id + 1");
+    assert_rejected(&encode(&p.proof, &inputs, &hint(p)), "model id + 1");
+    // The seed given as one more input: the verifier derives it and takes no more inputs.
+    let mut inputs = p.public_inputs.clone();
+    inputs.push(zkml::wrap::groth16::challenge(&p.proof.d.unwrap(), &p.public_inputs));
+    assert_rejected(&encode(&p.proof, &inputs, &hint(p)), "the seed as an input");
 }
+
+/// After A, B, C and D (20 felts: two per u384 coordinate).
+const POINTS_FELTS: usize = 20;
 
 #[test]
 fn tampered_proof_is_rejected() {
-    let p = &fixture().price;
+    let p = &fixture().price[0];
     let cd = calldata(p);
-    // Flip one felt of each coordinate of A, B and C (two felts per u384).
-    for i in (0..16).step_by(2) {
+    // Flip one felt of each coordinate of A, B, C and D.
+    for i in (0..POINTS_FELTS).step_by(2) {
         let mut bad = cd.clone();
         bad[i] += Felt252::ONE;
         assert_rejected(&bad, &format!("felt {i} + 1"));
     }
     // A valid curve point that is not the proof's A: only the pairing can tell.
-    let mut proof = p.proof.proof.clone();
-    proof.a = (proof.a + G1Affine::generator()).into_affine();
-    assert_rejected(&encode(&proof, &p.proof.public_inputs, &hint(p)), "A + G");
+    let moved = ProofPoints { a: (p.proof.a + G1Affine::generator()).into_affine(), ..p.proof.clone() };
+    assert_rejected(&encode(&moved, &p.public_inputs, &hint(p)), "A + G");
     // Truncated and extended calldata.
     assert_rejected(&cd[..cd.len() - 1], "truncated");
     let mut long = cd.clone();
@@ -199,10 +235,30 @@ fn tampered_proof_is_rejected() {
     let mut inputs = cd.clone();
     let rb = Fr::MODULUS.to_bytes_le();
     let half = |b: &[u8]| b.iter().rev().fold(0u128, |a, x| a << 8 | *x as u128);
-    let at = 16 + 1 + 2; // after A, B, C (16 felts), the length, and input 0
+    let at = POINTS_FELTS + 1 + 2; // after the points, the length, and input 0
     inputs[at] = Felt252::from(half(&rb[..16]));
     inputs[at + 1] = Felt252::from(half(&rb[16..]));
     assert_rejected(&inputs, "public input = r");
+}
+
+/// The commitment D: one moved by G (it commits to other round-1 values, and the seed
+/// changes), another valid proof's D for the same statement (another seed), a D off the curve
+/// and the identity (encoded (0, 0), off the curve) are refused; each proof verifies with its
+/// own D only (`valid_proof_returns_its_public_inputs`).
+#[test]
+fn a_commitment_that_is_not_the_proofs_is_rejected() {
+    let [p, q] = &fixture().price;
+    let d = p.proof.d.unwrap();
+    let with_d = |d: G1Affine| ProofPoints { d: Some(d), ..p.proof.clone() };
+    assert_rejected(&encode(&with_d((d + G1Affine::generator()).into_affine()), &p.public_inputs, &hint(p)), "D + G");
+    assert_rejected(&encode(&with_d(q.proof.d.unwrap()), &p.public_inputs, &hint(p)), "another proof's D");
+    assert_rejected(&encode(&with_d(q.proof.d.unwrap()), &p.public_inputs, &hint(q)), "another proof's D and hint");
+    let mut cd = calldata(p);
+    cd[16] = Felt252::ONE; // D.x's low felt: (1, D.y) is off the curve
+    assert_rejected(&cd, "D off the curve");
+    let mut cd = calldata(p);
+    cd[16..20].fill(Felt252::ZERO);
+    assert_rejected(&cd, "D = (0, 0)");
 }
 
 #[test]
@@ -210,17 +266,18 @@ fn another_models_proof_is_rejected() {
     let f = fixture();
     assert_rejected(&calldata(&f.digits), "digits_mlp's proof");
     // digits_mlp's proof with price_mlp's public inputs (same count or not, never Some).
-    let mut w = f.digits.proof.clone();
-    w.public_inputs = f.price.proof.public_inputs.clone();
-    assert_rejected(&encode(&w.proof, &w.public_inputs, &hint(&f.digits)), "digits proof, price inputs");
+    assert_rejected(
+        &encode(&f.digits.proof, &f.price[0].public_inputs, &hint(&f.digits)),
+        "digits proof, price inputs",
+    );
 }
 
 #[test]
 fn altered_hint_is_rejected() {
     let f = fixture();
-    let p = &f.price;
+    let p = &f.price[0];
     let cd = calldata(p);
-    let c_at = 16 + 1 + 2 * p.proof.public_inputs.len(); // after A, B, C, the inputs
+    let c_at = POINTS_FELTS + 1 + 2 * p.public_inputs.len(); // after the points, the inputs
     assert_eq!(cd.len(), c_at + 24 + 1);
     // One felt of each of c's 12 coordinates.
     for k in 0..12 {
@@ -244,8 +301,9 @@ fn altered_hint_is_rejected() {
             assert_rejected(&bad, &format!("w index {w}"));
         }
     }
-    // Another valid proof's hint.
-    assert_rejected(&encode(&p.proof.proof, &p.proof.public_inputs, &hint(&f.digits)), "digits' hint");
+    // Another valid proof's hint: the other proof of the same statement, and digits_mlp's.
+    assert_rejected(&encode(&p.proof, &p.public_inputs, &hint(&f.price[1])), "the other proof's hint");
+    assert_rejected(&encode(&p.proof, &p.public_inputs, &hint(&f.digits)), "digits' hint");
 }
 
 /// A test Powers-of-Tau file of power `power` (`script/test-ptau.sh`: snarkjs, made once per
@@ -260,15 +318,16 @@ fn test_ptau(power: u32) -> PathBuf {
     PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
 }
 
-/// Production keys in Cairo: tests/data's tiny_gemm at 6 bits with keys from a ceremony on a
-/// snarkjs Powers of Tau (two contributions and a beacon), which zkml-gen renders without
-/// --allow-dev-keys. Its generated verifier returns the proof's public inputs, and refuses the
-/// proof tampered, with a changed input, and price_mlp's proof.
+/// Production keys in Cairo, and the one-round verifier: tests/data's tiny_gemm at 6 bits with
+/// one-round keys from a ceremony on a snarkjs Powers of Tau (two contributions and a beacon),
+/// which zkml-gen renders without --allow-dev-keys. Its generated verifier returns the proof's
+/// public inputs within twice Garaga's cost, and refuses the proof tampered, with a changed
+/// input, and price_mlp's two-round proof.
 #[test]
 fn ceremony_keys_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
-    let p = prove_model_with(tmp.path(), "tiny_gemm", 7, six_bits, |_, dir| {
+    let p = prove_one_round(tmp.path(), "tiny_gemm", 7, six_bits, |_, dir| {
         setup::from_ptau(dir, &test_ptau(13), zkml::wrap::Scheme::OneRound).unwrap();
         setup::contribute(dir, Some(b"the first contributor's text")).unwrap();
         setup::contribute(dir, None).unwrap();
@@ -289,13 +348,14 @@ fn ceremony_keys_verify() {
 
     let cd = calldata(&p);
     let r = run(&compiled.program, ENTRY, vec![felt_span(&cd)]).unwrap();
-    let want: Vec<_> = p.proof.public_inputs.iter().map(u256_halves).collect();
+    let want: Vec<_> = p.public_inputs.iter().map(u256_halves).collect();
     assert_eq!(option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome)), Some(want));
+    assert_within_twice_garaga(&r, "tiny_gemm's one-round");
     let mut bad = cd.clone();
     bad[0] += Felt252::ONE;
     assert_rejected_by(&compiled, &bad, "A.x + 1");
-    let mut inputs = p.proof.public_inputs.clone();
+    let mut inputs = p.public_inputs.clone();
     inputs[1] += Fr::from(1u64);
-    assert_rejected_by(&compiled, &encode(&p.proof.proof, &inputs, &hint(&p)), "context + 1");
-    assert_rejected_by(&compiled, &calldata(&fixture().price), "price_mlp's proof");
+    assert_rejected_by(&compiled, &encode(&p.proof, &inputs, &hint(&p)), "context + 1");
+    assert_rejected_by(&compiled, &calldata(&fixture().price[0]), "price_mlp's two-round proof");
 }

@@ -13,11 +13,18 @@
 //! (the first equal to the model id where the key is a model's), the w index below 3. The hint
 //! is never trusted: a wrong c or w fails the equation. Exceptional cases of the affine formulas
 //! panic.
+{%- if two_round %}
+//!
+//! A two-round (UltraGroth) key: the proof carries D after C, D pairs with the fixed δ₁ (a
+//! fourth pair in the loop, its lines constants too), and the last public input of the key is
+//! the seed keccak256(CHALLENGE_TAG, D.x, D.y, public inputs…) mod r, derived here as the native
+//! and Solidity verifiers derive it, never given.
+{%- endif %}
 use core::circuit::{CircuitModulus, u384};
 use core::num::traits::{One, Zero};
 use super::circuits::{
-    fp12_inv, g1_add, g1_check_neg, g1_preps, g2_check_neg, g2_subgroup_diff, miller_dbl, miller_dbl_add,
-    miller_final,{% for c in msm_circuits %} {{ c }},{% endfor %}
+    fp12_inv, g1_add, g1_check_neg, g1_preps, g2_check_neg, g2_subgroup_diff, miller_final,{% for m in miller_kinds %}
+    {{ m.name }},{% endfor %}{% for c in msm_circuits %} {{ c }},{% endfor %}
 };
 
 /// Number of public inputs the proof must come with.
@@ -127,9 +134,38 @@ const DELTA_LINES: [u384; {{ delta_lines.len() }}] = [
     {{ x }},
 {%- endfor %}
 ];
+{%- if two_round %}
+
+/// The lines of δ₁.
+const DELTA1_LINES: [u384; {{ delta1_lines.len() }}] = [
+{%- for x in delta1_lines %}
+    {{ x }},
+{%- endfor %}
+];
+
+/// bytes32("zkml/wrap/ultragroth/v1"), the domain tag the seed's hash starts with.
+const CHALLENGE_TAG: u256 = {{ challenge_tag }};
+
+/// The seed keccak256(CHALLENGE_TAG, D.x, D.y, public inputs…) mod r, the words big-endian as
+/// Solidity's abi.encodePacked writes them (the syscall's digest is little-endian: its bytes
+/// are reversed).
+fn seed(dx: u256, dy: u256, public_inputs: Span<u256>) -> u256 {
+    let mut words = array![CHALLENGE_TAG, dx, dy];
+    for x in public_inputs {
+        words.append(*x);
+    }
+    let h = core::keccak::keccak_u256s_be_inputs(words.span());
+    let be = u256 { low: core::integer::u128_byte_reverse(h.high), high: core::integer::u128_byte_reverse(h.low) };
+    be % R
+}
+{%- endif %}
 
 /// The digits of 6x + 2 after the leading one, most significant first (2 stands for −1).
 const ATE_DIGITS: [u8; {{ ate_digits.len() }}] = [{% for d in ate_digits %}{{ d }}, {% endfor %}];
+
+/// The loop's calls in order, each the kind of its chunk of digits (the match in
+/// `residue_check`: which circuit, how many digits and lines).
+const ATE_CHUNKS: [u8; {{ ate_chunks.len() }}] = [{% for c in ate_chunks %}{{ c }}, {% endfor %}];
 
 fn is_canonical(x: u384) -> bool {
     match TryInto::<u384, u256>::try_into(x) {
@@ -148,33 +184,42 @@ fn fp12_one() -> Span<u384> {
 fn residue_check(b: Span<u384>, nb: Span<u384>, preps: Span<u384>, c: Span<u384>, abw: Span<u384>) -> bool {
     let gl = GAMMA_LINES.span();
     let dl = DELTA_LINES.span();
+{%- if two_round %}
+    let el = DELTA1_LINES.span();
+{%- endif %}
     let ci = fp12_inv(c).span();
+    let digits = ATE_DIGITS.span();
     let mut f = ci;
     let mut t = b;
+    // The next line of each fixed point, and the next digit.
     let mut k: usize = 0;
-    for d in ATE_DIGITS.span() {
-        let out = if *d == 0 {
-            let o = miller_dbl(f, t, preps, gl.slice(4 * k, 4), dl.slice(4 * k, 4));
-            k += 1;
-            o
-        } else {
-            let (q, cc) = if *d == 1 {
-                (b, ci)
-            } else {
-                (nb, c)
-            };
-            let o = miller_dbl_add(f, t, preps, gl.slice(4 * k, 8), dl.slice(4 * k, 8), q, cc);
-            k += 2;
-            o
+    let mut i: usize = 0;
+    for kind in ATE_CHUNKS.span() {
+        let out = match *kind {
+{%- for m in miller_kinds %}
+            {% if loop.last %}_{% else %}{{ loop.index0 }}{% endif %} => {
+{%- for j in m.nonzero %}
+                let (q{{ j }}, c{{ j }}) = if *digits.at(i + {{ j }}) == 1 {
+                    (b, ci)
+                } else {
+                    (nb, c)
+                };
+{%- endfor %}
+                let o = {{ m.name }}(f, t, preps, gl.slice(4 * k, {{ 4 * m.lines }}), dl.slice(4 * k, {{ 4 * m.lines }}){% if two_round %}, el.slice(4 * k, {{ 4 * m.lines }}){% endif %}{% for j in m.nonzero %}, q{{ j }}, c{{ j }}{% endfor %});
+                k += {{ m.lines }};
+                i += {{ m.digits }};
+                o
+            },
+{%- endfor %}
         };
         let out = out.span();
         f = out.slice(0, 12);
         t = out.slice(12, 4);
     }
-    miller_final(f, t, b, preps, gl.slice(4 * k, 8), dl.slice(4 * k, 8), c, ci, abw).span() == fp12_one()
+    miller_final(f, t, b, preps, gl.slice(4 * k, 8), dl.slice(4 * k, 8){% if two_round %}, el.slice(4 * k, 8){% endif %}, c, ci, abw).span() == fp12_one()
 }
 
-/// Verifies `full_proof_with_hints` (A, B, C as u384 coordinates, the public inputs as a
+/// Verifies `full_proof_with_hints` (A, B, C{% if two_round %}, D{% endif %} as u384 coordinates, the public inputs as a
 /// Span<u256>, then the hint: c as 12 u384 and the w index; see `zkml-gen starknet-calldata`):
 /// the public inputs if the proof is valid for this verifying key, None otherwise (malformed
 /// calldata may also panic).
@@ -188,6 +233,10 @@ pub fn verify_groth16_proof_bn254(full_proof_with_hints: Span<felt252>) -> Optio
     let by1: u384 = Serde::deserialize(ref data)?;
     let cx: u384 = Serde::deserialize(ref data)?;
     let cy: u384 = Serde::deserialize(ref data)?;
+{%- if two_round %}
+    let dx: u384 = Serde::deserialize(ref data)?;
+    let dy: u384 = Serde::deserialize(ref data)?;
+{%- endif %}
     let public_inputs: Array<u256> = Serde::deserialize(ref data)?;
     let mut c: Array<u384> = array![];
     while c.len() != 12 {
@@ -198,7 +247,7 @@ pub fn verify_groth16_proof_bn254(full_proof_with_hints: Span<felt252>) -> Optio
     if !data.is_empty() {
         return None;
     }
-    for x in array![ax, ay, bx0, bx1, by0, by1, cx, cy].span() {
+    for x in array![ax, ay, bx0, bx1, by0, by1, cx, cy{% if two_round %}, dx, dy{% endif %}].span() {
         if !is_canonical(*x) {
             return None;
         }
@@ -230,6 +279,12 @@ pub fn verify_groth16_proof_bn254(full_proof_with_hints: Span<felt252>) -> Optio
     if !cc.at(0).is_zero() {
         return None;
     }
+{%- if two_round %}
+    let dc = g1_check_neg(array![dx, dy].span());
+    if !dc.at(0).is_zero() {
+        return None;
+    }
+{%- endif %}
     let b = array![bx0, bx1, by0, by1].span();
     let bc = g2_check_neg(b);
     if !bc.at(0).is_zero() || !bc.at(1).is_zero() {
@@ -239,12 +294,21 @@ pub fn verify_groth16_proof_bn254(full_proof_with_hints: Span<felt252>) -> Optio
     if !d.at(0).is_zero() || !d.at(1).is_zero() || !d.at(2).is_zero() || !d.at(3).is_zero() {
         return None;
     }
-{%- if n_var > 0 %}
+{%- if two_round %}
+    // Canonical (< p), so the conversions succeed.
+    let (dx256, dy256): (u256, u256) = (dx.try_into().unwrap(), dy.try_into().unwrap());
+    let mut vars: Array<u256> = array![];
+    for x in public_inputs.span().slice({{ first_var }}, {{ n_var - 1 }}) {
+        vars.append(*x);
+    }
+    vars.append(seed(dx256, dy256, public_inputs.span()));
+    let (lx, ly) = msm(vars.span());
+{%- else if n_var > 0 %}
     let (lx, ly) = msm(public_inputs.span().slice({{ first_var }}, {{ n_var }}));
 {%- else %}
     let (lx, ly) = ({{ ic_base.0 }}, {{ ic_base.1 }});
 {%- endif %}
-    let preps = g1_preps(array![ax, ay, lx, ly, cx, cy].span()).span();
+    let preps = g1_preps(array![ax, ay, lx, ly, cx, cy{% if two_round %}, dx, dy{% endif %}].span()).span();
     let nb = array![bx0, bx1, *bc.at(2), *bc.at(3)].span();
     if residue_check(b, nb, preps, c.span(), abw) {
         Some(public_inputs.span())

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use askama::Template;
 use serde_json::Value;
 
-use crate::{io, solidity};
+use crate::solidity;
 
 /// Which hook to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,22 +241,13 @@ pub fn generate(
     )
     .with_context(|| format!("{} is not JSON", settings_path.display()))?;
     let info = model_info(&settings)?;
-    let vk = io::load_vk(&dir.join("vk.bin"))?;
+    let key = crate::keys::VerifierKey::load(dir, allow_dev_keys)?;
     let expected = 2 + info.input.count + info.output.count;
-    if vk.gamma_abc_g1.len() - 1 != expected {
-        bail!("vk.bin has {} public inputs but settings.json lays out {expected}", vk.gamma_abc_g1.len() - 1);
+    if key.num_public() != expected {
+        bail!("vk.bin has {} public inputs but settings.json lays out {expected}", key.num_public());
     }
-    let layout = crate::model::ModelLayout::from_settings(&settings)?;
-    layout.check_vk(&vk, zkml::wrap::Scheme::OneRound)?;
-    let unsafe_keys = crate::keys::unsafe_keys(Some(dir), &vk, None, allow_dev_keys)?;
     let mut files = render(hook, name, &info, oracle)?;
-    let verifier = solidity::render_with(
-        &vk,
-        &format!("{name}Verifier"),
-        Some(&layout),
-        Default::default(),
-        unsafe_keys.as_deref(),
-    );
+    let verifier = key.solidity(&format!("{name}Verifier"), Default::default());
     files.insert(0, (format!("{name}Verifier.sol"), verifier));
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();

@@ -13,8 +13,8 @@ fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))
 }
 
-/// Reads the Groth16 verifying key that a verifier is generated for, refusing a two-round key
-/// (the commands that call it render one-round verifiers only, so far).
+/// Reads a one-round Groth16 verifying key, the key of a bare `Proof<Bn254>` file, refusing a
+/// two-round key ([`load_key`] reads either).
 ///
 /// Today `path` is a file holding an ark-serialize *compressed* `VerifyingKey<Bn254>` (points
 /// checked on the curve and in their subgroups). This is the single place where vks are read,
@@ -23,8 +23,8 @@ pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
     let (vk, delta1) = load_key(path)?;
     if delta1.is_some() {
         bail!(
-            "{} is a two-round key (its Groth16 VerifyingKey<Bn254> is followed by [δ₁]₂): this command renders \
-             verifiers of one-round keys only, so far (`zkml setup DIR --scheme one-round`)",
+            "{} is a two-round key (its Groth16 VerifyingKey<Bn254> is followed by [δ₁]₂), and a bare proof file \
+             holds a one-round proof: pass the model directory and its wrap proof file instead",
             path.display()
         );
     }

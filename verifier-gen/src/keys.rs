@@ -11,8 +11,9 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, bail, ensure};
 use ark_bn254::{Bn254, G2Affine};
+use ark_ff::PrimeField;
 use ark_groth16::VerifyingKey;
 use zkml::setup::{self, Trust};
 
@@ -44,4 +45,80 @@ pub fn unsafe_keys(
         );
     }
     Ok(Some(why))
+}
+
+/// The key a verifier is rendered from: a model directory's (either kind, with the model's
+/// layout) or a bare key file (`zkml setup`'s vk.bin), and why it is unsafe where the caller
+/// allowed unsafe keys.
+pub struct VerifierKey {
+    pub vk: VerifyingKey<Bn254>,
+    /// A two-round key's `[δ₁]₂`: the verifier takes D with the proof and derives the seed, the
+    /// key's last public input.
+    pub delta1: Option<G2Affine>,
+    /// A model directory's public-input layout.
+    pub layout: Option<crate::model::ModelLayout>,
+    /// [`unsafe_keys`]'s answer.
+    pub note: Option<String>,
+}
+
+impl VerifierKey {
+    /// The keys at `path` (a model directory or a key file), refused where [`unsafe_keys`]
+    /// refuses them.
+    pub fn load(path: &Path, allow_dev_keys: bool) -> Result<Self> {
+        let mut k = if path.is_dir() {
+            Self::load_dir(path, crate::model::has_two_round_keys(path)?)?
+        } else {
+            let (vk, delta1) = crate::io::load_key(path)?;
+            VerifierKey { vk, delta1, layout: None, note: None }
+        };
+        ensure!(
+            k.vk.gamma_abc_g1.len() > usize::from(k.delta1.is_some()),
+            "{} has no IC point for {}",
+            path.display(),
+            if k.delta1.is_some() { "a two-round key's seed" } else { "the constant term" }
+        );
+        let dir = k.layout.is_some().then_some(path);
+        k.note = unsafe_keys(dir, &k.vk, k.delta1.as_ref(), allow_dev_keys)?;
+        Ok(k)
+    }
+
+    /// DIR's keys of the kind asked for (its vk.json must record that kind), with the model's
+    /// layout; not checked for safety ([`Self::load`] does that).
+    pub fn load_dir(dir: &Path, two_round: bool) -> Result<Self> {
+        let (vk, delta1, layout) = if two_round {
+            let (vk, delta1, layout) = crate::model::load_two_round_dir(dir)?;
+            (vk, Some(delta1), layout)
+        } else {
+            let (vk, layout) = crate::model::load_dir(dir)?;
+            (vk, None, layout)
+        };
+        Ok(VerifierKey { vk, delta1, layout: Some(layout), note: None })
+    }
+
+    /// The public inputs a proof comes with: the key's, less a two-round key's seed (derived).
+    pub fn num_public(&self) -> usize {
+        self.vk.gamma_abc_g1.len().saturating_sub(1 + usize::from(self.delta1.is_some()))
+    }
+
+    /// The Solidity verifier `contract_name` of this key, of the key's kind.
+    pub fn solidity(&self, contract_name: &str, gas: crate::solidity::PrecompileGas) -> String {
+        let (layout, note) = (self.layout.as_ref(), self.note.as_deref());
+        match &self.delta1 {
+            Some(d1) => crate::solidity::render_two_round(&self.vk, d1, contract_name, layout, gas, note),
+            None => crate::solidity::render_with(&self.vk, contract_name, layout, gas, note),
+        }
+    }
+
+    /// What the Starknet verifier of this key is generated from.
+    pub fn starknet_spec(&self) -> crate::starknet::VerifierSpec<'_> {
+        crate::starknet::VerifierSpec {
+            vk: &self.vk,
+            delta1: self.delta1.as_ref(),
+            model_id: self
+                .layout
+                .as_ref()
+                .map(|l| ark_bn254::Fr::from_be_bytes_mod_order(&l.model_id.to_be_bytes::<32>())),
+            unsafe_keys: self.note.as_deref(),
+        }
+    }
 }

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use ark_ff::PrimeField;
 use clap::{Parser, Subcommand};
 use zkml_verifier_gen::calldata::ProofWords;
-use zkml_verifier_gen::{calldata, io, keys, model, solidity, starknet};
+use zkml_verifier_gen::keys::VerifierKey;
+use zkml_verifier_gen::{calldata, io, model, solidity, starknet};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -39,9 +39,10 @@ Examples:
 
 A model directory holds vk.bin and settings.json; its PROOF is a wrap proof file (zkml prove
 --wrap). A VK_FILE is an ark-serialize compressed Groth16 VerifyingKey<Bn254>, and its PROOF an
-ark-serialize compressed Proof<Bn254> with --public-inputs. `solidity` also takes a two-round
-key's VK_FILE (the VerifyingKey followed by its compressed [δ₁]₂, as `zkml setup --scheme
-two-round` writes vk.bin): its verifier takes 320-byte proofs (A, B, C, D) and derives the seed.";
+ark-serialize compressed Proof<Bn254> with --public-inputs. `solidity`, `starknet` and `hooks`
+also take two-round keys (a directory set up with `zkml setup --scheme two-round`, or its vk.bin:
+the VerifyingKey followed by its compressed [δ₁]₂): their verifiers take proofs with D (320
+bytes in Solidity) and derive the seed themselves.";
 
 #[derive(Parser)]
 #[command(
@@ -130,7 +131,7 @@ enum Command {
     StarknetCalldata {
         /// A compiled model directory (vk.bin, settings.json).
         dir: PathBuf,
-        /// A wrap proof file (`zkml prove --wrap`).
+        /// A wrap proof file (`zkml prove --wrap`), of the kind of DIR's keys.
         proof: PathBuf,
     },
     /// Render a model's hook contracts and forge deploy scripts (oracle, ERC-8004 validator, x402 escrow).
@@ -225,57 +226,16 @@ fn wrapped_proof(path: &Path) -> Result<Wrapped> {
     }
 }
 
-/// The one-round wrapped proof in the proof file `path`, for the commands that handle those only.
-fn one_round_proof(path: &Path) -> Result<zkml::wrap::WrapProof> {
-    match wrapped_proof(path)? {
-        Wrapped::OneRound(w) => Ok(w),
-        Wrapped::TwoRound(_) => {
-            bail!("{} is a two-round wrapped proof: this command takes one-round proofs only, so far", path.display())
-        }
-    }
-}
-
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Solidity { vk, out, contract_name, precompile_gas, allow_dev_keys, solc } => {
             if !solidity::is_valid_contract_name(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
-            let (src, num_public) = if vk.is_dir() && model::has_two_round_keys(&vk)? {
-                let (key, delta1, layout) = model::load_two_round_dir(&vk)?;
-                let note = keys::unsafe_keys(Some(&vk), &key, Some(&delta1), allow_dev_keys)?;
-                solidity::check_code_size(&key, Some(&layout))?;
-                let src = solidity::render_two_round(
-                    &key,
-                    &delta1,
-                    &contract_name,
-                    Some(&layout),
-                    precompile_gas,
-                    note.as_deref(),
-                );
-                (src, key.gamma_abc_g1.len() - 2)
-            } else if vk.is_dir() {
-                let (key, layout) = model::load_dir(&vk)?;
-                let note = keys::unsafe_keys(Some(&vk), &key, None, allow_dev_keys)?;
-                solidity::check_code_size(&key, Some(&layout))?;
-                let src = solidity::render_with(&key, &contract_name, Some(&layout), precompile_gas, note.as_deref());
-                (src, key.gamma_abc_g1.len() - 1)
-            } else {
-                let (key, delta1) = io::load_key(&vk)?;
-                let note = keys::unsafe_keys(None, &key, None, allow_dev_keys)?;
-                solidity::check_code_size(&key, None)?;
-                match &delta1 {
-                    // The seed, the key's last public input, is derived in the contract.
-                    Some(d1) => (
-                        solidity::render_two_round(&key, d1, &contract_name, None, precompile_gas, note.as_deref()),
-                        key.gamma_abc_g1.len() - 2,
-                    ),
-                    None => (
-                        solidity::render_with(&key, &contract_name, None, precompile_gas, note.as_deref()),
-                        key.gamma_abc_g1.len() - 1,
-                    ),
-                }
-            };
+            let k = VerifierKey::load(&vk, allow_dev_keys)?;
+            solidity::check_code_size(&k.vk, k.layout.as_ref())?;
+            let src = k.solidity(&contract_name, precompile_gas);
+            let num_public = k.num_public();
             std::fs::write(&out, &src).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!("wrote {} (contract {contract_name}, {num_public} public inputs)", out.display());
             print_code_hash(solc.as_deref(), &contract_name, src)?;
@@ -319,42 +279,33 @@ fn main() -> Result<()> {
             println!("0x{}", hex::encode(cd));
         }
         Command::Starknet { vk, out, allow_dev_keys } => {
-            let (key, model_id, note) = if vk.is_dir() {
-                let (key, layout) = model::load_dir(&vk)?;
-                let note = keys::unsafe_keys(Some(&vk), &key, None, allow_dev_keys)?;
-                let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
-                (key, Some(id), note)
-            } else {
-                let key = io::load_vk(&vk)?;
-                let note = keys::unsafe_keys(None, &key, None, allow_dev_keys)?;
-                (key, None, note)
-            };
-            let spec = starknet::VerifierSpec { vk: &key, model_id, unsafe_keys: note.as_deref() };
-            let files = starknet::write_package(&spec, &out)?;
+            let k = VerifierKey::load(&vk, allow_dev_keys)?;
+            let files = starknet::write_package(&k.starknet_spec(), &out)?;
             eprintln!(
                 "wrote {} files under {} (package {}, {} public inputs)",
                 files.len(),
                 out.display(),
                 starknet::DEFAULT_PACKAGE_NAME,
-                key.gamma_abc_g1.len() - 1
+                k.num_public()
             );
         }
         Command::StarknetCalldata { dir, proof } => {
             if !dir.is_dir() {
                 bail!("{} is not a compiled model directory", dir.display());
             }
-            let (vk, layout) = model::load_dir(&dir)?;
-            let w = one_round_proof(&proof)?;
-            layout.typed_words(&w.public_inputs)?; // same model, same layout
-            if w.public_inputs.len() + 1 != vk.gamma_abc_g1.len() {
-                bail!("the proof has {} public inputs, the key {}", w.public_inputs.len(), vk.gamma_abc_g1.len() - 1);
+            // The proof's kind picks the keys: a two-round proof needs the directory's two-round keys.
+            let w = wrapped_proof(&proof)?;
+            let k = VerifierKey::load_dir(&dir, matches!(w, Wrapped::TwoRound(_)))?;
+            let layout = k.layout.as_ref().context("a model directory has a layout")?;
+            layout.typed_words(w.public_inputs())?; // same model, same layout
+            if w.public_inputs().len() != k.num_public() {
+                bail!("the proof has {} public inputs, the key {}", w.public_inputs().len(), k.num_public());
             }
-            let id = ark_bn254::Fr::from_be_bytes_mod_order(&layout.model_id.to_be_bytes::<32>());
-            let felts = starknet::calldata(
-                &starknet::VerifierSpec { vk: &vk, model_id: Some(id), unsafe_keys: None },
-                &w.proof,
-                &w.public_inputs,
-            )?;
+            let spec = k.starknet_spec();
+            let felts = match &w {
+                Wrapped::OneRound(w) => starknet::calldata(&spec, &w.proof, &w.public_inputs)?,
+                Wrapped::TwoRound(w) => starknet::calldata(&spec, &w.proof, &w.public_inputs)?,
+            };
             println!("{}", serde_json::to_string(&felts)?);
         }
         Command::Hooks { dir, oracle, erc8004, x402, out, name, decimals, description, allow_dev_keys } => {

@@ -114,8 +114,8 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
     let (layout, vk_path) = read_layout(dir)?;
     if has_two_round_keys(dir)? {
         bail!(
-            "the keys in {} are two-round keys (zkml setup --scheme two-round): this command renders verifiers of \
-             one-round keys only, so far (`zkml setup DIR --scheme one-round`)",
+            "the keys in {} are two-round keys (vk.json records `two_round`), and a one-round proof is not theirs: \
+             prove with these keys (zkml prove --wrap) for a two-round proof",
             dir.display()
         );
     }

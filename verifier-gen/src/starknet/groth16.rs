@@ -2,8 +2,9 @@
 //! reference computation and the prover's hint computation, traced it is the verifier's
 //! circuits ([`super::circuits`]), so the contract and the calldata cannot drift apart.
 //!
-//! e(A, B) = e(α, β)·e(L, γ)·e(C, δ) is checked as ML(−A, B)·ML(L, γ)·ML(C, δ)·ML(α, β)·w = c^λ
-//! with the residue witness (c, w) of [`super::residue`]: the loop starts from c⁻¹ and multiplies
+//! e(A, B) = e(α, β)·Πᵢ e(Pᵢ, Qᵢ) is checked as ML(−A, B)·Πᵢ ML(Pᵢ, Qᵢ)·ML(α, β)·w = c^λ with
+//! the residue witness (c, w) of [`super::residue`], where the Qᵢ are the key's fixed G2 points:
+//! (L, γ), (C, δ), and for a two-round key (D, δ₁) too. The loop starts from c⁻¹ and multiplies
 //! by c⁻¹ or c at each non-zero digit of 6x + 2, so the squarings raise c⁻¹ to 6x + 2 for free,
 //! and [`miller_final`] multiplies in c^(−p + p² − p³) with three Frobenius maps. All points are
 //! affine and every chord or tangent divides by a difference or a y: an exceptional case is an
@@ -14,11 +15,13 @@ use ark_ec::bn::BnConfig;
 
 use super::tower::{F2, F12, Fe, G2Aff, Line, add_step, ate_loop_count, dbl_step, line_prep, mul_line, psi};
 
-/// The G1 sides of the three pairs as [`line_prep`] gives them: −A, L, C.
-pub type Preps<T> = [(T, T); 3];
+/// The G1 sides of the pairs as [`line_prep`] gives them: −A, then one per fixed G2 point (L, C
+/// and, for a two-round key, D).
+pub type Preps<T> = Vec<(T, T)>;
 
-pub fn preps<T: Fe>(a: &(T, T), l: &(T, T), c: &(T, T)) -> Preps<T> {
-    [line_prep(&a.0, &a.1.neg()), line_prep(&l.0, &l.1), line_prep(&c.0, &c.1)]
+/// `a` is A (negated here), `fixed` the G1 points paired with the key's fixed G2 points.
+pub fn preps<T: Fe>(a: &(T, T), fixed: &[(T, T)]) -> Preps<T> {
+    std::iter::once(line_prep(&a.0, &a.1.neg())).chain(fixed.iter().map(|p| line_prep(&p.0, &p.1))).collect()
 }
 
 /// The digits of 6x + 2 after the leading one, most significant first.
@@ -27,19 +30,17 @@ pub fn ate_digits() -> Vec<i8> {
     (1..lc.len()).rev().map(|i| lc[i - 1]).collect()
 }
 
-/// f·ℓ_B(−A)·ℓ_γ(L)·ℓ_δ(C) for one step's lines.
-fn mul_lines<T: Fe>(f: &F12<T>, lb: &Line<T>, lg: &Line<T>, ld: &Line<T>, p: &Preps<T>) -> F12<T> {
+/// f·ℓ_B(−A)·Πᵢ ℓᵢ(Pᵢ) for one step's lines (`fixed`: one line per fixed G2 point).
+fn mul_lines<T: Fe>(f: &F12<T>, lb: &Line<T>, fixed: &[&Line<T>], p: &Preps<T>) -> F12<T> {
     let f = mul_line(f, lb, &p[0]);
-    let f = mul_line(&f, lg, &p[1]);
-    mul_line(&f, ld, &p[2])
+    fixed.iter().zip(&p[1..]).fold(f, |f, (l, q)| mul_line(&f, l, q))
 }
 
-/// The chord step of a digit ±1: ±B, c⁻¹ (digit 1) or c (digit −1), the fixed chords.
+/// The chord step of a digit ±1: ±B, c⁻¹ (digit 1) or c (digit −1), the fixed points' chords.
 pub struct Chord<'a, T> {
     pub q: &'a G2Aff<T>,
     pub c: &'a F12<T>,
-    pub lg: &'a Line<T>,
-    pub ld: &'a Line<T>,
+    pub lines: Vec<&'a Line<T>>,
 }
 
 /// One digit of the loop: f ← f²·(tangents), T ← 2T; then for a digit ±1
@@ -48,67 +49,59 @@ pub fn miller_digit<T: Fe>(
     f: &F12<T>,
     t: &G2Aff<T>,
     p: &Preps<T>,
-    lg: &Line<T>,
-    ld: &Line<T>,
+    tangents: &[&Line<T>],
     chord: Option<Chord<T>>,
 ) -> (F12<T>, G2Aff<T>) {
     let (t, lb) = dbl_step(t);
-    let f = mul_lines(&f.square(), &lb, lg, ld, p);
+    let f = mul_lines(&f.square(), &lb, tangents, p);
     match chord {
         None => (f, t),
         Some(ch) => {
             let (t, lb) = add_step(&t, ch.q);
-            (mul_lines(&f.mul(ch.c), &lb, ch.lg, ch.ld, p), t)
+            (mul_lines(&f.mul(ch.c), &lb, &ch.lines, p), t)
         }
     }
 }
 
 /// The last two chords (T + ψ(B), then − ψ²(B)) and the residue check: one iff
-/// ML·ML(α, β)·w = c^λ, with `abw` = ML(α, β)·w.
+/// ML·ML(α, β)·w = c^λ, with `abw` = ML(α, β)·w. `lines`: the fixed points' lines of the two
+/// chords.
 #[allow(clippy::too_many_arguments)]
 pub fn miller_final<T: Fe>(
     f: &F12<T>,
     t: &G2Aff<T>,
     b: &G2Aff<T>,
     p: &Preps<T>,
-    lg: [&Line<T>; 2],
-    ld: [&Line<T>; 2],
+    lines: [&[&Line<T>]; 2],
     c: &F12<T>,
     ci: &F12<T>,
     abw: &F12<T>,
 ) -> F12<T> {
     let q1 = psi(b);
     let (t, lb) = add_step(t, &q1);
-    let f = mul_lines(f, &lb, lg[0], ld[0], p);
+    let f = mul_lines(f, &lb, lines[0], p);
     let (_, lb) = add_step(&t, &psi(&q1).neg());
-    let f = mul_lines(&f, &lb, lg[1], ld[1], p);
+    let f = mul_lines(&f, &lb, lines[1], p);
     f.mul(abw).mul(&ci.frob(1)).mul(&c.frob(2)).mul(&ci.frob(3))
 }
 
 /// The whole loop as the contract runs it: one iff the residue witness (c, w) proves the
-/// pairing product is 1. `gl`, `dl`: [`fixed_lines`] of γ and δ.
-pub fn miller_check<T: Fe>(
-    b: &G2Aff<T>,
-    p: &Preps<T>,
-    gl: &[Line<T>],
-    dl: &[Line<T>],
-    c: &F12<T>,
-    abw: &F12<T>,
-) -> F12<T> {
+/// pairing product is 1. `fixed`: [`fixed_lines`] of each fixed G2 point, in the order of `p`.
+pub fn miller_check<T: Fe>(b: &G2Aff<T>, p: &Preps<T>, fixed: &[Vec<Line<T>>], c: &F12<T>, abw: &F12<T>) -> F12<T> {
     let ci = c.inv();
     let nb = b.neg();
+    let at = |k: usize| -> Vec<&Line<T>> { fixed.iter().map(|l| &l[k]).collect() };
     let (mut f, mut t, mut k) = (ci.clone(), b.clone(), 0);
     for d in ate_digits() {
         let chord = (d != 0).then(|| Chord {
             q: if d == 1 { b } else { &nb },
             c: if d == 1 { &ci } else { c },
-            lg: &gl[k + 1],
-            ld: &dl[k + 1],
+            lines: at(k + 1),
         });
-        (f, t) = miller_digit(&f, &t, p, &gl[k], &dl[k], chord);
+        (f, t) = miller_digit(&f, &t, p, &at(k), chord);
         k += if d == 0 { 1 } else { 2 };
     }
-    miller_final(&f, &t, b, p, [&gl[k], &gl[k + 1]], [&dl[k], &dl[k + 1]], c, &ci, abw)
+    miller_final(&f, &t, b, p, [&at(k), &at(k + 1)], c, &ci, abw)
 }
 
 /// The lines of a fixed G2 point in the order [`miller_check`] uses them: per digit the

@@ -1,19 +1,24 @@
 //! Starknet (Cairo) Groth16 verifiers: `zkml-gen starknet DIR --out PKG` renders a Scarb package
 //! (templates under `templates/starknet/`) whose contract exposes Garaga's entry point
 //! `verify_groth16_proof_bn254(full_proof_with_hints: Span<felt252>) -> Option<Span<u256>>`, and
-//! [`calldata`] encodes a proof for it.
+//! [`calldata`] encodes a proof for it. One-round keys and two-round (UltraGroth) keys alike
+//! ([`VerifierSpec::delta1`]).
 //!
 //! What runs in Cairo, all on the corelib's modular circuits (`core::circuit`, u384) over the
 //! BN254 base field, with the circuits traced in Rust ([`circuit`]) from the same generic code
 //! ([`tower`], [`groth16`]) that computes the reference result and the prover's hint:
-//! - the proof's A and C on G1 (y² = x³ + 3), B on the twist (y² = x³ + 3/(9 + u)) and in G2
-//!   ([`groth16::g2_subgroup_diff`]), every coordinate a canonical u384 (< p);
-//! - the public inputs: as many as the key has, each < r, the first equal to the model id;
+//! - the proof's A, C (and a two-round proof's D) on G1 (y² = x³ + 3), B on the twist
+//!   (y² = x³ + 3/(9 + u)) and in G2 ([`groth16::g2_subgroup_diff`]), every coordinate a
+//!   canonical u384 (< p);
+//! - the public inputs: as many as the key has (less a two-round key's seed), each < r, the
+//!   first equal to the model id; a two-round key's seed derived as
+//!   [`zkml::wrap::groth16::challenge`] derives it (keccak256 of the tag, D and the inputs);
 //! - L = IC₀ + id·IC₁ (folded at generation time) + Σ xᵢ·ICᵢ₊₁ by a windowed MSM over tables of
 //!   offset multiples ([`MsmPlan`]), affine;
-//! - one Miller loop over (−A, B), (L, γ), (C, δ) with affine steps and lines divided by their
-//!   constant term: B's lines are computed in Cairo, γ's and δ's are constants, ML(α, β) is a
-//!   constant factor;
+//! - one Miller loop over (−A, B) and the key's fixed pairs (L, γ), (C, δ) and, two-round,
+//!   (D, δ₁), with affine steps and lines divided by their constant term: B's lines are
+//!   computed in Cairo, the fixed points' are constants, ML(α, β) is a constant factor; two
+//!   digits of 6x + 2 per circuit call ([`ate_chunks`]);
 //! - instead of the final exponentiation, the residue witness ([`residue`]): the calldata
 //!   carries c ∈ Fp12 and the index of a scaling factor w after the public inputs, and the
 //!   contract checks ML·ML(α, β)·w = c^λ. The hint is checked, never trusted: a wrong c or w
@@ -43,10 +48,15 @@ pub const DEFAULT_PACKAGE_NAME: &str = "zkml_verifier";
 const MSM_CHUNK: usize = 8;
 
 /// Window width in bits of the MSM for `n` variable inputs (each input has a table of 2^bits
-/// points among the contract's constants).
+/// points among the contract's constants). Each window is one circuit call, and a call costs
+/// about as much as its additions, so wide windows pay while the tables fit: 8 bits took
+/// price_mlp's two-round verifier (5 inputs) from 68.1M to 63.4M Sierra gas and its Sierra
+/// program from 37.5k to 60.3k felts (about 4.5k felts per input; Starknet declares up to
+/// 81,920), so 8 bits only up to 5 inputs.
 fn msm_window_bits(n: usize) -> usize {
     match n {
-        0..=16 => 4,
+        0..=5 => 8,
+        6..=16 => 4,
         17..=64 => 2,
         _ => 1,
     }
@@ -124,15 +134,120 @@ impl MsmPlan {
     }
 }
 
-/// The circuits of a verifier with `n` variable public inputs.
-pub fn circuits(n: usize) -> Vec<Circuit> {
+/// The names of the fixed G2 points' line arguments: γ, δ and a two-round key's δ₁.
+const LINE_ARGS: [&str; 3] = ["lg", "ld", "l1"];
+
+/// Digits of 6x + 2 per Miller circuit call. Each call feeds f, T and the preps and reads f
+/// and T back (about 20 Cairo steps per u384), so two digits per call save half of that: with
+/// one digit per call, that I/O was a fifth of the verifier's gas.
+const MILLER_CHUNK: usize = 2;
+
+/// The loop's digits ([`groth16::ate_digits`]) as the contract's calls take them: chunks of
+/// `MILLER_CHUNK` from the most significant, each digit marked non-zero or not (its sign is
+/// read from `ATE_DIGITS` at run time).
+pub fn ate_chunks() -> Vec<Vec<bool>> {
+    groth16::ate_digits().chunks(MILLER_CHUNK).map(|c| c.iter().map(|d| *d != 0).collect()).collect()
+}
+
+/// The distinct chunks of [`ate_chunks`], each one circuit.
+fn miller_kinds() -> Vec<Vec<bool>> {
+    let mut kinds = ate_chunks();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// One kind of Miller call as the template writes it.
+struct MillerKind {
+    name: String,
+    /// Digits it takes.
+    digits: usize,
+    /// Lines of each fixed point it takes.
+    lines: usize,
+    /// Its non-zero digits' positions.
+    nonzero: Vec<usize>,
+}
+
+/// The Miller circuit of a chunk of digits: `miller_` and a 0 or 1 per digit (1: non-zero).
+fn miller_circuit_name(chunk: &[bool]) -> String {
+    format!("miller_{}", chunk.iter().map(|&nz| if nz { '1' } else { '0' }).collect::<String>())
+}
+
+/// The lines a chunk uses of each fixed point: a tangent per digit, a chord per non-zero one.
+fn chunk_lines(chunk: &[bool]) -> usize {
+    chunk.len() + chunk.iter().filter(|&&nz| nz).count()
+}
+
+/// The circuit of one call of the loop over a chunk of digits: [f, T, preps, the chunk's lines
+/// of each fixed point, then ±B and c∓¹ per non-zero digit] → [f, T] after the digits, each
+/// as [`groth16::miller_digit`].
+fn miller_chunk_circuit(chunk: &[bool], fixed: usize) -> Circuit {
+    let np = 2 * (fixed + 1);
+    let per = chunk_lines(chunk);
+    let mut args: Vec<(String, usize)> = vec![("f".into(), 12), ("t".into(), 4), ("preps".into(), np)];
+    args.extend(LINE_ARGS[..fixed].iter().map(|n| (n.to_string(), 4 * per)));
+    for (j, _) in chunk.iter().enumerate().filter(|(_, nz)| **nz) {
+        args.push((format!("q{j}"), 4));
+        args.push((format!("c{j}"), 12));
+    }
+    let arg_refs: Vec<(&str, usize)> = args.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    let i = begin_args(&arg_refs);
+    let lines_start = 16 + np;
+    // Line `j` of the chunk's lines of every fixed point.
+    let lines_at = |j: usize| -> Vec<Line<Sym>> {
+        (0..fixed).map(|k| Line::from_slice(&i[lines_start + 4 * (k * per + j)..])).collect()
+    };
+    let p: Preps<Sym> = i[16..lines_start].chunks(2).map(|c| (c[0], c[1])).collect();
+    let (mut f, mut t) = (F12::from_slice(&i[..12]), G2Aff::from_slice(&i[12..16]));
+    let (mut line, mut rest) = (0, lines_start + 4 * per * fixed);
+    for &nz in chunk {
+        let tangents = lines_at(line);
+        line += 1;
+        let (q, c, chords);
+        let chord = if nz {
+            (q, c, chords) =
+                (G2Aff::from_slice(&i[rest..rest + 4]), F12::from_slice(&i[rest + 4..rest + 16]), lines_at(line));
+            line += 1;
+            rest += 16;
+            Some(groth16::Chord { q: &q, c: &c, lines: chords.iter().collect() })
+        } else {
+            None
+        };
+        (f, t) = groth16::miller_digit(&f, &t, &p, &tangents.iter().collect::<Vec<_>>(), chord);
+    }
+    finish(
+        &miller_circuit_name(chunk),
+        "[f, T, preps, the chunk's lines of each fixed point (a tangent per digit, then a chord if it is ±1), ±B and \
+         c∓¹ per digit ±1] → [f, T] after the chunk's digits",
+        i.clone(),
+        [f.to_vec(), t.to_vec()].concat(),
+    )
+}
+
+/// The circuits of a verifier with `n` variable public inputs and `fixed` fixed G2 points (2,
+/// or 3 for a two-round key).
+pub fn circuits(n: usize, fixed: usize) -> Vec<Circuit> {
     let mut out = Vec::new();
     let b2 = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
     let g2 = |i: &[Sym]| G2Aff::from_slice(i);
     let line = |i: &[Sym]| Line::from_slice(i);
     let f12 = |i: &[Sym]| F12::from_slice(i);
-    let pair = |i: &[Sym]| -> Preps<Sym> { [(i[0], i[1]), (i[2], i[3]), (i[4], i[5])] };
+    let pairs = |i: &[Sym]| -> Preps<Sym> { i.chunks(2).map(|c| (c[0], c[1])).collect() };
     let flat = |p: &Preps<Sym>| p.iter().flat_map(|(a, b)| [*a, *b]).collect::<Vec<_>>();
+    let np = 2 * (fixed + 1);
+    // Argument lists: f, T (and B), the preps, then `per` lines of each fixed point, then `rest`.
+    let args =
+        |head: &[(&'static str, usize)], per: usize, rest: &[(&'static str, usize)]| -> Vec<(&'static str, usize)> {
+            let mut a = head.to_vec();
+            a.push(("preps", np));
+            a.extend(LINE_ARGS[..fixed].iter().map(|n| (*n, 4 * per)));
+            a.extend_from_slice(rest);
+            a
+        };
+    // Line `j` (of `per`) of every fixed point, from where the line arguments start.
+    let lines_at = |i: &[Sym], start: usize, per: usize, j: usize| -> Vec<Line<Sym>> {
+        (0..fixed).map(|k| line(&i[start + 4 * (k * per + j)..])).collect()
+    };
 
     // G1 point check: y² − x³ − 3, and −y.
     let i = begin(2);
@@ -160,72 +275,34 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
         groth16::g2_subgroup_diff(&g2(&i)).to_vec(),
     ));
 
-    let i = begin(6);
-    let p = groth16::preps(&(i[0], i[1]), &(i[2], i[3]), &(i[4], i[5]));
-    out.push(finish("g1_preps", "[A, L, C] → line_prep of −A, L, C", i.clone(), flat(&p)));
+    let i = begin(np);
+    let p = groth16::preps(&(i[0], i[1]), &pairs(&i[2..]));
+    out.push(finish("g1_preps", "[A, L, C(, D)] → line_prep of −A, L, C(, D)", i.clone(), flat(&p)));
 
     let i = begin(12);
     out.push(finish("fp12_inv", "c → c⁻¹ (panics for 0)", i.clone(), f12(&i).inv().to_vec()));
 
-    let i = begin_args(&[("f", 12), ("t", 4), ("preps", 6), ("lg", 4), ("ld", 4)]);
-    let (f, t) = groth16::miller_digit(
-        &f12(&i[..12]),
-        &g2(&i[12..16]),
-        &pair(&i[16..22]),
-        &line(&i[22..26]),
-        &line(&i[26..30]),
-        None,
-    );
-    out.push(finish(
-        "miller_dbl",
-        "[f, T, preps, ℓγ, ℓδ] → [f²·tangents, 2T] (a digit 0)",
-        i.clone(),
-        [f.to_vec(), t.to_vec()].concat(),
-    ));
+    for chunk in miller_kinds() {
+        out.push(miller_chunk_circuit(&chunk, fixed));
+    }
 
-    let i = begin_args(&[("f", 12), ("t", 4), ("preps", 6), ("lg", 8), ("ld", 8), ("q", 4), ("c", 12)]);
-    let chord =
-        groth16::Chord { q: &g2(&i[38..42]), c: &f12(&i[42..54]), lg: &line(&i[26..30]), ld: &line(&i[34..38]) };
-    let (f, t) = groth16::miller_digit(
-        &f12(&i[..12]),
-        &g2(&i[12..16]),
-        &pair(&i[16..22]),
-        &line(&i[22..26]),
-        &line(&i[30..34]),
-        Some(chord),
-    );
-    out.push(finish(
-        "miller_dbl_add",
-        "[f, T, preps, (ℓγ, ℓγ'), (ℓδ, ℓδ'), ±B, c∓¹] → [(f²·tangents)·c∓¹·chords, 2T ± B] (a digit ±1)",
-        i.clone(),
-        [f.to_vec(), t.to_vec()].concat(),
-    ));
-
-    let i = begin_args(&[
-        ("f", 12),
-        ("t", 4),
-        ("b", 4),
-        ("preps", 6),
-        ("lg", 8),
-        ("ld", 8),
-        ("c", 12),
-        ("ci", 12),
-        ("abw", 12),
-    ]);
+    let i = begin_args(&args(&[("f", 12), ("t", 4), ("b", 4)], 2, &[("c", 12), ("ci", 12), ("abw", 12)]));
+    let start = 20 + np;
+    let rest = start + 8 * fixed;
+    let (l0, l1) = (lines_at(&i, start, 2, 0), lines_at(&i, start, 2, 1));
     let r = groth16::miller_final(
         &f12(&i[..12]),
         &g2(&i[12..16]),
         &g2(&i[16..20]),
-        &pair(&i[20..26]),
-        [&line(&i[26..30]), &line(&i[30..34])],
-        [&line(&i[34..38]), &line(&i[38..42])],
-        &f12(&i[42..54]),
-        &f12(&i[54..66]),
-        &f12(&i[66..78]),
+        &pairs(&i[20..20 + np]),
+        [&l0.iter().collect::<Vec<_>>(), &l1.iter().collect::<Vec<_>>()],
+        &f12(&i[rest..rest + 12]),
+        &f12(&i[rest + 12..rest + 24]),
+        &f12(&i[rest + 24..rest + 36]),
     );
     out.push(finish(
         "miller_final",
-        "[f, T, B, preps, ℓγ ×2, ℓδ ×2, c, c⁻¹, ML(α, β)·w] → the residue check's product (one iff valid)",
+        "[f, T, B, preps, two lines of each fixed point, c, c⁻¹, ML(α, β)·w] → the residue check's product (one iff valid)",
         i.clone(),
         r.to_vec(),
     ));
@@ -255,11 +332,52 @@ pub fn circuits(n: usize) -> Vec<Circuit> {
 /// What a verifier is generated from.
 pub struct VerifierSpec<'a> {
     pub vk: &'a VerifyingKey<Bn254>,
+    /// A two-round (UltraGroth) key's `[δ₁]₂` (`zkml setup --scheme two-round`): the proof
+    /// carries D, paired with δ₁, and the key's last public input is the seed the contract
+    /// derives from D and the other inputs ([`zkml::wrap::groth16::challenge`]).
+    pub delta1: Option<&'a ark_bn254::G2Affine>,
     /// Public input 0 fixed to this value (a compiled model's id), folded into IC₀.
     pub model_id: Option<Fr>,
     /// Why the keys are unsafe, for keys rendered anyway (`--allow-dev-keys`): said at the top
     /// of the contract's source.
     pub unsafe_keys: Option<&'a str>,
+}
+
+impl VerifierSpec<'_> {
+    fn two_round(&self) -> bool {
+        self.delta1.is_some()
+    }
+
+    /// The public inputs a proof comes with: the key's, less a two-round key's seed.
+    fn num_public(&self) -> usize {
+        (self.vk.gamma_abc_g1.len() - 1).saturating_sub(usize::from(self.two_round()))
+    }
+
+    /// The key's fixed G2 points, in the order of the pairs: γ, δ and a two-round key's δ₁.
+    fn fixed_g2(&self) -> Vec<ark_bn254::G2Affine> {
+        [self.vk.gamma_g2, self.vk.delta_g2].into_iter().chain(self.delta1.copied()).collect()
+    }
+}
+
+/// The points of a proof the contract reads: A, B, C and a two-round proof's D.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProofPoints {
+    pub a: G1Affine,
+    pub b: ark_bn254::G2Affine,
+    pub c: G1Affine,
+    pub d: Option<G1Affine>,
+}
+
+impl From<&Proof<Bn254>> for ProofPoints {
+    fn from(p: &Proof<Bn254>) -> Self {
+        ProofPoints { a: p.a, b: p.b, c: p.c, d: None }
+    }
+}
+
+impl From<&zkml::wrap::groth16::TwoRoundProof> for ProofPoints {
+    fn from(p: &zkml::wrap::groth16::TwoRoundProof) -> Self {
+        ProofPoints { d: Some(p.d), ..(&p.proof).into() }
+    }
 }
 
 /// A u256 literal from 32 little-endian bytes.
@@ -308,7 +426,14 @@ struct VerifierTemplate {
     abw: Vec<Vec<String>>,
     gamma_lines: Vec<String>,
     delta_lines: Vec<String>,
+    /// A two-round key: D in the calldata, the seed derived, δ₁'s lines.
+    two_round: bool,
+    delta1_lines: Vec<String>,
+    challenge_tag: String,
     ate_digits: Vec<u8>,
+    miller_kinds: Vec<MillerKind>,
+    /// Per call of the loop, its index in `miller_kinds`.
+    ate_chunks: Vec<usize>,
     p_literal: String,
     p_u256: String,
     r_u256: String,
@@ -345,12 +470,14 @@ struct ProjectTemplate {
 /// IC₀ (+ id·IC₁ for a model's key) and the IC points of the variable inputs.
 fn key_base<'a>(spec: &VerifierSpec<'a>) -> Result<(G1Affine, &'a [G1Affine])> {
     let vk = spec.vk;
-    if vk.gamma_abc_g1.is_empty() {
-        bail!("the verifying key has no IC points");
+    // IC₀, and a two-round key's seed.
+    let fixed = 1 + usize::from(spec.two_round());
+    if vk.gamma_abc_g1.len() < fixed {
+        bail!("the verifying key has too few IC points ({}) for its kind", vk.gamma_abc_g1.len());
     }
     match spec.model_id {
         Some(id) => {
-            if vk.gamma_abc_g1.len() < 2 {
+            if vk.gamma_abc_g1.len() < fixed + 1 {
                 bail!("a model verifier needs at least one public input (the model id)");
             }
             Ok(((vk.gamma_abc_g1[0].into_group() + vk.gamma_abc_g1[1] * id).into_affine(), &vk.gamma_abc_g1[2..]))
@@ -363,14 +490,14 @@ fn key_base<'a>(spec: &VerifierSpec<'a>) -> Result<(G1Affine, &'a [G1Affine])> {
 pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
     let vk = spec.vk;
     let (base, ics) = key_base(spec)?;
-    let num_public = vk.gamma_abc_g1.len() - 1;
+    let num_public = spec.num_public();
     let n_var = ics.len();
     let lit = |x: &Fq| u384_literal(x);
     let g1 = |p: &G1Affine| -> Result<(String, String)> {
         let (x, y) = xy(p)?;
         Ok((lit(&x), lit(&y)))
     };
-    for q in [&vk.beta_g2, &vk.gamma_g2, &vk.delta_g2] {
+    for q in std::iter::once(vk.beta_g2).chain(spec.fixed_g2()) {
         if q.is_zero() {
             bail!("the verifying key has a G2 point at infinity");
         }
@@ -425,14 +552,31 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
         abw: alpha_beta_w(vk).iter().map(|f| F12::from_ark(f).to_vec().iter().map(lit).collect()).collect(),
         gamma_lines: line_lits(&vk.gamma_g2),
         delta_lines: line_lits(&vk.delta_g2),
+        two_round: spec.two_round(),
+        delta1_lines: spec.delta1.map(line_lits).unwrap_or_default(),
+        challenge_tag: {
+            let mut le = zkml::wrap::groth16::CHALLENGE_TAG;
+            le.reverse();
+            u256_literal(&le)
+        },
         ate_digits,
+        miller_kinds: miller_kinds()
+            .iter()
+            .map(|k| MillerKind {
+                name: miller_circuit_name(k),
+                digits: k.len(),
+                lines: chunk_lines(k),
+                nonzero: (0..k.len()).filter(|&j| k[j]).collect(),
+            })
+            .collect(),
+        ate_chunks: ate_chunks().iter().map(|c| miller_kinds().iter().position(|k| k == c).unwrap_or(0)).collect(),
         p_literal: {
             let l = circuit::le_bytes_limbs(&Fq::MODULUS.to_bytes_le());
             format!("[{:#x}, {:#x}, {:#x}, {:#x}]", l[0], l[1], l[2], l[3])
         },
         p_u256: u256_literal(&Fq::MODULUS.to_bytes_le()),
         r_u256: u256_literal(&Fr::MODULUS.to_bytes_le()),
-        first_var: num_public - n_var,
+        first_var: num_public + usize::from(spec.two_round()) - n_var,
     };
     let package = DEFAULT_PACKAGE_NAME.to_string();
     let version = env!("CARGO_PKG_VERSION");
@@ -445,7 +589,7 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
             "src/circuits.cairo".into(),
             CircuitsTemplate {
                 generator_version: version,
-                circuits: circuits(n_var).iter().map(|c| c.emit()).collect(),
+                circuits: circuits(n_var, spec.fixed_g2().len()).iter().map(|c| c.emit()).collect(),
             }
             .render()?,
         ),
@@ -495,9 +639,9 @@ pub struct Hint {
 
 /// What the contract checks before the Miller loop: B, the G1 sides, in the form the loop takes
 /// (None where the contract returns None or panics).
-fn loop_inputs(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Option<(G2Aff<Fq>, Preps<Fq>)> {
+fn loop_inputs(spec: &VerifierSpec, proof: &ProofPoints, public_inputs: &[Fr]) -> Option<(G2Aff<Fq>, Preps<Fq>)> {
     let (base, ics) = key_base(spec).ok()?;
-    if public_inputs.len() + 1 != spec.vk.gamma_abc_g1.len() {
+    if public_inputs.len() != spec.num_public() || proof.d.is_some() != spec.two_round() {
         return None;
     }
     if let Some(id) = spec.model_id
@@ -508,10 +652,19 @@ fn loop_inputs(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) 
     let (ax, ay) = proof.a.xy()?;
     let (cx, cy) = proof.c.xy()?;
     let b = G2Aff::<Fq>::konst(&proof.b);
-    for (x, y) in [(ax, ay), (cx, cy)] {
+    let d = match proof.d {
+        Some(d) => Some(d.xy()?),
+        None => None,
+    };
+    for (x, y) in [(ax, ay), (cx, cy)].into_iter().chain(d) {
         if y * y - x * x * x - Fq::from(3u64) != Fq::zero() {
             return None;
         }
+    }
+    // A two-round key's last input is the seed, derived from D and the others.
+    let mut inputs = public_inputs.to_vec();
+    if let Some(d) = proof.d {
+        inputs.push(zkml::wrap::groth16::challenge(&d, public_inputs));
     }
     let b2 = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
     if b.y.square().sub(&b.x.square().mul(&b.x)).sub(&F2::konst(b2)) != F2::zero() {
@@ -523,23 +676,23 @@ fn loop_inputs(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) 
     let l = if ics.is_empty() {
         base.xy()?
     } else {
-        MsmPlan::new(ics, &base).ok()?.run(&public_inputs[public_inputs.len() - ics.len()..])?
+        MsmPlan::new(ics, &base).ok()?.run(&inputs[inputs.len() - ics.len()..])?
     };
-    Some((b, groth16::preps(&(ax, ay), &l, &(cx, cy))))
+    Some((b, groth16::preps(&(ax, ay), &[l, (cx, cy)].into_iter().chain(d).collect::<Vec<_>>())))
 }
 
 /// The contract's Miller loop and residue check for (c, w index): one iff valid.
 fn miller_check(spec: &VerifierSpec, b: &G2Aff<Fq>, p: &Preps<Fq>, c: &Fq12, abw: &Fq12) -> F12<Fq> {
-    let (gl, dl) = (groth16::fixed_lines(&spec.vk.gamma_g2), groth16::fixed_lines(&spec.vk.delta_g2));
-    groth16::miller_check(b, p, &gl, &dl, &F12::from_ark(c), &F12::from_ark(abw))
+    let fixed: Vec<_> = spec.fixed_g2().iter().map(groth16::fixed_lines).collect();
+    groth16::miller_check(b, p, &fixed, &F12::from_ark(c), &F12::from_ark(abw))
 }
 
 /// The prover's hint for a valid proof; an error if the proof does not verify against the key
 /// (then no hint exists).
-pub fn hint(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Hint> {
+pub fn hint(spec: &VerifierSpec, proof: impl Into<ProofPoints>, public_inputs: &[Fr]) -> Result<Hint> {
     let invalid =
         || anyhow::anyhow!("the proof does not verify against this verifying key, so it has no Starknet calldata");
-    let (b, p) = loop_inputs(spec, proof, public_inputs).ok_or_else(invalid)?;
+    let (b, p) = loop_inputs(spec, &proof.into(), public_inputs).ok_or_else(invalid)?;
     let ab = Bn254::multi_miller_loop([spec.vk.alpha_g1], [spec.vk.beta_g2]).0;
     // With c = 1 the check's product is the Miller value itself.
     let f = miller_check(spec, &b, &p, &Fq12::one(), &ab).to_ark();
@@ -549,19 +702,29 @@ pub fn hint(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> 
 
 /// The felt252 calldata of `verify_groth16_proof_bn254` for a valid proof, as 0x-hex strings
 /// ([`encode_calldata`] with its [`hint`]). Fails for a proof that does not verify.
-pub fn calldata(spec: &VerifierSpec, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<Vec<String>> {
-    encode_calldata(proof, public_inputs, &hint(spec, proof, public_inputs)?)
+pub fn calldata(spec: &VerifierSpec, proof: impl Into<ProofPoints>, public_inputs: &[Fr]) -> Result<Vec<String>> {
+    let proof = proof.into();
+    encode_calldata(proof.clone(), public_inputs, &hint(spec, proof, public_inputs)?)
 }
 
 /// Encodes calldata: A, B, C as u384 (two felts each: A.x, A.y, B.x.c0, B.x.c1, B.y.c0, B.y.c1,
-/// C.x, C.y), the public inputs as a `Span<u256>` (length, then low/high 128-bit halves), then
+/// C.x, C.y), then a two-round proof's D.x, D.y, the public inputs as a `Span<u256>` (length,
+/// then low/high 128-bit halves; not a two-round key's seed, which the contract derives), then
 /// the hint: c as 12 u384 (arkworks' Fp12 coefficient order) and the index of w.
-pub fn encode_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr], hint: &Hint) -> Result<Vec<String>> {
+pub fn encode_calldata(proof: impl Into<ProofPoints>, public_inputs: &[Fr], hint: &Hint) -> Result<Vec<String>> {
+    let proof = proof.into();
     let mut out = vec![];
     let (ax, ay) = xy(&proof.a).map_err(|_| anyhow::anyhow!("proof point A is at infinity"))?;
     let (cx, cy) = xy(&proof.c).map_err(|_| anyhow::anyhow!("proof point C is at infinity"))?;
     let Some((bx, by)) = proof.b.xy() else { bail!("proof point B is at infinity") };
-    for x in [ax, ay, bx.c0, bx.c1, by.c0, by.c1, cx, cy] {
+    let d: Vec<Fq> = match proof.d {
+        Some(d) => {
+            let (x, y) = xy(&d).map_err(|_| anyhow::anyhow!("proof point D is at infinity"))?;
+            vec![x, y]
+        }
+        None => vec![],
+    };
+    for x in [ax, ay, bx.c0, bx.c1, by.c0, by.c1, cx, cy].into_iter().chain(d) {
         push_fq(&mut out, &x);
     }
     out.push(format!("{:#x}", public_inputs.len()));
@@ -582,11 +745,11 @@ pub fn encode_calldata(proof: &Proof<Bn254>, public_inputs: &[Fr], hint: &Hint) 
 /// `None`; panics where it panics).
 pub fn reference_verify(
     spec: &VerifierSpec,
-    proof: &Proof<Bn254>,
+    proof: impl Into<ProofPoints>,
     public_inputs: &[Fr],
     hint: &Hint,
 ) -> Option<Vec<Fr>> {
-    let (b, p) = loop_inputs(spec, proof, public_inputs)?;
+    let (b, p) = loop_inputs(spec, &proof.into(), public_inputs)?;
     let abw = *alpha_beta_w(spec.vk).get(hint.w_index)?;
     (miller_check(spec, &b, &p, &hint.c, &abw) == F12::one()).then(|| public_inputs.to_vec())
 }
@@ -604,7 +767,7 @@ mod tests {
     fn msm_plan_computes_the_linear_combination() {
         let mut rng = StdRng::seed_from_u64(3);
         let base = ark_bn254::G1Projective::rand(&mut rng).into_affine();
-        for n in [1, 4, 17, 70] {
+        for n in [1, 4, 5, 6, 17, 70] {
             let ics: Vec<G1Affine> = (0..n).map(|_| ark_bn254::G1Projective::rand(&mut rng).into_affine()).collect();
             let plan = MsmPlan::new(&ics, &base).unwrap();
             assert_eq!(plan.bits, msm_window_bits(n));
@@ -617,77 +780,6 @@ mod tests {
                 .into_affine();
             assert_eq!(plan.run(&xs), want.xy());
         }
-    }
-
-    /// Knowledge of x, y with x·y = z and x + y = w (z, w public).
-    #[derive(Clone)]
-    struct MulAdd {
-        x: Option<Fr>,
-        y: Option<Fr>,
-    }
-
-    impl ark_relations::gr1cs::ConstraintSynthesizer<Fr> for MulAdd {
-        fn generate_constraints(
-            self,
-            cs: ark_relations::gr1cs::ConstraintSystemRef<Fr>,
-        ) -> Result<(), ark_relations::gr1cs::SynthesisError> {
-            use ark_relations::gr1cs::{LinearCombination, SynthesisError, Variable};
-            let missing = || SynthesisError::AssignmentMissing;
-            let z = cs.new_input_variable(|| Ok(self.x.ok_or_else(missing)? * self.y.ok_or_else(missing)?))?;
-            let w = cs.new_input_variable(|| Ok(self.x.ok_or_else(missing)? + self.y.ok_or_else(missing)?))?;
-            let x = cs.new_witness_variable(|| self.x.ok_or_else(missing))?;
-            let y = cs.new_witness_variable(|| self.y.ok_or_else(missing))?;
-            let lc = |vars: &[Variable]| LinearCombination::sum_vars(vars);
-            cs.enforce_r1cs_constraint(|| lc(&[x]), || lc(&[y]), || lc(&[z]))?;
-            cs.enforce_r1cs_constraint(|| lc(&[x, y]), || lc(&[Variable::One]), || lc(&[w]))?;
-            Ok(())
-        }
-    }
-
-    fn groth16_fixture() -> (VerifyingKey<Bn254>, Proof<Bn254>, Vec<Fr>) {
-        use ark_snark::SNARK;
-        let mut rng = StdRng::seed_from_u64(5);
-        let (pk, vk) =
-            ark_groth16::Groth16::<Bn254>::circuit_specific_setup(MulAdd { x: None, y: None }, &mut rng).unwrap();
-        let (x, y) = (Fr::from(3u64), Fr::from(11u64));
-        let proof = ark_groth16::Groth16::<Bn254>::prove(&pk, MulAdd { x: Some(x), y: Some(y) }, &mut rng).unwrap();
-        (vk, proof, vec![x * y, x + y])
-    }
-
-    /// The computation the contract does accepts a real proof with its hint and rejects a
-    /// wrong input, a tampered proof and an altered hint, with and without a fixed first
-    /// input; an invalid proof has no hint (so no calldata).
-    #[test]
-    fn reference_computation_verifies_groth16() {
-        let (vk, proof, inputs) = groth16_fixture();
-        for model_id in [None, Some(inputs[0])] {
-            let spec = VerifierSpec { vk: &vk, model_id, unsafe_keys: None };
-            let h = hint(&spec, &proof, &inputs).unwrap();
-            assert_eq!(reference_verify(&spec, &proof, &inputs, &h), Some(inputs.clone()));
-            let mut bad = inputs.clone();
-            bad[1] += Fr::from(1u64);
-            assert_eq!(reference_verify(&spec, &proof, &bad, &h), None);
-            assert!(hint(&spec, &proof, &bad).is_err());
-            let mut bad_proof = proof.clone();
-            bad_proof.a = (bad_proof.a + G1Affine::generator()).into_affine();
-            assert_eq!(reference_verify(&spec, &bad_proof, &inputs, &h), None);
-            assert!(calldata(&spec, &bad_proof, &inputs).is_err());
-            let mut c = h.c;
-            c.c1.c2.c1 += Fq::from(1u64);
-            assert_eq!(reference_verify(&spec, &proof, &inputs, &Hint { c, w_index: h.w_index }), None);
-            for w_index in [(h.w_index + 1) % 3, (h.w_index + 2) % 3, 3] {
-                assert_eq!(reference_verify(&spec, &proof, &inputs, &Hint { c: h.c, w_index }), None);
-            }
-        }
-    }
-
-    #[test]
-    fn rendering_is_deterministic() {
-        let (vk, _, inputs) = groth16_fixture();
-        let spec = VerifierSpec { vk: &vk, model_id: Some(inputs[0]), unsafe_keys: None };
-        let a = render(&spec).unwrap();
-        assert_eq!(a, render(&spec).unwrap());
-        assert!(a.iter().any(|(p, _)| p == "src/verifier.cairo"));
     }
 
     #[test]

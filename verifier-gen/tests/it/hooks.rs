@@ -516,9 +516,9 @@ fn zkml_gen_refuses_keys_someone_can_forge_proofs_for() {
     vk_json(json!({"kind": "ceremony", "ptau_blake2b": "00", "hermez": null, "contributions": ["ab".repeat(64)]}));
     let (ok, err) = zkml_gen_render(&["solidity", "--allow-dev-keys"], &dir, &sol);
     assert!(!ok && err.contains("phase2.bin") && !sol.exists(), "{err}");
-    // Two-round keys (vk.bin ends with [δ₁]₂): the renderers that take one-round keys only (Cairo,
-    // the hooks; Solidity when vk.json says one-round) refuse them, and none mistakes them for a
-    // one-round key, whatever vk.json says. (Solidity renders two-round keys: models.rs.)
+    // A key of one kind that vk.json calls the other: this one-round key with [δ₁]₂ appended
+    // (so vk.bin reads as a two-round key with one public input too few for the layout), called
+    // two-round and one-round. Every renderer refuses both; none takes one kind for the other.
     let mut vk = std::fs::read(dir.join("vk.bin")).unwrap();
     ark_serialize::CanonicalSerialize::serialize_compressed(
         &<ark_bn254::G2Affine as ark_ec::AffineRepr>::generator(),
@@ -526,16 +526,13 @@ fn zkml_gen_refuses_keys_someone_can_forge_proofs_for() {
     )
     .unwrap();
     std::fs::write(dir.join("vk.bin"), vk).unwrap();
-    for scheme in ["two_round", "one_round"] {
+    for (scheme, why) in [("two_round", "settings.json lays out"), ("one_round", "is a two-round key")] {
         std::fs::write(dir.join("vk.json"), json!({"scheme": scheme, "setup": {"kind": "dev", "seed": 1}}).to_string())
             .unwrap();
         for cmd in [&["solidity", "--allow-dev-keys"][..], &["starknet", "--allow-dev-keys"], &["hooks", "--x402"]] {
-            if scheme == "two_round" && cmd[0] == "solidity" {
-                continue;
-            }
-            let out = tmp.path().join(format!("two-round-{}", cmd[0]));
+            let out = tmp.path().join(format!("mislabelled-{}", cmd[0]));
             let (ok, err) = zkml_gen_render(cmd, &dir, &out);
-            assert!(!ok && err.contains("two-round") && err.contains("one-round keys only") && !out.exists(), "{err}");
+            assert!(!ok && err.contains(why) && !out.exists(), "{scheme}, {cmd:?}: {err}");
         }
     }
 }

@@ -23,7 +23,8 @@ use zkml::pipeline;
 use zkml::quantize::QuantConfig;
 use zkml::setup;
 use zkml::wrap::{self, WrapProof};
-use zkml_verifier_gen::{calldata, model::ModelLayout};
+use zkml_verifier_gen::keys::VerifierKey;
+use zkml_verifier_gen::{calldata, model::ModelLayout, starknet};
 
 fn data(name: &str) -> PathBuf {
     repo_root().join("tests/data").join(name)
@@ -392,6 +393,20 @@ fn price_mlp_two_round_verifier_end_to_end() {
         (calldata_of(None), calldata_of(Some("--verify-proof")), calldata_of(Some("--compact")));
     assert_eq!(verify_proof, calldata::verify_proof_calldata(&w.proof, &w.public_inputs));
     assert_eq!(compact, calldata::verify_compact_calldata(&w.proof, &w.public_inputs, 1));
+    // The Starknet side of the same keys and proof: `zkml-gen starknet` renders a verifier that
+    // derives the seed, and `starknet-calldata` gives the felts whose hint the contract's
+    // computation accepts (the Cairo runs in the starknet-harness tests).
+    let pkg = tmp.path().join("pkg");
+    zkml_gen_for(Keys::Dev, &["starknet".as_ref(), dir.as_os_str(), "--out".as_ref(), pkg.as_os_str()]);
+    assert!(std::fs::read_to_string(pkg.join("src/verifier.cairo")).unwrap().contains("fn seed("));
+    let felts: Vec<String> =
+        serde_json::from_str(&zkml_gen(&["starknet-calldata".as_ref(), dir.as_os_str(), proof_path.as_os_str()]))
+            .unwrap();
+    let key = VerifierKey::load_dir(&dir, true).unwrap();
+    let spec = key.starknet_spec();
+    assert_eq!(felts, starknet::calldata(&spec, &w.proof, &w.public_inputs).unwrap());
+    let hint = starknet::hint(&spec, &w.proof, &w.public_inputs).unwrap();
+    assert_eq!(starknet::reference_verify(&spec, &w.proof, &w.public_inputs, &hint).as_ref(), Some(&w.public_inputs));
     // The typed call: selector, the proof's offset, then one word each for the context and the
     // typed values (`typed_words`), the output's last.
     let layout = ModelLayout::from_settings(
