@@ -87,7 +87,8 @@ library ZkmlPublicInputs {
 
     /// @notice The gas a hook gives its verifier call for `n` public inputs. A generated verifier
     ///         spends ~176k + 6.7k per input at EIP-1108 precompile prices (measured from 4 to 341
-    ///         inputs: 209.6k, 547k, 2.47M); this is about twice that. Without a cap, a proof whose
+    ///         inputs: 209.6k, 547k, 2.47M), a two-round key's ~39k more (the fifth pairing, the
+    ///         seed's hash); this is about twice the first, and 1.8 times the second at 4 inputs. Without a cap, a proof whose
     ///         B is on the twist but outside G2 makes the pairing precompile consume all the gas it
     ///         is given, 63/64 of what the caller has: a relayer, or a contract asking the ERC-8274
     ///         adapter, would pay the whole gas limit for a rejection. On a chain that prices the

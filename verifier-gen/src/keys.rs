@@ -66,7 +66,7 @@ impl VerifierKey {
     /// refuses them.
     pub fn load(path: &Path, allow_dev_keys: bool) -> Result<Self> {
         let mut k = if path.is_dir() {
-            Self::load_dir(path, crate::model::has_two_round_keys(path)?)?
+            Self::load_dir(path)?
         } else {
             let (vk, delta1) = crate::io::load_key(path)?;
             VerifierKey { vk, delta1, layout: None, note: None }
@@ -82,17 +82,23 @@ impl VerifierKey {
         Ok(k)
     }
 
-    /// DIR's keys of the kind asked for (its vk.json must record that kind), with the model's
-    /// layout; not checked for safety ([`Self::load`] does that).
-    pub fn load_dir(dir: &Path, two_round: bool) -> Result<Self> {
-        let (vk, delta1, layout) = if two_round {
-            let (vk, delta1, layout) = crate::model::load_two_round_dir(dir)?;
-            (vk, Some(delta1), layout)
-        } else {
-            let (vk, layout) = crate::model::load_dir(dir)?;
-            (vk, None, layout)
-        };
+    /// DIR's keys, either kind ([`crate::model::load_dir`]), with the model's layout; not
+    /// checked for safety ([`Self::load`] does that).
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let (vk, delta1, layout) = crate::model::load_dir(dir)?;
         Ok(VerifierKey { vk, delta1, layout: Some(layout), note: None })
+    }
+
+    /// Whether the proof `w` is of this key's kind; an error naming both if not.
+    pub fn check_kind(&self, two_round_proof: bool) -> Result<()> {
+        let name = |two: bool| if two { "two-round" } else { "one-round" };
+        ensure!(
+            self.delta1.is_some() == two_round_proof,
+            "a {} proof, but {} keys: prove with these keys (zkml prove --wrap) for a proof they verify",
+            name(two_round_proof),
+            name(self.delta1.is_some())
+        );
+        Ok(())
     }
 
     /// The public inputs a proof comes with: the key's, less a two-round key's seed (derived).

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use zkml_verifier_gen::calldata::ProofWords;
 use zkml_verifier_gen::keys::VerifierKey;
-use zkml_verifier_gen::{calldata, io, model, solidity, starknet};
+use zkml_verifier_gen::{calldata, io, solidity, starknet};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -245,10 +245,9 @@ fn main() -> Result<()> {
                 bail!("--public-inputs is for a verifying key file; a wrap proof file carries its public inputs");
             }
             let w = wrapped_proof(&proof)?;
-            let layout = match w {
-                Wrapped::OneRound(_) => model::load_dir(&vk)?.1,
-                Wrapped::TwoRound(_) => model::load_two_round_dir(&vk)?.2,
-            };
+            let k = VerifierKey::load_dir(&vk)?;
+            k.check_kind(matches!(w, Wrapped::TwoRound(_)))?;
+            let layout = k.layout.context("a model directory has a layout")?;
             let publics = w.public_inputs();
             let cd = if verify_proof || compact {
                 layout.typed_words(publics)?; // same model, same layout
@@ -295,7 +294,8 @@ fn main() -> Result<()> {
             }
             // The proof's kind picks the keys: a two-round proof needs the directory's two-round keys.
             let w = wrapped_proof(&proof)?;
-            let k = VerifierKey::load_dir(&dir, matches!(w, Wrapped::TwoRound(_)))?;
+            let k = VerifierKey::load_dir(&dir)?;
+            k.check_kind(matches!(w, Wrapped::TwoRound(_)))?;
             let layout = k.layout.as_ref().context("a model directory has a layout")?;
             layout.typed_words(w.public_inputs())?; // same model, same layout
             if w.public_inputs().len() != k.num_public() {

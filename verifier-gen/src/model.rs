@@ -103,37 +103,35 @@ fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
     Ok((layout, vk_path))
 }
 
-/// Whether DIR/vk.json (when there is one) records two-round keys.
-pub fn has_two_round_keys(dir: &Path) -> Result<bool> {
-    Ok(dir.join(zkml::artifact::VK_JSON).exists() && zkml::artifact::scheme(dir)? == Scheme::TwoRound)
+/// The words for a scheme in messages.
+fn kind(s: Scheme) -> &'static str {
+    match s {
+        Scheme::OneRound => "one-round",
+        Scheme::TwoRound => "two-round",
+    }
 }
 
-/// Reads DIR/vk.bin and DIR/settings.json of a compiled model directory (`zkml compile` +
-/// `zkml setup`), checking that they agree; refuses two-round keys ([`load_two_round_dir`]).
-pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, ModelLayout)> {
+/// DIR's keys as `zkml compile` + `zkml setup` leave them: vk.bin (Groth16's verifying key, and
+/// a two-round key's `[δ₁]₂` after it) and settings.json's layout, checked against each other
+/// and against the scheme vk.json records. Without vk.json (nothing records where the keys came
+/// from) vk.bin's shape gives the scheme.
+pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>, ModelLayout)> {
     let (layout, vk_path) = read_layout(dir)?;
-    if has_two_round_keys(dir)? {
-        bail!(
-            "the keys in {} are two-round keys (vk.json records `two_round`), and a one-round proof is not theirs: \
-             prove with these keys (zkml prove --wrap) for a two-round proof",
-            dir.display()
+    let (vk, delta1) = crate::io::load_key(&vk_path)?;
+    let shape = if delta1.is_some() { Scheme::TwoRound } else { Scheme::OneRound };
+    if dir.join(zkml::artifact::VK_JSON).exists() {
+        let recorded = zkml::artifact::scheme(dir)?;
+        ensure!(
+            recorded == shape,
+            "{}/{} records {} keys, but {} is a {} key",
+            dir.display(),
+            zkml::artifact::VK_JSON,
+            kind(recorded),
+            vk_path.display(),
+            kind(shape)
         );
     }
-    let vk = crate::io::load_vk(&vk_path)?;
-    layout.check_vk(&vk, Scheme::OneRound)?;
-    Ok((vk, layout))
-}
-
-/// [`load_dir`] for a directory with two-round keys (`zkml setup --scheme two-round`): vk.json
-/// records them and vk.bin ends with `[δ₁]₂`, returned beside Groth16's key.
-pub fn load_two_round_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayout)> {
-    let (layout, vk_path) = read_layout(dir)?;
-    ensure!(has_two_round_keys(dir)?, "{}/vk.json does not record two-round keys", dir.display());
-    let (vk, delta1) = crate::io::load_key(&vk_path)?;
-    let delta1 = delta1.with_context(|| {
-        format!("vk.json records two-round keys but {} holds no [δ₁]₂ after the key", vk_path.display())
-    })?;
-    layout.check_vk(&vk, Scheme::TwoRound)?;
+    layout.check_vk(&vk, shape)?;
     Ok((vk, delta1, layout))
 }
 

@@ -2,19 +2,24 @@
 //! ZkmlEscrow, the ERC-8274 adapter) against a REAL generated Groth16 verifier and REAL proofs.
 //!
 //! A stand-in circuit over BN254 `Fr` plays the model (small and fast to prove any statement the
-//! tests need; the real wrap is exercised by the oracle demo). It has the wrap's public-input layout (see `contracts/ZkmlPublicInputs.sol`):
+//! tests need; the real wrap is exercised by the oracle demo). It is a two-round (UltraGroth)
+//! circuit, as the wrap is, with the wrap's public-input layout (see
+//! `contracts/ZkmlPublicInputs.sol`):
 //!
 //! ```text
 //! pub[0] = model id        constrained: model_id == MODEL_ID (a constant of the circuit)
-//! pub[1] = context         constrained: context * context == c2 (a witness)
+//! pub[1] = context         constrained: context * context == c2 (a witness, the round-1 wire)
 //! pub[2] = input, packed   constrained: output == 3 * input + 5
 //! pub[3] = output, packed
+//! seed                     constrained: seed * 1 == seed; derived by every verifier from D and
+//!                          pub[0..4], never given
 //! ```
 //!
-//! Every public input appears in a constraint, so Groth16 binds each of them.
+//! Every public input appears in a constraint, so Groth16 binds each of them; the proofs are
+//! 320 bytes (A, B, C, D).
 //!
 //! This test sets the circuit up from a fixed seed, renders `HookVerifier` with
-//! `zkml_verifier_gen::solidity::render`, proves the statements the forge tests need (contexts
+//! `zkml_verifier_gen::solidity::render_two_round`, proves the statements the forge tests need (contexts
 //! derived exactly as `ZkmlPublicInputs` derives them), compiles the verifier with the pinned
 //! solc, writes `tests/forge/generated/HookVerifier.sol` and `hook_fixtures.json` (git-ignored;
 //! the JSON carries the verifier's bytecode and the proofs) and runs the pinned forge on the
@@ -28,11 +33,11 @@ use std::process::Command;
 use alloy_primitives::{Address, U256, keccak256};
 use ark_bn254::{Bn254, Fr};
 use ark_ff::{Field, PrimeField};
-use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
+use ark_groth16::{ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
-use ark_snark::SNARK;
 use ark_std::rand::{SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
+use zkml::wrap::groth16::{self as g16, TwoRoundProof};
 use zkml_verifier_gen::hooks::{self, escrow_context, oracle_context, request_hash, validation_context, words_hash};
 use zkml_verifier_gen::{calldata, solidity};
 
@@ -42,6 +47,7 @@ struct StandIn {
     model_id: Fr,
     context: Option<Fr>,
     input: Option<Fr>,
+    seed: Option<Fr>,
 }
 
 impl ConstraintSynthesizer<Fr> for StandIn {
@@ -53,7 +59,9 @@ impl ConstraintSynthesizer<Fr> for StandIn {
         let context = cs.new_input_variable(|| ctx.ok_or_else(missing))?;
         let input = cs.new_input_variable(|| inp.ok_or_else(missing))?;
         let output = cs.new_input_variable(|| Ok(inp.ok_or_else(missing)? * Fr::from(3u64) + Fr::from(5u64)))?;
+        // The first witness: the round-1 wire D commits to.
         let c2 = cs.new_witness_variable(|| Ok(ctx.ok_or_else(missing)?.square()))?;
+        let seed = cs.new_input_variable(|| self.seed.ok_or_else(missing))?;
         let one = || LinearCombination::from(Variable::One);
         // model_id - MODEL_ID == 0
         cs.enforce_r1cs_constraint(
@@ -73,6 +81,8 @@ impl ConstraintSynthesizer<Fr> for StandIn {
             one,
             || LinearCombination::from(output),
         )?;
+        // seed * 1 == seed: a verifier that derives another seed fails the pairing.
+        cs.enforce_r1cs_constraint(|| LinearCombination::from(seed), one, || LinearCombination::from(seed))?;
         Ok(())
     }
 }
@@ -128,7 +138,8 @@ fn address(a: &str) -> Address {
 
 struct Setup {
     pk: ProvingKey<Bn254>,
-    vk: VerifyingKey<Bn254>,
+    ck: g16::CommitKey,
+    r1cs: g16::R1cs,
     rng: StdRng,
     model_id: U256,
 }
@@ -137,29 +148,52 @@ impl Setup {
     fn new() -> Self {
         let mut rng = StdRng::seed_from_u64(8004);
         let model_id = model_id();
-        let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(
-            StandIn { model_id: fr(model_id), context: None, input: None },
-            &mut rng,
-        )
-        .expect("setup");
-        Setup { pk, vk, rng, model_id }
+        let circuit = StandIn { model_id: fr(model_id), context: None, input: None, seed: None };
+        let r1cs = g16::R1cs::synthesize(circuit).unwrap().with_round1(1).unwrap();
+        let (pk, ck) = g16::setup_two_round(&r1cs, &mut rng).expect("setup");
+        Setup { pk, ck, r1cs, rng, model_id }
+    }
+
+    fn vk(&self) -> &VerifyingKey<Bn254> {
+        &self.pk.vk
+    }
+
+    /// vk.bin as `zkml setup --scheme two-round` writes it: Groth16's key, then `[δ₁]₂`.
+    fn vk_bin(&self) -> Vec<u8> {
+        use ark_serialize::CanonicalSerialize;
+        let mut bytes = Vec::new();
+        self.pk.vk.serialize_compressed(&mut bytes).unwrap();
+        self.ck.delta1_g2.serialize_compressed(&mut bytes).unwrap();
+        bytes
+    }
+
+    fn verifier(&self) -> String {
+        solidity::render_two_round(self.vk(), &self.ck.delta1_g2, "HookVerifier", None, Default::default(), None)
     }
 
     /// A real proof for (context, input word); returns (proof bytes, public inputs).
     fn prove(&mut self, context: U256, input: U256) -> (Vec<u8>, Vec<U256>) {
-        let (proof, public) = self.groth16_proof(context, input);
-        (calldata::encode_proof(&proof).to_vec(), public)
+        let (proof, public) = self.two_round_proof(context, input);
+        (calldata::encode_proof(&proof), public)
     }
 
-    fn groth16_proof(&mut self, context: U256, input: U256) -> (Proof<Bn254>, Vec<U256>) {
+    fn two_round_proof(&mut self, context: U256, input: U256) -> (TwoRoundProof, Vec<U256>) {
         assert!(context < r() && input < r());
-        let circuit = StandIn { model_id: fr(self.model_id), context: Some(fr(context)), input: Some(fr(input)) };
-        let proof = Groth16::<Bn254>::prove(&self.pk, circuit, &mut self.rng).expect("prove");
         let output = input * U256::from(3) + U256::from(5);
         assert!(output < r());
         let public = vec![self.model_id, context, input, output];
         let frs: Vec<Fr> = public.iter().map(|&x| fr(x)).collect();
-        assert!(Groth16::<Bn254>::verify(&self.vk, &frs, &proof).expect("verify"));
+        let round1 = g16::commit(&self.pk, &self.ck, &[fr(context).square()], &mut self.rng).expect("commit");
+        let seed = g16::challenge(&round1.d, &frs);
+        let circuit = StandIn {
+            model_id: fr(self.model_id),
+            context: Some(fr(context)),
+            input: Some(fr(input)),
+            seed: Some(seed),
+        };
+        let z = g16::assignment(circuit).expect("assignment");
+        let proof = g16::prove_two_round(&self.pk, &self.ck, &self.r1cs, &z, &round1, &mut self.rng).expect("prove");
+        assert!(g16::verify_two_round(&self.pk.vk, &self.ck.delta1_g2, &frs, &proof));
         for (a, b) in frs.iter().zip(&public) {
             assert_eq!(calldata::fr_to_u256(a), *b);
         }
@@ -195,7 +229,7 @@ fn oracle_round(s: &mut Setup, oracle: Address, ts: u64, inputs: [i64; 2]) -> Va
     st
 }
 
-fn fixtures() -> (VerifyingKey<Bn254>, Value) {
+fn fixtures() -> (Setup, Value) {
     let mut s = Setup::new();
     let model_id = s.model_id;
     let round_inputs = |i: u64| [100 + 7 * i as i64, 12_000 + 1_000 * i as i64];
@@ -248,8 +282,9 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
     }
     // A proof with B on the twist but outside G2, which a verifier leaves to the pairing
     // precompile, where it burns all the gas the call was given, whatever the public inputs.
-    let (proof, _) = s.groth16_proof(U256::ZERO, U256::ZERO);
-    let outside_g2 = format!("0x{}", hex::encode(calldata::encode_proof(&with_b_outside_g2(&proof))));
+    let (proof, _) = s.two_round_proof(U256::ZERO, U256::ZERO);
+    let proof = TwoRoundProof { proof: with_b_outside_g2(&proof.proof), d: proof.d };
+    let outside_g2 = format!("0x{}", hex::encode(calldata::encode_proof(&proof)));
 
     // x402 escrow: two requests from PAYER, one input word each; each also proved for the
     // validator (agent 0), to settle through releaseByValidation.
@@ -303,33 +338,30 @@ fn fixtures() -> (VerifyingKey<Bn254>, Value) {
         "validator": validations,
         "escrow": escrow,
     });
-    (s.vk, fx)
+    (s, fx)
 }
 
 /// Writes the generated verifier (for reading; the forge tests do not import it) and the
 /// fixtures, which carry the verifier's creation bytecode: the hand-written tests deploy it at
 /// run time, so `forge test` compiles (and forge.rs's run works) before this test has run.
 fn write_generated(root: &Path) {
-    let (vk, mut fx) = fixtures();
+    let (s, mut fx) = fixtures();
     let dir = root.join("tests/forge/generated");
     std::fs::create_dir_all(&dir).unwrap();
-    let sol = solidity::render(&vk, "HookVerifier");
-    assert!(sol.contains("uint256 public constant NUM_PUBLIC_INPUTS = 4;"));
+    let sol = s.verifier();
+    assert!(sol.contains("uint256 public constant NUM_PUBLIC_INPUTS = 4;") && sol.contains("PROOF_LENGTH = 320"));
     let code = solc(root, "HookVerifier", &sol).0;
     fx["verifierBytecode"] = json!(format!("0x{}", hex::encode(code)));
-    fx["verifierCodeHash"] = json!(zkml_gen_code_hash(root, &vk));
+    fx["verifierCodeHash"] = json!(zkml_gen_code_hash(root, &s));
     write_if_changed(&dir.join("HookVerifier.sol"), &sol);
     write_if_changed(&dir.join("hook_fixtures.json"), &serde_json::to_string_pretty(&fx).unwrap());
 }
 
-/// The runtime code hash `zkml-gen solidity --solc script/solc` prints for a verifier of `vk`:
-/// the forge tests propose upgrades with it and check that the deployed verifier has it.
-fn zkml_gen_code_hash(root: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>) -> String {
-    use ark_serialize::CanonicalSerialize;
+/// The runtime code hash `zkml-gen solidity --solc script/solc` prints for the verifier of the
+/// keys `s`: the forge tests propose upgrades with it and check that the deployed verifier has it.
+fn zkml_gen_code_hash(root: &Path, s: &Setup) -> String {
     let tmp = tempfile::tempdir().unwrap();
-    let mut bytes = Vec::new();
-    vk.serialize_compressed(&mut bytes).unwrap();
-    std::fs::write(tmp.path().join("vk.bin"), bytes).unwrap();
+    std::fs::write(tmp.path().join("vk.bin"), s.vk_bin()).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_zkml-gen"))
         .current_dir(root)
         .arg("solidity")
@@ -348,10 +380,10 @@ fn zkml_gen_code_hash(root: &Path, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn2
 
 #[test]
 fn fixtures_are_deterministic() {
-    let (vk1, a) = fixtures();
-    let (vk2, b) = fixtures();
+    let (s1, a) = fixtures();
+    let (s2, b) = fixtures();
     assert_eq!(a, b);
-    assert_eq!(solidity::render(&vk1, "HookVerifier"), solidity::render(&vk2, "HookVerifier"));
+    assert_eq!(s1.verifier(), s2.verifier());
     assert_eq!(pack_signed_one_word(&[-1, 0], 16), U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16));
 }
 
@@ -359,11 +391,8 @@ fn fixtures_are_deterministic() {
 /// public-input layout, vk.bin) for the stand-in circuit, in `dir`; returns its settings. No
 /// vk.json: nothing records where its (dev) keys came from.
 fn stand_in_model(dir: &Path) -> serde_json::Value {
-    use ark_serialize::CanonicalSerialize;
     let s = Setup::new();
-    let mut vk = Vec::new();
-    s.vk.serialize_compressed(&mut vk).unwrap();
-    std::fs::write(dir.join("vk.bin"), vk).unwrap();
+    std::fs::write(dir.join("vk.bin"), s.vk_bin()).unwrap();
     let packing = |values: u64, bits: u64, scale: i64| json!({"values": values, "per_element": 253 / bits, "slot_bits": bits, "signed": true, "scale": scale});
     let settings = json!({
         "model_id": s.model_id.to_string(),
@@ -476,8 +505,9 @@ fn zkml_gen_refuses_keys_someone_can_forge_proofs_for() {
     std::fs::create_dir(&dir).unwrap();
     stand_in_model(&dir);
     let sol = tmp.path().join("V.sol");
-    let vk_json =
-        |setup: serde_json::Value| std::fs::write(dir.join("vk.json"), json!({ "setup": setup }).to_string()).unwrap();
+    let vk_json = |setup: serde_json::Value| {
+        std::fs::write(dir.join("vk.json"), json!({ "scheme": "two_round", "setup": setup }).to_string()).unwrap()
+    };
     // No vk.json, a dev setup, a ceremony before its first contribution: refused by every
     // renderer, and rendered with --allow-dev-keys into a contract that says why.
     for (setup, why) in [
@@ -516,17 +546,16 @@ fn zkml_gen_refuses_keys_someone_can_forge_proofs_for() {
     vk_json(json!({"kind": "ceremony", "ptau_blake2b": "00", "hermez": null, "contributions": ["ab".repeat(64)]}));
     let (ok, err) = zkml_gen_render(&["solidity", "--allow-dev-keys"], &dir, &sol);
     assert!(!ok && err.contains("phase2.bin") && !sol.exists(), "{err}");
-    // A key of one kind that vk.json calls the other: this one-round key with [δ₁]₂ appended
-    // (so vk.bin reads as a two-round key with one public input too few for the layout), called
-    // two-round and one-round. Every renderer refuses both; none takes one kind for the other.
-    let mut vk = std::fs::read(dir.join("vk.bin")).unwrap();
-    ark_serialize::CanonicalSerialize::serialize_compressed(
-        &<ark_bn254::G2Affine as ark_ec::AffineRepr>::generator(),
-        &mut vk,
-    )
-    .unwrap();
-    std::fs::write(dir.join("vk.bin"), vk).unwrap();
-    for (scheme, why) in [("two_round", "settings.json lays out"), ("one_round", "is a two-round key")] {
+    // A key of one kind that vk.json calls the other: this two-round key called one-round, and
+    // its Groth16 part alone (a one-round key with a public input more than the layout, the
+    // seed's) called two-round. Every renderer refuses both; none takes one kind for the other.
+    for (scheme, why) in [("one_round", "is a two-round key"), ("two_round", "is a one-round key")] {
+        if scheme == "two_round" {
+            let vk = Setup::new().vk().clone();
+            let mut bytes = Vec::new();
+            ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut bytes).unwrap();
+            std::fs::write(dir.join("vk.bin"), bytes).unwrap();
+        }
         std::fs::write(dir.join("vk.json"), json!({"scheme": scheme, "setup": {"kind": "dev", "seed": 1}}).to_string())
             .unwrap();
         for cmd in [&["solidity", "--allow-dev-keys"][..], &["starknet", "--allow-dev-keys"], &["hooks", "--x402"]] {

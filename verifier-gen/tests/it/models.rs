@@ -402,7 +402,7 @@ fn price_mlp_two_round_verifier_end_to_end() {
     let felts: Vec<String> =
         serde_json::from_str(&zkml_gen(&["starknet-calldata".as_ref(), dir.as_os_str(), proof_path.as_os_str()]))
             .unwrap();
-    let key = VerifierKey::load_dir(&dir, true).unwrap();
+    let key = VerifierKey::load_dir(&dir).unwrap();
     let spec = key.starknet_spec();
     assert_eq!(felts, starknet::calldata(&spec, &w.proof, &w.public_inputs).unwrap());
     let hint = starknet::hint(&spec, &w.proof, &w.public_inputs).unwrap();
