@@ -17,9 +17,8 @@ use serde::{Deserialize, Serialize};
 use zkml::artifact::Compiled;
 use zkml::field::F;
 use zkml::quantize::QuantConfig;
-use zkml::stage1::Stage1Proof;
-use zkml::wrap::ProverKey;
-use zkml::wrap::WrapProof;
+use zkml::quantize::Trace;
+use zkml::wrap::two_round::{self, ProverKey};
 use zkml_verifier_gen::{calldata, hooks, solc, solidity};
 
 use crate::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, repo_root};
@@ -257,10 +256,11 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 
     // 2. Development Groth16 keys and the rendered verifier.
     let t = Instant::now();
-    let (pk, vk) = zkml::wrap::dev_setup(&compiled.graph, compiled.id, 1).map_err(|e| anyhow!("{e}"))?;
+    let (pk, vk) = two_round::dev_setup(&compiled.graph, compiled.id, 1).map_err(|e| anyhow!("{e}"))?;
     let setup_ms = t.elapsed().as_millis() as u64;
-    println!("Groth16 dev setup (seed 1, UNSAFE for production): {:.1} s", setup_ms as f64 / 1e3);
-    let verifier_src = solidity::render(&vk, "ZkmlPriceVerifier");
+    println!("Groth16 dev setup, two-round (seed 1, UNSAFE for production): {:.1} s", setup_ms as f64 / 1e3);
+    let verifier_src =
+        solidity::render_two_round(&vk.groth16, &vk.delta1_g2, "ZkmlPriceVerifier", None, Default::default(), None);
     std::fs::write(work.join("ZkmlPriceVerifier.sol"), &verifier_src)?;
 
     // 3. Solidity, with the pinned solc-js.
@@ -600,27 +600,47 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Stage-1 proof of `features`, wrapped into Groth16 bound to `context`; and the time both took.
+/// A run of the model: its trace, which a proof commits to, and the quantized input and output
+/// a proof of it carries.
+pub(crate) struct Run {
+    trace: Trace,
+    pub(crate) input: Vec<i64>,
+    pub(crate) output: Vec<i64>,
+}
+
+/// Runs the model on `features` and proves the run (the two-round wrap: the run committed, then
+/// stage 1 seeded inside the Groth16 proof) bound to `context`; and the time both took.
 pub(crate) fn prove_wrapped(
     compiled: &Compiled,
     pk: &ProverKey,
     features: &[f64],
     context: U256,
-) -> Result<(Stage1Proof, WrapProof, u64)> {
+) -> Result<(Run, two_round::Proof, u64)> {
     let t = Instant::now();
-    let s1 = zkml::pipeline::prove(compiled, features).context("stage-1 proof")?;
-    let (w, _) = wrap(compiled, pk, &s1, context)?;
-    Ok((s1, w, t.elapsed().as_millis() as u64))
+    let g = &compiled.graph;
+    let input = g.quantize_input(features).map_err(|e| anyhow!("quantizing the features: {e:?}"))?;
+    let trace = g.execute(features).map_err(|e| anyhow!("running the model: {e:?}"))?;
+    let output = g.output_of(&trace.segments[g.output]);
+    let run = Run { trace, input, output };
+    let (w, _) = wrap(compiled, pk, &run, context)?;
+    Ok((run, w, t.elapsed().as_millis() as u64))
 }
 
-/// A Groth16 wrap of a stage-1 proof bound to `context` (one stage-1 proof can be wrapped for
-/// several contexts); and the time it took.
-pub(crate) fn wrap(compiled: &Compiled, pk: &ProverKey, s1: &Stage1Proof, context: U256) -> Result<(WrapProof, u64)> {
+/// A proof of `run` bound to `context` (one run can be proved for several contexts); and the
+/// time it took.
+pub(crate) fn wrap(compiled: &Compiled, pk: &ProverKey, run: &Run, context: U256) -> Result<(two_round::Proof, u64)> {
     let t = Instant::now();
     let context = F::from_be_bytes_mod_order(&context.to_be_bytes::<32>());
-    let w =
-        zkml::wrap::prove(pk, &compiled.graph, compiled.id, context, [F::from(0u64); 2], s1, &mut rand::rngs::OsRng)
-            .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
+    let w = two_round::prove(
+        pk,
+        &compiled.graph,
+        compiled.id,
+        context,
+        [F::from(0u64); 2],
+        &run.trace,
+        &mut rand::rngs::OsRng,
+    )
+    .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
     Ok((w, t.elapsed().as_millis() as u64))
 }
 

@@ -1,8 +1,8 @@
 //! The agent-payment flow on the demo's chain: an agent pays for one proved inference through
 //! x402 into `ZkmlEscrow` (an EIP-3009 ReceiveWithAuthorization it signs with EIP-712), a provider
 //! proves the inference bound to the request, the escrow pays the provider on the proof and
-//! `ZkmlValidator` records the ERC-8004 validation (response 100). The two take different wraps
-//! of the provider's one stage-1 proof: a proof's context names its hook (the escrow and the
+//! `ZkmlValidator` records the ERC-8004 validation (response 100). The two take different proofs
+//! of the provider's one run of the model: a proof's context names its hook (the escrow and the
 //! request id; the validator, the agent and the request hash), so neither proof counts at the
 //! other. Then a second request: a tampered proof is refused on-chain (the transaction reverts)
 //! and, after anvil's clock is moved past the deadline, the agent is refunded.
@@ -19,7 +19,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zkml::artifact::Compiled;
-use zkml::wrap::ProverKey;
+use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
@@ -103,9 +103,9 @@ pub struct PaymentReport {
     pub open_tx: String,
     pub open_gas: u64,
     pub validation_request_gas: u64,
-    /// Stage 1 and the escrow's wrap.
+    /// The model's run and its proof for the escrow.
     pub prove_ms: u64,
-    /// The second wrap of the same stage-1 proof, for the validator's context.
+    /// A second proof of the same run, for the validator's context.
     pub validation_wrap_ms: u64,
     /// The proved forecast (the output value, and in the oracle's decimals).
     pub output_q: i64,
@@ -309,7 +309,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
     let proof_v = Bytes::copy_from_slice(&calldata::encode_proof(&wv.proof));
     println!(
-        "provider: proved the forecast {:.4} USD for hour {} (stage 1 + Groth16 wrap for the escrow's request: {:.2} s; a second wrap of the same stage-1 proof for the validation: {:.2} s)",
+        "provider: proved the forecast {:.4} USD for hour {} (the run and its two-round Groth16 proof for the escrow's request: {:.2} s; a second proof of the same run for the validation: {:.2} s)",
         answer as f64 / 10f64.powi(s.decimals as i32),
         s.paid_row.hour + 1,
         prove_ms as f64 / 1e3,
