@@ -84,12 +84,12 @@ enum Command {
         /// forge proofs; for development and tests only.
         #[arg(long)]
         dev_seed: Option<u64>,
-        /// The wrap to make keys for: one-round, what the generated verifiers, the hooks and the
-        /// demo use; or two-round (UltraGroth: the model's values committed before the circuit's
-        /// challenges), a circuit a third the size, which `prove --wrap`, `verify` and
-        /// `zkml-gen solidity|calldata` take (not yet `zkml-gen starknet|hooks`). A ceremony's
+        /// The wrap to make keys for: two-round (UltraGroth: the model's values committed before
+        /// the circuit's challenges), the default, which every command, generated verifier, hook
+        /// and the demo take; or one-round, the earlier wrap, whose circuit decomposes and absorbs
+        /// the values (three times the constraints), kept until it is deleted. A ceremony's
         /// contributions update both of a two-round key's secrets (δ and δ₁).
-        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::OneRound)]
+        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::TwoRound)]
         scheme: zkml::wrap::Scheme,
     },
     /// Prove one inference; writes PROOF and PROOF.output.json ({"output_data": [[...]]}).
@@ -206,7 +206,7 @@ enum Command {
         wrap: bool,
         /// With --wrap: the wrap to time (as `zkml setup --scheme`); a two-round wrap runs the
         /// model (its `stage 1 s`), commits to it and proves stage 1 seeded inside the wrap.
-        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::OneRound, requires = "wrap")]
+        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::TwoRound, requires = "wrap")]
         scheme: zkml::wrap::Scheme,
     },
 }
@@ -243,11 +243,13 @@ enum SetupStep {
         #[arg(long)]
         iterations: u32,
     },
-    /// Write the model's wrap circuit in iden3's .r1cs format, for snarkjs and the circom tools.
+    /// Write the model's one-round wrap circuit in iden3's .r1cs format, for snarkjs and the
+    /// circom tools.
     ///
-    /// `snarkjs zkey new OUT FILE.ptau` derives from it the keys `zkml setup DIR --ptau FILE.ptau`
-    /// does (the same verifying key): a second implementation to check ours against, and a way
-    /// to compare timings.
+    /// `snarkjs zkey new OUT FILE.ptau` derives from it the keys `zkml setup DIR --ptau FILE.ptau
+    /// --scheme one-round` does (the same verifying key): a second implementation to check ours
+    /// against, and a way to compare timings. (snarkjs knows no round-1 wires, so it has no
+    /// two-round keys to compare.)
     ///
     /// Example: zkml setup r1cs build/model --out build/model.r1cs
     R1cs {

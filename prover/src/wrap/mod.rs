@@ -4,9 +4,9 @@
 //!
 //! `two_round` is the next wrap, built beside this one: a two-round (UltraGroth) proof that
 //! commits to the advice before the circuit's challenges, so the circuit neither decomposes nor
-//! absorbs it. The CLI, the key files ([`Scheme`]), the ceremony and the Solidity verifier take
-//! it behind `--scheme two-round`; the default, the Cairo verifier, the hooks and the demo are
-//! still this one's.
+//! absorbs it. It is `zkml setup`'s default, and the key files ([`Scheme`]), the ceremony, the
+//! Solidity and Cairo verifiers, the hooks and the demo take it; this one-round wrap stays
+//! behind `--scheme one-round` until it is deleted.
 
 pub mod circuit;
 pub mod groth16;
@@ -50,17 +50,17 @@ pub enum WrapError {
 }
 
 /// Which wrap a model's keys and proofs are for; vk.json records it (`"scheme"`; keys that do
-/// not record it are one-round).
+/// not record it are one-round: they predate the field). `zkml setup` makes two-round keys
+/// unless asked otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheme {
-    /// Groth16 over the circuit that decomposes and absorbs the advice (`prove`): what the
-    /// generated verifiers, the hooks and the demo use.
+    /// Groth16 over the circuit that decomposes and absorbs the advice (`prove`): the earlier
+    /// wrap, three times the constraints.
     #[default]
     OneRound,
     /// Two-round (UltraGroth) Groth16, the advice committed in D before the circuit's challenges
-    /// (`two_round`): a circuit a third the size; zkml-gen renders its Solidity verifier, not yet
-    /// its Cairo verifier or the hooks.
+    /// (`two_round`): a circuit a third the size, which every verifier, hook and the demo take.
     TwoRound,
 }
 

@@ -27,7 +27,7 @@ fn private_input_model(tmp: &Path, name: &str, seed: &str) -> PathBuf {
     let args = ["--calibrate", i.to_str().unwrap(), "--out", d.to_str().unwrap(), "--input-visibility", "private"];
     let (ok, log) = zkml(&[&["compile", m.to_str().unwrap()][..], &args].concat());
     assert!(ok, "{log}");
-    let (ok, log) = zkml(&["setup", d.to_str().unwrap(), "--dev-seed", seed]);
+    let (ok, log) = zkml(&["setup", d.to_str().unwrap(), "--dev-seed", seed, "--scheme", "one-round"]);
     assert!(ok, "{log}");
     d
 }
@@ -173,7 +173,7 @@ fn vk_digest_pins_the_keys() {
     let dir = private_input_model(tmp.path(), "m", "5");
     let digest = artifact::vk_digest(&dir).unwrap();
     assert_eq!(digest, sha3_hex(&std::fs::read(dir.join("vk.bin")).unwrap()));
-    let (ok, log) = zkml(&["setup", dir.to_str().unwrap(), "--dev-seed", "5"]);
+    let (ok, log) = zkml(&["setup", dir.to_str().unwrap(), "--dev-seed", "5", "--scheme", "one-round"]);
     assert!(ok && log.contains(&format!("vk.bin SHA3-256: {digest}")), "{log}");
 
     let out = tmp.path().join("p.bin");

@@ -387,9 +387,9 @@ fn cli_ceremony_then_prove_and_verify() {
     let p = ptau.to_str().unwrap();
     let (ok, log) = zkml(&["setup", "contribute", d]);
     assert!(!ok && log.contains("run `zkml setup`"), "{log}");
-    let (ok, log) = zkml(&["setup", d, "--ptau", snarkjs_ptau().to_str().unwrap()]);
+    let (ok, log) = zkml(&["setup", d, "--ptau", snarkjs_ptau().to_str().unwrap(), "--scheme", "one-round"]);
     assert!(!ok && log.contains("needs a ptau of power 13"), "{log}");
-    let (ok, log) = zkml(&["setup", d, "--ptau", p]);
+    let (ok, log) = zkml(&["setup", d, "--ptau", p, "--scheme", "one-round"]);
     assert!(ok && log.contains("NOT safe") && log.contains("power 13 used"), "{log}");
     assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau), zkml::artifact::read_key(&model.join("vk.bin")).unwrap());
 

@@ -147,7 +147,7 @@ fn cli_setup_prove_wrap_verify() {
             dir(m).to_str().unwrap(),
         ]);
         assert!(ok, "{log}");
-        let (ok, log) = zkml(&["setup", dir(m).to_str().unwrap(), "--dev-seed", "3"]);
+        let (ok, log) = zkml(&["setup", dir(m).to_str().unwrap(), "--dev-seed", "3", "--scheme", "one-round"]);
         assert!(ok && log.contains("WARNING: development setup"), "{log}");
     }
     let (ok, log) = zkml(&["setup", dir("price_mlp").to_str().unwrap()]);
@@ -335,7 +335,7 @@ fn hashed_input_reveals_only_its_commitment() {
     assert!(ok && log.contains("WARNING: --reveal-private"), "{log}");
     let (ok, log) = zkml(&["verify", d.to_str().unwrap(), s1.to_str().unwrap(), "--input", i.to_str().unwrap()]);
     assert!(ok && log.contains("proof is valid"), "{log}");
-    assert!(zkml(&["setup", d.to_str().unwrap(), "--dev-seed", "5"]).0);
+    assert!(zkml(&["setup", d.to_str().unwrap(), "--dev-seed", "5", "--scheme", "one-round"]).0);
     let proof = tmp.path().join("p.bin");
     let (ok, log) = zkml(&[
         "prove",
@@ -824,7 +824,9 @@ fn cli_two_round_setup_prove_verify() {
             &s(&dir(m)),
         ]);
         assert!(ok, "{log}");
-        let (ok, log) = zkml(&["setup", &s(&dir(m)), "--dev-seed", "3", "--scheme", "two-round"]);
+        // Two-round is the default; the flag says so too.
+        let scheme: &[&str] = if m == "price_mlp" { &["--scheme", "two-round"] } else { &[] };
+        let (ok, log) = zkml(&[&["setup", &s(&dir(m)), "--dev-seed", "3"][..], scheme].concat());
         assert!(ok && log.contains("two-round keys written"), "{log}");
     }
     let vk_json: serde_json::Value =
@@ -883,7 +885,7 @@ fn cli_two_round_setup_prove_verify() {
     assert!(matches!(err, zkml::wrap::WrapError::KeyRejectsItsProof), "{err}");
 
     // One-round keys for the same model: the two-round proof is refused, naming both kinds.
-    let (ok, log) = zkml(&["setup", &s(&dir("price_mlp")), "--dev-seed", "3"]);
+    let (ok, log) = zkml(&["setup", &s(&dir("price_mlp")), "--dev-seed", "3", "--scheme", "one-round"]);
     assert!(ok, "{log}");
     let (ok, log) = verify(&s(&dir("price_mlp")), &proof);
     assert!(!ok && log.contains("two-round wrapped proof") && log.contains("one-round keys"), "{log}");
