@@ -2,8 +2,8 @@
 # Times a key ceremony with zkml and with snarkjs (the peer, pinned in package.json) on the same
 # circuit and the same Powers of Tau, and prints a Markdown table: zkml's wrap circuit of MODEL
 # (default tests/data/tiny_gemm at 6 bits), exported with `zkml setup r1cs`; a test ptau of the
-# power it needs (script/test-ptau.sh). Each step: wall seconds and peak RSS (GNU time). Run it
-# alone: it measures.
+# power it needs (script/test-ptau.sh). zkml makes two-round keys (the default), whose steps
+# also move δ₁. Each step: wall seconds and peak RSS (GNU time). Run it alone: it measures.
 # Usage: script/ceremony-bench.sh [MODEL.onnx INPUT.json [zkml compile flags...]]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

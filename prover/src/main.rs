@@ -243,13 +243,12 @@ enum SetupStep {
         #[arg(long)]
         iterations: u32,
     },
-    /// Write the model's one-round wrap circuit in iden3's .r1cs format, for snarkjs and the
-    /// circom tools.
+    /// Write the model's wrap circuit in iden3's .r1cs format, for snarkjs and the circom tools.
     ///
-    /// `snarkjs zkey new OUT FILE.ptau` derives from it the keys `zkml setup DIR --ptau FILE.ptau
-    /// --scheme one-round` does (the same verifying key): a second implementation to check ours
-    /// against, and a way to compare timings. (snarkjs knows no round-1 wires, so it has no
-    /// two-round keys to compare.)
+    /// `snarkjs zkey new OUT FILE.ptau` derives from it the verifying key `zkml setup DIR --ptau
+    /// FILE.ptau` does (of the same scheme): a second implementation to check ours against, and
+    /// a way to compare timings. snarkjs takes a two-round circuit's round-1 wires for plain
+    /// witnesses; its key equals the initial two-round key but for [δ₁]₂ (the generator, as δ).
     ///
     /// Example: zkml setup r1cs build/model --out build/model.r1cs
     R1cs {
@@ -257,6 +256,9 @@ enum SetupStep {
         /// The .r1cs file to write.
         #[arg(long)]
         out: PathBuf,
+        /// The wrap whose circuit to write (as `zkml setup --scheme`).
+        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::TwoRound)]
+        scheme: zkml::wrap::Scheme,
     },
     /// Check the ceremony in DIR from the start; prints the chain of contribution hashes.
     ///
@@ -319,8 +321,8 @@ fn setup_step(step: SetupStep) -> Result<()> {
             print_vk_digest(&dir)?;
             println!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash));
         }
-        SetupStep::R1cs { dir, out } => {
-            let constraints = zkml::setup::export_r1cs(&dir, &out)?;
+        SetupStep::R1cs { dir, out, scheme } => {
+            let constraints = zkml::setup::export_r1cs(&dir, &out, scheme)?;
             println!(
                 "wrote {} ({constraints} constraints, iden3 .r1cs) in {:.1} s",
                 out.display(),

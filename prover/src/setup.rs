@@ -70,12 +70,13 @@ pub fn dev_keys(c: &Compiled, dir: &Path, seed: u64, scheme: Scheme) -> Result<u
     })
 }
 
-/// Writes the wrap circuit of the model in `dir` to `out` in iden3's `.r1cs` format, for snarkjs
-/// and the circom tools (`snarkjs zkey new` on it derives the keys `from_ptau` does); returns its
-/// number of constraints.
-pub fn export_r1cs(dir: &Path, out: &Path) -> Result<usize, SetupError> {
+/// Writes the wrap circuit of `scheme` of the model in `dir` to `out` in iden3's `.r1cs` format,
+/// for snarkjs and the circom tools; returns its number of constraints. `snarkjs zkey new` on it
+/// derives the verifying key `from_ptau` does: for a two-round circuit too, whose round-1 wires
+/// snarkjs takes for plain witnesses, since the initial keys put them over δ₁ = 1 = δ.
+pub fn export_r1cs(dir: &Path, out: &Path, scheme: Scheme) -> Result<usize, SetupError> {
     let c = Compiled::load(dir)?;
-    let r1cs = wrap::synthesize(&c.graph, c.id)?;
+    let r1cs = synthesize(&c.graph, c.id, scheme)?;
     let io = |error| SetupError::Io { path: out.display().to_string(), error };
     let mut w = std::io::BufWriter::new(std::fs::File::create(out).map_err(io)?);
     r1cs.write_iden3(&mut w).map_err(WrapError::from)?;

@@ -324,11 +324,11 @@ impl R1cs {
     /// tools read. Wire 0 is the one, wires 1..`num_instance` the public inputs (snarkjs's public
     /// signals, in order), the rest private; `snarkjs zkey new` adds the same row per instance
     /// variable as [`R1cs::qap`], so its keys on a ptau are the ones `phase2::initial_keys`
-    /// derives from it. Two-round matrices are refused: no iden3 tool knows round-1 wires.
+    /// derives from it. No iden3 tool knows round-1 wires: a two-round circuit's are written as
+    /// the private wires they are otherwise, so snarkjs's keys are plain Groth16 keys of the same
+    /// circuit, whose verifying key is the initial two-round key's Groth16 part (round-1 bases
+    /// over δ₁ = 1 = δ, `phase2::initial_keys`).
     pub fn write_iden3(&self, w: &mut (impl Write + ?Sized)) -> Result<(), Groth16Error> {
-        if self.num_round1 > 0 {
-            return Err(Groth16Error::Format("two-round matrices have no iden3 .r1cs form".into()));
-        }
         let u32_of = |n: usize| u32::try_from(n).map_err(|_| Groth16Error::TooLarge);
         let (nc, nw, public) =
             (u32_of(self.num_constraints())?, u32_of(self.num_variables())?, u32_of(self.num_instance - 1)?);

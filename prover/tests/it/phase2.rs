@@ -346,12 +346,13 @@ fn last_line(log: &str) -> String {
 }
 
 /// The verifying key snarkjs (a second implementation) derives from `ptau` for the model in
-/// `model`: `zkml setup r1cs` writes its wrap circuit as an iden3 .r1cs, then `snarkjs zkey new`
-/// and `zkey export verificationkey`.
-fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path) -> ark_groth16::VerifyingKey<Bn254> {
+/// `model`: `zkml setup r1cs --scheme SCHEME` writes its wrap circuit as an iden3 .r1cs, then
+/// `snarkjs zkey new` and `zkey export verificationkey`.
+fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path, scheme: &str) -> ark_groth16::VerifyingKey<Bn254> {
     use std::str::FromStr;
     let (r1cs, zkey, json) = (tmp.join("wrap.r1cs"), tmp.join("wrap.zkey"), tmp.join("vk.json"));
-    let (ok, log) = zkml(&["setup", "r1cs", model.to_str().unwrap(), "--out", r1cs.to_str().unwrap()]);
+    let (ok, log) =
+        zkml(&["setup", "r1cs", model.to_str().unwrap(), "--out", r1cs.to_str().unwrap(), "--scheme", scheme]);
     assert!(ok && log.contains("constraints, iden3 .r1cs"), "{log}");
     let snarkjs = |args: &[&Path]| {
         let o = std::process::Command::new(crate::models::repo_root().join("node_modules/.bin/snarkjs"))
@@ -391,7 +392,10 @@ fn cli_ceremony_then_prove_and_verify() {
     assert!(!ok && log.contains("needs a ptau of power 13"), "{log}");
     let (ok, log) = zkml(&["setup", d, "--ptau", p, "--scheme", "one-round"]);
     assert!(ok && log.contains("NOT safe") && log.contains("power 13 used"), "{log}");
-    assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau), zkml::artifact::read_key(&model.join("vk.bin")).unwrap());
+    assert_eq!(
+        snarkjs_initial_vk(tmp.path(), &model, &ptau, "one-round"),
+        zkml::artifact::read_key(&model.join("vk.bin")).unwrap()
+    );
 
     let (ok, log) = zkml(&["setup", "contribute", d, "--entropy", "the first contributor's text"]);
     assert!(ok, "{log}");
@@ -441,9 +445,10 @@ fn cli_ceremony_then_prove_and_verify() {
     assert!(!ok && log.contains("development setup, not a ceremony"), "{log}");
 }
 
-/// The same ceremony through the binary for two-round keys (`--scheme two-round`): the keys'
-/// δ and δ₁ both move, `setup verify` checks the chain, and the keys prove without the warning
-/// unsafe keys get.
+/// The same ceremony through the binary for two-round keys (the default): the initial keys are
+/// snarkjs's for the same circuit (its round-1 wires plain witnesses) with [δ₁]₂ = [δ]₂ = the
+/// generator, the keys' δ and δ₁ both move, `setup verify` checks the chain, and the keys prove
+/// without the warning unsafe keys get.
 #[test]
 fn cli_two_round_ceremony_then_prove_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
@@ -451,8 +456,11 @@ fn cli_two_round_ceremony_then_prove_and_verify() {
     let d = model.to_str().unwrap();
     let ptau = snarkjs_ptau_of(13);
     let p = ptau.to_str().unwrap();
-    let (ok, log) = zkml(&["setup", d, "--ptau", p, "--scheme", "two-round"]);
+    let (ok, log) = zkml(&["setup", d, "--ptau", p]);
     assert!(ok && log.contains("NOT safe"), "{log}");
+    let initial: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
+    assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau, "two-round"), initial.groth16);
+    assert_eq!(initial.delta1_g2, initial.groth16.delta_g2);
     let (ok, log) = zkml(&["setup", "contribute", d]);
     assert!(ok, "{log}");
     let (ok, log) = zkml(&["setup", "beacon", d, "--hash", "0x0011", "--iterations", "2"]);
