@@ -89,7 +89,8 @@ impl VerifierKey {
         Ok(VerifierKey { vk, delta1, layout: Some(layout), note: None })
     }
 
-    /// Whether the proof `w` is of this key's kind; an error naming both if not.
+    /// An error naming both kinds unless a proof of the kind given (two-round or not) is this
+    /// key's.
     pub fn check_kind(&self, two_round_proof: bool) -> Result<()> {
         let name = |two: bool| if two { "two-round" } else { "one-round" };
         ensure!(

@@ -518,6 +518,7 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
         })
         .collect();
     let plan = MsmPlan::new(ics, &base)?;
+    let kinds = miller_kinds();
     let mut msm_table = vec![];
     for row in &plan.tables {
         for p in row {
@@ -560,7 +561,7 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
             u256_literal(&le)
         },
         ate_digits,
-        miller_kinds: miller_kinds()
+        miller_kinds: kinds
             .iter()
             .map(|k| MillerKind {
                 name: miller_circuit_name(k),
@@ -569,7 +570,7 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
                 nonzero: (0..k.len()).filter(|&j| k[j]).collect(),
             })
             .collect(),
-        ate_chunks: ate_chunks().iter().map(|c| miller_kinds().iter().position(|k| k == c).unwrap_or(0)).collect(),
+        ate_chunks: ate_chunks().iter().map(|c| kinds.iter().position(|k| k == c).unwrap_or(0)).collect(),
         p_literal: {
             let l = circuit::le_bytes_limbs(&Fq::MODULUS.to_bytes_le());
             format!("[{:#x}, {:#x}, {:#x}, {:#x}]", l[0], l[1], l[2], l[3])
