@@ -488,11 +488,24 @@ pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, Ar
 /// setup, not from the prover, and a key made to leak looks valid: a wrong point is not only a
 /// proof that fails to verify.
 pub fn read_prover_keys(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKeys, ArtifactError> {
+    read_prover_keys_recorded(dir, vk_pin).map(|(keys, _)| keys)
+}
+
+/// What vk.json records of the keys [`read_prover_keys_recorded`] read: vk.bin's SHA3-256 (the
+/// digest `--vk-digest` pins) and where the keys came from.
+pub struct KeysRecord {
+    pub vk_digest: String,
+    pub setup: Option<Provenance>,
+}
+
+/// [`read_prover_keys`], with what vk.json records of them (read once with the keys).
+pub fn read_prover_keys_recorded(dir: &Path, vk_pin: Option<&str>) -> Result<(ProverKeys, KeysRecord), ArtifactError> {
     #[derive(Deserialize)]
     struct Recorded {
         sha3_256: Option<KeyFiles>,
         #[serde(default)]
         scheme: Scheme,
+        setup: Option<Provenance>,
     }
     let recorded = read_vk_json::<Recorded>(dir)?;
     let Some(files) = recorded.sha3_256 else {
@@ -568,13 +581,14 @@ pub fn read_prover_keys(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKeys, 
         reason: e.to_string(),
     };
     groth16::check_hiding(&pk).map_err(not_hiding)?;
-    Ok(match ck {
+    let keys = match ck {
         Some(ck) => {
             groth16::check_commit_key(&ck).map_err(not_hiding)?;
             ProverKeys::TwoRound(two_round::ProverKey { pk, ck, r1cs })
         }
         None => ProverKeys::OneRound(ProverKey { pk, r1cs }),
-    })
+    };
+    Ok((keys, KeysRecord { vk_digest: files.vk, setup: recorded.setup }))
 }
 
 /// Writes a (verifying) key compressed, with arkworks' canonical serialization.

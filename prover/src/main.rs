@@ -481,17 +481,17 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let x = single_input(&input)?;
-            let keys = if wrap { Some(artifact::read_prover_keys(&dir, vk_digest.as_deref())?) } else { None };
-            if wrap {
+            let keys = if wrap { Some(artifact::read_prover_keys_recorded(&dir, vk_digest.as_deref())?) } else { None };
+            if let Some((_, record)) = &keys {
                 if vk_digest.is_none() {
                     eprintln!(
                         "proving for the verifying key {}/vk.bin, SHA3-256 {} (check it is the deployed verifier's, \
                          or pin it with --vk-digest)",
                         dir.display(),
-                        artifact::vk_digest(&dir)?
+                        record.vk_digest
                     );
                 }
-                match artifact::read_provenance(&dir)? {
+                match &record.setup {
                     Some(artifact::Provenance::Ceremony { contributions, .. }) if !contributions.is_empty() => {}
                     Some(artifact::Provenance::Ceremony { .. }) => eprintln!(
                         "WARNING: the keys are a ceremony's initial state, which anyone can forge proofs for: \
@@ -506,7 +506,7 @@ fn run(cli: Cli) -> Result<()> {
             let pb = progress(if wrap { "proving and wrapping (Groth16)" } else { "proving" });
             let t = Instant::now();
             let proved = match &keys {
-                Some(keys) => pipeline::prove_wrapped(&c, &x, context, keys),
+                Some((keys, _)) => pipeline::prove_wrapped(&c, &x, context, keys),
                 None => pipeline::prove(&c, &x).map(|p| pipeline::Proved {
                     output: p.output.clone(),
                     proof: artifact::AnyProof::Stage1(p),
