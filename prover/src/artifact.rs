@@ -408,7 +408,7 @@ fn vk_json(
     };
     let mut json = serde_json::json!({
         "curve": "bn254",
-        "scheme": if ck.is_some() { Scheme::TwoRound } else { Scheme::OneRound },
+        "scheme": Scheme::of_key(ck.is_some()),
         "alpha_g1": g1(&vk.alpha_g1),
         "beta_g2": g2(&vk.beta_g2),
         "gamma_g2": g2(&vk.gamma_g2),

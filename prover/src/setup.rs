@@ -136,7 +136,7 @@ pub fn beacon(dir: &Path, value: &[u8], iterations: u32) -> Result<[u8; 64], Set
 pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
     let c = Compiled::load(dir)?;
     let (ceremony, keys, r1cs, record) = Ceremony::load(dir)?;
-    let scheme = if keys.ck.is_some() { Scheme::TwoRound } else { Scheme::OneRound };
+    let scheme = Scheme::of_key(keys.ck.is_some());
     if r1cs != synthesize(&c.graph, c.id, scheme)? {
         return Err(SetupError::Mismatch(format!(
             "{}/r1cs.bin is not the wrap circuit of the model in {}",

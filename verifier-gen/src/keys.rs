@@ -16,6 +16,7 @@ use ark_bn254::{Bn254, G2Affine};
 use ark_ff::PrimeField;
 use ark_groth16::VerifyingKey;
 use zkml::setup::{self, Trust};
+use zkml::wrap::Scheme;
 
 /// Why a key given as a bare file is unsafe: nothing says where it came from.
 pub const BARE_KEY_FILE: &str = "a bare verifying key file records no setup";
@@ -89,22 +90,24 @@ impl VerifierKey {
         Ok(VerifierKey { vk, delta1, layout: Some(layout), note: None })
     }
 
-    /// An error naming both kinds unless a proof of the kind given (two-round or not) is this
-    /// key's.
-    pub fn check_kind(&self, two_round_proof: bool) -> Result<()> {
-        let name = |two: bool| if two { "two-round" } else { "one-round" };
+    /// Which wrap this key is for.
+    pub fn scheme(&self) -> Scheme {
+        Scheme::of_key(self.delta1.is_some())
+    }
+
+    /// An error naming both schemes unless a proof of `proof`'s scheme is this key's.
+    pub fn check_kind(&self, proof: Scheme) -> Result<()> {
         ensure!(
-            self.delta1.is_some() == two_round_proof,
-            "a {} proof, but {} keys: prove with these keys (zkml prove --wrap) for a proof they verify",
-            name(two_round_proof),
-            name(self.delta1.is_some())
+            self.scheme() == proof,
+            "a {proof} proof, but {} keys: prove with these keys (zkml prove --wrap) for a proof they verify",
+            self.scheme()
         );
         Ok(())
     }
 
     /// The public inputs a proof comes with: the key's, less a two-round key's seed (derived).
     pub fn num_public(&self) -> usize {
-        self.vk.gamma_abc_g1.len().saturating_sub(1 + usize::from(self.delta1.is_some()))
+        self.scheme().num_public_inputs(&self.vk)
     }
 
     /// The Solidity verifier `contract_name` of this key, of the key's kind.

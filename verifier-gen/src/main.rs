@@ -206,6 +206,10 @@ impl ProofWords for Wrapped {
 }
 
 impl Wrapped {
+    fn scheme(&self) -> zkml::wrap::Scheme {
+        zkml::wrap::Scheme::of_key(matches!(self, Wrapped::TwoRound(_)))
+    }
+
     fn public_inputs(&self) -> &[ark_bn254::Fr] {
         match self {
             Wrapped::OneRound(w) => &w.public_inputs,
@@ -246,7 +250,7 @@ fn main() -> Result<()> {
             }
             let w = wrapped_proof(&proof)?;
             let k = VerifierKey::load_dir(&vk)?;
-            k.check_kind(matches!(w, Wrapped::TwoRound(_)))?;
+            k.check_kind(w.scheme())?;
             let layout = k.layout.context("a model directory has a layout")?;
             let publics = w.public_inputs();
             let cd = if verify_proof || compact {
@@ -295,7 +299,7 @@ fn main() -> Result<()> {
             // The proof's kind picks the keys: a two-round proof needs the directory's two-round keys.
             let w = wrapped_proof(&proof)?;
             let k = VerifierKey::load_dir(&dir)?;
-            k.check_kind(matches!(w, Wrapped::TwoRound(_)))?;
+            k.check_kind(w.scheme())?;
             let layout = k.layout.as_ref().context("a model directory has a layout")?;
             layout.typed_words(w.public_inputs())?; // same model, same layout
             if w.public_inputs().len() != k.num_public() {

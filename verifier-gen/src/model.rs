@@ -103,14 +103,6 @@ fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
     Ok((layout, vk_path))
 }
 
-/// The words for a scheme in messages.
-fn kind(s: Scheme) -> &'static str {
-    match s {
-        Scheme::OneRound => "one-round",
-        Scheme::TwoRound => "two-round",
-    }
-}
-
 /// DIR's keys as `zkml compile` + `zkml setup` leave them: vk.bin (Groth16's verifying key, and
 /// a two-round key's `[δ₁]₂` after it) and settings.json's layout, checked against each other
 /// and against the scheme vk.json records. Without vk.json (nothing records where the keys came
@@ -118,17 +110,15 @@ fn kind(s: Scheme) -> &'static str {
 pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>, ModelLayout)> {
     let (layout, vk_path) = read_layout(dir)?;
     let (vk, delta1) = crate::io::load_key(&vk_path)?;
-    let shape = if delta1.is_some() { Scheme::TwoRound } else { Scheme::OneRound };
+    let shape = Scheme::of_key(delta1.is_some());
     if dir.join(zkml::artifact::VK_JSON).exists() {
         let recorded = zkml::artifact::scheme(dir)?;
         ensure!(
             recorded == shape,
-            "{}/{} records {} keys, but {} is a {} key",
+            "{}/{} records {recorded} keys, but {} is a {shape} key",
             dir.display(),
             zkml::artifact::VK_JSON,
-            kind(recorded),
             vk_path.display(),
-            kind(shape)
         );
     }
     layout.check_vk(&vk, shape)?;
@@ -205,12 +195,11 @@ impl ModelLayout {
         self.entries.iter().map(|e| e.count).sum()
     }
 
-    /// Checks that `vk` has as many public inputs as the layout.
     /// Checks that `vk`, a key of the wrap `scheme`, has this layout's public inputs (and, for a
     /// two-round key, one more: the seed).
     pub fn check_vk(&self, vk: &VerifyingKey<Bn254>, scheme: Scheme) -> Result<()> {
         let seed = usize::from(scheme == Scheme::TwoRound);
-        let n = vk.gamma_abc_g1.len().saturating_sub(1 + seed);
+        let n = scheme.num_public_inputs(vk);
         ensure!(
             n == self.num_public() && vk.gamma_abc_g1.len() > seed,
             "vk.bin has {n} public inputs but settings.json lays out {}",

@@ -237,8 +237,7 @@ fn render_key(
     unsafe_keys: Option<&str>,
 ) -> String {
     if let Some(l) = layout {
-        let scheme = if delta1_g2.is_some() { zkml::wrap::Scheme::TwoRound } else { zkml::wrap::Scheme::OneRound };
-        l.check_vk(vk, scheme).expect("layout matches the verifying key");
+        l.check_vk(vk, zkml::wrap::Scheme::of_key(delta1_g2.is_some())).expect("layout matches the verifying key");
     }
     assert!(is_valid_contract_name(contract_name), "invalid Solidity contract name {contract_name:?}");
     assert!(!vk.gamma_abc_g1.is_empty(), "verifying key has no IC points");
@@ -259,7 +258,7 @@ fn render_key(
     let typed = typed.unwrap_or_default();
     let two_round = delta1_g2.is_some();
     // The seed is the last IC point's input, derived: not among the inputs callers give.
-    let num_public = vk.gamma_abc_g1.len() - 1 - usize::from(two_round);
+    let num_public = zkml::wrap::Scheme::of_key(two_round).num_public_inputs(vk);
     let pairs = 4 + usize::from(two_round);
     let t = VerifierTemplate {
         generator_version: env!("CARGO_PKG_VERSION"),

@@ -64,6 +64,20 @@ pub enum Scheme {
     TwoRound,
 }
 
+impl Scheme {
+    /// The scheme of a key that has (`true`) or lacks a two-round key's round-1 material (its
+    /// commitment key, or `[δ₁]₂`).
+    pub fn of_key(two_round: bool) -> Self {
+        if two_round { Scheme::TwoRound } else { Scheme::OneRound }
+    }
+
+    /// The public inputs a caller gives with a proof under `vk`, a key of this scheme: the key's,
+    /// less a two-round key's seed (its last, which every verifier derives).
+    pub fn num_public_inputs(self, vk: &VerifyingKey<Bn254>) -> usize {
+        vk.gamma_abc_g1.len().saturating_sub(1 + usize::from(self == Scheme::TwoRound))
+    }
+}
+
 impl std::fmt::Display for Scheme {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

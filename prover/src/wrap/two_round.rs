@@ -46,7 +46,7 @@ pub struct VerifyingKey {
 impl VerifyingKey {
     /// The number of public inputs a caller gives (the seed `c`, derived, not among them).
     pub fn num_public_inputs(&self) -> usize {
-        self.groth16.gamma_abc_g1.len().saturating_sub(2)
+        super::Scheme::TwoRound.num_public_inputs(&self.groth16)
     }
 }
 

@@ -178,25 +178,37 @@ fn chunk_lines(chunk: &[bool]) -> usize {
     chunk.len() + chunk.iter().filter(|&&nz| nz).count()
 }
 
+/// A Miller circuit's arguments: `head` (f, T, …), the preps of the `fixed` + 1 pairs, `per`
+/// lines of each fixed point, then `tail`.
+fn miller_args(head: &[(&str, usize)], fixed: usize, per: usize, tail: &[(String, usize)]) -> Vec<(String, usize)> {
+    let mut a: Vec<(String, usize)> = head.iter().map(|(n, l)| (n.to_string(), *l)).collect();
+    a.push(("preps".into(), 2 * (fixed + 1)));
+    a.extend(LINE_ARGS[..fixed].iter().map(|n| (n.to_string(), 4 * per)));
+    a.extend_from_slice(tail);
+    a
+}
+
+/// Starts tracing a circuit with `args` ([`begin_args`] of owned names).
+fn begin_named(args: &[(String, usize)]) -> Vec<Sym> {
+    begin_args(&args.iter().map(|(n, l)| (n.as_str(), *l)).collect::<Vec<_>>())
+}
+
+/// Line `j` of each of the `fixed` points' `per` lines, which start at input `start`.
+fn fixed_lines_at(i: &[Sym], start: usize, fixed: usize, per: usize, j: usize) -> Vec<Line<Sym>> {
+    (0..fixed).map(|k| Line::from_slice(&i[start + 4 * (k * per + j)..])).collect()
+}
+
 /// The circuit of one call of the loop over a chunk of digits: [f, T, preps, the chunk's lines
 /// of each fixed point, then ±B and c∓¹ per non-zero digit] → [f, T] after the digits, each
 /// as [`groth16::miller_digit`].
 fn miller_chunk_circuit(chunk: &[bool], fixed: usize) -> Circuit {
     let np = 2 * (fixed + 1);
     let per = chunk_lines(chunk);
-    let mut args: Vec<(String, usize)> = vec![("f".into(), 12), ("t".into(), 4), ("preps".into(), np)];
-    args.extend(LINE_ARGS[..fixed].iter().map(|n| (n.to_string(), 4 * per)));
-    for (j, _) in chunk.iter().enumerate().filter(|(_, nz)| **nz) {
-        args.push((format!("q{j}"), 4));
-        args.push((format!("c{j}"), 12));
-    }
-    let arg_refs: Vec<(&str, usize)> = args.iter().map(|(n, l)| (n.as_str(), *l)).collect();
-    let i = begin_args(&arg_refs);
+    let tail: Vec<(String, usize)> =
+        (0..chunk.len()).filter(|&j| chunk[j]).flat_map(|j| [(format!("q{j}"), 4), (format!("c{j}"), 12)]).collect();
+    let i = begin_named(&miller_args(&[("f", 12), ("t", 4)], fixed, per, &tail));
     let lines_start = 16 + np;
-    // Line `j` of the chunk's lines of every fixed point.
-    let lines_at = |j: usize| -> Vec<Line<Sym>> {
-        (0..fixed).map(|k| Line::from_slice(&i[lines_start + 4 * (k * per + j)..])).collect()
-    };
+    let lines_at = |j: usize| fixed_lines_at(&i, lines_start, fixed, per, j);
     let p: Preps<Sym> = i[16..lines_start].chunks(2).map(|c| (c[0], c[1])).collect();
     let (mut f, mut t) = (F12::from_slice(&i[..12]), G2Aff::from_slice(&i[12..16]));
     let (mut line, mut rest) = (0, lines_start + 4 * per * fixed);
@@ -230,24 +242,10 @@ pub fn circuits(n: usize, fixed: usize) -> Vec<Circuit> {
     let mut out = Vec::new();
     let b2 = <ark_bn254::g2::Config as ark_ec::short_weierstrass::SWCurveConfig>::COEFF_B;
     let g2 = |i: &[Sym]| G2Aff::from_slice(i);
-    let line = |i: &[Sym]| Line::from_slice(i);
     let f12 = |i: &[Sym]| F12::from_slice(i);
     let pairs = |i: &[Sym]| -> Preps<Sym> { i.chunks(2).map(|c| (c[0], c[1])).collect() };
     let flat = |p: &Preps<Sym>| p.iter().flat_map(|(a, b)| [*a, *b]).collect::<Vec<_>>();
     let np = 2 * (fixed + 1);
-    // Argument lists: f, T (and B), the preps, then `per` lines of each fixed point, then `rest`.
-    let args =
-        |head: &[(&'static str, usize)], per: usize, rest: &[(&'static str, usize)]| -> Vec<(&'static str, usize)> {
-            let mut a = head.to_vec();
-            a.push(("preps", np));
-            a.extend(LINE_ARGS[..fixed].iter().map(|n| (*n, 4 * per)));
-            a.extend_from_slice(rest);
-            a
-        };
-    // Line `j` (of `per`) of every fixed point, from where the line arguments start.
-    let lines_at = |i: &[Sym], start: usize, per: usize, j: usize| -> Vec<Line<Sym>> {
-        (0..fixed).map(|k| line(&i[start + 4 * (k * per + j)..])).collect()
-    };
 
     // G1 point check: y² − x³ − 3, and −y.
     let i = begin(2);
@@ -286,10 +284,11 @@ pub fn circuits(n: usize, fixed: usize) -> Vec<Circuit> {
         out.push(miller_chunk_circuit(&chunk, fixed));
     }
 
-    let i = begin_args(&args(&[("f", 12), ("t", 4), ("b", 4)], 2, &[("c", 12), ("ci", 12), ("abw", 12)]));
+    let tail = [("c".to_string(), 12), ("ci".to_string(), 12), ("abw".to_string(), 12)];
+    let i = begin_named(&miller_args(&[("f", 12), ("t", 4), ("b", 4)], fixed, 2, &tail));
     let start = 20 + np;
     let rest = start + 8 * fixed;
-    let (l0, l1) = (lines_at(&i, start, 2, 0), lines_at(&i, start, 2, 1));
+    let (l0, l1) = (fixed_lines_at(&i, start, fixed, 2, 0), fixed_lines_at(&i, start, fixed, 2, 1));
     let r = groth16::miller_final(
         &f12(&i[..12]),
         &g2(&i[12..16]),
@@ -350,7 +349,7 @@ impl VerifierSpec<'_> {
 
     /// The public inputs a proof comes with: the key's, less a two-round key's seed.
     fn num_public(&self) -> usize {
-        (self.vk.gamma_abc_g1.len() - 1).saturating_sub(usize::from(self.two_round()))
+        zkml::wrap::Scheme::of_key(self.two_round()).num_public_inputs(self.vk)
     }
 
     /// The key's fixed G2 points, in the order of the pairs: γ, δ and a two-round key's δ₁.

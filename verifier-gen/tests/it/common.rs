@@ -130,3 +130,13 @@ pub fn write_if_changed(path: &Path, text: &str) {
         std::fs::write(path, text).unwrap();
     }
 }
+
+/// That forge's output `stdout` shows each of `tests` of the contract `{contract}Test` passed.
+pub fn assert_forge_passed(stdout: &str, contract: &str, tests: &[&str]) {
+    for name in tests {
+        assert!(
+            stdout.contains(&format!("[PASS] {name}")) && stdout.contains(&format!("{contract}Test")),
+            "forge did not run {contract}Test.{name}:\n{stdout}"
+        );
+    }
+}
