@@ -43,21 +43,30 @@ struct Proved {
 /// Ds, two seeds), as verifier-gen's tests.
 fn prove_two_round(tmp: &Path, model: &str, context: u64) -> [Proved; 2] {
     let (_, c, samples) = compile(tmp, model, QuantConfig::default());
-    let (pk, vk) = wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
-    let trace = c.graph.execute(&samples[0]).unwrap();
+    let (pk, _) = wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
     let rng = &mut StdRng::seed_from_u64(7);
-    let mut prove = || {
-        let w = wrap::two_round::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &trace, rng).unwrap();
-        assert!(wrap::two_round::verify(&vk, &w));
-        Proved {
-            vk: vk.groth16.clone(),
-            delta1: Some(vk.delta1_g2),
-            model_id: c.id,
-            proof: (&w.proof).into(),
-            public_inputs: w.public_inputs,
-        }
-    };
-    [prove(), prove()]
+    [prove(&c, &samples[0], &pk, context, rng), prove(&c, &samples[0], &pk, context, rng)]
+}
+
+/// A two-round proof of `input` under `pk`, checked natively.
+fn prove(
+    c: &artifact::Compiled,
+    input: &[f64],
+    pk: &wrap::two_round::ProverKey,
+    context: u64,
+    rng: &mut StdRng,
+) -> Proved {
+    let vk = pk.verifying_key();
+    let trace = c.graph.execute(input).unwrap();
+    let w = wrap::two_round::prove(pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &trace, rng).unwrap();
+    assert!(wrap::two_round::verify(&vk, &w));
+    Proved {
+        vk: vk.groth16,
+        delta1: Some(vk.delta1_g2),
+        model_id: c.id,
+        proof: (&w.proof).into(),
+        public_inputs: w.public_inputs,
+    }
 }
 
 /// tests/data's `model` compiled with `cfg` under `tmp`: its directory, the compiled model and
@@ -68,25 +77,6 @@ fn compile(tmp: &Path, model: &str, cfg: QuantConfig) -> (PathBuf, artifact::Com
     let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
     let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, cfg, &dir).unwrap();
     (dir, c, samples)
-}
-
-/// compile with `cfg` → the one-round keys `keys` makes for the compiled model in its directory
-/// → prove → wrap (fixed randomness).
-fn prove_one_round(
-    tmp: &Path,
-    model: &str,
-    context: u64,
-    cfg: QuantConfig,
-    keys: impl FnOnce(&artifact::Compiled, &Path) -> wrap::ProverKey,
-) -> Proved {
-    let (dir, c, samples) = compile(tmp, model, cfg);
-    let pk = keys(&c, &dir);
-    let vk = pk.pk.vk.clone();
-    let s1 = pipeline::prove(&c, &samples[0]).unwrap();
-    let w = wrap::prove(&pk, &c.graph, c.id, F::from(context), [F::from(0u64); 2], &s1, &mut StdRng::seed_from_u64(7))
-        .unwrap();
-    assert!(wrap::verify(&vk, &w));
-    Proved { vk, delta1: None, model_id: c.id, proof: (&w.proof).into(), public_inputs: w.public_inputs }
 }
 
 struct Fixture {
@@ -318,25 +308,26 @@ fn test_ptau(power: u32) -> PathBuf {
     PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
 }
 
-/// Production keys in Cairo, and the one-round verifier: tests/data's tiny_gemm at 6 bits with
-/// one-round keys from a ceremony on a snarkjs Powers of Tau (two contributions and a beacon),
+/// Production keys in Cairo: tests/data's tiny_gemm at 6 bits with two-round keys from a
+/// ceremony on a snarkjs Powers of Tau (two contributions and a beacon, each updating δ and δ₁),
 /// which zkml-gen renders without --allow-dev-keys. Its generated verifier returns the proof's
 /// public inputs within twice Garaga's cost, and refuses the proof tampered, with a changed
-/// input, and price_mlp's two-round proof.
+/// input, and price_mlp's proof.
 #[test]
 fn ceremony_keys_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
-    let p = prove_one_round(tmp.path(), "tiny_gemm", 7, six_bits, |_, dir| {
-        setup::from_ptau(dir, &test_ptau(13), zkml::wrap::Scheme::OneRound).unwrap();
-        setup::contribute(dir, Some(b"the first contributor's text")).unwrap();
-        setup::contribute(dir, None).unwrap();
-        setup::beacon(dir, b"\x00\x11\x22\x33", 3).unwrap();
-        artifact::read_prover_key(dir, None).unwrap()
-    });
-    let dir = tmp.path().join("tiny_gemm");
+    let (dir, c, samples) = compile(tmp.path(), "tiny_gemm", six_bits);
+    setup::from_ptau(&dir, &test_ptau(13), wrap::Scheme::TwoRound).unwrap();
+    setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
+    setup::contribute(&dir, None).unwrap();
+    setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
+    let artifact::ProverKeys::TwoRound(pk) = artifact::read_prover_keys(&dir, None).unwrap() else {
+        panic!("the ceremony made one-round keys")
+    };
+    let p = prove(&c, &samples[0], &pk, 7, &mut StdRng::seed_from_u64(7));
     assert_eq!(
-        zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &p.vk, None, false).unwrap(),
+        zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &p.vk, p.delta1.as_ref(), false).unwrap(),
         None,
         "a ceremony's keys"
     );
@@ -350,12 +341,12 @@ fn ceremony_keys_verify() {
     let r = run(&compiled.program, ENTRY, vec![felt_span(&cd)]).unwrap();
     let want: Vec<_> = p.public_inputs.iter().map(u256_halves).collect();
     assert_eq!(option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome)), Some(want));
-    assert_within_twice_garaga(&r, "tiny_gemm's one-round");
+    assert_within_twice_garaga(&r, "tiny_gemm's ceremony keys");
     let mut bad = cd.clone();
     bad[0] += Felt252::ONE;
     assert_rejected_by(&compiled, &bad, "A.x + 1");
     let mut inputs = p.public_inputs.clone();
     inputs[1] += Fr::from(1u64);
     assert_rejected_by(&compiled, &encode(&p.proof, &inputs, &hint(&p)), "context + 1");
-    assert_rejected_by(&compiled, &calldata(&fixture().price[0]), "price_mlp's two-round proof");
+    assert_rejected_by(&compiled, &calldata(&fixture().price[0]), "price_mlp's proof");
 }

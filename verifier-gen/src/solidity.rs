@@ -88,8 +88,8 @@ pub fn code_size_bound(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::M
 
 /// [`code_size_bound`] for a two-round key's verifier ([`render_two_round`]): the seed's hash,
 /// D's checks and the fifth pair add under 400 bytes (the seed's IC point is among `vk`'s).
-pub fn two_round_code_size_bound(vk: &VerifyingKey<Bn254>) -> usize {
-    code_size_bound(vk, None) + 400
+pub fn two_round_code_size_bound(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::ModelLayout>) -> usize {
+    code_size_bound(vk, layout) + 400
 }
 
 /// Checks that the verifier of `vk` (with `layout`, for a model) fits EIP-170's code size limit:

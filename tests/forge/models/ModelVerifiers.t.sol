@@ -12,8 +12,9 @@ interface IModelVerifier {
 }
 
 /// @notice Tests of the verifiers that `zkml-gen solidity DIR` renders for real models, with
-///         real wrapped proofs. verifier-gen/tests/it/models.rs compiles each model, runs the dev
-///         setup and proves (stage 1 + Groth16 wrap), renders the verifier and its calldata with
+///         real wrapped proofs. verifier-gen/tests/it/models.rs compiles each model, makes its
+///         two-round keys and proves (a 320-byte proof: A, B, C and the commitment D; the contract
+///         derives the seed from D), renders the verifier and its calldata with
 ///         the zkml-gen binary, compiles it with the pinned solc and writes the fixture
 ///         tests/forge/generated/verifier_<model>.json (git-ignored): creation bytecode, proof,
 ///         public inputs, calldata of both entry points and where the typed values lie in it,
@@ -112,15 +113,16 @@ abstract contract ModelVerifierSuite is Test {
 
     /// verifyCompact's calldata for another proof and these public inputs (model id left out).
     function compactFor(bytes memory p, uint256[] memory a) internal view returns (bytes memory cd) {
-        require(p.length == 256, "proof length");
-        cd = new bytes(4 + 256 + 32 * (a.length - 1));
+        uint256 n = proof.length;
+        require(p.length == n, "proof length");
+        cd = new bytes(4 + n + 32 * (a.length - 1));
         bytes memory c = compact;
         assembly {
             let d := add(cd, 0x20)
             mstore(d, mload(add(c, 0x20))) // the selector (the rest is overwritten below)
-            mcopy(add(d, 4), add(p, 0x20), 256)
+            mcopy(add(d, 4), add(p, 0x20), n)
             for { let i := 1 } lt(i, mload(a)) { i := add(i, 1) } {
-                mstore(add(d, add(260, mul(sub(i, 1), 0x20))), mload(add(a, mul(add(i, 1), 0x20))))
+                mstore(add(d, add(add(4, n), mul(sub(i, 1), 0x20))), mload(add(a, mul(add(i, 1), 0x20))))
             }
         }
     }
@@ -138,11 +140,11 @@ abstract contract ModelVerifierSuite is Test {
         }
     }
 
-    /// The typed calldata with another 256-byte proof.
+    /// The typed calldata with another proof of the fixture's proof's length.
     function typedWithProof(bytes memory p) internal view returns (bytes memory cd) {
-        require(p.length == 256, "proof length");
+        require(p.length == proof.length, "proof length");
         cd = bytes.concat(typed);
-        for (uint256 i = 0; i < 256; i++) {
+        for (uint256 i = 0; i < p.length; i++) {
             cd[proofOffset + i] = p[i];
         }
     }
@@ -213,7 +215,7 @@ abstract contract ModelVerifierSuite is Test {
     // ----- rejections -----
 
     function test_flippedProofByteRejected() public view {
-        for (uint256 i = 0; i < 256; i++) {
+        for (uint256 i = 0; i < proof.length; i++) {
             bytes memory p = bytes.concat(proof);
             p[i] = bytes1(uint8(p[i]) ^ 0x01);
             assertFalse(verified(p, pub), "flipped bit accepted by verifyProof");
@@ -275,11 +277,14 @@ abstract contract ModelVerifierSuite is Test {
         assertFalse(typedVerified(typedWithProof(p)), "A off curve, typed");
         p = setWord(setWord(proof, 0xc0, 1), 0xe0, 3);
         assertFalse(verified(p, pub), "C off curve");
+        p = setWord(setWord(proof, 0x100, 1), 0x120, 3);
+        assertFalse(verified(p, pub), "D off curve");
+        assertFalse(typedVerified(typedWithProof(p)), "D off curve, typed");
         p = setWord(proof, 0x40, 1);
         assertFalse(verified(p, pub), "B off curve");
         assertFalse(typedVerified(typedWithProof(p)), "B off curve, typed");
         assertFalse(verified(setWord(proof, 0x20, word(proof, 0x20) + P), pub), "A.y + p");
-        assertFalse(verified(new bytes(256), pub), "all zero");
+        assertFalse(verified(new bytes(proof.length), pub), "all zero");
     }
 
     // ----- what a rejection costs (forwarded gas by default; the capped verifier) -----
@@ -335,11 +340,12 @@ abstract contract ModelVerifierSuite is Test {
         assertGt(used, 29_000_000);
     }
 
-    /// With the EIP-1108 caps, the failing pairing burns at most PAIRING_GAS (200k).
+    /// With the EIP-1108 caps, the failing pairing burns at most PAIRING_GAS (250k for the five
+    /// pairs of a two-round proof).
     function test_cappedBOutsideG2CostsBoundedGas() public {
         uint256 used = rejectionGas(capped, outsideG2, pub, 30_000_000);
         emit log_named_uint("capped: gas, B outside G2 (30M limit)", used);
-        assertLt(used, 240_000 + 10_000 * pub.length);
+        assertLt(used, 290_000 + 10_000 * pub.length);
         assertEq(rejectionGas(capped, outsideG2, pub, 1_000_000), used, "1M limit");
     }
 
@@ -362,7 +368,7 @@ abstract contract ModelVerifierSuite is Test {
 
     // ----- fuzz -----
 
-    function testFuzz_randomProofNeverVerifies(bytes32[8] memory words) public view {
+    function testFuzz_randomProofNeverVerifies(bytes32[10] memory words) public view {
         bytes memory p = abi.encodePacked(words);
         vm.assume(keccak256(p) != keccak256(proof));
         assertFalse(verified(p, pub));

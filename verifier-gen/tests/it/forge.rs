@@ -571,7 +571,7 @@ fn generated_verifier_passes_forge_tests() {
     let two_round_size = runtime_size(&root, two_round_contract);
     println!("{two_round_contract} runtime code size: {two_round_size} bytes");
     assert!(
-        two_round_size <= solidity::two_round_code_size_bound(&two_round.vk),
+        two_round_size <= solidity::two_round_code_size_bound(&two_round.vk, None),
         "the size bound is not an upper bound"
     );
 
