@@ -12,13 +12,15 @@ use sha3::{Digest, Sha3_256};
 use crate::quantize::QuantGraph;
 use crate::stage1::{Stage1Proof, model_id};
 use crate::wrap::groth16::{self, CommitKey, R1cs};
-use crate::wrap::{ProverKey, Scheme, WrapProof, two_round};
+use crate::wrap::{Scheme, two_round};
 
 pub const MODEL_FILE: &str = "model.json";
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const ONNX_FILE: &str = "model.onnx";
 const PROOF_MAGIC: &[u8; 8] = b"ZKMLPRF1";
-const WRAP_MAGIC: &[u8; 8] = b"ZKMLWRP1";
+/// The one-round wrap's proofs, which zkml made before its wrap became two-round: recognised, to
+/// say so, and refused.
+const ONE_ROUND_MAGIC: &[u8; 8] = b"ZKMLWRP1";
 const TWO_ROUND_MAGIC: &[u8; 8] = b"ZKMLWRP2";
 pub const PK_FILE: &str = "pk.bin";
 pub const VK_FILE: &str = "vk.bin";
@@ -199,20 +201,17 @@ pub fn write_proof(path: &Path, proof: &Stage1Proof) -> Result<usize, ArtifactEr
 pub fn read_proof(path: &Path) -> Result<Stage1Proof, ArtifactError> {
     match read_any_proof(path)? {
         AnyProof::Stage1(p) => Ok(p),
-        AnyProof::Wrap(_) | AnyProof::TwoRound(_) => Err(ArtifactError::CorruptProof {
+        AnyProof::TwoRound(_) => Err(ArtifactError::CorruptProof {
             path: path.display().to_string(),
             reason: "it is a wrapped (Groth16) proof, not a stage-1 proof".into(),
         }),
     }
 }
 
-pub fn write_wrap_proof(path: &Path, proof: &WrapProof) -> Result<usize, ArtifactError> {
-    write_tagged(path, WRAP_MAGIC, proof)
-}
-
+/// A proof file's proof, of either kind.
+#[allow(clippy::large_enum_variant, reason = "one per proof file, moved into place once")]
 pub enum AnyProof {
     Stage1(Stage1Proof),
-    Wrap(WrapProof),
     TwoRound(two_round::Proof),
 }
 
@@ -220,7 +219,6 @@ pub enum AnyProof {
 pub fn write_any_proof(path: &Path, proof: &AnyProof) -> Result<usize, ArtifactError> {
     match proof {
         AnyProof::Stage1(p) => write_proof(path, p),
-        AnyProof::Wrap(p) => write_wrap_proof(path, p),
         AnyProof::TwoRound(p) => write_tagged(path, TWO_ROUND_MAGIC, p),
     }
 }
@@ -237,8 +235,12 @@ pub fn read_any_proof(path: &Path) -> Result<AnyProof, ArtifactError> {
     if let Some(body) = bytes.strip_prefix(PROOF_MAGIC.as_slice()) {
         return parse(body).map(AnyProof::Stage1).map_err(corrupt);
     }
-    if let Some(body) = bytes.strip_prefix(WRAP_MAGIC.as_slice()) {
-        return parse(body).map(AnyProof::Wrap).map_err(corrupt);
+    if bytes.starts_with(ONE_ROUND_MAGIC) {
+        return Err(corrupt(
+            "it is a one-round wrapped proof, from a zkml before the two-round wrap; this version proves and \
+             verifies two-round proofs only: prove again with keys from `zkml setup`"
+                .into(),
+        ));
     }
     if let Some(body) = bytes.strip_prefix(TWO_ROUND_MAGIC.as_slice()) {
         return parse(body).map(AnyProof::TwoRound).map_err(corrupt);
@@ -342,23 +344,23 @@ pub enum Provenance {
 
 /// Writes the keys of a setup: pk.bin and r1cs.bin (what proving reads), vk.bin and vk.json,
 /// which records the others' digests, the wrap they are for and where the keys came from.
-/// `ck` is a two-round key's commitment key (pk.bin then holds it after the proving key, and
-/// vk.bin `[δ₁]₂` after Groth16's verifying key), None for one-round keys. Returns pk.bin's size.
+/// pk.bin holds the proving key, then the round-1 commitment key `ck`; vk.bin Groth16's verifying
+/// key, then `[δ₁]₂`. Returns pk.bin's size.
 pub fn write_keys(
     dir: &Path,
     pk: &ProvingKey<Bn254>,
-    ck: Option<&CommitKey>,
+    ck: &CommitKey,
     r1cs: &R1cs,
     setup: &Provenance,
 ) -> Result<u64, ArtifactError> {
     let (pk_size, pk_digest) = write_hashed(&dir.join(PK_FILE), |w| {
         pk.serialize_uncompressed(&mut *w).map_err(|e| e.to_string())?;
-        ck.map_or(Ok(()), |ck| ck.serialize_uncompressed(w).map_err(|e| e.to_string()))
+        ck.serialize_uncompressed(w).map_err(|e| e.to_string())
     })?;
     let (_, r1cs) = write_hashed(&dir.join(R1CS_FILE), |w| r1cs.write(w).map_err(|e| e.to_string()))?;
     let (_, vk_digest) = write_hashed(&dir.join(VK_FILE), |w| {
         pk.vk.serialize_compressed(&mut *w).map_err(|e| e.to_string())?;
-        ck.map_or(Ok(()), |ck| ck.delta1_g2.serialize_compressed(w).map_err(|e| e.to_string()))
+        ck.delta1_g2.serialize_compressed(w).map_err(|e| e.to_string())
     })?;
     let files = KeyFiles { pk: pk_digest, r1cs, vk: vk_digest };
     let json = serde_json::to_string_pretty(&vk_json(&pk.vk, ck, &files, setup)).expect("json");
@@ -394,21 +396,16 @@ fn read_vk_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, Artifac
 }
 
 /// The verifying key in readable form, with the digests of the files proving reads.
-fn vk_json(
-    vk: &VerifyingKey<Bn254>,
-    ck: Option<&CommitKey>,
-    files: &KeyFiles,
-    setup: &Provenance,
-) -> serde_json::Value {
+fn vk_json(vk: &VerifyingKey<Bn254>, ck: &CommitKey, files: &KeyFiles, setup: &Provenance) -> serde_json::Value {
     use ark_ec::AffineRepr;
     let g1 = |p: &ark_bn254::G1Affine| serde_json::json!([p.x().map(|x| x.to_string()), p.y().map(|y| y.to_string())]);
     let g2 = |p: &ark_bn254::G2Affine| {
         let (x, y) = (p.x().unwrap_or_default(), p.y().unwrap_or_default());
         serde_json::json!({"x": [x.c0.to_string(), x.c1.to_string()], "y": [y.c0.to_string(), y.c1.to_string()]})
     };
-    let mut json = serde_json::json!({
+    serde_json::json!({
         "curve": "bn254",
-        "scheme": Scheme::of_key(ck.is_some()),
+        "scheme": Scheme::TwoRound,
         "alpha_g1": g1(&vk.alpha_g1),
         "beta_g2": g2(&vk.beta_g2),
         "gamma_g2": g2(&vk.gamma_g2),
@@ -416,67 +413,39 @@ fn vk_json(
         "ic": vk.gamma_abc_g1.iter().map(g1).collect::<Vec<_>>(),
         "sha3_256": files,
         "setup": setup,
-    });
-    if let Some(ck) = ck {
         // The seed c, the last public input, is derived: keccak256(tag, D, the others) mod r.
-        json["delta1_g2"] = g2(&ck.delta1_g2);
-    }
-    json
-}
-
-/// The keys proving reads, of the wrap vk.json names.
-#[allow(clippy::large_enum_variant, reason = "one per process, held by reference")]
-pub enum ProverKeys {
-    OneRound(ProverKey),
-    TwoRound(two_round::ProverKey),
-}
-
-impl ProverKeys {
-    /// The circuit's matrices.
-    pub fn r1cs(&self) -> &R1cs {
-        match self {
-            ProverKeys::OneRound(k) => &k.r1cs,
-            ProverKeys::TwoRound(k) => &k.r1cs,
-        }
-    }
-}
-
-/// A model's verifying key, of the wrap vk.json names.
-#[allow(clippy::large_enum_variant, reason = "one per process, held by reference")]
-pub enum VerifierKey {
-    OneRound(VerifyingKey<Bn254>),
-    TwoRound(two_round::VerifyingKey),
-}
-
-/// The wrap the keys in `dir` are for, as vk.json records it (one-round where it records none).
-pub fn scheme(dir: &Path) -> Result<Scheme, ArtifactError> {
-    #[derive(Deserialize)]
-    struct Recorded {
-        #[serde(default)]
-        scheme: Scheme,
-    }
-    read_vk_json::<Recorded>(dir).map(|r| r.scheme)
-}
-
-/// Reads DIR/vk.bin, validating every point, as the wrap vk.json names.
-pub fn read_verifier_key(dir: &Path) -> Result<VerifierKey, ArtifactError> {
-    let path = dir.join(VK_FILE);
-    Ok(match scheme(dir)? {
-        Scheme::OneRound => VerifierKey::OneRound(read_key(&path)?),
-        Scheme::TwoRound => VerifierKey::TwoRound(read_key(&path)?),
+        "delta1_g2": g2(&ck.delta1_g2),
     })
 }
 
-/// [`read_prover_keys`] for callers that handle one-round keys only.
-pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, ArtifactError> {
-    match read_prover_keys(dir, vk_pin)? {
-        ProverKeys::OneRound(key) => Ok(key),
-        ProverKeys::TwoRound(_) => Err(ArtifactError::Scheme {
+/// The kind of the keys in `dir`, as vk.json records it (one-round where it records none: keys
+/// from a zkml before the field).
+pub fn scheme(dir: &Path) -> Result<Scheme, ArtifactError> {
+    #[derive(Deserialize)]
+    struct Recorded {
+        scheme: Option<Scheme>,
+    }
+    read_vk_json::<Recorded>(dir).map(|r| r.scheme.unwrap_or(Scheme::OneRound))
+}
+
+/// Refuses keys of the one-round wrap, which zkml no longer proves nor verifies.
+fn check_two_round(dir: &Path, scheme: Scheme) -> Result<(), ArtifactError> {
+    match scheme {
+        Scheme::TwoRound => Ok(()),
+        found => Err(ArtifactError::Scheme {
             dir: dir.display().to_string(),
-            found: Scheme::TwoRound,
-            reason: "this step reads one-round keys only (make them with `zkml setup DIR --scheme one-round`)".into(),
+            found,
+            reason: "they are for the one-round wrap of an earlier zkml, whose proofs this version neither makes \
+                     nor verifies: run `zkml setup` on the directory again"
+                .into(),
         }),
     }
+}
+
+/// Reads DIR/vk.bin, validating every point.
+pub fn read_verifier_key(dir: &Path) -> Result<two_round::VerifyingKey, ArtifactError> {
+    check_two_round(dir, scheme(dir)?)?;
+    read_key(&dir.join(VK_FILE))
 }
 
 /// Reads what proving needs (pk.bin, r1cs.bin) and the verifying key they belong to (vk.bin),
@@ -487,7 +456,7 @@ pub fn read_prover_key(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKey, Ar
 /// ([`groth16::check_hiding`], [`groth16::check_commit_key`]). The keys come from whoever ran the
 /// setup, not from the prover, and a key made to leak looks valid: a wrong point is not only a
 /// proof that fails to verify.
-pub fn read_prover_keys(dir: &Path, vk_pin: Option<&str>) -> Result<ProverKeys, ArtifactError> {
+pub fn read_prover_keys(dir: &Path, vk_pin: Option<&str>) -> Result<two_round::ProverKey, ArtifactError> {
     read_prover_keys_recorded(dir, vk_pin).map(|(keys, _)| keys)
 }
 
@@ -499,15 +468,18 @@ pub struct KeysRecord {
 }
 
 /// [`read_prover_keys`], with what vk.json records of them (read once with the keys).
-pub fn read_prover_keys_recorded(dir: &Path, vk_pin: Option<&str>) -> Result<(ProverKeys, KeysRecord), ArtifactError> {
+pub fn read_prover_keys_recorded(
+    dir: &Path,
+    vk_pin: Option<&str>,
+) -> Result<(two_round::ProverKey, KeysRecord), ArtifactError> {
     #[derive(Deserialize)]
     struct Recorded {
         sha3_256: Option<KeyFiles>,
-        #[serde(default)]
-        scheme: Scheme,
+        scheme: Option<Scheme>,
         setup: Option<Provenance>,
     }
     let recorded = read_vk_json::<Recorded>(dir)?;
+    check_two_round(dir, recorded.scheme.unwrap_or(Scheme::OneRound))?;
     let Some(files) = recorded.sha3_256 else {
         return Err(ArtifactError::CorruptKey {
             path: dir.join(VK_JSON).display().to_string(),
@@ -516,7 +488,6 @@ pub fn read_prover_keys_recorded(dir: &Path, vk_pin: Option<&str>) -> Result<(Pr
                 .into(),
         });
     };
-    let two_round = recorded.scheme == Scheme::TwoRound;
     let hashed = |path: &Path, want: &str, got: String| -> Result<(), ArtifactError> {
         if got == want {
             return Ok(());
@@ -532,11 +503,7 @@ pub fn read_prover_keys_recorded(dir: &Path, vk_pin: Option<&str>) -> Result<(Pr
     let vk_bin = dir.join(VK_FILE);
     let ((vk, delta1_g2), got) = read_hashed(&vk_bin, |r| {
         let vk = VerifyingKey::<Bn254>::deserialize_compressed(&mut *r).map_err(|e| e.to_string())?;
-        let delta1 = if two_round {
-            Some(ark_bn254::G2Affine::deserialize_compressed(r).map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
+        let delta1 = ark_bn254::G2Affine::deserialize_compressed(r).map_err(|e| e.to_string())?;
         Ok((vk, delta1))
     })?;
     if let Some(pin) = vk_pin {
@@ -555,11 +522,7 @@ pub fn read_prover_keys_recorded(dir: &Path, vk_pin: Option<&str>) -> Result<(Pr
     let (pk_path, r1cs_path) = (dir.join(PK_FILE), dir.join(R1CS_FILE));
     let ((pk, ck), got) = read_hashed(&pk_path, |r| {
         let pk = ProvingKey::deserialize_with_mode(&mut *r, Compress::No, Validate::No).map_err(|e| e.to_string())?;
-        let ck = if two_round {
-            Some(CommitKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
+        let ck = CommitKey::deserialize_with_mode(r, Compress::No, Validate::No).map_err(|e| e.to_string())?;
         Ok((pk, ck))
     })?;
     hashed(&pk_path, &files.pk, got)?;
@@ -569,8 +532,8 @@ pub fn read_prover_keys_recorded(dir: &Path, vk_pin: Option<&str>) -> Result<(Pr
         path: pk_path.display().to_string(),
         reason: e.to_string(),
     };
-    r1cs.check_key(&pk, ck.as_ref()).map_err(foreign)?;
-    if pk.vk != vk || ck.as_ref().map(|ck| ck.delta1_g2) != delta1_g2 {
+    r1cs.check_key(&pk, Some(&ck)).map_err(foreign)?;
+    if pk.vk != vk || ck.delta1_g2 != delta1_g2 {
         return Err(ArtifactError::ForeignKey {
             path: pk_path.display().to_string(),
             reason: format!("its verifying key is not {} (the two come from different setups)", vk_bin.display()),
@@ -581,14 +544,8 @@ pub fn read_prover_keys_recorded(dir: &Path, vk_pin: Option<&str>) -> Result<(Pr
         reason: e.to_string(),
     };
     groth16::check_hiding(&pk).map_err(not_hiding)?;
-    let keys = match ck {
-        Some(ck) => {
-            groth16::check_commit_key(&ck).map_err(not_hiding)?;
-            ProverKeys::TwoRound(two_round::ProverKey { pk, ck, r1cs })
-        }
-        None => ProverKeys::OneRound(ProverKey { pk, r1cs }),
-    };
-    Ok((keys, KeysRecord { vk_digest: files.vk, setup: recorded.setup }))
+    groth16::check_commit_key(&ck).map_err(not_hiding)?;
+    Ok((two_round::ProverKey { pk, ck, r1cs }, KeysRecord { vk_digest: files.vk, setup: recorded.setup }))
 }
 
 /// Writes a (verifying) key compressed, with arkworks' canonical serialization.

@@ -84,13 +84,6 @@ enum Command {
         /// forge proofs; for development and tests only.
         #[arg(long)]
         dev_seed: Option<u64>,
-        /// The wrap to make keys for: two-round (UltraGroth: the model's values committed before
-        /// the circuit's challenges), the default, which every command, generated verifier, hook
-        /// and the demo take; or one-round, the earlier wrap, whose circuit decomposes and absorbs
-        /// the values (three times the constraints), kept until it is deleted. A ceremony's
-        /// contributions update both of a two-round key's secrets (δ and δ₁).
-        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::TwoRound)]
-        scheme: zkml::wrap::Scheme,
     },
     /// Prove one inference; writes PROOF and PROOF.output.json ({"output_data": [[...]]}).
     ///
@@ -204,10 +197,6 @@ enum Command {
         /// loading the keys, stage 1, the wrap and writing the proof file.
         #[arg(long)]
         wrap: bool,
-        /// With --wrap: the wrap to time (as `zkml setup --scheme`); a two-round wrap runs the
-        /// model (its `stage 1 s`), commits to it and proves stage 1 seeded inside the wrap.
-        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::TwoRound, requires = "wrap")]
-        scheme: zkml::wrap::Scheme,
     },
 }
 
@@ -246,9 +235,9 @@ enum SetupStep {
     /// Write the model's wrap circuit in iden3's .r1cs format, for snarkjs and the circom tools.
     ///
     /// `snarkjs zkey new OUT FILE.ptau` derives from it the verifying key `zkml setup DIR --ptau
-    /// FILE.ptau` does (of the same scheme): a second implementation to check ours against, and
-    /// a way to compare timings. snarkjs takes a two-round circuit's round-1 wires for plain
-    /// witnesses; its key equals the initial two-round key but for [δ₁]₂ (the generator, as δ).
+    /// FILE.ptau` does: a second implementation to check ours against, and a way to compare
+    /// timings. snarkjs takes the circuit's round-1 wires for plain witnesses; its key equals the
+    /// initial key but for [δ₁]₂ (the generator, as δ).
     ///
     /// Example: zkml setup r1cs build/model --out build/model.r1cs
     R1cs {
@@ -256,9 +245,6 @@ enum SetupStep {
         /// The .r1cs file to write.
         #[arg(long)]
         out: PathBuf,
-        /// The wrap whose circuit to write (as `zkml setup --scheme`).
-        #[arg(long, value_enum, default_value_t = zkml::wrap::Scheme::TwoRound)]
-        scheme: zkml::wrap::Scheme,
     },
     /// Check the ceremony in DIR from the start; prints the chain of contribution hashes.
     ///
@@ -321,8 +307,8 @@ fn setup_step(step: SetupStep) -> Result<()> {
             print_vk_digest(&dir)?;
             println!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash));
         }
-        SetupStep::R1cs { dir, out, scheme } => {
-            let constraints = zkml::setup::export_r1cs(&dir, &out, scheme)?;
+        SetupStep::R1cs { dir, out } => {
+            let constraints = zkml::setup::export_r1cs(&dir, &out)?;
             println!(
                 "wrote {} ({constraints} constraints, iden3 .r1cs) in {:.1} s",
                 out.display(),
@@ -411,17 +397,17 @@ fn run(cli: Cli) -> Result<()> {
             println!("max |difference|: {err:.5}");
         }
         Command::Setup { step: Some(step), .. } => setup_step(step)?,
-        Command::Setup { step: None, dir, ptau, dev_seed, scheme } => {
+        Command::Setup { step: None, dir, ptau, dev_seed } => {
             let Some(dir) = dir else { bail!("give the compiled model's directory") };
             let t = Instant::now();
             match (ptau, dev_seed) {
                 (Some(ptau), _) => {
                     let pb = progress("reading the Powers of Tau and deriving the keys");
-                    let start = zkml::setup::from_ptau(&dir, &ptau, scheme);
+                    let start = zkml::setup::from_ptau(&dir, &ptau);
                     pb.finish_and_clear();
                     let start = start?;
                     println!(
-                        "initial {scheme} keys written to {} in {:.1} s (pk {:.1} MB) from {} (power {} used, BLAKE2b {}{})",
+                        "initial keys written to {} in {:.1} s (pk {:.1} MB) from {} (power {} used, BLAKE2b {}{})",
                         dir.display(),
                         t.elapsed().as_secs_f64(),
                         start.pk_size as f64 / 1e6,
@@ -441,10 +427,10 @@ fn run(cli: Cli) -> Result<()> {
                         "WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production."
                     );
                     let pb = progress("generating Groth16 keys");
-                    let pk_size = zkml::setup::dev(&dir, seed, scheme);
+                    let pk_size = zkml::setup::dev(&dir, seed);
                     pb.finish_and_clear();
                     println!(
-                        "{scheme} keys written to {} in {:.1} s: pk {:.1} MB",
+                        "keys written to {} in {:.1} s: pk {:.1} MB",
                         dir.display(),
                         t.elapsed().as_secs_f64(),
                         pk_size? as f64 / 1e6
@@ -546,22 +532,9 @@ fn run(cli: Cli) -> Result<()> {
                     let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
                     (Some(q), Some(p.input), vec![])
                 }
-                wrapped => {
-                    let (valid, publics) = match (artifact::read_verifier_key(&dir)?, wrapped) {
-                        (artifact::VerifierKey::OneRound(vk), artifact::AnyProof::Wrap(w)) => {
-                            (zkml::wrap::verify(&vk, &w), w.public_inputs)
-                        }
-                        (artifact::VerifierKey::TwoRound(vk), artifact::AnyProof::TwoRound(w)) => {
-                            (zkml::wrap::two_round::verify(&vk, &w), w.public_inputs)
-                        }
-                        (_, w) => bail!(
-                            "the proof is invalid for these keys: it is a {} wrapped proof, and the keys in {} are {} \
-                             keys",
-                            if matches!(w, artifact::AnyProof::TwoRound(_)) { "two-round" } else { "one-round" },
-                            dir.display(),
-                            artifact::scheme(&dir)?
-                        ),
-                    };
+                artifact::AnyProof::TwoRound(w) => {
+                    let vk = artifact::read_verifier_key(&dir)?;
+                    let (valid, publics) = (zkml::wrap::two_round::verify(&vk, &w), w.public_inputs);
                     if publics.first() != Some(&c.id) {
                         bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
                     }
@@ -631,7 +604,7 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;
             }
         }
-        Command::Bench { models, reps, wrap, scheme } => {
+        Command::Bench { models, reps, wrap } => {
             if reps == 0 {
                 bail!("--reps must be at least 1");
             }
@@ -641,11 +614,7 @@ fn run(cli: Cli) -> Result<()> {
                 let c = Compiled::load(Path::new(dir))?;
                 let x = single_input(Path::new(input))?;
                 let pb = progress(&format!("{dir}: {}", if wrap { "setup, then stage 1 + wrap" } else { "stage 1" }));
-                let row = if wrap {
-                    pipeline::wrap_bench_row(&c, &x, reps, scheme)
-                } else {
-                    pipeline::bench_row(&c, &x, reps)
-                };
+                let row = if wrap { pipeline::wrap_bench_row(&c, &x, reps) } else { pipeline::bench_row(&c, &x, reps) };
                 pb.finish_and_clear();
                 println!("{}", row?);
             }

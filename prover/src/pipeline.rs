@@ -7,11 +7,11 @@ use anyhow::{Context, Result};
 
 use ark_std::UniformRand;
 
-use crate::artifact::{AnyProof, CalibrationReport, Compiled, ONNX_FILE, ProverKeys, Settings, TensorSettings};
+use crate::artifact::{AnyProof, CalibrationReport, Compiled, ONNX_FILE, Settings, TensorSettings};
 use crate::field::F;
 use crate::quantize::{QuantConfig, Role, calibrate, quantize};
 use crate::stage1::{Stage1Proof, model_id};
-use crate::wrap::{self, Scheme};
+use crate::wrap::two_round::{self, ProverKey};
 use crate::{artifact, lower, onnx, stage1};
 
 /// ONNX → float program → calibration → quantized graph, written to `out`.
@@ -176,53 +176,40 @@ pub struct Proved {
     pub output: Vec<i64>,
 }
 
-/// Proves `input` with the model's wrap keys (`zkml prove --wrap`): stage 1 then its wrap for
-/// one-round keys; the run, committed, then the seeded stage 1 inside the wrap for two-round keys.
-/// Fresh salts and blinding from the operating system's randomness.
-pub fn prove_wrapped(c: &Compiled, input: &[f64], context: F, keys: &ProverKeys) -> Result<Proved> {
+/// Proves `input` with the model's wrap keys (`zkml prove --wrap`): the run, committed, then the
+/// seeded stage 1 inside the wrap. Fresh salts and blinding from the operating system's
+/// randomness.
+pub fn prove_wrapped(c: &Compiled, input: &[f64], context: F, keys: &ProverKey) -> Result<Proved> {
     let salts = [F::rand(&mut rand::rngs::OsRng), F::rand(&mut rand::rngs::OsRng)];
     prove_wrapped_with(c, input, context, salts, keys, &mut || {})
 }
 
-/// [`prove_wrapped`] with the commitments' `salts`, calling `wrap_starts` once what precedes the
-/// wrap is done (the stage-1 proof, or the two-round wrap's run of the model): where `zkml bench`
-/// splits `stage 1 s` from `wrap s`.
+/// [`prove_wrapped`] with the commitments' `salts`, calling `wrap_starts` once the model's run is
+/// done: where `zkml bench` splits `stage 1 s` from `wrap s`.
 fn prove_wrapped_with(
     c: &Compiled,
     input: &[f64],
     context: F,
     salts: [F; 2],
-    keys: &ProverKeys,
+    key: &ProverKey,
     wrap_starts: &mut dyn FnMut(),
 ) -> Result<Proved> {
-    let mut rng = rand::rngs::OsRng;
-    Ok(match keys {
-        ProverKeys::OneRound(key) => {
-            let p = prove(c, input)?;
-            wrap_starts();
-            let w = wrap::prove(key, &c.graph, c.id, context, salts, &p, &mut rng)?;
-            Proved { proof: AnyProof::Wrap(w), salts: Some(salts), output: p.output }
-        }
-        ProverKeys::TwoRound(key) => {
-            let trace = c.graph.execute(input)?;
-            wrap_starts();
-            let w = wrap::two_round::prove(key, &c.graph, c.id, context, salts, &trace, &mut rng)?;
-            let output = c.graph.output_of(&trace.segments[c.graph.output]);
-            Proved { proof: AnyProof::TwoRound(w), salts: Some(salts), output }
-        }
-    })
+    let trace = c.graph.execute(input)?;
+    wrap_starts();
+    let w = two_round::prove(key, &c.graph, c.id, context, salts, &trace, &mut rand::rngs::OsRng)?;
+    let output = c.graph.output_of(&trace.segments[c.graph.output]);
+    Ok(Proved { proof: AnyProof::TwoRound(w), salts: Some(salts), output })
 }
 
-/// The wrap end to end, as `zkml setup --dev-seed 1 --scheme SCHEME` and `zkml prove --wrap` run
-/// it: the keys written to a scratch directory, then per repetition the keys loaded and checked,
-/// the model proved and wrapped, and the proof file written (`total`, from the input to the proof
-/// file). Medians. `stage 1 s` is the stage-1 proof of a one-round wrap; a two-round wrap commits
-/// to the model's run first (that run is its `stage 1 s`) and proves stage 1 seeded inside
-/// `wrap s`.
-pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize, scheme: Scheme) -> Result<String> {
+/// The wrap end to end, as `zkml setup --dev-seed 1` and `zkml prove --wrap` run it: the keys
+/// written to a scratch directory, then per repetition the keys loaded and checked, the model
+/// proved and wrapped, and the proof file written (`total`, from the input to the proof file).
+/// Medians. `stage 1 s` is the model's run, which the wrap commits to first; the seeded stage 1
+/// is proved inside `wrap s`.
+pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
     let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
     let t = Instant::now();
-    let pk_bytes = crate::setup::dev_keys(c, scratch.path(), 1, scheme)?;
+    let pk_bytes = crate::setup::dev_keys(c, scratch.path(), 1)?;
     let setup_s = t.elapsed().as_secs_f64();
     let (mut load, mut s1, mut wrapped, mut total) = (vec![], vec![], vec![], vec![]);
     let mut constraints = 0;
@@ -230,7 +217,7 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize, scheme: Scheme) 
         let t = Instant::now();
         let keys = artifact::read_prover_keys(scratch.path(), None)?;
         load.push(t.elapsed().as_secs_f64());
-        constraints = keys.r1cs().num_constraints();
+        constraints = keys.r1cs.num_constraints();
         let t1 = Instant::now();
         let mut t2 = t1;
         let proved =

@@ -11,13 +11,11 @@ use blake2::{Blake2b512, Digest};
 use rand::rngs::{OsRng, StdRng};
 use rand::{RngCore, SeedableRng};
 
-use crate::artifact::{self, ArtifactError, Compiled, PHASE2_FILE, Provenance, ProverKeys, VerifierKey};
-use crate::field::F;
-use crate::quantize::QuantGraph;
+use crate::artifact::{self, ArtifactError, Compiled, PHASE2_FILE, Provenance};
 use crate::wrap::groth16::R1cs;
 use crate::wrap::phase2::{self, Keys, Phase2Error, Record};
 use crate::wrap::ptau::{self, PtauError};
-use crate::wrap::{self, Scheme, WrapError};
+use crate::wrap::{self, WrapError};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -48,35 +46,25 @@ pub struct CeremonyStart {
     pub pk_size: u64,
 }
 
-/// Keys of the wrap `scheme` from `seed` (UNSAFE: whoever knows it can forge proofs); returns
-/// pk.bin's size.
-pub fn dev(dir: &Path, seed: u64, scheme: Scheme) -> Result<u64, SetupError> {
-    dev_keys(&Compiled::load(dir)?, dir, seed, scheme)
+/// Keys from `seed` (UNSAFE: whoever knows it can forge proofs); returns pk.bin's size.
+pub fn dev(dir: &Path, seed: u64) -> Result<u64, SetupError> {
+    dev_keys(&Compiled::load(dir)?, dir, seed)
 }
 
 /// [`dev`]'s keys for the compiled model `c`, written to `dir` (`zkml bench` writes them to a
 /// scratch directory).
-pub fn dev_keys(c: &Compiled, dir: &Path, seed: u64, scheme: Scheme) -> Result<u64, SetupError> {
-    let setup = Provenance::Dev { seed };
-    Ok(match scheme {
-        Scheme::OneRound => {
-            let (key, _) = wrap::dev_setup(&c.graph, c.id, seed)?;
-            artifact::write_keys(dir, &key.pk, None, &key.r1cs, &setup)?
-        }
-        Scheme::TwoRound => {
-            let (key, _) = wrap::two_round::dev_setup(&c.graph, c.id, seed)?;
-            artifact::write_keys(dir, &key.pk, Some(&key.ck), &key.r1cs, &setup)?
-        }
-    })
+pub fn dev_keys(c: &Compiled, dir: &Path, seed: u64) -> Result<u64, SetupError> {
+    let (key, _) = wrap::two_round::dev_setup(&c.graph, c.id, seed)?;
+    Ok(artifact::write_keys(dir, &key.pk, &key.ck, &key.r1cs, &Provenance::Dev { seed })?)
 }
 
-/// Writes the wrap circuit of `scheme` of the model in `dir` to `out` in iden3's `.r1cs` format,
-/// for snarkjs and the circom tools; returns its number of constraints. `snarkjs zkey new` on it
-/// derives the verifying key `from_ptau` does: for a two-round circuit too, whose round-1 wires
-/// snarkjs takes for plain witnesses, since the initial keys put them over δ₁ = 1 = δ.
-pub fn export_r1cs(dir: &Path, out: &Path, scheme: Scheme) -> Result<usize, SetupError> {
+/// Writes the wrap circuit of the model in `dir` to `out` in iden3's `.r1cs` format, for snarkjs
+/// and the circom tools; returns its number of constraints. `snarkjs zkey new` on it derives the
+/// verifying key `from_ptau` does: snarkjs takes the round-1 wires for plain witnesses, and the
+/// initial keys put them over δ₁ = 1 = δ.
+pub fn export_r1cs(dir: &Path, out: &Path) -> Result<usize, SetupError> {
     let c = Compiled::load(dir)?;
-    let r1cs = synthesize(&c.graph, c.id, scheme)?;
+    let r1cs = wrap::two_round::synthesize(&c.graph, c.id)?;
     let io = |error| SetupError::Io { path: out.display().to_string(), error };
     let mut w = std::io::BufWriter::new(std::fs::File::create(out).map_err(io)?);
     r1cs.write_iden3(&mut w).map_err(WrapError::from)?;
@@ -84,19 +72,11 @@ pub fn export_r1cs(dir: &Path, out: &Path, scheme: Scheme) -> Result<usize, Setu
     Ok(r1cs.num_constraints())
 }
 
-/// The wrap circuit of `scheme` for the model `g` with id `id`: what its keys are derived for.
-fn synthesize(g: &QuantGraph, id: F, scheme: Scheme) -> Result<R1cs, WrapError> {
-    match scheme {
-        Scheme::OneRound => wrap::synthesize(g, id),
-        Scheme::TwoRound => wrap::two_round::synthesize(g, id),
-    }
-}
-
-/// Keys of the wrap `scheme` in phase 2's initial state from the Powers-of-Tau file `ptau`, and
-/// the ceremony's record. Not safe until someone contributes.
-pub fn from_ptau(dir: &Path, ptau: &Path, scheme: Scheme) -> Result<CeremonyStart, SetupError> {
+/// Keys in phase 2's initial state from the Powers-of-Tau file `ptau`, and the ceremony's record.
+/// Not safe until someone contributes.
+pub fn from_ptau(dir: &Path, ptau: &Path) -> Result<CeremonyStart, SetupError> {
     let c = Compiled::load(dir)?;
-    let r1cs = synthesize(&c.graph, c.id, scheme)?;
+    let r1cs = wrap::two_round::synthesize(&c.graph, c.id)?;
     let power = r1cs.power().map_err(WrapError::from)?;
     let powers = read_ptau(ptau, power)?;
     let keys = phase2::initial_keys(&powers, &r1cs).map_err(Phase2Error::from)?;
@@ -136,8 +116,7 @@ pub fn beacon(dir: &Path, value: &[u8], iterations: u32) -> Result<[u8; 64], Set
 pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
     let c = Compiled::load(dir)?;
     let (ceremony, keys, r1cs, record) = Ceremony::load(dir)?;
-    let scheme = Scheme::of_key(keys.ck.is_some());
-    if r1cs != synthesize(&c.graph, c.id, scheme)? {
+    if r1cs != wrap::two_round::synthesize(&c.graph, c.id)? {
         return Err(SetupError::Mismatch(format!(
             "{}/r1cs.bin is not the wrap circuit of the model in {}",
             dir.display(),
@@ -154,12 +133,8 @@ pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
         )));
     }
     let hashes = phase2::verify(&powers, &r1cs, &keys, &record, &mut OsRng)?;
-    let vk_is_pks = match (artifact::read_verifier_key(dir)?, &keys.ck) {
-        (VerifierKey::OneRound(vk), None) => vk == keys.pk.vk,
-        (VerifierKey::TwoRound(vk), Some(ck)) => vk.groth16 == keys.pk.vk && vk.delta1_g2 == ck.delta1_g2,
-        _ => false,
-    };
-    if !vk_is_pks {
+    let vk = artifact::read_verifier_key(dir)?;
+    if vk.groth16 != keys.pk.vk || Some(vk.delta1_g2) != keys.ck.as_ref().map(|ck| ck.delta1_g2) {
         return Err(SetupError::Mismatch(format!("{}/vk.bin is not pk.bin's verifying key", dir.display())));
     }
     Ok(hashes)
@@ -238,10 +213,8 @@ impl Ceremony {
         let Some(Provenance::Ceremony { ptau_blake2b, hermez, contributions }) = artifact::read_provenance(dir)? else {
             return Err(SetupError::NotACeremony { dir: dir.display().to_string() });
         };
-        let (keys, r1cs) = match artifact::read_prover_keys(dir, None)? {
-            ProverKeys::OneRound(k) => (Keys { pk: k.pk, ck: None }, k.r1cs),
-            ProverKeys::TwoRound(k) => (Keys { pk: k.pk, ck: Some(k.ck) }, k.r1cs),
-        };
+        let k = artifact::read_prover_keys(dir, None)?;
+        let (keys, r1cs) = (Keys { pk: k.pk, ck: Some(k.ck) }, k.r1cs);
         let record = read_record(dir, &contributions)?;
         Ok((Ceremony { ptau_blake2b, hermez }, keys, r1cs, record))
     }
@@ -256,7 +229,11 @@ impl Ceremony {
             hermez: self.hermez.clone(),
             contributions: record.hashes().iter().map(hex::encode).collect(),
         };
-        let size = artifact::write_keys(tmp.path(), &keys.pk, keys.ck.as_ref(), r1cs, &setup)?;
+        // phase2 runs ceremonies of plain Groth16 keys too; a model's wrap keys have round 1.
+        let ck = keys.ck.as_ref().ok_or_else(|| {
+            SetupError::Mismatch(format!("the wrap circuit of {} has no round-1 wires", dir.display()))
+        })?;
+        let size = artifact::write_keys(tmp.path(), &keys.pk, ck, r1cs, &setup)?;
         artifact::write_key(&tmp.path().join(PHASE2_FILE), record)?;
         for f in [artifact::PK_FILE, artifact::R1CS_FILE, artifact::VK_FILE, PHASE2_FILE, artifact::VK_JSON] {
             std::fs::rename(tmp.path().join(f), dir.join(f))

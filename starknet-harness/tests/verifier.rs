@@ -318,13 +318,11 @@ fn ceremony_keys_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
     let (dir, c, samples) = compile(tmp.path(), "tiny_gemm", six_bits);
-    setup::from_ptau(&dir, &test_ptau(13), wrap::Scheme::TwoRound).unwrap();
+    setup::from_ptau(&dir, &test_ptau(13)).unwrap();
     setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
     setup::contribute(&dir, None).unwrap();
     setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
-    let artifact::ProverKeys::TwoRound(pk) = artifact::read_prover_keys(&dir, None).unwrap() else {
-        panic!("the ceremony made one-round keys")
-    };
+    let pk = artifact::read_prover_keys(&dir, None).unwrap();
     let p = prove(&c, &samples[0], &pk, 7, &mut StdRng::seed_from_u64(7));
     assert_eq!(
         zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &p.vk, p.delta1.as_ref(), false).unwrap(),

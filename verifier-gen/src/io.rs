@@ -32,7 +32,7 @@ pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
 }
 
 /// Reads a verifying key file: an ark-serialize compressed `VerifyingKey<Bn254>`, followed for a
-/// two-round key (`zkml setup --scheme two-round`'s vk.bin) by its compressed `[δ₁]₂`, returned
+/// two-round key (`zkml setup`'s vk.bin) by its compressed `[δ₁]₂`, returned
 /// beside it. Points are checked on the curve and in their subgroups; anything else after the
 /// key is refused.
 pub fn load_key(path: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>)> {

@@ -83,8 +83,8 @@ impl VerifierKey {
         Ok(k)
     }
 
-    /// DIR's keys, either kind ([`crate::model::load_dir`]), with the model's layout; not
-    /// checked for safety ([`Self::load`] does that).
+    /// DIR's keys ([`crate::model::load_dir`]), with the model's layout; not checked for safety
+    /// ([`Self::load`] does that).
     pub fn load_dir(dir: &Path) -> Result<Self> {
         let (vk, delta1, layout) = crate::model::load_dir(dir)?;
         Ok(VerifierKey { vk, delta1, layout: Some(layout), note: None })
@@ -93,16 +93,6 @@ impl VerifierKey {
     /// Which wrap this key is for.
     pub fn scheme(&self) -> Scheme {
         Scheme::of_key(self.delta1.is_some())
-    }
-
-    /// An error naming both schemes unless a proof of `proof`'s scheme is this key's.
-    pub fn check_kind(&self, proof: Scheme) -> Result<()> {
-        ensure!(
-            self.scheme() == proof,
-            "a {proof} proof, but {} keys: prove with these keys (zkml prove --wrap) for a proof they verify",
-            self.scheme()
-        );
-        Ok(())
     }
 
     /// The public inputs a proof comes with: the key's, less a two-round key's seed (derived).

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use zkml_verifier_gen::calldata::ProofWords;
 use zkml_verifier_gen::keys::VerifierKey;
 use zkml_verifier_gen::{calldata, io, solidity, starknet};
 
@@ -40,7 +39,7 @@ Examples:
 A model directory holds vk.bin and settings.json; its PROOF is a wrap proof file (zkml prove
 --wrap). A VK_FILE is an ark-serialize compressed Groth16 VerifyingKey<Bn254>, and its PROOF an
 ark-serialize compressed Proof<Bn254> with --public-inputs. `solidity`, `starknet` and `hooks`
-also take two-round keys (a directory set up with `zkml setup --scheme two-round`, or its vk.bin:
+also take two-round keys (a directory set up with `zkml setup`, or its vk.bin:
 the VerifyingKey followed by its compressed [δ₁]₂): their verifiers take proofs with D (320
 bytes in Solidity) and derive the seed themselves.";
 
@@ -190,39 +189,10 @@ fn print_code_hash(solc: Option<&Path>, name: &str, src: String) -> Result<()> {
     Ok(())
 }
 
-/// A wrapped proof file's proof, of either wrap, with its public inputs.
-enum Wrapped {
-    OneRound(zkml::wrap::WrapProof),
-    TwoRound(zkml::wrap::two_round::Proof),
-}
-
-impl ProofWords for Wrapped {
-    fn words(&self) -> Vec<[u8; 32]> {
-        match self {
-            Wrapped::OneRound(w) => w.proof.words(),
-            Wrapped::TwoRound(w) => w.proof.words(),
-        }
-    }
-}
-
-impl Wrapped {
-    fn scheme(&self) -> zkml::wrap::Scheme {
-        zkml::wrap::Scheme::of_key(matches!(self, Wrapped::TwoRound(_)))
-    }
-
-    fn public_inputs(&self) -> &[ark_bn254::Fr] {
-        match self {
-            Wrapped::OneRound(w) => &w.public_inputs,
-            Wrapped::TwoRound(w) => &w.public_inputs,
-        }
-    }
-}
-
 /// The wrapped proof in the proof file `path`; a clear error for a stage-1 proof.
-fn wrapped_proof(path: &Path) -> Result<Wrapped> {
+fn wrapped_proof(path: &Path) -> Result<zkml::wrap::two_round::Proof> {
     match zkml::artifact::read_any_proof(path)? {
-        zkml::artifact::AnyProof::Wrap(w) => Ok(Wrapped::OneRound(w)),
-        zkml::artifact::AnyProof::TwoRound(w) => Ok(Wrapped::TwoRound(w)),
+        zkml::artifact::AnyProof::TwoRound(w) => Ok(w),
         zkml::artifact::AnyProof::Stage1(_) => bail!(
             "{} is a stage-1 proof; the on-chain verifier needs a wrapped one (zkml prove --wrap)",
             path.display()
@@ -250,18 +220,17 @@ fn main() -> Result<()> {
             }
             let w = wrapped_proof(&proof)?;
             let k = VerifierKey::load_dir(&vk)?;
-            k.check_kind(w.scheme())?;
             let layout = k.layout.context("a model directory has a layout")?;
-            let publics = w.public_inputs();
+            let publics = &w.public_inputs;
             let cd = if verify_proof || compact {
                 layout.typed_words(publics)?; // same model, same layout
                 if compact {
-                    calldata::verify_compact_calldata(&w, publics, 1)
+                    calldata::verify_compact_calldata(&w.proof, publics, 1)
                 } else {
-                    calldata::verify_proof_calldata(&w, publics)
+                    calldata::verify_proof_calldata(&w.proof, publics)
                 }
             } else {
-                layout.typed_calldata(&w, publics)?
+                layout.typed_calldata(&w.proof, publics)?
             };
             println!("0x{}", hex::encode(cd));
         }
@@ -296,20 +265,14 @@ fn main() -> Result<()> {
             if !dir.is_dir() {
                 bail!("{} is not a compiled model directory", dir.display());
             }
-            // The proof's kind picks the keys: a two-round proof needs the directory's two-round keys.
             let w = wrapped_proof(&proof)?;
             let k = VerifierKey::load_dir(&dir)?;
-            k.check_kind(w.scheme())?;
             let layout = k.layout.as_ref().context("a model directory has a layout")?;
-            layout.typed_words(w.public_inputs())?; // same model, same layout
-            if w.public_inputs().len() != k.num_public() {
-                bail!("the proof has {} public inputs, the key {}", w.public_inputs().len(), k.num_public());
+            layout.typed_words(&w.public_inputs)?; // same model, same layout
+            if w.public_inputs.len() != k.num_public() {
+                bail!("the proof has {} public inputs, the key {}", w.public_inputs.len(), k.num_public());
             }
-            let spec = k.starknet_spec();
-            let felts = match &w {
-                Wrapped::OneRound(w) => starknet::calldata(&spec, &w.proof, &w.public_inputs)?,
-                Wrapped::TwoRound(w) => starknet::calldata(&spec, &w.proof, &w.public_inputs)?,
-            };
+            let felts = starknet::calldata(&k.starknet_spec(), &w.proof, &w.public_inputs)?;
             println!("{}", serde_json::to_string(&felts)?);
         }
         Command::Hooks { dir, oracle, erc8004, x402, out, name, decimals, description, allow_dev_keys } => {

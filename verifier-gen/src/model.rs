@@ -103,10 +103,11 @@ fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
     Ok((layout, vk_path))
 }
 
-/// DIR's keys as `zkml compile` + `zkml setup` leave them: vk.bin (Groth16's verifying key, and
-/// a two-round key's `[δ₁]₂` after it) and settings.json's layout, checked against each other
-/// and against the scheme vk.json records. Without vk.json (nothing records where the keys came
-/// from) vk.bin's shape gives the scheme.
+/// DIR's keys as `zkml compile` + `zkml setup` leave them: vk.bin (Groth16's verifying key, then
+/// `[δ₁]₂`) and settings.json's layout, checked against each other and against the scheme
+/// vk.json records. Without vk.json (nothing records where the keys came from) vk.bin's shape
+/// gives the scheme. Keys of the one-round wrap of an earlier zkml are refused: no zkml proves
+/// with them any more.
 pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>, ModelLayout)> {
     let (layout, vk_path) = read_layout(dir)?;
     let (vk, delta1) = crate::io::load_key(&vk_path)?;
@@ -121,6 +122,13 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>, Mo
             vk_path.display(),
         );
     }
+    ensure!(
+        shape == Scheme::TwoRound,
+        "{} holds one-round keys, of the wrap of an earlier zkml, which no longer proves with them: run `zkml \
+         setup` on {} again",
+        vk_path.display(),
+        dir.display()
+    );
     layout.check_vk(&vk, shape)?;
     Ok((vk, delta1, layout))
 }

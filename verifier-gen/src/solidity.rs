@@ -209,8 +209,8 @@ pub fn render_with(
     render_key(vk, None, contract_name, layout, gas, unsafe_keys)
 }
 
-/// The verifier of a two-round (UltraGroth) key, Groth16's `vk` and `[δ₁]₂` (`zkml setup --scheme
-/// two-round`): as [`render_with`], with proofs of 10 words (A, B, C, D) and the seed, the key's
+/// The verifier of a two-round (UltraGroth) key, Groth16's `vk` and `[δ₁]₂` (`zkml setup`): as
+/// [`render_with`], with proofs of 10 words (A, B, C, D) and the seed, the key's
 /// last public input, derived in the contract as `zkml::wrap::groth16::challenge` derives it
 /// (callers give the other public inputs, and the typed entry point the model's values).
 ///

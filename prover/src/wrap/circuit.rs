@@ -1,28 +1,19 @@
-//! The stage-1 verifier as an R1CS circuit, step for step the native `stage1::protocol` (same
-//! transcript, same order of messages and challenges), in one of two bindings ([`Binding`]):
-//!
-//! - `Absorbed` (today's one-round wrap, `super::prove`): public inputs `[model id, context,
-//!   packed input…, packed output…]`. Packing is a linear combination here, so it only binds the
-//!   values if each value fits its slot: every packed value is decomposed into its slot's bits
-//!   before it is absorbed — checks that do not depend on any challenge, as the soundness of
-//!   Fiat–Shamir inside the circuit needs.
-//! - `Committed` (the two-round wrap, `super::two_round`): the native protocol's seeded form
-//!   (`Binding::Seed`), public inputs `[model id, context, packed input…, packed output…, c]`.
-//!   The first witness wires are every segment's sent values, unpacked (values wider than a range
-//!   limb as their limbs), and the range tables' multiplicities. The proof commits to them (D)
-//!   before `c = H(D, public inputs)` is drawn, so the transcript starts from `c` instead of
-//!   absorbing the advice, and every range is a LogUp lookup drawn after the values are fixed:
-//!   one inverse per value (or limb) and two constraints per table row, instead of a bit
-//!   decomposition and a Poseidon absorption per value.
-//!
-//! The advice, the multiplicities and every prover message are private witnesses in both.
+//! The stage-1 verifier as an R1CS circuit, step for step the native `stage1::protocol` in its
+//! seeded form (`stage1::Binding::Seed`: same transcript, same order of messages and
+//! challenges), for the two-round wrap (`super::two_round`). Public inputs: `[model id, context,
+//! packed input…, packed output…, c]`. The first witness wires are every segment's sent values,
+//! unpacked (values wider than a range limb as their limbs), and the range tables'
+//! multiplicities. The proof commits to them (D) before `c = H(D, public inputs)` is drawn, so the
+//! transcript starts from `c` instead of absorbing the advice, and every range is a LogUp lookup
+//! drawn after the values are fixed: one inverse per value (or limb) and two constraints per
+//! table row, where a one-round circuit would pay a bit decomposition and a Poseidon absorption
+//! per value. The multiplicities and every prover message are private witnesses.
 
 use std::collections::HashMap;
 
 use ark_ff::{Field, One};
 use ark_r1cs_std::GR1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
-use ark_r1cs_std::boolean::Boolean;
 use ark_r1cs_std::eq::EqGadget;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
@@ -32,7 +23,7 @@ use crate::field::{F, fe};
 use crate::pack::{offset, slots};
 use crate::program::{Kind, NodeId, SegId};
 use crate::quantize::{QuantGraph, Role};
-use crate::stage1::{PROTOCOL_LABEL, Stage1Proof, is_private, layout, packed_segments, segments};
+use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments};
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
 
@@ -45,8 +36,8 @@ pub struct Witness {
     pub segments: Vec<Vec<i64>>,
     /// Packed sent values of every segment, in layout order.
     pub packed: Vec<Vec<F>>,
-    /// The two-round wrap's challenge seed `c` and the messages of the stage-1 proof seeded with
-    /// it (empty while only round 1 is computed); unused by the one-round wrap.
+    /// The challenge seed `c` and the messages of the stage-1 proof seeded with it (empty while
+    /// only round 1 is computed).
     pub seed: F,
     pub messages: Vec<F>,
     /// Salts of the input's and the output's commitments (used when `hashed`).
@@ -54,13 +45,7 @@ pub struct Witness {
 }
 
 impl Witness {
-    /// The one-round wrap's witness: a standalone stage-1 proof's values and messages.
-    pub fn from_proof(g: &QuantGraph, proof: &Stage1Proof, salts: [F; 2]) -> Result<Self, crate::channel::VerifyError> {
-        let (segments, packed) = segments(g, proof)?;
-        Ok(Witness { segments, packed, seed: F::from(0u64), messages: proof.messages.clone(), salts })
-    }
-
-    /// The two-round wrap's witness of round 1, from a model's segment values
+    /// The witness of round 1, from a model's segment values
     /// (`Trace::segments`); refuses values that do not fit their segment's slots.
     pub fn from_run(g: &QuantGraph, segments: Vec<Vec<i64>>, salts: [F; 2]) -> Result<Self, crate::pack::PackError> {
         let packed = packed_segments(g, &segments)?;
@@ -81,16 +66,7 @@ impl Witness {
     }
 }
 
-/// How the circuit binds the advice before the challenges that depend on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binding {
-    /// One-round Groth16: the advice bit-decomposed, packed and absorbed by the transcript.
-    Absorbed,
-    /// Two-round Groth16: the advice is the round-1 wires, committed in D before the seed.
-    Committed(Part),
-}
-
-/// How much of a two-round circuit to synthesize.
+/// How much of the circuit to synthesize.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
     /// Only the round-1 wires: what the prover commits to before the seed exists.
@@ -103,11 +79,11 @@ pub struct WrapCircuit<'a> {
     pub id: F,
     pub context: F,
     pub witness: Option<&'a Witness>,
-    pub binding: Binding,
+    pub part: Part,
 }
 
 /// The public inputs of a wrap proof in circuit order (`super::public_layout`), without the
-/// two-round wrap's seed (what the seed is hashed from).
+/// seed (what the seed is hashed from).
 pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
     let mut out = vec![];
     for e in super::public_layout(g) {
@@ -220,25 +196,16 @@ impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
             let _ = context.square()?;
             Ok(id)
         };
-        match self.binding {
-            Binding::Absorbed => {
-                let id = statement(&cs)?;
-                gd.t.absorb(&[id])?;
-                gd.statement_and_advice()?;
-            }
-            Binding::Committed(part) => {
-                // Round 1 first: the first witness wires are the ones D commits to.
-                gd.round1()?;
-                if part == Part::Round1 {
-                    return Ok(());
-                }
-                let id = statement(&cs)?;
-                gd.statement()?;
-                let seed = V::new_input(cs.clone(), || gd.w.map(|w| w.seed).map_or_else(missing, Ok))?;
-                gd.t.absorb(&[id])?;
-                gd.t.absorb(&[seed])?;
-            }
+        // Round 1 first: the first witness wires are the ones D commits to.
+        gd.round1()?;
+        if self.part == Part::Round1 {
+            return Ok(());
         }
+        let id = statement(&cs)?;
+        gd.statement()?;
+        let seed = V::new_input(cs.clone(), || gd.w.map(|w| w.seed).map_or_else(missing, Ok))?;
+        gd.t.absorb(&[id])?;
+        gd.t.absorb(&[seed])?;
         gd.logup()?;
         for rq in &g.requants {
             let rho = gd.challenges(g.nodes[rq.z].log_len as usize)?;
@@ -277,55 +244,6 @@ impl Gadget<'_> {
 
     fn challenges(&mut self, n: usize) -> Result<Vec<V>, SynthesisError> {
         (0..n).map(|_| self.t.challenge()).collect()
-    }
-
-    /// Step 1: every segment's sent values as bits, packed and absorbed (public ones equal to
-    /// their public inputs), in layout order; padded positions are constants.
-    fn statement_and_advice(&mut self) -> Result<(), SynthesisError> {
-        let (order, _) = layout(self.g);
-        let mut publics: Vec<(usize, Vec<V>)> = vec![];
-        for (k, &(s, _)) in order.iter().enumerate() {
-            let seg = &self.g.segments[s];
-            let sent = seg.sent_positions();
-            let off = offset(seg.bits, seg.signed);
-            let mut values = vec![];
-            let mut felts = vec![];
-            for chunk in sent.chunks(slots(seg.bits)) {
-                let mut felt = vec![];
-                for (i, &p) in chunk.iter().enumerate() {
-                    let mut value = vec![V::constant(-fe(off))];
-                    for b in 0..seg.bits {
-                        let w = self.w;
-                        let bit = Boolean::new_witness(self.cs.clone(), || match w {
-                            Some(w) => Ok((w.segments[s][p] + off) >> b & 1 == 1),
-                            None => missing(),
-                        })?;
-                        let bv = V::from(bit);
-                        value.push(bv.clone() * fe(1i64 << b));
-                        felt.push(bv * F::from(2u64).pow([(i as u32 * seg.bits + b) as u64]));
-                    }
-                    values.push(value.iter().sum::<V>());
-                }
-                felts.push(felt.iter().sum::<V>());
-            }
-            let mut full: Vec<V> = vec![V::constant(fe(seg.pad.unwrap_or(0))); seg.len()];
-            for (p, v) in sent.into_iter().zip(values) {
-                full[p] = v;
-            }
-            self.segs[s] = full;
-            self.t.absorb(&felts)?;
-            if !is_private(seg.role) {
-                publics.push((k, felts));
-            }
-        }
-        // Public inputs after the model id and the context, as `public_layout` orders them.
-        for e in super::public_layout(self.g) {
-            let (PublicKind::Packed(s) | PublicKind::Commitment(s)) = e.kind else { continue };
-            let k = order.iter().position(|&(x, _)| x == s).expect("laid out");
-            let felts = &publics.iter().find(|(j, _)| *j == k).expect("a public segment").1;
-            self.public(e.kind, s, felts)?;
-        }
-        Ok(())
     }
 
     fn wire(&self, value: impl FnOnce(&Witness) -> i64) -> Result<V, SynthesisError> {

@@ -1,6 +1,4 @@
-//! The two-round wrap, beside today's one-round wrap (`super::prove`) until it replaces it: the
-//! stage-1 verifier's circuit in its `Committed` binding (`super::circuit`), proved with
-//! two-round (UltraGroth) Groth16 (`super::groth16`). The proof commits to the advice (D) before
+//! The wrap: the stage-1 verifier's circuit (`super::circuit`), proved with two-round (UltraGroth) Groth16 (`super::groth16`). The proof commits to the advice (D) before
 //! the challenge seed `c = H(tag, D, public inputs)` that the circuit's transcript starts from,
 //! so the circuit neither decomposes nor absorbs the advice: its ranges are LogUp lookups. Keys
 //! are per model; the proof is 160 bytes compressed (A, B, C and D).
@@ -14,7 +12,7 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
 
 use super::WrapError;
-use super::circuit::{Binding, Part, Witness, WrapCircuit, public_inputs};
+use super::circuit::{Part, Witness, WrapCircuit, public_inputs};
 use super::groth16::{self, CommitKey, R1cs, TwoRoundProof};
 use crate::channel::VerifyError;
 use crate::field::F;
@@ -68,7 +66,7 @@ impl Proof {
 
 /// The two-round circuit of `g`: without a witness for key generation, with one for proving.
 fn circuit<'a>(g: &'a QuantGraph, id: F, context: F, witness: Option<&'a Witness>, part: Part) -> WrapCircuit<'a> {
-    WrapCircuit { graph: g, id, context, witness, binding: Binding::Committed(part) }
+    WrapCircuit { graph: g, id, context, witness, part }
 }
 
 /// The two-round wrap circuit's matrices for the model `g` with id `id` (its round-1 wires
@@ -93,7 +91,7 @@ pub fn dev_setup(g: &QuantGraph, id: F, seed: u64) -> Result<(ProverKey, Verifyi
 /// element the caller binds into the proof (an oracle round, a request id); `salts` salt the
 /// commitments of `hashed` input and output. A run that is not the model's is an error naming the
 /// unsatisfied constraint. The proof is returned only once it verifies under the key's verifying
-/// key (`WrapError::KeyRejectsItsProof` otherwise: see `super::prove`).
+/// key (`WrapError::KeyRejectsItsProof` otherwise).
 pub fn prove<R: RngCore + CryptoRng>(
     key: &ProverKey,
     g: &QuantGraph,

@@ -346,13 +346,12 @@ fn last_line(log: &str) -> String {
 }
 
 /// The verifying key snarkjs (a second implementation) derives from `ptau` for the model in
-/// `model`: `zkml setup r1cs --scheme SCHEME` writes its wrap circuit as an iden3 .r1cs, then
-/// `snarkjs zkey new` and `zkey export verificationkey`.
-fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path, scheme: &str) -> ark_groth16::VerifyingKey<Bn254> {
+/// `model`: `zkml setup r1cs` writes its wrap circuit as an iden3 .r1cs (the round-1 wires as plain
+/// witnesses), then `snarkjs zkey new` and `zkey export verificationkey`.
+fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path) -> ark_groth16::VerifyingKey<Bn254> {
     use std::str::FromStr;
     let (r1cs, zkey, json) = (tmp.join("wrap.r1cs"), tmp.join("wrap.zkey"), tmp.join("vk.json"));
-    let (ok, log) =
-        zkml(&["setup", "r1cs", model.to_str().unwrap(), "--out", r1cs.to_str().unwrap(), "--scheme", scheme]);
+    let (ok, log) = zkml(&["setup", "r1cs", model.to_str().unwrap(), "--out", r1cs.to_str().unwrap()]);
     assert!(ok && log.contains("constraints, iden3 .r1cs"), "{log}");
     let snarkjs = |args: &[&Path]| {
         let o = std::process::Command::new(crate::models::repo_root().join("node_modules/.bin/snarkjs"))
@@ -379,6 +378,12 @@ fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path, scheme: &str) -> ar
     }
 }
 
+/// A ceremony through the binary: the initial keys are snarkjs's for the same circuit (its
+/// round-1 wires plain witnesses) with [δ₁]₂ = [δ]₂ = the generator; each contribution and the
+/// beacon move δ and δ₁; `setup verify` checks the chain against the ptau, and refuses another
+/// ptau file and a record that is not vk.json's; the keys prove without the warning unsafe keys
+/// get. A ptau of too small a power, a contribution before the setup and one on dev keys are
+/// refused, saying what to do.
 #[test]
 fn cli_ceremony_then_prove_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
@@ -388,14 +393,13 @@ fn cli_ceremony_then_prove_and_verify() {
     let p = ptau.to_str().unwrap();
     let (ok, log) = zkml(&["setup", "contribute", d]);
     assert!(!ok && log.contains("run `zkml setup`"), "{log}");
-    let (ok, log) = zkml(&["setup", d, "--ptau", snarkjs_ptau().to_str().unwrap(), "--scheme", "one-round"]);
+    let (ok, log) = zkml(&["setup", d, "--ptau", snarkjs_ptau().to_str().unwrap()]);
     assert!(!ok && log.contains("needs a ptau of power 13"), "{log}");
-    let (ok, log) = zkml(&["setup", d, "--ptau", p, "--scheme", "one-round"]);
+    let (ok, log) = zkml(&["setup", d, "--ptau", p]);
     assert!(ok && log.contains("NOT safe") && log.contains("power 13 used"), "{log}");
-    assert_eq!(
-        snarkjs_initial_vk(tmp.path(), &model, &ptau, "one-round"),
-        zkml::artifact::read_key(&model.join("vk.bin")).unwrap()
-    );
+    let initial: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
+    assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau), initial.groth16);
+    assert_eq!(initial.delta1_g2, initial.groth16.delta_g2);
 
     let (ok, log) = zkml(&["setup", "contribute", d, "--entropy", "the first contributor's text"]);
     assert!(ok, "{log}");
@@ -413,12 +417,16 @@ fn cli_ceremony_then_prove_and_verify() {
         assert!(log.contains(&format!("contribution {}: {h}", i + 1)), "{log}");
     }
     let vk: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("vk.json")).unwrap()).unwrap();
-    assert_eq!(vk["setup"]["kind"], "ceremony");
+    assert_eq!(
+        (&vk["scheme"], &vk["setup"]["kind"]),
+        (&serde_json::json!("two_round"), &serde_json::json!("ceremony"))
+    );
     assert_eq!(vk["setup"]["contributions"], serde_json::json!([first, second, beacon]));
-    // What zkml-gen checks before it renders a verifier: the record's chain ends at vk.bin's δ.
-    let key: ark_groth16::VerifyingKey<Bn254> = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
+    assert_ne!(vk["delta1_g2"], vk["delta_g2"]);
+    // What zkml-gen checks before it renders a verifier: the record's chains end at vk.bin's δ and δ₁.
+    let key: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
     assert!(matches!(
-        zkml::setup::trust(&model, &key, None).unwrap(),
+        zkml::setup::trust(&model, &key.groth16, Some(&key.delta1_g2)).unwrap(),
         zkml::setup::Trust::Ceremony { contributions: 3 }
     ));
 
@@ -443,45 +451,4 @@ fn cli_ceremony_then_prove_and_verify() {
     assert!(ok, "{log}");
     let (ok, log) = zkml(&["setup", "contribute", d]);
     assert!(!ok && log.contains("development setup, not a ceremony"), "{log}");
-}
-
-/// The same ceremony through the binary for two-round keys (the default): the initial keys are
-/// snarkjs's for the same circuit (its round-1 wires plain witnesses) with [δ₁]₂ = [δ]₂ = the
-/// generator, the keys' δ and δ₁ both move, `setup verify` checks the chain, and the keys prove
-/// without the warning unsafe keys get.
-#[test]
-fn cli_two_round_ceremony_then_prove_and_verify() {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = tiny_model(tmp.path());
-    let d = model.to_str().unwrap();
-    let ptau = snarkjs_ptau_of(13);
-    let p = ptau.to_str().unwrap();
-    let (ok, log) = zkml(&["setup", d, "--ptau", p]);
-    assert!(ok && log.contains("NOT safe"), "{log}");
-    let initial: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
-    assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau, "two-round"), initial.groth16);
-    assert_eq!(initial.delta1_g2, initial.groth16.delta_g2);
-    let (ok, log) = zkml(&["setup", "contribute", d]);
-    assert!(ok, "{log}");
-    let (ok, log) = zkml(&["setup", "beacon", d, "--hash", "0x0011", "--iterations", "2"]);
-    assert!(ok, "{log}");
-    let (ok, log) = zkml(&["setup", "verify", d, "--ptau", p]);
-    assert!(ok && log.contains("contribution 2: "), "{log}");
-    let vk: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("vk.json")).unwrap()).unwrap();
-    assert_eq!(
-        (&vk["scheme"], &vk["setup"]["kind"]),
-        (&serde_json::json!("two_round"), &serde_json::json!("ceremony"))
-    );
-    assert_ne!(vk["delta1_g2"], vk["delta_g2"]);
-    // What zkml-gen checks before it renders a verifier: the record's chains end at vk.bin's δ and δ₁.
-    let key: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
-    assert!(matches!(
-        zkml::setup::trust(&model, &key.groth16, Some(&key.delta1_g2)).unwrap(),
-        zkml::setup::Trust::Ceremony { contributions: 2 }
-    ));
-    let (proof, input) = (tmp.path().join("p.bin"), tmp.path().join("input.json"));
-    let (ok, log) = zkml(&["prove", d, "--input", input.to_str().unwrap(), "--out", proof.to_str().unwrap(), "--wrap"]);
-    assert!(ok && !log.contains("WARNING"), "{log}");
-    let (ok, log) = zkml(&["verify", d, proof.to_str().unwrap()]);
-    assert!(ok && log.contains("proof is valid"), "{log}");
 }

@@ -1,14 +1,14 @@
-//! The wrap circuit: satisfied by honest stage-1 proofs, unsatisfied by every rejected one; and
-//! the two-round wrap beside it (`two_round_*`): satisfied by an honest run and its seeded stage-1
-//! messages, unsatisfied by every rejected one, its proofs verified and tampered ones refused.
+//! The wrap: its circuit satisfied by an honest run and its seeded stage-1 messages, unsatisfied by
+//! every rejected one; its proofs verified and tampered ones refused, natively and through the
+//! binary.
 
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
 use zkml::pipeline;
 use zkml::quantize::{QuantConfig, Trace};
-use zkml::stage1::{self, Stage1Proof};
-use zkml::wrap::circuit::{Binding, Part, Witness, WrapCircuit};
+use zkml::stage1;
+use zkml::wrap::circuit::{Part, Witness, WrapCircuit};
 
 use crate::models::{data, zkml};
 
@@ -25,244 +25,13 @@ fn compiled(model: &str) -> (tempfile::TempDir, Compiled) {
     (tmp, c)
 }
 
-fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
-    let (tmp, c) = compiled(model);
-    let p = pipeline::prove(&c, &input(model)).unwrap();
-    (tmp, c, p)
-}
-
-fn satisfied(c: &Compiled, p: &Stage1Proof) -> bool {
-    let Ok(w) = Witness::from_proof(&c.graph, p, [F::from(1u64), F::from(2u64)]) else { return false };
-    let cs = ConstraintSystem::<F>::new_ref();
-    let circuit = WrapCircuit {
-        graph: &c.graph,
-        id: c.id,
-        context: F::from(7u64),
-        witness: Some(&w),
-        binding: Binding::Absorbed,
-    };
-    if circuit.generate_constraints(cs.clone()).is_err() {
-        return false;
-    }
-    eprintln!("{} constraints, {} witnesses", cs.num_constraints(), cs.num_witness_variables());
-    cs.is_satisfied().unwrap()
-}
-
-#[test]
-fn honest_price_mlp_proof_satisfies_the_circuit() {
-    let (_t, c, p) = proved("price_mlp");
-    assert!(satisfied(&c, &p));
-}
-
-#[test]
-fn rejected_stage1_proofs_leave_the_circuit_unsatisfied() {
-    let (_t, c, p) = proved("price_mlp");
-    let mut out = p.clone();
-    out.output[0] += 1;
-    assert!(!satisfied(&c, &out), "changed output");
-    let mut msg = p.clone();
-    msg.messages[3] += F::from(1u64);
-    assert!(!satisfied(&c, &msg), "tampered message");
-    let mut inp = p.clone();
-    inp.input[0] += 1;
-    assert!(!satisfied(&c, &inp), "another input");
-    // A ReLU passing a negative value through.
-    let g = &c.graph;
-    let mut trace = g.execute(&input("price_mlp")).unwrap();
-    let l = &g.lookups[0];
-    let i = trace.segments[l.input].iter().position(|&v| v < 0).unwrap();
-    trace.segments[l.output][i] = trace.segments[l.input][i];
-    assert!(!satisfied(&c, &zkml::stage1::prove(g, c.id, &trace)), "skipped ReLU");
-    // Flipped bytes: a file that still parses gives a witness the circuit rejects.
-    let mut bytes = vec![];
-    ark_serialize::CanonicalSerialize::serialize_compressed(&p, &mut bytes).unwrap();
-    for pos in (40..bytes.len()).step_by(bytes.len() / 9) {
-        let mut b = bytes.clone();
-        b[pos] ^= 0x04;
-        if let Ok(q) = <Stage1Proof as ark_serialize::CanonicalDeserialize>::deserialize_compressed(b.as_slice()) {
-            assert!(!satisfied(&c, &q), "byte {pos} flipped");
-        }
-    }
-    // Another model's proof: its witness does not even fit this circuit.
-    let (_t2, _d, other) = proved("digits_mlp");
-    assert!(!satisfied(&c, &other), "another model's proof");
-}
-
-#[test]
-fn groth16_wrap_of_price_mlp() {
-    groth16_wrap("price_mlp");
-}
-
-#[test]
-fn groth16_wrap_of_digits_mlp() {
-    groth16_wrap("digits_mlp");
-}
-
-/// About 2 minutes on 2 cores (setup ~85 s, prove ~45 s).
-#[test]
-fn groth16_wrap_of_lenet() {
-    let (_t, c, p) = proved("lenet");
-    let (pk, vk) = zkml::wrap::dev_setup(&c.graph, c.id, 1).unwrap();
-    let w =
-        zkml::wrap::prove(&pk, &c.graph, c.id, F::from(1u64), [F::from(0u64); 2], &p, &mut rand::rngs::OsRng).unwrap();
-    assert!(zkml::wrap::verify(&vk, &w));
-    assert_eq!(zkml::wrap::output_of(&c.graph, &w).unwrap().unwrap(), p.output);
-}
-
-fn groth16_wrap(model: &str) {
-    use ark_std::rand::{SeedableRng, rngs::StdRng};
-    use std::time::Instant;
-    let (_t, c, p) = proved(model);
-    let t = Instant::now();
-    let (pk, vk) = zkml::wrap::dev_setup(&c.graph, c.id, 1).unwrap();
-    eprintln!("setup {:?}", t.elapsed());
-    let mut rng = StdRng::seed_from_u64(42);
-    let t = Instant::now();
-    let a = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &p, &mut rng).unwrap();
-    eprintln!("prove {:?}", t.elapsed());
-    let b = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(5u64), [F::from(0u64); 2], &p, &mut rng).unwrap();
-    assert!(zkml::wrap::verify(&vk, &a) && zkml::wrap::verify(&vk, &b));
-    assert_ne!(a.proof, b.proof, "proofs are randomized");
-    assert_eq!(a.public_inputs, b.public_inputs);
-    for i in 0..a.public_inputs.len() {
-        let mut x = a.clone();
-        x.public_inputs[i] += F::from(1u64);
-        assert!(!zkml::wrap::verify(&vk, &x), "public input {i} changed and still verified");
-    }
-}
-
-/// setup → prove --wrap → verify through the binary; the proof is rejected by another model's
-/// directory and keys, and setup without --dev-seed explains what is missing.
-#[test]
-fn cli_setup_prove_wrap_verify() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = |m: &str| tmp.path().join(m);
-    for m in ["price_mlp", "digits_mlp"] {
-        let (ok, log) = zkml(&[
-            "compile",
-            data(&format!("{m}.onnx")).to_str().unwrap(),
-            "--calibrate",
-            data(&format!("{m}.input.json")).to_str().unwrap(),
-            "--out",
-            dir(m).to_str().unwrap(),
-        ]);
-        assert!(ok, "{log}");
-        let (ok, log) = zkml(&["setup", dir(m).to_str().unwrap(), "--dev-seed", "3", "--scheme", "one-round"]);
-        assert!(ok && log.contains("WARNING: development setup"), "{log}");
-    }
-    let (ok, log) = zkml(&["setup", dir("price_mlp").to_str().unwrap()]);
-    assert!(!ok && log.contains("Powers-of-Tau"), "{log}");
-    let proof = tmp.path().join("p.bin");
-    let i = data("price_mlp.input.json");
-    let (ok, log) = zkml(&[
-        "prove",
-        dir("price_mlp").to_str().unwrap(),
-        "--input",
-        i.to_str().unwrap(),
-        "--out",
-        proof.to_str().unwrap(),
-        "--wrap",
-        "--context",
-        "99",
-    ]);
-    assert!(ok, "{log}");
-    // The Groth16 proof is 128 bytes compressed; the file adds a header and the public inputs.
-    let artifact::AnyProof::Wrap(w) = artifact::read_any_proof(&proof).unwrap() else {
-        panic!("no one-round wrapped proof was written")
-    };
-    assert_eq!(ark_serialize::CanonicalSerialize::compressed_size(&w.proof), 128);
-    let (ok, log) =
-        zkml(&["verify", dir("price_mlp").to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap()]);
-    assert!(ok && log.contains("context: 99") && log.contains("proof is valid"), "{log}");
-    let (ok, log) = zkml(&["verify", dir("digits_mlp").to_str().unwrap(), proof.to_str().unwrap()]);
-    assert!(!ok && log.contains("another model"), "{log}");
-    // A hook's context: the proof is bound to what `zkml context` prints and the library derives.
-    let spec = format!("escrow:31337:0x{}:0x{}", "11".repeat(20), "5a".repeat(32));
-    let (ok, printed) = zkml(&["context", &spec]);
-    assert!(ok, "{printed}");
-    let expected = zkml::context::to_field(zkml::context::escrow(31337, [0x11; 20], [0x5a; 32]));
-    assert_eq!(printed.lines().next(), Some(expected.to_string().as_str()), "{printed}");
-    let p2 = tmp.path().join("p2.bin");
-    let (ok, log) = zkml(&[
-        "prove",
-        dir("price_mlp").to_str().unwrap(),
-        "--input",
-        i.to_str().unwrap(),
-        "--out",
-        p2.to_str().unwrap(),
-        "--wrap",
-        "--context",
-        &spec,
-    ]);
-    assert!(ok, "{log}");
-    let (ok, log) = zkml(&["verify", dir("price_mlp").to_str().unwrap(), p2.to_str().unwrap()]);
-    assert!(ok && log.contains(&format!("context: {expected}")), "{log}");
-    // A bad context is refused before any work, naming the bad part.
-    let (ok, log) = zkml(&[
-        "prove",
-        dir("price_mlp").to_str().unwrap(),
-        "--input",
-        i.to_str().unwrap(),
-        "--out",
-        p2.to_str().unwrap(),
-        "--wrap",
-        "--context",
-        "oracle:1:0x12:5",
-    ]);
-    assert!(!ok && log.contains("--context: oracle address \"0x12\""), "{log}");
-    // Even with the model id swapped in, the other model's key rejects it.
-    let other: ark_groth16::VerifyingKey<ark_bn254::Bn254> =
-        artifact::read_key(&dir("digits_mlp").join("vk.bin")).unwrap();
-    let digits = Compiled::load(&dir("digits_mlp")).unwrap();
-    let mut forged = w.clone();
-    forged.public_inputs[0] = digits.id;
-    assert!(!zkml::wrap::verify(&other, &w) && !zkml::wrap::verify(&other, &forged));
-    // A stage-1 proof the native verifier rejects is not wrapped.
-    let c = Compiled::load(&dir("price_mlp")).unwrap();
-    let mut bad = pipeline::prove(&c, &input("price_mlp")).unwrap();
-    bad.output[0] += 1;
-    let pk = artifact::read_prover_key(&dir("price_mlp"), None).unwrap();
-    let err = zkml::wrap::prove(&pk, &c.graph, c.id, F::from(0u64), [F::from(0u64); 2], &bad, &mut rand::rngs::OsRng)
-        .unwrap_err();
-    assert!(err.to_string().contains("does not verify"), "{err}");
-    // Proving reads pk.bin and r1cs.bin only if they are the files vk.json's digests name.
-    for file in ["pk.bin", "r1cs.bin"] {
-        let (mine, theirs) = (dir("price_mlp").join(file), dir("digits_mlp").join(file));
-        let saved = std::fs::read(&mine).unwrap();
-        std::fs::copy(&theirs, &mine).unwrap();
-        let (ok, log) = zkml(&[
-            "prove",
-            dir("price_mlp").to_str().unwrap(),
-            "--input",
-            i.to_str().unwrap(),
-            "--out",
-            p2.to_str().unwrap(),
-            "--wrap",
-        ]);
-        assert!(
-            !ok && log.contains(file)
-                && log.contains("does not belong to this model's keys")
-                && log.contains("SHA3-256"),
-            "{file}: {log}"
-        );
-        // The same setup's file with one bit flipped: still refused, before any proving.
-        let mut flipped = saved.clone();
-        let mid = flipped.len() / 2;
-        flipped[mid] ^= 1;
-        std::fs::write(&mine, &flipped).unwrap();
-        assert!(artifact::read_prover_key(&dir("price_mlp"), None).is_err(), "{file} with a flipped bit");
-        std::fs::write(&mine, &saved).unwrap();
-    }
-    assert!(artifact::read_prover_key(&dir("price_mlp"), None).is_ok());
-}
-
 /// Proving synthesizes the circuit in witness-only mode against the matrices stored at setup:
-/// the assignment is the one a full synthesis gives, and it satisfies the stored matrices.
-/// Checks that the witness-only assignment of the circuit (`binding`) for `w` equals the
-/// assignment of a full synthesis and satisfies the setup's matrices; returns both.
-fn witness_only_equals_full(c: &Compiled, w: &Witness, binding: Binding) -> (zkml::wrap::groth16::R1cs, Vec<F>) {
+/// checks that the witness-only assignment for `w` equals the assignment of a full synthesis and
+/// satisfies the setup's matrices; returns both.
+fn witness_only_equals_full(c: &Compiled, w: &Witness) -> (zkml::wrap::groth16::R1cs, Vec<F>) {
     use zkml::wrap::groth16::{R1cs, assignment};
-    let circuit = || WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(w), binding };
+    let part = Part::All;
+    let circuit = || WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(w), part };
     let cs = ConstraintSystem::<F>::new_ref();
     cs.set_optimization_goal(ark_relations::gr1cs::OptimizationGoal::Constraints);
     circuit().generate_constraints(cs.clone()).unwrap();
@@ -273,24 +42,11 @@ fn witness_only_equals_full(c: &Compiled, w: &Witness, binding: Binding) -> (zkm
     };
     let z = assignment(circuit()).unwrap();
     assert_eq!(z, full);
-    let r1cs =
-        R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None, binding })
-            .unwrap();
+    let r1cs = R1cs::synthesize(WrapCircuit { graph: &c.graph, id: c.id, context: F::from(0u64), witness: None, part })
+        .unwrap();
     assert_eq!((r1cs.num_constraints(), r1cs.num_variables()), (cs.num_constraints(), z.len()));
     assert_eq!(r1cs.first_unsatisfied(&z).unwrap(), None);
     (r1cs, z)
-}
-
-#[test]
-fn witness_only_assignment_equals_the_full_synthesis() {
-    let (_t, c, p) = proved("price_mlp");
-    let w = Witness::from_proof(&c.graph, &p, [F::from(1u64), F::from(2u64)]).unwrap();
-    let (r1cs, z) = witness_only_equals_full(&c, &w, Binding::Absorbed);
-    let mut tampered = z.clone();
-    let last = tampered.len() - 1;
-    tampered[last] += F::from(1u64);
-    assert!(r1cs.first_unsatisfied(&tampered).unwrap().is_some());
-    assert!(r1cs.first_unsatisfied(&z[1..]).is_err(), "a short assignment is an error, not a panic");
 }
 
 /// A hashed input: the proof file holds the commitment, not one input value; the commitment
@@ -335,7 +91,7 @@ fn hashed_input_reveals_only_its_commitment() {
     assert!(ok && log.contains("WARNING: --reveal-private"), "{log}");
     let (ok, log) = zkml(&["verify", d.to_str().unwrap(), s1.to_str().unwrap(), "--input", i.to_str().unwrap()]);
     assert!(ok && log.contains("proof is valid"), "{log}");
-    assert!(zkml(&["setup", d.to_str().unwrap(), "--dev-seed", "5", "--scheme", "one-round"]).0);
+    assert!(zkml(&["setup", d.to_str().unwrap(), "--dev-seed", "5"]).0);
     let proof = tmp.path().join("p.bin");
     let (ok, log) = zkml(&[
         "prove",
@@ -347,8 +103,8 @@ fn hashed_input_reveals_only_its_commitment() {
         "--wrap",
     ]);
     assert!(ok, "{log}");
-    let artifact::AnyProof::Wrap(w) = artifact::read_any_proof(&proof).unwrap() else {
-        panic!("no one-round wrapped proof was written")
+    let artifact::AnyProof::TwoRound(w) = artifact::read_any_proof(&proof).unwrap() else {
+        panic!("no wrapped proof was written")
     };
     assert_eq!(w.public_inputs.len(), 4, "model id, context, input commitment, packed output");
     // No input value, packed or alone, appears in the file.
@@ -461,8 +217,6 @@ fn function_tables_in_the_circuit() {
     )
     .unwrap();
     assert!(c.graph.tables.iter().any(|t| matches!(t.kind, zkml::lookup::TableKind::Func { .. })));
-    let p = pipeline::prove(&c, &x).unwrap();
-    assert!(satisfied(&c, &p), "honest proof");
     // A sigmoid output one step off its table value.
     let g = &c.graph;
     let mut trace = g.execute(&x).unwrap();
@@ -470,11 +224,10 @@ fn function_tables_in_the_circuit() {
     trace.segments[l.output][0] += 1;
     let bad = zkml::stage1::prove(g, c.id, &trace);
     assert!(zkml::stage1::verify(g, c.id, &bad).is_err(), "the native verifier rejects it");
-    assert!(!satisfied(&c, &bad), "so does the circuit");
-    // The two-round circuit: the function tables' LogUp beside the range tables'.
+    // The circuit: the function tables' LogUp beside the range tables'.
     let seed = F::from(SEED);
-    assert!(two_round_satisfied(&c, &two_round_witness(&c, &g.execute(&x).unwrap(), seed)), "honest run, two rounds");
-    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &trace, seed)), "the two-round circuit rejects it too");
+    assert!(two_round_satisfied(&c, &two_round_witness(&c, &g.execute(&x).unwrap(), seed)), "honest run");
+    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &trace, seed)), "so does the circuit");
 }
 
 /// `zkml context` prints the context as a decimal field element and as 32 hex bytes; a bad spec
@@ -553,7 +306,7 @@ fn private_output_is_refused_and_hidden_inputs_need_the_wrap() {
 #[test]
 fn seeded_stage1_proofs_verify_only_with_their_seed() {
     use zkml::stage1::{self, Binding};
-    let (_t, c, _) = proved("lenet");
+    let (_t, c) = compiled("lenet");
     let g = &c.graph;
     let trace = g.execute(&input("lenet")).unwrap();
     let seed = Binding::Seed(F::from(123_456_789u64));
@@ -579,7 +332,7 @@ fn seeded_stage1_proofs_verify_only_with_their_seed() {
     assert!(stage1::verify_with(g, c.id, &out, seed).is_err(), "another output");
 }
 
-// The two-round wrap (`zkml::wrap::two_round`), beside the one-round wrap above.
+// The wrap (`zkml::wrap::two_round`).
 
 const SEED: u64 = 987_654_321;
 
@@ -593,13 +346,7 @@ fn two_round_witness(c: &Compiled, trace: &Trace, seed: F) -> Witness {
 
 fn two_round_satisfied(c: &Compiled, w: &Witness) -> bool {
     let cs = ConstraintSystem::<F>::new_ref();
-    let circuit = WrapCircuit {
-        graph: &c.graph,
-        id: c.id,
-        context: F::from(7u64),
-        witness: Some(w),
-        binding: Binding::Committed(Part::All),
-    };
+    let circuit = WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(w), part: Part::All };
     if circuit.generate_constraints(cs.clone()).is_err() {
         return false;
     }
@@ -765,16 +512,11 @@ fn two_round_witness_only_assignment_equals_the_full_synthesis() {
     use zkml::wrap::groth16::assignment;
     let (_t, c) = compiled("price_mlp");
     let w = two_round_witness(&c, &c.graph.execute(&input("price_mlp")).unwrap(), F::from(SEED));
-    let (r1cs, z) = witness_only_equals_full(&c, &w, Binding::Committed(Part::All));
+    let (r1cs, z) = witness_only_equals_full(&c, &w);
     // Round 1 alone allocates exactly the first witness wires of the full assignment: what D
     // commits to is what the rest of the circuit uses.
-    let round1 = WrapCircuit {
-        graph: &c.graph,
-        id: c.id,
-        context: F::from(7u64),
-        witness: Some(&w),
-        binding: Binding::Committed(Part::Round1),
-    };
+    let round1 =
+        WrapCircuit { graph: &c.graph, id: c.id, context: F::from(7u64), witness: Some(&w), part: Part::Round1 };
     let z1 = assignment(round1).unwrap();
     let ni = r1cs.num_instance;
     assert_eq!(z1[1..], z[ni..ni + z1.len() - 1]);
@@ -803,12 +545,14 @@ fn two_round_proof_is_refused_under_another_models_key() {
     assert!(!two_round::verify(&other, &forged), "another model's key, with its model id and input count");
 }
 
-/// Two-round keys through the binary: `setup --scheme two-round` → `prove --wrap` → `verify`. The
-/// proof verifies for its model and input only; a moved D, a changed context, another model's
-/// keys and one-round keys refuse it; proving refuses another setup's pk.bin, and a commitment key whose proofs would
-/// not verify (a changed δ₁·G1) never releases a proof.
+/// The wrap through the binary: `setup` → `prove --wrap` → `verify`. The proof verifies for its
+/// model, input and context only; a moved D, a changed context and another model's keys refuse
+/// it, and so does `verify` with keys or a proof of the one-round wrap of earlier versions; a
+/// hook's context is the one `zkml context` prints, and a bad one is refused before any work;
+/// proving refuses pk.bin and r1cs.bin from another setup or with a flipped bit, and a
+/// commitment key whose proofs would not verify (a changed δ₁·G1) never releases a proof.
 #[test]
-fn cli_two_round_setup_prove_verify() {
+fn cli_setup_prove_verify() {
     use ark_ec::{AffineRepr, CurveGroup};
     use zkml::wrap::two_round;
     let tmp = tempfile::tempdir().unwrap();
@@ -824,11 +568,11 @@ fn cli_two_round_setup_prove_verify() {
             &s(&dir(m)),
         ]);
         assert!(ok, "{log}");
-        // Two-round is the default; the flag says so too.
-        let scheme: &[&str] = if m == "price_mlp" { &["--scheme", "two-round"] } else { &[] };
-        let (ok, log) = zkml(&[&["setup", &s(&dir(m)), "--dev-seed", "3"][..], scheme].concat());
-        assert!(ok && log.contains("two-round keys written"), "{log}");
+        let (ok, log) = zkml(&["setup", &s(&dir(m)), "--dev-seed", "3"]);
+        assert!(ok && log.contains("keys written") && log.contains("WARNING: development setup"), "{log}");
     }
+    let (ok, log) = zkml(&["setup", &s(&dir("price_mlp"))]);
+    assert!(!ok && log.contains("Powers-of-Tau"), "{log}");
     let vk_json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir("price_mlp").join("vk.json")).unwrap()).unwrap();
     assert_eq!(vk_json["scheme"], "two_round");
@@ -865,18 +609,43 @@ fn cli_two_round_setup_prove_verify() {
         assert!(!ok && log.contains("the Groth16 check failed"), "{what}: {log}");
     }
 
-    // Proving reads pk.bin only if it is the file vk.json's digest names.
-    let (mine, theirs) = (dir("price_mlp").join("pk.bin"), dir("digits_mlp").join("pk.bin"));
-    let saved = std::fs::read(&mine).unwrap();
-    std::fs::copy(&theirs, &mine).unwrap();
-    let (ok, log) = prove(&s(&dir("price_mlp")), &tampered, &[]);
-    assert!(!ok && log.contains("does not belong to this model's keys") && log.contains("SHA3-256"), "{log}");
-    std::fs::write(&mine, &saved).unwrap();
+    // A hook's context: the proof is bound to what `zkml context` prints and the library derives.
+    let spec = format!("escrow:31337:0x{}:0x{}", "11".repeat(20), "5a".repeat(32));
+    let (ok, printed) = zkml(&["context", &spec]);
+    assert!(ok, "{printed}");
+    let expected = zkml::context::to_field(zkml::context::escrow(31337, [0x11; 20], [0x5a; 32]));
+    assert_eq!(printed.lines().next(), Some(expected.to_string().as_str()), "{printed}");
+    let (ok, log) = prove(&s(&dir("price_mlp")), &tampered, &["--context", &spec]);
+    assert!(ok, "{log}");
+    let (ok, log) = verify(&s(&dir("price_mlp")), &tampered);
+    assert!(ok && log.contains(&format!("context: {expected}")), "{log}");
+    // A bad context is refused before any work, naming the bad part.
+    let (ok, log) = prove(&s(&dir("price_mlp")), &tampered, &["--context", "oracle:1:0x12:5"]);
+    assert!(!ok && log.contains("--context: oracle address \"0x12\""), "{log}");
+
+    // Proving reads pk.bin and r1cs.bin only if they are the files vk.json's digests name.
+    for file in ["pk.bin", "r1cs.bin"] {
+        let (mine, theirs) = (dir("price_mlp").join(file), dir("digits_mlp").join(file));
+        let saved = std::fs::read(&mine).unwrap();
+        std::fs::copy(&theirs, &mine).unwrap();
+        let (ok, log) = prove(&s(&dir("price_mlp")), &tampered, &[]);
+        assert!(
+            !ok && log.contains(file)
+                && log.contains("does not belong to this model's keys")
+                && log.contains("SHA3-256"),
+            "{file}: {log}"
+        );
+        // The same setup's file with one bit flipped: still refused, before any proving.
+        let mut flipped = saved.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 1;
+        std::fs::write(&mine, &flipped).unwrap();
+        assert!(artifact::read_prover_keys(&dir("price_mlp"), None).is_err(), "{file} with a flipped bit");
+        std::fs::write(&mine, &saved).unwrap();
+    }
 
     // A commitment key whose proofs do not verify under its verifying key: nothing is released.
-    let artifact::ProverKeys::TwoRound(mut key) = artifact::read_prover_keys(&dir("price_mlp"), None).unwrap() else {
-        panic!("read as one-round keys")
-    };
+    let mut key = artifact::read_prover_keys(&dir("price_mlp"), None).unwrap();
     key.ck.delta1_g1 = (key.ck.delta1_g1 + ark_bn254::G1Affine::generator()).into_affine();
     let c = Compiled::load(&dir("price_mlp")).unwrap();
     let trace = c.graph.execute(&input("price_mlp")).unwrap();
@@ -884,9 +653,19 @@ fn cli_two_round_setup_prove_verify() {
         .unwrap_err();
     assert!(matches!(err, zkml::wrap::WrapError::KeyRejectsItsProof), "{err}");
 
-    // One-round keys for the same model: the two-round proof is refused, naming both kinds.
-    let (ok, log) = zkml(&["setup", &s(&dir("price_mlp")), "--dev-seed", "3", "--scheme", "one-round"]);
-    assert!(ok, "{log}");
-    let (ok, log) = verify(&s(&dir("price_mlp")), &proof);
-    assert!(!ok && log.contains("two-round wrapped proof") && log.contains("one-round keys"), "{log}");
+    // The one-round wrap of earlier versions: its proof files and its keys (vk.json without a
+    // scheme) are refused, saying what to do.
+    let old = tmp.path().join("old.bin");
+    let mut bytes = b"ZKMLWRP1".to_vec();
+    bytes.extend_from_slice(&std::fs::read(&proof).unwrap()[8..]);
+    std::fs::write(&old, bytes).unwrap();
+    let (ok, log) = verify(&s(&dir("price_mlp")), &old);
+    assert!(!ok && log.contains("one-round wrapped proof") && log.contains("prove again"), "{log}");
+    let vk_json = dir("price_mlp").join("vk.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&vk_json).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("scheme");
+    std::fs::write(&vk_json, json.to_string()).unwrap();
+    for (ok, log) in [verify(&s(&dir("price_mlp")), &proof), prove(&s(&dir("price_mlp")), &tampered, &[])] {
+        assert!(!ok && log.contains("one-round keys") && log.contains("run `zkml setup`"), "{log}");
+    }
 }

@@ -331,7 +331,7 @@ pub fn circuits(n: usize, fixed: usize) -> Vec<Circuit> {
 /// What a verifier is generated from.
 pub struct VerifierSpec<'a> {
     pub vk: &'a VerifyingKey<Bn254>,
-    /// A two-round (UltraGroth) key's `[δ₁]₂` (`zkml setup --scheme two-round`): the proof
+    /// A two-round (UltraGroth) key's `[δ₁]₂` (`zkml setup`): the proof
     /// carries D, paired with δ₁, and the key's last public input is the seed the contract
     /// derives from D and the other inputs ([`zkml::wrap::groth16::challenge`]).
     pub delta1: Option<&'a ark_bn254::G2Affine>,

@@ -840,8 +840,8 @@ fn cli_solidity_and_calldata() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
 }
 
-/// `zkml-gen solidity` on a two-round key file (the Groth16 key, then `[δ₁]₂`, as `zkml setup
-/// --scheme two-round` writes vk.bin) renders the two-round verifier; other trailing bytes are
+/// `zkml-gen solidity` on a two-round key file (the Groth16 key, then `[δ₁]₂`, as `zkml setup`
+/// writes vk.bin) renders the two-round verifier; other trailing bytes are
 /// refused, and the commands that render one-round verifiers only say so.
 #[test]
 fn cli_solidity_of_a_two_round_key() {

@@ -158,7 +158,7 @@ impl Setup {
         &self.pk.vk
     }
 
-    /// vk.bin as `zkml setup --scheme two-round` writes it: Groth16's key, then `[δ₁]₂`.
+    /// vk.bin as `zkml setup` writes it: Groth16's key, then `[δ₁]₂`.
     fn vk_bin(&self) -> Vec<u8> {
         use ark_serialize::CanonicalSerialize;
         let mut bytes = Vec::new();

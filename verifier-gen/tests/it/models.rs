@@ -22,7 +22,7 @@ use zkml::pipeline;
 use zkml::quantize::QuantConfig;
 use zkml::setup;
 use zkml::wrap::groth16::TwoRoundProof;
-use zkml::wrap::{Scheme, two_round};
+use zkml::wrap::two_round;
 use zkml_verifier_gen::keys::VerifierKey;
 use zkml_verifier_gen::{calldata, model::ModelLayout, starknet};
 
@@ -59,10 +59,10 @@ fn prove_model_with(tmp: &Path, model: &str, context: u64, cfg: QuantConfig, key
     let c = pipeline::compile(&data(&format!("{model}.onnx")), &samples, cfg, &dir).unwrap();
     match keys {
         Keys::Dev => {
-            setup::dev(&dir, 1, Scheme::TwoRound).unwrap();
+            setup::dev(&dir, 1).unwrap();
         }
         Keys::Ceremony => {
-            let start = setup::from_ptau(&dir, &test_ptau(13), Scheme::TwoRound).unwrap();
+            let start = setup::from_ptau(&dir, &test_ptau(13)).unwrap();
             assert_eq!(start.power, 13);
             setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
             setup::contribute(&dir, None).unwrap();
@@ -72,10 +72,8 @@ fn prove_model_with(tmp: &Path, model: &str, context: u64, cfg: QuantConfig, key
     let keys = artifact::read_prover_keys(&dir, None).unwrap();
     let proved = pipeline::prove_wrapped(&c, &samples[0], F::from(context), &keys).unwrap();
     artifact::write_any_proof(&dir.join("proof.bin"), &proved.proof).unwrap();
-    let (artifact::AnyProof::TwoRound(w), artifact::ProverKeys::TwoRound(key)) = (proved.proof, keys) else {
-        panic!("two-round keys made another kind of proof")
-    };
-    let vk = key.verifying_key();
+    let artifact::AnyProof::TwoRound(w) = proved.proof else { panic!("a wrap made another kind of proof") };
+    let vk = keys.verifying_key();
     assert!(two_round::verify(&vk, &w));
     Proved { dir, compiled: c, proof: w, vk: vk.groth16 }
 }
