@@ -1,9 +1,9 @@
-//! The generated Starknet verifier, compiled and run with the Cairo compiler and runner crates:
-//! price_mlp's two-round wrapped proofs are accepted (their public inputs come back), and
-//! tampered calldata, a changed public input, a commitment D that is not the proof's and another
-//! model's proof are rejected (None or a panic, never Some).
-//! Prints the run's Cairo steps, Sierra gas and builtins. The same for a model's keys from a key
-//! ceremony (`ceremony_keys_verify`).
+//! The generated Starknet verifier, compiled and run with the Cairo compiler and runner crates,
+//! on production keys: tests/data's tiny_gemm with keys from a ceremony on a snarkjs Powers of
+//! Tau. Its wrapped proofs are accepted (their public inputs come back), and tampered calldata, a
+//! changed public input, a commitment D that is not the proof's and another model's proof are
+//! rejected (None or a panic, never Some). Prints the run's Cairo steps, Sierra gas and builtins.
+//! One generated package, compiled once per run (~85 s here), serves every test.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -39,15 +39,6 @@ struct Proved {
     public_inputs: Vec<Fr>,
 }
 
-/// compile → two-round dev setup (seed 1) → two proofs of one statement (fixed randomness: two
-/// Ds, two seeds), as verifier-gen's tests.
-fn prove_two_round(tmp: &Path, model: &str, context: u64) -> [Proved; 2] {
-    let (_, c, samples) = compile(tmp, model, QuantConfig::default());
-    let (pk, _) = wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
-    let rng = &mut StdRng::seed_from_u64(7);
-    [prove(&c, &samples[0], &pk, context, rng), prove(&c, &samples[0], &pk, context, rng)]
-}
-
 /// A two-round proof of `input` under `pk`, checked natively.
 fn prove(
     c: &artifact::Compiled,
@@ -80,29 +71,49 @@ fn compile(tmp: &Path, model: &str, cfg: QuantConfig) -> (PathBuf, artifact::Com
 }
 
 struct Fixture {
-    /// Two proofs of one statement.
-    price: [Proved; 2],
-    digits: Proved,
+    /// Two proofs of one statement (two Ds, two seeds) under the ceremony's keys.
+    proofs: [Proved; 2],
+    /// price_mlp's proof under its development keys.
+    other: Proved,
     compiled: Compiled,
     _tmp: tempfile::TempDir,
 }
 
-/// price_mlp's two-round verifier, compiled, and two-round proofs of price_mlp and digits_mlp.
+/// tests/data's tiny_gemm at 6 bits (the smallest model the tests run a ceremony on: power 13)
+/// with keys from a ceremony on a snarkjs Powers of Tau, two contributions and a beacon, each
+/// updating δ and δ₁ (what `zkml setup DIR --ptau`, `contribute` and `beacon` do); its generated
+/// verifier, compiled; two proofs of one statement (fixed randomness); and a proof of price_mlp
+/// under its development keys (seed 1).
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
-        let price = prove_two_round(tmp.path(), "price_mlp", 7);
-        let [digits, _] = prove_two_round(tmp.path(), "digits_mlp", 7);
+        let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
+        let (dir, c, samples) = compile(tmp.path(), "tiny_gemm", six_bits);
+        setup::from_ptau(&dir, &test_ptau(13)).unwrap();
+        setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
+        setup::contribute(&dir, None).unwrap();
+        setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
+        let pk = artifact::read_prover_keys(&dir, None).unwrap();
+        let rng = &mut StdRng::seed_from_u64(7);
+        let proofs = [prove(&c, &samples[0], &pk, 7, rng), prove(&c, &samples[0], &pk, 7, rng)];
+        assert_eq!(
+            zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &proofs[0].vk, proofs[0].delta1.as_ref(), false).unwrap(),
+            None,
+            "a ceremony's keys, which zkml-gen renders without --allow-dev-keys"
+        );
+        let (_, price, price_samples) = compile(tmp.path(), "price_mlp", QuantConfig::default());
+        let (price_pk, _) = wrap::two_round::dev_setup(&price.graph, price.id, 1).unwrap();
+        let other = prove(&price, &price_samples[0], &price_pk, 7, rng);
         let pkg = tmp.path().join("pkg");
-        starknet::write_package(&spec(&price[0]), &pkg).unwrap();
+        starknet::write_package(&spec(&proofs[0]), &pkg).unwrap();
         let t = std::time::Instant::now();
         // Once per test run, also under nextest (a process per test).
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starknet-packages");
         let compiled = compile_once_per_run(&pkg, &cache)
             .unwrap_or_else(|e| panic!("the generated package does not compile: {e:#}"));
         eprintln!("compiled the generated package in {:.1} s", t.elapsed().as_secs_f64());
-        Fixture { price, digits, compiled, _tmp: tmp }
+        Fixture { proofs, other, compiled, _tmp: tmp }
     })
 }
 
@@ -158,7 +169,7 @@ fn generated_package_compiles_without_warnings() {
     let c = &fixture().compiled;
     assert!(c.contract_ok);
     assert!(c.warnings.trim().is_empty(), "compiler warnings:\n{}", c.warnings);
-    println!("price_mlp Starknet verifier: Sierra program of {} felts", c.sierra_felts);
+    println!("tiny_gemm Starknet verifier: Sierra program of {} felts", c.sierra_felts);
     assert!(
         c.sierra_felts <= zkml_starknet_harness::MAX_CONTRACT_BYTECODE_SIZE,
         "the contract class is too large to declare: {} Sierra felts",
@@ -168,12 +179,12 @@ fn generated_package_compiles_without_warnings() {
 
 #[test]
 fn valid_proof_returns_its_public_inputs() {
-    for p in &fixture().price {
+    for p in &fixture().proofs {
         let r = verify(&calldata(p));
         let got = option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome));
         let want: Vec<_> = p.public_inputs.iter().map(u256_halves).collect();
         assert_eq!(got, Some(want), "the valid proof must verify");
-        assert_within_twice_garaga(&r, "price_mlp's two-round");
+        assert_within_twice_garaga(&r, "tiny_gemm's");
     }
 }
 
@@ -186,7 +197,7 @@ fn assert_within_twice_garaga(r: &Run, what: &str) {
 
 #[test]
 fn changed_public_input_is_rejected() {
-    let p = &fixture().price[0];
+    let p = &fixture().proofs[0];
     let mut inputs = p.public_inputs.clone();
     inputs[1] += Fr::from(1u64); // the context: passes every check but the pairing
     assert!(starknet::calldata(&spec(p), p.proof.clone(), &inputs).is_err(), "no hint exists");
@@ -205,7 +216,7 @@ const POINTS_FELTS: usize = 20;
 
 #[test]
 fn tampered_proof_is_rejected() {
-    let p = &fixture().price[0];
+    let p = &fixture().proofs[0];
     let cd = calldata(p);
     // Flip one felt of each coordinate of A, B, C and D.
     for i in (0..POINTS_FELTS).step_by(2) {
@@ -237,7 +248,7 @@ fn tampered_proof_is_rejected() {
 /// own D only (`valid_proof_returns_its_public_inputs`).
 #[test]
 fn a_commitment_that_is_not_the_proofs_is_rejected() {
-    let [p, q] = &fixture().price;
+    let [p, q] = &fixture().proofs;
     let d = p.proof.d.unwrap();
     let with_d = |d: G1Affine| ProofPoints { d: Some(d), ..p.proof.clone() };
     assert_rejected(&encode(&with_d((d + G1Affine::generator()).into_affine()), &p.public_inputs, &hint(p)), "D + G");
@@ -254,18 +265,18 @@ fn a_commitment_that_is_not_the_proofs_is_rejected() {
 #[test]
 fn another_models_proof_is_rejected() {
     let f = fixture();
-    assert_rejected(&calldata(&f.digits), "digits_mlp's proof");
-    // digits_mlp's proof with price_mlp's public inputs (same count or not, never Some).
+    assert_rejected(&calldata(&f.other), "price_mlp's proof");
+    // price_mlp's proof with tiny_gemm's public inputs (same count or not, never Some).
     assert_rejected(
-        &encode(&f.digits.proof, &f.price[0].public_inputs, &hint(&f.digits)),
-        "digits proof, price inputs",
+        &encode(&f.other.proof, &f.proofs[0].public_inputs, &hint(&f.other)),
+        "price_mlp's proof, tiny_gemm's inputs",
     );
 }
 
 #[test]
 fn altered_hint_is_rejected() {
     let f = fixture();
-    let p = &f.price[0];
+    let p = &f.proofs[0];
     let cd = calldata(p);
     let c_at = POINTS_FELTS + 1 + 2 * p.public_inputs.len(); // after the points, the inputs
     assert_eq!(cd.len(), c_at + 24 + 1);
@@ -291,9 +302,9 @@ fn altered_hint_is_rejected() {
             assert_rejected(&bad, &format!("w index {w}"));
         }
     }
-    // Another valid proof's hint: the other proof of the same statement, and digits_mlp's.
-    assert_rejected(&encode(&p.proof, &p.public_inputs, &hint(&f.price[1])), "the other proof's hint");
-    assert_rejected(&encode(&p.proof, &p.public_inputs, &hint(&f.digits)), "digits' hint");
+    // Another valid proof's hint: the other proof of the same statement, and price_mlp's.
+    assert_rejected(&encode(&p.proof, &p.public_inputs, &hint(&f.proofs[1])), "the other proof's hint");
+    assert_rejected(&encode(&p.proof, &p.public_inputs, &hint(&f.other)), "price_mlp's hint");
 }
 
 /// A test Powers-of-Tau file of power `power` (`script/test-ptau.sh`: snarkjs, made once per
@@ -306,45 +317,4 @@ fn test_ptau(power: u32) -> PathBuf {
         .expect("run script/test-ptau.sh");
     assert!(o.status.success(), "script/test-ptau.sh {power}: {}", String::from_utf8_lossy(&o.stderr));
     PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
-}
-
-/// Production keys in Cairo: tests/data's tiny_gemm at 6 bits with two-round keys from a
-/// ceremony on a snarkjs Powers of Tau (two contributions and a beacon, each updating δ and δ₁),
-/// which zkml-gen renders without --allow-dev-keys. Its generated verifier returns the proof's
-/// public inputs within twice Garaga's cost, and refuses the proof tampered, with a changed
-/// input, and price_mlp's proof.
-#[test]
-fn ceremony_keys_verify() {
-    let tmp = tempfile::tempdir().unwrap();
-    let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
-    let (dir, c, samples) = compile(tmp.path(), "tiny_gemm", six_bits);
-    setup::from_ptau(&dir, &test_ptau(13)).unwrap();
-    setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
-    setup::contribute(&dir, None).unwrap();
-    setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
-    let pk = artifact::read_prover_keys(&dir, None).unwrap();
-    let p = prove(&c, &samples[0], &pk, 7, &mut StdRng::seed_from_u64(7));
-    assert_eq!(
-        zkml_verifier_gen::keys::unsafe_keys(Some(&dir), &p.vk, p.delta1.as_ref(), false).unwrap(),
-        None,
-        "a ceremony's keys"
-    );
-    let pkg = tmp.path().join("pkg");
-    starknet::write_package(&spec(&p), &pkg).unwrap();
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starknet-packages");
-    let compiled =
-        compile_once_per_run(&pkg, &cache).unwrap_or_else(|e| panic!("the generated package does not compile: {e:#}"));
-
-    let cd = calldata(&p);
-    let r = run(&compiled.program, ENTRY, vec![felt_span(&cd)]).unwrap();
-    let want: Vec<_> = p.public_inputs.iter().map(u256_halves).collect();
-    assert_eq!(option_span_u256(&r).unwrap_or_else(|e| panic!("{e}: {:?}", r.outcome)), Some(want));
-    assert_within_twice_garaga(&r, "tiny_gemm's ceremony keys");
-    let mut bad = cd.clone();
-    bad[0] += Felt252::ONE;
-    assert_rejected_by(&compiled, &bad, "A.x + 1");
-    let mut inputs = p.public_inputs.clone();
-    inputs[1] += Fr::from(1u64);
-    assert_rejected_by(&compiled, &encode(&p.proof, &inputs, &hint(&p)), "context + 1");
-    assert_rejected_by(&compiled, &calldata(&fixture().price[0]), "price_mlp's proof");
 }
