@@ -110,10 +110,12 @@ pub fn compile_once_per_run(pkg: &Path, cache_dir: &Path) -> Result<Compiled> {
             .with_context(|| format!("reading the compiled package {}", path.display()));
     }
     // A compiled package is hundreds of MB of JSON (the program keeps its debug names, which
-    // running by function name needs): keep only this run's.
+    // running by function name needs): keep only this run's (another package of this run may be
+    // compiling beside this one).
+    let run_prefix = key.split('-').next().unwrap_or_default();
     for e in std::fs::read_dir(cache_dir)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(&key) {
+        if !name.starts_with(run_prefix) {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -124,8 +126,8 @@ pub fn compile_once_per_run(pkg: &Path, cache_dir: &Path) -> Result<Compiled> {
     Ok(compiled)
 }
 
-/// SHA3-256 (hex) of the run id and the package's files (relative paths and contents, in path
-/// order).
+/// `RUN-PACKAGE`: SHA3-256 (hex) of the run id, then of the package's files (relative paths and
+/// contents, in path order).
 fn package_key(pkg: &Path, run: &str) -> Result<String> {
     use sha3::{Digest, Sha3_256};
     fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -138,8 +140,8 @@ fn package_key(pkg: &Path, run: &str) -> Result<String> {
     let mut all = vec![];
     files(pkg, &mut all)?;
     all.sort();
+    let hex = |h: Sha3_256| h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>();
     let mut h = Sha3_256::new();
-    h.update(run.as_bytes());
     for p in all {
         let rel = p.strip_prefix(pkg).unwrap_or(&p).to_string_lossy().into_owned();
         h.update((rel.len() as u64).to_le_bytes());
@@ -148,7 +150,7 @@ fn package_key(pkg: &Path, run: &str) -> Result<String> {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(format!("{}-{}", hex(Sha3_256::new_with_prefix(run.as_bytes())), hex(h)))
 }
 
 /// The Starknet gateway's `max_contract_bytecode_size` (felts of a declared Sierra program).

@@ -80,10 +80,13 @@ struct Fixture {
 }
 
 /// tests/data's tiny_gemm at 6 bits (the smallest model the tests run a ceremony on: power 13)
-/// with keys from a ceremony on a snarkjs Powers of Tau, two contributions and a beacon, each
-/// updating δ and δ₁ (what `zkml setup DIR --ptau`, `contribute` and `beacon` do); its generated
-/// verifier, compiled; two proofs of one statement (fixed randomness); and a proof of price_mlp
-/// under its development keys (seed 1).
+/// with keys from a ceremony on a snarkjs Powers of Tau and two beacons, each updating δ and δ₁
+/// (`zkml setup DIR --ptau`, then `zkml setup beacon` twice); its generated verifier, compiled;
+/// two proofs of one statement (fixed randomness); and a proof of price_mlp under its
+/// development keys (seed 1). Beacons rather than contributions: their secrets follow from
+/// public values, so every test process under nextest derives the same keys and shares one
+/// compiled package (a contribution's secret is fresh randomness; the prover's and forge's
+/// ceremony tests run contributions).
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
@@ -91,8 +94,7 @@ fn fixture() -> &'static Fixture {
         let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
         let (dir, c, samples) = compile(tmp.path(), "tiny_gemm", six_bits);
         setup::from_ptau(&dir, &test_ptau(13)).unwrap();
-        setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
-        setup::contribute(&dir, None).unwrap();
+        setup::beacon(&dir, b"a value announced in advance", 2).unwrap();
         setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
         let pk = artifact::read_prover_keys(&dir, None).unwrap();
         let rng = &mut StdRng::seed_from_u64(7);
