@@ -347,22 +347,33 @@ fn last_line(log: &str) -> String {
 
 /// The verifying key snarkjs (a second implementation) derives from `ptau` for the model in
 /// `model`: `zkml setup r1cs` writes its wrap circuit as an iden3 .r1cs (the round-1 wires as plain
-/// witnesses), then `snarkjs zkey new` and `zkey export verificationkey`.
+/// witnesses), then `snarkjs zkey new` and `zkey export verificationkey` (about 40 s here). Its
+/// answer is kept beside the test ptau (`~/.cache/zkml-ptau/`), keyed by the SHA3-256 of the .r1cs
+/// and the ptau, so snarkjs runs again whenever either changes, and only then.
 fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path) -> ark_groth16::VerifyingKey<Bn254> {
+    use sha3::{Digest, Sha3_256};
     use std::str::FromStr;
     let (r1cs, zkey, json) = (tmp.join("wrap.r1cs"), tmp.join("wrap.zkey"), tmp.join("vk.json"));
     let (ok, log) = zkml(&["setup", "r1cs", model.to_str().unwrap(), "--out", r1cs.to_str().unwrap()]);
     assert!(ok && log.contains("constraints, iden3 .r1cs"), "{log}");
-    let snarkjs = |args: &[&Path]| {
-        let o = std::process::Command::new(crate::models::repo_root().join("node_modules/.bin/snarkjs"))
-            .args(args)
-            .output()
-            .expect("run snarkjs");
-        assert!(o.status.success(), "snarkjs {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    };
-    snarkjs(&["zkey".as_ref(), "new".as_ref(), &r1cs, ptau, &zkey]);
-    snarkjs(&["zkey".as_ref(), "export".as_ref(), "verificationkey".as_ref(), &zkey, &json]);
-    let vk: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let key = Sha3_256::new().chain_update(std::fs::read(&r1cs).unwrap()).chain_update(std::fs::read(ptau).unwrap());
+    let cached = ptau.with_file_name(format!("snarkjs-vk-{}.json", hex::encode(key.finalize())));
+    if !cached.exists() {
+        let snarkjs = |args: &[&Path]| {
+            let o = std::process::Command::new(crate::models::repo_root().join("node_modules/.bin/snarkjs"))
+                .args(args)
+                .output()
+                .expect("run snarkjs");
+            assert!(o.status.success(), "snarkjs {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        };
+        snarkjs(&["zkey".as_ref(), "new".as_ref(), &r1cs, ptau, &zkey]);
+        snarkjs(&["zkey".as_ref(), "export".as_ref(), "verificationkey".as_ref(), &zkey, &json]);
+        // Renamed into place, so a test running beside this one never reads half a file.
+        let partial = cached.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::copy(&json, &partial).unwrap();
+        std::fs::rename(&partial, &cached).unwrap();
+    }
+    let vk: serde_json::Value = serde_json::from_slice(&std::fs::read(&cached).unwrap()).unwrap();
     let fq = |v: &serde_json::Value| ark_bn254::Fq::from_str(v.as_str().unwrap()).unwrap();
     let g1 = |v: &serde_json::Value| G1Affine::new(fq(&v[0]), fq(&v[1]));
     let fq2 = |v: &serde_json::Value| ark_bn254::Fq2::new(fq(&v[0]), fq(&v[1]));
@@ -378,12 +389,30 @@ fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path) -> ark_groth16::Ver
     }
 }
 
-/// A ceremony through the binary: the initial keys are snarkjs's for the same circuit (its
-/// round-1 wires plain witnesses) with [δ₁]₂ = [δ]₂ = the generator; each contribution and the
-/// beacon move δ and δ₁; `setup verify` checks the chain against the ptau, and refuses another
-/// ptau file and a record that is not vk.json's; the keys prove without the warning unsafe keys
-/// get. A ptau of too small a power, a contribution before the setup and one on dev keys are
-/// refused, saying what to do.
+/// The initial keys through the binary are snarkjs's for the same circuit (its round-1 wires
+/// plain witnesses) with [δ₁]₂ = [δ]₂ = the generator; a ptau of too small a power and a
+/// contribution before the setup are refused, saying what to do.
+#[test]
+fn cli_initial_keys_are_snarkjs_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let d = model.to_str().unwrap();
+    let ptau = snarkjs_ptau_of(13);
+    let (ok, log) = zkml(&["setup", "contribute", d]);
+    assert!(!ok && log.contains("run `zkml setup`"), "{log}");
+    let (ok, log) = zkml(&["setup", d, "--ptau", snarkjs_ptau().to_str().unwrap()]);
+    assert!(!ok && log.contains("needs a ptau of power 13"), "{log}");
+    let (ok, log) = zkml(&["setup", d, "--ptau", ptau.to_str().unwrap()]);
+    assert!(ok && log.contains("NOT safe") && log.contains("power 13 used"), "{log}");
+    let initial: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
+    assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau), initial.groth16);
+    assert_eq!(initial.delta1_g2, initial.groth16.delta_g2);
+}
+
+/// A ceremony through the binary (as docs/setup.md runs it): each contribution and the beacon
+/// move δ and δ₁; `setup verify` checks the chain against the ptau, and refuses another ptau file
+/// and a record that is not vk.json's; the keys prove without the warning unsafe keys get; dev
+/// keys are not a ceremony to contribute to.
 #[test]
 fn cli_ceremony_then_prove_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
@@ -391,15 +420,8 @@ fn cli_ceremony_then_prove_and_verify() {
     let d = model.to_str().unwrap();
     let ptau = snarkjs_ptau_of(13);
     let p = ptau.to_str().unwrap();
-    let (ok, log) = zkml(&["setup", "contribute", d]);
-    assert!(!ok && log.contains("run `zkml setup`"), "{log}");
-    let (ok, log) = zkml(&["setup", d, "--ptau", snarkjs_ptau().to_str().unwrap()]);
-    assert!(!ok && log.contains("needs a ptau of power 13"), "{log}");
     let (ok, log) = zkml(&["setup", d, "--ptau", p]);
-    assert!(ok && log.contains("NOT safe") && log.contains("power 13 used"), "{log}");
-    let initial: zkml::wrap::two_round::VerifyingKey = zkml::artifact::read_key(&model.join("vk.bin")).unwrap();
-    assert_eq!(snarkjs_initial_vk(tmp.path(), &model, &ptau), initial.groth16);
-    assert_eq!(initial.delta1_g2, initial.groth16.delta_g2);
+    assert!(ok, "{log}");
 
     let (ok, log) = zkml(&["setup", "contribute", d, "--entropy", "the first contributor's text"]);
     assert!(ok, "{log}");
