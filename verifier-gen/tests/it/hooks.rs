@@ -564,4 +564,19 @@ fn zkml_gen_refuses_keys_someone_can_forge_proofs_for() {
             assert!(!ok && err.contains(why) && !out.exists(), "{scheme}, {cmd:?}: {err}");
         }
     }
+    // One-round keys called one-round (the wrap of an earlier zkml, which no longer proves with
+    // them): refused too, saying to run the setup again.
+    std::fs::write(
+        dir.join("vk.json"),
+        json!({"scheme": "one_round", "setup": {"kind": "dev", "seed": 1}}).to_string(),
+    )
+    .unwrap();
+    for cmd in [&["solidity", "--allow-dev-keys"][..], &["starknet", "--allow-dev-keys"], &["hooks", "--x402"]] {
+        let out = tmp.path().join(format!("one-round-{}", cmd[0]));
+        let (ok, err) = zkml_gen_render(cmd, &dir, &out);
+        assert!(
+            !ok && err.contains("one-round keys") && err.contains("run `zkml setup`") && !out.exists(),
+            "{cmd:?}: {err}"
+        );
+    }
 }
