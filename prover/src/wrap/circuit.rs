@@ -188,20 +188,16 @@ impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
             range_counts: vec![],
             claims: vec![],
         };
-        let statement = |cs: &ConstraintSystemRef<F>| -> Result<V, SynthesisError> {
-            let id = V::new_input(cs.clone(), || Ok(self.id))?;
-            id.enforce_equal(&V::constant(self.id))?;
-            let context = V::new_input(cs.clone(), || Ok(self.context))?;
-            // An input no constraint touches would not be bound by the proof.
-            let _ = context.square()?;
-            Ok(id)
-        };
         // Round 1 first: the first witness wires are the ones D commits to.
         gd.round1()?;
         if self.part == Part::Round1 {
             return Ok(());
         }
-        let id = statement(&cs)?;
+        let id = V::new_input(cs.clone(), || Ok(self.id))?;
+        id.enforce_equal(&V::constant(self.id))?;
+        let context = V::new_input(cs.clone(), || Ok(self.context))?;
+        // An input no constraint touches would not be bound by the proof.
+        let _ = context.square()?;
         gd.statement()?;
         let seed = V::new_input(cs.clone(), || gd.w.map(|w| w.seed).map_or_else(missing, Ok))?;
         gd.t.absorb(&[id])?;
@@ -389,7 +385,7 @@ impl Gadget<'_> {
                 rhs.push(table_term(&self.cs, m, &d)?);
             }
         }
-        // Empty in the one-round circuit, whose ranges are bit decompositions.
+        // The range tables' rows, tagged after the function tables.
         for (counts, &width) in self.range_counts.iter().zip(&self.plan.widths) {
             let tag = self.plan.tag(self.g, width);
             for (t, m) in counts.iter().enumerate() {
