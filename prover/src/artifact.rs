@@ -418,14 +418,19 @@ fn vk_json(vk: &VerifyingKey<Bn254>, ck: &CommitKey, files: &KeyFiles, setup: &P
     })
 }
 
-/// The kind of the keys in `dir`, as vk.json records it (one-round where it records none: keys
-/// from a zkml before the field).
+/// The kind of the keys in `dir`, as vk.json records it.
 pub fn scheme(dir: &Path) -> Result<Scheme, ArtifactError> {
     #[derive(Deserialize)]
     struct Recorded {
-        scheme: Option<Scheme>,
+        #[serde(default = "unrecorded_scheme")]
+        scheme: Scheme,
     }
-    read_vk_json::<Recorded>(dir).map(|r| r.scheme.unwrap_or(Scheme::OneRound))
+    read_vk_json::<Recorded>(dir).map(|r| r.scheme)
+}
+
+/// The kind of keys whose vk.json records none: one-round keys of a zkml from before the field.
+fn unrecorded_scheme() -> Scheme {
+    Scheme::OneRound
 }
 
 /// Refuses keys of the one-round wrap, which zkml no longer proves nor verifies.
@@ -475,11 +480,12 @@ pub fn read_prover_keys_recorded(
     #[derive(Deserialize)]
     struct Recorded {
         sha3_256: Option<KeyFiles>,
-        scheme: Option<Scheme>,
+        #[serde(default = "unrecorded_scheme")]
+        scheme: Scheme,
         setup: Option<Provenance>,
     }
     let recorded = read_vk_json::<Recorded>(dir)?;
-    check_two_round(dir, recorded.scheme.unwrap_or(Scheme::OneRound))?;
+    check_two_round(dir, recorded.scheme)?;
     let Some(files) = recorded.sha3_256 else {
         return Err(ArtifactError::CorruptKey {
             path: dir.join(VK_JSON).display().to_string(),

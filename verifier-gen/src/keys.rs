@@ -87,7 +87,7 @@ impl VerifierKey {
     /// ([`Self::load`] does that).
     pub fn load_dir(dir: &Path) -> Result<Self> {
         let (vk, delta1, layout) = crate::model::load_dir(dir)?;
-        Ok(VerifierKey { vk, delta1, layout: Some(layout), note: None })
+        Ok(VerifierKey { vk, delta1: Some(delta1), layout: Some(layout), note: None })
     }
 
     /// Which wrap this key is for.

@@ -108,7 +108,7 @@ fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
 /// vk.json records. Without vk.json (nothing records where the keys came from) vk.bin's shape
 /// gives the scheme. Keys of the one-round wrap of an earlier zkml are refused: no zkml proves
 /// with them any more.
-pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>, ModelLayout)> {
+pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayout)> {
     let (layout, vk_path) = read_layout(dir)?;
     let (vk, delta1) = crate::io::load_key(&vk_path)?;
     let shape = Scheme::of_key(delta1.is_some());
@@ -122,14 +122,15 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>, Mo
             vk_path.display(),
         );
     }
-    ensure!(
-        shape == Scheme::TwoRound,
-        "{} holds one-round keys, of the wrap of an earlier zkml, which no longer proves with them: run `zkml \
-         setup` on {} again",
-        vk_path.display(),
-        dir.display()
-    );
-    layout.check_vk(&vk, shape)?;
+    let Some(delta1) = delta1 else {
+        bail!(
+            "{} holds one-round keys, of the wrap of an earlier zkml, which no longer proves with them: run `zkml \
+             setup` on {} again",
+            vk_path.display(),
+            dir.display()
+        );
+    };
+    layout.check_vk(&vk, Scheme::TwoRound)?;
     Ok((vk, delta1, layout))
 }
 

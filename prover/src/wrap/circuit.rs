@@ -140,8 +140,8 @@ impl RangePlan {
     }
 }
 
-/// The widths of the limbs a `bits`-bit value is split into (one limb if it fits).
-fn limb_widths(bits: u32, limb: u32) -> Vec<u32> {
+/// The widths of the limbs a `bits`-bit value is split into (one limb if it fits), lowest first.
+pub fn limb_widths(bits: u32, limb: u32) -> Vec<u32> {
     let mut out = vec![limb; (bits / limb) as usize];
     if !bits.is_multiple_of(limb) {
         out.push(bits % limb);

@@ -1,5 +1,6 @@
-//! The wrap: the stage-1 verifier's circuit (`super::circuit`), proved with two-round (UltraGroth) Groth16 (`super::groth16`). The proof commits to the advice (D) before
-//! the challenge seed `c = H(tag, D, public inputs)` that the circuit's transcript starts from,
+//! The wrap: the stage-1 verifier's circuit (`super::circuit`), proved with two-round
+//! (UltraGroth) Groth16 (`super::groth16`). The proof commits to the advice (D) before the
+//! challenge seed `c = H(tag, D, public inputs)` that the circuit's transcript starts from,
 //! so the circuit neither decomposes nor absorbs the advice: its ranges are LogUp lookups. Keys
 //! are per model; the proof is 160 bytes compressed (A, B, C and D).
 

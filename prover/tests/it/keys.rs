@@ -15,7 +15,7 @@ use sha3::{Digest, Sha3_256};
 use zkml::artifact::{self, Compiled};
 use zkml::field::{F, fe};
 use zkml::stage1;
-use zkml::wrap::circuit::{Part, RangePlan, Witness, WrapCircuit, public_inputs};
+use zkml::wrap::circuit::{Part, RangePlan, Witness, WrapCircuit, limb_widths, public_inputs};
 use zkml::wrap::{WrapError, groth16, two_round};
 
 use crate::models::{data, zkml};
@@ -77,9 +77,8 @@ fn a_proving_key_made_to_read_the_input_is_refused() {
     // limb, else the limbs of the value plus its offset, lowest first.
     let seg = &c.graph.segments[c.graph.input];
     let (bits, off) = (seg.bits as usize, zkml::pack::offset(seg.bits, seg.signed));
-    let limb = RangePlan::new(&c.graph).limb as usize;
     let widths: Vec<usize> =
-        (0..bits.div_ceil(limb)).map(|k| if (k + 1) * limb <= bits { limb } else { bits % limb }).collect();
+        limb_widths(seg.bits, RangePlan::new(&c.graph).limb).into_iter().map(|w| w as usize).collect();
     let places: Vec<usize> = widths.iter().scan(0, |at, &w| Some(std::mem::replace(at, *at + w))).collect();
     let wires = |v: i64| -> Vec<F> {
         match widths.len() {
