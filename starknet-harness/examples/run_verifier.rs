@@ -3,7 +3,7 @@
 //! (CALLDATA.json as `zkml-gen starknet-calldata` prints it). Prints the compiler's warnings,
 //! the result, the Cairo steps, the Sierra gas and the builtins used.
 use starknet_types_core::felt::Felt as Felt252;
-use zkml_starknet_harness::{compile, felt_span, option_span_u256, run};
+use zkml_starknet_harness::{Runner, compile, felt_span, option_span_u256};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
         .map(|h| Felt252::from_hex(h).map_err(|_| anyhow::anyhow!("not a felt252: {h}")))
         .collect::<anyhow::Result<_>>()?;
     let t = std::time::Instant::now();
-    let r = run(&c.program, "verifier::verify_groth16_proof_bn254", vec![felt_span(&felts)])?;
+    let r = Runner::new(&c.program)?.run("verifier::verify_groth16_proof_bn254", vec![felt_span(&felts)])?;
     eprintln!("ran in {:.1} s", t.elapsed().as_secs_f64());
     match option_span_u256(&r) {
         Ok(v) => println!("result: {v:?}"),
