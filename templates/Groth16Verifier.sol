@@ -95,6 +95,15 @@ contract {{ contract_name }} {
     /// @notice The model id: public input 0 of every proof this verifier accepts.
     uint256 public constant MODEL_ID = {{ model_id }};
 {%- endif %}
+    /// @dev Memory at fixed addresses from 0x80, where the free memory pointer is when an entry
+    ///      point starts (they allocate nothing){% if ic_table %}, above the copy of IC_TABLE that `_verify` makes there{% endif %}: {% if two_round %}the seed's
+    ///      preimage (CHALLENGE_TAG, D.x, D.y) in the three words before MEM_PUB, {% endif %}the public inputs
+    ///      from MEM_PUB{% if two_round %} and the seed after them{% endif %}, then the pairing input from MEM_PAIRING. Fixed
+    ///      addresses save an addition at every use; the assembly blocks that use them are not
+    ///      marked memory-safe, so a compiler that moves stack variables to memory (via-IR) keeps
+    ///      its hands off this contract's memory.
+    uint256 internal constant MEM_PUB = {{ mem_pub }};
+    uint256 internal constant MEM_PAIRING = {{ mem_pairing }};
     /// @dev The linear combination starts from IC0{% if has_model_id %} + MODEL_ID * IC1 (public input 0 is
     ///      fixed to MODEL_ID, so its ecMul is done at generation time){% endif %}.
     uint256 internal constant IC_BASE_X = {{ ic_base.0 }};
@@ -120,13 +129,10 @@ contract {{ contract_name }} {
         if (proof.length != PROOF_LENGTH || pubInputs.length != NUM_PUBLIC_INPUTS) {
             return false;
         }
-        uint256 pub;
-        assembly ("memory-safe") {
-            pub := add(mload(0x40), {{ pub_head }})
-            mstore(0x40, add(pub, {{ pub_alloc }}))
-            calldatacopy(pub, pubInputs.offset, {{ num_public * 32 }})
+        assembly {
+            calldatacopy(MEM_PUB, pubInputs.offset, {{ num_public * 32 }})
         }
-        return _verify(_offset(proof), pub);
+        return _verify(_offset(proof));
     }
 {%- if compact_len > 0 %}
 
@@ -137,20 +143,17 @@ contract {{ contract_name }} {
     ///        public inputs 1..{{ num_public - 1 }}, each < r.{% else %}The public inputs, each < r.{% endif %}
     /// @return True iff the proof is valid for these public inputs; false on any malformed input.
     function verifyCompact(uint256[{{ proof_words }}] calldata proof, uint256[{{ compact_len }}] calldata inputs) external view returns (bool) {
-        uint256 pub;
         uint256 offset;
-        assembly ("memory-safe") {
-            pub := add(mload(0x40), {{ pub_head }})
-            mstore(0x40, add(pub, {{ pub_alloc }}))
+        assembly {
 {%- if has_model_id %}
-            mstore(pub, MODEL_ID)
-            calldatacopy(add(pub, 0x20), inputs, {{ compact_len * 32 }})
+            mstore(MEM_PUB, MODEL_ID)
+            calldatacopy(add(MEM_PUB, 0x20), inputs, {{ compact_len * 32 }})
 {%- else %}
-            calldatacopy(pub, inputs, {{ compact_len * 32 }})
+            calldatacopy(MEM_PUB, inputs, {{ compact_len * 32 }})
 {%- endif %}
             offset := proof
         }
-        return _verify(offset, pub);
+        return _verify(offset);
     }
 {%- endif %}
 {%- if has_typed %}
@@ -165,18 +168,16 @@ contract {{ contract_name }} {
         if (proof.length != PROOF_LENGTH) {
             return false;
         }
-        uint256 pub;
         bool inRange;
-        assembly ("memory-safe") {
-            pub := add(mload(0x40), {{ pub_head }})
-            mstore(0x40, add(pub, {{ pub_alloc }}))
+        assembly {
+            let pub := MEM_PUB
             calldatacopy(pub, calldatasize(), {{ num_public * 32 }}) // zeroes
             inRange := 1
             mstore(pub, MODEL_ID)
             mstore(add(pub, 0x20), context)
 {{ typed_body }}
         }
-        return inRange && _verify(_offset(proof), pub);
+        return inRange && _verify(_offset(proof));
     }
 {%- endif %}
 
@@ -188,138 +189,141 @@ contract {{ contract_name }} {
     }
 
     /// @dev The Groth16 check for the {{ proof_words * 32 }}-byte proof at calldata offset `proof` and the
-    ///      {{ num_public }} public inputs in memory at `pub`{% if two_round %} (with 3 free words before them, for the
-    ///      seed's preimage, and 1 after, for the seed){% endif %}.
-    function _verify(uint256 proof, uint256 pub) internal view returns (bool ok) {
+    ///      {{ num_public }} public inputs in memory at MEM_PUB.
+    function _verify(uint256 proof) internal view returns (bool ok) {
 {%- if ic_table %}
         // IC points from index {{ ic_first }} on, (x, y) each, read in a loop (unrolled code would be
         // larger than the table).
         bytes memory icTable = IC_TABLE;
 {%- endif %}
-        assembly ("memory-safe") {
-            // Pairing input: {{ pairs }} pairs of (G1: 2 words, G2: 4 words) = {{ pairs * 192 }} bytes from f.
-            // Scratch for the linear combination after it (0xa0 bytes).
-            let f := mload(0x40)
-            let s := add(f, {{ pairs * 192 }})
+        assembly {
+            // Pairing input from MEM_PAIRING: {{ pairs }} pairs of (G1: 2 words, G2: 4 words) = {{ pairs * 192 }} bytes.
+            // P and R on the stack: each use of a constant would otherwise cost a CODECOPY.
+            let p := P
+            let r := R
 {%- if two_round %}
 
             // The seed c, public input {{ num_public }}: keccak256(CHALLENGE_TAG, D.x, D.y, pubInputs...) mod r,
             // over the words as given (a public input >= r makes ok false below).
-            mstore(sub(pub, 0x60), CHALLENGE_TAG)
-            calldatacopy(sub(pub, 0x40), add(proof, 0x100), 0x40)
-            mstore(add(pub, {{ num_public * 32 }}), mod(keccak256(sub(pub, 0x60), {{ 96 + num_public * 32 }}), R))
+            mstore(sub(MEM_PUB, 0x60), CHALLENGE_TAG)
+            calldatacopy(sub(MEM_PUB, 0x40), add(proof, 0x100), 0x40)
+            mstore(add(MEM_PUB, {{ num_public * 32 }}), mod(keccak256(sub(MEM_PUB, 0x60), {{ 96 + num_public * 32 }}), r))
 {%- endif %}
 
-            // vk_x = IC_BASE + sum_i pub[i] * IC[i + 1]; accumulator at s, (point, scalar) at s + 0x40.
+            // vk_x = IC_BASE + sum_i pub[i] * IC[i + 1], accumulated where pair 2 takes it; ecMul's
+            // (point, scalar) after it, where gamma goes once vk_x is done.
 {%- if has_model_id %}
-            ok := eq(mload(pub), MODEL_ID)
+            ok := eq(mload(MEM_PUB), MODEL_ID)
 {%- else %}
             ok := 1
 {%- endif %}
-            mstore(s, IC_BASE_X)
-            mstore(add(s, 0x20), IC_BASE_Y)
+            mstore(add(MEM_PAIRING, 0x180), IC_BASE_X)
+            mstore(add(MEM_PAIRING, 0x1a0), IC_BASE_Y)
 {%- if ic_table %}
             for { let i := 0 } lt(i, {{ ics.len() - ic_first }}) { i := add(i, 1) } {
-                let x := mload(add(pub, shl(5, add(i, {{ ic_first - 1 }}))))
-                ok := and(ok, lt(x, R))
+                let x := mload(add(MEM_PUB, shl(5, add(i, {{ ic_first - 1 }}))))
+                ok := and(ok, lt(x, r))
                 let e := add(add(icTable, 0x20), shl(6, i))
-                mstore(add(s, 0x40), mload(e))
-                mstore(add(s, 0x60), mload(add(e, 0x20)))
-                mstore(add(s, 0x80), x)
-                ok := and(ok, staticcall({% if capped %}ECMUL_GAS{% else %}gas(){% endif %}, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
-                ok := and(ok, staticcall({% if capped %}ECADD_GAS{% else %}gas(){% endif %}, 0x06, s, 0x80, s, 0x40))
+                mstore(add(MEM_PAIRING, 0x1c0), mload(e))
+                mstore(add(MEM_PAIRING, 0x1e0), mload(add(e, 0x20)))
+                mstore(add(MEM_PAIRING, 0x200), x)
+                ok := and(ok, staticcall({% if capped %}ECMUL_GAS{% else %}gas(){% endif %}, 0x07, add(MEM_PAIRING, 0x1c0), 0x60, add(MEM_PAIRING, 0x1c0), 0x40))
+                ok := and(ok, staticcall({% if capped %}ECADD_GAS{% else %}gas(){% endif %}, 0x06, add(MEM_PAIRING, 0x180), 0x80, add(MEM_PAIRING, 0x180), 0x40))
             }
 {%- else %}
 {%- for ic in ics %}{% if loop.index0 >= ic_first %}
             {
-                let x := mload(add(pub, {{ (loop.index0 - 1) * 32 }}))
-                ok := and(ok, lt(x, R))
-                mstore(add(s, 0x40), IC{{ loop.index0 }}_X)
-                mstore(add(s, 0x60), IC{{ loop.index0 }}_Y)
-                mstore(add(s, 0x80), x)
-                ok := and(ok, staticcall({% if capped %}ECMUL_GAS{% else %}gas(){% endif %}, 0x07, add(s, 0x40), 0x60, add(s, 0x40), 0x40))
-                ok := and(ok, staticcall({% if capped %}ECADD_GAS{% else %}gas(){% endif %}, 0x06, s, 0x80, s, 0x40))
+                let x := mload(add(MEM_PUB, {{ (loop.index0 - 1) * 32 }}))
+                ok := and(ok, lt(x, r))
+                mstore(add(MEM_PAIRING, 0x1c0), IC{{ loop.index0 }}_X)
+                mstore(add(MEM_PAIRING, 0x1e0), IC{{ loop.index0 }}_Y)
+                mstore(add(MEM_PAIRING, 0x200), x)
+                ok := and(ok, staticcall({% if capped %}ECMUL_GAS{% else %}gas(){% endif %}, 0x07, add(MEM_PAIRING, 0x1c0), 0x60, add(MEM_PAIRING, 0x1c0), 0x40))
+                ok := and(ok, staticcall({% if capped %}ECADD_GAS{% else %}gas(){% endif %}, 0x06, add(MEM_PAIRING, 0x180), 0x80, add(MEM_PAIRING, 0x180), 0x40))
             }
 {%- endif %}{% endfor %}
 {%- endif %}
 
-            // A and C: coordinates < p and y^2 = x^3 + 3 (this also rules out the all-zero encoding
-            // of infinity, which an honest proof has with negligible probability).
-            let ax := calldataload(proof)
-            let ay := calldataload(add(proof, 0x20))
-            let cx := calldataload(add(proof, 0xc0))
-            let cy := calldataload(add(proof, 0xe0))
-            ok := and(ok, and(and(lt(ax, P), lt(ay, P)), and(lt(cx, P), lt(cy, P))))
-            ok := and(ok, eq(mulmod(ay, ay, P), addmod(mulmod(ax, mulmod(ax, ax, P), P), 3, P)))
-            ok := and(ok, eq(mulmod(cy, cy, P), addmod(mulmod(cx, mulmod(cx, cx, P), P), 3, P)))
+            // The proof's points where the pairing input takes them: A and B (pair 0), C (pair 3){% if two_round %}
+            // and D (pair 4){% endif %}. Then their checks, read from there.
+            calldatacopy(MEM_PAIRING, proof, 0xc0)
+            calldatacopy(add(MEM_PAIRING, 0x240), add(proof, 0xc0), 0x40)
 {%- if two_round %}
-            // D likewise (a block of its own: the stack holds no more variables).
+            calldatacopy(add(MEM_PAIRING, 0x300), add(proof, 0x100), 0x40)
+{%- endif %}
+            // A{% if two_round %}, C and D{% else %} and C{% endif %}: coordinates < p and y^2 = x^3 + 3 (this also rules out the all-zero
+            // encoding of infinity, which an honest proof has with negligible probability). A is
+            // negated in place: pair 0 is (-A, B).
             {
-                let dx := calldataload(add(proof, 0x100))
-                let dy := calldataload(add(proof, 0x120))
-                ok := and(ok, and(lt(dx, P), lt(dy, P)))
-                ok := and(ok, eq(mulmod(dy, dy, P), addmod(mulmod(dx, mulmod(dx, dx, P), P), 3, P)))
+                let x := mload(MEM_PAIRING)
+                let y := mload(add(MEM_PAIRING, 0x20))
+                ok := and(ok, and(lt(x, p), lt(y, p)))
+                ok := and(ok, eq(mulmod(y, y, p), addmod(mulmod(x, mulmod(x, x, p), p), 3, p)))
+                mstore(add(MEM_PAIRING, 0x20), mod(sub(p, y), p))
+            }
+            {
+                let x := mload(add(MEM_PAIRING, 0x240))
+                let y := mload(add(MEM_PAIRING, 0x260))
+                ok := and(ok, and(lt(x, p), lt(y, p)))
+                ok := and(ok, eq(mulmod(y, y, p), addmod(mulmod(x, mulmod(x, x, p), p), 3, p)))
+            }
+{%- if two_round %}
+            {
+                let x := mload(add(MEM_PAIRING, 0x300))
+                let y := mload(add(MEM_PAIRING, 0x320))
+                ok := and(ok, and(lt(x, p), lt(y, p)))
+                ok := and(ok, eq(mulmod(y, y, p), addmod(mulmod(x, mulmod(x, x, p), p), 3, p)))
             }
 {%- endif %}
             // B = x_re + x_im u, y_re + y_im u over Fp2 = Fp[u] / (u^2 + 1): coordinates < p and
             // y^2 = x^3 + 3 / (9 + u), so that only a B outside the prime-order subgroup is left
             // for the pairing precompile to reject (which costs all the gas it is given).
             {
-                let q := P
-                let xi := calldataload(add(proof, 0x40))
-                let xr := calldataload(add(proof, 0x60))
-                let yi := calldataload(add(proof, 0x80))
-                let yr := calldataload(add(proof, 0xa0))
-                ok := and(ok, and(and(lt(xi, q), lt(xr, q)), and(lt(yi, q), lt(yr, q))))
+                let xi := mload(add(MEM_PAIRING, 0x40))
+                let xr := mload(add(MEM_PAIRING, 0x60))
+                let yi := mload(add(MEM_PAIRING, 0x80))
+                let yr := mload(add(MEM_PAIRING, 0xa0))
+                ok := and(ok, and(and(lt(xi, p), lt(xr, p)), and(lt(yi, p), lt(yr, p))))
                 // x^3 = xr (xr^2 - 3 xi^2) + xi (3 xr^2 - xi^2) u, y^2 = (yr + yi)(yr - yi) + 2 yr yi u
                 // (no sum below overflows for coordinates < p; for others ok is already false).
-                let r2 := mulmod(xr, xr, q)
-                let i2 := mulmod(xi, xi, q)
-                ok := and(ok, eq(mulmod(add(yr, yi), add(yr, sub(q, yi)), q), addmod(mulmod(xr, addmod(r2, mul(3, sub(q, i2)), q), q), TWIST_B_RE, q)))
-                ok := and(ok, eq(mulmod(add(yr, yr), yi, q), addmod(mulmod(xi, addmod(mul(3, r2), sub(q, i2), q), q), TWIST_B_IM, q)))
+                let r2 := mulmod(xr, xr, p)
+                let i2 := mulmod(xi, xi, p)
+                ok := and(ok, eq(mulmod(add(yr, yi), add(yr, sub(p, yi)), p), addmod(mulmod(xr, addmod(r2, mul(3, sub(p, i2)), p), p), TWIST_B_RE, p)))
+                ok := and(ok, eq(mulmod(add(yr, yr), yi, p), addmod(mulmod(xi, addmod(mul(3, r2), sub(p, i2), p), p), TWIST_B_IM, p)))
             }
 
-            // Pair 0: (-A, B).
-            mstore(f, ax)
-            mstore(add(f, 0x20), mod(sub(P, ay), P))
-            calldatacopy(add(f, 0x40), add(proof, 0x40), 0x80)
             // Pair 1: (alpha, beta).
-            mstore(add(f, 0xc0), ALPHA_X)
-            mstore(add(f, 0xe0), ALPHA_Y)
-            mstore(add(f, 0x100), BETA_X_IM)
-            mstore(add(f, 0x120), BETA_X_RE)
-            mstore(add(f, 0x140), BETA_Y_IM)
-            mstore(add(f, 0x160), BETA_Y_RE)
+            mstore(add(MEM_PAIRING, 0xc0), ALPHA_X)
+            mstore(add(MEM_PAIRING, 0xe0), ALPHA_Y)
+            mstore(add(MEM_PAIRING, 0x100), BETA_X_IM)
+            mstore(add(MEM_PAIRING, 0x120), BETA_X_RE)
+            mstore(add(MEM_PAIRING, 0x140), BETA_Y_IM)
+            mstore(add(MEM_PAIRING, 0x160), BETA_Y_RE)
             // Pair 2: (vk_x, gamma).
-            mstore(add(f, 0x180), mload(s))
-            mstore(add(f, 0x1a0), mload(add(s, 0x20)))
-            mstore(add(f, 0x1c0), GAMMA_X_IM)
-            mstore(add(f, 0x1e0), GAMMA_X_RE)
-            mstore(add(f, 0x200), GAMMA_Y_IM)
-            mstore(add(f, 0x220), GAMMA_Y_RE)
+            mstore(add(MEM_PAIRING, 0x1c0), GAMMA_X_IM)
+            mstore(add(MEM_PAIRING, 0x1e0), GAMMA_X_RE)
+            mstore(add(MEM_PAIRING, 0x200), GAMMA_Y_IM)
+            mstore(add(MEM_PAIRING, 0x220), GAMMA_Y_RE)
             // Pair 3: (C, delta).
-            mstore(add(f, 0x240), cx)
-            mstore(add(f, 0x260), cy)
-            mstore(add(f, 0x280), DELTA_X_IM)
-            mstore(add(f, 0x2a0), DELTA_X_RE)
-            mstore(add(f, 0x2c0), DELTA_Y_IM)
-            mstore(add(f, 0x2e0), DELTA_Y_RE)
+            mstore(add(MEM_PAIRING, 0x280), DELTA_X_IM)
+            mstore(add(MEM_PAIRING, 0x2a0), DELTA_X_RE)
+            mstore(add(MEM_PAIRING, 0x2c0), DELTA_Y_IM)
+            mstore(add(MEM_PAIRING, 0x2e0), DELTA_Y_RE)
 {%- if two_round %}
             // Pair 4: (D, delta1).
-            calldatacopy(add(f, 0x300), add(proof, 0x100), 0x40)
-            mstore(add(f, 0x340), DELTA1_X_IM)
-            mstore(add(f, 0x360), DELTA1_X_RE)
-            mstore(add(f, 0x380), DELTA1_Y_IM)
-            mstore(add(f, 0x3a0), DELTA1_Y_RE)
+            mstore(add(MEM_PAIRING, 0x340), DELTA1_X_IM)
+            mstore(add(MEM_PAIRING, 0x360), DELTA1_X_RE)
+            mstore(add(MEM_PAIRING, 0x380), DELTA1_Y_IM)
+            mstore(add(MEM_PAIRING, 0x3a0), DELTA1_Y_RE)
 {%- endif %}
 
             // Only run the pairing if everything so far was valid: a failing precompile call (B
             // outside the subgroup) consumes all the gas it was given{% if capped %}, here PAIRING_GAS{% else %}, here 63/64 of the gas left{% endif %}.
+            // The result goes to scratch space (0x00).
             if ok {
-                mstore(s, 0)
                 // (Yul evaluates arguments right to left: read the result only after the call.)
-                let success := staticcall({% if capped %}PAIRING_GAS{% else %}gas(){% endif %}, 0x08, f, {{ pairs * 192 }}, s, 0x20)
-                ok := and(success, eq(mload(s), 1))
+                let success := staticcall({% if capped %}PAIRING_GAS{% else %}gas(){% endif %}, 0x08, MEM_PAIRING, {{ pairs * 192 }}, 0x00, 0x20)
+                ok := and(success, eq(mload(0x00), 1))
             }
         }
     }

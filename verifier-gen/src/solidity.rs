@@ -54,10 +54,9 @@ struct VerifierTemplate {
     proof_words: usize,
     pairs: usize,
     pairing_gas: &'static str,
-    /// Free bytes before the public inputs in memory (the seed's preimage: tag and D) and the
-    /// bytes reserved from them on (the seed after them).
-    pub_head: usize,
-    pub_alloc: usize,
+    /// Where the public inputs and the pairing input lie in memory (see the template).
+    mem_pub: String,
+    mem_pairing: String,
     /// Fixed EIP-1108 gas caps on the precompile calls ([`PrecompileGas::Eip1108`]).
     capped: bool,
     /// Why the keys are unsafe, for keys rendered anyway (`--allow-dev-keys`); empty otherwise.
@@ -260,6 +259,11 @@ fn render_key(
     // The seed is the last IC point's input, derived: not among the inputs callers give.
     let num_public = zkml::wrap::Scheme::of_key(two_round).num_public_inputs(vk);
     let pairs = 4 + usize::from(two_round);
+    // Memory from 0x80 (the free memory pointer when an entry point starts): IC_TABLE's copy
+    // (its length word and the table), the seed's preimage before the public inputs (the tag
+    // and D), the public inputs, the seed, the pairing input.
+    let table_bytes = if ic_table { 32 + ic_table_hex.len() / 2 } else { 0 };
+    let mem_pub = 0x80 + table_bytes + if two_round { 0x60 } else { 0 };
     let t = VerifierTemplate {
         generator_version: env!("CARGO_PKG_VERSION"),
         contract_name: contract_name.to_string(),
@@ -287,8 +291,8 @@ fn render_key(
         pairs,
         // 45,000 + 34,000 per pair, plus a margin.
         pairing_gas: if two_round { "250_000" } else { "200_000" },
-        pub_head: if two_round { 0x60 } else { 0 },
-        pub_alloc: 32 * (num_public + usize::from(two_round)),
+        mem_pub: format!("{mem_pub:#x}"),
+        mem_pairing: format!("{:#x}", mem_pub + 32 * (num_public + usize::from(two_round))),
         capped: gas == PrecompileGas::Eip1108,
         unsafe_keys: crate::one_line(unsafe_keys.unwrap_or_default()),
     };

@@ -319,6 +319,8 @@ fn price_mlp_verifier_end_to_end() {
     // Two-round verification costs a fifth pair (34,000 gas at EIP-1108 prices) and the seed's
     // hash and ecMul over the one-round verifier's 209k (docs/benchmarks.md).
     assert!(f.typed_gas <= 275_000, "typed verify costs {} gas", f.typed_gas);
+    // The cheapest entry point within 250k (issue "Wrap v2, step 2"; 249,340 on 2026-12-05).
+    assert!(f.compact_gas <= 250_000, "verifyCompact costs {} gas", f.compact_gas);
     assert!(f.runtime_bytes <= 4096, "runtime code is {} bytes", f.runtime_bytes);
     // Calldata: the ABI gives each of the 16 typed input values its own word, so the typed call is
     // 4 + 32 * (1 + 1 + 16 + 1) + 32 + 320 = 964 bytes; verifyCompact takes the packed words:
