@@ -2,6 +2,7 @@
 //! own, compiled and linked apart: about 50 s each on a cold build here).
 
 mod conformance;
+mod fuzz;
 mod keys;
 mod models;
 mod operators;

@@ -1,0 +1,193 @@
+//! The readers and verifiers on bytes a fuzzer would feed them: seeded random mutations of valid
+//! files (bits flipped, a run overwritten, the file cut short or extended, a 64-bit word set to a
+//! huge count, one part copied over another). Whatever the bytes, a reader or verifier returns an
+//! error or false, never panics; and what a verifier accepts parses to the valid file's proof
+//! (a mutation can only be accepted where it changes nothing the proof means). Seeded, so a
+//! failure names the iteration that reproduces it; bounded, a few seconds each.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use ark_serialize::CanonicalSerialize;
+use ark_std::rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
+use zkml::artifact::{self, AnyProof};
+use zkml::field::F;
+use zkml::pipeline;
+use zkml::quantize::QuantConfig;
+use zkml::setup;
+use zkml::stage1;
+use zkml::wrap::groth16::R1cs;
+use zkml::wrap::two_round;
+
+use crate::models::data;
+
+/// One mutation of `good`, as a fuzzer makes them, and what it did.
+fn mutate(good: &[u8], rng: &mut StdRng) -> (Vec<u8>, String) {
+    let mut b = good.to_vec();
+    let n = b.len();
+    let what = match rng.gen_range(0..6) {
+        0 => {
+            let flips = rng.gen_range(1..=8);
+            for _ in 0..flips {
+                b[rng.gen_range(0..n)] ^= 1 << rng.gen_range(0..8);
+            }
+            format!("{flips} bits flipped")
+        }
+        1 => {
+            let at = rng.gen_range(0..n);
+            let len = rng.gen_range(1..=32).min(n - at);
+            rng.fill_bytes(&mut b[at..at + len]);
+            format!("{len} bytes at {at} overwritten")
+        }
+        2 => {
+            let at = rng.gen_range(0..n);
+            b.truncate(at);
+            format!("cut at {at}")
+        }
+        3 => {
+            let len = rng.gen_range(1..=64);
+            b.extend((0..len).map(|_| rng.r#gen::<u8>()));
+            format!("{len} bytes appended")
+        }
+        4 => {
+            // A length or count read from the file: it must end at the end of the file, not in
+            // an allocation failure or a loop over 2⁶⁴ items.
+            let at = rng.gen_range(0..n.saturating_sub(8).max(1));
+            let v: u64 = [u64::MAX, 1 << 40, 1 << 32, u32::MAX as u64][rng.gen_range(0..4)];
+            let end = (at + 8).min(n);
+            b[at..end].copy_from_slice(&v.to_le_bytes()[..end - at]);
+            format!("word at {at} set to {v:#x}")
+        }
+        _ => {
+            let len = rng.gen_range(1..=64).min(n / 2).max(1);
+            let (from, to) = (rng.gen_range(0..=n - len), rng.gen_range(0..=n - len));
+            b.copy_within(from..from + len, to);
+            format!("{len} bytes from {from} copied to {to}")
+        }
+    };
+    (b, what)
+}
+
+/// Runs `accept` on `iterations` mutations of `good` (seed `seed`): it must never panic, and
+/// where it accepts, what it returns (the accepted value, re-encoded) must be `accept(good)`'s.
+fn fuzz(what: &str, good: &[u8], seed: u64, iterations: usize, accept: impl Fn(&[u8]) -> Option<Vec<u8>>) {
+    let want = accept(good).unwrap_or_else(|| panic!("{what}: the valid file is refused"));
+    let rng = &mut StdRng::seed_from_u64(seed);
+    let (mut unchanged, mut accepted) = (0, 0);
+    for i in 0..iterations {
+        let (bad, how) = mutate(good, rng);
+        if bad == good {
+            // (a run copied over an equal one: nothing to refuse)
+            unchanged += 1;
+            continue;
+        }
+        match catch_unwind(AssertUnwindSafe(|| accept(&bad))) {
+            Err(_) => panic!("{what}: mutation {i} (seed {seed}: {how}) panicked"),
+            Ok(Some(got)) => {
+                assert_eq!(got, want, "{what}: mutation {i} (seed {seed}: {how}) accepted as another value");
+                eprintln!("{what}: mutation {i} ({how}) accepted, as the valid file's value");
+                accepted += 1;
+            }
+            Ok(None) => {}
+        }
+    }
+    eprintln!("{what}: {iterations} mutations, {unchanged} left the file as it was, {accepted} accepted");
+}
+
+fn canonical(x: &impl CanonicalSerialize) -> Vec<u8> {
+    let mut b = vec![];
+    x.serialize_compressed(&mut b).expect("writing to memory");
+    b
+}
+
+/// tests/data's price_mlp compiled under `dir`, and its first sample.
+fn price_mlp(dir: &Path) -> (artifact::Compiled, Vec<f64>) {
+    let samples = artifact::read_inputs(&data("price_mlp.input.json")).unwrap();
+    let c =
+        pipeline::compile(&data("price_mlp.onnx"), &samples, QuantConfig::default(), &dir.join("price_mlp")).unwrap();
+    (c, samples[0].clone())
+}
+
+#[test]
+fn mutated_stage1_proof_files_never_panic_the_verifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, input) = price_mlp(tmp.path());
+    let path = tmp.path().join("proof.bin");
+    artifact::write_proof(&path, &pipeline::prove(&c, &input).unwrap()).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let file = tmp.path().join("mutated.bin");
+    fuzz("stage-1 proof", &good, 1, 400, |bytes| {
+        std::fs::write(&file, bytes).unwrap();
+        let p = artifact::read_proof(&file).ok()?;
+        stage1::verify(&c.graph, c.id, &p).ok()?;
+        Some(canonical(&p))
+    });
+}
+
+#[test]
+fn mutated_wrap_proof_files_never_panic_the_verifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, input) = price_mlp(tmp.path());
+    let (pk, vk) = two_round::dev_setup(&c.graph, c.id, 1).unwrap();
+    let trace = c.graph.execute(&input).unwrap();
+    let rng = &mut StdRng::seed_from_u64(2);
+    let p = two_round::prove(&pk, &c.graph, c.id, F::from(9u64), [F::from(0u64); 2], &trace, rng).unwrap();
+    let path = tmp.path().join("proof.bin");
+    artifact::write_any_proof(&path, &AnyProof::TwoRound(p)).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let file = tmp.path().join("mutated.bin");
+    fuzz("two-round wrap proof", &good, 2, 400, |bytes| {
+        std::fs::write(&file, bytes).unwrap();
+        let AnyProof::TwoRound(p) = artifact::read_any_proof(&file).ok()? else { return None };
+        two_round::verify(&vk, &p).then(|| [canonical(&p.proof), canonical(&p.public_inputs)].concat())
+    });
+}
+
+#[test]
+fn mutated_r1cs_files_never_panic_the_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = price_mlp(tmp.path());
+    let r1cs = two_round::synthesize(&c.graph, c.id).unwrap();
+    let mut good = vec![];
+    r1cs.write(&mut good).unwrap();
+    // Another valid system is a legal read (the keys' digests tell it from the setup's); what
+    // matters is an error or a value, never a panic.
+    let rng = &mut StdRng::seed_from_u64(3);
+    for i in 0..60 {
+        let (bad, how) = mutate(&good, rng);
+        if catch_unwind(AssertUnwindSafe(|| R1cs::read(&mut &bad[..]).map(|_| ()))).is_err() {
+            panic!("r1cs.bin: mutation {i} (seed 3: {how}) panicked");
+        }
+    }
+}
+
+/// The key files as `zkml prove --wrap` reads them: a mutated pk.bin, r1cs.bin, vk.bin or
+/// vk.json is refused (the digests vk.json records), never a panic.
+#[test]
+fn mutated_key_files_never_panic_the_key_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = price_mlp(tmp.path());
+    let dir = tmp.path().join("price_mlp");
+    setup::dev(&dir, 1).unwrap();
+    let keys = artifact::read_prover_keys(&dir, None).unwrap();
+    let want = [canonical(&keys.pk), canonical(&keys.ck)].concat();
+    drop((keys, c));
+    let rng = &mut StdRng::seed_from_u64(4);
+    for (name, iterations) in [("vk.json", 40), ("vk.bin", 40), ("r1cs.bin", 10), ("pk.bin", 10)] {
+        let path = dir.join(name);
+        let good = std::fs::read(&path).unwrap();
+        for i in 0..iterations {
+            let (bad, how) = mutate(&good, rng);
+            std::fs::write(&path, &bad).unwrap();
+            match catch_unwind(AssertUnwindSafe(|| artifact::read_prover_keys(&dir, None))) {
+                Err(_) => panic!("{name}: mutation {i} (seed 4: {how}) panicked"),
+                Ok(Ok(k)) => assert!(
+                    bad == good || [canonical(&k.pk), canonical(&k.ck)].concat() == want,
+                    "{name}: mutation {i} ({how}) read as other keys"
+                ),
+                Ok(Err(_)) => {}
+            }
+        }
+        std::fs::write(&path, &good).unwrap();
+    }
+}
