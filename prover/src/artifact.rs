@@ -115,7 +115,7 @@ pub struct PublicInputSettings {
     pub packing: Option<Packing>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Packing {
     pub values: usize,
     pub per_element: usize,
@@ -173,8 +173,7 @@ impl Compiled {
         let file = std::fs::File::open(&mp).map_err(|e| nc(format!("{}: {e}", mp.display())))?;
         let graph: QuantGraph =
             serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| nc(format!("{MODEL_FILE}: {e}")))?;
-        let settings: Settings = serde_json::from_slice(&read(&dir.join(SETTINGS_FILE))?)
-            .map_err(|e| nc(format!("{SETTINGS_FILE}: {e}")))?;
+        let settings = read_settings(dir)?;
         let id = model_id(&graph);
         if settings.model_id != id.to_string() {
             return Err(nc(format!(
@@ -184,6 +183,13 @@ impl Compiled {
         }
         Ok(Compiled { dir: dir.to_path_buf(), graph, id, settings })
     }
+}
+
+/// Reads DIR/settings.json (as `zkml compile` writes it).
+pub fn read_settings(dir: &Path) -> Result<Settings, ArtifactError> {
+    let nc = |reason: String| ArtifactError::NotCompiled { path: dir.display().to_string(), reason };
+    let bytes = std::fs::read(dir.join(SETTINGS_FILE)).map_err(|e| nc(format!("{SETTINGS_FILE}: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| nc(format!("{SETTINGS_FILE}: {e}")))
 }
 
 /// Writes a proof file: its header, then the proof compressed; returns its size.

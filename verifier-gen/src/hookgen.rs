@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use alloy_primitives::U256;
 use anyhow::{Context, Result, bail};
 use askama::Template;
-use serde_json::Value;
+use zkml::artifact::Settings;
 
 use crate::solidity;
 
@@ -42,50 +42,25 @@ pub struct ModelInfo {
     pub output_name: String,
 }
 
-fn parse_u256(s: &str) -> Option<U256> {
-    match s.strip_prefix("0x") {
-        Some(h) => U256::from_str_radix(h, 16).ok(),
-        None => U256::from_str_radix(s, 10).ok(),
-    }
-}
-
-/// Reads `settings.json` (as `zkml compile` writes it): `model_id` and the `public_inputs` layout
-/// `[model_id, context, input, output]`, the last two with their packing.
-pub fn model_info(settings: &Value) -> Result<ModelInfo> {
-    let model_id = settings["model_id"]
-        .as_str()
-        .and_then(parse_u256)
-        .context("settings.json: no model_id (a decimal or 0x string)")?;
-    let layout = settings["public_inputs"]
-        .as_array()
-        .context("settings.json: no public_inputs (recompile with a zkml that writes the layout)")?;
-    let names: Vec<&str> = layout.iter().filter_map(|p| p["name"].as_str()).collect();
+/// What the hooks need of a model's settings (as `zkml compile` writes them): the model id and
+/// the public inputs `[model_id, context, input, output]`, the last two packed. The layout is
+/// checked as the verifier's is ([`crate::model::ModelLayout::from_settings`]).
+pub fn model_info(settings: &Settings) -> Result<ModelInfo> {
+    let names: Vec<&str> = settings.public_inputs.iter().map(|e| e.name.as_str()).collect();
     if names != ["model_id", "context", "input", "output"] {
         bail!("settings.json: public_inputs are {names:?}; the hooks need [model_id, context, input, output]");
     }
-    let packed = |p: &Value| -> Result<Packed> {
-        let name = p["name"].as_str().unwrap_or("?");
-        let k = &p["packing"];
-        let get =
-            |f: &str| k[f].as_u64().with_context(|| format!("settings.json: public input {name:?} has no packing.{f}"));
-        let packed = Packed {
-            count: p["count"].as_u64().with_context(|| format!("settings.json: public input {name:?} has no count"))?
-                as usize,
-            values: get("values")? as usize,
-            slot_bits: get("slot_bits")? as u32,
-            signed: k["signed"].as_bool().unwrap_or(true),
-            scale: k["scale"].as_i64().unwrap_or(0) as i32,
-        };
-        if packed.slot_bits == 0 || packed.slot_bits > 253 {
-            bail!("settings.json: public input {name:?} has slot_bits {}", packed.slot_bits);
-        }
-        Ok(packed)
+    let layout = crate::model::ModelLayout::from_settings(settings)?;
+    let packed = |e: &crate::model::Entry| -> Result<Packed> {
+        let k =
+            e.packing.as_ref().with_context(|| format!("settings.json: public input {:?} is not packed", e.name))?;
+        Ok(Packed { count: e.count, values: k.values, slot_bits: k.slot_bits, signed: k.signed, scale: k.scale })
     };
     Ok(ModelInfo {
-        model_id,
-        input: packed(&layout[2])?,
-        output: packed(&layout[3])?,
-        output_name: settings["output"]["name"].as_str().unwrap_or("output").to_string(),
+        model_id: layout.model_id,
+        input: packed(&layout.entries[2])?,
+        output: packed(&layout.entries[3])?,
+        output_name: settings.output.name.clone(),
     })
 }
 
@@ -234,13 +209,7 @@ pub fn generate(
     oracle: &OracleOptions,
     allow_dev_keys: bool,
 ) -> Result<Vec<PathBuf>> {
-    let settings_path = dir.join("settings.json");
-    let settings: Value = serde_json::from_slice(
-        &std::fs::read(&settings_path)
-            .with_context(|| format!("cannot read {} (run `zkml compile` first)", settings_path.display()))?,
-    )
-    .with_context(|| format!("{} is not JSON", settings_path.display()))?;
-    let info = model_info(&settings)?;
+    let info = model_info(&zkml::artifact::read_settings(dir)?)?;
     let key = crate::keys::VerifierKey::load(dir, allow_dev_keys)?;
     let expected = 2 + info.input.count + info.output.count;
     if key.num_public() != expected {
@@ -262,12 +231,13 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::tests::settings_of;
     use serde_json::json;
 
-    pub(crate) fn settings() -> Value {
+    fn settings() -> serde_json::Value {
         json!({
             "model_id": "12345",
-            "output": {"name": "price"},
+            "output": {"name": "price", "shape": [1], "scale": 8, "visibility": "public"},
             "public_inputs": [
                 {"name": "model_id", "index": 0, "count": 1},
                 {"name": "context", "index": 1, "count": 1},
@@ -281,19 +251,19 @@ mod tests {
 
     #[test]
     fn reads_settings() {
-        let m = model_info(&settings()).unwrap();
+        let m = model_info(&settings_of(settings())).unwrap();
         assert_eq!(m.model_id, U256::from(12345u64));
         assert_eq!(m.input.values, 2);
         assert_eq!(m.output.slot_bits, 34);
         assert_eq!(m.output.scale, 8);
         let mut bad = settings();
         bad["public_inputs"][1]["name"] = json!("input");
-        assert!(model_info(&bad).unwrap_err().to_string().contains("[model_id, context, input, output]"));
+        assert!(model_info(&settings_of(bad)).unwrap_err().to_string().contains("[model_id, context, input, output]"));
     }
 
     #[test]
     fn renders_each_hook() {
-        let m = model_info(&settings()).unwrap();
+        let m = model_info(&settings_of(settings())).unwrap();
         let o = OracleOptions { decimals: 8, description: None };
         let f = render(Hook::Oracle, "PriceMlp", &m, &o).unwrap();
         assert_eq!(f[0].0, "PriceMlpOracle.sol");

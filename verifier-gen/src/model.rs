@@ -17,7 +17,7 @@ use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, PrimeField};
 use ark_groth16::VerifyingKey;
-use serde_json::Value;
+use zkml::artifact::Settings;
 use zkml::wrap::Scheme;
 
 use crate::calldata::{encode_proof, fr_to_u256};
@@ -25,14 +25,9 @@ use crate::calldata::{encode_proof, fr_to_u256};
 /// Up to this many values, a packed tensor's packing is unrolled in the typed entry point.
 pub const UNROLL_VALUES_MAX: usize = 64;
 
-/// How a tensor's values are packed into field elements.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Packing {
-    pub values: usize,
-    pub per_element: usize,
-    pub slot_bits: u32,
-    pub signed: bool,
-}
+/// How a tensor's values are packed into field elements (and their scale), as settings.json
+/// records it.
+pub use zkml::artifact::Packing;
 
 /// One entry of the public inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,13 +84,9 @@ fn camel(name: &str) -> String {
 
 /// DIR/settings.json's public-input layout, and DIR/vk.bin's path (which must exist).
 fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
-    let settings_path = dir.join("settings.json");
-    let settings: Value = serde_json::from_slice(
-        &std::fs::read(&settings_path)
-            .with_context(|| format!("cannot read {} (run `zkml compile` first)", settings_path.display()))?,
-    )
-    .with_context(|| format!("{} is not JSON", settings_path.display()))?;
-    let layout = ModelLayout::from_settings(&settings).with_context(|| format!("in {}", settings_path.display()))?;
+    let settings = zkml::artifact::read_settings(dir)?;
+    let layout =
+        ModelLayout::from_settings(&settings).with_context(|| format!("in {}", dir.join("settings.json").display()))?;
     let vk_path = dir.join("vk.bin");
     if !vk_path.exists() {
         bail!("{} does not exist: run `zkml setup` on the model directory first", vk_path.display());
@@ -135,25 +126,17 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayou
 }
 
 impl ModelLayout {
-    /// Parses `model_id` and `public_inputs` of a settings.json value.
-    pub fn from_settings(settings: &Value) -> Result<Self> {
-        let model_id = settings["model_id"]
-            .as_str()
-            .and_then(parse_u256)
-            .context("settings.json: no model_id (a decimal or 0x string)")?;
+    /// Reads `model_id` and `public_inputs` of a model's settings and checks the layout: entries
+    /// in order from index 0, packings that match their counts, names that make Solidity
+    /// identifiers, `[model_id, context, ...]` first.
+    pub fn from_settings(settings: &Settings) -> Result<Self> {
+        let model_id =
+            parse_u256(&settings.model_id).context("settings.json: model_id is not a decimal or 0x number")?;
         ensure!(model_id < r_u256(), "settings.json: model_id is not below r");
-        let list = settings["public_inputs"]
-            .as_array()
-            .context("settings.json: no public_inputs (recompile with a zkml that writes the layout)")?;
         let mut entries = Vec::new();
         let mut next = 0;
-        for p in list {
-            let name = p["name"].as_str().context("settings.json: a public input has no name")?.to_string();
-            let get = |v: &Value, f: &str| {
-                v[f].as_u64().with_context(|| format!("settings.json: public input {name:?} has no {f}"))
-            };
-            let index = get(p, "index")? as usize;
-            let count = get(p, "count")? as usize;
+        for p in &settings.public_inputs {
+            let (name, index, count) = (p.name.clone(), p.index, p.count);
             ensure!(index == next, "settings.json: public input {name:?} starts at {index}, expected {next}");
             ensure!(count >= 1, "settings.json: public input {name:?} has count 0");
             let ident = camel(&name);
@@ -162,30 +145,23 @@ impl ModelLayout {
                     && !["proof", "pub", "inRange"].contains(&ident.as_str()),
                 "settings.json: public input name {name:?} does not make a Solidity identifier"
             );
-            let packing = match &p["packing"] {
-                Value::Null => None,
-                k => {
-                    let values = get(k, "values")? as usize;
-                    let slot_bits = get(k, "slot_bits")? as u32;
-                    ensure!((1..=253).contains(&slot_bits), "settings.json: {name:?} has slot_bits {slot_bits}");
-                    let per_element = get(k, "per_element")? as usize;
-                    ensure!(
-                        per_element == (253 / slot_bits) as usize,
-                        "settings.json: {name:?} packs {per_element} values per element; {slot_bits}-bit slots give {}",
-                        253 / slot_bits
-                    );
-                    ensure!(
-                        values >= 1 && values.div_ceil(per_element) == count,
-                        "settings.json: {name:?} packs {values} values into {count} elements"
-                    );
-                    let signed = k["signed"]
-                        .as_bool()
-                        .with_context(|| format!("settings.json: {name:?} has no packing.signed"))?;
-                    Some(Packing { values, per_element, slot_bits, signed })
-                }
-            };
+            if let Some(k) = &p.packing {
+                let slot_bits = k.slot_bits;
+                ensure!((1..=253).contains(&slot_bits), "settings.json: {name:?} has slot_bits {slot_bits}");
+                ensure!(
+                    k.per_element == (253 / slot_bits) as usize,
+                    "settings.json: {name:?} packs {} values per element; {slot_bits}-bit slots give {}",
+                    k.per_element,
+                    253 / slot_bits
+                );
+                ensure!(
+                    k.values >= 1 && k.values.div_ceil(k.per_element) == count,
+                    "settings.json: {name:?} packs {} values into {count} elements",
+                    k.values
+                );
+            }
             next = index + count;
-            entries.push(Entry { name, index, count, packing });
+            entries.push(Entry { name, index, count, packing: p.packing.clone() });
         }
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         ensure!(
@@ -414,9 +390,27 @@ impl ModelLayout {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// A model's settings with the fields of `v` (`model_id`, `public_inputs`, ...), the others
+    /// as `zkml compile` writes them for some small model.
+    pub(crate) fn settings_of(v: Value) -> Settings {
+        let mut full = json!({
+            "zkml_version": "0.1.0", "model_id": "0",
+            "input": {"name": "input", "shape": [1], "scale": 0, "visibility": "public"},
+            "output": {"name": "output", "shape": [1], "scale": 0, "visibility": "public"},
+            "lookup_bits": 12, "weight_bits": 8, "ops": [], "tables": [], "advice_values": 0,
+            "linear_nodes": 0, "requantizations": 0,
+            "calibration": {"samples": 1, "max_abs_error": 0.0, "argmax_agreement": 1.0},
+            "public_inputs": [],
+        });
+        for (k, x) in v.as_object().expect("an object") {
+            full[k] = x.clone();
+        }
+        serde_json::from_value(full).expect("settings")
+    }
 
     fn settings() -> Value {
         json!({
@@ -433,7 +427,7 @@ mod tests {
 
     #[test]
     fn parses_and_renders_the_typed_entry() {
-        let l = ModelLayout::from_settings(&settings()).unwrap();
+        let l = ModelLayout::from_settings(&settings_of(settings())).unwrap();
         assert_eq!(l.num_public(), 5);
         assert_eq!(l.signature(), "verify(bytes,uint256,int256[16],uint256)");
         let t = l.typed_entry();
@@ -445,15 +439,15 @@ mod tests {
         assert!(t.body.contains("w := or(w, shl(224, v))"));
         let mut bad = settings();
         bad["public_inputs"][2]["count"] = json!(3);
-        assert!(ModelLayout::from_settings(&bad).is_err());
+        assert!(ModelLayout::from_settings(&settings_of(bad)).is_err());
         let mut bad = settings();
         bad["public_inputs"][1]["name"] = json!("input");
-        assert!(ModelLayout::from_settings(&bad).is_err());
+        assert!(ModelLayout::from_settings(&settings_of(bad)).is_err());
     }
 
     #[test]
     fn typed_words_unpack_and_check() {
-        let l = ModelLayout::from_settings(&settings()).unwrap();
+        let l = ModelLayout::from_settings(&settings_of(settings())).unwrap();
         // values -3, 5, then zeros (stored + 2^15)
         let off = 1u64 << 15;
         let mut w0 = U256::ZERO;

@@ -394,9 +394,15 @@ fn stand_in_model(dir: &Path) -> serde_json::Value {
     let s = Setup::new();
     std::fs::write(dir.join("vk.bin"), s.vk_bin()).unwrap();
     let packing = |values: u64, bits: u64, scale: i64| json!({"values": values, "per_element": 253 / bits, "slot_bits": bits, "signed": true, "scale": scale});
+    let tensor = |name: &str, n: usize, scale: u32| json!({"name": name, "shape": [1, n], "scale": scale, "visibility": "public"});
     let settings = json!({
+        "zkml_version": env!("CARGO_PKG_VERSION"),
         "model_id": s.model_id.to_string(),
-        "output": {"name": "price"},
+        "input": tensor("features", 2, 0),
+        "output": tensor("price", 1, ORACLE_FRAC_BITS),
+        "lookup_bits": 12, "weight_bits": 8, "ops": ["Gemm"], "tables": [], "advice_values": 0,
+        "linear_nodes": 1, "requantizations": 0,
+        "calibration": {"samples": 1, "max_abs_error": 0.0, "argmax_agreement": 1.0},
         "public_inputs": [
             {"name": "model_id", "index": 0, "count": 1},
             {"name": "context", "index": 1, "count": 1},

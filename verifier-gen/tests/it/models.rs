@@ -153,10 +153,7 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
         ],
     );
     assert_eq!(std::fs::read_to_string(&again).unwrap(), sol, "output is deterministic");
-    let layout = ModelLayout::from_settings(
-        &serde_json::from_slice(&std::fs::read(p.dir.join("settings.json")).unwrap()).unwrap(),
-    )
-    .unwrap();
+    let layout = ModelLayout::from_settings(&zkml::artifact::read_settings(&p.dir).unwrap()).unwrap();
     assert!(sol.contains(&format!("function verify({})", layout.typed_entry().params)), "typed entry point");
     // The same verifier with the precompile gas capped at EIP-1108 prices.
     let capped_path = gen_dir.join(format!("{contract}Capped.sol"));
