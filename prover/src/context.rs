@@ -16,7 +16,7 @@
 //!
 //! Contexts are 32 big-endian bytes here; [`to_field`] gives the field element the wrap binds.
 
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::PrimeField;
 use sha3::{Digest, Keccak256};
 
 use crate::field::F;
@@ -92,28 +92,12 @@ pub fn escrow(chain_id: u64, escrow: [u8; 20], request_id: [u8; 32]) -> [u8; 32]
 /// The field element of a context (or of any 32-byte big-endian value below r), or `None` if
 /// the value is not below r. Every derived context is.
 pub fn to_field_checked(be: [u8; 32]) -> Option<F> {
-    (be < modulus_be()).then(|| F::from_be_bytes_mod_order(&be))
+    (be < crate::field::modulus_word::<F>()).then(|| F::from_be_bytes_mod_order(&be))
 }
 
 /// The field element a derived context is, as the wrap's public input `pub[1]`.
 pub fn to_field(context: [u8; 32]) -> F {
     to_field_checked(context).expect("a context has 248 bits, below r")
-}
-
-/// 32 big-endian bytes of a field element.
-pub fn from_field(x: F) -> [u8; 32] {
-    let b = x.into_bigint().to_bytes_be();
-    let mut w = [0u8; 32];
-    w[32 - b.len()..].copy_from_slice(&b);
-    w
-}
-
-/// r, the BN254 scalar modulus, big-endian.
-pub fn modulus_be() -> [u8; 32] {
-    let b = F::MODULUS.to_bytes_be();
-    let mut w = [0u8; 32];
-    w[32 - b.len()..].copy_from_slice(&b);
-    w
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -324,10 +308,10 @@ mod tests {
             let c = oracle(1, HOOK, ts);
             assert_eq!(c[0], 0);
             let f = to_field(c);
-            assert_eq!(from_field(f), c);
+            assert_eq!(crate::field::word(&f), c);
         }
-        assert_eq!(to_field_checked(modulus_be()), None);
-        let mut below = modulus_be();
+        assert_eq!(to_field_checked(crate::field::modulus_word::<F>()), None);
+        let mut below = crate::field::modulus_word::<F>();
         below[31] -= 1;
         assert_eq!(to_field_checked(below), Some(-F::from(1u64)));
     }
@@ -355,13 +339,13 @@ mod tests {
     /// give different contexts: the hash is not reduced mod r.
     #[test]
     fn no_aliasing_mod_r() {
-        let (h, h_plus_r) = ([0u8; 32], modulus_be());
+        let (h, h_plus_r) = ([0u8; 32], crate::field::modulus_word::<F>());
         assert_eq!(be_to_field(h), be_to_field(h_plus_r));
         assert_ne!(erc8004(1, HOOK, word_u64(1), h), erc8004(1, HOOK, word_u64(1), h_plus_r));
         assert_ne!(escrow(1, HOOK, h), escrow(1, HOOK, h_plus_r));
         let mut small = [0u8; 32];
         small[31] = 9;
-        let mut big = modulus_be();
+        let mut big = crate::field::modulus_word::<F>();
         big[31] += 9;
         assert_eq!(be_to_field(small), be_to_field(big));
         assert_ne!(escrow(1, HOOK, small), escrow(1, HOOK, big));

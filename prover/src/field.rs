@@ -4,9 +4,29 @@
 //! in `n` variables, index `i = Σ b_j·2^j`, and point coordinate `j` binds bit `j` (little endian).
 //! A row-major tensor therefore has its last dimension in the low variables.
 
-use ark_ff::{One, Zero};
+use ark_ff::{BigInteger, One, PrimeField, Zero};
 
 pub type F = ark_bn254::Fr;
+
+/// An element of either of BN254's fields as a 32-byte big-endian word: an EVM word, as
+/// Solidity's `abi.encode` and `abi.encodePacked` write a `uint256` (contexts, the two-round
+/// seed's preimage, calldata, the generated verifiers' constants).
+pub fn word<P: PrimeField>(x: &P) -> [u8; 32] {
+    be_word(x.into_bigint())
+}
+
+/// A BN254 field's modulus as a 32-byte big-endian word.
+pub fn modulus_word<P: PrimeField>() -> [u8; 32] {
+    be_word(P::MODULUS)
+}
+
+fn be_word(b: impl BigInteger) -> [u8; 32] {
+    // Both of BN254's moduli are below 2^256: their integers are at most 32 bytes.
+    let b = b.to_bytes_be();
+    let mut w = [0u8; 32];
+    w[32 - b.len()..].copy_from_slice(&b);
+    w
+}
 
 pub fn fe(v: i64) -> F {
     F::from(v)

@@ -587,7 +587,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Context { spec } => {
             let c = zkml::context::parse(&spec)?;
             println!("{c}");
-            println!("0x{}", zkml::context::hex(&zkml::context::from_field(c)));
+            println!("0x{}", zkml::context::hex(&zkml::field::word(&c)));
         }
         Command::Conformance { dirs, lookup_bits, weight_bits, max_values, out } => {
             let dirs = zkml::conformance::model_dirs(&dirs).map_err(anyhow::Error::msg)?;

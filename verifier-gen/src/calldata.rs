@@ -3,7 +3,6 @@
 use alloy_primitives::{Bytes, U256};
 use alloy_sol_types::{SolCall, sol};
 use ark_bn254::{Bn254, Fr};
-use ark_ff::{BigInteger, PrimeField};
 use ark_groth16::Proof;
 use zkml::wrap::groth16::TwoRoundProof;
 
@@ -42,7 +41,7 @@ pub fn encode_proof(proof: &impl ProofWords) -> Vec<u8> {
 
 /// A scalar-field element as the uint256 the contract expects.
 pub fn fr_to_u256(x: &Fr) -> U256 {
-    U256::from_be_slice(&x.into_bigint().to_bytes_be())
+    U256::from_be_bytes(zkml::field::word(x))
 }
 
 /// ABI calldata (selector included) for `verifyProof(proof, pubInputs)`.

@@ -26,34 +26,26 @@ pub mod solc;
 pub mod solidity;
 pub mod starknet;
 
-use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
+use ark_bn254::{Fq2, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
-use ark_ff::{BigInteger, PrimeField};
+use zkml::field::word;
 
 /// `text` with control characters (line breaks) as spaces: for text inside a generated comment.
 pub(crate) fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-/// A base-field element as a 32-byte big-endian word.
-pub(crate) fn fq_word(x: &Fq) -> [u8; 32] {
-    let bytes = x.into_bigint().to_bytes_be();
-    let mut w = [0u8; 32];
-    w[32 - bytes.len()..].copy_from_slice(&bytes);
-    w
-}
-
 /// A G1 point as `[x, y]` words; infinity is `[0, 0]`.
 pub(crate) fn g1_words(p: &G1Affine) -> [[u8; 32]; 2] {
     match p.xy() {
         None => [[0; 32]; 2],
-        Some((x, y)) => [fq_word(&x), fq_word(&y)],
+        Some((x, y)) => [word(&x), word(&y)],
     }
 }
 
 fn fq2_words(x: &Fq2) -> [[u8; 32]; 2] {
     // EIP-197: imaginary part (c1) first, then real part (c0).
-    [fq_word(&x.c1), fq_word(&x.c0)]
+    [word(&x.c1), word(&x.c0)]
 }
 
 /// A G2 point as `[x_im, x_re, y_im, y_re]` words (EIP-197 order); infinity is all zeros.

@@ -15,7 +15,7 @@ use alloy_sol_types::SolValue;
 use anyhow::{Context, Result, bail, ensure};
 use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::PrimeField;
 use ark_groth16::VerifyingKey;
 use zkml::artifact::Settings;
 use zkml::wrap::Scheme;
@@ -55,7 +55,7 @@ pub struct TypedEntry {
 }
 
 fn r_u256() -> U256 {
-    U256::from_be_slice(&Fr::MODULUS.to_bytes_be())
+    U256::from_be_bytes(zkml::field::modulus_word::<Fr>())
 }
 
 fn parse_u256(s: &str) -> Option<U256> {

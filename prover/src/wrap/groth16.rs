@@ -788,10 +788,10 @@ pub fn challenge(d: &G1Affine, publics: &[F]) -> F {
     let mut h = Keccak256::new();
     h.update(CHALLENGE_TAG);
     let (x, y) = d.xy().unwrap_or_default();
-    h.update(x.into_bigint().to_bytes_be());
-    h.update(y.into_bigint().to_bytes_be());
+    h.update(crate::field::word(&x));
+    h.update(crate::field::word(&y));
     for p in publics {
-        h.update(p.into_bigint().to_bytes_be());
+        h.update(crate::field::word(p));
     }
     F::from_be_bytes_mod_order(&h.finalize())
 }
