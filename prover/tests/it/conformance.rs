@@ -12,7 +12,7 @@ use zkml::quantize::QuantConfig;
 const MIN_PASS: usize = 105;
 
 fn data_dir() -> PathBuf {
-    let root = crate::models::repo_root();
+    let root = crate::common::repo_root();
     let out = std::process::Command::new(root.join("script/onnx-test-data.sh"))
         .output()
         .expect("running script/onnx-test-data.sh");

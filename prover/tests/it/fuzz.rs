@@ -6,20 +6,18 @@
 //! failure names the iteration that reproduces it; bounded, a few seconds each.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
 
 use ark_serialize::CanonicalSerialize;
 use ark_std::rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 use zkml::artifact::{self, AnyProof};
 use zkml::field::F;
 use zkml::pipeline;
-use zkml::quantize::QuantConfig;
 use zkml::setup;
 use zkml::stage1;
 use zkml::wrap::groth16::R1cs;
 use zkml::wrap::two_round;
 
-use crate::models::data;
+use crate::common::{compile, input};
 
 /// One mutation of `good`, as a fuzzer makes them, and what it did.
 fn mutate(good: &[u8], rng: &mut StdRng) -> (Vec<u8>, String) {
@@ -100,20 +98,12 @@ fn canonical(x: &impl CanonicalSerialize) -> Vec<u8> {
     b
 }
 
-/// tests/data's price_mlp compiled under `dir`, and its first sample.
-fn price_mlp(dir: &Path) -> (artifact::Compiled, Vec<f64>) {
-    let samples = artifact::read_inputs(&data("price_mlp.input.json")).unwrap();
-    let c =
-        pipeline::compile(&data("price_mlp.onnx"), &samples, QuantConfig::default(), &dir.join("price_mlp")).unwrap();
-    (c, samples[0].clone())
-}
-
 #[test]
 fn mutated_stage1_proof_files_never_panic_the_verifier() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, input) = price_mlp(tmp.path());
+    let (c, sample) = (compile("price_mlp", tmp.path()), input("price_mlp"));
     let path = tmp.path().join("proof.bin");
-    artifact::write_proof(&path, &pipeline::prove(&c, &input).unwrap()).unwrap();
+    artifact::write_proof(&path, &pipeline::prove(&c, &sample).unwrap()).unwrap();
     let good = std::fs::read(&path).unwrap();
     let file = tmp.path().join("mutated.bin");
     fuzz("stage-1 proof", &good, 1, 400, |bytes| {
@@ -127,9 +117,9 @@ fn mutated_stage1_proof_files_never_panic_the_verifier() {
 #[test]
 fn mutated_wrap_proof_files_never_panic_the_verifier() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, input) = price_mlp(tmp.path());
+    let (c, sample) = (compile("price_mlp", tmp.path()), input("price_mlp"));
     let (pk, vk) = two_round::dev_setup(&c.graph, c.id, 1).unwrap();
-    let trace = c.graph.execute(&input).unwrap();
+    let trace = c.graph.execute(&sample).unwrap();
     let rng = &mut StdRng::seed_from_u64(2);
     let p = two_round::prove(&pk, &c.graph, c.id, F::from(9u64), [F::from(0u64); 2], &trace, rng).unwrap();
     let path = tmp.path().join("proof.bin");
@@ -146,7 +136,7 @@ fn mutated_wrap_proof_files_never_panic_the_verifier() {
 #[test]
 fn mutated_r1cs_files_never_panic_the_reader() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, _) = price_mlp(tmp.path());
+    let c = compile("price_mlp", tmp.path());
     let r1cs = two_round::synthesize(&c.graph, c.id).unwrap();
     let mut good = vec![];
     r1cs.write(&mut good).unwrap();
@@ -166,7 +156,7 @@ fn mutated_r1cs_files_never_panic_the_reader() {
 #[test]
 fn mutated_key_files_never_panic_the_key_reader() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, _) = price_mlp(tmp.path());
+    let c = compile("price_mlp", tmp.path());
     let dir = tmp.path().join("price_mlp");
     setup::dev(&dir, 1).unwrap();
     let keys = artifact::read_prover_keys(&dir, None).unwrap();

@@ -18,7 +18,7 @@ use zkml::stage1;
 use zkml::wrap::circuit::{Part, RangePlan, Witness, WrapCircuit, limb_widths, public_inputs};
 use zkml::wrap::{WrapError, groth16, two_round};
 
-use crate::models::{data, zkml};
+use crate::common::{data, zkml};
 
 /// price_mlp compiled into TMP/NAME with a private input and given development keys from `seed`.
 fn private_input_model(tmp: &Path, name: &str, seed: &str) -> PathBuf {

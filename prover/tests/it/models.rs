@@ -1,38 +1,15 @@
 //! End to end on the benchmark models, and every way a proof must be rejected.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use ark_serialize::CanonicalSerialize;
 use zkml::artifact::{self, Compiled};
 use zkml::pipeline::{self, argmax};
 use zkml::quantize::QuantConfig;
 use zkml::stage1::{self, Stage1Proof};
 
-/// The repository root, from the manifest directory cargo gives the test process when it runs
-/// it, not the one compiled in: a target directory shared by two clones can hold a test binary
-/// another clone built, whose compiled-in paths point into that clone (docs/building.md).
-pub(crate) fn repo_root() -> PathBuf {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR when it runs tests");
-    Path::new(&manifest).parent().expect("prover/ has a parent").to_path_buf()
-}
-
-pub(crate) fn data(name: &str) -> PathBuf {
-    repo_root().join("tests/data").join(name)
-}
-
-fn compile(model: &str, dir: &Path) -> Compiled {
-    let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
-    pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &dir.join(model)).unwrap()
-}
-
-fn input(model: &str) -> Vec<f64> {
-    artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap().remove(0)
-}
+use crate::common::{compile, compiled, data, input, zkml};
 
 fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
-    let tmp = tempfile::tempdir().unwrap();
-    let c = compile(model, tmp.path());
+    let (tmp, c) = compiled(model);
     let p = pipeline::prove(&c, &input(model)).unwrap();
     (tmp, c, p)
 }
@@ -287,11 +264,6 @@ fn replayed_proof_verifies_only_its_own_statement() {
 }
 
 // ---- the command line -------------------------------------------------------------------------
-
-pub(crate) fn zkml(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
 
 #[test]
 fn cli_compile_prove_verify() {

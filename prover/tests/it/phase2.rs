@@ -15,7 +15,7 @@ use zkml::wrap::groth16::{self as g16, R1cs};
 use zkml::wrap::phase2::{self, Keys, Phase2Error, Record, Secret};
 use zkml::wrap::ptau::{self, Powers};
 
-use crate::models::zkml;
+use crate::common::zkml;
 use crate::ptau::{POWER, rng, snarkjs_ptau, snarkjs_ptau_of, unprepared};
 
 /// out = x·y·(x + c), public out: two constraints, one public input (with the constant one, a
@@ -319,7 +319,7 @@ fn a_key_that_does_not_derive_from_the_ptau_is_refused() {
 /// tiny_gemm (a Gemm and a Relu, `script/tiny_gemm.py`) compiled at 6 bits with the command line
 /// into `dir`; its input is copied to `dir`/input.json.
 fn tiny_model(dir: &Path) -> PathBuf {
-    let data = crate::models::repo_root().join("tests/data");
+    let data = crate::common::repo_root().join("tests/data");
     let input = dir.join("input.json");
     std::fs::copy(data.join("tiny_gemm.input.json"), &input).unwrap();
     let out = dir.join("model");
@@ -360,7 +360,7 @@ fn snarkjs_initial_vk(tmp: &Path, model: &Path, ptau: &Path) -> ark_groth16::Ver
     let cached = ptau.with_file_name(format!("snarkjs-vk-{}.json", hex::encode(key.finalize())));
     if !cached.exists() {
         let snarkjs = |args: &[&Path]| {
-            let o = std::process::Command::new(crate::models::repo_root().join("node_modules/.bin/snarkjs"))
+            let o = std::process::Command::new(crate::common::repo_root().join("node_modules/.bin/snarkjs"))
                 .args(args)
                 .output()
                 .expect("run snarkjs");

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zkml::wrap::ptau::{self, PtauError};
 
-use crate::models::repo_root;
+use crate::common::repo_root;
 
 /// The power of the test ceremony: 2^6 constraints.
 pub(crate) const POWER: u32 = 6;

@@ -10,20 +10,7 @@ use zkml::quantize::{QuantConfig, Trace};
 use zkml::stage1;
 use zkml::wrap::circuit::{Part, Witness, WrapCircuit};
 
-use crate::models::{data, zkml};
-
-fn input(model: &str) -> Vec<f64> {
-    artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap().remove(0)
-}
-
-fn compiled(model: &str) -> (tempfile::TempDir, Compiled) {
-    let tmp = tempfile::tempdir().unwrap();
-    let samples = artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap();
-    let c =
-        pipeline::compile(&data(&format!("{model}.onnx")), &samples, QuantConfig::default(), &tmp.path().join(model))
-            .unwrap();
-    (tmp, c)
-}
+use crate::common::{compiled, data, input, zkml};
 
 /// Proving synthesizes the circuit in witness-only mode against the matrices stored at setup:
 /// checks that the witness-only assignment for `w` equals the assignment of a full synthesis and

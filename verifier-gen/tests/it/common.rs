@@ -131,12 +131,16 @@ pub fn write_if_changed(path: &Path, text: &str) {
     }
 }
 
-/// That forge's output `stdout` shows each of `tests` of the contract `{contract}Test` passed.
-pub fn assert_forge_passed(stdout: &str, contract: &str, tests: &[&str]) {
+/// That forge's output `stdout` shows each of `tests` passed in the test contract `suite`, and
+/// nothing there failed or was skipped. (forge prints a suite's results after the line `Ran N
+/// tests for FILE:SUITE`.)
+pub fn assert_forge_passed(stdout: &str, suite: &str, tests: &[&str]) {
+    let results = stdout
+        .split("\nRan ")
+        .find(|s| s.lines().next().is_some_and(|l| l.trim_end().ends_with(&format!(":{suite}"))))
+        .unwrap_or_else(|| panic!("forge ran no suite {suite}:\n{stdout}"));
     for name in tests {
-        assert!(
-            stdout.contains(&format!("[PASS] {name}")) && stdout.contains(&format!("{contract}Test")),
-            "forge did not run {contract}Test.{name}:\n{stdout}"
-        );
+        assert!(results.contains(&format!("[PASS] {name}")), "forge did not pass {suite}.{name}:\n{stdout}");
     }
+    assert!(!results.contains("[FAIL") && !results.contains("[SKIP"), "{suite}:\n{results}");
 }

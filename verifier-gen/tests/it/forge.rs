@@ -534,7 +534,7 @@ fn generated_verifier_passes_forge_tests() {
     for suite in [contract, capped_contract, big_contract] {
         assert_forge_passed(
             &stdout,
-            suite,
+            &format!("{suite}Test"),
             &[
                 "test_validProofVerifies",
                 "test_compactRejections",
@@ -551,7 +551,7 @@ fn generated_verifier_passes_forge_tests() {
     }
     assert_forge_passed(
         &stdout,
-        two_round_contract,
+        &format!("{two_round_contract}Test"),
         &[
             "test_validProofsVerify",
             "test_rustCalldataVerifies",
