@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ark_serialize::CanonicalSerialize;
 use zkml::artifact::{self, Compiled};
 use zkml::pipeline;
 use zkml::quantize::QuantConfig;
@@ -38,6 +39,13 @@ pub(crate) fn compiled(model: &str) -> (tempfile::TempDir, Compiled) {
 /// tests/data's first sample input of `model`.
 pub(crate) fn input(model: &str) -> Vec<f64> {
     artifact::read_inputs(&data(&format!("{model}.input.json"))).unwrap().remove(0)
+}
+
+/// `x` serialized as the proof and key files hold it (compressed).
+pub(crate) fn compressed(x: &impl CanonicalSerialize) -> Vec<u8> {
+    let mut b = vec![];
+    x.serialize_compressed(&mut b).expect("writing to memory");
+    b
 }
 
 /// Runs the `zkml` binary: whether it succeeded, and its stdout then stderr.

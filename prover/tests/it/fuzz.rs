@@ -7,7 +7,6 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use ark_serialize::CanonicalSerialize;
 use ark_std::rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 use zkml::artifact::{self, AnyProof};
 use zkml::field::F;
@@ -17,7 +16,7 @@ use zkml::stage1;
 use zkml::wrap::groth16::R1cs;
 use zkml::wrap::two_round;
 
-use crate::common::{compile, input};
+use crate::common::{compile, compressed, input};
 
 /// One mutation of `good`, as a fuzzer makes them, and what it did.
 fn mutate(good: &[u8], rng: &mut StdRng) -> (Vec<u8>, String) {
@@ -92,12 +91,6 @@ fn fuzz(what: &str, good: &[u8], seed: u64, iterations: usize, accept: impl Fn(&
     eprintln!("{what}: {iterations} mutations, {unchanged} left the file as it was, {accepted} accepted");
 }
 
-fn canonical(x: &impl CanonicalSerialize) -> Vec<u8> {
-    let mut b = vec![];
-    x.serialize_compressed(&mut b).expect("writing to memory");
-    b
-}
-
 #[test]
 fn mutated_stage1_proof_files_never_panic_the_verifier() {
     let tmp = tempfile::tempdir().unwrap();
@@ -110,7 +103,7 @@ fn mutated_stage1_proof_files_never_panic_the_verifier() {
         std::fs::write(&file, bytes).unwrap();
         let p = artifact::read_proof(&file).ok()?;
         stage1::verify(&c.graph, c.id, &p).ok()?;
-        Some(canonical(&p))
+        Some(compressed(&p))
     });
 }
 
@@ -129,7 +122,7 @@ fn mutated_wrap_proof_files_never_panic_the_verifier() {
     fuzz("two-round wrap proof", &good, 2, 400, |bytes| {
         std::fs::write(&file, bytes).unwrap();
         let AnyProof::TwoRound(p) = artifact::read_any_proof(&file).ok()? else { return None };
-        two_round::verify(&vk, &p).then(|| [canonical(&p.proof), canonical(&p.public_inputs)].concat())
+        two_round::verify(&vk, &p).then(|| [compressed(&p.proof), compressed(&p.public_inputs)].concat())
     });
 }
 
@@ -156,28 +149,17 @@ fn mutated_r1cs_files_never_panic_the_reader() {
 #[test]
 fn mutated_key_files_never_panic_the_key_reader() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = compile("price_mlp", tmp.path());
+    compile("price_mlp", tmp.path());
     let dir = tmp.path().join("price_mlp");
     setup::dev(&dir, 1).unwrap();
-    let keys = artifact::read_prover_keys(&dir, None).unwrap();
-    let want = [canonical(&keys.pk), canonical(&keys.ck)].concat();
-    drop((keys, c));
-    let rng = &mut StdRng::seed_from_u64(4);
-    for (name, iterations) in [("vk.json", 40), ("vk.bin", 40), ("r1cs.bin", 10), ("pk.bin", 10)] {
+    for (name, seed, iterations) in [("vk.json", 4, 40), ("vk.bin", 5, 40), ("r1cs.bin", 6, 10), ("pk.bin", 7, 10)] {
         let path = dir.join(name);
         let good = std::fs::read(&path).unwrap();
-        for i in 0..iterations {
-            let (bad, how) = mutate(&good, rng);
-            std::fs::write(&path, &bad).unwrap();
-            match catch_unwind(AssertUnwindSafe(|| artifact::read_prover_keys(&dir, None))) {
-                Err(_) => panic!("{name}: mutation {i} (seed 4: {how}) panicked"),
-                Ok(Ok(k)) => assert!(
-                    bad == good || [canonical(&k.pk), canonical(&k.ck)].concat() == want,
-                    "{name}: mutation {i} ({how}) read as other keys"
-                ),
-                Ok(Err(_)) => {}
-            }
-        }
+        fuzz(name, &good, seed, iterations, |bytes| {
+            std::fs::write(&path, bytes).unwrap();
+            let k = artifact::read_prover_keys(&dir, None).ok()?;
+            Some([compressed(&k.pk), compressed(&k.ck)].concat())
+        });
         std::fs::write(&path, &good).unwrap();
     }
 }

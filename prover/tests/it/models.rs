@@ -1,12 +1,11 @@
 //! End to end on the benchmark models, and every way a proof must be rejected.
 
-use ark_serialize::CanonicalSerialize;
 use zkml::artifact::{self, Compiled};
 use zkml::pipeline::{self, argmax};
 use zkml::quantize::QuantConfig;
 use zkml::stage1::{self, Stage1Proof};
 
-use crate::common::{compile, compiled, data, input, zkml};
+use crate::common::{compile, compiled, compressed, data, input, zkml};
 
 fn proved(model: &str) -> (tempfile::TempDir, Compiled, Stage1Proof) {
     let (tmp, c) = compiled(model);
@@ -93,12 +92,6 @@ fn digits_quantized_argmax_matches_float_on_the_test_set() {
 
 // ---- rejections -------------------------------------------------------------------------------
 
-fn proof_bytes(p: &Stage1Proof) -> Vec<u8> {
-    let mut b = vec![];
-    p.serialize_compressed(&mut b).unwrap();
-    b
-}
-
 #[test]
 fn flipped_byte_anywhere_is_rejected() {
     let (tmp, c, p) = proved("price_mlp");
@@ -169,7 +162,7 @@ fn truncated_proof_file_is_rejected_cleanly() {
     short.messages.pop();
     let (_t, c, _) = proved("price_mlp");
     assert_eq!(stage1::verify(&c.graph, c.id, &short).unwrap_err(), zkml::channel::VerifyError::Truncated);
-    assert!(proof_bytes(&short).len() < proof_bytes(&p).len());
+    assert!(compressed(&short).len() < compressed(&p).len());
 }
 
 /// A malicious prover shifts a quotient down by one and moves 2^k into the remainder: the
