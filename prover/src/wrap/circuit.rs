@@ -5,7 +5,7 @@
 //! unpacked (values wider than a range limb as their limbs), and the range tables'
 //! multiplicities. The proof commits to them (D) before `c = H(D, public inputs)` is drawn, so the
 //! transcript starts from `c` instead of absorbing the advice, and every range is a LogUp lookup
-//! drawn after the values are fixed: one inverse per value (or limb) and two constraints per
+//! drawn after the values are fixed: one inverse per value (or limb) and one constraint per
 //! table row, where a one-round circuit would pay a bit decomposition and a Poseidon absorption
 //! per value. The multiplicities and every prover message are private witnesses.
 
@@ -113,7 +113,7 @@ pub struct RangePlan {
 
 impl RangePlan {
     /// The limb width that costs the fewest constraints for this model: one per limb looked up
-    /// and two per table row. A function of the model alone, so setup and proving agree.
+    /// and one per table row. A function of the model alone, so setup and proving agree.
     pub fn new(g: &QuantGraph) -> Self {
         let checked: Vec<(u32, usize)> = g
             .segments
@@ -127,7 +127,7 @@ impl RangePlan {
                 widths.sort_unstable();
                 widths.dedup();
                 let lookups: usize = checked.iter().map(|&(b, n)| n * limb_widths(b, limb).len()).sum();
-                let rows: usize = widths.iter().map(|w| 2usize << w).sum();
+                let rows: usize = widths.iter().map(|w| 1usize << w).sum();
                 (lookups + rows, RangePlan { limb, widths })
             })
             .min_by_key(|(cost, _)| *cost)
@@ -521,10 +521,16 @@ fn inverse_of(cs: &ConstraintSystemRef<F>, d: &V) -> Result<V, SynthesisError> {
     Ok(inv)
 }
 
-/// A table row's LogUp term `m/d`, through the constrained inverse: `q·d = m` alone would leave
-/// `q` free when `d = m = 0`.
+/// A table row's LogUp term `q = m/d`, one constraint `q·d = m`. A row's denominator is
+/// `α − v − β·f(v) − β²·tag` with `v`, `f(v)` and the tag constants of the circuit, so it vanishes
+/// only where α hits one value fixed by β: for α and β drawn from the transcript after the
+/// multiplicities are committed, probability at most (rows)/|F| per seed the prover can try
+/// (DESIGN.md, "Wrap circuit"). Only then is `q` free (`d = m = 0`), or the row unsatisfiable
+/// (`d = 0 ≠ m`, which the native verifier refuses too).
 fn table_term(cs: &ConstraintSystemRef<F>, m: &V, d: &V) -> Result<V, SynthesisError> {
-    Ok(m * inverse_of(cs, d)?)
+    let q = V::new_witness(cs.clone(), || Ok(m.value()? * d.value()?.inverse().unwrap_or_default()))?;
+    q.mul_equals(d, m)?;
+    Ok(q)
 }
 
 fn eq_table(point: &[V]) -> Result<Vec<V>, SynthesisError> {
@@ -723,14 +729,15 @@ mod tests {
         assert!(cost < values.len() + 128, "{cost} constraints for {} values", values.len());
     }
 
-    /// A row whose denominator vanishes must make the proof fail, as it fails the native
-    /// verifier (`logup_sums` returns `None`): `q·d = m` alone holds for every `q` when `d = m = 0`,
-    /// and a free term would let the prover balance any lookup.
+    /// A row's term is `m/d` in one constraint, and a row with multiplicity whose denominator
+    /// vanishes is unsatisfiable, as the native verifier refuses it (`logup_sums` returns `None`).
     #[test]
-    fn a_table_row_with_a_vanishing_denominator_is_unsatisfiable() {
-        for (m, d, ok) in [(6, 3, true), (0, 5, true), (0, 0, false), (4, 0, false)] {
+    fn a_table_row_is_its_multiplicity_over_its_denominator() {
+        for (m, d, ok) in [(6, 3, true), (0, 5, true), (-7, 11, true), (4, 0, false)] {
             let cs = ConstraintSystem::<F>::new_ref();
+            let before = cs.num_constraints();
             let q = table_term(&cs, &witness(&cs, m), &witness(&cs, d)).unwrap();
+            assert_eq!(cs.num_constraints() - before, 1);
             assert_eq!(cs.is_satisfied().unwrap(), ok, "m = {m}, d = {d}");
             if ok {
                 assert_eq!(q.value().unwrap() * fe(d), fe(m));
