@@ -81,7 +81,7 @@ struct Fixture {
     _tmp: tempfile::TempDir,
 }
 
-/// tests/data's tiny_gemm at 6 bits (the smallest model the tests run a ceremony on: power 13)
+/// tests/data's tiny_gemm at 6 bits (the smallest model the tests run a ceremony on: power 12)
 /// with keys from a ceremony on a snarkjs Powers of Tau and two beacons, each updating δ and δ₁
 /// (`zkml setup DIR --ptau`, then `zkml setup beacon` twice); its generated verifier, compiled;
 /// two proofs of one statement (fixed randomness); and a proof of price_mlp under its

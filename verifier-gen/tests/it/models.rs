@@ -63,7 +63,7 @@ fn prove_model_with(tmp: &Path, model: &str, context: u64, cfg: QuantConfig, key
         }
         Keys::Ceremony => {
             let start = setup::from_ptau(&dir, &test_ptau(13)).unwrap();
-            assert_eq!(start.power, 13);
+            assert_eq!(start.power, two_round::synthesize(&c.graph, c.id).unwrap().power().unwrap());
             setup::contribute(&dir, Some(b"the first contributor's text")).unwrap();
             setup::contribute(&dir, None).unwrap();
             setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
@@ -359,7 +359,7 @@ fn lenet_verifier_end_to_end() {
 /// contributions and a beacon), rendered by zkml-gen without --allow-dev-keys, pass the whole
 /// forge suite — the proof verifies; tampered proofs, changed inputs and another model's proof
 /// are refused. The model is the smallest the tests run a ceremony on (`script/tiny_gemm.py`, at
-/// 6 bits: power 13).
+/// 6 bits: its circuit needs power 12).
 #[test]
 fn tiny_gemm_ceremony_verifier_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
