@@ -259,9 +259,27 @@ enum SetupStep {
     },
 }
 
+/// `println!` that returns the write's error instead of panicking on it: a reader that stops
+/// early (`zkml verify … | head -1`) closes the pipe, and `main` then ends quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        // As a process killed by SIGPIPE reports itself (128 + 13), without claiming success:
+        // whatever had not been printed yet may not have been checked yet either.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::from(141)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -280,7 +298,7 @@ fn progress(msg: &str) -> ProgressBar {
 
 /// What a prover pins its keys by (`zkml prove --wrap --vk-digest`).
 fn print_vk_digest(dir: &Path) -> Result<()> {
-    println!("vk.bin SHA3-256: {} (`zkml prove --wrap --vk-digest` pins it)", artifact::vk_digest(dir)?);
+    say!("vk.bin SHA3-256: {} (`zkml prove --wrap --vk-digest` pins it)", artifact::vk_digest(dir)?)?;
     Ok(())
 }
 
@@ -293,7 +311,7 @@ fn setup_step(step: SetupStep) -> Result<()> {
             pb.finish_and_clear();
             let hash = hash?;
             print_vk_digest(&dir)?;
-            println!("contribution added in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash));
+            say!("contribution added in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash))?;
         }
         SetupStep::Beacon { dir, hash, iterations } => {
             let value = hex::decode(hash.trim_start_matches("0x")).context("--hash is not hex")?;
@@ -305,15 +323,15 @@ fn setup_step(step: SetupStep) -> Result<()> {
             pb.finish_and_clear();
             let hash = hash?;
             print_vk_digest(&dir)?;
-            println!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash));
+            say!("beacon applied in {:.1} s; its hash:\n{}", t.elapsed().as_secs_f64(), hex::encode(hash))?;
         }
         SetupStep::R1cs { dir, out } => {
             let constraints = zkml::setup::export_r1cs(&dir, &out)?;
-            println!(
+            say!(
                 "wrote {} ({constraints} constraints, iden3 .r1cs) in {:.1} s",
                 out.display(),
                 t.elapsed().as_secs_f64()
-            );
+            )?;
         }
         SetupStep::Verify { dir, ptau } => {
             let pb = progress("verifying the ceremony");
@@ -321,16 +339,12 @@ fn setup_step(step: SetupStep) -> Result<()> {
             pb.finish_and_clear();
             let chain = chain?;
             for (i, h) in chain.iter().enumerate() {
-                println!("contribution {}: {}", i + 1, hex::encode(h));
+                say!("contribution {}: {}", i + 1, hex::encode(h))?;
             }
             if chain.is_empty() {
-                println!("no contribution yet: the keys are NOT safe");
+                say!("no contribution yet: the keys are NOT safe")?;
             }
-            println!(
-                "ceremony verified in {:.1} s: the keys derive from {}",
-                t.elapsed().as_secs_f64(),
-                ptau.display()
-            );
+            say!("ceremony verified in {:.1} s: the keys derive from {}", t.elapsed().as_secs_f64(), ptau.display())?;
         }
     }
     Ok(())
@@ -365,24 +379,24 @@ fn run(cli: Cli) -> Result<()> {
             );
             pb.finish_and_clear();
             let s = compiled?.settings;
-            println!("compiled {} → {}", model.display(), out.display());
-            println!("  model id     {}", s.model_id);
-            println!("  ops          {}", s.ops.join(", "));
-            println!("  input        {:?} at scale 2^{}", s.input.shape, s.input.scale);
-            println!("  output       {:?} at scale 2^{}", s.output.shape, s.output.scale);
-            println!(
+            say!("compiled {} → {}", model.display(), out.display())?;
+            say!("  model id     {}", s.model_id)?;
+            say!("  ops          {}", s.ops.join(", "))?;
+            say!("  input        {:?} at scale 2^{}", s.input.shape, s.input.scale)?;
+            say!("  output       {:?} at scale 2^{}", s.output.shape, s.output.scale)?;
+            say!(
                 "  advice       {} values, {} requantizations, {} tables",
                 s.advice_values,
                 s.requantizations,
                 s.tables.len()
-            );
+            )?;
             let c = &s.calibration;
-            println!(
+            say!(
                 "  accuracy     on {} calibration input(s): max |quantized − float| = {:.5}, argmax agreement {:.1}%",
                 c.samples,
                 c.max_abs_error,
                 100.0 * c.argmax_agreement
-            );
+            )?;
         }
         Command::Run { dir, input } => {
             let c = Compiled::load(&dir)?;
@@ -391,10 +405,10 @@ fn run(cli: Cli) -> Result<()> {
             let q = c.graph.output_of(&trace.segments[c.graph.output]);
             let out = c.graph.dequantize_output(&q);
             let reference = pipeline::reference(&c, &x)?;
-            println!("quantized output: {}", fmt(&out));
-            println!("float reference:  {}", fmt(&reference));
+            say!("quantized output: {}", fmt(&out))?;
+            say!("float reference:  {}", fmt(&reference))?;
             let err = out.iter().zip(&reference).fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
-            println!("max |difference|: {err:.5}");
+            say!("max |difference|: {err:.5}")?;
         }
         Command::Setup { step: Some(step), .. } => setup_step(step)?,
         Command::Setup { step: None, dir, ptau, dev_seed } => {
@@ -406,7 +420,7 @@ fn run(cli: Cli) -> Result<()> {
                     let start = zkml::setup::from_ptau(&dir, &ptau);
                     pb.finish_and_clear();
                     let start = start?;
-                    println!(
+                    say!(
                         "initial keys written to {} in {:.1} s (pk {:.1} MB) from {} (power {} used, BLAKE2b {}{})",
                         dir.display(),
                         t.elapsed().as_secs_f64(),
@@ -415,7 +429,7 @@ fn run(cli: Cli) -> Result<()> {
                         start.power,
                         hex::encode(start.ptau_blake2b),
                         start.hermez.map(|h| format!(": the Hermez ceremony's {h}")).unwrap_or_default()
-                    );
+                    )?;
                     eprintln!(
                         "WARNING: these keys are NOT safe until at least one contribution: run `zkml setup contribute {}`, \
                          then a beacon",
@@ -429,12 +443,12 @@ fn run(cli: Cli) -> Result<()> {
                     let pb = progress("generating Groth16 keys");
                     let pk_size = zkml::setup::dev(&dir, seed);
                     pb.finish_and_clear();
-                    println!(
+                    say!(
                         "keys written to {} in {:.1} s: pk {:.1} MB",
                         dir.display(),
                         t.elapsed().as_secs_f64(),
                         pk_size? as f64 / 1e6
-                    );
+                    )?;
                     print_vk_digest(&dir)?;
                 }
                 (None, None) => bail!(
@@ -520,8 +534,8 @@ fn run(cli: Cli) -> Result<()> {
             let size = artifact::write_any_proof(&out, &proved.proof)?;
             let outputs = c.graph.dequantize_output(&proved.output);
             artifact::write_outputs(&artifact::output_path(&out), &outputs)?;
-            println!("proved in {:.1} ms: {} ({size} bytes)", elapsed.as_secs_f64() * 1e3, out.display());
-            println!("output: {}", fmt(&outputs));
+            say!("proved in {:.1} ms: {} ({size} bytes)", elapsed.as_secs_f64() * 1e3, out.display())?;
+            say!("output: {}", fmt(&outputs))?;
         }
         Command::Verify { dir, proof, input, input_salt } => {
             let c = Compiled::load(&dir)?;
@@ -541,7 +555,7 @@ fn run(cli: Cli) -> Result<()> {
                     if !valid {
                         bail!("the proof is invalid: the Groth16 check failed");
                     }
-                    println!("context: {}", publics[1]);
+                    say!("context: {}", publics[1])?;
                     let q = zkml::wrap::unpacked(&c.graph, &publics, "output").context("the proof's public output")?;
                     let x = zkml::wrap::unpacked(&c.graph, &publics, "input").context("the proof's public input")?;
                     let commitments: Vec<(&str, F)> = zkml::wrap::public_layout(&c.graph)
@@ -554,7 +568,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let elapsed = t.elapsed();
             for (name, h) in &commitments {
-                println!("{name} commitment: {h}");
+                say!("{name} commitment: {h}")?;
             }
             if let Some(path) = input {
                 let x = c.graph.quantize_input(&single_input(&path)?)?;
@@ -576,18 +590,18 @@ fn run(cli: Cli) -> Result<()> {
                     bail!("the proof is valid but proves another input than {}", path.display());
                 }
             } else if let Some(x) = &proved_input {
-                println!("proved input: {}", fmt(&c.graph.dequantize_input(x)));
+                say!("proved input: {}", fmt(&c.graph.dequantize_input(x)))?;
             }
-            println!("proof is valid ({:.1} ms)", elapsed.as_secs_f64() * 1e3);
+            say!("proof is valid ({:.1} ms)", elapsed.as_secs_f64() * 1e3)?;
             match q {
-                Some(q) => println!("verified output: {}", fmt(&c.graph.dequantize_output(&q))),
-                None => println!("the output is not public in this proof"),
+                Some(q) => say!("verified output: {}", fmt(&c.graph.dequantize_output(&q)))?,
+                None => say!("the output is not public in this proof")?,
             }
         }
         Command::Context { spec } => {
             let c = zkml::context::parse(&spec)?;
-            println!("{c}");
-            println!("0x{}", zkml::context::hex(&zkml::field::word(&c)));
+            say!("{c}")?;
+            say!("0x{}", zkml::context::hex(&zkml::field::word(&c)))?;
         }
         Command::Conformance { dirs, lookup_bits, weight_bits, max_values, out } => {
             let dirs = zkml::conformance::model_dirs(&dirs).map_err(anyhow::Error::msg)?;
@@ -608,7 +622,7 @@ fn run(cli: Cli) -> Result<()> {
             if reps == 0 {
                 bail!("--reps must be at least 1");
             }
-            println!("{}", if wrap { pipeline::wrap_bench_header() } else { pipeline::bench_header() });
+            say!("{}", if wrap { pipeline::wrap_bench_header() } else { pipeline::bench_header() })?;
             for m in &models {
                 let (dir, input) = m.split_once(':').context("each model is given as DIR:INPUT")?;
                 let c = Compiled::load(Path::new(dir))?;
@@ -616,7 +630,7 @@ fn run(cli: Cli) -> Result<()> {
                 let pb = progress(&format!("{dir}: {}", if wrap { "setup, then stage 1 + wrap" } else { "stage 1" }));
                 let row = if wrap { pipeline::wrap_bench_row(&c, &x, reps) } else { pipeline::bench_row(&c, &x, reps) };
                 pb.finish_and_clear();
-                println!("{}", row?);
+                say!("{}", row?)?;
             }
         }
     }

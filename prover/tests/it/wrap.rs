@@ -243,6 +243,23 @@ fn context_command() {
     }
 }
 
+/// A reader that stops early (`zkml context … | head -1` closes the pipe) ends the CLI quietly
+/// with SIGPIPE's status, 141, not a panic and not a success.
+#[test]
+fn a_closed_stdout_ends_the_cli_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkml"))
+        .args(["context", "12345"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 /// A private output would leave the wrapped proof saying nothing about the result: compile
 /// refuses it and points to `hashed`. A private input compiles, but its stage-1 proof is refused.
 #[test]
