@@ -27,6 +27,7 @@ pub enum LowerError {
 pub const SUPPORTED: &[&str] = &[
     "Gemm",
     "MatMul",
+    "Where",
     "Add",
     "Sub",
     "Mul",
@@ -455,6 +456,7 @@ impl Builder<'_> {
             "Div" => self.mul(true)?,
             "Gemm" => self.gemm()?,
             "MatMul" => self.matmul()?,
+            "Where" => self.where_op()?,
             "Conv" => self.conv()?,
             "AveragePool" | "GlobalAveragePool" | "MaxPool" => self.pool()?,
             "BatchNormalization" => self.batchnorm()?,
@@ -645,6 +647,11 @@ impl Builder<'_> {
 
     fn add_sub(&mut self, sub: bool) -> Result<Value, LowerError> {
         let (a, b) = (self.input(0)?, self.input(1)?);
+        self.add_values(a, b, sub)
+    }
+
+    /// `a + b`, or `a − b` (`sub`), broadcast; folded when both are constants.
+    fn add_values(&mut self, a: Value, b: Value, sub: bool) -> Result<Value, LowerError> {
         let shape = self.broadcast_shape(a.shape(), b.shape())?;
         let sign = if sub { -1.0 } else { 1.0 };
         if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
@@ -757,8 +764,14 @@ impl Builder<'_> {
             _ if alpha != 1.0 => return Err(self.err("alpha ≠ 1 with two non-constant operands")),
             _ => {}
         }
-        let (mm, shape) = self.matmul_values(a, b)?;
-        let Some(c) = self.opt_input(2)? else { return Ok(Value::Act { node: mm, shape }) };
+        let product = match (&a, &b) {
+            (Value::Const(x), Value::Const(y)) => Value::Const(self.const_matmul(x, y)?),
+            _ => {
+                let (node, shape) = self.matmul_values(a, b)?;
+                Value::Act { node, shape }
+            }
+        };
+        let Some(c) = self.opt_input(2)? else { return Ok(product) };
         let c = match c {
             Value::Const(mut t) => {
                 t.data.iter_mut().for_each(|x| *x *= beta);
@@ -767,17 +780,88 @@ impl Builder<'_> {
             v if beta == 1.0 => v,
             _ => return Err(self.err("beta ≠ 1 with a non-constant C")),
         };
-        let cn = self.broadcast_to(&c, &shape)?;
-        let id = self.add(Kind::Lin(vec![(mm, 1.0), (cn, 1.0)]), &shape);
-        Ok(Value::Act { node: id, shape })
+        // C broadcasts to the product's shape (unidirectionally), never the other way.
+        if self.broadcast_shape(c.shape(), product.shape())? != product.shape() {
+            return Err(self.err(format!("C of shape {:?} does not broadcast to {:?}", c.shape(), product.shape())));
+        }
+        self.add_values(product, c, false)
     }
 
     fn matmul(&mut self) -> Result<Value, LowerError> {
         let (a, b) = (self.input(0)?, self.input(1)?);
         let out_lead: Vec<usize> = a.shape().iter().take(a.shape().len().saturating_sub(2)).copied().collect();
+        if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
+            let t = self.const_matmul(x, y)?;
+            return Ok(Value::Const(FTensor { shape: out_lead.into_iter().chain(t.shape).collect(), data: t.data }));
+        }
         let (id, shape) = self.matmul_values(a, b)?;
         let full: Vec<usize> = out_lead.into_iter().chain(shape).collect();
         Ok(Value::Act { node: id, shape: full })
+    }
+
+    /// The product of two constant matrices (2-D, or with leading dimensions of 1), folded here:
+    /// exporters leave such products in (weights stored factored, a projection of a constant).
+    fn const_matmul(&self, a: &FTensor, b: &FTensor) -> Result<FTensor, LowerError> {
+        let (m, k) = self.as_matrix(&Value::Const(a.clone()), "the left operand")?;
+        let (k2, n) = self.as_matrix(&Value::Const(b.clone()), "the right operand")?;
+        if k != k2 {
+            return Err(self.err(format!("inner dimensions differ: {:?} × {:?}", a.shape, b.shape)));
+        }
+        let mut data = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                data[i * n + j] = (0..k).map(|l| a.data[i * k + l] * b.data[l * n + j]).sum();
+            }
+        }
+        Ok(FTensor { shape: vec![m, n], data })
+    }
+
+    /// `Where(condition, X, Y)` with a constant condition: a selection, each output element moved
+    /// from X where the condition holds and from Y elsewhere (a constant side adds its selected
+    /// entries as a constant); all three broadcast. A condition computed from the input would be
+    /// a product with a range-checked boolean: refused by name.
+    fn where_op(&mut self) -> Result<Value, LowerError> {
+        let Value::Const(cond) = self.input(0)? else {
+            return Err(self.err(
+                "the condition must be a constant of the model (a selection); one computed from the input is not \
+                 supported",
+            ));
+        };
+        let (x, y) = (self.input(1)?, self.input(2)?);
+        let shape = self.broadcast_shape(&self.broadcast_shape(&cond.shape, x.shape())?, y.shape())?;
+        let cond = self.broadcast_const(&cond, &shape)?;
+        let n = numel(&shape);
+        let mut constant = vec![0.0; n];
+        let mut terms = vec![];
+        for (v, side) in [(x, true), (y, false)] {
+            let chosen: Vec<bool> = cond.data.iter().map(|&c| (c != 0.0) == side).collect();
+            match v {
+                Value::Const(t) => {
+                    let t = self.broadcast_const(&t, &shape)?;
+                    for o in (0..n).filter(|&o| chosen[o]) {
+                        constant[o] = t.data[o];
+                    }
+                }
+                Value::Act { node, shape: from } if chosen.contains(&true) => {
+                    let src = Self::broadcast_map(&from, &shape);
+                    let map: Vec<Option<usize>> = (0..n).map(|o| chosen[o].then_some(src[o])).collect();
+                    terms.push((self.gather(node, &from, &shape, &map), 1.0));
+                }
+                Value::Act { .. } => {}
+            }
+        }
+        let constant = FTensor { shape: shape.clone(), data: constant };
+        if terms.is_empty() {
+            return Ok(Value::Const(constant));
+        }
+        if constant.data.iter().any(|&v| v != 0.0) {
+            terms.push((self.const_node(&constant, &shape)?, 1.0));
+        }
+        let node = match terms[..] {
+            [(only, _)] => only,
+            _ => self.add(Kind::Lin(terms), &shape),
+        };
+        Ok(Value::Act { node, shape })
     }
 
     /// Spatial geometry shared by Conv and the pools: output sizes and begin pads per axis.

@@ -34,6 +34,16 @@ fn ints_tensor(name: &str, data: &[i64]) -> TensorProto {
     }
 }
 
+fn bools_tensor(name: &str, dims: &[i64], data: &[bool]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 9,
+        int32_data: data.iter().map(|&b| i32::from(b)).collect(),
+        ..Default::default()
+    }
+}
+
 fn ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
@@ -347,6 +357,63 @@ fn data_movement_ops() {
         ints_tensor("eshape", &[2, 1, 1, 1]),
     ];
     let err = prove_and_compare(model(nodes, inits, &[1, 8, 3, 4], "out"), 96, 22);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+/// `Where` with a constant condition: both sides activations (broadcast from different shapes),
+/// and an activation beside a constant fill, as a mask leaves it.
+#[test]
+fn where_with_a_constant_condition_selects() {
+    let mut r = Rng(23);
+    let cond: Vec<bool> = (0..12).map(|i| (i * 7) % 5 < 2).collect();
+    let nodes = vec![
+        node("MatMul", &["input", "w"], "mm", vec![]),
+        node("Mul", &["input", "k"], "scaled", vec![]),
+        node("Where", &["cond", "mm", "scaled"], "sel", vec![]),
+        node("Where", &["row", "fill", "sel"], "masked", vec![]),
+        node("Relu", &["masked"], "out", vec![]),
+    ];
+    let inits = vec![
+        tensor("w", &[6, 6], r.vec(36, 0.6)),
+        tensor("k", &[], vec![0.5]),
+        bools_tensor("cond", &[2, 6], &cond),
+        bools_tensor("row", &[6], &[false, true, false, false, true, false]),
+        tensor("fill", &[], vec![0.375]),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 23);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+/// A condition that is not a constant of the model is refused, naming the node and why, not
+/// lowered wrongly.
+#[test]
+fn where_with_a_computed_condition_is_refused_by_name() {
+    let nodes = vec![node("Relu", &["input"], "c", vec![]), node("Where", &["c", "input", "zero"], "out", vec![])];
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("m.onnx");
+    std::fs::write(&path, model(nodes, vec![tensor("zero", &[], vec![0.0])], &[1, 4], "out")).unwrap();
+    let err = pipeline::compile(&path, &[vec![0.5; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("Where_out") && msg.contains("condition must be a constant"), "{msg}");
+}
+
+/// Products of constants are folded at compile time (MatMul, and Gemm with its C an activation).
+#[test]
+fn products_of_constants_are_folded() {
+    let mut r = Rng(24);
+    let nodes = vec![
+        node("MatMul", &["w1", "w2"], "w", vec![]),
+        node("MatMul", &["input", "w"], "mm", vec![]),
+        node("Gemm", &["a", "b", "mm"], "g", vec![int("transB", 1), float("alpha", 0.5)]),
+        node("Relu", &["g"], "out", vec![]),
+    ];
+    let inits = vec![
+        tensor("w1", &[5, 3], r.vec(15, 0.6)),
+        tensor("w2", &[3, 4], r.vec(12, 0.6)),
+        tensor("a", &[1, 2], r.vec(2, 1.0)),
+        tensor("b", &[4, 2], r.vec(8, 1.0)),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 5], "out"), 5, 24);
     assert!(err < 0.02, "relative error {err}");
 }
 
