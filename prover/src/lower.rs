@@ -54,6 +54,7 @@ pub const SUPPORTED: &[&str] = &[
     "Gather",
     "Split",
     "Tile",
+    "Resize",
     "Expand",
     "DepthToSpace",
     "SpaceToDepth",
@@ -470,6 +471,7 @@ impl Builder<'_> {
             "Gather" => self.gather_op()?,
             "Split" => return self.split(),
             "Tile" => self.tile()?,
+            "Resize" => self.resize()?,
             "Expand" => self.expand()?,
             "DepthToSpace" | "SpaceToDepth" => self.depth_space(op == "DepthToSpace")?,
             "ReduceSum" | "ReduceMean" => self.reduce_linear(op == "ReduceMean")?,
@@ -1619,6 +1621,141 @@ impl Builder<'_> {
         let out: Vec<usize> = s.iter().zip(&reps).map(|(&d, &r)| d * r as usize).collect();
         let map = Self::coord_map(&out, &s, |d, o| Some(o % s[d]));
         Ok(self.moved(&v, &out, &map))
+    }
+
+    /// Resize, `nearest` and `linear` modes at any scale, with every coordinate transformation
+    /// but `tf_crop_and_resize`: each output element reads one input element (nearest: a
+    /// gather) or a weighted sum of up to 2^rank neighbours (linear: a `Sparse` map whose weights
+    /// are the products of each axis's two), indices clamped to the input as ONNX's edge padding
+    /// does. Attributes that would change that (cubic, antialias, axes, a kept aspect ratio) are
+    /// refused by name.
+    fn resize(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let mode = self.attr_s("mode")?.unwrap_or_else(|| "nearest".into());
+        let linear = match mode.as_str() {
+            "nearest" => false,
+            "linear" => true,
+            m => return Err(self.err(format!("mode {m:?} is not supported (nearest and linear are)"))),
+        };
+        for attr in ["antialias", "exclude_outside"] {
+            if self.attr_i(attr)?.unwrap_or(0) != 0 {
+                return Err(self.err(format!("attribute {attr} ≠ 0 is not supported")));
+            }
+        }
+        if self.attr_ints("axes")?.is_some() {
+            return Err(self.err("attribute axes is not supported: give scales or sizes for every axis"));
+        }
+        if self.attr_s("keep_aspect_ratio_policy")?.is_some_and(|p| p != "stretch") {
+            return Err(self.err("keep_aspect_ratio_policy other than stretch is not supported"));
+        }
+        let default = if self.opset < 11 { "asymmetric" } else { "half_pixel" };
+        let coord = self.attr_s("coordinate_transformation_mode")?.unwrap_or_else(|| default.into());
+        let nearest = self.attr_s("nearest_mode")?.unwrap_or_else(|| "round_prefer_floor".into());
+        // Opset 10: (X, scales); from 11: (X, roi, scales, sizes), an empty tensor for one not given.
+        let floats = |i: usize| -> Result<Vec<f64>, LowerError> {
+            match self.opt_input(i)? {
+                Some(Value::Const(t)) => Ok(t.data),
+                Some(Value::Act { .. }) => Err(self.err(format!("input #{i} must be a constant of the model"))),
+                None => Ok(vec![]),
+            }
+        };
+        let (scales, sizes) = if self.opset < 11 { (floats(1)?, vec![]) } else { (floats(2)?, floats(3)?) };
+        let (out, scale): (Vec<usize>, Vec<f64>) = if !sizes.is_empty() {
+            if sizes.len() != s.len() || sizes.iter().any(|&x| x < 1.0) {
+                return Err(self.err(format!("sizes {sizes:?} do not fit shape {s:?}")));
+            }
+            (sizes.iter().map(|&x| x as usize).collect(), sizes.iter().zip(&s).map(|(&o, &i)| o / i as f64).collect())
+        } else if scales.len() == s.len() && scales.iter().all(|&x| x > 0.0) {
+            (s.iter().zip(&scales).map(|(&i, &k)| ((i as f64 * k).floor() as usize).max(1)).collect(), scales)
+        } else {
+            return Err(self.err(format!("needs scales (one positive value per axis) or sizes; got {scales:?}")));
+        };
+        // Per axis and output coordinate: the input coordinate it samples (ONNX's formulas).
+        let origin = |d: usize, x: usize| -> Result<f64, LowerError> {
+            let (x, k, len_in, len_out) = (x as f64, scale[d], s[d] as f64, out[d] as f64);
+            Ok(match coord.as_str() {
+                "half_pixel" => (x + 0.5) / k - 0.5,
+                "half_pixel_symmetric" => {
+                    let adjustment = len_out / (k * len_in);
+                    len_in / 2.0 * (1.0 - adjustment) + (x + 0.5) / k - 0.5
+                }
+                "pytorch_half_pixel" if len_out > 1.0 => (x + 0.5) / k - 0.5,
+                "pytorch_half_pixel" => 0.0,
+                "align_corners" if len_out > 1.0 => x * (len_in - 1.0) / (len_out - 1.0),
+                "align_corners" => 0.0,
+                "asymmetric" => x / k,
+                "tf_half_pixel_for_nn" => (x + 0.5) / k,
+                m => return Err(self.err(format!("coordinate_transformation_mode {m:?} is not supported"))),
+            })
+        };
+        let clamp = |d: usize, i: f64| i.clamp(0.0, (s[d] - 1) as f64) as usize;
+        // Each axis's taps: (input index, weight) for every output coordinate.
+        let mut taps: Vec<Vec<Vec<(usize, f64)>>> = vec![];
+        for (d, &len_out) in out.iter().enumerate() {
+            let mut axis = vec![];
+            for x in 0..len_out {
+                let o = origin(d, x)?;
+                axis.push(if linear {
+                    let (lo, r) = (o.floor(), o - o.floor());
+                    vec![(clamp(d, lo), 1.0 - r), (clamp(d, lo + 1.0), r)]
+                } else {
+                    let i = match nearest.as_str() {
+                        "round_prefer_floor" if o.fract() == 0.5 => o.floor(),
+                        "round_prefer_ceil" if o.fract() == 0.5 => o.ceil(),
+                        "round_prefer_floor" | "round_prefer_ceil" => o.round(),
+                        "floor" => o.floor(),
+                        "ceil" => o.ceil(),
+                        m => return Err(self.err(format!("nearest_mode {m:?} is not supported"))),
+                    };
+                    vec![(clamp(d, i), 1.0)]
+                });
+            }
+            taps.push(axis);
+        }
+        if !linear {
+            let map = Self::coord_map(&out, &s, |d, x| Some(taps[d][x][0].0));
+            return Ok(self.moved(&v, &out, &map));
+        }
+        // Linear: every output's weighted sources, the weights of one source summed (clamping
+        // makes an edge tap repeat), zero weights dropped.
+        let (os, fs) = (strides(&out), strides(&s));
+        let sources: Vec<Vec<(usize, f64)>> = (0..numel(&out))
+            .map(|o| {
+                let mut acc: Vec<(usize, f64)> = vec![(0, 1.0)];
+                for d in 0..s.len() {
+                    let (x, stride) = (o / os[d] % out[d], fs[d]);
+                    acc = acc
+                        .iter()
+                        .flat_map(|&(i, w)| taps[d][x].iter().map(move |&(j, c)| (i + j * stride, w * c)))
+                        .collect();
+                }
+                let mut merged: std::collections::BTreeMap<usize, f64> = Default::default();
+                for (i, w) in acc {
+                    *merged.entry(i).or_default() += w;
+                }
+                merged.into_iter().filter(|&(_, w)| w != 0.0).collect()
+            })
+            .collect();
+        match v {
+            Value::Const(t) => Ok(Value::Const(FTensor {
+                shape: out,
+                data: sources.iter().map(|src| src.iter().map(|&(i, w)| t.data[i] * w).sum()).collect(),
+            })),
+            Value::Act { node, .. } => {
+                let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&out));
+                let entries = sources
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(o, src)| {
+                        let (d, src_pos) = (dst_pos[o] as u32, &src_pos);
+                        src.iter().map(move |&(i, w)| (d, src_pos[i] as u32, w))
+                    })
+                    .collect();
+                let id = self.add(Kind::Sparse { src: node, entries }, &out);
+                Ok(Value::Act { node: id, shape: out })
+            }
+        }
     }
 
     fn expand(&mut self) -> Result<Value, LowerError> {

@@ -417,6 +417,72 @@ fn products_of_constants_are_folded() {
     assert!(err < 0.02, "relative error {err}");
 }
 
+fn floats_tensor(name: &str, data: &[f32]) -> TensorProto {
+    tensor(name, &[data.len() as i64], data.to_vec())
+}
+
+/// Resize in its nearest and linear modes, up and down, by integer and fractional scales and by
+/// sizes, under four coordinate transformations and two nearest modes.
+#[test]
+fn resize_nearest_and_linear() {
+    let mut r = Rng(25);
+    let nodes = vec![
+        node("Reshape", &["input", "shape"], "img", vec![]),
+        node("Resize", &["img", "", "up"], "n1", vec![]),
+        node(
+            "Resize",
+            &["n1", "", "", "sizes"],
+            "l1",
+            vec![string("mode", "linear"), string("coordinate_transformation_mode", "align_corners")],
+        ),
+        node("Resize", &["l1", "", "frac"], "l2", vec![string("mode", "linear")]),
+        node(
+            "Resize",
+            &["l2", "", "down"],
+            "n2",
+            vec![string("coordinate_transformation_mode", "asymmetric"), string("nearest_mode", "ceil")],
+        ),
+        node(
+            "Resize",
+            &["n2", "", "frac"],
+            "n3",
+            vec![string("coordinate_transformation_mode", "pytorch_half_pixel"), string("nearest_mode", "floor")],
+        ),
+        node("Flatten", &["n3"], "f", vec![]),
+        node("Gemm", &["f", "w"], "out", vec![int("transB", 1)]),
+    ];
+    let inits = vec![
+        ints_tensor("shape", &[1, 1, 2, 3]),
+        floats_tensor("up", &[1.0, 1.0, 2.0, 2.0]),
+        ints_tensor("sizes", &[1, 1, 3, 5]),
+        floats_tensor("frac", &[1.0, 1.0, 2.0, 1.5]),
+        floats_tensor("down", &[1.0, 1.0, 0.5, 0.75]),
+        tensor("w", &[3, 42], r.vec(126, 0.5)),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 25);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+/// What Resize does not support is refused naming the node and the attribute.
+#[test]
+fn resize_refuses_cubic_and_crop_by_name() {
+    for (attrs, part) in [
+        (vec![string("mode", "cubic")], "mode \"cubic\""),
+        (vec![string("coordinate_transformation_mode", "tf_crop_and_resize")], "tf_crop_and_resize"),
+        (vec![int("antialias", 1)], "antialias"),
+    ] {
+        let nodes = vec![node("Resize", &["input", "", "up"], "out", attrs)];
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("m.onnx");
+        let inits = vec![floats_tensor("up", &[1.0, 2.0])];
+        std::fs::write(&path, model(nodes, inits, &[1, 4], "out")).unwrap();
+        let err =
+            pipeline::compile(&path, &[vec![0.5; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("Resize_out") && msg.contains(part), "{msg}");
+    }
+}
+
 #[test]
 fn reductions_max_min_abs_prelu() {
     let mut r = Rng(8);
