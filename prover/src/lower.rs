@@ -55,6 +55,8 @@ pub const SUPPORTED: &[&str] = &[
     "Split",
     "Tile",
     "Resize",
+    "QuantizeLinear",
+    "DequantizeLinear",
     "Expand",
     "DepthToSpace",
     "SpaceToDepth",
@@ -196,6 +198,12 @@ struct Builder<'a> {
     pad_zero: Vec<bool>,
     shapes: Vec<Vec<usize>>,
     env: HashMap<String, Value>,
+    /// The ONNX element type of each constant tensor that has one (initializers, Constant nodes).
+    dtypes: HashMap<String, i32>,
+    /// Outputs of QuantizeLinear on activations, with their scale and zero point: their values
+    /// are kept in real units, `(q − z)·s` (see `quantize_linear`), so only a DequantizeLinear
+    /// may read them.
+    quantized: HashMap<String, (f64, f64)>,
     node: &'a NodeProto,
     opset: i64,
 }
@@ -219,6 +227,8 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
         pad_zero: vec![],
         shapes: vec![],
         env: HashMap::new(),
+        dtypes: model.dtypes.clone(),
+        quantized: HashMap::new(),
         node: &dummy,
         opset: model.opset,
     };
@@ -401,6 +411,11 @@ impl Builder<'_> {
             .get(i)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| self.err(format!("input #{i} is missing")))?;
+        if self.quantized.contains_key(name) && self.node.op_type != "DequantizeLinear" {
+            return Err(self.err(format!(
+                "reads {name:?}, a QuantizeLinear's integers: only a DequantizeLinear may (QLinear* ops are not supported)"
+            )));
+        }
         self.env
             .get(name)
             .cloned()
@@ -472,6 +487,8 @@ impl Builder<'_> {
             "Split" => return self.split(),
             "Tile" => self.tile()?,
             "Resize" => self.resize()?,
+            "QuantizeLinear" => self.quantize_linear()?,
+            "DequantizeLinear" => self.dequantize_linear()?,
             "Expand" => self.expand()?,
             "DepthToSpace" | "SpaceToDepth" => self.depth_space(op == "DepthToSpace")?,
             "ReduceSum" | "ReduceMean" => self.reduce_linear(op == "ReduceMean")?,
@@ -520,8 +537,11 @@ impl Builder<'_> {
         Ok(vec![v])
     }
 
-    fn constant(&self) -> Result<Value, LowerError> {
+    fn constant(&mut self) -> Result<Value, LowerError> {
         if let Some(t) = self.node.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref()) {
+            if let Some(out) = self.node.output.first() {
+                self.dtypes.insert(out.clone(), t.data_type);
+            }
             return crate::onnx::tensor_from_proto(t, &node_name(self.node))
                 .map(Value::Const)
                 .map_err(|e| self.err(e.to_string()));
@@ -1756,6 +1776,121 @@ impl Builder<'_> {
                 Ok(Value::Act { node: id, shape: out })
             }
         }
+    }
+
+    /// A QuantizeLinear's or DequantizeLinear's scale and zero point (0 when absent), broadcast
+    /// to `shape`: per tensor, or per axis (`axis`, default 1) for 1-D ones.
+    fn quant_params(&self, shape: &[usize]) -> Result<(Vec<f64>, Vec<f64>), LowerError> {
+        if self.attr_i("block_size")?.unwrap_or(0) != 0 {
+            return Err(self.err("attribute block_size (blocked quantization) is not supported"));
+        }
+        let axis = self.axis(self.attr_i("axis")?.unwrap_or(1), shape.len().max(1))?;
+        let param = |i: usize, what: &str| -> Result<Option<Vec<f64>>, LowerError> {
+            let Some(v) = self.opt_input(i)? else { return Ok(None) };
+            let Value::Const(t) = v else { return Err(self.err(format!("{what} must be a constant of the model"))) };
+            let n = numel(shape);
+            Ok(Some(match t.data.len() {
+                1 => vec![t.data[0]; n],
+                k if shape.get(axis) == Some(&k) => {
+                    let (os, len) = (strides(shape)[axis], shape[axis]);
+                    (0..n).map(|o| t.data[o / os % len]).collect()
+                }
+                k => return Err(self.err(format!("{what} has {k} values, neither one nor one per axis-{axis} entry"))),
+            }))
+        };
+        let scale = param(1, "the scale")?.ok_or_else(|| self.err("the scale is required"))?;
+        if scale.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
+            return Err(self.err("every scale must be positive and finite"));
+        }
+        let zero = param(2, "the zero point")?.unwrap_or_else(|| vec![0.0; scale.len()]);
+        Ok((scale, zero))
+    }
+
+    /// QuantizeLinear: `q = saturate(round(x/s) + z)` in the range of the zero point's type
+    /// (uint8 when absent). On a constant, exactly. On an activation (scale and zero point per
+    /// tensor) the value is kept in real units, `(q − z)·s`, as the DequantizeLinear after it
+    /// gives it back: `clip(x, (qmin − z)·s, (qmax − z)·s)` — the clamp kept (a static quantizer
+    /// folds ReLUs into it), the rounding to the 8-bit grid left to our own quantization.
+    fn quantize_linear(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let shape = v.shape().to_vec();
+        let (scale, zero) = self.quant_params(&shape)?;
+        let dtype = self.node.input.get(2).filter(|n| !n.is_empty()).map_or(Some(2), |n| self.dtypes.get(n).copied());
+        let (lo, hi) = match dtype {
+            Some(2) => (0.0, 255.0),
+            Some(3) => (-128.0, 127.0),
+            Some(4) => (0.0, 65535.0),
+            Some(5) => (-32768.0, 32767.0),
+            Some(t) => {
+                return Err(self.err(format!(
+                    "a zero point of ONNX element type {t} is not supported (8- and 16-bit integers are)"
+                )));
+            }
+            None => {
+                return Err(
+                    self.err("the zero point's element type is unknown: give it as an initializer or a Constant")
+                );
+            }
+        };
+        match v {
+            Value::Const(t) => {
+                let data = t
+                    .data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| ((x / scale[i]).round_ties_even() + zero[i]).clamp(lo, hi))
+                    .collect();
+                Ok(Value::Const(FTensor { shape, data }))
+            }
+            Value::Act { node, .. } => {
+                let (s, z) = self.per_tensor(&scale, &zero)?;
+                if let Some(out) = self.node.output.first() {
+                    self.quantized.insert(out.clone(), (s, z));
+                }
+                let keep = !self.grown[node];
+                Ok(self.materialized(node, Func::Clip { lo: (lo - z) * s, hi: (hi - z) * s }, keep, &shape))
+            }
+        }
+    }
+
+    /// DequantizeLinear: `(q − z)·s`, exactly on a constant (int8 weights, int32 biases, per axis
+    /// or per tensor). On a QuantizeLinear's output (kept in its real units `(q − z_q)·s_q`), the
+    /// identity when the parameters are the same, else the affine map between the two.
+    fn dequantize_linear(&mut self) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let shape = v.shape().to_vec();
+        let (scale, zero) = self.quant_params(&shape)?;
+        match v {
+            Value::Const(t) => {
+                let data = t.data.iter().enumerate().map(|(i, &q)| (q - zero[i]) * scale[i]).collect();
+                Ok(Value::Const(FTensor { shape, data }))
+            }
+            Value::Act { node, .. } => {
+                let (s, z) = self.per_tensor(&scale, &zero)?;
+                let Some(&(sq, zq)) = self.quantized.get(&self.node.input[0]) else {
+                    return Err(self.err("dequantizes an activation that no QuantizeLinear produced"));
+                };
+                if (sq, zq) == (s, z) {
+                    return Ok(Value::Act { node, shape });
+                }
+                // (q − z)·s with q = v/s_q + z_q.
+                let mut terms = vec![(node, s / sq)];
+                if zq != z {
+                    terms.push((self.const_node(&FTensor::scalar((zq - z) * s), &shape)?, 1.0));
+                }
+                let id = self.add(Kind::Lin(terms), &shape);
+                Ok(Value::Act { node: id, shape })
+            }
+        }
+    }
+
+    /// The one scale and zero point of a per-tensor quantization of an activation.
+    fn per_tensor(&self, scale: &[f64], zero: &[f64]) -> Result<(f64, f64), LowerError> {
+        let (s, z) = (scale[0], zero[0]);
+        if scale.iter().any(|&x| x != s) || zero.iter().any(|&x| x != z) {
+            return Err(self.err("per-axis quantization of an activation is not supported (only of constants)"));
+        }
+        Ok((s, z))
     }
 
     fn expand(&mut self) -> Result<Value, LowerError> {

@@ -40,6 +40,9 @@ impl FTensor {
 pub struct OnnxModel {
     pub nodes: Vec<NodeProto>,
     pub constants: HashMap<String, FTensor>,
+    /// Each constant's ONNX element type (`TensorProto.data_type`): a QuantizeLinear's range is
+    /// its zero point's type, which the f64 values do not say.
+    pub dtypes: HashMap<String, i32>,
     /// The model's input tensors (name, shape) in declaration order. Several inputs are proved
     /// as one flat input: their values concatenated in this order.
     pub inputs: Vec<(String, Vec<usize>)>,
@@ -68,8 +71,10 @@ pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
         return Err(OnnxError::Malformed { path: p, reason: "its graph has no nodes".into() });
     }
     let mut constants = HashMap::new();
+    let mut dtypes = HashMap::new();
     for init in &graph.initializer {
         constants.insert(init.name.clone(), tensor_from_proto(init, &init.name)?);
+        dtypes.insert(init.name.clone(), init.data_type);
     }
     let inputs: Vec<&pb::ValueInfoProto> = graph.input.iter().filter(|i| !constants.contains_key(&i.name)).collect();
     if inputs.is_empty() {
@@ -87,7 +92,17 @@ pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
         let names: Vec<&str> = inputs.iter().map(|i| i.0.as_str()).collect();
         (names.join("+"), vec![inputs.iter().map(|i| i.1.iter().product::<usize>()).sum()])
     };
-    Ok(OnnxModel { nodes: graph.node.clone(), constants, inputs, input_name, input_shape, output_name, outputs, opset })
+    Ok(OnnxModel {
+        nodes: graph.node.clone(),
+        constants,
+        dtypes,
+        inputs,
+        input_name,
+        input_shape,
+        output_name,
+        outputs,
+        opset,
+    })
 }
 
 /// A symbolic dimension (a batch size `N`) is taken as 1: one inference per proof.

@@ -463,6 +463,41 @@ fn resize_nearest_and_linear() {
     assert!(err < 0.02, "relative error {err}");
 }
 
+/// The other coordinate transformations and nearest mode: tf_half_pixel_for_nn with
+/// round_prefer_ceil, then linear under half_pixel_symmetric, up and down.
+#[test]
+fn resize_other_coordinate_modes() {
+    let mut r = Rng(27);
+    let nodes = vec![
+        node("Reshape", &["input", "shape"], "img", vec![]),
+        node(
+            "Resize",
+            &["img", "", "up"],
+            "n",
+            vec![
+                string("coordinate_transformation_mode", "tf_half_pixel_for_nn"),
+                string("nearest_mode", "round_prefer_ceil"),
+            ],
+        ),
+        node(
+            "Resize",
+            &["n", "", "mixed"],
+            "l",
+            vec![string("mode", "linear"), string("coordinate_transformation_mode", "half_pixel_symmetric")],
+        ),
+        node("Flatten", &["l"], "f", vec![]),
+        node("Gemm", &["f", "w"], "out", vec![int("transB", 1)]),
+    ];
+    let inits = vec![
+        ints_tensor("shape", &[1, 1, 2, 3]),
+        floats_tensor("up", &[1.0, 1.0, 2.0, 2.0]),
+        floats_tensor("mixed", &[1.0, 1.0, 1.5, 0.5]),
+        tensor("w", &[2, 18], r.vec(36, 0.5)),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 27);
+    assert!(err < 0.02, "relative error {err}");
+}
+
 /// What Resize does not support is refused naming the node and the attribute.
 #[test]
 fn resize_refuses_cubic_and_crop_by_name() {
@@ -480,6 +515,81 @@ fn resize_refuses_cubic_and_crop_by_name() {
             pipeline::compile(&path, &[vec![0.5; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
         let msg = format!("{err:#}");
         assert!(msg.contains("Resize_out") && msg.contains(part), "{msg}");
+    }
+}
+
+fn typed_tensor(name: &str, dims: &[i64], data_type: i32, data: &[i32]) -> TensorProto {
+    TensorProto { name: name.into(), dims: dims.to_vec(), data_type, int32_data: data.to_vec(), ..Default::default() }
+}
+
+/// A QDQ model as onnxruntime's static quantizer writes one: the input quantized to uint8 and
+/// back (its zero point a Constant node), int8 weights dequantized per output channel, an int32
+/// bias, and the output quantized with zero point 0, the ReLU the quantizer folds into it. Our
+/// lowering keeps every clamp (the input's range is narrower than the input here) and leaves
+/// the rounding to the 8-bit grids out.
+#[test]
+fn quantize_dequantize_linear_as_a_static_quantizer_writes_them() {
+    let mut r = Rng(26);
+    let weights: Vec<i32> = r.vec(24, 100.0).iter().map(|&x| x.round() as i32).collect();
+    let sw = [0.011f32, 0.009, 0.013, 0.01];
+    let sx = 0.006f32;
+    let zx = TensorProto { data_type: 2, int32_data: vec![128], ..Default::default() };
+    let zx_node = NodeProto {
+        name: "zx".into(),
+        op_type: "Constant".into(),
+        output: vec!["zx".into()],
+        attribute: vec![AttributeProto {
+            name: "value".into(),
+            r#type: AttributeType::Tensor as i32,
+            t: Some(zx),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let nodes = vec![
+        zx_node,
+        node("QuantizeLinear", &["input", "sx", "zx"], "xq", vec![]),
+        node("DequantizeLinear", &["xq", "sx", "zx"], "xd", vec![]),
+        node("DequantizeLinear", &["wq", "sw", "zw"], "w", vec![int("axis", 1)]),
+        node("MatMul", &["xd", "w"], "mm", vec![]),
+        node("DequantizeLinear", &["bq", "sb"], "b", vec![int("axis", 0)]),
+        node("Add", &["mm", "b"], "y", vec![]),
+        node("QuantizeLinear", &["y", "sy", "zy"], "yq", vec![]),
+        node("DequantizeLinear", &["yq", "sy", "zy"], "out", vec![]),
+    ];
+    let inits = vec![
+        tensor("sx", &[], vec![sx]),
+        typed_tensor("wq", &[6, 4], 3, &weights),
+        floats_tensor("sw", &sw),
+        typed_tensor("zw", &[4], 3, &[0, 0, 0, 0]),
+        typed_tensor("bq", &[4], 6, &[900, -1500, 300, 0]),
+        floats_tensor("sb", &sw.map(|w| w * sx)),
+        tensor("sy", &[], vec![0.01]),
+        typed_tensor("zy", &[], 2, &[0]),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 26);
+    assert!(err < 0.05, "relative error {err}");
+}
+
+/// What the QDQ lowering does not support is refused naming the node and the reason.
+#[test]
+fn quantize_linear_refuses_what_it_cannot_lower_by_name() {
+    for (inits, part) in [
+        (
+            vec![floats_tensor("s", &[0.1, 0.2, 0.1, 0.2]), typed_tensor("z", &[4], 2, &[0, 0, 0, 0])],
+            "per-axis quantization of an activation",
+        ),
+        (vec![tensor("s", &[], vec![0.1]), typed_tensor("z", &[], 6, &[0])], "element type 6"),
+        (vec![tensor("s", &[], vec![0.0]), typed_tensor("z", &[], 2, &[0])], "positive and finite"),
+    ] {
+        let nodes = vec![node("QuantizeLinear", &["input", "s", "z"], "out", vec![])];
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("m.onnx");
+        std::fs::write(&path, model(nodes, inits, &[1, 4], "out")).unwrap();
+        let err =
+            pipeline::compile(&path, &[vec![0.5; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("QuantizeLinear_out") && msg.contains(part), "{msg}");
     }
 }
 
