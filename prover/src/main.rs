@@ -441,13 +441,16 @@ fn run(cli: Cli) -> Result<()> {
                         "WARNING: development setup from seed {seed}: anyone who knows the seed can forge proofs. Do not use these keys in production."
                     );
                     let pb = progress("generating Groth16 keys");
-                    let pk_size = zkml::setup::dev(&dir, seed);
+                    let written = zkml::setup::dev(&dir, seed);
                     pb.finish_and_clear();
+                    let written = written?;
                     say!(
-                        "keys written to {} in {:.1} s: pk {:.1} MB",
+                        "keys written to {} in {:.1} s: {} constraints (a 2^{} domain), pk {:.1} MB",
                         dir.display(),
                         t.elapsed().as_secs_f64(),
-                        pk_size? as f64 / 1e6
+                        written.constraints,
+                        written.power,
+                        written.pk_size as f64 / 1e6
                     )?;
                     print_vk_digest(&dir)?;
                 }

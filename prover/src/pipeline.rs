@@ -209,7 +209,7 @@ fn prove_wrapped_with(
 pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
     let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
     let t = Instant::now();
-    let pk_bytes = crate::setup::dev_keys(c, scratch.path(), 1)?;
+    let pk_bytes = crate::setup::dev_keys(c, scratch.path(), 1)?.pk_size;
     let setup_s = t.elapsed().as_secs_f64();
     let (mut load, mut s1, mut wrapped, mut total) = (vec![], vec![], vec![], vec![]);
     let mut constraints = 0;

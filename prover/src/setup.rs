@@ -46,16 +46,25 @@ pub struct CeremonyStart {
     pub pk_size: u64,
 }
 
-/// Keys from `seed` (UNSAFE: whoever knows it can forge proofs); returns pk.bin's size.
-pub fn dev(dir: &Path, seed: u64) -> Result<u64, SetupError> {
+/// What a setup wrote: pk.bin's size, and the size of the circuit the keys are for (its
+/// constraints and the power of two of its domain, what proving time follows).
+pub struct Written {
+    pub pk_size: u64,
+    pub constraints: usize,
+    pub power: u32,
+}
+
+/// Keys from `seed` (UNSAFE: whoever knows it can forge proofs).
+pub fn dev(dir: &Path, seed: u64) -> Result<Written, SetupError> {
     dev_keys(&Compiled::load(dir)?, dir, seed)
 }
 
 /// [`dev`]'s keys for the compiled model `c`, written to `dir` (`zkml bench` writes them to a
 /// scratch directory).
-pub fn dev_keys(c: &Compiled, dir: &Path, seed: u64) -> Result<u64, SetupError> {
+pub fn dev_keys(c: &Compiled, dir: &Path, seed: u64) -> Result<Written, SetupError> {
     let (key, _) = wrap::two_round::dev_setup(&c.graph, c.id, seed)?;
-    Ok(artifact::write_keys(dir, &key.pk, &key.ck, &key.r1cs, &Provenance::Dev { seed })?)
+    let pk_size = artifact::write_keys(dir, &key.pk, &key.ck, &key.r1cs, &Provenance::Dev { seed })?;
+    Ok(Written { pk_size, constraints: key.r1cs.num_constraints(), power: key.r1cs.power().map_err(WrapError::from)? })
 }
 
 /// Writes the wrap circuit of the model in `dir` to `out` in iden3's `.r1cs` format, for snarkjs

@@ -574,6 +574,7 @@ fn cli_setup_prove_verify() {
         assert!(ok, "{log}");
         let (ok, log) = zkml(&["setup", &s(&dir(m)), "--dev-seed", "3"]);
         assert!(ok && log.contains("keys written") && log.contains("WARNING: development setup"), "{log}");
+        assert!(log.contains(" constraints (a 2^1") && log.contains(" domain), pk "), "{log}");
     }
     let (ok, log) = zkml(&["setup", &s(&dir("price_mlp"))]);
     assert!(!ok && log.contains("Powers-of-Tau"), "{log}");
