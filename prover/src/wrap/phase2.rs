@@ -332,7 +332,9 @@ fn update(
     // The secrets are not zero (every caller draws until they are not).
     let scale = |points: &mut Vec<G1Affine>, x: F| {
         let inv = x.inverse().unwrap_or_default();
-        let scaled: Vec<G1> = points.par_iter().map(|p| *p * inv).collect();
+        // Through the projective point: BN254's G1 multiplies those by GLV (half the doublings);
+        // an affine point times a scalar is plain double-and-add.
+        let scaled: Vec<G1> = points.par_iter().map(|p| p.into_group() * inv).collect();
         *points = G1::normalize_batch(&scaled);
     };
     let pk = &mut keys.pk;
