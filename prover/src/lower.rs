@@ -732,8 +732,7 @@ impl Builder<'_> {
         FTensor { shape: vec![c, r], data }
     }
 
-    fn as_matrix(&self, v: &Value, what: &str) -> Result<(usize, usize), LowerError> {
-        let s = v.shape();
+    fn as_matrix(&self, s: &[usize], what: &str) -> Result<(usize, usize), LowerError> {
         let lead: usize = s.iter().rev().skip(2).product();
         if s.len() < 2 || lead != 1 {
             return Err(
@@ -745,8 +744,8 @@ impl Builder<'_> {
 
     /// `A·B` for 2-D operands, at most one of them constant.
     fn matmul_values(&mut self, a: Value, b: Value) -> Result<(NodeId, Vec<usize>), LowerError> {
-        let (m, k) = self.as_matrix(&a, "the left operand")?;
-        let (k2, n) = self.as_matrix(&b, "the right operand")?;
+        let (m, k) = self.as_matrix(a.shape(), "the left operand")?;
+        let (k2, n) = self.as_matrix(b.shape(), "the right operand")?;
         if k != k2 {
             return Err(self.err(format!("inner dimensions differ: {:?} × {:?}", a.shape(), b.shape())));
         }
@@ -824,8 +823,8 @@ impl Builder<'_> {
     /// The product of two constant matrices (2-D, or with leading dimensions of 1), folded here:
     /// exporters leave such products in (weights stored factored, a projection of a constant).
     fn const_matmul(&self, a: &FTensor, b: &FTensor) -> Result<FTensor, LowerError> {
-        let (m, k) = self.as_matrix(&Value::Const(a.clone()), "the left operand")?;
-        let (k2, n) = self.as_matrix(&Value::Const(b.clone()), "the right operand")?;
+        let (m, k) = self.as_matrix(&a.shape, "the left operand")?;
+        let (k2, n) = self.as_matrix(&b.shape, "the right operand")?;
         if k != k2 {
             return Err(self.err(format!("inner dimensions differ: {:?} × {:?}", a.shape, b.shape)));
         }
@@ -1757,25 +1756,7 @@ impl Builder<'_> {
                 merged.into_iter().filter(|&(_, w)| w != 0.0).collect()
             })
             .collect();
-        match v {
-            Value::Const(t) => Ok(Value::Const(FTensor {
-                shape: out,
-                data: sources.iter().map(|src| src.iter().map(|&(i, w)| t.data[i] * w).sum()).collect(),
-            })),
-            Value::Act { node, .. } => {
-                let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&out));
-                let entries = sources
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(o, src)| {
-                        let (d, src_pos) = (dst_pos[o] as u32, &src_pos);
-                        src.iter().map(move |&(i, w)| (d, src_pos[i] as u32, w))
-                    })
-                    .collect();
-                let id = self.add(Kind::Sparse { src: node, entries }, &out);
-                Ok(Value::Act { node: id, shape: out })
-            }
-        }
+        Ok(self.linear_map(v, &out, &sources))
     }
 
     /// A QuantizeLinear's or DequantizeLinear's scale and zero point (0 when absent), broadcast
@@ -2004,23 +1985,36 @@ impl Builder<'_> {
             return Ok(v);
         }
         let (out, groups) = Self::reduce_groups(&s, &axes, keep);
+        let sources: Vec<Vec<(usize, f64)>> = groups
+            .iter()
+            .map(|g| {
+                let c = if mean { 1.0 / g.len() as f64 } else { 1.0 };
+                g.iter().map(|&i| (i, c)).collect()
+            })
+            .collect();
+        Ok(self.linear_map(v, &out, &sources))
+    }
+
+    /// The linear map `out[o] = Σ w·v[i]` over each output's weighted sources `(i, w)`: folded on
+    /// a constant, a `Sparse` map on an activation.
+    fn linear_map(&mut self, v: Value, out: &[usize], sources: &[Vec<(usize, f64)>]) -> Value {
         match v {
-            Value::Const(t) => {
-                let data = groups
+            Value::Const(t) => Value::Const(FTensor {
+                shape: out.to_vec(),
+                data: sources.iter().map(|src| src.iter().map(|&(i, w)| t.data[i] * w).sum()).collect(),
+            }),
+            Value::Act { node, shape } => {
+                let (src_pos, dst_pos) = (padded_positions(&shape), padded_positions(out));
+                let entries = sources
                     .iter()
-                    .map(|g| g.iter().map(|&i| t.data[i]).sum::<f64>() / if mean { g.len() as f64 } else { 1.0 })
+                    .zip(dst_pos)
+                    .flat_map(|(src, d)| {
+                        let src_pos = &src_pos;
+                        src.iter().map(move |&(i, w)| (d as u32, src_pos[i] as u32, w))
+                    })
                     .collect();
-                Ok(Value::Const(FTensor { shape: out, data }))
-            }
-            Value::Act { node, .. } => {
-                let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&out));
-                let mut entries = vec![];
-                for (o, g) in groups.iter().enumerate() {
-                    let c = if mean { 1.0 / g.len() as f64 } else { 1.0 };
-                    entries.extend(g.iter().map(|&i| (dst_pos[o] as u32, src_pos[i] as u32, c)));
-                }
-                let id = self.add(Kind::Sparse { src: node, entries }, &out);
-                Ok(Value::Act { node: id, shape: out })
+                let id = self.add(Kind::Sparse { src: node, entries }, out);
+                Value::Act { node: id, shape: out.to_vec() }
             }
         }
     }

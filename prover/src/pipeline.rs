@@ -209,15 +209,13 @@ fn prove_wrapped_with(
 pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String> {
     let scratch = tempfile::tempdir().context("a scratch directory for the keys")?;
     let t = Instant::now();
-    let pk_bytes = crate::setup::dev_keys(c, scratch.path(), 1)?.pk_size;
+    let written = crate::setup::dev_keys(c, scratch.path(), 1)?;
     let setup_s = t.elapsed().as_secs_f64();
     let (mut load, mut s1, mut wrapped, mut total) = (vec![], vec![], vec![], vec![]);
-    let mut constraints = 0;
     for _ in 0..reps {
         let t = Instant::now();
         let keys = artifact::read_prover_keys(scratch.path(), None)?;
         load.push(t.elapsed().as_secs_f64());
-        constraints = keys.r1cs.num_constraints();
         let t1 = Instant::now();
         let mut t2 = t1;
         let proved =
@@ -227,7 +225,7 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
         artifact::write_any_proof(&scratch.path().join("proof.bin"), &proved.proof)?;
         total.push(t.elapsed().as_secs_f64());
     }
-    Ok(wrap_bench_cells(c, constraints, setup_s, pk_bytes, [load, s1, wrapped, total]))
+    Ok(wrap_bench_cells(c, written.constraints, setup_s, written.pk_size, [load, s1, wrapped, total]))
 }
 
 /// A row of the wrap table from the timings of each repetition (medians).

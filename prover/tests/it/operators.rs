@@ -127,6 +127,15 @@ fn prove_and_compare(bytes: Vec<u8>, input_len: usize, seed: u64) -> f64 {
     q.iter().zip(&f).fold(0.0f64, |a, (x, y)| a.max((x - y).abs())) / range
 }
 
+/// Compiles a model that must be refused (calibrated on one input of 0.5s); returns the error.
+fn compile_error(bytes: Vec<u8>, input_len: usize) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("m.onnx");
+    std::fs::write(&path, bytes).unwrap();
+    let err = pipeline::compile(&path, &[vec![0.5; input_len]], QuantConfig::default(), &tmp.path().join("d"));
+    format!("{:#}", err.err().expect("the model is refused"))
+}
+
 #[test]
 fn conv_with_default_attributes_relu_maxpool_gemm() {
     let mut r = Rng(1);
@@ -389,11 +398,7 @@ fn where_with_a_constant_condition_selects() {
 #[test]
 fn where_with_a_computed_condition_is_refused_by_name() {
     let nodes = vec![node("Relu", &["input"], "c", vec![]), node("Where", &["c", "input", "zero"], "out", vec![])];
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("m.onnx");
-    std::fs::write(&path, model(nodes, vec![tensor("zero", &[], vec![0.0])], &[1, 4], "out")).unwrap();
-    let err = pipeline::compile(&path, &[vec![0.5; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
-    let msg = format!("{err:#}");
+    let msg = compile_error(model(nodes, vec![tensor("zero", &[], vec![0.0])], &[1, 4], "out"), 4);
     assert!(msg.contains("Where_out") && msg.contains("condition must be a constant"), "{msg}");
 }
 
@@ -507,13 +512,7 @@ fn resize_refuses_cubic_and_crop_by_name() {
         (vec![int("antialias", 1)], "antialias"),
     ] {
         let nodes = vec![node("Resize", &["input", "", "up"], "out", attrs)];
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("m.onnx");
-        let inits = vec![floats_tensor("up", &[1.0, 2.0])];
-        std::fs::write(&path, model(nodes, inits, &[1, 4], "out")).unwrap();
-        let err =
-            pipeline::compile(&path, &[vec![0.5; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
-        let msg = format!("{err:#}");
+        let msg = compile_error(model(nodes, vec![floats_tensor("up", &[1.0, 2.0])], &[1, 4], "out"), 4);
         assert!(msg.contains("Resize_out") && msg.contains(part), "{msg}");
     }
 }
@@ -583,12 +582,7 @@ fn quantize_linear_refuses_what_it_cannot_lower_by_name() {
         (vec![tensor("s", &[], vec![0.0]), typed_tensor("z", &[], 2, &[0])], "positive and finite"),
     ] {
         let nodes = vec![node("QuantizeLinear", &["input", "s", "z"], "out", vec![])];
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("m.onnx");
-        std::fs::write(&path, model(nodes, inits, &[1, 4], "out")).unwrap();
-        let err =
-            pipeline::compile(&path, &[vec![0.5; 4]], QuantConfig::default(), &tmp.path().join("d")).err().unwrap();
-        let msg = format!("{err:#}");
+        let msg = compile_error(model(nodes, inits, &[1, 4], "out"), 4);
         assert!(msg.contains("QuantizeLinear_out") && msg.contains(part), "{msg}");
     }
 }
