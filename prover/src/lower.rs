@@ -10,6 +10,9 @@ use crate::lookup::UnaryFn;
 use crate::onnx::{FTensor, OnnxModel};
 use crate::program::{Kind, Node, NodeId, SegId};
 
+mod recurrent;
+use recurrent::Cell;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LowerError {
     #[error("unsupported operator {op} (node {node:?}); supported: {}", SUPPORTED.join(", "))]
@@ -55,6 +58,8 @@ pub const SUPPORTED: &[&str] = &[
     "Split",
     "Tile",
     "Resize",
+    "LSTM",
+    "GRU",
     "QuantizeLinear",
     "DequantizeLinear",
     "Expand",
@@ -485,6 +490,8 @@ impl Builder<'_> {
             "Slice" => self.slice()?,
             "Gather" => self.gather_op()?,
             "Split" => return self.split(),
+            "LSTM" => return self.recurrent(Cell::Lstm),
+            "GRU" => return self.recurrent(Cell::Gru),
             "Tile" => self.tile()?,
             "Resize" => self.resize()?,
             "QuantizeLinear" => self.quantize_linear()?,
@@ -705,6 +712,11 @@ impl Builder<'_> {
                 }
             }
         }
+        self.mul_values(a, b)
+    }
+
+    /// `a ⊙ b`, broadcast; folded when both are constants.
+    fn mul_values(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
         let shape = self.broadcast_shape(a.shape(), b.shape())?;
         if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
             let (x, y) = (self.broadcast_const(x, &shape)?, self.broadcast_const(y, &shape)?);
@@ -785,13 +797,7 @@ impl Builder<'_> {
             _ if alpha != 1.0 => return Err(self.err("alpha ≠ 1 with two non-constant operands")),
             _ => {}
         }
-        let product = match (&a, &b) {
-            (Value::Const(x), Value::Const(y)) => Value::Const(self.const_matmul(x, y)?),
-            _ => {
-                let (node, shape) = self.matmul_values(a, b)?;
-                Value::Act { node, shape }
-            }
-        };
+        let product = self.product(a, b)?;
         let Some(c) = self.opt_input(2)? else { return Ok(product) };
         let c = match c {
             Value::Const(mut t) => {
@@ -806,6 +812,17 @@ impl Builder<'_> {
             return Err(self.err(format!("C of shape {:?} does not broadcast to {:?}", c.shape(), product.shape())));
         }
         self.add_values(product, c, false)
+    }
+
+    /// `A·B` of 2-D operands; folded when both are constants.
+    fn product(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
+        Ok(match (&a, &b) {
+            (Value::Const(x), Value::Const(y)) => Value::Const(self.const_matmul(x, y)?),
+            _ => {
+                let (node, shape) = self.matmul_values(a, b)?;
+                Value::Act { node, shape }
+            }
+        })
     }
 
     fn matmul(&mut self) -> Result<Value, LowerError> {
@@ -1367,10 +1384,8 @@ impl Builder<'_> {
         }
         let os = strides(&out);
         let mut offset = 0;
-        let mut terms = vec![];
-        let mut const_data = vec![0.0; numel(&out)];
-        let mut any_const = false;
-        for p in &parts {
+        let mut placed = vec![];
+        for p in parts {
             let s = p.shape().to_vec();
             let ps = strides(&s);
             let mut map = vec![None; numel(&out)];
@@ -1379,27 +1394,40 @@ impl Builder<'_> {
                 map[o] = Some(i);
             }
             offset += s[axis];
+            placed.push((p, map));
+        }
+        self.assemble(placed, &out)
+    }
+
+    /// The sum of `parts`, each moved into `out` by its map (`out[o] = part[map[o]]`, `None`
+    /// reads zero): the pieces of a concatenation or a stack. The constant parts become one
+    /// constant term.
+    fn assemble(&mut self, parts: Vec<(Value, Vec<Option<usize>>)>, out: &[usize]) -> Result<Value, LowerError> {
+        let mut terms = vec![];
+        let mut const_data = vec![0.0; numel(out)];
+        let mut any_const = false;
+        for (p, map) in &parts {
             match p {
                 Value::Const(t) => {
                     any_const = true;
                     for (o, m) in map.iter().enumerate() {
                         if let Some(i) = m {
-                            const_data[o] = t.data[*i];
+                            const_data[o] += t.data[*i];
                         }
                     }
                 }
-                Value::Act { node, .. } => terms.push((self.gather(*node, &s, &out, &map), 1.0)),
+                Value::Act { node, shape } => terms.push((self.gather(*node, shape, out, map), 1.0)),
             }
         }
+        let constant = FTensor { shape: out.to_vec(), data: const_data };
         if terms.is_empty() {
-            return Ok(Value::Const(FTensor { shape: out, data: const_data }));
+            return Ok(Value::Const(constant));
         }
         if any_const {
-            let c = self.const_node(&FTensor { shape: out.clone(), data: const_data }, &out)?;
-            terms.push((c, 1.0));
+            terms.push((self.const_node(&constant, out)?, 1.0));
         }
-        let id = if terms.len() == 1 { terms[0].0 } else { self.add(Kind::Lin(terms), &out) };
-        Ok(Value::Act { node: id, shape: out })
+        let id = if terms.len() == 1 { terms[0].0 } else { self.add(Kind::Lin(terms), out) };
+        Ok(Value::Act { node: id, shape: out.to_vec() })
     }
 }
 

@@ -9,4 +9,5 @@ mod models;
 mod operators;
 mod phase2;
 mod ptau;
+mod recurrent;
 mod wrap;

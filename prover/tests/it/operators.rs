@@ -9,22 +9,22 @@ use tract_onnx::pb::{
 use zkml::quantize::QuantConfig;
 use zkml::{pipeline, stage1};
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
-    fn next(&mut self) -> f32 {
+    pub(crate) fn next(&mut self) -> f32 {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
     }
-    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+    pub(crate) fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
         (0..n).map(|_| self.next() * scale).collect()
     }
 }
 
-fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
+pub(crate) fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> TensorProto {
     TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() }
 }
 
-fn ints_tensor(name: &str, data: &[i64]) -> TensorProto {
+pub(crate) fn ints_tensor(name: &str, data: &[i64]) -> TensorProto {
     TensorProto {
         name: name.into(),
         dims: vec![data.len() as i64],
@@ -44,19 +44,19 @@ fn bools_tensor(name: &str, dims: &[i64], data: &[bool]) -> TensorProto {
     }
 }
 
-fn ints(name: &str, v: &[i64]) -> AttributeProto {
+pub(crate) fn ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
 
-fn int(name: &str, v: i64) -> AttributeProto {
+pub(crate) fn int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: v, ..Default::default() }
 }
 
-fn float(name: &str, v: f32) -> AttributeProto {
+pub(crate) fn float(name: &str, v: f32) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: v, ..Default::default() }
 }
 
-fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+pub(crate) fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         name: format!("{op}_{output}"),
         op_type: op.into(),
@@ -67,7 +67,7 @@ fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> 
     }
 }
 
-fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
+pub(crate) fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
     let dim = shape
         .iter()
         .map(|&d| tensor_shape_proto::Dimension {
@@ -92,13 +92,30 @@ fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output: 
     model_v(nodes, inits, input, output, 13)
 }
 
-fn model_v(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output: &str, opset: i64) -> Vec<u8> {
+pub(crate) fn model_v(
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    input: &[i64],
+    output: &str,
+    opset: i64,
+) -> Vec<u8> {
+    model_outputs(nodes, inits, input, &[output], opset)
+}
+
+/// A model with several outputs (proved as one, concatenated in this order).
+pub(crate) fn model_outputs(
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    input: &[i64],
+    outputs: &[&str],
+    opset: i64,
+) -> Vec<u8> {
     let graph = GraphProto {
         node: nodes,
         name: "test".into(),
         initializer: inits,
         input: vec![value_info("input", input)],
-        output: vec![ValueInfoProto { name: output.into(), ..Default::default() }],
+        output: outputs.iter().map(|&o| ValueInfoProto { name: o.into(), ..Default::default() }).collect(),
         ..Default::default()
     };
     let m = ModelProto {
@@ -111,7 +128,18 @@ fn model_v(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: &[i64], output
 }
 
 /// Compiles, proves, verifies; returns the largest error against tract relative to the output range.
-fn prove_and_compare(bytes: Vec<u8>, input_len: usize, seed: u64) -> f64 {
+pub(crate) fn prove_and_compare(bytes: Vec<u8>, input_len: usize, seed: u64) -> f64 {
+    prove_against(bytes, input_len, seed, |c, x| pipeline::reference(c, x).unwrap())
+}
+
+/// Compiles, proves, verifies; returns the largest error against `reference`'s output for the
+/// same input, relative to its range.
+pub(crate) fn prove_against(
+    bytes: Vec<u8>,
+    input_len: usize,
+    seed: u64,
+    reference: impl Fn(&zkml::artifact::Compiled, &[f64]) -> Vec<f64>,
+) -> f64 {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("m.onnx");
     std::fs::write(&path, bytes).unwrap();
@@ -121,14 +149,14 @@ fn prove_and_compare(bytes: Vec<u8>, input_len: usize, seed: u64) -> f64 {
     let p = pipeline::prove(&c, &samples[0]).unwrap();
     let out = stage1::verify(&c.graph, c.id, &p).expect("the proof verifies");
     let q = c.graph.dequantize_output(&out);
-    let f = pipeline::reference(&c, &samples[0]).unwrap();
+    let f = reference(&c, &samples[0]);
     assert_eq!(q.len(), f.len());
     let range = f.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
     q.iter().zip(&f).fold(0.0f64, |a, (x, y)| a.max((x - y).abs())) / range
 }
 
 /// Compiles a model that must be refused (calibrated on one input of 0.5s); returns the error.
-fn compile_error(bytes: Vec<u8>, input_len: usize) -> String {
+pub(crate) fn compile_error(bytes: Vec<u8>, input_len: usize) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("m.onnx");
     std::fs::write(&path, bytes).unwrap();
@@ -299,7 +327,7 @@ fn out_of_range_values_get_a_clear_error() {
     assert!(msg.contains("quantized range (--lookup-bits) allows") && msg.contains("Gemm_g"), "{msg}");
 }
 
-fn string(name: &str, v: &str) -> AttributeProto {
+pub(crate) fn string(name: &str, v: &str) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::String as i32,
@@ -422,7 +450,7 @@ fn products_of_constants_are_folded() {
     assert!(err < 0.02, "relative error {err}");
 }
 
-fn floats_tensor(name: &str, data: &[f32]) -> TensorProto {
+pub(crate) fn floats_tensor(name: &str, data: &[f32]) -> TensorProto {
     tensor(name, &[data.len() as i64], data.to_vec())
 }
 
@@ -517,7 +545,7 @@ fn resize_refuses_cubic_and_crop_by_name() {
     }
 }
 
-fn typed_tensor(name: &str, dims: &[i64], data_type: i32, data: &[i32]) -> TensorProto {
+pub(crate) fn typed_tensor(name: &str, dims: &[i64], data_type: i32, data: &[i32]) -> TensorProto {
     TensorProto { name: name.into(), dims: dims.to_vec(), data_type, int32_data: data.to_vec(), ..Default::default() }
 }
 
