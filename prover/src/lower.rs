@@ -27,6 +27,10 @@ pub enum LowerError {
     ConstantOutput,
 }
 
+/// A constant at or below this, added to scores or selected in their place, is an attention
+/// mask: the Softmax that reads them leaves its positions out (`Builder::masked_scores`).
+const MASK: f64 = -1.0e4;
+
 pub const SUPPORTED: &[&str] = &[
     "Gemm",
     "MatMul",
@@ -209,6 +213,9 @@ struct Builder<'a> {
     /// are kept in real units, `(q − z)·s` (see `quantize_linear`), so only a DequantizeLinear
     /// may read them.
     quantized: HashMap<String, (f64, f64)>,
+    /// Scores with an attention mask added (`masked_scores`): the tensor holds them without the
+    /// mask, which marks the positions a Softmax, their only reader, leaves out.
+    masked: HashMap<String, Vec<bool>>,
     node: &'a NodeProto,
     opset: i64,
 }
@@ -234,6 +241,7 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
         env: HashMap::new(),
         dtypes: model.dtypes.clone(),
         quantized: HashMap::new(),
+        masked: HashMap::new(),
         node: &dummy,
         opset: model.opset,
     };
@@ -419,6 +427,12 @@ impl Builder<'_> {
         if self.quantized.contains_key(name) && self.node.op_type != "DequantizeLinear" {
             return Err(self.err(format!(
                 "reads {name:?}, a QuantizeLinear's integers: only a DequantizeLinear may (QLinear* ops are not supported)"
+            )));
+        }
+        if self.masked.contains_key(name) && self.node.op_type != "Softmax" {
+            return Err(self.err(format!(
+                "reads {name:?}, scores with an attention mask added (constants at or below {MASK:e}): only a \
+                 Softmax may (a LogSoftmax would be −∞ at the masked positions)"
             )));
         }
         self.env
@@ -676,7 +690,34 @@ impl Builder<'_> {
 
     fn add_sub(&mut self, sub: bool) -> Result<Value, LowerError> {
         let (a, b) = (self.input(0)?, self.input(1)?);
+        if !sub && let Some(v) = self.masked_scores(&a, &b)? {
+            return Ok(v);
+        }
         self.add_values(a, b, sub)
+    }
+
+    /// An activation plus a constant with entries at or below `MASK` (−10⁴, −10⁹, float32's
+    /// minimum, −∞: what exporters write for an attention mask): the activation plus the
+    /// constant's other entries, the masked positions recorded for the Softmax that reads it.
+    /// Such a constant cannot be quantized beside real scores, and a Softmax gives its positions
+    /// zero whatever its value, so they are left out of the Softmax instead.
+    fn masked_scores(&mut self, a: &Value, b: &Value) -> Result<Option<Value>, LowerError> {
+        let (act, c) = match (a, b) {
+            (Value::Act { .. }, Value::Const(c)) | (Value::Const(c), Value::Act { .. }) => {
+                (if matches!(a, Value::Act { .. }) { a } else { b }, c)
+            }
+            _ => return Ok(None),
+        };
+        if !c.data.iter().any(|&x| x <= MASK) {
+            return Ok(None);
+        }
+        let shape = self.broadcast_shape(a.shape(), b.shape())?;
+        let mut c = self.broadcast_const(c, &shape)?;
+        let mask: Vec<bool> = c.data.iter().map(|&x| x <= MASK).collect();
+        c.data.iter_mut().filter(|x| **x <= MASK).for_each(|x| *x = 0.0);
+        let v = self.add_values(act.clone(), Value::Const(c), false)?;
+        self.masked.insert(self.node.output[0].clone(), mask);
+        Ok(Some(v))
     }
 
     /// `a + b`, or `a − b` (`sub`), broadcast; folded when both are constants.
@@ -887,6 +928,12 @@ impl Builder<'_> {
                 }
                 Value::Act { .. } => {}
             }
+        }
+        if !terms.is_empty() && constant.iter().any(|&c| c <= MASK) {
+            // An attention mask written as a selection (`masked_fill`): see `masked_scores`.
+            let mask = constant.iter().map(|&c| c <= MASK).collect();
+            constant.iter_mut().filter(|c| **c <= MASK).for_each(|c| *c = 0.0);
+            self.masked.insert(self.node.output[0].clone(), mask);
         }
         let constant = FTensor { shape: shape.clone(), data: constant };
         if terms.is_empty() {
@@ -2277,10 +2324,19 @@ impl Builder<'_> {
             }
             return Ok(Value::Const(FTensor { shape: s, data }));
         };
-        let x = self.factor(node);
-        let width = groups[0].len();
+        let mask = self.masked.get(&self.node.input[0]).cloned();
+        let masked = |i: usize| mask.as_ref().is_some_and(|m| m[i]);
+        // Each group without its masked positions (a causal mask leaves rows of every length).
+        let groups: Vec<Vec<usize>> =
+            groups.iter().map(|g| g.iter().copied().filter(|&i| !masked(i)).collect()).collect();
+        if groups.iter().any(|g| g.is_empty()) {
+            return Err(self.err("the attention mask masks a whole row of the Softmax"));
+        }
+        let mut x = self.factor(node);
+        let width = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+        // A shorter group repeats its last entry: the max is the same.
         let parts: Vec<NodeId> = (0..width)
-            .map(|k| self.gather(x, &s, &red, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>()))
+            .map(|k| self.gather(x, &s, &red, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>()))
             .collect();
         let m = self.max_of(parts, &red, false);
         let mut back = vec![None; numel(&s)];
@@ -2288,6 +2344,11 @@ impl Builder<'_> {
             for &i in g {
                 back[i] = Some(o);
             }
+        }
+        if mask.is_some() {
+            // Zero at the masked positions: exp(0) there is multiplied by a zero reciprocal.
+            let keep: Vec<Option<usize>> = (0..numel(&s)).map(|i| (!masked(i)).then_some(i)).collect();
+            x = self.gather(x, &s, &s, &keep);
         }
         let mb = self.gather(m, &red, &s, &back);
         let d = self.add(Kind::Lin(vec![(x, 1.0), (mb, -1.0)]), &s);

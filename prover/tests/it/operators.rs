@@ -715,25 +715,32 @@ fn instance_and_layer_normalization() {
     assert!(err < 0.03, "relative error {err}");
 }
 
-/// Self-attention: products of two activations (Q·Kᵀ and A·V) proved by sumcheck, a softmax,
-/// a residual and a layer norm.
-#[test]
-fn attention_block_with_activation_products() {
-    let mut r = Rng(12);
-    let nodes = vec![
+/// Self-attention's scaled scores `ss = (x·wq)·(x·wk)ᵀ·scale`, and its values `v = x·wv`.
+fn attention_scores() -> Vec<NodeProto> {
+    vec![
         node("MatMul", &["input", "wq"], "q", vec![]),
         node("MatMul", &["input", "wk"], "k", vec![]),
         node("MatMul", &["input", "wv"], "v", vec![]),
         node("Transpose", &["k"], "kt", vec![ints("perm", &[1, 0])]),
         node("MatMul", &["q", "kt"], "s", vec![]),
         node("Mul", &["s", "scale"], "ss", vec![]),
+    ]
+}
+
+/// Self-attention: products of two activations (Q·Kᵀ and A·V) proved by sumcheck, a softmax,
+/// a residual and a layer norm.
+#[test]
+fn attention_block_with_activation_products() {
+    let mut r = Rng(12);
+    let mut nodes = attention_scores();
+    nodes.extend([
         node("Softmax", &["ss"], "a", vec![int("axis", -1)]),
         node("MatMul", &["a", "v"], "o", vec![]),
         node("Add", &["o", "input"], "res", vec![]),
         node("LayerNormalization", &["res", "lg", "lb"], "ln", vec![]),
         node("Gemm", &["ln", "w1", "b1"], "h", vec![]),
         node("Gelu", &["h"], "out", vec![]),
-    ];
+    ]);
     let inits = vec![
         tensor("wq", &[8, 8], r.vec(64, 0.6)),
         tensor("wk", &[8, 8], r.vec(64, 0.6)),
@@ -746,4 +753,71 @@ fn attention_block_with_activation_products() {
     ];
     let err = prove_and_compare(model_v(nodes, inits, &[5, 8], "out", 20), 40, 27);
     assert!(err < 0.03, "relative error {err}");
+}
+
+/// Causal self-attention: scores plus a mask, as exporters write it (`mask` the constant added,
+/// or a Where selecting it), into a Softmax.
+fn causal_attention(mask: impl Fn(&str, &str) -> (Vec<NodeProto>, Vec<TensorProto>)) -> Vec<u8> {
+    let mut r = Rng(13);
+    let mut nodes = attention_scores();
+    let (mask_nodes, mut inits) = mask("ss", "masked");
+    nodes.extend(mask_nodes);
+    nodes.push(node("Softmax", &["masked"], "a", vec![int("axis", -1)]));
+    nodes.push(node("MatMul", &["a", "v"], "out", vec![]));
+    inits.extend([
+        tensor("wq", &[8, 8], r.vec(64, 0.6)),
+        tensor("wk", &[8, 8], r.vec(64, 0.6)),
+        tensor("wv", &[8, 8], r.vec(64, 0.6)),
+        tensor("scale", &[], vec![0.35]),
+    ]);
+    model_v(nodes, inits, &[5, 8], "out", 20)
+}
+
+fn causal(masked: f32, kept: f32) -> Vec<f32> {
+    (0..25).map(|i| if i % 5 > i / 5 { masked } else { kept }).collect()
+}
+
+/// The masked positions are left out of the Softmax, whatever the mask's constant (−10⁴ as older
+/// exports write it, float32's minimum as Hugging Face's do, −∞ selected by a Where).
+#[test]
+fn attention_masks_added_or_selected() {
+    for fill in [-1.0e4, f32::MIN] {
+        let added = causal_attention(|s, out| {
+            (vec![node("Add", &[s, "mask"], out, vec![])], vec![tensor("mask", &[5, 5], causal(fill, 0.0))])
+        });
+        let err = prove_and_compare(added, 40, 28);
+        assert!(err < 0.03, "mask {fill}: relative error {err}");
+    }
+    let selected = causal_attention(|s, out| {
+        let keep: Vec<bool> = causal(0.0, 1.0).iter().map(|&k| k != 0.0).collect();
+        (
+            vec![node("Where", &["keep", s, "minus_inf"], out, vec![])],
+            vec![bools_tensor("keep", &[5, 5], &keep), tensor("minus_inf", &[], vec![f32::NEG_INFINITY])],
+        )
+    });
+    let err = prove_and_compare(selected, 40, 29);
+    assert!(err < 0.03, "Where with −∞: relative error {err}");
+}
+
+#[test]
+fn masked_scores_are_read_only_by_a_softmax() {
+    let relu = causal_attention(|s, out| {
+        (
+            vec![node("Add", &[s, "mask"], "m", vec![]), node("Relu", &["m"], out, vec![])],
+            vec![tensor("mask", &[5, 5], causal(-1.0e9, 0.0))],
+        )
+    });
+    let e = compile_error(relu, 40);
+    assert!(e.contains("attention mask") && e.contains("(Relu)"), "{e}");
+    let log = causal_attention(|s, out| {
+        (vec![node("Add", &[s, "mask"], out, vec![])], vec![tensor("mask", &[5, 5], causal(-1.0e9, 0.0))])
+    });
+    let log = {
+        let mut m = tract_onnx::pb::ModelProto::decode(&log[..]).unwrap();
+        let g = m.graph.as_mut().unwrap();
+        g.node.iter_mut().filter(|n| n.op_type == "Softmax").for_each(|n| n.op_type = "LogSoftmax".into());
+        m.encode_to_vec()
+    };
+    let e = compile_error(log, 40);
+    assert!(e.contains("LogSoftmax") && e.contains("only a Softmax"), "{e}");
 }
