@@ -65,6 +65,10 @@ pub enum UnaryFn {
     Pow {
         p: f64,
     },
+    /// 1 where `x > 0` (`x ≥ 0` with `or_equal`), else 0: a comparison of `a − b` with zero.
+    Step {
+        or_equal: bool,
+    },
 }
 
 impl UnaryFn {
@@ -107,6 +111,7 @@ impl UnaryFn {
             UnaryFn::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
             UnaryFn::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
             UnaryFn::Pow { p } => pow(x, p),
+            UnaryFn::Step { or_equal } => f64::from(u8::from(x > 0.0 || (or_equal && x == 0.0))),
         }
     }
 }
@@ -260,7 +265,7 @@ mod tests {
     /// rounding tie, so any correct evaluation gives them), saturated; NaN gives 0.
     #[test]
     fn function_table_rows_match_known_answers() {
-        let cases: [(UnaryFn, i32, i32, [i64; 9]); 13] = [
+        let cases: [(UnaryFn, i32, i32, [i64; 9]); 15] = [
             (UnaryFn::Sigmoid, 8, 11, [1, 94, 1018, 1024, 1026, 1034, 1610, 2032, 2047]),
             (UnaryFn::Tanh, 9, 10, [-1023, -930, -6, 0, 2, 10, 586, 1008, 1023]),
             (UnaryFn::Exp, 8, 6, [0, 3, 63, 64, 64, 65, 235, 2047, 2047]),
@@ -274,6 +279,8 @@ mod tests {
             (UnaryFn::Elu { alpha: 1.5 }, 8, 9, [-768, -731, -9, 0, 2, 10, 666, 2047, 2047]),
             (UnaryFn::Pow { p: -0.5 }, 6, 9, [0, 0, 0, 2047, 2047, 1832, 224, 117, 91]),
             (UnaryFn::Pow { p: 3.0 }, 8, 4, [-2048, -447, 0, 0, 0, 0, 35, 1792, 2047]),
+            (UnaryFn::Step { or_equal: false }, 8, 10, [0, 0, 0, 0, 1024, 1024, 1024, 1024, 1024]),
+            (UnaryFn::Step { or_equal: true }, 8, 10, [0, 0, 0, 1024, 1024, 1024, 1024, 1024, 1024]),
         ];
         for (g, i, o, want) in cases {
             let t = func(g, i, o);

@@ -2,7 +2,7 @@
 //! data-movement maps, sums, elementwise products) plus materializations: the points where a
 //! value becomes advice, is requantized and goes through a lookup (ReLU, Clip, max).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tract_onnx::pb::NodeProto;
 
@@ -10,7 +10,9 @@ use crate::lookup::UnaryFn;
 use crate::onnx::{FTensor, OnnxModel};
 use crate::program::{Kind, Node, NodeId, SegId};
 
+mod logic;
 mod recurrent;
+use logic::{Comparison, Logic};
 use recurrent::Cell;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,15 @@ pub const SUPPORTED: &[&str] = &[
     "Gemm",
     "MatMul",
     "Where",
+    "Greater",
+    "Less",
+    "GreaterOrEqual",
+    "LessOrEqual",
+    "Not",
+    "And",
+    "Or",
+    "Xor",
+    "Cast",
     "Add",
     "Sub",
     "Mul",
@@ -216,6 +227,9 @@ struct Builder<'a> {
     /// Scores with an attention mask added (`masked_scores`): the tensor holds them without the
     /// mask, which marks the positions a Softmax, their only reader, leaves out.
     masked: HashMap<String, Vec<bool>>,
+    /// Activations that are 0 or 1 by a lookup (comparisons, and logic on them): what a Where's
+    /// computed condition must be.
+    booleans: HashSet<String>,
     node: &'a NodeProto,
     opset: i64,
 }
@@ -242,6 +256,7 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
         dtypes: model.dtypes.clone(),
         quantized: HashMap::new(),
         masked: HashMap::new(),
+        booleans: HashSet::new(),
         node: &dummy,
         opset: model.opset,
     };
@@ -492,6 +507,15 @@ impl Builder<'_> {
             "Gemm" => self.gemm()?,
             "MatMul" => self.matmul()?,
             "Where" => self.where_op()?,
+            "Greater" => self.compare(Comparison::Greater)?,
+            "Less" => self.compare(Comparison::Less)?,
+            "GreaterOrEqual" => self.compare(Comparison::GreaterOrEqual)?,
+            "LessOrEqual" => self.compare(Comparison::LessOrEqual)?,
+            "Not" => self.logic(Logic::Not)?,
+            "And" => self.logic(Logic::And)?,
+            "Or" => self.logic(Logic::Or)?,
+            "Xor" => self.logic(Logic::Xor)?,
+            "Cast" => self.cast()?,
             "Conv" => self.conv()?,
             "AveragePool" | "GlobalAveragePool" | "MaxPool" => self.pool()?,
             "BatchNormalization" => self.batchnorm()?,
@@ -580,17 +604,45 @@ impl Builder<'_> {
     }
 
     fn unary_func(&mut self, f: Func) -> Result<Value, LowerError> {
-        match self.input(0)? {
-            Value::Const(mut t) => {
+        let v = self.input(0)?;
+        Ok(self.func_of(v, f))
+    }
+
+    /// `f(v)` elementwise: folded on a constant; an activation is materialized through `f` (a
+    /// table's input requantized to its own scale; a ReLU or a clip of exact values kept exact).
+    fn func_of(&mut self, v: Value, f: Func) -> Value {
+        match (v, f) {
+            (Value::Const(mut t), f) => {
                 t.data.iter_mut().for_each(|x| *x = f.apply(*x));
-                Ok(Value::Const(t))
+                Value::Const(t)
             }
-            Value::Act { node, shape } => {
-                // Max and clip of exact values stay exact: no requantization is needed.
+            (Value::Act { node, shape }, Func::Table(g)) => self.apply_table(node, g, &shape),
+            (Value::Act { node, shape }, f) => {
                 let keep = !self.grown[node];
-                Ok(self.materialized(node, f, keep, &shape))
+                self.materialized(node, f, keep, &shape)
             }
         }
+    }
+
+    /// `α·v + β` elementwise (a fractional α is a product with a constant: a linear
+    /// combination's coefficients are integers).
+    fn affine(&mut self, v: Value, alpha: f64, beta: f64) -> Result<Value, LowerError> {
+        let scaled = match v {
+            Value::Const(mut t) => {
+                t.data.iter_mut().for_each(|x| *x *= alpha);
+                Value::Const(t)
+            }
+            v @ Value::Act { .. } if alpha == 1.0 => v,
+            Value::Act { node, shape } if alpha.fract() == 0.0 => {
+                let id = self.add(Kind::Lin(vec![(node, alpha)]), &shape);
+                Value::Act { node: id, shape }
+            }
+            v => self.mul_values(v, Value::Const(FTensor::scalar(alpha)))?,
+        };
+        if beta == 0.0 {
+            return Ok(scaled);
+        }
+        self.add_values(scaled, Value::Const(FTensor::scalar(beta)), false)
     }
 
     fn clip(&mut self) -> Result<Value, LowerError> {
@@ -897,14 +949,11 @@ impl Builder<'_> {
 
     /// `Where(condition, X, Y)` with a constant condition: a selection, each output element moved
     /// from X where the condition holds and from Y elsewhere (a constant side adds its selected
-    /// entries as a constant); all three broadcast. A condition computed from the input would be
-    /// a product with a range-checked boolean: refused by name.
+    /// entries as a constant); all three broadcast. A condition computed from the input is a
+    /// product with a boolean (`computed_where`).
     fn where_op(&mut self) -> Result<Value, LowerError> {
         let Value::Const(cond) = self.input(0)? else {
-            return Err(self.err(
-                "the condition must be a constant of the model (a selection); one computed from the input is not \
-                 supported",
-            ));
+            return self.computed_where();
         };
         let (x, y) = (self.input(1)?, self.input(2)?);
         let shape = self.broadcast_shape(&self.broadcast_shape(&cond.shape, x.shape())?, y.shape())?;
@@ -2293,13 +2342,8 @@ impl Builder<'_> {
     }
 
     fn table_op(&mut self, g: UnaryFn) -> Result<Value, LowerError> {
-        match self.input(0)? {
-            Value::Const(mut t) => {
-                t.data.iter_mut().for_each(|x| *x = g.apply(*x));
-                Ok(Value::Const(t))
-            }
-            Value::Act { node, shape } => Ok(self.apply_table(node, g, &shape)),
-        }
+        let v = self.input(0)?;
+        Ok(self.func_of(v, Func::Table(g)))
     }
 
     /// `softmax(x) = e / Σe` with `e = exp(x − max x)` (exp and the reciprocal by lookup, the

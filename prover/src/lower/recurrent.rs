@@ -5,7 +5,7 @@
 //! the same function share one); the gate products are elementwise products of two activations.
 //! A missing initial state is zero, so the first step's recurrence terms fold away.
 
-use super::{Builder, FTensor, Func, Kind, LowerError, UnaryFn, Value, numel, strides};
+use super::{Builder, FTensor, Func, LowerError, UnaryFn, Value, numel, strides};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Cell {
@@ -113,38 +113,9 @@ impl Builder<'_> {
         self.moved(v, &[r, w], &map)
     }
 
-    /// `α·v + β` elementwise (a fractional α is a product with a constant: a linear
-    /// combination's coefficients are integers).
-    fn affine(&mut self, v: Value, alpha: f64, beta: f64) -> Result<Value, LowerError> {
-        let scaled = match v {
-            Value::Const(mut t) => {
-                t.data.iter_mut().for_each(|x| *x *= alpha);
-                Value::Const(t)
-            }
-            v @ Value::Act { .. } if alpha == 1.0 => v,
-            Value::Act { node, shape } if alpha.fract() == 0.0 => {
-                let id = self.add(Kind::Lin(vec![(node, alpha)]), &shape);
-                Value::Act { node: id, shape }
-            }
-            v => self.mul_values(v, Value::Const(FTensor::scalar(alpha)))?,
-        };
-        if beta == 0.0 {
-            return Ok(scaled);
-        }
-        self.add_values(scaled, Value::Const(FTensor::scalar(beta)), false)
-    }
-
     fn activation(&mut self, v: Value, a: &Activation) -> Result<Value, LowerError> {
         match (a, v) {
-            (Activation::Func(f), Value::Const(mut t)) => {
-                t.data.iter_mut().for_each(|x| *x = f.apply(*x));
-                Ok(Value::Const(t))
-            }
-            (Activation::Func(Func::Table(g)), Value::Act { node, shape }) => Ok(self.apply_table(node, *g, &shape)),
-            (Activation::Func(f), Value::Act { node, shape }) => {
-                let keep = !self.grown[node];
-                Ok(self.materialized(node, f.clone(), keep, &shape))
-            }
+            (Activation::Func(f), v) => Ok(self.func_of(v, f.clone())),
             (Activation::Affine { alpha, beta }, v) => self.affine(v, *alpha, *beta),
             (Activation::ScaledTanh { alpha, beta }, v) => {
                 let x = self.affine(v, *beta, 0.0)?;

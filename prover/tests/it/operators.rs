@@ -430,6 +430,53 @@ fn where_with_a_computed_condition_is_refused_by_name() {
     assert!(msg.contains("Where_out") && msg.contains("condition must be a constant"), "{msg}");
 }
 
+/// Comparisons (a step table on the difference), logic on their booleans, a Where on a
+/// computed condition (`y + c·(x − y)`) and a Cast of a boolean to float.
+#[test]
+fn comparisons_logic_and_a_computed_where() {
+    let mut r = Rng(24);
+    let nodes = vec![
+        node("MatMul", &["input", "w"], "mm", vec![]),
+        node("Greater", &["mm", "t"], "g", vec![]),
+        node("Less", &["input", "mm"], "l", vec![]),
+        node("GreaterOrEqual", &["input", "half"], "ge", vec![]),
+        node("LessOrEqual", &["mm", "input"], "le", vec![]),
+        node("Not", &["l"], "n", vec![]),
+        node("And", &["g", "n"], "a", vec![]),
+        node("Or", &["ge", "le"], "o", vec![]),
+        node("Xor", &["a", "o"], "x", vec![]),
+        node("Mul", &["input", "k"], "scaled", vec![]),
+        node("Where", &["a", "mm", "scaled"], "w1", vec![]),
+        node("Where", &["x", "w1", "fill"], "w2", vec![]),
+        node("Cast", &["o"], "c", vec![int("to", 1)]),
+        node("Add", &["w2", "c"], "out", vec![]),
+    ];
+    let inits = vec![
+        tensor("w", &[6, 6], r.vec(36, 0.6)),
+        tensor("t", &[], vec![0.1]),
+        tensor("half", &[], vec![-0.2]),
+        tensor("k", &[], vec![0.5]),
+        tensor("fill", &[], vec![0.375]),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 24);
+    assert!(err < 0.02, "relative error {err}");
+}
+
+/// Logic and a Where read only booleans that a comparison made: a ReLU's output is not one.
+#[test]
+fn logic_on_a_value_that_is_not_boolean_is_refused_by_name() {
+    let nodes = vec![
+        node("Relu", &["input"], "r", vec![]),
+        node("Greater", &["input", "zero"], "g", vec![]),
+        node("And", &["g", "r"], "out", vec![]),
+    ];
+    let msg = compile_error(model(nodes, vec![tensor("zero", &[], vec![0.0])], &[1, 4], "out"), 4);
+    assert!(msg.contains("And_out") && msg.contains("\"r\" is not a boolean"), "{msg}");
+    let nodes = vec![node("Cast", &["input"], "out", vec![int("to", 6)])];
+    let msg = compile_error(model(nodes, vec![], &[1, 4], "out"), 4);
+    assert!(msg.contains("Cast_out") && msg.contains("element type 6"), "{msg}");
+}
+
 /// Products of constants are folded at compile time (MatMul, and Gemm with its C an activation).
 #[test]
 fn products_of_constants_are_folded() {

@@ -1,0 +1,137 @@
+//! Comparisons and logic. Greater, Less, GreaterOrEqual and LessOrEqual are a step table on the
+//! difference of their operands, so their outputs are 0 or 1 by the lookup itself; Not, And, Or
+//! and Xor of such booleans are affine maps and products; a Where whose condition is one is
+//! `y + c·(x − y)`. A condition the lookup has not made boolean (a model input, a ReLU) is
+//! refused: a product with it would select nothing the proof can vouch for. Cast is the
+//! identity on activations cast to a floating type (or a boolean to bool) and converts
+//! constants.
+
+use super::{Builder, Func, LowerError, UnaryFn, Value};
+
+/// ONNX element types (`TensorProto.DataType`) that Cast may name.
+const FLOAT: i64 = 1;
+const BOOL: i64 = 9;
+const FLOAT16: i64 = 10;
+const DOUBLE: i64 = 11;
+const BFLOAT16: i64 = 16;
+/// The integer types: INT8 … UINT64 (2–7, 12, 13).
+const INTEGERS: [i64; 8] = [2, 3, 4, 5, 6, 7, 12, 13];
+
+/// The comparisons, as `a > b` or `a ≥ b` with the operands in ONNX's order or swapped.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Comparison {
+    Greater,
+    Less,
+    GreaterOrEqual,
+    LessOrEqual,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Logic {
+    Not,
+    And,
+    Or,
+    Xor,
+}
+
+impl Builder<'_> {
+    /// Input `i`, which must be 0/1: a constant, or an activation the lookup made boolean.
+    fn boolean_input(&self, i: usize) -> Result<Value, LowerError> {
+        let v = self.input(i)?;
+        match &v {
+            Value::Act { .. } if !self.booleans.contains(&self.node.input[i]) => Err(self.err(format!(
+                "input {:?} is not a boolean computed by a comparison (Greater, Less, GreaterOrEqual, LessOrEqual) \
+                 or by logic on one",
+                self.node.input[i]
+            ))),
+            _ => Ok(v),
+        }
+    }
+
+    fn mark_boolean(&mut self, v: &Value) {
+        if matches!(v, Value::Act { .. }) {
+            self.booleans.insert(self.node.output[0].clone());
+        }
+    }
+
+    pub(super) fn compare(&mut self, c: Comparison) -> Result<Value, LowerError> {
+        let (a, b) = (self.input(0)?, self.input(1)?);
+        let (a, b, or_equal) = match c {
+            Comparison::Greater => (a, b, false),
+            Comparison::Less => (b, a, false),
+            Comparison::GreaterOrEqual => (a, b, true),
+            Comparison::LessOrEqual => (b, a, true),
+        };
+        let d = self.add_values(a, b, true)?;
+        let v = self.func_of(d, Func::Table(UnaryFn::Step { or_equal }));
+        self.mark_boolean(&v);
+        Ok(v)
+    }
+
+    pub(super) fn logic(&mut self, op: Logic) -> Result<Value, LowerError> {
+        let a = self.boolean_input(0)?;
+        let v = match op {
+            Logic::Not => self.affine(a, -1.0, 1.0)?,
+            Logic::And | Logic::Or | Logic::Xor => {
+                let b = self.boolean_input(1)?;
+                let ab = self.mul_values(a.clone(), b.clone())?;
+                let sum = self.add_values(a, b, false)?;
+                match op {
+                    Logic::And => ab,
+                    // a + b − ab, a + b − 2ab
+                    Logic::Or => self.add_values(sum, ab, true)?,
+                    _ => {
+                        let two_ab = self.affine(ab, 2.0, 0.0)?;
+                        self.add_values(sum, two_ab, true)?
+                    }
+                }
+            }
+        };
+        self.mark_boolean(&v);
+        Ok(v)
+    }
+
+    /// `Where(c, x, y) = y + c·(x − y)` for a boolean `c` computed from the input.
+    pub(super) fn computed_where(&mut self) -> Result<Value, LowerError> {
+        let c = self.boolean_input(0).map_err(|_| {
+            self.err(
+                "the condition must be a constant of the model or a boolean computed by a comparison (Greater, \
+                 Less, GreaterOrEqual, LessOrEqual) or by logic on one",
+            )
+        })?;
+        let (x, y) = (self.input(1)?, self.input(2)?);
+        let diff = self.add_values(x, y.clone(), true)?;
+        let picked = self.mul_values(c, diff)?;
+        self.add_values(y, picked, false)
+    }
+
+    pub(super) fn cast(&mut self) -> Result<Value, LowerError> {
+        let to = self.attr_i("to")?.ok_or_else(|| self.err("the attribute `to` is required"))?;
+        let v = self.input(0)?;
+        match v {
+            Value::Const(mut t) => {
+                if to == BOOL {
+                    t.data.iter_mut().for_each(|x| *x = f64::from(u8::from(*x != 0.0)));
+                } else if INTEGERS.contains(&to) {
+                    t.data.iter_mut().for_each(|x| *x = x.trunc());
+                } else if ![FLOAT, FLOAT16, DOUBLE, BFLOAT16].contains(&to) {
+                    return Err(self.err(format!("cast to element type {to} is not supported")));
+                }
+                Ok(Value::Const(t))
+            }
+            Value::Act { .. } => {
+                let boolean = self.booleans.contains(&self.node.input[0]);
+                if [FLOAT, FLOAT16, DOUBLE, BFLOAT16].contains(&to) || (to == BOOL && boolean) {
+                    if boolean {
+                        self.mark_boolean(&v);
+                    }
+                    return Ok(v);
+                }
+                Err(self.err(format!(
+                    "cast of an activation to element type {to}: only floating types (and bool, of a boolean) are \
+                     supported"
+                )))
+            }
+        }
+    }
+}
