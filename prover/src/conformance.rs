@@ -66,6 +66,18 @@ impl Outcome {
     }
 }
 
+/// What to do with a test model's inputs after the first.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum ExtraInputs {
+    /// Proved with the first, as one flat input (how `zkml compile` reads several inputs).
+    #[default]
+    Proved,
+    /// Bound to the test's values as constants of the model: the `onnx` package's node tests
+    /// pass an operator's weights, scales and conditions as inputs, which a deployed model holds
+    /// as initializers.
+    Constants,
+}
+
 #[derive(Clone, Debug)]
 pub struct Row {
     pub name: String,
@@ -79,10 +91,16 @@ pub struct Row {
 
 /// Reads a serialized `TensorProto` (a test input or output).
 pub fn read_tensor(path: &Path) -> Result<FTensor, String> {
+    read_typed(path).map(|(t, _)| t)
+}
+
+/// A serialized `TensorProto` and its element type.
+fn read_typed(path: &Path) -> Result<(FTensor, i32), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let t = tract_onnx::pb::TensorProto::decode(bytes.as_slice())
         .map_err(|e| format!("{} is not a TensorProto: {e}", path.display()))?;
-    onnx::tensor_from_proto(&t, &path.display().to_string()).map_err(|e| e.to_string())
+    let v = onnx::tensor_from_proto(&t, &path.display().to_string()).map_err(|e| e.to_string())?;
+    Ok((v, t.data_type))
 }
 
 fn numbered(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, String> {
@@ -122,12 +140,13 @@ pub fn model_dirs(roots: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Compiles, proves and verifies one test model; never panics (a panic is caught and reported).
-pub fn run_model(dir: &Path, cfg: QuantConfig, max_values: usize) -> Row {
+pub fn run_model(dir: &Path, cfg: QuantConfig, max_values: usize, extra: ExtraInputs) -> Row {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string());
     let mut row = Row { name, ops: vec![], outcome: Outcome::Pass, max_err: None, tol: None, prove_ms: None };
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_inner(dir, cfg, max_values, &mut row)));
+    let res =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_inner(dir, cfg, max_values, extra, &mut row)));
     std::panic::set_hook(hook);
     row.outcome = match res {
         Ok(o) => o,
@@ -139,9 +158,9 @@ pub fn run_model(dir: &Path, cfg: QuantConfig, max_values: usize) -> Row {
     row
 }
 
-fn run_inner(dir: &Path, cfg: QuantConfig, max_values: usize, row: &mut Row) -> Outcome {
+fn run_inner(dir: &Path, cfg: QuantConfig, max_values: usize, extra: ExtraInputs, row: &mut Row) -> Outcome {
     let model = onnx::load(&dir.join("model.onnx"));
-    let model = match model {
+    let mut model = match model {
         Ok(m) => m,
         Err(e) => return Outcome::BadData(e.to_string()),
     };
@@ -153,10 +172,28 @@ fn run_inner(dir: &Path, cfg: QuantConfig, max_values: usize, row: &mut Row) -> 
     let read = |prefix: &str| -> Result<Vec<FTensor>, String> {
         numbered(&data, prefix)?.iter().map(|p| read_tensor(p)).collect()
     };
-    let (inputs, outputs) = match (read("input"), read("output")) {
+    let (mut inputs, outputs) = match (read("input"), read("output")) {
         (Ok(i), Ok(o)) => (i, o),
         (Err(e), _) | (_, Err(e)) => return Outcome::BadData(e),
     };
+    if extra == ExtraInputs::Constants && model.inputs.len() > 1 {
+        if inputs.len() != model.inputs.len() {
+            return Outcome::BadData(format!("{} test inputs for {} model inputs", inputs.len(), model.inputs.len()));
+        }
+        for (j, (name, _)) in model.inputs.iter().enumerate().skip(1) {
+            match read_typed(&data.join(format!("input_{j}.pb"))) {
+                Ok((_, dtype)) => {
+                    model.dtypes.insert(name.clone(), dtype);
+                }
+                Err(e) => return Outcome::BadData(e),
+            }
+            model.constants.insert(name.clone(), inputs[j].clone());
+        }
+        inputs.truncate(1);
+        model.inputs.truncate(1);
+        model.input_name = model.inputs[0].0.clone();
+        model.input_shape = inputs[0].shape.clone();
+    }
     // Several outputs are proved as one, concatenated.
     let outputs = [FTensor {
         shape: vec![outputs.iter().map(|t| t.data.len()).sum()],

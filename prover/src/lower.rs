@@ -41,6 +41,7 @@ pub const SUPPORTED: &[&str] = &[
     "Less",
     "GreaterOrEqual",
     "LessOrEqual",
+    "Equal",
     "Not",
     "And",
     "Or",
@@ -511,6 +512,7 @@ impl Builder<'_> {
             "Less" => self.compare(Comparison::Less)?,
             "GreaterOrEqual" => self.compare(Comparison::GreaterOrEqual)?,
             "LessOrEqual" => self.compare(Comparison::LessOrEqual)?,
+            "Equal" => self.compare(Comparison::Equal)?,
             "Not" => self.logic(Logic::Not)?,
             "And" => self.logic(Logic::And)?,
             "Or" => self.logic(Logic::Or)?,
@@ -918,16 +920,41 @@ impl Builder<'_> {
         })
     }
 
+    /// ONNX's MatMul (numpy's `matmul`) of operands with two or more dimensions: the leading
+    /// (batch) dimensions broadcast. One B for every batch is one product, A's batches stacked
+    /// as its rows; otherwise a product per batch (attention's heads), placed in the output.
     fn matmul(&mut self) -> Result<Value, LowerError> {
         let (a, b) = (self.input(0)?, self.input(1)?);
-        let out_lead: Vec<usize> = a.shape().iter().take(a.shape().len().saturating_sub(2)).copied().collect();
-        if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
-            let t = self.const_matmul(x, y)?;
-            return Ok(Value::Const(FTensor { shape: out_lead.into_iter().chain(t.shape).collect(), data: t.data }));
+        let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+        if sa.len() < 2 || sb.len() < 2 {
+            return Err(self.err(format!("1-D operands are not supported; the shapes are {sa:?} and {sb:?}")));
         }
-        let (id, shape) = self.matmul_values(a, b)?;
-        let full: Vec<usize> = out_lead.into_iter().chain(shape).collect();
-        Ok(Value::Act { node: id, shape: full })
+        let (la, lb) = (&sa[..sa.len() - 2], &sb[..sb.len() - 2]);
+        let lead = self.broadcast_shape(la, lb)?;
+        let (m, k, k2, n) = (sa[sa.len() - 2], sa[sa.len() - 1], sb[sb.len() - 2], sb[sb.len() - 1]);
+        let out: Vec<usize> = lead.iter().copied().chain([m, n]).collect();
+        let batches = numel(&lead);
+        let rows = |s: &mut Self, v: &Value, batch: usize, r: usize, c: usize| {
+            let map: Vec<Option<usize>> = (0..r * c).map(|i| Some(batch * r * c + i)).collect();
+            s.moved(v, &[r, c], &map)
+        };
+        if numel(lb) == 1 {
+            let a2 = rows(self, &a, 0, batches * m, k);
+            let b2 = rows(self, &b, 0, k2, n);
+            let p = self.product(a2, b2)?;
+            let identity: Vec<Option<usize>> = (0..numel(&out)).map(Some).collect();
+            return Ok(self.moved(&p, &out, &identity));
+        }
+        let (amap, bmap) = (Self::broadcast_map(la, &lead), Self::broadcast_map(lb, &lead));
+        let mut parts = vec![];
+        for i in 0..batches {
+            let ai = rows(self, &a, amap[i], m, k);
+            let bi = rows(self, &b, bmap[i], k2, n);
+            let p = self.product(ai, bi)?;
+            let map: Vec<Option<usize>> = (0..numel(&out)).map(|o| (o / (m * n) == i).then_some(o % (m * n))).collect();
+            parts.push((p, map));
+        }
+        self.assemble(parts, &out)
     }
 
     /// The product of two constant matrices (2-D, or with leading dimensions of 1), folded here:
@@ -1889,13 +1916,18 @@ impl Builder<'_> {
         if self.attr_i("block_size")?.unwrap_or(0) != 0 {
             return Err(self.err("attribute block_size (blocked quantization) is not supported"));
         }
-        let axis = self.axis(self.attr_i("axis")?.unwrap_or(1), shape.len().max(1))?;
+        // The axis matters only for parameters per axis entry (a per-tensor bias of rank 1 keeps
+        // the default axis 1, as onnxruntime's quantizer writes it).
+        let axis_attr = self.attr_i("axis")?.unwrap_or(1);
         let param = |i: usize, what: &str| -> Result<Option<Vec<f64>>, LowerError> {
             let Some(v) = self.opt_input(i)? else { return Ok(None) };
             let Value::Const(t) = v else { return Err(self.err(format!("{what} must be a constant of the model"))) };
             let n = numel(shape);
+            if t.data.len() == 1 {
+                return Ok(Some(vec![t.data[0]; n]));
+            }
+            let axis = self.axis(axis_attr, shape.len().max(1))?;
             Ok(Some(match t.data.len() {
-                1 => vec![t.data[0]; n],
                 k if shape.get(axis) == Some(&k) => {
                     let (os, len) = (strides(shape)[axis], shape[axis]);
                     (0..n).map(|o| t.data[o / os % len]).collect()

@@ -181,6 +181,11 @@ enum Command {
         /// Also write the table to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Bind every input after the first to its test value as a constant of the model (the
+        /// `onnx` package's node tests pass weights, scales and conditions as inputs:
+        /// `script/onnx-node-tests.py` writes them); by default several inputs are proved as one.
+        #[arg(long)]
+        extra_inputs_as_constants: bool,
     },
     /// Time prove and verify on compiled models and print a table (with --wrap: setup, stage 1
     /// and the Groth16 wrap end to end).
@@ -606,12 +611,17 @@ fn run(cli: Cli) -> Result<()> {
             say!("{c}")?;
             say!("0x{}", zkml::context::hex(&zkml::field::word(&c)))?;
         }
-        Command::Conformance { dirs, lookup_bits, weight_bits, max_values, out } => {
+        Command::Conformance { dirs, lookup_bits, weight_bits, max_values, out, extra_inputs_as_constants } => {
+            let extra = if extra_inputs_as_constants {
+                zkml::conformance::ExtraInputs::Constants
+            } else {
+                zkml::conformance::ExtraInputs::Proved
+            };
             let dirs = zkml::conformance::model_dirs(&dirs).map_err(anyhow::Error::msg)?;
             let cfg = QuantConfig { lookup_bits, weight_bits, ..QuantConfig::default() };
             let mut rows = vec![];
             for d in &dirs {
-                let row = zkml::conformance::run_model(d, cfg, max_values);
+                let row = zkml::conformance::run_model(d, cfg, max_values, extra);
                 eprintln!("{:<48} {}", row.name, row.outcome.label());
                 rows.push(row);
             }

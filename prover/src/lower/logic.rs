@@ -1,5 +1,5 @@
 //! Comparisons and logic. Greater, Less, GreaterOrEqual and LessOrEqual are a step table on the
-//! difference of their operands, so their outputs are 0 or 1 by the lookup itself; Not, And, Or
+//! difference of their operands (Equal the difference of two such steps), so their outputs are 0 or 1 by the lookup itself; Not, And, Or
 //! and Xor of such booleans are affine maps and products; a Where whose condition is one is
 //! `y + c·(x − y)`. A condition the lookup has not made boolean (a model input, a ReLU) is
 //! refused: a product with it would select nothing the proof can vouch for. Cast is the
@@ -17,13 +17,15 @@ const BFLOAT16: i64 = 16;
 /// The integer types: INT8 … UINT64 (2–7, 12, 13).
 const INTEGERS: [i64; 8] = [2, 3, 4, 5, 6, 7, 12, 13];
 
-/// The comparisons, as `a > b` or `a ≥ b` with the operands in ONNX's order or swapped.
+/// The comparisons, as `a > b` or `a ≥ b` with the operands in ONNX's order or swapped (and
+/// equality as the difference of the two).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Comparison {
     Greater,
     Less,
     GreaterOrEqual,
     LessOrEqual,
+    Equal,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -40,8 +42,8 @@ impl Builder<'_> {
         let v = self.input(i)?;
         match &v {
             Value::Act { .. } if !self.booleans.contains(&self.node.input[i]) => Err(self.err(format!(
-                "input {:?} is not a boolean computed by a comparison (Greater, Less, GreaterOrEqual, LessOrEqual) \
-                 or by logic on one",
+                "input {:?} is not a boolean computed by a comparison (Greater, Less, GreaterOrEqual, LessOrEqual, \
+                 Equal) or by logic on one",
                 self.node.input[i]
             ))),
             _ => Ok(v),
@@ -59,11 +61,16 @@ impl Builder<'_> {
         let (a, b, or_equal) = match c {
             Comparison::Greater => (a, b, false),
             Comparison::Less => (b, a, false),
-            Comparison::GreaterOrEqual => (a, b, true),
+            Comparison::GreaterOrEqual | Comparison::Equal => (a, b, true),
             Comparison::LessOrEqual => (b, a, true),
         };
         let d = self.add_values(a, b, true)?;
-        let v = self.func_of(d, Func::Table(UnaryFn::Step { or_equal }));
+        let mut v = self.func_of(d.clone(), Func::Table(UnaryFn::Step { or_equal }));
+        if matches!(c, Comparison::Equal) {
+            // [a ≥ b] − [a > b]: equality at the precision the difference is quantized to.
+            let gt = self.func_of(d, Func::Table(UnaryFn::Step { or_equal: false }));
+            v = self.add_values(v, gt, true)?;
+        }
         self.mark_boolean(&v);
         Ok(v)
     }
@@ -96,7 +103,7 @@ impl Builder<'_> {
         let c = self.boolean_input(0).map_err(|_| {
             self.err(
                 "the condition must be a constant of the model or a boolean computed by a comparison (Greater, \
-                 Less, GreaterOrEqual, LessOrEqual) or by logic on one",
+                 Less, GreaterOrEqual, LessOrEqual, Equal) or by logic on one",
             )
         })?;
         let (x, y) = (self.input(1)?, self.input(2)?);

@@ -11,3 +11,4 @@ mod phase2;
 mod ptau;
 mod recurrent;
 mod wrap;
+mod zoo;

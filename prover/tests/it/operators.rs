@@ -430,8 +430,8 @@ fn where_with_a_computed_condition_is_refused_by_name() {
     assert!(msg.contains("Where_out") && msg.contains("condition must be a constant"), "{msg}");
 }
 
-/// Comparisons (a step table on the difference), logic on their booleans, a Where on a
-/// computed condition (`y + c·(x − y)`) and a Cast of a boolean to float.
+/// Comparisons (a step table on the difference; Equal two), logic on their booleans, a Where on
+/// a computed condition (`y + c·(x − y)`) and a Cast of a boolean to float.
 #[test]
 fn comparisons_logic_and_a_computed_where() {
     let mut r = Rng(24);
@@ -449,7 +449,11 @@ fn comparisons_logic_and_a_computed_where() {
         node("Where", &["a", "mm", "scaled"], "w1", vec![]),
         node("Where", &["x", "w1", "fill"], "w2", vec![]),
         node("Cast", &["o"], "c", vec![int("to", 1)]),
-        node("Add", &["w2", "c"], "out", vec![]),
+        node("Add", &["w2", "c"], "sum", vec![]),
+        node("Relu", &["mm"], "rm", vec![]),
+        node("Equal", &["rm", "zero"], "eq", vec![]),
+        node("Cast", &["eq"], "ec", vec![int("to", 1)]),
+        node("Add", &["sum", "ec"], "out", vec![]),
     ];
     let inits = vec![
         tensor("w", &[6, 6], r.vec(36, 0.6)),
@@ -457,6 +461,7 @@ fn comparisons_logic_and_a_computed_where() {
         tensor("half", &[], vec![-0.2]),
         tensor("k", &[], vec![0.5]),
         tensor("fill", &[], vec![0.375]),
+        tensor("zero", &[], vec![0.0]),
     ];
     let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 24);
     assert!(err < 0.02, "relative error {err}");
@@ -799,6 +804,43 @@ fn attention_block_with_activation_products() {
         tensor("b1", &[6], r.vec(6, 0.1)),
     ];
     let err = prove_and_compare(model_v(nodes, inits, &[5, 8], "out", 20), 40, 27);
+    assert!(err < 0.03, "relative error {err}");
+}
+
+/// Multi-head attention as exporters write it: heads split by Reshape and Transpose, batched
+/// MatMuls over the heads (activation by activation), a batched activation times a constant, the
+/// heads merged back.
+#[test]
+fn multi_head_attention_with_batched_matmuls() {
+    let mut r = Rng(14);
+    let nodes = vec![
+        node("MatMul", &["input", "wq"], "q", vec![]),
+        node("MatMul", &["input", "wk"], "k", vec![]),
+        node("MatMul", &["input", "wv"], "v", vec![]),
+        node("Reshape", &["q", "heads"], "qh", vec![]),
+        node("Reshape", &["k", "heads"], "kh", vec![]),
+        node("Reshape", &["v", "heads"], "vh", vec![]),
+        node("Transpose", &["qh"], "qt", vec![ints("perm", &[1, 0, 2])]),
+        node("Transpose", &["kh"], "kt", vec![ints("perm", &[1, 2, 0])]),
+        node("Transpose", &["vh"], "vt", vec![ints("perm", &[1, 0, 2])]),
+        node("MatMul", &["qt", "kt"], "s", vec![]),
+        node("Mul", &["s", "scale"], "ss", vec![]),
+        node("Softmax", &["ss"], "a", vec![int("axis", -1)]),
+        node("MatMul", &["a", "vt"], "o", vec![]),
+        node("MatMul", &["o", "wh"], "oh", vec![]),
+        node("Transpose", &["oh"], "ot", vec![ints("perm", &[1, 0, 2])]),
+        node("Reshape", &["ot", "merged"], "out", vec![]),
+    ];
+    let inits = vec![
+        tensor("wq", &[1, 8, 8], r.vec(64, 0.6)),
+        tensor("wk", &[8, 8], r.vec(64, 0.6)),
+        tensor("wv", &[8, 8], r.vec(64, 0.6)),
+        ints_tensor("heads", &[5, 2, 4]),
+        tensor("scale", &[], vec![0.5]),
+        tensor("wh", &[2, 4, 3], r.vec(24, 0.6)),
+        ints_tensor("merged", &[5, 6]),
+    ];
+    let err = prove_and_compare(model_v(nodes, inits, &[5, 8], "out", 20), 40, 30);
     assert!(err < 0.03, "relative error {err}");
 }
 

@@ -470,7 +470,7 @@ fn two_round_wrap_of_lenet() {
 
 /// Honest proofs verify and are randomized (D included); a changed public input, a moved D, a
 /// D from another proof (so another seed) and each proof point moved are rejected.
-fn two_round_wrap(model: &str) {
+pub(crate) fn two_round_wrap(model: &str) {
     use ark_ec::{AffineRepr, CurveGroup};
     use ark_std::rand::{SeedableRng, rngs::StdRng};
     let (_t, c) = compiled(model);
