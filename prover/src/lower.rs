@@ -29,6 +29,14 @@ pub enum LowerError {
     ConstantOutput,
 }
 
+/// Resize's modes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Interpolation {
+    Nearest,
+    Linear,
+    Cubic { a: f64, exclude_outside: bool },
+}
+
 /// A constant at or below this, added to scores or selected in their place, is an attention
 /// mask: the Softmax that reads them leaves its positions out (`Builder::masked_scores`).
 const MASK: f64 = -1.0e4;
@@ -282,6 +290,16 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
     for n in &model.nodes {
         if !SUPPORTED.contains(&n.op_type.as_str()) || !(n.domain.is_empty() || n.domain == "ai.onnx") {
             return Err(LowerError::Unsupported { op: n.op_type.clone(), node: node_name(n) });
+        }
+    }
+    // A boolean input is any value to the proof: it becomes `x ≠ 0` by lookups, as ONNX casts to
+    // bool, so that what reads it as a condition reads 0 or 1.
+    for (name, _) in &model.inputs {
+        if model.dtypes.get(name) == Some(&logic::BOOL_TYPE) {
+            let v = b.env[name].clone();
+            let checked = b.nonzero(v)?;
+            b.env.insert(name.clone(), checked);
+            b.booleans.insert(name.clone());
         }
     }
     for n in &model.nodes {
@@ -1803,21 +1821,27 @@ impl Builder<'_> {
         let v = self.input(0)?;
         let s = v.shape().to_vec();
         let mode = self.attr_s("mode")?.unwrap_or_else(|| "nearest".into());
-        let linear = match mode.as_str() {
-            "nearest" => false,
-            "linear" => true,
-            m => return Err(self.err(format!("mode {m:?} is not supported (nearest and linear are)"))),
+        let interpolation = match mode.as_str() {
+            "nearest" => Interpolation::Nearest,
+            "linear" => Interpolation::Linear,
+            "cubic" => Interpolation::Cubic {
+                a: self.attr_f("cubic_coeff_a")?.map_or(-0.75, f64::from),
+                exclude_outside: self.attr_i("exclude_outside")?.unwrap_or(0) != 0,
+            },
+            m => return Err(self.err(format!("mode {m:?} is not supported (nearest, linear and cubic are)"))),
         };
-        for attr in ["antialias", "exclude_outside"] {
-            if self.attr_i(attr)?.unwrap_or(0) != 0 {
-                return Err(self.err(format!("attribute {attr} ≠ 0 is not supported")));
-            }
+        if self.attr_i("antialias")?.unwrap_or(0) != 0 {
+            return Err(self.err("attribute antialias ≠ 0 is not supported"));
         }
-        if self.attr_ints("axes")?.is_some() {
-            return Err(self.err("attribute axes is not supported: give scales or sizes for every axis"));
-        }
-        if self.attr_s("keep_aspect_ratio_policy")?.is_some_and(|p| p != "stretch") {
-            return Err(self.err("keep_aspect_ratio_policy other than stretch is not supported"));
+        let axes: Vec<usize> = match self.attr_ints("axes")? {
+            Some(a) => a.iter().map(|&x| self.axis(x, s.len())).collect::<Result<_, _>>()?,
+            None => (0..s.len()).collect(),
+        };
+        let policy = self.attr_s("keep_aspect_ratio_policy")?.unwrap_or_else(|| "stretch".into());
+        if !["stretch", "not_larger", "not_smaller"].contains(&policy.as_str()) {
+            return Err(
+                self.err(format!("keep_aspect_ratio_policy {policy:?} is not stretch, not_larger or not_smaller"))
+            );
         }
         let default = if self.opset < 11 { "asymmetric" } else { "half_pixel" };
         let coord = self.attr_s("coordinate_transformation_mode")?.unwrap_or_else(|| default.into());
@@ -1831,11 +1855,41 @@ impl Builder<'_> {
             }
         };
         let (scales, sizes) = if self.opset < 11 { (floats(1)?, vec![]) } else { (floats(2)?, floats(3)?) };
+        // Scales or sizes given for `axes` only: the other axes keep theirs.
+        let full = |given: Vec<f64>, keep: &dyn Fn(usize) -> f64| -> Result<Vec<f64>, LowerError> {
+            if given.is_empty() {
+                return Ok(given);
+            }
+            if given.len() != axes.len() {
+                return Err(self.err(format!("{} scales or sizes for {} axes", given.len(), axes.len())));
+            }
+            let mut v: Vec<f64> = (0..s.len()).map(keep).collect();
+            for (&d, g) in axes.iter().zip(given) {
+                v[d] = g;
+            }
+            Ok(v)
+        };
+        let scales = full(scales, &|_| 1.0)?;
+        let sizes = full(sizes, &|d| s[d] as f64)?;
         let (out, scale): (Vec<usize>, Vec<f64>) = if !sizes.is_empty() {
-            if sizes.len() != s.len() || sizes.iter().any(|&x| x < 1.0) {
+            if sizes.iter().any(|&x| x < 1.0) {
                 return Err(self.err(format!("sizes {sizes:?} do not fit shape {s:?}")));
             }
-            (sizes.iter().map(|&x| x as usize).collect(), sizes.iter().zip(&s).map(|(&o, &i)| o / i as f64).collect())
+            let ratio: Vec<f64> = sizes.iter().zip(&s).map(|(&o, &i)| o / i as f64).collect();
+            if policy == "stretch" {
+                (sizes.iter().map(|&x| x as usize).collect(), ratio)
+            } else {
+                // One scale for the listed axes, the smallest or largest ratio; sizes rounded
+                // half up from it.
+                let pick = axes.iter().map(|&d| ratio[d]);
+                let k =
+                    if policy == "not_larger" { pick.fold(f64::INFINITY, f64::min) } else { pick.fold(0.0, f64::max) };
+                let scale: Vec<f64> = (0..s.len()).map(|d| if axes.contains(&d) { k } else { 1.0 }).collect();
+                let out = (0..s.len())
+                    .map(|d| if axes.contains(&d) { ((k * s[d] as f64) + 0.5).floor() as usize } else { s[d] })
+                    .collect();
+                (out, scale)
+            }
         } else if scales.len() == s.len() && scales.iter().all(|&x| x > 0.0) {
             (s.iter().zip(&scales).map(|(&i, &k)| ((i as f64 * k).floor() as usize).max(1)).collect(), scales)
         } else {
@@ -1866,8 +1920,30 @@ impl Builder<'_> {
             let mut axis = vec![];
             for x in 0..len_out {
                 let o = origin(d, x)?;
-                axis.push(if linear {
-                    let (lo, r) = (o.floor(), o - o.floor());
+                let (lo, r) = (o.floor(), o - o.floor());
+                axis.push(if let Interpolation::Cubic { a, exclude_outside } = interpolation {
+                    // Keys' cubic convolution kernel with coefficient `a`, four taps.
+                    let w = |t: f64| {
+                        let t = t.abs();
+                        if t <= 1.0 {
+                            ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+                        } else if t < 2.0 {
+                            ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                        } else {
+                            0.0
+                        }
+                    };
+                    let four = [(lo - 1.0, w(r + 1.0)), (lo, w(r)), (lo + 1.0, w(1.0 - r)), (lo + 2.0, w(2.0 - r))];
+                    if exclude_outside {
+                        // Taps outside the input weigh nothing; the others are renormalized.
+                        let inside: Vec<(f64, f64)> =
+                            four.into_iter().filter(|&(i, _)| i >= 0.0 && i < s[d] as f64).collect();
+                        let sum: f64 = inside.iter().map(|t| t.1).sum();
+                        inside.into_iter().map(|(i, c)| (i as usize, c / sum)).collect()
+                    } else {
+                        four.into_iter().map(|(i, c)| (clamp(d, i), c)).collect()
+                    }
+                } else if interpolation == Interpolation::Linear {
                     vec![(clamp(d, lo), 1.0 - r), (clamp(d, lo + 1.0), r)]
                 } else {
                     let i = match nearest.as_str() {
@@ -1883,11 +1959,11 @@ impl Builder<'_> {
             }
             taps.push(axis);
         }
-        if !linear {
+        if interpolation == Interpolation::Nearest {
             let map = Self::coord_map(&out, &s, |d, x| Some(taps[d][x][0].0));
             return Ok(self.moved(&v, &out, &map));
         }
-        // Linear: every output's weighted sources, the weights of one source summed (clamping
+        // Linear and cubic: every output's weighted sources, the weights of one source summed (clamping
         // makes an edge tap repeat), zero weights dropped.
         let (os, fs) = (strides(&out), strides(&s));
         let sources: Vec<Vec<(usize, f64)>> = (0..numel(&out))

@@ -40,8 +40,9 @@ impl FTensor {
 pub struct OnnxModel {
     pub nodes: Vec<NodeProto>,
     pub constants: HashMap<String, FTensor>,
-    /// Each constant's ONNX element type (`TensorProto.data_type`): a QuantizeLinear's range is
-    /// its zero point's type, which the f64 values do not say.
+    /// Each constant's and input's ONNX element type (`TensorProto.data_type`): a
+    /// QuantizeLinear's range is its zero point's type, and a boolean input must be made 0/1,
+    /// which the f64 values do not say.
     pub dtypes: HashMap<String, i32>,
     /// The model's input tensors (name, shape) in declaration order. Several inputs are proved
     /// as one flat input: their values concatenated in this order.
@@ -82,6 +83,11 @@ pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
     }
     if graph.output.is_empty() {
         return Err(OnnxError::Outputs(0));
+    }
+    for i in &inputs {
+        if let Some(pb::type_proto::Value::TensorType(t)) = i.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            dtypes.insert(i.name.clone(), t.elem_type);
+        }
     }
     let inputs: Vec<(String, Vec<usize>)> = inputs.iter().map(|i| (i.name.clone(), value_info_shape(i))).collect();
     let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();

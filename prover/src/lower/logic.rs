@@ -11,6 +11,8 @@ use super::{Builder, Func, LowerError, UnaryFn, Value};
 /// ONNX element types (`TensorProto.DataType`) that Cast may name.
 const FLOAT: i64 = 1;
 const BOOL: i64 = 9;
+/// `BOOL` as the `i32` of a `TensorProto.data_type` or a tensor type's `elem_type`.
+pub(super) const BOOL_TYPE: i32 = BOOL as i32;
 const FLOAT16: i64 = 10;
 const DOUBLE: i64 = 11;
 const BFLOAT16: i64 = 16;
@@ -54,6 +56,14 @@ impl Builder<'_> {
         if matches!(v, Value::Act { .. }) {
             self.booleans.insert(self.node.output[0].clone());
         }
+    }
+
+    /// `v ≠ 0` as 0/1: `1 − ([v ≥ 0] − [v > 0])`.
+    pub(super) fn nonzero(&mut self, v: Value) -> Result<Value, LowerError> {
+        let ge = self.func_of(v.clone(), Func::Table(UnaryFn::Step { or_equal: true }));
+        let gt = self.func_of(v, Func::Table(UnaryFn::Step { or_equal: false }));
+        let eq = self.add_values(ge, gt, true)?;
+        self.affine(eq, -1.0, 1.0)
     }
 
     pub(super) fn compare(&mut self, c: Comparison) -> Result<Value, LowerError> {

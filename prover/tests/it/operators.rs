@@ -548,6 +548,33 @@ fn resize_nearest_and_linear() {
     assert!(err < 0.02, "relative error {err}");
 }
 
+/// Resize's cubic mode: Keys' kernel at the default coefficient with edge taps clamped, then
+/// another coefficient with the taps outside the input excluded (weights renormalized).
+#[test]
+fn resize_cubic() {
+    let mut r = Rng(26);
+    let nodes = vec![
+        node("Reshape", &["input", "shape"], "img", vec![]),
+        node("Resize", &["img", "", "up"], "c1", vec![string("mode", "cubic")]),
+        node(
+            "Resize",
+            &["c1", "", "down"],
+            "c2",
+            vec![string("mode", "cubic"), float("cubic_coeff_a", -0.5), int("exclude_outside", 1)],
+        ),
+        node("Flatten", &["c2"], "f", vec![]),
+        node("Gemm", &["f", "w"], "out", vec![int("transB", 1)]),
+    ];
+    let inits = vec![
+        ints_tensor("shape", &[1, 1, 3, 4]),
+        floats_tensor("up", &[1.0, 1.0, 2.0, 1.5]),
+        floats_tensor("down", &[1.0, 1.0, 0.5, 0.75]),
+        tensor("w", &[3, 12], r.vec(36, 0.5)),
+    ];
+    let err = prove_and_compare(model(nodes, inits, &[1, 12], "out"), 12, 26);
+    assert!(err < 0.02, "relative error {err}");
+}
+
 /// The other coordinate transformations and nearest mode: tf_half_pixel_for_nn with
 /// round_prefer_ceil, then linear under half_pixel_symmetric, up and down.
 #[test]
@@ -585,9 +612,8 @@ fn resize_other_coordinate_modes() {
 
 /// What Resize does not support is refused naming the node and the attribute.
 #[test]
-fn resize_refuses_cubic_and_crop_by_name() {
+fn resize_refuses_crop_and_antialias_by_name() {
     for (attrs, part) in [
-        (vec![string("mode", "cubic")], "mode \"cubic\""),
         (vec![string("coordinate_transformation_mode", "tf_crop_and_resize")], "tf_crop_and_resize"),
         (vec![int("antialias", 1)], "antialias"),
     ] {
