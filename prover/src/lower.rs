@@ -1830,8 +1830,9 @@ impl Builder<'_> {
             },
             m => return Err(self.err(format!("mode {m:?} is not supported (nearest, linear and cubic are)"))),
         };
-        if self.attr_i("antialias")?.unwrap_or(0) != 0 {
-            return Err(self.err("attribute antialias ≠ 0 is not supported"));
+        let antialias = self.attr_i("antialias")?.unwrap_or(0) != 0;
+        if antialias && interpolation == Interpolation::Nearest {
+            return Err(self.err("attribute antialias applies to linear and cubic modes, not nearest"));
         }
         let axes: Vec<usize> = match self.attr_ints("axes")? {
             Some(a) => a.iter().map(|&x| self.axis(x, s.len())).collect::<Result<_, _>>()?,
@@ -1871,6 +1872,18 @@ impl Builder<'_> {
         };
         let scales = full(scales, &|_| 1.0)?;
         let sizes = full(sizes, &|d| s[d] as f64)?;
+        // tf_crop_and_resize's region: starts then ends, in units of the axis (default 0 and 1).
+        let crop = coord == "tf_crop_and_resize";
+        let roi = if crop && self.opset >= 11 { floats(1)? } else { vec![] };
+        let (mut start, mut end) = (vec![0.0; s.len()], vec![1.0; s.len()]);
+        if !roi.is_empty() {
+            if roi.len() != 2 * axes.len() {
+                return Err(self.err(format!("roi has {} values; {} expected", roi.len(), 2 * axes.len())));
+            }
+            for (k, &d) in axes.iter().enumerate() {
+                (start[d], end[d]) = (roi[k], roi[axes.len() + k]);
+            }
+        }
         let (out, scale): (Vec<usize>, Vec<f64>) = if !sizes.is_empty() {
             if sizes.iter().any(|&x| x < 1.0) {
                 return Err(self.err(format!("sizes {sizes:?} do not fit shape {s:?}")));
@@ -1891,14 +1904,16 @@ impl Builder<'_> {
                 (out, scale)
             }
         } else if scales.len() == s.len() && scales.iter().all(|&x| x > 0.0) {
-            (s.iter().zip(&scales).map(|(&i, &k)| ((i as f64 * k).floor() as usize).max(1)).collect(), scales)
+            let len = |d: usize| (s[d] as f64 * (end[d] - start[d]) * scales[d]).floor() as usize;
+            ((0..s.len()).map(|d| len(d).max(1)).collect(), scales)
         } else {
             return Err(self.err(format!("needs scales (one positive value per axis) or sizes; got {scales:?}")));
         };
-        // Per axis and output coordinate: the input coordinate it samples (ONNX's formulas).
-        let origin = |d: usize, x: usize| -> Result<f64, LowerError> {
+        // Per axis and output coordinate: the input coordinate it samples (ONNX's formulas);
+        // `None` outside the input, where tf_crop_and_resize writes its extrapolation value.
+        let origin = |d: usize, x: usize| -> Result<Option<f64>, LowerError> {
             let (x, k, len_in, len_out) = (x as f64, scale[d], s[d] as f64, out[d] as f64);
-            Ok(match coord.as_str() {
+            Ok(Some(match coord.as_str() {
                 "half_pixel" => (x + 0.5) / k - 0.5,
                 "half_pixel_symmetric" => {
                     let adjustment = len_out / (k * len_in);
@@ -1910,8 +1925,20 @@ impl Builder<'_> {
                 "align_corners" => 0.0,
                 "asymmetric" => x / k,
                 "tf_half_pixel_for_nn" => (x + 0.5) / k,
+                "tf_crop_and_resize" => {
+                    let (a, b) = (start[d], end[d]);
+                    let o = if len_out > 1.0 {
+                        a * (len_in - 1.0) + x * (b - a) * (len_in - 1.0) / (len_out - 1.0)
+                    } else {
+                        0.5 * (a + b) * (len_in - 1.0)
+                    };
+                    if o < 0.0 || o > len_in - 1.0 {
+                        return Ok(None);
+                    }
+                    o
+                }
                 m => return Err(self.err(format!("coordinate_transformation_mode {m:?} is not supported"))),
-            })
+            }))
         };
         let clamp = |d: usize, i: f64| i.clamp(0.0, (s[d] - 1) as f64) as usize;
         // Each axis's taps: (input index, weight) for every output coordinate.
@@ -1919,32 +1946,43 @@ impl Builder<'_> {
         for (d, &len_out) in out.iter().enumerate() {
             let mut axis = vec![];
             for x in 0..len_out {
-                let o = origin(d, x)?;
-                let (lo, r) = (o.floor(), o - o.floor());
-                axis.push(if let Interpolation::Cubic { a, exclude_outside } = interpolation {
-                    // Keys' cubic convolution kernel with coefficient `a`, four taps.
-                    let w = |t: f64| {
-                        let t = t.abs();
-                        if t <= 1.0 {
-                            ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-                        } else if t < 2.0 {
-                            ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-                        } else {
-                            0.0
-                        }
+                let Some(o) = origin(d, x)? else {
+                    axis.push(vec![]);
+                    continue;
+                };
+                axis.push(if interpolation != Interpolation::Nearest {
+                    // The kernel (a triangle, or Keys' cubic with coefficient `a`) at the taps
+                    // around `o`, as the onnx reference places them (an integer `o` is the right
+                    // end of its interval); under antialias a downsampling axis widens it by
+                    // 1/scale. Weights normalized; taps outside the input clamped to its edge,
+                    // or with exclude_outside dropped.
+                    let (kernel, radius, exclude_outside): (Box<dyn Fn(f64) -> f64>, f64, bool) = match interpolation {
+                        Interpolation::Cubic { a, exclude_outside } => (
+                            Box::new(move |t: f64| {
+                                let t = t.abs();
+                                if t <= 1.0 {
+                                    ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+                                } else if t < 2.0 {
+                                    ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                                } else {
+                                    0.0
+                                }
+                            }),
+                            2.0,
+                            exclude_outside,
+                        ),
+                        _ => (Box::new(|t: f64| (1.0 - t.abs()).max(0.0)), 1.0, false),
                     };
-                    let four = [(lo - 1.0, w(r + 1.0)), (lo, w(r)), (lo + 1.0, w(1.0 - r)), (lo + 2.0, w(2.0 - r))];
+                    let sigma = if antialias { scale[d].min(1.0) } else { 1.0 };
+                    let (lo, r) = if o.fract() == 0.0 { (o - 1.0, 1.0) } else { (o.floor(), o - o.floor()) };
+                    let first = (-radius / sigma).floor() as i64 + 1;
+                    let mut w: Vec<(f64, f64)> =
+                        (first..2 - first).map(|i| (lo + i as f64, kernel(sigma * (i as f64 - r)))).collect();
                     if exclude_outside {
-                        // Taps outside the input weigh nothing; the others are renormalized.
-                        let inside: Vec<(f64, f64)> =
-                            four.into_iter().filter(|&(i, _)| i >= 0.0 && i < s[d] as f64).collect();
-                        let sum: f64 = inside.iter().map(|t| t.1).sum();
-                        inside.into_iter().map(|(i, c)| (i as usize, c / sum)).collect()
-                    } else {
-                        four.into_iter().map(|(i, c)| (clamp(d, i), c)).collect()
+                        w.retain(|&(i, _)| i >= 0.0 && i < s[d] as f64);
                     }
-                } else if interpolation == Interpolation::Linear {
-                    vec![(clamp(d, lo), 1.0 - r), (clamp(d, lo + 1.0), r)]
+                    let sum: f64 = w.iter().map(|t| t.1).sum();
+                    w.into_iter().map(|(i, c)| (clamp(d, i), c / sum)).collect()
                 } else {
                     let i = match nearest.as_str() {
                         "round_prefer_floor" if o.fract() == 0.5 => o.floor(),
@@ -1959,14 +1997,31 @@ impl Builder<'_> {
             }
             taps.push(axis);
         }
-        if interpolation == Interpolation::Nearest {
-            let map = Self::coord_map(&out, &s, |d, x| Some(taps[d][x][0].0));
-            return Ok(self.moved(&v, &out, &map));
+        // Outputs with no taps (outside a crop) get the extrapolation value.
+        let extrapolation = self.attr_f("extrapolation_value")?.map_or(0.0, f64::from);
+        let os = strides(&out);
+        let outside = (0..numel(&out)).filter(|&o| (0..s.len()).any(|d| taps[d][o / os[d] % out[d]].is_empty()));
+        let fill: Vec<usize> = if extrapolation != 0.0 { outside.collect() } else { vec![] };
+        let resized = if interpolation == Interpolation::Nearest {
+            let map = Self::coord_map(&out, &s, |d, x| taps[d][x].first().map(|t| t.0));
+            self.moved(&v, &out, &map)
+        } else {
+            self.interpolated(v, &s, &out, &taps)
+        };
+        if fill.is_empty() {
+            return Ok(resized);
         }
-        // Linear and cubic: every output's weighted sources, the weights of one source summed (clamping
-        // makes an edge tap repeat), zero weights dropped.
-        let (os, fs) = (strides(&out), strides(&s));
-        let sources: Vec<Vec<(usize, f64)>> = (0..numel(&out))
+        let mut c = vec![0.0; numel(&out)];
+        fill.into_iter().for_each(|o| c[o] = extrapolation);
+        self.add_values(resized, Value::Const(FTensor { shape: out, data: c }), false)
+    }
+
+    /// Each output of a linear or cubic Resize as its weighted sources: the products of each
+    /// axis's taps, the weights of one source summed (clamping makes an edge tap repeat), zero
+    /// weights dropped.
+    fn interpolated(&mut self, v: Value, s: &[usize], out: &[usize], taps: &[Vec<Vec<(usize, f64)>>]) -> Value {
+        let (os, fs) = (strides(out), strides(s));
+        let sources: Vec<Vec<(usize, f64)>> = (0..numel(out))
             .map(|o| {
                 let mut acc: Vec<(usize, f64)> = vec![(0, 1.0)];
                 for d in 0..s.len() {
@@ -1983,7 +2038,7 @@ impl Builder<'_> {
                 merged.into_iter().filter(|&(_, w)| w != 0.0).collect()
             })
             .collect();
-        Ok(self.linear_map(v, &out, &sources))
+        self.linear_map(v, out, &sources)
     }
 
     /// A QuantizeLinear's or DequantizeLinear's scale and zero point (0 when absent), broadcast

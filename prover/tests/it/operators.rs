@@ -612,10 +612,11 @@ fn resize_other_coordinate_modes() {
 
 /// What Resize does not support is refused naming the node and the attribute.
 #[test]
-fn resize_refuses_crop_and_antialias_by_name() {
+fn resize_refuses_antialias_and_unknown_modes_by_name() {
     for (attrs, part) in [
-        (vec![string("coordinate_transformation_mode", "tf_crop_and_resize")], "tf_crop_and_resize"),
-        (vec![int("antialias", 1)], "antialias"),
+        (vec![int("antialias", 1)], "antialias applies to linear and cubic"),
+        (vec![string("coordinate_transformation_mode", "half_pixel_ish")], "half_pixel_ish"),
+        (vec![string("mode", "lanczos")], "lanczos"),
     ] {
         let nodes = vec![node("Resize", &["input", "", "up"], "out", attrs)];
         let msg = compile_error(model(nodes, vec![floats_tensor("up", &[1.0, 2.0])], &[1, 4], "out"), 4);
