@@ -24,6 +24,8 @@ FAMILIES = (
 def tensor(v, name: str) -> TensorProto:
     if isinstance(v, TensorProto):
         return v
+    if isinstance(v, np.generic):  # a scale or zero point given as a numpy scalar
+        v = np.asarray(v)
     if not isinstance(v, np.ndarray):
         raise TypeError(f"{name} is not a tensor")
     return numpy_helper.from_array(v, name)

@@ -86,6 +86,7 @@ pub const SUPPORTED: &[&str] = &[
     "GRU",
     "QuantizeLinear",
     "DequantizeLinear",
+    "QLinearMatMul",
     "Expand",
     "DepthToSpace",
     "SpaceToDepth",
@@ -311,8 +312,15 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
         }
     }
     let mut outs = vec![];
+    b.node = &dummy;
     for name in &model.outputs {
-        outs.push(b.env.get(name).cloned().ok_or_else(|| LowerError::MissingOutput(name.clone()))?);
+        let v = b.env.get(name).cloned().ok_or_else(|| LowerError::MissingOutput(name.clone()))?;
+        // A quantized output is its integers, `v/s + z`, not the real units kept inside.
+        let v = match b.quantized.get(name) {
+            Some(&(s, z)) => b.affine(v, 1.0 / s, z)?,
+            None => v,
+        };
+        outs.push(v);
     }
     let out = if outs.len() == 1 {
         outs.swap_remove(0)
@@ -458,7 +466,9 @@ impl Builder<'_> {
             .get(i)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| self.err(format!("input #{i} is missing")))?;
-        if self.quantized.contains_key(name) && self.node.op_type != "DequantizeLinear" {
+        if self.quantized.contains_key(name)
+            && !["DequantizeLinear", "QLinearMatMul"].contains(&self.node.op_type.as_str())
+        {
             return Err(self.err(format!(
                 "reads {name:?}, a QuantizeLinear's integers: only a DequantizeLinear may (QLinear* ops are not supported)"
             )));
@@ -554,6 +564,7 @@ impl Builder<'_> {
             "Resize" => self.resize()?,
             "QuantizeLinear" => self.quantize_linear()?,
             "DequantizeLinear" => self.dequantize_linear()?,
+            "QLinearMatMul" => self.qlinear_matmul()?,
             "Expand" => self.expand()?,
             "DepthToSpace" | "SpaceToDepth" => self.depth_space(op == "DepthToSpace")?,
             "ReduceSum" | "ReduceMean" => self.reduce_linear(op == "ReduceMean")?,
@@ -938,11 +949,15 @@ impl Builder<'_> {
         })
     }
 
-    /// ONNX's MatMul (numpy's `matmul`) of operands with two or more dimensions: the leading
+    /// ONNX's MatMul (numpy's `matmul`, `matmul_of`) of operands with two or more dimensions: the leading
     /// (batch) dimensions broadcast. One B for every batch is one product, A's batches stacked
     /// as its rows; otherwise a product per batch (attention's heads), placed in the output.
     fn matmul(&mut self) -> Result<Value, LowerError> {
         let (a, b) = (self.input(0)?, self.input(1)?);
+        self.matmul_of(a, b)
+    }
+
+    fn matmul_of(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
         if sa.len() < 2 || sb.len() < 2 {
             return Err(self.err(format!("1-D operands are not supported; the shapes are {sa:?} and {sb:?}")));
@@ -1921,7 +1936,10 @@ impl Builder<'_> {
                 }
                 "pytorch_half_pixel" if len_out > 1.0 => (x + 0.5) / k - 0.5,
                 "pytorch_half_pixel" => 0.0,
-                "align_corners" if len_out > 1.0 => x * (len_in - 1.0) / (len_out - 1.0),
+                // The spec's length_resized is `scale·length_original`, fractional when scales
+                // are given (as the onnx reference computes it; tract and onnxruntime use the
+                // rounded output length).
+                "align_corners" if k * len_in != 1.0 => x * (len_in - 1.0) / (k * len_in - 1.0),
                 "align_corners" => 0.0,
                 "asymmetric" => x / k,
                 "tf_half_pixel_for_nn" => (x + 0.5) / k,
@@ -2083,23 +2101,7 @@ impl Builder<'_> {
         let v = self.input(0)?;
         let shape = v.shape().to_vec();
         let (scale, zero) = self.quant_params(&shape)?;
-        let dtype = self.node.input.get(2).filter(|n| !n.is_empty()).map_or(Some(2), |n| self.dtypes.get(n).copied());
-        let (lo, hi) = match dtype {
-            Some(2) => (0.0, 255.0),
-            Some(3) => (-128.0, 127.0),
-            Some(4) => (0.0, 65535.0),
-            Some(5) => (-32768.0, 32767.0),
-            Some(t) => {
-                return Err(self.err(format!(
-                    "a zero point of ONNX element type {t} is not supported (8- and 16-bit integers are)"
-                )));
-            }
-            None => {
-                return Err(
-                    self.err("the zero point's element type is unknown: give it as an initializer or a Constant")
-                );
-            }
-        };
+        let (lo, hi) = self.zero_point_range(2)?;
         match v {
             Value::Const(t) => {
                 let data = t
@@ -2121,6 +2123,90 @@ impl Builder<'_> {
         }
     }
 
+    /// `(q − z)·s` of the integers `q` that input `i`, an activation, holds: a QuantizeLinear's
+    /// output (kept in real units, `(q − z_q)·s_q`) or a model input of an integer type.
+    fn dequantized(&mut self, v: Value, i: usize, s: f64, z: f64) -> Result<Value, LowerError> {
+        let name = &self.node.input[i];
+        if let Some(&(sq, zq)) = self.quantized.get(name) {
+            if (sq, zq) == (s, z) {
+                return Ok(v);
+            }
+            // (q − z)·s with q = v/s_q + z_q.
+            return self.affine(v, s / sq, (zq - z) * s);
+        }
+        if self.dtypes.get(name).is_some_and(|t| logic::INTEGER_TYPES.contains(t)) {
+            return self.affine(v, s, -z * s);
+        }
+        Err(self.err(format!(
+            "reads {name:?} as integers, but neither a QuantizeLinear nor an integer model input produced it"
+        )))
+    }
+
+    /// The integer range of the zero point at input `i` (its element type; uint8 when absent).
+    fn zero_point_range(&self, i: usize) -> Result<(f64, f64), LowerError> {
+        let dtype = self.node.input.get(i).filter(|n| !n.is_empty()).map_or(Some(2), |n| self.dtypes.get(n).copied());
+        Ok(match dtype {
+            Some(2) => (0.0, 255.0),
+            Some(3) => (-128.0, 127.0),
+            Some(4) => (0.0, 65535.0),
+            Some(5) => (-32768.0, 32767.0),
+            Some(t) => {
+                return Err(self.err(format!(
+                    "a zero point of ONNX element type {t} is not supported (8- and 16-bit integers are)"
+                )));
+            }
+            None => {
+                return Err(
+                    self.err("the zero point's element type is unknown: give it as an initializer or a Constant")
+                );
+            }
+        })
+    }
+
+    /// QLinearMatMul, QDQ's integer form: `y = saturate(round(A·B/s_y) + z_y)` with
+    /// `A = (a − z_a)·s_a`, `B = (b − z_b)·s_b`. Kept in real units as QuantizeLinear's output is,
+    /// `clip(A·B, (qmin − z_y)·s_y, (qmax − z_y)·s_y)`, for a DequantizeLinear (or the model's
+    /// output, which gives the integers back) to read. An operand from a QuantizeLinear is in
+    /// real units already; another activation holds integers (a model input).
+    fn qlinear_matmul(&mut self) -> Result<Value, LowerError> {
+        let real = |b: &mut Self, i: usize| -> Result<Value, LowerError> {
+            let v = b.input(i)?;
+            let (scale, zero) = (b.const_input(i + 1, "the scale")?, b.const_input(i + 2, "the zero point")?);
+            if scale.data.iter().any(|&x| !(x > 0.0 && x.is_finite())) {
+                return Err(b.err("every scale must be positive and finite"));
+            }
+            match v {
+                Value::Const(t) => {
+                    // Per tensor, or per column of B (its last axis).
+                    let n = *t.shape.last().unwrap_or(&1);
+                    if [&scale, &zero].iter().any(|p| p.data.len() != 1 && p.data.len() != n) {
+                        return Err(b.err(format!("scale and zero point need one value, or one per column ({n})")));
+                    }
+                    let at = |p: &FTensor, k: usize| if p.data.len() == 1 { p.data[0] } else { p.data[k % n] };
+                    let data = t.data.iter().enumerate().map(|(k, &q)| (q - at(&zero, k)) * at(&scale, k)).collect();
+                    Ok(Value::Const(FTensor { shape: t.shape, data }))
+                }
+                act => {
+                    let (s, z) = b.per_tensor(&scale.data, &zero.data)?;
+                    b.dequantized(act, i, s, z)
+                }
+            }
+        };
+        let a = real(self, 0)?;
+        let bm = real(self, 3)?;
+        let p = self.matmul_of(a, bm)?;
+        let (s, z) = {
+            let (sy, zy) = (self.const_input(6, "y_scale")?, self.const_input(7, "y_zero_point")?);
+            self.per_tensor(&sy.data, &zy.data)?
+        };
+        let (lo, hi) = self.zero_point_range(7)?;
+        let v = self.func_of(p, Func::Clip { lo: (lo - z) * s, hi: (hi - z) * s });
+        if let Some(out) = self.node.output.first() {
+            self.quantized.insert(out.clone(), (s, z));
+        }
+        Ok(v)
+    }
+
     /// DequantizeLinear: `(q − z)·s`, exactly on a constant (int8 weights, int32 biases, per axis
     /// or per tensor). On a QuantizeLinear's output (kept in its real units `(q − z_q)·s_q`), the
     /// identity when the parameters are the same, else the affine map between the two.
@@ -2135,19 +2221,7 @@ impl Builder<'_> {
             }
             Value::Act { node, .. } => {
                 let (s, z) = self.per_tensor(&scale, &zero)?;
-                let Some(&(sq, zq)) = self.quantized.get(&self.node.input[0]) else {
-                    return Err(self.err("dequantizes an activation that no QuantizeLinear produced"));
-                };
-                if (sq, zq) == (s, z) {
-                    return Ok(Value::Act { node, shape });
-                }
-                // (q − z)·s with q = v/s_q + z_q.
-                let mut terms = vec![(node, s / sq)];
-                if zq != z {
-                    terms.push((self.const_node(&FTensor::scalar((zq - z) * s), &shape)?, 1.0));
-                }
-                let id = self.add(Kind::Lin(terms), &shape);
-                Ok(Value::Act { node: id, shape })
+                self.dequantized(Value::Act { node, shape }, 0, s, z)
             }
         }
     }

@@ -18,6 +18,8 @@ const DOUBLE: i64 = 11;
 const BFLOAT16: i64 = 16;
 /// The integer types: INT8 … UINT64 (2–7, 12, 13).
 const INTEGERS: [i64; 8] = [2, 3, 4, 5, 6, 7, 12, 13];
+/// `INTEGERS` as `TensorProto.data_type`s or tensor types' `elem_type`s.
+pub(super) const INTEGER_TYPES: [i32; 8] = [2, 3, 4, 5, 6, 7, 12, 13];
 
 /// The comparisons, as `a > b` or `a ≥ b` with the operands in ONNX's order or swapped (and
 /// equality as the difference of the two).
