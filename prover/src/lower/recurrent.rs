@@ -299,27 +299,21 @@ impl Builder<'_> {
 
         let mut ys = vec![];
         let mut finals = vec![];
+        let zeros = vec![0.0; gh];
         for (d, &reverse) in passes.iter().enumerate() {
-            let part =
-                |t: &FTensor, len: usize| FTensor { shape: vec![len], data: t.data[d * len..(d + 1) * len].to_vec() };
             let wd = FTensor {
                 shape: vec![gh, input_size],
                 data: w.data[d * gh * input_size..(d + 1) * gh * input_size].to_vec(),
             };
             let rd = FTensor { shape: vec![gh, hidden], data: r.data[d * gh * hidden..(d + 1) * gh * hidden].to_vec() };
-            let (mut bsum, mut rbh) = (vec![0.0; gh], None);
-            if let Some(b) = &bias {
-                let (wb, rb) = (&b.data[d * 2 * gh..d * 2 * gh + gh], &b.data[d * 2 * gh + gh..(d + 1) * 2 * gh]);
-                for k in 0..gh {
-                    bsum[k] = wb[k] + if linear_before_reset && k >= 2 * hidden { 0.0 } else { rb[k] };
-                }
-                if linear_before_reset {
-                    rbh = Some(FTensor { shape: vec![hidden], data: rb[2 * hidden..].to_vec() });
-                }
-            }
-            if linear_before_reset && rbh.is_none() {
-                rbh = Some(FTensor { shape: vec![hidden], data: vec![0.0; hidden] });
-            }
+            let (wb, rb) = match &bias {
+                Some(b) => (&b.data[d * 2 * gh..d * 2 * gh + gh], &b.data[d * 2 * gh + gh..(d + 1) * 2 * gh]),
+                None => (&zeros[..], &zeros[..]),
+            };
+            // Under linear_before_reset, Rbh is added inside the reset gate's product instead.
+            let bsum =
+                (0..gh).map(|k| wb[k] + if linear_before_reset && k >= 2 * hidden { 0.0 } else { rb[k] }).collect();
+            let rbh = linear_before_reset.then(|| FTensor { shape: vec![hidden], data: rb[2 * hidden..].to_vec() });
             let dims = [dirs, batch, hidden];
             let dir = Direction {
                 reverse,
@@ -330,10 +324,8 @@ impl Builder<'_> {
                 h0: h0.as_ref().map(|v| self.initial_state(v, d, dims, batch_first)),
                 c0: c0.as_ref().map(|v| self.initial_state(v, d, dims, batch_first)),
                 peep: peep.as_ref().map(|p| {
-                    let p = part(p, 3 * hidden);
-                    let third =
-                        |k: usize| FTensor { shape: vec![hidden], data: p.data[k * hidden..(k + 1) * hidden].to_vec() };
-                    [third(0), third(1), third(2)]
+                    let block = |k: usize| (d * 3 + k) * hidden;
+                    [0, 1, 2].map(|k| FTensor { shape: vec![hidden], data: p.data[block(k)..block(k + 1)].to_vec() })
                 }),
                 functions: functions[d * per_dir..(d + 1) * per_dir].to_vec(),
             };
