@@ -949,14 +949,14 @@ impl Builder<'_> {
         })
     }
 
-    /// ONNX's MatMul (numpy's `matmul`, `matmul_of`) of operands with two or more dimensions: the leading
-    /// (batch) dimensions broadcast. One B for every batch is one product, A's batches stacked
-    /// as its rows; otherwise a product per batch (attention's heads), placed in the output.
     fn matmul(&mut self) -> Result<Value, LowerError> {
         let (a, b) = (self.input(0)?, self.input(1)?);
         self.matmul_of(a, b)
     }
 
+    /// ONNX's MatMul (numpy's `matmul`) of operands with two or more dimensions: the leading
+    /// (batch) dimensions broadcast. One B for every batch is one product, A's batches stacked
+    /// as its rows; otherwise a product per batch (attention's heads), placed in the output.
     fn matmul_of(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
         if sa.len() < 2 || sb.len() < 2 {
@@ -975,8 +975,7 @@ impl Builder<'_> {
             let a2 = rows(self, &a, 0, batches * m, k);
             let b2 = rows(self, &b, 0, k2, n);
             let p = self.product(a2, b2)?;
-            let identity: Vec<Option<usize>> = (0..numel(&out)).map(Some).collect();
-            return Ok(self.moved(&p, &out, &identity));
+            return Ok(self.reshaped(p, &out));
         }
         let (amap, bmap) = (Self::broadcast_map(la, &lead), Self::broadcast_map(lb, &lead));
         let mut parts = vec![];
@@ -1479,14 +1478,19 @@ impl Builder<'_> {
         if numel(&out) != numel(&s) {
             return Err(self.err(format!("cannot reshape {s:?} ({} elements) into {out:?}", numel(&s))));
         }
-        Ok(match v {
-            Value::Const(t) => Value::Const(FTensor { shape: out, data: t.data }),
-            Value::Act { node, .. } => {
-                let map: Vec<Option<usize>> = (0..numel(&s)).map(Some).collect();
-                let id = self.gather(node, &s, &out, &map);
-                Value::Act { node: id, shape: out }
+        Ok(self.reshaped(v, &out))
+    }
+
+    /// The same elements, row-major, in shape `out` (of as many elements).
+    fn reshaped(&mut self, v: Value, out: &[usize]) -> Value {
+        match v {
+            Value::Const(t) => Value::Const(FTensor { shape: out.to_vec(), data: t.data }),
+            Value::Act { node, shape } => {
+                let map: Vec<Option<usize>> = (0..numel(&shape)).map(Some).collect();
+                let id = self.gather(node, &shape, out, &map);
+                Value::Act { node: id, shape: out.to_vec() }
             }
-        })
+        }
     }
 
     fn transposed(&mut self, v: Value, perm: &[usize]) -> Result<Value, LowerError> {
@@ -2065,9 +2069,14 @@ impl Builder<'_> {
         if self.attr_i("block_size")?.unwrap_or(0) != 0 {
             return Err(self.err("attribute block_size (blocked quantization) is not supported"));
         }
+        self.quant_params_at(shape, 1, self.attr_i("axis")?.unwrap_or(1))
+    }
+
+    /// The scale and zero point at inputs `at` and `at + 1` (0 when absent), broadcast to
+    /// `shape`: per tensor, or one per entry of axis `axis_attr` for 1-D ones.
+    fn quant_params_at(&self, shape: &[usize], at: usize, axis_attr: i64) -> Result<(Vec<f64>, Vec<f64>), LowerError> {
         // The axis matters only for parameters per axis entry (a per-tensor bias of rank 1 keeps
         // the default axis 1, as onnxruntime's quantizer writes it).
-        let axis_attr = self.attr_i("axis")?.unwrap_or(1);
         let param = |i: usize, what: &str| -> Result<Option<Vec<f64>>, LowerError> {
             let Some(v) = self.opt_input(i)? else { return Ok(None) };
             let Value::Const(t) = v else { return Err(self.err(format!("{what} must be a constant of the model"))) };
@@ -2084,11 +2093,11 @@ impl Builder<'_> {
                 k => return Err(self.err(format!("{what} has {k} values, neither one nor one per axis-{axis} entry"))),
             }))
         };
-        let scale = param(1, "the scale")?.ok_or_else(|| self.err("the scale is required"))?;
+        let scale = param(at, "the scale")?.ok_or_else(|| self.err("the scale is required"))?;
         if scale.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
             return Err(self.err("every scale must be positive and finite"));
         }
-        let zero = param(2, "the zero point")?.unwrap_or_else(|| vec![0.0; scale.len()]);
+        let zero = param(at + 1, "the zero point")?.unwrap_or_else(|| vec![0.0; scale.len()]);
         Ok((scale, zero))
     }
 
@@ -2169,31 +2178,23 @@ impl Builder<'_> {
     /// output, which gives the integers back) to read. An operand from a QuantizeLinear is in
     /// real units already; another activation holds integers (a model input).
     fn qlinear_matmul(&mut self) -> Result<Value, LowerError> {
-        let real = |b: &mut Self, i: usize| -> Result<Value, LowerError> {
+        // A per tensor or per row, B per tensor or per column.
+        let real = |b: &mut Self, i: usize, axis: i64| -> Result<Value, LowerError> {
             let v = b.input(i)?;
-            let (scale, zero) = (b.const_input(i + 1, "the scale")?, b.const_input(i + 2, "the zero point")?);
-            if scale.data.iter().any(|&x| !(x > 0.0 && x.is_finite())) {
-                return Err(b.err("every scale must be positive and finite"));
-            }
+            let (scale, zero) = b.quant_params_at(v.shape(), i + 1, axis)?;
             match v {
                 Value::Const(t) => {
-                    // Per tensor, or per column of B (its last axis).
-                    let n = *t.shape.last().unwrap_or(&1);
-                    if [&scale, &zero].iter().any(|p| p.data.len() != 1 && p.data.len() != n) {
-                        return Err(b.err(format!("scale and zero point need one value, or one per column ({n})")));
-                    }
-                    let at = |p: &FTensor, k: usize| if p.data.len() == 1 { p.data[0] } else { p.data[k % n] };
-                    let data = t.data.iter().enumerate().map(|(k, &q)| (q - at(&zero, k)) * at(&scale, k)).collect();
+                    let data = t.data.iter().zip(scale.iter().zip(&zero)).map(|(&q, (&s, &z))| (q - z) * s).collect();
                     Ok(Value::Const(FTensor { shape: t.shape, data }))
                 }
                 act => {
-                    let (s, z) = b.per_tensor(&scale.data, &zero.data)?;
+                    let (s, z) = b.per_tensor(&scale, &zero)?;
                     b.dequantized(act, i, s, z)
                 }
             }
         };
-        let a = real(self, 0)?;
-        let bm = real(self, 3)?;
+        let a = real(self, 0, -2)?;
+        let bm = real(self, 3, -1)?;
         let p = self.matmul_of(a, bm)?;
         let (s, z) = {
             let (sy, zy) = (self.const_input(6, "y_scale")?, self.const_input(7, "y_zero_point")?);

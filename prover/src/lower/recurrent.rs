@@ -294,8 +294,7 @@ impl Builder<'_> {
 
         // X as [seq·batch, input], time-major.
         let x = if batch_first { self.transposed(x, &[1, 0, 2])? } else { x };
-        let identity: Vec<Option<usize>> = (0..seq * batch * input_size).map(Some).collect();
-        let x = self.moved(&x, &[seq * batch, input_size], &identity);
+        let x = self.reshaped(x, &[seq * batch, input_size]);
 
         let mut ys = vec![];
         let mut finals = vec![];
