@@ -2534,7 +2534,7 @@ impl Builder<'_> {
         }
     }
 
-    /// `y = relu(x) + slope·(x − relu(x))`: one ReLU lookup and a product with the constant slope.
+    /// PRelu (the slope an input) and LeakyRelu (the slope `alpha`), through `leaky`.
     fn prelu(&mut self, leaky: bool) -> Result<Value, LowerError> {
         let v = self.input(0)?;
         let slope = if leaky {
@@ -2555,7 +2555,14 @@ impl Builder<'_> {
         } else {
             slope
         };
-        let slope = self.broadcast_const(&slope, &shape)?;
+        self.leaky(v, &slope)
+    }
+
+    /// `relu(x) + slope·(x − relu(x))` (`slope` broadcast to `v`'s shape): one ReLU lookup and a
+    /// product with the constant slope.
+    fn leaky(&mut self, v: Value, slope: &FTensor) -> Result<Value, LowerError> {
+        let shape = v.shape().to_vec();
+        let slope = self.broadcast_const(slope, &shape)?;
         let Value::Act { node, .. } = v else {
             let Value::Const(t) = v else { unreachable!() };
             let data = t.data.iter().zip(&slope.data).map(|(&x, &a)| if x >= 0.0 { x } else { a * x }).collect();

@@ -122,13 +122,7 @@ impl Builder<'_> {
                 let t = self.activation(x, &Activation::Func(Func::Table(UnaryFn::Tanh)))?;
                 self.affine(t, *alpha, 0.0)
             }
-            (Activation::LeakyRelu { alpha }, v) => {
-                // relu(x) + α·(x − relu(x))
-                let r = self.activation(v.clone(), &Activation::Func(Func::Relu))?;
-                let neg = self.add_values(v, r.clone(), true)?;
-                let neg = self.affine(neg, *alpha, 0.0)?;
-                self.add_values(r, neg, false)
-            }
+            (Activation::LeakyRelu { alpha }, v) => self.leaky(v, &FTensor::scalar(*alpha)),
         }
     }
 
