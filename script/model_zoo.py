@@ -12,9 +12,9 @@ int8 ones, quantized by onnxruntime's own static quantizer (QDQ):
                    (rotate_half by Slice/Neg/Concat), a causal mask of float32's minimum added to
                    the scores, batched MatMuls over heads, a SiLU-gated MLP, residuals, a head
 
-For each NAME: OUT/NAME.onnx, OUT/NAME.input.json ({"input_data": [4 rows]}: the first is the one
-proved, all four calibrate) and OUT/NAME.expected.json ({"output_data": [onnxruntime's output for
-the first row]}). Weights and inputs are seeded: a rerun writes the same files.
+For each NAME: OUT/NAME.onnx and OUT/NAME.input.json ({"input_data": [4 rows]}: the first is the
+one proved, all four calibrate; the test compares the proof's output with onnxruntime's for it,
+run at test time). Weights and inputs are seeded: a rerun writes the same files.
 
 Usage: python3 script/model_zoo.py tests/data/zoo   (needs onnx and onnxruntime 1.23.2)
 """
@@ -25,7 +25,6 @@ import tempfile
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -221,12 +220,8 @@ def main(out):
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
         else:
             onnx.save(model, path)
-        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        y = sess.run(None, {"input": np.asarray(rows[0], np.float32).reshape(shape)})[0]
         with open(os.path.join(out, f"{name}.input.json"), "w") as f:
             json.dump({"input_data": rows}, f)
-        with open(os.path.join(out, f"{name}.expected.json"), "w") as f:
-            json.dump({"output_data": [y.reshape(-1).astype(float).tolist()]}, f)
         ops = sorted({n.op_type for n in onnx.load(path).graph.node})
         print(f"{name}: {', '.join(ops)}", file=sys.stderr)
 

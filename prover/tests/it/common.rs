@@ -53,3 +53,62 @@ pub(crate) fn zkml(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
+
+/// The onnxruntime version the operator tests compare with (and script/model_zoo.py records).
+const ONNXRUNTIME_VERSION: &str = "1.23.2";
+
+/// One `script/onnxruntime-reference.py` process for the whole test binary: importing
+/// onnxruntime is most of a Python start, so the tests share it, one request at a time.
+struct OnnxRuntime {
+    // Never waited for: it ends when the test binary does, and with it its stdin.
+    _process: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl OnnxRuntime {
+    fn start() -> OnnxRuntime {
+        use std::process::Stdio;
+        let root = repo_root();
+        let out = Command::new(root.join("script/python-package.sh"))
+            .args(["onnxruntime", ONNXRUNTIME_VERSION])
+            .output()
+            .expect("running script/python-package.sh");
+        assert!(out.status.success(), "script/python-package.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+        let pythonpath = String::from_utf8(out.stdout).expect("a UTF-8 path").trim().to_string();
+        let mut child = Command::new("python3")
+            .arg(root.join("script/onnxruntime-reference.py"))
+            .env("PYTHONPATH", pythonpath)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting python3 script/onnxruntime-reference.py");
+        let stdin = child.stdin.take().expect("a piped stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("a piped stdout"));
+        OnnxRuntime { _process: child, stdin, stdout }
+    }
+
+    fn run(&mut self, model: &Path, input: &[f64]) -> Vec<f64> {
+        use std::io::{BufRead, Write};
+        let request = serde_json::json!({ "model": model, "input": input });
+        writeln!(self.stdin, "{request}").expect("writing to the onnxruntime process");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("reading from the onnxruntime process");
+        let answer: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("onnxruntime's answer {line:?}: {e}"));
+        if let Some(e) = answer.get("error") {
+            panic!("onnxruntime on {}: {e}", model.display());
+        }
+        serde_json::from_value(answer["output"].clone()).expect("a list of numbers")
+    }
+}
+
+/// onnxruntime's float output of the one-input model at `model` for `input` (every output
+/// flattened, concatenated in the graph's order).
+pub(crate) fn onnxruntime(model: &Path, input: &[f64]) -> Vec<f64> {
+    static SERVER: std::sync::OnceLock<std::sync::Mutex<OnnxRuntime>> = std::sync::OnceLock::new();
+    // A test that panicked while holding it left the process between two requests: still usable.
+    let mut server =
+        SERVER.get_or_init(|| std::sync::Mutex::new(OnnxRuntime::start())).lock().unwrap_or_else(|e| e.into_inner());
+    server.run(model, input)
+}

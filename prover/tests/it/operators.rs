@@ -1,5 +1,6 @@
 //! Each supported operator, with ONNX's defaults and with explicit attributes, in small models
-//! built here: compiled, proved, verified, and compared with tract's float output.
+//! built here: compiled, proved, verified, and compared with onnxruntime's float output (a
+//! pinned onnxruntime in Python, `script/onnxruntime-reference.py`, one process per test binary).
 
 use prost::Message;
 use tract_onnx::pb::{
@@ -8,6 +9,8 @@ use tract_onnx::pb::{
 };
 use zkml::quantize::QuantConfig;
 use zkml::{pipeline, stage1};
+
+use crate::common::onnxruntime;
 
 pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
@@ -127,32 +130,51 @@ pub(crate) fn model_outputs(
     m.encode_to_vec()
 }
 
-/// Compiles, proves, verifies; returns the largest error against tract relative to the output range.
+/// Compiles, proves, verifies; returns the largest error against onnxruntime's float output for
+/// the same input, relative to its range.
 pub(crate) fn prove_and_compare(bytes: Vec<u8>, input_len: usize, seed: u64) -> f64 {
-    prove_against(bytes, input_len, seed, |c, x| pipeline::reference(c, x).unwrap())
+    prove_against(bytes, input_len, seed, &[&onnxruntime])
 }
 
-/// Compiles, proves, verifies; returns the largest error against `reference`'s output for the
-/// same input, relative to its range.
-pub(crate) fn prove_against(
-    bytes: Vec<u8>,
-    input_len: usize,
-    seed: u64,
-    reference: impl Fn(&zkml::artifact::Compiled, &[f64]) -> Vec<f64>,
-) -> f64 {
+/// A float output to compare a proved one with: of the model at this path, for this input.
+pub(crate) type Reference<'a> = &'a dyn Fn(&std::path::Path, &[f64]) -> Vec<f64>;
+
+/// Compiles, proves, verifies; returns the largest error against any of `references` (onnxruntime,
+/// onnxruntime on an equivalent model, the operator's equations) for the same input, relative to
+/// its range.
+pub(crate) fn prove_against(bytes: Vec<u8>, input_len: usize, seed: u64, references: &[Reference]) -> f64 {
+    let p = proved(bytes, input_len, seed);
+    references.iter().map(|r| relative_error(&p.output, &r(&p.model, &p.input))).fold(0.0, f64::max)
+}
+
+/// A test model compiled (calibrated on four random inputs), proved on the first and verified.
+struct Proved {
+    _tmp: tempfile::TempDir,
+    model: std::path::PathBuf,
+    input: Vec<f64>,
+    /// The verified proof's output, dequantized.
+    output: Vec<f64>,
+}
+
+fn proved(bytes: Vec<u8>, input_len: usize, seed: u64) -> Proved {
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("m.onnx");
-    std::fs::write(&path, bytes).unwrap();
+    let model = tmp.path().join("m.onnx");
+    std::fs::write(&model, bytes).unwrap();
     let mut rng = Rng(seed);
-    let samples: Vec<Vec<f64>> = (0..4).map(|_| rng.vec(input_len, 1.0).into_iter().map(f64::from).collect()).collect();
-    let c = pipeline::compile(&path, &samples, QuantConfig::default(), &tmp.path().join("dir")).unwrap();
-    let p = pipeline::prove(&c, &samples[0]).unwrap();
-    let out = stage1::verify(&c.graph, c.id, &p).expect("the proof verifies");
-    let q = c.graph.dequantize_output(&out);
-    let f = reference(&c, &samples[0]);
-    assert_eq!(q.len(), f.len());
-    let range = f.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
-    q.iter().zip(&f).fold(0.0f64, |a, (x, y)| a.max((x - y).abs())) / range
+    let mut samples: Vec<Vec<f64>> =
+        (0..4).map(|_| rng.vec(input_len, 1.0).into_iter().map(f64::from).collect()).collect();
+    let compiled = pipeline::compile(&model, &samples, QuantConfig::default(), &tmp.path().join("dir")).unwrap();
+    let p = pipeline::prove(&compiled, &samples[0]).unwrap();
+    let out = stage1::verify(&compiled.graph, compiled.id, &p).expect("the proof verifies");
+    let output = compiled.graph.dequantize_output(&out);
+    Proved { _tmp: tmp, model, input: samples.swap_remove(0), output }
+}
+
+/// The largest |got − want| over want's largest |value| (at least 10⁻³).
+fn relative_error(got: &[f64], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len(), "output lengths");
+    let range = want.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+    got.iter().zip(want).fold(0.0f64, |a, (x, y)| a.max((x - y).abs())) / range
 }
 
 /// Compiles a model that must be refused (calibrated on one input of 0.5s); returns the error.
@@ -735,7 +757,8 @@ fn function_tables() {
         let mut r = Rng(30 + i as u64);
         let nodes = vec![node("Gemm", &["input", "w", "b"], "g", vec![]), node(op, &["g"], "out", attrs)];
         let inits = vec![tensor("w", &[6, 5], r.vec(30, 0.8)), tensor("b", &[5], r.vec(5, 0.3))];
-        let err = prove_and_compare(model(nodes, inits, &[1, 6], "out"), 6, 40 + i as u64);
+        // Opset 14: HardSwish's first.
+        let err = prove_and_compare(model_v(nodes, inits, &[1, 6], "out", 14), 6, 40 + i as u64);
         assert!(err < 0.02, "{op}: relative error {err}");
     }
 }

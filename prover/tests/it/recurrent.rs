@@ -1,10 +1,12 @@
 //! LSTM and GRU: every input, output and attribute of the ONNX operators, compiled, proved,
-//! verified and compared with tract's float output, or with an equivalent model where tract
-//! does not read an attribute (`direction = reverse`, named activations, `clip`).
+//! verified and compared with onnxruntime's float output. Also, where tract (which `compile` runs
+//! for its calibration report) does not read an attribute: `direction = reverse` and the
+//! batch-first layout (which onnxruntime refuses) with onnxruntime's output of an equivalent model,
+//! named activations and `clip` with the operator's equations.
 
 use tract_onnx::pb::{AttributeProto, NodeProto, attribute_proto::AttributeType};
-use zkml::onnx::Reference;
 
+use crate::common::onnxruntime;
 use crate::operators::{
     Rng, compile_error, float, int, ints, ints_tensor, model_outputs, node, prove_against, prove_and_compare, string,
     tensor, typed_tensor,
@@ -82,17 +84,18 @@ fn gru_bidirectional_linear_before_reset() {
     assert!(err < 0.03, "relative error {err}");
 }
 
-/// Proves `model` and compares it with tract's output of `definition`, an equivalent model.
+/// Proves `model` and compares it with onnxruntime's output of `definition`, an equivalent model.
 fn against_definition(model: Vec<u8>, definition: Vec<u8>, input_len: usize, seed: u64) -> f64 {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("definition.onnx");
     std::fs::write(&path, definition).unwrap();
-    prove_against(model, input_len, seed, |c, x| Reference::load(&path, &c.graph.input_shape).unwrap().run(x).unwrap())
+    prove_against(model, input_len, seed, &[&|_, x| onnxruntime(&path, x)])
 }
 
 /// `layout = 1` (batch first) against its definition: the time-major layer between transposes,
-/// its initial state transposed too. (Forward only: tract 0.23 cannot load a bidirectional
-/// batch-first layer, and `compile` runs tract for its calibration report.)
+/// its initial state transposed too (onnxruntime 1.23 refuses `layout = 1`). Forward only: tract
+/// 0.23 cannot load a bidirectional batch-first layer, and `compile` runs tract for its
+/// calibration report.
 #[test]
 fn gru_batch_first_is_the_time_major_layer_transposed() {
     let (batch, seq, input, hidden) = (2, 3, 4, 5);
@@ -187,12 +190,14 @@ fn lstm_reverse_is_forward_over_the_reversed_sequence() {
         &["y", "yh"],
         14,
     );
-    let err = against_definition(reversed, by_definition, (seq * input) as usize, 8);
+    let err = against_definition(reversed.clone(), by_definition, (seq * input) as usize, 8);
     assert!(err < 0.03, "relative error {err}");
+    let err = prove_and_compare(reversed, (seq * input) as usize, 8);
+    assert!(err < 0.03, "relative error against onnxruntime {err}");
 }
 
 /// A GRU with named activations and an optional `clip` (which tract does not read), proved and
-/// compared with ONNX's equations written out here with `f` and `g`.
+/// compared with ONNX's equations written out here with `f` and `g`, and with onnxruntime.
 fn gru_against_its_equations(
     activations: [&str; 2],
     alphas: &[f32],
@@ -245,7 +250,7 @@ fn gru_against_its_equations(
         }
         y
     };
-    prove_against(bytes, seq * input, 9, |_, x| reference(x))
+    prove_against(bytes, seq * input, 9, &[&|_, x| reference(x), &onnxruntime])
 }
 
 /// Every named activation we lower, their α and β taken in order by the functions that have
