@@ -1,12 +1,16 @@
-//! Comparisons and logic. Greater, Less, GreaterOrEqual and LessOrEqual are a step table on the
-//! difference of their operands (Equal the difference of two such steps), so their outputs are 0 or 1 by the lookup itself; Not, And, Or
-//! and Xor of such booleans are affine maps and products; a Where whose condition is one is
-//! `y + c·(x − y)`. A condition the lookup has not made boolean (a model input, a ReLU) is
+//! Comparisons, logic and Where. Greater, Less, GreaterOrEqual and LessOrEqual are a step table
+//! on the difference of their operands (Equal the difference of two such steps), so their outputs
+//! are 0 or 1 by the lookup itself; Not, And, Or and Xor of such booleans are affine maps and
+//! products. A Where with a constant condition is a selection (data movement); one whose
+//! condition is such a boolean is `y + c·(x − y)`. A condition the lookup has not made boolean (a model input, a ReLU) is
 //! refused: a product with it would select nothing the proof can vouch for. Cast is the
 //! identity on activations cast to a floating type (or a boolean to bool) and converts
 //! constants.
 
-use super::{Builder, Func, LowerError, UnaryFn, Value};
+use crate::onnx::FTensor;
+use crate::program::Kind;
+
+use super::{Builder, Func, LowerError, MASK, UnaryFn, Value, numel};
 
 /// ONNX element types (`TensorProto.DataType`) that Cast may name.
 const FLOAT: i64 = 1;
@@ -108,6 +112,57 @@ impl Builder<'_> {
         };
         self.mark_boolean(&v);
         Ok(v)
+    }
+
+    /// `Where(condition, X, Y)` with a constant condition: a selection, each output element moved
+    /// from X where the condition holds and from Y elsewhere (a constant side adds its selected
+    /// entries as a constant); all three broadcast. A condition computed from the input is a
+    /// product with a boolean (`computed_where`).
+    pub(super) fn where_op(&mut self) -> Result<Value, LowerError> {
+        let Value::Const(cond) = self.input(0)? else {
+            return self.computed_where();
+        };
+        let (x, y) = (self.input(1)?, self.input(2)?);
+        let shape = self.broadcast_shape(&self.broadcast_shape(&cond.shape, x.shape())?, y.shape())?;
+        let cond = self.broadcast_const(&cond, &shape)?;
+        let n = numel(&shape);
+        let mut constant = vec![0.0; n];
+        let mut terms = vec![];
+        for (v, side) in [(x, true), (y, false)] {
+            let chosen: Vec<bool> = cond.data.iter().map(|&c| (c != 0.0) == side).collect();
+            match v {
+                Value::Const(t) => {
+                    let t = self.broadcast_const(&t, &shape)?;
+                    for o in (0..n).filter(|&o| chosen[o]) {
+                        constant[o] = t.data[o];
+                    }
+                }
+                Value::Act { node, shape: from } if chosen.contains(&true) => {
+                    let src = Self::broadcast_map(&from, &shape);
+                    let map: Vec<Option<usize>> = (0..n).map(|o| chosen[o].then_some(src[o])).collect();
+                    terms.push((self.gather(node, &from, &shape, &map), 1.0));
+                }
+                Value::Act { .. } => {}
+            }
+        }
+        if !terms.is_empty() && constant.iter().any(|&c| c <= MASK) {
+            // An attention mask written as a selection (`masked_fill`): see `masked_scores`.
+            let mask = constant.iter().map(|&c| c <= MASK).collect();
+            constant.iter_mut().filter(|c| **c <= MASK).for_each(|c| *c = 0.0);
+            self.masked.insert(self.node.output[0].clone(), mask);
+        }
+        let constant = FTensor { shape: shape.clone(), data: constant };
+        if terms.is_empty() {
+            return Ok(Value::Const(constant));
+        }
+        if constant.data.iter().any(|&v| v != 0.0) {
+            terms.push((self.const_node(&constant, &shape)?, 1.0));
+        }
+        let node = match terms[..] {
+            [(only, _)] => only,
+            _ => self.add(Kind::Lin(terms), &shape),
+        };
+        Ok(Value::Act { node, shape })
     }
 
     /// `Where(c, x, y) = y + c·(x − y)` for a boolean `c` computed from the input.

@@ -1,0 +1,152 @@
+//! The piecewise-linear ops: ReLU, Clip, Max/Min of tensors, Abs, PRelu and LeakyRelu, from ReLU
+//! lookups and linear combinations; and the shared steps that apply a function or an affine map to
+//! a value.
+
+use crate::onnx::FTensor;
+use crate::program::Kind;
+
+use super::{Builder, Func, LowerError, Value};
+
+impl Builder<'_> {
+    pub(super) fn unary_func(&mut self, f: Func) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        Ok(self.func_of(v, f))
+    }
+
+    /// `f(v)` elementwise: folded on a constant; an activation is materialized through `f` (a
+    /// table's input requantized to its own scale; a ReLU or a clip of exact values kept exact).
+    pub(super) fn func_of(&mut self, v: Value, f: Func) -> Value {
+        match (v, f) {
+            (Value::Const(mut t), f) => {
+                t.data.iter_mut().for_each(|x| *x = f.apply(*x));
+                Value::Const(t)
+            }
+            (Value::Act { node, shape }, Func::Table(g)) => self.apply_table(node, g, &shape),
+            (Value::Act { node, shape }, f) => {
+                let keep = !self.grown[node];
+                self.materialized(node, f, keep, &shape)
+            }
+        }
+    }
+
+    /// `α·v + β` elementwise (a fractional α is a product with a constant: a linear
+    /// combination's coefficients are integers).
+    pub(super) fn affine(&mut self, v: Value, alpha: f64, beta: f64) -> Result<Value, LowerError> {
+        let scaled = match v {
+            Value::Const(mut t) => {
+                t.data.iter_mut().for_each(|x| *x *= alpha);
+                Value::Const(t)
+            }
+            v @ Value::Act { .. } if alpha == 1.0 => v,
+            Value::Act { node, shape } if alpha.fract() == 0.0 => {
+                let id = self.add(Kind::Lin(vec![(node, alpha)]), &shape);
+                Value::Act { node: id, shape }
+            }
+            v => self.mul_values(v, Value::Const(FTensor::scalar(alpha)))?,
+        };
+        if beta == 0.0 {
+            return Ok(scaled);
+        }
+        self.add_values(scaled, Value::Const(FTensor::scalar(beta)), false)
+    }
+
+    pub(super) fn clip(&mut self) -> Result<Value, LowerError> {
+        let bound = |b: &Self, i: usize, attr: &str, dflt: f64| -> Result<f64, LowerError> {
+            if let Some(t) = b.opt_input(i)? {
+                return match t {
+                    Value::Const(t) if t.data.len() == 1 => Ok(t.data[0]),
+                    _ => Err(b.err("min and max must be scalar constants")),
+                };
+            }
+            Ok(b.attr_f(attr)?.map(|v| v as f64).unwrap_or(dflt))
+        };
+        let lo = bound(self, 1, "min", f64::NEG_INFINITY)?;
+        let hi = bound(self, 2, "max", f64::INFINITY)?;
+        if lo > hi {
+            return Err(self.err(format!("min {lo} is greater than max {hi}")));
+        }
+        self.unary_func(Func::Clip { lo, hi })
+    }
+
+    pub(super) fn max_min(&mut self, min: bool) -> Result<Value, LowerError> {
+        let (parts, shape) = self.inputs_broadcast()?;
+        if parts.iter().all(|p| matches!(p, Value::Const(_))) {
+            let mut acc: Option<Vec<f64>> = None;
+            for p in &parts {
+                let Value::Const(t) = p else { unreachable!() };
+                let b = self.broadcast_const(t, &shape)?.data;
+                acc = Some(match acc {
+                    None => b,
+                    Some(a) => a.iter().zip(&b).map(|(x, y)| if min { x.min(*y) } else { x.max(*y) }).collect(),
+                });
+            }
+            return Ok(Value::Const(FTensor { shape, data: acc.unwrap_or_default() }));
+        }
+        let mut nodes = vec![];
+        for p in &parts {
+            let n = self.broadcast_to(p, &shape)?;
+            nodes.push(n);
+        }
+        let id = self.max_of(nodes, &shape, min);
+        Ok(Value::Act { node: id, shape })
+    }
+
+    /// `|x| = 2·relu(x) − x`.
+    pub(super) fn abs(&mut self) -> Result<Value, LowerError> {
+        match self.input(0)? {
+            Value::Const(mut t) => {
+                t.data.iter_mut().for_each(|x| *x = x.abs());
+                Ok(Value::Const(t))
+            }
+            Value::Act { node, shape } => {
+                let x = self.factor(node);
+                let Value::Act { node: r, .. } = self.materialized(x, Func::Relu, true, &shape) else { unreachable!() };
+                let id = self.add(Kind::Lin(vec![(r, 2.0), (x, -1.0)]), &shape);
+                Ok(Value::Act { node: id, shape })
+            }
+        }
+    }
+
+    /// PRelu (the slope an input) and LeakyRelu (the slope `alpha`), through `leaky`.
+    pub(super) fn prelu(&mut self, leaky: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let slope = if leaky {
+            FTensor::scalar(self.attr_f("alpha")?.unwrap_or(0.01) as f64)
+        } else {
+            self.const_input(1, "the slope")?
+        };
+        let shape = v.shape().to_vec();
+        // ONNX broadcasts the slope unidirectionally; before opset 7 a 1-D slope of C values
+        // was per channel (axis 1), as old PyTorch exports have it.
+        let per_channel = slope.shape.len() == 1
+            && shape.len() > 2
+            && slope.shape[0] == shape[1]
+            && slope.shape[0] != shape[shape.len() - 1];
+        let slope = if per_channel {
+            let s: Vec<usize> = [slope.shape[0]].into_iter().chain(std::iter::repeat_n(1, shape.len() - 2)).collect();
+            FTensor { shape: s, data: slope.data }
+        } else {
+            slope
+        };
+        self.leaky(v, &slope)
+    }
+
+    /// `relu(x) + slope·(x − relu(x))` (`slope` broadcast to `v`'s shape): one ReLU lookup and a
+    /// product with the constant slope.
+    pub(super) fn leaky(&mut self, v: Value, slope: &FTensor) -> Result<Value, LowerError> {
+        let shape = v.shape().to_vec();
+        let slope = self.broadcast_const(slope, &shape)?;
+        let Value::Act { node, .. } = v else {
+            let Value::Const(t) = v else { unreachable!() };
+            let data = t.data.iter().zip(&slope.data).map(|(&x, &a)| if x >= 0.0 { x } else { a * x }).collect();
+            return Ok(Value::Const(FTensor { shape, data }));
+        };
+        let x = self.factor(node);
+        let Value::Act { node: r, .. } = self.materialized(x, Func::Relu, true, &shape) else { unreachable!() };
+        let neg = self.add(Kind::Lin(vec![(x, 1.0), (r, -1.0)]), &shape);
+        let a = self.const_node(&slope, &shape)?;
+        let h = self.add(Kind::Hadamard(neg, a), &shape);
+        let id = self.add(Kind::Lin(vec![(r, 1.0), (h, 1.0)]), &shape);
+        Ok(Value::Act { node: id, shape })
+    }
+}

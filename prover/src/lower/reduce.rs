@@ -1,0 +1,131 @@
+//! Reductions: ReduceSum and ReduceMean are linear maps; ReduceMax and ReduceMin a tree of ReLUs.
+
+use crate::onnx::FTensor;
+use crate::program::{Kind, NodeId};
+
+use super::{Builder, Func, LowerError, Value, numel, padded_positions, strides};
+
+impl Builder<'_> {
+    /// The reduced axes (sorted) and whether they are kept, per ONNX's attributes or inputs.
+    pub(super) fn reduce_axes(&self, rank: usize) -> Result<(Vec<usize>, bool), LowerError> {
+        let keep = self.attr_i("keepdims")?.unwrap_or(1) != 0;
+        let axes = self.ints_input_or_attr(1, "axes")?.unwrap_or_default();
+        let mut axes: Vec<usize> = if axes.is_empty() {
+            if self.attr_i("noop_with_empty_axes")?.unwrap_or(0) != 0 { vec![] } else { (0..rank).collect() }
+        } else {
+            axes.iter().map(|&a| self.axis(a, rank)).collect::<Result<_, _>>()?
+        };
+        axes.sort();
+        axes.dedup();
+        Ok((axes, keep))
+    }
+
+    /// For each reduced output element (row-major), the input elements it reduces.
+    pub(super) fn reduce_groups(s: &[usize], axes: &[usize], keep: bool) -> (Vec<usize>, Vec<Vec<usize>>) {
+        let kept: Vec<usize> = s.iter().enumerate().map(|(d, &n)| if axes.contains(&d) { 1 } else { n }).collect();
+        let ks = strides(&kept);
+        let mut groups = vec![vec![]; numel(&kept)];
+        let ss = strides(s);
+        for i in 0..numel(s) {
+            let o: usize = (0..s.len()).map(|d| if axes.contains(&d) { 0 } else { (i / ss[d] % s[d]) * ks[d] }).sum();
+            groups[o].push(i);
+        }
+        let out = if keep {
+            kept
+        } else {
+            s.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &n)| n).collect()
+        };
+        (out, groups)
+    }
+
+    pub(super) fn reduce_linear(&mut self, mean: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let (axes, keep) = self.reduce_axes(s.len())?;
+        if axes.is_empty() {
+            return Ok(v);
+        }
+        let (out, groups) = Self::reduce_groups(&s, &axes, keep);
+        let sources: Vec<Vec<(usize, f64)>> = groups
+            .iter()
+            .map(|g| {
+                let c = if mean { 1.0 / g.len() as f64 } else { 1.0 };
+                g.iter().map(|&i| (i, c)).collect()
+            })
+            .collect();
+        Ok(self.linear_map(v, &out, &sources))
+    }
+
+    /// The linear map `out[o] = Σ w·v[i]` over each output's weighted sources `(i, w)`: folded on
+    /// a constant, a `Sparse` map on an activation.
+    pub(super) fn linear_map(&mut self, v: Value, out: &[usize], sources: &[Vec<(usize, f64)>]) -> Value {
+        match v {
+            Value::Const(t) => Value::Const(FTensor {
+                shape: out.to_vec(),
+                data: sources.iter().map(|src| src.iter().map(|&(i, w)| t.data[i] * w).sum()).collect(),
+            }),
+            Value::Act { node, shape } => {
+                let (src_pos, dst_pos) = (padded_positions(&shape), padded_positions(out));
+                let entries = sources
+                    .iter()
+                    .zip(dst_pos)
+                    .flat_map(|(src, d)| {
+                        let src_pos = &src_pos;
+                        src.iter().map(move |&(i, w)| (d as u32, src_pos[i] as u32, w))
+                    })
+                    .collect();
+                let id = self.add(Kind::Sparse { src: node, entries }, out);
+                Value::Act { node: id, shape: out.to_vec() }
+            }
+        }
+    }
+
+    /// The elementwise max (or min) of same-shaped activations:
+    /// `max(a, b) = a + relu(b − a)`, `min(a, b) = a − relu(a − b)`, folded left to right.
+    pub(super) fn max_of(&mut self, parts: Vec<NodeId>, shape: &[usize], min: bool) -> NodeId {
+        let sign = if min { -1.0 } else { 1.0 };
+        let mut acc = vec![(parts[0], 1.0)];
+        for &p in &parts[1..] {
+            let mut diff = vec![(p, sign)];
+            diff.extend(acc.iter().map(|&(n, c)| (n, -c * sign)));
+            let d = self.add(Kind::Lin(diff), shape);
+            let keep = !self.grown[d];
+            let Value::Act { node: y, .. } = self.materialized(d, Func::Relu, keep, shape) else { unreachable!() };
+            acc.push((y, sign));
+        }
+        if acc.len() == 1 { acc[0].0 } else { self.add(Kind::Lin(acc), shape) }
+    }
+
+    pub(super) fn reduce_max(&mut self, min: bool) -> Result<Value, LowerError> {
+        let v = self.input(0)?;
+        let s = v.shape().to_vec();
+        let (axes, keep) = self.reduce_axes(s.len())?;
+        if axes.is_empty() {
+            return Ok(v);
+        }
+        let (out, groups) = Self::reduce_groups(&s, &axes, keep);
+        let pick = |g: &Vec<usize>| {
+            g.iter()
+                .map(|&i| v_data(&v, i))
+                .fold(if min { f64::INFINITY } else { f64::NEG_INFINITY }, |a, x| if min { a.min(x) } else { a.max(x) })
+        };
+        fn v_data(v: &Value, i: usize) -> f64 {
+            match v {
+                Value::Const(t) => t.data[i],
+                Value::Act { .. } => 0.0,
+            }
+        }
+        let Value::Act { node, .. } = v else {
+            return Ok(Value::Const(FTensor { shape: out, data: groups.iter().map(pick).collect() }));
+        };
+        let node = self.factor(node);
+        let width = groups.iter().map(|g| g.len()).max().unwrap_or(1);
+        let parts: Vec<NodeId> = (0..width)
+            .map(|k| {
+                self.gather(node, &s, &out, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>())
+            })
+            .collect();
+        let id = self.max_of(parts, &out, min);
+        Ok(Value::Act { node: id, shape: out })
+    }
+}
