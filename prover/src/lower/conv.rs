@@ -4,6 +4,7 @@
 use crate::onnx::FTensor;
 use crate::program::{Kind, NodeId};
 
+use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value, padded_positions, strides};
 
 impl Builder<'_> {
@@ -325,9 +326,7 @@ impl Builder<'_> {
                 let mut diff = vec![(g, 1.0)];
                 diff.extend(acc.iter().map(|&(n, c)| (n, -c)));
                 let d = self.add(Kind::Lin(diff), &out_shape);
-                let Value::Act { node: y, .. } = self.materialized(d, Func::Relu, true, &out_shape) else {
-                    unreachable!()
-                };
+                let y = self.materialized(d, Func::Relu, true);
                 acc.push((y, 1.0));
             }
             let id = if acc.len() == 1 { acc[0].0 } else { self.add(Kind::Lin(acc), &out_shape) };
@@ -380,7 +379,7 @@ impl Builder<'_> {
         let parts: Vec<NodeId> = (0..width)
             .map(|k| self.gather(node, &shape, &out, &groups.iter().map(|g| Some(g[k])).collect::<Vec<_>>()))
             .collect();
-        let id = self.max_of(parts, &out, false);
+        let id = self.max_of(parts, &out, Extremum::Max);
         Ok(Value::Act { node: id, shape: out })
     }
 }

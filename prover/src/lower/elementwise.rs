@@ -8,6 +8,15 @@ use crate::program::{Kind, NodeId};
 
 use super::{Builder, LowerError, MASK, Value, log_len, numel, padded_positions, strides};
 
+/// The binary arithmetic operators.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
 impl Builder<'_> {
     pub(super) fn broadcast_shape(&self, a: &[usize], b: &[usize]) -> Result<Vec<usize>, LowerError> {
         let n = a.len().max(b.len());
@@ -86,12 +95,22 @@ impl Builder<'_> {
         }
     }
 
-    pub(super) fn add_sub(&mut self, sub: bool) -> Result<Value, LowerError> {
+    /// Add, Sub, Mul and Div, broadcast; an attention mask added to scores is recorded
+    /// (`masked_scores`).
+    pub(super) fn arith(&mut self, op: Arith) -> Result<Value, LowerError> {
         let (a, b) = (self.input(0)?, self.input(1)?);
-        if !sub && let Some(v) = self.masked_scores(&a, &b)? {
-            return Ok(v);
+        match op {
+            Arith::Add => match self.masked_scores(&a, &b)? {
+                Some(v) => Ok(v),
+                None => self.add_values(a, b),
+            },
+            Arith::Sub => self.sub_values(a, b),
+            Arith::Mul => self.mul_values(a, b),
+            Arith::Div => {
+                let r = self.reciprocal(b)?;
+                self.mul_values(a, r)
+            }
         }
-        self.add_values(a, b, sub)
     }
 
     /// An activation plus a constant with entries at or below `MASK` (−10⁴, −10⁹, float32's
@@ -113,15 +132,24 @@ impl Builder<'_> {
         let mut c = self.broadcast_const(c, &shape)?;
         let mask: Vec<bool> = c.data.iter().map(|&x| x <= MASK).collect();
         c.data.iter_mut().filter(|x| **x <= MASK).for_each(|x| *x = 0.0);
-        let v = self.add_values(act.clone(), Value::Const(c), false)?;
+        let v = self.add_values(act.clone(), Value::Const(c))?;
         self.masked.insert(self.node.output[0].clone(), mask);
         Ok(Some(v))
     }
 
-    /// `a + b`, or `a − b` (`sub`), broadcast; folded when both are constants.
-    pub(super) fn add_values(&mut self, a: Value, b: Value, sub: bool) -> Result<Value, LowerError> {
+    /// `a + b`, broadcast; folded when both are constants.
+    pub(super) fn add_values(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
+        self.signed_sum(a, b, 1.0)
+    }
+
+    /// `a − b`, broadcast; folded when both are constants.
+    pub(super) fn sub_values(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
+        self.signed_sum(a, b, -1.0)
+    }
+
+    /// `a + sign·b`.
+    fn signed_sum(&mut self, a: Value, b: Value, sign: f64) -> Result<Value, LowerError> {
         let shape = self.broadcast_shape(a.shape(), b.shape())?;
-        let sign = if sub { -1.0 } else { 1.0 };
         if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
             let (x, y) = (self.broadcast_const(x, &shape)?, self.broadcast_const(y, &shape)?);
             let data = x.data.iter().zip(&y.data).map(|(p, q)| p + sign * q).collect();
@@ -133,25 +161,18 @@ impl Builder<'_> {
         Ok(Value::Act { node: id, shape })
     }
 
-    pub(super) fn mul(&mut self, div: bool) -> Result<Value, LowerError> {
-        let (a, mut b) = (self.input(0)?, self.input(1)?);
-        if div {
-            match &mut b {
-                Value::Const(t) => {
-                    if t.data.contains(&0.0) {
-                        return Err(self.err("division by a constant that contains zero"));
-                    }
-                    t.data.iter_mut().for_each(|x| *x = 1.0 / *x);
+    /// `1/b`: of a constant (refused if it holds a zero) or, by lookup, of an activation.
+    fn reciprocal(&mut self, b: Value) -> Result<Value, LowerError> {
+        match b {
+            Value::Const(mut t) => {
+                if t.data.contains(&0.0) {
+                    return Err(self.err("division by a constant that contains zero"));
                 }
-                Value::Act { node, shape } => {
-                    // a / b = a · (1/b), the reciprocal by lookup.
-                    let (node, shape) = (*node, shape.clone());
-                    let r = self.apply_table(node, UnaryFn::Reciprocal, &shape);
-                    b = r;
-                }
+                t.data.iter_mut().for_each(|x| *x = 1.0 / *x);
+                Ok(Value::Const(t))
             }
+            Value::Act { node, shape } => Ok(Value::Act { node: self.apply_table(node, UnaryFn::Reciprocal), shape }),
         }
-        self.mul_values(a, b)
     }
 
     /// `a ⊙ b`, broadcast; folded when both are constants.

@@ -85,7 +85,7 @@ impl Builder<'_> {
         if self.broadcast_shape(c.shape(), product.shape())? != product.shape() {
             return Err(self.err(format!("C of shape {:?} does not broadcast to {:?}", c.shape(), product.shape())));
         }
-        self.add_values(product, c, false)
+        self.add_values(product, c)
     }
 
     /// `A·B` of 2-D operands; folded when both are constants.

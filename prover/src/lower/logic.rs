@@ -68,7 +68,7 @@ impl Builder<'_> {
     pub(super) fn nonzero(&mut self, v: Value) -> Result<Value, LowerError> {
         let ge = self.func_of(v.clone(), Func::Table(UnaryFn::Step { or_equal: true }));
         let gt = self.func_of(v, Func::Table(UnaryFn::Step { or_equal: false }));
-        let eq = self.add_values(ge, gt, true)?;
+        let eq = self.sub_values(ge, gt)?;
         self.affine(eq, -1.0, 1.0)
     }
 
@@ -80,12 +80,12 @@ impl Builder<'_> {
             Comparison::GreaterOrEqual | Comparison::Equal => (a, b, true),
             Comparison::LessOrEqual => (b, a, true),
         };
-        let d = self.add_values(a, b, true)?;
+        let d = self.sub_values(a, b)?;
         let mut v = self.func_of(d.clone(), Func::Table(UnaryFn::Step { or_equal }));
         if matches!(c, Comparison::Equal) {
             // [a ≥ b] − [a > b]: equality at the precision the difference is quantized to.
             let gt = self.func_of(d, Func::Table(UnaryFn::Step { or_equal: false }));
-            v = self.add_values(v, gt, true)?;
+            v = self.sub_values(v, gt)?;
         }
         self.mark_boolean(&v);
         Ok(v)
@@ -98,14 +98,14 @@ impl Builder<'_> {
             Logic::And | Logic::Or | Logic::Xor => {
                 let b = self.boolean_input(1)?;
                 let ab = self.mul_values(a.clone(), b.clone())?;
-                let sum = self.add_values(a, b, false)?;
+                let sum = self.add_values(a, b)?;
                 match op {
                     Logic::And => ab,
                     // a + b − ab, a + b − 2ab
-                    Logic::Or => self.add_values(sum, ab, true)?,
+                    Logic::Or => self.sub_values(sum, ab)?,
                     _ => {
                         let two_ab = self.affine(ab, 2.0, 0.0)?;
-                        self.add_values(sum, two_ab, true)?
+                        self.sub_values(sum, two_ab)?
                     }
                 }
             }
@@ -174,9 +174,9 @@ impl Builder<'_> {
             )
         })?;
         let (x, y) = (self.input(1)?, self.input(2)?);
-        let diff = self.add_values(x, y.clone(), true)?;
+        let diff = self.sub_values(x, y.clone())?;
         let picked = self.mul_values(c, diff)?;
-        self.add_values(y, picked, false)
+        self.add_values(y, picked)
     }
 
     pub(super) fn cast(&mut self) -> Result<Value, LowerError> {

@@ -356,10 +356,10 @@ impl Builder<'_> {
         seg
     }
 
-    fn materialized(&mut self, z: NodeId, func: Func, keep_scale: bool, shape: &[usize]) -> Value {
+    fn materialized(&mut self, z: NodeId, func: Func, keep_scale: bool) -> NodeId {
         let origin = self.node.output.first().cloned().unwrap_or_else(|| node_name(self.node));
         self.materialize(z, func, keep_scale, &origin);
-        Value::Act { node: self.p.nodes.len() - 1, shape: shape.to_vec() }
+        self.p.nodes.len() - 1
     }
 
     /// An activation used as a factor of a product must not carry an unreduced scale.

@@ -7,6 +7,13 @@ use crate::program::Kind;
 
 use super::{Builder, LowerError, Value, numel, strides};
 
+/// DepthToSpace and SpaceToDepth.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Rearrange {
+    DepthToSpace,
+    SpaceToDepth,
+}
+
 impl Builder<'_> {
     pub(super) fn reshape(&mut self) -> Result<Value, LowerError> {
         let v = self.input(0)?;
@@ -424,7 +431,8 @@ impl Builder<'_> {
         })
     }
 
-    pub(super) fn depth_space(&mut self, to_space: bool) -> Result<Value, LowerError> {
+    pub(super) fn depth_space(&mut self, kind: Rearrange) -> Result<Value, LowerError> {
+        let to_space = matches!(kind, Rearrange::DepthToSpace);
         let v = self.input(0)?;
         let s = v.shape().to_vec();
         let b =

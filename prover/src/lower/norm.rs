@@ -6,10 +6,19 @@ use crate::program::Kind;
 
 use super::{Builder, LowerError, Value, numel, padded_positions};
 
+/// InstanceNormalization (over each channel's spatial positions) and LayerNormalization (over
+/// the axes from `axis` on).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Norm {
+    Instance,
+    Layer,
+}
+
 impl Builder<'_> {
     /// `(x − mean)·(var + ε)^(−1/2)·scale + bias` over the normalized axes: the means are data
     /// movements, the square an elementwise product, `t^(−1/2)` a lookup.
-    pub(super) fn normalization(&mut self, layer: bool) -> Result<Value, LowerError> {
+    pub(super) fn normalization(&mut self, kind: Norm) -> Result<Value, LowerError> {
+        let layer = matches!(kind, Norm::Layer);
         let Value::Act { node, shape: s } = self.input(0)? else { return Err(self.err("normalizing a constant")) };
         let rank = s.len();
         let eps = self.attr_f("epsilon")?.unwrap_or(1e-5) as f64;
@@ -66,7 +75,7 @@ impl Builder<'_> {
         let var = self.add(Kind::Sparse { src: sq, entries }, &red);
         let e = self.const_node(&FTensor::scalar(eps), &red)?;
         let ve = self.add(Kind::Lin(vec![(var, 1.0), (e, 1.0)]), &red);
-        let Value::Act { node: rs, .. } = self.apply_table(ve, UnaryFn::Pow { p: -0.5 }, &red) else { unreachable!() };
+        let rs = self.apply_table(ve, UnaryFn::Pow { p: -0.5 });
         let rsb = self.gather(rs, &red, &s, &back);
         let mut y = self.add(Kind::Hadamard(c, rsb), &s);
         if let Some(g) = scale {

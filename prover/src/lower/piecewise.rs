@@ -5,7 +5,15 @@
 use crate::onnx::FTensor;
 use crate::program::Kind;
 
+use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value};
+
+/// The leaky rectifiers: the slope an input (PRelu) or the attribute `alpha` (LeakyRelu).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Rectifier {
+    PRelu,
+    LeakyRelu,
+}
 
 impl Builder<'_> {
     pub(super) fn unary_func(&mut self, f: Func) -> Result<Value, LowerError> {
@@ -21,10 +29,10 @@ impl Builder<'_> {
                 t.data.iter_mut().for_each(|x| *x = f.apply(*x));
                 Value::Const(t)
             }
-            (Value::Act { node, shape }, Func::Table(g)) => self.apply_table(node, g, &shape),
+            (Value::Act { node, shape }, Func::Table(g)) => Value::Act { node: self.apply_table(node, g), shape },
             (Value::Act { node, shape }, f) => {
                 let keep = !self.grown[node];
-                self.materialized(node, f, keep, &shape)
+                Value::Act { node: self.materialized(node, f, keep), shape }
             }
         }
     }
@@ -47,7 +55,7 @@ impl Builder<'_> {
         if beta == 0.0 {
             return Ok(scaled);
         }
-        self.add_values(scaled, Value::Const(FTensor::scalar(beta)), false)
+        self.add_values(scaled, Value::Const(FTensor::scalar(beta)))
     }
 
     pub(super) fn clip(&mut self) -> Result<Value, LowerError> {
@@ -68,7 +76,7 @@ impl Builder<'_> {
         self.unary_func(Func::Clip { lo, hi })
     }
 
-    pub(super) fn max_min(&mut self, min: bool) -> Result<Value, LowerError> {
+    pub(super) fn max_min(&mut self, e: Extremum) -> Result<Value, LowerError> {
         let (parts, shape) = self.inputs_broadcast()?;
         if parts.iter().all(|p| matches!(p, Value::Const(_))) {
             let mut acc: Option<Vec<f64>> = None;
@@ -77,7 +85,7 @@ impl Builder<'_> {
                 let b = self.broadcast_const(t, &shape)?.data;
                 acc = Some(match acc {
                     None => b,
-                    Some(a) => a.iter().zip(&b).map(|(x, y)| if min { x.min(*y) } else { x.max(*y) }).collect(),
+                    Some(a) => a.iter().zip(&b).map(|(x, y)| e.of(*x, *y)).collect(),
                 });
             }
             return Ok(Value::Const(FTensor { shape, data: acc.unwrap_or_default() }));
@@ -87,7 +95,7 @@ impl Builder<'_> {
             let n = self.broadcast_to(p, &shape)?;
             nodes.push(n);
         }
-        let id = self.max_of(nodes, &shape, min);
+        let id = self.max_of(nodes, &shape, e);
         Ok(Value::Act { node: id, shape })
     }
 
@@ -100,7 +108,7 @@ impl Builder<'_> {
             }
             Value::Act { node, shape } => {
                 let x = self.factor(node);
-                let Value::Act { node: r, .. } = self.materialized(x, Func::Relu, true, &shape) else { unreachable!() };
+                let r = self.materialized(x, Func::Relu, true);
                 let id = self.add(Kind::Lin(vec![(r, 2.0), (x, -1.0)]), &shape);
                 Ok(Value::Act { node: id, shape })
             }
@@ -108,9 +116,9 @@ impl Builder<'_> {
     }
 
     /// PRelu (the slope an input) and LeakyRelu (the slope `alpha`), through `leaky`.
-    pub(super) fn prelu(&mut self, leaky: bool) -> Result<Value, LowerError> {
+    pub(super) fn prelu(&mut self, r: Rectifier) -> Result<Value, LowerError> {
         let v = self.input(0)?;
-        let slope = if leaky {
+        let slope = if let Rectifier::LeakyRelu = r {
             FTensor::scalar(self.attr_f("alpha")?.unwrap_or(0.01) as f64)
         } else {
             self.const_input(1, "the slope")?
@@ -142,7 +150,7 @@ impl Builder<'_> {
             return Ok(Value::Const(FTensor { shape, data }));
         };
         let x = self.factor(node);
-        let Value::Act { node: r, .. } = self.materialized(x, Func::Relu, true, &shape) else { unreachable!() };
+        let r = self.materialized(x, Func::Relu, true);
         let neg = self.add(Kind::Lin(vec![(x, 1.0), (r, -1.0)]), &shape);
         let a = self.const_node(&slope, &shape)?;
         let h = self.add(Kind::Hadamard(neg, a), &shape);

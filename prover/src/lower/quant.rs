@@ -71,13 +71,14 @@ impl Builder<'_> {
                     .collect();
                 Ok(Value::Const(FTensor { shape, data }))
             }
-            Value::Act { node, .. } => {
+            Value::Act { node, shape } => {
                 let (s, z) = self.per_tensor(&scale, &zero)?;
                 if let Some(out) = self.node.output.first() {
                     self.quantized.insert(out.clone(), (s, z));
                 }
                 let keep = !self.grown[node];
-                Ok(self.materialized(node, Func::Clip { lo: (lo - z) * s, hi: (hi - z) * s }, keep, &shape))
+                let clipped = self.materialized(node, Func::Clip { lo: (lo - z) * s, hi: (hi - z) * s }, keep);
+                Ok(Value::Act { node: clipped, shape })
             }
         }
     }
@@ -170,7 +171,7 @@ impl Builder<'_> {
                 let data = t.data.iter().enumerate().map(|(i, &q)| (q - zero[i]) * scale[i]).collect();
                 Ok(Value::Const(FTensor { shape, data }))
             }
-            Value::Act { node, .. } => {
+            Value::Act { node, shape } => {
                 let (s, z) = self.per_tensor(&scale, &zero)?;
                 self.dequantized(Value::Act { node, shape }, 0, s, z)
             }

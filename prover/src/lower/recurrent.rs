@@ -139,7 +139,7 @@ impl Builder<'_> {
     /// `a + b`, where a missing `b` is zero.
     fn plus(&mut self, a: Value, b: Option<Value>) -> Result<Value, LowerError> {
         match b {
-            Some(b) => self.add_values(a, b, false),
+            Some(b) => self.add_values(a, b),
             None => Ok(a),
         }
     }
@@ -384,7 +384,7 @@ impl Builder<'_> {
     ) -> Result<(Vec<Value>, Value, Option<Value>), LowerError> {
         let gh = cell.gates() * hidden;
         let xw = self.product(x.clone(), Value::Const(dir.wt.clone()))?;
-        let xw = self.add_values(xw, Value::Const(dir.bias.clone()), false)?;
+        let xw = self.add_values(xw, Value::Const(dir.bias.clone()))?;
         let (mut h, mut c) = (dir.h0.clone(), dir.c0.clone());
         let mut hs: Vec<Option<Value>> = vec![None; seq];
         let f = &dir.functions;
@@ -473,7 +473,7 @@ impl Builder<'_> {
                             let hh = hr.as_ref().map(|v| self.columns(v, 2 * hidden, 3 * hidden));
                             let hh = self.plus(Value::Const(rbh.clone()), hh)?;
                             let rh = self.mul_values(rg, hh)?;
-                            self.add_values(zh_x, rh, false)?
+                            self.add_values(zh_x, rh)?
                         }
                         // g(Xt·Whᵀ + (rt ⊙ Ht−1)·Rhᵀ + Rbh + Wbh)
                         None => match &h {
@@ -486,7 +486,7 @@ impl Builder<'_> {
                                         .collect(),
                                 };
                                 let p = self.product(rh, Value::Const(rht))?;
-                                self.add_values(zh_x, p, false)?
+                                self.add_values(zh_x, p)?
                             }
                             None => zh_x,
                         },

@@ -5,6 +5,47 @@ use crate::program::{Kind, NodeId};
 
 use super::{Builder, Func, LowerError, Value, numel, padded_positions, strides};
 
+/// The Reduce operators.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Reducer {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+/// Which of two values a max-like fold keeps.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Extremum {
+    Max,
+    Min,
+}
+
+impl Extremum {
+    /// `max(a, b) = a + relu(b − a)`; `min(a, b) = a − relu(a − b)`: the sign of both terms.
+    fn sign(self) -> f64 {
+        match self {
+            Extremum::Max => 1.0,
+            Extremum::Min => -1.0,
+        }
+    }
+
+    /// The fold's start: what any value replaces.
+    fn identity(self) -> f64 {
+        match self {
+            Extremum::Max => f64::NEG_INFINITY,
+            Extremum::Min => f64::INFINITY,
+        }
+    }
+
+    pub(super) fn of(self, a: f64, b: f64) -> f64 {
+        match self {
+            Extremum::Max => a.max(b),
+            Extremum::Min => a.min(b),
+        }
+    }
+}
+
 impl Builder<'_> {
     /// The reduced axes (sorted) and whether they are kept, per ONNX's attributes or inputs.
     pub(super) fn reduce_axes(&self, rank: usize) -> Result<(Vec<usize>, bool), LowerError> {
@@ -38,7 +79,16 @@ impl Builder<'_> {
         (out, groups)
     }
 
-    pub(super) fn reduce_linear(&mut self, mean: bool) -> Result<Value, LowerError> {
+    /// ReduceSum, ReduceMean, ReduceMax and ReduceMin.
+    pub(super) fn reduce(&mut self, r: Reducer) -> Result<Value, LowerError> {
+        match r {
+            Reducer::Sum | Reducer::Mean => self.reduce_linear(r),
+            Reducer::Max => self.reduce_extremum(Extremum::Max),
+            Reducer::Min => self.reduce_extremum(Extremum::Min),
+        }
+    }
+
+    fn reduce_linear(&mut self, r: Reducer) -> Result<Value, LowerError> {
         let v = self.input(0)?;
         let s = v.shape().to_vec();
         let (axes, keep) = self.reduce_axes(s.len())?;
@@ -49,7 +99,7 @@ impl Builder<'_> {
         let sources: Vec<Vec<(usize, f64)>> = groups
             .iter()
             .map(|g| {
-                let c = if mean { 1.0 / g.len() as f64 } else { 1.0 };
+                let c = if let Reducer::Mean = r { 1.0 / g.len() as f64 } else { 1.0 };
                 g.iter().map(|&i| (i, c)).collect()
             })
             .collect();
@@ -82,21 +132,21 @@ impl Builder<'_> {
 
     /// The elementwise max (or min) of same-shaped activations:
     /// `max(a, b) = a + relu(b − a)`, `min(a, b) = a − relu(a − b)`, folded left to right.
-    pub(super) fn max_of(&mut self, parts: Vec<NodeId>, shape: &[usize], min: bool) -> NodeId {
-        let sign = if min { -1.0 } else { 1.0 };
+    pub(super) fn max_of(&mut self, parts: Vec<NodeId>, shape: &[usize], e: Extremum) -> NodeId {
+        let sign = e.sign();
         let mut acc = vec![(parts[0], 1.0)];
         for &p in &parts[1..] {
             let mut diff = vec![(p, sign)];
             diff.extend(acc.iter().map(|&(n, c)| (n, -c * sign)));
             let d = self.add(Kind::Lin(diff), shape);
             let keep = !self.grown[d];
-            let Value::Act { node: y, .. } = self.materialized(d, Func::Relu, keep, shape) else { unreachable!() };
+            let y = self.materialized(d, Func::Relu, keep);
             acc.push((y, sign));
         }
         if acc.len() == 1 { acc[0].0 } else { self.add(Kind::Lin(acc), shape) }
     }
 
-    pub(super) fn reduce_max(&mut self, min: bool) -> Result<Value, LowerError> {
+    fn reduce_extremum(&mut self, e: Extremum) -> Result<Value, LowerError> {
         let v = self.input(0)?;
         let s = v.shape().to_vec();
         let (axes, keep) = self.reduce_axes(s.len())?;
@@ -104,11 +154,7 @@ impl Builder<'_> {
             return Ok(v);
         }
         let (out, groups) = Self::reduce_groups(&s, &axes, keep);
-        let pick = |g: &Vec<usize>| {
-            g.iter()
-                .map(|&i| v_data(&v, i))
-                .fold(if min { f64::INFINITY } else { f64::NEG_INFINITY }, |a, x| if min { a.min(x) } else { a.max(x) })
-        };
+        let pick = |g: &Vec<usize>| g.iter().map(|&i| v_data(&v, i)).fold(e.identity(), |a, x| e.of(a, x));
         fn v_data(v: &Value, i: usize) -> f64 {
             match v {
                 Value::Const(t) => t.data[i],
@@ -125,7 +171,7 @@ impl Builder<'_> {
                 self.gather(node, &s, &out, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>())
             })
             .collect();
-        let id = self.max_of(parts, &out, min);
+        let id = self.max_of(parts, &out, e);
         Ok(Value::Act { node: id, shape: out })
     }
 }

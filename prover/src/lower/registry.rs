@@ -2,8 +2,14 @@
 //! supported (the up-front check and the unsupported-operator error read it), so the two cannot
 //! disagree. Each entry names its family's method; the families are the sibling files.
 
+use super::elementwise::Arith;
 use super::logic::{Comparison, Logic};
+use super::movement::Rearrange;
+use super::norm::Norm;
+use super::piecewise::Rectifier;
 use super::recurrent::Cell;
+use super::reduce::{Extremum, Reducer};
+use super::table::Softmax;
 use super::{Builder, Func, LowerError, UnaryFn, Value};
 
 /// How one node is lowered: its output values, in the node's output order.
@@ -28,10 +34,10 @@ const OPS: &[(&str, Lowering)] = &[
     ("Or", |b| one(b.logic(Logic::Or))),
     ("Xor", |b| one(b.logic(Logic::Xor))),
     ("Cast", |b| one(b.cast())),
-    ("Add", |b| one(b.add_sub(false))),
-    ("Sub", |b| one(b.add_sub(true))),
-    ("Mul", |b| one(b.mul(false))),
-    ("Div", |b| one(b.mul(true))),
+    ("Add", |b| one(b.arith(Arith::Add))),
+    ("Sub", |b| one(b.arith(Arith::Sub))),
+    ("Mul", |b| one(b.arith(Arith::Mul))),
+    ("Div", |b| one(b.arith(Arith::Div))),
     ("Relu", |b| one(b.unary_func(Func::Relu))),
     ("Conv", |b| one(b.conv())),
     ("AveragePool", |b| one(b.pool())),
@@ -61,19 +67,19 @@ const OPS: &[(&str, Lowering)] = &[
     ("DequantizeLinear", |b| one(b.dequantize_linear())),
     ("QLinearMatMul", |b| one(b.qlinear_matmul())),
     ("Expand", |b| one(b.expand())),
-    ("DepthToSpace", |b| one(b.depth_space(true))),
-    ("SpaceToDepth", |b| one(b.depth_space(false))),
-    ("ReduceSum", |b| one(b.reduce_linear(false))),
-    ("ReduceMean", |b| one(b.reduce_linear(true))),
-    ("ReduceMax", |b| one(b.reduce_max(false))),
-    ("ReduceMin", |b| one(b.reduce_max(true))),
+    ("DepthToSpace", |b| one(b.depth_space(Rearrange::DepthToSpace))),
+    ("SpaceToDepth", |b| one(b.depth_space(Rearrange::SpaceToDepth))),
+    ("ReduceSum", |b| one(b.reduce(Reducer::Sum))),
+    ("ReduceMean", |b| one(b.reduce(Reducer::Mean))),
+    ("ReduceMax", |b| one(b.reduce(Reducer::Max))),
+    ("ReduceMin", |b| one(b.reduce(Reducer::Min))),
     ("Neg", |b| one(b.neg())),
     ("Sum", |b| one(b.sum())),
-    ("Max", |b| one(b.max_min(false))),
-    ("Min", |b| one(b.max_min(true))),
+    ("Max", |b| one(b.max_min(Extremum::Max))),
+    ("Min", |b| one(b.max_min(Extremum::Min))),
     ("Abs", |b| one(b.abs())),
-    ("PRelu", |b| one(b.prelu(false))),
-    ("LeakyRelu", |b| one(b.prelu(true))),
+    ("PRelu", |b| one(b.prelu(Rectifier::PRelu))),
+    ("LeakyRelu", |b| one(b.prelu(Rectifier::LeakyRelu))),
     ("Sigmoid", |b| one(b.table_op(UnaryFn::Sigmoid))),
     ("Tanh", |b| one(b.table_op(UnaryFn::Tanh))),
     ("Exp", |b| one(b.table_op(UnaryFn::Exp))),
@@ -89,10 +95,10 @@ const OPS: &[(&str, Lowering)] = &[
     ("HardSigmoid", |b| one(b.hard_sigmoid())),
     ("HardSwish", |b| one(b.table_op(UnaryFn::HardSwish))),
     ("Pow", |b| one(b.pow())),
-    ("Softmax", |b| one(b.softmax(false))),
-    ("LogSoftmax", |b| one(b.softmax(true))),
-    ("InstanceNormalization", |b| one(b.normalization(false))),
-    ("LayerNormalization", |b| one(b.normalization(true))),
+    ("Softmax", |b| one(b.softmax(Softmax::Softmax))),
+    ("LogSoftmax", |b| one(b.softmax(Softmax::LogSoftmax))),
+    ("InstanceNormalization", |b| one(b.normalization(Norm::Instance))),
+    ("LayerNormalization", |b| one(b.normalization(Norm::Layer))),
 ];
 
 /// The lowering of operator `op` (of the default domain), if zkml supports it.

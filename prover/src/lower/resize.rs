@@ -219,7 +219,7 @@ impl Builder<'_> {
         }
         let mut c = vec![0.0; numel(&out)];
         fill.into_iter().for_each(|o| c[o] = extrapolation);
-        self.add_values(resized, Value::Const(FTensor { shape: out, data: c }), false)
+        self.add_values(resized, Value::Const(FTensor { shape: out, data: c }))
     }
 
     /// Each output of a linear or cubic Resize as its weighted sources: the products of each

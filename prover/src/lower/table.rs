@@ -5,13 +5,21 @@ use crate::lookup::UnaryFn;
 use crate::onnx::FTensor;
 use crate::program::{Kind, NodeId};
 
+use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value, numel, padded_positions};
+
+/// Softmax and LogSoftmax.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Softmax {
+    Softmax,
+    LogSoftmax,
+}
 
 impl Builder<'_> {
     /// `g(x)` elementwise: the input is requantized to its own scale and looked up in a table
     /// of `(t, g(t))` that gives the output its own scale.
-    pub(super) fn apply_table(&mut self, node: NodeId, g: UnaryFn, shape: &[usize]) -> Value {
-        self.materialized(node, Func::Table(g), false, shape)
+    pub(super) fn apply_table(&mut self, node: NodeId, g: UnaryFn) -> NodeId {
+        self.materialized(node, Func::Table(g), false)
     }
 
     pub(super) fn table_op(&mut self, g: UnaryFn) -> Result<Value, LowerError> {
@@ -52,7 +60,8 @@ impl Builder<'_> {
 
     /// `softmax(x) = e / Σe` with `e = exp(x − max x)` (exp and the reciprocal by lookup, the
     /// max by ReLUs); `log_softmax(x) = (x − max x) − log Σe`.
-    pub(super) fn softmax(&mut self, log: bool) -> Result<Value, LowerError> {
+    pub(super) fn softmax(&mut self, kind: Softmax) -> Result<Value, LowerError> {
+        let log = matches!(kind, Softmax::LogSoftmax);
         let v = self.input(0)?;
         let s = v.shape().to_vec();
         let rank = s.len().max(1);
@@ -86,7 +95,7 @@ impl Builder<'_> {
         let parts: Vec<NodeId> = (0..width)
             .map(|k| self.gather(x, &s, &red, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>()))
             .collect();
-        let m = self.max_of(parts, &red, false);
+        let m = self.max_of(parts, &red, Extremum::Max);
         let mut back = vec![None; numel(&s)];
         for (o, g) in groups.iter().enumerate() {
             for &i in g {
@@ -100,7 +109,7 @@ impl Builder<'_> {
         }
         let mb = self.gather(m, &red, &s, &back);
         let d = self.add(Kind::Lin(vec![(x, 1.0), (mb, -1.0)]), &s);
-        let Value::Act { node: e, .. } = self.apply_table(d, UnaryFn::Exp, &s) else { unreachable!() };
+        let e = self.apply_table(d, UnaryFn::Exp);
         let (src_pos, dst_pos) = (padded_positions(&s), padded_positions(&red));
         let entries = groups
             .iter()
@@ -110,7 +119,7 @@ impl Builder<'_> {
             .collect();
         let sum = self.add(Kind::Sparse { src: e, entries }, &red);
         let g = if log { UnaryFn::Log } else { UnaryFn::Reciprocal };
-        let Value::Act { node: t, .. } = self.apply_table(sum, g, &red) else { unreachable!() };
+        let t = self.apply_table(sum, g);
         let tb = self.gather(t, &red, &s, &back);
         let id =
             if log { self.add(Kind::Lin(vec![(d, 1.0), (tb, -1.0)]), &s) } else { self.add(Kind::Hadamard(e, tb), &s) };
