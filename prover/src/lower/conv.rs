@@ -7,6 +7,35 @@ use crate::program::{Kind, NodeId};
 use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value, padded_positions, strides};
 
+/// A convolution's or a pool's spatial geometry, per spatial axis: the input and output sizes,
+/// the kernel, its stride and dilation, and the padding before the input.
+pub(super) struct Geometry {
+    input: Vec<usize>,
+    output: Vec<usize>,
+    kernel: Vec<usize>,
+    stride: Vec<usize>,
+    dilation: Vec<usize>,
+    begin: Vec<usize>,
+}
+
+impl Geometry {
+    /// The input position that output position `o` reads at kernel offset `k` (None: padding).
+    fn window(&self, o: usize, k: usize) -> Option<usize> {
+        let (os, ks, is) = (strides(&self.output), strides(&self.kernel), strides(&self.input));
+        let mut idx = 0;
+        for d in 0..self.input.len() {
+            let oc = o / os[d] % self.output[d];
+            let kc = k / ks[d] % self.kernel[d];
+            let i = (oc * self.stride[d] + kc * self.dilation[d]) as isize - self.begin[d] as isize;
+            if i < 0 || i >= self.input[d] as isize {
+                return None;
+            }
+            idx += i as usize * is[d];
+        }
+        Some(idx)
+    }
+}
+
 impl Builder<'_> {
     /// Spatial geometry shared by Conv and the pools: output sizes and begin pads per axis.
     pub(super) fn geometry(
@@ -14,7 +43,7 @@ impl Builder<'_> {
         input: &[usize],
         kernel: &[usize],
         dilations: &[usize],
-    ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), LowerError> {
+    ) -> Result<Geometry, LowerError> {
         let nd = input.len();
         let strides: Vec<usize> = match self.attr_ints("strides")? {
             Some(s) => s.iter().map(|&x| x as usize).collect(),
@@ -60,7 +89,14 @@ impl Builder<'_> {
             }
             out[i] = if ceil { (full - span).div_ceil(strides[i]) + 1 } else { (full - span) / strides[i] + 1 };
         }
-        Ok((out, strides, begin))
+        Ok(Geometry {
+            input: input.to_vec(),
+            output: out,
+            kernel: kernel.to_vec(),
+            stride: strides,
+            dilation: dilations.to_vec(),
+            begin,
+        })
     }
 
     /// `[N, C, spatial...]` with 1 to 3 spatial axes: (N, C, spatial sizes).
@@ -90,7 +126,7 @@ impl Builder<'_> {
         input: &[usize],
         kernel: &[usize],
         dil: &[usize],
-    ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), LowerError> {
+    ) -> Result<Geometry, LowerError> {
         let nd = input.len();
         let ints = |name: &str, dflt: usize| -> Result<Vec<usize>, LowerError> {
             match self.attr_ints(name)? {
@@ -150,33 +186,14 @@ impl Builder<'_> {
             }
             None => return Err(self.err(format!("auto_pad {auto:?} is not an ONNX value"))),
         }
-        Ok((out, strides, begin))
-    }
-
-    /// For each output position and each kernel offset, the input position it reads (None: padding).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn window(
-        in_sp: &[usize],
-        out_sp: &[usize],
-        kernel: &[usize],
-        step: &[usize],
-        dil: &[usize],
-        begin: &[usize],
-        o: usize,
-        k: usize,
-    ) -> Option<usize> {
-        let (os, ks, is) = (strides(out_sp), strides(kernel), strides(in_sp));
-        let mut idx = 0;
-        for d in 0..in_sp.len() {
-            let oc = o / os[d] % out_sp[d];
-            let kc = k / ks[d] % kernel[d];
-            let i = (oc * step[d] + kc * dil[d]) as isize - begin[d] as isize;
-            if i < 0 || i >= in_sp[d] as isize {
-                return None;
-            }
-            idx += i as usize * is[d];
-        }
-        Some(idx)
+        Ok(Geometry {
+            input: input.to_vec(),
+            output: out,
+            kernel: kernel.to_vec(),
+            stride: strides,
+            dilation: dil.to_vec(),
+            begin,
+        })
     }
 
     /// Conv and ConvTranspose, grouped or not, on a batch: one matrix product of the weight
@@ -210,20 +227,21 @@ impl Builder<'_> {
             return Err(self.err(format!("kernel_shape {k:?} differs from the weight's {kernel:?}")));
         }
         let dil = self.dilations(nd)?;
-        let (out_sp, step, begin) = if transpose {
+        let geo = if transpose {
             self.transpose_geometry(&in_sp, &kernel, &dil)?
         } else {
             self.geometry(&in_sp, &kernel, &dil)?
         };
+        let (out_sp, step, begin) = (&geo.output, &geo.stride, &geo.begin);
         let kk: usize = kernel.iter().product();
         let kdim = c * kk;
         let p: usize = out_sp.iter().product();
         let in_plane: usize = in_sp.iter().product();
-        let (ks, os, is) = (strides(&kernel), strides(&out_sp), strides(&in_sp));
+        let (ks, os, is) = (strides(&kernel), strides(out_sp), strides(&in_sp));
         // The input position an output position reads at a kernel offset (None: padding).
         let read = |o: usize, k: usize| -> Option<usize> {
             if !transpose {
-                return Self::window(&in_sp, &out_sp, &kernel, &step, &dil, &begin, o, k);
+                return geo.window(o, k);
             }
             let mut idx = 0;
             for d in 0..nd {
@@ -286,8 +304,15 @@ impl Builder<'_> {
         let Value::Act { node: xn, shape: xs } = self.input(0)? else { return Err(self.err("pooling a constant")) };
         let (batch, c, in_sp) = self.spatial(&xs)?;
         let nd = in_sp.len();
-        let (kernel, out_sp, strides, begin, dil) = if op == "GlobalAveragePool" {
-            (in_sp.clone(), vec![1; nd], vec![1; nd], vec![0; nd], vec![1; nd])
+        let geo = if op == "GlobalAveragePool" {
+            Geometry {
+                input: in_sp.clone(),
+                output: vec![1; nd],
+                kernel: in_sp.clone(),
+                stride: vec![1; nd],
+                dilation: vec![1; nd],
+                begin: vec![0; nd],
+            }
         } else {
             let kernel: Vec<usize> = self
                 .attr_ints("kernel_shape")?
@@ -299,16 +324,15 @@ impl Builder<'_> {
                 return Err(self.err(format!("kernel_shape {kernel:?} does not fit {nd} spatial dimensions")));
             }
             let dil = self.dilations(nd)?;
-            let (out_sp, strides, begin) = self.geometry(&in_sp, &kernel, &dil)?;
-            (kernel, out_sp, strides, begin, dil)
+            self.geometry(&in_sp, &kernel, &dil)?
         };
-        let kk: usize = kernel.iter().product();
-        let p: usize = out_sp.iter().product();
+        let kk: usize = geo.kernel.iter().product();
+        let p: usize = geo.output.iter().product();
         let in_plane: usize = in_sp.iter().product();
-        let out_shape: Vec<usize> = [batch, c].into_iter().chain(out_sp.iter().copied()).collect();
+        let out_shape: Vec<usize> = [batch, c].into_iter().chain(geo.output.iter().copied()).collect();
         // Batch and channel together index the planes.
         let c = batch * c;
-        let win = |o: usize, k: usize| Self::window(&in_sp, &out_sp, &kernel, &strides, &dil, &begin, o, k);
+        let win = |o: usize, k: usize| geo.window(o, k);
         if op == "MaxPool" {
             // max(a, b) = a + relu(b − a), folded over the window; a window short of an offset
             // (padding) reads its first element again, which leaves the max unchanged.
