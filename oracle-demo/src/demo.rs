@@ -16,8 +16,8 @@ use ark_ff::PrimeField;
 use serde::{Deserialize, Serialize};
 use zkml::artifact::Compiled;
 use zkml::field::F;
+use zkml::ir::Trace;
 use zkml::quantize::QuantConfig;
-use zkml::quantize::Trace;
 use zkml::wrap::two_round::{self, ProverKey};
 use zkml_verifier_gen::{calldata, hooks, solc, solidity};
 

@@ -9,7 +9,7 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Sha3_256};
 
-use crate::quantize::QuantGraph;
+use crate::ir::QuantGraph;
 use crate::stage1::{Stage1Proof, model_id};
 use crate::wrap::groth16::{self, CommitKey, R1cs};
 use crate::wrap::{Scheme, two_round};

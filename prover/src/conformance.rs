@@ -9,9 +9,10 @@ use std::time::Instant;
 use prost::Message;
 
 use crate::field::F;
+use crate::ir::QuantGraph;
 use crate::lower::LowerError;
 use crate::onnx::{self, FTensor};
-use crate::quantize::{QuantConfig, QuantGraph, calibrate, quantize};
+use crate::quantize::{QuantConfig, calibrate, quantize};
 use crate::{lower, stage1};
 
 /// The output may differ from the expected one by this many quantization steps of the output

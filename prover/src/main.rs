@@ -10,8 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
+use zkml::ir::Visibility;
 use zkml::pipeline;
-use zkml::quantize::{QuantConfig, Visibility};
+use zkml::quantize::QuantConfig;
 
 #[derive(Parser)]
 #[command(name = "zkml", version, about = "Prove a quantized ONNX model's inference and verify it", long_about = None)]

@@ -9,7 +9,8 @@ use ark_std::UniformRand;
 
 use crate::artifact::{AnyProof, CalibrationReport, Compiled, ONNX_FILE, Settings, TensorSettings};
 use crate::field::F;
-use crate::quantize::{QuantConfig, Role, calibrate, quantize};
+use crate::ir::Role;
+use crate::quantize::{QuantConfig, calibrate, quantize};
 use crate::stage1::{Stage1Proof, model_id};
 use crate::wrap::two_round::{self, ProverKey};
 use crate::{artifact, lower, onnx, stage1};
@@ -42,7 +43,7 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         agree += usize::from(argmax(&q) == argmax(&f));
     }
     report.argmax_agreement = agree as f64 / samples.len() as f64;
-    let seg = |s: usize, name: &str, shape: &[usize], v: crate::quantize::Visibility| TensorSettings {
+    let seg = |s: usize, name: &str, shape: &[usize], v: crate::ir::Visibility| TensorSettings {
         name: name.to_string(),
         shape: shape.to_vec(),
         scale: graph.segments[s].scale,

@@ -20,10 +20,9 @@ use sha3::{Digest, Keccak256};
 
 use crate::channel::{Channel, VerifyError};
 use crate::field::{F, eq_eval, eq_index, eq_table, fe, mle_eval, mle_eval_int};
+use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId, Trace};
 use crate::lookup::{LogUpChallenges, logup_sums};
 use crate::pack::{pack, packed_len, unpack};
-use crate::program::{Kind, NodeId, SegId};
-use crate::quantize::{QuantGraph, Role, Trace};
 use crate::sumcheck::sumcheck;
 use crate::transcript::Transcript;
 

@@ -1,8 +1,8 @@
 //! Conv, ConvTranspose, the pools and BatchNormalization: their spatial geometry (strides, pads,
 //! dilations, auto_pad) and their lowering to sparse linear maps, with max pooling by ReLUs.
 
+use crate::ir::{Kind, NodeId};
 use crate::onnx::FTensor;
-use crate::program::{Kind, NodeId};
 
 use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value, padded_positions, strides};

@@ -2,9 +2,9 @@
 //! or products (an elementwise product of two activations, a constant scaling of one); an attention
 //! mask added to scores is recorded, not quantized.
 
+use crate::ir::{Kind, NodeId};
 use crate::lookup::UnaryFn;
 use crate::onnx::FTensor;
-use crate::program::{Kind, NodeId};
 
 use super::{Builder, LowerError, MASK, Value, log_len, numel, padded_positions, strides};
 

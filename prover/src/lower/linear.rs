@@ -1,8 +1,8 @@
 //! Gemm and MatMul (batched, of constants folded): matrix products of an activation with a
 //! constant, or of two activations.
 
+use crate::ir::{Kind, NodeId};
 use crate::onnx::FTensor;
-use crate::program::{Kind, NodeId};
 
 use super::{Builder, LowerError, Value, numel};
 

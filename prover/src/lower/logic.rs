@@ -7,8 +7,8 @@
 //! identity on activations cast to a floating type (or a boolean to bool) and converts
 //! constants.
 
+use crate::ir::Kind;
 use crate::onnx::FTensor;
-use crate::program::Kind;
 
 use super::{Builder, Func, LowerError, MASK, UnaryFn, Value, numel};
 

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use tract_onnx::pb::NodeProto;
 
+use crate::ir::{FloatProgram, Func, Kind, Materialize, Node, NodeId, SegId, Step, log_len, padded_positions};
 use crate::lookup::UnaryFn;
 use crate::onnx::{FTensor, OnnxModel};
-use crate::program::{Kind, Node, NodeId, SegId};
 
 mod attrs;
 mod conv;
@@ -44,77 +44,6 @@ pub enum LowerError {
 /// A constant at or below this, added to scores or selected in their place, is an attention
 /// mask: the Softmax that reads them leaves its positions out (`Builder::masked_scores`).
 const MASK: f64 = -1.0e4;
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Func {
-    Identity,
-    Relu,
-    Clip {
-        lo: f64,
-        hi: f64,
-    },
-    /// A function table: the input is rounded to its own scale, the output gets another.
-    Table(UnaryFn),
-}
-
-impl Func {
-    pub fn apply(&self, x: f64) -> f64 {
-        match self {
-            Func::Identity => x,
-            Func::Relu => x.max(0.0),
-            Func::Clip { lo, hi } => x.clamp(*lo, *hi),
-            Func::Table(g) => g.apply(x),
-        }
-    }
-}
-
-/// `seg := func(z)`: the value of node `z` becomes advice. `keep_scale` asks for no rounding
-/// (a max of two values must stay exact).
-#[derive(Clone, Debug)]
-pub struct Materialize {
-    pub z: NodeId,
-    pub func: Func,
-    pub seg: SegId,
-    pub keep_scale: bool,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub enum Step {
-    Eval(NodeId),
-    Materialize(usize),
-}
-
-pub struct FloatProgram {
-    pub nodes: Vec<Node<f64>>,
-    pub steps: Vec<Step>,
-    pub materials: Vec<Materialize>,
-    /// Logical shapes of the segments. Segment 0 is the model input; segment `k > 0` is written
-    /// by `materials[k - 1]`.
-    pub seg_shape: Vec<Vec<usize>>,
-    pub seg_origin: Vec<String>,
-    pub input_shape: Vec<usize>,
-    pub output: SegId,
-    pub output_shape: Vec<usize>,
-    pub ops: Vec<String>,
-}
-
-pub fn padded_dims(shape: &[usize]) -> Vec<usize> {
-    shape.iter().map(|d| d.next_power_of_two()).collect()
-}
-
-pub fn log_len(shape: &[usize]) -> u32 {
-    padded_dims(shape).iter().map(|d| d.trailing_zeros()).sum()
-}
-
-/// Position of each logical (row-major) element in the padded layout.
-pub fn padded_positions(shape: &[usize]) -> Vec<usize> {
-    let pd = padded_dims(shape);
-    let mut out = vec![0usize];
-    for (&d, &p) in shape.iter().zip(&pd) {
-        out = out.iter().flat_map(|&base| (0..d).map(move |i| base * p + i)).collect();
-    }
-    out
-}
 
 fn numel(shape: &[usize]) -> usize {
     shape.iter().product()

@@ -2,8 +2,8 @@
 //! and DepthToSpace/SpaceToDepth. Each output position reads one input position (or a constant): a
 //! gather map, no arithmetic.
 
+use crate::ir::Kind;
 use crate::onnx::FTensor;
-use crate::program::Kind;
 
 use super::{Builder, LowerError, Value, numel, strides};
 

@@ -1,8 +1,8 @@
 //! InstanceNormalization and LayerNormalization.
 
+use crate::ir::Kind;
 use crate::lookup::UnaryFn;
 use crate::onnx::FTensor;
-use crate::program::Kind;
 
 use super::{Builder, LowerError, Value, numel, padded_positions};
 

@@ -2,8 +2,8 @@
 //! lookups and linear combinations; and the shared steps that apply a function or an affine map to
 //! a value.
 
+use crate::ir::Kind;
 use crate::onnx::FTensor;
-use crate::program::Kind;
 
 use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value};

@@ -1,7 +1,7 @@
 //! Reductions: ReduceSum and ReduceMean are linear maps; ReduceMax and ReduceMin a tree of ReLUs.
 
+use crate::ir::{Kind, NodeId};
 use crate::onnx::FTensor;
-use crate::program::{Kind, NodeId};
 
 use super::{Builder, Func, LowerError, Value, numel, padded_positions, strides};
 

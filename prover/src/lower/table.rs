@@ -1,9 +1,9 @@
 //! Non-linear functions by lookup tables (Sigmoid, Tanh, Exp, Erf, ...), and Softmax and LogSoftmax
 //! built from them.
 
+use crate::ir::{Kind, NodeId};
 use crate::lookup::UnaryFn;
 use crate::onnx::FTensor;
-use crate::program::{Kind, NodeId};
 
 use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value, numel, padded_positions};

@@ -20,9 +20,8 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
 use crate::field::{F, fe};
+use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId};
 use crate::pack::{offset, slots};
-use crate::program::{Kind, NodeId, SegId};
-use crate::quantize::{QuantGraph, Role};
 use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments};
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;

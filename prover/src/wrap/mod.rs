@@ -17,8 +17,7 @@ use groth16::Groth16Error;
 
 use crate::channel::VerifyError;
 use crate::field::F;
-use crate::program::SegId;
-use crate::quantize::{QuantGraph, Visibility};
+use crate::ir::{QuantGraph, SegId, Visibility};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WrapError {

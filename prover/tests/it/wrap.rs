@@ -5,8 +5,9 @@
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
+use zkml::ir::Trace;
 use zkml::pipeline;
-use zkml::quantize::{QuantConfig, Trace};
+use zkml::quantize::QuantConfig;
 use zkml::stage1;
 use zkml::wrap::circuit::{Part, Witness, WrapCircuit};
 
@@ -279,7 +280,7 @@ fn private_output_is_refused_and_hidden_inputs_need_the_wrap() {
         "{log}"
     );
     assert!(!d.exists(), "nothing written");
-    let cfg = QuantConfig { output_visibility: zkml::quantize::Visibility::Private, ..QuantConfig::default() };
+    let cfg = QuantConfig { output_visibility: zkml::ir::Visibility::Private, ..QuantConfig::default() };
     let samples = artifact::read_inputs(&i).unwrap();
     let Err(e) = pipeline::compile(&m, &samples, cfg, &d) else { panic!("a private output compiled") };
     assert!(e.to_string().contains("--output-visibility hashed"), "{e}");

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::lookup::UnaryFn;
+
 pub type NodeId = usize;
 pub type SegId = usize;
 
@@ -119,4 +121,61 @@ pub fn eval_node<C: Scalar>(node: &Node<C>, nodes: &[Vec<C>], segments: &[Vec<C>
     };
     debug_assert_eq!(out.len(), n);
     Ok(out)
+}
+
+/// What a materialization applies to the value it makes advice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Func {
+    Identity,
+    Relu,
+    Clip {
+        lo: f64,
+        hi: f64,
+    },
+    /// A function table: the input is rounded to its own scale, the output gets another.
+    Table(UnaryFn),
+}
+
+impl Func {
+    pub fn apply(&self, x: f64) -> f64 {
+        match self {
+            Func::Identity => x,
+            Func::Relu => x.max(0.0),
+            Func::Clip { lo, hi } => x.clamp(*lo, *hi),
+            Func::Table(g) => g.apply(x),
+        }
+    }
+}
+
+/// `seg := func(z)`: the value of node `z` becomes advice. `keep_scale` asks for no rounding
+/// (a max of two values must stay exact).
+#[derive(Clone, Debug)]
+pub struct Materialize {
+    pub z: NodeId,
+    pub func: Func,
+    pub seg: SegId,
+    pub keep_scale: bool,
+}
+
+/// The float program's order of work: evaluate a node, or run a materialization.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    Eval(NodeId),
+    Materialize(usize),
+}
+
+/// The program lowering writes (`C = f64`): what calibration runs and quantization turns into
+/// the quantized graph.
+pub struct FloatProgram {
+    pub nodes: Vec<Node<f64>>,
+    pub steps: Vec<Step>,
+    pub materials: Vec<Materialize>,
+    /// Logical shapes of the segments. Segment 0 is the model input; segment `k > 0` is written
+    /// by `materials[k - 1]`.
+    pub seg_shape: Vec<Vec<usize>>,
+    pub seg_origin: Vec<String>,
+    pub input_shape: Vec<usize>,
+    pub output: SegId,
+    pub output_shape: Vec<usize>,
+    pub ops: Vec<String>,
 }
