@@ -79,16 +79,8 @@ impl Builder<'_> {
         (out, groups)
     }
 
-    /// ReduceSum, ReduceMean, ReduceMax and ReduceMin.
+    /// ReduceSum, ReduceMean, ReduceMax and ReduceMin over the axes the node names.
     pub(super) fn reduce(&mut self, r: Reducer) -> Result<Value, LowerError> {
-        match r {
-            Reducer::Sum | Reducer::Mean => self.reduce_linear(r),
-            Reducer::Max => self.reduce_extremum(Extremum::Max),
-            Reducer::Min => self.reduce_extremum(Extremum::Min),
-        }
-    }
-
-    fn reduce_linear(&mut self, r: Reducer) -> Result<Value, LowerError> {
         let v = self.input(0)?;
         let s = v.shape().to_vec();
         let (axes, keep) = self.reduce_axes(s.len())?;
@@ -96,14 +88,20 @@ impl Builder<'_> {
             return Ok(v);
         }
         let (out, groups) = Self::reduce_groups(&s, &axes, keep);
-        let sources: Vec<Vec<(usize, f64)>> = groups
-            .iter()
-            .map(|g| {
-                let c = if let Reducer::Mean = r { 1.0 / g.len() as f64 } else { 1.0 };
-                g.iter().map(|&i| (i, c)).collect()
-            })
-            .collect();
-        Ok(self.linear_map(v, &out, &sources))
+        Ok(match r {
+            Reducer::Sum | Reducer::Mean => {
+                let sources: Vec<Vec<(usize, f64)>> = groups
+                    .iter()
+                    .map(|g| {
+                        let c = if let Reducer::Mean = r { 1.0 / g.len() as f64 } else { 1.0 };
+                        g.iter().map(|&i| (i, c)).collect()
+                    })
+                    .collect();
+                self.linear_map(v, &out, &sources)
+            }
+            Reducer::Max => self.extremum_of_groups(v, &s, out, &groups, Extremum::Max),
+            Reducer::Min => self.extremum_of_groups(v, &s, out, &groups, Extremum::Min),
+        })
     }
 
     /// The linear map `out[o] = Σ w·v[i]` over each output's weighted sources `(i, w)`: folded on
@@ -146,32 +144,31 @@ impl Builder<'_> {
         if acc.len() == 1 { acc[0].0 } else { self.add(Kind::Lin(acc), shape) }
     }
 
-    fn reduce_extremum(&mut self, e: Extremum) -> Result<Value, LowerError> {
-        let v = self.input(0)?;
-        let s = v.shape().to_vec();
-        let (axes, keep) = self.reduce_axes(s.len())?;
-        if axes.is_empty() {
-            return Ok(v);
-        }
-        let (out, groups) = Self::reduce_groups(&s, &axes, keep);
-        let pick = |g: &Vec<usize>| g.iter().map(|&i| v_data(&v, i)).fold(e.identity(), |a, x| e.of(a, x));
-        fn v_data(v: &Value, i: usize) -> f64 {
-            match v {
-                Value::Const(t) => t.data[i],
-                Value::Act { .. } => 0.0,
+    /// Each group's max (or min) of `v` (shape `s`): folded on a constant; on an activation
+    /// `max_of` over the groups' members, a short group repeating its last member (which leaves
+    /// its max unchanged).
+    fn extremum_of_groups(
+        &mut self,
+        v: Value,
+        s: &[usize],
+        out: Vec<usize>,
+        groups: &[Vec<usize>],
+        e: Extremum,
+    ) -> Value {
+        let node = match v {
+            Value::Const(t) => {
+                let data = groups.iter().map(|g| g.iter().map(|&i| t.data[i]).fold(e.identity(), |a, x| e.of(a, x)));
+                return Value::Const(FTensor { shape: out, data: data.collect() });
             }
-        }
-        let Value::Act { node, .. } = v else {
-            return Ok(Value::Const(FTensor { shape: out, data: groups.iter().map(pick).collect() }));
+            Value::Act { node, .. } => self.factor(node),
         };
-        let node = self.factor(node);
         let width = groups.iter().map(|g| g.len()).max().unwrap_or(1);
         let parts: Vec<NodeId> = (0..width)
             .map(|k| {
-                self.gather(node, &s, &out, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>())
+                self.gather(node, s, &out, &groups.iter().map(|g| Some(g[k.min(g.len() - 1)])).collect::<Vec<_>>())
             })
             .collect();
         let id = self.max_of(parts, &out, e);
-        Ok(Value::Act { node: id, shape: out })
+        Value::Act { node: id, shape: out }
     }
 }
