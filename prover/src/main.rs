@@ -548,62 +548,35 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { dir, proof, input, input_salt } => {
             let c = Compiled::load(&dir)?;
+            let proof = artifact::read_any_proof(&proof)?;
             let t = Instant::now();
-            // The proved input and output as far as the proof reveals them, and the commitments.
-            let (q, proved_input, commitments) = match artifact::read_any_proof(&proof)? {
-                artifact::AnyProof::Stage1(p) => {
-                    let q = zkml::stage1::verify(&c.graph, c.id, &p).context("the proof is invalid")?;
-                    (Some(q), Some(p.input), vec![])
-                }
-                artifact::AnyProof::TwoRound(w) => {
-                    let vk = artifact::read_verifier_key(&dir)?;
-                    let (valid, publics) = (zkml::wrap::two_round::verify(&vk, &w), w.public_inputs);
-                    if publics.first() != Some(&c.id) {
-                        bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
-                    }
-                    if !valid {
-                        bail!("the proof is invalid: the Groth16 check failed");
-                    }
-                    say!("context: {}", publics[1])?;
-                    let q = zkml::wrap::unpacked(&c.graph, &publics, "output").context("the proof's public output")?;
-                    let x = zkml::wrap::unpacked(&c.graph, &publics, "input").context("the proof's public input")?;
-                    let commitments: Vec<(&str, F)> = zkml::wrap::public_layout(&c.graph)
-                        .into_iter()
-                        .filter(|e| matches!(e.kind, zkml::wrap::PublicKind::Commitment(_)))
-                        .map(|e| (e.name, publics[e.index]))
-                        .collect();
-                    (q, x, commitments)
-                }
-            };
+            let v = pipeline::verify(&c, &proof)?;
             let elapsed = t.elapsed();
-            for (name, h) in &commitments {
+            if let Some(context) = v.context {
+                say!("context: {context}")?;
+            }
+            for (name, h) in &v.commitments {
                 say!("{name} commitment: {h}")?;
             }
             if let Some(path) = input {
                 let x = c.graph.quantize_input(&single_input(&path)?)?;
-                let matches = match (&proved_input, commitments.iter().find(|(n, _)| *n == "input")) {
-                    (Some(p), _) => *p == x,
-                    (None, Some((_, h))) => {
-                        let salt: F = input_salt
-                            .as_deref()
-                            .context("the input is committed (hashed): give its salt with --input-salt")?
-                            .trim()
-                            .parse()
-                            .map_err(|_| anyhow::anyhow!("--input-salt must be a decimal field element"))?;
-                        let seg = &c.graph.segments[c.graph.input];
-                        zkml::wrap::commit(salt, &zkml::pack::pack(&x, seg.bits, seg.signed)?) == *h
-                    }
-                    (None, None) => bail!("the input is private: the proof says nothing about it"),
-                };
-                if !matches {
+                let salt = input_salt
+                    .as_deref()
+                    .map(|s| {
+                        s.trim()
+                            .parse::<F>()
+                            .map_err(|_| anyhow::anyhow!("--input-salt must be a decimal field element"))
+                    })
+                    .transpose()?;
+                if !v.proves_input(&c, &x, salt)? {
                     bail!("the proof is valid but proves another input than {}", path.display());
                 }
-            } else if let Some(x) = &proved_input {
+            } else if let Some(x) = &v.input {
                 say!("proved input: {}", fmt(&c.graph.dequantize_input(x)))?;
             }
             say!("proof is valid ({:.1} ms)", elapsed.as_secs_f64() * 1e3)?;
-            match q {
-                Some(q) => say!("verified output: {}", fmt(&c.graph.dequantize_output(&q)))?,
+            match &v.output {
+                Some(q) => say!("verified output: {}", fmt(&c.graph.dequantize_output(q)))?,
                 None => say!("the output is not public in this proof")?,
             }
         }

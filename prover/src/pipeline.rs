@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use ark_std::UniformRand;
 
@@ -13,7 +13,7 @@ use crate::ir::Role;
 use crate::quantize::{QuantConfig, calibrate, quantize};
 use crate::stage1::{Stage1Proof, model_id};
 use crate::wrap::two_round::{self, ProverKey};
-use crate::{artifact, lower, onnx, stage1};
+use crate::{artifact, lower, onnx, stage1, wrap};
 
 /// ONNX → float program → calibration → quantized graph, written to `out`.
 pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path) -> Result<Compiled> {
@@ -200,6 +200,64 @@ fn prove_wrapped_with(
     let w = two_round::prove(key, &c.graph, c.id, context, salts, &trace, &mut rand::rngs::OsRng)?;
     let output = c.graph.output_of(&trace.segments[c.graph.output]);
     Ok(Proved { proof: AnyProof::TwoRound(w), salts: Some(salts), output })
+}
+
+/// What a valid proof establishes about its model's run, as far as the proof reveals it.
+pub struct Verified {
+    /// The context a wrapped proof is bound to (none for a stage-1 proof).
+    pub context: Option<F>,
+    /// The proved input's integers, when the proof makes them public.
+    pub input: Option<Vec<i64>>,
+    /// The proved output's integers, when the proof makes them public.
+    pub output: Option<Vec<i64>>,
+    /// The commitments a wrapped proof carries in place of `hashed` tensors, by name.
+    pub commitments: Vec<(&'static str, F)>,
+}
+
+/// Verifies `proof` of the compiled model `c`: a stage-1 proof natively, a wrapped one against
+/// the verifying key in `c.dir` (its model id must be `c`'s). An error says why it is not valid.
+pub fn verify(c: &Compiled, proof: &AnyProof) -> Result<Verified> {
+    match proof {
+        AnyProof::Stage1(p) => {
+            let q = stage1::verify(&c.graph, c.id, p).context("the proof is invalid")?;
+            Ok(Verified { context: None, input: Some(p.input.clone()), output: Some(q), commitments: vec![] })
+        }
+        AnyProof::TwoRound(w) => {
+            let vk = artifact::read_verifier_key(&c.dir)?;
+            let (valid, publics) = (two_round::verify(&vk, w), &w.public_inputs);
+            if publics.first() != Some(&c.id) {
+                bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
+            }
+            if !valid {
+                bail!("the proof is invalid: the Groth16 check failed");
+            }
+            let output = wrap::unpacked(&c.graph, publics, "output").context("the proof's public output")?;
+            let input = wrap::unpacked(&c.graph, publics, "input").context("the proof's public input")?;
+            let commitments = wrap::public_layout(&c.graph)
+                .into_iter()
+                .filter(|e| matches!(e.kind, wrap::PublicKind::Commitment(_)))
+                .map(|e| (e.name, publics[e.index]))
+                .collect();
+            Ok(Verified { context: Some(publics[1]), input, output, commitments })
+        }
+    }
+}
+
+impl Verified {
+    /// Whether the proof is of the quantized input `x`: its public input, or the opening of its
+    /// input commitment with `salt`. An error when the input is committed and no salt is given,
+    /// or when the proof says nothing of the input (private).
+    pub fn proves_input(&self, c: &Compiled, x: &[i64], salt: Option<F>) -> Result<bool> {
+        match (&self.input, self.commitments.iter().find(|(n, _)| *n == "input")) {
+            (Some(p), _) => Ok(p == x),
+            (None, Some((_, h))) => {
+                let salt = salt.context("the input is committed (hashed): give its salt with --input-salt")?;
+                let seg = &c.graph.segments[c.graph.input];
+                Ok(wrap::commit(salt, &crate::pack::pack(x, seg.bits, seg.signed)?) == *h)
+            }
+            (None, None) => bail!("the input is private: the proof says nothing about it"),
+        }
+    }
 }
 
 /// The wrap end to end, as `zkml setup --dev-seed 1` and `zkml prove --wrap` run it: the keys

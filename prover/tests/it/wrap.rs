@@ -130,6 +130,17 @@ fn hashed_input_reveals_only_its_commitment() {
         "12345",
     ]);
     assert!(!ok && log.contains("another input"), "{log}");
+    // A committed input needs its salt, as a field element.
+    let verify_input = |extra: &[&str]| {
+        zkml(
+            &[&["verify", d.to_str().unwrap(), proof.to_str().unwrap(), "--input", i.to_str().unwrap()], extra]
+                .concat(),
+        )
+    };
+    let (ok, log) = verify_input(&[]);
+    assert!(!ok && log.contains("give its salt with --input-salt"), "{log}");
+    let (ok, log) = verify_input(&["--input-salt", "0xzz"]);
+    assert!(!ok && log.contains("--input-salt must be a decimal field element"), "{log}");
 }
 
 /// A model with function tables (Sigmoid, Tanh): the circuit computes every table row from the
