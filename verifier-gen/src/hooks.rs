@@ -20,8 +20,7 @@ use serde_json::{Value, json};
 
 /// BN254 scalar field modulus r.
 pub fn modulus() -> U256 {
-    U256::from_str_radix("21888242871839275222246405745257275088548364400416034343698204186575808495617", 10)
-        .expect("r")
+    U256::from_be_bytes(zkml::field::modulus_word::<zkml::field::F>())
 }
 
 /// `ZkmlPublicInputs.modelId`: a 32-byte hash reduced mod r.
