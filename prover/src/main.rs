@@ -525,24 +525,11 @@ fn run(cli: Cli) -> Result<()> {
             pb.finish_and_clear();
             let proved = proved?;
             let elapsed = t.elapsed();
-            if let Some(salts) = proved.salts {
-                // Whoever must open a commitment needs its salt; it is not in the proof.
-                for (name, v, salt) in
-                    [("input", c.graph.input_visibility, salts[0]), ("output", c.graph.output_visibility, salts[1])]
-                {
-                    if v == Visibility::Hashed {
-                        let path = PathBuf::from(format!("{}.{name}.salt", out.display()));
-                        std::fs::write(&path, salt.to_string())?;
-                        eprintln!(
-                            "the {name} commitment's salt is in {} (keep it to open the commitment)",
-                            path.display()
-                        );
-                    }
-                }
+            let (size, salt_files) = proved.write(&out, &c.graph)?;
+            for (name, path) in salt_files {
+                eprintln!("the {name} commitment's salt is in {} (keep it to open the commitment)", path.display());
             }
-            let size = artifact::write_any_proof(&out, &proved.proof)?;
             let outputs = c.graph.dequantize_output(&proved.output);
-            artifact::write_outputs(&artifact::output_path(&out), &outputs)?;
             say!("proved in {:.1} ms: {} ({size} bytes)", elapsed.as_secs_f64() * 1e3, out.display())?;
             say!("output: {}", fmt(&outputs))?;
         }

@@ -1,6 +1,6 @@
 //! The commands' work, shared by the CLI, the tests and the benchmarks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -9,7 +9,7 @@ use ark_std::UniformRand;
 
 use crate::artifact::{AnyProof, CalibrationReport, Compiled, ONNX_FILE, Settings, TensorSettings};
 use crate::field::F;
-use crate::ir::Role;
+use crate::ir::{QuantGraph, Role, Visibility};
 use crate::quantize::{QuantConfig, calibrate, quantize};
 use crate::stage1::{Stage1Proof, model_id};
 use crate::wrap::two_round::{self, ProverKey};
@@ -175,6 +175,30 @@ pub struct Proved {
     pub salts: Option<[F; 2]>,
     /// The quantized output it proves.
     pub output: Vec<i64>,
+}
+
+impl Proved {
+    /// Writes what `zkml prove` leaves: the proof at `out`, the dequantized output beside it
+    /// (`artifact::output_path`) and, for each `hashed` tensor of `graph`, its commitment's salt
+    /// (`OUT.input.salt`, `OUT.output.salt`: whoever must open a commitment needs it, and it is
+    /// not in the proof). Returns the proof's size and the salt files written, by tensor.
+    pub fn write(&self, out: &Path, graph: &QuantGraph) -> Result<(usize, Vec<(&'static str, PathBuf)>)> {
+        let mut salt_files = vec![];
+        if let Some(salts) = self.salts {
+            for (name, v, salt) in
+                [("input", graph.input_visibility, salts[0]), ("output", graph.output_visibility, salts[1])]
+            {
+                if v == Visibility::Hashed {
+                    let path = PathBuf::from(format!("{}.{name}.salt", out.display()));
+                    std::fs::write(&path, salt.to_string()).with_context(|| format!("writing {}", path.display()))?;
+                    salt_files.push((name, path));
+                }
+            }
+        }
+        let size = artifact::write_any_proof(out, &self.proof)?;
+        artifact::write_outputs(&artifact::output_path(out), &graph.dequantize_output(&self.output))?;
+        Ok((size, salt_files))
+    }
 }
 
 /// Proves `input` with the model's wrap keys (`zkml prove --wrap`): the run, committed, then the
