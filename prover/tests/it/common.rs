@@ -54,6 +54,20 @@ pub(crate) fn zkml(args: &[&str]) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
+/// `input` proved on `c`, the proof verified natively, and the output it proves, dequantized.
+pub(crate) fn proved_output(c: &Compiled, input: &[f64]) -> Vec<f64> {
+    let p = pipeline::prove(c, input).unwrap();
+    let out = zkml::stage1::verify(&c.graph, c.id, &p).expect("the proof verifies");
+    c.graph.dequantize_output(&out)
+}
+
+/// The largest |got − want| over want's largest |value| (at least `floor`).
+pub(crate) fn relative_error(got: &[f64], want: &[f64], floor: f64) -> f64 {
+    assert_eq!(got.len(), want.len(), "output lengths");
+    let range = want.iter().fold(floor, |a, x| a.max(x.abs()));
+    got.iter().zip(want).fold(0.0f64, |a, (x, y)| a.max((x - y).abs())) / range
+}
+
 /// The onnxruntime version the operator tests compare with (and script/model_zoo.py records).
 const ONNXRUNTIME_VERSION: &str = "1.23.2";
 

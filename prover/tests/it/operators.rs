@@ -7,10 +7,10 @@ use tract_onnx::pb::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
     ValueInfoProto, attribute_proto::AttributeType, tensor_shape_proto, type_proto,
 };
+use zkml::pipeline;
 use zkml::quantize::QuantConfig;
-use zkml::{pipeline, stage1};
 
-use crate::common::onnxruntime;
+use crate::common::{onnxruntime, proved_output, relative_error};
 
 pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
@@ -144,7 +144,7 @@ pub(crate) type Reference<'a> = &'a dyn Fn(&std::path::Path, &[f64]) -> Vec<f64>
 /// its range.
 pub(crate) fn prove_against(bytes: Vec<u8>, input_len: usize, seed: u64, references: &[Reference]) -> f64 {
     let p = proved(bytes, input_len, seed);
-    references.iter().map(|r| relative_error(&p.output, &r(&p.model, &p.input))).fold(0.0, f64::max)
+    references.iter().map(|r| relative_error(&p.output, &r(&p.model, &p.input), 1e-3)).fold(0.0, f64::max)
 }
 
 /// A test model compiled (calibrated on four random inputs), proved on the first and verified.
@@ -164,17 +164,8 @@ fn proved(bytes: Vec<u8>, input_len: usize, seed: u64) -> Proved {
     let mut samples: Vec<Vec<f64>> =
         (0..4).map(|_| rng.vec(input_len, 1.0).into_iter().map(f64::from).collect()).collect();
     let compiled = pipeline::compile(&model, &samples, QuantConfig::default(), &tmp.path().join("dir")).unwrap();
-    let p = pipeline::prove(&compiled, &samples[0]).unwrap();
-    let out = stage1::verify(&compiled.graph, compiled.id, &p).expect("the proof verifies");
-    let output = compiled.graph.dequantize_output(&out);
+    let output = proved_output(&compiled, &samples[0]);
     Proved { _tmp: tmp, model, input: samples.swap_remove(0), output }
-}
-
-/// The largest |got − want| over want's largest |value| (at least 10⁻³).
-fn relative_error(got: &[f64], want: &[f64]) -> f64 {
-    assert_eq!(got.len(), want.len(), "output lengths");
-    let range = want.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
-    got.iter().zip(want).fold(0.0f64, |a, (x, y)| a.max((x - y).abs())) / range
 }
 
 /// Compiles a model that must be refused (calibrated on one input of 0.5s); returns the error.

@@ -5,9 +5,7 @@
 //! proved and verified, and its proved output is onnxruntime's (run at test time) within 5% of
 //! the output's scale; the smallest also through the Groth16 wrap.
 
-use zkml::{pipeline, stage1};
-
-use crate::common::{compiled, data, input, onnxruntime};
+use crate::common::{compiled, data, input, onnxruntime, proved_output, relative_error};
 
 /// Proves `zoo/NAME`, verifies the proof, and returns the largest |proved − onnxruntime| over
 /// onnxruntime's largest |output| (onnxruntime run now, on the proved input).
@@ -15,13 +13,9 @@ fn proved_against_onnxruntime(name: &str) -> f64 {
     let model = format!("zoo/{name}");
     let (_tmp, c) = compiled(&model);
     let x = input(&model);
-    let p = pipeline::prove(&c, &x).unwrap();
-    let out = stage1::verify(&c.graph, c.id, &p).expect("the proof verifies");
-    let got = c.graph.dequantize_output(&out);
+    let got = proved_output(&c, &x);
     let want = onnxruntime(&data(&format!("{model}.onnx")), &x);
-    assert_eq!(got.len(), want.len(), "{name}: output length");
-    let scale = want.iter().fold(1e-6f64, |m, y| m.max(y.abs()));
-    let err = got.iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale;
+    let err = relative_error(&got, &want, 1e-6);
     println!("{name}: proved output within {:.2}% of its scale of onnxruntime's", err * 100.0);
     err
 }
