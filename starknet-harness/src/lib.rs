@@ -20,6 +20,7 @@ use cairo_lang_filesystem::db::init_dev_corelib;
 use cairo_lang_filesystem::ids::CrateInput;
 use cairo_lang_runner::{Arg, RunResultValue, SierraCasmRunner, StarknetState};
 use cairo_lang_sierra::program::Program;
+use cairo_lang_sierra_generator::replace_ids::DebugReplacer;
 use cairo_lang_starknet::starknet_plugin_suite;
 use starknet_types_core::felt::Felt as Felt252;
 
@@ -109,9 +110,8 @@ pub fn compile_once_per_run(pkg: &Path, cache_dir: &Path) -> Result<Compiled> {
         return serde_json::from_slice(&bytes)
             .with_context(|| format!("reading the compiled package {}", path.display()));
     }
-    // A compiled package is hundreds of MB of JSON (the program keeps its debug names, which
-    // running by function name needs): keep only this run's (another package of this run may be
-    // compiling beside this one).
+    // A compiled package is a large JSON file (a generated verifier's whole Sierra program):
+    // keep only this run's (another package of this run may be compiling beside this one).
     let run_prefix = key.split('-').next().unwrap_or_default();
     for e in std::fs::read_dir(cache_dir)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -188,10 +188,11 @@ fn compile_program(pkg: &Path) -> Result<(Program, String)> {
         compile_prepared_db_program(
             &db,
             ids,
-            CompilerConfig { diagnostics_reporter: reporter, replace_ids: true, ..CompilerConfig::default() },
+            CompilerConfig { diagnostics_reporter: reporter, ..CompilerConfig::default() },
         )
     };
-    let program = program.map_err(|e| anyhow!("{e:#}\n{diagnostics}"))?;
+    let mut program = program.map_err(|e| anyhow!("{e:#}\n{diagnostics}"))?;
+    DebugReplacer { db: &db }.enrich_function_names(&mut program);
     Ok((program, diagnostics))
 }
 
@@ -208,7 +209,6 @@ fn compile_contract(pkg: &Path) -> Result<usize> {
             diagnostics_reporter: DiagnosticsReporter::write_to_string(&mut diagnostics)
                 .with_crates(&crates)
                 .allow_warnings(),
-            replace_ids: true,
             ..CompilerConfig::default()
         },
     );
