@@ -7,7 +7,7 @@
 //! `script/README.md` requires.
 
 use crate::circuits::{Fixture, TwoRoundFixture, fixture, two_round_fixture};
-use crate::common::{assert_forge_passed, forge_test, hook_contract_sources, repo_root, solc_unit, with_b_outside_g2};
+use crate::common::{assert_forge_passed, forge_test, repo_root, with_b_outside_g2};
 use std::process::Command;
 
 use ark_bn254::{Bn254, Fr};
@@ -44,7 +44,7 @@ impl ConstraintSynthesizer<Fr> for Sum {
 }
 
 /// A proof for [`Sum`] with `n` public inputs.
-fn sum_fixture(n: usize) -> Fixture {
+pub(crate) fn sum_fixture(n: usize) -> Fixture {
     let mut rng = StdRng::seed_from_u64(7);
     let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(Sum { xs: vec![None; n] }, &mut rng).expect("setup");
     let inputs: Vec<Fr> = (0..n as u64).map(|i| Fr::from(1000 + i * i)).collect();
@@ -55,7 +55,7 @@ fn sum_fixture(n: usize) -> Fixture {
 }
 
 /// The most public inputs a bare key's verifier may have (EIP-170, through the size bound).
-fn max_public_inputs() -> usize {
+pub(crate) fn max_public_inputs() -> usize {
     let fx = fixture();
     let mut vk = fx.vk.clone();
     while solidity::check_code_size(&vk, None).is_ok() {
@@ -483,7 +483,7 @@ contract {contract}Test is Test {{
 }
 
 /// The two-round verifier of `fx` as `zkml-gen solidity` renders a two-round key file.
-fn render_two_round(contract: &str, fx: &TwoRoundFixture) -> String {
+pub(crate) fn render_two_round(contract: &str, fx: &TwoRoundFixture) -> String {
     solidity::render_two_round(&fx.vk, &fx.delta1_g2, contract, None, PrecompileGas::Forward, None)
 }
 
@@ -595,32 +595,6 @@ fn generated_verifier_passes_forge_tests() {
     assert!(size > 0 && size <= 4096, "runtime code is {size} bytes");
     assert!(size <= solidity::code_size_bound(&fx.vk, None), "the size bound is not an upper bound");
     assert!(big_size <= solidity::code_size_bound(&big.vk, None) && big_size <= solidity::CODE_SIZE_LIMIT);
-}
-
-/// solc-js crashed ("memory access out of bounds") on one compile that held the largest verifier
-/// beside the hook contracts and their tests (docs/building.md); Hardhat and Remix compile with
-/// solc-js. Every verifier this file generates compiles from scratch in one unit with every
-/// contract under `contracts/`, as in a user's project (models.rs does the same for the models').
-#[test]
-fn generated_verifiers_compile_with_solc_js_beside_the_hook_contracts() {
-    let root = repo_root();
-    let fx = fixture();
-    let big = sum_fixture(max_public_inputs());
-    let verifiers = [
-        ("MulAddVerifier", &fx.vk, PrecompileGas::Forward),
-        ("MulAddCappedVerifier", &fx.vk, PrecompileGas::Eip1108),
-        ("SumVerifier", &big.vk, PrecompileGas::Forward),
-    ];
-    let mut sources = hook_contract_sources(&root);
-    for (name, vk, gas) in verifiers {
-        sources.push((format!("generated/{name}.sol"), solidity::render_with(vk, name, None, gas, None)));
-    }
-    let two_round = "MulAddTwoRoundVerifier";
-    sources.push((format!("generated/{two_round}.sol"), render_two_round(two_round, &two_round_fixture())));
-    let out = solc_unit(&root, &sources);
-    for name in verifiers.map(|(name, ..)| name).into_iter().chain([two_round, "ZkmlEscrow"]) {
-        out.code(name).unwrap_or_else(|e| panic!("solc-js beside the hook contracts: {e:#}"));
-    }
 }
 
 #[test]

@@ -470,7 +470,11 @@ fn hook_contracts_pass_forge_tests() {
     forge(&root); // installs the pinned toolchain, solc-js included, when it is missing
     write_generated(&root);
     render_hooks_with_cli(&root);
-    // The profile `hooks` compiles contracts/, tests/forge/hooks/ and the generated hooks only.
+    // The profile `hooks` compiles contracts/, tests/forge/hooks/ and the generated hooks only,
+    // in one unit: `forge test` and `forge script` each compile only what they run, which
+    // compiled the hook contracts four times.
+    let build = crate::common::forge_command(&root, "hooks", None).arg("build").output().expect("run forge build");
+    assert!(build.status.success(), "forge build failed:\n{}", String::from_utf8_lossy(&build.stderr));
     let stdout = forge_test(&root, "hooks", None, &["--match-contract", "^Zkml", "-vv", "--gas-report"]);
     for name in [
         "test_OracleUpdate",

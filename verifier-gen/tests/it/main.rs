@@ -6,4 +6,5 @@ mod common;
 mod forge;
 mod hooks;
 mod models;
+mod solc_js;
 mod starknet;

@@ -8,11 +8,11 @@
 //! ceremony instead of a dev setup (`tiny_gemm_ceremony_verifier_end_to_end`).
 
 use crate::common::{
-    assert_forge_passed, forge, forge_test, hook_contract_sources, repo_root, solc, solc_unit, test_ptau,
-    with_b_outside_g2, write_if_changed,
+    assert_forge_passed, forge, forge_test, repo_root, solc, test_ptau, with_b_outside_g2, write_if_changed,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use alloy_primitives::U256;
 use serde_json::json;
@@ -42,11 +42,65 @@ enum Keys {
 
 /// A compiled model directory with its two-round keys (vk.bin, vk.json, and from a ceremony its
 /// record) and a wrapped proof of the model's sample input, written to DIR/proof.bin.
-struct Proved {
+pub(crate) struct Proved {
     dir: PathBuf,
     compiled: Compiled,
     proof: two_round::Proof,
     vk: ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    keys: Keys,
+}
+
+/// A model proved once per test process: price_mlp's proof is also the other model's in lenet's
+/// and tiny_gemm's suites, and `solc_js` renders every model's verifier. (Its directory lives as
+/// long as the process, as the Starknet harness's fixture does.)
+struct Shared {
+    proved: Proved,
+    _tmp: tempfile::TempDir,
+}
+
+fn shared(cell: &'static OnceLock<Shared>, make: impl FnOnce(&Path) -> Proved) -> &'static Proved {
+    &cell
+        .get_or_init(|| {
+            let tmp = tempfile::tempdir().unwrap();
+            Shared { proved: make(tmp.path()), _tmp: tmp }
+        })
+        .proved
+}
+
+/// price_mlp on dev keys, context 99.
+pub(crate) fn price_mlp() -> &'static Proved {
+    static CELL: OnceLock<Shared> = OnceLock::new();
+    shared(&CELL, |tmp| prove_model(tmp, "price_mlp", 99))
+}
+
+/// lenet on dev keys, context 99.
+pub(crate) fn lenet() -> &'static Proved {
+    static CELL: OnceLock<Shared> = OnceLock::new();
+    shared(&CELL, |tmp| prove_model(tmp, "lenet", 99))
+}
+
+/// tiny_gemm at 6 bits, the smallest model the tests run a ceremony on (`script/tiny_gemm.py`:
+/// its circuit needs power 12), on keys from a ceremony, context 99.
+pub(crate) fn tiny_gemm() -> &'static Proved {
+    static CELL: OnceLock<Shared> = OnceLock::new();
+    let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
+    shared(&CELL, |tmp| prove_model_with(tmp, "tiny_gemm", 99, six_bits, Keys::Ceremony))
+}
+
+/// `zkml-gen solidity DIR --contract-name CONTRACT` of a proved model's keys, as text.
+pub(crate) fn render(p: &Proved, contract: &str, out: &Path) -> String {
+    zkml_gen_for(
+        p.keys,
+        &[
+            "solidity".as_ref(),
+            p.dir.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--contract-name".as_ref(),
+            contract.as_ref(),
+        ],
+    );
+    std::fs::read_to_string(out).unwrap()
 }
 
 fn prove_model(tmp: &Path, model: &str, context: u64) -> Proved {
@@ -69,13 +123,13 @@ fn prove_model_with(tmp: &Path, model: &str, context: u64, cfg: QuantConfig, key
             setup::beacon(&dir, b"\x00\x11\x22\x33", 3).unwrap();
         }
     }
-    let keys = artifact::read_prover_keys(&dir, None).unwrap();
-    let proved = pipeline::prove_wrapped(&c, &samples[0], F::from(context), &keys).unwrap();
+    let pk = artifact::read_prover_keys(&dir, None).unwrap();
+    let proved = pipeline::prove_wrapped(&c, &samples[0], F::from(context), &pk).unwrap();
     artifact::write_any_proof(&dir.join("proof.bin"), &proved.proof).unwrap();
     let artifact::AnyProof::TwoRound(w) = proved.proof else { panic!("a wrap made another kind of proof") };
-    let vk = keys.verifying_key();
+    let vk = pk.verifying_key();
     assert!(two_round::verify(&vk, &w));
-    Proved { dir, compiled: c, proof: w, vk: vk.groth16 }
+    Proved { dir, compiled: c, proof: w, vk: vk.groth16, keys }
 }
 
 fn zkml_gen(args: &[&std::ffi::OsStr]) -> String {
@@ -119,40 +173,17 @@ struct Figures {
 /// Renders `model`'s verifier with the zkml-gen binary (from dev keys only with
 /// --allow-dev-keys), writes its fixture and runs the forge suite `suite`; `other` is another
 /// model's proof (rejected by this verifier).
-fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other: &Proved, keys: Keys) -> Figures {
+fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other: &Proved) -> Figures {
     let root = repo_root();
+    let keys = p.keys;
     forge(&root); // installs the pinned toolchain, solc-js included, when it is missing
     let gen_dir = root.join("tests/forge/generated");
     std::fs::create_dir_all(&gen_dir).unwrap();
 
     // zkml-gen solidity DIR: deterministic, and typed from settings.json.
-    let sol_path = gen_dir.join(format!("{contract}.sol"));
-    zkml_gen_for(
-        keys,
-        &[
-            "solidity".as_ref(),
-            p.dir.as_os_str(),
-            "--out".as_ref(),
-            sol_path.as_os_str(),
-            "--contract-name".as_ref(),
-            contract.as_ref(),
-        ],
-    );
-    let sol = std::fs::read_to_string(&sol_path).unwrap();
+    let sol = render(p, contract, &gen_dir.join(format!("{contract}.sol")));
     assert_eq!(sol.contains("@custom:unsafe-keys"), keys == Keys::Dev, "the contract says when its keys are unsafe");
-    let again = p.dir.join("again.sol");
-    zkml_gen_for(
-        keys,
-        &[
-            "solidity".as_ref(),
-            p.dir.as_os_str(),
-            "--out".as_ref(),
-            again.as_os_str(),
-            "--contract-name".as_ref(),
-            contract.as_ref(),
-        ],
-    );
-    assert_eq!(std::fs::read_to_string(&again).unwrap(), sol, "output is deterministic");
+    assert_eq!(render(p, contract, &p.dir.join("again.sol")), sol, "output is deterministic");
     let layout = ModelLayout::from_settings(&zkml::artifact::read_settings(&p.dir).unwrap()).unwrap();
     assert!(sol.contains(&format!("function verify({})", layout.typed_entry().params)), "typed entry point");
     // The same verifier with the precompile gas capped at EIP-1108 prices.
@@ -219,11 +250,6 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
 
     let (creation, runtime) = solc(&root, contract, &sol);
     let (capped_creation, _) = solc(&root, contract, &capped_sol);
-    // Also from scratch in one unit with every contract under contracts/, as in a user's project
-    // (solc-js crashed on a large enough unit: forge.rs has the same check for its verifiers).
-    let mut sources = hook_contract_sources(&root);
-    sources.push((format!("generated/{contract}.sol"), sol.clone()));
-    solc_unit(&root, &sources).code(contract).unwrap_or_else(|e| panic!("solc-js beside the hook contracts: {e:#}"));
     let outside_g2 = TwoRoundProof { proof: with_b_outside_g2(&p.proof.proof.proof), d: p.proof.proof.d };
     let fx = json!({
         "model": model,
@@ -311,9 +337,9 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
 #[test]
 fn price_mlp_verifier_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
-    let price = prove_model(tmp.path(), "price_mlp", 99);
+    let price = price_mlp();
     let digits = prove_model(tmp.path(), "digits_mlp", 99);
-    let f = generate_and_test("price_mlp", "PriceMlpVerifier", "PriceMlpVerifierTest", &price, &digits, Keys::Dev);
+    let f = generate_and_test("price_mlp", "PriceMlpVerifier", "PriceMlpVerifierTest", price, &digits);
     // Two-round verification costs a fifth pair (34,000 gas at EIP-1108 prices) and the seed's
     // hash and ecMul over the one-round verifier's 209k (docs/benchmarks.md).
     assert!(f.typed_gas <= 275_000, "typed verify costs {} gas", f.typed_gas);
@@ -349,25 +375,18 @@ fn price_mlp_verifier_end_to_end() {
 /// About 2–3 minutes on 2 cores (lenet's dev setup and wrap).
 #[test]
 fn lenet_verifier_end_to_end() {
-    let tmp = tempfile::tempdir().unwrap();
-    let lenet = prove_model(tmp.path(), "lenet", 99);
-    let price = prove_model(tmp.path(), "price_mlp", 99);
-    generate_and_test("lenet", "LenetVerifier", "LenetVerifierTest", &lenet, &price, Keys::Dev);
+    generate_and_test("lenet", "LenetVerifier", "LenetVerifierTest", lenet(), price_mlp());
 }
 
 /// Production keys on-chain: a model's keys from a ceremony on a snarkjs Powers of Tau (two
 /// contributions and a beacon), rendered by zkml-gen without --allow-dev-keys, pass the whole
 /// forge suite — the proof verifies; tampered proofs, changed inputs and another model's proof
-/// are refused. The model is the smallest the tests run a ceremony on (`script/tiny_gemm.py`, at
-/// 6 bits: its circuit needs power 12).
+/// are refused.
 #[test]
 fn tiny_gemm_ceremony_verifier_end_to_end() {
-    let tmp = tempfile::tempdir().unwrap();
-    let six_bits = QuantConfig { lookup_bits: 6, weight_bits: 6, ..QuantConfig::default() };
-    let tiny = prove_model_with(tmp.path(), "tiny_gemm", 99, six_bits, Keys::Ceremony);
-    let price = prove_model(tmp.path(), "price_mlp", 99);
+    let tiny = tiny_gemm();
     let vk_json: serde_json::Value = serde_json::from_slice(&std::fs::read(tiny.dir.join("vk.json")).unwrap()).unwrap();
     assert_eq!(vk_json["setup"]["kind"], "ceremony");
     assert_eq!(vk_json["setup"]["contributions"].as_array().map(Vec::len), Some(3));
-    generate_and_test("tiny_gemm", "TinyGemmVerifier", "TinyGemmCeremonyVerifierTest", &tiny, &price, Keys::Ceremony);
+    generate_and_test("tiny_gemm", "TinyGemmVerifier", "TinyGemmCeremonyVerifierTest", tiny, price_mlp());
 }
