@@ -51,22 +51,25 @@ pub fn forge(root: &Path) -> PathBuf {
     forge
 }
 
-/// `forge` from the repo root with the foundry profile of one suite. `instance` gives a test
-/// that runs beside another test of its suite (threads under `cargo test`, processes under
-/// nextest) an out/ and cache/ of its own, so no two runs write the same file.
-pub fn forge_command(root: &Path, profile: &str, instance: Option<&str>) -> Command {
+/// `forge` from the repo root with the foundry profile of one suite.
+pub fn forge_command(root: &Path, profile: &str) -> Command {
     let mut c = Command::new(forge(root));
     c.current_dir(root).env("FOUNDRY_PROFILE", profile);
-    if let Some(i) = instance {
-        c.env("FOUNDRY_OUT", format!("out/{profile}-{i}")).env("FOUNDRY_CACHE_PATH", format!("cache/{profile}-{i}"));
-    }
     c
 }
 
 /// Runs `forge test ARGS` in the suite `profile` (see `forge_command`); prints the output,
-/// asserts success and returns stdout for the caller's own checks.
-pub fn forge_test(root: &Path, profile: &str, instance: Option<&str>, args: &[&str]) -> String {
-    let out = forge_command(root, profile, instance).arg("test").args(args).output().expect("run forge");
+/// asserts success and returns stdout for the caller's own checks. One run of a profile at a
+/// time, in this process or another (nextest): forge rewrites the profile's cache file on every
+/// run, and the tests that share a profile (one per model) then compile its sources once — the
+/// first run compiles, the others find the cache fresh.
+pub fn forge_test(root: &Path, profile: &str, args: &[&str]) -> String {
+    let cache = root.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let lock = std::fs::File::create(cache.join(format!("{profile}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let out = forge_command(root, profile).arg("test").args(args).output().expect("run forge");
+    drop(lock);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}\n{stderr}");

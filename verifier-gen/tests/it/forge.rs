@@ -530,7 +530,7 @@ fn generated_verifier_passes_forge_tests() {
     )
     .unwrap();
 
-    let stdout = forge_test(&root, "verifiers", None, &["-vv"]);
+    let stdout = forge_test(&root, "verifiers", &["-vv"]);
     for suite in [contract, capped_contract, big_contract] {
         assert_forge_passed(
             &stdout,

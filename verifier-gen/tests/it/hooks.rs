@@ -451,7 +451,7 @@ fn render_hooks_with_cli(root: &Path) {
 /// Runs a generated deploy script in forge's local EVM (no RPC, nothing broadcast).
 fn run_deploy_script(root: &Path, script: &str, env: &[(&str, &str)]) {
     let path = format!("tests/forge/generated/hooks/{script}");
-    let out = crate::common::forge_command(root, "hooks", None)
+    let out = crate::common::forge_command(root, "hooks")
         .args(["script", &path])
         .envs(env.iter().copied())
         .output()
@@ -473,9 +473,9 @@ fn hook_contracts_pass_forge_tests() {
     // The profile `hooks` compiles contracts/, tests/forge/hooks/ and the generated hooks only,
     // in one unit: `forge test` and `forge script` each compile only what they run, which
     // compiled the hook contracts four times.
-    let build = crate::common::forge_command(&root, "hooks", None).arg("build").output().expect("run forge build");
+    let build = crate::common::forge_command(&root, "hooks").arg("build").output().expect("run forge build");
     assert!(build.status.success(), "forge build failed:\n{}", String::from_utf8_lossy(&build.stderr));
-    let stdout = forge_test(&root, "hooks", None, &["--match-contract", "^Zkml", "-vv", "--gas-report"]);
+    let stdout = forge_test(&root, "hooks", &["--match-contract", "^Zkml", "-vv", "--gas-report"]);
     for name in [
         "test_OracleUpdate",
         "test_ValidatorRespond",

@@ -271,9 +271,8 @@ fn generate_and_test(model: &str, contract: &str, suite: &str, p: &Proved, other
     });
     write_if_changed(&gen_dir.join(format!("verifier_{model}.json")), &serde_json::to_string_pretty(&fx).unwrap());
 
-    // Its own out/ and cache/ (instance `model`): the other model's test may run forge at the
-    // same time, in this process or, under nextest, in another.
-    let stdout = forge_test(&root, "models", Some(model), &["--match-contract", suite, "-vv"]);
+    // The models share the profile: the first model's run compiles it (see `forge_test`).
+    let stdout = forge_test(&root, "models", &["--match-contract", suite, "-vv"]);
     assert_forge_passed(
         &stdout,
         suite,
