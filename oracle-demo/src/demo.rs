@@ -260,7 +260,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let setup_ms = t.elapsed().as_millis() as u64;
     println!("Groth16 dev setup, two-round (seed 1, UNSAFE for production): {:.1} s", setup_ms as f64 / 1e3);
     let verifier_src =
-        solidity::render_two_round(&vk.groth16, &vk.delta1_g2, "ZkmlPriceVerifier", None, Default::default(), None);
+        solidity::render_two_round(&vk.groth16, &vk.delta1_g2, "ZkmlPriceVerifier", None, Default::default(), None)?;
     std::fs::write(work.join("ZkmlPriceVerifier.sol"), &verifier_src)?;
 
     // 3. Solidity, with the pinned solc-js.

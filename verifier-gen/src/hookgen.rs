@@ -216,7 +216,7 @@ pub fn generate(
         bail!("vk.bin has {} public inputs but settings.json lays out {expected}", key.num_public());
     }
     let mut files = render(hook, name, &info, oracle)?;
-    let verifier = key.solidity(&format!("{name}Verifier"), Default::default());
+    let verifier = key.solidity(&format!("{name}Verifier"), Default::default())?;
     files.insert(0, (format!("{name}Verifier.sol"), verifier));
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();

@@ -101,7 +101,11 @@ impl VerifierKey {
     }
 
     /// The Solidity verifier `contract_name` of this key, of the key's kind.
-    pub fn solidity(&self, contract_name: &str, gas: crate::solidity::PrecompileGas) -> String {
+    pub fn solidity(
+        &self,
+        contract_name: &str,
+        gas: crate::solidity::PrecompileGas,
+    ) -> Result<String, crate::solidity::RenderError> {
         let (layout, note) = (self.layout.as_ref(), self.note.as_deref());
         match &self.delta1 {
             Some(d1) => crate::solidity::render_two_round(&self.vk, d1, contract_name, layout, gas, note),

@@ -208,7 +208,7 @@ fn main() -> Result<()> {
             }
             let k = VerifierKey::load(&vk, allow_dev_keys)?;
             solidity::check_code_size(&k.vk, k.layout.as_ref())?;
-            let src = k.solidity(&contract_name, precompile_gas);
+            let src = k.solidity(&contract_name, precompile_gas)?;
             let num_public = k.num_public();
             std::fs::write(&out, &src).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!("wrote {} (contract {contract_name}, {num_public} public inputs)", out.display());

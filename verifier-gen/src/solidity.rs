@@ -166,6 +166,26 @@ pub fn is_valid_contract_name(name: &str) -> bool {
     chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') && !RESERVED.contains(&name)
 }
 
+/// Why a verifier cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    #[error("invalid Solidity contract name {0:?}")]
+    ContractName(String),
+    #[error("the verifying key has no IC points")]
+    NoIcPoints,
+    #[error("a two-round key has an IC point for its seed: this key has {0} IC point(s)")]
+    NoSeedPoint(usize),
+    /// The model's public-input layout does not match the key ([`crate::model::ModelLayout::check_vk`]).
+    #[error("the public-input layout does not match the verifying key: {0:#}")]
+    Layout(anyhow::Error),
+    /// The contract would not fit EIP-170's limit ([`check_code_size`]).
+    #[error("{0:#}")]
+    CodeSize(anyhow::Error),
+    #[error("rendering the verifier template: {0}")]
+    Template(#[from] askama::Error),
+}
+
 /// Renders a Solidity contract named `contract_name` that verifies Groth16 proofs for `vk`,
 /// forwarding the available gas to the precompiles ([`PrecompileGas::Forward`]).
 ///
@@ -173,10 +193,10 @@ pub fn is_valid_contract_name(name: &str) -> bool {
 /// exposes `verifyProof(bytes calldata proof, uint256[] calldata pubInputs) external view
 /// returns (bool)`; see the crate docs for the proof layout.
 ///
-/// # Panics
-/// If `contract_name` is not a valid Solidity identifier (check with [`is_valid_contract_name`]),
-/// or the contract would not fit EIP-170's limit (check with [`check_code_size`]).
-pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
+/// # Errors
+/// If `contract_name` is not a valid Solidity identifier ([`is_valid_contract_name`]), or the
+/// contract would not fit EIP-170's limit ([`check_code_size`]).
+pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> Result<String, RenderError> {
     render_with(vk, contract_name, None, PrecompileGas::default(), None)
 }
 
@@ -185,18 +205,22 @@ pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> String {
 /// typed entry point `verify(bytes proof, uint256 context, <typed public values>...)` that packs
 /// values as the circuit does (see [`crate::model`]).
 ///
-/// # Panics
+/// # Errors
 /// If `contract_name` is not a valid Solidity identifier, `layout` does not match `vk`
 /// ([`crate::model::ModelLayout::check_vk`]) or the contract would not fit EIP-170's limit
 /// ([`check_code_size`]).
-pub fn render_model(vk: &VerifyingKey<Bn254>, contract_name: &str, layout: &crate::model::ModelLayout) -> String {
+pub fn render_model(
+    vk: &VerifyingKey<Bn254>,
+    contract_name: &str,
+    layout: &crate::model::ModelLayout,
+) -> Result<String, RenderError> {
     render_with(vk, contract_name, Some(layout), PrecompileGas::default(), None)
 }
 
 /// [`render`] (`layout` = `None`) or [`render_model`], with the precompile gas policy `gas`;
 /// `unsafe_keys`, for keys someone can forge proofs for, says why in the contract's NatSpec.
 ///
-/// # Panics
+/// # Errors
 /// As [`render_model`].
 pub fn render_with(
     vk: &VerifyingKey<Bn254>,
@@ -204,7 +228,7 @@ pub fn render_with(
     layout: Option<&crate::model::ModelLayout>,
     gas: PrecompileGas,
     unsafe_keys: Option<&str>,
-) -> String {
+) -> Result<String, RenderError> {
     render_key(vk, None, contract_name, layout, gas, unsafe_keys)
 }
 
@@ -213,7 +237,7 @@ pub fn render_with(
 /// last public input, derived in the contract as `zkml::wrap::groth16::challenge` derives it
 /// (callers give the other public inputs, and the typed entry point the model's values).
 ///
-/// # Panics
+/// # Errors
 /// As [`render_with`], and for a key with fewer than two IC points (no seed).
 pub fn render_two_round(
     vk: &VerifyingKey<Bn254>,
@@ -222,8 +246,10 @@ pub fn render_two_round(
     layout: Option<&crate::model::ModelLayout>,
     gas: PrecompileGas,
     unsafe_keys: Option<&str>,
-) -> String {
-    assert!(vk.gamma_abc_g1.len() >= 2, "a two-round key has an IC point for its seed");
+) -> Result<String, RenderError> {
+    if vk.gamma_abc_g1.len() < 2 {
+        return Err(RenderError::NoSeedPoint(vk.gamma_abc_g1.len()));
+    }
     render_key(vk, Some(delta1_g2), contract_name, layout, gas, unsafe_keys)
 }
 
@@ -234,15 +260,17 @@ fn render_key(
     layout: Option<&crate::model::ModelLayout>,
     gas: PrecompileGas,
     unsafe_keys: Option<&str>,
-) -> String {
+) -> Result<String, RenderError> {
     if let Some(l) = layout {
-        l.check_vk(vk, zkml::wrap::Scheme::of_key(delta1_g2.is_some())).expect("layout matches the verifying key");
+        l.check_vk(vk, zkml::wrap::Scheme::of_key(delta1_g2.is_some())).map_err(RenderError::Layout)?;
     }
-    assert!(is_valid_contract_name(contract_name), "invalid Solidity contract name {contract_name:?}");
-    assert!(!vk.gamma_abc_g1.is_empty(), "verifying key has no IC points");
-    if let Err(e) = check_code_size(vk, layout) {
-        panic!("{e:#}");
+    if !is_valid_contract_name(contract_name) {
+        return Err(RenderError::ContractName(contract_name.to_string()));
     }
+    if vk.gamma_abc_g1.is_empty() {
+        return Err(RenderError::NoIcPoints);
+    }
+    check_code_size(vk, layout).map_err(RenderError::CodeSize)?;
     let ic_first = if layout.is_some() { 2 } else { 1 };
     let ic_table = vk.gamma_abc_g1.len().saturating_sub(ic_first) > UNROLL_MAX;
     let ic_table_hex = if ic_table {
@@ -296,5 +324,5 @@ fn render_key(
         capped: gas == PrecompileGas::Eip1108,
         unsafe_keys: crate::one_line(unsafe_keys.unwrap_or_default()),
     };
-    t.render().expect("rendering the verifier template cannot fail")
+    Ok(t.render()?)
 }

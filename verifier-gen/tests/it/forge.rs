@@ -484,7 +484,7 @@ contract {contract}Test is Test {{
 
 /// The two-round verifier of `fx` as `zkml-gen solidity` renders a two-round key file.
 pub(crate) fn render_two_round(contract: &str, fx: &TwoRoundFixture) -> String {
-    solidity::render_two_round(&fx.vk, &fx.delta1_g2, contract, None, PrecompileGas::Forward, None)
+    solidity::render_two_round(&fx.vk, &fx.delta1_g2, contract, None, PrecompileGas::Forward, None).unwrap()
 }
 
 /// Where the generated verifiers and their tests go: the `verifiers` profile's sources.
@@ -494,8 +494,11 @@ const GENERATED: &str = "tests/forge/generated/verifiers";
 fn write_generated(root: &std::path::Path, contract: &str, fx: &Fixture, gas: PrecompileGas) {
     let dir = root.join(GENERATED);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{contract}.sol")), solidity::render_with(&fx.vk, contract, None, gas, None))
-        .unwrap();
+    std::fs::write(
+        dir.join(format!("{contract}.sol")),
+        solidity::render_with(&fx.vk, contract, None, gas, None).unwrap(),
+    )
+    .unwrap();
     std::fs::write(dir.join(format!("{contract}.t.sol")), forge_test_source(contract, fx, gas)).unwrap();
 }
 
@@ -519,7 +522,7 @@ fn generated_verifier_passes_forge_tests() {
     write_generated(&root, contract, &fx, PrecompileGas::Forward);
     write_generated(&root, capped_contract, &fx, PrecompileGas::Eip1108);
     write_generated(&root, big_contract, &big, PrecompileGas::Forward);
-    assert!(solidity::render(&big.vk, big_contract).contains("bytes internal constant IC_TABLE"));
+    assert!(solidity::render(&big.vk, big_contract).unwrap().contains("bytes internal constant IC_TABLE"));
     let (two_round, two_round_contract) = (two_round_fixture(), "MulAddTwoRoundVerifier");
     let dir = root.join(GENERATED);
     std::fs::write(dir.join(format!("{two_round_contract}.sol")), render_two_round(two_round_contract, &two_round))
@@ -597,11 +600,29 @@ fn generated_verifier_passes_forge_tests() {
     assert!(big_size <= solidity::code_size_bound(&big.vk, None) && big_size <= solidity::CODE_SIZE_LIMIT);
 }
 
+/// What cannot be rendered is an error naming the problem, not a panic.
+#[test]
+fn render_refuses_a_bad_name_and_keys_without_the_points_it_needs() {
+    let fx = fixture();
+    assert!(
+        matches!(solidity::render(&fx.vk, "not a name"), Err(solidity::RenderError::ContractName(n)) if n == "not a name")
+    );
+    let mut no_ic = fx.vk.clone();
+    no_ic.gamma_abc_g1.clear();
+    assert!(matches!(solidity::render(&no_ic, "V"), Err(solidity::RenderError::NoIcPoints)));
+    let mut one_ic = fx.vk.clone();
+    one_ic.gamma_abc_g1.truncate(1);
+    let d1 = two_round_fixture().delta1_g2;
+    let e = solidity::render_two_round(&one_ic, &d1, "V", None, PrecompileGas::Forward, None).unwrap_err();
+    assert!(matches!(e, solidity::RenderError::NoSeedPoint(1)), "{e}");
+}
+
 #[test]
 fn too_many_public_inputs_is_a_clear_error() {
     let n_max = max_public_inputs();
     let mut vk = fixture().vk;
     vk.gamma_abc_g1.resize(n_max + 2, vk.gamma_abc_g1[1]);
+    assert!(matches!(solidity::render(&vk, "V"), Err(solidity::RenderError::CodeSize(_))));
     let e = solidity::check_code_size(&vk, None).unwrap_err().to_string();
     assert!(
         e.contains(&format!("{} public inputs", n_max + 1)) && e.contains("EIP-170") && e.contains("hashed"),
@@ -629,8 +650,8 @@ fn too_many_public_inputs_is_a_clear_error() {
 #[test]
 fn render_is_deterministic_and_well_formed() {
     let fx = fixture();
-    let a = solidity::render(&fx.vk, "V");
-    assert_eq!(a, solidity::render(&fx.vk, "V"));
+    let a = solidity::render(&fx.vk, "V").unwrap();
+    assert_eq!(a, solidity::render(&fx.vk, "V").unwrap());
     assert!(a.starts_with("// SPDX-License-Identifier:"));
     assert!(a.contains("pragma solidity ^0.8.24;"));
     assert!(a.contains("contract V {"));
@@ -642,15 +663,15 @@ fn render_is_deterministic_and_well_formed() {
 #[test]
 fn precompile_gas_is_forwarded_by_default_and_capped_on_request() {
     let fx = fixture();
-    let forward = solidity::render(&fx.vk, "V");
-    assert_eq!(forward, solidity::render_with(&fx.vk, "V", None, PrecompileGas::Forward, None));
+    let forward = solidity::render(&fx.vk, "V").unwrap();
+    assert_eq!(forward, solidity::render_with(&fx.vk, "V", None, PrecompileGas::Forward, None).unwrap());
     assert!(
         forward.contains("staticcall(gas(), 0x08,")
             && forward.contains("staticcall(gas(), 0x07,")
             && forward.contains("staticcall(gas(), 0x06,")
     );
     assert!(!forward.contains("_GAS"), "no gas caps by default");
-    let capped = solidity::render_with(&fx.vk, "V", None, PrecompileGas::Eip1108, None);
+    let capped = solidity::render_with(&fx.vk, "V", None, PrecompileGas::Eip1108, None).unwrap();
     for c in ["ECADD_GAS = 1_000;", "ECMUL_GAS = 10_000;", "PAIRING_GAS = 200_000;"] {
         assert!(capped.contains(c), "{c}");
     }
@@ -729,7 +750,7 @@ fn cli_solidity_and_calldata() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let noted = |gas| solidity::render_with(&fx.vk, "MyV", None, gas, Some(keys::BARE_KEY_FILE));
+    let noted = |gas| solidity::render_with(&fx.vk, "MyV", None, gas, Some(keys::BARE_KEY_FILE)).unwrap();
     let written = std::fs::read_to_string(&sol).unwrap();
     assert_eq!(written, noted(PrecompileGas::Forward));
     assert!(
@@ -839,7 +860,8 @@ fn cli_solidity_of_a_two_round_key() {
     ]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stderr).contains("2 public inputs"), "{o:?}");
     let expected =
-        solidity::render_two_round(&fx.vk, &fx.delta1_g2, "T", None, PrecompileGas::Forward, Some(keys::BARE_KEY_FILE));
+        solidity::render_two_round(&fx.vk, &fx.delta1_g2, "T", None, PrecompileGas::Forward, Some(keys::BARE_KEY_FILE))
+            .unwrap();
     assert_eq!(std::fs::read_to_string(&sol).unwrap(), expected);
     // The Starknet verifier of the same key file derives the seed too.
     let pkg = tmp.path().join("pkg");

@@ -169,6 +169,7 @@ impl Setup {
 
     fn verifier(&self) -> String {
         solidity::render_two_round(self.vk(), &self.ck.delta1_g2, "HookVerifier", None, Default::default(), None)
+            .unwrap()
     }
 
     /// A real proof for (context, input word); returns (proof bytes, public inputs).

@@ -22,13 +22,13 @@ fn every_generated_verifier_compiles_with_solc_js_beside_the_hook_contracts() {
         sources.push((format!("generated/{name}.sol"), text));
         names.push(name.to_string());
     };
-    add("MulAddVerifier", solidity::render_with(&fx.vk, "MulAddVerifier", None, PrecompileGas::Forward, None));
+    add("MulAddVerifier", solidity::render_with(&fx.vk, "MulAddVerifier", None, PrecompileGas::Forward, None).unwrap());
     add(
         "MulAddCappedVerifier",
-        solidity::render_with(&fx.vk, "MulAddCappedVerifier", None, PrecompileGas::Eip1108, None),
+        solidity::render_with(&fx.vk, "MulAddCappedVerifier", None, PrecompileGas::Eip1108, None).unwrap(),
     );
     // The most public inputs a bare key's verifier may have: its IC points in a table.
-    add("SumVerifier", solidity::render_with(&big.vk, "SumVerifier", None, PrecompileGas::Forward, None));
+    add("SumVerifier", solidity::render_with(&big.vk, "SumVerifier", None, PrecompileGas::Forward, None).unwrap());
     add("MulAddTwoRoundVerifier", render_two_round("MulAddTwoRoundVerifier", &two_round_fixture()));
     // The models' verifiers as `zkml-gen solidity` renders them (typed entry points, packing).
     let tmp = tempfile::tempdir().unwrap();
