@@ -23,6 +23,7 @@ use zkml_verifier_gen::{calldata, hooks, solc, solidity};
 
 use crate::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, repo_root};
 use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator, IZkmlVerifier};
+use crate::ceremony;
 use crate::payment::{self, PaymentReport};
 
 /// What the demo does; see the binary's `--help`.
@@ -254,11 +255,11 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         s.calibration.samples
     );
 
-    // 2. Development Groth16 keys and the rendered verifier.
+    // 2. Groth16 keys from a ceremony, and the rendered verifier.
     let t = Instant::now();
-    let (pk, vk) = two_round::dev_setup(&compiled.graph, compiled.id, 1).map_err(|e| anyhow!("{e}"))?;
+    let pk = ceremony::run(&root, &compiled, &work.join("price_mlp")).context("the setup ceremony")?.key;
+    let vk = pk.verifying_key();
     let setup_ms = t.elapsed().as_millis() as u64;
-    println!("Groth16 dev setup, two-round (seed 1, UNSAFE for production): {:.1} s", setup_ms as f64 / 1e3);
     let verifier_src =
         solidity::render_two_round(&vk.groth16, &vk.delta1_g2, "ZkmlPriceVerifier", None, Default::default(), None)?;
     std::fs::write(work.join("ZkmlPriceVerifier.sol"), &verifier_src)?;

@@ -10,6 +10,7 @@
 
 pub mod anvil;
 pub mod bindings;
+pub mod ceremony;
 pub mod demo;
 pub mod payment;
 

@@ -8,7 +8,8 @@ use clap::Parser;
 /// through an x402 escrow and the ERC-8004 Validation Registry records it.
 ///
 /// Starts the pinned anvil on a free loopback port (stopped at the end, on error and on
-/// Ctrl-C), compiles the model in oracle-demo/model/, makes development Groth16 keys, renders
+/// Ctrl-C), compiles the model in oracle-demo/model/, makes Groth16 keys by a setup ceremony (a
+/// snarkjs Powers of Tau made on the first run, one contribution, a beacon), renders
 /// and deploys the verifier, ZkmlSignedOracle (data signer: anvil's dev account #2; updates only
 /// from the deployer) and a CollateralMonitor, runs the rounds and the attack (anvil's dev
 /// account #3), then the payment flow (TestUSDC, ZkmlEscrow, ZkmlValidator, the ERC-8004 test

@@ -24,6 +24,8 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
     let out = Command::new(env!("CARGO_BIN_EXE_oracle-demo"))
         .args(["--rounds", "2", "--rpc-url", &anvil.url, "--summary"])
         .arg(&summary_path)
+        .arg("--work-dir")
+        .arg(tmp.path().join("work"))
         .env("ZKML_PRIVATE_KEY", ANVIL_DEV_KEY)
         .env_remove("ZKML_DEMO_PRIVATE_KEY")
         .output()
@@ -37,6 +39,15 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
     let s: Summary = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
     assert_eq!(s.rounds.len(), 2);
     assert_eq!(s.forged_answer_refused.as_deref(), Some("InvalidProof"));
+    // The keys come from a ceremony: two contributions (the run's own and the beacon) whose
+    // record checks and ends at the verifying key's δ and δ₁, on the snarkjs ptau.
+    let keys = tmp.path().join("work/price_mlp");
+    let vk = zkml::artifact::read_verifier_key(&keys).unwrap();
+    assert!(matches!(
+        zkml::setup::trust(&keys, &vk.groth16, Some(&vk.delta1_g2)).unwrap(),
+        zkml::setup::Trust::Ceremony { contributions: 2 }
+    ));
+    assert!(stdout.contains("snarkjs-0.7.6-power15.unprepared.ptau"), "{stdout}");
 
     let provider = ProviderBuilder::new().connect_http(anvil.url.parse().unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
