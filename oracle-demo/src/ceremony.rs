@@ -2,7 +2,7 @@
 //! phase-2 ceremony (`zkml::setup`) on a Powers of Tau, one contribution from fresh randomness and
 //! a beacon. The Powers of Tau is one snarkjs makes on this machine's first run
 //! (`script/test-ptau.sh`, cached under ~/.cache/zkml-ptau), where a user would take a published
-//! Hermez file; the phase-2 initial keys derived from it (~2 min) are kept under
+//! Hermez file; the phase-2 initial keys derived from it (~1.5 min) are kept under
 //! ~/.cache/zkml-demo for the next runs, keyed by the ptau and the circuit. The contribution and
 //! the beacon run every time, so every run's keys are new and nobody knows their secrets.
 
@@ -47,7 +47,7 @@ pub fn run(root: &Path, compiled: &Compiled, dir: &Path) -> Result<Ceremony> {
     let t = Instant::now();
     let ptau = snarkjs_ptau(root, power)?;
     println!(
-        "Powers of Tau: {} (snarkjs, power {power}, made on this machine's first run: a production ceremony reads a Hermez file, docs/setup.md): {:.1} s",
+        "Powers of Tau: {} (snarkjs, power {power}, made once per machine; a production ceremony reads a Hermez file, docs/setup.md): {:.1} s",
         ptau.display(),
         t.elapsed().as_secs_f64()
     );
