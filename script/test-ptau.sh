@@ -25,25 +25,22 @@ mkdir -p "$dir"
 exec 9>"$dir/.lock"
 flock 9
 snarkjs() { "$root/node_modules/.bin/snarkjs" "$@" >/dev/null; }
-tmp=""
-trap '[[ -z "$tmp" ]] || rm -rf "$tmp"' EXIT
-if [[ ! -f "$unprepared" ]]; then
+prepared=true
+if [[ "${2:-}" == --unprepared ]]; then prepared=false; fi
+if [[ ! -f "$unprepared" ]] || { $prepared && [[ ! -f "$out" ]]; }; then
   bash "$root/script/install-toolchain.sh" >&2
   tmp="$(mktemp -d "$dir/tmp.XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+fi
+if [[ ! -f "$unprepared" ]]; then
   snarkjs powersoftau new bn128 "$power" "$tmp/0.ptau"
   snarkjs powersoftau contribute "$tmp/0.ptau" "$tmp/1.ptau" --name="zkml test" -e="zkml test entropy"
   snarkjs powersoftau beacon "$tmp/1.ptau" "$tmp/2.ptau" \
     0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f 10 -n="final beacon"
   mv "$tmp/2.ptau" "$unprepared"
 fi
-if [[ "${2:-}" == --unprepared ]]; then
-  echo "$unprepared"
-  exit 0
-fi
-if [[ ! -f "$out" ]]; then
-  bash "$root/script/install-toolchain.sh" >&2
-  tmp="${tmp:-$(mktemp -d "$dir/tmp.XXXXXX")}"
+if $prepared && [[ ! -f "$out" ]]; then
   snarkjs powersoftau prepare phase2 "$unprepared" "$tmp/final.ptau"
   mv "$tmp/final.ptau" "$out"
 fi
-echo "$out"
+if $prepared; then echo "$out"; else echo "$unprepared"; fi

@@ -29,18 +29,9 @@ const BEACON: &[u8] = b"zkml oracle demo: beacon";
 /// The beacon's value is hashed 2^this times.
 const BEACON_ITERATIONS: u32 = 10;
 
-/// Keys from a ceremony, and what it was.
-pub struct Ceremony {
-    pub key: ProverKey,
-    /// The Powers-of-Tau file.
-    pub ptau: PathBuf,
-    /// The contribution's hash, then the beacon's.
-    pub contributions: Vec<[u8; 64]>,
-}
-
 /// Runs the ceremony for the compiled model in `dir` (where it writes the keys), printing a line
-/// per step.
-pub fn run(root: &Path, compiled: &Compiled, dir: &Path) -> Result<Ceremony> {
+/// per step; returns the keys.
+pub fn run(root: &Path, compiled: &Compiled, dir: &Path) -> Result<ProverKey> {
     let r1cs = two_round::synthesize(&compiled.graph, compiled.id)?;
     let power = r1cs.power()?;
 
@@ -98,7 +89,7 @@ pub fn run(root: &Path, compiled: &Compiled, dir: &Path) -> Result<Ceremony> {
         Trust::Ceremony { contributions } => bail!("the ceremony's record lists {contributions} contributions, not 2"),
         Trust::Unsafe(why) => bail!("the ceremony's keys are not safe: {why}"),
     }
-    Ok(Ceremony { key, ptau, contributions: vec![contribution, beacon] })
+    Ok(key)
 }
 
 /// `script/test-ptau.sh POWER --unprepared`: a ptau without the Lagrange sections, which snarkjs

@@ -257,7 +257,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 
     // 2. Groth16 keys from a ceremony, and the rendered verifier.
     let t = Instant::now();
-    let pk = ceremony::run(&root, &compiled, &work.join("price_mlp")).context("the setup ceremony")?.key;
+    let pk = ceremony::run(&root, &compiled, &work.join("price_mlp")).context("the setup ceremony")?;
     let vk = pk.verifying_key();
     let setup_ms = t.elapsed().as_millis() as u64;
     let verifier_src =
