@@ -7,7 +7,8 @@
 # Usage: script/ceremony-bench.sh [MODEL.onnx INPUT.json [zkml compile flags...]]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$HOME/.cache/zkml-target}"
+# cargo's own target directory, as script/demo.sh builds in.
+target="${CARGO_TARGET_DIR:-$root/target}"
 if [[ $# -ge 2 ]]; then
   model="$1" input="$2"; shift 2; flags=("$@")
 else

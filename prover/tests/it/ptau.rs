@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ark_ec::AffineRepr;
+use ark_bn254::{Fq, Fq2, Fr, G2Affine};
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
+use ark_ff::{One, PrimeField, Zero};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zkml::wrap::ptau::{self, PtauError};
@@ -136,6 +138,56 @@ fn a_point_replaced_by_another_point_is_refused() {
     t.copy_within(tau_g2 + 128..tau_g2 + 256, beta_g2);
     let e = read_bytes(&t, POWER).err().unwrap();
     assert!(matches!(e, PtauError::Inconsistent(m) if m.contains("betaG2")), "{e}");
+}
+
+/// h/10,069, h = 10,069 · … the cofactor of BN254's twist: [h/10,069·r]·P has order 10,069.
+const H_OVER_10069: [u64; 4] = [0x6c3cd334915f1659, 0x207142f7671af448, 0x9e28bcf65b5681da, 0x13af7a58fce69];
+
+/// Points of BN254's twist outside G2: one of order h·r, and one of order 10,069 (h's smallest
+/// prime factor), which a random combination of points misses most often.
+fn off_g2() -> [G2Affine; 2] {
+    let mut x = Fq2::one();
+    let p = loop {
+        if let Some(p) = G2Affine::get_point_from_x_unchecked(x, false) {
+            break p;
+        }
+        x += Fq2::one();
+    };
+    let small = p.mul_bigint(Fr::MODULUS).mul_bigint(H_OVER_10069);
+    assert!(!p.is_in_correct_subgroup_assuming_on_curve() && !small.is_zero());
+    assert!(small.mul_bigint([10_069u64]).is_zero());
+    [p, small.into_affine()]
+}
+
+#[test]
+fn a_g2_point_outside_the_subgroup_is_refused() {
+    let bytes = std::fs::read(snarkjs_ptau()).unwrap();
+    let encode = |q: G2Affine| -> Vec<u8> {
+        [q.x.c0, q.x.c1, q.y.c0, q.y.c1].iter().flat_map(|f: &Fq| f.0.0.iter().flat_map(|l| l.to_le_bytes())).collect()
+    };
+    let decode = |b: &[u8]| -> G2Affine {
+        let f = |o: usize| {
+            Fq::new_unchecked(ark_ff::BigInt(std::array::from_fn(|i| {
+                u64::from_le_bytes(b[o + 8 * i..o + 8 * i + 8].try_into().unwrap())
+            })))
+        };
+        G2Affine::new(Fq2::new(f(0), f(32)), Fq2::new(f(64), f(96)))
+    };
+    // Each point moved off G2 by adding an element of the cofactor's group, so that it stays
+    // on the twist: tauG2[2], betaG2, and lTauG2[1] in the basis of the domain read.
+    let skip = (1 << POWER) - 1;
+    for off in off_g2() {
+        for (kind, index, at, what) in [(3, 2, 2, "tauG2"), (6, 0, 0, "betaG2"), (13, 1, skip + 1, "lTauG2")] {
+            let o = section(&bytes, kind) + 128 * at;
+            let mut t = bytes.clone();
+            t[o..o + 128].copy_from_slice(&encode((decode(&bytes[o..o + 128]) + off).into_affine()));
+            let e = read_bytes(&t, POWER).err().unwrap();
+            assert!(
+                matches!(&e, PtauError::NotAPoint { what: w, index: i, group: "G2" } if *w == what && *i == index),
+                "{what}: {e}"
+            );
+        }
+    }
 }
 
 #[test]

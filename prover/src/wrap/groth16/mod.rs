@@ -111,14 +111,24 @@ mod tests {
     use ark_std::rand::{SeedableRng, rngs::StdRng};
 
     /// The points' linear combination (GLV for one or two terms, Straus above) is the sum of the
-    /// products, on G1 and G2, for scalars of every size: 0, 1, small, −1, random.
+    /// products, on G1 and G2, for scalars of every size: 0, 1, small, −1, random, and those
+    /// whose signed digits carry through every window (8s and 9s).
     #[test]
     fn combination_of_points_is_the_sum_of_products() {
         fn check<P: GLVConfig + SWCurveConfig<ScalarField = F>>(rng: &mut StdRng) {
             for n in [1, 2, 3, 17] {
                 let xs: Vec<Projective<P>> = (0..n).map(|_| Projective::<P>::rand(rng)).collect();
                 let mut cs: Vec<F> = (0..n).map(|_| F::rand(rng)).collect();
-                let special = [F::zero(), F::one(), F::from(1u64 << 40), -F::one()];
+                let special = [
+                    F::zero(),
+                    F::one(),
+                    F::from(1u64 << 40),
+                    -F::one(),
+                    F::from_le_bytes_mod_order(&[0x99; 32]),
+                    F::from_le_bytes_mod_order(&[0x88; 32]),
+                    F::from(0x8999_9999_9999_9999u64),
+                    -F::from(8u64),
+                ];
                 for (c, s) in cs.iter_mut().zip(special) {
                     *c = s;
                 }

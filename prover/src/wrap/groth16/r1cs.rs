@@ -73,41 +73,59 @@ impl QapValue for F {
 }
 
 /// Points: one or two terms by GLV (half the doublings of a full-size scalar, which arkworks'
-/// `G2 * F` does not use); more by Straus' interleaving, whose 256 doublings all the terms share
-/// (4-bit windows: 15 additions of precomputation and ~60 additions per term). Sequential: the
-/// QAP runs it for many variables in parallel, and arkworks' MSM, parallel inside, overflowed a
-/// rayon worker's stack there. With it a ceremony's initial keys for tiny_gemm take 10.2 s
-/// instead of 18.4 s (docs/benchmarks.md).
+/// `G2 * F` does not use); more by Straus' interleaving, whose 256 doublings all the terms share,
+/// with signed 4-bit digits (−8…8): each term's table is 1·x … 8·x, affine (one batched
+/// inversion) for mixed additions, a digit's sign a free negation, ~60 additions per term. An
+/// unsigned table of 15 multiples made the tables a third of the work. Sequential: the QAP runs
+/// it for many variables in parallel, and arkworks' MSM, parallel inside, overflowed a rayon
+/// worker's stack there. With it a ceremony's initial keys for tiny_gemm take 10.2 s instead of
+/// 18.4 s by GLV alone (docs/benchmarks.md).
 impl<P: GLVConfig + SWCurveConfig<ScalarField = F>> QapValue for Projective<P> {
     fn combination(xs: &[Self], cs: &[F]) -> Self {
         if xs.len() <= 2 {
             return xs.iter().zip(cs).map(|(x, c)| P::glv_mul_projective(*x, *c)).sum();
         }
-        // Each term's multiples 1..15, affine (one batched inversion) for mixed additions.
-        let mut multiples = Vec::with_capacity(15 * xs.len());
+        let mut multiples = Vec::with_capacity(8 * xs.len());
         for x in xs {
             let mut m = *x;
-            for _ in 0..15 {
+            for _ in 0..8 {
                 multiples.push(m);
                 m += x;
             }
         }
         let tables = Self::normalize_batch(&multiples);
-        let scalars: Vec<[u64; 4]> = cs.iter().map(|c| c.into_bigint().0).collect();
+        let digits: Vec<[i8; DIGITS]> = cs.iter().map(signed_digits).collect();
         let mut acc = Self::zero();
-        for w in (0..64).rev() {
+        for w in (0..DIGITS).rev() {
             for _ in 0..4 {
                 acc.double_in_place();
             }
-            for (t, k) in tables.chunks_exact(15).zip(&scalars) {
-                let digit = (k[w / 16] >> (4 * (w % 16))) & 15;
-                if digit != 0 {
-                    acc += &t[digit as usize - 1];
+            for (t, d) in tables.chunks_exact(8).zip(&digits) {
+                match d[w] {
+                    0 => {}
+                    k if k > 0 => acc += &t[k as usize - 1],
+                    k => acc -= &t[k.unsigned_abs() as usize - 1],
                 }
             }
         }
         acc
     }
+}
+
+/// 4-bit windows of a 254-bit scalar, and one for the last carry.
+const DIGITS: usize = 65;
+
+/// `c` as Σ dᵢ·16ⁱ with every dᵢ in −8…8: a window of 9…15 becomes −7…−1 and carries 1.
+fn signed_digits(c: &F) -> [i8; DIGITS] {
+    let limbs = c.into_bigint().0;
+    let mut d = [0i8; DIGITS];
+    let mut carry = 0;
+    for (w, digit) in d.iter_mut().enumerate().take(DIGITS - 1) {
+        let v = ((limbs[w / 16] >> (4 * (w % 16))) & 15) as i8 + carry;
+        (*digit, carry) = if v > 8 { (v - 16, 1) } else { (v, 0) };
+    }
+    d[DIGITS - 1] = carry;
+    d
 }
 
 impl R1cs {
