@@ -46,13 +46,13 @@ pub fn run(root: &Path, compiled: &Compiled, dir: &Path) -> Result<ProverKey> {
     let t = Instant::now();
     let mut circuit = Vec::new();
     r1cs.write(&mut circuit)?;
-    drop(r1cs);
     let cache = cache_dir()?.join(hex::encode(&cache_key(&ptau, &circuit)?[..16]));
+    drop(circuit);
     let cached = if cache.join(VK_JSON).exists() {
         copy_keys(&cache, dir)?;
         true
     } else {
-        setup::from_ptau(dir, &ptau)?;
+        setup::from_ptau_for(dir, r1cs, &ptau)?;
         keep(dir, &cache)?;
         false
     };

@@ -85,7 +85,12 @@ pub fn export_r1cs(dir: &Path, out: &Path) -> Result<usize, SetupError> {
 /// Not safe until someone contributes.
 pub fn from_ptau(dir: &Path, ptau: &Path) -> Result<CeremonyStart, SetupError> {
     let c = Compiled::load(dir)?;
-    let r1cs = wrap::two_round::synthesize(&c.graph, c.id)?;
+    from_ptau_for(dir, wrap::two_round::synthesize(&c.graph, c.id)?, ptau)
+}
+
+/// [`from_ptau`] for `r1cs`, the wrap circuit of the model in `dir` (`two_round::synthesize`),
+/// which a caller that has synthesized it already passes instead of loading the model again.
+pub fn from_ptau_for(dir: &Path, r1cs: R1cs, ptau: &Path) -> Result<CeremonyStart, SetupError> {
     let power = r1cs.power().map_err(WrapError::from)?;
     let powers = read_ptau(ptau, power)?;
     let keys = phase2::initial_keys(&powers, &r1cs).map_err(Phase2Error::from)?;
