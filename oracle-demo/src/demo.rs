@@ -4,27 +4,27 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy::network::{Ethereum, EthereumWallet, TransactionBuilder};
+use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes, I256, U256};
-use alloy::providers::{PendingTransactionBuilder, Provider, ProviderBuilder};
+use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use anyhow::{Context, Result, anyhow, bail};
-use ark_ff::PrimeField;
 use serde::{Deserialize, Serialize};
 use zkml::artifact::Compiled;
-use zkml::field::F;
-use zkml::ir::Trace;
 use zkml::quantize::QuantConfig;
-use zkml::wrap::two_round::{self, ProverKey};
+use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::{calldata, hooks, solc, solidity};
 
 use crate::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, repo_root};
-use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator, IZkmlVerifier};
+use crate::bindings::{ICollateralMonitor, IZkmlSignedOracle, IZkmlVerifier};
 use crate::ceremony;
+use crate::chain::{RECEIPT_TIMEOUT, confirm, deploy, revert};
+use crate::data::{InputFile, RoundRow, RoundsFile};
 use crate::payment::{self, PaymentReport};
+use crate::proving::prove_wrapped;
 
 /// What the demo does; see the binary's `--help`.
 #[derive(Clone, Debug)]
@@ -133,26 +133,6 @@ pub struct Summary {
     pub payment: Option<PaymentReport>,
 }
 
-#[derive(Deserialize)]
-struct RoundsFile {
-    meta: serde_json::Value,
-    rounds: Vec<RoundRow>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-/// One row of model/rounds.json: the features of an hour and the prices around it.
-pub struct RoundRow {
-    pub hour: u64,
-    pub features: Vec<f64>,
-    pub price: f64,
-    pub next_price: f64,
-}
-
-#[derive(Deserialize)]
-struct InputFile {
-    input_data: Vec<Vec<f64>>,
-}
-
 const MAX_AGE: u64 = 3600;
 /// The most seconds between a report's data timestamp and its posting: a round here is proved
 /// in about 2 s; the bound keeps the keeper from choosing among an hour of signed reports.
@@ -166,8 +146,6 @@ const QUORUM: u8 = 1;
 const ATTACK_GAS_LIMIT: u64 = 1_000_000;
 /// ETH the deployer gives the attacker if the node did not fund anvil's account #3 (0.01 ETH).
 const ATTACKER_GAS_FUNDS: u128 = 10_000_000_000_000_000;
-/// How long to wait for a transaction's receipt.
-const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 const COLLATERAL_TOKENS: u64 = 1000;
 /// The loan starts at 122% collateralization and is unhealthy below 120%.
 const START_RATIO_BPS: u64 = 12_200;
@@ -601,50 +579,6 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     Ok(summary)
 }
 
-/// A run of the model: its trace, which a proof commits to, and the quantized input and output
-/// a proof of it carries.
-pub(crate) struct Run {
-    trace: Trace,
-    pub(crate) input: Vec<i64>,
-    pub(crate) output: Vec<i64>,
-}
-
-/// Runs the model on `features` and proves the run (the two-round wrap: the run committed, then
-/// stage 1 seeded inside the Groth16 proof) bound to `context`; and the time both took.
-pub(crate) fn prove_wrapped(
-    compiled: &Compiled,
-    pk: &ProverKey,
-    features: &[f64],
-    context: U256,
-) -> Result<(Run, two_round::Proof, u64)> {
-    let t = Instant::now();
-    let g = &compiled.graph;
-    let input = g.quantize_input(features).map_err(|e| anyhow!("quantizing the features: {e:?}"))?;
-    let trace = g.execute(features).map_err(|e| anyhow!("running the model: {e:?}"))?;
-    let output = g.output_of(&trace.segments[g.output]);
-    let run = Run { trace, input, output };
-    let (w, _) = wrap(compiled, pk, &run, context)?;
-    Ok((run, w, t.elapsed().as_millis() as u64))
-}
-
-/// A proof of `run` bound to `context` (one run can be proved for several contexts); and the
-/// time it took.
-pub(crate) fn wrap(compiled: &Compiled, pk: &ProverKey, run: &Run, context: U256) -> Result<(two_round::Proof, u64)> {
-    let t = Instant::now();
-    let context = F::from_be_bytes_mod_order(&context.to_be_bytes::<32>());
-    let w = two_round::prove(
-        pk,
-        &compiled.graph,
-        compiled.id,
-        context,
-        [F::from(0u64); 2],
-        &run.trace,
-        &mut rand::rngs::OsRng,
-    )
-    .map_err(|e| anyhow!("Groth16 wrap: {e}"))?;
-    Ok((w, t.elapsed().as_millis() as u64))
-}
-
 /// 65-byte (r, s, v) signatures of `digest` by `signers`, sorted by signer address, ascending
 /// (the order ZkmlSignedOracle.update wants).
 pub fn sign_report(signers: &[&PrivateKeySigner], digest: B256) -> Result<Vec<Bytes>> {
@@ -825,64 +759,6 @@ async fn mined_revert<P: Provider>(
         bail!("{what} {} succeeded on-chain", r.transaction_hash);
     }
     Ok((r, err))
-}
-
-/// Waits for the receipt of a sent transaction; an error (with the decoded revert) if sending
-/// failed (a revert at gas estimation) or the transaction reverted.
-pub(crate) async fn confirm(
-    what: &str,
-    sent: std::result::Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
-) -> Result<TransactionReceipt> {
-    let r = sent
-        .map_err(|e| revert(what, e))?
-        .with_timeout(Some(RECEIPT_TIMEOUT))
-        .get_receipt()
-        .await
-        .with_context(|| format!("{what}: no receipt"))?;
-    if !r.status() {
-        bail!("{what}: transaction {} reverted", r.transaction_hash);
-    }
-    Ok(r)
-}
-
-/// Sends a contract creation; returns its address and gas used.
-pub(crate) async fn deploy<P: Provider>(p: &P, mut code: Vec<u8>, args: Vec<u8>) -> Result<(Address, u64)> {
-    code.extend(args);
-    let tx = TransactionRequest::default().with_deploy_code(code);
-    let r = p.send_transaction(tx).await?.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await?;
-    if !r.status() {
-        bail!("the creation transaction {} reverted", r.transaction_hash);
-    }
-    Ok((r.contract_address.context("receipt without a contract address")?, r.gas_used))
-}
-
-/// The name of a demo contract's custom error in a call error (`ZkmlEscrow.InvalidProof(..)`), if
-/// the call reverted with one.
-pub fn decoded_revert(e: &alloy::contract::Error) -> Option<String> {
-    macro_rules! try_decode {
-        ($($contract:literal => $errors:ty),* $(,)?) => {
-            $(if let Some(err) = e.as_decoded_interface_error::<$errors>() {
-                return Some(format!("{}.{err:?}", $contract));
-            })*
-        };
-    }
-    try_decode!(
-        "ZkmlSignedOracle" => IZkmlSignedOracle::IZkmlSignedOracleErrors,
-        "CollateralMonitor" => ICollateralMonitor::ICollateralMonitorErrors,
-        "ZkmlEscrow" => IZkmlEscrow::IZkmlEscrowErrors,
-        "ZkmlValidator" => IZkmlValidator::IZkmlValidatorErrors,
-        "TestUSDC" => ITestUSDC::ITestUSDCErrors,
-    );
-    // The registries revert with strings ("Not authorized", "unknown", ...).
-    e.as_revert_data().and_then(|d| alloy::sol_types::decode_revert_reason(&d)).map(|r| format!("\"{r}\""))
-}
-
-/// A contract call error, with the revert decoded where it is one of the demo contracts' errors.
-pub(crate) fn revert(what: &str, e: alloy::contract::Error) -> anyhow::Error {
-    match decoded_revert(&e) {
-        Some(r) => anyhow!("{what} reverted: {r}"),
-        None => anyhow!("{what} failed: {e}"),
-    }
 }
 
 /// The round's data timestamp: now (wall clock), strictly after the previous round's.

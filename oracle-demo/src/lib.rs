@@ -11,8 +11,11 @@
 pub mod anvil;
 pub mod bindings;
 pub mod ceremony;
+pub mod chain;
+pub mod data;
 pub mod demo;
 pub mod payment;
+mod proving;
 
 pub use demo::{AttackReport, Options, RoundReport, Summary, run};
 pub use payment::{Balances, PaymentReport};

@@ -26,7 +26,9 @@ use crate::bindings::{
     IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization,
     ValidationRequest,
 };
-use crate::demo::{RoundRow, confirm, decoded_revert, deploy, prove_wrapped, wrap};
+use crate::chain::{confirm, decoded_revert, deploy};
+use crate::data::RoundRow;
+use crate::proving::{prove_wrapped, wrap};
 
 /// The price of one proved inference: 1.50 USDC (6 decimals).
 pub const PRICE: u64 = 1_500_000;

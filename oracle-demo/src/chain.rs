@@ -1,0 +1,73 @@
+//! Transactions on the demo's chain: sending, waiting for receipts, and reverts named by the
+//! demo contracts' custom errors.
+
+use std::time::Duration;
+
+use alloy::network::{Ethereum, TransactionBuilder};
+use alloy::primitives::Address;
+use alloy::providers::{PendingTransactionBuilder, Provider};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator};
+
+/// How long to wait for a transaction's receipt.
+pub(crate) const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Waits for the receipt of a sent transaction; an error (with the decoded revert) if sending
+/// failed (a revert at gas estimation) or the transaction reverted.
+pub(crate) async fn confirm(
+    what: &str,
+    sent: std::result::Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
+) -> Result<TransactionReceipt> {
+    let r = sent
+        .map_err(|e| revert(what, e))?
+        .with_timeout(Some(RECEIPT_TIMEOUT))
+        .get_receipt()
+        .await
+        .with_context(|| format!("{what}: no receipt"))?;
+    if !r.status() {
+        bail!("{what}: transaction {} reverted", r.transaction_hash);
+    }
+    Ok(r)
+}
+
+/// Sends a contract creation; returns its address and gas used.
+pub(crate) async fn deploy<P: Provider>(p: &P, mut code: Vec<u8>, args: Vec<u8>) -> Result<(Address, u64)> {
+    code.extend(args);
+    let tx = TransactionRequest::default().with_deploy_code(code);
+    let r = p.send_transaction(tx).await?.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await?;
+    if !r.status() {
+        bail!("the creation transaction {} reverted", r.transaction_hash);
+    }
+    Ok((r.contract_address.context("receipt without a contract address")?, r.gas_used))
+}
+
+/// The name of a demo contract's custom error in a call error (`ZkmlEscrow.InvalidProof(..)`), if
+/// the call reverted with one.
+pub fn decoded_revert(e: &alloy::contract::Error) -> Option<String> {
+    macro_rules! try_decode {
+        ($($contract:literal => $errors:ty),* $(,)?) => {
+            $(if let Some(err) = e.as_decoded_interface_error::<$errors>() {
+                return Some(format!("{}.{err:?}", $contract));
+            })*
+        };
+    }
+    try_decode!(
+        "ZkmlSignedOracle" => IZkmlSignedOracle::IZkmlSignedOracleErrors,
+        "CollateralMonitor" => ICollateralMonitor::ICollateralMonitorErrors,
+        "ZkmlEscrow" => IZkmlEscrow::IZkmlEscrowErrors,
+        "ZkmlValidator" => IZkmlValidator::IZkmlValidatorErrors,
+        "TestUSDC" => ITestUSDC::ITestUSDCErrors,
+    );
+    // The registries revert with strings ("Not authorized", "unknown", ...).
+    e.as_revert_data().and_then(|d| alloy::sol_types::decode_revert_reason(&d)).map(|r| format!("\"{r}\""))
+}
+
+/// A contract call error, with the revert decoded where it is one of the demo contracts' errors.
+pub(crate) fn revert(what: &str, e: alloy::contract::Error) -> anyhow::Error {
+    match decoded_revert(&e) {
+        Some(r) => anyhow!("{what} reverted: {r}"),
+        None => anyhow!("{what} failed: {e}"),
+    }
+}
