@@ -14,9 +14,11 @@ use zkml::pipeline;
 use zkml::setup;
 use zkml::stage1;
 use zkml::wrap::groth16::R1cs;
+use zkml::wrap::ptau;
 use zkml::wrap::two_round;
 
 use crate::common::{compile, compressed, input};
+use crate::ptau::{POWER, rng, snarkjs_ptau};
 
 /// One mutation of `good`, as a fuzzer makes them, and what it did.
 fn mutate(good: &[u8], rng: &mut StdRng) -> (Vec<u8>, String) {
@@ -142,6 +144,34 @@ fn mutated_r1cs_files_never_panic_the_reader() {
             panic!("r1cs.bin: mutation {i} (seed 3: {how}) panicked");
         }
     }
+}
+
+/// A Powers-of-Tau file as `zkml setup --ptau` reads it (snarkjs's, with the Lagrange sections):
+/// a mutation is refused or, where it touches only what the reader hashes without reading (the
+/// contributions' section), read as the same powers; never a panic.
+#[test]
+fn mutated_ptau_files_never_panic_the_reader() {
+    let good = std::fs::read(snarkjs_ptau()).unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    fuzz("ptau", &good, 8, 200, |bytes| {
+        std::fs::write(file.path(), bytes).unwrap();
+        let p = ptau::read(file.path(), POWER, &mut rng()).ok()?;
+        let l = p.lagrange.as_ref()?;
+        Some(
+            [
+                compressed(&p.tau_g1),
+                compressed(&p.tau_g2),
+                compressed(&p.alpha_tau_g1),
+                compressed(&p.beta_tau_g1),
+                compressed(&p.beta_g2),
+                compressed(&l.tau_g1),
+                compressed(&l.tau_g2),
+                compressed(&l.alpha_tau_g1),
+                compressed(&l.beta_tau_g1),
+            ]
+            .concat(),
+        )
+    });
 }
 
 /// The key files as `zkml prove --wrap` reads them: a mutated pk.bin, r1cs.bin, vk.bin or
