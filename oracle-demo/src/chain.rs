@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use alloy::contract::SolCallBuilder;
 use alloy::network::{Ethereum, TransactionBuilder};
 use alloy::primitives::Address;
 use alloy::providers::{PendingTransactionBuilder, Provider};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::{SolCall, SolInterface};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator};
@@ -70,4 +72,50 @@ pub(crate) fn revert(what: &str, e: alloy::contract::Error) -> anyhow::Error {
         Some(r) => anyhow!("{what} reverted: {r}"),
         None => anyhow!("{what} failed: {e}"),
     }
+}
+
+/// A contract call error as the demo prints it: the decoded revert, else alloy's message.
+pub(crate) fn describe(e: &alloy::contract::Error) -> String {
+    decoded_revert(e).unwrap_or_else(|| e.to_string())
+}
+
+/// `name` (`ZkmlEscrow.InvalidProof`), when `call`, which must fail, reverted with the custom
+/// error of interface `E` that `expected` picks; an error if it went through or reverted
+/// otherwise.
+pub(crate) fn refused<T, E: SolInterface>(
+    what: &str,
+    call: std::result::Result<T, alloy::contract::Error>,
+    name: &str,
+    expected: impl FnOnce(&E) -> bool,
+) -> Result<String> {
+    let e = match call {
+        Ok(_) => bail!("{what} would be accepted"),
+        Err(e) => e,
+    };
+    match e.as_decoded_interface_error::<E>() {
+        Some(err) if expected(&err) => Ok(name.to_string()),
+        _ => bail!("{what} was refused, but not as {name}: {}", describe(&e)),
+    }
+}
+
+/// Sends a call that must revert as a real transaction: with a fixed gas limit, so that it is
+/// mined instead of failing at gas estimation. Its receipt, whose status must be 0.
+pub(crate) async fn send_reverting<P: Provider, C: SolCall>(
+    what: &str,
+    call: SolCallBuilder<P, C>,
+    gas: u64,
+) -> Result<TransactionReceipt> {
+    let r = call
+        .gas(gas)
+        .send()
+        .await
+        .map_err(|e| anyhow!("sending {what}: {e}"))?
+        .with_timeout(Some(RECEIPT_TIMEOUT))
+        .get_receipt()
+        .await
+        .with_context(|| format!("{what}: no receipt"))?;
+    if r.status() {
+        bail!("{what} {} succeeded on-chain", r.transaction_hash);
+    }
+    Ok(r)
 }

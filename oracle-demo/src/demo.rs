@@ -21,7 +21,7 @@ use zkml_verifier_gen::{calldata, hooks, solc, solidity};
 use crate::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, repo_root};
 use crate::bindings::{ICollateralMonitor, IZkmlSignedOracle, IZkmlVerifier};
 use crate::ceremony;
-use crate::chain::{RECEIPT_TIMEOUT, confirm, deploy, revert};
+use crate::chain::{confirm, deploy, refused, revert, send_reverting};
 use crate::data::{InputFile, RoundRow, RoundsFile};
 use crate::payment::{self, PaymentReport};
 use crate::proving::prove_wrapped;
@@ -436,15 +436,12 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         if i + 1 == opts.rounds {
             let forged = answer_i + I256::try_from(10i128.pow(decimals as u32) >> frac).expect("fits");
             let call = oracle.update(proof.clone(), inputs.clone(), ts, forged, signatures.clone()).from(me);
-            match call.block(alloy::eips::BlockId::pending()).call().await {
-                Ok(r) => bail!("a forged answer was accepted (round {r})"),
-                Err(e) => match e.as_decoded_interface_error::<IZkmlSignedOracle::IZkmlSignedOracleErrors>() {
-                    Some(IZkmlSignedOracle::IZkmlSignedOracleErrors::InvalidProof(_)) => {
-                        summary.forged_answer_refused = Some("InvalidProof".into());
-                    }
-                    _ => bail!("a forged answer was refused, but not as InvalidProof: {}", revert("forged update", e)),
-                },
-            }
+            summary.forged_answer_refused = Some(refused(
+                "a forged answer",
+                call.block(alloy::eips::BlockId::pending()).call().await,
+                "InvalidProof",
+                |e| matches!(e, IZkmlSignedOracle::IZkmlSignedOracleErrors::InvalidProof(_)),
+            )?);
         }
 
         let r = confirm(
@@ -746,18 +743,7 @@ async fn mined_revert<P: Provider>(
             .as_decoded_interface_error::<IZkmlSignedOracle::IZkmlSignedOracleErrors>()
             .ok_or_else(|| revert(what, e))?,
     };
-    let r = call
-        .gas(ATTACK_GAS_LIMIT)
-        .send()
-        .await
-        .map_err(|e| anyhow!("sending {what}: {e}"))?
-        .with_timeout(Some(RECEIPT_TIMEOUT))
-        .get_receipt()
-        .await
-        .with_context(|| format!("{what}: no receipt"))?;
-    if r.status() {
-        bail!("{what} {} succeeded on-chain", r.transaction_hash);
-    }
+    let r = send_reverting(what, call, ATTACK_GAS_LIMIT).await?;
     Ok((r, err))
 }
 

@@ -10,7 +10,7 @@
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
@@ -26,7 +26,7 @@ use crate::bindings::{
     IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization,
     ValidationRequest,
 };
-use crate::chain::{confirm, decoded_revert, deploy};
+use crate::chain::{confirm, deploy, refused, send_reverting};
 use crate::data::RoundRow;
 use crate::proving::{prove_wrapped, wrap};
 
@@ -46,8 +46,6 @@ const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
 /// TestUSDC's EIP-712 domain (as USDC's: name "USD Coin", version "2").
 const USDC_NAME: &str = "USD Coin";
 const USDC_VERSION: &str = "2";
-/// BN254 base field modulus q (to negate a G1 point's y).
-const BN254_Q: &str = "21888242871839275222246405745257275088696311157297823662689037894645226208583";
 /// Escrow request status (ZkmlEscrow.Status).
 pub const STATUS_OPEN: u8 = 1;
 pub const STATUS_RELEASED: u8 = 2;
@@ -143,36 +141,14 @@ pub struct PaymentReport {
 /// Runs the flow; every step's transaction must succeed except the tampered release, which must
 /// revert with `ZkmlEscrow.InvalidProof`.
 pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
-    let code = |n: &str| s.codes.code(n);
     println!("\n== an agent pays for one proved inference (x402 escrow, EIP-3009) and ERC-8004 records the validation");
 
-    // Contracts: the token, the ERC-8004 registries, our validator and the escrow.
     let k = hooks::pack_signed(&vec![0; s.compiled.graph.input_len()], s.input_slot_bits)
         .map_err(|e| anyhow!("the model's input does not pack: {e:?}"))?
         .len();
-    let (usdc_a, g_usdc) =
-        deploy(s.me, code("TestUSDC")?, (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params())
-            .await
-            .context("deploying TestUSDC")?;
-    let (identity_a, g_id) =
-        deploy(s.me, code("TestIdentityRegistry")?, vec![]).await.context("deploying TestIdentityRegistry")?;
-    let (registry_a, g_reg) = deploy(s.me, code("TestValidationRegistry")?, (identity_a,).abi_encode_params())
-        .await
-        .context("deploying TestValidationRegistry")?;
-    let (validator_a, g_val) =
-        deploy(s.me, code("ZkmlValidator")?, (registry_a, s.verifier, s.model_id, U256::from(k)).abi_encode_params())
-            .await
-            .context("deploying ZkmlValidator")?;
-    let (escrow_a, g_esc) = deploy(
-        s.me,
-        code("ZkmlEscrow")?,
-        (usdc_a, s.verifier, s.model_id, U256::from(k), registry_a, validator_a).abi_encode_params(),
-    )
-    .await
-    .context("deploying ZkmlEscrow")?;
-    println!(
-        "deployed TestUSDC {usdc_a}, ERC-8004 identity {identity_a} and validation {registry_a} registries, ZkmlValidator {validator_a} ({g_val} gas), ZkmlEscrow {escrow_a} ({g_esc} gas)"
-    );
+    let c = deploy_contracts(s, k).await?;
+    let (usdc_a, identity_a, registry_a, validator_a, escrow_a) =
+        (c.usdc, c.identity, c.registry, c.validator, c.escrow);
 
     // The agent (payer) and the provider: fresh keys, never printed. The agent only signs; the
     // provider sends its own transactions and gets gas money from the deployer.
@@ -326,43 +302,36 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
 
     // Each hook refuses the other's proof: the context names the hook and the use.
     let uri = format!("data:,zkml proof of request {request_id}");
-    let at_validator = match validator_p
-        .respond(agent_id, agent_a, paid.salt, proof.clone(), public.clone(), uri.clone(), client_sig.clone())
-        .from(provider_a)
-        .call()
-        .await
-    {
-        Ok(_) => bail!("the validator would accept the escrow's proof"),
-        Err(e) => match e.as_decoded_interface_error::<IZkmlValidator::IZkmlValidatorErrors>() {
-            Some(IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)) => "ZkmlValidator.WrongRequest".to_string(),
-            _ => bail!("the validator refused the escrow's proof, but not as WrongRequest: {}", describe(&e)),
-        },
-    };
-    let at_escrow = match escrow_p.release(request_id, proof_v.clone(), public_v.clone()).call().await {
-        Ok(_) => bail!("the escrow would pay on the validator's proof"),
-        Err(e) => match escrow_error(&e) {
-            Some(IZkmlEscrow::IZkmlEscrowErrors::WrongRequest(_)) => "ZkmlEscrow.WrongRequest".to_string(),
-            _ => bail!("the escrow refused the validator's proof, but not as WrongRequest: {}", describe(&e)),
-        },
-    };
+    let at_validator = refused(
+        "the escrow's proof at the validator",
+        validator_p
+            .respond(agent_id, agent_a, paid.salt, proof.clone(), public.clone(), uri.clone(), client_sig.clone())
+            .from(provider_a)
+            .call()
+            .await,
+        "ZkmlValidator.WrongRequest",
+        |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)),
+    )?;
+    let at_escrow = refused(
+        "the validator's proof at the escrow",
+        escrow_p.release(request_id, proof_v.clone(), public_v.clone()).call().await,
+        "ZkmlEscrow.WrongRequest",
+        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::WrongRequest(_)),
+    )?;
     println!(
         "the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}"
     );
     // The provider alone cannot record a validation in the agent's name.
-    let unasked = match validator_p
-        .respond(agent_id, agent_a, paid.salt, proof_v.clone(), public_v.clone(), uri.clone(), Bytes::new())
-        .from(provider_a)
-        .call()
-        .await
-    {
-        Ok(_) => bail!("the validator would record a validation the agent never asked for"),
-        Err(e) => match e.as_decoded_interface_error::<IZkmlValidator::IZkmlValidatorErrors>() {
-            Some(IZkmlValidator::IZkmlValidatorErrors::ClientDidNotAsk(_)) => {
-                "ZkmlValidator.ClientDidNotAsk".to_string()
-            }
-            _ => bail!("the validator refused an unasked validation, but not as ClientDidNotAsk: {}", describe(&e)),
-        },
-    };
+    let unasked = refused(
+        "a validation the agent never asked for",
+        validator_p
+            .respond(agent_id, agent_a, paid.salt, proof_v.clone(), public_v.clone(), uri.clone(), Bytes::new())
+            .from(provider_a)
+            .call()
+            .await,
+        "ZkmlValidator.ClientDidNotAsk",
+        |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::ClientDidNotAsk(_)),
+    )?;
     println!("the provider's validation without the agent's signature -> {unasked}");
 
     // The escrow pays on its proof; the validator verifies its own and answers the registry.
@@ -414,15 +383,12 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         resp.gas_used
     );
     // Paid once: the same proof again is refused.
-    let double = match escrow.release(request_id, proof.clone(), public.clone()).call().await {
-        Ok(_) => bail!("the escrow would release the same request twice"),
-        Err(e) => match escrow_error(&e) {
-            Some(IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n)) if n.status == STATUS_RELEASED => {
-                "ZkmlEscrow.NotOpen(Released)".to_string()
-            }
-            _ => bail!("a second release was refused, but not as ZkmlEscrow.NotOpen(Released): {}", describe(&e)),
-        },
-    };
+    let double = refused(
+        "a second release of the same request",
+        escrow.release(request_id, proof.clone(), public.clone()).call().await,
+        "ZkmlEscrow.NotOpen(Released)",
+        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n) if n.status == STATUS_RELEASED),
+    )?;
 
     // A second request, and a tampered proof for it: A negated (a valid curve point, so the
     // verifier runs the pairing check, which fails).
@@ -439,30 +405,19 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     .context("proving the second request")?;
     let public2: Vec<U256> = w2.public_inputs.iter().map(calldata::fr_to_u256).collect();
     let mut bad = calldata::encode_proof(&w2.proof);
-    let q = U256::from_str_radix(BN254_Q, 10).expect("q");
+    // A's y negated: q − y, q BN254's base field modulus.
+    let q = U256::from_be_bytes(zkml::field::modulus_word::<ark_bn254::Fq>());
     let y = U256::from_be_slice(&bad[32..64]);
     bad[32..64].copy_from_slice(&(q - y).to_be_bytes::<32>());
     let bad = Bytes::copy_from_slice(&bad);
-    let tampered_error = match escrow_p.release(request2, bad.clone(), public2.clone()).call().await {
-        Ok(_) => bail!("the escrow would pay on a tampered proof"),
-        Err(e) => match escrow_error(&e) {
-            Some(IZkmlEscrow::IZkmlEscrowErrors::InvalidProof(_)) => "ZkmlEscrow.InvalidProof".to_string(),
-            _ => bail!("the tampered proof was refused, but not as ZkmlEscrow.InvalidProof: {}", describe(&e)),
-        },
-    };
-    let tr = escrow_p
-        .release(request2, bad, public2)
-        .gas(TAMPERED_GAS_LIMIT)
-        .send()
-        .await
-        .map_err(|e| anyhow!("sending the tampered release: {e}"))?
-        .with_timeout(Some(std::time::Duration::from_secs(120)))
-        .get_receipt()
-        .await
-        .context("the tampered release: no receipt")?;
-    if tr.status() {
-        bail!("the tampered release {} succeeded on-chain", tr.transaction_hash);
-    }
+    let tampered_error = refused(
+        "a release on a tampered proof",
+        escrow_p.release(request2, bad.clone(), public2.clone()).call().await,
+        "ZkmlEscrow.InvalidProof",
+        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::InvalidProof(_)),
+    )?;
+    let tr =
+        send_reverting("the tampered release", escrow_p.release(request2, bad, public2), TAMPERED_GAS_LIMIT).await?;
     balances.push(bal("tampered proof refused on-chain").await?);
     println!(
         "escrow: release with the tampered proof reverted on-chain (tx {}, status 0, {} gas): {tampered_error}; the escrow keeps the {} USDC",
@@ -472,43 +427,17 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     );
 
     // Refund: refused before the deadline; after anvil's clock passes it, the agent gets it back.
-    let early = match escrow.refund(request2).call().await {
-        Ok(_) => bail!("the escrow would refund before the deadline"),
-        Err(e) => match escrow_error(&e) {
-            Some(IZkmlEscrow::IZkmlEscrowErrors::DeadlineNotReached(_)) => "ZkmlEscrow.DeadlineNotReached".to_string(),
-            _ => bail!("an early refund was refused, but not as ZkmlEscrow.DeadlineNotReached: {}", describe(&e)),
-        },
-    };
-    let now = latest_timestamp(s.me).await?;
-    let jump = second.deadline.saturating_sub(now) + 1;
-    let travelled = async {
-        s.me.raw_request::<_, Value>("evm_increaseTime".into(), (jump,)).await?;
-        s.me.raw_request::<_, Value>("evm_mine".into(), ()).await
+    let early = refused(
+        "a refund before the deadline",
+        escrow.refund(request2).call().await,
+        "ZkmlEscrow.DeadlineNotReached",
+        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::DeadlineNotReached(_)),
+    )?;
+    let refund = refund_after_deadline(s, escrow_a, request2, second.deadline, agent_a).await?;
+    if refund.is_some() {
+        balances.push(bal("refunded after the deadline").await?);
     }
-    .await;
-    let (refund_tx, refund_gas) = match travelled {
-        Err(e) => {
-            println!(
-                "the node does not move its clock (evm_increaseTime: {e}); the agent can call refund after {}",
-                second.deadline
-            );
-            (None, None)
-        }
-        Ok(_) => {
-            let ts = latest_timestamp(s.me).await?;
-            let rf = confirm("ZkmlEscrow.refund", escrow.refund(request2).send().await).await?;
-            let ev = rf.decoded_log::<IZkmlEscrow::Refunded>().context("refund emitted no Refunded event")?;
-            if ev.data.payer != agent_a || ev.data.amount != U256::from(PRICE) {
-                bail!("the escrow refunded {} to {}, not {PRICE} to the agent", ev.data.amount, ev.data.payer);
-            }
-            balances.push(bal("refunded after the deadline").await?);
-            println!(
-                "anvil: evm_increaseTime {jump} s + evm_mine (block time {ts} > deadline {}); refund to the agent (tx {}, {} gas)",
-                second.deadline, rf.transaction_hash, rf.gas_used
-            );
-            (Some(rf.transaction_hash.to_string()), Some(rf.gas_used))
-        }
-    };
+    let (refund_tx, refund_gas) = refund.map(|r| (r.transaction_hash.to_string(), r.gas_used)).unzip();
 
     println!("\n{:<40} {:>12} {:>12} {:>12}", "USDC balances", "agent", "escrow", "provider");
     for b in &balances {
@@ -521,7 +450,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         validation_registry: registry_a.to_string(),
         validator: validator_a.to_string(),
         escrow: escrow_a.to_string(),
-        deploy_gas: [g_usdc, g_id, g_reg, g_val, g_esc],
+        deploy_gas: c.gas,
         agent: agent_a.to_string(),
         provider: provider_a.to_string(),
         provider_agent_id: agent_id_u64,
@@ -555,6 +484,88 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         refund_gas,
         balances,
     })
+}
+
+/// The flow's contracts: the token, the ERC-8004 registries, our validator and the escrow; and
+/// the gas each creation took, in that order.
+struct Contracts {
+    usdc: Address,
+    identity: Address,
+    registry: Address,
+    validator: Address,
+    escrow: Address,
+    gas: [u64; 5],
+}
+
+/// Deploys the flow's contracts for a model whose input packs into `k` words.
+async fn deploy_contracts<P: Provider>(s: &Setup<'_, P>, k: usize) -> Result<Contracts> {
+    let code = |n: &str| s.codes.code(n);
+    let (usdc_a, g_usdc) =
+        deploy(s.me, code("TestUSDC")?, (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params())
+            .await
+            .context("deploying TestUSDC")?;
+    let (identity_a, g_id) =
+        deploy(s.me, code("TestIdentityRegistry")?, vec![]).await.context("deploying TestIdentityRegistry")?;
+    let (registry_a, g_reg) = deploy(s.me, code("TestValidationRegistry")?, (identity_a,).abi_encode_params())
+        .await
+        .context("deploying TestValidationRegistry")?;
+    let (validator_a, g_val) =
+        deploy(s.me, code("ZkmlValidator")?, (registry_a, s.verifier, s.model_id, U256::from(k)).abi_encode_params())
+            .await
+            .context("deploying ZkmlValidator")?;
+    let (escrow_a, g_esc) = deploy(
+        s.me,
+        code("ZkmlEscrow")?,
+        (usdc_a, s.verifier, s.model_id, U256::from(k), registry_a, validator_a).abi_encode_params(),
+    )
+    .await
+    .context("deploying ZkmlEscrow")?;
+    println!(
+        "deployed TestUSDC {usdc_a}, ERC-8004 identity {identity_a} and validation {registry_a} registries, ZkmlValidator {validator_a} ({g_val} gas), ZkmlEscrow {escrow_a} ({g_esc} gas)"
+    );
+    Ok(Contracts {
+        usdc: usdc_a,
+        identity: identity_a,
+        registry: registry_a,
+        validator: validator_a,
+        escrow: escrow_a,
+        gas: [g_usdc, g_id, g_reg, g_val, g_esc],
+    })
+}
+
+/// Moves anvil's clock past `deadline` and has the escrow refund `request` to `payer`; None
+/// (the demo goes on) on a node that cannot move its clock.
+async fn refund_after_deadline<P: Provider>(
+    s: &Setup<'_, P>,
+    escrow: Address,
+    request: B256,
+    deadline: u64,
+    payer: Address,
+) -> Result<Option<TransactionReceipt>> {
+    let now = latest_timestamp(s.me).await?;
+    let jump = deadline.saturating_sub(now) + 1;
+    let travelled = async {
+        s.me.raw_request::<_, Value>("evm_increaseTime".into(), (jump,)).await?;
+        s.me.raw_request::<_, Value>("evm_mine".into(), ()).await
+    }
+    .await;
+    if let Err(e) = travelled {
+        println!(
+            "the node does not move its clock (evm_increaseTime: {e}); the agent can call refund after {deadline}"
+        );
+        return Ok(None);
+    }
+    let ts = latest_timestamp(s.me).await?;
+    let rf = confirm("ZkmlEscrow.refund", IZkmlEscrow::new(escrow, s.me).refund(request).send().await).await?;
+    let ev = rf.decoded_log::<IZkmlEscrow::Refunded>().context("refund emitted no Refunded event")?;
+    if ev.data.payer != payer || ev.data.amount != U256::from(PRICE) {
+        bail!("the escrow refunded {} to {}, not {PRICE} to the agent", ev.data.amount, ev.data.payer);
+    }
+    println!(
+        "anvil: evm_increaseTime {jump} s + evm_mine (block time {ts} > deadline {deadline}); refund to the agent (tx {}, {} gas)",
+        rf.transaction_hash, rf.gas_used
+    );
+    Ok(Some(rf))
 }
 
 /// The agent's signed payment for one inference on `features`.
@@ -737,14 +748,6 @@ async fn open_from_payload<P: Provider>(
         bail!("the escrow opened {}, not {request_id}", opened.data.requestId);
     }
     Ok((request_id, r))
-}
-
-fn escrow_error(e: &alloy::contract::Error) -> Option<IZkmlEscrow::IZkmlEscrowErrors> {
-    e.as_decoded_interface_error::<IZkmlEscrow::IZkmlEscrowErrors>()
-}
-
-fn describe(e: &alloy::contract::Error) -> String {
-    decoded_revert(e).unwrap_or_else(|| e.to_string())
 }
 
 async fn latest_timestamp<P: Provider>(p: &P) -> Result<u64> {
