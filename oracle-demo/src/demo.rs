@@ -1,7 +1,7 @@
 //! The demo itself: model → keys → verifier → contracts → signed, proved rounds → the attack →
 //! the payment flow (payment.rs).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
@@ -13,7 +13,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
-use zkml::artifact::Compiled;
+use zkml::artifact::{Compiled, Packing};
 use zkml::quantize::QuantConfig;
 use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::{calldata, hooks, solc, solidity};
@@ -198,40 +198,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     };
 
     // 1. The model: compile (quantize) with the calibration rows.
-    let t = Instant::now();
-    let cal: InputFile = serde_json::from_slice(&std::fs::read(model_dir.join("calibration.json"))?)?;
-    let cfg = QuantConfig { lookup_bits: opts.lookup_bits, ..QuantConfig::default() };
-    let compiled =
-        zkml::pipeline::compile(&model_dir.join("price_mlp.onnx"), &cal.input_data, cfg, &work.join("price_mlp"))
-            .context("compiling oracle-demo/model/price_mlp.onnx")?;
-    let rows: RoundsFile = serde_json::from_slice(&std::fs::read(model_dir.join("rounds.json"))?)?;
-    let s = &compiled.settings;
-    let packing = |name: &str| {
-        s.public_inputs
-            .iter()
-            .find(|p| p.name == name)
-            .and_then(|p| p.packing.clone())
-            .ok_or_else(|| anyhow!("the model's {name} is not public"))
-    };
-    let (pin, pout) = (packing("input")?, packing("output")?);
-    if pout.values != 1 {
-        bail!("the oracle needs one output value; the model has {}", pout.values);
-    }
-    let frac = s.output.scale;
-    if !(0..=38).contains(&frac) {
-        bail!("output scale 2^{frac} cannot be reported exactly in decimals");
-    }
-    let frac = frac as u32;
-    let decimals = frac.max(8) as u8;
-    println!(
-        "model: {} — {} features, {} ({:.1} s); quantized max error {:.4} USD on {} calibration rows",
-        rows.meta["description"].as_str().unwrap_or("price model"),
-        pin.values,
-        s.ops.join("/"),
-        t.elapsed().as_secs_f64(),
-        s.calibration.max_abs_error,
-        s.calibration.samples
-    );
+    let Model { compiled, rows, pin, pout, frac, decimals } = compile_model(opts, &model_dir, &work)?;
 
     // 2. Groth16 keys from a ceremony, and the rendered verifier.
     let t = Instant::now();
@@ -243,35 +210,8 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     std::fs::write(work.join("ZkmlPriceVerifier.sol"), &verifier_src)?;
 
     // 3. Solidity, with the pinned solc-js.
-    let t = Instant::now();
-    let read = |p: &str| std::fs::read_to_string(root.join(p)).with_context(|| format!("reading {p}"));
-    crate::anvil::ensure_toolchain(&root)?;
-    let codes = solc::compile(
-        &root.join("script/solc"),
-        &root,
-        &[
-            ("generated/ZkmlPriceVerifier.sol".into(), verifier_src),
-            ("contracts/ZkmlSignedOracle.sol".into(), read("contracts/ZkmlSignedOracle.sol")?),
-            (
-                "oracle-demo/contracts/CollateralMonitor.sol".into(),
-                read("oracle-demo/contracts/CollateralMonitor.sol")?,
-            ),
-            ("contracts/ZkmlEscrow.sol".into(), read("contracts/ZkmlEscrow.sol")?),
-            ("contracts/ZkmlValidator.sol".into(), read("contracts/ZkmlValidator.sol")?),
-            ("contracts/testing/TestUSDC.sol".into(), read("contracts/testing/TestUSDC.sol")?),
-            ("contracts/testing/TestIdentityRegistry.sol".into(), read("contracts/testing/TestIdentityRegistry.sol")?),
-            (
-                "contracts/testing/TestValidationRegistry.sol".into(),
-                read("contracts/testing/TestValidationRegistry.sol")?,
-            ),
-        ],
-    )?;
-    crate::bindings::check(&codes.abis())?;
+    let codes = compile_contracts(&root, verifier_src)?;
     let code = |n: &str| codes.code(n);
-    println!(
-        "compiled ZkmlPriceVerifier, ZkmlSignedOracle, CollateralMonitor, ZkmlEscrow, ZkmlValidator and the test USDC and ERC-8004 registries with solc-js 0.8.28: {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
 
     // 4. Deploy.
     let signer: PrivateKeySigner =
@@ -574,6 +514,90 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(summary)
+}
+
+/// The demo's model, compiled, with the rounds it is run on: the packings of its public input
+/// and output, its output's fractional bits and the decimals the oracle reports in.
+struct Model {
+    compiled: Compiled,
+    rows: RoundsFile,
+    pin: Packing,
+    pout: Packing,
+    frac: u32,
+    decimals: u8,
+}
+
+/// Compiles (quantizes) oracle-demo/model's price model with its calibration rows into `work`.
+fn compile_model(opts: &Options, model_dir: &Path, work: &Path) -> Result<Model> {
+    let t = Instant::now();
+    let cal: InputFile = serde_json::from_slice(&std::fs::read(model_dir.join("calibration.json"))?)?;
+    let cfg = QuantConfig { lookup_bits: opts.lookup_bits, ..QuantConfig::default() };
+    let compiled =
+        zkml::pipeline::compile(&model_dir.join("price_mlp.onnx"), &cal.input_data, cfg, &work.join("price_mlp"))
+            .context("compiling oracle-demo/model/price_mlp.onnx")?;
+    let rows: RoundsFile = serde_json::from_slice(&std::fs::read(model_dir.join("rounds.json"))?)?;
+    let s = &compiled.settings;
+    let packing = |name: &str| {
+        s.public_inputs
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.packing.clone())
+            .ok_or_else(|| anyhow!("the model's {name} is not public"))
+    };
+    let (pin, pout) = (packing("input")?, packing("output")?);
+    if pout.values != 1 {
+        bail!("the oracle needs one output value; the model has {}", pout.values);
+    }
+    let frac = s.output.scale;
+    if !(0..=38).contains(&frac) {
+        bail!("output scale 2^{frac} cannot be reported exactly in decimals");
+    }
+    let frac = frac as u32;
+    let decimals = frac.max(8) as u8;
+    println!(
+        "model: {} — {} features, {} ({:.1} s); quantized max error {:.4} USD on {} calibration rows",
+        rows.meta["description"].as_str().unwrap_or("price model"),
+        pin.values,
+        s.ops.join("/"),
+        t.elapsed().as_secs_f64(),
+        s.calibration.max_abs_error,
+        s.calibration.samples
+    );
+    Ok(Model { compiled, rows, pin, pout, frac, decimals })
+}
+
+/// Compiles the verifier rendered as `verifier_src` and the demo's contracts with the pinned
+/// solc-js, and checks the bindings' ABI against what it compiled.
+fn compile_contracts(root: &Path, verifier_src: String) -> Result<solc::Artifacts> {
+    let t = Instant::now();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).with_context(|| format!("reading {p}"));
+    crate::anvil::ensure_toolchain(root)?;
+    let codes = solc::compile(
+        &root.join("script/solc"),
+        root,
+        &[
+            ("generated/ZkmlPriceVerifier.sol".into(), verifier_src),
+            ("contracts/ZkmlSignedOracle.sol".into(), read("contracts/ZkmlSignedOracle.sol")?),
+            (
+                "oracle-demo/contracts/CollateralMonitor.sol".into(),
+                read("oracle-demo/contracts/CollateralMonitor.sol")?,
+            ),
+            ("contracts/ZkmlEscrow.sol".into(), read("contracts/ZkmlEscrow.sol")?),
+            ("contracts/ZkmlValidator.sol".into(), read("contracts/ZkmlValidator.sol")?),
+            ("contracts/testing/TestUSDC.sol".into(), read("contracts/testing/TestUSDC.sol")?),
+            ("contracts/testing/TestIdentityRegistry.sol".into(), read("contracts/testing/TestIdentityRegistry.sol")?),
+            (
+                "contracts/testing/TestValidationRegistry.sol".into(),
+                read("contracts/testing/TestValidationRegistry.sol")?,
+            ),
+        ],
+    )?;
+    crate::bindings::check(&codes.abis())?;
+    println!(
+        "compiled ZkmlPriceVerifier, ZkmlSignedOracle, CollateralMonitor, ZkmlEscrow, ZkmlValidator and the test USDC and ERC-8004 registries with solc-js 0.8.28: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(codes)
 }
 
 /// 65-byte (r, s, v) signatures of `digest` by `signers`, sorted by signer address, ascending
