@@ -96,16 +96,14 @@ pub fn two_round_code_size_bound(vk: &VerifyingKey<Bn254>, layout: Option<&crate
 /// model with hundreds of public field elements cannot have an on-chain verifier. Such a model
 /// should make its large tensor `hashed` (`zkml compile --input-visibility hashed`), which turns
 /// it into a single public commitment.
-pub fn check_code_size(vk: &VerifyingKey<Bn254>, layout: Option<&crate::model::ModelLayout>) -> anyhow::Result<()> {
+pub fn check_code_size(
+    vk: &VerifyingKey<Bn254>,
+    layout: Option<&crate::model::ModelLayout>,
+) -> Result<(), RenderError> {
     let bound = code_size_bound(vk, layout);
-    anyhow::ensure!(
-        bound <= CODE_SIZE_LIMIT,
-        "a verifier for {} public inputs would have up to {bound} bytes of runtime code, over the \
-         {CODE_SIZE_LIMIT}-byte limit of EIP-170 (about 64 bytes per public input); make the large \
-         tensors hashed (`zkml compile --input-visibility hashed` / `--output-visibility hashed`): a \
-         hashed tensor is one public input",
-        vk.gamma_abc_g1.len().saturating_sub(1)
-    );
+    if bound > CODE_SIZE_LIMIT {
+        return Err(RenderError::CodeSize { public_inputs: vk.gamma_abc_g1.len().saturating_sub(1), bound });
+    }
     Ok(())
 }
 
@@ -179,9 +177,16 @@ pub enum RenderError {
     /// The model's public-input layout does not match the key ([`crate::model::ModelLayout::check_vk`]).
     #[error("the public-input layout does not match the verifying key: {0:#}")]
     Layout(anyhow::Error),
-    /// The contract would not fit EIP-170's limit ([`check_code_size`]).
-    #[error("{0:#}")]
-    CodeSize(anyhow::Error),
+    /// The contract would not fit EIP-170's limit ([`check_code_size`]): its runtime code has up
+    /// to `bound` bytes, about 64 per public input.
+    #[error(
+        "a verifier for {public_inputs} public inputs would have up to {bound} bytes of runtime code, over the \
+         {limit}-byte limit of EIP-170 (about 64 bytes per public input); make the large tensors hashed \
+         (`zkml compile --input-visibility hashed` / `--output-visibility hashed`): a hashed tensor is one public \
+         input",
+        limit = CODE_SIZE_LIMIT
+    )]
+    CodeSize { public_inputs: usize, bound: usize },
     #[error("rendering the verifier template: {0}")]
     Template(#[from] askama::Error),
 }
@@ -270,7 +275,7 @@ fn render_key(
     if vk.gamma_abc_g1.is_empty() {
         return Err(RenderError::NoIcPoints);
     }
-    check_code_size(vk, layout).map_err(RenderError::CodeSize)?;
+    check_code_size(vk, layout)?;
     let ic_first = if layout.is_some() { 2 } else { 1 };
     let ic_table = vk.gamma_abc_g1.len().saturating_sub(ic_first) > UNROLL_MAX;
     let ic_table_hex = if ic_table {
