@@ -125,6 +125,15 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayou
     Ok((vk, delta1, layout))
 }
 
+/// A verifying key whose public inputs are not the ones a model's settings lay out
+/// ([`ModelLayout::check_vk`]).
+#[derive(Debug, thiserror::Error)]
+#[error("vk.bin has {key} public inputs but settings.json lays out {layout}")]
+pub struct LayoutMismatch {
+    pub key: usize,
+    pub layout: usize,
+}
+
 impl ModelLayout {
     /// Reads `model_id` and `public_inputs` of a model's settings and checks the layout: entries
     /// in order from index 0, packings that match their counts, names that make Solidity
@@ -182,14 +191,12 @@ impl ModelLayout {
 
     /// Checks that `vk`, a key of the wrap `scheme`, has this layout's public inputs (and, for a
     /// two-round key, one more: the seed).
-    pub fn check_vk(&self, vk: &VerifyingKey<Bn254>, scheme: Scheme) -> Result<()> {
+    pub fn check_vk(&self, vk: &VerifyingKey<Bn254>, scheme: Scheme) -> Result<(), LayoutMismatch> {
         let seed = usize::from(scheme == Scheme::TwoRound);
-        let n = scheme.num_public_inputs(vk);
-        ensure!(
-            n == self.num_public() && vk.gamma_abc_g1.len() > seed,
-            "vk.bin has {n} public inputs but settings.json lays out {}",
-            self.num_public()
-        );
+        let key = scheme.num_public_inputs(vk);
+        if key != self.num_public() || vk.gamma_abc_g1.len() <= seed {
+            return Err(LayoutMismatch { key, layout: self.num_public() });
+        }
         Ok(())
     }
 
@@ -423,6 +430,37 @@ pub(crate) mod tests {
                 {"name": "output_commitment", "index": 4, "count": 1},
             ],
         })
+    }
+
+    /// A key with one public input more or fewer than the layout is refused, by `check_vk` and
+    /// by the renderer, naming both counts.
+    #[test]
+    fn a_key_that_does_not_match_the_layout_is_refused() {
+        let l = ModelLayout::from_settings(&settings_of(settings())).unwrap();
+        let vk_with =
+            |ics: usize| VerifyingKey::<Bn254> { gamma_abc_g1: vec![G1Affine::generator(); ics], ..Default::default() };
+        // Two-round: the constant's IC point, one per public input, then the seed's.
+        assert!(l.check_vk(&vk_with(7), Scheme::TwoRound).is_ok());
+        for ics in [6, 8] {
+            let e = l.check_vk(&vk_with(ics), Scheme::TwoRound).unwrap_err();
+            assert_eq!((e.key, e.layout), (ics - 2, 5));
+            let r = crate::solidity::render_two_round(
+                &vk_with(ics),
+                &G2Affine::generator(),
+                "V",
+                Some(&l),
+                Default::default(),
+                None,
+            );
+            assert!(
+                matches!(&r, Err(crate::solidity::RenderError::Layout(m)) if m.key == ics - 2),
+                "{:?}",
+                r.map(|_| ())
+            );
+            assert!(
+                r.unwrap_err().to_string().contains(&format!("{} public inputs but settings.json lays out 5", ics - 2))
+            );
+        }
     }
 
     #[test]

@@ -175,8 +175,8 @@ pub enum RenderError {
     #[error("a two-round key has an IC point for its seed: this key has {0} IC point(s)")]
     NoSeedPoint(usize),
     /// The model's public-input layout does not match the key ([`crate::model::ModelLayout::check_vk`]).
-    #[error("the public-input layout does not match the verifying key: {0:#}")]
-    Layout(anyhow::Error),
+    #[error("the public-input layout does not match the verifying key: {0}")]
+    Layout(#[from] crate::model::LayoutMismatch),
     /// The contract would not fit EIP-170's limit ([`check_code_size`]): its runtime code has up
     /// to `bound` bytes, about 64 per public input.
     #[error(
@@ -267,7 +267,7 @@ fn render_key(
     unsafe_keys: Option<&str>,
 ) -> Result<String, RenderError> {
     if let Some(l) = layout {
-        l.check_vk(vk, zkml::wrap::Scheme::of_key(delta1_g2.is_some())).map_err(RenderError::Layout)?;
+        l.check_vk(vk, zkml::wrap::Scheme::of_key(delta1_g2.is_some()))?;
     }
     if !is_valid_contract_name(contract_name) {
         return Err(RenderError::ContractName(contract_name.to_string()));
