@@ -331,97 +331,28 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         "{:>5} {:>5} {:>9} {:>11} {:>11} {:>8} {:>10} {:>9} {:>9}  update tx",
         "round", "hour", "price now", "proved next", "actual next", "prove s", "update gas", "check gas", "loan"
     );
+    let rounds = Rounds {
+        chain_id,
+        compiled: &compiled,
+        pk: &pk,
+        oracle_addr,
+        monitor_addr,
+        decimals,
+        frac,
+        data_signer: &data_signer,
+        keeper: me,
+    };
     let mut last_ts = 0u64;
     for i in 0..opts.rounds {
         let row = &rows.rounds[i % rows.rounds.len()];
         let ts = next_timestamp(last_ts).await;
-        // The data signer's report: the hour's features, quantized as the model reads them, at ts.
-        let features = compiled
-            .graph
-            .quantize_input(&row.features)
-            .map_err(|e| anyhow!("quantizing round {}'s features: {e:?}", i + 1))?;
-        let inputs: Vec<I256> = features.iter().map(|&v| I256::try_from(v).expect("i64 fits")).collect();
-        let digest = hooks::report_digest(chain_id, oracle_addr, ts, &features);
-        if oracle.reportDigest(inputs.clone(), ts).call().await.map_err(|e| revert("reportDigest", e))? != digest {
-            bail!("ZkmlSignedOracle.reportDigest disagrees with hooks::report_digest");
+        let (rep, forged) = rounds.post(&provider, i, row, ts, i + 1 == opts.rounds).await?;
+        if forged.is_some() {
+            summary.forged_answer_refused = forged;
         }
-        let signatures = sign_report(&[&data_signer], digest)?;
-        // The keeper proves the model on the report's features, bound to this oracle and ts.
-        let (s1, w, prove_ms) =
-            prove_wrapped(&compiled, &pk, &row.features, hooks::oracle_context(chain_id, oracle_addr, ts))
-                .with_context(|| format!("proving round {}", i + 1))?;
-        if s1.input != features {
-            bail!("round {}: the proof's input is not the signed report's features", i + 1);
-        }
-        let q = s1.output[0];
-        let answer = i128::from(q) * 10i128.pow(decimals as u32) / (1i128 << frac);
-        let answer_i = I256::try_from(answer).expect("i128 fits");
-        let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
-
-        // The contract must rebuild exactly the statement the proof is about.
-        let expected: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
-        let onchain =
-            oracle.publicInputs(inputs.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
-        if onchain != expected {
-            bail!(
-                "ZkmlSignedOracle.publicInputs disagrees with the proof's public inputs:\n  contract {onchain:?}\n  proof    {expected:?}"
-            );
-        }
-
-        // A forged answer with the honest proof and report: the verifier refuses it (checked
-        // once, in the last round, with eth_call: no transaction, so no nonce is used up). The
-        // call runs in the pending block, as the update transaction will: the latest block can
-        // be older than the report's timestamp (taken from the clock after it was mined), and
-        // there the oracle would refuse the report as FutureData before looking at the proof.
-        if i + 1 == opts.rounds {
-            let forged = answer_i + I256::try_from(10i128.pow(decimals as u32) >> frac).expect("fits");
-            let call = oracle.update(proof.clone(), inputs.clone(), ts, forged, signatures.clone()).from(me);
-            summary.forged_answer_refused = Some(refused(
-                "a forged answer",
-                call.block(alloy::eips::BlockId::pending()).call().await,
-                "InvalidProof",
-                |e| matches!(e, IZkmlSignedOracle::IZkmlSignedOracleErrors::InvalidProof(_)),
-            )?);
-        }
-
-        let r = confirm(
-            &format!("round {}: ZkmlSignedOracle.update", i + 1),
-            oracle.update(proof, inputs, ts, answer_i, signatures).send().await,
-        )
-        .await?;
-        let c = confirm(&format!("round {}: CollateralMonitor.check", i + 1), monitor.check().send().await).await?;
-        let healthy = monitor.healthy().call().await?;
-        let rep = RoundReport {
-            round: i as u64 + 1,
-            hour: row.hour,
-            data_timestamp: ts,
-            output_q: q,
-            answer: answer.to_string(),
-            price_now: row.price,
-            actual_next: row.next_price,
-            prove_ms,
-            update_gas: r.gas_used,
-            check_gas: c.gas_used,
-            healthy,
-            update_tx: r.transaction_hash.to_string(),
-        };
-        println!(
-            "{:>5} {:>5} {:>9.4} {:>11.4} {:>11.4} {:>8.2} {:>10} {:>9} {:>9}  {}",
-            rep.round,
-            rep.hour,
-            rep.price_now,
-            answer as f64 / 10f64.powi(decimals as i32),
-            rep.actual_next,
-            prove_ms as f64 / 1e3,
-            rep.update_gas,
-            rep.check_gas,
-            if healthy { "healthy" } else { "LIQUIDATE" },
-            rep.update_tx
-        );
         summary.rounds.push(rep);
         last_ts = ts;
     }
-
     // 6. What the chain says now.
     let latest = oracle.latestRoundData().call().await?;
     let last = summary.rounds.last().expect("at least one round").clone();
@@ -598,6 +529,128 @@ fn compile_contracts(root: &Path, verifier_src: String) -> Result<solc::Artifact
         t.elapsed().as_secs_f64()
     );
     Ok(codes)
+}
+
+/// What posting a round needs: the model and its keys, the oracle and its consumer, the data
+/// signer and the keeper who posts.
+struct Rounds<'a> {
+    chain_id: u64,
+    compiled: &'a Compiled,
+    pk: &'a ProverKey,
+    oracle_addr: Address,
+    monitor_addr: Address,
+    decimals: u8,
+    frac: u32,
+    data_signer: &'a PrivateKeySigner,
+    keeper: Address,
+}
+
+impl Rounds<'_> {
+    /// Round `i` (from 0) on `row` at data timestamp `ts`: the data signer signs the report, the
+    /// keeper proves the model on its features and posts the update, the monitor checks the
+    /// loan. With `forge_check`, first a forged answer with the honest proof is refused; the
+    /// round's report, and the error that refused the forgery.
+    async fn post<P: Provider>(
+        &self,
+        provider: &P,
+        i: usize,
+        row: &RoundRow,
+        ts: u64,
+        forge_check: bool,
+    ) -> Result<(RoundReport, Option<String>)> {
+        let oracle = IZkmlSignedOracle::new(self.oracle_addr, provider);
+        let monitor = ICollateralMonitor::new(self.monitor_addr, provider);
+        // The data signer's report: the hour's features, quantized as the model reads them, at ts.
+        let features = self
+            .compiled
+            .graph
+            .quantize_input(&row.features)
+            .map_err(|e| anyhow!("quantizing round {}'s features: {e:?}", i + 1))?;
+        let inputs: Vec<I256> = features.iter().map(|&v| I256::try_from(v).expect("i64 fits")).collect();
+        let digest = hooks::report_digest(self.chain_id, self.oracle_addr, ts, &features);
+        if oracle.reportDigest(inputs.clone(), ts).call().await.map_err(|e| revert("reportDigest", e))? != digest {
+            bail!("ZkmlSignedOracle.reportDigest disagrees with hooks::report_digest");
+        }
+        let signatures = sign_report(&[self.data_signer], digest)?;
+        // The keeper proves the model on the report's features, bound to this oracle and ts.
+        let (s1, w, prove_ms) = prove_wrapped(
+            self.compiled,
+            self.pk,
+            &row.features,
+            hooks::oracle_context(self.chain_id, self.oracle_addr, ts),
+        )
+        .with_context(|| format!("proving round {}", i + 1))?;
+        if s1.input != features {
+            bail!("round {}: the proof's input is not the signed report's features", i + 1);
+        }
+        let q = s1.output[0];
+        let answer = i128::from(q) * 10i128.pow(self.decimals as u32) / (1i128 << self.frac);
+        let answer_i = I256::try_from(answer).expect("i128 fits");
+        let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
+
+        // The contract must rebuild exactly the statement the proof is about.
+        let expected: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
+        let onchain =
+            oracle.publicInputs(inputs.clone(), ts, answer_i).call().await.map_err(|e| revert("publicInputs", e))?;
+        if onchain != expected {
+            bail!(
+                "ZkmlSignedOracle.publicInputs disagrees with the proof's public inputs:\n  contract {onchain:?}\n  proof    {expected:?}"
+            );
+        }
+
+        // A forged answer with the honest proof and report: the verifier refuses it (checked
+        // once, in the last round, with eth_call: no transaction, so no nonce is used up). The
+        // call runs in the pending block, as the update transaction will: the latest block can
+        // be older than the report's timestamp (taken from the clock after it was mined), and
+        // there the oracle would refuse the report as FutureData before looking at the proof.
+        let mut forged_answer_refused = None;
+        if forge_check {
+            let forged = answer_i + I256::try_from(10i128.pow(self.decimals as u32) >> self.frac).expect("fits");
+            let call = oracle.update(proof.clone(), inputs.clone(), ts, forged, signatures.clone()).from(self.keeper);
+            forged_answer_refused = Some(refused(
+                "a forged answer",
+                call.block(alloy::eips::BlockId::pending()).call().await,
+                "InvalidProof",
+                |e| matches!(e, IZkmlSignedOracle::IZkmlSignedOracleErrors::InvalidProof(_)),
+            )?);
+        }
+
+        let r = confirm(
+            &format!("round {}: ZkmlSignedOracle.update", i + 1),
+            oracle.update(proof, inputs, ts, answer_i, signatures).send().await,
+        )
+        .await?;
+        let c = confirm(&format!("round {}: CollateralMonitor.check", i + 1), monitor.check().send().await).await?;
+        let healthy = monitor.healthy().call().await?;
+        let rep = RoundReport {
+            round: i as u64 + 1,
+            hour: row.hour,
+            data_timestamp: ts,
+            output_q: q,
+            answer: answer.to_string(),
+            price_now: row.price,
+            actual_next: row.next_price,
+            prove_ms,
+            update_gas: r.gas_used,
+            check_gas: c.gas_used,
+            healthy,
+            update_tx: r.transaction_hash.to_string(),
+        };
+        println!(
+            "{:>5} {:>5} {:>9.4} {:>11.4} {:>11.4} {:>8.2} {:>10} {:>9} {:>9}  {}",
+            rep.round,
+            rep.hour,
+            rep.price_now,
+            answer as f64 / 10f64.powi(self.decimals as i32),
+            rep.actual_next,
+            prove_ms as f64 / 1e3,
+            rep.update_gas,
+            rep.check_gas,
+            if healthy { "healthy" } else { "LIQUIDATE" },
+            rep.update_tx
+        );
+        Ok((rep, forged_answer_refused))
+    }
 }
 
 /// 65-byte (r, s, v) signatures of `digest` by `signers`, sorted by signer address, ascending
