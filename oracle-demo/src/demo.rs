@@ -603,17 +603,18 @@ impl Rounds<'_> {
         // call runs in the pending block, as the update transaction will: the latest block can
         // be older than the report's timestamp (taken from the clock after it was mined), and
         // there the oracle would refuse the report as FutureData before looking at the proof.
-        let mut forged_answer_refused = None;
-        if forge_check {
+        let forged_answer_refused = if forge_check {
             let forged = answer_i + I256::try_from(10i128.pow(self.decimals as u32) >> self.frac).expect("fits");
             let call = oracle.update(proof.clone(), inputs.clone(), ts, forged, signatures.clone()).from(self.keeper);
-            forged_answer_refused = Some(refused(
+            Some(refused(
                 "a forged answer",
                 call.block(alloy::eips::BlockId::pending()).call().await,
                 "InvalidProof",
                 |e| matches!(e, IZkmlSignedOracle::IZkmlSignedOracleErrors::InvalidProof(_)),
-            )?);
-        }
+            )?)
+        } else {
+            None
+        };
 
         let r = confirm(
             &format!("round {}: ZkmlSignedOracle.update", i + 1),

@@ -302,13 +302,16 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
 
     // Each hook refuses the other's proof: the context names the hook and the use.
     let uri = format!("data:,zkml proof of request {request_id}");
+    // The provider's answer to the validation request with a proof, its public inputs and the
+    // client's signature.
+    let respond = |proof: &Bytes, public: &[U256], sig: &Bytes| {
+        validator_p
+            .respond(agent_id, agent_a, paid.salt, proof.clone(), public.to_vec(), uri.clone(), sig.clone())
+            .from(provider_a)
+    };
     let at_validator = refused(
         "the escrow's proof at the validator",
-        validator_p
-            .respond(agent_id, agent_a, paid.salt, proof.clone(), public.clone(), uri.clone(), client_sig.clone())
-            .from(provider_a)
-            .call()
-            .await,
+        respond(&proof, &public, &client_sig).call().await,
         "ZkmlValidator.WrongRequest",
         |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)),
     )?;
@@ -324,11 +327,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     // The provider alone cannot record a validation in the agent's name.
     let unasked = refused(
         "a validation the agent never asked for",
-        validator_p
-            .respond(agent_id, agent_a, paid.salt, proof_v.clone(), public_v.clone(), uri.clone(), Bytes::new())
-            .from(provider_a)
-            .call()
-            .await,
+        respond(&proof_v, &public_v, &Bytes::new()).call().await,
         "ZkmlValidator.ClientDidNotAsk",
         |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::ClientDidNotAsk(_)),
     )?;
@@ -346,11 +345,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         );
     }
     balances.push(bal("released to the provider on the proof").await?);
-    let resp = confirm(
-        "ZkmlValidator.respond",
-        validator_p.respond(agent_id, agent_a, paid.salt, proof_v, public_v, uri, client_sig).send().await,
-    )
-    .await?;
+    let resp = confirm("ZkmlValidator.respond", respond(&proof_v, &public_v, &client_sig).send().await).await?;
     let validated =
         resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
     if validated.data.requestHash != request_id

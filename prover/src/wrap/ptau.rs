@@ -432,20 +432,23 @@ const SUBGROUP_ROUNDS: usize = 10;
 /// 6x², 128 bits; Scott, "A note on group membership tests for G1, G2 and GT on BLS pairing-
 /// friendly curves", ePrint 2021/1130, and ePrint 2022/352 §4.3 for BN254). One combination
 /// would not do: with 128-bit ρᵢ a component of order 10,069 still vanishes with probability
-/// 1/10,069. On failure the points are checked one by one to name the first outside G2.
+/// 1/10,069. A list of at most ten points (β·G2), or one a batch refused, is checked point by
+/// point: exactly, and naming the first outside G2.
 fn all_in_g2(points: &[G2Affine], what: &'static str, rng: &mut impl Rng) -> Result<(), PtauError> {
     let in_g2 = |p: &G2Affine| p.is_in_correct_subgroup_assuming_on_curve();
-    let batch_ok = (0..SUBGROUP_ROUNDS).all(|_| {
-        let mut rho = vec![0u16; points.len()];
-        rng.fill(&mut rho[..]);
-        in_g2(&G2Projective::msm_u16(points, &rho).into_affine())
-    });
+    let batch_ok = points.len() > SUBGROUP_ROUNDS
+        && (0..SUBGROUP_ROUNDS).all(|_| {
+            let mut rho = vec![0u16; points.len()];
+            rng.fill(&mut rho[..]);
+            in_g2(&G2Projective::msm_u16(points, &rho).into_affine())
+        });
     if batch_ok {
         return Ok(());
     }
-    // A sum of points of G2 is in G2, so some point is not; index 0 only if arithmetic broke.
-    let index = points.par_iter().position_first(|p| !in_g2(p)).unwrap_or(0);
-    Err(PtauError::NotAPoint { what, index, group: "G2" })
+    match points.par_iter().position_first(|p| !in_g2(p)) {
+        None => Ok(()),
+        Some(index) => Err(PtauError::NotAPoint { what, index, group: "G2" }),
+    }
 }
 
 /// Whether `lagrange` is `monomial` in the Lagrange basis of its domain: for random rⱼ,

@@ -624,7 +624,7 @@ fn too_many_public_inputs_is_a_clear_error() {
     vk.gamma_abc_g1.resize(n_max + 2, vk.gamma_abc_g1[1]);
     assert!(matches!(
         solidity::render(&vk, "V"),
-        Err(solidity::RenderError::CodeSize { public_inputs, bound }) if public_inputs == n_max + 1 && bound > 24_576
+        Err(solidity::RenderError::CodeSize { public_inputs, bound }) if public_inputs == n_max + 1 && bound > solidity::CODE_SIZE_LIMIT
     ));
     let e = solidity::check_code_size(&vk, None).unwrap_err().to_string();
     assert!(
