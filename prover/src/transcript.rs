@@ -2,8 +2,8 @@
 //! 8 full and 60 partial rounds — the Poseidon paper's 128-bit parameters for width 5 — constants
 //! from the Grain LFSR as in the paper). The R1CS gadget of the wrap uses the same parameters, so
 //! both sides squeeze equal challenges. Rate 4 because a sumcheck round sends 3 or 4 values and
-//! then draws one challenge: one permutation per round (300 constraints in the wrap circuit)
-//! where rate 2 took two (2 × 243).
+//! then draws one challenge: one permutation per round (300 constraints in the wrap circuit, 366
+//! with the wires `wrap/transcript.rs` adds) where rate 2 took two (2 × 243).
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
