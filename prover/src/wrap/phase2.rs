@@ -57,7 +57,7 @@ pub struct Keys {
 pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> {
     let domain = r1cs.domain()?;
     let n = domain.size();
-    if powers.tau_g2.len() < n {
+    if powers.tau_g1.len() < 2 * n - 1 {
         return Err(Groth16Error::Format(format!(
             "the circuit's domain has 2^{} rows; these powers are for 2^{}: read the ptau for power {}",
             domain.log_size_of_group(),
@@ -83,18 +83,29 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> 
                 || rayon::join(|| lagrange(&powers.alpha_tau_g1), || lagrange(&powers.beta_tau_g1)),
             );
             // G2's through `Glv`: arkworks multiplies BN254's G2 points by plain double-and-add.
-            let mut l_g2: Vec<Glv<G2Config>> = powers.tau_g2[..n].par_iter().map(|p| Glv(p.into_group())).collect();
+            // A prepared file keeps τ·G2 only to τ¹ (`ptau::read`): powers read for another
+            // domain than the circuit's have no basis to compute here.
+            let tau_g2 = powers.tau_g2.get(..n).ok_or_else(|| {
+                Groth16Error::Format(format!(
+                    "the powers were read for 2^{} points, the circuit's domain has 2^{}: read the ptau for power {}",
+                    powers.power,
+                    domain.log_size_of_group(),
+                    domain.log_size_of_group()
+                ))
+            })?;
+            let mut l_g2: Vec<Glv<G2Config>> = tau_g2.par_iter().map(|p| Glv(p.into_group())).collect();
             domain.ifft_in_place(&mut l_g2);
             (l_g1, l_alpha, l_beta, l_g2.into_iter().map(|p| p.0).collect())
         }
     };
 
-    let (a, (b, c)) = rayon::join(|| r1cs.qap(0, &l_g1), || rayon::join(|| r1cs.qap(1, &l_g1), || r1cs.qap(2, &l_g1)));
-    let (beta_a, alpha_b) = rayon::join(|| r1cs.qap(0, &l_beta), || r1cs.qap(1, &l_alpha));
-    let b_g2 = r1cs.qap(1, &l_g2);
-    // β·u_i(τ) + α·v_i(τ) + w_i(τ), over γ = 1 for the instance variables, δ₁ = 1 for the
+    // k: β·u_i(τ) + α·v_i(τ) + w_i(τ), over γ = 1 for the instance variables, δ₁ = 1 for the
     // round-1 wires and δ = 1 for the rest.
-    let k: Vec<G1> = beta_a.par_iter().zip(&alpha_b).zip(&c).map(|((x, y), z)| *x + y + z).collect();
+    let (a, (b, k)) = rayon::join(
+        || r1cs.qap(0, &l_g1),
+        || rayon::join(|| r1cs.qap(1, &l_g1), || r1cs.qap_sum(&[(0, &l_beta), (1, &l_alpha), (2, &l_g1)])),
+    );
+    let b_g2 = r1cs.qap(1, &l_g2);
     let (ni, round2) = (r1cs.num_instance, r1cs.num_instance + r1cs.num_round1);
     let h: Vec<G1> = (0..n - 1).into_par_iter().map(|i| powers.tau_g1[n + i].into_group() - powers.tau_g1[i]).collect();
 

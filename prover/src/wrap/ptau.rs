@@ -17,7 +17,10 @@
 //! are the generators, and each list is a geometric sequence in the same τ (α's and β's too, with
 //! β·G1 and β·G2 the same β), by pairing random linear combinations (Schwartz–Zippel: a wrong list
 //! passes with probability at most about 1/2¹²⁸ over the verifier's random coefficients); and each
-//! Lagrange list read is the monomial one in the Lagrange basis (`basis_of`).
+//! Lagrange list read is the monomial one in the Lagrange basis (`basis_of`). A prepared file's
+//! τ·G2 list is kept only to τ¹: the keys take their G2 points from lTauG2, which is checked
+//! against the powers in G1 (`basis_in_g2_of`), so the rest of τ·G2 would be checked — 2ᵖ
+//! subgroup and pairing checks over G2 — for nothing.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -93,7 +96,7 @@ pub struct Powers {
     pub file_power: u32,
     /// τⁱ·G1 for i < 2·2^`power` − 1.
     pub tau_g1: Vec<G1Affine>,
-    /// τⁱ·G2 for i < 2^`power`.
+    /// τⁱ·G2 for i < 2^`power`; only τ⁰·G2 and τ¹·G2 when the file has the Lagrange sections.
     pub tau_g2: Vec<G2Affine>,
     /// α·τⁱ·G1 for i < 2^`power`.
     pub alpha_tau_g1: Vec<G1Affine>,
@@ -177,11 +180,15 @@ pub fn read(path: &Path, power: u32, rng: &mut impl Rng) -> Result<Powers, PtauE
             beta_tau_g1: L_BETA_TAU_G1.found(l_beta)?,
         }),
     };
+    let mut tau_g2 = TAU_G2.found(tau_g2)?;
+    if lagrange.is_some() {
+        tau_g2.truncate(2);
+    }
     let p = Powers {
         power,
         file_power,
         tau_g1: TAU_G1.found(tau_g1)?,
-        tau_g2: TAU_G2.found(tau_g2)?,
+        tau_g2,
         alpha_tau_g1: ALPHA_TAU_G1.found(alpha)?,
         beta_tau_g1: BETA_TAU_G1.found(beta)?,
         beta_g2: BETA_G2.found(beta_g2)?,
@@ -394,19 +401,19 @@ impl Powers {
         let (Some(&tau_g2), Some(&tau_g1)) = (self.tau_g2.get(1), self.tau_g1.get(1)) else {
             return Err(PtauError::Inconsistent("fewer than two powers"));
         };
-        // e(Σ rᵢ·Pᵢ₊₁, G2) = e(Σ rᵢ·Pᵢ, τ·G2) holds for every r exactly when Pᵢ₊₁ = τ·Pᵢ.
-        shifted(&self.tau_g1, tau_g2, rng, "tauG1 is not a sequence of powers of the τ of tauG2[1]")?;
-        shifted(&self.alpha_tau_g1, tau_g2, rng, "alphaTauG1 is not α times the powers of τ")?;
-        shifted(&self.beta_tau_g1, tau_g2, rng, "betaTauG1 is not β times the powers of τ")?;
         // The G2 powers against τ·G1: e(τ·G1, Σ rᵢ·Qᵢ) = e(G1, Σ rᵢ·Qᵢ₊₁).
         let r = coefficients(self.tau_g2.len().saturating_sub(1), rng);
         let (lo, hi) = consecutive::<G2Projective>(&self.tau_g2, &r);
         same(Bn254::pairing(tau_g1, lo) == Bn254::pairing(g1, hi), "tauG2 is not a sequence of powers of τ")?;
+        // e(Σ rᵢ·Pᵢ₊₁, G2) = e(Σ rᵢ·Pᵢ, τ·G2) holds for every r exactly when Pᵢ₊₁ = τ·Pᵢ.
+        shifted(&self.tau_g1, tau_g2, rng, "tauG1 is not a sequence of powers of the τ of tauG2[1]")?;
+        shifted(&self.alpha_tau_g1, tau_g2, rng, "alphaTauG1 is not α times the powers of τ")?;
+        shifted(&self.beta_tau_g1, tau_g2, rng, "betaTauG1 is not β times the powers of τ")?;
         let beta_g1 = self.beta_tau_g1.first().ok_or(PtauError::Inconsistent("no betaTauG1"))?;
         same(Bn254::pairing(*beta_g1, g2) == Bn254::pairing(g1, self.beta_g2), "betaG2 is not the β of betaTauG1")?;
         let Some(l) = &self.lagrange else { return Ok(()) };
         same(basis_of::<G1Projective>(&l.tau_g1, &self.tau_g1, rng), "lTauG1 is not tauG1 in the Lagrange basis")?;
-        same(basis_of::<G2Projective>(&l.tau_g2, &self.tau_g2, rng), "lTauG2 is not tauG2 in the Lagrange basis")?;
+        same(basis_in_g2_of(&l.tau_g2, &self.tau_g1, rng), "lTauG2 is not tauG2 in the Lagrange basis")?;
         same(
             basis_of::<G1Projective>(&l.alpha_tau_g1, &self.alpha_tau_g1, rng),
             "lAlphaTauG1 is not alphaTauG1 in the Lagrange basis",
@@ -460,13 +467,28 @@ fn basis_of<G: CurveGroup<ScalarField = Fr>>(
     monomial: &[G::Affine],
     rng: &mut impl Rng,
 ) -> bool {
-    let n = lagrange.len();
-    let Some(domain) = GeneralEvaluationDomain::<Fr>::new(n).filter(|d| d.size() == n && monomial.len() >= n) else {
-        return false;
-    };
+    let Some((r, c)) = interpolation(lagrange.len(), monomial.len(), rng) else { return false };
+    G::msm_unchecked(lagrange, &r) == G::msm_unchecked(&monomial[..r.len()], &c)
+}
+
+/// [`basis_of`] for a list in G2 against the powers in G1: e(G1, Σ rⱼ·Lⱼ(τ)·G2) = e(Σ cₖ·τᵏ·G1,
+/// G2), for points of G2 (`all_in_g2` first). A G1 MSM instead of a G2 one, and no τ·G2 list.
+fn basis_in_g2_of(lagrange: &[G2Affine], tau_g1: &[G1Affine], rng: &mut impl Rng) -> bool {
+    let Some((r, c)) = interpolation(lagrange.len(), tau_g1.len(), rng) else { return false };
+    let (l, m) = rayon::join(
+        || G2Projective::msm_unchecked(lagrange, &r),
+        || G1Projective::msm_unchecked(&tau_g1[..r.len()], &c),
+    );
+    Bn254::pairing(G1Affine::generator(), l) == Bn254::pairing(m, G2Affine::generator())
+}
+
+/// Random values r on the domain of `n` points and the coefficients c = IFFT(r) of the polynomial
+/// that takes them; `None` unless `n` is a power of two and there are `monomials` ≥ n powers.
+fn interpolation(n: usize, monomials: usize, rng: &mut impl Rng) -> Option<(Vec<Fr>, Vec<Fr>)> {
+    let domain = GeneralEvaluationDomain::<Fr>::new(n).filter(|d| d.size() == n && monomials >= n)?;
     let r = coefficients(n, rng);
     let c = domain.ifft(&r);
-    G::msm_unchecked(lagrange, &r) == G::msm_unchecked(&monomial[..n], &c)
+    Some((r, c))
 }
 
 /// Checks that `points` is a geometric sequence in the τ of `tau_g2` = τ·G2.

@@ -88,8 +88,10 @@ fn proves_two_round(keys: &Keys, r1cs: &R1cs) -> bool {
         && !g16::verify_two_round(&keys.pk.vk, &ck.delta1_g2, &[out + Fr::from(1u64)], &proof)
 }
 
-fn powers() -> Powers {
-    ptau::read(&snarkjs_ptau(), POWER, &mut rng()).unwrap()
+/// The test ptau's powers for `r1cs`'s domain (a prepared file's Lagrange basis is read for one
+/// domain).
+fn powers_for(r1cs: &R1cs) -> Powers {
+    ptau::read(&snarkjs_ptau(), r1cs.power().unwrap(), &mut rng()).unwrap()
 }
 
 /// Whether `pk` proves x·y·(x + c) for x = 3, y = 7 and refuses the statement out + 1.
@@ -117,8 +119,8 @@ fn ceremony(powers: &Powers, r1cs: &R1cs) -> (Keys, Record, Vec<[u8; 64]>) {
 
 #[test]
 fn initial_keys_from_a_snarkjs_ceremony_prove_and_verify() {
-    let powers = powers();
     let r1cs = Cubic::shape(1);
+    let powers = powers_for(&r1cs);
     let keys = phase2::initial_keys(&powers, &r1cs).unwrap();
     let pk = &keys.pk;
     assert!(keys.ck.is_none());
@@ -151,8 +153,8 @@ fn initial_keys_need_enough_powers() {
 
 #[test]
 fn two_contributions_and_a_beacon_verify_and_prove() {
-    let powers = powers();
     let r1cs = Cubic::shape(1);
+    let powers = powers_for(&r1cs);
     let (keys, record, hashes) = ceremony(&powers, &r1cs);
     assert_eq!(phase2::verify(&powers, &r1cs, &keys, &record, &mut rng()).unwrap(), hashes);
     let pk = &keys.pk;
@@ -167,8 +169,8 @@ fn two_contributions_and_a_beacon_verify_and_prove() {
 
 #[test]
 fn a_contribution_without_knowledge_of_its_secret_is_refused() {
-    let powers = powers();
     let r1cs = Cubic::shape(1);
+    let powers = powers_for(&r1cs);
     let (keys, record, _) = ceremony(&powers, &r1cs);
     let refused = |record: &Record, keys: &Keys| phase2::verify(&powers, &r1cs, keys, record, &mut rng());
     // δ′·R from another δ′.
@@ -196,8 +198,8 @@ fn a_contribution_without_knowledge_of_its_secret_is_refused() {
 
 #[test]
 fn a_tampered_beacon_or_record_is_refused() {
-    let powers = powers();
     let r1cs = Cubic::shape(1);
+    let powers = powers_for(&r1cs);
     let (keys, record, _) = ceremony(&powers, &r1cs);
     let check = |record: &Record, keys: &Keys| phase2::verify(&powers, &r1cs, keys, record, &mut rng());
     let mut r = record.clone();
@@ -222,8 +224,8 @@ fn a_tampered_beacon_or_record_is_refused() {
 
 #[test]
 fn a_two_round_ceremony_updates_delta1_and_proves() {
-    let powers = powers();
     let r1cs = Seeded::shape();
+    let powers = powers_for(&r1cs);
     let initial = phase2::initial_keys(&powers, &r1cs).unwrap();
     let ck = initial.ck.as_ref().unwrap();
     r1cs.check_key(&initial.pk, Some(ck)).unwrap();
@@ -240,8 +242,8 @@ fn a_two_round_ceremony_updates_delta1_and_proves() {
 
 #[test]
 fn a_two_round_ceremony_refuses_what_it_cannot_check() {
-    let powers = powers();
     let r1cs = Seeded::shape();
+    let powers = powers_for(&r1cs);
     let (keys, record, _) = ceremony(&powers, &r1cs);
     let check = |record: &Record, keys: &Keys| phase2::verify(&powers, &r1cs, keys, record, &mut rng());
     // A contribution that leaves δ₁ alone.
@@ -274,8 +276,8 @@ fn a_two_round_ceremony_refuses_what_it_cannot_check() {
 
 #[test]
 fn a_contribution_moved_to_another_circuit_is_refused() {
-    let powers = powers();
     let (one, two) = (Cubic::shape(1), Cubic::shape(2));
+    let powers = powers_for(&one);
     let (keys, record, _) = ceremony(&powers, &one);
     assert!(matches!(phase2::verify(&powers, &two, &keys, &record, &mut rng()), Err(Phase2Error::Origin)));
     // The other circuit's own origin with this ceremony's contributions: the first proof of
@@ -290,8 +292,8 @@ fn a_contribution_moved_to_another_circuit_is_refused() {
 
 #[test]
 fn a_key_that_does_not_derive_from_the_ptau_is_refused() {
-    let powers = powers();
     let r1cs = Cubic::shape(1);
+    let powers = powers_for(&r1cs);
     // Dev keys, or keys from other powers, start from another origin.
     let dev = Keys { pk: g16::setup(&r1cs, &mut rng()).unwrap(), ck: None };
     assert!(matches!(phase2::verify(&powers, &r1cs, &dev, &Record::new(&dev), &mut rng()), Err(Phase2Error::Origin)));

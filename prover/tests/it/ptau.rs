@@ -66,7 +66,8 @@ fn snarkjs_ptau_is_read_checked_and_hashed() {
     let p = ptau::read(&path, POWER, &mut rng()).unwrap();
     let n = 1usize << POWER;
     assert_eq!((p.power, p.file_power), (POWER, POWER));
-    assert_eq!((p.tau_g1.len(), p.tau_g2.len(), p.alpha_tau_g1.len(), p.beta_tau_g1.len()), (2 * n - 1, n, n, n));
+    // A prepared file's τ·G2 only to τ¹ (its keys take lTauG2).
+    assert_eq!((p.tau_g1.len(), p.tau_g2.len(), p.alpha_tau_g1.len(), p.beta_tau_g1.len()), (2 * n - 1, 2, n, n));
     assert_eq!(p.tau_g1[0], ark_bn254::G1Affine::generator());
     // The hash is BLAKE2b-512 of the file, as `b2sum` prints it (and snarkjs's README lists).
     let b2sum = Command::new("b2sum").arg(&path).output().unwrap();
@@ -74,7 +75,7 @@ fn snarkjs_ptau_is_read_checked_and_hashed() {
     assert_eq!(printed.split_whitespace().next().unwrap(), hex::encode(p.file_hash));
     // A smaller circuit reads a prefix of the same powers.
     let small = ptau::read(&path, POWER - 2, &mut rng()).unwrap();
-    assert_eq!((small.tau_g1.len(), small.tau_g2.len()), (2 * (n / 4) - 1, n / 4));
+    assert_eq!((small.tau_g1.len(), small.tau_g2.len()), (2 * (n / 4) - 1, 2));
     assert_eq!(small.tau_g1[..], p.tau_g1[..small.tau_g1.len()]);
     assert_eq!((small.beta_g2, small.file_hash), (p.beta_g2, p.file_hash));
 }
@@ -174,10 +175,11 @@ fn a_g2_point_outside_the_subgroup_is_refused() {
         G2Affine::new(Fq2::new(f(0), f(32)), Fq2::new(f(64), f(96)))
     };
     // Each point moved off G2 by adding an element of the cofactor's group, so that it stays
-    // on the twist: tauG2[2], betaG2, and lTauG2[1] in the basis of the domain read.
+    // on the twist: tauG2[1] (a prepared file's last τ·G2 read), betaG2, and lTauG2[1] in the
+    // basis of the domain read.
     let skip = (1 << POWER) - 1;
     for off in off_g2() {
-        for (kind, index, at, what) in [(3, 2, 2, "tauG2"), (6, 0, 0, "betaG2"), (13, 1, skip + 1, "lTauG2")] {
+        for (kind, index, at, what) in [(3, 1, 1, "tauG2"), (6, 0, 0, "betaG2"), (13, 1, skip + 1, "lTauG2")] {
             let o = section(&bytes, kind) + 128 * at;
             let mut t = bytes.clone();
             t[o..o + 128].copy_from_slice(&encode((decode(&bytes[o..o + 128]) + off).into_affine()));

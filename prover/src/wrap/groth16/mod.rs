@@ -135,6 +135,13 @@ mod tests {
                 let want: Projective<P> = xs.iter().zip(&cs).map(|(x, c)| *x * c).sum();
                 assert_eq!(QapValue::combination(&xs, &cs), want, "{n} terms");
             }
+            // Only small magnitudes, some negated: the windows stop early.
+            let small = [-F::from(3u64), F::from(0xffffu64), -F::from(0x1_0000u64), F::from(8u64), -F::from(9u64)];
+            for n in [1, 2, 5] {
+                let xs: Vec<Projective<P>> = (0..n).map(|_| Projective::<P>::rand(rng)).collect();
+                let want: Projective<P> = xs.iter().zip(&small).map(|(x, c)| *x * c).sum();
+                assert_eq!(QapValue::combination(&xs, &small[..n]), want, "{n} small terms");
+            }
         }
         let mut rng = StdRng::seed_from_u64(3);
         check::<ark_bn254::g1::Config>(&mut rng);

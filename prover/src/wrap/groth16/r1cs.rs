@@ -73,8 +73,10 @@ impl QapValue for F {
 }
 
 /// Points: one or two terms by GLV (half the doublings of a full-size scalar, which arkworks'
-/// `G2 * F` does not use); more by Straus' interleaving, whose 256 doublings all the terms share,
-/// with signed 4-bit digits (−8…8): each term's table is 1·x … 8·x, affine (one batched
+/// `G2 * F` does not use) where a coefficient is large; otherwise Straus' interleaving, whose
+/// doublings all the terms share (4 a window, up to the largest coefficient's top one: 256 for
+/// a full-size coefficient, 16 for a circuit's 16-bit constant or its negation), with signed
+/// 4-bit digits (−8…8): each term's table is 1·x … 8·x, affine (one batched
 /// inversion) for mixed additions, a digit's sign a free negation, ~60 additions per term. An
 /// unsigned table of 15 multiples made the tables a third of the work. Sequential: the QAP runs
 /// it for many variables in parallel, and arkworks' MSM, parallel inside, overflowed a rayon
@@ -82,11 +84,26 @@ impl QapValue for F {
 /// 18.4 s by GLV alone (docs/benchmarks.md).
 impl<P: GLVConfig + SWCurveConfig<ScalarField = F>> QapValue for Projective<P> {
     fn combination(xs: &[Self], cs: &[F]) -> Self {
-        if xs.len() <= 2 {
+        // A coefficient past r/2 is a small one negated (a circuit's −k): over the point negated
+        // it takes as few windows as k. The doublings then stop at the largest magnitude's top
+        // window: 16 for a 16-bit constant, not 256.
+        let (signed, digits): (Vec<Self>, Vec<[i8; DIGITS]>) = xs
+            .iter()
+            .zip(cs)
+            .map(|(x, c)| {
+                if c.into_bigint() > F::MODULUS_MINUS_ONE_DIV_TWO {
+                    (-*x, signed_digits(&-*c))
+                } else {
+                    (*x, signed_digits(c))
+                }
+            })
+            .unzip();
+        let windows = digits.iter().filter_map(|d| d.iter().rposition(|&k| k != 0)).max().map_or(0, |top| top + 1);
+        if xs.len() <= 2 && windows > DIGITS / 2 {
             return xs.iter().zip(cs).map(|(x, c)| P::glv_mul_projective(*x, *c)).sum();
         }
         let mut multiples = Vec::with_capacity(8 * xs.len());
-        for x in xs {
+        for x in &signed {
             let mut m = *x;
             for _ in 0..8 {
                 multiples.push(m);
@@ -94,9 +111,8 @@ impl<P: GLVConfig + SWCurveConfig<ScalarField = F>> QapValue for Projective<P> {
             }
         }
         let tables = Self::normalize_batch(&multiples);
-        let digits: Vec<[i8; DIGITS]> = cs.iter().map(signed_digits).collect();
         let mut acc = Self::zero();
-        for w in (0..DIGITS).rev() {
+        for w in (0..windows).rev() {
             for _ in 0..4 {
                 acc.double_in_place();
             }
@@ -207,13 +223,30 @@ impl R1cs {
     where
         T: QapValue,
     {
+        self.qap_sum(&[(m, lagrange)])
+    }
+
+    /// Σ over `sources` of [`qap`](Self::qap)(m, lagrange), as one linear combination a variable:
+    /// over points the doublings of a variable's terms are shared by all its sources (the L query
+    /// is β·u + α·v + w, over three lists of points).
+    pub(crate) fn qap_sum<T>(&self, sources: &[(usize, &[T])]) -> Vec<T>
+    where
+        T: QapValue,
+    {
         let (nc, ni) = (self.num_constraints(), self.num_instance);
-        // The entries by variable, then coefficient: a variable's Lagrange values that share a
-        // coefficient are added up first, then each variable is one linear combination of its
-        // sums. A circuit has far fewer distinct (variable, coefficient) pairs than entries, and
-        // over points a multiplication costs about a hundred additions.
-        let mut entries: Vec<(u32, u32, u32)> =
-            (0..nc).flat_map(|i| self.matrices[m].row(i).iter().map(move |e| (e.var, e.coeff, i as u32))).collect();
+        // The entries by variable, then source and coefficient: a variable's Lagrange values that
+        // share a source and a coefficient are added up first, then each variable is one linear
+        // combination of its sums. A circuit has far fewer distinct (variable, coefficient)
+        // pairs than entries, and over points a multiplication costs about a hundred additions.
+        let mut entries: Vec<(u32, u32, u32, u32)> = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(s, &(m, _))| {
+                (0..nc).flat_map(move |i| {
+                    self.matrices[m].row(i).iter().map(move |e| (e.var, s as u32, e.coeff, i as u32))
+                })
+            })
+            .collect();
         entries.par_sort_unstable();
         let sums: Vec<(usize, T)> = entries
             .chunk_by(|a, b| a.0 == b.0)
@@ -221,12 +254,13 @@ impl R1cs {
             .into_par_iter()
             .map(|var| {
                 let (mut ones, mut xs, mut cs) = (T::zero(), vec![], vec![]);
-                for same in var.chunk_by(|a, b| a.1 == b.1) {
+                for same in var.chunk_by(|a, b| (a.1, a.2) == (b.1, b.2)) {
+                    let lagrange = sources[same[0].1 as usize].1;
                     let mut sum = T::zero();
-                    for &(_, _, row) in same {
+                    for &(.., row) in same {
                         sum += lagrange[row as usize];
                     }
-                    match same[0].1 {
+                    match same[0].2 {
                         0 => ones += sum,
                         k => {
                             xs.push(sum);
@@ -242,9 +276,11 @@ impl R1cs {
         for (var, sum) in sums {
             v[var] = sum;
         }
-        if m == 0 {
-            for (x, l) in v[..ni].iter_mut().zip(&lagrange[nc..nc + ni]) {
-                *x += *l;
+        for &(m, lagrange) in sources {
+            if m == 0 {
+                for (x, l) in v[..ni].iter_mut().zip(&lagrange[nc..nc + ni]) {
+                    *x += *l;
+                }
             }
         }
         v
