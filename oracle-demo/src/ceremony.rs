@@ -114,9 +114,11 @@ fn cache_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache/zkml-demo/initial-keys"))
 }
 
-/// The initial keys depend on the ptau and the circuit only.
+/// The initial keys depend on the ptau and the circuit only; their record on the format of its
+/// origin too (`phase2::ORIGIN_TAG`), so keys kept by a zkml with another format are not reused.
 fn cache_key(ptau: &Path, circuit: &[u8]) -> Result<[u8; 64]> {
     let mut h = Blake2b512::new();
+    h.update(zkml::wrap::phase2::ORIGIN_TAG);
     let mut file = BufReader::new(File::open(ptau).with_context(|| format!("opening {}", ptau.display()))?);
     std::io::copy(&mut file, &mut h).with_context(|| format!("reading {}", ptau.display()))?;
     h.update(circuit);

@@ -94,7 +94,7 @@ pub fn from_ptau_for(dir: &Path, r1cs: R1cs, ptau: &Path) -> Result<CeremonyStar
     let power = r1cs.power().map_err(WrapError::from)?;
     let powers = read_ptau(ptau, power)?;
     let keys = phase2::initial_keys(&powers, &r1cs).map_err(Phase2Error::from)?;
-    let record = Record::new(&keys);
+    let record = Record::new(phase2::origin(&powers.file_hash, &r1cs));
     let (ptau_blake2b, hermez) = (powers.file_hash, ptau::hermez_file(&powers.file_hash));
     drop(powers);
     let ceremony = Ceremony { ptau_blake2b: hex::encode(ptau_blake2b), hermez: hermez.map(str::to_string) };

@@ -26,6 +26,8 @@
 // Keys from a file someone else made: no panic on any input (Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+use std::borrow::Cow;
+
 use ark_bn254::{
     Bn254, Fq, Fq2, Fr as F, G1Affine, G1Projective as G1, G2Affine, G2Projective as G2, g2::Config as G2Config,
 };
@@ -35,14 +37,14 @@ use ark_ec::short_weierstrass::Projective;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{Field, PrimeField, UniformRand, Zero};
 use ark_groth16::{ProvingKey, VerifyingKey};
-use ark_poly::EvaluationDomain;
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use blake2::{Blake2b512, Digest};
 use rand::Rng;
 use rayon::prelude::*;
 
 use super::groth16::{CommitKey, Groth16Error, R1cs};
-use super::ptau::{Powers, coefficients};
+use super::ptau::{self, Powers, coefficients};
 
 /// A ceremony's keys: Groth16's proving key and, for a two-round system, the round-1 wires'
 /// commitment key.
@@ -65,40 +67,10 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> 
             domain.log_size_of_group()
         )));
     }
-    let (l_g1, l_alpha, l_beta, l_g2) = match &powers.lagrange {
-        Some(l) if l.tau_g1.len() == n => {
-            (projective(&l.tau_g1), projective(&l.alpha_tau_g1), projective(&l.beta_tau_g1), projective(&l.tau_g2))
-        }
-        // A file without the Lagrange sections (or read for another domain): the inverse FFTs
-        // over points, a hundred times slower than reading them (`snarkjs powersoftau prepare
-        // phase2` adds them).
-        _ => {
-            let lagrange = |points: &[G1Affine]| {
-                let mut v = projective(&points[..n]);
-                domain.ifft_in_place(&mut v);
-                v
-            };
-            let (l_g1, (l_alpha, l_beta)) = rayon::join(
-                || lagrange(&powers.tau_g1),
-                || rayon::join(|| lagrange(&powers.alpha_tau_g1), || lagrange(&powers.beta_tau_g1)),
-            );
-            // G2's through `Glv`: arkworks multiplies BN254's G2 points by plain double-and-add.
-            // A prepared file keeps τ·G2 only to τ¹ (`ptau::read`): powers read for another
-            // domain than the circuit's have no basis to compute here.
-            let tau_g2 = powers.tau_g2.get(..n).ok_or_else(|| {
-                Groth16Error::Format(format!(
-                    "the powers were read for 2^{} points, the circuit's domain has 2^{}: read the ptau for power {}",
-                    powers.power,
-                    domain.log_size_of_group(),
-                    domain.log_size_of_group()
-                ))
-            })?;
-            let mut l_g2: Vec<Glv<G2Config>> = tau_g2.par_iter().map(|p| Glv(p.into_group())).collect();
-            domain.ifft_in_place(&mut l_g2);
-            (l_g1, l_alpha, l_beta, l_g2.into_iter().map(|p| p.0).collect())
-        }
-    };
-
+    let bases = Bases::of(powers, &domain)?;
+    let (l_g1, l_alpha, l_beta, l_g2) =
+        (projective(&bases.tau_g1), projective(&bases.alpha_g1), projective(&bases.beta_g1), projective(&bases.tau_g2));
+    drop(bases);
     // k: β·u_i(τ) + α·v_i(τ) + w_i(τ), over γ = 1 for the instance variables, δ₁ = 1 for the
     // round-1 wires and δ = 1 for the rest.
     let (a, (b, k)) = rayon::join(
@@ -109,10 +81,7 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> 
     let (ni, round2) = (r1cs.num_instance, r1cs.num_instance + r1cs.num_round1);
     let h: Vec<G1> = (0..n - 1).into_par_iter().map(|i| powers.tau_g1[n + i].into_group() - powers.tau_g1[i]).collect();
 
-    let (alpha_g1, beta_g1) = match (powers.alpha_tau_g1.first(), powers.beta_tau_g1.first()) {
-        (Some(a), Some(b)) => (*a, *b),
-        _ => return Err(Groth16Error::Format("the powers have no α·G1 or β·G1".into())),
-    };
+    let (alpha_g1, beta_g1) = alpha_beta(powers)?;
     let vk = VerifyingKey::<Bn254> {
         alpha_g1,
         beta_g2: powers.beta_g2,
@@ -141,6 +110,63 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> 
 /// `points` in projective form, what the FFTs and `R1cs::qap` add up.
 fn projective<A: AffineRepr>(points: &[A]) -> Vec<A::Group> {
     points.par_iter().map(|p| p.into_group()).collect()
+}
+
+/// α·G1 and β·G1, the first of the α- and β-scaled powers.
+fn alpha_beta(powers: &Powers) -> Result<(G1Affine, G1Affine), Groth16Error> {
+    match (powers.alpha_tau_g1.first(), powers.beta_tau_g1.first()) {
+        (Some(a), Some(b)) => Ok((*a, *b)),
+        _ => Err(Groth16Error::Format("the powers have no α·G1 or β·G1".into())),
+    }
+}
+
+/// The domain's Lagrange points Lⱼ(τ)·G1, αLⱼ(τ)·G1, βLⱼ(τ)·G1 and Lⱼ(τ)·G2: a prepared ptau's
+/// sections (`ptau::read` checked them), or inverse FFTs over the powers.
+struct Bases<'a> {
+    tau_g1: Cow<'a, [G1Affine]>,
+    alpha_g1: Cow<'a, [G1Affine]>,
+    beta_g1: Cow<'a, [G1Affine]>,
+    tau_g2: Cow<'a, [G2Affine]>,
+}
+
+impl<'a> Bases<'a> {
+    fn of(powers: &'a Powers, domain: &GeneralEvaluationDomain<F>) -> Result<Self, Groth16Error> {
+        let n = domain.size();
+        if let Some(l) = powers.lagrange.as_ref().filter(|l| l.tau_g1.len() == n) {
+            return Ok(Bases {
+                tau_g1: Cow::Borrowed(&l.tau_g1),
+                alpha_g1: Cow::Borrowed(&l.alpha_tau_g1),
+                beta_g1: Cow::Borrowed(&l.beta_tau_g1),
+                tau_g2: Cow::Borrowed(&l.tau_g2),
+            });
+        }
+        // A file without the Lagrange sections: the inverse FFTs over points, a hundred times
+        // slower than reading them (`snarkjs powersoftau prepare phase2` adds them). A prepared
+        // file keeps τ·G2 only to τ¹ (`ptau::read`): powers read for another domain than the
+        // circuit's have no basis to compute here.
+        let tau_g2 = powers.tau_g2.get(..n).ok_or_else(|| {
+            Groth16Error::Format(format!(
+                "the powers were read for 2^{} points, the circuit's domain has 2^{}: read the ptau for power {}",
+                powers.power,
+                domain.log_size_of_group(),
+                domain.log_size_of_group()
+            ))
+        })?;
+        let lagrange = |points: &[G1Affine]| {
+            let mut v = projective(&points[..n]);
+            domain.ifft_in_place(&mut v);
+            Cow::Owned(G1::normalize_batch(&v))
+        };
+        let (tau_g1, (alpha_g1, beta_g1)) = rayon::join(
+            || lagrange(&powers.tau_g1),
+            || rayon::join(|| lagrange(&powers.alpha_tau_g1), || lagrange(&powers.beta_tau_g1)),
+        );
+        // G2's through `Glv`: arkworks multiplies BN254's G2 points by plain double-and-add.
+        let mut l_g2: Vec<Glv<G2Config>> = tau_g2.par_iter().map(|p| Glv(p.into_group())).collect();
+        domain.ifft_in_place(&mut l_g2);
+        let l_g2: Vec<G2> = l_g2.into_iter().map(|p| p.0).collect();
+        Ok(Bases { tau_g1, alpha_g1, beta_g1, tau_g2: Cow::Owned(G2::normalize_batch(&l_g2)) })
+    }
 }
 
 /// A point that an FFT multiplies by GLV (half the doublings of a full-size scalar): arkworks'
@@ -216,8 +242,9 @@ impl<P: GLVConfig> Zero for Glv<P> {
 /// passes on, and which anyone checks with `verify`.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Record {
-    /// BLAKE2b-512 of the initial keys, which the powers and the circuit determine: a
-    /// contribution's proof of knowledge is bound to it, so it cannot be moved to another circuit.
+    /// The ptau's and the circuit's hash (`origin`), which determine the initial keys: a
+    /// contribution's proof of knowledge is bound to it, so it cannot be moved to another circuit
+    /// or other powers.
     pub origin: [u8; 64],
     pub contributions: Vec<Contribution>,
 }
@@ -308,22 +335,21 @@ impl std::fmt::Display for Secret {
     }
 }
 
-/// The keys' hash that a record's `origin` holds.
-pub fn origin(keys: &Keys) -> [u8; 64] {
+/// What a record's `origin` holds: BLAKE2b-512 of the ptau file's hash (`Powers::file_hash`) and
+/// the circuit, which determine the initial keys.
+pub fn origin(ptau_hash: &[u8; 64], r1cs: &R1cs) -> [u8; 64] {
     let mut h = Blake2b512::new();
     h.update(ORIGIN_TAG);
+    h.update(ptau_hash);
     // Writing into a hash cannot fail.
-    let _ = keys.pk.serialize_uncompressed(&mut h);
-    if let Some(ck) = &keys.ck {
-        let _ = ck.serialize_uncompressed(&mut h);
-    }
+    let _ = r1cs.write(&mut h);
     h.finalize().into()
 }
 
 impl Record {
-    /// The record of keys fresh from `initial_keys`.
-    pub fn new(initial: &Keys) -> Self {
-        Record { origin: origin(initial), contributions: vec![] }
+    /// The record of keys fresh from `initial_keys`, from the ceremony's `origin`.
+    pub fn new(origin: [u8; 64]) -> Self {
+        Record { origin, contributions: vec![] }
     }
 
     /// The hash the next contribution is bound to: the origin and every contribution so far.
@@ -447,7 +473,15 @@ fn update(
 
 /// Checks that `keys` are the keys of `r1cs` derived from `powers` and then updated by every
 /// contribution of `record`, each with valid proofs of knowledge; returns the contributions'
-/// hashes in order. `rng` draws the random linear combinations of the L, H and round-1 checks.
+/// hashes in order.
+///
+/// Without deriving the initial keys again: every query is a linear function of the Lagrange
+/// points, so for random rᵢ, Σ rᵢ·Aᵢ(τ)·G1 must be Σⱼ (A·r)ⱼ·Lⱼ(τ)·G1 — an MSM over the key and
+/// one over the points, where the QAP costs a multiplication per (wire, row) entry. A key that
+/// differs anywhere passes one such check with probability at most 2⁻¹²⁸ over `rng`'s
+/// coefficients (Schwartz–Zippel; G1 has no cofactor, and B's G2 points are checked to be in
+/// G2 first). The δ- and δ₁-dependent queries are checked the same way through a pairing with
+/// δ·G2 (δ₁·G2).
 pub fn verify(
     powers: &Powers,
     r1cs: &R1cs,
@@ -455,18 +489,38 @@ pub fn verify(
     record: &Record,
     rng: &mut impl Rng,
 ) -> Result<Vec<[u8; 64]>, Phase2Error> {
-    let initial = initial_keys(powers, r1cs)?;
-    if origin(&initial) != record.origin {
+    if origin(&powers.file_hash, r1cs) != record.origin {
         return Err(Phase2Error::Origin);
     }
-    let (pk, ck, initial_ck) = (&keys.pk, keys.ck.as_ref(), initial.ck.as_ref());
-    if ck.is_some() != initial_ck.is_some() {
+    let (pk, ck) = (&keys.pk, keys.ck.as_ref());
+    if ck.is_some() != (r1cs.num_round1 > 0) {
         return Err(Phase2Error::Derived("commitment key (the circuit's rounds)"));
     }
-    // The keys come from whoever ran the last step: the δ- and δ₁-dependent points are checked
-    // by pairings, which mean nothing off the curve (G1's cofactor is 1; `check_record` checks
-    // δ·G2 and δ₁·G2).
+    let domain = r1cs.domain()?;
+    let n = domain.size();
+    let (ni, round2) = (r1cs.num_instance, r1cs.num_instance + r1cs.num_round1);
+    let vars = r1cs.num_variables();
     let round1 = ck.map(|c| c.k_query.as_slice()).unwrap_or_default();
+    let shapes = [
+        (pk.a_query.len() == vars, "A query length"),
+        (pk.b_g1_query.len() == vars, "B query (G1) length"),
+        (pk.b_g2_query.len() == vars, "B query (G2) length"),
+        (pk.vk.gamma_abc_g1.len() == ni, "public-input bases' length"),
+        (round1.len() == round2 - ni, "round-1 bases' length"),
+        (pk.l_query.len() == vars - round2, "L query length"),
+        (pk.h_query.len() == n - 1, "H query length"),
+    ];
+    if let Some((_, what)) = shapes.into_iter().find(|(ok, _)| !ok) {
+        return Err(Phase2Error::Derived(what));
+    }
+    // The keys come from whoever ran the last step: the checks below mean something only for
+    // points of the groups (G1's cofactor is 1; `check_record` checks δ·G2 and δ₁·G2).
+    let g1_points = pk.a_query.par_iter().chain(&pk.b_g1_query).chain(&pk.vk.gamma_abc_g1);
+    if !g1_points.all(|p| p.is_on_curve()) || !pk.b_g2_query.par_iter().all(|p| p.is_on_curve()) {
+        return Err(Phase2Error::Derived("A or B query (a point is not on its curve)"));
+    }
+    ptau::all_in_g2(&pk.b_g2_query, "B query (G2)", rng)
+        .map_err(|_| Phase2Error::Derived("B query (G2) outside G2"))?;
     let delta1_g1 = ck.map(|c| c.delta1_g1);
     let points = pk.l_query.par_iter().chain(&pk.h_query).chain(round1).chain([&pk.delta_g1]);
     if !points.all(|p| p.is_on_curve()) || !delta1_g1.is_none_or(|p| p.is_on_curve()) {
@@ -479,38 +533,79 @@ pub fn verify(
     if delta1_g1 != recorded_delta1_g1 {
         return Err(Phase2Error::Delta("δ₁·G1"));
     }
-    let i = &initial.pk;
+    let (alpha_g1, beta_g1) = alpha_beta(powers)?;
     let unchanged = [
-        (pk.vk.alpha_g1 == i.vk.alpha_g1, "α·G1"),
-        (pk.vk.beta_g2 == i.vk.beta_g2, "β·G2"),
-        (pk.beta_g1 == i.beta_g1, "β·G1"),
-        (pk.vk.gamma_g2 == i.vk.gamma_g2, "γ·G2"),
-        (pk.vk.gamma_abc_g1 == i.vk.gamma_abc_g1, "public-input bases"),
-        (pk.a_query == i.a_query, "A query"),
-        (pk.b_g1_query == i.b_g1_query, "B query (G1)"),
-        (pk.b_g2_query == i.b_g2_query, "B query (G2)"),
-        (pk.l_query.len() == i.l_query.len(), "L query length"),
-        (pk.h_query.len() == i.h_query.len(), "H query length"),
-        (round1.len() == initial_ck.map_or(0, |c| c.k_query.len()), "round-1 bases' length"),
+        (pk.vk.alpha_g1 == alpha_g1, "α·G1"),
+        (pk.vk.beta_g2 == powers.beta_g2, "β·G2"),
+        (pk.beta_g1 == beta_g1, "β·G1"),
+        (pk.vk.gamma_g2 == G2Affine::generator(), "γ·G2"),
     ];
     if let Some((_, what)) = unchanged.into_iter().find(|(ok, _)| !ok) {
         return Err(Phase2Error::Derived(what));
     }
-    // The initial L and H are over δ = 1, the round-1 bases over δ₁ = 1: each final point times
-    // its δ is the initial one, which a random linear combination checks in two pairings.
-    let mut over = vec![
-        (&pk.l_query, &i.l_query, "L query", pk.vk.delta_g2),
-        (&pk.h_query, &i.h_query, "H query", pk.vk.delta_g2),
-    ];
-    if let (Some(ck), Some(initial_ck)) = (ck, initial_ck) {
-        over.push((&ck.k_query, &initial_ck.k_query, "round-1 bases", ck.delta1_g2));
+
+    let l = Bases::of(powers, &domain)?;
+    // A and B: Σ rᵢ·(query)ᵢ against the rows' combination of Lagrange points.
+    let r = coefficients(vars, rng);
+    let s = coefficients(vars, rng);
+    let (ar, bs) = rayon::join(|| r1cs.rows(0, &r, n), || r1cs.rows(1, &s, n));
+    let same_g1 = |key: &[G1Affine], k: &[F], bases: &[G1Affine], c: &[F]| {
+        let (x, y) = rayon::join(|| G1::msm_unchecked(key, k), || G1::msm_unchecked(bases, c));
+        x == y
+    };
+    if !same_g1(&pk.a_query, &r, &l.tau_g1, &ar) {
+        return Err(Phase2Error::Derived("A query"));
     }
-    for (now, then, what, delta_g2) in over {
-        let r = coefficients(now.len(), rng);
-        let (now, then) = rayon::join(|| G1::msm_unchecked(now, &r), || G1::msm_unchecked(then, &r));
-        if !same_ratio((now.into_affine(), then.into_affine()), (G2Affine::generator(), delta_g2)) {
-            return Err(Phase2Error::Delta(what));
+    if !same_g1(&pk.b_g1_query, &s, &l.tau_g1, &bs) {
+        return Err(Phase2Error::Derived("B query (G1)"));
+    }
+    let (x, y) = rayon::join(|| G2::msm_unchecked(&pk.b_g2_query, &s), || G2::msm_unchecked(&l.tau_g2, &bs));
+    if x != y {
+        return Err(Phase2Error::Derived("B query (G2)"));
+    }
+    // β·uᵢ(τ) + α·vᵢ(τ) + wᵢ(τ) over γ = 1 (the public inputs), δ₁ (round-1 wires) and δ (the
+    // rest): the combination over one range of variables, r zero elsewhere.
+    let k_of = |range: std::ops::Range<usize>, r: &[F]| -> G1 {
+        let mut full = vec![F::zero(); vars];
+        full[range].copy_from_slice(r);
+        let ((u, v), w) = rayon::join(
+            || rayon::join(|| r1cs.rows(0, &full, n), || r1cs.rows(1, &full, n)),
+            || r1cs.rows(2, &full, n),
+        );
+        let ((x, y), z) = rayon::join(
+            || rayon::join(|| G1::msm_unchecked(&l.beta_g1, &u), || G1::msm_unchecked(&l.alpha_g1, &v)),
+            || G1::msm_unchecked(&l.tau_g1, &w),
+        );
+        x + y + z
+    };
+    let r = coefficients(ni, rng);
+    if G1::msm_unchecked(&pk.vk.gamma_abc_g1, &r) != k_of(0..ni, &r) {
+        return Err(Phase2Error::Derived("public-input bases"));
+    }
+    // Each final point times its δ is the initial one: e(Σ rᵢ·Kᵢ, δ·G2) = e(Σ rᵢ·Kᵢ⁰, G2).
+    let over = |key: &[G1Affine], initial: G1, delta_g2: G2Affine, r: &[F]| {
+        same_ratio((G1::msm_unchecked(key, r).into_affine(), initial.into_affine()), (G2Affine::generator(), delta_g2))
+    };
+    if let Some(ck) = ck {
+        let r = coefficients(round1.len(), rng);
+        if !over(round1, k_of(ni..round2, &r), ck.delta1_g2, &r) {
+            return Err(Phase2Error::Delta("round-1 bases"));
         }
+    }
+    let r = coefficients(vars - round2, rng);
+    if !over(&pk.l_query, k_of(round2..vars, &r), pk.vk.delta_g2, &r) {
+        return Err(Phase2Error::Delta("L query"));
+    }
+    // H's points over δ = 1 are τⁱ·t(τ)·G1 = τⁿ⁺ⁱ·G1 − τⁱ·G1.
+    let r = coefficients(n - 1, rng);
+    let mut c = vec![F::zero(); 2 * n - 1];
+    for (i, ri) in r.iter().enumerate() {
+        c[i] = -*ri;
+        c[n + i] = *ri;
+    }
+    let tau_g1 = powers.tau_g1.get(..2 * n - 1).ok_or(Phase2Error::Derived("H query (too few powers)"))?;
+    if !over(&pk.h_query, G1::msm_unchecked(tau_g1, &c), pk.vk.delta_g2, &r) {
+        return Err(Phase2Error::Delta("H query"));
     }
     Ok(record.hashes())
 }
@@ -622,7 +717,9 @@ fn hash_to_g2(transcript: &[u8; 64], which: Secret, s: &G1Affine, s_x: &G1Affine
     }
 }
 
-const ORIGIN_TAG: &[u8] = b"zkml/phase2/origin/v1";
+/// Where a record starts: part of its origin, so that a record of another format (v1 hashed the
+/// initial keys) is another ceremony. Public for caches of initial keys.
+pub const ORIGIN_TAG: &[u8] = b"zkml/phase2/origin/v2";
 const TRANSCRIPT_TAG: &[u8] = b"zkml/phase2/transcript/v1";
 const BEACON_TAG: &[u8] = b"zkml/phase2/beacon/v1";
 const HASH_TO_G2_TAG: &[u8] = b"zkml/phase2/hash-to-g2/v2";

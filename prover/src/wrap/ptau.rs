@@ -441,7 +441,7 @@ const SUBGROUP_ROUNDS: usize = 10;
 /// would not do: with 128-bit ρᵢ a component of order 10,069 still vanishes with probability
 /// 1/10,069. A list of at most ten points (β·G2), or one a batch refused, is checked point by
 /// point: exactly, and naming the first outside G2.
-fn all_in_g2(points: &[G2Affine], what: &'static str, rng: &mut impl Rng) -> Result<(), PtauError> {
+pub(crate) fn all_in_g2(points: &[G2Affine], what: &'static str, rng: &mut impl Rng) -> Result<(), PtauError> {
     let in_g2 = |p: &G2Affine| p.is_in_correct_subgroup_assuming_on_curve();
     let batch_ok = points.len() > SUBGROUP_ROUNDS
         && (0..SUBGROUP_ROUNDS).all(|_| {

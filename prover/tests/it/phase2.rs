@@ -108,7 +108,7 @@ fn proves(pk: &ProvingKey<Bn254>, r1cs: &R1cs, c: u64) -> bool {
 /// The keys of `r1cs` after two contributions and a beacon, with their record and hashes.
 fn ceremony(powers: &Powers, r1cs: &R1cs) -> (Keys, Record, Vec<[u8; 64]>) {
     let mut keys = phase2::initial_keys(powers, r1cs).unwrap();
-    let mut record = Record::new(&keys);
+    let mut record = Record::new(phase2::origin(&powers.file_hash, r1cs));
     let hashes = vec![
         phase2::contribute(&mut keys, &mut record, &mut StdRng::seed_from_u64(11)),
         phase2::contribute(&mut keys, &mut record, &mut StdRng::seed_from_u64(12)),
@@ -129,7 +129,11 @@ fn initial_keys_from_a_snarkjs_ceremony_prove_and_verify() {
     assert_eq!((pk.vk.alpha_g1, pk.vk.beta_g2), (powers.alpha_tau_g1[0], powers.beta_g2));
     assert_eq!(pk.vk.delta_g2, G2Affine::generator());
     assert!(proves(pk, &r1cs, 1));
-    assert_eq!(phase2::verify(&powers, &r1cs, &keys, &Record::new(&keys), &mut rng()).unwrap(), Vec::<[u8; 64]>::new());
+    assert_eq!(
+        phase2::verify(&powers, &r1cs, &keys, &Record::new(phase2::origin(&powers.file_hash, &r1cs)), &mut rng())
+            .unwrap(),
+        Vec::<[u8; 64]>::new()
+    );
 }
 
 #[test]
@@ -294,15 +298,39 @@ fn a_contribution_moved_to_another_circuit_is_refused() {
 fn a_key_that_does_not_derive_from_the_ptau_is_refused() {
     let r1cs = Cubic::shape(1);
     let powers = powers_for(&r1cs);
-    // Dev keys, or keys from other powers, start from another origin.
+    // A record of other powers (or of the v1 format, which hashed the initial keys).
     let dev = Keys { pk: g16::setup(&r1cs, &mut rng()).unwrap(), ck: None };
-    assert!(matches!(phase2::verify(&powers, &r1cs, &dev, &Record::new(&dev), &mut rng()), Err(Phase2Error::Origin)));
+    let origin = phase2::origin(&powers.file_hash, &r1cs);
+    let other = Record::new(phase2::origin(&[7; 64], &r1cs));
+    assert!(matches!(phase2::verify(&powers, &r1cs, &dev, &other, &mut rng()), Err(Phase2Error::Origin)));
+    // Dev keys under this ceremony's origin: their δ is not the chain's (nor their α the ptau's).
+    let e = phase2::verify(&powers, &r1cs, &dev, &Record::new(origin), &mut rng());
+    assert!(matches!(e, Err(Phase2Error::Delta("δ·G2"))), "{e:?}");
+    // With the chain's δ, the α is what gives them away.
+    let mut dev = dev;
+    (dev.pk.delta_g1, dev.pk.vk.delta_g2) = (G1Affine::generator(), G2Affine::generator());
+    let e = phase2::verify(&powers, &r1cs, &dev, &Record::new(origin), &mut rng());
+    assert!(matches!(e, Err(Phase2Error::Derived("α·G1"))), "{e:?}");
     let (keys, record, _) = ceremony(&powers, &r1cs);
     let check = |keys: &Keys| phase2::verify(&powers, &r1cs, keys, &record, &mut rng());
     let g1 = G1Affine::generator();
     let mut k = keys.clone();
     k.pk.a_query[1] = g1;
     assert!(matches!(check(&k), Err(Phase2Error::Derived("A query"))));
+    let mut k = keys.clone();
+    k.pk.b_g1_query[2] = g1;
+    assert!(matches!(check(&k), Err(Phase2Error::Derived("B query (G1)"))));
+    let mut k = keys.clone();
+    k.pk.b_g2_query[2] = G2Affine::generator();
+    assert!(matches!(check(&k), Err(Phase2Error::Derived("B query (G2)"))));
+    // Two points swapped: every point is one the right keys have, only the order is wrong.
+    let mut k = keys.clone();
+    let j = (1..k.pk.a_query.len()).find(|&j| k.pk.a_query[j] != k.pk.a_query[0]).unwrap();
+    k.pk.a_query.swap(0, j);
+    assert!(matches!(check(&k), Err(Phase2Error::Derived("A query"))));
+    let mut k = keys.clone();
+    k.pk.h_query.pop();
+    assert!(matches!(check(&k), Err(Phase2Error::Derived("H query length"))));
     let mut k = keys.clone();
     k.pk.vk.gamma_abc_g1[0] = g1;
     assert!(matches!(check(&k), Err(Phase2Error::Derived("public-input bases"))));

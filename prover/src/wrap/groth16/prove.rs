@@ -4,7 +4,7 @@
 
 use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Projective as G2};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
-use ark_ff::{FftField, Field, One, PrimeField, UniformRand, Zero};
+use ark_ff::{FftField, Field, One, PrimeField, UniformRand};
 use ark_groth16::{Proof, ProvingKey};
 use ark_poly::EvaluationDomain;
 use ark_std::rand::Rng;
@@ -179,16 +179,11 @@ pub(super) fn msm_g1(bases: &[G1Affine], scalars: &[<F as PrimeField>::BigInt]) 
 pub(super) fn quotient(r1cs: &R1cs, z: &[F]) -> Result<Vec<F>, Groth16Error> {
     let domain = r1cs.domain()?;
     let (n, nc) = (domain.size(), r1cs.num_constraints());
-    let eval = |m: usize| {
-        let mut v = vec![F::zero(); n];
-        v[..nc].par_iter_mut().enumerate().for_each(|(i, x)| *x = r1cs.dot(m, i, z));
-        v
-    };
+    let eval = |m: usize| r1cs.rows(m, z, n);
     let (mut a, (mut b, mut c)) = rayon::join(|| eval(0), || rayon::join(|| eval(1), || eval(2)));
     if let Some(i) = (0..nc).into_par_iter().find_first(|&i| a[i] * b[i] != c[i]) {
         return Err(Groth16Error::Unsatisfied(i));
     }
-    a[nc..nc + r1cs.num_instance].copy_from_slice(&z[..r1cs.num_instance]);
     let coset = domain.get_coset(F::GENERATOR).ok_or(Groth16Error::TooLarge)?;
     let to_coset = |v: &mut Vec<F>| {
         domain.ifft_in_place(v);

@@ -286,6 +286,18 @@ impl R1cs {
         v
     }
 
+    /// Matrix `m` (0, 1, 2: A, B, C) times `z`, row by row over a QAP domain of `n` rows: the
+    /// libsnark reduction's rows of the instance variables in A included, the rest zero.
+    pub(crate) fn rows(&self, m: usize, z: &[F], n: usize) -> Vec<F> {
+        let (nc, ni) = (self.num_constraints(), self.num_instance);
+        let mut v = vec![F::zero(); n];
+        v[..nc].par_iter_mut().enumerate().for_each(|(i, x)| *x = self.dot(m, i, z));
+        if m == 0 {
+            v[nc..nc + ni].copy_from_slice(&z[..ni]);
+        }
+        v
+    }
+
     /// Row `i` of matrix `m` (0, 1, 2 for A, B, C) times `z`.
     pub(super) fn dot(&self, m: usize, i: usize, z: &[F]) -> F {
         self.matrices[m].row(i).iter().fold(F::zero(), |acc, e| {
