@@ -3,14 +3,56 @@
 use std::path::Path;
 
 use alloy_primitives::U256;
-use anyhow::{Context, Result, bail};
 use ark_bn254::{Bn254, Fr, G2Affine};
 use ark_ff::PrimeField;
 use ark_groth16::{Proof, VerifyingKey};
 use ark_serialize::CanonicalDeserialize;
 
-fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))
+/// Why a key, a proof or public inputs cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IoError {
+    #[error("cannot read {what} file {path}")]
+    Read {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{0} is a two-round key (its Groth16 VerifyingKey<Bn254> is followed by [δ₁]₂), and a bare proof file holds \
+         a one-round proof: pass the model directory and its wrap proof file instead"
+    )]
+    TwoRoundKey(String),
+    #[error(
+        "{0} is a directory; expected an ark-serialize compressed VerifyingKey<Bn254> file (read a compiled model \
+         directory with `model::load_dir`)"
+    )]
+    Directory(String),
+    #[error("{path} is not a valid ark-serialize compressed Groth16 {what} ({len} bytes): {reason}")]
+    Malformed { path: String, what: &'static str, len: usize, reason: String },
+    #[error("verifying key {0} has no IC points")]
+    NoIcPoints(String),
+    #[error(
+        "{path} has {after} bytes after its Groth16 VerifyingKey<Bn254>, which are not a two-round key's compressed [δ₁]₂"
+    )]
+    TrailingBytes { path: String, after: usize },
+    #[error("public inputs are not valid JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("public inputs must be a JSON array, e.g. [\"12\", \"0x07\"]")]
+    NotAnArray,
+    #[error("public input {index}: {text:?} is not a uint256")]
+    NotUint256 { index: usize, text: String },
+    #[error("public input {index}: {text} is not a non-negative integer")]
+    NotAnInteger { index: usize, text: String },
+    #[error("public input {index}: expected a string or integer, got {text}")]
+    WrongType { index: usize, text: String },
+    #[error("public input {index} is {value}, not below the BN254 scalar modulus r; the verifier rejects it")]
+    NotBelowModulus { index: usize, value: U256 },
+}
+
+fn read_bytes(path: &Path, what: &'static str) -> Result<Vec<u8>, IoError> {
+    std::fs::read(path).map_err(|source| IoError::Read { what, path: path.display().to_string(), source })
 }
 
 /// Reads a one-round Groth16 verifying key, the key of a bare `Proof<Bn254>` file, refusing a
@@ -19,14 +61,10 @@ fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
 /// Today `path` is a file holding an ark-serialize *compressed* `VerifyingKey<Bn254>` (points
 /// checked on the curve and in their subgroups). This is the single place where vks are read,
 /// so it can later also accept a compiled model directory.
-pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
+pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>, IoError> {
     let (vk, delta1) = load_key(path)?;
     if delta1.is_some() {
-        bail!(
-            "{} is a two-round key (its Groth16 VerifyingKey<Bn254> is followed by [δ₁]₂), and a bare proof file \
-             holds a one-round proof: pass the model directory and its wrap proof file instead",
-            path.display()
-        );
+        return Err(IoError::TwoRoundKey(path.display().to_string()));
     }
     Ok(vk)
 }
@@ -35,57 +73,50 @@ pub fn load_vk(path: &Path) -> Result<VerifyingKey<Bn254>> {
 /// two-round key (`zkml setup`'s vk.bin) by its compressed `[δ₁]₂`, returned
 /// beside it. Points are checked on the curve and in their subgroups; anything else after the
 /// key is refused.
-pub fn load_key(path: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>)> {
+pub fn load_key(path: &Path) -> Result<(VerifyingKey<Bn254>, Option<G2Affine>), IoError> {
+    let shown = || path.display().to_string();
     if path.is_dir() {
-        bail!(
-            "{} is a directory; expected an ark-serialize compressed VerifyingKey<Bn254> file \
-             (read a compiled model directory with `model::load_dir`)",
-            path.display()
-        );
+        return Err(IoError::Directory(shown()));
     }
     let bytes = read_bytes(path, "verifying key")?;
     let mut rest = &bytes[..];
-    let vk = VerifyingKey::<Bn254>::deserialize_compressed(&mut rest).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not a valid ark-serialize compressed Groth16 VerifyingKey<Bn254> ({} bytes): {e}",
-            path.display(),
-            bytes.len()
-        )
+    let vk = VerifyingKey::<Bn254>::deserialize_compressed(&mut rest).map_err(|e| IoError::Malformed {
+        path: shown(),
+        what: "VerifyingKey<Bn254>",
+        len: bytes.len(),
+        reason: e.to_string(),
     })?;
     if vk.gamma_abc_g1.is_empty() {
-        bail!("verifying key {} has no IC points", path.display());
+        return Err(IoError::NoIcPoints(shown()));
     }
     if rest.is_empty() {
         return Ok((vk, None));
     }
     let after = rest.len();
-    let delta1 = G2Affine::deserialize_compressed(&mut rest).ok().filter(|_| rest.is_empty()).with_context(|| {
-        format!(
-            "{} has {after} bytes after its Groth16 VerifyingKey<Bn254>, which are not a two-round key's compressed [δ₁]₂",
-            path.display()
-        )
-    })?;
+    let delta1 = G2Affine::deserialize_compressed(&mut rest)
+        .ok()
+        .filter(|_| rest.is_empty())
+        .ok_or_else(|| IoError::TrailingBytes { path: shown(), after })?;
     Ok((vk, Some(delta1)))
 }
 
 /// Reads an ark-serialize compressed `Proof<Bn254>`.
-pub fn load_proof(path: &Path) -> Result<Proof<Bn254>> {
+pub fn load_proof(path: &Path) -> Result<Proof<Bn254>, IoError> {
     let bytes = read_bytes(path, "proof")?;
-    Proof::<Bn254>::deserialize_compressed(&bytes[..]).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not a valid ark-serialize compressed Groth16 Proof<Bn254> ({} bytes): {e}",
-            path.display(),
-            bytes.len()
-        )
+    Proof::<Bn254>::deserialize_compressed(&bytes[..]).map_err(|e| IoError::Malformed {
+        path: path.display().to_string(),
+        what: "Proof<Bn254>",
+        len: bytes.len(),
+        reason: e.to_string(),
     })
 }
 
 /// Parses public inputs from JSON: an array whose items are decimal strings, `0x` hex strings or
 /// non-negative integers, e.g. `["12", "0x07", 3]`. Each value must be < r (the BN254 scalar
 /// field modulus).
-pub fn parse_public_inputs(json: &str) -> Result<Vec<Fr>> {
-    let value: serde_json::Value = serde_json::from_str(json).context("public inputs are not valid JSON")?;
-    let items = value.as_array().context("public inputs must be a JSON array, e.g. [\"12\", \"0x07\"]")?;
+pub fn parse_public_inputs(json: &str) -> Result<Vec<Fr>, IoError> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(IoError::Json)?;
+    let items = value.as_array().ok_or(IoError::NotAnArray)?;
     let r = U256::from_be_slice(&ark_ff::BigInteger::to_bytes_be(&Fr::MODULUS));
     items
         .iter()
@@ -99,17 +130,39 @@ pub fn parse_public_inputs(json: &str) -> Result<Vec<Fr>> {
                     } else {
                         U256::from_str_radix(s, 10)
                     }
-                    .with_context(|| format!("public input {i}: {s:?} is not a uint256"))?
+                    .map_err(|_| IoError::NotUint256 { index: i, text: s.to_string() })?
                 }
-                serde_json::Value::Number(n) => U256::from(
-                    n.as_u64().with_context(|| format!("public input {i}: {n} is not a non-negative integer"))?,
-                ),
-                other => bail!("public input {i}: expected a string or integer, got {other}"),
+                serde_json::Value::Number(n) => {
+                    U256::from(n.as_u64().ok_or_else(|| IoError::NotAnInteger { index: i, text: n.to_string() })?)
+                }
+                other => return Err(IoError::WrongType { index: i, text: other.to_string() }),
             };
             if n >= r {
-                bail!("public input {i} is {n}, not below the BN254 scalar modulus r; the verifier rejects it");
+                return Err(IoError::NotBelowModulus { index: i, value: n });
             }
             Ok(Fr::from_be_bytes_mod_order(&n.to_be_bytes::<32>()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_inputs_parse_or_name_what_is_wrong() {
+        assert_eq!(
+            parse_public_inputs(r#"["12", "0x07", 3]"#).unwrap(),
+            [Fr::from(12u64), Fr::from(7u64), Fr::from(3u64)]
+        );
+        let e = |json: &str| parse_public_inputs(json).unwrap_err();
+        assert!(matches!(e("[1,"), IoError::Json(_)));
+        assert!(matches!(e(r#"{"a": 1}"#), IoError::NotAnArray));
+        assert!(matches!(e(r#"[1, "12a"]"#), IoError::NotUint256 { index: 1, .. }));
+        assert!(matches!(e("[-1]"), IoError::NotAnInteger { index: 0, .. }));
+        assert!(matches!(e("[1.5]"), IoError::NotAnInteger { index: 0, .. }));
+        assert!(matches!(e("[true]"), IoError::WrongType { index: 0, .. }));
+        let r = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
+        assert!(matches!(e(&format!(r#"["{r}"]"#)), IoError::NotBelowModulus { index: 0, .. }));
+    }
 }
