@@ -173,7 +173,7 @@ enum Command {
 /// uses `solc` from the PATH, and only says how to get the hash when there is none.
 fn print_code_hash(solc: Option<&Path>, name: &str, src: String) -> Result<()> {
     let program = solc.unwrap_or(Path::new("solc"));
-    let version = match zkml_verifier_gen::solc::version(program) {
+    let version = match zkml_verifier_gen::solc::version(program).map_err(anyhow::Error::from) {
         Ok(v) => v,
         Err(e) if solc.is_none() => {
             eprintln!("no runtime code hash: no solc on the PATH ({e:#}); pass --solc PATH to print it");

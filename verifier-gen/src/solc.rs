@@ -14,8 +14,50 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use alloy_primitives::{B256, keccak256};
-use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+
+/// Why solc could not compile the sources, or what it made lacks what was asked for.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SolcError {
+    #[error("cannot run {solc}{hint}")]
+    Run {
+        solc: String,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("talking to {solc} through its standard input and output")]
+    Pipe {
+        solc: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{solc} failed: {stderr}")]
+    Failed { solc: String, stderr: String },
+    #[error("{solc} printed no standard JSON")]
+    NotJson {
+        solc: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("Solidity compilation failed:\n{}", .0.join("\n"))]
+    Compilation(Vec<String>),
+    #[error("no contracts in solc's output")]
+    NoContracts,
+    #[error("solc's {key} of {name} is not hex")]
+    NotHex { key: String, name: String },
+    #[error("two contracts named {name} (one in {unit}): artifacts are looked up by name")]
+    DuplicateName { name: String, unit: String },
+    #[error("solc compiled no contract {0}")]
+    NoContract(String),
+    #[error("solc produced no bytecode for {0} (an interface or an abstract contract)")]
+    NoBytecode(String),
+    #[error("solc --version printed nothing")]
+    NoVersion,
+}
+
+type Result<T> = std::result::Result<T, SolcError>;
 
 /// The settings every compile here uses, in words (for what the CLI prints).
 pub const SETTINGS: &str = "optimizer 200 runs, evm cancun, no metadata (forge --no-metadata)";
@@ -46,14 +88,14 @@ pub struct Artifacts {
 impl Artifacts {
     /// The contract `name`.
     pub fn get(&self, name: &str) -> Result<&Contract> {
-        self.contracts.get(name).with_context(|| format!("solc compiled no contract {name}"))
+        self.contracts.get(name).ok_or_else(|| SolcError::NoContract(name.to_string()))
     }
 
     /// The creation bytecode of `name`, which must be deployable.
     pub fn code(&self, name: &str) -> Result<Vec<u8>> {
         let c = self.get(name)?;
         if c.creation.is_empty() {
-            bail!("solc produced no bytecode for {name} (an interface or an abstract contract)");
+            return Err(SolcError::NoBytecode(name.to_string()));
         }
         Ok(c.creation.clone())
     }
@@ -82,6 +124,8 @@ pub fn compile(solc: &Path, base: &Path, sources: &[(String, String)]) -> Result
         }
     });
     let base_s = base.display().to_string();
+    let shown = || solc.display().to_string();
+    let pipe = |source| SolcError::Pipe { solc: shown(), source };
     let mut child = Command::new(solc)
         .args(["--base-path", &base_s, "--allow-paths", &format!("{base_s},{base_s}/node_modules"), "--standard-json"])
         .current_dir(base)
@@ -89,35 +133,40 @@ pub fn compile(solc: &Path, base: &Path, sources: &[(String, String)]) -> Result
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot run {} (script/solc needs node >= 20)", solc.display()))?;
-    child.stdin.take().context("solc's stdin")?.write_all(input.to_string().as_bytes())?;
-    let out = child.wait_with_output()?;
+        .map_err(|source| SolcError::Run { solc: shown(), hint: " (script/solc needs node >= 20)", source })?;
+    let mut stdin = child.stdin.take().ok_or_else(|| pipe(std::io::Error::other("no standard input")))?;
+    stdin.write_all(input.to_string().as_bytes()).map_err(pipe)?;
+    drop(stdin);
+    let out = child.wait_with_output().map_err(pipe)?;
     if !out.status.success() {
-        bail!("{} failed: {}", solc.display(), String::from_utf8_lossy(&out.stderr).trim());
+        return Err(SolcError::Failed {
+            solc: shown(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     let v: Value =
-        serde_json::from_slice(&out.stdout).with_context(|| format!("{} printed no standard JSON", solc.display()))?;
-    let errors: Vec<&str> = v["errors"]
+        serde_json::from_slice(&out.stdout).map_err(|source| SolcError::NotJson { solc: shown(), source })?;
+    let errors: Vec<String> = v["errors"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|e| e["severity"] == "error")
-        .map(|e| e["formattedMessage"].as_str().unwrap_or("?"))
+        .map(|e| e["formattedMessage"].as_str().unwrap_or("?").to_string())
         .collect();
     if !errors.is_empty() {
-        bail!("Solidity compilation failed:\n{}", errors.join("\n"));
+        return Err(SolcError::Compilation(errors));
     }
     let mut artifacts = Artifacts::default();
-    for (unit, contracts) in v["contracts"].as_object().context("no contracts in solc's output")? {
+    for (unit, contracts) in v["contracts"].as_object().ok_or(SolcError::NoContracts)? {
         for (name, c) in contracts.as_object().into_iter().flatten() {
             let bytes = |key: &str| {
                 alloy_primitives::hex::decode(c["evm"][key]["object"].as_str().unwrap_or(""))
-                    .with_context(|| format!("solc's {key} of {name} is not hex"))
+                    .map_err(|_| SolcError::NotHex { key: key.to_string(), name: name.clone() })
             };
             let contract =
                 Contract { abi: c["abi"].clone(), creation: bytes("bytecode")?, runtime: bytes("deployedBytecode")? };
             if artifacts.contracts.insert(name.clone(), contract).is_some() {
-                bail!("two contracts named {name} (one in {unit}): artifacts are looked up by name");
+                return Err(SolcError::DuplicateName { name: name.clone(), unit: unit.clone() });
             }
         }
     }
@@ -126,14 +175,16 @@ pub fn compile(solc: &Path, base: &Path, sources: &[(String, String)]) -> Result
 
 /// The version `solc --version` reports (its last line, e.g. "Version: 0.8.28+commit.7893614a…").
 pub fn version(solc: &Path) -> Result<String> {
-    let out = Command::new(solc).arg("--version").output().with_context(|| format!("cannot run {}", solc.display()))?;
+    let shown = || solc.display().to_string();
+    let out = Command::new(solc).arg("--version").output().map_err(|source| SolcError::Run {
+        solc: shown(),
+        hint: "",
+        source,
+    })?;
     if !out.status.success() {
-        bail!("{} --version failed: {}", solc.display(), String::from_utf8_lossy(&out.stderr).trim());
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(SolcError::Failed { solc: format!("{} --version", shown()), stderr });
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_string())
-        .context("solc --version printed nothing")
+    text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string()).ok_or(SolcError::NoVersion)
 }

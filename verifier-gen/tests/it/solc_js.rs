@@ -46,3 +46,21 @@ fn every_generated_verifier_compiles_with_solc_js_beside_the_hook_contracts() {
         out.code(name).unwrap_or_else(|e| panic!("solc-js beside the hook contracts: {name}: {e:#}"));
     }
 }
+
+#[test]
+fn solc_errors_name_what_went_wrong() {
+    use zkml_verifier_gen::solc::{self, SolcError};
+    let root = repo_root();
+    crate::common::toolchain(&root);
+    let solc_js = root.join("script/solc");
+    let unit = |text: &str| {
+        vec![("Unit.sol".to_string(), format!("// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\n{text}"))]
+    };
+    let e = solc::compile(&solc_js, &root, &unit("contract Broken {")).err().unwrap();
+    assert!(matches!(&e, SolcError::Compilation(m) if !m.is_empty()), "{e}");
+    let out = solc::compile(&solc_js, &root, &unit("interface I { function f() external; }")).unwrap();
+    assert!(matches!(out.code("I"), Err(SolcError::NoBytecode(n)) if n == "I"));
+    assert!(matches!(out.get("J"), Err(SolcError::NoContract(n)) if n == "J"));
+    let e = solc::compile(&root.join("no-such-solc"), &root, &unit("")).err().unwrap();
+    assert!(matches!(&e, SolcError::Run { .. }), "{e}");
+}
