@@ -501,18 +501,7 @@ pub fn verify(
     let (ni, round2) = (r1cs.num_instance, r1cs.num_instance + r1cs.num_round1);
     let vars = r1cs.num_variables();
     let round1 = ck.map(|c| c.k_query.as_slice()).unwrap_or_default();
-    let shapes = [
-        (pk.a_query.len() == vars, "A query length"),
-        (pk.b_g1_query.len() == vars, "B query (G1) length"),
-        (pk.b_g2_query.len() == vars, "B query (G2) length"),
-        (pk.vk.gamma_abc_g1.len() == ni, "public-input bases' length"),
-        (round1.len() == round2 - ni, "round-1 bases' length"),
-        (pk.l_query.len() == vars - round2, "L query length"),
-        (pk.h_query.len() == n - 1, "H query length"),
-    ];
-    if let Some((_, what)) = shapes.into_iter().find(|(ok, _)| !ok) {
-        return Err(Phase2Error::Derived(what));
-    }
+    r1cs.check_key(pk, ck)?;
     // The keys come from whoever ran the last step: the checks below mean something only for
     // points of the groups (G1's cofactor is 1; `check_record` checks δ·G2 and δ₁·G2).
     let g1_points = pk.a_query.par_iter().chain(&pk.b_g1_query).chain(&pk.vk.gamma_abc_g1);
