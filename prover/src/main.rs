@@ -252,6 +252,33 @@ enum SetupStep {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write the ceremony's state in DIR to one file, for the next participant.
+    ///
+    /// The file holds DIR's keys and the ceremony's record (pk.bin, r1cs.bin, vk.bin, phase2.bin,
+    /// vk.json) and nothing else; the model's own files come from its owner. The same state
+    /// always gives the same bytes, so its hash can be published beside the contribution's.
+    ///
+    /// Example: zkml setup export build/model --out state.tar
+    Export {
+        dir: PathBuf,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make the ceremony state in FILE (from `zkml setup export`) DIR's keys.
+    ///
+    /// DIR is the compiled model (from its owner); its keys, if any, are replaced. The file is
+    /// refused, leaving DIR as it was, if it holds anything but the state's files or is cut
+    /// short, or if its record does not end at its keys. Then run `zkml setup verify DIR --ptau
+    /// FILE` before contributing: that checks the keys derive from the ptau and the model.
+    ///
+    /// Example: zkml setup import build/model --from state.tar
+    Import {
+        dir: PathBuf,
+        /// The state file to read.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Check the ceremony in DIR from the start; prints the chain of contribution hashes.
     ///
     /// The keys must derive from PTAU and the model's circuit, every contribution's proof
@@ -337,6 +364,25 @@ fn setup_step(step: SetupStep) -> Result<()> {
                 "wrote {} ({constraints} constraints, iden3 .r1cs) in {:.1} s",
                 out.display(),
                 t.elapsed().as_secs_f64()
+            )?;
+        }
+        SetupStep::Export { dir, out } => {
+            let n = zkml::setup::export(&dir, &out)?;
+            say!(
+                "wrote the ceremony's state ({n} contribution{}) to {} in {:.1} s: send it to the next participant",
+                if n == 1 { "" } else { "s" },
+                out.display(),
+                t.elapsed().as_secs_f64()
+            )?;
+        }
+        SetupStep::Import { dir, from } => {
+            let n = zkml::setup::import(&dir, &from)?;
+            say!(
+                "imported a ceremony's state with {n} contribution{} into {}; check it before contributing: \
+                 `zkml setup verify {} --ptau FILE`",
+                if n == 1 { "" } else { "s" },
+                dir.display(),
+                dir.display()
             )?;
         }
         SetupStep::Verify { dir, ptau } => {

@@ -2,8 +2,9 @@
 //! production setup is a phase-2 ceremony (`wrap::phase2`) on a Powers-of-Tau file: `from_ptau`
 //! writes the keys in their initial state (not safe yet) with DIR/phase2.bin, the ceremony's
 //! record; each `contribute`, and a final `beacon`, rewrites the keys and appends to the record;
-//! `verify` checks the whole chain against the ptau and the model. The directory is the ceremony's
-//! state: contributors pass it on in turn, each step verifiable by anyone (docs/setup.md).
+//! `verify` checks the whole chain against the ptau and the model. The directory's key files are
+//! the ceremony's state: contributors pass it on in turn as one file (`export`, `import`), each
+//! step verifiable by anyone (docs/setup.md).
 
 use std::path::Path;
 
@@ -34,6 +35,8 @@ pub enum SetupError {
     Mismatch(String),
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
+    #[error("{path} is not a ceremony's state as `zkml setup export` writes it: {reason}")]
+    State { path: String, reason: String },
 }
 
 /// What `from_ptau` found and wrote.
@@ -154,6 +157,103 @@ pub fn verify(dir: &Path, ptau: &Path) -> Result<Vec<[u8; 64]>, SetupError> {
     Ok(hashes)
 }
 
+/// The files that hold a ceremony's state, in the order a step renames them into place and an
+/// exported state holds them.
+const STATE_FILES: [&str; 5] =
+    [artifact::PK_FILE, artifact::R1CS_FILE, artifact::VK_FILE, PHASE2_FILE, artifact::VK_JSON];
+
+/// Writes the state of the ceremony in `dir` to `out` as one file, for the next participant
+/// (`import`): a tar archive of its key files and record, streamed (lenet's pk.bin is 55 MB) and
+/// deterministic (no dates, owners or modes), so the same state gives the same bytes. Returns the
+/// number of contributions so far.
+pub fn export(dir: &Path, out: &Path) -> Result<usize, SetupError> {
+    let Some(Provenance::Ceremony { contributions, .. }) = artifact::read_provenance(dir)? else {
+        return Err(SetupError::NotACeremony { dir: dir.display().to_string() });
+    };
+    read_record(dir, &contributions)?;
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |error| SetupError::Io { path, error }
+    };
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file = tempfile::NamedTempFile::new_in(parent).map_err(io(out))?;
+    let mut archive = tar::Builder::new(std::io::BufWriter::new(file));
+    for name in STATE_FILES {
+        let path = dir.join(name);
+        let f = std::fs::File::open(&path).map_err(io(&path))?;
+        let mut header = tar::Header::new_ustar();
+        header.set_size(f.metadata().map_err(io(&path))?.len());
+        header.set_mode(0o644);
+        archive.append_data(&mut header, name, f).map_err(io(out))?;
+    }
+    let file = archive.into_inner().map_err(io(out))?.into_inner().map_err(|e| io(out)(e.into_error()))?;
+    file.persist(out).map_err(|e| io(out)(e.error))?;
+    Ok(contributions.len())
+}
+
+/// Makes the ceremony state in `file` (`export`'s) the keys of the model directory `dir`,
+/// replacing any there; returns its number of contributions. Refused, leaving `dir` as it was: an
+/// entry other than the five state files (a path elsewhere included), a file missing or twice, a
+/// truncated archive, dev keys, a record that is not the one vk.json lists or whose chain does
+/// not end at vk.bin's δ and δ₁. That the keys derive from the ptau and the model is `verify`'s
+/// to check, which a participant runs before contributing.
+pub fn import(dir: &Path, file: &Path) -> Result<usize, SetupError> {
+    let state = |reason: String| SetupError::State { path: file.display().to_string(), reason };
+    if !dir.is_dir() {
+        return Err(SetupError::Io {
+            path: dir.display().to_string(),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such model directory"),
+        });
+    }
+    let f = std::fs::File::open(file).map_err(|error| SetupError::Io { path: file.display().to_string(), error })?;
+    let tmp = tempfile::tempdir_in(dir)
+        .map_err(|e| ArtifactError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(f));
+    let mut found = Vec::new();
+    for entry in archive.entries().map_err(|e| state(e.to_string()))? {
+        let mut entry = entry.map_err(|e| state(e.to_string()))?;
+        let path = entry.path().map_err(|e| state(e.to_string()))?.display().to_string();
+        // Only the state's own names, each once: the archive never chooses where a file goes.
+        let Some(name) = STATE_FILES.into_iter().find(|n| *n == path) else {
+            return Err(state(format!("it holds {path:?}, which is not one of {STATE_FILES:?}")));
+        };
+        if found.contains(&name) || entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(state(format!("{name} is there twice, or not as a plain file")));
+        }
+        let target = tmp.path().join(name);
+        let mut out = std::fs::File::create(&target)
+            .map_err(|error| SetupError::Io { path: target.display().to_string(), error })?;
+        let size = entry.header().size().map_err(|e| state(e.to_string()))?;
+        let copied = std::io::copy(&mut entry, &mut out).map_err(|e| state(format!("{name}: {e}")))?;
+        if copied != size {
+            return Err(state(format!("{name} is cut short ({copied} of its {size} bytes)")));
+        }
+        found.push(name);
+    }
+    let missing: Vec<&str> = STATE_FILES.into_iter().filter(|n| !found.contains(n)).collect();
+    if !missing.is_empty() {
+        return Err(state(format!("{missing:?} missing")));
+    }
+    let Some(Provenance::Ceremony { contributions, .. }) = artifact::read_provenance(tmp.path())? else {
+        return Err(state("its vk.json records no ceremony (dev keys are not a ceremony's state)".into()));
+    };
+    let record = read_record(tmp.path(), &contributions)?;
+    let vk = artifact::read_verifier_key(tmp.path())?;
+    // pk.bin's δ·G1s, which the chain also gives, are `verify`'s to check (with the rest of it).
+    let _delta_g1s = phase2::check_record(&record, &vk.groth16.delta_g2, Some(&vk.delta1_g2))?;
+    move_state(tmp.path(), dir)?;
+    Ok(contributions.len())
+}
+
+/// Renames the state files from `from` into `dir`.
+fn move_state(from: &Path, dir: &Path) -> Result<(), SetupError> {
+    for f in STATE_FILES {
+        std::fs::rename(from.join(f), dir.join(f))
+            .map_err(|e| ArtifactError::Write { path: dir.join(f).display().to_string(), reason: e.to_string() })?;
+    }
+    Ok(())
+}
+
 /// How far a model directory's keys can be trusted without the ptau: what `zkml-gen` checks
 /// before it renders a verifier of them.
 pub enum Trust {
@@ -249,10 +349,7 @@ impl Ceremony {
         })?;
         let size = artifact::write_keys(tmp.path(), &keys.pk, ck, r1cs, &setup)?;
         artifact::write_key(&tmp.path().join(PHASE2_FILE), record)?;
-        for f in [artifact::PK_FILE, artifact::R1CS_FILE, artifact::VK_FILE, PHASE2_FILE, artifact::VK_JSON] {
-            std::fs::rename(tmp.path().join(f), dir.join(f))
-                .map_err(|e| ArtifactError::Write { path: dir.join(f).display().to_string(), reason: e.to_string() })?;
-        }
+        move_state(tmp.path(), dir)?;
         Ok(size)
     }
 }

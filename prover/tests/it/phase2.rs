@@ -508,3 +508,100 @@ fn cli_ceremony_then_prove_and_verify() {
     let (ok, log) = zkml(&["setup", "contribute", d]);
     assert!(!ok && log.contains("development setup, not a ceremony"), "{log}");
 }
+
+/// A ceremony passed between participants as one file (docs/setup.md): the coordinator exports
+/// the state after the first contribution; the next participant imports it into the model they
+/// compiled themselves, verifies it, contributes and exports it back; the chain verifies with
+/// both contributions. Refused, each leaving the directory as it was: an archive with an entry
+/// outside the state (a path elsewhere), one without the record, one cut short, a record from
+/// another point of the ceremony, a file that is no archive, and exporting dev keys.
+#[test]
+fn cli_ceremony_state_passes_from_one_participant_to_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let d = model.to_str().unwrap();
+    let ptau = snarkjs_ptau_of(13);
+    let p = ptau.to_str().unwrap();
+    let state = tmp.path().join("state.tar");
+    let s = state.to_str().unwrap();
+    let (ok, log) = zkml(&["setup", d, "--ptau", p]);
+    assert!(ok, "{log}");
+    let initial = std::fs::read(model.join("phase2.bin")).unwrap();
+    let (ok, log) = zkml(&["setup", "contribute", d]);
+    assert!(ok, "{log}");
+    let first = last_line(&log);
+    let (ok, log) = zkml(&["setup", "export", d, "--out", s]);
+    assert!(ok && log.contains("1 contribution)"), "{log}");
+    let (ok, _) = zkml(&["setup", "export", d, "--out", tmp.path().join("again.tar").to_str().unwrap()]);
+    assert!(ok);
+    assert_eq!(std::fs::read(&state).unwrap(), std::fs::read(tmp.path().join("again.tar")).unwrap());
+
+    // The next participant: the model from its owner, the state from the coordinator.
+    let theirs = tempfile::tempdir().unwrap();
+    let other = tiny_model(theirs.path());
+    let o = other.to_str().unwrap();
+    let (ok, log) = zkml(&["setup", "import", o, "--from", s]);
+    assert!(ok && log.contains("with 1 contribution into"), "{log}");
+    let (ok, log) = zkml(&["setup", "verify", o, "--ptau", p]);
+    assert!(ok && log.contains(&format!("contribution 1: {first}")), "{log}");
+    let (ok, log) = zkml(&["setup", "contribute", o]);
+    assert!(ok, "{log}");
+    let second = last_line(&log);
+    let back = theirs.path().join("back.tar");
+    let (ok, log) = zkml(&["setup", "export", o, "--out", back.to_str().unwrap()]);
+    assert!(ok && log.contains("2 contributions)"), "{log}");
+    let (ok, log) = zkml(&["setup", "import", d, "--from", back.to_str().unwrap()]);
+    assert!(ok, "{log}");
+    let (ok, log) = zkml(&["setup", "verify", d, "--ptau", p]);
+    assert!(
+        ok && log.contains(&format!("contribution 1: {first}")) && log.contains(&format!("contribution 2: {second}")),
+        "{log}"
+    );
+
+    // Archives someone else made: each refused, the directory's state unchanged.
+    let files: Vec<(String, Vec<u8>)> = ["pk.bin", "r1cs.bin", "vk.bin", "phase2.bin", "vk.json"]
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read(model.join(n)).unwrap()))
+        .collect();
+    let archive = |entries: &[(String, Vec<u8>)]| -> PathBuf {
+        let path = tmp.path().join("made.tar");
+        let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        for (name, bytes) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            // set_path refuses "..": write the name into the header as a hostile tool would.
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, &bytes[..]).unwrap();
+        }
+        b.into_inner().unwrap();
+        path
+    };
+    let refused = |path: &Path, says: &str| {
+        let (ok, log) = zkml(&["setup", "import", d, "--from", path.to_str().unwrap()]);
+        assert!(!ok && log.contains(says), "{says}: {log}");
+        for (name, bytes) in &files {
+            assert_eq!(&std::fs::read(model.join(name)).unwrap(), bytes, "{name} changed");
+        }
+    };
+    let mut outside = files.clone();
+    outside.push(("../escaped".into(), b"x".to_vec()));
+    refused(&archive(&outside), "it holds \"../escaped\"");
+    assert!(!model.join("../escaped").exists() && !model.parent().unwrap().join("escaped").exists());
+    refused(&archive(&files[..3]), "[\"phase2.bin\", \"vk.json\"] missing");
+    let mut old_record = files.clone();
+    old_record[3].1 = initial;
+    refused(&archive(&old_record), "list different contributions");
+    let whole = std::fs::read(&back).unwrap();
+    let cut = tmp.path().join("cut.tar");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    refused(&cut, "is not a ceremony's state");
+    refused(&ptau, "is not a ceremony's state");
+
+    // Dev keys are no ceremony to pass on.
+    let (ok, log) = zkml(&["setup", o, "--dev-seed", "1"]);
+    assert!(ok, "{log}");
+    let (ok, log) = zkml(&["setup", "export", o, "--out", s]);
+    assert!(!ok && log.contains("development setup, not a ceremony"), "{log}");
+}
