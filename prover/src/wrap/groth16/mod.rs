@@ -31,6 +31,7 @@ use ark_poly::GeneralEvaluationDomain;
 use ark_relations::gr1cs::SynthesisError;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 
+mod msm;
 mod prove;
 mod r1cs;
 mod setup;

@@ -2,14 +2,15 @@
 //! `check_commit_key`), the one-round proof, and the two-round proof's commitment (round 1) and
 //! finish (round 2); the witness map checks every constraint.
 
-use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Projective as G2};
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1};
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{FftField, Field, One, PrimeField, UniformRand};
 use ark_groth16::{Proof, ProvingKey};
 use ark_poly::EvaluationDomain;
 use ark_std::rand::Rng;
 use rayon::prelude::*;
 
+use super::msm::msm;
 use super::{CommitKey, Commitment, Groth16Error, R1cs, TwoRoundProof};
 
 /// Checks what zero knowledge needs of a proving key someone else made, whatever its other
@@ -97,7 +98,7 @@ pub fn commit(
     }
     let rho = F::rand(rng);
     let big: Vec<_> = values.par_iter().map(|x| x.into_bigint()).collect();
-    let d = msm_g1(&ck.k_query, &big) + pk.delta_g1 * rho;
+    let d = msm(&ck.k_query, &big) + pk.delta_g1 * rho;
     Ok(Commitment { d: d.into_affine(), rho, values: values.to_vec() })
 }
 
@@ -148,15 +149,15 @@ pub(super) fn prove_inner(
             rayon::join(
                 || -> Result<G1, Groth16Error> {
                     let h: Vec<_> = quotient(r1cs, z)?.par_iter().map(|x| x.into_bigint()).collect();
-                    Ok(msm_g1(&pk.h_query, &h))
+                    Ok(msm(&pk.h_query, &h))
                 },
-                || msm_g1(&pk.l_query, round2),
+                || msm(&pk.l_query, round2),
             )
         },
         || {
             rayon::join(
-                || rayon::join(|| msm_g1(&pk.a_query[1..], &big), || msm_g1(&pk.b_g1_query[1..], &big)),
-                || G2::msm_bigint(&pk.b_g2_query[1..], &big),
+                || rayon::join(|| msm(&pk.a_query[1..], &big), || msm(&pk.b_g1_query[1..], &big)),
+                || msm(&pk.b_g2_query[1..], &big),
             )
         },
     );
@@ -168,10 +169,6 @@ pub(super) fn prove_inner(
         c -= ck.delta1_g1 * rho;
     }
     Ok(Proof { a: a.into_affine(), b: b2.into_affine(), c: c.into_affine() })
-}
-
-pub(super) fn msm_g1(bases: &[G1Affine], scalars: &[<F as PrimeField>::BigInt]) -> G1 {
-    G1::msm_bigint(bases, scalars)
 }
 
 /// The coefficients of h = (A(X)·B(X) − C(X)) / Z(X), the libsnark reduction's witness map,
