@@ -74,7 +74,7 @@ fn circuit<'a>(g: &'a QuantGraph, id: F, context: F, witness: Option<&'a Witness
 /// declared): what every setup derives keys for.
 pub fn synthesize(g: &QuantGraph, id: F) -> Result<R1cs, WrapError> {
     let n1 = groth16::witness_count(circuit(g, id, F::from(0u64), None, Part::Round1))?;
-    Ok(R1cs::synthesize(circuit(g, id, F::from(0u64), None, Part::All))?.with_round1(n1)?)
+    Ok(R1cs::synthesize(circuit(g, id, F::from(0u64), None, Part::All))?.with_round1(n1)?.oriented())
 }
 
 /// Deterministic keys from a seed: anyone who knows the seed can forge proofs. For development
