@@ -352,7 +352,11 @@ impl Gadget<'_> {
         let den = |tag: usize, x: &V, by: V| -> V { alpha.clone() - x - by - beta2.clone() * fe(tag as i64 + 1) };
         // Sums are built as one linear combination each: `+=` in a loop nests combinations,
         // which costs quadratic time and memory when the system is finalized.
-        let mut lhs = vec![];
+        // Every denominator first — the lookups' (each with its count, > 1 for a constant pair
+        // looked up repeatedly) and the table rows' (each with its multiplicity) — so that a
+        // proof inverts all their values at once (lenet: tens of thousands of inversions, one
+        // at a time ~0.1 s of its wrap).
+        let mut lookups: Vec<(V, u64)> = vec![];
         let mut constant_pairs: HashMap<(usize, F, F), u64> = HashMap::new();
         for l in &self.g.lookups {
             for p in 0..self.g.segments[l.input].len() {
@@ -362,34 +366,49 @@ impl Gadget<'_> {
                     *constant_pairs.entry((l.table, *cx, *cy)).or_default() += 1;
                     continue;
                 }
-                let d = den(l.table, &x, &beta * &y);
-                lhs.push(inverse_of(&self.cs, &d)?);
+                lookups.push((den(l.table, &x, &beta * &y), 1));
             }
         }
         for (tag, x) in &self.ranges {
-            lhs.push(inverse_of(&self.cs, &den(*tag, x, V::zero()))?);
+            lookups.push((den(*tag, x, V::zero()), 1));
         }
         let mut keys: Vec<_> = constant_pairs.into_iter().collect();
         keys.sort_by_key(|((t, x, y), _)| (*t, x.to_string(), y.to_string()));
         for ((tag, x, y), n) in keys {
-            let d = den(tag, &V::constant(x), beta.clone() * y);
-            lhs.push(inverse_of(&self.cs, &d)? * F::from(n));
+            lookups.push((den(tag, &V::constant(x), beta.clone() * y), n));
         }
-        let mut rhs = vec![];
+        let mut rows: Vec<(V, V)> = vec![];
         for (tag, table) in self.g.tables.iter().enumerate() {
-            let mults = self.segs[self.g.table_mults[tag]].clone();
+            let mults = &self.segs[self.g.table_mults[tag]];
             for (i, m) in mults.iter().enumerate() {
                 let v = table.min() + i as i64;
-                let d = den(tag, &V::constant(fe(v)), beta.clone() * fe(table.f(v)));
-                rhs.push(table_term(&self.cs, m, &d)?);
+                rows.push((m.clone(), den(tag, &V::constant(fe(v)), beta.clone() * fe(table.f(v)))));
             }
         }
         // The range tables' rows, tagged after the function tables.
         for (counts, &width) in self.range_counts.iter().zip(&self.plan.widths) {
             let tag = self.plan.tag(self.g, width);
             for (t, m) in counts.iter().enumerate() {
-                rhs.push(table_term(&self.cs, m, &den(tag, &V::constant(fe(t as i64)), V::zero()))?);
+                rows.push((m.clone(), den(tag, &V::constant(fe(t as i64)), V::zero())));
             }
+        }
+        // Values exist when proving; at setup nothing is evaluated.
+        let inverses: Option<Vec<F>> =
+            lookups.iter().map(|(d, _)| d).chain(rows.iter().map(|(_, d)| d)).map(|d| d.value().ok()).collect();
+        let inverses = inverses.map(|mut v| {
+            // Zeros stay zero, as `inverse().unwrap_or_default()` left them: unsatisfiable rows.
+            ark_ff::batch_inversion(&mut v);
+            v
+        });
+        let inverse = |k: usize| inverses.as_ref().map(|v| v[k]);
+        let mut lhs = vec![];
+        for (k, (d, n)) in lookups.iter().enumerate() {
+            let inv = inverse_of(&self.cs, d, inverse(k))?;
+            lhs.push(if *n == 1 { inv } else { inv * F::from(*n) });
+        }
+        let mut rhs = vec![];
+        for (k, (m, d)) in rows.iter().enumerate() {
+            rhs.push(table_term(&self.cs, m, d, inverse(lookups.len() + k))?);
         }
         lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())
     }
@@ -513,9 +532,9 @@ impl Gadget<'_> {
     }
 }
 
-/// A witness `1/d`, constrained; unsatisfiable when `d = 0`.
-fn inverse_of(cs: &ConstraintSystemRef<F>, d: &V) -> Result<V, SynthesisError> {
-    let inv = V::new_witness(cs.clone(), || Ok(d.value()?.inverse().unwrap_or_default()))?;
+/// A witness `1/d` whose value (when proving) is `inv`, constrained; unsatisfiable when `d = 0`.
+fn inverse_of(cs: &ConstraintSystemRef<F>, d: &V, inv: Option<F>) -> Result<V, SynthesisError> {
+    let inv = V::new_witness(cs.clone(), || inv.ok_or(SynthesisError::AssignmentMissing))?;
     inv.mul_equals(d, &V::one())?;
     Ok(inv)
 }
@@ -526,8 +545,8 @@ fn inverse_of(cs: &ConstraintSystemRef<F>, d: &V) -> Result<V, SynthesisError> {
 /// multiplicities are committed, probability at most (rows)/|F| per seed the prover can try
 /// (DESIGN.md, "Wrap circuit"). Only then is `q` free (`d = m = 0`), or the row unsatisfiable
 /// (`d = 0 ≠ m`, which the native verifier refuses too).
-fn table_term(cs: &ConstraintSystemRef<F>, m: &V, d: &V) -> Result<V, SynthesisError> {
-    let q = V::new_witness(cs.clone(), || Ok(m.value()? * d.value()?.inverse().unwrap_or_default()))?;
+fn table_term(cs: &ConstraintSystemRef<F>, m: &V, d: &V, inv: Option<F>) -> Result<V, SynthesisError> {
+    let q = V::new_witness(cs.clone(), || Ok(m.value()? * inv.ok_or(SynthesisError::AssignmentMissing)?))?;
     q.mul_equals(d, m)?;
     Ok(q)
 }
@@ -735,7 +754,8 @@ mod tests {
         for (m, d, ok) in [(6, 3, true), (0, 5, true), (-7, 11, true), (4, 0, false)] {
             let cs = ConstraintSystem::<F>::new_ref();
             let before = cs.num_constraints();
-            let q = table_term(&cs, &witness(&cs, m), &witness(&cs, d)).unwrap();
+            let inv = fe(d).inverse().unwrap_or_default();
+            let q = table_term(&cs, &witness(&cs, m), &witness(&cs, d), Some(inv)).unwrap();
             assert_eq!(cs.num_constraints() - before, 1);
             assert_eq!(cs.is_satisfied().unwrap(), ok, "m = {m}, d = {d}");
             if ok {
