@@ -12,7 +12,6 @@ use std::path::Path;
 
 use alloy_primitives::{Bytes, I256, U256};
 use alloy_sol_types::SolValue;
-use anyhow::{Context, Result, bail, ensure};
 use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::PrimeField;
@@ -21,6 +20,64 @@ use zkml::artifact::Settings;
 use zkml::wrap::Scheme;
 
 use crate::calldata::{encode_proof, fr_to_u256};
+use crate::io::IoError;
+
+/// What is wrong with settings.json's public-input layout.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    #[error("settings.json: model_id is not a decimal or 0x number")]
+    ModelId,
+    #[error("settings.json: model_id is not below r")]
+    ModelIdRange,
+    #[error("settings.json: public input {name:?} starts at {index}, expected {expected}")]
+    Start { name: String, index: usize, expected: usize },
+    #[error("settings.json: public input {name:?} has count 0")]
+    Empty { name: String },
+    #[error("settings.json: public input name {name:?} does not make a Solidity identifier")]
+    Identifier { name: String },
+    #[error("settings.json: {name:?} has slot_bits {bits}")]
+    SlotBits { name: String, bits: u32 },
+    #[error("settings.json: {name:?} packs {per_element} values per element; {bits}-bit slots give {expected}")]
+    PerElement { name: String, per_element: usize, bits: u32, expected: usize },
+    #[error("settings.json: {name:?} packs {values} values into {count} elements")]
+    Values { name: String, values: usize, count: usize },
+    #[error("settings.json: public_inputs are {names:?}; expected [model_id, context, ...]")]
+    Order { names: Vec<String> },
+}
+
+/// Why a model directory's keys cannot be used, or a proof's public inputs are not the model's.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    #[error(transparent)]
+    Artifact(#[from] zkml::artifact::ArtifactError),
+    #[error("in {path}")]
+    Settings {
+        path: String,
+        #[source]
+        source: SettingsError,
+    },
+    #[error("{path} does not exist: run `zkml setup` on the model directory first")]
+    NoKeys { path: String },
+    #[error(transparent)]
+    Key(#[from] IoError),
+    #[error("{vk_json} records {recorded} keys, but {key} is a {shape} key")]
+    Scheme { vk_json: String, recorded: Scheme, key: String, shape: Scheme },
+    #[error(
+        "{key} holds one-round keys, of the wrap of an earlier zkml, which no longer proves with them: run `zkml \
+         setup` on {dir} again"
+    )]
+    OneRound { key: String, dir: String },
+    #[error(transparent)]
+    Layout(#[from] LayoutMismatch),
+    #[error("the proof has {got} public inputs; the model lays out {expected}")]
+    PublicInputs { got: usize, expected: usize },
+    #[error("the proof is for model {got}, not this model ({expected})")]
+    OtherModel { got: U256, expected: U256 },
+    #[error("public input {index} is not a packing of {name}")]
+    NotAPacking { index: usize, name: String },
+}
 
 /// Up to this many values, a packed tensor's packing is unrolled in the typed entry point.
 pub const UNROLL_VALUES_MAX: usize = 64;
@@ -83,13 +140,13 @@ fn camel(name: &str) -> String {
 }
 
 /// DIR/settings.json's public-input layout, and DIR/vk.bin's path (which must exist).
-fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
+fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf), ModelError> {
     let settings = zkml::artifact::read_settings(dir)?;
-    let layout =
-        ModelLayout::from_settings(&settings).with_context(|| format!("in {}", dir.join("settings.json").display()))?;
+    let layout = ModelLayout::from_settings(&settings)
+        .map_err(|source| ModelError::Settings { path: dir.join("settings.json").display().to_string(), source })?;
     let vk_path = dir.join("vk.bin");
     if !vk_path.exists() {
-        bail!("{} does not exist: run `zkml setup` on the model directory first", vk_path.display());
+        return Err(ModelError::NoKeys { path: vk_path.display().to_string() });
     }
     Ok((layout, vk_path))
 }
@@ -99,27 +156,23 @@ fn read_layout(dir: &Path) -> Result<(ModelLayout, std::path::PathBuf)> {
 /// vk.json records. Without vk.json (nothing records where the keys came from) vk.bin's shape
 /// gives the scheme. Keys of the one-round wrap of an earlier zkml are refused: no zkml proves
 /// with them any more.
-pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayout)> {
+pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayout), ModelError> {
     let (layout, vk_path) = read_layout(dir)?;
     let (vk, delta1) = crate::io::load_key(&vk_path)?;
     let shape = Scheme::of_key(delta1.is_some());
     if dir.join(zkml::artifact::VK_JSON).exists() {
         let recorded = zkml::artifact::scheme(dir)?;
-        ensure!(
-            recorded == shape,
-            "{}/{} records {recorded} keys, but {} is a {shape} key",
-            dir.display(),
-            zkml::artifact::VK_JSON,
-            vk_path.display(),
-        );
+        if recorded != shape {
+            return Err(ModelError::Scheme {
+                vk_json: format!("{}/{}", dir.display(), zkml::artifact::VK_JSON),
+                recorded,
+                key: vk_path.display().to_string(),
+                shape,
+            });
+        }
     }
     let Some(delta1) = delta1 else {
-        bail!(
-            "{} holds one-round keys, of the wrap of an earlier zkml, which no longer proves with them: run `zkml \
-             setup` on {} again",
-            vk_path.display(),
-            dir.display()
-        );
+        return Err(ModelError::OneRound { key: vk_path.display().to_string(), dir: dir.display().to_string() });
     };
     layout.check_vk(&vk, Scheme::TwoRound)?;
     Ok((vk, delta1, layout))
@@ -138,49 +191,51 @@ impl ModelLayout {
     /// Reads `model_id` and `public_inputs` of a model's settings and checks the layout: entries
     /// in order from index 0, packings that match their counts, names that make Solidity
     /// identifiers, `[model_id, context, ...]` first.
-    pub fn from_settings(settings: &Settings) -> Result<Self> {
-        let model_id =
-            parse_u256(&settings.model_id).context("settings.json: model_id is not a decimal or 0x number")?;
-        ensure!(model_id < r_u256(), "settings.json: model_id is not below r");
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        let model_id = parse_u256(&settings.model_id).ok_or(SettingsError::ModelId)?;
+        if model_id >= r_u256() {
+            return Err(SettingsError::ModelIdRange);
+        }
         let mut entries = Vec::new();
         let mut next = 0;
         for p in &settings.public_inputs {
             let (name, index, count) = (p.name.clone(), p.index, p.count);
-            ensure!(index == next, "settings.json: public input {name:?} starts at {index}, expected {next}");
-            ensure!(count >= 1, "settings.json: public input {name:?} has count 0");
+            if index != next {
+                return Err(SettingsError::Start { name, index, expected: next });
+            }
+            if count == 0 {
+                return Err(SettingsError::Empty { name });
+            }
             let ident = camel(&name);
-            ensure!(
-                crate::solidity::is_valid_contract_name(&ident)
-                    && !["proof", "pub", "inRange"].contains(&ident.as_str()),
-                "settings.json: public input name {name:?} does not make a Solidity identifier"
-            );
+            if !crate::solidity::is_valid_contract_name(&ident) || ["proof", "pub", "inRange"].contains(&ident.as_str())
+            {
+                return Err(SettingsError::Identifier { name });
+            }
             if let Some(k) = &p.packing {
-                let slot_bits = k.slot_bits;
-                ensure!((1..=253).contains(&slot_bits), "settings.json: {name:?} has slot_bits {slot_bits}");
-                ensure!(
-                    k.per_element == (253 / slot_bits) as usize,
-                    "settings.json: {name:?} packs {} values per element; {slot_bits}-bit slots give {}",
-                    k.per_element,
-                    253 / slot_bits
-                );
-                ensure!(
-                    k.values >= 1 && k.values.div_ceil(k.per_element) == count,
-                    "settings.json: {name:?} packs {} values into {count} elements",
-                    k.values
-                );
+                let bits = k.slot_bits;
+                if !(1..=253).contains(&bits) {
+                    return Err(SettingsError::SlotBits { name, bits });
+                }
+                let expected = (253 / bits) as usize;
+                if k.per_element != expected {
+                    return Err(SettingsError::PerElement { name, per_element: k.per_element, bits, expected });
+                }
+                if k.values == 0 || k.values.div_ceil(k.per_element) != count {
+                    return Err(SettingsError::Values { name, values: k.values, count });
+                }
             }
             next = index + count;
             entries.push(Entry { name, index, count, packing: p.packing.clone() });
         }
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-        ensure!(
-            names.len() >= 2
-                && names[0] == "model_id"
-                && names[1] == "context"
-                && entries[0].count == 1
-                && entries[1].count == 1,
-            "settings.json: public_inputs are {names:?}; expected [model_id, context, ...]"
-        );
+        if !(names.len() >= 2
+            && names[0] == "model_id"
+            && names[1] == "context"
+            && entries[0].count == 1
+            && entries[1].count == 1)
+        {
+            return Err(SettingsError::Order { names: names.iter().map(|n| n.to_string()).collect() });
+        }
         Ok(ModelLayout { model_id, entries })
     }
 
@@ -333,15 +388,14 @@ impl ModelLayout {
 
     /// The typed values of a proof's public inputs, one ABI word per value, in argument order
     /// after `proof` and `context` (unpacking and checking each packed element).
-    pub fn typed_words(&self, public_inputs: &[Fr]) -> Result<Vec<[u8; 32]>> {
-        ensure!(
-            public_inputs.len() == self.num_public(),
-            "the proof has {} public inputs; the model lays out {}",
-            public_inputs.len(),
-            self.num_public()
-        );
+    pub fn typed_words(&self, public_inputs: &[Fr]) -> Result<Vec<[u8; 32]>, ModelError> {
+        if public_inputs.len() != self.num_public() {
+            return Err(ModelError::PublicInputs { got: public_inputs.len(), expected: self.num_public() });
+        }
         let pub_u: Vec<U256> = public_inputs.iter().map(fr_to_u256).collect();
-        ensure!(pub_u[0] == self.model_id, "the proof is for model {}, not this model ({})", pub_u[0], self.model_id);
+        if pub_u[0] != self.model_id {
+            return Err(ModelError::OtherModel { got: pub_u[0], expected: self.model_id });
+        }
         let mut words = vec![pub_u[1].abi_encode().try_into().expect("one word")];
         for e in self.typed() {
             let elems = &pub_u[e.index..e.index + e.count];
@@ -354,12 +408,9 @@ impl ModelLayout {
                     let mask = (U256::from(1) << bits) - U256::from(1);
                     for (k, w) in elems.iter().enumerate() {
                         let used = p.per_element.min(p.values - k * p.per_element);
-                        ensure!(
-                            used * bits >= 256 || *w >> (used * bits) == U256::ZERO,
-                            "public input {} is not a packing of {}",
-                            e.index + k,
-                            e.name
-                        );
+                        if used * bits < 256 && *w >> (used * bits) != U256::ZERO {
+                            return Err(ModelError::NotAPacking { index: e.index + k, name: e.name.clone() });
+                        }
                         for j in 0..used {
                             let u = (*w >> (j * bits)) & mask;
                             let word: Vec<u8> = if p.signed {
@@ -381,7 +432,11 @@ impl ModelLayout {
     /// [`Self::signature`], then the head (offset of `proof`, `context`, the typed values: all
     /// static words) and the tail (`proof` as ABI `bytes`), each value encoded with alloy's
     /// `sol!` types.
-    pub fn typed_calldata(&self, proof: &impl crate::calldata::ProofWords, public_inputs: &[Fr]) -> Result<Vec<u8>> {
+    pub fn typed_calldata(
+        &self,
+        proof: &impl crate::calldata::ProofWords,
+        public_inputs: &[Fr],
+    ) -> Result<Vec<u8>, ModelError> {
         let words = self.typed_words(public_inputs)?;
         let mut out = alloy_primitives::keccak256(self.signature().as_bytes())[..4].to_vec();
         let head_len = 32 * (1 + words.len());
@@ -483,6 +538,44 @@ pub(crate) mod tests {
         assert!(ModelLayout::from_settings(&settings_of(bad)).is_err());
     }
 
+    /// Each layout problem is its own error, with the message naming it.
+    #[test]
+    fn settings_errors_name_what_is_wrong() {
+        let check = |edit: &dyn Fn(&mut Value), says: &str, is: fn(&SettingsError) -> bool| {
+            let mut v = settings();
+            edit(&mut v);
+            let e = ModelLayout::from_settings(&settings_of(v)).unwrap_err();
+            assert!(is(&e) && e.to_string().contains(says), "{e}");
+        };
+        check(&|v| v["model_id"] = json!("twelve"), "not a decimal", |e| matches!(e, SettingsError::ModelId));
+        check(&|v| v["model_id"] = json!(format!("{}", r_u256())), "not below r", |e| {
+            matches!(e, SettingsError::ModelIdRange)
+        });
+        check(&|v| v["public_inputs"][1]["index"] = json!(2), "\"context\" starts at 2, expected 1", |e| {
+            matches!(e, SettingsError::Start { index: 2, expected: 1, .. })
+        });
+        check(&|v| v["public_inputs"][3]["count"] = json!(0), "has count 0", |e| {
+            matches!(e, SettingsError::Empty { .. })
+        });
+        check(&|v| v["public_inputs"][3]["name"] = json!("proof"), "does not make a Solidity identifier", |e| {
+            matches!(e, SettingsError::Identifier { .. })
+        });
+        check(&|v| v["public_inputs"][2]["packing"]["slot_bits"] = json!(0), "has slot_bits 0", |e| {
+            matches!(e, SettingsError::SlotBits { bits: 0, .. })
+        });
+        check(
+            &|v| v["public_inputs"][2]["packing"]["per_element"] = json!(16),
+            "packs 16 values per element; 16-bit slots give 15",
+            |e| matches!(e, SettingsError::PerElement { per_element: 16, expected: 15, .. }),
+        );
+        check(&|v| v["public_inputs"][2]["count"] = json!(3), "packs 16 values into 3 elements", |e| {
+            matches!(e, SettingsError::Values { values: 16, count: 3, .. })
+        });
+        check(&|v| v["public_inputs"][1]["name"] = json!("input"), "expected [model_id, context, ...]", |e| {
+            matches!(e, SettingsError::Order { .. })
+        });
+    }
+
     #[test]
     fn typed_words_unpack_and_check() {
         let l = ModelLayout::from_settings(&settings_of(settings())).unwrap();
@@ -514,9 +607,11 @@ pub(crate) mod tests {
         // Bits above the used slot of the last element: not a packing.
         let mut bad = pubs.clone();
         bad[3] = fr(w1 | (U256::from(1) << 20));
-        assert!(l.typed_words(&bad).is_err());
+        assert!(matches!(l.typed_words(&bad), Err(ModelError::NotAPacking { index: 3, .. })));
         let mut other = pubs.clone();
         other[0] = Fr::from(1u64);
-        assert!(l.typed_words(&other).unwrap_err().to_string().contains("not this model"));
+        let e = l.typed_words(&other).unwrap_err();
+        assert!(matches!(e, ModelError::OtherModel { .. }) && e.to_string().contains("not this model"), "{e}");
+        assert!(matches!(l.typed_words(&pubs[1..]), Err(ModelError::PublicInputs { got: 4, expected: 5 })));
     }
 }
