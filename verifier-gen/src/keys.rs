@@ -11,12 +11,33 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail, ensure};
 use ark_bn254::{Bn254, G2Affine};
 use ark_ff::PrimeField;
 use ark_groth16::VerifyingKey;
 use zkml::setup::{self, Trust};
 use zkml::wrap::Scheme;
+
+/// Why `zkml-gen` renders no verifier for a key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    #[error(
+        "refusing to render a verifier for these keys: {why}. A verifier of them would accept forged proofs: make \
+         production keys with a ceremony (zkml setup DIR --ptau FILE, then zkml setup contribute; docs/setup.md), or \
+         pass --allow-dev-keys for a test deployment (the contract will say its keys are unsafe)"
+    )]
+    Unsafe { why: String },
+    /// A ceremony whose record does not check (a relabelled or tampered key), or a vk.json that
+    /// cannot be read.
+    #[error(transparent)]
+    Setup(#[from] zkml::setup::SetupError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    #[error("{path} has no IC point for {what}")]
+    NoIcPoint { path: String, what: &'static str },
+}
 
 /// Why a key given as a bare file is unsafe: nothing says where it came from.
 pub const BARE_KEY_FILE: &str = "a bare verifying key file records no setup";
@@ -30,7 +51,7 @@ pub fn unsafe_keys(
     vk: &VerifyingKey<Bn254>,
     delta1_g2: Option<&G2Affine>,
     allow_dev_keys: bool,
-) -> Result<Option<String>> {
+) -> Result<Option<String>, KeyError> {
     let why = match dir {
         None => BARE_KEY_FILE.to_string(),
         Some(dir) => match setup::trust(dir, vk, delta1_g2)? {
@@ -39,11 +60,7 @@ pub fn unsafe_keys(
         },
     };
     if !allow_dev_keys {
-        bail!(
-            "refusing to render a verifier for these keys: {why}. A verifier of them would accept forged proofs: make \
-             production keys with a ceremony (zkml setup DIR --ptau FILE, then zkml setup contribute; docs/setup.md), \
-             or pass --allow-dev-keys for a test deployment (the contract will say its keys are unsafe)"
-        );
+        return Err(KeyError::Unsafe { why });
     }
     Ok(Some(why))
 }
@@ -65,19 +82,19 @@ pub struct VerifierKey {
 impl VerifierKey {
     /// The keys at `path` (a model directory or a key file), refused where [`unsafe_keys`]
     /// refuses them.
-    pub fn load(path: &Path, allow_dev_keys: bool) -> Result<Self> {
+    pub fn load(path: &Path, allow_dev_keys: bool) -> Result<Self, KeyError> {
         let mut k = if path.is_dir() {
             Self::load_dir(path)?
         } else {
             let (vk, delta1) = crate::io::load_key(path)?;
             VerifierKey { vk, delta1, layout: None, note: None }
         };
-        ensure!(
-            k.vk.gamma_abc_g1.len() > usize::from(k.delta1.is_some()),
-            "{} has no IC point for {}",
-            path.display(),
-            if k.delta1.is_some() { "a two-round key's seed" } else { "the constant term" }
-        );
+        if k.vk.gamma_abc_g1.len() <= usize::from(k.delta1.is_some()) {
+            return Err(KeyError::NoIcPoint {
+                path: path.display().to_string(),
+                what: if k.delta1.is_some() { "a two-round key's seed" } else { "the constant term" },
+            });
+        }
         let dir = k.layout.is_some().then_some(path);
         k.note = unsafe_keys(dir, &k.vk, k.delta1.as_ref(), allow_dev_keys)?;
         Ok(k)
@@ -85,7 +102,7 @@ impl VerifierKey {
 
     /// DIR's keys ([`crate::model::load_dir`]), with the model's layout; not checked for safety
     /// ([`Self::load`] does that).
-    pub fn load_dir(dir: &Path) -> Result<Self> {
+    pub fn load_dir(dir: &Path) -> Result<Self, KeyError> {
         let (vk, delta1, layout) = crate::model::load_dir(dir)?;
         Ok(VerifierKey { vk, delta1: Some(delta1), layout: Some(layout), note: None })
     }
@@ -124,5 +141,21 @@ impl VerifierKey {
                 .map(|l| ark_bn254::Fr::from_be_bytes_mod_order(&l.model_id.to_be_bytes::<32>())),
             unsafe_keys: self.note.as_deref(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bare key file is refused, saying why and what to do, unless unsafe keys are allowed;
+    /// then the answer is why they are unsafe (the contract's NatSpec says it).
+    #[test]
+    fn a_bare_key_is_refused_unless_allowed() {
+        let vk = VerifyingKey::<Bn254>::default();
+        let e = unsafe_keys(None, &vk, None, false).unwrap_err();
+        assert!(matches!(&e, KeyError::Unsafe { why } if why == BARE_KEY_FILE), "{e}");
+        assert!(e.to_string().contains("--allow-dev-keys") && e.to_string().contains("zkml setup DIR --ptau"));
+        assert_eq!(unsafe_keys(None, &vk, None, true).unwrap().as_deref(), Some(BARE_KEY_FILE));
     }
 }
