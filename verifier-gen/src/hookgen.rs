@@ -5,11 +5,54 @@
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::U256;
-use anyhow::{Context, Result, bail};
 use askama::Template;
 use zkml::artifact::Settings;
 
 use crate::solidity;
+
+/// Why `zkml-gen hooks` writes no hook for a model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookError {
+    #[error("settings.json: public_inputs are {names:?}; the hooks need [model_id, context, input, output]")]
+    Layout { names: Vec<String> },
+    #[error(transparent)]
+    Settings(#[from] crate::model::SettingsError),
+    #[error("settings.json: public input {name:?} is not packed")]
+    NotPacked { name: String },
+    #[error("--name {name:?} is not a valid Solidity identifier")]
+    Name { name: String },
+    #[error("the oracle reports one signed output value; this model outputs {values} value(s) in {count} element(s)")]
+    OracleOutput { values: usize, count: usize },
+    #[error("the oracle needs an output scale in 0..=38 fractional bits (got {scale})")]
+    OracleScale { scale: i32 },
+    #[error(
+        "--decimals {decimals} must be at least the output's {scale} fractional bits (so answers are exact) and at \
+         most 38"
+    )]
+    Decimals { decimals: u8, scale: i32 },
+    #[error("the oracle takes 1..=255 signed input values (this model has {values}, signed: {signed})")]
+    OracleInput { values: usize, signed: bool },
+    #[error("--description must not contain quotes, backslashes or newlines")]
+    Description,
+    #[error("cannot render a hook template")]
+    Template(#[from] askama::Error),
+    #[error(transparent)]
+    Artifact(#[from] zkml::artifact::ArtifactError),
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    #[error("vk.bin has {key} public inputs but settings.json lays out {layout}")]
+    PublicInputs { key: usize, layout: usize },
+    #[error(transparent)]
+    Render(#[from] solidity::RenderError),
+    #[error("cannot {what} {path}")]
+    Write {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Which hook to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,15 +88,14 @@ pub struct ModelInfo {
 /// What the hooks need of a model's settings (as `zkml compile` writes them): the model id and
 /// the public inputs `[model_id, context, input, output]`, the last two packed. The layout is
 /// checked as the verifier's is ([`crate::model::ModelLayout::from_settings`]).
-pub fn model_info(settings: &Settings) -> Result<ModelInfo> {
+pub fn model_info(settings: &Settings) -> Result<ModelInfo, HookError> {
     let names: Vec<&str> = settings.public_inputs.iter().map(|e| e.name.as_str()).collect();
     if names != ["model_id", "context", "input", "output"] {
-        bail!("settings.json: public_inputs are {names:?}; the hooks need [model_id, context, input, output]");
+        return Err(HookError::Layout { names: names.iter().map(|n| n.to_string()).collect() });
     }
     let layout = crate::model::ModelLayout::from_settings(settings)?;
-    let packed = |e: &crate::model::Entry| -> Result<Packed> {
-        let k =
-            e.packing.as_ref().with_context(|| format!("settings.json: public input {:?} is not packed", e.name))?;
+    let packed = |e: &crate::model::Entry| -> Result<Packed, HookError> {
+        let k = e.packing.as_ref().ok_or_else(|| HookError::NotPacked { name: e.name.clone() })?;
         Ok(Packed { count: e.count, values: k.values, slot_bits: k.slot_bits, signed: k.signed, scale: k.scale })
     };
     Ok(ModelInfo {
@@ -121,41 +163,34 @@ fn hex_id(m: &ModelInfo) -> String {
 
 /// The files of one hook: (file name, contents). The verifier itself (`{name}Verifier.sol`) is
 /// rendered by [`generate`], which has the verifying key.
-pub fn render(hook: Hook, name: &str, m: &ModelInfo, oracle: &OracleOptions) -> Result<Vec<(String, String)>> {
+pub fn render(
+    hook: Hook,
+    name: &str,
+    m: &ModelInfo,
+    oracle: &OracleOptions,
+) -> Result<Vec<(String, String)>, HookError> {
     if !solidity::is_valid_contract_name(name) {
-        bail!("--name {name:?} is not a valid Solidity identifier");
+        return Err(HookError::Name { name: name.to_string() });
     }
     Ok(match hook {
         Hook::Oracle => {
             let o = &m.output;
             if o.values != 1 || o.count != 1 || !o.signed {
-                bail!(
-                    "the oracle reports one signed output value; this model outputs {} value(s) in {} element(s)",
-                    o.values,
-                    o.count
-                );
+                return Err(HookError::OracleOutput { values: o.values, count: o.count });
             }
             if o.scale < 0 || o.scale > 38 || o.slot_bits > 255 {
-                bail!("the oracle needs an output scale in 0..=38 fractional bits (got {})", o.scale);
+                return Err(HookError::OracleScale { scale: o.scale });
             }
             if (oracle.decimals as i32) < o.scale || oracle.decimals > 38 {
-                bail!(
-                    "--decimals {} must be at least the output's {} fractional bits (so answers are exact) and at most 38",
-                    oracle.decimals,
-                    o.scale
-                );
+                return Err(HookError::Decimals { decimals: oracle.decimals, scale: o.scale });
             }
             let i = &m.input;
             if !i.signed || i.values == 0 || i.values > 255 || i.slot_bits > 255 {
-                bail!(
-                    "the oracle takes 1..=255 signed input values (this model has {}, signed: {})",
-                    i.values,
-                    i.signed
-                );
+                return Err(HookError::OracleInput { values: i.values, signed: i.signed });
             }
             let description = oracle.description.clone().unwrap_or_else(|| format!("zkml {name} / {}", m.output_name));
             if description.contains(['"', '\\', '\n']) {
-                bail!("--description must not contain quotes, backslashes or newlines");
+                return Err(HookError::Description);
             }
             let oracle_src = OracleTemplate {
                 generator_version: VERSION,
@@ -208,21 +243,29 @@ pub fn generate(
     name: &str,
     oracle: &OracleOptions,
     allow_dev_keys: bool,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<PathBuf>, HookError> {
     let info = model_info(&zkml::artifact::read_settings(dir)?)?;
     let key = crate::keys::VerifierKey::load(dir, allow_dev_keys)?;
     let expected = 2 + info.input.count + info.output.count;
     if key.num_public() != expected {
-        bail!("vk.bin has {} public inputs but settings.json lays out {expected}", key.num_public());
+        return Err(HookError::PublicInputs { key: key.num_public(), layout: expected });
     }
     let mut files = render(hook, name, &info, oracle)?;
     let verifier = key.solidity(&format!("{name}Verifier"), Default::default())?;
     files.insert(0, (format!("{name}Verifier.sol"), verifier));
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|source| HookError::Write {
+        what: "create",
+        path: out.display().to_string(),
+        source,
+    })?;
     let mut written = Vec::new();
     for (file, text) in files {
         let p = out.join(file);
-        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+        std::fs::write(&p, text).map_err(|source| HookError::Write {
+            what: "write",
+            path: p.display().to_string(),
+            source,
+        })?;
         written.push(p);
     }
     Ok(written)
@@ -258,7 +301,11 @@ mod tests {
         assert_eq!(m.output.scale, 8);
         let mut bad = settings();
         bad["public_inputs"][1]["name"] = json!("input");
-        assert!(model_info(&settings_of(bad)).unwrap_err().to_string().contains("[model_id, context, input, output]"));
+        let e = model_info(&settings_of(bad)).unwrap_err();
+        assert!(matches!(e, HookError::Layout { .. }) && e.to_string().contains("[model_id, context, input, output]"));
+        let mut unpacked = settings();
+        unpacked["public_inputs"][2].as_object_mut().unwrap().remove("packing");
+        assert!(matches!(model_info(&settings_of(unpacked)), Err(HookError::NotPacked { name }) if name == "input"));
     }
 
     #[test]
@@ -280,12 +327,23 @@ mod tests {
         for (_, text) in f {
             assert!(!text.contains("{{") && !text.contains("{%"));
         }
-        // Errors: decimals below the output scale, bad name, several outputs.
+        // Errors, each its own variant: decimals below the output scale, bad name, several
+        // outputs, a scale past 38 bits, unsigned inputs, a quote in the description.
         let low = OracleOptions { decimals: 6, description: None };
-        assert!(render(Hook::Oracle, "P", &m, &low).unwrap_err().to_string().contains("--decimals"));
-        assert!(render(Hook::Oracle, "1P", &m, &o).is_err());
+        let e = render(Hook::Oracle, "P", &m, &low).unwrap_err();
+        assert!(matches!(e, HookError::Decimals { decimals: 6, scale: 8 }) && e.to_string().contains("--decimals"));
+        assert!(matches!(render(Hook::Oracle, "1P", &m, &o), Err(HookError::Name { .. })));
         let mut many = m.clone();
         many.output.values = 3;
-        assert!(render(Hook::Oracle, "P", &many, &o).unwrap_err().to_string().contains("one signed output"));
+        let e = render(Hook::Oracle, "P", &many, &o).unwrap_err();
+        assert!(matches!(e, HookError::OracleOutput { values: 3, .. }) && e.to_string().contains("one signed output"));
+        let mut wide = m.clone();
+        wide.output.scale = 39;
+        assert!(matches!(render(Hook::Oracle, "P", &wide, &o), Err(HookError::OracleScale { scale: 39 })));
+        let mut unsigned = m.clone();
+        unsigned.input.signed = false;
+        assert!(matches!(render(Hook::Oracle, "P", &unsigned, &o), Err(HookError::OracleInput { signed: false, .. })));
+        let quoted = OracleOptions { decimals: 8, description: Some("a \"b\"".into()) };
+        assert!(matches!(render(Hook::Oracle, "P", &m, &quoted), Err(HookError::Description)));
     }
 }
