@@ -65,8 +65,9 @@ fn windows(bits: usize, c: usize) -> usize {
 }
 
 /// `windows` signed digits of `c` bits each of `s`, lowest first: Σ dₖ·2^(k·c) = s, each dₖ in
-/// −2^(c−1) … 2^(c−1) − 1 (a digit at or past half carries one into the next).
-fn signed_digits<B: BigInteger>(s: &B, c: usize, windows: usize) -> impl Iterator<Item = i32> + '_ {
+/// −2^(c−1) + 1 … 2^(c−1) (a digit past half carries one into the next; the QAP's Straus
+/// combination takes them at 4 bits).
+pub(super) fn signed_digits<B: BigInteger>(s: &B, c: usize, windows: usize) -> impl Iterator<Item = i32> + '_ {
     let limbs = s.as_ref();
     let mut carry = 0u64;
     (0..windows).map(move |w| {
@@ -76,7 +77,7 @@ fn signed_digits<B: BigInteger>(s: &B, c: usize, windows: usize) -> impl Iterato
             v |= limbs.get(limb + 1).map_or(0, |l| l << (64 - bit));
         }
         let v = (v & ((1 << c) - 1)) + carry;
-        if v >= 1 << (c - 1) {
+        if v > 1 << (c - 1) {
             carry = 1;
             v as i32 - (1 << c)
         } else {
@@ -123,7 +124,6 @@ struct Buckets<P: SWCurveConfig> {
     overflow: Vec<Projective<P>>,
     batch: Vec<(usize, Affine<P>)>,
     denominators: Vec<P::BaseField>,
-    prefix: Vec<P::BaseField>,
     capacity: usize,
 }
 
@@ -140,7 +140,6 @@ impl<P: SWCurveConfig> Buckets<P> {
             overflow: vec![Projective::zero(); n],
             batch: Vec::with_capacity(capacity),
             denominators: Vec::with_capacity(capacity),
-            prefix: Vec::with_capacity(capacity),
             capacity,
         }
     }
@@ -179,7 +178,8 @@ impl<P: SWCurveConfig> Buckets<P> {
             let b = self.points[k];
             self.denominators.push(if b.x == p.x { P::BaseField::ONE } else { p.x - b.x });
         }
-        self.invert();
+        // Serial: the windows already run in parallel. None is zero (x₁ = x₂ gave 1 above).
+        ark_ff::serial_batch_inversion_and_mul(&mut self.denominators, &P::BaseField::ONE);
         for (&(k, p), inv) in self.batch.iter().zip(&self.denominators) {
             let b = self.points[k];
             self.in_batch[k] = false;
@@ -195,23 +195,6 @@ impl<P: SWCurveConfig> Buckets<P> {
             self.points[k] = Affine::new_unchecked(x, y);
         }
         self.batch.clear();
-    }
-
-    /// Every denominator replaced by its inverse (none is zero), with one field inversion.
-    fn invert(&mut self) {
-        self.prefix.clear();
-        let mut acc = P::BaseField::ONE;
-        for d in &self.denominators {
-            self.prefix.push(acc);
-            acc *= d;
-        }
-        // Nonzero: a product of nonzero elements of a field.
-        let mut inv = acc.inverse().unwrap_or_default();
-        for (d, before) in self.denominators.iter_mut().zip(&self.prefix).rev() {
-            let next = inv * *d;
-            *d = inv * before;
-            inv = next;
-        }
     }
 }
 
@@ -272,7 +255,7 @@ mod tests {
                 for d in digits.iter().rev() {
                     back *= Fr::from(1u64 << c);
                     back += if *d < 0 { -Fr::from(d.unsigned_abs() as u64) } else { Fr::from(*d as u64) };
-                    assert!(*d >= -(1 << (c - 1)) && *d < 1 << (c - 1), "c {c}: digit {d}");
+                    assert!(*d > -(1 << (c - 1)) && *d <= 1 << (c - 1), "c {c}: digit {d}");
                 }
                 assert_eq!(back, s, "c {c}");
             }

@@ -76,7 +76,7 @@ impl QapValue for F {
 /// `G2 * F` does not use) where a coefficient is large; otherwise Straus' interleaving, whose
 /// doublings all the terms share (4 a window, up to the largest coefficient's top one: 256 for
 /// a full-size coefficient, 16 for a circuit's 16-bit constant or its negation), with signed
-/// 4-bit digits (−8…8): each term's table is 1·x … 8·x, affine (one batched
+/// 4-bit digits (−7…8): each term's table is 1·x … 8·x, affine (one batched
 /// inversion) for mixed additions, a digit's sign a free negation, ~60 additions per term. An
 /// unsigned table of 15 multiples made the tables a third of the work. Sequential: the QAP runs
 /// it for many variables in parallel, and arkworks' MSM, parallel inside, overflowed a rayon
@@ -131,16 +131,13 @@ impl<P: GLVConfig + SWCurveConfig<ScalarField = F>> QapValue for Projective<P> {
 /// 4-bit windows of a 254-bit scalar, and one for the last carry.
 const DIGITS: usize = 65;
 
-/// `c` as Σ dᵢ·16ⁱ with every dᵢ in −8…8: a window of 9…15 becomes −7…−1 and carries 1.
+/// `c` as Σ dᵢ·16ⁱ with every dᵢ in −7…8 (the MSM's signed digits at 4 bits): a window of 9…15
+/// becomes −7…−1 and carries 1.
 fn signed_digits(c: &F) -> [i8; DIGITS] {
-    let limbs = c.into_bigint().0;
     let mut d = [0i8; DIGITS];
-    let mut carry = 0;
-    for (w, digit) in d.iter_mut().enumerate().take(DIGITS - 1) {
-        let v = ((limbs[w / 16] >> (4 * (w % 16))) & 15) as i8 + carry;
-        (*digit, carry) = if v > 8 { (v - 16, 1) } else { (v, 0) };
+    for (digit, v) in d.iter_mut().zip(super::msm::signed_digits(&c.into_bigint(), 4, DIGITS)) {
+        *digit = v as i8;
     }
-    d[DIGITS - 1] = carry;
     d
 }
 
@@ -207,23 +204,17 @@ impl R1cs {
     /// row's length.
     pub fn oriented(mut self) -> Self {
         let first = self.num_instance + self.num_round1;
-        let vars = |row: &[Entry]| -> Vec<usize> {
-            let mut v: Vec<usize> = row.iter().map(|e| e.var as usize).filter(|&v| v >= first).collect();
+        // A row's variables from index `from` on, as a sorted set.
+        let vars = |m: usize, i: usize, from: usize| -> Vec<usize> {
+            let mut v: Vec<usize> =
+                self.matrices[m].row(i).iter().map(|e| e.var as usize).filter(|&v| v >= from).collect();
             v.sort_unstable();
             v.dedup();
             v
         };
         let n = self.num_constraints();
-        let sides: Vec<(Vec<usize>, Vec<usize>)> =
-            (0..n).map(|i| (vars(self.matrices[0].row(i)), vars(self.matrices[1].row(i)))).collect();
-        let same = |i: usize| {
-            let (a, b) = (self.matrices[0].row(i), self.matrices[1].row(i));
-            let mut a: Vec<u32> = a.iter().map(|e| e.var).collect();
-            let mut b: Vec<u32> = b.iter().map(|e| e.var).collect();
-            a.sort_unstable();
-            b.sort_unstable();
-            a == b
-        };
+        let sides: Vec<(Vec<usize>, Vec<usize>)> = (0..n).map(|i| (vars(0, i, first), vars(1, i, first))).collect();
+        let same = |i: usize| vars(0, i, 0) == vars(1, i, 0);
         let mut order: Vec<(bool, usize, usize)> =
             (0..n).map(|i| (!same(i), sides[i].0.len().min(sides[i].1.len()), i)).collect();
         order.sort_unstable();
