@@ -49,7 +49,22 @@ pub fn model_id(g: &QuantGraph) -> F {
 /// Segments in layout order (larger first) with their offsets in the packed vector; offsets
 /// are multiples of the segment's length, so each segment is a subcube.
 pub fn layout(g: &QuantGraph) -> (Vec<(SegId, usize)>, u32) {
-    let mut order: Vec<SegId> = (0..g.segments.len()).collect();
+    place(g, (0..g.segments.len()).collect())
+}
+
+/// The layout of the batched evaluation: only the segments some claim is about, placed as
+/// `layout` places them. The others — the multiplicities, read by LogUp alone — would only pad
+/// the batch's sumcheck (price_mlp: 2^13 positions for 210 claimed values) and its final
+/// evaluation. Which segments are claimed follows from the graph, not from values, so the
+/// prover, the verifier and the circuit place them alike.
+pub fn batch_layout(g: &QuantGraph, claimed: impl IntoIterator<Item = SegId>) -> (Vec<(SegId, usize)>, u32) {
+    let mut segs: Vec<SegId> = claimed.into_iter().collect();
+    segs.sort_unstable();
+    segs.dedup();
+    place(g, segs)
+}
+
+fn place(g: &QuantGraph, mut order: Vec<SegId>) -> (Vec<(SegId, usize)>, u32) {
     order.sort_by_key(|&s| (std::cmp::Reverse(g.segments[s].log_len), s));
     let mut off = 0;
     let placed = order
@@ -206,7 +221,6 @@ fn protocol(
 ) -> Result<(), VerifyError> {
     // 1. The statement and all advice, or the seed that commits to them, before any challenge.
     ch.absorb(&[id]);
-    let (order, total_log) = layout(g);
     match binding {
         Binding::Absorbed => packed.iter().for_each(|p| ch.absorb(p)),
         Binding::Seed(c) => ch.absorb(&[c]),
@@ -239,6 +253,7 @@ fn protocol(
 
     // 4. One evaluation of the packed segments.
     let claims = std::mem::take(&mut r.claims);
+    let (order, total_log) = batch_layout(g, claims.iter().map(|c| c.0));
     let gamma = ch.challenge();
     let mut powers = Vec::with_capacity(claims.len());
     let mut gp = F::one();

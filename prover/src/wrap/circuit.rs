@@ -22,7 +22,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, Synthesis
 use crate::field::{F, fe};
 use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId};
 use crate::pack::{offset, slots};
-use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments};
+use crate::stage1::{PROTOCOL_LABEL, batch_layout, layout, packed_segments};
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
 
@@ -504,8 +504,8 @@ impl Gadget<'_> {
     }
 
     fn batch(&mut self) -> Result<(), SynthesisError> {
-        let (order, total_log) = layout(self.g);
         let claims = std::mem::take(&mut self.claims);
+        let (order, total_log) = batch_layout(self.g, claims.iter().map(|c| c.0));
         let gamma = self.t.challenge()?;
         let mut powers = vec![];
         let mut gp = V::one();
