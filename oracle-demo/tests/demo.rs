@@ -47,7 +47,7 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         zkml::setup::trust(&keys, &vk.groth16, Some(&vk.delta1_g2)).unwrap(),
         zkml::setup::Trust::Ceremony { contributions: 2 }
     ));
-    assert!(stdout.contains("snarkjs-0.7.6-power15.unprepared.ptau"), "{stdout}");
+    assert!(stdout.contains("snarkjs-0.7.6-power14.unprepared.ptau"), "{stdout}");
 
     let provider = ProviderBuilder::new().connect_http(anvil.url.parse().unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -103,16 +103,26 @@ pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
 /// its width. Multiplicities are not range-checked: LogUp is sound for multiplicities that are
 /// any field elements as long as there are fewer lookups than the field's characteristic
 /// (Haböck, eprint 2022/1530, Lemma 5).
+///
+/// And which ReLU tables the circuit checks without their table: a pair `(x, y)` with `x` in the
+/// table's domain (its segment's range check says so) is a row of `relu` exactly when
+/// `y·(y − x) = 0` and `2y − x` is in `[0, 2^bits)` (`relu_pair`). That costs a product and the
+/// range check of `2y − x` a pair, where LogUp costs one constraint a pair and one a table row
+/// whatever the rows' multiplicities: price_mlp looks up 64 values in a 4,096-row table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RangePlan {
     pub limb: u32,
     /// The range tables' widths, ascending.
     pub widths: Vec<u32>,
+    /// The ReLU tables checked pair by pair (their tags), ascending.
+    pub direct: Vec<usize>,
 }
 
 impl RangePlan {
-    /// The limb width that costs the fewest constraints for this model: one per limb looked up
-    /// and one per table row. A function of the model alone, so setup and proving agree.
+    /// The limb width and the directly checked tables that cost the fewest constraints for this
+    /// model: one per limb looked up, one per table row and, for a table checked directly, a
+    /// product and a recomposition (when `2y − x` needs more than one limb) per pair. A function
+    /// of the model alone, so setup and proving agree.
     pub fn new(g: &QuantGraph) -> Self {
         let checked: Vec<(u32, usize)> = g
             .segments
@@ -120,14 +130,34 @@ impl RangePlan {
             .filter(|s| s.role != Role::Multiplicity)
             .map(|s| (s.bits, s.sent_positions().len()))
             .collect();
+        // (tag, bits, pairs) of each ReLU table that may be checked directly.
+        let eligible: Vec<(usize, u32, usize)> = (0..g.tables.len())
+            .filter(|&t| relu_checkable(g, t))
+            .map(|t| (t, g.tables[t].bits, g.lookups.iter().filter(|l| l.table == t).map(|l| pairs(g, l).len()).sum()))
+            .collect();
+        // Every subset of the eligible tables, while there are few (a model has one or two).
+        let subsets = if eligible.len() <= 6 { 1usize << eligible.len() } else { 1 };
         (1..=20)
-            .map(|limb| {
-                let mut widths: Vec<u32> = checked.iter().flat_map(|&(b, _)| limb_widths(b, limb)).collect();
+            .flat_map(|limb| (0..subsets).map(move |subset| (limb, subset)))
+            .map(|(limb, subset)| {
+                let chosen = |k: usize| subset >> k & 1 == 1;
+                let mut checks = checked.clone();
+                let mut cost = 0;
+                for (k, &(_, bits, n)) in eligible.iter().enumerate() {
+                    if chosen(k) {
+                        checks.push((bits, n));
+                        cost += n * (1 + usize::from(limb_widths(bits, limb).len() > 1));
+                    } else {
+                        cost += n + (1 << bits);
+                    }
+                }
+                let mut widths: Vec<u32> = checks.iter().flat_map(|&(b, _)| limb_widths(b, limb)).collect();
                 widths.sort_unstable();
                 widths.dedup();
-                let lookups: usize = checked.iter().map(|&(b, n)| n * limb_widths(b, limb).len()).sum();
+                let lookups: usize = checks.iter().map(|&(b, n)| n * limb_widths(b, limb).len()).sum();
                 let rows: usize = widths.iter().map(|w| 1usize << w).sum();
-                (lookups + rows, RangePlan { limb, widths })
+                let direct = eligible.iter().enumerate().filter(|&(k, _)| chosen(k)).map(|(_, e)| e.0).collect();
+                (cost + lookups + rows, RangePlan { limb, widths, direct })
             })
             .min_by_key(|(cost, _)| *cost)
             .map(|(_, plan)| plan)
@@ -137,6 +167,41 @@ impl RangePlan {
     fn tag(&self, g: &QuantGraph, width: u32) -> usize {
         g.tables.len() + self.widths.iter().position(|&w| w == width).expect("every limb width has a table")
     }
+
+    fn is_direct(&self, table: usize) -> bool {
+        self.direct.contains(&table)
+    }
+}
+
+/// Whether table `t` is a ReLU table whose every lookup's input is range-checked (as its
+/// segment) within the table's domain, as `relu_pair` needs.
+fn relu_checkable(g: &QuantGraph, t: usize) -> bool {
+    let table = &g.tables[t];
+    table.kind == crate::lookup::TableKind::Relu
+        && g.lookups.iter().filter(|l| l.table == t).all(|l| {
+            let x = &g.segments[l.input];
+            if x.signed { x.bits <= table.bits } else { x.bits < table.bits }
+        })
+}
+
+/// The positions of a lookup where the input or the output is sent (elsewhere both are the
+/// model's padding, constants).
+fn pairs(g: &QuantGraph, l: &crate::ir::Lookup) -> Vec<usize> {
+    let mut p = g.segments[l.input].sent_positions();
+    p.extend(g.segments[l.output].sent_positions());
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
+/// `y = relu(x)` for an `x` known to be in `[−2^(bits−1), 2^(bits−1))`: enforces `y·(y − x) = 0`
+/// and returns `2y − x`, which the caller range-checks to `[0, 2^bits)`. The product leaves
+/// `y = 0` or `y = x`, and `2y − x` is then `−x` or `x`: in range exactly when `y = 0` with
+/// `x ≤ 0` or `y = x ≥ 0`, that is when `y = max(x, 0)`. (A field element `−x` for `x > 0` is
+/// `r − x`, far outside.)
+fn relu_pair(x: &V, y: &V) -> Result<V, SynthesisError> {
+    y.mul_equals(&(y - x), &V::zero())?;
+    Ok(y.double()? - x)
 }
 
 /// The widths of the limbs a `bits`-bit value is split into (one limb if it fits), lowest first.
@@ -247,42 +312,49 @@ impl Gadget<'_> {
     }
 
     /// The round-1 wires, in layout order: every segment's sent values (or their limbs), then
-    /// each range table's multiplicities. Padded positions are constants.
+    /// the limbs of the directly checked ReLU pairs' `2y − x` (where it has more than one), then
+    /// each range table's multiplicities. Padded positions are constants; the multiplicities of
+    /// a directly checked table are no wires at all.
     fn round1(&mut self) -> Result<(), SynthesisError> {
         let (order, _) = layout(self.g);
-        let limb = self.plan.limb;
         let mut counts: Vec<Vec<u64>> = self.plan.widths.iter().map(|w| vec![0; 1 << w]).collect();
         for &(s, _) in &order {
             let seg = &self.g.segments[s];
+            if seg.role == Role::Multiplicity
+                && self.g.table_mults.iter().position(|&m| m == s).is_some_and(|t| self.plan.is_direct(t))
+            {
+                continue;
+            }
             let off = offset(seg.bits, seg.signed);
             let mut full: Vec<V> = vec![V::constant(fe(seg.pad.unwrap_or(0))); seg.len()];
             for p in seg.sent_positions() {
-                let value = |w: &Witness| w.segments[s][p];
-                if seg.role == Role::Multiplicity {
-                    full[p] = self.wire(value)?;
-                    continue;
-                }
-                let widths = limb_widths(seg.bits, limb);
-                let mut at = 0;
-                let mut parts = vec![];
-                for &width in &widths {
-                    let part = move |w: &Witness| (value(w) + off) >> at & ((1i64 << width) - 1);
-                    if let Some(w) = self.w {
-                        let k = self.plan.widths.iter().position(|&x| x == width).expect("planned");
-                        // A value outside its range has no limbs; its count lands nowhere and the
-                        // lookup fails.
-                        if let Some(c) = counts[k].get_mut(part(w) as usize) {
-                            *c += 1;
-                        }
-                    }
-                    let v = if widths.len() == 1 { self.wire(value)? + fe(off) } else { self.wire(part)? };
-                    self.ranges.push((self.plan.tag(self.g, width), v.clone()));
-                    parts.push(v * fe(1i64 << at));
-                    at += width;
-                }
-                full[p] = parts.iter().sum::<V>() - fe(off);
+                let value = move |w: &Witness| w.segments[s][p];
+                full[p] = if seg.role == Role::Multiplicity {
+                    self.wire(value)?
+                } else {
+                    self.range_checked(&mut counts, seg.bits, off, value, None)?
+                };
             }
             self.segs[s] = full;
+        }
+        let g = self.g;
+        let direct: Vec<&crate::ir::Lookup> = g.lookups.iter().filter(|l| self.plan.is_direct(l.table)).collect();
+        for l in direct {
+            let bits = g.tables[l.table].bits;
+            for p in 0..g.segments[l.input].len() {
+                let (x, y) = (&self.segs[l.input][p], &self.segs[l.output][p]);
+                if let (V::Constant(_), V::Constant(_)) = (x, y) {
+                    // Both the model's padding: arkworks would not check a product of constants.
+                    let pad = |s: SegId| g.segments[s].pad.unwrap_or(0);
+                    if g.tables[l.table].f(pad(l.input)) != pad(l.output) {
+                        return Err(SynthesisError::Unsatisfiable);
+                    }
+                    continue;
+                }
+                let v = relu_pair(x, y)?;
+                let value = move |w: &Witness| 2 * w.segments[l.output][p] - w.segments[l.input][p];
+                let _ = self.range_checked(&mut counts, bits, 0, value, Some(v))?;
+            }
         }
         let w = self.w;
         for (k, width) in self.plan.widths.clone().into_iter().enumerate() {
@@ -292,6 +364,50 @@ impl Gadget<'_> {
             self.range_counts.push((0..1usize << width).map(row).collect::<Result<_, _>>()?);
         }
         Ok(())
+    }
+
+    /// Range-checks a `bits`-bit value (`off` shifts it into `[0, 2^bits)`) and returns it: its
+    /// circuit value `whole` if it has one, else a new wire when one limb holds it, else the
+    /// recomposition of its limbs (new wires, one lookup each; equal to `whole`, if given, by one
+    /// constraint). `value` is its integer in a witness, for the wires and the tables' counts.
+    fn range_checked(
+        &mut self,
+        counts: &mut [Vec<u64>],
+        bits: u32,
+        off: i64,
+        value: impl Fn(&Witness) -> i64 + Copy,
+        whole: Option<V>,
+    ) -> Result<V, SynthesisError> {
+        let widths = limb_widths(bits, self.plan.limb);
+        let mut at = 0;
+        let mut parts = vec![];
+        for &width in &widths {
+            let part = move |w: &Witness| (value(w) + off) >> at & ((1i64 << width) - 1);
+            if let Some(w) = self.w {
+                let k = self.plan.widths.iter().position(|&x| x == width).expect("planned");
+                // A value outside its range has no limbs; its count lands nowhere and the
+                // lookup fails.
+                if let Some(c) = counts[k].get_mut(part(w) as usize) {
+                    *c += 1;
+                }
+            }
+            let v = match (&whole, widths.len()) {
+                (Some(v), 1) => v + fe(off),
+                (None, 1) => self.wire(value)? + fe(off),
+                _ => self.wire(part)?,
+            };
+            self.ranges.push((self.plan.tag(self.g, width), v.clone()));
+            parts.push(v * fe(1i64 << at));
+            at += width;
+        }
+        let recomposed = parts.iter().sum::<V>() - fe(off);
+        match whole {
+            Some(v) if widths.len() > 1 => {
+                v.enforce_equal(&recomposed)?;
+                Ok(v)
+            }
+            _ => Ok(recomposed),
+        }
     }
 
     /// The public inputs after the model id and the context, as `public_layout` orders them:
@@ -358,7 +474,7 @@ impl Gadget<'_> {
         // at a time ~0.1 s of its wrap).
         let mut lookups: Vec<(V, u64)> = vec![];
         let mut constant_pairs: HashMap<(usize, F, F), u64> = HashMap::new();
-        for l in &self.g.lookups {
+        for l in self.g.lookups.iter().filter(|l| !self.plan.is_direct(l.table)) {
             for p in 0..self.g.segments[l.input].len() {
                 let x = self.segs[l.input][p].clone();
                 let y = self.segs[l.output][p].clone();
@@ -378,7 +494,7 @@ impl Gadget<'_> {
             lookups.push((den(tag, &V::constant(x), beta.clone() * y), n));
         }
         let mut rows: Vec<(V, V)> = vec![];
-        for (tag, table) in self.g.tables.iter().enumerate() {
+        for (tag, table) in self.g.tables.iter().enumerate().filter(|(t, _)| !self.plan.is_direct(*t)) {
             let mults = &self.segs[self.g.table_mults[tag]];
             for (i, m) in mults.iter().enumerate() {
                 let v = table.min() + i as i64;
@@ -760,6 +876,24 @@ mod tests {
             assert_eq!(cs.is_satisfied().unwrap(), ok, "m = {m}, d = {d}");
             if ok {
                 assert_eq!(q.value().unwrap() * fe(d), fe(m));
+            }
+        }
+    }
+
+    /// `relu_pair`'s product and range hold together exactly for the table's rows: every `x` of a
+    /// 4-bit domain against every `y` from well below to well above it, a field element `−1`
+    /// (what a wrap-around would look like) included.
+    #[test]
+    fn a_relu_pair_passes_exactly_when_it_is_a_row() {
+        use ark_ff::PrimeField;
+        let bits = 4;
+        for x in -8i64..8 {
+            for y in -20i64..20 {
+                let cs = ConstraintSystem::<F>::new_ref();
+                let v = relu_pair(&witness(&cs, x), &witness(&cs, y)).unwrap();
+                assert_eq!(cs.num_constraints(), 1, "one product");
+                let in_range = v.value().unwrap().into_bigint() < F::from(1u64 << bits).into_bigint();
+                assert_eq!(cs.is_satisfied().unwrap() && in_range, y == x.max(0), "x = {x}, y = {y}");
             }
         }
     }

@@ -6,10 +6,11 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use zkml::artifact::{self, Compiled};
 use zkml::field::F;
 use zkml::ir::Trace;
+use zkml::lookup::TableKind;
 use zkml::pipeline;
 use zkml::quantize::QuantConfig;
 use zkml::stage1;
-use zkml::wrap::circuit::{Part, Witness, WrapCircuit};
+use zkml::wrap::circuit::{Part, RangePlan, Witness, WrapCircuit};
 
 use crate::common::{compiled, data, input, zkml};
 
@@ -227,6 +228,16 @@ fn function_tables_in_the_circuit() {
     let seed = F::from(SEED);
     assert!(two_round_satisfied(&c, &two_round_witness(&c, &g.execute(&x).unwrap(), seed)), "honest run");
     assert!(!two_round_satisfied(&c, &two_round_witness(&c, &trace, seed)), "so does the circuit");
+    // A lookup multiplicity that does not balance: one count moved to the next row of the
+    // sigmoid's table, everything else honest.
+    assert!(RangePlan::new(g).direct.is_empty(), "function tables go through LogUp");
+    let mut mults = g.execute(&x).unwrap();
+    let m = &mut mults.segments[g.table_mults[l.table]];
+    let k = m.iter().position(|&n| n > 0).unwrap();
+    m[k] -= 1;
+    let next = (k + 1) % m.len();
+    m[next] += 1;
+    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &mults, seed)), "unbalanced multiplicities");
 }
 
 /// `zkml context` prints the context as a decimal field element and as 32 hex bytes; a bad spec
@@ -432,15 +443,22 @@ fn two_round_rejected_runs_leave_the_circuit_unsatisfied() {
     w.packed[k] = out.packed[k].clone();
     assert!(!two_round_satisfied(&c, &w), "a remainder out of its range");
     assert!(two_round_satisfied(&c, &honest), "the honest witness still satisfies it");
-    // A lookup multiplicity that does not balance: one count moved to the next row of the ReLU
-    // table, everything else honest.
-    let mut mults = g.execute(&input("price_mlp")).unwrap();
-    let m = &mut mults.segments[g.table_mults[g.lookups[0].table]];
-    let k = m.iter().position(|&n| n > 0).unwrap();
-    m[k] -= 1;
-    let next = (k + 1) % m.len();
-    m[next] += 1;
-    assert!(!two_round_satisfied(&c, &two_round_witness(&c, &mults, seed)), "unbalanced multiplicities");
+    // price_mlp's ReLU table is checked pair by pair, not by LogUp (its multiplicities are no
+    // wires: `function_tables_in_the_circuit` unbalances a LogUp table's). Whole runs of models
+    // whose ReLU is another function — every other step of them honest, the messages proved from
+    // there — must fail that check alone.
+    assert_eq!(RangePlan::new(g).direct, vec![g.lookups[0].table]);
+    for (kind, what) in [
+        (TableKind::Clip { lo: i64::MIN, hi: i64::MAX }, "a ReLU passing negative values through"),
+        (TableKind::Clip { lo: 0, hi: 0 }, "a ReLU zeroing positive values"),
+        (TableKind::Clip { lo: -1, hi: i64::MAX }, "a ReLU passing −1 through"),
+    ] {
+        let mut leaky = g.clone();
+        leaky.tables[g.lookups[0].table].kind = kind;
+        let run = leaky.execute(&input("price_mlp")).unwrap();
+        assert_ne!(run.segments[g.output], trace.segments[g.output], "{what} changes the output");
+        assert!(!two_round_satisfied(&c, &two_round_witness(&c, &run, seed)), "{what}");
+    }
     // Another model's run: its witness does not even fit this circuit.
     let (_t2, d) = compiled("digits_mlp");
     let other = d.graph.execute(&input("digits_mlp")).unwrap();
@@ -461,6 +479,8 @@ fn two_round_wrap_of_digits_mlp() {
 #[test]
 fn two_round_wrap_of_lenet() {
     let (_t, c) = compiled("lenet");
+    // Thousands of pairs in its ReLU table: LogUp's one constraint a pair and a row is cheaper.
+    assert!(RangePlan::new(&c.graph).direct.is_empty());
     let trace = c.graph.execute(&input("lenet")).unwrap();
     let (pk, vk) = zkml::wrap::two_round::dev_setup(&c.graph, c.id, 1).unwrap();
     let w = zkml::wrap::two_round::prove(
