@@ -4,7 +4,11 @@
 //! in `n` variables, index `i = Σ b_j·2^j`, and point coordinate `j` binds bit `j` (little endian).
 //! A row-major tensor therefore has its last dimension in the low variables.
 
+use std::ops::{Add, Mul, Sub};
+
 use ark_ff::{BigInteger, One, PrimeField, Zero};
+use ark_r1cs_std::fields::FieldVar;
+use ark_r1cs_std::fields::fp::FpVar;
 
 pub type F = ark_bn254::Fr;
 
@@ -32,37 +36,68 @@ pub fn fe(v: i64) -> F {
     F::from(v)
 }
 
+/// What the protocol's arithmetic asks of its elements, so that one definition of each formula
+/// serves the native prover and verifier (`F`) and the wrap circuit (`FpVar<F>`, where a product
+/// of two variables is a constraint and everything else a linear combination). The generic
+/// functions below are written for the circuit's count: a product by a constant or a sum costs
+/// nothing there, so each formula's products are the ones it needs.
+pub trait Elem:
+    Clone
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Add<F, Output = Self>
+    + Sub<F, Output = Self>
+    + Mul<F, Output = Self>
+{
+    /// The element for a constant (free in the circuit).
+    fn lift(c: F) -> Self;
+}
+
+impl Elem for F {
+    fn lift(c: F) -> F {
+        c
+    }
+}
+
+impl Elem for FpVar<F> {
+    fn lift(c: F) -> Self {
+        <Self as FieldVar<F, F>>::constant(c)
+    }
+}
+
 /// `eq(point, i)` for every `i` in `0..2^point.len()`.
-pub fn eq_table(point: &[F]) -> Vec<F> {
+pub fn eq_table<T: Elem>(point: &[T]) -> Vec<T> {
     let mut t = Vec::with_capacity(1 << point.len());
-    t.push(F::one());
-    for &r in point {
+    t.push(T::lift(F::one()));
+    for r in point {
         let n = t.len();
-        t.resize(2 * n, F::zero());
+        t.resize(2 * n, T::lift(F::zero()));
         // Writing the high half first keeps the low half readable in place.
         for i in (0..n).rev() {
-            let hi = t[i] * r;
-            t[i + n] = hi;
-            t[i] -= hi;
+            let hi = t[i].clone() * r.clone();
+            t[i + n] = hi.clone();
+            t[i] = t[i].clone() - hi;
         }
     }
     t
 }
 
-/// `eq(a, b)` for two points of the same length.
-pub fn eq_eval(a: &[F], b: &[F]) -> F {
+/// `eq(a, b)` for two points of the same length: `Π (2·aᵢ·bᵢ − aᵢ − bᵢ + 1)`, one product a
+/// coordinate and one to accumulate.
+pub fn eq_eval<T: Elem>(a: &[T], b: &[T]) -> T {
     debug_assert_eq!(a.len(), b.len());
-    a.iter().zip(b).fold(F::one(), |acc, (&x, &y)| acc * (x * y + (F::one() - x) * (F::one() - y)))
+    a.iter().zip(b).fold(T::lift(F::one()), |acc, (x, y)| {
+        let xy = x.clone() * y.clone();
+        acc * (xy.clone() + xy - x.clone() - y.clone() + F::one())
+    })
 }
 
 /// `eq(point, bits of index)` for a fixed integer index.
-pub fn eq_index(point: &[F], index: usize) -> F {
-    point.iter().enumerate().fold(
-        F::one(),
-        |acc, (j, &r)| {
-            if index >> j & 1 == 1 { acc * r } else { acc * (F::one() - r) }
-        },
-    )
+pub fn eq_index<T: Elem>(point: &[T], index: usize) -> T {
+    point.iter().enumerate().fold(T::lift(F::one()), |acc, (j, r)| {
+        acc * if index >> j & 1 == 1 { r.clone() } else { T::lift(F::one()) - r.clone() }
+    })
 }
 
 /// Evaluates the multilinear extension of `values` (length `2^point.len()`) at `point`.
@@ -83,19 +118,19 @@ pub fn dot(a: &[F], b: &[F]) -> F {
 }
 
 /// Interpolates the polynomial through `(0, e[0]), (1, e[1]), …` and evaluates it at `x`.
-pub fn interpolate(evals: &[F], x: F) -> F {
+pub fn interpolate<T: Elem>(evals: &[T], x: &T) -> T {
     let n = evals.len();
-    let mut acc = F::zero();
-    for (i, &yi) in evals.iter().enumerate() {
-        let mut num = F::one();
+    let mut acc = T::lift(F::zero());
+    for (i, yi) in evals.iter().enumerate() {
+        let mut num = T::lift(F::one());
         let mut den = F::one();
         for j in 0..n {
             if j != i {
-                num *= x - fe(j as i64);
+                num = num * (x.clone() - fe(j as i64));
                 den *= fe(i as i64 - j as i64);
             }
         }
-        acc += yi * num * den.inverse_or_zero();
+        acc = acc + yi.clone() * num * den.inverse_or_zero();
     }
     acc
 }
@@ -138,6 +173,6 @@ mod tests {
         assert_eq!(mle_eval(&fv, &p), mle_eval_int(&vals, &p));
         let poly = |x: F| x * x * fe(3) + fe(2);
         let ev: Vec<F> = (0..3).map(|i| poly(fe(i))).collect();
-        assert_eq!(interpolate(&ev, fe(10)), poly(fe(10)));
+        assert_eq!(interpolate(&ev, &fe(10)), poly(fe(10)));
     }
 }

@@ -39,7 +39,7 @@ pub fn sumcheck(
         }
         ch.check(g[0] + g[1] == claim, || VerifyError::SumcheckRound { context: context.to_string(), round })?;
         let r = ch.challenge();
-        claim = interpolate(&g, r);
+        claim = interpolate(&g, &r);
         for t in tables.iter_mut() {
             fold(t, r);
         }

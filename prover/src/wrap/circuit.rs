@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use ark_ff::{Field, One};
+use ark_ff::Field;
 use ark_r1cs_std::GR1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
 use ark_r1cs_std::eq::EqGadget;
@@ -19,7 +19,7 @@ use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
-use crate::field::{F, fe};
+use crate::field::{F, eq_eval, eq_index, eq_table, fe, interpolate};
 use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId};
 use crate::pack::{offset, slots};
 use crate::stage1::{PROTOCOL_LABEL, batch_layout, layout, packed_segments};
@@ -542,7 +542,7 @@ impl Gadget<'_> {
             let g: Vec<V> = (0..=degree).map(|_| self.msg()).collect::<Result<_, _>>()?;
             (&g[0] + &g[1]).enforce_equal(&claim)?;
             let r = self.t.challenge()?;
-            claim = interpolate(&g, &r)?;
+            claim = interpolate(&g, &r);
             point.push(r);
         }
         Ok((point, claim))
@@ -604,7 +604,7 @@ impl Gadget<'_> {
             }
             &Kind::Hadamard(a, b) => {
                 let (xi, claim) = self.sumcheck(value, node.log_len as usize, 3)?;
-                let e = eq_eval(&point, &xi)?;
+                let e = eq_eval(&point, &xi);
                 let (av, asent) = self.operand(a, &xi)?;
                 let (bv, bsent) = self.operand(b, &xi)?;
                 (e * &av).mul_equals(&bv, &claim)?;
@@ -638,7 +638,7 @@ impl Gadget<'_> {
         let mut w = vec![];
         for ((s, point, _), p) in claims.iter().zip(&powers) {
             let n = point.len();
-            w.push(p * eq_eval(point, &xi[..n])? * eq_index(&xi[n..], offset[*s] >> n)?);
+            w.push(p * eq_eval(point, &xi[..n]) * eq_index(&xi[n..], offset[*s] >> n));
         }
         let pv = mle_at(
             order.iter().flat_map(|&(s, off)| self.segs[s].iter().enumerate().map(move |(j, v)| (off + j, v.clone()))),
@@ -667,38 +667,6 @@ fn table_term(cs: &ConstraintSystemRef<F>, m: &V, d: &V, inv: Option<F>) -> Resu
     Ok(q)
 }
 
-fn eq_table(point: &[V]) -> Result<Vec<V>, SynthesisError> {
-    let mut t = vec![V::one()];
-    for r in point {
-        let n = t.len();
-        let mut next = vec![V::zero(); 2 * n];
-        for i in 0..n {
-            let hi = &t[i] * r;
-            next[i] = &t[i] - &hi;
-            next[i + n] = hi;
-        }
-        t = next;
-    }
-    Ok(t)
-}
-
-fn eq_eval(a: &[V], b: &[V]) -> Result<V, SynthesisError> {
-    let mut acc = V::one();
-    for (x, y) in a.iter().zip(b) {
-        let xy = x * y;
-        acc *= xy.double()? - x - y + F::one();
-    }
-    Ok(acc)
-}
-
-fn eq_index(point: &[V], index: usize) -> Result<V, SynthesisError> {
-    let mut acc = V::one();
-    for (j, r) in point.iter().enumerate() {
-        acc *= if index >> j & 1 == 1 { r.clone() } else { V::one() - r };
-    }
-    Ok(acc)
-}
-
 /// The MLE of a sparse map at `(ρ, ξ)`, `Σ c·eq(ρ, o)·eq(ξ, i)` over its entries `(o, i, c)`,
 /// factored by splitting both indices into low and high bits:
 /// `eq(ρ, o) = eq(ρ_lo, o_lo)·eq(ρ_hi, o_hi)`, and so for `i`. One product per distinct
@@ -709,8 +677,8 @@ fn eq_index(point: &[V], index: usize) -> Result<V, SynthesisError> {
 /// four maps) instead of one per entry plus both full eq tables (~92k).
 fn sparse_mle(entries: &[(u32, u32, i64)], rho: &[V], xi: &[V]) -> Result<V, SynthesisError> {
     let (ko, ki) = sparse_split(entries, rho.len(), xi.len());
-    let (o_lo, o_hi) = (eq_table(&rho[..ko])?, eq_table(&rho[ko..])?);
-    let (i_lo, i_hi) = (eq_table(&xi[..ki])?, eq_table(&xi[ki..])?);
+    let (o_lo, o_hi) = (eq_table(&rho[..ko]), eq_table(&rho[ko..]));
+    let (i_lo, i_hi) = (eq_table(&xi[..ki]), eq_table(&xi[ki..]));
     let (mo, mi) = ((1u32 << ko) - 1, (1u32 << ki) - 1);
     let mut lo: HashMap<(u32, u32), V> = HashMap::new();
     let mut blocks: std::collections::BTreeMap<(u32, u32), Vec<V>> = Default::default();
@@ -752,8 +720,8 @@ fn sparse_split(entries: &[(u32, u32, i64)], no: usize, ni: usize) -> (usize, us
 /// it is a constant) and each row one more.
 fn mle_at(values: impl IntoIterator<Item = (usize, V)>, point: &[V]) -> Result<V, SynthesisError> {
     let k = point.len() / 2;
-    let lo = eq_table(&point[..k])?;
-    let hi = eq_table(&point[k..])?;
+    let lo = eq_table(&point[..k]);
+    let hi = eq_table(&point[k..]);
     let mut rows: std::collections::BTreeMap<usize, Vec<V>> = Default::default();
     for (i, v) in values {
         rows.entry(i >> k).or_default().push(v * &lo[i & ((1 << k) - 1)]);
@@ -765,23 +733,6 @@ fn mle_at(values: impl IntoIterator<Item = (usize, V)>, point: &[V]) -> Result<V
 /// The MLE of a constant at a point (`mle_at` over its non-zero entries).
 fn const_mle(c: &[i64], point: &[V]) -> Result<V, SynthesisError> {
     mle_at(c.iter().enumerate().filter(|(_, x)| **x != 0).map(|(i, &x)| (i, V::constant(fe(x)))), point)
-}
-
-fn interpolate(g: &[V], r: &V) -> Result<V, SynthesisError> {
-    let n = g.len();
-    let mut acc = V::zero();
-    for (i, gi) in g.iter().enumerate() {
-        let mut num = V::one();
-        let mut den = F::one();
-        for j in 0..n {
-            if j != i {
-                num *= r - fe(j as i64);
-                den *= fe(i as i64 - j as i64);
-            }
-        }
-        acc += gi * num * den.inverse().expect("distinct nodes");
-    }
-    Ok(acc)
 }
 
 #[cfg(test)]
@@ -820,7 +771,7 @@ mod tests {
             let before = cs.num_constraints();
             let got = sparse_mle(&entries, &rho, &xi).unwrap().value().unwrap();
             let factored = cs.num_constraints() - before;
-            let (er, ex) = (eq_table(&rho).unwrap(), eq_table(&xi).unwrap());
+            let (er, ex) = (eq_table(&rho), eq_table(&xi));
             let direct: F = entries
                 .iter()
                 .map(|&(o, i, c)| er[o as usize].value().unwrap() * ex[i as usize].value().unwrap() * fe(c))
@@ -856,7 +807,7 @@ mod tests {
         let before = cs.num_constraints();
         let got = mle_at(values.clone(), &point).unwrap().value().unwrap();
         let cost = cs.num_constraints() - before;
-        let eq = eq_table(&point).unwrap();
+        let eq = eq_table(&point);
         let want: F = values.iter().map(|(k, v)| v.value().unwrap() * eq[*k].value().unwrap()).sum();
         assert_eq!(got, want);
         assert!(cs.is_satisfied().unwrap());

@@ -466,6 +466,86 @@ fn two_round_rejected_runs_leave_the_circuit_unsatisfied() {
     assert!(!two_round_satisfied(&c, &ow), "another model's run");
 }
 
+/// The protocol runs under three roles: the native prover records, the native verifier and the
+/// wrap circuit check. Each negative case of stage 1 through both checking roles, from the same
+/// tampered run or messages: the native verifier (a proof seeded as the wrap seeds it) returns an
+/// error and the circuit is unsatisfied. `cargo test --workspace three_roles` runs it.
+#[test]
+fn three_roles_reject_each_negative_case() {
+    use zkml::stage1::{Binding, Stage1Proof};
+    let (_t, c) = compiled("price_mlp");
+    let g = &c.graph;
+    let seed = F::from(SEED);
+    let run = || g.execute(&input("price_mlp")).unwrap();
+    let native_rejects = |trace: &Trace, proved_with: F, tamper: &dyn Fn(&mut Stage1Proof)| {
+        let mut p = stage1::prove_with(g, c.id, trace, Binding::Seed(proved_with));
+        tamper(&mut p);
+        stage1::verify_with(g, c.id, &p, Binding::Seed(seed)).is_err()
+    };
+    let circuit_rejects = |trace: &Trace, proved_with: F, tamper: &dyn Fn(&mut Witness)| {
+        let mut w = two_round_witness(&c, trace, proved_with);
+        w.seed = seed;
+        tamper(&mut w);
+        !two_round_satisfied(&c, &w)
+    };
+    let honest = run();
+    assert!(!native_rejects(&honest, seed, &|_| ()) && !circuit_rejects(&honest, seed, &|_| ()), "the honest run");
+    let mut cases: Vec<(&str, bool, bool)> = vec![
+        (
+            "another output",
+            native_rejects(&honest, seed, &|p| p.output[0] += 1),
+            circuit_rejects(&honest, seed, &|w| {
+                w.segments[g.output][0] += 1;
+                w.packed = Witness::from_run(g, w.segments.clone(), w.salts).unwrap().packed;
+            }),
+        ),
+        (
+            "a tampered message",
+            native_rejects(&honest, seed, &|p| p.messages[3] += F::from(1u64)),
+            circuit_rejects(&honest, seed, &|w| w.messages[3] += F::from(1u64)),
+        ),
+        (
+            "a missing message",
+            native_rejects(&honest, seed, &|p| {
+                p.messages.pop();
+            }),
+            circuit_rejects(&honest, seed, &|w| {
+                w.messages.pop();
+            }),
+        ),
+        (
+            "the messages of another seed",
+            native_rejects(&honest, seed + F::from(1u64), &|_| ()),
+            circuit_rejects(&honest, seed + F::from(1u64), &|_| ()),
+        ),
+    ];
+    let mut quotient = run();
+    let q = g.requants[0].q;
+    quotient.segments[q][0] += if quotient.segments[q][0] > 0 { -1 } else { 1 };
+    let mut other_input = run();
+    other_input.segments[g.input][0] += 1;
+    let mut runs = vec![("a quotient one off, proved from there", quotient), ("another input", other_input)];
+    for (kind, what) in [
+        (TableKind::Clip { lo: i64::MIN, hi: i64::MAX }, "a ReLU passing negative values through"),
+        (TableKind::Clip { lo: 0, hi: 0 }, "a ReLU zeroing positive values"),
+        (TableKind::Clip { lo: -1, hi: i64::MAX }, "a ReLU passing −1 through"),
+    ] {
+        let mut leaky = g.clone();
+        leaky.tables[g.lookups[0].table].kind = kind;
+        runs.push((what, leaky.execute(&input("price_mlp")).unwrap()));
+    }
+    for (what, trace) in &runs {
+        cases.push((what, native_rejects(trace, seed, &|_| ()), circuit_rejects(trace, seed, &|_| ())));
+    }
+    let missed: Vec<String> = cases
+        .iter()
+        .filter(|(_, native, circuit)| !(native & circuit))
+        .map(|(what, native, circuit)| format!("{what}: native verifier rejects {native}, circuit {circuit}"))
+        .collect();
+    assert!(missed.is_empty(), "{missed:#?}");
+    assert_eq!(cases.len(), 9);
+}
+
 #[test]
 fn two_round_wrap_of_price_mlp() {
     two_round_wrap("price_mlp");
@@ -541,6 +621,18 @@ pub(crate) fn two_round_wrap(model: &str) {
     let mut mixed = a.clone();
     mixed.proof.proof = b.proof.proof;
     assert!(!zkml::wrap::two_round::verify(&vk, &mixed), "A, B, C of one proof with D of another");
+}
+
+/// The wrap circuit's size for each model, pinned: a change to the protocol's code shared by its
+/// roles (field.rs's eq tables and interpolation, native and in the circuit) must not change the
+/// circuit unnoticed.
+#[test]
+fn three_roles_leave_the_circuit_sizes_pinned() {
+    for (model, constraints) in [("price_mlp", 12_537), ("digits_mlp", 15_473), ("lenet", 111_141)] {
+        let (_t, c) = compiled(model);
+        let r1cs = zkml::wrap::two_round::synthesize(&c.graph, c.id).unwrap();
+        assert_eq!(r1cs.num_constraints(), constraints, "{model}");
+    }
 }
 
 #[test]
