@@ -29,38 +29,38 @@ pub enum VerifyError {
     Shape(String),
 }
 
-enum Role<'a> {
+enum Side<'a> {
     Prover { messages: Vec<F> },
     Verifier { messages: &'a [F], pos: usize },
 }
 
 pub struct Channel<'a> {
     transcript: Transcript,
-    role: Role<'a>,
+    side: Side<'a>,
 }
 
 impl<'a> Channel<'a> {
     pub fn prover(transcript: Transcript) -> Self {
-        Channel { transcript, role: Role::Prover { messages: Vec::new() } }
+        Channel { transcript, side: Side::Prover { messages: Vec::new() } }
     }
 
     pub fn verifier(transcript: Transcript, messages: &'a [F]) -> Self {
-        Channel { transcript, role: Role::Verifier { messages, pos: 0 } }
+        Channel { transcript, side: Side::Verifier { messages, pos: 0 } }
     }
 
     pub fn is_prover(&self) -> bool {
-        matches!(self.role, Role::Prover { .. })
+        matches!(self.side, Side::Prover { .. })
     }
 
     /// A prover message: computed by `compute` when proving, read from the proof when verifying.
     pub fn send(&mut self, compute: impl FnOnce() -> F) -> Result<F, VerifyError> {
-        let v = match &mut self.role {
-            Role::Prover { messages } => {
+        let v = match &mut self.side {
+            Side::Prover { messages } => {
                 let v = compute();
                 messages.push(v);
                 v
             }
-            Role::Verifier { messages, pos } => {
+            Side::Verifier { messages, pos } => {
                 let v = *messages.get(*pos).ok_or(VerifyError::Truncated)?;
                 *pos += 1;
                 v
@@ -91,10 +91,28 @@ impl<'a> Channel<'a> {
 
     /// The prover's messages, or an error if a verifier left some unread.
     pub fn finish(self) -> Result<Vec<F>, VerifyError> {
-        match self.role {
-            Role::Prover { messages } => Ok(messages),
-            Role::Verifier { messages, pos } if pos == messages.len() => Ok(Vec::new()),
-            Role::Verifier { messages, pos } => Err(VerifyError::TrailingMessages(messages.len() - pos)),
+        match self.side {
+            Side::Prover { messages } => Ok(messages),
+            Side::Verifier { messages, pos } if pos == messages.len() => Ok(Vec::new()),
+            Side::Verifier { messages, pos } => Err(VerifyError::TrailingMessages(messages.len() - pos)),
         }
+    }
+}
+
+/// The native prover and verifier, as the protocol's steps see them.
+impl crate::role::ProtocolRole for Channel<'_> {
+    type E = F;
+    type Error = VerifyError;
+
+    fn receive(&mut self, compute: impl FnOnce() -> F) -> Result<F, VerifyError> {
+        self.send(compute)
+    }
+
+    fn challenge(&mut self) -> Result<F, VerifyError> {
+        Ok(Channel::challenge(self))
+    }
+
+    fn require_equal(&mut self, a: &F, b: &F, err: impl FnOnce() -> VerifyError) -> Result<(), VerifyError> {
+        self.check(a == b, err)
     }
 }

@@ -13,6 +13,7 @@ pub mod onnx;
 pub mod pack;
 pub mod pipeline;
 pub mod quantize;
+pub mod role;
 pub mod setup;
 pub mod stage1;
 pub mod sumcheck;

@@ -8,6 +8,7 @@ use ark_ff::Zero;
 
 use crate::channel::{Channel, VerifyError};
 use crate::field::{F, interpolate};
+use crate::role::ProtocolRole;
 
 pub struct SumcheckOutcome {
     /// The random point the sum was reduced to.
@@ -27,26 +28,73 @@ pub fn sumcheck(
     degree: usize,
     tables: impl FnOnce() -> Vec<Vec<F>>,
 ) -> Result<SumcheckOutcome, VerifyError> {
-    let mut tables = if ch.is_prover() { tables() } else { Vec::new() };
-    debug_assert!(tables.iter().all(|t| t.len() == 1 << n_vars));
+    if !ch.is_prover() {
+        let (point, claim) = rounds(ch, context, claim, n_vars, degree, &mut ())?;
+        return Ok(SumcheckOutcome { point, claim, factors: Vec::new() });
+    }
+    let mut tables = Tables(tables());
+    debug_assert!(tables.0.iter().all(|t| t.len() == 1 << n_vars));
+    let (point, claim) = rounds(ch, context, claim, n_vars, degree, &mut tables)?;
+    Ok(SumcheckOutcome { point, claim, factors: tables.0.iter().map(|t| t[0]).collect() })
+}
+
+/// The sumcheck's rounds under any role (`role::ProtocolRole`): each round's `degree + 1` evaluations
+/// received, their first two summing to the claim, a challenge, the claim interpolated there.
+/// Returns the point and the final claim. `prover` is what the proving role keeps across rounds.
+pub fn rounds<R: ProtocolRole>(
+    role: &mut R,
+    context: &str,
+    claim: R::E,
+    n_vars: usize,
+    degree: usize,
+    prover: &mut impl RoundProver<R::E>,
+) -> Result<(Vec<R::E>, R::E), R::Error> {
     let mut claim = claim;
     let mut point = Vec::with_capacity(n_vars);
     for round in 0..n_vars {
-        let evals = if ch.is_prover() { round_evals(&tables, degree) } else { vec![F::zero(); degree + 1] };
+        let mut evals: Option<Vec<F>> = None;
         let mut g = Vec::with_capacity(degree + 1);
-        for e in evals {
-            g.push(ch.send(|| e)?);
+        for k in 0..=degree {
+            g.push(role.receive(|| evals.get_or_insert_with(|| prover.evals(degree))[k])?);
         }
-        ch.check(g[0] + g[1] == claim, || VerifyError::SumcheckRound { context: context.to_string(), round })?;
-        let r = ch.challenge();
+        let sum = g[0].clone() + g[1].clone();
+        role.require_equal(&sum, &claim, || VerifyError::SumcheckRound { context: context.to_string(), round })?;
+        let r = role.challenge()?;
         claim = interpolate(&g, &r);
-        for t in tables.iter_mut() {
-            fold(t, r);
-        }
+        prover.bind(&r);
         point.push(r);
     }
-    let factors = tables.iter().map(|t| t[0]).collect();
-    Ok(SumcheckOutcome { point, claim, factors })
+    Ok((point, claim))
+}
+
+/// What the proving role keeps across a sumcheck's rounds: the factors' tables, whose round
+/// evaluations it sends and which it binds to each challenge. The verifying roles keep nothing
+/// (`()`) and never ask for evaluations.
+pub trait RoundProver<E> {
+    fn evals(&mut self, degree: usize) -> Vec<F>;
+    fn bind(&mut self, r: &E);
+}
+
+impl<E> RoundProver<E> for () {
+    fn evals(&mut self, degree: usize) -> Vec<F> {
+        vec![F::zero(); degree + 1]
+    }
+
+    fn bind(&mut self, _: &E) {}
+}
+
+struct Tables(Vec<Vec<F>>);
+
+impl RoundProver<F> for Tables {
+    fn evals(&mut self, degree: usize) -> Vec<F> {
+        round_evals(&self.0, degree)
+    }
+
+    fn bind(&mut self, r: &F) {
+        for t in self.0.iter_mut() {
+            fold(t, *r);
+        }
+    }
 }
 
 /// `g(t) = Σ_{x'} Π_j f_j(t, x')` at `t = 0..=degree`.

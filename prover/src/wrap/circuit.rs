@@ -19,9 +19,11 @@ use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
-use crate::field::{F, eq_eval, eq_index, eq_table, fe, interpolate};
+use crate::channel::VerifyError;
+use crate::field::{F, eq_eval, eq_index, eq_table, fe};
 use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId};
 use crate::pack::{offset, slots};
+use crate::role::ProtocolRole;
 use crate::stage1::{PROTOCOL_LABEL, batch_layout, layout, packed_segments};
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
@@ -536,16 +538,7 @@ impl Gadget<'_> {
     }
 
     fn sumcheck(&mut self, claim: V, n: usize, degree: usize) -> Result<(Vec<V>, V), SynthesisError> {
-        let mut claim = claim;
-        let mut point = vec![];
-        for _ in 0..n {
-            let g: Vec<V> = (0..=degree).map(|_| self.msg()).collect::<Result<_, _>>()?;
-            (&g[0] + &g[1]).enforce_equal(&claim)?;
-            let r = self.t.challenge()?;
-            claim = interpolate(&g, &r);
-            point.push(r);
-        }
-        Ok((point, claim))
+        crate::sumcheck::rounds(self, "", claim, n, degree, &mut ())
     }
 
     /// A node's value at a point: the constant's MLE, or a prover message (`true`: reduce it).
@@ -645,6 +638,25 @@ impl Gadget<'_> {
             &xi,
         )?;
         w.iter().sum::<V>().mul_equals(&pv, &claim)
+    }
+}
+
+/// The circuit's verifier as the protocol's steps see it: a message is a new wire, absorbed
+/// as the native verifier absorbs it; a check is a constraint.
+impl ProtocolRole for Gadget<'_> {
+    type E = V;
+    type Error = SynthesisError;
+
+    fn receive(&mut self, _: impl FnOnce() -> F) -> Result<V, SynthesisError> {
+        self.msg()
+    }
+
+    fn challenge(&mut self) -> Result<V, SynthesisError> {
+        self.t.challenge()
+    }
+
+    fn require_equal(&mut self, a: &V, b: &V, _: impl FnOnce() -> VerifyError) -> Result<(), SynthesisError> {
+        a.enforce_equal(b)
     }
 }
 
