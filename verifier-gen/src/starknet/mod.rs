@@ -29,7 +29,6 @@ pub mod groth16;
 pub mod residue;
 pub mod tower;
 
-use anyhow::{Result, bail};
 use ark_bn254::{Bn254, Fq, Fq12, Fr, G1Affine};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup};
@@ -40,6 +39,41 @@ use askama::Template;
 use circuit::{Circuit, Sym, begin, begin_args, finish, u384_literal};
 use groth16::Preps;
 use tower::{F2, F12, Fe, G2Aff, Line};
+
+/// Why no Starknet verifier, hint or calldata can be made. Each variant says what is wrong; a
+/// key's points are checked as the verifier is generated, a proof's as its calldata is encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StarknetError {
+    #[error("an MSM table point of input {input} is at infinity; no verifier can be generated for this key")]
+    MsmTablePoint { input: usize },
+    #[error("an MSM offset is at infinity; no verifier can be generated for this key")]
+    MsmOffset,
+    #[error("the verifying key has a point at infinity; no verifier can be generated for it")]
+    KeyPointAtInfinity,
+    #[error("the verifying key has a G2 point at infinity")]
+    KeyG2AtInfinity,
+    #[error("the verifying key has too few IC points ({found}) for its kind")]
+    TooFewIcPoints { found: usize },
+    #[error("a model verifier needs at least one public input (the model id)")]
+    NoModelIdInput,
+    #[error("the proof does not verify against this verifying key, so it has no Starknet calldata")]
+    ProofDoesNotVerify,
+    /// `point` is "A", "B", "C" or "D".
+    #[error("proof point {point} is at infinity")]
+    ProofPointAtInfinity { point: &'static str },
+    #[error(transparent)]
+    Render(#[from] askama::Error),
+    #[error("cannot {action} {path}")]
+    Write {
+        action: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, StarknetError>;
 
 /// Name of the generated Cairo package (and crate).
 pub const DEFAULT_PACKAGE_NAME: &str = "zkml_verifier";
@@ -104,13 +138,13 @@ impl MsmPlan {
             correction -= q * per_offset;
             let row: Vec<_> = (0..1u64 << bits).map(|d| (q + *ic * Fr::from(d)).into_affine()).collect();
             if row.iter().any(|p| p.is_zero()) {
-                bail!("an MSM table point of input {j} is at infinity; no verifier can be generated for this key");
+                return Err(StarknetError::MsmTablePoint { input: j });
             }
             tables.push(row);
         }
         let (start, correction) = (start.into_affine(), correction.into_affine());
         if start.is_zero() || correction.is_zero() {
-            bail!("an MSM offset is at infinity; no verifier can be generated for this key");
+            return Err(StarknetError::MsmOffset);
         }
         Ok(MsmPlan { bits, start, tables, correction })
     }
@@ -389,11 +423,9 @@ fn fq_of_fr(x: &Fr) -> String {
     u256_literal(&x.into_bigint().to_bytes_le())
 }
 
+/// A key's point's coordinates.
 fn xy(p: &G1Affine) -> Result<(Fq, Fq)> {
-    match p.xy() {
-        Some((x, y)) => Ok((x, y)),
-        None => bail!("the verifying key has a point at infinity; no verifier can be generated for it"),
-    }
+    p.xy().ok_or(StarknetError::KeyPointAtInfinity)
 }
 
 /// ML(α, β)·w for the three scaling factors w of [`residue`].
@@ -472,12 +504,12 @@ fn key_base<'a>(spec: &VerifierSpec<'a>) -> Result<(G1Affine, &'a [G1Affine])> {
     // IC₀, and a two-round key's seed.
     let fixed = 1 + usize::from(spec.two_round());
     if vk.gamma_abc_g1.len() < fixed {
-        bail!("the verifying key has too few IC points ({}) for its kind", vk.gamma_abc_g1.len());
+        return Err(StarknetError::TooFewIcPoints { found: vk.gamma_abc_g1.len() });
     }
     match spec.model_id {
         Some(id) => {
             if vk.gamma_abc_g1.len() < fixed + 1 {
-                bail!("a model verifier needs at least one public input (the model id)");
+                return Err(StarknetError::NoModelIdInput);
             }
             Ok(((vk.gamma_abc_g1[0].into_group() + vk.gamma_abc_g1[1] * id).into_affine(), &vk.gamma_abc_g1[2..]))
         }
@@ -498,7 +530,7 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
     };
     for q in std::iter::once(vk.beta_g2).chain(spec.fixed_g2()) {
         if q.is_zero() {
-            bail!("the verifying key has a G2 point at infinity");
+            return Err(StarknetError::KeyG2AtInfinity);
         }
     }
     xy(&vk.alpha_g1)?;
@@ -598,14 +630,17 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
 
 /// Writes the package under `out`.
 pub fn write_package(spec: &VerifierSpec, out: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    use anyhow::Context;
+    fn failed(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StarknetError {
+        let path = path.display().to_string();
+        move |source| StarknetError::Write { action, path, source }
+    }
     let mut written = vec![];
     for (rel, text) in render(spec)? {
         let p = out.join(&rel);
         if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            std::fs::create_dir_all(d).map_err(failed("create", d))?;
         }
-        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+        std::fs::write(&p, text).map_err(failed("write", &p))?;
         written.push(p);
     }
     Ok(written)
@@ -690,13 +725,11 @@ fn miller_check(spec: &VerifierSpec, b: &G2Aff<Fq>, p: &Preps<Fq>, c: &Fq12, abw
 /// The prover's hint for a valid proof; an error if the proof does not verify against the key
 /// (then no hint exists).
 pub fn hint(spec: &VerifierSpec, proof: impl Into<ProofPoints>, public_inputs: &[Fr]) -> Result<Hint> {
-    let invalid =
-        || anyhow::anyhow!("the proof does not verify against this verifying key, so it has no Starknet calldata");
-    let (b, p) = loop_inputs(spec, &proof.into(), public_inputs).ok_or_else(invalid)?;
+    let (b, p) = loop_inputs(spec, &proof.into(), public_inputs).ok_or(StarknetError::ProofDoesNotVerify)?;
     let ab = Bn254::multi_miller_loop([spec.vk.alpha_g1], [spec.vk.beta_g2]).0;
     // With c = 1 the check's product is the Miller value itself.
     let f = miller_check(spec, &b, &p, &Fq12::one(), &ab).to_ark();
-    let (c, w_index) = residue::residue_witness(&f).ok_or_else(invalid)?;
+    let (c, w_index) = residue::residue_witness(&f).ok_or(StarknetError::ProofDoesNotVerify)?;
     Ok(Hint { c, w_index })
 }
 
@@ -714,12 +747,13 @@ pub fn calldata(spec: &VerifierSpec, proof: impl Into<ProofPoints>, public_input
 pub fn encode_calldata(proof: impl Into<ProofPoints>, public_inputs: &[Fr], hint: &Hint) -> Result<Vec<String>> {
     let proof = proof.into();
     let mut out = vec![];
-    let (ax, ay) = xy(&proof.a).map_err(|_| anyhow::anyhow!("proof point A is at infinity"))?;
-    let (cx, cy) = xy(&proof.c).map_err(|_| anyhow::anyhow!("proof point C is at infinity"))?;
-    let Some((bx, by)) = proof.b.xy() else { bail!("proof point B is at infinity") };
+    let at_infinity = |point| StarknetError::ProofPointAtInfinity { point };
+    let (ax, ay) = proof.a.xy().ok_or(at_infinity("A"))?;
+    let (cx, cy) = proof.c.xy().ok_or(at_infinity("C"))?;
+    let (bx, by) = proof.b.xy().ok_or(at_infinity("B"))?;
     let d: Vec<Fq> = match proof.d {
         Some(d) => {
-            let (x, y) = xy(&d).map_err(|_| anyhow::anyhow!("proof point D is at infinity"))?;
+            let (x, y) = d.xy().ok_or(at_infinity("D"))?;
             vec![x, y]
         }
         None => vec![],
@@ -801,5 +835,52 @@ mod tests {
         };
         assert!(p.is_on_curve() && !p.is_in_correct_subgroup_assuming_on_curve());
         assert!(!in_g2(&p));
+    }
+
+    /// Each refusal is its own variant with the message it had under anyhow.
+    #[test]
+    fn starknet_errors_name_what_is_wrong() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let g1 = |rng: &mut StdRng| ark_bn254::G1Projective::rand(rng).into_affine();
+        let g2 = |rng: &mut StdRng| ark_bn254::G2Projective::rand(rng).into_affine();
+        let vk = VerifyingKey::<Bn254> {
+            alpha_g1: g1(&mut rng),
+            beta_g2: g2(&mut rng),
+            gamma_g2: g2(&mut rng),
+            delta_g2: g2(&mut rng),
+            gamma_abc_g1: (0..3).map(|_| g1(&mut rng)).collect(),
+        };
+        fn spec(vk: &VerifyingKey<Bn254>) -> VerifierSpec<'_> {
+            VerifierSpec { vk, delta1: None, model_id: None, unsafe_keys: None }
+        }
+        let err = |vk: &VerifyingKey<Bn254>| render(&spec(vk)).err().map(|e| (e.to_string(), e));
+        let no_ic = VerifyingKey { gamma_abc_g1: vec![], ..vk.clone() };
+        assert!(matches!(err(&no_ic), Some((_, StarknetError::TooFewIcPoints { found: 0 }))));
+        let only_ic0 = VerifyingKey { gamma_abc_g1: vec![vk.gamma_abc_g1[0]], ..vk.clone() };
+        let with_id = VerifierSpec { model_id: Some(Fr::from(7u64)), ..spec(&only_ic0) };
+        assert!(matches!(render(&with_id), Err(StarknetError::NoModelIdInput)));
+        let beta_zero = VerifyingKey { beta_g2: ark_bn254::G2Affine::zero(), ..vk.clone() };
+        assert!(matches!(err(&beta_zero), Some((_, StarknetError::KeyG2AtInfinity))));
+        let alpha_zero = VerifyingKey { alpha_g1: G1Affine::zero(), ..vk.clone() };
+        let (msg, e) = err(&alpha_zero).unwrap();
+        assert!(matches!(e, StarknetError::KeyPointAtInfinity));
+        assert_eq!(msg, "the verifying key has a point at infinity; no verifier can be generated for it");
+
+        let proof = ProofPoints { a: g1(&mut rng), b: g2(&mut rng), c: g1(&mut rng), d: None };
+        let inputs = [Fr::from(1u64), Fr::from(2u64)];
+        let e = hint(&spec(&vk), proof.clone(), &inputs).unwrap_err();
+        assert!(matches!(e, StarknetError::ProofDoesNotVerify), "{e}");
+        let h = Hint { c: Fq12::one(), w_index: 0 };
+        for (point, p) in [
+            ("A", ProofPoints { a: G1Affine::zero(), ..proof.clone() }),
+            ("B", ProofPoints { b: ark_bn254::G2Affine::zero(), ..proof.clone() }),
+            ("C", ProofPoints { c: G1Affine::zero(), ..proof.clone() }),
+            ("D", ProofPoints { d: Some(G1Affine::zero()), ..proof.clone() }),
+        ] {
+            let e = encode_calldata(p, &inputs, &h).unwrap_err();
+            assert!(matches!(e, StarknetError::ProofPointAtInfinity { point: q } if q == point));
+            assert_eq!(e.to_string(), format!("proof point {point} is at infinity"));
+        }
+        assert!(encode_calldata(proof, &inputs, &h).is_ok());
     }
 }
