@@ -5,26 +5,46 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use crate::field::F;
 use crate::transcript::Transcript;
 
+/// Why a stage-1 proof is rejected: what failed, and where in the protocol.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
+    /// Fewer messages than the protocol reads.
     #[error("the proof ended early: it holds fewer messages than the protocol needs")]
     Truncated,
+    /// Messages left over after the protocol's last read.
     #[error("the proof holds {0} messages more than the protocol reads")]
     TrailingMessages(usize),
+    /// A sumcheck round whose g(0) + g(1) is not the running claim (`context` names the sumcheck).
     #[error("sumcheck round {round} failed in {context}: g(0) + g(1) differs from the claim")]
-    SumcheckRound { context: String, round: usize },
+    SumcheckRound {
+        /// Which sumcheck (what it proves).
+        context: String,
+        /// Which of its rounds, from 0.
+        round: usize,
+    },
+    /// A sumcheck's final claim not matching the values it reduces to (what is named).
     #[error("final check failed in {0}")]
     FinalCheck(String),
+    /// A LogUp sum that does not balance, or a vanishing denominator.
     #[error("lookup argument failed: {0}")]
     Lookup(String),
+    /// A sent value outside its segment's range.
     #[error("advice does not fit its declared range: {0}")]
     AdviceRange(String),
+    /// A proof of another model than the one it is checked against.
     #[error("proof is for another model (model id {found}, expected {expected})")]
-    ModelMismatch { found: String, expected: String },
+    ModelMismatch {
+        /// The proof's model id.
+        found: String,
+        /// The model's.
+        expected: String,
+    },
+    /// Counts or lengths that do not fit the model.
     #[error("the proof's shape does not match the model: {0}")]
     Shape(String),
 }
@@ -34,20 +54,25 @@ enum Side<'a> {
     Verifier { messages: &'a [F], pos: usize },
 }
 
+/// The stage-1 protocol's channel: the transcript and the messages, as the native prover
+/// (recording what it computes) or the native verifier (reading the proof) runs it.
 pub struct Channel<'a> {
     transcript: Transcript,
     side: Side<'a>,
 }
 
 impl<'a> Channel<'a> {
+    /// The prover's side: `send` computes and records each message.
     pub fn prover(transcript: Transcript) -> Self {
         Channel { transcript, side: Side::Prover { messages: Vec::new() } }
     }
 
+    /// The verifier's side, reading the proof's `messages` in order.
     pub fn verifier(transcript: Transcript, messages: &'a [F]) -> Self {
         Channel { transcript, side: Side::Verifier { messages, pos: 0 } }
     }
 
+    /// Whether this is the prover's side (which computes and checks nothing).
     pub fn is_prover(&self) -> bool {
         matches!(self.side, Side::Prover { .. })
     }
@@ -75,10 +100,12 @@ impl<'a> Channel<'a> {
         self.transcript.absorb_slice(v);
     }
 
+    /// The next challenge from the transcript.
     pub fn challenge(&mut self) -> F {
         self.transcript.challenge()
     }
 
+    /// The next `n` challenges.
     pub fn challenges(&mut self, n: usize) -> Vec<F> {
         self.transcript.challenges(n)
     }

@@ -4,12 +4,15 @@
 //! in `n` variables, index `i = Σ b_j·2^j`, and point coordinate `j` binds bit `j` (little endian).
 //! A row-major tensor therefore has its last dimension in the low variables.
 
+#![warn(missing_docs)]
+
 use std::ops::{Add, Mul, Sub};
 
 use ark_ff::{BigInteger, One, PrimeField, Zero};
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 
+/// The scalar field of BN254: stage 1's field and the wrap circuit's.
 pub type F = ark_bn254::Fr;
 
 /// An element of either of BN254's fields as a 32-byte big-endian word: an EVM word, as
@@ -32,6 +35,7 @@ fn be_word(b: impl BigInteger) -> [u8; 32] {
     w
 }
 
+/// A signed integer as a field element (negative values as `r − |v|`).
 pub fn fe(v: i64) -> F {
     F::from(v)
 }
@@ -113,6 +117,7 @@ pub fn mle_eval_int(values: &[i64], point: &[F]) -> F {
     values.iter().zip(&eq).filter(|(v, _)| **v != 0).map(|(&v, &e)| fe(v) * e).sum()
 }
 
+/// `Σ aᵢ·bᵢ`.
 pub fn dot(a: &[F], b: &[F]) -> F {
     a.iter().zip(b).map(|(x, y)| *x * y).sum()
 }
@@ -144,6 +149,7 @@ impl InverseOrZero for F {
     }
 }
 
+/// `log₂ n` for a power of two `n`.
 pub fn log2_exact(n: usize) -> u32 {
     debug_assert!(n.is_power_of_two());
     n.trailing_zeros()

@@ -6,12 +6,17 @@
 //! protocol, three roles"); so far the sumcheck rounds (`sumcheck::rounds`) and the formulas of
 //! `field.rs` (generic over `field::Elem`).
 
+#![warn(missing_docs)]
+
 use crate::channel::VerifyError;
 use crate::field::{Elem, F};
 
+/// What a role does at the protocol's steps: receive a prover message, draw a challenge, check an
+/// equation. Each role implements it once; each step is written once against it.
 pub trait ProtocolRole {
     /// The protocol's elements under this role: `F` natively, circuit variables in the wrap.
     type E: Elem;
+    /// What a failed step returns: `VerifyError` natively, `SynthesisError` in the circuit.
     type Error;
 
     /// A prover message, absorbed into the transcript: `compute`d by the prover (no other role

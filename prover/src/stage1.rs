@@ -8,11 +8,13 @@
 //! 3. For each requantization `z + o = 2^k·q + Σ limbs`: a random point ρ, the prover's claims
 //!    `q(ρ)`, `limb(ρ)`, and the reduction of `z(ρ)` through the linear nodes by sumcheck
 //!    (matmul, sparse map, elementwise product) down to claims on segments and constants.
-//! 4. All segment claims batched (powers of γ) into one sumcheck over the packed layout of all
-//!    segments, ending in one evaluation of that vector at one random point.
+//! 4. All segment claims batched (powers of γ) into one sumcheck over the packed layout of the
+//!    claimed segments (`batch_layout`), ending in one evaluation of that vector at one random
+//!    point.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use ark_ff::{One, PrimeField, Zero};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
@@ -26,16 +28,22 @@ use crate::pack::{pack, packed_len, unpack};
 use crate::sumcheck::sumcheck;
 use crate::transcript::Transcript;
 
+/// The transcript's domain label: a proof of another protocol (or version) squeezes other challenges.
 pub const PROTOCOL_LABEL: &[u8] = b"zkml/stage1/v1";
 
+/// A standalone stage-1 proof: the statement (model, input, output), the packed advice and the
+/// prover's messages.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Stage1Proof {
+    /// `model_id` of the compiled model it proves.
     pub model_id: F,
     /// The quantized input and output, in logical order: the public statement.
     pub input: Vec<i64>,
+    /// The quantized output, in logical order.
     pub output: Vec<i64>,
     /// Advice and multiplicity segments, packed, in layout order.
     pub advice: Vec<F>,
+    /// Every prover message, in the order the protocol sends them.
     pub messages: Vec<F>,
 }
 
@@ -78,6 +86,8 @@ fn place(g: &QuantGraph, mut order: Vec<SegId>) -> (Vec<(SegId, usize)>, u32) {
     (placed, off.next_power_of_two().trailing_zeros())
 }
 
+/// Whether segments of this role are advice the proof carries (and the wrap commits to), not the
+/// public statement.
 pub fn is_private(role: Role) -> bool {
     matches!(role, Role::Advice | Role::Multiplicity)
 }
@@ -98,6 +108,7 @@ pub fn prove(g: &QuantGraph, id: F, trace: &Trace) -> Stage1Proof {
     prove_with(g, id, trace, Binding::Absorbed)
 }
 
+/// `prove` with the advice bound as `binding` says (the wrap seeds the transcript instead).
 #[allow(clippy::expect_used, reason = "the prover's side: a trace from the quantized run fits its slots")]
 pub fn prove_with(g: &QuantGraph, id: F, trace: &Trace, binding: Binding) -> Stage1Proof {
     let (order, _) = layout(g);

@@ -3,6 +3,7 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use ark_ff::Zero;
 
@@ -10,6 +11,7 @@ use crate::channel::{Channel, VerifyError};
 use crate::field::{F, interpolate};
 use crate::role::ProtocolRole;
 
+/// What a sumcheck reduced its sum to.
 pub struct SumcheckOutcome {
     /// The random point the sum was reduced to.
     pub point: Vec<F>,
@@ -71,7 +73,9 @@ pub fn rounds<R: ProtocolRole>(
 /// evaluations it sends and which it binds to each challenge. The verifying roles keep nothing
 /// (`()`) and never ask for evaluations.
 pub trait RoundProver<E> {
+    /// This round's evaluations `g(0), …, g(degree)`.
     fn evals(&mut self, degree: usize) -> Vec<F>;
+    /// Binds the tables' lowest variable to the challenge `r`.
     fn bind(&mut self, r: &E);
 }
 

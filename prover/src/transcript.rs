@@ -7,6 +7,7 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use std::sync::OnceLock;
 
@@ -15,11 +16,16 @@ use ark_ff::{Field, Zero};
 
 use crate::field::F;
 
+/// Full rounds of the permutation (half before the partial rounds, half after).
 pub const FULL_ROUNDS: usize = 8;
+/// Partial rounds (one S-box each).
 pub const PARTIAL_ROUNDS: usize = 60;
+/// The S-box's exponent: x ↦ x⁵.
 pub const ALPHA: u64 = 5;
+/// Field elements absorbed or squeezed per permutation (the width is one more).
 pub const RATE: usize = 4;
 
+/// The permutation's constants and MDS matrix, made once from the Grain LFSR.
 pub fn poseidon_config() -> &'static PoseidonConfig<F> {
     static CONFIG: OnceLock<PoseidonConfig<F>> = OnceLock::new();
     CONFIG.get_or_init(|| {
@@ -49,10 +55,12 @@ impl Transcript {
         t
     }
 
+    /// Absorbs one element.
     pub fn absorb(&mut self, v: &F) {
         self.absorb_slice(std::slice::from_ref(v));
     }
 
+    /// Absorbs elements in order, permuting whenever the rate is full.
     pub fn absorb_slice(&mut self, v: &[F]) {
         if v.is_empty() {
             return;
@@ -74,6 +82,7 @@ impl Transcript {
         self.index = index;
     }
 
+    /// Squeezes one challenge (permuting first if anything was absorbed since the last squeeze).
     pub fn challenge(&mut self) -> F {
         let mut index = self.index;
         if self.absorbing || index == RATE {
@@ -85,6 +94,7 @@ impl Transcript {
         self.state[1 + index]
     }
 
+    /// `n` challenges in a row.
     pub fn challenges(&mut self, n: usize) -> Vec<F> {
         (0..n).map(|_| self.challenge()).collect()
     }

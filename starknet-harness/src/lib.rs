@@ -7,6 +7,8 @@
 //! dependency of a throw-away manifest, read with `cargo metadata`; nothing of it is built) and
 //! uses its folder. `ZKML_CAIRO_CORELIB` (a corelib's `src/` folder) overrides the lookup.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -82,6 +84,7 @@ fn find_corelib() -> Result<PathBuf> {
 /// A compiled package.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Compiled {
+    /// The package's Sierra program.
     pub program: Program,
     /// The compiler's warnings (errors fail [`compile`]).
     pub warnings: String,
@@ -228,8 +231,11 @@ pub enum Outcome {
 /// A run's result and cost.
 #[derive(Debug)]
 pub struct Run {
+    /// How the run ended.
     pub outcome: Outcome,
+    /// The VM's memory after the run (holes as `None`).
     pub memory: Vec<Option<Felt252>>,
+    /// Cairo VM steps.
     pub steps: usize,
     /// Sierra gas consumed as the runner counts it (steps, holes and builtins at their costs).
     pub gas: u64,
@@ -242,6 +248,7 @@ pub struct Run {
 pub struct Runner(SierraCasmRunner);
 
 impl Runner {
+    /// Compiles `program` to CASM with its gas metadata.
     pub fn new(program: &Program) -> Result<Self> {
         SierraCasmRunner::new(program.clone(), Some(Default::default()), Default::default(), None)
             .map(Self)

@@ -9,6 +9,8 @@
 //! table row, where a one-round circuit would pay a bit decomposition and a Poseidon absorption
 //! per value. The multiplicities and every prover message are private witnesses.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 
 use ark_ff::Field;
@@ -40,6 +42,7 @@ pub struct Witness {
     /// The challenge seed `c` and the messages of the stage-1 proof seeded with it (empty while
     /// only round 1 is computed).
     pub seed: F,
+    /// The stage-1 messages seeded with `seed`, in protocol order.
     pub messages: Vec<F>,
     /// Salts of the input's and the output's commitments (used when `hashed`).
     pub salts: [F; 2],
@@ -72,14 +75,21 @@ impl Witness {
 pub enum Part {
     /// Only the round-1 wires: what the prover commits to before the seed exists.
     Round1,
+    /// The whole circuit.
     All,
 }
 
+/// The wrap circuit of one model: the stage-1 verifier over the model's round-1 wires.
 pub struct WrapCircuit<'a> {
+    /// The model.
     pub graph: &'a QuantGraph,
+    /// Its `model_id`, the first public input.
     pub id: F,
+    /// The proof's context (public input 2): whatever the caller binds the proof to.
     pub context: F,
+    /// The assignment when proving; none for key generation.
     pub witness: Option<&'a Witness>,
+    /// Round 1 alone (what D commits to) or the whole circuit.
     pub part: Part,
 }
 
@@ -113,6 +123,7 @@ pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
 /// whatever the rows' multiplicities: price_mlp looks up 64 values in a 4,096-row table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RangePlan {
+    /// The width of the limbs a wider value is split into.
     pub limb: u32,
     /// The range tables' widths, ascending.
     pub widths: Vec<u32>,

@@ -14,6 +14,7 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use ark_ff::PrimeField;
 use ark_r1cs_std::alloc::AllocVar;
@@ -46,6 +47,7 @@ impl TranscriptVar {
         Ok(t)
     }
 
+    /// Absorbs circuit values as `Transcript::absorb_slice` absorbs their values.
     pub fn absorb(&mut self, v: &[V]) -> Result<(), SynthesisError> {
         if v.is_empty() {
             return Ok(());
@@ -68,6 +70,7 @@ impl TranscriptVar {
         Ok(())
     }
 
+    /// Squeezes one challenge as `Transcript::challenge` does, as a wire of its own.
     pub fn challenge(&mut self) -> Result<V, SynthesisError> {
         let mut index = self.index;
         if self.absorbing || index == RATE {

@@ -6,6 +6,7 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use ark_bn254::{Bn254, G2Affine};
 use ark_groth16::ProvingKey;
@@ -23,8 +24,11 @@ use crate::stage1;
 /// What proving needs, made together at setup: the proving key, the round-1 wires' commitment
 /// key and the circuit's matrices (a proof then only computes the witness).
 pub struct ProverKey {
+    /// Groth16's proving key.
     pub pk: ProvingKey<Bn254>,
+    /// The round-1 wires' commitment key.
     pub ck: CommitKey,
+    /// The circuit's matrices, with the round-1 count.
     pub r1cs: R1cs,
 }
 
@@ -38,7 +42,9 @@ impl ProverKey {
 /// A two-round verifying key: Groth16's, and `[δ₁]₂`, which the commitment D pairs with.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct VerifyingKey {
+    /// Groth16's verifying key (its last IC point is the seed's).
     pub groth16: ark_groth16::VerifyingKey<Bn254>,
+    /// `[δ₁]₂`, which D pairs with.
     pub delta1_g2: G2Affine,
 }
 
@@ -54,7 +60,9 @@ impl VerifyingKey {
 /// public input, is not stored: every verifier derives it from D and these (`seed`).
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Proof {
+    /// A, B, C and the round-1 commitment D.
     pub proof: TwoRoundProof,
+    /// `[model id, context, packed input…, packed output…]`, without the seed.
     pub public_inputs: Vec<F>,
 }
 
