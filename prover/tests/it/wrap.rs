@@ -448,14 +448,7 @@ fn two_round_rejected_runs_leave_the_circuit_unsatisfied() {
     // whose ReLU is another function — every other step of them honest, the messages proved from
     // there — must fail that check alone.
     assert_eq!(RangePlan::new(g).direct, vec![g.lookups[0].table]);
-    for (kind, what) in [
-        (TableKind::Clip { lo: i64::MIN, hi: i64::MAX }, "a ReLU passing negative values through"),
-        (TableKind::Clip { lo: 0, hi: 0 }, "a ReLU zeroing positive values"),
-        (TableKind::Clip { lo: -1, hi: i64::MAX }, "a ReLU passing −1 through"),
-    ] {
-        let mut leaky = g.clone();
-        leaky.tables[g.lookups[0].table].kind = kind;
-        let run = leaky.execute(&input("price_mlp")).unwrap();
+    for (what, run) in price_mlp_runs_with_another_relu(&c) {
         assert_ne!(run.segments[g.output], trace.segments[g.output], "{what} changes the output");
         assert!(!two_round_satisfied(&c, &two_round_witness(&c, &run, seed)), "{what}");
     }
@@ -464,6 +457,25 @@ fn two_round_rejected_runs_leave_the_circuit_unsatisfied() {
     let other = d.graph.execute(&input("digits_mlp")).unwrap();
     let ow = two_round_witness(&d, &other, seed);
     assert!(!two_round_satisfied(&c, &ow), "another model's run");
+}
+
+/// Whole runs of price_mlp whose first ReLU table is another function, each step of them honest
+/// from there: passing negative values through, zeroing positive ones, passing −1 through (a
+/// value the range check of `2y − x` lets pass; only the product `y·(y − x)` catches it).
+fn price_mlp_runs_with_another_relu(c: &Compiled) -> Vec<(&'static str, Trace)> {
+    let g = &c.graph;
+    [
+        (TableKind::Clip { lo: i64::MIN, hi: i64::MAX }, "a ReLU passing negative values through"),
+        (TableKind::Clip { lo: 0, hi: 0 }, "a ReLU zeroing positive values"),
+        (TableKind::Clip { lo: -1, hi: i64::MAX }, "a ReLU passing −1 through"),
+    ]
+    .into_iter()
+    .map(|(kind, what)| {
+        let mut other = g.clone();
+        other.tables[g.lookups[0].table].kind = kind;
+        (what, other.execute(&input("price_mlp")).unwrap())
+    })
+    .collect()
 }
 
 /// The protocol runs under three roles: the native prover records, the native verifier and the
@@ -525,15 +537,7 @@ fn three_roles_reject_each_negative_case() {
     let mut other_input = run();
     other_input.segments[g.input][0] += 1;
     let mut runs = vec![("a quotient one off, proved from there", quotient), ("another input", other_input)];
-    for (kind, what) in [
-        (TableKind::Clip { lo: i64::MIN, hi: i64::MAX }, "a ReLU passing negative values through"),
-        (TableKind::Clip { lo: 0, hi: 0 }, "a ReLU zeroing positive values"),
-        (TableKind::Clip { lo: -1, hi: i64::MAX }, "a ReLU passing −1 through"),
-    ] {
-        let mut leaky = g.clone();
-        leaky.tables[g.lookups[0].table].kind = kind;
-        runs.push((what, leaky.execute(&input("price_mlp")).unwrap()));
-    }
+    runs.extend(price_mlp_runs_with_another_relu(&c));
     for (what, trace) in &runs {
         cases.push((what, native_rejects(trace, seed, &|_| ()), circuit_rejects(trace, seed, &|_| ())));
     }
