@@ -4,25 +4,44 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use ark_ff::{BigInteger, PrimeField};
 
 use crate::field::F;
 
+/// Slots per field element for `bits`-bit values: as many as fit below 2^253 < r.
 pub fn slots(bits: u32) -> usize {
     (253 / bits) as usize
 }
 
+/// Field elements that `n` packed `bits`-bit values take.
 pub fn packed_len(n: usize, bits: u32) -> usize {
     n.div_ceil(slots(bits))
 }
 
+/// Why values do not pack, or elements do not unpack.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PackError {
     #[error("value {value} does not fit a {bits}-bit {kind} slot")]
-    Value { value: i64, bits: u32, kind: &'static str },
+    /// A value outside its slot's range.
+    Value {
+        /// The value.
+        value: i64,
+        /// The slot's width.
+        bits: u32,
+        /// "signed" or "unsigned".
+        kind: &'static str,
+    },
     #[error("packed element {index} is not a valid packing of {bits}-bit values")]
-    Element { index: usize, bits: u32 },
+    /// A field element with bits above its last slot, or a packed vector of the wrong length
+    /// (`index`: where it departs from the expected one).
+    Element {
+        /// Which element of the packed vector.
+        index: usize,
+        /// The slots' width.
+        bits: u32,
+    },
 }
 
 /// What a `bits`-bit value is shifted by in its slot: signed values are stored as
@@ -31,6 +50,8 @@ pub fn offset(bits: u32, signed: bool) -> i64 {
     if signed { 1i64 << (bits - 1) } else { 0 }
 }
 
+/// Packs `values` into `⌊253 / bits⌋` slots per element, lowest slot first; refuses a value
+/// outside its slot's range.
 pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError> {
     let off = i128::from(offset(bits, signed));
     let mut out = Vec::with_capacity(packed_len(values.len(), bits));
@@ -54,6 +75,8 @@ pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError
     Ok(out)
 }
 
+/// The `n` values `felts` pack, or an error naming the first element that is not exactly a
+/// packing of them.
 pub fn unpack(felts: &[F], n: usize, bits: u32, signed: bool) -> Result<Vec<i64>, PackError> {
     let off = i128::from(offset(bits, signed));
     let per = slots(bits);

@@ -1,5 +1,7 @@
 //! The commands' work, shared by the CLI, the tests and the benchmarks.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -96,6 +98,7 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
     Ok(Compiled { dir: out.to_path_buf(), graph, id, settings })
 }
 
+/// The index of the largest value (the first of equal ones; 0 for an empty slice).
 pub fn argmax(v: &[f64]) -> usize {
     v.iter().enumerate().fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
 }
@@ -105,11 +108,13 @@ pub fn reference(c: &Compiled, input: &[f64]) -> Result<Vec<f64>> {
     Ok(onnx::Reference::load(&c.dir.join(ONNX_FILE), &c.graph.input_shape)?.run(input)?)
 }
 
+/// A standalone stage-1 proof of `c` on `input` (the integer run, then stage 1).
 pub fn prove(c: &Compiled, input: &[f64]) -> Result<Stage1Proof> {
     let trace = c.graph.execute(input)?;
     Ok(stage1::prove(&c.graph, c.id, &trace))
 }
 
+/// The header of `zkml bench`'s stage-1 table.
 pub fn bench_header() -> String {
     format!(
         "| {:<12} | {:>10} | {:>10} | {:>11} | {:>13} |\n|{:-<14}|{:->12}|{:->12}|{:->13}|{:->15}|",
@@ -149,6 +154,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The header of `zkml bench --wrap`'s table.
 pub fn wrap_bench_header() -> String {
     let cols = [
         "model",
@@ -169,6 +175,7 @@ pub fn wrap_bench_header() -> String {
 
 /// A proof with what `zkml prove` writes beside it.
 pub struct Proved {
+    /// The proof: stage 1 alone, or wrapped.
     pub proof: AnyProof,
     /// A wrapped proof's salts of the input's and the output's commitments (for `hashed`
     /// tensors; none for a stage-1 proof, which carries the values).
