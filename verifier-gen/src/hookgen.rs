@@ -45,13 +45,8 @@ pub enum HookError {
     PublicInputs { key: usize, layout: usize },
     #[error(transparent)]
     Render(#[from] solidity::RenderError),
-    #[error("cannot {what} {path}")]
-    Write {
-        what: &'static str,
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] crate::io::WriteError),
 }
 
 /// Which hook to generate.
@@ -253,22 +248,7 @@ pub fn generate(
     let mut files = render(hook, name, &info, oracle)?;
     let verifier = key.solidity(&format!("{name}Verifier"), Default::default())?;
     files.insert(0, (format!("{name}Verifier.sol"), verifier));
-    std::fs::create_dir_all(out).map_err(|source| HookError::Write {
-        what: "create",
-        path: out.display().to_string(),
-        source,
-    })?;
-    let mut written = Vec::new();
-    for (file, text) in files {
-        let p = out.join(file);
-        std::fs::write(&p, text).map_err(|source| HookError::Write {
-            what: "write",
-            path: p.display().to_string(),
-            source,
-        })?;
-        written.push(p);
-    }
-    Ok(written)
+    Ok(crate::io::write_files(out, files)?)
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ pub fn pack_signed(values: &[i128], bits: u32) -> Result<Vec<U256>, PackError> {
     if bits == 0 || bits > 127 {
         return Err(PackError::Width(bits));
     }
-    let slots = (253 / bits) as usize;
+    let slots = zkml::pack::slots(bits);
     let off = 1i128 << (bits - 1);
     let mut out = vec![U256::ZERO; values.len().div_ceil(slots)];
     for (i, &v) in values.iter().enumerate() {

@@ -1,12 +1,42 @@
 //! Reading verifying keys, proofs and public inputs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use alloy_primitives::U256;
 use ark_bn254::{Bn254, Fr, G2Affine};
 use ark_ff::PrimeField;
 use ark_groth16::{Proof, VerifyingKey};
 use ark_serialize::CanonicalDeserialize;
+
+/// A generated file or its directory that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {path}")]
+pub struct WriteError {
+    /// "create" (the directory) or "write" (the file).
+    pub action: &'static str,
+    /// The path that failed.
+    pub path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// Writes generated files (paths relative to `out`) under `out`, creating their directories;
+/// returns the paths written, in order.
+pub fn write_files(out: &Path, files: Vec<(String, String)>) -> Result<Vec<PathBuf>, WriteError> {
+    let failed = |action, path: &Path| {
+        let path = path.display().to_string();
+        move |source| WriteError { action, path, source }
+    };
+    let mut written = Vec::with_capacity(files.len());
+    for (rel, text) in files {
+        let p = out.join(rel);
+        let dir = p.parent().unwrap_or(out);
+        std::fs::create_dir_all(dir).map_err(failed("create", dir))?;
+        std::fs::write(&p, text).map_err(failed("write", &p))?;
+        written.push(p);
+    }
+    Ok(written)
+}
 
 /// Why a key, a proof or public inputs cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +178,25 @@ pub fn parse_public_inputs(json: &str) -> Result<Vec<Fr>, IoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Files land under their directories, made as needed; a directory that cannot be made or a
+    /// file that cannot be written is named, with what failed.
+    #[test]
+    fn write_files_makes_directories_and_names_what_failed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = || vec![("a.txt".to_string(), "a".to_string()), ("src/b.txt".to_string(), "b".to_string())];
+        let written = write_files(tmp.path(), files()).unwrap();
+        assert_eq!(written, [tmp.path().join("a.txt"), tmp.path().join("src/b.txt")]);
+        assert_eq!(std::fs::read_to_string(&written[1]).unwrap(), "b");
+        // A directory where a file is: src/b.txt cannot be written over it.
+        std::fs::remove_file(&written[1]).unwrap();
+        std::fs::create_dir(&written[1]).unwrap();
+        let e = write_files(tmp.path(), files()).unwrap_err();
+        assert_eq!(e.to_string(), format!("cannot write {}", written[1].display()));
+        // A file where a directory must be: out itself is a file.
+        let e = write_files(&written[0], files()).unwrap_err();
+        assert_eq!((e.action, e.path), ("create", written[0].display().to_string()));
+    }
 
     #[test]
     fn public_inputs_parse_or_name_what_is_wrong() {

@@ -216,7 +216,7 @@ impl ModelLayout {
                 if !(1..=253).contains(&bits) {
                     return Err(SettingsError::SlotBits { name, bits });
                 }
-                let expected = (253 / bits) as usize;
+                let expected = zkml::pack::slots(bits);
                 if k.per_element != expected {
                     return Err(SettingsError::PerElement { name, per_element: k.per_element, bits, expected });
                 }

@@ -64,13 +64,8 @@ pub enum StarknetError {
     ProofPointAtInfinity { point: &'static str },
     #[error(transparent)]
     Render(#[from] askama::Error),
-    #[error("cannot {action} {path}")]
-    Write {
-        action: &'static str,
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] crate::io::WriteError),
 }
 
 type Result<T> = std::result::Result<T, StarknetError>;
@@ -630,20 +625,7 @@ pub fn render(spec: &VerifierSpec) -> Result<Vec<(String, String)>> {
 
 /// Writes the package under `out`.
 pub fn write_package(spec: &VerifierSpec, out: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    fn failed(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StarknetError {
-        let path = path.display().to_string();
-        move |source| StarknetError::Write { action, path, source }
-    }
-    let mut written = vec![];
-    for (rel, text) in render(spec)? {
-        let p = out.join(&rel);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).map_err(failed("create", d))?;
-        }
-        std::fs::write(&p, text).map_err(failed("write", &p))?;
-        written.push(p);
-    }
-    Ok(written)
+    Ok(crate::io::write_files(out, render(spec)?)?)
 }
 
 /// A u384 as the corelib's `Serde<u384>` writes it: two felts, limb0 + limb1·2⁹⁶ then

@@ -38,9 +38,8 @@ fn batch_affine<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[BigInt<P>]) ->
     if bases.is_empty() {
         return Projective::zero();
     }
-    // One bit wider than arkworks' ln n + 2 pays: an affine bucket addition is cheaper than the
-    // running sums' projective ones (12 bits for 2^15 points, 13 for 2^17; ln n + 1 measured the
-    // same on price_mlp and lenet, ln n 5–10% slower).
+    // ln n + 2 bits, arkworks' width too (12 bits for 2^15 points, 13 for 2^17): the best of
+    // ln n + 0…3 measured on price_mlp and lenet (ln n + 1 the same, ln n 5–10% slower).
     let c = ((bases.len() as f64).ln() as usize + 2).max(3);
     // A ceremony's checks combine with 128-bit coefficients: their top windows would be empty.
     let bits = scalars.iter().map(|s| s.num_bits()).max().unwrap_or(0) as usize;
