@@ -7,7 +7,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![warn(missing_docs)]
 
-use crate::field::F;
+use crate::field::{F, eq_table, fe, mle_eval_int};
+use crate::sumcheck::{self, SumcheckOutcome};
 use crate::transcript::Transcript;
 
 /// Why a stage-1 proof is rejected: what failed, and where in the protocol.
@@ -141,5 +142,49 @@ impl crate::role::ProtocolRole for Channel<'_> {
 
     fn require_equal(&mut self, a: &F, b: &F, err: impl FnOnce() -> VerifyError) -> Result<(), VerifyError> {
         self.check(a == b, err)
+    }
+
+    fn require_product(&mut self, a: &F, b: &F, c: &F, err: impl FnOnce() -> VerifyError) -> Result<(), VerifyError> {
+        self.check(*a * b == *c, err)
+    }
+
+    fn const_mle(&mut self, c: &[i64], point: &[F]) -> Result<F, VerifyError> {
+        Ok(mle_eval_int(c, point))
+    }
+
+    fn sparse_mle(&mut self, entries: &[(u32, u32, i64)], rho: &[F], xi: &[F]) -> Result<F, VerifyError> {
+        if self.is_prover() {
+            return Ok(F::default());
+        }
+        let (eq_rho, eq_xi) = (eq_table(rho), eq_table(xi));
+        Ok(entries.iter().map(|&(o, i, c)| eq_rho[o as usize] * eq_xi[i as usize] * fe(c)).sum())
+    }
+
+    fn mle_at(&mut self, values: impl IntoIterator<Item = (usize, F)>, point: &[F]) -> Result<F, VerifyError> {
+        if self.is_prover() {
+            return Ok(F::default());
+        }
+        let eq = eq_table(point);
+        values
+            .into_iter()
+            .map(|(k, v)| {
+                eq.get(k).map(|e| v * e).ok_or(VerifyError::Shape(format!("index {k} beyond the point's cube")))
+            })
+            .sum()
+    }
+
+    fn sumcheck(
+        &mut self,
+        context: &str,
+        claim: F,
+        n_vars: usize,
+        degree: usize,
+        tables: impl FnOnce() -> Vec<Vec<F>>,
+    ) -> Result<SumcheckOutcome<F>, VerifyError> {
+        if self.is_prover() {
+            sumcheck::with_tables(self, context, claim, n_vars, degree, tables())
+        } else {
+            sumcheck::without_tables(self, context, claim, n_vars, degree)
+        }
     }
 }

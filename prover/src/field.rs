@@ -53,14 +53,22 @@ pub trait Elem:
     + Add<F, Output = Self>
     + Sub<F, Output = Self>
     + Mul<F, Output = Self>
+    + std::iter::Sum
 {
     /// The element for a constant (free in the circuit).
     fn lift(c: F) -> Self;
+
+    /// Its value, where it has one: always natively, in the circuit only when proving.
+    fn value(&self) -> Option<F>;
 }
 
 impl Elem for F {
     fn lift(c: F) -> F {
         c
+    }
+
+    fn value(&self) -> Option<F> {
+        Some(*self)
     }
 }
 
@@ -68,6 +76,16 @@ impl Elem for FpVar<F> {
     fn lift(c: F) -> Self {
         <Self as FieldVar<F, F>>::constant(c)
     }
+
+    fn value(&self) -> Option<F> {
+        ark_r1cs_std::GR1CSVar::value(self).ok()
+    }
+}
+
+/// A point's values, for the native prover's computations in a step written for every role
+/// (`role::ProtocolRole`): only the prover, whose elements are values, runs them.
+pub fn values_of<T: Elem>(point: &[T]) -> Vec<F> {
+    point.iter().map(|x| x.value().unwrap_or_default()).collect()
 }
 
 /// `eq(point, i)` for every `i` in `0..2^point.len()`.

@@ -21,11 +21,11 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use sha3::{Digest, Keccak256};
 
 use crate::channel::{Channel, VerifyError};
-use crate::field::{F, eq_eval, eq_index, eq_table, fe, mle_eval, mle_eval_int};
+use crate::field::{Elem, F, eq_eval, eq_index, eq_table, fe, mle_eval, values_of};
 use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId, Trace};
 use crate::lookup::{LogUpChallenges, logup_sums};
 use crate::pack::{pack, packed_len, unpack};
-use crate::sumcheck::sumcheck;
+use crate::role::ProtocolRole;
 use crate::transcript::Transcript;
 
 /// The transcript's domain label: a proof of another protocol (or version) squeezes other challenges.
@@ -248,133 +248,166 @@ fn protocol(
         ch.check(lhs == rhs, || VerifyError::Lookup("the looked-up values are not all in their tables".into()))?;
     }
 
-    // 3. Requantizations, reduced to segment claims.
-    let mut r = Reducer { g, ch, nodes, segs, claims: vec![] };
+    // 3 and 4, written once for every role.
+    let known = nodes.map(|nodes| Known { segs, nodes });
+    reduce_and_batch(g, ch, segs, known)
+}
+
+/// What the prover knows besides its messages: every segment's and node's values. Only the
+/// proving role's computations (a message's value, a sumcheck's tables) read it.
+#[derive(Clone, Copy)]
+pub struct Known<'a> {
+    /// Full (padded) values of every segment.
+    pub segs: &'a [Vec<F>],
+    /// Every node's values.
+    pub nodes: &'a [Vec<F>],
+}
+
+/// Steps 3 and 4 under any role (`role::ProtocolRole`): each requantization's claims at a random
+/// point, reduced through the linear nodes to claims on segments, and all segment claims batched
+/// into one sumcheck over the packed claimed segments, ending in one evaluation of them. `segs`:
+/// every segment's full values as the role's elements (the circuit's round-1 wires); `known`:
+/// the prover's values, for the proving role alone.
+pub fn reduce_and_batch<R: ProtocolRole>(
+    g: &QuantGraph,
+    role: &mut R,
+    segs: &[Vec<R::E>],
+    known: Option<Known>,
+) -> Result<(), R::Error> {
+    let mut r = Reducer { g, role: &mut *role, known, claims: vec![] };
     for rq in &g.requants {
-        let rho = r.ch.challenges(g.nodes[rq.z].log_len as usize);
+        let rho = (0..g.nodes[rq.z].log_len).map(|_| r.role.challenge()).collect::<Result<Vec<_>, _>>()?;
         let qv = r.seg_claim(rq.q, &rho)?;
-        let mut z = fe(1i64 << rq.shift) * qv - fe(rq.offset);
+        let mut z = qv * fe(1i64 << rq.shift) - fe(rq.offset);
         let mut at = 0;
         for &(limb, w) in &rq.limbs {
-            z += fe(1i64 << at) * r.seg_claim(limb, &rho)?;
+            z = z + r.seg_claim(limb, &rho)? * fe(1i64 << at);
             at += w;
         }
         r.reduce(rq.z, rho, z)?;
     }
+    let claims = r.claims;
+    batch(g, role, segs, known, claims)
+}
 
-    // 4. One evaluation of the packed segments.
-    let claims = std::mem::take(&mut r.claims);
+/// Step 4: the segment claims, combined with powers of γ, reduced by one sumcheck over the packed
+/// claimed segments (`batch_layout`) to one evaluation of them at one point.
+fn batch<R: ProtocolRole>(
+    g: &QuantGraph,
+    role: &mut R,
+    segs: &[Vec<R::E>],
+    known: Option<Known>,
+    claims: Vec<Claim<R::E>>,
+) -> Result<(), R::Error> {
     let (order, total_log) = batch_layout(g, claims.iter().map(|c| c.0));
-    let gamma = ch.challenge();
+    let gamma = role.challenge()?;
     let mut powers = Vec::with_capacity(claims.len());
-    let mut gp = F::one();
+    let mut gp = R::E::lift(F::one());
     for _ in &claims {
-        powers.push(gp);
-        gp *= gamma;
+        powers.push(gp.clone());
+        gp = gp * gamma.clone();
     }
-    let offset: Vec<usize> = {
-        let mut o = vec![0; g.segments.len()];
-        for &(s, off) in &order {
-            o[s] = off;
-        }
-        o
-    };
-    let combined: F = claims.iter().zip(&powers).map(|(c, p)| c.2 * p).sum();
-    let packed = || {
-        let mut v = vec![F::zero(); 1 << total_log];
-        for &(s, off) in &order {
-            v[off..off + segs[s].len()].copy_from_slice(&segs[s]);
-        }
-        v
-    };
-    let out = sumcheck(ch, "the batched segment claims", combined, total_log as usize, 2, || {
+    let mut offset = vec![0; g.segments.len()];
+    for &(s, off) in &order {
+        offset[s] = off;
+    }
+    let combined: R::E = claims.iter().zip(&powers).map(|((_, _, v), p)| v.clone() * p.clone()).sum();
+    let out = role.sumcheck("the batched segment claims", combined, total_log as usize, 2, || {
+        let segs = prover_knowledge(known).segs;
         let mut w = vec![F::zero(); 1 << total_log];
         for ((s, point, _), p) in claims.iter().zip(&powers) {
-            for (i, e) in eq_table(point).into_iter().enumerate() {
+            let p = p.value().unwrap_or_default();
+            for (i, e) in eq_table(&values_of(point)).into_iter().enumerate() {
                 w[offset[*s] + i] += e * p;
             }
         }
-        vec![w, packed()]
+        let mut packed = vec![F::zero(); 1 << total_log];
+        for &(s, off) in &order {
+            packed[off..off + segs[s].len()].copy_from_slice(&segs[s]);
+        }
+        vec![w, packed]
     })?;
-    if !ch.is_prover() {
-        let xi = &out.point;
-        let w: F = claims
-            .iter()
-            .zip(&powers)
-            .map(|((s, point, _), p)| {
-                let n = point.len();
-                *p * eq_eval(point, &xi[..n]) * eq_index(&xi[n..], offset[*s] >> n)
-            })
-            .sum();
-        let pv = mle_eval(&packed(), xi);
-        ch.check(w * pv == out.claim, || VerifyError::FinalCheck("the packed segment evaluation".into()))?;
-    }
-    Ok(())
+    let xi = &out.point;
+    let w: R::E = claims
+        .iter()
+        .zip(&powers)
+        .map(|((s, point, _), p)| {
+            let n = point.len();
+            p.clone() * eq_eval(point, &xi[..n]) * eq_index(&xi[n..], offset[*s] >> n)
+        })
+        .sum();
+    let pv = role.mle_at(
+        order.iter().flat_map(|&(s, off)| segs[s].iter().enumerate().map(move |(j, v)| (off + j, v.clone()))),
+        xi,
+    )?;
+    role.require_product(&w, &pv, &out.claim, || VerifyError::FinalCheck("the packed segment evaluation".into()))
 }
 
-struct Reducer<'a, 'c> {
+/// A claim that a segment's MLE at a point has a value.
+type Claim<E> = (SegId, Vec<E>, E);
+
+/// The prover's values; only the proving role's computations ask, and it always has them.
+#[allow(clippy::expect_used, reason = "called only by the proving role, which always knows its values")]
+fn prover_knowledge(known: Option<Known>) -> Known {
+    known.expect("only the prover computes messages and tables")
+}
+
+struct Reducer<'a, 'k, R: ProtocolRole> {
     g: &'a QuantGraph,
-    ch: &'a mut Channel<'c>,
-    nodes: Option<&'a [Vec<F>]>,
-    segs: &'a [Vec<F>],
-    claims: Vec<(SegId, Vec<F>, F)>,
+    role: &'a mut R,
+    known: Option<Known<'k>>,
+    claims: Vec<Claim<R::E>>,
 }
 
-impl Reducer<'_, '_> {
-    fn seg_claim(&mut self, s: SegId, point: &[F]) -> Result<F, VerifyError> {
-        let segs = self.segs;
-        let v = self.ch.send(|| mle_eval(&segs[s], point))?;
-        self.claims.push((s, point.to_vec(), v));
+impl<R: ProtocolRole> Reducer<'_, '_, R> {
+    fn seg_claim(&mut self, s: SegId, point: &[R::E]) -> Result<R::E, R::Error> {
+        let known = self.known;
+        let v = self.role.receive(|| mle_eval(&prover_knowledge(known).segs[s], &values_of(point)))?;
+        self.claims.push((s, point.to_vec(), v.clone()));
         Ok(v)
     }
 
-    /// The value of a node at a point: computed for constants (`false`), sent by the prover
-    /// otherwise (`true`, and the claim must be reduced further).
-    fn operand(&mut self, id: NodeId, point: &[F], prover_value: F) -> Result<(F, bool), VerifyError> {
+    /// The value of a node at a point: the constant's MLE (`false`), or a prover message
+    /// (`true`: the claim must be reduced further) whose value the prover computes with `value`.
+    fn operand(&mut self, id: NodeId, point: &[R::E], value: impl FnOnce() -> F) -> Result<(R::E, bool), R::Error> {
         match &self.g.nodes[id].kind {
-            Kind::Const(c) => Ok((mle_eval_int(c, point), false)),
-            _ => Ok((self.ch.send(|| prover_value)?, true)),
+            Kind::Const(c) => Ok((self.role.const_mle(c, point)?, false)),
+            _ => Ok((self.role.receive(value)?, true)),
         }
     }
 
-    fn reduce(&mut self, id: NodeId, point: Vec<F>, value: F) -> Result<(), VerifyError> {
+    fn reduce(&mut self, id: NodeId, point: Vec<R::E>, value: R::E) -> Result<(), R::Error> {
         let node = &self.g.nodes[id];
-        let nodes = self.nodes;
-        // Only the prover's side calls it: sumcheck asks a verifier for no tables, and the other
-        // reads sit behind `is_prover()`.
-        #[allow(clippy::expect_used, reason = "only the prover, which always has the node values, calls it")]
-        let values = move |id: NodeId| -> &[F] { &nodes.expect("only the prover reads node values")[id] };
+        let known = self.known;
+        let values = move |id: NodeId| -> &[F] { &prover_knowledge(known).nodes[id] };
         let ctx = |what: &str| format!("{what} of node {:?}", node.origin);
         match &node.kind {
             Kind::Segment(s) => self.claims.push((*s, point, value)),
             Kind::Const(c) => {
-                self.ch.check(mle_eval_int(c, &point) == value, || VerifyError::FinalCheck(ctx("a constant")))?;
+                let v = self.role.const_mle(c, &point)?;
+                self.role.require_equal(&v, &value, || VerifyError::FinalCheck(ctx("a constant")))?;
             }
             Kind::Lin(terms) => {
-                let mut sum = F::zero();
+                let mut sum = vec![];
                 let mut pending = vec![];
                 for &(t, c) in terms {
-                    let v = match &self.g.nodes[t].kind {
-                        Kind::Const(k) => mle_eval_int(k, &point),
-                        _ => {
-                            let v = if self.ch.is_prover() { mle_eval(values(t), &point) } else { F::zero() };
-                            let v = self.ch.send(|| v)?;
-                            pending.push((t, v));
-                            v
-                        }
-                    };
-                    sum += fe(c) * v;
+                    let (v, sent) = self.operand(t, &point, || mle_eval(values(t), &values_of(&point)))?;
+                    if sent {
+                        pending.push((t, v.clone()));
+                    }
+                    sum.push(v * fe(c));
                 }
-                self.ch.check(sum == value, || VerifyError::FinalCheck(ctx("the sum")))?;
+                let sum: R::E = sum.into_iter().sum();
+                self.role.require_equal(&sum, &value, || VerifyError::FinalCheck(ctx("the sum")))?;
                 for (t, v) in pending {
                     self.reduce(t, point.clone(), v)?;
                 }
             }
             &Kind::MatMul { l, r, b, c, .. } => {
                 let (rho_c, rho_a) = point.split_at(c as usize);
-                let out = sumcheck(self.ch, &ctx("the matrix product"), value, b as usize, 2, || {
+                let out = self.role.sumcheck(&ctx("the matrix product"), value, b as usize, 2, || {
                     let (lv, rv) = (values(l), values(r));
-                    let (ea, ec) = (eq_table(rho_a), eq_table(rho_c));
+                    let (ea, ec) = (eq_table(&values_of(rho_a)), eq_table(&values_of(rho_c)));
                     let (bn, cn) = (1usize << b, 1usize << c);
                     let mut ta = vec![F::zero(); bn];
                     for (i, e) in ea.iter().enumerate() {
@@ -389,13 +422,13 @@ impl Reducer<'_, '_> {
                         (0..bn).map(|k| rv[k * cn..(k + 1) * cn].iter().zip(&ec).map(|(x, e)| *x * e).sum()).collect();
                     vec![ta, tb]
                 })?;
-                let kappa = out.point.clone();
-                let lp: Vec<F> = kappa.iter().chain(rho_a).copied().collect();
-                let rp: Vec<F> = rho_c.iter().chain(&kappa).copied().collect();
+                let lp: Vec<R::E> = out.point.iter().chain(rho_a).cloned().collect();
+                let rp: Vec<R::E> = rho_c.iter().chain(&out.point).cloned().collect();
                 let f = |j: usize| out.factors.get(j).copied().unwrap_or_default();
-                let (lval, lsent) = self.operand(l, &lp, f(0))?;
-                let (rval, rsent) = self.operand(r, &rp, f(1))?;
-                self.ch.check(lval * rval == out.claim, || VerifyError::FinalCheck(ctx("the matrix product")))?;
+                let (lval, lsent) = self.operand(l, &lp, || f(0))?;
+                let (rval, rsent) = self.operand(r, &rp, || f(1))?;
+                self.role
+                    .require_product(&lval, &rval, &out.claim, || VerifyError::FinalCheck(ctx("the matrix product")))?;
                 if lsent {
                     self.reduce(l, lp, lval)?;
                 }
@@ -406,8 +439,8 @@ impl Reducer<'_, '_> {
             Kind::Sparse { src, entries } => {
                 let src = *src;
                 let n_src = self.g.nodes[src].log_len as usize;
-                let eq_rho = eq_table(&point);
-                let out = sumcheck(self.ch, &ctx("the data movement"), value, n_src, 2, || {
+                let out = self.role.sumcheck(&ctx("the data movement"), value, n_src, 2, || {
+                    let eq_rho = eq_table(&values_of(&point));
                     let mut s = vec![F::zero(); 1 << n_src];
                     for &(o, i, c) in entries {
                         s[i as usize] += eq_rho[o as usize] * fe(c);
@@ -415,28 +448,25 @@ impl Reducer<'_, '_> {
                     vec![s, values(src).to_vec()]
                 })?;
                 let xi = out.point.clone();
-                let sv = if self.ch.is_prover() {
-                    out.factors[0]
-                } else {
-                    let eq_xi = eq_table(&xi);
-                    entries.iter().map(|&(o, i, c)| eq_rho[o as usize] * eq_xi[i as usize] * fe(c)).sum()
-                };
-                let (xv, sent) = self.operand(src, &xi, out.factors.get(1).copied().unwrap_or_default())?;
-                self.ch.check(sv * xv == out.claim, || VerifyError::FinalCheck(ctx("the data movement")))?;
+                let sv = self.role.sparse_mle(entries, &point, &xi)?;
+                let (xv, sent) = self.operand(src, &xi, || out.factors.get(1).copied().unwrap_or_default())?;
+                self.role
+                    .require_product(&sv, &xv, &out.claim, || VerifyError::FinalCheck(ctx("the data movement")))?;
                 if sent {
                     self.reduce(src, xi, xv)?;
                 }
             }
             &Kind::Hadamard(a, b) => {
                 let n = node.log_len as usize;
-                let out = sumcheck(self.ch, &ctx("the elementwise product"), value, n, 3, || {
-                    vec![eq_table(&point), values(a).to_vec(), values(b).to_vec()]
+                let out = self.role.sumcheck(&ctx("the elementwise product"), value, n, 3, || {
+                    vec![eq_table(&values_of(&point)), values(a).to_vec(), values(b).to_vec()]
                 })?;
                 let xi = out.point.clone();
+                let e = eq_eval(&point, &xi);
                 let f = |j: usize| out.factors.get(j).copied().unwrap_or_default();
-                let (aval, asent) = self.operand(a, &xi, f(1))?;
-                let (bval, bsent) = self.operand(b, &xi, f(2))?;
-                self.ch.check(eq_eval(&point, &xi) * aval * bval == out.claim, || {
+                let (aval, asent) = self.operand(a, &xi, || f(1))?;
+                let (bval, bsent) = self.operand(b, &xi, || f(2))?;
+                self.role.require_product(&(e * aval.clone()), &bval, &out.claim, || {
                     VerifyError::FinalCheck(ctx("the elementwise product"))
                 })?;
                 if asent {

@@ -7,37 +7,46 @@
 
 use ark_ff::Zero;
 
-use crate::channel::{Channel, VerifyError};
+use crate::channel::VerifyError;
 use crate::field::{F, interpolate};
 use crate::role::ProtocolRole;
 
 /// What a sumcheck reduced its sum to.
-pub struct SumcheckOutcome {
+pub struct SumcheckOutcome<E> {
     /// The random point the sum was reduced to.
-    pub point: Vec<F>,
+    pub point: Vec<E>,
     /// The claimed value of `Π_j f_j(point)`.
-    pub claim: F,
+    pub claim: E,
     /// Prover only: `f_j(point)` for each factor.
     pub factors: Vec<F>,
 }
 
-/// Runs `n_vars` rounds for a product of `degree` factors. `tables` is called by the prover only.
-pub fn sumcheck(
-    ch: &mut Channel,
+/// The prover's sumcheck: the factors' `tables` (each of length `2^n_vars`) folded round by
+/// round; returns their values at the point as `factors`.
+pub fn with_tables<R: ProtocolRole<E = F>>(
+    role: &mut R,
     context: &str,
     claim: F,
     n_vars: usize,
     degree: usize,
-    tables: impl FnOnce() -> Vec<Vec<F>>,
-) -> Result<SumcheckOutcome, VerifyError> {
-    if !ch.is_prover() {
-        let (point, claim) = rounds(ch, context, claim, n_vars, degree, &mut ())?;
-        return Ok(SumcheckOutcome { point, claim, factors: Vec::new() });
-    }
-    let mut tables = Tables(tables());
+    tables: Vec<Vec<F>>,
+) -> Result<SumcheckOutcome<F>, R::Error> {
+    let mut tables = Tables(tables);
     debug_assert!(tables.0.iter().all(|t| t.len() == 1 << n_vars));
-    let (point, claim) = rounds(ch, context, claim, n_vars, degree, &mut tables)?;
+    let (point, claim) = rounds(role, context, claim, n_vars, degree, &mut tables)?;
     Ok(SumcheckOutcome { point, claim, factors: tables.0.iter().map(|t| t[0]).collect() })
+}
+
+/// A verifier's sumcheck: the rounds alone.
+pub fn without_tables<R: ProtocolRole>(
+    role: &mut R,
+    context: &str,
+    claim: R::E,
+    n_vars: usize,
+    degree: usize,
+) -> Result<SumcheckOutcome<R::E>, R::Error> {
+    let (point, claim) = rounds(role, context, claim, n_vars, degree, &mut ())?;
+    Ok(SumcheckOutcome { point, claim, factors: Vec::new() })
 }
 
 /// The sumcheck's rounds under any role (`role::ProtocolRole`): each round's `degree + 1` evaluations
@@ -134,7 +143,9 @@ fn fold(t: &mut Vec<F>, r: F) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::Channel;
     use crate::field::{fe, mle_eval};
+    use crate::role::ProtocolRole;
     use crate::transcript::Transcript;
 
     fn sum_of_products(tables: &[Vec<F>]) -> F {
@@ -153,13 +164,13 @@ mod tests {
         let t = tables();
         let claim = sum_of_products(&t);
         let mut p = Channel::prover(Transcript::new(b"sc"));
-        let out = sumcheck(&mut p, "test", claim, 3, 3, || t.clone()).unwrap();
+        let out = p.sumcheck("test", claim, 3, 3, || t.clone()).unwrap();
         for (j, tab) in t.iter().enumerate() {
             assert_eq!(out.factors[j], mle_eval(tab, &out.point));
         }
         let msgs = p.finish().unwrap();
         let mut v = Channel::verifier(Transcript::new(b"sc"), &msgs);
-        let vo = sumcheck(&mut v, "test", claim, 3, 3, Vec::new).unwrap();
+        let vo = v.sumcheck("test", claim, 3, 3, Vec::new).unwrap();
         assert_eq!(vo.point, out.point);
         assert_eq!(vo.claim, t.iter().map(|tab| mle_eval(tab, &vo.point)).product::<F>());
         v.finish().unwrap();
@@ -170,10 +181,10 @@ mod tests {
         let t = tables();
         let claim = sum_of_products(&t) + fe(1);
         let mut p = Channel::prover(Transcript::new(b"sc"));
-        sumcheck(&mut p, "test", claim, 3, 3, || t.clone()).unwrap();
+        p.sumcheck("test", claim, 3, 3, || t.clone()).unwrap();
         let msgs = p.finish().unwrap();
         let mut v = Channel::verifier(Transcript::new(b"sc"), &msgs);
-        let err = sumcheck(&mut v, "test", claim, 3, 3, Vec::new).err().unwrap();
+        let err = v.sumcheck("test", claim, 3, 3, Vec::new).err().unwrap();
         assert!(matches!(err, VerifyError::SumcheckRound { round: 0, .. }));
     }
 }

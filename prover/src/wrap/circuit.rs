@@ -22,11 +22,11 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
 use crate::channel::VerifyError;
-use crate::field::{F, eq_eval, eq_index, eq_table, fe};
-use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId};
+use crate::field::{F, eq_table, fe};
+use crate::ir::{QuantGraph, Role, SegId};
 use crate::pack::{offset, slots};
 use crate::role::ProtocolRole;
-use crate::stage1::{PROTOCOL_LABEL, batch_layout, layout, packed_segments};
+use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments, reduce_and_batch};
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
 
@@ -242,7 +242,6 @@ struct Gadget<'a> {
     ranges: Vec<(usize, V)>,
     /// Each range table's multiplicities (round-1 wires).
     range_counts: Vec<Vec<V>>,
-    claims: Vec<(SegId, Vec<V>, V)>,
 }
 
 impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
@@ -263,7 +262,6 @@ impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
             plan,
             ranges: vec![],
             range_counts: vec![],
-            claims: vec![],
         };
         // Round 1 first: the first witness wires are the ones D commits to.
         gd.round1()?;
@@ -280,18 +278,8 @@ impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
         gd.t.absorb(&[id])?;
         gd.t.absorb(&[seed])?;
         gd.logup()?;
-        for rq in &g.requants {
-            let rho = gd.challenges(g.nodes[rq.z].log_len as usize)?;
-            let qv = gd.seg_claim(rq.q, &rho)?;
-            let mut z = qv * fe(1i64 << rq.shift) - fe(rq.offset);
-            let mut at = 0;
-            for &(limb, w) in &rq.limbs {
-                z += gd.seg_claim(limb, &rho)? * fe(1i64 << at);
-                at += w;
-            }
-            gd.reduce(rq.z, rho, z)?;
-        }
-        gd.batch()?;
+        let segs = std::mem::take(&mut gd.segs);
+        reduce_and_batch(g, &mut gd, &segs, None)?;
         if let Some(w) = gd.w
             && gd.pos != w.messages.len()
         {
@@ -313,10 +301,6 @@ impl Gadget<'_> {
         })?;
         self.t.absorb(std::slice::from_ref(&v))?;
         Ok(v)
-    }
-
-    fn challenges(&mut self, n: usize) -> Result<Vec<V>, SynthesisError> {
-        (0..n).map(|_| self.t.challenge()).collect()
     }
 
     fn wire(&self, value: impl FnOnce(&Witness) -> i64) -> Result<V, SynthesisError> {
@@ -541,115 +525,6 @@ impl Gadget<'_> {
         }
         lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())
     }
-
-    fn seg_claim(&mut self, s: SegId, point: &[V]) -> Result<V, SynthesisError> {
-        let v = self.msg()?;
-        self.claims.push((s, point.to_vec(), v.clone()));
-        Ok(v)
-    }
-
-    fn sumcheck(&mut self, claim: V, n: usize, degree: usize) -> Result<(Vec<V>, V), SynthesisError> {
-        crate::sumcheck::rounds(self, "", claim, n, degree, &mut ())
-    }
-
-    /// A node's value at a point: the constant's MLE, or a prover message (`true`: reduce it).
-    fn operand(&mut self, id: NodeId, point: &[V]) -> Result<(V, bool), SynthesisError> {
-        match &self.g.nodes[id].kind {
-            Kind::Const(c) => Ok((const_mle(c, point)?, false)),
-            _ => Ok((self.msg()?, true)),
-        }
-    }
-
-    fn reduce(&mut self, id: NodeId, point: Vec<V>, value: V) -> Result<(), SynthesisError> {
-        let g = self.g;
-        let node = &g.nodes[id];
-        match &node.kind {
-            Kind::Segment(s) => self.claims.push((*s, point, value)),
-            Kind::Const(c) => const_mle(c, &point)?.enforce_equal(&value)?,
-            Kind::Lin(terms) => {
-                let mut sum = vec![];
-                let mut pending = vec![];
-                for &(t, c) in terms {
-                    let (v, sent) = self.operand(t, &point)?;
-                    if sent {
-                        pending.push((t, v.clone()));
-                    }
-                    sum.push(v * fe(c));
-                }
-                sum.iter().sum::<V>().enforce_equal(&value)?;
-                for (t, v) in pending {
-                    self.reduce(t, point.clone(), v)?;
-                }
-            }
-            &Kind::MatMul { l, r, b, c, .. } => {
-                let (rho_c, rho_a) = point.split_at(c as usize);
-                let (kappa, claim) = self.sumcheck(value, b as usize, 2)?;
-                let lp: Vec<V> = kappa.iter().chain(rho_a).cloned().collect();
-                let rp: Vec<V> = rho_c.iter().chain(&kappa).cloned().collect();
-                let (lv, ls) = self.operand(l, &lp)?;
-                let (rv, rs) = self.operand(r, &rp)?;
-                lv.mul_equals(&rv, &claim)?;
-                if ls {
-                    self.reduce(l, lp, lv)?;
-                }
-                if rs {
-                    self.reduce(r, rp, rv)?;
-                }
-            }
-            Kind::Sparse { src, entries } => {
-                let n_src = g.nodes[*src].log_len as usize;
-                let (xi, claim) = self.sumcheck(value, n_src, 2)?;
-                let sv = sparse_mle(entries, &point, &xi)?;
-                let (xv, sent) = self.operand(*src, &xi)?;
-                sv.mul_equals(&xv, &claim)?;
-                if sent {
-                    self.reduce(*src, xi, xv)?;
-                }
-            }
-            &Kind::Hadamard(a, b) => {
-                let (xi, claim) = self.sumcheck(value, node.log_len as usize, 3)?;
-                let e = eq_eval(&point, &xi);
-                let (av, asent) = self.operand(a, &xi)?;
-                let (bv, bsent) = self.operand(b, &xi)?;
-                (e * &av).mul_equals(&bv, &claim)?;
-                if asent {
-                    self.reduce(a, xi.clone(), av)?;
-                }
-                if bsent {
-                    self.reduce(b, xi, bv)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn batch(&mut self) -> Result<(), SynthesisError> {
-        let claims = std::mem::take(&mut self.claims);
-        let (order, total_log) = batch_layout(self.g, claims.iter().map(|c| c.0));
-        let gamma = self.t.challenge()?;
-        let mut powers = vec![];
-        let mut gp = V::one();
-        for _ in &claims {
-            powers.push(gp.clone());
-            gp *= &gamma;
-        }
-        let combined: V = claims.iter().zip(&powers).map(|((_, _, v), p)| v * p).sum();
-        let (xi, claim) = self.sumcheck(combined, total_log as usize, 2)?;
-        let mut offset = vec![0; self.g.segments.len()];
-        for &(s, off) in &order {
-            offset[s] = off;
-        }
-        let mut w = vec![];
-        for ((s, point, _), p) in claims.iter().zip(&powers) {
-            let n = point.len();
-            w.push(p * eq_eval(point, &xi[..n]) * eq_index(&xi[n..], offset[*s] >> n));
-        }
-        let pv = mle_at(
-            order.iter().flat_map(|&(s, off)| self.segs[s].iter().enumerate().map(move |(j, v)| (off + j, v.clone()))),
-            &xi,
-        )?;
-        w.iter().sum::<V>().mul_equals(&pv, &claim)
-    }
 }
 
 /// The circuit's verifier as the protocol's steps see it: a message is a new wire, absorbed
@@ -668,6 +543,22 @@ impl ProtocolRole for Gadget<'_> {
 
     fn require_equal(&mut self, a: &V, b: &V, _: impl FnOnce() -> VerifyError) -> Result<(), SynthesisError> {
         a.enforce_equal(b)
+    }
+
+    fn require_product(&mut self, a: &V, b: &V, c: &V, _: impl FnOnce() -> VerifyError) -> Result<(), SynthesisError> {
+        a.mul_equals(b, c)
+    }
+
+    fn const_mle(&mut self, c: &[i64], point: &[V]) -> Result<V, SynthesisError> {
+        const_mle(c, point)
+    }
+
+    fn sparse_mle(&mut self, entries: &[(u32, u32, i64)], rho: &[V], xi: &[V]) -> Result<V, SynthesisError> {
+        sparse_mle(entries, rho, xi)
+    }
+
+    fn mle_at(&mut self, values: impl IntoIterator<Item = (usize, V)>, point: &[V]) -> Result<V, SynthesisError> {
+        mle_at(values, point)
     }
 }
 
