@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 use crate::field::{F, eq_table, fe, mle_eval_int};
+use crate::lookup::{LogUpChallenges, Table, logup_sums};
 use crate::sumcheck::{self, SumcheckOutcome};
 use crate::transcript::Transcript;
 
@@ -136,6 +137,11 @@ impl crate::role::ProtocolRole for Channel<'_> {
         self.send(compute)
     }
 
+    fn absorb(&mut self, values: &[F]) -> Result<(), VerifyError> {
+        Channel::absorb(self, values);
+        Ok(())
+    }
+
     fn challenge(&mut self) -> Result<F, VerifyError> {
         Ok(Channel::challenge(self))
     }
@@ -146,6 +152,21 @@ impl crate::role::ProtocolRole for Channel<'_> {
 
     fn require_product(&mut self, a: &F, b: &F, c: &F, err: impl FnOnce() -> VerifyError) -> Result<(), VerifyError> {
         self.check(*a * b == *c, err)
+    }
+
+    fn require_logup(
+        &mut self,
+        tables: &[Table],
+        ch: &LogUpChallenges,
+        lookups: impl Iterator<Item = (usize, F, F)>,
+        rows: impl Iterator<Item = (usize, F, i64)>,
+    ) -> Result<(), VerifyError> {
+        if self.is_prover() {
+            return Ok(());
+        }
+        let (lhs, rhs) = logup_sums(ch, tables, lookups, rows)
+            .ok_or_else(|| VerifyError::Lookup("a denominator vanished".into()))?;
+        self.check(lhs == rhs, || VerifyError::Lookup("the looked-up values are not all in their tables".into()))
     }
 
     fn const_mle(&mut self, c: &[i64], point: &[F]) -> Result<F, VerifyError> {

@@ -1,6 +1,6 @@
-//! Lookup tables and the LogUp argument, for the non-linear functions. (Ranges need no table:
-//! packed values are decoded from slots exactly as wide as their range, natively, and
-//! bit-decomposed in the wrap circuit.)
+//! Lookup tables and the LogUp argument, for the non-linear functions. (Ranges need no table
+//! natively: packed values are decoded from slots exactly as wide as their range. The wrap
+//! circuit adds range tables of its own, `wrap::circuit::RangePlan`.)
 //!
 //! Every looked-up pair `(x, y)` must appear in its table as `(t, f(t))`. With challenges α, β
 //! drawn after all advice (multiplicities included) is absorbed, LogUp checks
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use ark_ff::Zero;
 use serde::{Deserialize, Serialize};
 
-use crate::field::{F, fe};
+use crate::field::{Elem, F, fe};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TableKind {
@@ -152,36 +152,41 @@ impl Table {
     }
 }
 
-pub struct LogUpChallenges {
-    pub alpha: F,
-    pub beta: F,
-    pub beta2: F,
+/// LogUp's challenges α, β (and β²), as the role's elements: `F` natively, circuit variables in
+/// the wrap.
+pub struct LogUpChallenges<E = F> {
+    pub alpha: E,
+    pub beta: E,
+    pub beta2: E,
 }
 
-impl LogUpChallenges {
-    pub fn new(alpha: F, beta: F) -> Self {
-        LogUpChallenges { alpha, beta, beta2: beta * beta }
+impl<E: Elem> LogUpChallenges<E> {
+    pub fn new(alpha: E, beta: E) -> Self {
+        let beta2 = beta.clone() * beta.clone();
+        LogUpChallenges { alpha, beta, beta2 }
     }
 
-    fn denominator(&self, tag: usize, x: F, y: F) -> F {
-        self.alpha - (x + self.beta * y + self.beta2 * fe(tag as i64 + 1))
+    /// The denominator of the pair `(x, y)` in the table tagged `tag`: `α − x − β·y − β²·(tag + 1)`
+    /// (one product in the circuit when `y` is a variable, none when it is a constant).
+    pub fn denominator(&self, tag: usize, x: E, y: E) -> E {
+        self.alpha.clone() - x - self.beta.clone() * y - self.beta2.clone() * fe(tag as i64 + 1)
     }
 }
 
-/// The two LogUp sums, or `None` when a denominator vanishes (a proof must then be rejected).
+/// The two LogUp sums over the looked-up pairs `(tag, x, y)` and the tables' rows `(tag,
+/// multiplicity, t)`, or `None` when a denominator vanishes (a proof must then be rejected).
 /// Equal looked-up pairs share one inverse and table rows with zero multiplicity contribute
-/// nothing, so the native cost follows the distinct values, not the padded lengths.
+/// nothing (their `f(t)` is not even computed), so the native cost follows the distinct values,
+/// not the padded lengths.
 pub fn logup_sums(
     ch: &LogUpChallenges,
     tables: &[Table],
-    multiplicities: &[&[F]],
-    lookups: &[(usize, &[F], &[F])],
+    lookups: impl IntoIterator<Item = (usize, F, F)>,
+    rows: impl IntoIterator<Item = (usize, F, i64)>,
 ) -> Option<(F, F)> {
     let mut counts: HashMap<(usize, F, F), u64> = HashMap::new();
-    for &(tag, xs, ys) in lookups {
-        for (i, &x) in xs.iter().enumerate() {
-            *counts.entry((tag, x, ys[i])).or_default() += 1;
-        }
+    for key in lookups {
+        *counts.entry(key).or_default() += 1;
     }
     let mut weights = Vec::with_capacity(counts.len());
     let mut dens = Vec::with_capacity(counts.len());
@@ -190,13 +195,9 @@ pub fn logup_sums(
         dens.push(ch.denominator(tag, x, y));
     }
     let n_lookups = dens.len();
-    for ((tag, t), m) in tables.iter().enumerate().zip(multiplicities) {
-        let min = t.min();
-        for (i, &mi) in m.iter().enumerate().filter(|(_, m)| !m.is_zero()) {
-            let v = min + i as i64;
-            weights.push(mi);
-            dens.push(ch.denominator(tag, fe(v), fe(t.f(v))));
-        }
+    for (tag, m, t) in rows.into_iter().filter(|(_, m, _)| !m.is_zero()) {
+        weights.push(m);
+        dens.push(ch.denominator(tag, fe(t), fe(tables.get(tag)?.f(t))));
     }
     if dens.iter().any(|d| d.is_zero()) {
         return None;
@@ -218,10 +219,10 @@ mod tests {
                 m[i] += F::ONE;
             }
         }
-        let xf: Vec<F> = xs.iter().map(|&x| fe(x)).collect();
-        let yf: Vec<F> = ys.iter().map(|&y| fe(y)).collect();
+        let lookups = xs.iter().zip(ys).map(|(&x, &y)| (0, fe(x), fe(y)));
+        let rows = m.iter().enumerate().map(|(i, &m)| (0, m, t.min() + i as i64));
         let ch = LogUpChallenges::new(fe(987654321), fe(123456789));
-        let (l, r) = logup_sums(&ch, std::slice::from_ref(t), &[&m], &[(0, &xf, &yf)]).unwrap();
+        let (l, r) = logup_sums(&ch, std::slice::from_ref(t), lookups, rows).unwrap();
         l == r
     }
 

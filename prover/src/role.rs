@@ -3,16 +3,18 @@
 //! `channel::Channel`, and the wrap circuit's verifier (`wrap::circuit`: messages are wires,
 //! checks are constraints, challenges come from the in-circuit transcript). A step written
 //! against `ProtocolRole` is the same step under all three, so the copies cannot drift apart (issue "One
-//! protocol, three roles"): the sumcheck (`sumcheck::rounds`), the claim reduction and the
-//! batched evaluation (`stage1::reduce_and_batch`), and the formulas of `field.rs` (generic over
-//! `field::Elem`). Where the circuit computes the same value another way (an MLE factored by rows
-//! to save constraints, a product checked in one constraint), that is a method here, not a branch
-//! in the protocol.
+//! protocol, three roles"): the whole of `stage1::protocol` (the binding, LogUp's lookups, the
+//! claim reduction, the batched evaluation), the sumcheck (`sumcheck::rounds`) and the formulas
+//! of `field.rs` (generic over `field::Elem`). Where a role computes the same value or check
+//! another way (an MLE factored by rows to save constraints, a product checked in one
+//! constraint, LogUp's sums with shared inverses natively and with the circuit's range tables),
+//! that is a method here, not a branch in the protocol.
 
 #![warn(missing_docs)]
 
 use crate::channel::VerifyError;
 use crate::field::{Elem, F};
+use crate::lookup::{LogUpChallenges, Table};
 use crate::sumcheck::{SumcheckOutcome, without_tables};
 
 /// What a role does at the protocol's steps: receive a prover message, draw a challenge, check an
@@ -26,6 +28,10 @@ pub trait ProtocolRole {
     /// A prover message, absorbed into the transcript: `compute`d by the prover (no other role
     /// calls `compute`), read from the proof by the native verifier, a new wire in the circuit.
     fn receive(&mut self, compute: impl FnOnce() -> F) -> Result<Self::E, Self::Error>;
+
+    /// Data the verifier holds (the statement, the advice or the seed that binds it), absorbed
+    /// into the transcript, never sent.
+    fn absorb(&mut self, values: &[Self::E]) -> Result<(), Self::Error>;
 
     /// The next challenge, squeezed from the transcript.
     fn challenge(&mut self) -> Result<Self::E, Self::Error>;
@@ -46,6 +52,19 @@ pub trait ProtocolRole {
 
     /// The MLE of a constant table at `point`.
     fn const_mle(&mut self, c: &[i64], point: &[Self::E]) -> Result<Self::E, Self::Error>;
+
+    /// LogUp's check that every looked-up pair `(tag, x, y)` is a row of its table, given each
+    /// row's multiplicity (`(tag, m, t)`: the row `(t, f(t))` of `tables[tag]`):
+    /// `Σ 1/den(pair) = Σ m/den(row)`. Natively equal pairs share an inverse and empty rows are
+    /// skipped; the circuit also looks up its range checks in range tables of its own and checks
+    /// some ReLU tables pair by pair (`wrap::circuit::RangePlan`).
+    fn require_logup(
+        &mut self,
+        tables: &[Table],
+        ch: &LogUpChallenges<Self::E>,
+        lookups: impl Iterator<Item = (usize, Self::E, Self::E)>,
+        rows: impl Iterator<Item = (usize, Self::E, i64)>,
+    ) -> Result<(), Self::Error>;
 
     // The evaluations below feed only checks: the prover, which checks nothing, may skip them
     // (natively it does where they cost time: a sparse map's, the packed segments').

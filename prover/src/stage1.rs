@@ -23,7 +23,7 @@ use sha3::{Digest, Keccak256};
 use crate::channel::{Channel, VerifyError};
 use crate::field::{Elem, F, eq_eval, eq_index, eq_table, fe, mle_eval, values_of};
 use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId, Trace};
-use crate::lookup::{LogUpChallenges, logup_sums};
+use crate::lookup::LogUpChallenges;
 use crate::pack::{pack, packed_len, unpack};
 use crate::role::ProtocolRole;
 use crate::transcript::Transcript;
@@ -150,7 +150,8 @@ fn prover_messages(g: &QuantGraph, id: F, trace: &Trace, binding: Binding, packe
     let segs: Vec<Vec<F>> = trace.segments.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let nodes: Vec<Vec<F>> = trace.nodes.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let mut ch = Channel::prover(Transcript::new(PROTOCOL_LABEL));
-    protocol(g, &mut ch, id, binding, packed, &segs, Some(&nodes)).expect("the prover performs no checks");
+    let known = Known { segs: &segs, nodes: &nodes };
+    protocol(g, &mut ch, id, &bound(&binding, packed), &segs, Some(known)).expect("the prover performs no checks");
     ch.finish().expect("a prover always finishes")
 }
 
@@ -175,9 +176,18 @@ pub fn verify_with(g: &QuantGraph, id: F, proof: &Stage1Proof, binding: Binding)
     let (segs, packed) = segments(g, proof)?;
     let fsegs: Vec<Vec<F>> = segs.iter().map(|v| v.iter().map(|&x| fe(x)).collect()).collect();
     let mut ch = Channel::verifier(Transcript::new(PROTOCOL_LABEL), &proof.messages);
-    protocol(g, &mut ch, id, binding, &packed, &fsegs, None)?;
+    protocol(g, &mut ch, id, &bound(&binding, &packed), &fsegs, None)?;
     ch.finish()?;
     Ok(proof.output.clone())
+}
+
+/// What the transcript absorbs after the model id under `binding`: every packed segment, or the
+/// seed.
+fn bound<'a>(binding: &'a Binding, packed: &'a [Vec<F>]) -> Vec<&'a [F]> {
+    match binding {
+        Binding::Absorbed => packed.iter().map(Vec::as_slice).collect(),
+        Binding::Seed(c) => vec![std::slice::from_ref(c)],
+    }
 }
 
 /// Every segment's full (padded) values, from the statement and the unpacked advice, and each
@@ -220,37 +230,38 @@ pub fn segments(g: &QuantGraph, proof: &Stage1Proof) -> Result<(Vec<Vec<i64>>, V
     Ok((segs, packed))
 }
 
-/// `packed`: each segment's sent values, packed, in layout order; `segs`: full segment values.
-fn protocol(
+/// The protocol under any role (`role::ProtocolRole`): the native prover and verifier, and the
+/// wrap circuit's verifier. `id`: the model id; `bound`: what binds the advice before the first
+/// challenge (every segment packed, in layout order, for `Binding::Absorbed`; the seed alone for
+/// `Binding::Seed`); `segs`: every segment's full values as the role's elements; `known`: the
+/// prover's values, for the proving role alone.
+pub fn protocol<R: ProtocolRole>(
     g: &QuantGraph,
-    ch: &mut Channel,
-    id: F,
-    binding: Binding,
-    packed: &[Vec<F>],
-    segs: &[Vec<F>],
-    nodes: Option<&[Vec<F>]>,
-) -> Result<(), VerifyError> {
+    role: &mut R,
+    id: R::E,
+    bound: &[&[R::E]],
+    segs: &[Vec<R::E>],
+    known: Option<Known>,
+) -> Result<(), R::Error> {
     // 1. The statement and all advice, or the seed that commits to them, before any challenge.
-    ch.absorb(&[id]);
-    match binding {
-        Binding::Absorbed => packed.iter().for_each(|p| ch.absorb(p)),
-        Binding::Seed(c) => ch.absorb(&[c]),
+    role.absorb(&[id])?;
+    for b in bound {
+        role.absorb(b)?;
     }
 
     // 2. LogUp.
-    let lc = LogUpChallenges::new(ch.challenge(), ch.challenge());
-    if !ch.is_prover() {
-        let mults: Vec<&[F]> = g.table_mults.iter().map(|&s| segs[s].as_slice()).collect();
-        let lookups: Vec<(usize, &[F], &[F])> =
-            g.lookups.iter().map(|l| (l.table, segs[l.input].as_slice(), segs[l.output].as_slice())).collect();
-        let (lhs, rhs) = logup_sums(&lc, &g.tables, &mults, &lookups)
-            .ok_or_else(|| VerifyError::Lookup("a denominator vanished".into()))?;
-        ch.check(lhs == rhs, || VerifyError::Lookup("the looked-up values are not all in their tables".into()))?;
-    }
+    let lc = LogUpChallenges::new(role.challenge()?, role.challenge()?);
+    let lookups = g.lookups.iter().flat_map(|l| {
+        let (x, y) = (&segs[l.input], &segs[l.output]);
+        x.iter().zip(y).map(|(x, y)| (l.table, x.clone(), y.clone()))
+    });
+    let rows = g.tables.iter().enumerate().flat_map(|(tag, t)| {
+        segs[g.table_mults[tag]].iter().enumerate().map(move |(i, m)| (tag, m.clone(), t.min() + i as i64))
+    });
+    role.require_logup(&g.tables, &lc, lookups, rows)?;
 
-    // 3 and 4, written once for every role.
-    let known = nodes.map(|nodes| Known { segs, nodes });
-    reduce_and_batch(g, ch, segs, known)
+    // 3 and 4.
+    reduce_and_batch(g, role, segs, known)
 }
 
 /// What the prover knows besides its messages: every segment's and node's values. Only the
@@ -263,12 +274,10 @@ pub struct Known<'a> {
     pub nodes: &'a [Vec<F>],
 }
 
-/// Steps 3 and 4 under any role (`role::ProtocolRole`): each requantization's claims at a random
+/// Steps 3 and 4: each requantization's claims at a random
 /// point, reduced through the linear nodes to claims on segments, and all segment claims batched
-/// into one sumcheck over the packed claimed segments, ending in one evaluation of them. `segs`:
-/// every segment's full values as the role's elements (the circuit's round-1 wires); `known`:
-/// the prover's values, for the proving role alone.
-pub fn reduce_and_batch<R: ProtocolRole>(
+/// into one sumcheck over the packed claimed segments, ending in one evaluation of them.
+fn reduce_and_batch<R: ProtocolRole>(
     g: &QuantGraph,
     role: &mut R,
     segs: &[Vec<R::E>],

@@ -1,6 +1,7 @@
-//! The stage-1 verifier as an R1CS circuit, step for step the native `stage1::protocol` in its
-//! seeded form (`stage1::Binding::Seed`: same transcript, same order of messages and
-//! challenges), for the two-round wrap (`super::two_round`). Public inputs: `[model id, context,
+//! The stage-1 verifier as an R1CS circuit: `stage1::protocol` itself, run under the circuit's
+//! role (`Gadget`: messages are wires, checks constraints, challenges from the in-circuit
+//! transcript) in its seeded form (`stage1::Binding::Seed`), for the two-round wrap
+//! (`super::two_round`). Public inputs: `[model id, context,
 //! packed input…, packed output…, c]`. The first witness wires are every segment's sent values,
 //! unpacked (values wider than a range limb as their limbs), and the range tables'
 //! multiplicities. The proof commits to them (D) before `c = H(D, public inputs)` is drawn, so the
@@ -24,9 +25,10 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, Synthesis
 use crate::channel::VerifyError;
 use crate::field::{F, eq_table, fe};
 use crate::ir::{QuantGraph, Role, SegId};
+use crate::lookup::{LogUpChallenges, Table};
 use crate::pack::{offset, slots};
 use crate::role::ProtocolRole;
-use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments, reduce_and_batch};
+use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments, protocol};
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
 
@@ -275,11 +277,8 @@ impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
         let _ = context.square()?;
         gd.statement()?;
         let seed = V::new_input(cs.clone(), || gd.w.map(|w| w.seed).map_or_else(missing, Ok))?;
-        gd.t.absorb(&[id])?;
-        gd.t.absorb(&[seed])?;
-        gd.logup()?;
         let segs = std::mem::take(&mut gd.segs);
-        reduce_and_batch(g, &mut gd, &segs, None)?;
+        protocol(g, &mut gd, id, &[std::slice::from_ref(&seed)], &segs, None)?;
         if let Some(w) = gd.w
             && gd.pos != w.messages.len()
         {
@@ -457,74 +456,6 @@ impl Gadget<'_> {
         }
         Ok(())
     }
-
-    fn logup(&mut self) -> Result<(), SynthesisError> {
-        let alpha = self.t.challenge()?;
-        let beta = self.t.challenge()?;
-        let beta2 = beta.square()?;
-        let den = |tag: usize, x: &V, by: V| -> V { alpha.clone() - x - by - beta2.clone() * fe(tag as i64 + 1) };
-        // Sums are built as one linear combination each: `+=` in a loop nests combinations,
-        // which costs quadratic time and memory when the system is finalized.
-        // Every denominator first — the lookups' (each with its count, > 1 for a constant pair
-        // looked up repeatedly) and the table rows' (each with its multiplicity) — so that a
-        // proof inverts all their values at once (lenet: tens of thousands of inversions, one
-        // at a time ~0.1 s of its wrap).
-        let mut lookups: Vec<(V, u64)> = vec![];
-        let mut constant_pairs: HashMap<(usize, F, F), u64> = HashMap::new();
-        for l in self.g.lookups.iter().filter(|l| !self.plan.is_direct(l.table)) {
-            for p in 0..self.g.segments[l.input].len() {
-                let x = self.segs[l.input][p].clone();
-                let y = self.segs[l.output][p].clone();
-                if let (V::Constant(cx), V::Constant(cy)) = (&x, &y) {
-                    *constant_pairs.entry((l.table, *cx, *cy)).or_default() += 1;
-                    continue;
-                }
-                lookups.push((den(l.table, &x, &beta * &y), 1));
-            }
-        }
-        for (tag, x) in &self.ranges {
-            lookups.push((den(*tag, x, V::zero()), 1));
-        }
-        let mut keys: Vec<_> = constant_pairs.into_iter().collect();
-        keys.sort_by_key(|((t, x, y), _)| (*t, x.to_string(), y.to_string()));
-        for ((tag, x, y), n) in keys {
-            lookups.push((den(tag, &V::constant(x), beta.clone() * y), n));
-        }
-        let mut rows: Vec<(V, V)> = vec![];
-        for (tag, table) in self.g.tables.iter().enumerate().filter(|(t, _)| !self.plan.is_direct(*t)) {
-            let mults = &self.segs[self.g.table_mults[tag]];
-            for (i, m) in mults.iter().enumerate() {
-                let v = table.min() + i as i64;
-                rows.push((m.clone(), den(tag, &V::constant(fe(v)), beta.clone() * fe(table.f(v)))));
-            }
-        }
-        // The range tables' rows, tagged after the function tables.
-        for (counts, &width) in self.range_counts.iter().zip(&self.plan.widths) {
-            let tag = self.plan.tag(self.g, width);
-            for (t, m) in counts.iter().enumerate() {
-                rows.push((m.clone(), den(tag, &V::constant(fe(t as i64)), V::zero())));
-            }
-        }
-        // Values exist when proving; at setup nothing is evaluated.
-        let inverses: Option<Vec<F>> =
-            lookups.iter().map(|(d, _)| d).chain(rows.iter().map(|(_, d)| d)).map(|d| d.value().ok()).collect();
-        let inverses = inverses.map(|mut v| {
-            // Zeros stay zero, as `inverse().unwrap_or_default()` left them: unsatisfiable rows.
-            ark_ff::batch_inversion(&mut v);
-            v
-        });
-        let inverse = |k: usize| inverses.as_ref().map(|v| v[k]);
-        let mut lhs = vec![];
-        for (k, (d, n)) in lookups.iter().enumerate() {
-            let inv = inverse_of(&self.cs, d, inverse(k))?;
-            lhs.push(if *n == 1 { inv } else { inv * F::from(*n) });
-        }
-        let mut rhs = vec![];
-        for (k, (m, d)) in rows.iter().enumerate() {
-            rhs.push(table_term(&self.cs, m, d, inverse(lookups.len() + k))?);
-        }
-        lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())
-    }
 }
 
 /// The circuit's verifier as the protocol's steps see it: a message is a new wire, absorbed
@@ -537,6 +468,10 @@ impl ProtocolRole for Gadget<'_> {
         self.msg()
     }
 
+    fn absorb(&mut self, values: &[V]) -> Result<(), SynthesisError> {
+        self.t.absorb(values)
+    }
+
     fn challenge(&mut self) -> Result<V, SynthesisError> {
         self.t.challenge()
     }
@@ -547,6 +482,69 @@ impl ProtocolRole for Gadget<'_> {
 
     fn require_product(&mut self, a: &V, b: &V, c: &V, _: impl FnOnce() -> VerifyError) -> Result<(), SynthesisError> {
         a.mul_equals(b, c)
+    }
+
+    fn require_logup(
+        &mut self,
+        tables: &[Table],
+        ch: &LogUpChallenges<V>,
+        lookups: impl Iterator<Item = (usize, V, V)>,
+        rows: impl Iterator<Item = (usize, V, i64)>,
+    ) -> Result<(), SynthesisError> {
+        let den = |tag: usize, x: V, y: V| ch.denominator(tag, x, y);
+        // Sums are built as one linear combination each: `+=` in a loop nests combinations,
+        // which costs quadratic time and memory when the system is finalized.
+        // Every denominator first — the lookups' (each with its count, > 1 for a constant pair
+        // looked up repeatedly) and the table rows' (each with its multiplicity) — so that a
+        // proof inverts all their values at once (lenet: tens of thousands of inversions, one
+        // at a time ~0.1 s of its wrap).
+        let mut dens: Vec<(V, u64)> = vec![];
+        let mut constant_pairs: HashMap<(usize, F, F), u64> = HashMap::new();
+        for (tag, x, y) in lookups.filter(|(t, _, _)| !self.plan.is_direct(*t)) {
+            if let (V::Constant(cx), V::Constant(cy)) = (&x, &y) {
+                *constant_pairs.entry((tag, *cx, *cy)).or_default() += 1;
+                continue;
+            }
+            dens.push((den(tag, x, y), 1));
+        }
+        for (tag, x) in &self.ranges {
+            dens.push((den(*tag, x.clone(), V::zero()), 1));
+        }
+        let mut keys: Vec<_> = constant_pairs.into_iter().collect();
+        keys.sort_by_key(|((t, x, y), _)| (*t, x.to_string(), y.to_string()));
+        for ((tag, x, y), n) in keys {
+            dens.push((den(tag, V::constant(x), V::constant(y)), n));
+        }
+        let mut terms: Vec<(V, V)> = vec![];
+        for (tag, m, t) in rows.filter(|(tag, _, _)| !self.plan.is_direct(*tag)) {
+            terms.push((m, den(tag, V::constant(fe(t)), V::constant(fe(tables[tag].f(t))))));
+        }
+        // The range tables' rows, tagged after the function tables.
+        for (counts, &width) in self.range_counts.iter().zip(&self.plan.widths) {
+            let tag = self.plan.tag(self.g, width);
+            for (t, m) in counts.iter().enumerate() {
+                terms.push((m.clone(), den(tag, V::constant(fe(t as i64)), V::zero())));
+            }
+        }
+        // Values exist when proving; at setup nothing is evaluated.
+        let inverses: Option<Vec<F>> =
+            dens.iter().map(|(d, _)| d).chain(terms.iter().map(|(_, d)| d)).map(|d| d.value().ok()).collect();
+        let inverses = inverses.map(|mut v| {
+            // Zeros stay zero, as `inverse().unwrap_or_default()` left them: unsatisfiable rows.
+            ark_ff::batch_inversion(&mut v);
+            v
+        });
+        let inverse = |k: usize| inverses.as_ref().map(|v| v[k]);
+        let mut lhs = vec![];
+        for (k, (d, n)) in dens.iter().enumerate() {
+            let inv = inverse_of(&self.cs, d, inverse(k))?;
+            lhs.push(if *n == 1 { inv } else { inv * F::from(*n) });
+        }
+        let mut rhs = vec![];
+        for (k, (m, d)) in terms.iter().enumerate() {
+            rhs.push(table_term(&self.cs, m, d, inverse(dens.len() + k))?);
+        }
+        lhs.iter().sum::<V>().enforce_equal(&rhs.iter().sum::<V>())
     }
 
     fn const_mle(&mut self, c: &[i64], point: &[V]) -> Result<V, SynthesisError> {
