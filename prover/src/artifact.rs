@@ -1,5 +1,7 @@
 //! Files: EZKL-style input JSON, the compiled model directory and the proof file.
 
+#![warn(missing_docs)]
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -14,42 +16,109 @@ use crate::stage1::{Stage1Proof, model_id};
 use crate::wrap::groth16::{self, CommitKey, R1cs};
 use crate::wrap::{Scheme, two_round};
 
+/// The compiled model directory's quantized graph (`QuantGraph` as JSON; its hash is the model id).
 pub const MODEL_FILE: &str = "model.json";
+/// The compiled model's readable description (`Settings`).
 pub const SETTINGS_FILE: &str = "settings.json";
+/// The ONNX model it was compiled from, copied in (the float reference).
 pub const ONNX_FILE: &str = "model.onnx";
 const PROOF_MAGIC: &[u8; 8] = b"ZKMLPRF1";
 /// The one-round wrap's proofs, which zkml made before its wrap became two-round: recognised, to
 /// say so, and refused.
 const ONE_ROUND_MAGIC: &[u8; 8] = b"ZKMLWRP1";
 const TWO_ROUND_MAGIC: &[u8; 8] = b"ZKMLWRP2";
+/// The wrap's proving key, then the round-1 commitment key (`write_keys`).
 pub const PK_FILE: &str = "pk.bin";
+/// The wrap's verifying key, then `[δ₁]₂`.
 pub const VK_FILE: &str = "vk.bin";
+/// The verifying key in readable form, with the key files' digests and their provenance.
 pub const VK_JSON: &str = "vk.json";
+/// The wrap circuit's matrices, which proving reads instead of synthesizing them again.
 pub const R1CS_FILE: &str = "r1cs.bin";
+/// A ceremony's phase-2 state (`zkml setup --ptau`, `contribute`, `beacon`).
 pub const PHASE2_FILE: &str = "phase2.bin";
 
+/// Why a file could not be read or written; each message names the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
+    /// The file could not be read (missing, unreadable).
     #[error("cannot read {path}: {reason}")]
-    Read { path: String, reason: String },
+    Read {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The file or directory could not be written.
     #[error("cannot write {path}: {reason}")]
-    Write { path: String, reason: String },
+    Write {
+        /// The file or directory.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// An input file that is not `{"input_data": [[...]]}` with values.
     #[error("{path} is not an input file: {reason} (expected JSON like {{\"input_data\": [[0.1, 0.2, ...]]}})")]
-    Input { path: String, reason: String },
+    Input {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A directory without a compiled model, or whose files disagree.
     #[error("{path} is not a compiled model directory: {reason} (run `zkml compile` first)")]
-    NotCompiled { path: String, reason: String },
+    NotCompiled {
+        /// The directory.
+        path: String,
+        /// What is missing or inconsistent.
+        reason: String,
+    },
+    /// A file without either proof header.
     #[error("{path} is not a zkml proof file: it does not start with the proof header")]
-    NotAProof { path: String },
+    NotAProof {
+        /// The file.
+        path: String,
+    },
+    /// A proof file whose body does not decode (or a proof of the wrong kind or version).
     #[error("{path} is a corrupt proof: {reason}")]
-    CorruptProof { path: String, reason: String },
+    CorruptProof {
+        /// The file.
+        path: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+    /// A key file that does not decode, has trailing bytes or invalid points.
     #[error("{path} is a corrupt or foreign key file: {reason}")]
-    CorruptKey { path: String, reason: String },
+    CorruptKey {
+        /// The file.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The model directory has no keys yet.
     #[error("{path} does not exist: run `zkml setup` on the model directory first")]
-    NoKeys { path: String },
+    NoKeys {
+        /// The key file looked for.
+        path: String,
+    },
+    /// A key file whose digest or contents do not match the rest of the keys.
     #[error("{path} does not belong to this model's keys: {reason}")]
-    ForeignKey { path: String, reason: String },
+    ForeignKey {
+        /// The file.
+        path: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// Keys of a scheme this version does not prove or verify with.
     #[error("the keys in {dir} are {found} keys: {reason}")]
-    Scheme { dir: String, found: Scheme, reason: String },
+    Scheme {
+        /// The model directory.
+        dir: String,
+        /// The scheme vk.json records.
+        found: Scheme,
+        /// What to do instead.
+        reason: String,
+    },
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ArtifactError> {
@@ -80,6 +149,7 @@ pub fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, ArtifactError> {
     Ok(f.input_data)
 }
 
+/// Writes `{"output_data": [outputs]}`, EZKL's output format.
 pub fn write_outputs(path: &Path, outputs: &[f64]) -> Result<(), ArtifactError> {
     let json = serde_json::json!({ "output_data": [outputs] });
     write(path, serde_json::to_string_pretty(&json).expect("json").as_bytes())
@@ -88,68 +158,102 @@ pub fn write_outputs(path: &Path, outputs: &[f64]) -> Result<(), ArtifactError> 
 /// The human-readable description of a compiled model.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
+    /// The zkml version that compiled it.
     pub zkml_version: String,
+    /// `model_id` of the graph, in decimal: the wrap's first public input.
     pub model_id: String,
+    /// The model's input tensor.
     pub input: TensorSettings,
+    /// The model's output tensor.
     pub output: TensorSettings,
+    /// The width of the function tables' domains (`zkml compile --lookup-bits`).
     pub lookup_bits: u32,
+    /// The width weights are quantized to (`--weight-bits`).
     pub weight_bits: u32,
+    /// The ONNX operators the model uses.
     pub ops: Vec<String>,
+    /// The lookup tables, as `kind (bits)`.
     pub tables: Vec<String>,
+    /// How many values a stage-1 proof carries as advice (multiplicities included).
     pub advice_values: usize,
+    /// The quantized graph's linear nodes.
     pub linear_nodes: usize,
+    /// The requantizations (rescalings after products) it proves.
     pub requantizations: usize,
+    /// How the quantized model compares with the float reference on the calibration inputs.
     pub calibration: CalibrationReport,
     /// Public inputs of a wrapped proof, in order.
     pub public_inputs: Vec<PublicInputSettings>,
 }
 
+/// One entry of the wrap's public inputs, as a verifier contract reads them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PublicInputSettings {
-    /// `model_id`, `context`, `input` or `output`.
+    /// `model_id`, `context`, `input` or `output` (`input_commitment`, `output_commitment` when
+    /// hashed).
     pub name: String,
+    /// Its first public input's index.
     pub index: usize,
+    /// How many public inputs it takes.
     pub count: usize,
     /// For packed tensors: values per field element, slot width, signedness (offset `2^(bits−1)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packing: Option<Packing>,
 }
 
+/// How a public tensor's values are packed into field elements (`pack.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Packing {
+    /// The tensor's values (logical positions).
     pub values: usize,
+    /// Values per field element.
     pub per_element: usize,
+    /// Each slot's width in bits.
     pub slot_bits: u32,
+    /// Whether values are signed (stored offset by `2^(slot_bits − 1)`).
     pub signed: bool,
+    /// Values are `round(x · 2^scale)`.
     pub scale: i32,
 }
 
+/// The model's input or output tensor.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TensorSettings {
+    /// Its name in the ONNX graph.
     pub name: String,
+    /// Its shape.
     pub shape: Vec<usize>,
     /// Values are `round(x · 2^scale)`.
     pub scale: i32,
+    /// `public`, `hashed` (a salted commitment is public) or `private`.
     pub visibility: String,
 }
 
 /// Quantized outputs against the float reference (tract) on the calibration inputs.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CalibrationReport {
+    /// The calibration inputs.
     pub samples: usize,
+    /// The largest absolute difference of an output value.
     pub max_abs_error: f64,
+    /// The fraction of inputs whose outputs have the same argmax.
     pub argmax_agreement: f64,
 }
 
+/// A compiled model directory, loaded once.
 pub struct Compiled {
+    /// The directory.
     pub dir: PathBuf,
+    /// The quantized graph (model.json).
     pub graph: QuantGraph,
     /// `model_id(&graph)`.
     pub id: crate::field::F,
+    /// settings.json.
     pub settings: Settings,
 }
 
 impl Compiled {
+    /// Writes a compiled model directory: model.json, settings.json and a copy of the ONNX file.
     pub fn write(dir: &Path, graph: &QuantGraph, settings: &Settings, onnx: &Path) -> Result<(), ArtifactError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ArtifactError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
@@ -164,6 +268,8 @@ impl Compiled {
         Ok(())
     }
 
+    /// Loads a compiled model directory; refuses one whose settings.json names another model
+    /// than model.json hashes to.
     pub fn load(dir: &Path) -> Result<Self, ArtifactError> {
         let nc = |reason: String| ArtifactError::NotCompiled { path: dir.display().to_string(), reason };
         if !dir.is_dir() {
@@ -200,10 +306,12 @@ fn write_tagged(path: &Path, magic: &[u8; 8], proof: &impl CanonicalSerialize) -
     Ok(bytes.len())
 }
 
+/// Writes a stage-1 proof file; returns its size.
 pub fn write_proof(path: &Path, proof: &Stage1Proof) -> Result<usize, ArtifactError> {
     write_tagged(path, PROOF_MAGIC, proof)
 }
 
+/// Reads a stage-1 proof file (refusing a wrapped one).
 pub fn read_proof(path: &Path) -> Result<Stage1Proof, ArtifactError> {
     match read_any_proof(path)? {
         AnyProof::Stage1(p) => Ok(p),
@@ -217,7 +325,9 @@ pub fn read_proof(path: &Path) -> Result<Stage1Proof, ArtifactError> {
 /// A proof file's proof, of either kind.
 #[allow(clippy::large_enum_variant, reason = "one per proof file, moved into place once")]
 pub enum AnyProof {
+    /// A stage-1 proof (its advice in the clear).
     Stage1(Stage1Proof),
+    /// A wrapped, zero-knowledge Groth16 proof of the two-round wrap.
     TwoRound(two_round::Proof),
 }
 
@@ -293,10 +403,13 @@ impl<W: Write> Write for Hashing<W> {
 /// one to pin (`zkml prove --wrap --vk-digest`), the others tie what proving reads to it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyFiles {
+    /// pk.bin's, hex.
     #[serde(rename = "pk.bin")]
     pub pk: String,
+    /// r1cs.bin's, hex.
     #[serde(rename = "r1cs.bin")]
     pub r1cs: String,
+    /// vk.bin's, hex: the digest to pin.
     #[serde(rename = "vk.bin")]
     pub vk: String,
 }
@@ -336,7 +449,10 @@ fn read_hashed<T>(
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Provenance {
     /// `zkml setup --dev-seed`: whoever knows the seed can forge proofs.
-    Dev { seed: u64 },
+    Dev {
+        /// The seed.
+        seed: u64,
+    },
     /// Phase 2 of a ceremony (`zkml setup --ptau`), DIR/phase2.bin holding its record.
     Ceremony {
         /// BLAKE2b-512 of the Powers-of-Tau file, as `b2sum` prints it.
@@ -474,7 +590,9 @@ pub fn read_prover_keys(dir: &Path, vk_pin: Option<&str>) -> Result<two_round::P
 /// What vk.json records of the keys [`read_prover_keys_recorded`] read: vk.bin's SHA3-256 (the
 /// digest `--vk-digest` pins) and where the keys came from.
 pub struct KeysRecord {
+    /// vk.bin's SHA3-256, hex.
     pub vk_digest: String,
+    /// Where the keys came from; none for keys from a zkml that did not record it.
     pub setup: Option<Provenance>,
 }
 

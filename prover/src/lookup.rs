@@ -11,6 +11,7 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use std::collections::HashMap;
 
@@ -19,54 +20,88 @@ use serde::{Deserialize, Serialize};
 
 use crate::field::{Elem, F, fe};
 
+/// What a table tabulates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TableKind {
     /// Signed domain `[−2^(bits−1), 2^(bits−1))`, `f(t) = max(t, 0)`.
     Relu,
     /// Signed domain, `f(t) = clamp(t, lo, hi)` (bounds in quantized units).
-    Clip { lo: i64, hi: i64 },
+    Clip {
+        /// The lower bound.
+        lo: i64,
+        /// The upper bound.
+        hi: i64,
+    },
     /// Signed domain, `f(t) = round(g(t·2^−in_scale)·2^out_scale)` saturated to the signed
     /// `bits`-bit range (NaN, as `sqrt` of a negative, gives 0). Both the native verifier and
     /// the wrap circuit compute the table's rows from this description (only rows with a
     /// non-zero multiplicity natively, every row in the circuit, as constants): the prover
     /// supplies nothing but the multiplicities.
-    Func { g: UnaryFn, in_scale: i32, out_scale: i32 },
+    Func {
+        /// The real function.
+        g: UnaryFn,
+        /// The input's scale: `t` stands for `t·2^−in_scale`.
+        in_scale: i32,
+        /// The output's scale.
+        out_scale: i32,
+    },
 }
 
 /// The real functions the lookup tables tabulate.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum UnaryFn {
+    /// `1/(1 + e^−x)`.
     Sigmoid,
+    /// `tanh x`.
     Tanh,
+    /// `e^x`.
     Exp,
+    /// `ln x`.
     Log,
+    /// `√x`.
     Sqrt,
+    /// `1/x`.
     Reciprocal,
+    /// The error function.
     Erf,
     /// `x·Φ(x)`; with `tanh` the tanh approximation.
     Gelu {
+        /// ONNX's `approximate = "tanh"`.
         tanh: bool,
     },
+    /// `ln(1 + e^x)`.
     Softplus,
+    /// `x/(1 + |x|)`.
     Softsign,
+    /// `x` for `x > 0`, else `α·(e^x − 1)`.
     Elu {
+        /// α.
         alpha: f64,
     },
+    /// `γ·x` for `x > 0`, else `γ·α·(e^x − 1)`.
     Selu {
+        /// α.
         alpha: f64,
+        /// γ.
         gamma: f64,
     },
+    /// `clamp(α·x + β, 0, 1)`.
     HardSigmoid {
+        /// α.
         alpha: f64,
+        /// β.
         beta: f64,
     },
+    /// `x·clamp(x/6 + 1/2, 0, 1)`.
     HardSwish,
     /// `x^p` for a constant exponent.
     Pow {
+        /// The exponent.
         p: f64,
     },
     /// 1 where `x > 0` (`x ≥ 0` with `or_equal`), else 0: a comparison of `a − b` with zero.
     Step {
+        /// Whether 0 maps to 1.
         or_equal: bool,
     },
 }
@@ -116,13 +151,17 @@ impl UnaryFn {
     }
 }
 
+/// A lookup table: every `t` of the signed `bits`-bit domain with its image `f(t)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
+    /// What it tabulates.
     pub kind: TableKind,
+    /// The domain's (and the images') width.
     pub bits: u32,
 }
 
 impl Table {
+    /// Its rows, `2^bits`.
     pub fn len(&self) -> usize {
         1 << self.bits
     }
@@ -132,6 +171,7 @@ impl Table {
         -(1i64 << (self.bits - 1))
     }
 
+    /// The image of `t`, saturated to the signed `bits`-bit range.
     pub fn f(&self, t: i64) -> i64 {
         match self.kind {
             TableKind::Relu => t.max(0),
@@ -155,12 +195,16 @@ impl Table {
 /// LogUp's challenges α, β (and β²), as the role's elements: `F` natively, circuit variables in
 /// the wrap.
 pub struct LogUpChallenges<E = F> {
+    /// α, the point the fractions' denominators are taken at.
     pub alpha: E,
+    /// β, which combines a pair and its tag into one value.
     pub beta: E,
+    /// β².
     pub beta2: E,
 }
 
 impl<E: Elem> LogUpChallenges<E> {
+    /// The challenges α and β (β² computed: one product in the circuit).
     pub fn new(alpha: E, beta: E) -> Self {
         let beta2 = beta.clone() * beta.clone();
         LogUpChallenges { alpha, beta, beta2 }

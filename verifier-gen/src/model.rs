@@ -8,6 +8,8 @@
 //! From it come the verifier's typed entry point, e.g. for price_mlp
 //! `verify(bytes proof, uint256 context, int256[16] input, int256 output)`, and its calldata.
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 
 use alloy_primitives::{Bytes, I256, U256};
@@ -26,57 +28,147 @@ use crate::io::IoError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettingsError {
+    /// `model_id` does not parse.
     #[error("settings.json: model_id is not a decimal or 0x number")]
     ModelId,
+    /// `model_id` is not a field element.
     #[error("settings.json: model_id is not below r")]
     ModelIdRange,
+    /// An entry does not start where the previous one ends.
     #[error("settings.json: public input {name:?} starts at {index}, expected {expected}")]
-    Start { name: String, index: usize, expected: usize },
+    Start {
+        /// The entry.
+        name: String,
+        /// Where it starts.
+        index: usize,
+        /// Where it should.
+        expected: usize,
+    },
+    /// An entry of no public inputs.
     #[error("settings.json: public input {name:?} has count 0")]
-    Empty { name: String },
+    Empty {
+        /// The entry.
+        name: String,
+    },
+    /// A name the typed entry point cannot take as a parameter name.
     #[error("settings.json: public input name {name:?} does not make a Solidity identifier")]
-    Identifier { name: String },
+    Identifier {
+        /// The entry.
+        name: String,
+    },
+    /// A slot width outside 1..=253.
     #[error("settings.json: {name:?} has slot_bits {bits}")]
-    SlotBits { name: String, bits: u32 },
+    SlotBits {
+        /// The entry.
+        name: String,
+        /// Its slot width.
+        bits: u32,
+    },
+    /// A packing whose values per element do not follow from its slot width.
     #[error("settings.json: {name:?} packs {per_element} values per element; {bits}-bit slots give {expected}")]
-    PerElement { name: String, per_element: usize, bits: u32, expected: usize },
+    PerElement {
+        /// The entry.
+        name: String,
+        /// Values per element it records.
+        per_element: usize,
+        /// Its slot width.
+        bits: u32,
+        /// Values per element that width gives.
+        expected: usize,
+    },
+    /// A packing whose values do not fill its count of elements.
     #[error("settings.json: {name:?} packs {values} values into {count} elements")]
-    Values { name: String, values: usize, count: usize },
+    Values {
+        /// The entry.
+        name: String,
+        /// Its values.
+        values: usize,
+        /// Its public inputs.
+        count: usize,
+    },
+    /// The layout does not start with `model_id` and `context`, one input each.
     #[error("settings.json: public_inputs are {names:?}; expected [model_id, context, ...]")]
-    Order { names: Vec<String> },
+    Order {
+        /// The entries' names, in order.
+        names: Vec<String>,
+    },
 }
 
 /// Why a model directory's keys cannot be used, or a proof's public inputs are not the model's.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
+    /// settings.json or vk.json could not be read.
     #[error(transparent)]
     Artifact(#[from] zkml::artifact::ArtifactError),
+    /// settings.json's layout is refused.
     #[error("in {path}")]
     Settings {
+        /// The settings file.
         path: String,
+        /// What is wrong with it.
         #[source]
         source: SettingsError,
     },
+    /// The directory has no keys.
     #[error("{path} does not exist: run `zkml setup` on the model directory first")]
-    NoKeys { path: String },
+    NoKeys {
+        /// The key file looked for.
+        path: String,
+    },
+    /// A key file could not be read or is invalid.
     #[error(transparent)]
     Key(#[from] IoError),
+    /// vk.json and vk.bin disagree on the wrap.
     #[error("{vk_json} records {recorded} keys, but {key} is a {shape} key")]
-    Scheme { vk_json: String, recorded: Scheme, key: String, shape: Scheme },
+    Scheme {
+        /// vk.json's path.
+        vk_json: String,
+        /// The scheme it records.
+        recorded: Scheme,
+        /// vk.bin's path.
+        key: String,
+        /// The scheme vk.bin's shape says.
+        shape: Scheme,
+    },
+    /// Keys of the retired one-round wrap.
     #[error(
         "{key} holds one-round keys, of the wrap of an earlier zkml, which no longer proves with them: run `zkml \
          setup` on {dir} again"
     )]
-    OneRound { key: String, dir: String },
+    OneRound {
+        /// The key file.
+        key: String,
+        /// The model directory.
+        dir: String,
+    },
+    /// The verifying key has another count of public inputs than the layout.
     #[error(transparent)]
     Layout(#[from] LayoutMismatch),
+    /// A proof's public inputs are not as many as the layout's.
     #[error("the proof has {got} public inputs; the model lays out {expected}")]
-    PublicInputs { got: usize, expected: usize },
+    PublicInputs {
+        /// The proof's.
+        got: usize,
+        /// The layout's.
+        expected: usize,
+    },
+    /// A proof of another model.
     #[error("the proof is for model {got}, not this model ({expected})")]
-    OtherModel { got: U256, expected: U256 },
+    OtherModel {
+        /// The proof's model id.
+        got: U256,
+        /// This model's.
+        expected: U256,
+    },
+    /// A packed public input whose slots do not hold values of their range.
     #[error("public input {index} is not a packing of {name}")]
-    NotAPacking { index: usize, name: String },
+    NotAPacking {
+        /// The public input.
+        index: usize,
+        /// The entry it belongs to.
+        name: String,
+    },
 }
 
 /// Up to this many values, a packed tensor's packing is unrolled in the typed entry point.
@@ -91,23 +183,31 @@ pub use zkml::artifact::Packing;
 pub struct Entry {
     /// As in settings.json: `model_id`, `context`, `input`, `output`, `input_commitment`, ….
     pub name: String,
+    /// Its first public input's index.
     pub index: usize,
+    /// How many public inputs it takes.
     pub count: usize,
+    /// How a public tensor is packed; none for a field (`model_id`, `context`) or a commitment.
     pub packing: Option<Packing>,
 }
 
 /// The public-input layout of a compiled model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelLayout {
+    /// The model id, public input 0 (fixed in the verifier).
     pub model_id: U256,
+    /// The entries in order, `model_id` and `context` first.
     pub entries: Vec<Entry>,
 }
 
 /// What the template inserts for the typed entry point.
 #[derive(Clone, Debug, Default)]
 pub struct TypedEntry {
+    /// Its NatSpec.
     pub doc: String,
+    /// Its parameter list.
     pub params: String,
+    /// Its assembly body, which packs the arguments into public inputs.
     pub body: String,
 }
 
@@ -183,7 +283,9 @@ pub fn load_dir(dir: &Path) -> Result<(VerifyingKey<Bn254>, G2Affine, ModelLayou
 #[derive(Debug, thiserror::Error)]
 #[error("vk.bin has {key} public inputs but settings.json lays out {layout}")]
 pub struct LayoutMismatch {
+    /// The key's public inputs (the seed not counted).
     pub key: usize,
+    /// The layout's.
     pub layout: usize,
 }
 

@@ -6,19 +6,28 @@
 //! projective coordinates, D-type twist), so the fixed G2 points' line coefficients can be taken
 //! from `G2Prepared` and those of the proof's B computed the same way in Cairo.
 
+#![warn(missing_docs)]
+
 use ark_bn254::{Fq, Fq2};
 use ark_ff::{Field, Fp6Config, Fp12Config};
 
 /// A base-field element: arkworks' `Fq`, or a traced circuit value.
 pub trait Fe: Clone {
+    /// `self + o`.
     fn add(&self, o: &Self) -> Self;
+    /// `self − o`.
     fn sub(&self, o: &Self) -> Self;
+    /// `self · o`.
     fn mul(&self, o: &Self) -> Self;
+    /// `1/self` (zero has none: a panic natively, a failing Cairo circuit when traced).
     fn inv(&self) -> Self;
+    /// A constant.
     fn konst(c: Fq) -> Self;
+    /// `−self`.
     fn neg(&self) -> Self {
         Self::konst(Fq::from(0u64)).sub(self)
     }
+    /// `2·self`.
     fn dbl(&self) -> Self {
         self.add(self)
     }
@@ -42,58 +51,79 @@ impl Fe for Fq {
     }
 }
 
+/// An element of Fp2 = Fp[u]/(u² + 1).
 #[derive(Clone, Debug, PartialEq)]
 pub struct F2<T> {
+    /// The constant coefficient.
     pub c0: T,
+    /// The coefficient of u.
     pub c1: T,
 }
+/// An element of Fp6 = Fp2[v]/(v³ − (9 + u)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct F6<T> {
+    /// The constant coefficient.
     pub c0: F2<T>,
+    /// The coefficient of v.
     pub c1: F2<T>,
+    /// The coefficient of v².
     pub c2: F2<T>,
 }
+/// An element of Fp12 = Fp6[w]/(w² − v).
 #[derive(Clone, Debug, PartialEq)]
 pub struct F12<T> {
+    /// The constant coefficient.
     pub c0: F6<T>,
+    /// The coefficient of w.
     pub c1: F6<T>,
 }
 
 impl<T: Fe> F2<T> {
+    /// A constant.
     pub fn konst(c: Fq2) -> Self {
         F2 { c0: T::konst(c.c0), c1: T::konst(c.c1) }
     }
+    /// Zero.
     pub fn zero() -> Self {
         Self::konst(Fq2::from(0u64))
     }
+    /// One.
     pub fn one() -> Self {
         Self::konst(Fq2::from(1u64))
     }
+    /// `self + o`.
     pub fn add(&self, o: &Self) -> Self {
         F2 { c0: self.c0.add(&o.c0), c1: self.c1.add(&o.c1) }
     }
+    /// `self − o`.
     pub fn sub(&self, o: &Self) -> Self {
         F2 { c0: self.c0.sub(&o.c0), c1: self.c1.sub(&o.c1) }
     }
+    /// `−self`.
     pub fn neg(&self) -> Self {
         F2 { c0: self.c0.neg(), c1: self.c1.neg() }
     }
+    /// `2·self`.
     pub fn dbl(&self) -> Self {
         self.add(self)
     }
+    /// `self · o`.
     pub fn mul(&self, o: &Self) -> Self {
         // Schoolbook: in a Cairo circuit an addition gate costs about half a multiplication
         // gate, so 4 products and 2 sums beat Karatsuba's 3 and 5.
         F2 { c0: self.c0.mul(&o.c0).sub(&self.c1.mul(&o.c1)), c1: self.c0.mul(&o.c1).add(&self.c1.mul(&o.c0)) }
     }
+    /// `self²`.
     pub fn square(&self) -> Self {
         // (a + bu)² = (a + b)(a − b) + 2ab·u
         let ab = self.c0.mul(&self.c1);
         F2 { c0: self.c0.add(&self.c1).mul(&self.c0.sub(&self.c1)), c1: ab.dbl() }
     }
+    /// Multiplication by a base-field element.
     pub fn mul_fp(&self, s: &T) -> Self {
         F2 { c0: self.c0.mul(s), c1: self.c1.mul(s) }
     }
+    /// The conjugate `c0 − c1·u`.
     pub fn conj(&self) -> Self {
         F2 { c0: self.c0.clone(), c1: self.c1.neg() }
     }
@@ -102,28 +132,35 @@ impl<T: Fe> F2<T> {
         let nine = T::konst(Fq::from(9u64));
         F2 { c0: self.c0.mul(&nine).sub(&self.c1), c1: self.c1.mul(&nine).add(&self.c0) }
     }
+    /// `1/self`.
     pub fn inv(&self) -> Self {
         let t = self.c0.mul(&self.c0).add(&self.c1.mul(&self.c1)).inv();
         F2 { c0: self.c0.mul(&t), c1: self.c1.mul(&t).neg() }
     }
+    /// The Frobenius map raised to the `k`-th power (`x ↦ x^(p^k)`).
     pub fn frob(&self, k: usize) -> Self {
         if k % 2 == 1 { self.conj() } else { self.clone() }
     }
 }
 
 impl<T: Fe> F6<T> {
+    /// Zero.
     pub fn zero() -> Self {
         F6 { c0: F2::zero(), c1: F2::zero(), c2: F2::zero() }
     }
+    /// `self + o`.
     pub fn add(&self, o: &Self) -> Self {
         F6 { c0: self.c0.add(&o.c0), c1: self.c1.add(&o.c1), c2: self.c2.add(&o.c2) }
     }
+    /// `self − o`.
     pub fn sub(&self, o: &Self) -> Self {
         F6 { c0: self.c0.sub(&o.c0), c1: self.c1.sub(&o.c1), c2: self.c2.sub(&o.c2) }
     }
+    /// `−self`.
     pub fn neg(&self) -> Self {
         F6 { c0: self.c0.neg(), c1: self.c1.neg(), c2: self.c2.neg() }
     }
+    /// `self · o`.
     pub fn mul(&self, o: &Self) -> Self {
         let v0 = self.c0.mul(&o.c0);
         let v1 = self.c1.mul(&o.c1);
@@ -133,6 +170,7 @@ impl<T: Fe> F6<T> {
         let c2 = self.c0.add(&self.c2).mul(&o.c0.add(&o.c2)).sub(&v0).sub(&v2).add(&v1);
         F6 { c0, c1, c2 }
     }
+    /// `self²`.
     pub fn square(&self) -> Self {
         // CH-SQR2
         let s0 = self.c0.square();
@@ -148,9 +186,11 @@ impl<T: Fe> F6<T> {
     pub fn mul_v(&self) -> Self {
         F6 { c0: self.c2.mul_xi(), c1: self.c0.clone(), c2: self.c1.clone() }
     }
+    /// Multiplication by an Fp2 element.
     pub fn mul_f2(&self, s: &F2<T>) -> Self {
         F6 { c0: self.c0.mul(s), c1: self.c1.mul(s), c2: self.c2.mul(s) }
     }
+    /// `1/self`.
     pub fn inv(&self) -> Self {
         let t0 = self.c0.square().sub(&self.c1.mul(&self.c2).mul_xi());
         let t1 = self.c2.square().mul_xi().sub(&self.c0.mul(&self.c1));
@@ -159,6 +199,7 @@ impl<T: Fe> F6<T> {
         let di = d.inv();
         F6 { c0: t0.mul(&di), c1: t1.mul(&di), c2: t2.mul(&di) }
     }
+    /// The Frobenius map raised to the `k`-th power (`x ↦ x^(p^k)`).
     pub fn frob(&self, k: usize) -> Self {
         let c1 = ark_bn254::Fq6Config::FROBENIUS_COEFF_FP6_C1[k % 6];
         let c2 = ark_bn254::Fq6Config::FROBENIUS_COEFF_FP6_C2[k % 6];
@@ -167,25 +208,30 @@ impl<T: Fe> F6<T> {
 }
 
 impl<T: Fe> F12<T> {
+    /// One.
     pub fn one() -> Self {
         F12 { c0: F6 { c0: F2::one(), c1: F2::zero(), c2: F2::zero() }, c1: F6::zero() }
     }
+    /// `self · o`.
     pub fn mul(&self, o: &Self) -> Self {
         let v0 = self.c0.mul(&o.c0);
         let v1 = self.c1.mul(&o.c1);
         let c1 = self.c0.add(&self.c1).mul(&o.c0.add(&o.c1)).sub(&v0).sub(&v1);
         F12 { c0: v0.add(&v1.mul_v()), c1 }
     }
+    /// `self²`.
     pub fn square(&self) -> Self {
         // Complex squaring: (a + bw)² = (a + b)(a + vb) − ab − v·ab + 2ab·w
         let ab = self.c0.mul(&self.c1);
         let t = self.c0.add(&self.c1).mul(&self.c0.add(&self.c1.mul_v()));
         F12 { c0: t.sub(&ab).sub(&ab.mul_v()), c1: ab.add(&ab) }
     }
+    /// `1/self`.
     pub fn inv(&self) -> Self {
         let t = self.c0.square().sub(&self.c1.square().mul_v()).inv();
         F12 { c0: self.c0.mul(&t), c1: self.c1.mul(&t).neg() }
     }
+    /// The Frobenius map raised to the `k`-th power (`x ↦ x^(p^k)`).
     pub fn frob(&self, k: usize) -> Self {
         let c = F2::konst(ark_bn254::Fq12Config::FROBENIUS_COEFF_FP12_C1[k % 12]);
         F12 { c0: self.c0.frob(k), c1: self.c1.frob(k).mul_f2(&c) }
@@ -197,6 +243,7 @@ impl<T: Fe> F12<T> {
         let b = mul_by_01(&self.c0, d1, d2);
         F12 { c0: self.c0.add(&a.mul_v()), c1: self.c1.add(&b) }
     }
+    /// Its base-field coefficients, in arkworks' order.
     pub fn to_vec(&self) -> Vec<T> {
         let mut v = Vec::with_capacity(12);
         for c in [&self.c0, &self.c1] {
@@ -207,6 +254,7 @@ impl<T: Fe> F12<T> {
         }
         v
     }
+    /// From base-field coefficients in `to_vec`'s order.
     pub fn from_slice(s: &[T]) -> Self {
         let f2 = |i: usize| F2 { c0: s[i].clone(), c1: s[i + 1].clone() };
         F12 { c0: F6 { c0: f2(0), c1: f2(2), c2: f2(4) }, c1: F6 { c0: f2(6), c1: f2(8), c2: f2(10) } }
@@ -214,11 +262,13 @@ impl<T: Fe> F12<T> {
 }
 
 impl F12<Fq> {
+    /// As arkworks' `Fq12`.
     pub fn to_ark(&self) -> ark_bn254::Fq12 {
         let v = self.to_vec();
         let f2 = |i: usize| Fq2::new(v[i], v[i + 1]);
         ark_bn254::Fq12::new(ark_bn254::Fq6::new(f2(0), f2(2), f2(4)), ark_bn254::Fq6::new(f2(6), f2(8), f2(10)))
     }
+    /// From arkworks' `Fq12`.
     pub fn from_ark(f: &ark_bn254::Fq12) -> Self {
         let mut v = vec![];
         for c in [f.c0, f.c1] {
@@ -244,20 +294,26 @@ fn mul_by_01<T: Fe>(a: &F6<T>, c0: &F2<T>, c1: &F2<T>) -> F6<T> {
 /// An affine point on the twist y² = x³ + 3/(9 + u).
 #[derive(Clone, Debug, PartialEq)]
 pub struct G2Aff<T> {
+    /// Its x coordinate.
     pub x: F2<T>,
+    /// Its y coordinate.
     pub y: F2<T>,
 }
 
 impl<T: Fe> G2Aff<T> {
+    /// A constant point.
     pub fn konst(p: &ark_bn254::G2Affine) -> Self {
         G2Aff { x: F2::konst(p.x), y: F2::konst(p.y) }
     }
+    /// `−self`.
     pub fn neg(&self) -> Self {
         G2Aff { x: self.x.clone(), y: self.y.neg() }
     }
+    /// Its base-field coefficients, in arkworks' order.
     pub fn to_vec(&self) -> Vec<T> {
         vec![self.x.c0.clone(), self.x.c1.clone(), self.y.c0.clone(), self.y.c1.clone()]
     }
+    /// From base-field coefficients in `to_vec`'s order.
     pub fn from_slice(s: &[T]) -> Self {
         G2Aff { x: F2 { c0: s[0].clone(), c1: s[1].clone() }, y: F2 { c0: s[2].clone(), c1: s[3].clone() } }
     }
@@ -268,14 +324,18 @@ impl<T: Fe> G2Aff<T> {
 /// y_P − λ·x_P·w + μ·v·w in arkworks' Fp12 basis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line<T> {
+    /// The slope λ.
     pub lambda: F2<T>,
+    /// μ = λ·x_T − y_T.
     pub mu: F2<T>,
 }
 
 impl<T: Fe> Line<T> {
+    /// Its base-field coefficients, in arkworks' order.
     pub fn to_vec(&self) -> Vec<T> {
         vec![self.lambda.c0.clone(), self.lambda.c1.clone(), self.mu.c0.clone(), self.mu.c1.clone()]
     }
+    /// From base-field coefficients in `to_vec`'s order.
     pub fn from_slice(s: &[T]) -> Self {
         Line { lambda: F2 { c0: s[0].clone(), c1: s[1].clone() }, mu: F2 { c0: s[2].clone(), c1: s[3].clone() } }
     }
