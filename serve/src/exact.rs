@@ -1,0 +1,251 @@
+//! x402's `exact` scheme on EVM chains, as the stock clients pay by it: the payer signs, with
+//! EIP-712 in the token's domain (`extra.name`, `extra.version`, the chain, the token's address),
+//! an EIP-3009 `TransferWithAuthorization{from, to = payTo, value = amount, validAfter,
+//! validBefore, nonce}`, and the server settles it on-chain. `check` makes every check that
+//! needs no chain, in the reference facilitator's order: the offer is one of ours, copied
+//! verbatim; scheme and network; `to = payTo`; `value = amount`; `validAfter ≤ now` and
+//! `validBefore ≥ now + 6 s`; the signature recovers `from`. What needs the chain — the nonce
+//! unused, the balance, the transfer simulated, then settled — comes after, before any proving.
+//! Contract wallets (ERC-1271) are not accepted: the signature must be an EOA's.
+
+use alloy::primitives::{Address, B256, Signature, U256};
+use alloy::sol_types::{Eip712Domain, SolStruct};
+use serde::{Deserialize, Serialize};
+
+use crate::x402::{PaymentPayload, PaymentRequirements, X402_VERSION};
+
+/// The scheme's name in offers.
+pub const SCHEME: &str = "exact";
+
+/// How long an authorization must stay valid after it reaches the server, so that settling it
+/// cannot race its expiry (the reference facilitator's margin).
+pub const MIN_VALIDITY_SECONDS: u64 = 6;
+
+alloy::sol! {
+    /// EIP-3009's transfer authorization, the struct an `exact` payment signs.
+    #[derive(Debug, PartialEq, Eq)]
+    struct TransferWithAuthorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+    }
+}
+
+/// The `payload` of an `exact` EVM payment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExactPayload {
+    /// The EIP-712 signature, 65 bytes `r ‖ s ‖ v` in 0x hex.
+    pub signature: String,
+    /// The signed authorization, its numbers in decimal.
+    pub authorization: Authorization,
+}
+
+/// `TransferWithAuthorization` as x402 writes it in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    /// The payer.
+    pub from: String,
+    /// The payee: the offer's `payTo`.
+    pub to: String,
+    /// The amount, in the token's smallest unit.
+    pub value: String,
+    /// Unix time from which it may be settled.
+    pub valid_after: String,
+    /// Unix time until which it may be settled.
+    pub valid_before: String,
+    /// 32 random bytes, 0x hex: the token refuses a nonce used twice.
+    pub nonce: String,
+}
+
+/// A payment that passed every check `check` makes: the transfer to settle and its signature.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Authorized {
+    /// The token.
+    pub asset: Address,
+    /// The authorization, as signed.
+    pub transfer: TransferWithAuthorization,
+    /// Its signature.
+    pub signature: Signature,
+}
+
+/// Why an `exact` payment is refused; each message names the field and both values.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PaymentError {
+    /// Another protocol version.
+    #[error("x402Version is {found}; this server speaks {X402_VERSION}")]
+    Version {
+        /// The client's.
+        found: u32,
+    },
+    /// `accepted` is not one of the offers, copied verbatim.
+    #[error("the accepted requirements are not one of this resource's offers (copy one verbatim)")]
+    NotOffered,
+    /// An offer of another scheme.
+    #[error("scheme {found:?} is not {SCHEME:?}")]
+    Scheme {
+        /// The offer's.
+        found: String,
+    },
+    /// An offer on another chain than the server's.
+    #[error("network {found} is not this server's chain {expected}")]
+    Network {
+        /// The offer's.
+        found: String,
+        /// The server's, `eip155:<chain id>`.
+        expected: String,
+    },
+    /// A field that does not parse.
+    #[error("the payment's {field} is not valid: {reason}")]
+    Field {
+        /// Which (`payload`, `authorization.value`, `signature`, …).
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// An authorization to pay someone else.
+    #[error("the authorization pays {to}, not payTo {pay_to}")]
+    Recipient {
+        /// Its `to`.
+        to: Address,
+        /// The offer's.
+        pay_to: Address,
+    },
+    /// An authorization of another amount.
+    #[error("the authorization is for {value}, not the price {amount}")]
+    Amount {
+        /// Its `value`.
+        value: U256,
+        /// The offer's.
+        amount: U256,
+    },
+    /// An authorization not valid yet.
+    #[error("the authorization is valid only after {valid_after} (now {now})")]
+    NotYetValid {
+        /// Its `validAfter`.
+        valid_after: U256,
+        /// The server's clock.
+        now: u64,
+    },
+    /// An authorization that expires before it can be settled.
+    #[error("the authorization expires at {valid_before}, less than {MIN_VALIDITY_SECONDS} s after now ({now})")]
+    Expired {
+        /// Its `validBefore`.
+        valid_before: U256,
+        /// The server's clock.
+        now: u64,
+    },
+    /// A signature by someone other than `from`.
+    #[error("the signature is {signer}'s, not the payer {from}'s")]
+    Signer {
+        /// Who signed.
+        signer: Address,
+        /// The authorization's `from`.
+        from: Address,
+    },
+}
+
+/// The EIP-712 domain of an offer's token: `extra.name`, `extra.version`, the chain, the token.
+pub fn domain(offer: &PaymentRequirements, chain_id: u64) -> Result<Eip712Domain, PaymentError> {
+    let text = |key: &'static str| {
+        offer.extra.get(key).and_then(|v| v.as_str()).map(|s| s.to_string()).ok_or(PaymentError::Field {
+            field: key,
+            reason: format!("the offer's extra.{key} (the token's EIP-712 domain) is missing"),
+        })
+    };
+    let asset = address("asset", &offer.asset)?;
+    Ok(Eip712Domain::new(
+        Some(text("name")?.into()),
+        Some(text("version")?.into()),
+        Some(U256::from(chain_id)),
+        Some(asset),
+        None,
+    ))
+}
+
+/// Checks an `exact` payment against `offers` on chain `chain_id` at Unix time `now`, as listed
+/// in the module's doc; returns the transfer to settle.
+pub fn check(
+    offers: &[PaymentRequirements],
+    chain_id: u64,
+    payment: &PaymentPayload,
+    now: u64,
+) -> Result<Authorized, PaymentError> {
+    if payment.x402_version != X402_VERSION {
+        return Err(PaymentError::Version { found: payment.x402_version });
+    }
+    let offer = &payment.accepted;
+    if !offers.contains(offer) {
+        return Err(PaymentError::NotOffered);
+    }
+    if offer.scheme != SCHEME {
+        return Err(PaymentError::Scheme { found: offer.scheme.clone() });
+    }
+    let expected = format!("eip155:{chain_id}");
+    if offer.network != expected {
+        return Err(PaymentError::Network { found: offer.network.clone(), expected });
+    }
+    let p: ExactPayload = serde_json::from_value(payment.payload.clone())
+        .map_err(|e| PaymentError::Field { field: "payload", reason: e.to_string() })?;
+    let a = &p.authorization;
+    let transfer = TransferWithAuthorization {
+        from: address("authorization.from", &a.from)?,
+        to: address("authorization.to", &a.to)?,
+        value: uint("authorization.value", &a.value)?,
+        validAfter: uint("authorization.validAfter", &a.valid_after)?,
+        validBefore: uint("authorization.validBefore", &a.valid_before)?,
+        nonce: a.nonce.parse::<B256>().map_err(|e| PaymentError::Field {
+            field: "authorization.nonce",
+            reason: format!("{e} (expected 0x and 64 hex digits)"),
+        })?,
+    };
+    let pay_to = address("payTo", &offer.pay_to)?;
+    if transfer.to != pay_to {
+        return Err(PaymentError::Recipient { to: transfer.to, pay_to });
+    }
+    let amount = uint("amount", &offer.amount)?;
+    if transfer.value != amount {
+        return Err(PaymentError::Amount { value: transfer.value, amount });
+    }
+    if transfer.validAfter > U256::from(now) {
+        return Err(PaymentError::NotYetValid { valid_after: transfer.validAfter, now });
+    }
+    if transfer.validBefore < U256::from(now.saturating_add(MIN_VALIDITY_SECONDS)) {
+        return Err(PaymentError::Expired { valid_before: transfer.validBefore, now });
+    }
+    let hash = transfer.eip712_signing_hash(&domain(offer, chain_id)?);
+    let signature = signature(&p.signature)?;
+    let signer = signature
+        .recover_address_from_prehash(&hash)
+        .map_err(|e| PaymentError::Field { field: "signature", reason: e.to_string() })?;
+    if signer != transfer.from {
+        return Err(PaymentError::Signer { signer, from: transfer.from });
+    }
+    Ok(Authorized { asset: address("asset", &offer.asset)?, transfer, signature })
+}
+
+fn address(field: &'static str, s: &str) -> Result<Address, PaymentError> {
+    s.parse().map_err(|e| PaymentError::Field { field, reason: format!("{e} (expected an 0x address)") })
+}
+
+fn uint(field: &'static str, s: &str) -> Result<U256, PaymentError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PaymentError::Field { field, reason: format!("{s:?} is not a decimal integer") });
+    }
+    U256::from_str_radix(s, 10).map_err(|e| PaymentError::Field { field, reason: e.to_string() })
+}
+
+fn signature(s: &str) -> Result<Signature, PaymentError> {
+    let field = "signature";
+    let bytes = alloy::primitives::hex::decode(s).map_err(|e| PaymentError::Field { field, reason: e.to_string() })?;
+    if bytes.len() != 65 {
+        return Err(PaymentError::Field {
+            field, reason: format!("{} bytes, expected 65 (r ‖ s ‖ v)", bytes.len())
+        });
+    }
+    Signature::from_raw(&bytes).map_err(|e| PaymentError::Field { field, reason: e.to_string() })
+}
