@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zkml::artifact::Compiled;
 use zkml::wrap::two_round::ProverKey;
+use zkml_verifier_gen::x402::{Authorization, Eip3009Payload, PaymentPayload, PaymentRequired, X402_VERSION};
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
@@ -450,7 +451,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         provider: provider_a.to_string(),
         provider_agent_id: agent_id_u64,
         amount: PRICE,
-        payment_required,
+        payment_required: serde_json::to_value(&payment_required)?,
         payment_payload: paid.payload,
         request_id: request_id.to_string(),
         deadline: paid.deadline,
@@ -580,18 +581,17 @@ struct SignedPayment {
 async fn sign_payment<P: Provider>(
     s: &Setup<'_, P>,
     agent: &PrivateKeySigner,
-    offer: &Value,
+    offer: &PaymentRequired,
     features: &[f64],
 ) -> Result<SignedPayment> {
-    let accepted = &offer["accepts"][0];
-    let addr = |k: &str| -> Result<Address> {
-        accepted[k].as_str().and_then(|a| a.parse().ok()).ok_or_else(|| anyhow!("the offer has no address {k}"))
-    };
-    let (escrow, asset) = (addr("payTo")?, addr("asset")?);
-    let zk = &accepted["extra"]["zkml"];
+    let accepted = offer.accepts.first().context("the 402 answer offers nothing")?;
+    let addr =
+        |k: &str, a: &str| -> Result<Address> { a.parse().map_err(|_| anyhow!("the offer's {k} is no address")) };
+    let (escrow, asset) = (addr("payTo", &accepted.pay_to)?, addr("asset", &accepted.asset)?);
+    let zk = &accepted.extra["zkml"];
     let provider: Address =
         zk["provider"].as_str().and_then(|a| a.parse().ok()).context("the offer names no provider")?;
-    let amount: U256 = accepted["amount"].as_str().and_then(|a| a.parse().ok()).context("the offer has no amount")?;
+    let amount: U256 = accepted.amount.parse().context("the offer's amount")?;
     let deadline_seconds = zk["deadlineSeconds"].as_u64().context("the offer has no deadline")?;
 
     let q = s.compiled.graph.quantize_input(features).map_err(|e| anyhow!("quantizing the agent's input: {e:?}"))?;
@@ -602,7 +602,7 @@ async fn sign_payment<P: Provider>(
     rand::rngs::OsRng.fill_bytes(salt.as_mut_slice());
     let now = latest_timestamp(s.me).await?;
     let deadline = now + deadline_seconds;
-    let valid_before = now + accepted["maxTimeoutSeconds"].as_u64().unwrap_or(AUTHORIZATION_SECONDS);
+    let valid_before = now + accepted.max_timeout_seconds;
     let request_id = hooks::request_hash(agent.address(), s.model_id, input_hash, salt);
     let nonce = hooks::escrow_nonce(request_id, provider, amount, deadline);
 
@@ -614,8 +614,8 @@ async fn sign_payment<P: Provider>(
         validBefore: U256::from(valid_before),
         nonce,
     };
-    let name = accepted["extra"]["name"].as_str().unwrap_or(USDC_NAME).to_string();
-    let version = accepted["extra"]["version"].as_str().unwrap_or(USDC_VERSION).to_string();
+    let name = accepted.extra["name"].as_str().unwrap_or(USDC_NAME).to_string();
+    let version = accepted.extra["version"].as_str().unwrap_or(USDC_VERSION).to_string();
     let domain = eip712_domain! { name: name, version: version, chain_id: s.chain_id, verifying_contract: asset, };
     // The token's domain separator must be the one the agent signs under.
     let onchain = ITestUSDC::new(asset, s.me).DOMAIN_SEPARATOR().call().await.context("TestUSDC.DOMAIN_SEPARATOR")?;
@@ -623,22 +623,22 @@ async fn sign_payment<P: Provider>(
         bail!("the token's EIP-712 domain is not {{\"{USDC_NAME}\", \"{USDC_VERSION}\", {}, {asset}}}", s.chain_id);
     }
     let sig = agent.sign_hash_sync(&auth.eip712_signing_hash(&domain)).context("signing the authorization")?;
-    let payload = json!({
-        "x402Version": 2,
-        "resource": offer["resource"],
-        "accepted": accepted,
-        "payload": {
-            "signature": format!("0x{}", alloy::primitives::hex::encode(sig.as_bytes())),
-            "authorization": {
-                "from": auth.from.to_checksum(None),
-                "to": auth.to.to_checksum(None),
-                "value": amount.to_string(),
-                "validAfter": "0",
-                "validBefore": valid_before.to_string(),
-                "nonce": nonce.to_string(),
+    let payload = PaymentPayload {
+        x402_version: X402_VERSION,
+        resource: Some(offer.resource.clone()),
+        accepted: accepted.clone(),
+        payload: serde_json::to_value(Eip3009Payload {
+            signature: format!("0x{}", alloy::primitives::hex::encode(sig.as_bytes())),
+            authorization: Authorization {
+                from: auth.from.to_checksum(None),
+                to: auth.to.to_checksum(None),
+                value: amount.to_string(),
+                valid_after: "0".into(),
+                valid_before: valid_before.to_string(),
+                nonce: nonce.to_string(),
             },
-        },
-        "extensions": {
+        })?,
+        extensions: Some(json!({
             "zkml": {
                 "provider": provider.to_checksum(None),
                 "deadline": deadline,
@@ -647,8 +647,9 @@ async fn sign_payment<P: Provider>(
                 "salt": salt.to_string(),
                 "requestId": request_id.to_string(),
             },
-        },
-    });
+        })),
+    };
+    let payload = serde_json::to_value(payload)?;
     Ok(SignedPayment { payload, input_words: words, salt, deadline })
 }
 

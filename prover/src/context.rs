@@ -16,14 +16,19 @@
 //!
 //! Contexts are 32 big-endian bytes here; [`to_field`] gives the field element the wrap binds.
 
+#![warn(missing_docs)]
+
 use ark_ff::PrimeField;
 use sha3::{Digest, Keccak256};
 
 use crate::field::F;
 
 /// Labels whose Keccak-256 are the domain tags (`ZkmlPublicInputs.*_CONTEXT_TAG`).
+/// The oracles' (`ZkmlOracle`, `ZkmlSignedOracle`).
 pub const ORACLE_LABEL: &str = "zkml.oracle.v2";
+/// The ERC-8004 validator's (`ZkmlValidator`).
 pub const ERC8004_LABEL: &str = "zkml.erc8004.v2";
+/// The x402 escrow's (`ZkmlEscrow`).
 pub const ESCROW_LABEL: &str = "zkml.escrow.v2";
 
 /// The forms [`parse`] accepts, for help texts and error messages.
@@ -32,6 +37,7 @@ pub const SPEC_FORMS: &str = "a field element (decimal, or 0x hex), below the BN
     erc8004:<chain id>:<0x validator address>:<agent id>:<0x request hash>; \
     escrow:<chain id>:<0x escrow address>:<0x request id>";
 
+/// Keccak-256, as Solidity's `keccak256` (not SHA3-256).
 pub fn keccak256(data: &[u8]) -> [u8; 32] {
     Keccak256::digest(data).into()
 }
@@ -100,20 +106,45 @@ pub fn to_field(context: [u8; 32]) -> F {
     to_field_checked(context).expect("a context has 248 bits, below r")
 }
 
+/// Lowercase hex, without `0x`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why a `--context` value is refused; each message says what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContextError {
+    /// An empty value.
     #[error("empty context: expected {SPEC_FORMS}")]
     Empty,
+    /// Neither a number nor a known hook's form.
     #[error("unknown context {0:?}: expected {SPEC_FORMS}")]
     Unknown(String),
+    /// A hook's context with too few or too many fields.
     #[error("{kind} context {spec:?} has {got} field(s) after \"{kind}:\"; expected {expected}")]
-    Arity { kind: &'static str, spec: String, got: usize, expected: &'static str },
+    Arity {
+        /// `oracle`, `erc8004` or `escrow`.
+        kind: &'static str,
+        /// The value given.
+        spec: String,
+        /// Its fields after the kind.
+        got: usize,
+        /// The fields the kind takes.
+        expected: &'static str,
+    },
+    /// A field that does not parse.
     #[error("{what} {value:?} in context {spec:?}: {why}")]
-    Part { what: &'static str, value: String, spec: String, why: &'static str },
+    Part {
+        /// Which field (`chain id`, `address`, …).
+        what: &'static str,
+        /// Its text.
+        value: String,
+        /// The whole value given.
+        spec: String,
+        /// What it should be.
+        why: &'static str,
+    },
+    /// A number that is not a field element.
     #[error("context {0} is not below the BN254 scalar modulus r = {r}", r = F::MODULUS)]
     NotBelowModulus(String),
 }

@@ -8,11 +8,9 @@
 //! unused, the balance, the transfer simulated, then settled — comes after, before any proving.
 //! Contract wallets (ERC-1271) are not accepted: the signature must be an EOA's.
 
+use crate::x402::{Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
 use alloy::primitives::{Address, B256, Signature, U256};
 use alloy::sol_types::{Eip712Domain, SolStruct};
-use serde::{Deserialize, Serialize};
-
-use crate::x402::{PaymentPayload, PaymentRequirements, X402_VERSION};
 
 /// The scheme's name in offers.
 pub const SCHEME: &str = "exact";
@@ -32,33 +30,6 @@ alloy::sol! {
         uint256 validBefore;
         bytes32 nonce;
     }
-}
-
-/// The `payload` of an `exact` EVM payment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExactPayload {
-    /// The EIP-712 signature, 65 bytes `r ‖ s ‖ v` in 0x hex.
-    pub signature: String,
-    /// The signed authorization, its numbers in decimal.
-    pub authorization: Authorization,
-}
-
-/// `TransferWithAuthorization` as x402 writes it in JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Authorization {
-    /// The payer.
-    pub from: String,
-    /// The payee: the offer's `payTo`.
-    pub to: String,
-    /// The amount, in the token's smallest unit.
-    pub value: String,
-    /// Unix time from which it may be settled.
-    pub valid_after: String,
-    /// Unix time until which it may be settled.
-    pub valid_before: String,
-    /// 32 random bytes, 0x hex: the token refuses a nonce used twice.
-    pub nonce: String,
 }
 
 /// A payment that passed every check `check` makes: the transfer to settle and its signature.
@@ -189,7 +160,7 @@ pub fn check(
     if offer.network != expected {
         return Err(PaymentError::Network { found: offer.network.clone(), expected });
     }
-    let p: ExactPayload = serde_json::from_value(payment.payload.clone())
+    let p: Eip3009Payload = serde_json::from_value(payment.payload.clone())
         .map_err(|e| PaymentError::Field { field: "payload", reason: e.to_string() })?;
     let a = &p.authorization;
     let transfer = TransferWithAuthorization {

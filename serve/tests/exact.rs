@@ -6,8 +6,8 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolStruct;
 use serde_json::json;
-use zkml_serve::exact::{self, Authorization, ExactPayload, PaymentError, TransferWithAuthorization};
-use zkml_serve::x402::{PaymentPayload, PaymentRequirements, X402_VERSION};
+use zkml_serve::exact::{self, PaymentError, TransferWithAuthorization};
+use zkml_serve::x402::{Authorization, Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
 
 const CHAIN: u64 = 31337;
 const NOW: u64 = 1_800_000_000;
@@ -52,7 +52,7 @@ fn transfer(from: Address) -> TransferWithAuthorization {
 fn payment(offer: &PaymentRequirements, t: &TransferWithAuthorization, signer: &PrivateKeySigner) -> PaymentPayload {
     let hash = t.eip712_signing_hash(&exact::domain(offer, CHAIN).unwrap());
     let sig = signer.sign_hash_sync(&hash).unwrap();
-    let payload = ExactPayload {
+    let payload = Eip3009Payload {
         signature: hex::encode_prefixed(sig.as_bytes()),
         authorization: Authorization {
             from: t.from.to_checksum(None),
@@ -68,6 +68,7 @@ fn payment(offer: &PaymentRequirements, t: &TransferWithAuthorization, signer: &
         resource: None,
         accepted: offer.clone(),
         payload: serde_json::to_value(payload).unwrap(),
+        extensions: None,
     }
 }
 

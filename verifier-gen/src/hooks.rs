@@ -14,9 +14,13 @@
 //! pub[2+k ..]     the model output, packed
 //! ```
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{Address, B256, I256, U256, keccak256};
 use alloy_sol_types::{SolStruct, SolValue, eip712_domain, sol};
 use serde_json::{Value, json};
+
+use crate::x402::{PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, Resource, X402_VERSION};
 
 /// BN254 scalar field modulus r.
 pub fn modulus() -> U256 {
@@ -176,49 +180,59 @@ pub const ESCROW_SCHEME: &str = "zkml-escrow";
 /// What a resource server charges for one proved inference, paid into a `ZkmlEscrow`.
 #[derive(Clone, Debug)]
 pub struct EscrowOffer {
+    /// The chain (x402 `network` `eip155:<chain id>`).
     pub chain_id: u64,
     /// The `ZkmlEscrow` contract (x402 `payTo`).
     pub escrow: Address,
     /// The EIP-3009 token (x402 `asset`) and its EIP-712 domain name and version.
     pub asset: Address,
+    /// The token's EIP-712 domain name (x402 `extra.name`).
     pub asset_name: String,
+    /// The token's EIP-712 domain version (x402 `extra.version`).
     pub asset_version: String,
     /// Price in the token's smallest unit.
     pub amount: U256,
+    /// How long the server may take to answer a paid request; also how long the payer's
+    /// authorization stays valid.
     pub max_timeout_seconds: u64,
     /// Who is paid on a valid proof.
     pub provider: Address,
     /// Seconds after opening until the payer may refund.
     pub deadline_seconds: u64,
+    /// The model whose proved inference is sold.
     pub model_id: U256,
     /// Packed input words in the public inputs.
     pub num_input_words: usize,
+    /// The resource's URL (x402 `resource.url`).
     pub resource_url: String,
+    /// What it is (x402 `resource.description`).
     pub description: String,
+    /// The media type of a paid answer (x402 `resource.mimeType`).
     pub mime_type: String,
 }
 
-/// The x402 v2 `PaymentRequired` body (also sent base64-encoded in the `PAYMENT-REQUIRED`
-/// header) for a `ZkmlEscrow` offer. `extra` carries the EIP-712 domain {name, version} as x402
-/// requires, plus (our extension, under `extra.zkml`) what the payer needs to bind the
-/// authorization to the request: the escrow terms and the rules for requestId and nonce.
-pub fn payment_required(o: &EscrowOffer) -> Value {
-    json!({
-        "x402Version": 2,
-        "error": "PAYMENT-SIGNATURE header is required",
-        "resource": {
-            "url": o.resource_url,
-            "description": o.description,
-            "mimeType": o.mime_type,
+/// The x402 v2 `PaymentRequired` (its JSON the 402 answer's body, and base64-encoded its
+/// `PAYMENT-REQUIRED` header) for a `ZkmlEscrow` offer. `extra` carries the EIP-712 domain
+/// {name, version} as x402 requires, plus (our extension, under `extra.zkml`) what the payer
+/// needs to bind the authorization to the request: the escrow terms and the rules for requestId
+/// and nonce.
+pub fn payment_required(o: &EscrowOffer) -> PaymentRequired {
+    PaymentRequired {
+        x402_version: X402_VERSION,
+        error: Some(format!("{PAYMENT_SIGNATURE} header is required")),
+        resource: Resource {
+            url: o.resource_url.clone(),
+            description: o.description.clone(),
+            mime_type: o.mime_type.clone(),
         },
-        "accepts": [{
-            "scheme": ESCROW_SCHEME,
-            "network": caip2(o.chain_id),
-            "amount": o.amount.to_string(),
-            "asset": o.asset.to_checksum(None),
-            "payTo": o.escrow.to_checksum(None),
-            "maxTimeoutSeconds": o.max_timeout_seconds,
-            "extra": {
+        accepts: vec![PaymentRequirements {
+            scheme: ESCROW_SCHEME.into(),
+            network: caip2(o.chain_id),
+            amount: o.amount.to_string(),
+            asset: o.asset.to_checksum(None),
+            pay_to: o.escrow.to_checksum(None),
+            max_timeout_seconds: o.max_timeout_seconds,
+            extra: json!({
                 "name": o.asset_name,
                 "version": o.asset_version,
                 "zkml": {
@@ -231,29 +245,37 @@ pub fn payment_required(o: &EscrowOffer) -> Value {
                     "nonce": "keccak256(abi.encode(requestId, provider, amount, deadline))",
                     "proofContext": "uint256(keccak256(abi.encode(keccak256(\"zkml.escrow.v2\"), chainId, payTo, requestId))) >> 8",
                 },
-            },
+            }),
         }],
-    })
+    }
 }
 
 /// An ERC-8004 agent whose work is validated by zkml proofs.
 #[derive(Clone, Debug)]
 pub struct AgentRegistration {
+    /// The agent's name.
     pub name: String,
+    /// What it does.
     pub description: String,
+    /// An image URL.
     pub image: String,
     /// (service name, endpoint), e.g. ("web", "https://…"), ("A2A", "https://…/agent-card.json").
     pub services: Vec<(String, String)>,
+    /// Whether it takes x402 payments.
     pub x402_support: bool,
+    /// The chain of its registries and validator.
     pub chain_id: u64,
     /// The Identity Registry and the agent's id there (None before registration).
     pub identity_registry: Address,
+    /// The agent's id in the Identity Registry (none before registration).
     pub agent_id: Option<u64>,
     /// Trust models besides "zkml" ("reputation", "crypto-economic", "tee-attestation").
     pub other_trust: Vec<String>,
     /// The model's verifier and the ZkmlValidator to name in validation requests.
     pub verifier: Address,
+    /// The `ZkmlValidator`.
     pub validator: Address,
+    /// The model the agent's outputs are proved with.
     pub model_id: U256,
 }
 
@@ -420,8 +442,9 @@ mod tests {
             description: "one proved inference of price_mlp".into(),
             mime_type: "application/json".into(),
         };
-        let v = payment_required(&o);
+        let v = serde_json::to_value(payment_required(&o)).unwrap();
         assert_eq!(v["x402Version"], 2);
+        assert_eq!(v["error"], "PAYMENT-SIGNATURE header is required");
         let a = &v["accepts"][0];
         assert_eq!(a["scheme"], ESCROW_SCHEME);
         assert_eq!(a["network"], "eip155:8453");

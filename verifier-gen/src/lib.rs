@@ -9,6 +9,8 @@
 //! - [`io`] reads verifying keys, proofs and public inputs from files.
 //! - [`solc`] compiles Solidity (the generated verifier, the hooks) with one set of settings, so
 //!   the runtime code hash of a generated verifier is reproducible.
+//! - [`x402`] x402 v2's messages and headers, which the escrow's offer ([`hooks::payment_required`])
+//!   and `zkml serve` speak.
 //!
 //! Proof layout (shared by the contract and the encoder, [`calldata::ProofWords`]): 8 big-endian
 //! 32-byte words, `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`, and `D.x, D.y` after them
@@ -25,6 +27,7 @@ pub mod model;
 pub mod solc;
 pub mod solidity;
 pub mod starknet;
+pub mod x402;
 
 use ark_bn254::{Fq2, G1Affine, G2Affine};
 use ark_ec::AffineRepr;

@@ -3,13 +3,18 @@
 //! The float program (`C = f64`) is what calibration runs; the quantized graph (`C = i64`) is
 //! what the prover executes and proves. One engine runs both.
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::lookup::UnaryFn;
 
+/// A node's index in its program's `nodes`.
 pub type NodeId = usize;
+/// A segment's index in its program's segments.
 pub type SegId = usize;
 
+/// What a node computes, over scalars `C` (`f64` in the float program, `i64` quantized).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub enum Kind<C> {
     /// A leaf: the values of a segment (input or advice).
@@ -19,23 +24,43 @@ pub enum Kind<C> {
     /// `Σ c·x` over nodes of the same length.
     Lin(Vec<(NodeId, C)>),
     /// `Z[i,j] = Σ_k L[i,k]·R[k,j]`, `L` of `2^a × 2^b`, `R` of `2^b × 2^c` (log sizes).
-    MatMul { l: NodeId, r: NodeId, a: u32, b: u32, c: u32 },
+    MatMul {
+        /// The left factor.
+        l: NodeId,
+        /// The right factor.
+        r: NodeId,
+        /// `log₂` of `L`'s rows.
+        a: u32,
+        /// `log₂` of the inner dimension.
+        b: u32,
+        /// `log₂` of `R`'s columns.
+        c: u32,
+    },
     /// `Y[o] = Σ c·X[i]` over the listed `(o, i, c)`: im2col, pooling windows, transposes,
     /// broadcasts and every other data movement.
-    Sparse { src: NodeId, entries: Vec<(u32, u32, C)> },
+    Sparse {
+        /// The node moved from.
+        src: NodeId,
+        /// `(o, i, c)`: output position, source position, coefficient.
+        entries: Vec<(u32, u32, C)>,
+    },
     /// Elementwise product.
     Hadamard(NodeId, NodeId),
 }
 
+/// A node of the program: a flat vector of `2^log_len` values computed by `kind`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Node<C> {
+    /// What it computes.
     pub kind: Kind<C>,
+    /// `log₂` of its (padded) length.
     pub log_len: u32,
     /// The ONNX node this came from, for error messages.
     pub origin: String,
 }
 
 impl<C> Node<C> {
+    /// Its padded length, `2^log_len`.
     pub fn len(&self) -> usize {
         1 << self.log_len
     }
@@ -43,7 +68,9 @@ impl<C> Node<C> {
 
 /// Scalar arithmetic of an execution: floats never fail; integers report overflow.
 pub trait Scalar: Copy + Default + PartialEq + std::fmt::Debug {
+    /// `self + o`, or none on overflow.
     fn add(self, o: Self) -> Option<Self>;
+    /// `self · o`, or none on overflow.
     fn mul(self, o: Self) -> Option<Self>;
 }
 
@@ -65,9 +92,11 @@ impl Scalar for i64 {
     }
 }
 
+/// An integer execution whose values left `i64`.
 #[derive(Debug, thiserror::Error)]
 #[error("integer overflow while executing node {origin:?}: the quantized values grew beyond 64 bits")]
 pub struct Overflow {
+    /// The ONNX node of the node that overflowed.
     pub origin: String,
 }
 
@@ -126,10 +155,15 @@ pub fn eval_node<C: Scalar>(node: &Node<C>, nodes: &[Vec<C>], segments: &[Vec<C>
 /// What a materialization applies to the value it makes advice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Func {
+    /// The value itself (rescaled only).
     Identity,
+    /// `max(x, 0)`.
     Relu,
+    /// `clamp(x, lo, hi)`.
     Clip {
+        /// The lower bound.
         lo: f64,
+        /// The upper bound.
         hi: f64,
     },
     /// A function table: the input is rounded to its own scale, the output gets another.
@@ -137,6 +171,7 @@ pub enum Func {
 }
 
 impl Func {
+    /// Its value at `x`, in floats.
     pub fn apply(&self, x: f64) -> f64 {
         match self {
             Func::Identity => x,
@@ -151,31 +186,45 @@ impl Func {
 /// (a max of two values must stay exact).
 #[derive(Clone, Debug)]
 pub struct Materialize {
+    /// The node whose value it takes.
     pub z: NodeId,
+    /// What it applies.
     pub func: Func,
+    /// The segment it writes.
     pub seg: SegId,
+    /// Keep the value's scale (no rescaling, no rounding).
     pub keep_scale: bool,
 }
 
 /// The float program's order of work: evaluate a node, or run a materialization.
 #[derive(Clone, Copy, Debug)]
 pub enum Step {
+    /// Evaluate a node.
     Eval(NodeId),
+    /// Run `materials[k]`.
     Materialize(usize),
 }
 
 /// The program lowering writes (`C = f64`): what calibration runs and quantization turns into
 /// the quantized graph.
 pub struct FloatProgram {
+    /// The linear nodes.
     pub nodes: Vec<Node<f64>>,
+    /// The order of work.
     pub steps: Vec<Step>,
+    /// The materializations, each writing one segment.
     pub materials: Vec<Materialize>,
     /// Logical shapes of the segments. Segment 0 is the model input; segment `k > 0` is written
     /// by `materials[k - 1]`.
     pub seg_shape: Vec<Vec<usize>>,
+    /// The ONNX node each segment comes from, for messages.
     pub seg_origin: Vec<String>,
+    /// The model input's logical shape.
     pub input_shape: Vec<usize>,
+    /// The segment that holds the model's output.
     pub output: SegId,
+    /// The output's logical shape.
     pub output_shape: Vec<usize>,
+    /// The ONNX operators the model uses.
     pub ops: Vec<String>,
 }

@@ -2,7 +2,10 @@
 //! read and write them: a 402 answer carries `PaymentRequired` in the `PAYMENT-REQUIRED` header,
 //! the client retries with `PaymentPayload` in `PAYMENT-SIGNATURE` (its `accepted` a verbatim
 //! copy of the offer it chose), and a paid answer may carry `PAYMENT-RESPONSE`. Each header is
-//! standard, padded base64 of UTF-8 JSON.
+//! standard, padded base64 of UTF-8 JSON. The one definition of these formats: the escrow's offer
+//! (`hooks::payment_required`), the demo's agent and `zkml serve` all use it.
+
+#![warn(missing_docs)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -79,8 +82,40 @@ pub struct PaymentPayload {
     pub resource: Option<Resource>,
     /// The offer it chose, copied verbatim.
     pub accepted: PaymentRequirements,
-    /// The scheme's payment (for `exact` on EVM, `exact::ExactPayload`).
+    /// The scheme's payment: for `exact` on EVM and for `zkml-escrow`, an `Eip3009Payload`.
     pub payload: Value,
+    /// Extensions the offer asked for (`zkml-escrow`: the request's terms under `zkml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Value>,
+}
+
+/// The payment of the EVM schemes, `exact` and `zkml-escrow`: an EIP-3009 authorization
+/// (`TransferWithAuthorization` for `exact`, `ReceiveWithAuthorization` to the escrow for
+/// `zkml-escrow`) and its EIP-712 signature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Eip3009Payload {
+    /// The EIP-712 signature, 65 bytes `r ‖ s ‖ v` in 0x hex.
+    pub signature: String,
+    /// The signed authorization, its numbers in decimal.
+    pub authorization: Authorization,
+}
+
+/// An EIP-3009 authorization as x402 writes it in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    /// The payer.
+    pub from: String,
+    /// The payee: the offer's `payTo`.
+    pub to: String,
+    /// The amount, in the token's smallest unit.
+    pub value: String,
+    /// Unix time from which it may be settled.
+    pub valid_after: String,
+    /// Unix time until which it may be settled.
+    pub valid_before: String,
+    /// 32 bytes, 0x hex: the token refuses a nonce used twice.
+    pub nonce: String,
 }
 
 /// Why a header could not be read.
