@@ -345,7 +345,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let mut last_ts = 0u64;
     for i in 0..opts.rounds {
         let row = &rows.rounds[i % rows.rounds.len()];
-        let ts = next_timestamp(last_ts).await;
+        let ts = next_timestamp(&provider, last_ts).await?;
         let (rep, forged) = rounds.post(&provider, i, row, ts, i + 1 == opts.rounds).await?;
         if forged.is_some() {
             summary.forged_answer_refused = forged;
@@ -706,7 +706,7 @@ impl Attack<'_> {
 
         let mut doctored = self.row.features.clone();
         doctored[0] /= 2.0;
-        let ts = next_timestamp(self.last_ts).await;
+        let ts = next_timestamp(keeper, self.last_ts).await?;
         let (s1, w, prove_ms) = prove_wrapped(
             self.compiled,
             self.pk,
@@ -825,12 +825,22 @@ async fn mined_revert<P: Provider>(
     Ok((r, err))
 }
 
-/// The round's data timestamp: now (wall clock), strictly after the previous round's.
-async fn next_timestamp(last: u64) -> u64 {
+/// The round's data timestamp: the wall clock (the data source's), strictly after the previous
+/// round's, and never ahead of the node's clock — the pending block's timestamp, the earliest the
+/// update's block can have. Anvil's clock can trail the wall clock by a second, and the oracle
+/// refuses a report from its future (`FutureData`); a chain whose clock runs ahead (the stale-data
+/// test moves anvil's by ten days) still gets the wall clock's time.
+async fn next_timestamp<P: Provider>(provider: &P, last: u64) -> Result<u64> {
     loop {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs();
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).context("the clock is before 1970")?.as_secs();
+        let pending = provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Pending)
+            .await
+            .context("reading the pending block's timestamp")?
+            .context("the node has no pending block")?;
+        let now = wall.min(pending.header.timestamp);
         if now > last {
-            return now;
+            return Ok(now);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
