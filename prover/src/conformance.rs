@@ -3,6 +3,8 @@
 //! on its own test input), proved, verified, and its proved output compared with the expected
 //! one at a tolerance derived from the output's scale.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -24,8 +26,10 @@ pub const TOLERANCE_STEPS: f64 = 16.0;
 /// reported as too large instead of being proved.
 pub const DEFAULT_MAX_VALUES: usize = 1 << 22;
 
+/// How one test model fared.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
+    /// Proved, verified, and the output within the tolerance.
     Pass,
     /// An operator (or an attribute of one) we do not support; the message names it.
     Unsupported(String),
@@ -42,6 +46,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Its name in the table.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -54,6 +59,7 @@ impl Outcome {
         }
     }
 
+    /// Its message (empty for a pass).
     pub fn detail(&self) -> &str {
         match self {
             Outcome::Pass => "",
@@ -79,14 +85,20 @@ pub enum ExtraInputs {
     Constants,
 }
 
+/// One test model's line of the table.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// The test's directory name.
     pub name: String,
+    /// The ONNX operators it uses.
     pub ops: Vec<String>,
+    /// How it fared.
     pub outcome: Outcome,
-    /// Largest |proved − expected| and the tolerance, when the model was proved.
+    /// Largest |proved − expected|, when the model was proved.
     pub max_err: Option<f64>,
+    /// The tolerance it was held to.
     pub tol: Option<f64>,
+    /// The stage-1 proof's time.
     pub prove_ms: Option<f64>,
 }
 

@@ -2,24 +2,48 @@
 //! output declarations, and tract also runs the float reference the quantized outputs are
 //! compared against.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::path::Path;
 
 use tract_onnx::pb::{self, NodeProto};
 use tract_onnx::prelude::*;
 
+/// Why an ONNX model cannot be imported or run.
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
+    /// The file could not be read.
     #[error("cannot read {path}: {reason}")]
-    Read { path: String, reason: String },
+    Read {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The protobuf does not parse as a model.
     #[error("{path} is not a valid ONNX model: {reason}")]
-    Malformed { path: String, reason: String },
+    Malformed {
+        /// The file.
+        path: String,
+        /// The parser's reason.
+        reason: String,
+    },
+    /// A model without an input (the count it declares).
     #[error("the model has no input tensor")]
     Inputs(usize),
+    /// A model without an output (the count it declares).
     #[error("the model has no output tensor")]
     Outputs(usize),
+    /// An initializer or Constant that tract cannot load as numbers.
     #[error("constant {name:?} cannot be read: {reason}")]
-    Constant { name: String, reason: String },
+    Constant {
+        /// Its name.
+        name: String,
+        /// tract's reason.
+        reason: String,
+    },
+    /// tract could not run the float model (its reason).
     #[error("the float reference (tract) failed: {0}")]
     Reference(String),
 }
@@ -27,18 +51,24 @@ pub enum OnnxError {
 /// A float tensor with its logical shape.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FTensor {
+    /// Its shape.
     pub shape: Vec<usize>,
+    /// Its values, row-major.
     pub data: Vec<f64>,
 }
 
 impl FTensor {
+    /// A scalar (shape `[]`).
     pub fn scalar(v: f64) -> Self {
         FTensor { shape: vec![], data: vec![v] }
     }
 }
 
+/// What lowering reads of an ONNX model.
 pub struct OnnxModel {
+    /// The graph's nodes, in order.
     pub nodes: Vec<NodeProto>,
+    /// Initializers and Constant nodes' values, by name.
     pub constants: HashMap<String, FTensor>,
     /// Each constant's and input's ONNX element type (`TensorProto.data_type`): a
     /// QuantizeLinear's range is its zero point's type, and a boolean input must be made 0/1,
@@ -51,6 +81,7 @@ pub struct OnnxModel {
     pub input_name: String,
     /// The one input's shape, or `[total]` for several inputs.
     pub input_shape: Vec<usize>,
+    /// The one output's name, or the names joined by `+`.
     pub output_name: String,
     /// Every output's name: several outputs are proved as one flat output, concatenated.
     pub outputs: Vec<String>,
@@ -58,6 +89,7 @@ pub struct OnnxModel {
     pub opset: i64,
 }
 
+/// Reads an ONNX file.
 pub fn load(path: &Path) -> Result<OnnxModel, OnnxError> {
     let p = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| OnnxError::Read { path: p.clone(), reason: e.to_string() })?;
@@ -133,6 +165,7 @@ fn value_info_shape(v: &pb::ValueInfoProto) -> Vec<usize> {
     }
 }
 
+/// A tensor proto's values as floats (external data included), `name` for the error.
 pub fn tensor_from_proto(t: &pb::TensorProto, name: &str) -> Result<FTensor, OnnxError> {
     let err = |e: TractError| OnnxError::Constant { name: name.to_string(), reason: format!("{e:#}") };
     let tensor = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, None).map_err(err)?;
@@ -164,6 +197,7 @@ impl Reference {
         Ok(Reference { plan, shapes })
     }
 
+    /// The float model's output (all outputs flattened, concatenated) on a flat input.
     pub fn run(&self, input: &[f64]) -> Result<Vec<f64>, OnnxError> {
         let err = |e: TractError| OnnxError::Reference(format!("{e:#}"));
         let total: usize = self.shapes.iter().map(|s| s.iter().product::<usize>()).sum();

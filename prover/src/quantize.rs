@@ -5,6 +5,8 @@
 //! materialization requantizes `z + 2^(k−1) = 2^k·q + r` (`r` split into limbs of at most
 //! `lookup_bits` bits) and sends `q` through a lookup table (signed range, ReLU or Clip).
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{
@@ -17,13 +19,16 @@ use crate::lookup::{Table, TableKind};
 /// `2^(lookup_bits − 2)`, so this leaves 8× headroom or more.
 pub const INPUT_BITS: u32 = 16;
 
+/// How a model is quantized (`zkml compile`'s options).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct QuantConfig {
     /// Signed activations live in `[−2^(b−1), 2^(b−1))`; calibration aims at a quarter of it.
     pub lookup_bits: u32,
     /// Bits of a quantized weight (signed).
     pub weight_bits: u32,
+    /// What a wrapped proof reveals of the input.
     pub input_visibility: Visibility,
+    /// What a wrapped proof reveals of the output (not `Private`).
     pub output_visibility: Visibility,
 }
 
@@ -38,22 +43,30 @@ impl Default for QuantConfig {
     }
 }
 
+/// Why a model cannot be quantized as asked.
 #[derive(Debug, thiserror::Error)]
 pub enum QuantError {
+    /// `lookup_bits` outside 6..=14.
     #[error("--lookup-bits must be between 6 and 14 (got {0})")]
     LookupBits(u32),
+    /// `weight_bits` outside 2..=24.
     #[error("--weight-bits must be between 2 and 24 (got {0})")]
     WeightBits(u32),
+    /// A constant too large for the scale its use needs (the node's ONNX name).
     #[error("constant of node {0:?} is too large to quantize at the scale its use requires")]
     ConstRange(String),
+    /// A sum of terms whose scales differ too much (the node's ONNX name).
     #[error("node {0:?} combines scales too far apart")]
     ScaleGap(String),
+    /// No calibration input.
     #[error("calibration needs at least one input")]
     NoSamples,
+    /// An output that depends on the padding, which the layout cannot fix.
     #[error(
         "the model output depends on padding values (a Clip above zero feeding a product of activations): not supported yet"
     )]
     OutputPadding,
+    /// `output_visibility` private, refused.
     #[error(
         "--output-visibility private is refused: a wrapped proof would then say nothing about the output (only that the model \
          produced some output), so no verifier could rely on the result. Use --output-visibility hashed: the proof then \
@@ -79,28 +92,65 @@ impl QuantConfig {
     }
 }
 
+/// Why an input cannot be run through the quantized model.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// An input of another length than the model's.
     #[error("the input has {got} values; the model expects {expected} (shape {shape:?})")]
-    InputLength { got: usize, expected: usize, shape: Vec<usize> },
+    InputLength {
+        /// Its values.
+        got: usize,
+        /// The model's input values.
+        expected: usize,
+        /// The model's input shape.
+        shape: Vec<usize>,
+    },
+    /// NaN or an infinity.
     #[error("input value {value} is not a finite number")]
-    InputValue { value: f64 },
+    InputValue {
+        /// The value.
+        value: f64,
+    },
+    /// A value too large for the input's slots at its scale.
     #[error(
         "input value {value} does not fit {INPUT_BITS} bits at scale 2^{scale}: the input is far outside the calibration range"
     )]
-    InputRange { value: f64, scale: i32 },
+    InputRange {
+        /// The value.
+        value: f64,
+        /// The input's scale.
+        scale: i32,
+    },
+    /// Integer overflow in a node.
     #[error(transparent)]
     Overflow(#[from] Overflow),
+    /// An intermediate tensor outside its table's domain: the input is outside what calibration
+    /// covered.
     #[error(
         "values of tensor {tensor:?} (node {node:?}) range over [{min}, {max}] but the quantized range (--lookup-bits) allows [{lo}, {hi}]; \
          calibrate on inputs that cover this range or compile with a larger --lookup-bits"
     )]
-    OutOfRange { tensor: String, node: String, min: i64, max: i64, lo: i64, hi: i64 },
+    OutOfRange {
+        /// The tensor.
+        tensor: String,
+        /// Its ONNX node.
+        node: String,
+        /// Its smallest value.
+        min: i64,
+        /// Its largest value.
+        max: i64,
+        /// The smallest allowed.
+        lo: i64,
+        /// The largest allowed.
+        hi: i64,
+    },
 }
 
 /// Float statistics of a program on sample inputs.
 pub struct Calibration {
+    /// The largest |input value|.
     pub input_max: f64,
+    /// Each materialization's largest |z| (what it rescales).
     pub z_max: Vec<f64>,
     /// Each materialization's largest |f(z)| (the output range of a function table).
     pub y_max: Vec<f64>,
@@ -142,6 +192,7 @@ pub fn run_float(p: &FloatProgram, input: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f6
     (out, z_max, y_max)
 }
 
+/// Runs the float program on every sample and gathers the ranges quantization scales by.
 pub fn calibrate(p: &FloatProgram, samples: &[Vec<f64>]) -> Result<Calibration, QuantError> {
     if samples.is_empty() {
         return Err(QuantError::NoSamples);
@@ -206,6 +257,7 @@ struct Quantizer<'a> {
     tables: Vec<Table>,
 }
 
+/// The quantized graph of a float program, at the scales its calibration gives.
 pub fn quantize(p: &FloatProgram, cal: &Calibration, cfg: QuantConfig) -> Result<QuantGraph, QuantError> {
     cfg.check()?;
     let input_scale = activation_scale(cal.input_max, cfg.lookup_bits);
@@ -469,10 +521,13 @@ impl Quantizer<'_> {
 }
 
 impl QuantGraph {
+    /// The input's logical values.
     pub fn input_len(&self) -> usize {
         self.input_shape.iter().product()
     }
 
+    /// The input as integers at its scale; refuses one of the wrong length, not finite, or
+    /// outside the input's slots.
     pub fn quantize_input(&self, input: &[f64]) -> Result<Vec<i64>, ExecError> {
         if input.len() != self.input_len() {
             return Err(ExecError::InputLength {
@@ -500,10 +555,12 @@ impl QuantGraph {
         padded_positions(&self.output_shape).into_iter().map(|p| seg_values[p]).collect()
     }
 
+    /// Output integers back to floats.
     pub fn dequantize_output(&self, q: &[i64]) -> Vec<f64> {
         self.dequantize(self.output, q)
     }
 
+    /// Input integers back to floats.
     pub fn dequantize_input(&self, q: &[i64]) -> Vec<f64> {
         self.dequantize(self.input, q)
     }
@@ -513,6 +570,8 @@ impl QuantGraph {
         q.iter().map(|&v| v as f64 * pow2(-s)).collect()
     }
 
+    /// Runs the model on integers: every node's and segment's values, the trace the prover
+    /// proves; refuses an input whose values leave the ranges calibration fixed.
     pub fn execute(&self, input: &[f64]) -> Result<Trace, ExecError> {
         let q_in = self.quantize_input(input)?;
         let mut segs: Vec<Vec<i64>> = self.segments.iter().map(|s| vec![0; s.len()]).collect();

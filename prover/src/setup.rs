@@ -6,6 +6,8 @@
 //! the ceremony's state: contributors pass it on in turn as one file (`export`, `import`), each
 //! step verifiable by anyone (docs/setup.md).
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 
 use blake2::{Blake2b512, Digest};
@@ -18,42 +20,74 @@ use crate::wrap::phase2::{self, Keys, Phase2Error, Record};
 use crate::wrap::ptau::{self, PtauError};
 use crate::wrap::{self, WrapError};
 
+/// Why a setup step failed; each message names the file or directory.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SetupError {
+    /// A model or key file could not be read or written.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// The wrap circuit could not be built.
     #[error(transparent)]
     Wrap(#[from] WrapError),
+    /// The Powers-of-Tau file is refused.
     #[error("{path}: {error}")]
-    Ptau { path: String, error: PtauError },
+    Ptau {
+        /// The file.
+        path: String,
+        /// Why.
+        error: PtauError,
+    },
+    /// A ceremony step or its record is refused.
     #[error(transparent)]
     Phase2(#[from] Phase2Error),
+    /// A ceremony step on development keys.
     #[error("{dir} holds keys from a development setup, not a ceremony: start one with `zkml setup {dir} --ptau FILE`")]
-    NotACeremony { dir: String },
+    NotACeremony {
+        /// The model directory.
+        dir: String,
+    },
+    /// Keys, matrices or record that do not belong together (what does not match).
     #[error("{0}")]
     Mismatch(String),
+    /// A file could not be read or written.
     #[error("{path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// An exported ceremony state that does not unpack.
     #[error("{path} is not a ceremony's state as `zkml setup export` writes it: {reason}")]
-    State { path: String, reason: String },
+    State {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What `from_ptau` found and wrote.
 pub struct CeremonyStart {
     /// The power of the circuit's domain (the file may be larger).
     pub power: u32,
+    /// The Powers-of-Tau file's BLAKE2b-512.
     pub ptau_blake2b: [u8; 64],
     /// The published Hermez file it is, if it is one.
     pub hermez: Option<&'static str>,
+    /// pk.bin's size in bytes.
     pub pk_size: u64,
 }
 
 /// What a setup wrote: pk.bin's size, and the size of the circuit the keys are for (its
 /// constraints and the power of two of its domain, what proving time follows).
 pub struct Written {
+    /// pk.bin's size in bytes.
     pub pk_size: u64,
+    /// The wrap circuit's constraints.
     pub constraints: usize,
+    /// `log₂` of its evaluation domain.
     pub power: u32,
 }
 
@@ -259,7 +293,10 @@ fn move_state(from: &Path, dir: &Path) -> Result<(), SetupError> {
 pub enum Trust {
     /// A ceremony with this many contributions (at least one), whose chain checks and ends at
     /// the verifying key's δ (that the keys derive from the ptau is `verify`'s to check).
-    Ceremony { contributions: usize },
+    Ceremony {
+        /// Its contributions.
+        contributions: usize,
+    },
     /// Keys someone can forge proofs for, and why.
     Unsafe(String),
 }

@@ -182,3 +182,14 @@ fn refuses_malformed_fields_with_their_name() {
     p.payload = json!({"signature": "0x"});
     assert!(matches!(check(&p).unwrap_err(), PaymentError::Field { field: "payload", .. }));
 }
+
+/// The struct signed is EIP-3009's as USDC (FiatTokenV2) and contracts/testing/TestUSDC.sol hash
+/// it: the EIP-712 type hash is USDC's `TRANSFER_WITH_AUTHORIZATION_TYPEHASH`.
+#[test]
+fn the_signed_struct_is_usdcs_transfer_with_authorization() {
+    let t = transfer(payer().address());
+    assert_eq!(
+        t.eip712_type_hash(),
+        "0x7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267".parse::<B256>().unwrap()
+    );
+}
