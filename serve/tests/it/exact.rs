@@ -1,13 +1,12 @@
 //! The `exact` scheme's offline checks: an honest payment signed as the stock clients sign it
 //! passes, and each way of getting one field wrong is refused with the error naming it.
 
-use alloy::primitives::{Address, B256, U256, hex};
-use alloy::signers::SignerSync;
+use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolStruct;
 use serde_json::json;
 use zkml_serve::exact::{self, PaymentError, TransferWithAuthorization};
-use zkml_serve::x402::{Authorization, Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
+use zkml_serve::x402::{PaymentPayload, PaymentRequirements};
 
 const CHAIN: u64 = 31337;
 const NOW: u64 = 1_800_000_000;
@@ -50,26 +49,7 @@ fn transfer(from: Address) -> TransferWithAuthorization {
 
 /// What a stock client sends for `offer`: `t` signed by `signer` in the token's domain.
 fn payment(offer: &PaymentRequirements, t: &TransferWithAuthorization, signer: &PrivateKeySigner) -> PaymentPayload {
-    let hash = t.eip712_signing_hash(&exact::domain(offer, CHAIN).unwrap());
-    let sig = signer.sign_hash_sync(&hash).unwrap();
-    let payload = Eip3009Payload {
-        signature: hex::encode_prefixed(sig.as_bytes()),
-        authorization: Authorization {
-            from: t.from.to_checksum(None),
-            to: t.to.to_checksum(None),
-            value: t.value.to_string(),
-            valid_after: t.validAfter.to_string(),
-            valid_before: t.validBefore.to_string(),
-            nonce: t.nonce.to_string(),
-        },
-    };
-    PaymentPayload {
-        x402_version: X402_VERSION,
-        resource: None,
-        accepted: offer.clone(),
-        payload: serde_json::to_value(payload).unwrap(),
-        extensions: None,
-    }
+    crate::signed_payment(offer, CHAIN, t, signer)
 }
 
 fn check(p: &PaymentPayload) -> Result<exact::Authorized, PaymentError> {

@@ -5,17 +5,16 @@
 //! transaction.
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
-use alloy::primitives::{Address, B256, U256, hex};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionRequest;
-use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::{SolStruct, SolValue};
+use alloy::sol_types::SolValue;
 use oracle_demo::anvil::{ANVIL_DEV_KEY, Anvil, ensure_toolchain, repo_root};
 use serde_json::json;
 use zkml_serve::exact::{self, TransferWithAuthorization};
 use zkml_serve::settle::{IEip3009Token, SettleError, settle};
-use zkml_serve::x402::{Authorization, Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
+use zkml_serve::x402::{PaymentPayload, PaymentRequirements};
 use zkml_verifier_gen::solc;
 
 const PRICE: u64 = 1_500_000;
@@ -56,25 +55,12 @@ fn payment(
         validBefore: U256::from(now + 600),
         nonce: B256::repeat_byte(nonce),
     };
-    let sig = payer.sign_hash_sync(&t.eip712_signing_hash(&exact::domain(offer, chain_id).unwrap())).unwrap();
-    let payload = Eip3009Payload {
-        signature: hex::encode_prefixed(sig.as_bytes()),
-        authorization: Authorization {
-            from: t.from.to_checksum(None),
-            to: t.to.to_checksum(None),
-            value: t.value.to_string(),
-            valid_after: t.validAfter.to_string(),
-            valid_before: t.validBefore.to_string(),
-            nonce: t.nonce.to_string(),
-        },
-    };
-    PaymentPayload {
-        x402_version: X402_VERSION,
-        resource: None,
-        accepted: offer.clone(),
-        payload: serde_json::to_value(payload).unwrap(),
-        extensions: None,
-    }
+    crate::signed_payment(offer, chain_id, &t, payer)
+}
+
+/// Mints the price to `to`: TestUSDC lets anyone.
+async fn mint<P: Provider>(provider: &P, token: Address, to: Address) {
+    ITestUsdc::new(token, provider).mint(to, U256::from(PRICE)).send().await.unwrap().get_receipt().await.unwrap();
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -96,14 +82,7 @@ async fn an_exact_payment_is_settled_once_and_only_when_the_payer_can_pay() {
 
     let payer = PrivateKeySigner::from_bytes(&B256::repeat_byte(7)).unwrap();
     let pay_to = Address::repeat_byte(0xbb);
-    ITestUsdc::new(asset, &provider)
-        .mint(payer.address(), U256::from(PRICE))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mint(&provider, asset, payer.address()).await;
 
     let now = provider.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp;
     let offers = [offer(chain_id, asset, pay_to)];
@@ -122,14 +101,7 @@ async fn an_exact_payment_is_settled_once_and_only_when_the_payer_can_pay() {
     assert!(matches!(e, SettleError::Balance { .. }), "{e}");
     // An offer naming the token's EIP-712 domain wrongly (version 1): the signature checks
     // against the offer, but the token refuses it, before any transaction.
-    ITestUsdc::new(asset, &provider)
-        .mint(payer.address(), U256::from(PRICE))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mint(&provider, asset, payer.address()).await;
     let mut wrong = offer(chain_id, asset, pay_to);
     wrong.extra = json!({"name": "USD Coin", "version": "1"});
     let misdomained =
