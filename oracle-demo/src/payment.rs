@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zkml::artifact::Compiled;
 use zkml::wrap::two_round::ProverKey;
-use zkml_verifier_gen::x402::{Authorization, Eip3009Payload, PaymentPayload, PaymentRequired, X402_VERSION};
+use zkml_verifier_gen::x402::{
+    AuthorizationFields, Eip3009Payload, PaymentPayload, PaymentRequired, X402_VERSION, parse_address,
+};
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
@@ -627,17 +629,15 @@ async fn sign_payment<P: Provider>(
         x402_version: X402_VERSION,
         resource: Some(offer.resource.clone()),
         accepted: accepted.clone(),
-        payload: serde_json::to_value(Eip3009Payload {
-            signature: format!("0x{}", alloy::primitives::hex::encode(sig.as_bytes())),
-            authorization: Authorization {
-                from: auth.from.to_checksum(None),
-                to: auth.to.to_checksum(None),
-                value: amount.to_string(),
-                valid_after: "0".into(),
-                valid_before: valid_before.to_string(),
-                nonce: nonce.to_string(),
-            },
-        })?,
+        payload: serde_json::to_value(Eip3009Payload::new(
+            &sig,
+            auth.from,
+            auth.to,
+            auth.value,
+            auth.validAfter,
+            auth.validBefore,
+            auth.nonce,
+        ))?,
         extensions: Some(json!({
             "zkml": {
                 "provider": provider.to_checksum(None),
@@ -689,24 +689,17 @@ async fn open_from_payload<P: Provider>(
     escrow_a: Address,
     payload: &Value,
 ) -> Result<(B256, alloy::rpc::types::TransactionReceipt)> {
-    let a = &payload["payload"]["authorization"];
-    let z = &payload["extensions"]["zkml"];
+    let paid: PaymentPayload = serde_json::from_value(payload.clone()).context("the payment payload")?;
+    let signed: Eip3009Payload = serde_json::from_value(paid.payload).context("the payment payload's payload")?;
+    let AuthorizationFields { from, to, value, valid_after, valid_before, nonce } = signed.authorization()?;
+    let sig = signed.signature()?;
+    let z = &paid.extensions.context("the payment payload has no extensions")?["zkml"];
     let field =
         |v: &Value, k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("the payment payload lacks {k}"));
-    let from: Address = field(a, "from")?.parse().context("authorization.from")?;
-    let to: Address = field(a, "to")?.parse().context("authorization.to")?;
-    let value: U256 = field(a, "value")?.parse().context("authorization.value")?;
-    let valid_after: U256 = field(a, "validAfter")?.parse().context("authorization.validAfter")?;
-    let valid_before: U256 = field(a, "validBefore")?.parse().context("authorization.validBefore")?;
-    let nonce: B256 = field(a, "nonce")?.parse().context("authorization.nonce")?;
     let provider: Address = field(z, "provider")?.parse().context("zkml.provider")?;
     let input_hash: B256 = field(z, "inputHash")?.parse().context("zkml.inputHash")?;
     let salt: B256 = field(z, "salt")?.parse().context("zkml.salt")?;
     let deadline = z["deadline"].as_u64().context("zkml.deadline")?;
-    let sig_hex = field(&payload["payload"], "signature")?;
-    let sig_bytes = alloy::primitives::hex::decode(&sig_hex).context("the signature is not hex")?;
-    let sig =
-        alloy::primitives::Signature::try_from(sig_bytes.as_slice()).map_err(|e| anyhow!("the signature: {e}"))?;
 
     if to != escrow_a || value != U256::from(PRICE) {
         bail!("the authorization pays {value} to {to}, not {PRICE} to the escrow {escrow_a}");
@@ -717,7 +710,7 @@ async fn open_from_payload<P: Provider>(
     }
     let domain = eip712_domain! {
         name: USDC_NAME, version: USDC_VERSION, chain_id: s.chain_id,
-        verifying_contract: payload["accepted"]["asset"].as_str().and_then(|x| x.parse().ok()).context("accepted.asset")?,
+        verifying_contract: parse_address("accepted.asset", &paid.accepted.asset)?,
     };
     let auth = ReceiveWithAuthorization { from, to, value, validAfter: valid_after, validBefore: valid_before, nonce };
     let signer = sig

@@ -75,7 +75,7 @@ impl<'a> Channel<'a> {
     }
 
     /// Whether this is the prover's side (which computes and checks nothing).
-    pub fn is_prover(&self) -> bool {
+    fn is_prover(&self) -> bool {
         matches!(self.side, Side::Prover { .. })
     }
 
@@ -105,11 +105,6 @@ impl<'a> Channel<'a> {
     /// The next challenge from the transcript.
     pub fn challenge(&mut self) -> F {
         self.transcript.challenge()
-    }
-
-    /// The next `n` challenges.
-    pub fn challenges(&mut self, n: usize) -> Vec<F> {
-        self.transcript.challenges(n)
     }
 
     /// A check of the protocol: fails verification; the prover does not check (a malicious prover

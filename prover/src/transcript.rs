@@ -93,11 +93,6 @@ impl Transcript {
         self.index = index + 1;
         self.state[1 + index]
     }
-
-    /// `n` challenges in a row.
-    pub fn challenges(&mut self, n: usize) -> Vec<F> {
-        (0..n).map(|_| self.challenge()).collect()
-    }
 }
 
 fn permute(state: &mut [F; RATE + 1]) {

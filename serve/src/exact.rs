@@ -8,9 +8,12 @@
 //! unused, the balance, the transfer simulated, then settled — comes after, before any proving.
 //! Contract wallets (ERC-1271) are not accepted: the signature must be an EOA's.
 
-use crate::x402::{Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
-use alloy::primitives::{Address, B256, Signature, U256};
+use alloy::primitives::{Address, Signature, U256};
 use alloy::sol_types::{Eip712Domain, SolStruct};
+
+use crate::x402::{
+    Eip3009Payload, FieldError, PaymentPayload, PaymentRequirements, X402_VERSION, parse_address, parse_decimal,
+};
 
 /// The scheme's name in offers.
 pub const SCHEME: &str = "exact";
@@ -120,6 +123,12 @@ pub enum PaymentError {
     },
 }
 
+impl From<FieldError> for PaymentError {
+    fn from(e: FieldError) -> Self {
+        PaymentError::Field { field: e.field, reason: e.reason }
+    }
+}
+
 /// The EIP-712 domain of an offer's token: `extra.name`, `extra.version`, the chain, the token.
 pub fn domain(offer: &PaymentRequirements, chain_id: u64) -> Result<Eip712Domain, PaymentError> {
     let text = |key: &'static str| {
@@ -128,7 +137,7 @@ pub fn domain(offer: &PaymentRequirements, chain_id: u64) -> Result<Eip712Domain
             reason: format!("the offer's extra.{key} (the token's EIP-712 domain) is missing"),
         })
     };
-    let asset = address("asset", &offer.asset)?;
+    let asset = parse_address("asset", &offer.asset)?;
     Ok(Eip712Domain::new(
         Some(text("name")?.into()),
         Some(text("version")?.into()),
@@ -162,23 +171,20 @@ pub fn check(
     }
     let p: Eip3009Payload = serde_json::from_value(payment.payload.clone())
         .map_err(|e| PaymentError::Field { field: "payload", reason: e.to_string() })?;
-    let a = &p.authorization;
+    let a = p.authorization()?;
     let transfer = TransferWithAuthorization {
-        from: address("authorization.from", &a.from)?,
-        to: address("authorization.to", &a.to)?,
-        value: uint("authorization.value", &a.value)?,
-        validAfter: uint("authorization.validAfter", &a.valid_after)?,
-        validBefore: uint("authorization.validBefore", &a.valid_before)?,
-        nonce: a.nonce.parse::<B256>().map_err(|e| PaymentError::Field {
-            field: "authorization.nonce",
-            reason: format!("{e} (expected 0x and 64 hex digits)"),
-        })?,
+        from: a.from,
+        to: a.to,
+        value: a.value,
+        validAfter: a.valid_after,
+        validBefore: a.valid_before,
+        nonce: a.nonce,
     };
-    let pay_to = address("payTo", &offer.pay_to)?;
+    let pay_to = parse_address("payTo", &offer.pay_to)?;
     if transfer.to != pay_to {
         return Err(PaymentError::Recipient { to: transfer.to, pay_to });
     }
-    let amount = uint("amount", &offer.amount)?;
+    let amount = parse_decimal("amount", &offer.amount)?;
     if transfer.value != amount {
         return Err(PaymentError::Amount { value: transfer.value, amount });
     }
@@ -189,34 +195,12 @@ pub fn check(
         return Err(PaymentError::Expired { valid_before: transfer.validBefore, now });
     }
     let hash = transfer.eip712_signing_hash(&domain(offer, chain_id)?);
-    let signature = signature(&p.signature)?;
+    let signature = p.signature()?;
     let signer = signature
         .recover_address_from_prehash(&hash)
         .map_err(|e| PaymentError::Field { field: "signature", reason: e.to_string() })?;
     if signer != transfer.from {
         return Err(PaymentError::Signer { signer, from: transfer.from });
     }
-    Ok(Authorized { asset: address("asset", &offer.asset)?, transfer, signature })
-}
-
-fn address(field: &'static str, s: &str) -> Result<Address, PaymentError> {
-    s.parse().map_err(|e| PaymentError::Field { field, reason: format!("{e} (expected an 0x address)") })
-}
-
-fn uint(field: &'static str, s: &str) -> Result<U256, PaymentError> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(PaymentError::Field { field, reason: format!("{s:?} is not a decimal integer") });
-    }
-    U256::from_str_radix(s, 10).map_err(|e| PaymentError::Field { field, reason: e.to_string() })
-}
-
-fn signature(s: &str) -> Result<Signature, PaymentError> {
-    let field = "signature";
-    let bytes = alloy::primitives::hex::decode(s).map_err(|e| PaymentError::Field { field, reason: e.to_string() })?;
-    if bytes.len() != 65 {
-        return Err(PaymentError::Field {
-            field, reason: format!("{} bytes, expected 65 (r ‖ s ‖ v)", bytes.len())
-        });
-    }
-    Signature::from_raw(&bytes).map_err(|e| PaymentError::Field { field, reason: e.to_string() })
+    Ok(Authorized { asset: parse_address("asset", &offer.asset)?, transfer, signature })
 }

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+use alloy_primitives::{Address, B256, Signature, U256};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -98,6 +99,103 @@ pub struct Eip3009Payload {
     pub signature: String,
     /// The signed authorization, its numbers in decimal.
     pub authorization: Authorization,
+}
+
+impl Eip3009Payload {
+    /// The payload of a signed EIP-3009 authorization (either struct: `TransferWithAuthorization`
+    /// or `ReceiveWithAuthorization`), its fields as x402 writes them: addresses EIP-55, numbers in
+    /// decimal, the nonce and the 65-byte signature in 0x hex.
+    pub fn new(
+        signature: &Signature,
+        from: Address,
+        to: Address,
+        value: U256,
+        valid_after: U256,
+        valid_before: U256,
+        nonce: B256,
+    ) -> Self {
+        Eip3009Payload {
+            signature: alloy_primitives::hex::encode_prefixed(signature.as_bytes()),
+            authorization: Authorization {
+                from: from.to_checksum(None),
+                to: to.to_checksum(None),
+                value: value.to_string(),
+                valid_after: valid_after.to_string(),
+                valid_before: valid_before.to_string(),
+                nonce: nonce.to_string(),
+            },
+        }
+    }
+}
+
+/// An EIP-3009 authorization's fields, read from its JSON (`Eip3009Payload::authorization`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizationFields {
+    /// The payer.
+    pub from: Address,
+    /// The payee.
+    pub to: Address,
+    /// The amount.
+    pub value: U256,
+    /// Unix time from which it may be settled.
+    pub valid_after: U256,
+    /// Unix time until which it may be settled.
+    pub valid_before: U256,
+    /// The nonce.
+    pub nonce: B256,
+}
+
+/// A field of a payment that does not parse, named as x402's JSON names it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the payment's {field} is not valid: {reason}")]
+pub struct FieldError {
+    /// Which (`authorization.value`, `signature`, `payTo`, …).
+    pub field: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+impl Eip3009Payload {
+    /// The authorization's fields: EIP-55 or lowercase addresses, decimal numbers, a 0x nonce of
+    /// 32 bytes.
+    pub fn authorization(&self) -> Result<AuthorizationFields, FieldError> {
+        let a = &self.authorization;
+        Ok(AuthorizationFields {
+            from: parse_address("authorization.from", &a.from)?,
+            to: parse_address("authorization.to", &a.to)?,
+            value: parse_decimal("authorization.value", &a.value)?,
+            valid_after: parse_decimal("authorization.validAfter", &a.valid_after)?,
+            valid_before: parse_decimal("authorization.validBefore", &a.valid_before)?,
+            nonce: a.nonce.parse().map_err(|e| FieldError {
+                field: "authorization.nonce",
+                reason: format!("{e} (expected 0x and 64 hex digits)"),
+            })?,
+        })
+    }
+
+    /// The signature: 65 bytes `r ‖ s ‖ v` in hex.
+    pub fn signature(&self) -> Result<Signature, FieldError> {
+        let field = "signature";
+        let bytes =
+            alloy_primitives::hex::decode(&self.signature).map_err(|e| FieldError { field, reason: e.to_string() })?;
+        if bytes.len() != 65 {
+            return Err(FieldError { field, reason: format!("{} bytes, expected 65 (r ‖ s ‖ v)", bytes.len()) });
+        }
+        Signature::from_raw(&bytes).map_err(|e| FieldError { field, reason: e.to_string() })
+    }
+}
+
+/// An address field of a payment or an offer.
+pub fn parse_address(field: &'static str, s: &str) -> Result<Address, FieldError> {
+    s.parse().map_err(|e| FieldError { field, reason: format!("{e} (expected an 0x address)") })
+}
+
+/// A decimal integer field (x402 writes amounts and times in decimal; no sign, no exponent).
+pub fn parse_decimal(field: &'static str, s: &str) -> Result<U256, FieldError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldError { field, reason: format!("{s:?} is not a decimal integer") });
+    }
+    U256::from_str_radix(s, 10).map_err(|e| FieldError { field, reason: e.to_string() })
 }
 
 /// An EIP-3009 authorization as x402 writes it in JSON.

@@ -289,19 +289,6 @@ impl ConstraintSynthesizer<F> for WrapCircuit<'_> {
 }
 
 impl Gadget<'_> {
-    /// A prover message: a witness, absorbed as the native verifier absorbs it.
-    fn msg(&mut self) -> Result<V, SynthesisError> {
-        let pos = self.pos;
-        self.pos += 1;
-        let w = self.w;
-        let v = V::new_witness(self.cs.clone(), || match w {
-            Some(w) => w.messages.get(pos).copied().ok_or(SynthesisError::Unsatisfiable),
-            None => missing(),
-        })?;
-        self.t.absorb(std::slice::from_ref(&v))?;
-        Ok(v)
-    }
-
     fn wire(&self, value: impl FnOnce(&Witness) -> i64) -> Result<V, SynthesisError> {
         let w = self.w;
         V::new_witness(self.cs.clone(), || w.map(|w| fe(value(w))).map_or_else(missing, Ok))
@@ -464,8 +451,18 @@ impl ProtocolRole for Gadget<'_> {
     type E = V;
     type Error = SynthesisError;
 
+    /// A prover message: the next witness of the stage-1 messages, absorbed as the native
+    /// verifier absorbs it.
     fn receive(&mut self, _: impl FnOnce() -> F) -> Result<V, SynthesisError> {
-        self.msg()
+        let pos = self.pos;
+        self.pos += 1;
+        let w = self.w;
+        let v = V::new_witness(self.cs.clone(), || match w {
+            Some(w) => w.messages.get(pos).copied().ok_or(SynthesisError::Unsatisfiable),
+            None => missing(),
+        })?;
+        self.t.absorb(std::slice::from_ref(&v))?;
+        Ok(v)
     }
 
     fn absorb(&mut self, values: &[V]) -> Result<(), SynthesisError> {
