@@ -137,14 +137,14 @@ struct InputFile {
 
 /// Reads `{"input_data": [[...], ...]}`: one or more flattened inputs.
 pub fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, ArtifactError> {
-    let bytes = read(path)?;
-    let f: InputFile = serde_json::from_slice(&bytes)
-        .map_err(|e| ArtifactError::Input { path: path.display().to_string(), reason: e.to_string() })?;
+    parse_inputs(&read(path)?).map_err(|reason| ArtifactError::Input { path: path.display().to_string(), reason })
+}
+
+/// Parses `{"input_data": [[...], ...]}` from memory (a request's body); the error says why not.
+pub fn parse_inputs(bytes: &[u8]) -> Result<Vec<Vec<f64>>, String> {
+    let f: InputFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if f.input_data.is_empty() || f.input_data.iter().any(|v| v.is_empty()) {
-        return Err(ArtifactError::Input {
-            path: path.display().to_string(),
-            reason: "input_data holds no values".into(),
-        });
+        return Err("input_data holds no values".into());
     }
     Ok(f.input_data)
 }
@@ -217,7 +217,7 @@ pub struct Packing {
 }
 
 /// The model's input or output tensor.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TensorSettings {
     /// Its name in the ONNX graph.
     pub name: String,
@@ -299,16 +299,20 @@ pub fn read_settings(dir: &Path) -> Result<Settings, ArtifactError> {
 }
 
 /// Writes a proof file: its header, then the proof compressed; returns its size.
-fn write_tagged(path: &Path, magic: &[u8; 8], proof: &impl CanonicalSerialize) -> Result<usize, ArtifactError> {
+fn tagged(magic: &[u8; 8], proof: &impl CanonicalSerialize) -> Vec<u8> {
     let mut bytes = magic.to_vec();
     proof.serialize_compressed(&mut bytes).expect("writing to memory");
+    bytes
+}
+
+fn write_bytes(path: &Path, bytes: Vec<u8>) -> Result<usize, ArtifactError> {
     write(path, &bytes)?;
     Ok(bytes.len())
 }
 
 /// Writes a stage-1 proof file; returns its size.
 pub fn write_proof(path: &Path, proof: &Stage1Proof) -> Result<usize, ArtifactError> {
-    write_tagged(path, PROOF_MAGIC, proof)
+    write_bytes(path, tagged(PROOF_MAGIC, proof))
 }
 
 /// Reads a stage-1 proof file (refusing a wrapped one).
@@ -333,9 +337,14 @@ pub enum AnyProof {
 
 /// Writes a proof file of its kind; returns its size.
 pub fn write_any_proof(path: &Path, proof: &AnyProof) -> Result<usize, ArtifactError> {
+    write_bytes(path, encode_any_proof(proof))
+}
+
+/// A proof file's bytes, as `write_any_proof` writes them (a server sends them in its answer).
+pub fn encode_any_proof(proof: &AnyProof) -> Vec<u8> {
     match proof {
-        AnyProof::Stage1(p) => write_proof(path, p),
-        AnyProof::TwoRound(p) => write_tagged(path, TWO_ROUND_MAGIC, p),
+        AnyProof::Stage1(p) => tagged(PROOF_MAGIC, p),
+        AnyProof::TwoRound(p) => tagged(TWO_ROUND_MAGIC, p),
     }
 }
 

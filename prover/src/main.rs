@@ -1,4 +1,5 @@
-//! The `zkml` command line: compile, run, setup, prove, verify, context, conformance, bench.
+//! The `zkml` command line: compile, run, setup, prove, verify, context, conformance, bench, and
+//! serve (which runs `zkml-serve`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -204,6 +205,16 @@ enum Command {
         #[arg(long)]
         wrap: bool,
     },
+    /// Sell proved inferences over HTTP 402 (x402): runs `zkml-serve`, installed beside `zkml`,
+    /// with the same arguments (`zkml serve --help` lists them).
+    ///
+    /// Example: zkml serve --models build/price_mlp --rpc-url http://127.0.0.1:8545 --asset ADDRESS --price 10000
+    #[command(disable_help_flag = true)]
+    Serve {
+        /// zkml-serve's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// The steps of a setup ceremony after `zkml setup DIR --ptau FILE`.
@@ -320,6 +331,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs `zkml-serve` from `zkml`'s own directory (the server is its own package: it depends on
+/// this one) and exits with its status.
+fn serve(args: &[std::ffi::OsString]) -> Result<()> {
+    let exe = std::env::current_exe().context("finding zkml's own path")?;
+    let server = exe.with_file_name(format!("zkml-serve{}", std::env::consts::EXE_SUFFIX));
+    if !server.is_file() {
+        bail!("{} is missing: `cargo build --workspace --bins` builds it beside zkml", server.display());
+    }
+    let status = std::process::Command::new(&server)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {}", server.display()))?;
+    if !status.success() {
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    Ok(())
+}
+
 /// A spinner on a terminal; nothing in a pipe (indicatif hides itself there).
 fn progress(msg: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
@@ -417,6 +446,7 @@ fn fmt(v: &[f64]) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Serve { args } => serve(&args)?,
         Command::Compile { model, calibrate, out, lookup_bits, weight_bits, input_visibility, output_visibility } => {
             let mut samples = vec![];
             for c in &calibrate {

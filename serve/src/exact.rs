@@ -138,13 +138,13 @@ pub fn domain(offer: &PaymentRequirements, chain_id: u64) -> Result<Eip712Domain
         })
     };
     let asset = parse_address("asset", &offer.asset)?;
-    Ok(Eip712Domain::new(
-        Some(text("name")?.into()),
-        Some(text("version")?.into()),
-        Some(U256::from(chain_id)),
-        Some(asset),
-        None,
-    ))
+    Ok(token_domain(text("name")?, text("version")?, chain_id, asset))
+}
+
+/// The EIP-712 domain of the token `asset` on chain `chain_id` named `name`, version `version`,
+/// as EIP-3009 tokens (USDC) define it: no salt.
+pub fn token_domain(name: String, version: String, chain_id: u64, asset: Address) -> Eip712Domain {
+    Eip712Domain::new(Some(name.into()), Some(version.into()), Some(U256::from(chain_id)), Some(asset), None)
 }
 
 /// Checks an `exact` payment against `offers` on chain `chain_id` at Unix time `now`, as listed

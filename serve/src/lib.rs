@@ -1,11 +1,14 @@
-//! `zkml serve`'s library: proved inferences sold over HTTP 402 (x402). So far the `exact`
-//! scheme: its checks that need no chain (`exact`) over x402's messages (`x402`, defined once in
-//! zkml-verifier-gen beside the escrow's offer), and its settlement on-chain (`settle`); the HTTP
-//! routes, proving for the buyer and the job queue come next (issue "`zkml serve` and
+//! `zkml serve`'s library: proved inferences sold over HTTP 402 (x402). The `exact` scheme: its
+//! checks that need no chain (`exact`) over x402's messages (`x402`, defined once in
+//! zkml-verifier-gen beside the escrow's offer) and its settlement on-chain (`settle`); the
+//! models on sale (`catalog`) and the HTTP routes that sell them (`http`). The escrow scheme
+//! over HTTP, `zkml pay` and the durable job queue come next (issue "`zkml serve` and
 //! `zkml pay`").
 
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod exact;
+pub mod http;
 pub mod settle;
 pub use zkml_verifier_gen::x402;

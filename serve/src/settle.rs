@@ -21,6 +21,18 @@ mod token {
         interface IEip3009Token {
             event Transfer(address indexed from, address indexed to, uint256 value);
             function balanceOf(address account) external view returns (uint256);
+            function name() external view returns (string);
+            function version() external view returns (string);
+            function DOMAIN_SEPARATOR() external view returns (bytes32);
+            function eip712Domain() external view returns (
+                bytes1 fields,
+                string name,
+                string version,
+                uint256 chainId,
+                address verifyingContract,
+                bytes32 salt,
+                uint256[] extensions
+            );
             function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
             function transferWithAuthorization(
                 address from,
@@ -130,4 +142,71 @@ pub async fn settle<P: Provider>(provider: &P, payment: &Authorized) -> Result<S
         return Err(SettleError::NoTransfer { tx });
     }
     Ok(Settled { tx, block: receipt.block_number })
+}
+
+/// Why the token's EIP-712 domain could not be settled on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainError {
+    /// The token tells neither its domain (EIP-5267 `eip712Domain()`) nor `version()`.
+    #[error("the token {asset} does not say its EIP-712 {what} (no eip712Domain(), no {what}()): give it")]
+    Unknown {
+        /// The token.
+        asset: Address,
+        /// `name` or `version`.
+        what: &'static str,
+    },
+    /// The domain named does not hash to the token's `DOMAIN_SEPARATOR()`: buyers' signatures
+    /// would be refused.
+    #[error(
+        "the EIP-712 domain (name {name:?}, version {version:?}, chain {chain_id}, token {asset}) is not the \
+         token's: its DOMAIN_SEPARATOR() is {expected}, the domain's {found}"
+    )]
+    Mismatch {
+        /// The token.
+        asset: Address,
+        /// The name.
+        name: String,
+        /// The version.
+        version: String,
+        /// The chain.
+        chain_id: u64,
+        /// The token's separator.
+        expected: B256,
+        /// The domain's.
+        found: B256,
+    },
+}
+
+/// The token's EIP-712 domain name and version, which an `exact` offer names in `extra` and
+/// buyers sign in: `name` and `version` as given, else as the token says (EIP-5267's
+/// `eip712Domain()`, else `name()` / `version()`). Checked against the token's
+/// `DOMAIN_SEPARATOR()` when it has one, so that a misconfigured offer is found before a buyer
+/// signs for it.
+pub async fn discover_domain<P: Provider>(
+    provider: &P,
+    asset: Address,
+    chain_id: u64,
+    name: Option<String>,
+    version: Option<String>,
+) -> Result<(String, String), DomainError> {
+    let token = IEip3009Token::new(asset, provider);
+    let declared = token.eip712Domain().call().await.ok();
+    let name = match (name, &declared) {
+        (Some(n), _) => n,
+        (None, Some(d)) => d.name.clone(),
+        (None, None) => token.name().call().await.map_err(|_| DomainError::Unknown { asset, what: "name" })?,
+    };
+    let version = match (version, &declared) {
+        (Some(v), _) => v,
+        (None, Some(d)) => d.version.clone(),
+        (None, None) => token.version().call().await.map_err(|_| DomainError::Unknown { asset, what: "version" })?,
+    };
+    if let Ok(expected) = token.DOMAIN_SEPARATOR().call().await {
+        let found = crate::exact::token_domain(name.clone(), version.clone(), chain_id, asset).separator();
+        if found != expected {
+            return Err(DomainError::Mismatch { asset, name, version, chain_id, expected, found });
+        }
+    }
+    Ok((name, version))
 }

@@ -90,6 +90,24 @@ pub struct PaymentPayload {
     pub extensions: Option<Value>,
 }
 
+/// What the `PAYMENT-RESPONSE` header of a paid answer says of the settlement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementResponse {
+    /// Whether the payment was settled.
+    pub success: bool,
+    /// Why not, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_reason: Option<String>,
+    /// Who paid, 0x hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer: Option<String>,
+    /// The settlement transaction's hash, 0x hex (empty when none was sent).
+    pub transaction: String,
+    /// The chain, `eip155:<chain id>`.
+    pub network: String,
+}
+
 /// The payment of the EVM schemes, `exact` and `zkml-escrow`: an EIP-3009 authorization
 /// (`TransferWithAuthorization` for `exact`, `ReceiveWithAuthorization` to the escrow for
 /// `zkml-escrow`) and its EIP-712 signature.

@@ -283,6 +283,30 @@ fn a_closed_stdout_ends_the_cli_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
 }
 
+/// `zkml serve` runs the `zkml-serve` beside `zkml` (found from `zkml`'s own path) with the
+/// same arguments, and ends with its status; with none there, an error says where it looked.
+#[test]
+fn serve_runs_the_server_binary_beside_zkml() {
+    // A hard link, not a copy: no executable is written here, which a test running beside this
+    // one could fork while it is open ("text file busy"); zkml-serve stands in as echo, then false.
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let zkml = tmp.path().join("zkml");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_zkml"), &zkml).unwrap();
+    let run = |args: &[&str]| std::process::Command::new(&zkml).args(args).output().unwrap();
+    let out = run(&["serve", "--models", "a b", "--help"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&format!("{} is missing", tmp.path().join("zkml-serve").display())), "{stderr}");
+    let server = tmp.path().join("zkml-serve");
+    std::os::unix::fs::symlink("/bin/echo", &server).unwrap();
+    let out = run(&["serve", "--models", "a b", "--help"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "--models a b --help\n");
+    std::fs::remove_file(&server).unwrap();
+    std::os::unix::fs::symlink("/bin/false", &server).unwrap();
+    assert_eq!(run(&["serve"]).status.code(), Some(1));
+}
+
 /// A private output would leave the wrapped proof saying nothing about the result: compile
 /// refuses it and points to `hashed`. A private input compiles, but its stage-1 proof is refused.
 #[test]

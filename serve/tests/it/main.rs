@@ -1,14 +1,21 @@
-//! zkml-serve's integration tests, one binary: the `exact` scheme's offline checks and its
-//! settlement on anvil.
+//! zkml-serve's integration tests, one binary: the `exact` scheme's offline checks, its
+//! settlement on anvil, and the HTTP routes that sell proved inferences.
 
 mod exact;
+mod http;
 mod settle;
 
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolStruct;
+use alloy::sol_types::{SolStruct, SolValue};
+use oracle_demo::anvil::{ANVIL_DEV_KEY, Anvil, ensure_toolchain, repo_root};
 use zkml_serve::exact::{TransferWithAuthorization, domain};
 use zkml_serve::x402::{Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
+use zkml_verifier_gen::solc;
 
 /// What a stock client sends for `offer` on chain `chain_id`: `t` signed by `signer` with EIP-712
 /// in the token's domain, as x402's `exact` payload.
@@ -26,5 +33,58 @@ fn signed_payment(
         accepted: offer.clone(),
         payload: serde_json::to_value(payload).unwrap(),
         extensions: None,
+    }
+}
+
+alloy::sol! {
+    /// contracts/testing/TestUSDC.sol: anyone may mint.
+    #[sol(rpc)]
+    interface ITestUsdc {
+        function mint(address to, uint256 amount) external;
+    }
+}
+
+/// anvil with contracts/testing/TestUSDC.sol ("USD Coin", version "2": USDC's EIP-3009) deployed,
+/// and a provider whose wallet is anvil's first account.
+struct Chain {
+    provider: DynProvider,
+    chain_id: u64,
+    /// The token.
+    asset: Address,
+    /// anvil itself (it stops when dropped).
+    anvil: Anvil,
+}
+
+impl Chain {
+    async fn start() -> Chain {
+        let root = repo_root();
+        ensure_toolchain(&root).unwrap();
+        let source = std::fs::read_to_string(root.join("contracts/testing/TestUSDC.sol")).unwrap();
+        let codes =
+            solc::compile(&root.join("script/solc"), &root, &[("contracts/testing/TestUSDC.sol".into(), source)])
+                .unwrap();
+        let anvil = Anvil::start(None).unwrap();
+        let server: PrivateKeySigner = ANVIL_DEV_KEY.parse().unwrap();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(server))
+            .connect_http(anvil.url.parse().unwrap())
+            .erased();
+        let chain_id = provider.get_chain_id().await.unwrap();
+        let mut code = codes.code("TestUSDC").unwrap();
+        code.extend(("USD Coin".to_string(), "2".to_string()).abi_encode_params());
+        let deployed = provider.send_transaction(TransactionRequest::default().with_deploy_code(code)).await.unwrap();
+        let asset = deployed.get_receipt().await.unwrap().contract_address.unwrap();
+        Chain { provider, chain_id, asset, anvil }
+    }
+
+    /// Mints `amount` to `to`: TestUSDC lets anyone.
+    async fn mint(&self, to: Address, amount: u64) {
+        let token = ITestUsdc::new(self.asset, &self.provider);
+        token.mint(to, U256::from(amount)).send().await.unwrap().get_receipt().await.unwrap();
+    }
+
+    /// The latest block's timestamp: anvil's clock, which the token checks authorizations by.
+    async fn now(&self) -> u64 {
+        self.provider.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp
     }
 }

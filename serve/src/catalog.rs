@@ -1,0 +1,250 @@
+//! The models a server sells: each compiled model directory (`zkml compile`, then `zkml setup`)
+//! loaded once at start with its wrap keys, its verifier's calldata layout and its `exact` offer.
+//! Keys from a development setup are refused unless allowed: anyone who knows the seed can
+//! forge proofs for them, so a proof sold with them proves nothing.
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::{Address, U256};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use zkml::artifact::{self, Compiled, Provenance, TensorSettings};
+use zkml::wrap::two_round::ProverKey;
+use zkml_verifier_gen::model::ModelLayout;
+
+use crate::exact;
+use crate::x402::PaymentRequirements;
+
+/// What the server charges for one proved inference and where the money goes: one token and one
+/// recipient for every model.
+#[derive(Clone, Debug)]
+pub struct Pricing {
+    /// The chain (`eip155:N`).
+    pub chain_id: u64,
+    /// The EIP-3009 token.
+    pub asset: Address,
+    /// The token's EIP-712 domain name (USDC: "USD Coin").
+    pub token_name: String,
+    /// The token's EIP-712 domain version (USDC: "2").
+    pub token_version: String,
+    /// Who is paid.
+    pub pay_to: Address,
+    /// The price, in the token's smallest unit.
+    pub amount: U256,
+    /// How long a buyer's authorization should stay valid, in seconds.
+    pub max_timeout_seconds: u64,
+}
+
+impl Pricing {
+    /// The `exact` offer of this price, as a 402 lists it and a payment must copy it.
+    pub fn offer(&self) -> PaymentRequirements {
+        PaymentRequirements {
+            scheme: exact::SCHEME.into(),
+            network: format!("eip155:{}", self.chain_id),
+            amount: self.amount.to_string(),
+            asset: self.asset.to_checksum(None),
+            pay_to: self.pay_to.to_checksum(None),
+            max_timeout_seconds: self.max_timeout_seconds,
+            extra: json!({ "name": self.token_name, "version": self.token_version }),
+        }
+    }
+}
+
+/// Where a model's wrap keys came from, as a buyer should know before paying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum KeySetup {
+    /// `zkml setup --dev-seed`: anyone who knows the seed can forge proofs.
+    Development,
+    /// A ceremony with at least one contribution: sound if one contributor was honest.
+    Ceremony,
+    /// A ceremony's initial state, before any contribution: forgeable.
+    CeremonyWithoutContributions,
+    /// Keys from a zkml that did not record their origin.
+    Unrecorded,
+}
+
+impl KeySetup {
+    fn of(p: Option<&Provenance>) -> Self {
+        match p {
+            Some(Provenance::Dev { .. }) => KeySetup::Development,
+            Some(Provenance::Ceremony { contributions, .. }) if contributions.is_empty() => {
+                KeySetup::CeremonyWithoutContributions
+            }
+            Some(Provenance::Ceremony { .. }) => KeySetup::Ceremony,
+            None => KeySetup::Unrecorded,
+        }
+    }
+
+    /// Whether a proof under these keys means anything.
+    pub fn is_sound(self) -> bool {
+        self == KeySetup::Ceremony
+    }
+}
+
+/// One model on sale.
+pub struct Listing {
+    /// Its name in URLs: the directory's name.
+    pub name: String,
+    /// The compiled model.
+    pub compiled: Compiled,
+    /// Its wrap's proving key, read once.
+    pub keys: ProverKey,
+    /// vk.bin's SHA3-256: what a buyer pins its verifier to.
+    pub vk_digest: String,
+    /// Where the keys came from.
+    pub setup: KeySetup,
+    /// The generated verifier's calldata layout.
+    pub layout: ModelLayout,
+    /// Its `exact` offer.
+    pub offer: PaymentRequirements,
+}
+
+/// A model as `GET /v1/models` describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    /// The name in URLs.
+    pub id: String,
+    /// The model id its proofs carry as public input 0 (decimal).
+    pub model_id: String,
+    /// The input tensor: name, shape, scale (log2), visibility.
+    pub input: TensorSettings,
+    /// The output tensor.
+    pub output: TensorSettings,
+    /// vk.bin's SHA3-256.
+    pub vk_digest: String,
+    /// Where the keys came from.
+    pub setup: KeySetup,
+    /// What one proved inference costs.
+    pub accepts: Vec<PaymentRequirements>,
+}
+
+/// Why the catalog could not be loaded; each names the directory.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// No model directory given.
+    #[error("no model to serve: give at least one compiled model directory")]
+    Empty,
+    /// A directory whose name makes no URL segment.
+    #[error("{dir}: a model's name in URLs is its directory's name, which must be letters, digits, '-', '_' or '.'")]
+    Name {
+        /// The directory.
+        dir: String,
+    },
+    /// Two directories with the same name.
+    #[error("two models are named {name}: their directories' names must differ")]
+    Duplicate {
+        /// The name.
+        name: String,
+    },
+    /// The compiled model or its keys could not be read.
+    #[error("{dir}: {source}")]
+    Artifact {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: artifact::ArtifactError,
+    },
+    /// The settings make no verifier layout.
+    #[error("{dir}: its settings make no verifier layout: {reason}")]
+    Layout {
+        /// The directory.
+        dir: String,
+        /// Why.
+        reason: String,
+    },
+    /// Forgeable keys, not allowed.
+    #[error(
+        "{dir}: its keys are {setup:?}, which anyone can forge proofs for: run a ceremony (docs/setup.md), \
+         or pass --allow-dev-keys for a test deployment"
+    )]
+    UnsoundKeys {
+        /// The directory.
+        dir: String,
+        /// Where the keys came from.
+        setup: KeySetup,
+    },
+}
+
+/// The models on sale, by name.
+pub struct Catalog {
+    listings: Vec<Listing>,
+}
+
+impl Catalog {
+    /// Loads each directory once, its keys included. `allow_unsound_keys` admits keys anyone can
+    /// forge proofs for (tests and demos on a local chain).
+    pub fn load(dirs: &[PathBuf], pricing: &Pricing, allow_unsound_keys: bool) -> Result<Self, CatalogError> {
+        if dirs.is_empty() {
+            return Err(CatalogError::Empty);
+        }
+        let mut listings: Vec<Listing> = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            let l = Listing::load(dir, pricing)?;
+            if !l.setup.is_sound() && !allow_unsound_keys {
+                return Err(CatalogError::UnsoundKeys { dir: dir.display().to_string(), setup: l.setup });
+            }
+            if listings.iter().any(|m| m.name == l.name) {
+                return Err(CatalogError::Duplicate { name: l.name });
+            }
+            listings.push(l);
+        }
+        Ok(Catalog { listings })
+    }
+
+    /// The listing named `name`.
+    pub fn get(&self, name: &str) -> Option<&Listing> {
+        self.listings.iter().find(|l| l.name == name)
+    }
+
+    /// The models' names, in the order given.
+    pub fn names(&self) -> Vec<&str> {
+        self.listings.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// Every model as `GET /v1/models` describes it.
+    pub fn describe(&self) -> Vec<ModelInfo> {
+        self.listings.iter().map(Listing::describe).collect()
+    }
+}
+
+impl Listing {
+    fn load(dir: &Path, pricing: &Pricing) -> Result<Self, CatalogError> {
+        let at = || dir.display().to_string();
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().and_then(|n| n.to_str()).map(String::from))
+            .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.'))
+            .ok_or_else(|| CatalogError::Name { dir: at() })?;
+        let artifact = |source| CatalogError::Artifact { dir: at(), source };
+        let compiled = Compiled::load(dir).map_err(artifact)?;
+        let (keys, record) = artifact::read_prover_keys_recorded(dir, None).map_err(artifact)?;
+        let layout = ModelLayout::from_settings(&compiled.settings)
+            .map_err(|e| CatalogError::Layout { dir: at(), reason: e.to_string() })?;
+        Ok(Listing {
+            name,
+            compiled,
+            keys,
+            vk_digest: record.vk_digest,
+            setup: KeySetup::of(record.setup.as_ref()),
+            layout,
+            offer: pricing.offer(),
+        })
+    }
+
+    fn describe(&self) -> ModelInfo {
+        let s = &self.compiled.settings;
+        ModelInfo {
+            id: self.name.clone(),
+            model_id: s.model_id.clone(),
+            input: s.input.clone(),
+            output: s.output.clone(),
+            vk_digest: self.vk_digest.clone(),
+            setup: self.setup,
+            accepts: vec![self.offer.clone()],
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The HTTP routes, over loopback: what is on sale, the 402 that asks for payment, every request
+//! refused before money moves (with its status and an error naming the problem), and on anvil a
+//! purchase end to end — settled once, answered with a proof that verifies, bound to the payment.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use zkml::artifact::{self, Compiled};
+use zkml::pipeline;
+use zkml::quantize::QuantConfig;
+use zkml_serve::catalog::{Catalog, KeySetup, Pricing};
+use zkml_serve::exact::TransferWithAuthorization;
+use zkml_serve::http::{Inference, Limits, Server, payment_context, router};
+use zkml_serve::settle::IEip3009Token;
+use zkml_serve::x402::{
+    PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentRequired, SettlementResponse, decode_header,
+    encode_header,
+};
+
+use crate::Chain;
+
+const PRICE: u64 = 10_000;
+
+/// price_mlp compiled, with development keys (seed 1), once per test run.
+fn price_mlp() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = oracle_demo::anvil::repo_root();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-it").join("price_mlp");
+        let _ = std::fs::remove_dir_all(&dir);
+        let samples = artifact::read_inputs(&root.join("tests/data/price_mlp.input.json")).unwrap();
+        pipeline::compile(&root.join("tests/data/price_mlp.onnx"), &samples, QuantConfig::default(), &dir).unwrap();
+        zkml::setup::dev(&dir, 1).unwrap();
+        dir
+    })
+}
+
+fn input() -> Value {
+    let root = oracle_demo::anvil::repo_root();
+    serde_json::from_slice(&std::fs::read(root.join("tests/data/price_mlp.input.json")).unwrap()).unwrap()
+}
+
+fn pricing(chain_id: u64, asset: Address, pay_to: Address) -> Pricing {
+    Pricing {
+        chain_id,
+        asset,
+        token_name: "USD Coin".into(),
+        token_version: "2".into(),
+        pay_to,
+        amount: U256::from(PRICE),
+        max_timeout_seconds: 300,
+    }
+}
+
+/// A server for `pricing` on loopback; its base URL.
+async fn open(pricing: &Pricing, provider: DynProvider, limits: Limits) -> String {
+    let catalog = Catalog::load(&[price_mlp().to_path_buf()], pricing, true).unwrap();
+    let server = Server::new(catalog, pricing.chain_id, provider, limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
+    url
+}
+
+/// A server with no chain behind it: for everything refused before settlement.
+async fn offline(limits: Limits) -> (String, Pricing) {
+    let p = pricing(31337, Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+    let nowhere = ProviderBuilder::new().connect_http("http://127.0.0.1:9".parse().unwrap()).erased();
+    (open(&p, nowhere, limits).await, p)
+}
+
+fn inference_url(base: &str, model: &str) -> String {
+    format!("{base}/v1/models/{model}/inferences")
+}
+
+/// `payer`'s payment of `offer`, valid for ten minutes from `now − 60`.
+fn payment_header(p: &Pricing, payer: &PrivateKeySigner, value: u64, nonce: u8, now: u64) -> String {
+    let t = TransferWithAuthorization {
+        from: payer.address(),
+        to: p.pay_to,
+        value: U256::from(value),
+        validAfter: U256::from(now - 60),
+        validBefore: U256::from(now + 600),
+        nonce: B256::repeat_byte(nonce),
+    };
+    encode_header(&crate::signed_payment(&p.offer(), p.chain_id, &t, payer))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The error of a refusal, after checking its status.
+async fn refused(r: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(r.status(), status);
+    let body: Value = r.json().await.unwrap();
+    body["error"].as_str().expect("every refusal is {\"error\": ...}").to_string()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_catalog_lists_each_model_with_its_offer() {
+    let (base, p) = offline(Limits::default()).await;
+    let body: Value = reqwest::get(format!("{base}/v1/models")).await.unwrap().json().await.unwrap();
+    let models = body["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1);
+    let m = &models[0];
+    let c = Compiled::load(price_mlp()).unwrap();
+    assert_eq!(m["id"], "price_mlp");
+    assert_eq!(m["modelId"], c.settings.model_id.as_str());
+    assert_eq!(m["input"]["shape"], json!(c.settings.input.shape));
+    assert_eq!(m["setup"], serde_json::to_value(KeySetup::Development).unwrap());
+    assert_eq!(m["vkDigest"], artifact::vk_digest(price_mlp()).unwrap().as_str());
+    assert_eq!(m["accepts"], json!([p.offer()]));
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().text().await.unwrap(), "ok");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unpaid_request_is_answered_402_with_the_offer() {
+    let (base, p) = offline(Limits::default()).await;
+    let url = inference_url(&base, "price_mlp");
+    let r = reqwest::Client::new().post(&url).json(&input()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
+    let header = r.headers()[PAYMENT_REQUIRED].to_str().unwrap().to_string();
+    let pr: PaymentRequired = decode_header(PAYMENT_REQUIRED, &header).unwrap();
+    assert_eq!(pr.accepts, vec![p.offer()]);
+    assert_eq!(pr.resource.url, url);
+    assert!(pr.error.unwrap().contains(PAYMENT_SIGNATURE));
+    let body: PaymentRequired = r.json().await.unwrap();
+    assert_eq!(body.accepts, pr.accepts, "the body repeats the header");
+}
+
+/// Each request the server cannot serve, refused with its status and an error naming the
+/// problem, before any payment is looked at (the server has no chain to take one from).
+#[tokio::test(flavor = "current_thread")]
+async fn requests_that_cannot_be_served_are_refused_before_payment() {
+    let (base, p) = offline(Limits { max_body: 4096, ..Limits::default() }).await;
+    let client = reqwest::Client::new();
+    let url = inference_url(&base, "price_mlp");
+    let n = input()["input_data"][0].as_array().unwrap().len();
+    let paid = payment_header(&p, &PrivateKeySigner::random(), PRICE, 1, unix_now());
+    let post = |url: String, body: Vec<u8>| client.post(url).header(PAYMENT_SIGNATURE, &paid).body(body).send();
+
+    let e = refused(post(inference_url(&base, "lenet"), vec![]).await.unwrap(), StatusCode::NOT_FOUND).await;
+    assert!(e.contains("lenet") && e.contains("price_mlp"), "{e}");
+    let e = refused(post(url.clone(), b"not json".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert!(e.contains("not an input"), "{e}");
+    let two = json!({"input_data": [vec![0.5; n], vec![0.5; n]]});
+    let e = refused(post(url.clone(), two.to_string().into()).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert!(e.contains("2 inputs"), "{e}");
+    let short = json!({"input_data": [vec![0.5; n - 1]]});
+    let e = refused(post(url.clone(), short.to_string().into()).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(e.contains(&format!("{}", n - 1)), "names the length: {e}");
+    let mut far = vec![0.5; n];
+    far[0] = 1e12;
+    let far = json!({ "input_data": [far] });
+    let e = refused(post(url.clone(), far.to_string().into()).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(e.contains("1000000000000"), "names the value: {e}");
+    let e = refused(post(url.clone(), vec![b' '; 5000]).await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(e.contains("body"), "{e}");
+    let r = client.post(&url).header(PAYMENT_SIGNATURE, "not base64!").json(&input()).send().await.unwrap();
+    let e = refused(r, StatusCode::BAD_REQUEST).await;
+    assert!(e.contains(PAYMENT_SIGNATURE), "{e}");
+}
+
+/// A payment that fails a check of `exact` is a 402 with the offer again and the check named.
+#[tokio::test(flavor = "current_thread")]
+async fn a_payment_that_fails_a_check_is_refused_with_402_naming_it() {
+    let (base, p) = offline(Limits::default()).await;
+    let payer = PrivateKeySigner::random();
+    let underpaid = payment_header(&p, &payer, PRICE - 1, 1, unix_now());
+    let r = reqwest::Client::new()
+        .post(inference_url(&base, "price_mlp"))
+        .header(PAYMENT_SIGNATURE, underpaid)
+        .json(&input())
+        .send()
+        .await
+        .unwrap();
+    let header = r.headers()[PAYMENT_REQUIRED].to_str().unwrap().to_string();
+    let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
+    assert!(e.contains(&(PRICE - 1).to_string()) && e.contains(&PRICE.to_string()), "names both amounts: {e}");
+    let pr: PaymentRequired = decode_header(PAYMENT_REQUIRED, &header).unwrap();
+    assert_eq!(pr.accepts, vec![p.offer()]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_queue_is_503_before_payment() {
+    let (base, p) = offline(Limits { queue: 0, ..Limits::default() }).await;
+    let paid = payment_header(&p, &PrivateKeySigner::random(), PRICE, 1, unix_now());
+    let r = reqwest::Client::new()
+        .post(inference_url(&base, "price_mlp"))
+        .header(PAYMENT_SIGNATURE, paid)
+        .json(&input())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["retry-after"], "5");
+    let e = refused(r, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(e.contains("nothing was charged"), "{e}");
+}
+
+/// A purchase on anvil as a client makes it: 402, then the same request with the payment; the
+/// price moves once, the answer's proof verifies against the model's key, is bound to this
+/// payment, and proves the output it reports; the same payment again is refused and charged
+/// nothing.
+#[tokio::test(flavor = "current_thread")]
+async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
+    let chain = Chain::start().await;
+    let pay_to = Address::repeat_byte(0xbb);
+    let p = pricing(chain.chain_id, chain.asset, pay_to);
+    let base = open(&p, chain.provider.clone(), Limits::default()).await;
+    let url = inference_url(&base, "price_mlp");
+    let payer = PrivateKeySigner::random();
+    chain.mint(payer.address(), PRICE).await;
+    let client = reqwest::Client::new();
+
+    let r = client.post(&url).json(&input()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
+    let pr: PaymentRequired = decode_header(PAYMENT_REQUIRED, r.headers()[PAYMENT_REQUIRED].to_str().unwrap()).unwrap();
+    assert_eq!(pr.accepts, vec![p.offer()]);
+    let paid = payment_header(&p, &payer, PRICE, 1, chain.now().await);
+    let r = client.post(&url).header(PAYMENT_SIGNATURE, &paid).json(&input()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let receipt: SettlementResponse =
+        decode_header(PAYMENT_RESPONSE, r.headers()[PAYMENT_RESPONSE].to_str().unwrap()).unwrap();
+    let answer: Inference = r.json().await.unwrap();
+    assert!(receipt.success);
+    assert_eq!(answer.payment, receipt);
+    assert_eq!(receipt.network, format!("eip155:{}", chain.chain_id));
+    let tx: B256 = receipt.transaction.parse().unwrap();
+    assert!(chain.provider.get_transaction_receipt(tx).await.unwrap().unwrap().status());
+    let token = IEip3009Token::new(chain.asset, &chain.provider);
+    assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
+    assert_eq!(token.balanceOf(payer.address()).call().await.unwrap(), U256::ZERO);
+
+    // The proof, as a buyer checks it: valid for the model's key, bound to this payment, and of
+    // the output reported, which is the model's on this input.
+    let c = Compiled::load(price_mlp()).unwrap();
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-it").join("answer.proof");
+    std::fs::write(&file, alloy::hex::decode(&answer.proof).unwrap()).unwrap();
+    let v = pipeline::verify(&c, &artifact::read_any_proof(&file).unwrap()).unwrap();
+    let x: Vec<f64> = serde_json::from_value(input()["input_data"][0].clone()).unwrap();
+    let expected = c.graph.output_of(&c.graph.execute(&x).unwrap().segments[c.graph.output]);
+    assert_eq!(v.output.as_deref(), Some(&expected[..]));
+    assert_eq!(answer.output, c.graph.dequantize_output(&expected));
+    let context = payment_context(chain.chain_id, chain.asset, payer.address(), B256::repeat_byte(1));
+    assert_eq!(v.context, Some(context));
+    assert_eq!(answer.context, context.to_string());
+    assert!(answer.calldata.starts_with("0x") && answer.calldata.len() > 2 + 8 + 64 * 10);
+
+    // The same payment again: refused (its nonce is spent), nothing more moves.
+    let r = client.post(&url).header(PAYMENT_SIGNATURE, &paid).json(&input()).send().await.unwrap();
+    let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
+    assert!(e.contains("used already"), "{e}");
+    assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
+}
+
+/// A child process killed when dropped, so that a failing test leaves no server behind.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `zkml-serve` binary (what `zkml serve` runs): it refuses development keys unless told,
+/// asks the token its EIP-712 domain, pays to its own account by default, and serves.
+#[tokio::test(flavor = "current_thread")]
+async fn the_binary_serves_what_it_is_given() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let chain = Chain::start().await;
+    let serve = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zkml-serve"));
+        c.env("ZKML_SERVER_KEY", oracle_demo::anvil::ANVIL_DEV_KEY)
+            .args(["--models", price_mlp().to_str().unwrap(), "--rpc-url", &chain.anvil.url])
+            .args(["--asset", &chain.asset.to_string(), "--price", &PRICE.to_string(), "--listen", "127.0.0.1:0"])
+            .args(extra);
+        c
+    };
+    let out = serve(&[]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--allow-dev-keys") && stderr.contains("Development"), "{stderr}");
+
+    let mut child = Child(serve(&["--allow-dev-keys"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").expect("the first line says where").to_string();
+    let body: Value = reqwest::get(format!("{base}/v1/models")).await.unwrap().json().await.unwrap();
+    let offer = &body["models"][0]["accepts"][0];
+    let server: PrivateKeySigner = oracle_demo::anvil::ANVIL_DEV_KEY.parse().unwrap();
+    assert_eq!(offer["payTo"], server.address().to_checksum(None), "paid to the server's account by default");
+    assert_eq!(offer["extra"], json!({"name": "USD Coin", "version": "2"}), "the token's domain, asked of it");
+    assert_eq!(offer["amount"], PRICE.to_string());
+    assert_eq!(offer["network"], format!("eip155:{}", chain.chain_id));
+}
