@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned Solidity toolchain (package.json + package-lock.json) into node_modules/:
 # forge and anvil 1.7.1 (real binaries in the npm packages), solc-js 0.8.28 behind script/solc,
-# forge-std 1.9.7, OpenZeppelin contracts and snarkjs 0.7.6 (the peer for setup ceremonies).
+# forge-std 1.9.7, OpenZeppelin contracts, snarkjs 0.7.6 (the peer for setup ceremonies) and the
+# reference x402 client, @x402/fetch + @x402/evm 2.27.0 with viem (zkml serve's interoperability
+# test drives it: serve/tests/clients/buy.mjs).
 # Needs only node (>= 20) and npm; idempotent, and a no-op apart from the checks when
 # node_modules already matches the lock file.
 # After it: node_modules/.bin/forge test   (foundry.toml points forge at script/solc, offline)
@@ -46,6 +48,9 @@ solc_v="$(script/solc --version | tail -n1)"
   || { echo "install-toolchain: @openzeppelin/contracts missing" >&2; exit 1; }
 [[ -x node_modules/.bin/snarkjs ]] \
   || { echo "install-toolchain: snarkjs missing" >&2; exit 1; }
+for pkg in @x402/fetch @x402/evm viem; do
+  [[ -f "node_modules/$pkg/package.json" ]] || { echo "install-toolchain: $pkg missing" >&2; exit 1; }
+done
 echo "$forge_v"
 echo "$anvil_v"
 echo "solc $solc_v (solc-js via script/solc)"

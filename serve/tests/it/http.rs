@@ -2,8 +2,7 @@
 //! refused before money moves (with its status and an error naming the problem), and on anvil a
 //! purchase end to end — settled once, answered with a proof that verifies, bound to the payment.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
@@ -12,7 +11,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use zkml::artifact::{self, Compiled};
 use zkml::pipeline;
-use zkml::quantize::QuantConfig;
 use zkml_serve::catalog::{Catalog, KeySetup, Pricing};
 use zkml_serve::exact::TransferWithAuthorization;
 use zkml_serve::http::{Inference, Limits, Server, payment_context, router};
@@ -22,27 +20,13 @@ use zkml_serve::x402::{
     encode_header,
 };
 
-use crate::Chain;
+use crate::{Chain, price_mlp};
 
-const PRICE: u64 = 10_000;
-
-/// price_mlp compiled, with development keys (seed 1), once per test run.
-fn price_mlp() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = oracle_demo::anvil::repo_root();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-it").join("price_mlp");
-        let _ = std::fs::remove_dir_all(&dir);
-        let samples = artifact::read_inputs(&root.join("tests/data/price_mlp.input.json")).unwrap();
-        pipeline::compile(&root.join("tests/data/price_mlp.onnx"), &samples, QuantConfig::default(), &dir).unwrap();
-        zkml::setup::dev(&dir, 1).unwrap();
-        dir
-    })
-}
+/// What price_mlp costs here.
+pub(crate) const PRICE: u64 = 10_000;
 
 fn input() -> Value {
-    let root = oracle_demo::anvil::repo_root();
-    serde_json::from_slice(&std::fs::read(root.join("tests/data/price_mlp.input.json")).unwrap()).unwrap()
+    serde_json::from_slice(&std::fs::read(crate::price_mlp_input()).unwrap()).unwrap()
 }
 
 fn pricing(chain_id: u64, asset: Address, pay_to: Address) -> Pricing {
@@ -259,40 +243,17 @@ async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
     assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
 }
 
-/// A child process killed when dropped, so that a failing test leaves no server behind.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The `zkml-serve` binary (what `zkml serve` runs): it refuses development keys unless told,
 /// asks the token its EIP-712 domain, pays to its own account by default, and serves.
 #[tokio::test(flavor = "current_thread")]
 async fn the_binary_serves_what_it_is_given() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
     let chain = Chain::start().await;
-    let serve = |extra: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_zkml-serve"));
-        c.env("ZKML_SERVER_KEY", oracle_demo::anvil::ANVIL_DEV_KEY)
-            .args(["--models", price_mlp().to_str().unwrap(), "--rpc-url", &chain.anvil.url])
-            .args(["--asset", &chain.asset.to_string(), "--price", &PRICE.to_string(), "--listen", "127.0.0.1:0"])
-            .args(extra);
-        c
-    };
-    let out = serve(&[]).output().unwrap();
+    let out = crate::zkml_serve(&chain, PRICE).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("--allow-dev-keys") && stderr.contains("Development"), "{stderr}");
 
-    let mut child = Child(serve(&["--allow-dev-keys"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
-    let mut line = String::new();
-    std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").expect("the first line says where").to_string();
+    let (_server, base) = crate::start(crate::zkml_serve(&chain, PRICE).arg("--allow-dev-keys"));
     let body: Value = reqwest::get(format!("{base}/v1/models")).await.unwrap().json().await.unwrap();
     let offer = &body["models"][0]["accepts"][0];
     let server: PrivateKeySigner = oracle_demo::anvil::ANVIL_DEV_KEY.parse().unwrap();

@@ -4,6 +4,12 @@
 mod exact;
 mod http;
 mod settle;
+mod stock;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, U256};
@@ -13,6 +19,9 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolStruct, SolValue};
 use oracle_demo::anvil::{ANVIL_DEV_KEY, Anvil, ensure_toolchain, repo_root};
+use zkml::artifact;
+use zkml::pipeline;
+use zkml::quantize::QuantConfig;
 use zkml_serve::exact::{TransferWithAuthorization, domain};
 use zkml_serve::x402::{Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
 use zkml_verifier_gen::solc;
@@ -40,6 +49,7 @@ alloy::sol! {
     /// contracts/testing/TestUSDC.sol: anyone may mint.
     #[sol(rpc)]
     interface ITestUsdc {
+        event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce);
         function mint(address to, uint256 amount) external;
     }
 }
@@ -87,4 +97,52 @@ impl Chain {
     async fn now(&self) -> u64 {
         self.provider.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp
     }
+}
+
+/// tests/data/price_mlp.input.json.
+fn price_mlp_input() -> PathBuf {
+    repo_root().join("tests/data/price_mlp.input.json")
+}
+
+/// price_mlp compiled, with development keys (seed 1), once per test run.
+fn price_mlp() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-it").join("price_mlp");
+        let _ = std::fs::remove_dir_all(&dir);
+        let samples = artifact::read_inputs(&price_mlp_input()).unwrap();
+        let onnx = repo_root().join("tests/data/price_mlp.onnx");
+        pipeline::compile(&onnx, &samples, QuantConfig::default(), &dir).unwrap();
+        zkml::setup::dev(&dir, 1).unwrap();
+        dir
+    })
+}
+
+/// The `zkml-serve` binary (what `zkml serve` runs) selling price_mlp at `price` in `chain`'s
+/// token, on any free port, its gas paid by anvil's first account.
+fn zkml_serve(chain: &Chain, price: u64) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zkml-serve"));
+    c.env("ZKML_SERVER_KEY", ANVIL_DEV_KEY)
+        .args(["--models", price_mlp().to_str().unwrap(), "--rpc-url", &chain.anvil.url])
+        .args(["--asset", &chain.asset.to_string(), "--price", &price.to_string(), "--listen", "127.0.0.1:0"]);
+    c
+}
+
+/// A child process killed when dropped, so that a failing test leaves no server behind.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a server command; the process and the base URL its first line of output gives.
+fn start(cmd: &mut Command) -> (Child, String) {
+    let mut child = Child(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").expect("the first line says where").to_string();
+    (child, base)
 }
