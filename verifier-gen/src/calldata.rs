@@ -16,6 +16,7 @@ sol! {
 /// A proof as the verifier's words: `A.x, A.y, B.x_im, B.x_re, B.y_im, B.y_re, C.x, C.y`, and
 /// `D.x, D.y` for a two-round proof; big-endian. `A` is *not* negated (the contract negates it).
 pub trait ProofWords {
+    /// The proof's words, in the order above.
     fn words(&self) -> Vec<[u8; 32]>;
 }
 

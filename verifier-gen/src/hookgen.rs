@@ -14,37 +14,84 @@ use crate::solidity;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HookError {
+    /// The public inputs are not the four the hooks read (their names).
     #[error("settings.json: public_inputs are {names:?}; the hooks need [model_id, context, input, output]")]
-    Layout { names: Vec<String> },
+    Layout {
+        /// The layout's names, in order.
+        names: Vec<String>,
+    },
+    /// The settings make no verifier layout.
     #[error(transparent)]
     Settings(#[from] crate::model::SettingsError),
+    /// A tensor the hooks decode is not packed (hashed or private).
     #[error("settings.json: public input {name:?} is not packed")]
-    NotPacked { name: String },
+    NotPacked {
+        /// The tensor.
+        name: String,
+    },
+    /// `--name` is no Solidity identifier.
     #[error("--name {name:?} is not a valid Solidity identifier")]
-    Name { name: String },
+    Name {
+        /// The name given.
+        name: String,
+    },
+    /// The oracle reports one value; the model outputs more.
     #[error("the oracle reports one signed output value; this model outputs {values} value(s) in {count} element(s)")]
-    OracleOutput { values: usize, count: usize },
+    OracleOutput {
+        /// The output's values.
+        values: usize,
+        /// The field elements they are packed in.
+        count: usize,
+    },
+    /// An output scale the oracle's decimals cannot express.
     #[error("the oracle needs an output scale in 0..=38 fractional bits (got {scale})")]
-    OracleScale { scale: i32 },
+    OracleScale {
+        /// The output's scale.
+        scale: i32,
+    },
+    /// `--decimals` below the output's precision or above 38.
     #[error(
         "--decimals {decimals} must be at least the output's {scale} fractional bits (so answers are exact) and at \
          most 38"
     )]
-    Decimals { decimals: u8, scale: i32 },
+    Decimals {
+        /// The decimals asked for.
+        decimals: u8,
+        /// The output's scale.
+        scale: i32,
+    },
+    /// An input the oracle cannot take.
     #[error("the oracle takes 1..=255 signed input values (this model has {values}, signed: {signed})")]
-    OracleInput { values: usize, signed: bool },
+    OracleInput {
+        /// The input's values.
+        values: usize,
+        /// Whether they are signed.
+        signed: bool,
+    },
+    /// A description that would break out of its Solidity string.
     #[error("--description must not contain quotes, backslashes or newlines")]
     Description,
+    /// A template failed to render.
     #[error("cannot render a hook template")]
     Template(#[from] askama::Error),
+    /// The model directory could not be read.
     #[error(transparent)]
     Artifact(#[from] zkml::artifact::ArtifactError),
+    /// The keys are refused.
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
+    /// The key and the settings disagree on the public inputs' number.
     #[error("vk.bin has {key} public inputs but settings.json lays out {layout}")]
-    PublicInputs { key: usize, layout: usize },
+    PublicInputs {
+        /// The key's.
+        key: usize,
+        /// The settings'.
+        layout: usize,
+    },
+    /// The verifier could not be rendered.
     #[error(transparent)]
     Render(#[from] solidity::RenderError),
+    /// A file could not be written.
     #[error(transparent)]
     Write(#[from] crate::io::WriteError),
 }
@@ -52,8 +99,11 @@ pub enum HookError {
 /// Which hook to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hook {
+    /// A Chainlink-compatible price oracle fed by proofs.
     Oracle,
+    /// An ERC-8004 validator.
     Erc8004,
+    /// An x402 pay-on-proof escrow.
     X402,
 }
 
@@ -64,7 +114,9 @@ pub struct Packed {
     pub count: usize,
     /// Values packed into them.
     pub values: usize,
+    /// Bits per value's slot.
     pub slot_bits: u32,
+    /// Whether values are signed (two's complement in their slots).
     pub signed: bool,
     /// Values are round(x * 2^scale).
     pub scale: i32,
@@ -73,8 +125,11 @@ pub struct Packed {
 /// What the hooks need to know about a model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelInfo {
+    /// The model id, public input 0.
     pub model_id: U256,
+    /// The input tensor.
     pub input: Packed,
+    /// The output tensor.
     pub output: Packed,
     /// Human-readable name (the output tensor's name).
     pub output_name: String,
@@ -104,7 +159,9 @@ pub fn model_info(settings: &Settings) -> Result<ModelInfo, HookError> {
 /// Oracle options.
 #[derive(Clone, Debug)]
 pub struct OracleOptions {
+    /// The answers' decimals.
     pub decimals: u8,
+    /// The feed's description (default: `zkml NAME / OUTPUT`, the hook's and the output's names).
     pub description: Option<String>,
 }
 

@@ -42,43 +42,92 @@ pub fn write_files(out: &Path, files: Vec<(String, String)>) -> Result<Vec<PathB
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IoError {
+    /// The file could not be read.
     #[error("cannot read {what} file {path}")]
     Read {
+        /// What the file should hold.
         what: &'static str,
+        /// The file.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// A two-round key where a bare one-round key file was expected (the file).
     #[error(
         "{0} is a two-round key (its Groth16 VerifyingKey<Bn254> is followed by [δ₁]₂), and a bare proof file holds \
          a one-round proof: pass the model directory and its wrap proof file instead"
     )]
     TwoRoundKey(String),
+    /// A directory where a key file was expected (the path).
     #[error(
         "{0} is a directory; expected an ark-serialize compressed VerifyingKey<Bn254> file (read a compiled model \
          directory with `model::load_dir`)"
     )]
     Directory(String),
+    /// The bytes do not deserialize.
     #[error("{path} is not a valid ark-serialize compressed Groth16 {what} ({len} bytes): {reason}")]
-    Malformed { path: String, what: &'static str, len: usize, reason: String },
+    Malformed {
+        /// The file.
+        path: String,
+        /// What it should hold.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The deserializer's reason.
+        reason: String,
+    },
+    /// A verifying key without the constant term's IC point (the file).
     #[error("verifying key {0} has no IC points")]
     NoIcPoints(String),
+    /// Bytes after the key that are not a `[δ₁]₂`.
     #[error(
         "{path} has {after} bytes after its Groth16 VerifyingKey<Bn254>, which are not a two-round key's compressed [δ₁]₂"
     )]
-    TrailingBytes { path: String, after: usize },
+    TrailingBytes {
+        /// The file.
+        path: String,
+        /// How many bytes follow the key.
+        after: usize,
+    },
+    /// The public inputs are not JSON.
     #[error("public inputs are not valid JSON")]
     Json(#[source] serde_json::Error),
+    /// The public inputs are JSON but not an array.
     #[error("public inputs must be a JSON array, e.g. [\"12\", \"0x07\"]")]
     NotAnArray,
+    /// A string that is no uint256 (decimal or 0x hex).
     #[error("public input {index}: {text:?} is not a uint256")]
-    NotUint256 { index: usize, text: String },
+    NotUint256 {
+        /// Its position.
+        index: usize,
+        /// What it says.
+        text: String,
+    },
+    /// A JSON number that is negative or fractional.
     #[error("public input {index}: {text} is not a non-negative integer")]
-    NotAnInteger { index: usize, text: String },
+    NotAnInteger {
+        /// Its position.
+        index: usize,
+        /// What it says.
+        text: String,
+    },
+    /// Neither a string nor a number.
     #[error("public input {index}: expected a string or integer, got {text}")]
-    WrongType { index: usize, text: String },
+    WrongType {
+        /// Its position.
+        index: usize,
+        /// What it is.
+        text: String,
+    },
+    /// A value the verifier would reject: not below r.
     #[error("public input {index} is {value}, not below the BN254 scalar modulus r; the verifier rejects it")]
-    NotBelowModulus { index: usize, value: U256 },
+    NotBelowModulus {
+        /// Its position.
+        index: usize,
+        /// Its value.
+        value: U256,
+    },
 }
 
 fn read_bytes(path: &Path, what: &'static str) -> Result<Vec<u8>, IoError> {

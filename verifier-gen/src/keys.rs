@@ -21,22 +21,34 @@ use zkml::wrap::Scheme;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
+    /// Keys anyone can forge proofs for, not allowed; says why they are unsafe.
     #[error(
         "refusing to render a verifier for these keys: {why}. A verifier of them would accept forged proofs: make \
          production keys with a ceremony (zkml setup DIR --ptau FILE, then zkml setup contribute; docs/setup.md), or \
          pass --allow-dev-keys for a test deployment (the contract will say its keys are unsafe)"
     )]
-    Unsafe { why: String },
+    Unsafe {
+        /// Why the keys are unsafe.
+        why: String,
+    },
     /// A ceremony whose record does not check (a relabelled or tampered key), or a vk.json that
     /// cannot be read.
     #[error(transparent)]
     Setup(#[from] zkml::setup::SetupError),
+    /// The model directory's settings or layout could not be read.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
+    /// The key file could not be read.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// A key too short for its kind: no IC point for the constant term (or a two-round key's seed).
     #[error("{path} has no IC point for {what}")]
-    NoIcPoint { path: String, what: &'static str },
+    NoIcPoint {
+        /// The key.
+        path: String,
+        /// What the missing point is for.
+        what: &'static str,
+    },
 }
 
 /// Why a key given as a bare file is unsafe: nothing says where it came from.
@@ -69,6 +81,7 @@ pub fn unsafe_keys(
 /// layout) or a bare key file (`zkml setup`'s vk.bin), and why it is unsafe where the caller
 /// allowed unsafe keys.
 pub struct VerifierKey {
+    /// Groth16's verifying key.
     pub vk: VerifyingKey<Bn254>,
     /// A two-round key's `[δ₁]₂`: the verifier takes D with the proof and derives the seed, the
     /// key's last public input.

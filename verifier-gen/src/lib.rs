@@ -18,6 +18,8 @@
 //! (not negated): the contract negates it before the pairing check. The point at infinity is
 //! encoded as all-zero coordinates, as the EIP-196/197 precompiles expect.
 
+#![warn(missing_docs)]
+
 pub mod calldata;
 pub mod hookgen;
 pub mod hooks;

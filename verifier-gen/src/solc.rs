@@ -20,39 +20,72 @@ use serde_json::{Value, json};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SolcError {
+    /// solc could not be started.
     #[error("cannot run {solc}{hint}")]
     Run {
+        /// The solc it ran.
         solc: String,
+        /// What to do about it.
         hint: &'static str,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// Writing the input to solc or reading its output failed.
     #[error("talking to {solc} through its standard input and output")]
     Pipe {
+        /// The solc it ran.
         solc: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// solc exited with an error.
     #[error("{solc} failed: {stderr}")]
-    Failed { solc: String, stderr: String },
+    Failed {
+        /// The solc it ran.
+        solc: String,
+        /// What it said.
+        stderr: String,
+    },
+    /// solc's output is not standard JSON.
     #[error("{solc} printed no standard JSON")]
     NotJson {
+        /// The solc it ran.
         solc: String,
+        /// The parser's reason.
         #[source]
         source: serde_json::Error,
     },
+    /// The sources do not compile: solc's error messages.
     #[error("Solidity compilation failed:\n{}", .0.join("\n"))]
     Compilation(Vec<String>),
+    /// solc compiled nothing.
     #[error("no contracts in solc's output")]
     NoContracts,
+    /// A bytecode field that is not hex.
     #[error("solc's {key} of {name} is not hex")]
-    NotHex { key: String, name: String },
+    NotHex {
+        /// The field.
+        key: String,
+        /// The contract.
+        name: String,
+    },
+    /// Two contracts of one name in different units.
     #[error("two contracts named {name} (one in {unit}): artifacts are looked up by name")]
-    DuplicateName { name: String, unit: String },
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// One of the units.
+        unit: String,
+    },
+    /// No contract of that name was compiled.
     #[error("solc compiled no contract {0}")]
     NoContract(String),
+    /// The contract has no bytecode.
     #[error("solc produced no bytecode for {0} (an interface or an abstract contract)")]
     NoBytecode(String),
+    /// `solc --version` said nothing.
     #[error("solc --version printed nothing")]
     NoVersion,
 }
@@ -82,6 +115,7 @@ impl Contract {
 /// What solc made of the sources, by contract name.
 #[derive(Default)]
 pub struct Artifacts {
+    /// Each contract, by name.
     pub contracts: BTreeMap<String, Contract>,
 }
 

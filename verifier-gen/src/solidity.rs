@@ -168,10 +168,13 @@ pub fn is_valid_contract_name(name: &str) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RenderError {
+    /// The name is no Solidity identifier.
     #[error("invalid Solidity contract name {0:?}")]
     ContractName(String),
+    /// A key without the constant term's IC point.
     #[error("the verifying key has no IC points")]
     NoIcPoints,
+    /// A two-round key too short to hold its seed's IC point (how many it has).
     #[error("a two-round key has an IC point for its seed: this key has {0} IC point(s)")]
     NoSeedPoint(usize),
     /// The model's public-input layout does not match the key ([`crate::model::ModelLayout::check_vk`]).
@@ -186,7 +189,13 @@ pub enum RenderError {
          input",
         limit = CODE_SIZE_LIMIT
     )]
-    CodeSize { public_inputs: usize, bound: usize },
+    CodeSize {
+        /// The key's public inputs.
+        public_inputs: usize,
+        /// The runtime code's bound, in bytes.
+        bound: usize,
+    },
+    /// The template failed to render.
     #[error("rendering the verifier template: {0}")]
     Template(#[from] askama::Error),
 }

@@ -2,6 +2,8 @@
 //! data-movement maps, sums, elementwise products) plus materializations: the points where a
 //! value becomes advice, is requantized and goes through a lookup (ReLU, Clip, max).
 
+#![warn(missing_docs)]
+
 use std::collections::{HashMap, HashSet};
 
 use tract_onnx::pb::NodeProto;
@@ -27,16 +29,39 @@ mod table;
 
 pub use registry::supported;
 
+/// Why a model could not be lowered; each names the node and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum LowerError {
+    /// An operator zkml does not lower (the supported ones are listed).
     #[error("unsupported operator {op} (node {node:?}); supported: {}", supported().collect::<Vec<_>>().join(", "))]
-    Unsupported { op: String, node: String },
+    Unsupported {
+        /// The operator.
+        op: String,
+        /// The node's name.
+        node: String,
+    },
+    /// A supported operator with attributes or operands it cannot take.
     #[error("node {node:?} ({op}): {reason}")]
-    Invalid { op: String, node: String, reason: String },
+    Invalid {
+        /// The operator.
+        op: String,
+        /// The node's name.
+        node: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A node reads a tensor nothing produced.
     #[error("node {node:?} reads tensor {tensor:?}, which no earlier node produces")]
-    MissingInput { node: String, tensor: String },
+    MissingInput {
+        /// The node's name.
+        node: String,
+        /// The tensor.
+        tensor: String,
+    },
+    /// The graph's output is never produced (its name).
     #[error("the model output {0:?} is never produced")]
     MissingOutput(String),
+    /// The output does not depend on the input.
     #[error("the model output is a constant: there is nothing to prove")]
     ConstantOutput,
 }
@@ -96,6 +121,8 @@ struct Builder<'a> {
     opset: i64,
 }
 
+/// Lowers `model`'s nodes in order into a float program (a model without an input shape takes
+/// one value); calibration then runs the program to fix the quantization scales.
 pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
     let shape = if model.input_shape.is_empty() { vec![1] } else { model.input_shape.clone() };
     let dummy = NodeProto::default();

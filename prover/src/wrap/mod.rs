@@ -4,6 +4,8 @@
 //! per model (its weights are constants of the circuit); a proof is A, B, C and D, 160 bytes
 //! compressed (320 uncompressed, as the EVM verifier reads it).
 
+#![warn(missing_docs)]
+
 pub mod circuit;
 pub mod groth16;
 pub mod phase2;
@@ -19,16 +21,21 @@ use crate::channel::VerifyError;
 use crate::field::F;
 use crate::ir::{QuantGraph, SegId, Visibility};
 
+/// Why a run could not be wrapped.
 #[derive(Debug, thiserror::Error)]
 pub enum WrapError {
+    /// A value of the run does not fit its packed slot.
     #[error("the model's values do not fit their slots, so there is nothing to wrap: {0}")]
     Trace(#[from] crate::pack::PackError),
+    /// Synthesis or the Groth16 prover failed.
     #[error("the wrap circuit could not be built or proved: {0}")]
     Groth16(#[from] Groth16Error),
+    /// The circuit's public inputs are not the layout's.
     #[error(
         "the witness's public inputs differ from the statement's: the circuit and its public-input layout disagree"
     )]
     PublicInputs,
+    /// The proving key's proof fails its own verifying key: withheld, as it could leak the witness.
     #[error(
         "the proving key made a proof its own verifying key rejects, so the proof is withheld: a key whose \
          proofs do not verify can make them carry the witness (its supplier would read the private input \
@@ -45,7 +52,9 @@ pub enum WrapError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheme {
+    /// Plain Groth16: A, B, C.
     OneRound,
+    /// Two-round (UltraGroth) Groth16: A, B, C and the round-1 commitment D.
     TwoRound,
 }
 
@@ -77,13 +86,18 @@ impl std::fmt::Display for Scheme {
 pub struct PublicEntry {
     /// `model_id`, `context`, `input` or `output`.
     pub name: &'static str,
+    /// Its first public input's index.
     pub index: usize,
+    /// How many public inputs it takes.
     pub count: usize,
+    /// What they hold.
     pub kind: PublicKind,
 }
 
+/// What a part of the public inputs holds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PublicKind {
+    /// One field element (the model id, the context).
     Field,
     /// The segment's values, packed.
     Packed(SegId),
@@ -110,6 +124,7 @@ pub fn public_layout(g: &QuantGraph) -> Vec<PublicEntry> {
     out
 }
 
+/// The domain label of `commit`'s Poseidon sponge.
 pub const COMMIT_LABEL: &[u8] = b"zkml/commit/v1";
 
 /// The commitment a `hashed` tensor publishes: Poseidon over the salt and the packed values.

@@ -26,6 +26,7 @@
 
 // Keys from a file someone else made: no panic on any input (Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use std::borrow::Cow;
 
@@ -51,7 +52,9 @@ use super::ptau::{self, Powers, coefficients};
 /// commitment key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Keys {
+    /// Groth16's proving key (its verifying key inside).
     pub pk: ProvingKey<Bn254>,
+    /// The round-1 commitment key of a two-round system (none for one-round).
     pub ck: Option<CommitKey>,
 }
 
@@ -247,6 +250,7 @@ pub struct Record {
     /// contribution's proof of knowledge is bound to it, so it cannot be moved to another circuit
     /// or other powers.
     pub origin: [u8; 64],
+    /// The contributions, oldest first.
     pub contributions: Vec<Contribution>,
 }
 
@@ -254,6 +258,7 @@ pub struct Record {
 /// δ₁′), each with a proof of knowledge bound to every contribution before it.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Contribution {
+    /// δ's update.
     pub delta: Update,
     /// δ₁'s update, in a two-round key's ceremony (none in a one-round key's).
     pub delta1: Option<Update>,
@@ -270,8 +275,9 @@ pub struct Contribution {
 pub struct Update {
     /// δ·G1 (or δ₁·G1) after this contribution.
     pub after: G1Affine,
-    /// A point s·G1 and s·x·G1: with `r_x` they prove knowledge of x.
+    /// A point s·G1 (random s): with `s_x` and `r_x` it proves knowledge of x.
     pub s: G1Affine,
+    /// s·x·G1.
     pub s_x: G1Affine,
     /// x·R, where R is the transcript, which δ this is, s and s·x hashed to G2.
     pub r_x: G2Affine,
@@ -281,39 +287,69 @@ pub struct Update {
 /// 2^`iterations` times, a delay no contributor can compute before the value is public.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Beacon {
+    /// The public value.
     pub value: Vec<u8>,
+    /// log2 of the number of hashes.
     pub iterations: u32,
 }
 
 /// The most iterations a beacon may ask for: 2^40 BLAKE2b hashes take days.
 pub const MAX_BEACON_ITERATIONS: u32 = 40;
 
+/// Why a ceremony's state is refused; each message says which part failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Phase2Error {
+    /// The initial keys could not be computed.
     #[error("the keys could not be derived from the powers and the circuit: {0}")]
     Keys(#[from] Groth16Error),
+    /// The record's origin is not these powers' and this circuit's.
     #[error(
         "the ceremony did not start from these powers and this circuit (its origin hash differs): it belongs to another \
          model, another ptau or another zkml version"
     )]
     Origin,
+    /// A contribution's transcript hash is not the record's before it.
     #[error("contribution {index} was made on another ceremony state (its transcript hash differs)")]
-    Transcript { index: usize },
+    Transcript {
+        /// The contribution's position.
+        index: usize,
+    },
+    /// A contribution's proof of knowledge fails.
     #[error("contribution {index}'s proof of knowledge of its secret for {which} does not verify")]
-    ProofOfKnowledge { index: usize, which: Secret },
+    ProofOfKnowledge {
+        /// The contribution's position.
+        index: usize,
+        /// The secret whose proof fails.
+        which: Secret,
+    },
+    /// A beacon's update is not the one its value gives.
     #[error("contribution {index} is a beacon, but its {which} is not the one the beacon's value gives")]
-    Beacon { index: usize, which: Secret },
+    Beacon {
+        /// The contribution's position.
+        index: usize,
+        /// The secret.
+        which: Secret,
+    },
+    /// A contribution updates δ₁ in a one-round key, or not in a two-round one.
     #[error(
         "contribution {index} {}",
         if *two_round { "does not update δ₁, which a two-round key's every contribution must" }
         else { "updates a δ₁, which a one-round key does not have" }
     )]
-    Shape { index: usize, two_round: bool },
+    Shape {
+        /// The contribution's position.
+        index: usize,
+        /// Whether the key is two-round.
+        two_round: bool,
+    },
+    /// A beacon asks for more than `MAX_BEACON_ITERATIONS`.
     #[error("a beacon may ask for at most 2^{MAX_BEACON_ITERATIONS} iterations, not 2^{0}")]
     BeaconIterations(u32),
+    /// A key part that the contributions determine (δ, δ₁ and what they scale) differs; names it.
     #[error("the key's {0} is not the one the contributions give")]
     Delta(&'static str),
+    /// A key part that the powers and the circuit determine differs; names it.
     #[error("the key's {0} is not the one the powers and the circuit give")]
     Derived(&'static str),
 }

@@ -24,6 +24,7 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -59,31 +60,70 @@ const L_BETA_TAU_G1: Points<G1Affine> = Points { kind: 15, name: "lBetaTauG1", g
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PtauError {
+    /// The file could not be read.
     #[error("cannot read the ptau file: {0}")]
     Io(#[from] std::io::Error),
+    /// Another file type (its first four bytes).
     #[error("not a ptau file: it starts with {0:?}, not \"ptau\"")]
     NotPtau([u8; 4]),
+    /// Another format version.
     #[error("ptau version {0} is not supported (only version 1)")]
     Version(u32),
+    /// The file ends early; names what it was reading.
     #[error("the ptau file ends inside {0}")]
     Truncated(&'static str),
+    /// A section the setup needs is absent (its number and name).
     #[error("the ptau file has no section {0} ({1})")]
     MissingSection(u32, &'static str),
+    /// A section's length is not its points'.
     #[error("section {section} ({name}) is {got} bytes, expected {expected}")]
-    SectionSize { section: u32, name: &'static str, got: u64, expected: u64 },
+    SectionSize {
+        /// The section's number.
+        section: u32,
+        /// Its name.
+        name: &'static str,
+        /// Its length.
+        got: u64,
+        /// The length its points take.
+        expected: u64,
+    },
+    /// Another curve's powers.
     #[error("the ptau file is not over BN254 (bn128): {0}")]
     Curve(String),
+    /// A power no ceremony reached.
     #[error("the ptau file's power is {power}, above the largest ceremony's {MAX_POWER}")]
-    PowerTooLarge { power: u32 },
+    PowerTooLarge {
+        /// The file's power.
+        power: u32,
+    },
+    /// A circuit too large for any ceremony's powers.
     #[error("the circuit needs a ptau of power {needed}, above the largest ceremony's {MAX_POWER}")]
-    CircuitTooLarge { needed: u32 },
+    CircuitTooLarge {
+        /// The power the circuit needs.
+        needed: u32,
+    },
+    /// The file's power is below the circuit's.
     #[error(
         "the circuit needs a ptau of power {needed} (2^{needed} ≥ its constraints and public inputs); this file's \
          is {power}: use powersOfTau28_hez_final_{needed:02}.ptau or larger"
     )]
-    TooSmall { power: u32, needed: u32 },
+    TooSmall {
+        /// The file's power.
+        power: u32,
+        /// The circuit's.
+        needed: u32,
+    },
+    /// A point off the curve or outside the prime-order subgroup.
     #[error("{what}[{index}] is not a point of {group}")]
-    NotAPoint { what: &'static str, index: usize, group: &'static str },
+    NotAPoint {
+        /// Which powers.
+        what: &'static str,
+        /// The point's index among them.
+        index: usize,
+        /// G1 or G2.
+        group: &'static str,
+    },
+    /// The pairing checks that tie the powers together fail; names which.
     #[error("the powers are inconsistent: {0}")]
     Inconsistent(&'static str),
 }
@@ -102,6 +142,7 @@ pub struct Powers {
     pub alpha_tau_g1: Vec<G1Affine>,
     /// β·τⁱ·G1 for i < 2^`power`.
     pub beta_tau_g1: Vec<G1Affine>,
+    /// β·G2.
     pub beta_g2: G2Affine,
     /// The same powers in the Lagrange basis of the domain of 2^`power` points, if the file has
     /// the sections `snarkjs powersoftau prepare phase2` adds (the Hermez files do).
@@ -114,9 +155,13 @@ pub struct Powers {
 /// Lⱼ(τ)·G for the Lagrange polynomials Lⱼ of the radix-2 domain of 2^`power` points (ω the
 /// domain's generator, as arkworks and snarkjs both take it), and α, β times them in G1.
 pub struct Lagrange {
+    /// Lⱼ(τ)·G1.
     pub tau_g1: Vec<G1Affine>,
+    /// Lⱼ(τ)·G2.
     pub tau_g2: Vec<G2Affine>,
+    /// α·Lⱼ(τ)·G1.
     pub alpha_tau_g1: Vec<G1Affine>,
+    /// β·Lⱼ(τ)·G1.
     pub beta_tau_g1: Vec<G1Affine>,
 }
 

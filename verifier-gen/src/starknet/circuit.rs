@@ -112,7 +112,9 @@ impl InverseChecked for Fq {
 
 /// One traced circuit: its inputs and outputs.
 pub struct Circuit {
+    /// Its Cairo function's name.
     pub name: String,
+    /// Its doc comment.
     pub doc: String,
     args: Vec<(String, usize)>,
     nodes: Vec<Node>,

@@ -38,8 +38,11 @@ fn mul_lines<T: Fe>(f: &F12<T>, lb: &Line<T>, fixed: &[&Line<T>], p: &Preps<T>) 
 
 /// The chord step of a digit ±1: ±B, c⁻¹ (digit 1) or c (digit −1), the fixed points' chords.
 pub struct Chord<'a, T> {
+    /// ±B, the point added.
     pub q: &'a G2Aff<T>,
+    /// The Miller loop's multiplier for the digit: c⁻¹ for 1, c for −1.
     pub c: &'a F12<T>,
+    /// The fixed points' chord lines.
     pub lines: Vec<&'a Line<T>>,
 }
 

@@ -45,25 +45,43 @@ use tower::{F2, F12, Fe, G2Aff, Line};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StarknetError {
+    /// A precomputed table point of an input's MSM is at infinity.
     #[error("an MSM table point of input {input} is at infinity; no verifier can be generated for this key")]
-    MsmTablePoint { input: usize },
+    MsmTablePoint {
+        /// The public input.
+        input: usize,
+    },
+    /// The MSM's start or correction point is at infinity.
     #[error("an MSM offset is at infinity; no verifier can be generated for this key")]
     MsmOffset,
+    /// A G1 point of the key is at infinity.
     #[error("the verifying key has a point at infinity; no verifier can be generated for it")]
     KeyPointAtInfinity,
+    /// A G2 point of the key is at infinity.
     #[error("the verifying key has a G2 point at infinity")]
     KeyG2AtInfinity,
+    /// Fewer IC points than the constant term (and a two-round key's seed) need.
     #[error("the verifying key has too few IC points ({found}) for its kind")]
-    TooFewIcPoints { found: usize },
+    TooFewIcPoints {
+        /// The key's IC points.
+        found: usize,
+    },
+    /// A model verifier's key has no public input for the model id.
     #[error("a model verifier needs at least one public input (the model id)")]
     NoModelIdInput,
+    /// The proof fails the key, so no pairing hint exists for it.
     #[error("the proof does not verify against this verifying key, so it has no Starknet calldata")]
     ProofDoesNotVerify,
     /// `point` is "A", "B", "C" or "D".
     #[error("proof point {point} is at infinity")]
-    ProofPointAtInfinity { point: &'static str },
+    ProofPointAtInfinity {
+        /// Which point.
+        point: &'static str,
+    },
+    /// A template failed to render.
     #[error(transparent)]
     Render(#[from] askama::Error),
+    /// A file could not be written.
     #[error(transparent)]
     Write(#[from] crate::io::WriteError),
 }
@@ -107,9 +125,13 @@ fn msm_circuit_name(dbls: usize, len: usize) -> String {
 /// S and Qⱼ are multiples of the generator by hashes: any exceptional case (equal x) has
 /// negligible probability for honest inputs and panics in Cairo for crafted ones.
 pub struct MsmPlan {
+    /// The window's bits.
     pub bits: usize,
+    /// S, the accumulator's start.
     pub start: G1Affine,
+    /// Tⱼ[d] = d·ICⱼ + Qⱼ for each input j and digit d.
     pub tables: Vec<Vec<G1Affine>>,
+    /// base − 2²⁵⁶·S − Σⱼ (2²⁵⁶ − 1)/(2^bits − 1)·Qⱼ.
     pub correction: G1Affine,
 }
 
@@ -119,6 +141,8 @@ fn offset_point(tag: &str, j: usize) -> ark_bn254::G1Projective {
 }
 
 impl MsmPlan {
+    /// The plan for the inputs' IC points `ics` and the constant part `base`; an error when a
+    /// table point or an offset is at infinity.
     pub fn new(ics: &[G1Affine], base: &G1Affine) -> Result<MsmPlan> {
         use ark_ff::Field;
         let bits = msm_window_bits(ics.len());
@@ -359,6 +383,7 @@ pub fn circuits(n: usize, fixed: usize) -> Vec<Circuit> {
 
 /// What a verifier is generated from.
 pub struct VerifierSpec<'a> {
+    /// Groth16's verifying key.
     pub vk: &'a VerifyingKey<Bn254>,
     /// A two-round (UltraGroth) key's `[δ₁]₂` (`zkml setup`): the proof
     /// carries D, paired with δ₁, and the key's last public input is the seed the contract
@@ -390,9 +415,13 @@ impl VerifierSpec<'_> {
 /// The points of a proof the contract reads: A, B, C and a two-round proof's D.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProofPoints {
+    /// A.
     pub a: G1Affine,
+    /// B.
     pub b: ark_bn254::G2Affine,
+    /// C.
     pub c: G1Affine,
+    /// A two-round proof's round-1 commitment D.
     pub d: Option<G1Affine>,
 }
 

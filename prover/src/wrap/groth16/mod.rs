@@ -24,6 +24,7 @@
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs)]
 
 use ark_bn254::{Bn254, Fr as F, G1Affine, G2Affine};
 use ark_groth16::Proof;
@@ -44,23 +45,37 @@ pub use verify::{CHALLENGE_TAG, challenge, check_proof, verify_two_round};
 
 type Domain = GeneralEvaluationDomain<F>;
 
+/// Why a setup, proof or key check failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Groth16Error {
+    /// The circuit could not be synthesized.
     #[error("constraint synthesis failed: {0}")]
     Synthesis(#[from] SynthesisError),
+    /// The circuit made no R1CS matrices.
     #[error("the circuit has no R1CS constraints")]
     NoR1cs,
+    /// A witness of another length than the matrices'.
     #[error("the assignment has {got} variables but the constraint system has {expected}")]
-    AssignmentLength { expected: usize, got: usize },
+    AssignmentLength {
+        /// The matrices' variables.
+        expected: usize,
+        /// The assignment's.
+        got: usize,
+    },
+    /// A proving key of other dimensions than the matrices'; says which.
     #[error("the proving key does not belong to this constraint system: {0}")]
     KeyMismatch(String),
+    /// The witness fails this constraint.
     #[error("R1CS constraint {0} is not satisfied by the witness")]
     Unsatisfied(usize),
+    /// More constraints than BN254's 2-adic FFT domain holds.
     #[error("the constraint system is too large for BN254's FFT domain")]
     TooLarge,
+    /// A proving key whose blinding terms are degenerate; says which.
     #[error("the proving key could make proofs that reveal the witness: {0}")]
     NotHiding(String),
+    /// A malformed matrices file; says what.
     #[error("{0}")]
     Format(String),
 }
@@ -79,6 +94,7 @@ pub struct CommitKey {
 /// Round 1 of a two-round proof: `d = Σ wᵢ·Kᵢ + ρ·[δ]₁`, the blinded commitment to the round-1
 /// wires, with what round 2 needs to finish the proof.
 pub struct Commitment {
+    /// D, which the challenge seed is hashed from.
     pub d: G1Affine,
     rho: F,
     values: Vec<F>,
@@ -87,7 +103,9 @@ pub struct Commitment {
 /// A two-round (UltraGroth) proof `(A, B, C, D)`.
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct TwoRoundProof {
+    /// A, B and C.
     pub proof: Proof<Bn254>,
+    /// The round-1 commitment D.
     pub d: G1Affine,
 }
 

@@ -248,10 +248,12 @@ impl R1cs {
         self
     }
 
+    /// The matrices' rows.
     pub fn num_constraints(&self) -> usize {
         self.matrices[0].starts.len() - 1
     }
 
+    /// Instance and witness variables, the constant 1 included.
     pub fn num_variables(&self) -> usize {
         self.num_instance + self.num_witness
     }
