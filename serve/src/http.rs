@@ -1,6 +1,7 @@
 //! The HTTP side of `zkml serve`: proved inferences sold by x402's `exact` scheme.
 //!
 //! - `GET /healthz`: `ok`.
+//! - `GET /metrics`: counters for Prometheus (`metrics`).
 //! - `GET /v1/models`: the models on sale (`catalog::ModelInfo`).
 //! - `POST /v1/models/{id}/inferences` with an EZKL-format input (`{"input_data": [[...]]}`):
 //!   without a `PAYMENT-SIGNATURE` header, `402` with the offer in `PAYMENT-REQUIRED`; with one,
@@ -39,6 +40,7 @@ use zkml_verifier_gen::calldata::fr_to_u256;
 
 use crate::catalog::Catalog;
 use crate::exact::{self, Authorized};
+use crate::metrics::{self, Metrics};
 use crate::settle::{self, SettleError};
 use crate::x402::{
     PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, Resource,
@@ -75,6 +77,7 @@ pub struct Server {
     settling: tokio::sync::Mutex<()>,
     // One proof at a time: each uses every core.
     proving: Mutex<()>,
+    metrics: Metrics,
 }
 
 impl Server {
@@ -86,10 +89,11 @@ impl Server {
             catalog,
             chain_id,
             provider,
-            limits,
+            limits: limits.clone(),
             admitted,
             settling: tokio::sync::Mutex::new(()),
             proving: Mutex::new(()),
+            metrics: Metrics::new(limits.queue),
         })
     }
 
@@ -104,6 +108,7 @@ pub fn router(server: Arc<Server>) -> Router {
     let max_body = server.limits.max_body;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(render_metrics))
         .route("/v1/models", get(models))
         .route("/v1/models/{id}/inferences", post(inference))
         .layer(DefaultBodyLimit::max(max_body))
@@ -169,6 +174,12 @@ impl IntoResponse for Refusal {
     }
 }
 
+async fn render_metrics(State(s): State<Arc<Server>>) -> Response {
+    let depth = s.limits.queue.saturating_sub(s.admitted.available_permits());
+    s.metrics.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], s.metrics.render()).into_response()
+}
+
 async fn models(State(s): State<Arc<Server>>) -> Response {
     axum::Json(serde_json::json!({ "models": s.catalog.describe() })).into_response()
 }
@@ -180,9 +191,9 @@ async fn inference(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match sell(&s, &id, &uri, &headers, body).await {
-        Ok(r) | Err(r) => r,
-    }
+    let (Ok(r) | Err(r)) = sell(&s, &id, &uri, &headers, body).await;
+    s.metrics.answered(r.status().as_u16());
+    r
 }
 
 async fn sell(
@@ -271,6 +282,7 @@ async fn sell(
         }
         _ => Refusal::new(StatusCode::BAD_GATEWAY, format!("the payment could not be settled: {e}")).into_response(),
     })?;
+    s.metrics.settlements.inc();
     let receipt = SettlementResponse {
         success: true,
         error_reason: None,
@@ -292,13 +304,13 @@ async fn sell(
             Ok(r)
         }
         // Paid, not proved: the settlement is in the answer, for the buyer's claim.
-        Err(e) => Err(Refusal {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            body: serde_json::json!({ "error": format!("the payment was settled but proving failed: {e}"),
-                                      "payment": receipt }),
-            headers: vec![receipt_header],
+        Err(e) => {
+            s.metrics.proof_failures.inc();
+            let error = format!("the payment was settled but proving failed: {e}");
+            let body = serde_json::json!({ "error": error, "payment": receipt });
+            Err(Refusal { status: StatusCode::INTERNAL_SERVER_ERROR, body, headers: vec![receipt_header] }
+                .into_response())
         }
-        .into_response()),
     }
 }
 
@@ -315,7 +327,11 @@ fn prove(
     let context = payment_context(s.chain_id, paid.asset, t.from, t.nonce);
     let proved = {
         let _one = s.proving.lock().unwrap_or_else(|p| p.into_inner());
-        pipeline::prove_wrapped(&l.compiled, input, context, &l.keys)?
+        let t = std::time::Instant::now();
+        let proved = pipeline::prove_wrapped(&l.compiled, input, context, &l.keys)?;
+        s.metrics.prove_seconds.observe(t.elapsed().as_secs_f64());
+        s.metrics.proofs.inc();
+        proved
     };
     let AnyProof::TwoRound(w) = &proved.proof else { anyhow::bail!("a wrapped proof was asked for") };
     let calldata = l.layout.typed_calldata(&w.proof, &w.public_inputs)?;

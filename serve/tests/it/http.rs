@@ -241,6 +241,48 @@ async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
     let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
     assert!(e.contains("used already"), "{e}");
     assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
+
+    // The counters say the same: one settlement, one proof, no failure.
+    let m = metrics(&base).await;
+    for line in ["zkml_settlements_total 1", "zkml_proofs_total 1", "zkml_proof_failures_total 0"] {
+        assert!(m.lines().any(|l| l == line), "{line} in\n{m}");
+    }
+    assert!(m.lines().any(|l| l == "zkml_prove_seconds_count 1"), "{m}");
+    assert!(m.contains("zkml_inference_requests_total{status=\"200\"} 1"), "{m}");
+    assert!(m.contains("zkml_inference_requests_total{status=\"402\"} 2"), "{m}");
+}
+
+/// `GET /metrics`, checked for its media type.
+async fn metrics(base: &str) -> String {
+    let r = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    r.text().await.unwrap()
+}
+
+/// The counters count every answer by status, and say how full the queue is.
+#[tokio::test(flavor = "current_thread")]
+async fn metrics_count_answers_by_status() {
+    let (base, p) = offline(Limits { queue: 0, ..Limits::default() }).await;
+    let client = reqwest::Client::new();
+    let url = inference_url(&base, "price_mlp");
+    let unpaid = client.post(&url).json(&input()).send().await.unwrap();
+    assert_eq!(unpaid.status(), StatusCode::PAYMENT_REQUIRED);
+    let paid = payment_header(&p, &PrivateKeySigner::random(), PRICE, 1, unix_now());
+    for _ in 0..2 {
+        let full = client.post(&url).header(PAYMENT_SIGNATURE, &paid).json(&input()).send().await.unwrap();
+        assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let m = metrics(&base).await;
+    for line in [
+        "zkml_inference_requests_total{status=\"402\"} 1",
+        "zkml_inference_requests_total{status=\"503\"} 2",
+        "zkml_queue_capacity 0",
+        "zkml_queue_depth 0",
+        "zkml_proofs_total 0",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} in\n{m}");
+    }
 }
 
 /// The `zkml-serve` binary (what `zkml serve` runs): it refuses development keys unless told,
@@ -261,4 +303,37 @@ async fn the_binary_serves_what_it_is_given() {
     assert_eq!(offer["extra"], json!({"name": "USD Coin", "version": "2"}), "the token's domain, asked of it");
     assert_eq!(offer["amount"], PRICE.to_string());
     assert_eq!(offer["network"], format!("eip155:{}", chain.chain_id));
+}
+
+/// Load: 50 paid requests at once at a server that admits 8. Every answer is a sale (200) or a
+/// refusal before payment (503); the buyer is charged exactly for the sales, each proved once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_queue_is_refused_before_payment_and_the_rest_is_sold_once() {
+    const REQUESTS: u64 = 50;
+    const QUEUE: usize = 8;
+    let chain = Chain::start().await;
+    let pay_to = Address::repeat_byte(0xbb);
+    let p = pricing(chain.chain_id, chain.asset, pay_to);
+    let base = open(&p, chain.provider.clone(), Limits { queue: QUEUE, ..Limits::default() }).await;
+    let payer = PrivateKeySigner::random();
+    chain.mint(payer.address(), PRICE * REQUESTS).await;
+    let now = chain.now().await;
+    let client = reqwest::Client::new();
+    let mut burst = tokio::task::JoinSet::new();
+    for nonce in 1..=REQUESTS {
+        let paid = payment_header(&p, &payer, PRICE, nonce as u8, now);
+        let post = client.post(inference_url(&base, "price_mlp")).header(PAYMENT_SIGNATURE, paid).json(&input());
+        burst.spawn(async move { post.send().await.unwrap().status() });
+    }
+    let statuses = burst.join_all().await;
+    let sold = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count();
+    assert_eq!(sold + refused, REQUESTS as usize, "{statuses:?}");
+    assert!(sold >= QUEUE && refused > 0, "{sold} sold, {refused} refused");
+    let token = IEip3009Token::new(chain.asset, &chain.provider);
+    assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE * sold as u64));
+    let m = metrics(&base).await;
+    for line in [format!("zkml_settlements_total {sold}"), format!("zkml_proofs_total {sold}")] {
+        assert!(m.lines().any(|l| l == line), "{line} in\n{m}");
+    }
 }
