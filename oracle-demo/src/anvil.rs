@@ -73,7 +73,9 @@ pub fn anvil_path() -> Result<PathBuf> {
 /// A running anvil; dropping it stops it unless [`Anvil::keep`] was called.
 pub struct Anvil {
     child: Option<Child>,
+    /// Its loopback port.
     pub port: u16,
+    /// Its RPC URL.
     pub url: String,
 }
 
@@ -174,6 +176,7 @@ impl Anvil {
         pid
     }
 
+    /// Its process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }

@@ -239,12 +239,15 @@ sol! {
 
 /// One interface above and the contract it binds.
 pub struct Binding {
+    /// The `sol!` interface's name.
     pub interface: &'static str,
     /// The contract's name in solc's output.
     pub contract: &'static str,
     /// Every function, error and event signature of the interface (from `sol!`'s enums).
     pub functions: &'static [&'static str],
+    /// Every error signature.
     pub errors: &'static [&'static str],
+    /// Every event signature.
     pub events: &'static [&'static str],
     /// (function signature, return tuple), for every function.
     pub returns: Vec<(&'static str, &'static str)>,

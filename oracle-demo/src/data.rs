@@ -12,9 +12,13 @@ pub(crate) struct RoundsFile {
 /// One row of model/rounds.json: the features of an hour and the prices around it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct RoundRow {
+    /// The hour of the synthetic series.
     pub hour: u64,
+    /// The model's input: the features of that hour.
     pub features: Vec<f64>,
+    /// The price at that hour, USD.
     pub price: f64,
+    /// The price an hour later, which the model forecasts.
     pub next_price: f64,
 }
 

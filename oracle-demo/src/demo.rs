@@ -29,14 +29,21 @@ use crate::proving::prove_wrapped;
 /// What the demo does; see the binary's `--help`.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Oracle rounds to prove and post.
     pub rounds: usize,
+    /// Leave the anvil this demo started running at the end.
     pub keep_chain: bool,
     /// Start anvil on this loopback port (default: a free one); an error if it is taken.
     pub port: Option<u16>,
+    /// A node to use instead of starting anvil.
     pub rpc_url: Option<String>,
+    /// Hex private key of the account that deploys and updates (with `rpc_url`).
     pub private_key: Option<String>,
+    /// Lookup-table bits of the quantization.
     pub lookup_bits: u32,
+    /// Where to keep the compiled model, keys and verifier (default: a temporary folder).
     pub work_dir: Option<PathBuf>,
+    /// Where to write the [`Summary`] as JSON.
     pub summary: Option<PathBuf>,
 }
 
@@ -58,30 +65,42 @@ impl Default for Options {
 /// One oracle round as proved and posted.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoundReport {
+    /// The round's number, from 1.
     pub round: u64,
     /// Hour of the synthetic series the features describe.
     pub hour: u64,
+    /// The report's data timestamp, which the proof's context binds.
     pub data_timestamp: u64,
     /// The model's quantized output (the proof's public output value).
     pub output_q: i64,
     /// `output_q * 10^decimals / 2^output_frac_bits`, as posted to `update` (decimal string).
     pub answer: String,
+    /// The price at the round's hour (feature 0), USD.
     pub price_now: f64,
+    /// The series' next price, which the model forecasts.
     pub actual_next: f64,
+    /// Proving time (stage 1 and the wrap), ms.
     pub prove_ms: u64,
+    /// Gas of the `update` transaction.
     pub update_gas: u64,
+    /// Gas of the monitor's `check` transaction.
     pub check_gas: u64,
+    /// The monitor's verdict.
     pub healthy: bool,
+    /// The `update` transaction's hash.
     pub update_tx: String,
 }
 
 /// The attacker's doctored update, refused on-chain twice.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AttackReport {
+    /// The attacker's account.
     pub attacker: String,
+    /// The doctored report's data timestamp.
     pub data_timestamp: u64,
     /// Feature [0] (the current price, USD) of the last honest round, and as the attacker set it.
     pub honest_price: f64,
+    /// Feature [0] as the attacker set it.
     pub doctored_price: f64,
     /// What the model says on the doctored features (decimal string, the feed's decimals).
     pub answer: String,
@@ -90,40 +109,57 @@ pub struct AttackReport {
     /// `verifyProof` of the attacker's proof against the oracle's own public inputs for the
     /// doctored features, data timestamp and answer (eth_call): the proof itself is valid.
     pub proof_valid: bool,
+    /// The attacker's proving time, ms.
     pub prove_ms: u64,
     /// From the attacker's account, the report signed with the data signer's key (as if it had
     /// leaked): the mined, reverted transaction, its gas and its revert.
     pub attacker_tx: String,
+    /// Its gas.
     pub attacker_gas: u64,
+    /// Its revert, decoded.
     pub attacker_error: String,
     /// Through the keeper's (allowlisted) account, the report signed with the attacker's key.
     pub keeper_tx: String,
+    /// Its gas.
     pub keeper_gas: u64,
+    /// Its revert, decoded.
     pub keeper_error: String,
 }
 
 /// Deployed addresses and rounds (`--summary`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
+    /// The chain's RPC URL.
     pub rpc_url: String,
+    /// The model's Solidity verifier.
     pub verifier: String,
     /// keccak256 of the verifier's runtime code as solc built it (`zkml_verifier_gen::solc`).
     pub verifier_code_hash: String,
     /// The ZkmlSignedOracle.
     pub oracle: String,
+    /// The health monitor that checks each round's answer against the oracle's bounds.
     pub monitor: String,
     /// Who signs the reports (the oracle's only signer; quorum 1) and who may post them.
     pub data_signer: String,
+    /// The account allowed to post reports.
     pub keeper: String,
+    /// Signatures a report needs.
     pub quorum: u8,
+    /// Seconds an upgrade of the verifier waits before it takes effect.
     pub upgrade_delay: u64,
     /// Seconds a report may wait between its data timestamp and its posting.
     pub max_post_delay: u64,
+    /// The model id its proofs carry (decimal).
     pub model_id: String,
+    /// The feed's decimals.
     pub decimals: u8,
+    /// Fractional bits of the model's quantized output.
     pub output_frac_bits: u32,
+    /// The setup ceremony's time, ms.
     pub setup_ms: u64,
+    /// Gas of deploying the verifier, the oracle and the monitor.
     pub deploy_gas: [u64; 3],
+    /// Each round.
     pub rounds: Vec<RoundReport>,
     /// The revert of `update` with the last round's proof and its answer plus one unit.
     pub forged_answer_refused: Option<String>,

@@ -8,6 +8,8 @@
 //! through x402 into `ZkmlEscrow` (EIP-3009), the escrow pays the provider on the proof and the
 //! ERC-8004 Validation Registry records the validation (payment.rs).
 
+#![warn(missing_docs)]
+
 pub mod anvil;
 pub mod bindings;
 pub mod ceremony;

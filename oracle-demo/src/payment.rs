@@ -47,64 +47,99 @@ const AUTHORIZATION_SECONDS: u64 = 300;
 /// reverts on-chain) instead of failing at gas estimation.
 const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
 /// TestUSDC's EIP-712 domain (as USDC's: name "USD Coin", version "2").
-const USDC_NAME: &str = "USD Coin";
-const USDC_VERSION: &str = "2";
-/// Escrow request status (ZkmlEscrow.Status).
+pub(crate) const USDC_NAME: &str = "USD Coin";
+pub(crate) const USDC_VERSION: &str = "2";
+/// Escrow request status (ZkmlEscrow.Status): open, the funds held.
 pub const STATUS_OPEN: u8 = 1;
+/// Released to the provider by a valid proof.
 pub const STATUS_RELEASED: u8 = 2;
+/// Refunded to the agent after the deadline.
 pub const STATUS_REFUNDED: u8 = 3;
 
 /// What the payment flow needs from the oracle demo.
 pub struct Setup<'a, P: Provider> {
+    /// The chain's RPC URL.
     pub url: &'a str,
     /// The deployer; here also the resource server that submits the agent's payment, and the
     /// one who triggers the refund.
     pub me: &'a P,
+    /// Its address.
     pub me_address: Address,
+    /// The chain's id.
     pub chain_id: u64,
+    /// The contracts, compiled.
     pub codes: &'a zkml_verifier_gen::solc::Artifacts,
+    /// The model.
     pub compiled: &'a Compiled,
+    /// Its wrap's proving key.
     pub pk: &'a ProverKey,
+    /// The model's deployed verifier.
     pub verifier: Address,
+    /// The model id its proofs carry.
     pub model_id: U256,
+    /// Bits per packed input value.
     pub input_slot_bits: u32,
+    /// Bits per packed output value.
     pub output_slot_bits: u32,
+    /// Fractional bits of the quantized output.
     pub output_frac_bits: u32,
+    /// The answers' decimals.
     pub decimals: u8,
     /// The features the agent pays a proved forecast for, and those of the tampered request.
     pub paid_row: RoundRow,
+    /// The tampered request's features.
     pub tampered_row: RoundRow,
 }
 
 /// USDC balances (smallest unit) at one step of the flow.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Balances {
+    /// The step, in words.
     pub step: String,
+    /// The agent's (the buyer's).
     pub agent: u64,
+    /// The escrow contract's.
     pub escrow: u64,
+    /// The provider's (the seller's).
     pub provider: u64,
 }
 
 /// The payment flow as it ran (`--summary`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PaymentReport {
+    /// The test USDC.
     pub usdc: String,
+    /// ERC-8004's identity registry.
     pub identity_registry: String,
+    /// ERC-8004's validation registry.
     pub validation_registry: String,
+    /// The zkml ERC-8004 validator.
     pub validator: String,
+    /// ZkmlEscrow.
     pub escrow: String,
+    /// Gas of deploying each of the five contracts above, in order.
     pub deploy_gas: [u64; 5],
+    /// The agent's account.
     pub agent: String,
+    /// The provider's account.
     pub provider: String,
+    /// The provider's ERC-8004 agent id.
     pub provider_agent_id: u64,
+    /// The price, USDC's smallest unit.
     pub amount: u64,
     /// x402 v2 `PaymentRequired` of the resource server and the agent's `PaymentPayload`.
     pub payment_required: Value,
+    /// The agent's payment.
     pub payment_payload: Value,
+    /// The escrow's request id.
     pub request_id: String,
+    /// The request's deadline (Unix seconds), after which it can be refunded.
     pub deadline: u64,
+    /// The transaction that opened the request.
     pub open_tx: String,
+    /// Its gas.
     pub open_gas: u64,
+    /// Gas of the agent's ERC-8004 validation request.
     pub validation_request_gas: u64,
     /// The model's run and its proof for the escrow.
     pub prove_ms: u64,
@@ -112,10 +147,15 @@ pub struct PaymentReport {
     pub validation_wrap_ms: u64,
     /// The proved forecast (the output value, and in the oracle's decimals).
     pub output_q: i64,
+    /// The forecast in the oracle's decimals (decimal string).
     pub answer: String,
+    /// The release by the proof.
     pub release_tx: String,
+    /// Its gas.
     pub release_gas: u64,
+    /// The validator's response to the registry.
     pub respond_tx: String,
+    /// Its gas.
     pub respond_gas: u64,
     /// The registry's response for the request (100: valid).
     pub validation_response: u8,
@@ -127,17 +167,23 @@ pub struct PaymentReport {
     pub unasked_validation_refused: String,
     /// How a second `release` of the paid request was refused (eth_call).
     pub double_release_refused: String,
+    /// The request released with a tampered proof.
     pub tampered_request_id: String,
+    /// Its deadline.
     pub tampered_deadline: u64,
+    /// Proving the request's (honest) proof before it was tampered with, ms.
     pub tampered_prove_ms: u64,
     /// The mined, reverted release with the tampered proof, and its revert (decoded by eth_call).
     pub tampered_tx: String,
+    /// The revert.
     pub tampered_error: String,
     /// How a refund before the deadline was refused (eth_call).
     pub early_refund_refused: String,
     /// None when the node has no `evm_increaseTime` (not anvil): then nothing was refunded.
     pub refund_tx: Option<String>,
+    /// Its gas.
     pub refund_gas: Option<u64>,
+    /// USDC balances after each step.
     pub balances: Vec<Balances>,
 }
 

@@ -1,6 +1,8 @@
 //! zkml: prove a quantized ONNX model's inference with a sumcheck-based proof (stage 1).
 //! See DESIGN.md at the repository root for the architecture.
 
+#![warn(missing_docs)]
+
 pub mod artifact;
 pub mod channel;
 pub mod conformance;
