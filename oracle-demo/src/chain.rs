@@ -1,6 +1,7 @@
 //! Transactions on the demo's chain: sending, waiting for receipts, and reverts named by the
 //! demo contracts' custom errors.
 
+use std::path::Path;
 use std::time::Duration;
 
 use alloy::contract::SolCallBuilder;
@@ -8,7 +9,7 @@ use alloy::network::{Ethereum, TransactionBuilder};
 use alloy::primitives::Address;
 use alloy::providers::{PendingTransactionBuilder, Provider};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
-use alloy::sol_types::{SolCall, SolInterface};
+use alloy::sol_types::{SolCall, SolInterface, SolValue};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator};
@@ -43,6 +44,18 @@ pub(crate) async fn deploy<P: Provider>(p: &P, mut code: Vec<u8>, args: Vec<u8>)
         bail!("the creation transaction {} reverted", r.transaction_hash);
     }
     Ok((r.contract_address.context("receipt without a contract address")?, r.gas_used))
+}
+
+/// contracts/testing/TestUSDC.sol (an EIP-3009 token, named "USD Coin", version "2" as USDC's
+/// EIP-712 domain is) compiled with `root`'s script/solc and deployed through `p`: its address.
+/// For tests and benchmarks that pay on anvil.
+pub async fn deploy_test_usdc<P: Provider>(p: &P, root: &Path) -> Result<Address> {
+    use crate::payment::{USDC_NAME, USDC_VERSION};
+    let path = "contracts/testing/TestUSDC.sol";
+    let source = std::fs::read_to_string(root.join(path)).with_context(|| format!("reading {path}"))?;
+    let codes = zkml_verifier_gen::solc::compile(&root.join("script/solc"), root, &[(path.into(), source)])?;
+    let args = (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params();
+    Ok(deploy(p, codes.code("TestUSDC")?, args).await.context("deploying TestUSDC")?.0)
 }
 
 /// The name of a demo contract's custom error in a call error (`ZkmlEscrow.InvalidProof(..)`), if

@@ -9,6 +9,7 @@
 //! Contract wallets (ERC-1271) are not accepted: the signature must be an EOA's.
 
 use alloy::primitives::{Address, Signature, U256};
+use alloy::signers::SignerSync;
 use alloy::sol_types::{Eip712Domain, SolStruct};
 
 use crate::x402::{
@@ -145,6 +146,29 @@ pub fn domain(offer: &PaymentRequirements, chain_id: u64) -> Result<Eip712Domain
 /// as EIP-3009 tokens (USDC) define it: no salt.
 pub fn token_domain(name: String, version: String, chain_id: u64, asset: Address) -> Eip712Domain {
     Eip712Domain::new(Some(name.into()), Some(version.into()), Some(U256::from(chain_id)), Some(asset), None)
+}
+
+/// The buyer's side: `transfer` signed by `signer` with EIP-712 in `offer`'s token domain on
+/// chain `chain_id`, as x402's `exact` payment of `offer` (what the stock clients send).
+pub fn sign(
+    offer: &PaymentRequirements,
+    chain_id: u64,
+    transfer: &TransferWithAuthorization,
+    signer: &impl SignerSync,
+) -> Result<PaymentPayload, PaymentError> {
+    let t = transfer;
+    let sig = signer
+        .sign_hash_sync(&t.eip712_signing_hash(&domain(offer, chain_id)?))
+        .map_err(|e| PaymentError::Field { field: "signature", reason: e.to_string() })?;
+    let payload = Eip3009Payload::new(&sig, t.from, t.to, t.value, t.validAfter, t.validBefore, t.nonce);
+    Ok(PaymentPayload {
+        x402_version: X402_VERSION,
+        resource: None,
+        accepted: offer.clone(),
+        payload: serde_json::to_value(payload)
+            .map_err(|e| PaymentError::Field { field: "payload", reason: e.to_string() })?,
+        extensions: None,
+    })
 }
 
 /// Checks an `exact` payment against `offers` on chain `chain_id` at Unix time `now`, as listed

@@ -11,38 +11,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionRequest;
-use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::{SolStruct, SolValue};
 use oracle_demo::anvil::{ANVIL_DEV_KEY, Anvil, ensure_toolchain, repo_root};
 use zkml::artifact;
 use zkml::pipeline;
 use zkml::quantize::QuantConfig;
-use zkml_serve::exact::{TransferWithAuthorization, domain};
-use zkml_serve::x402::{Eip3009Payload, PaymentPayload, PaymentRequirements, X402_VERSION};
-use zkml_verifier_gen::solc;
+use zkml_serve::exact::TransferWithAuthorization;
+use zkml_serve::x402::{PaymentPayload, PaymentRequirements};
 
-/// What a stock client sends for `offer` on chain `chain_id`: `t` signed by `signer` with EIP-712
-/// in the token's domain, as x402's `exact` payload.
+/// What a stock client sends for `offer` on chain `chain_id`: `t` signed by `signer`.
 fn signed_payment(
     offer: &PaymentRequirements,
     chain_id: u64,
     t: &TransferWithAuthorization,
     signer: &PrivateKeySigner,
 ) -> PaymentPayload {
-    let sig = signer.sign_hash_sync(&t.eip712_signing_hash(&domain(offer, chain_id).unwrap())).unwrap();
-    let payload = Eip3009Payload::new(&sig, t.from, t.to, t.value, t.validAfter, t.validBefore, t.nonce);
-    PaymentPayload {
-        x402_version: X402_VERSION,
-        resource: None,
-        accepted: offer.clone(),
-        payload: serde_json::to_value(payload).unwrap(),
-        extensions: None,
-    }
+    zkml_serve::exact::sign(offer, chain_id, t, signer).unwrap()
 }
 
 alloy::sol! {
@@ -69,10 +56,6 @@ impl Chain {
     async fn start() -> Chain {
         let root = repo_root();
         ensure_toolchain(&root).unwrap();
-        let source = std::fs::read_to_string(root.join("contracts/testing/TestUSDC.sol")).unwrap();
-        let codes =
-            solc::compile(&root.join("script/solc"), &root, &[("contracts/testing/TestUSDC.sol".into(), source)])
-                .unwrap();
         let anvil = Anvil::start(None).unwrap();
         let server: PrivateKeySigner = ANVIL_DEV_KEY.parse().unwrap();
         let provider = ProviderBuilder::new()
@@ -80,10 +63,7 @@ impl Chain {
             .connect_http(anvil.url.parse().unwrap())
             .erased();
         let chain_id = provider.get_chain_id().await.unwrap();
-        let mut code = codes.code("TestUSDC").unwrap();
-        code.extend(("USD Coin".to_string(), "2".to_string()).abi_encode_params());
-        let deployed = provider.send_transaction(TransactionRequest::default().with_deploy_code(code)).await.unwrap();
-        let asset = deployed.get_receipt().await.unwrap().contract_address.unwrap();
+        let asset = oracle_demo::chain::deploy_test_usdc(&provider, &root).await.unwrap();
         Chain { provider, chain_id, asset, anvil }
     }
 
