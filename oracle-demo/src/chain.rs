@@ -14,6 +14,10 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::bindings::{ICollateralMonitor, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator};
 
+/// The test USDC's EIP-712 domain name and version, USDC's own.
+pub(crate) const USDC_NAME: &str = "USD Coin";
+pub(crate) const USDC_VERSION: &str = "2";
+
 /// How long to wait for a transaction's receipt.
 pub(crate) const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -50,7 +54,6 @@ pub(crate) async fn deploy<P: Provider>(p: &P, mut code: Vec<u8>, args: Vec<u8>)
 /// EIP-712 domain is) compiled with `root`'s script/solc and deployed through `p`: its address.
 /// For tests and benchmarks that pay on anvil.
 pub async fn deploy_test_usdc<P: Provider>(p: &P, root: &Path) -> Result<Address> {
-    use crate::payment::{USDC_NAME, USDC_VERSION};
     let path = "contracts/testing/TestUSDC.sol";
     let source = std::fs::read_to_string(root.join(path)).with_context(|| format!("reading {path}"))?;
     let codes = zkml_verifier_gen::solc::compile(&root.join("script/solc"), root, &[(path.into(), source)])?;

@@ -29,7 +29,7 @@ use crate::bindings::{
     IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization,
     ValidationRequest,
 };
-use crate::chain::{confirm, deploy, refused, send_reverting};
+use crate::chain::{USDC_NAME, USDC_VERSION, confirm, deploy, refused, send_reverting};
 use crate::data::RoundRow;
 use crate::proving::{prove_wrapped, wrap};
 
@@ -46,9 +46,6 @@ const AUTHORIZATION_SECONDS: u64 = 300;
 /// Gas limit of the tampered release: set, so that the transaction is sent and mined (and
 /// reverts on-chain) instead of failing at gas estimation.
 const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
-/// TestUSDC's EIP-712 domain (as USDC's: name "USD Coin", version "2").
-pub(crate) const USDC_NAME: &str = "USD Coin";
-pub(crate) const USDC_VERSION: &str = "2";
 /// Escrow request status (ZkmlEscrow.Status): open, the funds held.
 pub const STATUS_OPEN: u8 = 1;
 /// Released to the provider by a valid proof.
