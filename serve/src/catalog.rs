@@ -213,14 +213,15 @@ impl Catalog {
 impl Listing {
     fn load(dir: &Path, pricing: &Pricing) -> Result<Self, CatalogError> {
         let at = || dir.display().to_string();
+        let artifact = |source| CatalogError::Artifact { dir: at(), source };
+        // Read first: a missing directory is named as such, not as a bad name.
+        let compiled = Compiled::load(dir).map_err(artifact)?;
         let name = dir
             .canonicalize()
             .ok()
             .and_then(|d| d.file_name().and_then(|n| n.to_str()).map(String::from))
             .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.'))
             .ok_or_else(|| CatalogError::Name { dir: at() })?;
-        let artifact = |source| CatalogError::Artifact { dir: at(), source };
-        let compiled = Compiled::load(dir).map_err(artifact)?;
         let (keys, record) = artifact::read_prover_keys_recorded(dir, None).map_err(artifact)?;
         let layout = ModelLayout::from_settings(&compiled.settings)
             .map_err(|e| CatalogError::Layout { dir: at(), reason: e.to_string() })?;

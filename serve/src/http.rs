@@ -11,9 +11,10 @@
 //!
 //! Everything that can refuse a request without the chain does so before any money moves: an
 //! unknown model (404), a body that is too big (413) or not an input (400), an input the model
-//! cannot run — another shape, or out of the calibrated range — (422), a full queue (503 with
-//! `Retry-After`), a malformed payment header (400), a payment that fails a check (402, the
-//! check named). Every error is JSON, `{"error": "..."}` (a 402's body is the whole
+//! cannot take — another length, a value out of range — (422, before the 402), a malformed
+//! payment header (400), a full queue (503 with `Retry-After`), an input on which the model's
+//! run overflows (422, run only for a paid request, within the queue's bound), a payment that
+//! fails a check (402, the check named). Every error is JSON, `{"error": "..."}` (a 402's body is the whole
 //! `PaymentRequired`, whose `error` says why). The price is paid before proving, as in every
 //! `exact` sale; the proof is bound to the payment (its context, [`payment_context`]) and is
 //! what the buyer verifies.
@@ -95,11 +96,6 @@ impl Server {
             proving: Mutex::new(()),
             metrics: Metrics::new(limits.queue),
         })
-    }
-
-    /// The models on sale.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
     }
 }
 
@@ -211,27 +207,10 @@ async fn sell(
     let body =
         body.map_err(|e| Refusal::new(e.status(), format!("the request body: {}", e.body_text())).into_response())?;
     let input = one_input(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e).into_response())?;
-    // The model must run on the input before anyone pays: another shape or a value out of the
-    // calibrated range is refused here, not after settlement.
-    let run = {
-        let s = s.clone();
-        let (id, input) = (id.to_string(), input.clone());
-        tokio::task::spawn_blocking(move || {
-            let l = s.catalog.get(&id).expect("looked up above");
-            l.compiled.graph.execute(&input).map(drop)
-        })
-    };
-    match run.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            return Err(Refusal::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("the model cannot run this input: {e}"),
-            )
-            .into_response());
-        }
-        Err(e) => return Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e).into_response()),
-    }
+    // An input of another length, or with a value out of range, is refused before the 402: the
+    // buyer learns it before signing anything. (Only the cheap check: an unpaid request runs no
+    // model.)
+    listing.compiled.graph.quantize_input(&input).map_err(|e| cannot_run(&e))?;
     let required = |error: String| {
         let pr = PaymentRequired {
             x402_version: X402_VERSION,
@@ -268,6 +247,21 @@ async fn sell(
         }
         .into_response());
     };
+    // The model must run on the input before anyone pays (a value that overflows a layer is
+    // refused here, not after settlement); inside the queue's bound, so a burst cannot run more
+    // models at once than it admits.
+    let run = {
+        let (s, id, input) = (s.clone(), id.to_string(), input.clone());
+        tokio::task::spawn_blocking(move || {
+            let l = s.catalog.get(&id).expect("looked up above");
+            l.compiled.graph.execute(&input).map(drop)
+        })
+    };
+    match run.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(cannot_run(&e)),
+        Err(e) => return Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e).into_response()),
+    }
     let authorized = exact::check(std::slice::from_ref(&listing.offer), s.chain_id, &payment, unix_now())
         .map_err(|e| required(format!("the payment is refused: {e}")))?;
     let settled = {
@@ -312,6 +306,11 @@ async fn sell(
                 .into_response())
         }
     }
+}
+
+/// The 422 of an input the model cannot run.
+fn cannot_run(e: &impl std::fmt::Display) -> Response {
+    Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the model cannot run this input: {e}")).into_response()
 }
 
 /// Proves `input` with the listing's keys, bound to the settled payment `paid`.

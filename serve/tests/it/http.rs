@@ -139,6 +139,8 @@ async fn requests_that_cannot_be_served_are_refused_before_payment() {
     let short = json!({"input_data": [vec![0.5; n - 1]]});
     let e = refused(post(url.clone(), short.to_string().into()).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(e.contains(&format!("{}", n - 1)), "names the length: {e}");
+    let unpaid = client.post(&url).body(short.to_string()).send().await.unwrap();
+    refused(unpaid, StatusCode::UNPROCESSABLE_ENTITY).await; // before the 402: nothing to sign for
     let mut far = vec![0.5; n];
     far[0] = 1e12;
     let far = json!({ "input_data": [far] });
@@ -169,6 +171,57 @@ async fn a_payment_that_fails_a_check_is_refused_with_402_naming_it() {
     assert!(e.contains(&(PRICE - 1).to_string()) && e.contains(&PRICE.to_string()), "names both amounts: {e}");
     let pr: PaymentRequired = decode_header(PAYMENT_REQUIRED, &header).unwrap();
     assert_eq!(pr.accepts, vec![p.offer()]);
+}
+
+/// Each way a payment can be wrong, over HTTP: a 402 with the offer again and an error naming
+/// the check, before the server asks the chain anything (it has none here).
+#[tokio::test(flavor = "current_thread")]
+async fn each_bad_payment_is_refused_with_402_naming_the_check() {
+    let (base, p) = offline(Limits::default()).await;
+    let (payer, someone) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+    let now = unix_now();
+    let transfer = |to: Address, valid_after: u64, valid_before: u64| TransferWithAuthorization {
+        from: payer.address(),
+        to,
+        value: U256::from(PRICE),
+        validAfter: U256::from(valid_after),
+        validBefore: U256::from(valid_before),
+        nonce: B256::repeat_byte(9),
+    };
+    let honest = transfer(p.pay_to, now - 60, now + 600);
+    let sign = |offer: &zkml_serve::x402::PaymentRequirements, t: &TransferWithAuthorization, by: &PrivateKeySigner| {
+        encode_header(&zkml_serve::exact::sign(offer, p.chain_id, t, by).unwrap())
+    };
+    let offer = p.offer();
+    let mut other_asset = p.offer();
+    other_asset.asset = Address::repeat_byte(0xcc).to_checksum(None);
+    let mut other_chain = p.offer();
+    other_chain.network = "eip155:1".into();
+    let cases = [
+        ("another token", sign(&other_asset, &honest, &payer), "not one of this resource's offers"),
+        ("another chain", sign(&other_chain, &honest, &payer), "not one of this resource's offers"),
+        (
+            "another payee",
+            sign(&offer, &transfer(Address::repeat_byte(0xdd), now - 60, now + 600), &payer),
+            "not payTo",
+        ),
+        ("not yet valid", sign(&offer, &transfer(p.pay_to, now + 600, now + 900), &payer), "valid only after"),
+        ("expired", sign(&offer, &transfer(p.pay_to, now - 600, now - 60), &payer), "expires at"),
+        ("someone else's signature", sign(&offer, &honest, &someone), "not the payer"),
+    ];
+    let client = reqwest::Client::new();
+    for (what, header, check) in cases {
+        let r = client
+            .post(inference_url(&base, "price_mlp"))
+            .header(PAYMENT_SIGNATURE, header)
+            .json(&input())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().contains_key(PAYMENT_REQUIRED), "{what}");
+        let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
+        assert!(e.contains(check), "{what}: {e}");
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

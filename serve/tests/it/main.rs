@@ -1,6 +1,7 @@
 //! zkml-serve's integration tests, one binary: the `exact` scheme's offline checks, its
 //! settlement on anvil, and the HTTP routes that sell proved inferences.
 
+mod catalog;
 mod exact;
 mod http;
 mod settle;
