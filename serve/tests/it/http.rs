@@ -62,6 +62,13 @@ fn inference_url(base: &str, model: &str) -> String {
     format!("{base}/v1/models/{model}/inferences")
 }
 
+/// price_mlp's input posted to `base` with the payment header `paid`.
+async fn post_paid(base: &str, paid: &str) -> reqwest::Response {
+    let client = reqwest::Client::new();
+    let post = client.post(inference_url(base, "price_mlp")).header(PAYMENT_SIGNATURE, paid).json(&input());
+    post.send().await.unwrap()
+}
+
 /// `payer`'s payment of `offer`, valid for ten minutes from `now − 60`.
 fn payment_header(p: &Pricing, payer: &PrivateKeySigner, value: u64, nonce: u8, now: u64) -> String {
     let t = TransferWithAuthorization {
@@ -148,7 +155,7 @@ async fn requests_that_cannot_be_served_are_refused_before_payment() {
     assert!(e.contains("1000000000000"), "names the value: {e}");
     let e = refused(post(url.clone(), vec![b' '; 5000]).await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE).await;
     assert!(e.contains("body"), "{e}");
-    let r = client.post(&url).header(PAYMENT_SIGNATURE, "not base64!").json(&input()).send().await.unwrap();
+    let r = post_paid(&base, "not base64!").await;
     let e = refused(r, StatusCode::BAD_REQUEST).await;
     assert!(e.contains(PAYMENT_SIGNATURE), "{e}");
 }
@@ -159,13 +166,7 @@ async fn a_payment_that_fails_a_check_is_refused_with_402_naming_it() {
     let (base, p) = offline(Limits::default()).await;
     let payer = PrivateKeySigner::random();
     let underpaid = payment_header(&p, &payer, PRICE - 1, 1, unix_now());
-    let r = reqwest::Client::new()
-        .post(inference_url(&base, "price_mlp"))
-        .header(PAYMENT_SIGNATURE, underpaid)
-        .json(&input())
-        .send()
-        .await
-        .unwrap();
+    let r = post_paid(&base, &underpaid).await;
     let header = r.headers()[PAYMENT_REQUIRED].to_str().unwrap().to_string();
     let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
     assert!(e.contains(&(PRICE - 1).to_string()) && e.contains(&PRICE.to_string()), "names both amounts: {e}");
@@ -209,15 +210,8 @@ async fn each_bad_payment_is_refused_with_402_naming_the_check() {
         ("expired", sign(&offer, &transfer(p.pay_to, now - 600, now - 60), &payer), "expires at"),
         ("someone else's signature", sign(&offer, &honest, &someone), "not the payer"),
     ];
-    let client = reqwest::Client::new();
     for (what, header, check) in cases {
-        let r = client
-            .post(inference_url(&base, "price_mlp"))
-            .header(PAYMENT_SIGNATURE, header)
-            .json(&input())
-            .send()
-            .await
-            .unwrap();
+        let r = post_paid(&base, &header).await;
         assert!(r.headers().contains_key(PAYMENT_REQUIRED), "{what}");
         let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
         assert!(e.contains(check), "{what}: {e}");
@@ -228,13 +222,7 @@ async fn each_bad_payment_is_refused_with_402_naming_the_check() {
 async fn a_full_queue_is_503_before_payment() {
     let (base, p) = offline(Limits { queue: 0, ..Limits::default() }).await;
     let paid = payment_header(&p, &PrivateKeySigner::random(), PRICE, 1, unix_now());
-    let r = reqwest::Client::new()
-        .post(inference_url(&base, "price_mlp"))
-        .header(PAYMENT_SIGNATURE, paid)
-        .json(&input())
-        .send()
-        .await
-        .unwrap();
+    let r = post_paid(&base, &paid).await;
     assert_eq!(r.headers()["retry-after"], "5");
     let e = refused(r, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(e.contains("nothing was charged"), "{e}");
@@ -260,7 +248,7 @@ async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
     let pr: PaymentRequired = decode_header(PAYMENT_REQUIRED, r.headers()[PAYMENT_REQUIRED].to_str().unwrap()).unwrap();
     assert_eq!(pr.accepts, vec![p.offer()]);
     let paid = payment_header(&p, &payer, PRICE, 1, chain.now().await);
-    let r = client.post(&url).header(PAYMENT_SIGNATURE, &paid).json(&input()).send().await.unwrap();
+    let r = post_paid(&base, &paid).await;
     assert_eq!(r.status(), StatusCode::OK);
     let receipt: SettlementResponse =
         decode_header(PAYMENT_RESPONSE, r.headers()[PAYMENT_RESPONSE].to_str().unwrap()).unwrap();
@@ -290,7 +278,7 @@ async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
     assert!(answer.calldata.starts_with("0x") && answer.calldata.len() > 2 + 8 + 64 * 10);
 
     // The same payment again: refused (its nonce is spent), nothing more moves.
-    let r = client.post(&url).header(PAYMENT_SIGNATURE, &paid).json(&input()).send().await.unwrap();
+    let r = post_paid(&base, &paid).await;
     let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
     assert!(e.contains("used already"), "{e}");
     assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
@@ -323,7 +311,7 @@ async fn metrics_count_answers_by_status() {
     assert_eq!(unpaid.status(), StatusCode::PAYMENT_REQUIRED);
     let paid = payment_header(&p, &PrivateKeySigner::random(), PRICE, 1, unix_now());
     for _ in 0..2 {
-        let full = client.post(&url).header(PAYMENT_SIGNATURE, &paid).json(&input()).send().await.unwrap();
+        let full = post_paid(&base, &paid).await;
         assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
     let m = metrics(&base).await;
