@@ -630,9 +630,7 @@ async fn sign_payment<P: Provider>(
     features: &[f64],
 ) -> Result<SignedPayment> {
     let accepted = offer.accepts.first().context("the 402 answer offers nothing")?;
-    let addr =
-        |k: &str, a: &str| -> Result<Address> { a.parse().map_err(|_| anyhow!("the offer's {k} is no address")) };
-    let (escrow, asset) = (addr("payTo", &accepted.pay_to)?, addr("asset", &accepted.asset)?);
+    let (escrow, asset) = (parse_address("payTo", &accepted.pay_to)?, parse_address("asset", &accepted.asset)?);
     let zk = &accepted.extra["zkml"];
     let provider: Address =
         zk["provider"].as_str().and_then(|a| a.parse().ok()).context("the offer names no provider")?;

@@ -11,7 +11,7 @@ use ark_std::UniformRand;
 
 use crate::artifact::{AnyProof, CalibrationReport, Compiled, ONNX_FILE, Settings, TensorSettings};
 use crate::field::F;
-use crate::ir::{QuantGraph, Role, Visibility};
+use crate::ir::{QuantGraph, Role, Trace, Visibility};
 use crate::quantize::{QuantConfig, calibrate, quantize};
 use crate::stage1::{Stage1Proof, model_id};
 use crate::wrap::two_round::{self, ProverKey};
@@ -212,23 +212,19 @@ impl Proved {
 /// seeded stage 1 inside the wrap. Fresh salts and blinding from the operating system's
 /// randomness.
 pub fn prove_wrapped(c: &Compiled, input: &[f64], context: F, keys: &ProverKey) -> Result<Proved> {
-    let salts = [F::rand(&mut rand::rngs::OsRng), F::rand(&mut rand::rngs::OsRng)];
-    prove_wrapped_with(c, input, context, salts, keys, &mut || {})
+    prove_run(c, &c.graph.execute(input)?, context, keys)
 }
 
-/// [`prove_wrapped`] with the commitments' `salts`, calling `wrap_starts` once the model's run is
-/// done: where `zkml bench` splits `stage 1 s` from `wrap s`.
-fn prove_wrapped_with(
-    c: &Compiled,
-    input: &[f64],
-    context: F,
-    salts: [F; 2],
-    key: &ProverKey,
-    wrap_starts: &mut dyn FnMut(),
-) -> Result<Proved> {
-    let trace = c.graph.execute(input)?;
-    wrap_starts();
-    let w = two_round::prove(key, &c.graph, c.id, context, salts, &trace, &mut rand::rngs::OsRng)?;
+/// [`prove_wrapped`] of a run already made (`c.graph.execute`): `zkml serve` runs the model on a
+/// buyer's input before it takes the payment, and proves that run.
+pub fn prove_run(c: &Compiled, trace: &Trace, context: F, keys: &ProverKey) -> Result<Proved> {
+    let salts = [F::rand(&mut rand::rngs::OsRng), F::rand(&mut rand::rngs::OsRng)];
+    wrap_run(c, trace, context, salts, keys)
+}
+
+/// The wrap of the run `trace` with the commitments' `salts`.
+fn wrap_run(c: &Compiled, trace: &Trace, context: F, salts: [F; 2], key: &ProverKey) -> Result<Proved> {
+    let w = two_round::prove(key, &c.graph, c.id, context, salts, trace, &mut rand::rngs::OsRng)?;
     let output = c.graph.output_of(&trace.segments[c.graph.output]);
     Ok(Proved { proof: AnyProof::TwoRound(w), salts: Some(salts), output })
 }
@@ -307,9 +303,9 @@ pub fn wrap_bench_row(c: &Compiled, input: &[f64], reps: usize) -> Result<String
         let keys = artifact::read_prover_keys(scratch.path(), None)?;
         load.push(t.elapsed().as_secs_f64());
         let t1 = Instant::now();
-        let mut t2 = t1;
-        let proved =
-            prove_wrapped_with(c, input, F::from(0u64), [F::from(0u64); 2], &keys, &mut || t2 = Instant::now())?;
+        let trace = c.graph.execute(input)?;
+        let t2 = Instant::now();
+        let proved = wrap_run(c, &trace, F::from(0u64), [F::from(0u64); 2], &keys)?;
         s1.push((t2 - t1).as_secs_f64());
         wrapped.push(t2.elapsed().as_secs_f64());
         artifact::write_any_proof(&scratch.path().join("proof.bin"), &proved.proof)?;

@@ -1,7 +1,8 @@
 //! The models a server sells: each compiled model directory (`zkml compile`, then `zkml setup`)
 //! loaded once at start with its wrap keys, its verifier's calldata layout and its `exact` offer.
-//! Keys from a development setup are refused unless allowed: anyone who knows the seed can
-//! forge proofs for them, so a proof sold with them proves nothing.
+//! Keys anyone can forge proofs for (a development setup, a ceremony without contributions,
+//! keys that record no setup) are refused unless allowed, as `zkml-gen` refuses to render their
+//! verifiers: both ask `zkml::setup::trust`, which also checks a ceremony's record.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +10,12 @@ use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zkml::artifact::{self, Compiled, Provenance, TensorSettings};
+use zkml::setup::{SetupError, Trust};
 use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::model::ModelLayout;
 
 use crate::exact;
-use crate::x402::PaymentRequirements;
+use crate::x402::{PaymentRequirements, caip2};
 
 /// What the server charges for one proved inference and where the money goes: one token and one
 /// recipient for every model.
@@ -40,7 +42,7 @@ impl Pricing {
     pub fn offer(&self) -> PaymentRequirements {
         PaymentRequirements {
             scheme: exact::SCHEME.into(),
-            network: format!("eip155:{}", self.chain_id),
+            network: caip2(self.chain_id),
             amount: self.amount.to_string(),
             asset: self.asset.to_checksum(None),
             pay_to: self.pay_to.to_checksum(None),
@@ -50,7 +52,8 @@ impl Pricing {
     }
 }
 
-/// Where a model's wrap keys came from, as a buyer should know before paying.
+/// Where a model's wrap keys came from, as vk.json records it: what `GET /v1/models` tells a
+/// buyer. (Whether the keys are sound is `setup::trust`'s answer, `Listing::trust`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum KeySetup {
@@ -75,11 +78,6 @@ impl KeySetup {
             None => KeySetup::Unrecorded,
         }
     }
-
-    /// Whether a proof under these keys means anything.
-    pub fn is_sound(self) -> bool {
-        self == KeySetup::Ceremony
-    }
 }
 
 /// One model on sale.
@@ -94,6 +92,8 @@ pub struct Listing {
     pub vk_digest: String,
     /// Where the keys came from.
     pub setup: KeySetup,
+    /// Whether anyone can forge proofs for them, and why (`setup::trust`).
+    pub trust: Trust,
     /// The generated verifier's calldata layout.
     pub layout: ModelLayout,
     /// Its `exact` offer.
@@ -157,14 +157,22 @@ pub enum CatalogError {
     },
     /// Forgeable keys, not allowed.
     #[error(
-        "{dir}: its keys are {setup:?}, which anyone can forge proofs for: run a ceremony (docs/setup.md), \
-         or pass --allow-dev-keys for a test deployment"
+        "{dir}: anyone can forge proofs for its keys ({why}): run a ceremony (docs/setup.md), or pass \
+         --allow-dev-keys for a test deployment"
     )]
     UnsoundKeys {
         /// The directory.
         dir: String,
-        /// Where the keys came from.
-        setup: KeySetup,
+        /// Why the keys are unsafe (`setup::trust`).
+        why: String,
+    },
+    /// A ceremony whose record does not check (a relabelled or tampered key).
+    #[error("{dir}: {source}")]
+    Setup {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: SetupError,
     },
 }
 
@@ -183,8 +191,10 @@ impl Catalog {
         let mut listings: Vec<Listing> = Vec::with_capacity(dirs.len());
         for dir in dirs {
             let l = Listing::load(dir, pricing)?;
-            if !l.setup.is_sound() && !allow_unsound_keys {
-                return Err(CatalogError::UnsoundKeys { dir: dir.display().to_string(), setup: l.setup });
+            if let Trust::Unsafe(why) = &l.trust
+                && !allow_unsound_keys
+            {
+                return Err(CatalogError::UnsoundKeys { dir: dir.display().to_string(), why: why.clone() });
             }
             if listings.iter().any(|m| m.name == l.name) {
                 return Err(CatalogError::Duplicate { name: l.name });
@@ -202,6 +212,14 @@ impl Catalog {
     /// The models' names, in the order given.
     pub fn names(&self) -> Vec<&str> {
         self.listings.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// The models whose keys anyone can forge proofs for (allowed at load), with why.
+    pub fn unsound(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.listings.iter().filter_map(|l| match &l.trust {
+            Trust::Unsafe(why) => Some((l.name.as_str(), why.as_str())),
+            Trust::Ceremony { .. } => None,
+        })
     }
 
     /// Every model as `GET /v1/models` describes it.
@@ -223,6 +241,8 @@ impl Listing {
             .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.'))
             .ok_or_else(|| CatalogError::Name { dir: at() })?;
         let (keys, record) = artifact::read_prover_keys_recorded(dir, None).map_err(artifact)?;
+        let trust = zkml::setup::trust(dir, &keys.pk.vk, Some(&keys.ck.delta1_g2))
+            .map_err(|source| CatalogError::Setup { dir: at(), source })?;
         let layout = ModelLayout::from_settings(&compiled.settings)
             .map_err(|e| CatalogError::Layout { dir: at(), reason: e.to_string() })?;
         Ok(Listing {
@@ -231,6 +251,7 @@ impl Listing {
             keys,
             vk_digest: record.vk_digest,
             setup: KeySetup::of(record.setup.as_ref()),
+            trust,
             layout,
             offer: pricing.offer(),
         })

@@ -13,7 +13,7 @@ use alloy::signers::SignerSync;
 use alloy::sol_types::{Eip712Domain, SolStruct};
 
 use crate::x402::{
-    Eip3009Payload, FieldError, PaymentPayload, PaymentRequirements, X402_VERSION, parse_address, parse_decimal,
+    Eip3009Payload, FieldError, PaymentPayload, PaymentRequirements, X402_VERSION, caip2, parse_address, parse_decimal,
 };
 
 /// The scheme's name in offers.
@@ -74,14 +74,9 @@ pub enum PaymentError {
         /// The server's, `eip155:<chain id>`.
         expected: String,
     },
-    /// A field that does not parse.
-    #[error("the payment's {field} is not valid: {reason}")]
-    Field {
-        /// Which (`payload`, `authorization.value`, `signature`, …).
-        field: &'static str,
-        /// Why.
-        reason: String,
-    },
+    /// A field that does not parse (`payload`, `authorization.value`, `signature`, …).
+    #[error(transparent)]
+    Field(#[from] FieldError),
     /// An authorization to pay someone else.
     #[error("the authorization pays {to}, not payTo {pay_to}")]
     Recipient {
@@ -124,16 +119,10 @@ pub enum PaymentError {
     },
 }
 
-impl From<FieldError> for PaymentError {
-    fn from(e: FieldError) -> Self {
-        PaymentError::Field { field: e.field, reason: e.reason }
-    }
-}
-
 /// The EIP-712 domain of an offer's token: `extra.name`, `extra.version`, the chain, the token.
 pub fn domain(offer: &PaymentRequirements, chain_id: u64) -> Result<Eip712Domain, PaymentError> {
     let text = |key: &'static str| {
-        offer.extra.get(key).and_then(|v| v.as_str()).map(|s| s.to_string()).ok_or(PaymentError::Field {
+        offer.extra.get(key).and_then(|v| v.as_str()).map(|s| s.to_string()).ok_or(FieldError {
             field: key,
             reason: format!("the offer's extra.{key} (the token's EIP-712 domain) is missing"),
         })
@@ -159,14 +148,13 @@ pub fn sign(
     let t = transfer;
     let sig = signer
         .sign_hash_sync(&t.eip712_signing_hash(&domain(offer, chain_id)?))
-        .map_err(|e| PaymentError::Field { field: "signature", reason: e.to_string() })?;
+        .map_err(|e| FieldError { field: "signature", reason: e.to_string() })?;
     let payload = Eip3009Payload::new(&sig, t.from, t.to, t.value, t.validAfter, t.validBefore, t.nonce);
     Ok(PaymentPayload {
         x402_version: X402_VERSION,
         resource: None,
         accepted: offer.clone(),
-        payload: serde_json::to_value(payload)
-            .map_err(|e| PaymentError::Field { field: "payload", reason: e.to_string() })?,
+        payload: serde_json::to_value(payload).map_err(|e| FieldError { field: "payload", reason: e.to_string() })?,
         extensions: None,
     })
 }
@@ -189,12 +177,12 @@ pub fn check(
     if offer.scheme != SCHEME {
         return Err(PaymentError::Scheme { found: offer.scheme.clone() });
     }
-    let expected = format!("eip155:{chain_id}");
+    let expected = caip2(chain_id);
     if offer.network != expected {
         return Err(PaymentError::Network { found: offer.network.clone(), expected });
     }
     let p: Eip3009Payload = serde_json::from_value(payment.payload.clone())
-        .map_err(|e| PaymentError::Field { field: "payload", reason: e.to_string() })?;
+        .map_err(|e| FieldError { field: "payload", reason: e.to_string() })?;
     let a = p.authorization()?;
     let transfer = TransferWithAuthorization {
         from: a.from,
@@ -222,7 +210,7 @@ pub fn check(
     let signature = p.signature()?;
     let signer = signature
         .recover_address_from_prehash(&hash)
-        .map_err(|e| PaymentError::Field { field: "signature", reason: e.to_string() })?;
+        .map_err(|e| FieldError { field: "signature", reason: e.to_string() })?;
     if signer != transfer.from {
         return Err(PaymentError::Signer { signer, from: transfer.from });
     }

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use zkml::artifact::{self, AnyProof};
 use zkml::field::F;
+use zkml::ir::Trace;
 use zkml::{context, pipeline};
 use zkml_verifier_gen::calldata::fr_to_u256;
 
@@ -249,19 +250,19 @@ async fn sell(
     };
     // The model must run on the input before anyone pays (a value that overflows a layer is
     // refused here, not after settlement); inside the queue's bound, so a burst cannot run more
-    // models at once than it admits.
+    // models at once than it admits. This run is the one proved after settlement.
     let run = {
-        let (s, id, input) = (s.clone(), id.to_string(), input.clone());
+        let (s, id) = (s.clone(), id.to_string());
         tokio::task::spawn_blocking(move || {
             let l = s.catalog.get(&id).expect("looked up above");
-            l.compiled.graph.execute(&input).map(drop)
+            l.compiled.graph.execute(&input)
         })
     };
-    match run.await {
-        Ok(Ok(())) => {}
+    let trace = match run.await {
+        Ok(Ok(trace)) => trace,
         Ok(Err(e)) => return Err(cannot_run(&e)),
         Err(e) => return Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e).into_response()),
-    }
+    };
     let authorized = exact::check(std::slice::from_ref(&listing.offer), s.chain_id, &payment, unix_now())
         .map_err(|e| required(format!("the payment is refused: {e}")))?;
     let settled = {
@@ -287,7 +288,7 @@ async fn sell(
     let receipt_header = (PAYMENT_RESPONSE, encode_header(&receipt));
     let proved = {
         let (s, id, receipt) = (s.clone(), id.to_string(), receipt.clone());
-        tokio::task::spawn_blocking(move || prove(&s, &id, &input, &authorized, receipt))
+        tokio::task::spawn_blocking(move || prove(&s, &id, &trace, &authorized, receipt))
     };
     match proved.await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| format!("{e:#}"))) {
         Ok(answer) => {
@@ -313,11 +314,11 @@ fn cannot_run(e: &impl std::fmt::Display) -> Response {
     Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the model cannot run this input: {e}")).into_response()
 }
 
-/// Proves `input` with the listing's keys, bound to the settled payment `paid`.
+/// Proves the run `trace` with the listing's keys, bound to the settled payment `paid`.
 fn prove(
     s: &Server,
     id: &str,
-    input: &[f64],
+    trace: &Trace,
     paid: &Authorized,
     payment: SettlementResponse,
 ) -> anyhow::Result<Inference> {
@@ -327,7 +328,7 @@ fn prove(
     let proved = {
         let _one = s.proving.lock().unwrap_or_else(|p| p.into_inner());
         let t = std::time::Instant::now();
-        let proved = pipeline::prove_wrapped(&l.compiled, input, context, &l.keys)?;
+        let proved = pipeline::prove_run(&l.compiled, trace, context, &l.keys)?;
         s.metrics.prove_seconds.observe(t.elapsed().as_secs_f64());
         s.metrics.proofs.inc();
         proved

@@ -122,8 +122,8 @@ async fn run(args: Args) -> Result<()> {
     };
     eprintln!("loading {} model(s) and their keys", args.models.len());
     let catalog = Catalog::load(&args.models, &pricing, args.allow_dev_keys)?;
-    for m in catalog.describe().iter().filter(|m| !m.setup.is_sound()) {
-        eprintln!("WARNING: {}'s keys are {:?}: anyone can forge proofs for them (--allow-dev-keys)", m.id, m.setup);
+    for (name, why) in catalog.unsound() {
+        eprintln!("WARNING: anyone can forge proofs for {name}'s keys ({why}); served anyway (--allow-dev-keys)");
     }
     let names = catalog.names().join(", ");
     let limits = Limits { queue: args.queue, max_body: args.max_body, ..Limits::default() };

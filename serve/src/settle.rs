@@ -14,16 +14,22 @@ use crate::exact::Authorized;
     reason = "sol! gives each contract function a builder with one argument per Solidity parameter"
 )]
 mod token {
-    alloy::sol! {
-        /// The EIP-3009 token calls settling needs (contracts/interfaces/IERC3009.sol, whose import
-        /// of OpenZeppelin's IERC20 `sol!` cannot follow).
+    // EIP-3009 as USDC implements it, from the project's own interface file (`sol!` skips its
+    // import of OpenZeppelin's IERC20, so the ERC-20 part is declared below).
+    alloy::sol!(
         #[sol(rpc)]
-        interface IEip3009Token {
+        "../contracts/interfaces/IERC3009.sol"
+    );
+    alloy::sol! {
+        /// What settling also asks of the token: IERC3009.sol's ERC-20 part (from OpenZeppelin's
+        /// IERC20, which `sol!` cannot follow) and its EIP-712 domain (EIP-5267, or USDC's
+        /// `name()` and `version()`).
+        #[sol(rpc)]
+        interface IToken {
             event Transfer(address indexed from, address indexed to, uint256 value);
             function balanceOf(address account) external view returns (uint256);
             function name() external view returns (string);
             function version() external view returns (string);
-            function DOMAIN_SEPARATOR() external view returns (bytes32);
             function eip712Domain() external view returns (
                 bytes1 fields,
                 string name,
@@ -33,22 +39,10 @@ mod token {
                 bytes32 salt,
                 uint256[] extensions
             );
-            function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
-            function transferWithAuthorization(
-                address from,
-                address to,
-                uint256 value,
-                uint256 validAfter,
-                uint256 validBefore,
-                bytes32 nonce,
-                uint8 v,
-                bytes32 r,
-                bytes32 s
-            ) external;
         }
     }
 }
-pub use token::IEip3009Token;
+pub use token::{IERC3009, IToken};
 
 /// A settled payment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,9 +99,9 @@ pub enum SettleError {
 /// Settles `payment` through `provider`, whose wallet pays the gas; see the module's doc.
 pub async fn settle<P: Provider>(provider: &P, payment: &Authorized) -> Result<Settled, SettleError> {
     let rpc = |e: alloy::contract::Error| SettleError::Rpc(e.to_string());
-    let token = IEip3009Token::new(payment.asset, provider);
+    let (eip3009, token) = (IERC3009::new(payment.asset, provider), IToken::new(payment.asset, provider));
     let t = &payment.transfer;
-    if token.authorizationState(t.from, t.nonce).call().await.map_err(rpc)? {
+    if eip3009.authorizationState(t.from, t.nonce).call().await.map_err(rpc)? {
         return Err(SettleError::NonceUsed { from: t.from, nonce: t.nonce });
     }
     let balance = token.balanceOf(t.from).call().await.map_err(rpc)?;
@@ -115,7 +109,7 @@ pub async fn settle<P: Provider>(provider: &P, payment: &Authorized) -> Result<S
         return Err(SettleError::Balance { from: t.from, balance, value: t.value });
     }
     let sig = &payment.signature;
-    let call = token.transferWithAuthorization(
+    let call = eip3009.transferWithAuthorization(
         t.from,
         t.to,
         t.value,
@@ -135,7 +129,7 @@ pub async fn settle<P: Provider>(provider: &P, payment: &Authorized) -> Result<S
     let transferred = receipt.inner.logs().iter().any(|log| {
         log.address() == payment.asset
             && log
-                .log_decode::<IEip3009Token::Transfer>()
+                .log_decode::<IToken::Transfer>()
                 .is_ok_and(|e| e.inner.from == t.from && e.inner.to == t.to && e.inner.value == t.value)
     });
     if !transferred {
@@ -190,7 +184,7 @@ pub async fn discover_domain<P: Provider>(
     name: Option<String>,
     version: Option<String>,
 ) -> Result<(String, String), DomainError> {
-    let token = IEip3009Token::new(asset, provider);
+    let token = IToken::new(asset, provider);
     let declared = token.eip712Domain().call().await.ok();
     let name = match (name, &declared) {
         (Some(n), _) => n,
@@ -202,7 +196,7 @@ pub async fn discover_domain<P: Provider>(
         (None, Some(d)) => d.version.clone(),
         (None, None) => token.version().call().await.map_err(|_| DomainError::Unknown { asset, what: "version" })?,
     };
-    if let Ok(expected) = token.DOMAIN_SEPARATOR().call().await {
+    if let Ok(expected) = IERC3009::new(asset, provider).DOMAIN_SEPARATOR().call().await {
         let found = crate::exact::token_domain(name.clone(), version.clone(), chain_id, asset).separator();
         if found != expected {
             return Err(DomainError::Mismatch { asset, name, version, chain_id, expected, found });

@@ -20,7 +20,7 @@ use alloy_primitives::{Address, B256, I256, U256, keccak256};
 use alloy_sol_types::{SolStruct, SolValue, eip712_domain, sol};
 use serde_json::{Value, json};
 
-use crate::x402::{PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, Resource, X402_VERSION};
+use crate::x402::{PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, Resource, X402_VERSION, caip2};
 
 /// BN254 scalar field modulus r.
 pub fn modulus() -> U256 {
@@ -162,14 +162,9 @@ pub fn decode_signed(word: U256, bits: u32, frac_bits: u32, decimals: u32) -> Op
     q.checked_mul(10i128.checked_pow(decimals)?)?.checked_div(1i128.checked_shl(frac_bits)?)
 }
 
-/// CAIP-2 id of an EVM chain.
-pub fn caip2(chain_id: u64) -> String {
-    format!("eip155:{chain_id}")
-}
-
 /// CAIP-10 id of an account (contract) on an EVM chain, checksummed.
 pub fn caip10(chain_id: u64, address: Address) -> String {
-    format!("eip155:{chain_id}:{}", address.to_checksum(None))
+    format!("{}:{}", caip2(chain_id), address.to_checksum(None))
 }
 
 /// The x402 scheme name of a `ZkmlEscrow` payment: the payer signs an EIP-3009

@@ -203,6 +203,11 @@ impl Eip3009Payload {
     }
 }
 
+/// CAIP-2 id of an EVM chain, `eip155:<chain id>`: an offer's `network`.
+pub fn caip2(chain_id: u64) -> String {
+    format!("eip155:{chain_id}")
+}
+
 /// An address field of a payment or an offer.
 pub fn parse_address(field: &'static str, s: &str) -> Result<Address, FieldError> {
     s.parse().map_err(|e| FieldError { field, reason: format!("{e} (expected an 0x address)") })

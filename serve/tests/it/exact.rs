@@ -6,7 +6,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolStruct;
 use serde_json::json;
 use zkml_serve::exact::{self, PaymentError, TransferWithAuthorization};
-use zkml_serve::x402::{PaymentPayload, PaymentRequirements};
+use zkml_serve::x402::{FieldError, PaymentPayload, PaymentRequirements};
 
 const CHAIN: u64 = 31337;
 const NOW: u64 = 1_800_000_000;
@@ -154,13 +154,13 @@ fn refuses_malformed_fields_with_their_name() {
         }
         v[path[path.len() - 1]] = value.clone();
         match check(&p).unwrap_err() {
-            PaymentError::Field { field: f, .. } => assert_eq!(f, field, "{value}"),
+            PaymentError::Field(FieldError { field: f, .. }) => assert_eq!(f, field, "{value}"),
             e => panic!("{value}: {e}"),
         }
     }
     let mut p = good;
     p.payload = json!({"signature": "0x"});
-    assert!(matches!(check(&p).unwrap_err(), PaymentError::Field { field: "payload", .. }));
+    assert!(matches!(check(&p).unwrap_err(), PaymentError::Field(FieldError { field: "payload", .. })));
 }
 
 /// The struct signed is EIP-3009's as USDC (FiatTokenV2) and contracts/testing/TestUSDC.sol hash

@@ -14,7 +14,7 @@ use zkml::pipeline;
 use zkml_serve::catalog::{Catalog, KeySetup, Pricing};
 use zkml_serve::exact::TransferWithAuthorization;
 use zkml_serve::http::{Inference, Limits, Server, payment_context, router};
-use zkml_serve::settle::IEip3009Token;
+use zkml_serve::settle::IToken;
 use zkml_serve::x402::{
     PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentRequired, SettlementResponse, decode_header,
     encode_header,
@@ -258,7 +258,7 @@ async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
     assert_eq!(receipt.network, format!("eip155:{}", chain.chain_id));
     let tx: B256 = receipt.transaction.parse().unwrap();
     assert!(chain.provider.get_transaction_receipt(tx).await.unwrap().unwrap().status());
-    let token = IEip3009Token::new(chain.asset, &chain.provider);
+    let token = IToken::new(chain.asset, &chain.provider);
     assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
     assert_eq!(token.balanceOf(payer.address()).call().await.unwrap(), U256::ZERO);
 
@@ -334,7 +334,7 @@ async fn the_binary_serves_what_it_is_given() {
     let out = crate::zkml_serve(&chain, PRICE).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("--allow-dev-keys") && stderr.contains("Development"), "{stderr}");
+    assert!(stderr.contains("--allow-dev-keys") && stderr.contains("development setup"), "{stderr}");
 
     let (_server, base) = crate::start(crate::zkml_serve(&chain, PRICE).arg("--allow-dev-keys"));
     let body: Value = reqwest::get(format!("{base}/v1/models")).await.unwrap().json().await.unwrap();
@@ -371,7 +371,7 @@ async fn a_burst_beyond_the_queue_is_refused_before_payment_and_the_rest_is_sold
     let refused = statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count();
     assert_eq!(sold + refused, REQUESTS as usize, "{statuses:?}");
     assert!(sold >= QUEUE && refused > 0, "{sold} sold, {refused} refused");
-    let token = IEip3009Token::new(chain.asset, &chain.provider);
+    let token = IToken::new(chain.asset, &chain.provider);
     assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE * sold as u64));
     let m = metrics(&base).await;
     for line in [format!("zkml_settlements_total {sold}"), format!("zkml_proofs_total {sold}")] {

@@ -37,7 +37,6 @@ alloy::sol! {
     /// contracts/testing/TestUSDC.sol: anyone may mint.
     #[sol(rpc)]
     interface ITestUsdc {
-        event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce);
         function mint(address to, uint256 amount) external;
     }
 }

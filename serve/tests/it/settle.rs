@@ -9,7 +9,7 @@ use alloy::signers::local::PrivateKeySigner;
 use serde_json::json;
 use zkml_serve::catalog::Pricing;
 use zkml_serve::exact::{self, TransferWithAuthorization};
-use zkml_serve::settle::{DomainError, IEip3009Token, SettleError, discover_domain, settle};
+use zkml_serve::settle::{DomainError, IToken, SettleError, discover_domain, settle};
 use zkml_serve::x402::{PaymentPayload, PaymentRequirements};
 
 use crate::Chain;
@@ -45,7 +45,7 @@ fn payment(
 async fn an_exact_payment_is_settled_once_and_only_when_the_payer_can_pay() {
     let chain = Chain::start().await;
     let (provider, chain_id, asset) = (&chain.provider, chain.chain_id, chain.asset);
-    let token = IEip3009Token::new(asset, provider);
+    let token = IToken::new(asset, provider);
 
     let payer = PrivateKeySigner::from_bytes(&B256::repeat_byte(7)).unwrap();
     let pay_to = Address::repeat_byte(0xbb);

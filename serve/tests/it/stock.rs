@@ -15,7 +15,7 @@ use alloy::sol_types::SolValue;
 use oracle_demo::anvil::{ANVIL_DEV_KEY, repo_root};
 use serde_json::Value;
 use zkml_serve::http::{Inference, payment_context};
-use zkml_serve::settle::IEip3009Token;
+use zkml_serve::settle::{IERC3009, IToken};
 use zkml_serve::x402::{PAYMENT_RESPONSE, SettlementResponse, decode_header};
 use zkml_verifier_gen::keys::VerifierKey;
 use zkml_verifier_gen::solc;
@@ -24,7 +24,7 @@ use crate::http::PRICE;
 
 /// The reference Python client's version (the TypeScript client's is pinned in package.json).
 const X402_PYTHON: &str = "2.25.0";
-use crate::{Chain, ITestUsdc, price_mlp};
+use crate::{Chain, price_mlp};
 
 /// The model's Solidity verifier (`zkml-gen solidity`), compiled and deployed on `chain`.
 async fn deploy_verifier(chain: &Chain) -> Address {
@@ -57,13 +57,13 @@ async fn check_sale(
     assert_eq!(receipt.payer.as_deref(), Some(buyer.to_checksum(None).as_str()));
     // The server's account, paid by default.
     let pay_to = ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address();
-    let token = IEip3009Token::new(chain.asset, &chain.provider);
+    let token = IToken::new(chain.asset, &chain.provider);
     assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
     assert_eq!(token.balanceOf(buyer).call().await.unwrap(), U256::ZERO);
     let tx: B256 = receipt.transaction.parse().unwrap();
     let mined = chain.provider.get_transaction_receipt(tx).await.unwrap().unwrap();
     assert!(mined.status());
-    let used = mined.inner.logs().iter().find_map(|l| l.log_decode::<ITestUsdc::AuthorizationUsed>().ok()).unwrap();
+    let used = mined.inner.logs().iter().find_map(|l| l.log_decode::<IERC3009::AuthorizationUsed>().ok()).unwrap();
     assert_eq!(used.inner.authorizer, buyer);
     let context = payment_context(chain.chain_id, chain.asset, buyer, used.inner.nonce);
     assert_eq!(answer.context, context.to_string());
