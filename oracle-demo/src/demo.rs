@@ -220,7 +220,6 @@ pub fn run(opts: Options) -> Result<Summary> {
 
 async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let root = repo_root();
-    let model_dir = root.join("oracle-demo/model");
     let tmp;
     let work = match &opts.work_dir {
         Some(d) => {
@@ -234,11 +233,12 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     };
 
     // 1. The model: compile (quantize) with the calibration rows.
-    let Model { compiled, rows, pin, pout, frac, decimals } = compile_model(opts, &model_dir, &work)?;
+    let model = compile_model(opts, &root.join("oracle-demo/model"), &work)?;
+    let compiled = &model.compiled;
 
     // 2. Groth16 keys from a ceremony, and the rendered verifier.
     let t = Instant::now();
-    let pk = ceremony::run(&root, &compiled, &work.join("price_mlp")).context("the setup ceremony")?;
+    let pk = ceremony::run(&root, compiled, &work.join("price_mlp")).context("the setup ceremony")?;
     let vk = pk.verifying_key();
     let setup_ms = t.elapsed().as_millis() as u64;
     let verifier_src =
@@ -247,9 +247,8 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 
     // 3. Solidity, with the pinned solc-js.
     let codes = compile_contracts(&root, verifier_src)?;
-    let code = |n: &str| codes.code(n);
 
-    // 4. Deploy.
+    // 4. Deploy, and set the oracle's guards.
     let signer: PrivateKeySigner =
         key.trim().parse().map_err(|_| anyhow!("the private key is not a 32-byte hex key"))?;
     let me = signer.address();
@@ -262,215 +261,79 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
         .wallet(EthereumWallet::from(signer))
         .connect_http(url.parse().context("--rpc-url is not a URL")?);
     let chain_id = provider.get_chain_id().await.with_context(|| format!("cannot reach the node at {url}"))?;
-    let model_id = calldata::fr_to_u256(&compiled.id);
-    let (verifier, g_v) =
-        deploy(&provider, code("ZkmlPriceVerifier")?, vec![]).await.context("deploying the verifier")?;
-    // What an upgrade of the oracle to this verifier would pin (`proposeUpgrade`), and what
-    // `zkml-gen solidity --solc` prints for these keys.
-    let verifier_code_hash = codes.get("ZkmlPriceVerifier")?.code_hash();
-    println!("verifier deployed at {verifier}, runtime code hash {verifier_code_hash}");
-    let description = "SYN/USD (zkml price model)".to_string();
     let data_signer: PrivateKeySigner = DATA_SIGNER_KEY.parse().expect("a key");
-    let narrow = |v: u64, what: &str| {
-        u8::try_from(v).map_err(|_| anyhow!("the model's {what} ({v}) does not fit the oracle's uint8"))
-    };
-    let config = IZkmlSignedOracle::Config {
-        verifier,
-        modelId: model_id,
-        io: IZkmlSignedOracle::ModelIO {
-            numInputs: narrow(pin.values as u64, "input count")?,
-            inputBits: narrow(pin.slot_bits as u64, "input slot width")?,
-            outputBits: narrow(pout.slot_bits as u64, "output slot width")?,
-            outputFracBits: narrow(frac as u64, "output scale")?,
-        },
-        decimals,
-        description,
-        maxAge: MAX_AGE,
-        upgradeDelay: UPGRADE_DELAY,
-        owner: me,
-    };
-    // (Config, uint64 maxPostDelay, address[] signers, uint8 quorum): a uint8 or uint64 encodes
-    // as a full word.
-    let oracle_args =
-        (config, U256::from(MAX_POST_DELAY), vec![data_signer.address()], U256::from(QUORUM)).abi_encode_params();
-    let (oracle_addr, g_o) =
-        deploy(&provider, code("ZkmlSignedOracle")?, oracle_args).await.context("deploying ZkmlSignedOracle")?;
-    let first = rows.rounds.first().context("rounds.json has no rows")?;
-    let price0 = (first.price * 10f64.powi(decimals as i32)) as u128;
-    let value0 = U256::from(price0) * U256::from(COLLATERAL_TOKENS);
-    let debt = value0 * U256::from(10_000u64) / U256::from(START_RATIO_BPS);
-    let monitor_args = (
-        oracle_addr,
-        U256::from(COLLATERAL_TOKENS) * U256::from(10u64).pow(U256::from(18u64)),
-        debt,
-        U256::from(LIQUIDATION_RATIO_BPS),
-        U256::from(MAX_AGE),
-    )
-        .abi_encode_params();
-    let (monitor_addr, g_m) =
-        deploy(&provider, code("CollateralMonitor")?, monitor_args).await.context("deploying CollateralMonitor")?;
-    println!(
-        "chain {chain_id}: verifier {verifier} ({g_v} gas), ZkmlSignedOracle {oracle_addr} ({g_o} gas), CollateralMonitor {monitor_addr} ({g_m} gas)"
-    );
-    println!(
-        "loan: {COLLATERAL_TOKENS} SYN against {:.2} USD of debt, liquidation below {}% collateralization",
-        debt.to_string().parse::<f64>().unwrap_or(0.0) / 10f64.powi(decimals as i32),
-        LIQUIDATION_RATIO_BPS / 100
-    );
-
-    let oracle = IZkmlSignedOracle::new(oracle_addr, &provider);
-    let monitor = ICollateralMonitor::new(monitor_addr, &provider);
-
-    // The oracle's guards: only the data signer's reports count (set at deployment), and only the
-    // keeper (this account) may post them.
-    confirm("ZkmlSignedOracle.setUpdater", oracle.setUpdater(me, true).send().await).await?;
-    confirm("ZkmlSignedOracle.setUpdatersRestricted", oracle.setUpdatersRestricted(true).send().await).await?;
-    let (signers, quorum) = (oracle.signers().call().await?, oracle.quorum().call().await?);
-    if signers != [data_signer.address()]
-        || quorum != QUORUM
-        || oracle.maxPostDelay().call().await? != MAX_POST_DELAY
-        || !oracle.updatersRestricted().call().await?
-        || !oracle.isUpdater(me).call().await?
-    {
-        bail!("the oracle's guards are not as deployed: signers {signers:?}, quorum {quorum}");
-    }
-    println!(
-        "guards: a round needs a report signed by the data signer {} (anvil account #2; quorum {QUORUM} of 1), posted by the keeper {me} (updater allowlist on) within {MAX_POST_DELAY} s of its data timestamp; model and signer-set changes wait {} h",
-        data_signer.address(),
-        UPGRADE_DELAY / 3600
-    );
+    let feed = Feed::deploy(&provider, &codes, &model, me, &data_signer, chain_id).await?;
+    feed.guard(&provider, me, &data_signer).await?;
     let mut summary = Summary {
         rpc_url: url.to_string(),
-        verifier: verifier.to_string(),
-        verifier_code_hash: verifier_code_hash.to_string(),
-        oracle: oracle_addr.to_string(),
-        monitor: monitor_addr.to_string(),
+        verifier: feed.verifier.to_string(),
+        verifier_code_hash: feed.verifier_code_hash.to_string(),
+        oracle: feed.oracle.to_string(),
+        monitor: feed.monitor.to_string(),
         data_signer: data_signer.address().to_string(),
         keeper: me.to_string(),
         quorum: QUORUM,
         upgrade_delay: UPGRADE_DELAY,
         max_post_delay: MAX_POST_DELAY,
-        model_id: model_id.to_string(),
-        decimals,
-        output_frac_bits: frac,
+        model_id: feed.model_id.to_string(),
+        decimals: model.decimals,
+        output_frac_bits: model.frac,
         setup_ms,
-        deploy_gas: [g_v, g_o, g_m],
+        deploy_gas: feed.gas,
         rounds: vec![],
         forged_answer_refused: None,
         attack: None,
         payment: None,
     };
 
-    // 5. Rounds.
-    println!();
-    println!(
-        "{:>5} {:>5} {:>9} {:>11} {:>11} {:>8} {:>10} {:>9} {:>9}  update tx",
-        "round", "hour", "price now", "proved next", "actual next", "prove s", "update gas", "check gas", "loan"
-    );
+    // 5. Rounds, and what the chain says after them.
     let rounds = Rounds {
         chain_id,
-        compiled: &compiled,
+        compiled,
         pk: &pk,
-        oracle_addr,
-        monitor_addr,
-        decimals,
-        frac,
+        oracle_addr: feed.oracle,
+        monitor_addr: feed.monitor,
+        decimals: model.decimals,
+        frac: model.frac,
         data_signer: &data_signer,
         keeper: me,
     };
-    let mut last_ts = 0u64;
-    for i in 0..opts.rounds {
-        let row = &rows.rounds[i % rows.rounds.len()];
-        let ts = next_timestamp(&provider, last_ts).await?;
-        let (rep, forged) = rounds.post(&provider, i, row, ts, i + 1 == opts.rounds).await?;
-        if forged.is_some() {
-            summary.forged_answer_refused = forged;
-        }
-        summary.rounds.push(rep);
-        last_ts = ts;
-    }
-    // 6. What the chain says now.
-    let latest = oracle.latestRoundData().call().await?;
-    let last = summary.rounds.last().expect("at least one round").clone();
-    if latest.answer.to_string() != last.answer || u64::try_from(latest.roundId).unwrap_or(0) != opts.rounds as u64 {
-        bail!(
-            "the oracle's latest round ({}, answer {}) is not the last proved one ({}, {})",
-            latest.roundId,
-            latest.answer,
-            opts.rounds,
-            last.answer
-        );
-    }
-    if latest.startedAt != U256::from(last.data_timestamp) || latest.updatedAt != latest.startedAt {
-        bail!(
-            "the latest round's startedAt {} / updatedAt {} are not its data timestamp {}",
-            latest.startedAt,
-            latest.updatedAt,
-            last.data_timestamp
-        );
-    }
-    println!(
-        "\nlatestRoundData: round {}, answer {} ({} decimals), startedAt = updatedAt = {} (the report's data timestamp); the monitor saw round {} and {} checks",
-        latest.roundId,
-        latest.answer,
-        decimals,
-        latest.updatedAt,
-        monitor.lastRound().call().await?,
-        monitor.checks().call().await?
-    );
-    println!(
-        "the last round's proof and signed report with its answer raised by one unit ({}): refused, ZkmlSignedOracle.{}",
-        1.0 / f64::from(1u32 << frac),
-        summary.forged_answer_refused.as_deref().unwrap_or("?")
-    );
+    let last_ts = rounds.post_all(&provider, &model.rows, opts.rounds, &mut summary).await?;
+    let latest = feed.check_latest(&provider, &summary, model.frac).await?;
 
-    // 7. An attacker posts a doctored price.
-    let row = &rows.rounds[(opts.rounds - 1) % rows.rounds.len()];
+    // 6. An attacker posts a doctored price.
     let attack = Attack {
         chain_id,
-        compiled: &compiled,
+        compiled,
         pk: &pk,
-        oracle_addr,
-        verifier,
-        monitor_addr,
-        decimals,
-        frac,
+        oracle_addr: feed.oracle,
+        verifier: feed.verifier,
+        monitor_addr: feed.monitor,
+        decimals: model.decimals,
+        frac: model.frac,
         last_ts,
-        row,
+        row: &model.rows.rounds[(opts.rounds - 1) % model.rows.rounds.len()],
         data_signer: &data_signer,
     };
     summary.attack = Some(attack.run(&provider, url, me).await.context("the attacker's update")?);
-    let after = oracle.latestRoundData().call().await?;
-    if after.roundId != latest.roundId || after.answer != latest.answer || !monitor.healthy().call().await? {
-        bail!("the attack changed the feed: round {}, answer {}", after.roundId, after.answer);
-    }
-    let still = monitor.check().from(me).call().await.map_err(|e| revert("CollateralMonitor.check (eth_call)", e))?;
-    println!(
-        "  the feed still reads round {}, answer {} (the keeper's); CollateralMonitor.check() (eth_call): {}",
-        after.roundId,
-        after.answer,
-        if still { "healthy" } else { "LIQUIDATE" }
-    );
-    if !still {
-        bail!("the monitor would liquidate after the attack");
-    }
+    feed.check_unchanged(&provider, &latest, me).await?;
 
-    // 8. An agent pays for one inference through the x402 escrow; ERC-8004 records the validation.
-    let next = |k: usize| rows.rounds[(opts.rounds + k) % rows.rounds.len()].clone();
+    // 7. An agent pays for one inference through the x402 escrow; ERC-8004 records the validation.
+    let next = |k: usize| model.rows.rounds[(opts.rounds + k) % model.rows.rounds.len()].clone();
     let setup = payment::Setup {
         url,
         me: &provider,
         me_address: me,
         chain_id,
         codes: &codes,
-        compiled: &compiled,
+        compiled,
         pk: &pk,
-        verifier,
-        model_id,
-        input_slot_bits: pin.slot_bits,
-        output_slot_bits: pout.slot_bits,
-        output_frac_bits: frac,
-        decimals,
+        verifier: feed.verifier,
+        model_id: feed.model_id,
+        input_slot_bits: model.pin.slot_bits,
+        output_slot_bits: model.pout.slot_bits,
+        output_frac_bits: model.frac,
+        decimals: model.decimals,
         paid_row: next(0),
         tampered_row: next(1),
     };
@@ -481,6 +344,183 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
             .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(summary)
+}
+
+/// The price feed as deployed: the model's verifier, the oracle and the loan's health monitor.
+struct Feed {
+    verifier: Address,
+    verifier_code_hash: B256,
+    oracle: Address,
+    monitor: Address,
+    model_id: U256,
+    /// Gas of deploying the verifier, the oracle and the monitor.
+    gas: [u64; 3],
+}
+
+impl Feed {
+    /// Deploys the verifier, the oracle (the data signer its only signer) and a loan's monitor
+    /// that starts at [`START_RATIO_BPS`] on the first round's price.
+    async fn deploy<P: Provider>(
+        provider: &P,
+        codes: &solc::Artifacts,
+        model: &Model,
+        me: Address,
+        data_signer: &PrivateKeySigner,
+        chain_id: u64,
+    ) -> Result<Feed> {
+        let code = |n: &str| codes.code(n);
+        let model_id = calldata::fr_to_u256(&model.compiled.id);
+        let (verifier, g_v) =
+            deploy(provider, code("ZkmlPriceVerifier")?, vec![]).await.context("deploying the verifier")?;
+        // What an upgrade of the oracle to this verifier would pin (`proposeUpgrade`), and what
+        // `zkml-gen solidity --solc` prints for these keys.
+        let verifier_code_hash = codes.get("ZkmlPriceVerifier")?.code_hash();
+        println!("verifier deployed at {verifier}, runtime code hash {verifier_code_hash}");
+        let narrow = |v: u64, what: &str| {
+            u8::try_from(v).map_err(|_| anyhow!("the model's {what} ({v}) does not fit the oracle's uint8"))
+        };
+        let config = IZkmlSignedOracle::Config {
+            verifier,
+            modelId: model_id,
+            io: IZkmlSignedOracle::ModelIO {
+                numInputs: narrow(model.pin.values as u64, "input count")?,
+                inputBits: narrow(model.pin.slot_bits as u64, "input slot width")?,
+                outputBits: narrow(model.pout.slot_bits as u64, "output slot width")?,
+                outputFracBits: narrow(model.frac as u64, "output scale")?,
+            },
+            decimals: model.decimals,
+            description: "SYN/USD (zkml price model)".to_string(),
+            maxAge: MAX_AGE,
+            upgradeDelay: UPGRADE_DELAY,
+            owner: me,
+        };
+        // (Config, uint64 maxPostDelay, address[] signers, uint8 quorum): a uint8 or uint64
+        // encodes as a full word.
+        let oracle_args =
+            (config, U256::from(MAX_POST_DELAY), vec![data_signer.address()], U256::from(QUORUM)).abi_encode_params();
+        let (oracle, g_o) =
+            deploy(provider, code("ZkmlSignedOracle")?, oracle_args).await.context("deploying ZkmlSignedOracle")?;
+        let first = model.rows.rounds.first().context("rounds.json has no rows")?;
+        let price0 = (first.price * 10f64.powi(model.decimals as i32)) as u128;
+        let value0 = U256::from(price0) * U256::from(COLLATERAL_TOKENS);
+        let debt = value0 * U256::from(10_000u64) / U256::from(START_RATIO_BPS);
+        let monitor_args = (
+            oracle,
+            U256::from(COLLATERAL_TOKENS) * U256::from(10u64).pow(U256::from(18u64)),
+            debt,
+            U256::from(LIQUIDATION_RATIO_BPS),
+            U256::from(MAX_AGE),
+        )
+            .abi_encode_params();
+        let (monitor, g_m) =
+            deploy(provider, code("CollateralMonitor")?, monitor_args).await.context("deploying CollateralMonitor")?;
+        println!(
+            "chain {chain_id}: verifier {verifier} ({g_v} gas), ZkmlSignedOracle {oracle} ({g_o} gas), CollateralMonitor {monitor} ({g_m} gas)"
+        );
+        println!(
+            "loan: {COLLATERAL_TOKENS} SYN against {:.2} USD of debt, liquidation below {}% collateralization",
+            debt.to_string().parse::<f64>().unwrap_or(0.0) / 10f64.powi(model.decimals as i32),
+            LIQUIDATION_RATIO_BPS / 100
+        );
+        Ok(Feed { verifier, verifier_code_hash, oracle, monitor, model_id, gas: [g_v, g_o, g_m] })
+    }
+
+    /// The oracle's guards: only the data signer's reports count (set at deployment), and only
+    /// the keeper (`me`) may post them; read back from the chain.
+    async fn guard<P: Provider>(&self, provider: &P, me: Address, data_signer: &PrivateKeySigner) -> Result<()> {
+        let oracle = IZkmlSignedOracle::new(self.oracle, provider);
+        confirm("ZkmlSignedOracle.setUpdater", oracle.setUpdater(me, true).send().await).await?;
+        confirm("ZkmlSignedOracle.setUpdatersRestricted", oracle.setUpdatersRestricted(true).send().await).await?;
+        let (signers, quorum) = (oracle.signers().call().await?, oracle.quorum().call().await?);
+        if signers != [data_signer.address()]
+            || quorum != QUORUM
+            || oracle.maxPostDelay().call().await? != MAX_POST_DELAY
+            || !oracle.updatersRestricted().call().await?
+            || !oracle.isUpdater(me).call().await?
+        {
+            bail!("the oracle's guards are not as deployed: signers {signers:?}, quorum {quorum}");
+        }
+        println!(
+            "guards: a round needs a report signed by the data signer {} (anvil account #2; quorum {QUORUM} of 1), posted by the keeper {me} (updater allowlist on) within {MAX_POST_DELAY} s of its data timestamp; model and signer-set changes wait {} h",
+            data_signer.address(),
+            UPGRADE_DELAY / 3600
+        );
+        Ok(())
+    }
+
+    /// The oracle's latest round is the last one posted, stamped with its report's data
+    /// timestamp; returns it.
+    async fn check_latest<P: Provider>(
+        &self,
+        provider: &P,
+        summary: &Summary,
+        frac: u32,
+    ) -> Result<IZkmlSignedOracle::latestRoundDataReturn> {
+        let oracle = IZkmlSignedOracle::new(self.oracle, provider);
+        let monitor = ICollateralMonitor::new(self.monitor, provider);
+        let latest = oracle.latestRoundData().call().await?;
+        let last = summary.rounds.last().context("no round was posted")?;
+        let rounds = summary.rounds.len() as u64;
+        if latest.answer.to_string() != last.answer || u64::try_from(latest.roundId).unwrap_or(0) != rounds {
+            bail!(
+                "the oracle's latest round ({}, answer {}) is not the last proved one ({rounds}, {})",
+                latest.roundId,
+                latest.answer,
+                last.answer
+            );
+        }
+        if latest.startedAt != U256::from(last.data_timestamp) || latest.updatedAt != latest.startedAt {
+            bail!(
+                "the latest round's startedAt {} / updatedAt {} are not its data timestamp {}",
+                latest.startedAt,
+                latest.updatedAt,
+                last.data_timestamp
+            );
+        }
+        println!(
+            "\nlatestRoundData: round {}, answer {} ({} decimals), startedAt = updatedAt = {} (the report's data timestamp); the monitor saw round {} and {} checks",
+            latest.roundId,
+            latest.answer,
+            summary.decimals,
+            latest.updatedAt,
+            monitor.lastRound().call().await?,
+            monitor.checks().call().await?
+        );
+        println!(
+            "the last round's proof and signed report with its answer raised by one unit ({}): refused, ZkmlSignedOracle.{}",
+            1.0 / f64::from(1u32 << frac),
+            summary.forged_answer_refused.as_deref().unwrap_or("?")
+        );
+        Ok(latest)
+    }
+
+    /// After the attack the feed still reads the keeper's `latest` round and the monitor finds
+    /// the loan healthy.
+    async fn check_unchanged<P: Provider>(
+        &self,
+        provider: &P,
+        latest: &IZkmlSignedOracle::latestRoundDataReturn,
+        me: Address,
+    ) -> Result<()> {
+        let oracle = IZkmlSignedOracle::new(self.oracle, provider);
+        let monitor = ICollateralMonitor::new(self.monitor, provider);
+        let after = oracle.latestRoundData().call().await?;
+        if after.roundId != latest.roundId || after.answer != latest.answer || !monitor.healthy().call().await? {
+            bail!("the attack changed the feed: round {}, answer {}", after.roundId, after.answer);
+        }
+        let still =
+            monitor.check().from(me).call().await.map_err(|e| revert("CollateralMonitor.check (eth_call)", e))?;
+        println!(
+            "  the feed still reads round {}, answer {} (the keeper's); CollateralMonitor.check() (eth_call): {}",
+            after.roundId,
+            after.answer,
+            if still { "healthy" } else { "LIQUIDATE" }
+        );
+        if !still {
+            bail!("the monitor would liquidate after the attack");
+        }
+        Ok(())
+    }
 }
 
 /// The demo's model, compiled, with the rounds it is run on: the packings of its public input
@@ -582,6 +622,34 @@ struct Rounds<'a> {
 }
 
 impl Rounds<'_> {
+    /// Posts `n` rounds on the rows in turn, each at a fresh data timestamp, into `summary` (the
+    /// last one also checks that a forged answer is refused); the last round's data timestamp.
+    async fn post_all<P: Provider>(
+        &self,
+        provider: &P,
+        rows: &RoundsFile,
+        n: usize,
+        summary: &mut Summary,
+    ) -> Result<u64> {
+        println!();
+        println!(
+            "{:>5} {:>5} {:>9} {:>11} {:>11} {:>8} {:>10} {:>9} {:>9}  update tx",
+            "round", "hour", "price now", "proved next", "actual next", "prove s", "update gas", "check gas", "loan"
+        );
+        let mut last_ts = 0u64;
+        for i in 0..n {
+            let row = &rows.rounds[i % rows.rounds.len()];
+            let ts = next_timestamp(provider, last_ts).await?;
+            let (rep, forged) = self.post(provider, i, row, ts, i + 1 == n).await?;
+            if forged.is_some() {
+                summary.forged_answer_refused = forged;
+            }
+            summary.rounds.push(rep);
+            last_ts = ts;
+        }
+        Ok(last_ts)
+    }
+
     /// Round `i` (from 0) on `row` at data timestamp `ts`: the data signer signs the report, the
     /// keeper proves the model on its features and posts the update, the monitor checks the
     /// loan. With `forge_check`, first a forged answer with the honest proof is refused; the

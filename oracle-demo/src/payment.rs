@@ -7,9 +7,10 @@
 //! other. Then a second request: a tampered proof is refused on-chain (the transaction reverts)
 //! and, after anvil's clock is moved past the deadline, the agent is refunded.
 
+use alloy::contract::SolCallBuilder;
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
@@ -192,291 +193,50 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     let k = hooks::pack_signed(&vec![0; s.compiled.graph.input_len()], s.input_slot_bits)
         .map_err(|e| anyhow!("the model's input does not pack: {e:?}"))?
         .len();
-    let c = deploy_contracts(s, k).await?;
-    let (usdc_a, identity_a, registry_a, validator_a, escrow_a) =
-        (c.usdc, c.identity, c.registry, c.validator, c.escrow);
+    let m = Market::open(s, deploy_contracts(s, k).await?).await?;
+    let mut balances = vec![m.balances("start").await?];
+    let payment_required = hooks::payment_required(&m.offer(k));
 
-    // The agent (payer) and the provider: fresh keys, never printed. The agent only signs; the
-    // provider sends its own transactions and gets gas money from the deployer.
-    let agent = PrivateKeySigner::random();
-    let provider_key = PrivateKeySigner::random();
-    let (agent_a, provider_a) = (agent.address(), provider_key.address());
-    let prov = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(provider_key))
-        .connect_http(s.url.parse().context("the RPC URL")?);
-    let usdc = ITestUSDC::new(usdc_a, s.me);
-    let escrow = IZkmlEscrow::new(escrow_a, s.me);
-    let escrow_p = IZkmlEscrow::new(escrow_a, &prov);
-    let registry = IValidationRegistry::new(registry_a, s.me);
-    confirm(
-        "funding the provider's gas",
-        s.me.send_transaction(
-            TransactionRequest::default().with_to(provider_a).with_value(U256::from(PROVIDER_GAS_FUNDS)),
-        )
-        .await
-        .map_err(alloy::contract::Error::from),
-    )
-    .await?;
-    confirm("TestUSDC.mint", usdc.mint(agent_a, U256::from(AGENT_FUNDS)).send().await).await?;
-
-    // The provider is an ERC-8004 agent: its registration file names our validator.
-    let reg_file = hooks::registration_file(&hooks::AgentRegistration {
-        name: "zkml price forecaster".into(),
-        description: "Next-hour SYN/USD forecasts from a proved price model; pay per inference with x402".into(),
-        image: String::new(),
-        services: vec![("web".into(), "http://127.0.0.1/forecast".into())],
-        x402_support: true,
-        chain_id: s.chain_id,
-        identity_registry: identity_a,
-        agent_id: None,
-        other_trust: vec![],
-        verifier: s.verifier,
-        validator: validator_a,
-        model_id: s.model_id,
-    });
-    let agent_uri = format!("data:application/json;base64,{}", base64(reg_file.to_string().as_bytes()));
-    let r = confirm(
-        "IdentityRegistry.register",
-        IIdentityRegistry::new(identity_a, &prov).register(agent_uri).send().await,
-    )
-    .await?;
-    let agent_id =
-        r.decoded_log::<IIdentityRegistry::Registered>().context("register emitted no Registered event")?.data.agentId;
-    let agent_id_u64 = u64::try_from(agent_id).context("agent id")?;
+    // The agent pays for a proved forecast on its features; the provider proves it twice.
+    let paid = m.pay(&payment_required, &s.paid_row.features).await?;
+    balances.push(m.balances("agent paid into the escrow (open)").await?);
+    let proved = m.prove(&paid, k).await?;
+    let client_sig = ask_for_validation(&m.agent, &m.validator, s.chain_id, m.agent_id, paid.request_id).await?;
     println!(
-        "agent (payer) {agent_a}: 10 USDC; provider {provider_a}: ERC-8004 agent #{agent_id} in the identity registry"
+        "the agent signs an EIP-712 ValidationRequest(agent #{}, request {}) for the validator",
+        m.agent_id, paid.request_id
     );
-
-    let bal = |step: &str| {
-        let step = step.to_string();
-        let usdc = &usdc;
-        async move {
-            let b = |a: Address| async move {
-                let v = usdc.balanceOf(a).call().await.context("TestUSDC.balanceOf")?;
-                u64::try_from(v).map_err(|_| anyhow!("balance {v} too large"))
-            };
-            Ok::<Balances, anyhow::Error>(Balances {
-                step,
-                agent: b(agent_a).await?,
-                escrow: b(escrow_a).await?,
-                provider: b(provider_a).await?,
-            })
-        }
-    };
-    let mut balances = vec![bal("start").await?];
-
-    // 402: the resource server's offer.
-    let offer = hooks::EscrowOffer {
-        chain_id: s.chain_id,
-        escrow: escrow_a,
-        asset: usdc_a,
-        asset_name: USDC_NAME.into(),
-        asset_version: USDC_VERSION.into(),
-        amount: U256::from(PRICE),
-        max_timeout_seconds: AUTHORIZATION_SECONDS,
-        provider: provider_a,
-        deadline_seconds: DEADLINE_SECONDS,
-        model_id: s.model_id,
-        num_input_words: k,
-        resource_url: "http://127.0.0.1/forecast".into(),
-        description: "one proved next-hour SYN/USD forecast".into(),
-        mime_type: "application/json".into(),
-    };
-    let payment_required = hooks::payment_required(&offer);
-
-    // The agent signs a payment for its features; the resource server opens the request with it.
-    let paid = sign_payment(s, &agent, &payment_required, &s.paid_row.features).await?;
-    println!(
-        "x402: 402 Payment Required, {} USDC into the escrow (scheme {}); the agent signs an EIP-712 ReceiveWithAuthorization (nonce {})",
-        usdc_str(PRICE),
-        hooks::ESCROW_SCHEME,
-        paid.payload["payload"]["authorization"]["nonce"].as_str().unwrap_or("?")
-    );
-    let (request_id, open_r) = open_from_payload(s, &escrow, escrow_a, &paid.payload).await?;
-    balances.push(bal("agent paid into the escrow (open)").await?);
-    println!(
-        "escrow: request {request_id} opened (tx {}, {} gas), deadline {}",
-        open_r.transaction_hash, open_r.gas_used, paid.deadline
-    );
-
-    // The provider asks the ERC-8004 registry for a validation by our validator of the same
-    // request (the validator's request hash is the escrow's request id: the same rule, client =
-    // the payer, the same salt), then proves the inference once and wraps it twice, bound to the
-    // escrow's request and to the validation.
-    let vr = confirm(
-        "ValidationRegistry.validationRequest",
-        IValidationRegistry::new(registry_a, &prov)
-            .validationRequest(
-                validator_a,
-                agent_id,
-                format!("{}#request={request_id}", hooks::caip10(s.chain_id, escrow_a)),
-                request_id,
-            )
-            .send()
-            .await,
-    )
-    .await?;
-    let (s1, w, prove_ms) =
-        prove_wrapped(s.compiled, s.pk, &s.paid_row.features, hooks::escrow_context(s.chain_id, escrow_a, request_id))
-            .context("proving the paid inference")?;
-    let (wv, validation_wrap_ms) =
-        wrap(s.compiled, s.pk, &s1, hooks::validation_context(s.chain_id, validator_a, agent_id, request_id))
-            .context("wrapping for the validator")?;
-    let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
-    let public_v: Vec<U256> = wv.public_inputs.iter().map(calldata::fr_to_u256).collect();
-    if public.get(2..2 + k) != Some(&paid.input_words[..]) || public_v.get(2..) != public.get(2..) {
-        bail!("the proofs' input words are not the ones the agent paid for");
-    }
-    let out_word = *public.get(2 + k).context("the proof has no output word")?;
-    let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
-        .context("the proof's output word is not one packed value")?;
-    let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
-    let proof_v = Bytes::copy_from_slice(&calldata::encode_proof(&wv.proof));
-    println!(
-        "provider: proved the forecast {:.4} USD for hour {} (the run and its two-round Groth16 proof for the escrow's request: {:.2} s; a second proof of the same run for the validation: {:.2} s)",
-        answer as f64 / 10f64.powi(s.decimals as i32),
-        s.paid_row.hour + 1,
-        prove_ms as f64 / 1e3,
-        validation_wrap_ms as f64 / 1e3
-    );
-
-    // The agent (the client) asks the provider's agent for the validation: without its signature
-    // the validator records nothing in its name.
-    let validator_p = IZkmlValidator::new(validator_a, &prov);
-    let client_sig = ask_for_validation(&agent, &validator_p, s.chain_id, agent_id, request_id).await?;
-    println!("the agent signs an EIP-712 ValidationRequest(agent #{agent_id}, request {request_id}) for the validator");
-
-    // Each hook refuses the other's proof: the context names the hook and the use.
-    let uri = format!("data:,zkml proof of request {request_id}");
-    // The provider's answer to the validation request with a proof, its public inputs and the
-    // client's signature.
-    let respond = |proof: &Bytes, public: &[U256], sig: &Bytes| {
-        validator_p
-            .respond(agent_id, agent_a, paid.salt, proof.clone(), public.to_vec(), uri.clone(), sig.clone())
-            .from(provider_a)
-    };
-    let at_validator = refused(
-        "the escrow's proof at the validator",
-        respond(&proof, &public, &client_sig).call().await,
-        "ZkmlValidator.WrongRequest",
-        |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)),
-    )?;
-    let at_escrow = refused(
-        "the validator's proof at the escrow",
-        escrow_p.release(request_id, proof_v.clone(), public_v.clone()).call().await,
-        "ZkmlEscrow.WrongRequest",
-        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::WrongRequest(_)),
-    )?;
-    println!(
-        "the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}"
-    );
-    // The provider alone cannot record a validation in the agent's name.
-    let unasked = refused(
-        "a validation the agent never asked for",
-        respond(&proof_v, &public_v, &Bytes::new()).call().await,
-        "ZkmlValidator.ClientDidNotAsk",
-        |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::ClientDidNotAsk(_)),
-    )?;
-    println!("the provider's validation without the agent's signature -> {unasked}");
+    let refusals = m.refusals(&paid, &proved, &client_sig).await?;
 
     // The escrow pays on its proof; the validator verifies its own and answers the registry.
-    let rel =
-        confirm("ZkmlEscrow.release", escrow_p.release(request_id, proof.clone(), public.clone()).send().await).await?;
-    let released = rel.decoded_log::<IZkmlEscrow::Released>().context("release emitted no Released event")?;
-    if released.data.provider != provider_a || released.data.amount != U256::from(PRICE) {
-        bail!(
-            "the escrow released {} to {}, not {PRICE} to the provider",
-            released.data.amount,
-            released.data.provider
-        );
-    }
-    balances.push(bal("released to the provider on the proof").await?);
-    let resp = confirm("ZkmlValidator.respond", respond(&proof_v, &public_v, &client_sig).send().await).await?;
-    let validated =
-        resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
-    if validated.data.requestHash != request_id
-        || validated.data.client != agent_a
-        || validated.data.agentId != agent_id
-    {
-        bail!(
-            "the validator validated request {} of client {}, not the escrow's request {request_id}",
-            validated.data.requestHash,
-            validated.data.client
-        );
-    }
-    let st = registry.getValidationStatus(request_id).call().await.context("ValidationRegistry.getValidationStatus")?;
-    if st.validatorAddress != validator_a || st.response != 100 || st.tag != "zkml" {
-        bail!(
-            "the registry holds response {} tagged {:?} from {} for the request",
-            st.response,
-            st.tag,
-            st.validatorAddress
-        );
-    }
-    println!(
-        "escrow: released {} USDC to the provider (tx {}, {} gas); ERC-8004: validation response {} tagged \"{}\" (tx {}, {} gas)",
-        usdc_str(PRICE),
-        rel.transaction_hash,
-        rel.gas_used,
-        st.response,
-        st.tag,
-        resp.transaction_hash,
-        resp.gas_used
-    );
+    let rel = m.release(&paid, &proved).await?;
+    balances.push(m.balances("released to the provider on the proof").await?);
+    let (resp, response) = m.validate(&paid, &proved, &client_sig, &rel).await?;
     // Paid once: the same proof again is refused.
     let double = refused(
         "a second release of the same request",
-        escrow.release(request_id, proof.clone(), public.clone()).call().await,
+        m.escrow.release(paid.request_id, proved.proof.clone(), proved.public.clone()).call().await,
         "ZkmlEscrow.NotOpen(Released)",
         |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n) if n.status == STATUS_RELEASED),
     )?;
 
-    // A second request, and a tampered proof for it: A negated (a valid curve point, so the
-    // verifier runs the pairing check, which fails).
     println!("\n-- a second request; the provider submits a tampered proof");
-    let second = sign_payment(s, &agent, &payment_required, &s.tampered_row.features).await?;
-    let (request2, _) = open_from_payload(s, &escrow, escrow_a, &second.payload).await?;
-    balances.push(bal("second request opened").await?);
-    let (_, w2, prove2_ms) = prove_wrapped(
-        s.compiled,
-        s.pk,
-        &s.tampered_row.features,
-        hooks::escrow_context(s.chain_id, escrow_a, request2),
-    )
-    .context("proving the second request")?;
-    let public2: Vec<U256> = w2.public_inputs.iter().map(calldata::fr_to_u256).collect();
-    let mut bad = calldata::encode_proof(&w2.proof);
-    // A's y negated: q − y, q BN254's base field modulus.
-    let q = U256::from_be_bytes(zkml::field::modulus_word::<ark_bn254::Fq>());
-    let y = U256::from_be_slice(&bad[32..64]);
-    bad[32..64].copy_from_slice(&(q - y).to_be_bytes::<32>());
-    let bad = Bytes::copy_from_slice(&bad);
-    let tampered_error = refused(
-        "a release on a tampered proof",
-        escrow_p.release(request2, bad.clone(), public2.clone()).call().await,
-        "ZkmlEscrow.InvalidProof",
-        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::InvalidProof(_)),
-    )?;
-    let tr =
-        send_reverting("the tampered release", escrow_p.release(request2, bad, public2), TAMPERED_GAS_LIMIT).await?;
-    balances.push(bal("tampered proof refused on-chain").await?);
-    println!(
-        "escrow: release with the tampered proof reverted on-chain (tx {}, status 0, {} gas): {tampered_error}; the escrow keeps the {} USDC",
-        tr.transaction_hash,
-        tr.gas_used,
-        usdc_str(PRICE)
-    );
+    let second = m.pay(&payment_required, &s.tampered_row.features).await?;
+    balances.push(m.balances("second request opened").await?);
+    let tampered = m.release_tampered(&second).await?;
+    balances.push(m.balances("tampered proof refused on-chain").await?);
 
     // Refund: refused before the deadline; after anvil's clock passes it, the agent gets it back.
     let early = refused(
         "a refund before the deadline",
-        escrow.refund(request2).call().await,
+        m.escrow.refund(second.request_id).call().await,
         "ZkmlEscrow.DeadlineNotReached",
         |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::DeadlineNotReached(_)),
     )?;
-    let refund = refund_after_deadline(s, escrow_a, request2, second.deadline, agent_a).await?;
+    let refund =
+        refund_after_deadline(s, m.c.escrow, second.request_id, second.payment.deadline, m.agent.address()).await?;
     if refund.is_some() {
-        balances.push(bal("refunded after the deadline").await?);
+        balances.push(m.balances("refunded after the deadline").await?);
     }
     let (refund_tx, refund_gas) = refund.map(|r| (r.transaction_hash.to_string(), r.gas_used)).unzip();
 
@@ -486,45 +246,438 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     }
 
     Ok(PaymentReport {
-        usdc: usdc_a.to_string(),
-        identity_registry: identity_a.to_string(),
-        validation_registry: registry_a.to_string(),
-        validator: validator_a.to_string(),
-        escrow: escrow_a.to_string(),
-        deploy_gas: c.gas,
-        agent: agent_a.to_string(),
-        provider: provider_a.to_string(),
-        provider_agent_id: agent_id_u64,
+        usdc: m.c.usdc.to_string(),
+        identity_registry: m.c.identity.to_string(),
+        validation_registry: m.c.registry.to_string(),
+        validator: m.c.validator.to_string(),
+        escrow: m.c.escrow.to_string(),
+        deploy_gas: m.c.gas,
+        agent: m.agent.address().to_string(),
+        provider: m.provider.to_string(),
+        provider_agent_id: u64::try_from(m.agent_id).context("agent id")?,
         amount: PRICE,
         payment_required: serde_json::to_value(&payment_required)?,
-        payment_payload: paid.payload,
-        request_id: request_id.to_string(),
-        deadline: paid.deadline,
-        open_tx: open_r.transaction_hash.to_string(),
-        open_gas: open_r.gas_used,
-        validation_request_gas: vr.gas_used,
-        prove_ms,
-        validation_wrap_ms,
-        output_q: *s1.output.first().context("no output")?,
-        answer: answer.to_string(),
+        payment_payload: paid.payment.payload,
+        request_id: paid.request_id.to_string(),
+        deadline: paid.payment.deadline,
+        open_tx: paid.open.transaction_hash.to_string(),
+        open_gas: paid.open.gas_used,
+        validation_request_gas: proved.validation_request_gas,
+        prove_ms: proved.prove_ms,
+        validation_wrap_ms: proved.validation_wrap_ms,
+        output_q: proved.output_q,
+        answer: proved.answer.to_string(),
         release_tx: rel.transaction_hash.to_string(),
         release_gas: rel.gas_used,
         respond_tx: resp.transaction_hash.to_string(),
         respond_gas: resp.gas_used,
-        validation_response: st.response,
-        cross_context_refused: [at_validator, at_escrow],
-        unasked_validation_refused: unasked,
+        validation_response: response,
+        cross_context_refused: [refusals.at_validator, refusals.at_escrow],
+        unasked_validation_refused: refusals.unasked,
         double_release_refused: double,
-        tampered_request_id: request2.to_string(),
-        tampered_deadline: second.deadline,
-        tampered_prove_ms: prove2_ms,
-        tampered_tx: tr.transaction_hash.to_string(),
-        tampered_error,
+        tampered_request_id: second.request_id.to_string(),
+        tampered_deadline: second.payment.deadline,
+        tampered_prove_ms: tampered.prove_ms,
+        tampered_tx: tampered.tx.transaction_hash.to_string(),
+        tampered_error: tampered.error,
         early_refund_refused: early,
         refund_tx,
         refund_gas,
         balances,
     })
+}
+
+/// The flow's parties once deployed and funded: the agent (the payer; it only signs) and the
+/// provider (an ERC-8004 agent that sends its own transactions), with the contracts each calls.
+struct Market<'s, 'a, P: Provider> {
+    s: &'s Setup<'a, P>,
+    c: Contracts,
+    agent: PrivateKeySigner,
+    provider: Address,
+    agent_id: U256,
+    /// The escrow as the resource server calls it (it opens requests and triggers refunds).
+    escrow: IZkmlEscrow::IZkmlEscrowInstance<&'s P>,
+    /// The escrow as the provider calls it.
+    escrow_p: IZkmlEscrow::IZkmlEscrowInstance<DynProvider>,
+    /// The validator as the provider calls it.
+    validator: IZkmlValidator::IZkmlValidatorInstance<DynProvider>,
+}
+
+/// A request the agent paid for: its signed payment, the escrow's request id and the opening.
+struct Paid {
+    payment: SignedPayment,
+    request_id: B256,
+    open: TransactionReceipt,
+}
+
+/// The provider's two proofs of its one run for a paid request (for the escrow, for the
+/// validator), as calldata, and what they prove.
+struct Proved {
+    proof: Bytes,
+    public: Vec<U256>,
+    proof_v: Bytes,
+    public_v: Vec<U256>,
+    output_q: i64,
+    answer: i128,
+    prove_ms: u64,
+    validation_wrap_ms: u64,
+    validation_request_gas: u64,
+}
+
+/// How each hook refused a proof made for the other, and the validator a validation the agent
+/// did not ask for.
+struct Refusals {
+    at_validator: String,
+    at_escrow: String,
+    unasked: String,
+}
+
+/// The release of a request with a tampered proof: mined, reverted.
+struct Tampered {
+    tx: TransactionReceipt,
+    error: String,
+    prove_ms: u64,
+}
+
+impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
+    /// Fresh keys for the agent and the provider (never printed), the provider's gas, the agent's
+    /// 10 USDC, and the provider's ERC-8004 registration naming our validator.
+    async fn open(s: &'s Setup<'a, P>, c: Contracts) -> Result<Self> {
+        let agent = PrivateKeySigner::random();
+        let provider_key = PrivateKeySigner::random();
+        let provider = provider_key.address();
+        let prov = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(provider_key))
+            .connect_http(s.url.parse().context("the RPC URL")?)
+            .erased();
+        confirm(
+            "funding the provider's gas",
+            s.me.send_transaction(
+                TransactionRequest::default().with_to(provider).with_value(U256::from(PROVIDER_GAS_FUNDS)),
+            )
+            .await
+            .map_err(alloy::contract::Error::from),
+        )
+        .await?;
+        confirm(
+            "TestUSDC.mint",
+            ITestUSDC::new(c.usdc, s.me).mint(agent.address(), U256::from(AGENT_FUNDS)).send().await,
+        )
+        .await?;
+
+        let reg_file = hooks::registration_file(&hooks::AgentRegistration {
+            name: "zkml price forecaster".into(),
+            description: "Next-hour SYN/USD forecasts from a proved price model; pay per inference with x402".into(),
+            image: String::new(),
+            services: vec![("web".into(), "http://127.0.0.1/forecast".into())],
+            x402_support: true,
+            chain_id: s.chain_id,
+            identity_registry: c.identity,
+            agent_id: None,
+            other_trust: vec![],
+            verifier: s.verifier,
+            validator: c.validator,
+            model_id: s.model_id,
+        });
+        let agent_uri = format!("data:application/json;base64,{}", base64(reg_file.to_string().as_bytes()));
+        let r = confirm(
+            "IdentityRegistry.register",
+            IIdentityRegistry::new(c.identity, &prov).register(agent_uri).send().await,
+        )
+        .await?;
+        let agent_id = r
+            .decoded_log::<IIdentityRegistry::Registered>()
+            .context("register emitted no Registered event")?
+            .data
+            .agentId;
+        println!(
+            "agent (payer) {}: 10 USDC; provider {provider}: ERC-8004 agent #{agent_id} in the identity registry",
+            agent.address()
+        );
+        Ok(Market {
+            s,
+            escrow: IZkmlEscrow::new(c.escrow, s.me),
+            escrow_p: IZkmlEscrow::new(c.escrow, prov.clone()),
+            validator: IZkmlValidator::new(c.validator, prov),
+            c,
+            agent,
+            provider,
+            agent_id,
+        })
+    }
+
+    /// The USDC each party holds now.
+    async fn balances(&self, step: &str) -> Result<Balances> {
+        let usdc = ITestUSDC::new(self.c.usdc, self.s.me);
+        let of = async |a: Address| {
+            let v = usdc.balanceOf(a).call().await.context("TestUSDC.balanceOf")?;
+            u64::try_from(v).map_err(|_| anyhow!("balance {v} too large"))
+        };
+        Ok(Balances {
+            step: step.to_string(),
+            agent: of(self.agent.address()).await?,
+            escrow: of(self.c.escrow).await?,
+            provider: of(self.provider).await?,
+        })
+    }
+
+    /// The resource server's offer (its 402) for a model whose input packs into `k` words.
+    fn offer(&self, k: usize) -> hooks::EscrowOffer {
+        hooks::EscrowOffer {
+            chain_id: self.s.chain_id,
+            escrow: self.c.escrow,
+            asset: self.c.usdc,
+            asset_name: USDC_NAME.into(),
+            asset_version: USDC_VERSION.into(),
+            amount: U256::from(PRICE),
+            max_timeout_seconds: AUTHORIZATION_SECONDS,
+            provider: self.provider,
+            deadline_seconds: DEADLINE_SECONDS,
+            model_id: self.s.model_id,
+            num_input_words: k,
+            resource_url: "http://127.0.0.1/forecast".into(),
+            description: "one proved next-hour SYN/USD forecast".into(),
+            mime_type: "application/json".into(),
+        }
+    }
+
+    /// The agent signs a payment for `features`; the resource server opens the request with it.
+    async fn pay(&self, offer: &PaymentRequired, features: &[f64]) -> Result<Paid> {
+        let payment = sign_payment(self.s, &self.agent, offer, features).await?;
+        println!(
+            "x402: 402 Payment Required, {} USDC into the escrow (scheme {}); the agent signs an EIP-712 ReceiveWithAuthorization (nonce {})",
+            usdc_str(PRICE),
+            hooks::ESCROW_SCHEME,
+            payment.payload["payload"]["authorization"]["nonce"].as_str().unwrap_or("?")
+        );
+        let (request_id, open) = open_from_payload(self.s, &self.escrow, self.c.escrow, &payment.payload).await?;
+        println!(
+            "escrow: request {request_id} opened (tx {}, {} gas), deadline {}",
+            open.transaction_hash, open.gas_used, payment.deadline
+        );
+        Ok(Paid { payment, request_id, open })
+    }
+
+    /// The provider asks the ERC-8004 registry for a validation by our validator of the same
+    /// request (the validator's request hash is the escrow's request id: the same rule, client =
+    /// the payer, the same salt), then proves the inference once and wraps it twice, bound to the
+    /// escrow's request and to the validation.
+    async fn prove(&self, paid: &Paid, k: usize) -> Result<Proved> {
+        let (s, request_id) = (self.s, paid.request_id);
+        let vr = confirm(
+            "ValidationRegistry.validationRequest",
+            IValidationRegistry::new(self.c.registry, self.escrow_p.provider())
+                .validationRequest(
+                    self.c.validator,
+                    self.agent_id,
+                    format!("{}#request={request_id}", hooks::caip10(s.chain_id, self.c.escrow)),
+                    request_id,
+                )
+                .send()
+                .await,
+        )
+        .await?;
+        let (s1, w, prove_ms) = prove_wrapped(
+            s.compiled,
+            s.pk,
+            &s.paid_row.features,
+            hooks::escrow_context(s.chain_id, self.c.escrow, request_id),
+        )
+        .context("proving the paid inference")?;
+        let (wv, validation_wrap_ms) = wrap(
+            s.compiled,
+            s.pk,
+            &s1,
+            hooks::validation_context(s.chain_id, self.c.validator, self.agent_id, request_id),
+        )
+        .context("wrapping for the validator")?;
+        let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
+        let public_v: Vec<U256> = wv.public_inputs.iter().map(calldata::fr_to_u256).collect();
+        if public.get(2..2 + k) != Some(&paid.payment.input_words[..]) || public_v.get(2..) != public.get(2..) {
+            bail!("the proofs' input words are not the ones the agent paid for");
+        }
+        let out_word = *public.get(2 + k).context("the proof has no output word")?;
+        let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
+            .context("the proof's output word is not one packed value")?;
+        println!(
+            "provider: proved the forecast {:.4} USD for hour {} (the run and its two-round Groth16 proof for the escrow's request: {:.2} s; a second proof of the same run for the validation: {:.2} s)",
+            answer as f64 / 10f64.powi(s.decimals as i32),
+            s.paid_row.hour + 1,
+            prove_ms as f64 / 1e3,
+            validation_wrap_ms as f64 / 1e3
+        );
+        Ok(Proved {
+            proof: Bytes::copy_from_slice(&calldata::encode_proof(&w.proof)),
+            public,
+            proof_v: Bytes::copy_from_slice(&calldata::encode_proof(&wv.proof)),
+            public_v,
+            output_q: *s1.output.first().context("no output")?,
+            answer,
+            prove_ms,
+            validation_wrap_ms,
+            validation_request_gas: vr.gas_used,
+        })
+    }
+
+    /// The provider's answer to the validation request of `paid` with a proof, its public inputs
+    /// and the client's signature.
+    fn respond(
+        &self,
+        paid: &Paid,
+        proof: &Bytes,
+        public: &[U256],
+        sig: &Bytes,
+    ) -> SolCallBuilder<&DynProvider, IZkmlValidator::respondCall> {
+        let uri = format!("data:,zkml proof of request {}", paid.request_id);
+        self.validator
+            .respond(
+                self.agent_id,
+                self.agent.address(),
+                paid.payment.salt,
+                proof.clone(),
+                public.to_vec(),
+                uri,
+                sig.clone(),
+            )
+            .from(self.provider)
+    }
+
+    /// Each hook refuses the other's proof (the context names the hook and the use), and the
+    /// provider alone cannot record a validation in the agent's name.
+    async fn refusals(&self, paid: &Paid, p: &Proved, client_sig: &Bytes) -> Result<Refusals> {
+        let at_validator = refused(
+            "the escrow's proof at the validator",
+            self.respond(paid, &p.proof, &p.public, client_sig).call().await,
+            "ZkmlValidator.WrongRequest",
+            |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)),
+        )?;
+        let at_escrow = refused(
+            "the validator's proof at the escrow",
+            self.escrow_p.release(paid.request_id, p.proof_v.clone(), p.public_v.clone()).call().await,
+            "ZkmlEscrow.WrongRequest",
+            |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::WrongRequest(_)),
+        )?;
+        println!(
+            "the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}"
+        );
+        let unasked = refused(
+            "a validation the agent never asked for",
+            self.respond(paid, &p.proof_v, &p.public_v, &Bytes::new()).call().await,
+            "ZkmlValidator.ClientDidNotAsk",
+            |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::ClientDidNotAsk(_)),
+        )?;
+        println!("the provider's validation without the agent's signature -> {unasked}");
+        Ok(Refusals { at_validator, at_escrow, unasked })
+    }
+
+    /// The provider releases the escrow's funds to itself with the escrow's proof.
+    async fn release(&self, paid: &Paid, p: &Proved) -> Result<TransactionReceipt> {
+        let rel = confirm(
+            "ZkmlEscrow.release",
+            self.escrow_p.release(paid.request_id, p.proof.clone(), p.public.clone()).send().await,
+        )
+        .await?;
+        let released = rel.decoded_log::<IZkmlEscrow::Released>().context("release emitted no Released event")?;
+        if released.data.provider != self.provider || released.data.amount != U256::from(PRICE) {
+            bail!(
+                "the escrow released {} to {}, not {PRICE} to the provider",
+                released.data.amount,
+                released.data.provider
+            );
+        }
+        Ok(rel)
+    }
+
+    /// The provider answers the validation request with the validator's proof; the registry
+    /// then holds the validator's response (100) for the request.
+    async fn validate(
+        &self,
+        paid: &Paid,
+        p: &Proved,
+        client_sig: &Bytes,
+        rel: &TransactionReceipt,
+    ) -> Result<(TransactionReceipt, u8)> {
+        let request_id = paid.request_id;
+        let resp =
+            confirm("ZkmlValidator.respond", self.respond(paid, &p.proof_v, &p.public_v, client_sig).send().await)
+                .await?;
+        let validated =
+            resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
+        if validated.data.requestHash != request_id
+            || validated.data.client != self.agent.address()
+            || validated.data.agentId != self.agent_id
+        {
+            bail!(
+                "the validator validated request {} of client {}, not the escrow's request {request_id}",
+                validated.data.requestHash,
+                validated.data.client
+            );
+        }
+        let st = IValidationRegistry::new(self.c.registry, self.s.me)
+            .getValidationStatus(request_id)
+            .call()
+            .await
+            .context("ValidationRegistry.getValidationStatus")?;
+        if st.validatorAddress != self.c.validator || st.response != 100 || st.tag != "zkml" {
+            bail!(
+                "the registry holds response {} tagged {:?} from {} for the request",
+                st.response,
+                st.tag,
+                st.validatorAddress
+            );
+        }
+        println!(
+            "escrow: released {} USDC to the provider (tx {}, {} gas); ERC-8004: validation response {} tagged \"{}\" (tx {}, {} gas)",
+            usdc_str(PRICE),
+            rel.transaction_hash,
+            rel.gas_used,
+            st.response,
+            st.tag,
+            resp.transaction_hash,
+            resp.gas_used
+        );
+        Ok((resp, st.response))
+    }
+
+    /// The provider proves `paid`'s request and releases it with the proof tampered with: A
+    /// negated (a valid curve point, so the verifier runs the pairing check, which fails). Refused
+    /// by eth_call, then sent, mined and reverted.
+    async fn release_tampered(&self, paid: &Paid) -> Result<Tampered> {
+        let s = self.s;
+        let (_, w, prove_ms) = prove_wrapped(
+            s.compiled,
+            s.pk,
+            &s.tampered_row.features,
+            hooks::escrow_context(s.chain_id, self.c.escrow, paid.request_id),
+        )
+        .context("proving the second request")?;
+        let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
+        let mut bad = calldata::encode_proof(&w.proof);
+        // A's y negated: q − y, q BN254's base field modulus.
+        let q = U256::from_be_bytes(zkml::field::modulus_word::<ark_bn254::Fq>());
+        let y = U256::from_be_slice(&bad[32..64]);
+        bad[32..64].copy_from_slice(&(q - y).to_be_bytes::<32>());
+        let bad = Bytes::copy_from_slice(&bad);
+        let error = refused(
+            "a release on a tampered proof",
+            self.escrow_p.release(paid.request_id, bad.clone(), public.clone()).call().await,
+            "ZkmlEscrow.InvalidProof",
+            |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::InvalidProof(_)),
+        )?;
+        let tx = send_reverting(
+            "the tampered release",
+            self.escrow_p.release(paid.request_id, bad, public),
+            TAMPERED_GAS_LIMIT,
+        )
+        .await?;
+        println!(
+            "escrow: release with the tampered proof reverted on-chain (tx {}, status 0, {} gas): {error}; the escrow keeps the {} USDC",
+            tx.transaction_hash,
+            tx.gas_used,
+            usdc_str(PRICE)
+        );
+        Ok(Tampered { tx, error, prove_ms })
+    }
 }
 
 /// The flow's contracts: the token, the ERC-8004 registries, our validator and the escrow; and
