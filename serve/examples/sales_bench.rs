@@ -28,6 +28,7 @@ use zkml::pipeline;
 use zkml_serve::catalog::{Catalog, Pricing};
 use zkml_serve::exact::{self, TransferWithAuthorization};
 use zkml_serve::http::{Limits, Server, router};
+use zkml_serve::jobs::JobStore;
 use zkml_serve::x402::{PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequired, decode_header, encode_header};
 
 const PRICE: u64 = 10_000;
@@ -77,7 +78,9 @@ async fn main() -> Result<()> {
     }
 
     eprintln!("{name}: {sales} sales");
-    let server = Server::new(catalog, chain_id, provider.clone(), Limits::default());
+    let data = tempfile::tempdir()?;
+    let jobs = JobStore::open(&format!("sqlite://{}", data.path().join("jobs.sqlite").display())).await?;
+    let server = Server::start(catalog, chain_id, provider.clone(), Limits::default(), jobs).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/models/{name}/inferences", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router(server)).await });

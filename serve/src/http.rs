@@ -5,9 +5,17 @@
 //! - `GET /v1/models`: the models on sale (`catalog::ModelInfo`).
 //! - `POST /v1/models/{id}/inferences` with an EZKL-format input (`{"input_data": [[...]]}`):
 //!   without a `PAYMENT-SIGNATURE` header, `402` with the offer in `PAYMENT-REQUIRED`; with one,
-//!   the payment checked (`exact::check`) and settled (`settle::settle`), the input proved with
-//!   the model's wrap keys, and `200` with the output, the proof and its calldata
-//!   ([`Inference`]), the settlement in `PAYMENT-RESPONSE`.
+//!   the payment checked (`exact::check`), recorded as a job (`jobs`), settled
+//!   (`settle::settle`), the input proved by a worker with the model's wrap keys, and `200` with
+//!   the output, the proof and its calldata ([`Inference`]), the settlement in
+//!   `PAYMENT-RESPONSE`. A proof that takes longer than [`Limits::wait`] is answered `202` with
+//!   the job's URL (`Location`), and the settlement.
+//! - `GET /v1/jobs/{id}`: a job's answer (`200`), or its stage (`202`), or why it failed after
+//!   the payment (`500`, with the settlement).
+//!
+//! The same payment sent again (a client retrying after a lost answer or a restart) finds its
+//! job and gets its answer; it is never settled twice. The same payment for another input is a
+//! `402`.
 //!
 //! Everything that can refuse a request without the chain does so before any money moves: an
 //! unknown model (404), a body that is too big (413) or not an input (400), an input the model
@@ -19,12 +27,13 @@
 //! `exact` sale; the proof is bound to the payment (its context, [`payment_context`]) and is
 //! what the buyer verifies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
+use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -33,7 +42,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use zkml::artifact::{self, AnyProof};
 use zkml::field::F;
 use zkml::ir::Trace;
@@ -42,6 +51,7 @@ use zkml_verifier_gen::calldata::fr_to_u256;
 
 use crate::catalog::Catalog;
 use crate::exact::{self, Authorized};
+use crate::jobs::{Admission, Job, JobError, JobStore, NewJob, Stage};
 use crate::metrics::{self, Metrics};
 use crate::settle::{self, SettleError};
 use crate::x402::{
@@ -59,13 +69,24 @@ pub struct Limits {
     pub max_body: usize,
     /// What a 503 tells the client to wait, in seconds.
     pub retry_after_seconds: u64,
+    /// How long a paid request waits for its proof before it is answered `202` with the job's
+    /// URL.
+    pub wait: Duration,
+    /// Workers proving in the server's process (each one proof at a time).
+    pub workers: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { queue: 8, max_body: 1 << 20, retry_after_seconds: 5 }
+        Limits { queue: 8, max_body: 1 << 20, retry_after_seconds: 5, wait: Duration::from_secs(60), workers: 1 }
     }
 }
+
+/// How long a worker holds a job before another may take it over (the first presumed gone).
+pub const LEASE: Duration = Duration::from_secs(600);
+/// How often an idle worker, or a request waiting for its job, looks at the queue when nothing
+/// woke it (a job added or finished by another process).
+const POLL: Duration = Duration::from_millis(100);
 
 /// A server's state: the models, the chain and the queue.
 pub struct Server {
@@ -73,31 +94,67 @@ pub struct Server {
     chain_id: u64,
     provider: DynProvider,
     limits: Limits,
+    // Paid requests between their admission and their settlement: each runs the model once
+    // before paying, and this bounds how many do at once.
     admitted: Arc<Semaphore>,
     // One settlement at a time: the server's account sends them, and two at once would race
     // for its transaction nonce.
     settling: tokio::sync::Mutex<()>,
-    // One proof at a time: each uses every core.
-    proving: Mutex<()>,
+    jobs: JobStore,
+    // The run each request made before its payment, for the worker in this process that proves
+    // it (a worker elsewhere, or after a restart, runs the model again from the stored input).
+    traces: Mutex<HashMap<String, Trace>>,
+    // A settled job for the workers; a finished one for the requests waiting on it.
+    settled: Notify,
+    finished: Notify,
     metrics: Metrics,
 }
 
 impl Server {
     /// A server selling `catalog` on chain `chain_id`, settling through `provider` (whose wallet
-    /// pays the gas).
-    pub fn new(catalog: Catalog, chain_id: u64, provider: DynProvider, limits: Limits) -> Arc<Self> {
-        let admitted = Arc::new(Semaphore::new(limits.queue));
-        Arc::new(Server {
+    /// pays the gas), its jobs in `jobs`. Before it returns, the jobs a previous run left are
+    /// taken up: those its workers were proving go back to the queue, and those accepted and not
+    /// yet settled are settled (or found settled) or, refused, dropped. Then its workers start.
+    pub async fn start(
+        catalog: Catalog,
+        chain_id: u64,
+        provider: DynProvider,
+        limits: Limits,
+        jobs: JobStore,
+    ) -> Result<Arc<Self>, JobError> {
+        let s = Arc::new(Server {
             catalog,
             chain_id,
             provider,
-            limits: limits.clone(),
-            admitted,
+            admitted: Arc::new(Semaphore::new(limits.queue)),
             settling: tokio::sync::Mutex::new(()),
-            proving: Mutex::new(()),
+            jobs,
+            traces: Mutex::new(HashMap::new()),
+            settled: Notify::new(),
+            finished: Notify::new(),
             metrics: Metrics::new(limits.queue),
-        })
+            limits,
+        });
+        for w in 0..s.limits.workers {
+            s.jobs.release(&worker_name(w)).await?;
+        }
+        for job in s.jobs.unsettled().await? {
+            match s.settle_accepted(&job).await {
+                Ok(receipt) => eprintln!("job {}: settled after a restart (tx {})", job.id, receipt.transaction),
+                Err(e) => eprintln!("job {}: not settled after a restart: {}", job.id, e.message()),
+            }
+        }
+        for w in 0..s.limits.workers {
+            tokio::spawn(s.clone().work(worker_name(w)));
+        }
+        Ok(s)
     }
+}
+
+/// The name a worker of the server's process claims jobs under: the same after a restart, so
+/// that the restarted server takes back what its workers held.
+fn worker_name(i: usize) -> String {
+    format!("serve-{i}")
 }
 
 /// The routes, with the body limit.
@@ -108,6 +165,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/v1/models", get(models))
         .route("/v1/models/{id}/inferences", post(inference))
+        .route("/v1/jobs/{id}", get(job_status))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(server)
 }
@@ -146,6 +204,31 @@ pub fn payment_context(chain_id: u64, asset: Address, payer: Address, nonce: B25
     context::to_field(context::derive(context::tag("zkml.x402.exact"), chain_id, asset.into_array(), &uses))
 }
 
+/// The job a paid request for `model` on `input` makes, once `payment` passed `exact::check`
+/// as `paid`: keyed by the authorization (the chain, the token, the payer, the nonce), so that the
+/// same payment finds it again, and bound to [`payment_context`].
+pub fn new_job<'a>(
+    chain_id: u64,
+    model: &'a str,
+    input: &'a [f64],
+    payment: &'a PaymentPayload,
+    paid: &Authorized,
+) -> NewJob<'a> {
+    let t = &paid.transfer;
+    NewJob {
+        model,
+        input,
+        payment,
+        payment_key: format!(
+            "eip155:{chain_id}/{}/{}/{}",
+            paid.asset.to_checksum(None),
+            t.from.to_checksum(None),
+            t.nonce
+        ),
+        context: payment_context(chain_id, paid.asset, t.from, t.nonce).to_string(),
+    }
+}
+
 /// An error answer: its status and JSON body, with headers.
 struct Refusal {
     status: StatusCode,
@@ -172,8 +255,10 @@ impl IntoResponse for Refusal {
 }
 
 async fn render_metrics(State(s): State<Arc<Server>>) -> Response {
-    let depth = s.limits.queue.saturating_sub(s.admitted.available_permits());
-    s.metrics.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+    match s.jobs.active().await {
+        Ok(depth) => s.metrics.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX)),
+        Err(e) => return queue_error(&e),
+    };
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], s.metrics.render()).into_response()
 }
 
@@ -239,20 +324,14 @@ async fn sell(
         .map_err(|e| e.to_string())
         .and_then(|v| decode_header(PAYMENT_SIGNATURE, v).map_err(|e| e.to_string()))
         .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e).into_response())?;
-    let Ok(_slot) = s.admitted.clone().try_acquire_owned() else {
-        return Err(Refusal {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            body: serde_json::json!({ "error": format!(
-                "the queue is full ({} requests): nothing was charged; try again later", s.limits.queue) }),
-            headers: vec![("retry-after", s.limits.retry_after_seconds.to_string())],
-        }
-        .into_response());
+    let Ok(slot) = s.admitted.clone().try_acquire_owned() else {
+        return Err(s.queue_full());
     };
     // The model must run on the input before anyone pays (a value that overflows a layer is
     // refused here, not after settlement); inside the queue's bound, so a burst cannot run more
     // models at once than it admits. This run is the one proved after settlement.
     let run = {
-        let (s, id) = (s.clone(), id.to_string());
+        let (s, id, input) = (s.clone(), id.to_string(), input.clone());
         tokio::task::spawn_blocking(move || {
             let l = s.catalog.get(&id).expect("looked up above");
             l.compiled.graph.execute(&input)
@@ -265,48 +344,243 @@ async fn sell(
     };
     let authorized = exact::check(std::slice::from_ref(&listing.offer), s.chain_id, &payment, unix_now())
         .map_err(|e| required(format!("the payment is refused: {e}")))?;
-    let settled = {
-        let _one = s.settling.lock().await;
-        settle::settle(&s.provider, &authorized).await
-    };
-    let network = listing.offer.network.clone();
-    let payer = authorized.transfer.from.to_checksum(None);
-    let settled = settled.map_err(|e| match e {
-        SettleError::NonceUsed { .. } | SettleError::Balance { .. } | SettleError::Simulation(_) => {
-            required(format!("the payment is refused: {e}"))
+    let new = new_job(s.chain_id, id, &input, &payment, &authorized);
+    let job = match s.jobs.admit(new, s.limits.queue).await.map_err(|e| queue_error(&e))? {
+        Admission::Added(job) => job,
+        Admission::Full { .. } => return Err(s.queue_full()),
+        // The same payment again: its job's answer, if it was for this input.
+        Admission::Existing(job) if job.model == id && job.input == input => {
+            drop(slot);
+            return s.resume(*job).await;
         }
-        _ => Refusal::new(StatusCode::BAD_GATEWAY, format!("the payment could not be settled: {e}")).into_response(),
-    })?;
-    s.metrics.settlements.inc();
-    let receipt = SettlementResponse {
-        success: true,
-        error_reason: None,
-        payer: Some(payer),
-        transaction: settled.tx.to_string(),
-        network,
-    };
-    let receipt_header = (PAYMENT_RESPONSE, encode_header(&receipt));
-    let proved = {
-        let (s, id, receipt) = (s.clone(), id.to_string(), receipt.clone());
-        tokio::task::spawn_blocking(move || prove(&s, &id, &trace, &authorized, receipt))
-    };
-    match proved.await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| format!("{e:#}"))) {
-        Ok(answer) => {
-            let mut r = axum::Json(answer).into_response();
-            if let Ok(v) = HeaderValue::from_str(&receipt_header.1) {
-                r.headers_mut().insert(receipt_header.0, v);
-            }
-            Ok(r)
+        Admission::Existing(_) => {
+            return Err(required("the payment is refused: this authorization paid for another request".into()));
         }
-        // Paid, not proved: the settlement is in the answer, for the buyer's claim.
-        Err(e) => {
-            s.metrics.proof_failures.inc();
-            let error = format!("the payment was settled but proving failed: {e}");
-            let body = serde_json::json!({ "error": error, "payment": receipt });
-            Err(Refusal { status: StatusCode::INTERNAL_SERVER_ERROR, body, headers: vec![receipt_header] }
-                .into_response())
+    };
+    let receipt = match s.settle_job(&job, &authorized).await {
+        Ok(receipt) => receipt,
+        Err(Unsettled::Refused(e)) => return Err(required(format!("the payment is refused: {e}"))),
+        Err(e) => return Err(e.into_response()),
+    };
+    s.traces.lock().unwrap_or_else(|p| p.into_inner()).insert(job.clone(), trace);
+    s.settled.notify_one();
+    drop(slot);
+    s.await_answer(&job, Some(receipt)).await
+}
+
+/// Why a job's payment was not settled.
+enum Unsettled {
+    /// Refused before anything moved (replayed, unfunded, the token refusing, the transaction
+    /// reverted): the job is dropped, and the buyer may pay again.
+    Refused(SettleError),
+    /// The chain could not tell, or the job database failed: the job stays `accepted`, to be
+    /// settled (or found settled) when the same payment comes again or the server restarts.
+    Unsure(String),
+}
+
+impl Unsettled {
+    fn message(&self) -> String {
+        match self {
+            Unsettled::Refused(e) => format!("the payment is refused: {e}"),
+            Unsettled::Unsure(e) => format!("the payment could not be settled: {e}; nothing was proved"),
         }
     }
+
+    fn into_response(self) -> Response {
+        let status = match self {
+            Unsettled::Refused(_) => StatusCode::PAYMENT_REQUIRED,
+            Unsettled::Unsure(_) => StatusCode::BAD_GATEWAY,
+        };
+        Refusal::new(status, self.message()).into_response()
+    }
+}
+
+impl Server {
+    /// Settles job `id`'s payment `paid` and records it (`accepted` → `settled`); a settlement
+    /// already on-chain (sent before a restart, not recorded) is found and recorded instead.
+    async fn settle_job(&self, id: &str, paid: &Authorized) -> Result<SettlementResponse, Unsettled> {
+        let settled = {
+            let _one = self.settling.lock().await;
+            match settle::settle(&self.provider, paid).await {
+                Err(used @ SettleError::NonceUsed { .. }) => match settle::find(&self.provider, paid).await {
+                    Ok(Some(found)) => Ok(found),
+                    Ok(None) => Err(used),
+                    Err(e) => Err(e),
+                },
+                other => other,
+            }
+        };
+        let settled = match settled {
+            Ok(settled) => settled,
+            Err(
+                e @ (SettleError::NonceUsed { .. }
+                | SettleError::Balance { .. }
+                | SettleError::Simulation(_)
+                | SettleError::Reverted { .. }),
+            ) => {
+                if let Err(forget) = self.jobs.forget(id).await {
+                    eprintln!("job {id}: refused ({e}), and not dropped: {forget}");
+                }
+                return Err(Unsettled::Refused(e));
+            }
+            Err(e) => return Err(Unsettled::Unsure(e.to_string())),
+        };
+        self.metrics.settlements.inc();
+        let receipt = SettlementResponse {
+            success: true,
+            error_reason: None,
+            payer: Some(paid.transfer.from.to_checksum(None)),
+            transaction: settled.tx.to_string(),
+            network: crate::x402::caip2(self.chain_id),
+        };
+        match self.jobs.settled(id, &receipt).await {
+            Ok(_) => Ok(receipt),
+            Err(e) => Err(Unsettled::Unsure(format!("settled in {}, not recorded: {e}", receipt.transaction))),
+        }
+    }
+
+    /// Settles an `accepted` job found in the queue (a retry, a restart): its payment checked
+    /// again as at its acceptance, against the offer it accepted then.
+    async fn settle_accepted(&self, job: &Job) -> Result<SettlementResponse, Unsettled> {
+        let offer = std::slice::from_ref(&job.payment.accepted);
+        let paid = match exact::check(offer, self.chain_id, &job.payment, job.accepted_at) {
+            Ok(paid) => paid,
+            // It passed these checks when it was accepted: the job is not what this server wrote.
+            Err(e) => return Err(Unsettled::Unsure(format!("the stored payment no longer checks: {e}"))),
+        };
+        let receipt = self.settle_job(&job.id, &paid).await?;
+        self.settled.notify_one();
+        Ok(receipt)
+    }
+
+    /// The answer for a job the same payment made before: settled now if it was not, then as
+    /// [`Server::await_answer`].
+    async fn resume(&self, job: Job) -> Result<Response, Response> {
+        let receipt = match job.stage {
+            Stage::Accepted => Some(self.settle_accepted(&job).await.map_err(Unsettled::into_response)?),
+            _ => job.settlement.clone(),
+        };
+        self.await_answer(&job.id, receipt).await
+    }
+
+    /// Waits up to [`Limits::wait`] for job `id` to be proved: its answer, else `202` with its
+    /// URL; `receipt` in `PAYMENT-RESPONSE` either way.
+    async fn await_answer(&self, id: &str, receipt: Option<SettlementResponse>) -> Result<Response, Response> {
+        let until = Instant::now() + self.limits.wait;
+        loop {
+            let job = self.jobs.get(id).await.map_err(|e| queue_error(&e))?;
+            let job = job
+                .ok_or_else(|| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the job vanished"))
+                .map_err(IntoResponse::into_response)?;
+            let left = until.saturating_duration_since(Instant::now());
+            if !job.stage.is_active() || left.is_zero() {
+                return Ok(job_answer(&job, receipt));
+            }
+            let _ = tokio::time::timeout(left.min(POLL), self.finished.notified()).await;
+        }
+    }
+
+    /// A worker: claims the oldest settled job, proves it and stores the answer, for as long as
+    /// the server runs.
+    async fn work(self: Arc<Self>, name: String) {
+        loop {
+            let job = match self.jobs.claim(&name, LEASE).await {
+                Ok(Some(job)) => job,
+                Ok(None) => {
+                    let _ = tokio::time::timeout(POLL, self.settled.notified()).await;
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("{name}: the job queue: {e}");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+            };
+            let id = job.id.clone();
+            let proved = {
+                let s = self.clone();
+                tokio::task::spawn_blocking(move || s.prove_job(&job)).await
+            };
+            let stored = match proved.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| format!("{e:#}"))) {
+                Ok(answer) => match serde_json::to_value(answer) {
+                    Ok(answer) => self.jobs.proved(&id, &name, &answer).await,
+                    Err(e) => self.jobs.failed(&id, &name, &e.to_string()).await,
+                },
+                Err(e) => {
+                    self.metrics.proof_failures.inc();
+                    self.jobs.failed(&id, &name, &e).await
+                }
+            };
+            match stored {
+                Ok(true) => {}
+                Ok(false) => eprintln!("{name}: job {id} was taken over before its answer was stored"),
+                Err(e) => eprintln!("{name}: job {id}: its answer not stored: {e}"),
+            }
+            self.finished.notify_waiters();
+        }
+    }
+
+    /// Proves a claimed job: the run its request made, or the model run again on its input.
+    fn prove_job(&self, job: &Job) -> anyhow::Result<Inference> {
+        let l = self.catalog.get(&job.model).with_context(|| format!("the model {} is not served", job.model))?;
+        let trace = self.traces.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+        let trace = match trace {
+            Some(trace) => trace,
+            None => l.compiled.graph.execute(&job.input).map_err(|e| anyhow::anyhow!("running the model: {e}"))?,
+        };
+        let context: F = job.context.parse().map_err(|_| anyhow::anyhow!("the job's context {}", job.context))?;
+        let payment = job.settlement.clone().context("the job has no settlement")?;
+        prove(self, &job.model, &trace, context, payment)
+    }
+
+    /// The 503 of a full queue, before any payment.
+    fn queue_full(&self) -> Response {
+        Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            body: serde_json::json!({ "error": format!(
+                "the queue is full ({} requests): nothing was charged; try again later", self.limits.queue) }),
+            headers: vec![("retry-after", self.limits.retry_after_seconds.to_string())],
+        }
+        .into_response()
+    }
+}
+
+/// A job as the buyer sees it: its answer (`200`), its stage (`202`, with its URL in
+/// `Location`), or why it failed after the payment (`500`, with the settlement for the buyer's
+/// claim); the settlement in `PAYMENT-RESPONSE`.
+fn job_answer(job: &Job, receipt: Option<SettlementResponse>) -> Response {
+    let receipt = receipt.or_else(|| job.settlement.clone());
+    let mut headers = vec![];
+    if let Some(r) = &receipt {
+        headers.push((PAYMENT_RESPONSE, encode_header(r)));
+    }
+    let location = format!("/v1/jobs/{}", job.id);
+    let (status, body) = match job.stage {
+        Stage::Proved => (StatusCode::OK, job.result.clone().unwrap_or_default()),
+        Stage::Failed => {
+            let error = format!("the payment was settled but proving failed: {}", job.error.as_deref().unwrap_or("?"));
+            (StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "error": error, "payment": receipt }))
+        }
+        stage => {
+            headers.push(("location", location.clone()));
+            (StatusCode::ACCEPTED, serde_json::json!({ "job": job.id, "stage": stage.as_str(), "status": location }))
+        }
+    };
+    Refusal { status, body, headers }.into_response()
+}
+
+/// `GET /v1/jobs/{id}`: where the job is, without waiting.
+async fn job_status(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
+    match s.jobs.get(&id).await {
+        Ok(Some(job)) => job_answer(&job, None),
+        Ok(None) => Refusal::new(StatusCode::NOT_FOUND, format!("no job {id:?}")).into_response(),
+        Err(e) => queue_error(&e),
+    }
+}
+
+/// The 500 of a job database that failed; nothing was charged unless the answer says so.
+fn queue_error(e: &JobError) -> Response {
+    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e).into_response()
 }
 
 /// The 422 of an input the model cannot run.
@@ -314,19 +588,10 @@ fn cannot_run(e: &impl std::fmt::Display) -> Response {
     Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the model cannot run this input: {e}")).into_response()
 }
 
-/// Proves the run `trace` with the listing's keys, bound to the settled payment `paid`.
-fn prove(
-    s: &Server,
-    id: &str,
-    trace: &Trace,
-    paid: &Authorized,
-    payment: SettlementResponse,
-) -> anyhow::Result<Inference> {
-    let l = s.catalog.get(id).expect("looked up before paying");
-    let t = &paid.transfer;
-    let context = payment_context(s.chain_id, paid.asset, t.from, t.nonce);
+/// Proves the run `trace` with the listing's keys, bound to `context`, for the settled `payment`.
+fn prove(s: &Server, id: &str, trace: &Trace, context: F, payment: SettlementResponse) -> anyhow::Result<Inference> {
+    let l = s.catalog.get(id).context("the model is not served")?;
     let proved = {
-        let _one = s.proving.lock().unwrap_or_else(|p| p.into_inner());
         let t = std::time::Instant::now();
         let proved = pipeline::prove_run(&l.compiled, trace, context, &l.keys)?;
         s.metrics.prove_seconds.observe(t.elapsed().as_secs_f64());

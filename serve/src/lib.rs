@@ -1,16 +1,16 @@
 //! `zkml serve`'s library: proved inferences sold over HTTP 402 (x402). The `exact` scheme: its
 //! checks that need no chain (`exact`) over x402's messages (`x402`, defined once in
 //! zkml-verifier-gen beside the escrow's offer) and its settlement on-chain (`settle`); the
-//! models on sale (`catalog`), the HTTP routes that sell them (`http`) and their counters
-//! (`metrics`). The escrow scheme
-//! over HTTP, `zkml pay` and the durable job queue come next (issue "`zkml serve` and
-//! `zkml pay`").
+//! models on sale (`catalog`), the HTTP routes that sell them (`http`), the durable queue of
+//! paid jobs they prove (`jobs`) and their counters (`metrics`). The escrow scheme over HTTP
+//! and `zkml pay` come next (issue "`zkml serve` and `zkml pay`").
 
 #![warn(missing_docs)]
 
 pub mod catalog;
 pub mod exact;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod settle;
 pub use zkml_verifier_gen::x402;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::Address;
@@ -13,6 +14,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use zkml_serve::catalog::{Catalog, Pricing};
 use zkml_serve::http::{self, Limits, Server};
+use zkml_serve::jobs::JobStore;
 use zkml_serve::settle::discover_domain;
 use zkml_serve::x402::{parse_address, parse_decimal};
 
@@ -72,6 +74,21 @@ struct Args {
     /// maxTimeoutSeconds).
     #[arg(long, default_value_t = 300)]
     max_timeout_seconds: u64,
+    /// Where the server keeps its state: the job queue's SQLite file (jobs.sqlite), unless
+    /// --database-url names another database.
+    #[arg(long, default_value = "zkml-serve-data")]
+    data_dir: PathBuf,
+    /// The job queue's database: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in
+    /// --data-dir].
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Workers proving in this process, each one proof at a time.
+    #[arg(long, default_value_t = Limits::default().workers)]
+    workers: usize,
+    /// How long a paid request waits for its proof before it is answered 202 with the job's URL
+    /// (GET /v1/jobs/ID), in seconds.
+    #[arg(long, default_value_t = Limits::default().wait.as_secs())]
+    wait_seconds: u64,
     /// Serve models whose keys anyone can forge proofs for (`zkml setup --dev-seed`, or a
     /// ceremony without contributions): for tests and local chains only.
     #[arg(long)]
@@ -126,8 +143,23 @@ async fn run(args: Args) -> Result<()> {
         eprintln!("WARNING: anyone can forge proofs for {name}'s keys ({why}); served anyway (--allow-dev-keys)");
     }
     let names = catalog.names().join(", ");
-    let limits = Limits { queue: args.queue, max_body: args.max_body, ..Limits::default() };
-    let server = Server::new(catalog, chain_id, provider, limits);
+    let limits = Limits {
+        queue: args.queue,
+        max_body: args.max_body,
+        wait: Duration::from_secs(args.wait_seconds),
+        workers: args.workers,
+        ..Limits::default()
+    };
+    let database_url = match args.database_url {
+        Some(url) => url,
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+            format!("sqlite://{}", args.data_dir.join("jobs.sqlite").display())
+        }
+    };
+    let jobs = JobStore::open(&database_url).await.with_context(|| format!("opening the job queue {database_url}"))?;
+    let server = Server::start(catalog, chain_id, provider, limits, jobs).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let at = listener.local_addr()?;

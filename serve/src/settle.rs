@@ -6,6 +6,8 @@
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
+use alloy::rpc::types::{Filter, TransactionReceipt};
+use alloy::sol_types::SolEvent;
 
 use crate::exact::Authorized;
 
@@ -126,16 +128,45 @@ pub async fn settle<P: Provider>(provider: &P, payment: &Authorized) -> Result<S
     if !receipt.status() {
         return Err(SettleError::Reverted { tx });
     }
-    let transferred = receipt.inner.logs().iter().any(|log| {
+    if !transferred(&receipt, payment) {
+        return Err(SettleError::NoTransfer { tx });
+    }
+    Ok(Settled { tx, block: receipt.block_number })
+}
+
+/// The settlement of `payment` already on the chain, if there is one: the transaction that
+/// used its nonce (the token's `AuthorizationUsed` log), holding the transfer. A server stopped
+/// after sending a settlement and before recording it finds it here instead of refusing the
+/// payment as replayed. (The nonce's only use is this transfer: EIP-3009 binds it to the
+/// signed terms, and a cancelled authorization logs no `AuthorizationUsed`.)
+pub async fn find<P: Provider>(provider: &P, payment: &Authorized) -> Result<Option<Settled>, SettleError> {
+    let rpc = |e: alloy::transports::TransportError| SettleError::Rpc(e.to_string());
+    let t = &payment.transfer;
+    let used = Filter::new()
+        .address(payment.asset)
+        .event_signature(IERC3009::AuthorizationUsed::SIGNATURE_HASH)
+        .topic1(t.from.into_word())
+        .topic2(t.nonce)
+        .from_block(0u64);
+    let logs = provider.get_logs(&used).await.map_err(rpc)?;
+    let Some(tx) = logs.iter().find_map(|l| l.transaction_hash) else { return Ok(None) };
+    let receipt = provider.get_transaction_receipt(tx).await.map_err(rpc)?;
+    let receipt = receipt.ok_or_else(|| SettleError::Rpc(format!("no receipt for the settlement {tx}")))?;
+    if !receipt.status() || !transferred(&receipt, payment) {
+        return Err(SettleError::NoTransfer { tx });
+    }
+    Ok(Some(Settled { tx, block: receipt.block_number }))
+}
+
+/// Whether `receipt` holds the token's `Transfer` of `payment`.
+fn transferred(receipt: &TransactionReceipt, payment: &Authorized) -> bool {
+    let t = &payment.transfer;
+    receipt.inner.logs().iter().any(|log| {
         log.address() == payment.asset
             && log
                 .log_decode::<IToken::Transfer>()
                 .is_ok_and(|e| e.inner.from == t.from && e.inner.to == t.to && e.inner.value == t.value)
-    });
-    if !transferred {
-        return Err(SettleError::NoTransfer { tx });
-    }
-    Ok(Settled { tx, block: receipt.block_number })
+    })
 }
 
 /// Why the token's EIP-712 domain could not be settled on.

@@ -14,6 +14,7 @@ use zkml::pipeline;
 use zkml_serve::catalog::{Catalog, KeySetup, Pricing};
 use zkml_serve::exact::TransferWithAuthorization;
 use zkml_serve::http::{Inference, Limits, Server, payment_context, router};
+use zkml_serve::jobs::JobStore;
 use zkml_serve::settle::IToken;
 use zkml_serve::x402::{
     PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentRequired, SettlementResponse, decode_header,
@@ -25,7 +26,7 @@ use crate::{Chain, price_mlp};
 /// What price_mlp costs here.
 pub(crate) const PRICE: u64 = 10_000;
 
-fn input() -> Value {
+pub(crate) fn input() -> Value {
     serde_json::from_slice(&std::fs::read(crate::price_mlp_input()).unwrap()).unwrap()
 }
 
@@ -44,11 +45,16 @@ fn pricing(chain_id: u64, asset: Address, pay_to: Address) -> Pricing {
 /// A server for `pricing` on loopback; its base URL.
 async fn open(pricing: &Pricing, provider: DynProvider, limits: Limits) -> String {
     let catalog = Catalog::load(&[price_mlp().to_path_buf()], pricing, true).unwrap();
-    let server = Server::new(catalog, pricing.chain_id, provider, limits);
+    let server = Server::start(catalog, pricing.chain_id, provider, limits, jobs().await).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
     url
+}
+
+/// A job queue of its own, in a fresh SQLite file.
+pub(crate) async fn jobs() -> JobStore {
+    JobStore::open(&format!("sqlite://{}", crate::data_dir().join("jobs.sqlite").display())).await.unwrap()
 }
 
 /// A server with no chain behind it: for everything refused before settlement.
@@ -230,8 +236,8 @@ async fn a_full_queue_is_503_before_payment() {
 
 /// A purchase on anvil as a client makes it: 402, then the same request with the payment; the
 /// price moves once, the answer's proof verifies against the model's key, is bound to this
-/// payment, and proves the output it reports; the same payment again is refused and charged
-/// nothing.
+/// payment, and proves the output it reports; the same payment again gets the same answer and
+/// is not settled again, and for another input it is refused.
 #[tokio::test(flavor = "current_thread")]
 async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
     let chain = Chain::start().await;
@@ -277,10 +283,16 @@ async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
     assert_eq!(answer.context, context.to_string());
     assert!(answer.calldata.starts_with("0x") && answer.calldata.len() > 2 + 8 + 64 * 10);
 
-    // The same payment again: refused (its nonce is spent), nothing more moves.
-    let r = post_paid(&base, &paid).await;
+    // The same payment again (a client that lost the answer): the same answer, not settled again.
+    let again = post_paid(&base, &paid).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.json::<Inference>().await.unwrap(), answer);
+    // The same payment for another input: refused, nothing more moves.
+    let mut other = input();
+    other["input_data"][0][0] = json!(other["input_data"][0][0].as_f64().unwrap() / 2.0);
+    let r = client.post(&url).header(PAYMENT_SIGNATURE, &paid).json(&other).send().await.unwrap();
     let e = refused(r, StatusCode::PAYMENT_REQUIRED).await;
-    assert!(e.contains("used already"), "{e}");
+    assert!(e.contains("paid for another request"), "{e}");
     assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
 
     // The counters say the same: one settlement, one proof, no failure.
@@ -289,7 +301,7 @@ async fn an_exact_purchase_is_settled_once_and_answered_with_a_valid_proof() {
         assert!(m.lines().any(|l| l == line), "{line} in\n{m}");
     }
     assert!(m.lines().any(|l| l == "zkml_prove_seconds_count 1"), "{m}");
-    assert!(m.contains("zkml_inference_requests_total{status=\"200\"} 1"), "{m}");
+    assert!(m.contains("zkml_inference_requests_total{status=\"200\"} 2"), "{m}");
     assert!(m.contains("zkml_inference_requests_total{status=\"402\"} 2"), "{m}");
 }
 
@@ -377,4 +389,45 @@ async fn a_burst_beyond_the_queue_is_refused_before_payment_and_the_rest_is_sold
     for line in [format!("zkml_settlements_total {sold}"), format!("zkml_proofs_total {sold}")] {
         assert!(m.lines().any(|l| l == line), "{line} in\n{m}");
     }
+}
+
+/// A proof that takes longer than the server waits: `202` with the job's URL and the
+/// settlement; `GET /v1/jobs/{id}` then gives the stage and, once proved, the answer, which
+/// verifies. An unknown job is a 404.
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_proof_is_answered_202_and_fetched_from_its_job() {
+    let chain = Chain::start().await;
+    let pay_to = Address::repeat_byte(0xbb);
+    let p = pricing(chain.chain_id, chain.asset, pay_to);
+    let base = open(&p, chain.provider.clone(), Limits { wait: std::time::Duration::ZERO, ..Limits::default() }).await;
+    let payer = PrivateKeySigner::random();
+    chain.mint(payer.address(), PRICE).await;
+    let r = post_paid(&base, &payment_header(&p, &payer, PRICE, 1, chain.now().await)).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let receipt: SettlementResponse =
+        decode_header(PAYMENT_RESPONSE, r.headers()[PAYMENT_RESPONSE].to_str().unwrap()).unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], location);
+    assert!(["settled", "proving"].contains(&body["stage"].as_str().unwrap()), "{body}");
+    let token = IToken::new(chain.asset, &chain.provider);
+    assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE), "paid before the answer");
+
+    let answer: Inference = loop {
+        let r = reqwest::get(format!("{base}{location}")).await.unwrap();
+        match r.status() {
+            StatusCode::ACCEPTED => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            StatusCode::OK => break r.json().await.unwrap(),
+            s => panic!("{s}: {}", r.text().await.unwrap()),
+        }
+    };
+    assert_eq!(answer.payment, receipt);
+    let c = Compiled::load(price_mlp()).unwrap();
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-it").join("job.proof");
+    std::fs::write(&file, alloy::hex::decode(&answer.proof).unwrap()).unwrap();
+    let v = pipeline::verify(&c, &artifact::read_any_proof(&file).unwrap()).unwrap();
+    assert_eq!(v.context, Some(payment_context(chain.chain_id, chain.asset, payer.address(), B256::repeat_byte(1))));
+
+    let e = refused(reqwest::get(format!("{base}/v1/jobs/0123")).await.unwrap(), StatusCode::NOT_FOUND).await;
+    assert!(e.contains("no job"), "{e}");
 }

@@ -2,8 +2,10 @@
 //! settlement on anvil, and the HTTP routes that sell proved inferences.
 
 mod catalog;
+mod crash;
 mod exact;
 mod http;
+mod jobs;
 mod settle;
 mod stock;
 
@@ -101,11 +103,28 @@ fn price_mlp() -> &'static Path {
 /// The `zkml-serve` binary (what `zkml serve` runs) selling price_mlp at `price` in `chain`'s
 /// token, on any free port, its gas paid by anvil's first account.
 fn zkml_serve(chain: &Chain, price: u64) -> Command {
+    zkml_serve_in(chain, price, &data_dir())
+}
+
+/// The same, its state in `dir`.
+fn zkml_serve_in(chain: &Chain, price: u64, dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_zkml-serve"));
     c.env("ZKML_SERVER_KEY", ANVIL_DEV_KEY)
         .args(["--models", price_mlp().to_str().unwrap(), "--rpc-url", &chain.anvil.url])
-        .args(["--asset", &chain.asset.to_string(), "--price", &price.to_string(), "--listen", "127.0.0.1:0"]);
+        .args(["--asset", &chain.asset.to_string(), "--price", &price.to_string(), "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir);
     c
+}
+
+/// A fresh directory for a server's state.
+fn data_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("serve-it")
+        .join("data")
+        .join(alloy::hex::encode(rand::random::<[u8; 8]>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A child process killed when dropped, so that a failing test leaves no server behind.

@@ -27,7 +27,7 @@ const X402_PYTHON: &str = "2.25.0";
 use crate::{Chain, price_mlp};
 
 /// The model's Solidity verifier (`zkml-gen solidity`), compiled and deployed on `chain`.
-async fn deploy_verifier(chain: &Chain) -> Address {
+pub(crate) async fn deploy_verifier(chain: &Chain) -> Address {
     let root = repo_root();
     let src = VerifierKey::load(price_mlp(), true).unwrap().solidity("PriceMlpVerifier", Default::default()).unwrap();
     let codes = solc::compile(&root.join("script/solc"), &root, &[("PriceMlpVerifier.sol".into(), src)]).unwrap();
@@ -45,7 +45,7 @@ async fn accepts(chain: &Chain, at: Address, calldata: Vec<u8>) -> bool {
 /// What a sale to `buyer` must leave: the price moved once from the buyer to `pay_to` by the
 /// receipt's transaction, and a proof that the model's Solidity verifier (at `verifier`)
 /// accepts, bound to the authorization that transaction used.
-async fn check_sale(
+pub(crate) async fn check_sale(
     chain: &Chain,
     verifier: Address,
     answer: &Inference,
