@@ -1,5 +1,5 @@
 //! The `zkml` command line: compile, run, setup, prove, verify, context, conformance, bench, and
-//! serve (which runs `zkml-serve`).
+//! serve and worker (which run `zkml-serve` and `zkml-worker`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -215,6 +215,16 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Prove the paid jobs `zkml serve` queued, in a process of its own: runs `zkml-worker`,
+    /// installed beside `zkml`, with the same arguments (`zkml worker --help` lists them).
+    ///
+    /// Example: zkml worker --models build/price_mlp --database-url postgres://zkml@db/zkml
+    #[command(disable_help_flag = true)]
+    Worker {
+        /// zkml-worker's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// The steps of a setup ceremony after `zkml setup DIR --ptau FILE`.
@@ -331,11 +341,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `zkml-serve` from `zkml`'s own directory (the server is its own package: it depends on
-/// this one) and exits with its status.
-fn serve(args: &[std::ffi::OsString]) -> Result<()> {
+/// Runs `program` (`zkml-serve`, `zkml-worker`) from `zkml`'s own directory (the server is its
+/// own package: it depends on this one) and exits with its status.
+fn beside(program: &str, args: &[std::ffi::OsString]) -> Result<()> {
     let exe = std::env::current_exe().context("finding zkml's own path")?;
-    let server = exe.with_file_name(format!("zkml-serve{}", std::env::consts::EXE_SUFFIX));
+    let server = exe.with_file_name(format!("{program}{}", std::env::consts::EXE_SUFFIX));
     if !server.is_file() {
         bail!("{} is missing: `cargo build --workspace --bins` builds it beside zkml", server.display());
     }
@@ -446,7 +456,8 @@ fn fmt(v: &[f64]) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { args } => serve(&args)?,
+        Command::Serve { args } => beside("zkml-serve", &args)?,
+        Command::Worker { args } => beside("zkml-worker", &args)?,
         Command::Compile { model, calibrate, out, lookup_bits, weight_bits, input_visibility, output_visibility } => {
             let mut samples = vec![];
             for c in &calibrate {

@@ -1,16 +1,22 @@
 //! Benchmark: proved inferences sold by `zkml serve`, against the bare proofs they carry.
 //!
 //! `cargo build --workspace --examples`, then
-//! `target/debug/examples/sales_bench DIR INPUT.json [SALES]` (DIR: a compiled model with its
-//! keys, `zkml compile` then `zkml setup`; SALES: 10 by default). It starts anvil with a test
-//! USDC, serves DIR from this process on loopback, and times, one after the other:
+//! `target/debug/examples/sales_bench DIR INPUT.json [SALES [WORKERS [DATABASE_URL]]]` (DIR: a
+//! compiled model with its keys, `zkml compile` then `zkml setup`; SALES: 10 by default;
+//! WORKERS: the server's, 1 by default; DATABASE_URL: its job queue, SQLite in a temporary
+//! directory by default, or `postgres://…`). It starts anvil with a test USDC, serves DIR from
+//! this process on loopback, and times:
 //! - `bare`: the wrapped proof of the input (`pipeline::prove_wrapped`, what `zkml prove --wrap`
-//!   runs once the keys are loaded);
-//! - `sale`: a buyer's purchase by `exact`, end to end: the unpaid request (402), the payment
-//!   signed, the paid request checked, settled on-chain, proved and answered (200).
+//!   runs once the keys are loaded), SALES times;
+//! - `sale`: a buyer's purchase by `exact`, end to end, one after the other: the unpaid request
+//!   (402), the payment signed, the paid request checked, recorded, settled on-chain, proved and
+//!   answered (200);
+//! - `burst`: SALES paid requests at once (the queue admits them all), each timed to its
+//!   answer, and all of them together: the throughput of the queue and its workers.
 //!
-//! Prints a table: medians and 95th percentiles, sales per minute, and the server's overhead
-//! (the median sale over the median bare proof, less one).
+//! Prints two tables: medians and 95th percentiles, sales per minute and the server's overhead
+//! (the median sale over the median bare proof, less one); the burst's latencies and proofs
+//! per minute.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,9 +50,12 @@ fn quantile(v: &[Duration], q: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [dir, input, rest @ ..] = &args[..] else { bail!("usage: sales_bench DIR INPUT.json [SALES]") };
+    let [dir, input, rest @ ..] = &args[..] else {
+        bail!("usage: sales_bench DIR INPUT.json [SALES [WORKERS [DATABASE_URL]]]")
+    };
     let sales: usize = rest.first().map(|s| s.parse()).transpose().context("SALES")?.unwrap_or(10);
-    ensure!(sales > 0, "SALES must be at least 1");
+    let workers: usize = rest.get(1).map(|s| s.parse()).transpose().context("WORKERS")?.unwrap_or(1);
+    ensure!(sales > 0 && workers > 0, "SALES and WORKERS must be at least 1");
     let root = repo_root();
     ensure_toolchain(&root)?;
     let anvil = Anvil::start(None)?;
@@ -64,7 +73,7 @@ async fn main() -> Result<()> {
         amount: U256::from(PRICE),
         max_timeout_seconds: 300,
     };
-    let catalog = Catalog::load(&[dir.into()], &pricing, true)?;
+    let catalog = Catalog::load(&[dir.into()], true)?;
     let name = catalog.names()[0].to_string();
     let x = artifact::read_inputs(input.as_ref())?.remove(0);
 
@@ -79,14 +88,20 @@ async fn main() -> Result<()> {
 
     eprintln!("{name}: {sales} sales");
     let data = tempfile::tempdir()?;
-    let jobs = JobStore::open(&format!("sqlite://{}", data.path().join("jobs.sqlite").display())).await?;
-    let server = Server::start(catalog, chain_id, provider.clone(), Limits::default(), jobs).await?;
+    let database = match rest.get(2) {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", data.path().join("jobs.sqlite").display()),
+    };
+    let jobs = JobStore::open(&database).await?;
+    let engine = jobs.engine();
+    let limits = Limits { queue: sales.max(8), workers, ..Limits::default() };
+    let server = Server::start(catalog, &pricing, provider.clone(), limits, jobs).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/models/{name}/inferences", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router(server)).await });
     let buyer = PrivateKeySigner::random();
     let usdc = ITestUSDC::new(asset, &provider);
-    usdc.mint(buyer.address(), U256::from(PRICE * sales as u64)).send().await?.get_receipt().await?;
+    usdc.mint(buyer.address(), U256::from(PRICE * 2 * sales as u64)).send().await?.get_receipt().await?;
     let body = std::fs::read(input)?;
     let client = reqwest::Client::new();
     let post = || client.post(&url).header("content-type", "application/json").body(body.clone());
@@ -114,12 +129,50 @@ async fn main() -> Result<()> {
         sale.push(t.elapsed());
     }
     let per_minute = sales as f64 / all.elapsed().as_secs_f64() * 60.0;
+
+    eprintln!("{name}: a burst of {sales} sales, {workers} worker(s), {engine:?} queue");
+    let offer = pricing.offer();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let mut burst = tokio::task::JoinSet::new();
+    let all_burst = Instant::now();
+    for i in 0..sales {
+        let transfer = TransferWithAuthorization {
+            from: buyer.address(),
+            to: pricing.pay_to,
+            value: U256::from(PRICE),
+            validAfter: U256::ZERO,
+            validBefore: U256::from(now + 300),
+            nonce: B256::from(U256::from(sales + i + 1)),
+        };
+        let paid = encode_header(&exact::sign(&offer, chain_id, &transfer, &buyer)?);
+        let request = post().header(PAYMENT_SIGNATURE, paid);
+        burst.spawn(async move {
+            let t = Instant::now();
+            let r = request.send().await?;
+            ensure!(r.status() == 200, "a sale of the burst: {} {}", r.status(), r.text().await?);
+            r.bytes().await?;
+            Ok(t.elapsed())
+        });
+    }
+    let mut latencies = vec![];
+    for r in burst.join_all().await {
+        latencies.push(r?);
+    }
+    let burst_per_minute = sales as f64 / all_burst.elapsed().as_secs_f64() * 60.0;
     let (b50, s50, s95) = (quantile(&bare, 0.5), quantile(&sale, 0.5), quantile(&sale, 0.95));
     println!("| model | sales | bare proof p50 s | sale p50 s | sale p95 s | sales/min | overhead |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
         "| {name} | {sales} | {b50:.3} | {s50:.3} | {s95:.3} | {per_minute:.1} | {:+.1}% |",
         (s50 / b50 - 1.0) * 100.0
+    );
+    println!();
+    println!("| model | queue | workers | burst | p50 s | p95 s | proofs/min |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| {name} | {engine:?} | {workers} | {sales} | {:.3} | {:.3} | {burst_per_minute:.1} |",
+        quantile(&latencies, 0.5),
+        quantile(&latencies, 0.95)
     );
     drop(anvil);
     Ok(())

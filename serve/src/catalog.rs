@@ -1,5 +1,6 @@
 //! The models a server sells: each compiled model directory (`zkml compile`, then `zkml setup`)
-//! loaded once at start with its wrap keys, its verifier's calldata layout and its `exact` offer.
+//! loaded once at start with its wrap keys and its verifier's calldata layout; and the one `exact`
+//! offer every model is sold at (`Pricing`). Workers load the same catalog without the offer.
 //! Keys anyone can forge proofs for (a development setup, a ceremony without contributions,
 //! keys that record no setup) are refused unless allowed, as `zkml-gen` refuses to render their
 //! verifiers: both ask `zkml::setup::trust`, which also checks a ceremony's record.
@@ -96,8 +97,6 @@ pub struct Listing {
     pub trust: Trust,
     /// The generated verifier's calldata layout.
     pub layout: ModelLayout,
-    /// Its `exact` offer.
-    pub offer: PaymentRequirements,
 }
 
 /// A model as `GET /v1/models` describes it.
@@ -184,13 +183,13 @@ pub struct Catalog {
 impl Catalog {
     /// Loads each directory once, its keys included. `allow_unsound_keys` admits keys anyone can
     /// forge proofs for (tests and demos on a local chain).
-    pub fn load(dirs: &[PathBuf], pricing: &Pricing, allow_unsound_keys: bool) -> Result<Self, CatalogError> {
+    pub fn load(dirs: &[PathBuf], allow_unsound_keys: bool) -> Result<Self, CatalogError> {
         if dirs.is_empty() {
             return Err(CatalogError::Empty);
         }
         let mut listings: Vec<Listing> = Vec::with_capacity(dirs.len());
         for dir in dirs {
-            let l = Listing::load(dir, pricing)?;
+            let l = Listing::load(dir)?;
             if let Trust::Unsafe(why) = &l.trust
                 && !allow_unsound_keys
             {
@@ -222,14 +221,14 @@ impl Catalog {
         })
     }
 
-    /// Every model as `GET /v1/models` describes it.
-    pub fn describe(&self) -> Vec<ModelInfo> {
-        self.listings.iter().map(Listing::describe).collect()
+    /// Every model as `GET /v1/models` describes it, sold at `offer`.
+    pub fn describe(&self, offer: &PaymentRequirements) -> Vec<ModelInfo> {
+        self.listings.iter().map(|l| l.describe(offer)).collect()
     }
 }
 
 impl Listing {
-    fn load(dir: &Path, pricing: &Pricing) -> Result<Self, CatalogError> {
+    fn load(dir: &Path) -> Result<Self, CatalogError> {
         let at = || dir.display().to_string();
         let artifact = |source| CatalogError::Artifact { dir: at(), source };
         // Read first: a missing directory is named as such, not as a bad name.
@@ -253,11 +252,10 @@ impl Listing {
             setup: KeySetup::of(record.setup.as_ref()),
             trust,
             layout,
-            offer: pricing.offer(),
         })
     }
 
-    fn describe(&self) -> ModelInfo {
+    fn describe(&self, offer: &PaymentRequirements) -> ModelInfo {
         let s = &self.compiled.settings;
         ModelInfo {
             id: self.name.clone(),
@@ -266,7 +264,7 @@ impl Listing {
             output: s.output.clone(),
             vk_digest: self.vk_digest.clone(),
             setup: self.setup,
-            accepts: vec![self.offer.clone()],
+            accepts: vec![offer.clone()],
         }
     }
 }

@@ -7,7 +7,7 @@
 //!   without a `PAYMENT-SIGNATURE` header, `402` with the offer in `PAYMENT-REQUIRED`; with one,
 //!   the payment checked (`exact::check`), recorded as a job (`jobs`), settled
 //!   (`settle::settle`), the input proved by a worker with the model's wrap keys, and `200` with
-//!   the output, the proof and its calldata ([`Inference`]), the settlement in
+//!   the output, the proof and its calldata ([`Inference`](crate::worker::Inference)), the settlement in
 //!   `PAYMENT-RESPONSE`. A proof that takes longer than [`Limits::wait`] is answered `202` with
 //!   the job's URL (`Location`), and the settlement.
 //! - `GET /v1/jobs/{id}`: a job's answer (`200`), or its stage (`202`), or why it failed after
@@ -27,13 +27,11 @@
 //! `exact` sale; the proof is bound to the payment (its context, [`payment_context`]) and is
 //! what the buyer verifies.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
-use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -41,22 +39,20 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, Semaphore};
-use zkml::artifact::{self, AnyProof};
+use tokio::sync::Semaphore;
+use zkml::artifact;
+use zkml::context;
 use zkml::field::F;
-use zkml::ir::Trace;
-use zkml::{context, pipeline};
-use zkml_verifier_gen::calldata::fr_to_u256;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Pricing};
 use crate::exact::{self, Authorized};
 use crate::jobs::{Admission, Job, JobError, JobStore, NewJob, Stage};
 use crate::metrics::{self, Metrics};
 use crate::settle::{self, SettleError};
+use crate::worker::{POLL, Provers};
 use crate::x402::{
-    PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, Resource,
-    SettlementResponse, X402_VERSION, decode_header, encode_header,
+    PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, PaymentRequirements,
+    Resource, SettlementResponse, X402_VERSION, decode_header, encode_header,
 };
 
 /// How a server is run.
@@ -84,13 +80,10 @@ impl Default for Limits {
 
 /// How long a worker holds a job before another may take it over (the first presumed gone).
 pub const LEASE: Duration = Duration::from_secs(600);
-/// How often an idle worker, or a request waiting for its job, looks at the queue when nothing
-/// woke it (a job added or finished by another process).
-const POLL: Duration = Duration::from_millis(100);
 
-/// A server's state: the models, the chain and the queue.
+/// A server's state: the offer, the chain, the workers and what they share.
 pub struct Server {
-    catalog: Catalog,
+    offer: PaymentRequirements,
     chain_id: u64,
     provider: DynProvider,
     limits: Limits,
@@ -100,61 +93,42 @@ pub struct Server {
     // One settlement at a time: the server's account sends them, and two at once would race
     // for its transaction nonce.
     settling: tokio::sync::Mutex<()>,
-    jobs: JobStore,
-    // The run each request made before its payment, for the worker in this process that proves
-    // it (a worker elsewhere, or after a restart, runs the model again from the stored input).
-    traces: Mutex<HashMap<String, Trace>>,
-    // A settled job for the workers; a finished one for the requests waiting on it.
-    settled: Notify,
-    finished: Notify,
-    metrics: Metrics,
+    provers: Arc<Provers>,
 }
 
 impl Server {
-    /// A server selling `catalog` on chain `chain_id`, settling through `provider` (whose wallet
-    /// pays the gas), its jobs in `jobs`. Before it returns, the jobs a previous run left are
-    /// taken up: those its workers were proving go back to the queue, and those accepted and not
-    /// yet settled are settled (or found settled) or, refused, dropped. Then its workers start.
+    /// A server selling `catalog` at `pricing`, settling through `provider` (whose wallet pays
+    /// the gas), its jobs in `jobs`. Before it returns, the jobs a previous run left are taken
+    /// up: those its workers were proving go back to the queue, and those accepted and not yet
+    /// settled are settled (or found settled) or, refused, dropped; its workers start.
     pub async fn start(
         catalog: Catalog,
-        chain_id: u64,
+        pricing: &Pricing,
         provider: DynProvider,
         limits: Limits,
         jobs: JobStore,
     ) -> Result<Arc<Self>, JobError> {
+        let provers = Provers::new(catalog, jobs, Metrics::new(limits.queue), LEASE);
+        // The same names after a restart, so that the restarted server takes back what its
+        // workers held at once, not after the lease.
+        provers.start("serve", limits.workers).await?;
         let s = Arc::new(Server {
-            catalog,
-            chain_id,
+            offer: pricing.offer(),
+            chain_id: pricing.chain_id,
             provider,
             admitted: Arc::new(Semaphore::new(limits.queue)),
             settling: tokio::sync::Mutex::new(()),
-            jobs,
-            traces: Mutex::new(HashMap::new()),
-            settled: Notify::new(),
-            finished: Notify::new(),
-            metrics: Metrics::new(limits.queue),
+            provers,
             limits,
         });
-        for w in 0..s.limits.workers {
-            s.jobs.release(&worker_name(w)).await?;
-        }
-        for job in s.jobs.unsettled().await? {
+        for job in s.provers.jobs().unsettled().await? {
             match s.settle_accepted(&job).await {
                 Ok(receipt) => eprintln!("job {}: settled after a restart (tx {})", job.id, receipt.transaction),
                 Err(e) => eprintln!("job {}: not settled after a restart: {}", job.id, e.message()),
             }
         }
-        for w in 0..s.limits.workers {
-            tokio::spawn(s.clone().work(worker_name(w)));
-        }
         Ok(s)
     }
-}
-
-/// The name a worker of the server's process claims jobs under: the same after a restart, so
-/// that the restarted server takes back what its workers held.
-fn worker_name(i: usize) -> String {
-    format!("serve-{i}")
 }
 
 /// The routes, with the body limit.
@@ -168,31 +142,6 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/v1/jobs/{id}", get(job_status))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(server)
-}
-
-/// What a paid inference answers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Inference {
-    /// The model's name in URLs.
-    pub model: String,
-    /// The dequantized output.
-    pub output: Vec<f64>,
-    /// The context the proof is bound to ([`payment_context`]), decimal.
-    pub context: String,
-    /// The proof file's bytes (`zkml prove --wrap` writes the same), 0x hex.
-    pub proof: String,
-    /// The proof's public inputs, decimal.
-    pub public_inputs: Vec<String>,
-    /// Calldata of the generated Solidity verifier's typed entry point, 0x hex
-    /// (`zkml-gen calldata` prints the same).
-    pub calldata: String,
-    /// The salts of the commitments to `hashed` tensors, by tensor name (`input`, `output`):
-    /// whoever opens a commitment needs its salt, which the proof does not carry.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub salts: BTreeMap<String, String>,
-    /// The settlement, as `PAYMENT-RESPONSE` also says.
-    pub payment: SettlementResponse,
 }
 
 /// The context a proof sold for an `exact` payment is bound to: the chain, the token and the
@@ -255,15 +204,15 @@ impl IntoResponse for Refusal {
 }
 
 async fn render_metrics(State(s): State<Arc<Server>>) -> Response {
-    match s.jobs.active().await {
-        Ok(depth) => s.metrics.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX)),
+    match s.provers.jobs().active().await {
+        Ok(depth) => s.provers.metrics().queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX)),
         Err(e) => return queue_error(&e),
     };
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], s.metrics.render()).into_response()
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], s.provers.metrics().render()).into_response()
 }
 
 async fn models(State(s): State<Arc<Server>>) -> Response {
-    axum::Json(serde_json::json!({ "models": s.catalog.describe() })).into_response()
+    axum::Json(serde_json::json!({ "models": s.provers.catalog().describe(&s.offer) })).into_response()
 }
 
 async fn inference(
@@ -274,7 +223,7 @@ async fn inference(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (Ok(r) | Err(r)) = sell(&s, &id, &uri, &headers, body).await;
-    s.metrics.answered(r.status().as_u16());
+    s.provers.metrics().answered(r.status().as_u16());
     r
 }
 
@@ -285,8 +234,8 @@ async fn sell(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let Some(listing) = s.catalog.get(id) else {
-        let names = s.catalog.names().join(", ");
+    let Some(listing) = s.provers.catalog().get(id) else {
+        let names = s.provers.catalog().names().join(", ");
         return Err(Refusal::new(StatusCode::NOT_FOUND, format!("no model {id:?} here; this server sells: {names}"))
             .into_response());
     };
@@ -306,7 +255,7 @@ async fn sell(
                 description: format!("a proved inference of {id} (zkml: Groth16 over BN254)"),
                 mime_type: "application/json".into(),
             },
-            accepts: vec![listing.offer.clone()],
+            accepts: vec![s.offer.clone()],
         };
         let header = encode_header(&pr);
         Refusal {
@@ -333,7 +282,7 @@ async fn sell(
     let run = {
         let (s, id, input) = (s.clone(), id.to_string(), input.clone());
         tokio::task::spawn_blocking(move || {
-            let l = s.catalog.get(&id).expect("looked up above");
+            let l = s.provers.catalog().get(&id).expect("looked up above");
             l.compiled.graph.execute(&input)
         })
     };
@@ -342,10 +291,10 @@ async fn sell(
         Ok(Err(e)) => return Err(cannot_run(&e)),
         Err(e) => return Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e).into_response()),
     };
-    let authorized = exact::check(std::slice::from_ref(&listing.offer), s.chain_id, &payment, unix_now())
+    let authorized = exact::check(std::slice::from_ref(&s.offer), s.chain_id, &payment, unix_now())
         .map_err(|e| required(format!("the payment is refused: {e}")))?;
     let new = new_job(s.chain_id, id, &input, &payment, &authorized);
-    let job = match s.jobs.admit(new, s.limits.queue).await.map_err(|e| queue_error(&e))? {
+    let job = match s.provers.jobs().admit(new, s.limits.queue).await.map_err(|e| queue_error(&e))? {
         Admission::Added(job) => job,
         Admission::Full { .. } => return Err(s.queue_full()),
         // The same payment again: its job's answer, if it was for this input.
@@ -362,8 +311,7 @@ async fn sell(
         Err(Unsettled::Refused(e)) => return Err(required(format!("the payment is refused: {e}"))),
         Err(e) => return Err(e.into_response()),
     };
-    s.traces.lock().unwrap_or_else(|p| p.into_inner()).insert(job.clone(), trace);
-    s.settled.notify_one();
+    s.provers.settled(&job, Some(trace));
     drop(slot);
     s.await_answer(&job, Some(receipt)).await
 }
@@ -418,14 +366,14 @@ impl Server {
                 | SettleError::Simulation(_)
                 | SettleError::Reverted { .. }),
             ) => {
-                if let Err(forget) = self.jobs.forget(id).await {
+                if let Err(forget) = self.provers.jobs().forget(id).await {
                     eprintln!("job {id}: refused ({e}), and not dropped: {forget}");
                 }
                 return Err(Unsettled::Refused(e));
             }
             Err(e) => return Err(Unsettled::Unsure(e.to_string())),
         };
-        self.metrics.settlements.inc();
+        self.provers.metrics().settlements.inc();
         let receipt = SettlementResponse {
             success: true,
             error_reason: None,
@@ -433,7 +381,7 @@ impl Server {
             transaction: settled.tx.to_string(),
             network: crate::x402::caip2(self.chain_id),
         };
-        match self.jobs.settled(id, &receipt).await {
+        match self.provers.jobs().settled(id, &receipt).await {
             Ok(_) => Ok(receipt),
             Err(e) => Err(Unsettled::Unsure(format!("settled in {}, not recorded: {e}", receipt.transaction))),
         }
@@ -449,7 +397,7 @@ impl Server {
             Err(e) => return Err(Unsettled::Unsure(format!("the stored payment no longer checks: {e}"))),
         };
         let receipt = self.settle_job(&job.id, &paid).await?;
-        self.settled.notify_one();
+        self.provers.settled(&job.id, None);
         Ok(receipt)
     }
 
@@ -468,7 +416,7 @@ impl Server {
     async fn await_answer(&self, id: &str, receipt: Option<SettlementResponse>) -> Result<Response, Response> {
         let until = Instant::now() + self.limits.wait;
         loop {
-            let job = self.jobs.get(id).await.map_err(|e| queue_error(&e))?;
+            let job = self.provers.jobs().get(id).await.map_err(|e| queue_error(&e))?;
             let job = job
                 .ok_or_else(|| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the job vanished"))
                 .map_err(IntoResponse::into_response)?;
@@ -476,61 +424,8 @@ impl Server {
             if !job.stage.is_active() || left.is_zero() {
                 return Ok(job_answer(&job, receipt));
             }
-            let _ = tokio::time::timeout(left.min(POLL), self.finished.notified()).await;
+            self.provers.finished(left.min(POLL)).await;
         }
-    }
-
-    /// A worker: claims the oldest settled job, proves it and stores the answer, for as long as
-    /// the server runs.
-    async fn work(self: Arc<Self>, name: String) {
-        loop {
-            let job = match self.jobs.claim(&name, LEASE).await {
-                Ok(Some(job)) => job,
-                Ok(None) => {
-                    let _ = tokio::time::timeout(POLL, self.settled.notified()).await;
-                    continue;
-                }
-                Err(e) => {
-                    eprintln!("{name}: the job queue: {e}");
-                    tokio::time::sleep(POLL).await;
-                    continue;
-                }
-            };
-            let id = job.id.clone();
-            let proved = {
-                let s = self.clone();
-                tokio::task::spawn_blocking(move || s.prove_job(&job)).await
-            };
-            let stored = match proved.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| format!("{e:#}"))) {
-                Ok(answer) => match serde_json::to_value(answer) {
-                    Ok(answer) => self.jobs.proved(&id, &name, &answer).await,
-                    Err(e) => self.jobs.failed(&id, &name, &e.to_string()).await,
-                },
-                Err(e) => {
-                    self.metrics.proof_failures.inc();
-                    self.jobs.failed(&id, &name, &e).await
-                }
-            };
-            match stored {
-                Ok(true) => {}
-                Ok(false) => eprintln!("{name}: job {id} was taken over before its answer was stored"),
-                Err(e) => eprintln!("{name}: job {id}: its answer not stored: {e}"),
-            }
-            self.finished.notify_waiters();
-        }
-    }
-
-    /// Proves a claimed job: the run its request made, or the model run again on its input.
-    fn prove_job(&self, job: &Job) -> anyhow::Result<Inference> {
-        let l = self.catalog.get(&job.model).with_context(|| format!("the model {} is not served", job.model))?;
-        let trace = self.traces.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
-        let trace = match trace {
-            Some(trace) => trace,
-            None => l.compiled.graph.execute(&job.input).map_err(|e| anyhow::anyhow!("running the model: {e}"))?,
-        };
-        let context: F = job.context.parse().map_err(|_| anyhow::anyhow!("the job's context {}", job.context))?;
-        let payment = job.settlement.clone().context("the job has no settlement")?;
-        prove(self, &job.model, &trace, context, payment)
     }
 
     /// The 503 of a full queue, before any payment.
@@ -571,7 +466,7 @@ fn job_answer(job: &Job, receipt: Option<SettlementResponse>) -> Response {
 
 /// `GET /v1/jobs/{id}`: where the job is, without waiting.
 async fn job_status(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
-    match s.jobs.get(&id).await {
+    match s.provers.jobs().get(&id).await {
         Ok(Some(job)) => job_answer(&job, None),
         Ok(None) => Refusal::new(StatusCode::NOT_FOUND, format!("no job {id:?}")).into_response(),
         Err(e) => queue_error(&e),
@@ -586,39 +481,6 @@ fn queue_error(e: &JobError) -> Response {
 /// The 422 of an input the model cannot run.
 fn cannot_run(e: &impl std::fmt::Display) -> Response {
     Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the model cannot run this input: {e}")).into_response()
-}
-
-/// Proves the run `trace` with the listing's keys, bound to `context`, for the settled `payment`.
-fn prove(s: &Server, id: &str, trace: &Trace, context: F, payment: SettlementResponse) -> anyhow::Result<Inference> {
-    let l = s.catalog.get(id).context("the model is not served")?;
-    let proved = {
-        let t = std::time::Instant::now();
-        let proved = pipeline::prove_run(&l.compiled, trace, context, &l.keys)?;
-        s.metrics.prove_seconds.observe(t.elapsed().as_secs_f64());
-        s.metrics.proofs.inc();
-        proved
-    };
-    let AnyProof::TwoRound(w) = &proved.proof else { anyhow::bail!("a wrapped proof was asked for") };
-    let calldata = l.layout.typed_calldata(&w.proof, &w.public_inputs)?;
-    let g = &l.compiled.graph;
-    let salts = match proved.salts {
-        Some([i, o]) => [("input", g.input_visibility, i), ("output", g.output_visibility, o)]
-            .into_iter()
-            .filter(|(_, v, _)| *v == zkml::ir::Visibility::Hashed)
-            .map(|(n, _, salt)| (n.to_string(), salt.to_string()))
-            .collect(),
-        None => BTreeMap::new(),
-    };
-    Ok(Inference {
-        model: id.to_string(),
-        output: g.dequantize_output(&proved.output),
-        context: context.to_string(),
-        proof: format!("0x{}", context::hex(&artifact::encode_any_proof(&proved.proof))),
-        public_inputs: w.public_inputs.iter().map(|x| fr_to_u256(x).to_string()).collect(),
-        calldata: format!("0x{}", context::hex(&calldata)),
-        salts,
-        payment,
-    })
 }
 
 /// The one input of an EZKL-format body.

@@ -86,6 +86,8 @@ pub struct Job {
     pub result: Option<Value>,
     /// Why it `failed`.
     pub error: Option<String>,
+    /// The worker that holds it or last held it.
+    pub worker: Option<String>,
     /// How many times a worker claimed it.
     pub attempts: u32,
 }
@@ -183,7 +185,7 @@ const INDEX: &str = "CREATE INDEX IF NOT EXISTS zkml_jobs_stage ON zkml_jobs (st
 // from, spliced in by `concat!`.
 macro_rules! columns {
     () => {
-        "id, model, stage, input, payment, context, settlement, result, error, attempts, accepted_ms"
+        "id, model, stage, input, payment, context, settlement, result, error, worker, attempts, accepted_ms"
     };
 }
 // The claim: the oldest job waiting for a worker. PostgreSQL's workers skip the rows another is
@@ -424,6 +426,7 @@ fn read_job(row: &AnyRow) -> Result<Job, JobError> {
         settlement: json("settlement")?.map(serde_json::from_value).transpose().map_err(|_| corrupt("settlement"))?,
         result: json("result")?,
         error: row.try_get("error")?,
+        worker: row.try_get("worker")?,
         attempts: u32::try_from(attempts).map_err(|_| corrupt("attempts"))?,
         id,
     })

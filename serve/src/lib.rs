@@ -2,7 +2,7 @@
 //! checks that need no chain (`exact`) over x402's messages (`x402`, defined once in
 //! zkml-verifier-gen beside the escrow's offer) and its settlement on-chain (`settle`); the
 //! models on sale (`catalog`), the HTTP routes that sell them (`http`), the durable queue of
-//! paid jobs they prove (`jobs`) and their counters (`metrics`). The escrow scheme over HTTP
+//! paid jobs (`jobs`), the workers that prove them (`worker`) and the counters (`metrics`). The escrow scheme over HTTP
 //! and `zkml pay` come next (issue "`zkml serve` and `zkml pay`").
 
 #![warn(missing_docs)]
@@ -13,4 +13,5 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod settle;
+pub mod worker;
 pub use zkml_verifier_gen::x402;

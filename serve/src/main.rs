@@ -138,7 +138,7 @@ async fn run(args: Args) -> Result<()> {
         max_timeout_seconds: args.max_timeout_seconds,
     };
     eprintln!("loading {} model(s) and their keys", args.models.len());
-    let catalog = Catalog::load(&args.models, &pricing, args.allow_dev_keys)?;
+    let catalog = Catalog::load(&args.models, args.allow_dev_keys)?;
     for (name, why) in catalog.unsound() {
         eprintln!("WARNING: anyone can forge proofs for {name}'s keys ({why}); served anyway (--allow-dev-keys)");
     }
@@ -159,7 +159,7 @@ async fn run(args: Args) -> Result<()> {
         }
     };
     let jobs = JobStore::open(&database_url).await.with_context(|| format!("opening the job queue {database_url}"))?;
-    let server = Server::start(catalog, chain_id, provider, limits, jobs).await?;
+    let server = Server::start(catalog, &pricing, provider, limits, jobs).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let at = listener.local_addr()?;

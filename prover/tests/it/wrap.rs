@@ -305,6 +305,11 @@ fn serve_runs_the_server_binary_beside_zkml() {
     std::fs::remove_file(&server).unwrap();
     std::os::unix::fs::symlink("/bin/false", &server).unwrap();
     assert_eq!(run(&["serve"]).status.code(), Some(1));
+    // `zkml worker` runs zkml-worker the same way.
+    let out = run(&["worker", "--name", "w"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zkml-worker is missing"));
+    std::os::unix::fs::symlink("/bin/echo", tmp.path().join("zkml-worker")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&run(&["worker", "--name", "w"]).stdout), "--name w\n");
 }
 
 /// A private output would leave the wrapped proof saying nothing about the result: compile

@@ -15,9 +15,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use zkml_serve::catalog::Pricing;
 use zkml_serve::exact::{self, Authorized, TransferWithAuthorization};
-use zkml_serve::http::{Inference, LEASE, new_job};
+use zkml_serve::http::{LEASE, new_job};
 use zkml_serve::jobs::{Admission, Job, JobStore, Stage};
 use zkml_serve::settle;
+use zkml_serve::worker::Inference;
 use zkml_serve::x402::{
     PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentPayload, SettlementResponse, decode_header, encode_header,
 };

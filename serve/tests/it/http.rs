@@ -13,9 +13,10 @@ use zkml::artifact::{self, Compiled};
 use zkml::pipeline;
 use zkml_serve::catalog::{Catalog, KeySetup, Pricing};
 use zkml_serve::exact::TransferWithAuthorization;
-use zkml_serve::http::{Inference, Limits, Server, payment_context, router};
+use zkml_serve::http::{Limits, Server, payment_context, router};
 use zkml_serve::jobs::JobStore;
 use zkml_serve::settle::IToken;
+use zkml_serve::worker::Inference;
 use zkml_serve::x402::{
     PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentRequired, SettlementResponse, decode_header,
     encode_header,
@@ -44,8 +45,8 @@ fn pricing(chain_id: u64, asset: Address, pay_to: Address) -> Pricing {
 
 /// A server for `pricing` on loopback; its base URL.
 async fn open(pricing: &Pricing, provider: DynProvider, limits: Limits) -> String {
-    let catalog = Catalog::load(&[price_mlp().to_path_buf()], pricing, true).unwrap();
-    let server = Server::start(catalog, pricing.chain_id, provider, limits, jobs().await).await.unwrap();
+    let catalog = Catalog::load(&[price_mlp().to_path_buf()], true).unwrap();
+    let server = Server::start(catalog, pricing, provider, limits, jobs().await).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });

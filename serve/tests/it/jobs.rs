@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use zkml_serve::jobs::{Admission, JobError, JobStore, NewJob, Stage};
+use zkml_serve::jobs::{Admission, Engine, JobError, JobStore, NewJob, Stage};
 use zkml_serve::x402::{PaymentPayload, SettlementResponse};
+
+use crate::Postgres;
 
 fn payment(nonce: u32) -> PaymentPayload {
     serde_json::from_value(json!({
@@ -115,7 +117,18 @@ async fn the_queue_holds_its_bound_of_unfinished_jobs() {
 #[tokio::test]
 async fn concurrent_admissions_never_pass_the_bound() {
     let dir = tempfile::tempdir().unwrap();
-    let q = std::sync::Arc::new(store(&dir).await);
+    admissions_race(store(&dir).await).await;
+}
+
+#[tokio::test]
+async fn concurrent_admissions_never_pass_the_bound_on_postgres() {
+    let pg = Postgres::start();
+    admissions_race(JobStore::open(&pg.url).await.unwrap()).await;
+}
+
+/// 20 admissions at once at a bound of 5: five added.
+async fn admissions_race(q: JobStore) {
+    let q = std::sync::Arc::new(q);
     let tries = (0..20u32).map(|i| {
         let q = q.clone();
         tokio::spawn(async move { q.admit(job(&payment(i), &format!("k{i}")), 5).await.unwrap() })
@@ -143,7 +156,21 @@ async fn a_refused_payment_is_forgotten_and_only_before_settlement() {
 #[tokio::test]
 async fn jobs_are_claimed_oldest_first_and_each_once_by_racing_workers() {
     let dir = tempfile::tempdir().unwrap();
-    let q = std::sync::Arc::new(store(&dir).await);
+    claims_race(store(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_claimed_oldest_first_and_each_once_by_racing_workers_on_postgres() {
+    let pg = Postgres::start();
+    let q = JobStore::open(&pg.url).await.unwrap();
+    assert_eq!(q.engine(), Engine::Postgres);
+    claims_race(q).await;
+}
+
+/// Six settled jobs: the first claim takes the oldest, then eight workers at once take the other
+/// five, each exactly once.
+async fn claims_race(q: JobStore) {
+    let q = std::sync::Arc::new(q);
     let mut ids = vec![];
     for i in 0..6u32 {
         let id = added(q.admit(job(&payment(i), &format!("k{i}")), 8).await.unwrap());

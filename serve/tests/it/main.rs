@@ -8,6 +8,7 @@ mod http;
 mod jobs;
 mod settle;
 mod stock;
+mod workers;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -139,9 +140,89 @@ impl Drop for Child {
 
 /// Starts a server command; the process and the base URL its first line of output gives.
 fn start(cmd: &mut Command) -> (Child, String) {
+    let (child, line) = spawn_ready(cmd);
+    let base = line.strip_prefix("listening on ").expect("the first line says where").to_string();
+    (child, base)
+}
+
+/// Starts `cmd`; the process, once it printed its first line, and that line.
+fn spawn_ready(cmd: &mut Command) -> (Child, String) {
     let mut child = Child(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
     let mut line = String::new();
     std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").expect("the first line says where").to_string();
-    (child, base)
+    assert!(!line.is_empty(), "{cmd:?} ended before it was ready");
+    (child, line.trim().to_string())
+}
+
+/// A `zkml-worker` (what `zkml worker` runs) proving price_mlp from the queue at `url` as `name`.
+fn zkml_worker(url: &str, name: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zkml-worker"));
+    c.args(["--models", price_mlp().to_str().unwrap(), "--database-url", url, "--name", name, "--allow-dev-keys"]);
+    c
+}
+
+/// A PostgreSQL server of its own (Debian's package), its cluster in a fresh directory, on a
+/// free loopback port; stopped when dropped. As root, the cluster is run by the `postgres`
+/// account (PostgreSQL refuses root).
+struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    /// Its URL, user `zkml` (trusted) and the `postgres` database.
+    url: String,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server (Debian's package postgresql) is installed")
+            .map(|e| e.unwrap().path().join("bin"))
+            .filter(|b| b.join("initdb").is_file())
+            .max()
+            .expect("a PostgreSQL version with initdb");
+        let dir = tempfile::Builder::new().prefix("zkml-pg").tempdir_in("/tmp").unwrap().keep();
+        if as_root() {
+            assert!(Command::new("chown").args(["postgres:postgres"]).arg(&dir).status().unwrap().success());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let pg = Postgres { url: format!("postgres://zkml@127.0.0.1:{port}/postgres"), dir, bin };
+        let data = pg.dir.join("data");
+        pg.run("initdb", &["-D", data.to_str().unwrap(), "-U", "zkml", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            pg.dir.display()
+        );
+        let log = pg.dir.join("log");
+        pg.run("pg_ctl", &["-D", data.to_str().unwrap(), "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"]);
+        pg
+    }
+
+    /// Runs one of PostgreSQL's programs, which must succeed.
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self.command(program).args(args).output().unwrap();
+        assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// One of PostgreSQL's programs, run as `postgres` when this process is root.
+    fn command(&self, program: &str) -> Command {
+        let exe = self.bin.join(program);
+        if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = self.command("pg_ctl").arg("-D").arg(data).args(["-m", "immediate", "-w", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn as_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n")
 }

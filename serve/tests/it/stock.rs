@@ -14,8 +14,9 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use oracle_demo::anvil::{ANVIL_DEV_KEY, repo_root};
 use serde_json::Value;
-use zkml_serve::http::{Inference, payment_context};
+use zkml_serve::http::payment_context;
 use zkml_serve::settle::{IERC3009, IToken};
+use zkml_serve::worker::Inference;
 use zkml_serve::x402::{PAYMENT_RESPONSE, SettlementResponse, decode_header};
 use zkml_verifier_gen::keys::VerifierKey;
 use zkml_verifier_gen::solc;
@@ -42,10 +43,26 @@ async fn accepts(chain: &Chain, at: Address, calldata: Vec<u8>) -> bool {
     chain.provider.call(call).await.ok().and_then(|r| bool::abi_decode(&r).ok()).unwrap_or(false)
 }
 
-/// What a sale to `buyer` must leave: the price moved once from the buyer to `pay_to` by the
+/// What the only sale to `buyer` must leave: the price moved once from the buyer to the
+/// server's account, and the proof as [`check_proof`] says.
+pub(crate) async fn check_sale(
+    chain: &Chain,
+    verifier: Address,
+    answer: &Inference,
+    receipt: &SettlementResponse,
+    buyer: Address,
+) {
+    // The server's account, paid by default.
+    let pay_to = ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    let token = IToken::new(chain.asset, &chain.provider);
+    assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
+    check_proof(chain, verifier, answer, receipt, buyer).await;
+}
+
+/// What a sale to `buyer` (minted the price) must leave: the buyer's price spent by the
 /// receipt's transaction, and a proof that the model's Solidity verifier (at `verifier`)
 /// accepts, bound to the authorization that transaction used.
-pub(crate) async fn check_sale(
+pub(crate) async fn check_proof(
     chain: &Chain,
     verifier: Address,
     answer: &Inference,
@@ -55,10 +72,7 @@ pub(crate) async fn check_sale(
     assert!(receipt.success);
     assert_eq!(&answer.payment, receipt);
     assert_eq!(receipt.payer.as_deref(), Some(buyer.to_checksum(None).as_str()));
-    // The server's account, paid by default.
-    let pay_to = ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address();
     let token = IToken::new(chain.asset, &chain.provider);
-    assert_eq!(token.balanceOf(pay_to).call().await.unwrap(), U256::from(PRICE));
     assert_eq!(token.balanceOf(buyer).call().await.unwrap(), U256::ZERO);
     let tx: B256 = receipt.transaction.parse().unwrap();
     let mined = chain.provider.get_transaction_receipt(tx).await.unwrap().unwrap();
