@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zkml::artifact::{self, Compiled, Provenance, TensorSettings};
@@ -16,7 +17,17 @@ use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::model::ModelLayout;
 
 use crate::exact;
+
+mod verifier {
+    // The constants every generated verifier exposes (MODEL_ID, NUM_PUBLIC_INPUTS), from the
+    // project's interface file.
+    alloy::sol!(
+        #[sol(rpc)]
+        "../contracts/interfaces/IZkmlVerifier.sol"
+    );
+}
 use crate::x402::{PaymentRequirements, caip2};
+use verifier::IZkmlVerifierLayout;
 
 /// What the server charges for one proved inference and where the money goes: one token and one
 /// recipient for every model.
@@ -97,6 +108,9 @@ pub struct Listing {
     pub trust: Trust,
     /// The generated verifier's calldata layout.
     pub layout: ModelLayout,
+    /// Where the model's Solidity verifier is deployed, when the server was told
+    /// ([`Catalog::pin_verifier`]).
+    pub verifier: Option<Address>,
 }
 
 /// A model as `GET /v1/models` describes it.
@@ -115,6 +129,11 @@ pub struct ModelInfo {
     pub vk_digest: String,
     /// Where the keys came from.
     pub setup: KeySetup,
+    /// The model's Solidity verifier on the server's chain, EIP-55, when the server was told
+    /// (checked at start: it reports this model's id and public-input count). A buyer who
+    /// relies on it checks its code (`zkml-gen solidity --solc` prints the runtime code hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
     /// What one proved inference costs.
     pub accepts: Vec<PaymentRequirements>,
 }
@@ -175,6 +194,46 @@ pub enum CatalogError {
     },
 }
 
+/// Why a model's verifier address was refused at start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifierError {
+    /// No model of that name.
+    #[error("--verifier {name}=...: no model {name} is served (this server sells: {models})")]
+    UnknownModel {
+        /// The name given.
+        name: String,
+        /// The models served.
+        models: String,
+    },
+    /// The contract does not answer as a generated verifier does (no code, or no constant).
+    #[error("--verifier {name}={address}: not a zkml verifier ({what} could not be read: {reason})")]
+    NotAVerifier {
+        /// The model.
+        name: String,
+        /// The address.
+        address: Address,
+        /// The constant asked for.
+        what: &'static str,
+        /// The call's error.
+        reason: String,
+    },
+    /// A verifier of another model.
+    #[error("--verifier {name}={address}: its {what} is {found}, {name}'s is {expected}")]
+    Mismatch {
+        /// The model.
+        name: String,
+        /// The address.
+        address: Address,
+        /// The constant.
+        what: &'static str,
+        /// The verifier's.
+        found: U256,
+        /// The model's.
+        expected: U256,
+    },
+}
+
 /// The models on sale, by name.
 pub struct Catalog {
     listings: Vec<Listing>,
@@ -211,6 +270,44 @@ impl Catalog {
     /// The models' names, in the order given.
     pub fn names(&self) -> Vec<&str> {
         self.listings.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// Records that `name`'s Solidity verifier is at `address`, once the contract there reports
+    /// this model's id (`MODEL_ID`) and its proofs' public-input count (`NUM_PUBLIC_INPUTS`).
+    pub async fn pin_verifier<P: Provider>(
+        &mut self,
+        provider: &P,
+        name: &str,
+        address: Address,
+    ) -> Result<(), VerifierError> {
+        let models = self.names().join(", ");
+        let l = self
+            .listings
+            .iter_mut()
+            .find(|l| l.name == name)
+            .ok_or_else(|| VerifierError::UnknownModel { name: name.to_string(), models })?;
+        let v = IZkmlVerifierLayout::new(address, provider);
+        let unreadable = |what| {
+            move |e: alloy::contract::Error| VerifierError::NotAVerifier {
+                name: name.to_string(),
+                address,
+                what,
+                reason: e.to_string(),
+            }
+        };
+        let model_id = v.MODEL_ID().call().await.map_err(unreadable("MODEL_ID()"))?;
+        let public = v.NUM_PUBLIC_INPUTS().call().await.map_err(unreadable("NUM_PUBLIC_INPUTS()"))?;
+        let expected = [
+            ("MODEL_ID", model_id, l.layout.model_id),
+            ("NUM_PUBLIC_INPUTS", public, U256::from(l.layout.num_public())),
+        ];
+        for (what, found, expected) in expected {
+            if found != expected {
+                return Err(VerifierError::Mismatch { name: name.to_string(), address, what, found, expected });
+            }
+        }
+        l.verifier = Some(address);
+        Ok(())
     }
 
     /// The models whose keys anyone can forge proofs for (allowed at load), with why.
@@ -252,6 +349,7 @@ impl Listing {
             setup: KeySetup::of(record.setup.as_ref()),
             trust,
             layout,
+            verifier: None,
         })
     }
 
@@ -264,6 +362,7 @@ impl Listing {
             output: s.output.clone(),
             vk_digest: self.vk_digest.clone(),
             setup: self.setup,
+            verifier: self.verifier.map(|a| a.to_checksum(None)),
             accepts: vec![offer.clone()],
         }
     }

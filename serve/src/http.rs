@@ -108,10 +108,10 @@ impl Server {
         limits: Limits,
         jobs: JobStore,
     ) -> Result<Arc<Self>, JobError> {
-        let provers = Provers::new(catalog, jobs, Metrics::new(limits.queue), LEASE);
+        let provers = Provers::new(catalog, jobs, Metrics::new(limits.queue), LEASE, limits.workers);
         // The same names after a restart, so that the restarted server takes back what its
         // workers held at once, not after the lease.
-        provers.start("serve", limits.workers).await?;
+        provers.start("serve").await?;
         let s = Arc::new(Server {
             offer: pricing.offer(),
             chain_id: pricing.chain_id,
@@ -313,7 +313,9 @@ async fn sell(
     };
     s.provers.settled(&job, Some(trace));
     drop(slot);
-    s.await_answer(&job, Some(receipt)).await
+    let answer = s.await_answer(&job, Some(receipt)).await;
+    s.provers.drop_run(&job);
+    answer
 }
 
 /// Why a job's payment was not settled.
@@ -330,7 +332,10 @@ impl Unsettled {
     fn message(&self) -> String {
         match self {
             Unsettled::Refused(e) => format!("the payment is refused: {e}"),
-            Unsettled::Unsure(e) => format!("the payment could not be settled: {e}; nothing was proved"),
+            Unsettled::Unsure(e) => format!(
+                "the settlement's outcome is unknown ({e}): send the same request again for the proof; the \
+                 payment is settled at most once"
+            ),
         }
     }
 
@@ -350,12 +355,16 @@ impl Server {
         let settled = {
             let _one = self.settling.lock().await;
             match settle::settle(&self.provider, paid).await {
+                Ok(sent) => {
+                    self.provers.metrics().settlements.inc();
+                    Ok(sent)
+                }
                 Err(used @ SettleError::NonceUsed { .. }) => match settle::find(&self.provider, paid).await {
                     Ok(Some(found)) => Ok(found),
                     Ok(None) => Err(used),
                     Err(e) => Err(e),
                 },
-                other => other,
+                Err(e) => Err(e),
             }
         };
         let settled = match settled {
@@ -373,7 +382,6 @@ impl Server {
             }
             Err(e) => return Err(Unsettled::Unsure(e.to_string())),
         };
-        self.provers.metrics().settlements.inc();
         let receipt = SettlementResponse {
             success: true,
             error_reason: None,

@@ -195,7 +195,7 @@ macro_rules! claim {
     ($lock:literal) => {
         concat!(
             "UPDATE zkml_jobs SET stage = $1, worker = $2, claimed_ms = $3, updated_ms = $3, attempts = attempts + 1 ",
-            "WHERE id = (SELECT id FROM zkml_jobs WHERE stage = $4 OR (stage = $1 AND claimed_ms < $5) ",
+            "WHERE id = (SELECT id FROM zkml_jobs WHERE model = $6 AND (stage = $4 OR (stage = $1 AND claimed_ms < $5)) ",
             "ORDER BY accepted_ms, id LIMIT 1",
             $lock,
             ") RETURNING ",
@@ -290,9 +290,10 @@ impl JobStore {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Claims the oldest job waiting for a worker — `settled`, or `proving` under a lease older
-    /// than `lease` (its worker is presumed gone) — for `worker`: `proving`, its attempts counted.
-    pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, JobError> {
+    /// Claims the oldest job of `model` waiting for a worker — `settled`, or `proving` under a
+    /// lease older than `lease` (its worker is presumed gone) — for `worker`: `proving`, its
+    /// attempts counted.
+    pub async fn claim(&self, worker: &str, lease: Duration, model: &str) -> Result<Option<Job>, JobError> {
         let now = now_ms();
         let expired = now - i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         let sql = match self.engine {
@@ -305,6 +306,7 @@ impl JobStore {
             .bind(now)
             .bind(Stage::Settled.as_str())
             .bind(expired)
+            .bind(model)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(read_job).transpose()

@@ -89,6 +89,11 @@ struct Args {
     /// (GET /v1/jobs/ID), in seconds.
     #[arg(long, default_value_t = Limits::default().wait.as_secs())]
     wait_seconds: u64,
+    /// Where a model's generated Solidity verifier is deployed on the chain, NAME=ADDRESS (once per
+    /// model): `GET /v1/models` tells buyers, once the contract reports the model's id and
+    /// public-input count.
+    #[arg(long, value_name = "NAME=ADDRESS")]
+    verifier: Vec<String>,
     /// Serve models whose keys anyone can forge proofs for (`zkml setup --dev-seed`, or a
     /// ceremony without contributions): for tests and local chains only.
     #[arg(long)]
@@ -138,7 +143,13 @@ async fn run(args: Args) -> Result<()> {
         max_timeout_seconds: args.max_timeout_seconds,
     };
     eprintln!("loading {} model(s) and their keys", args.models.len());
-    let catalog = Catalog::load(&args.models, args.allow_dev_keys)?;
+    let mut catalog = Catalog::load(&args.models, args.allow_dev_keys)?;
+    for pin in &args.verifier {
+        let (name, address) =
+            pin.split_once('=').with_context(|| format!("--verifier {pin}: expected NAME=ADDRESS"))?;
+        let address = parse_address("--verifier", address)?;
+        catalog.pin_verifier(&provider, name, address).await?;
+    }
     for (name, why) in catalog.unsound() {
         eprintln!("WARNING: anyone can forge proofs for {name}'s keys ({why}); served anyway (--allow-dev-keys)");
     }

@@ -56,6 +56,8 @@ pub struct Provers {
     catalog: Catalog,
     jobs: JobStore,
     lease: Duration,
+    // How many workers this process runs.
+    workers: usize,
     // The run each request made before its payment, for the worker in this process that proves
     // it (a worker elsewhere, or after a restart, runs the model again from the stored input).
     traces: Mutex<HashMap<String, Trace>>,
@@ -66,13 +68,15 @@ pub struct Provers {
 }
 
 impl Provers {
-    /// Workers proving `catalog`'s models from `jobs`; a job another worker held for longer than
-    /// `lease` is taken over (that worker presumed gone).
-    pub fn new(catalog: Catalog, jobs: JobStore, metrics: Metrics, lease: Duration) -> Arc<Self> {
+    /// `workers` workers proving `catalog`'s models from `jobs` (started by [`Provers::start`]);
+    /// a job another worker held for longer than `lease` is taken over (that worker presumed
+    /// gone).
+    pub fn new(catalog: Catalog, jobs: JobStore, metrics: Metrics, lease: Duration, workers: usize) -> Arc<Self> {
         Arc::new(Provers {
             catalog,
             jobs,
             lease,
+            workers,
             traces: Mutex::new(HashMap::new()),
             settled: Notify::new(),
             finished: Notify::new(),
@@ -95,13 +99,19 @@ impl Provers {
         &self.metrics
     }
 
-    /// Job `id` was settled in this process, with `trace` the run its request made: a worker
-    /// is woken.
+    /// Job `id` was settled in this process, with `trace` the run its request made (kept for a
+    /// worker of this process, if it has any, until [`Provers::drop_run`]): a worker is woken.
     pub fn settled(&self, id: &str, trace: Option<Trace>) {
-        if let Some(trace) = trace {
+        if let Some(trace) = trace.filter(|_| self.workers > 0) {
             self.traces.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), trace);
         }
         self.settled.notify_one();
+    }
+
+    /// Forgets the run kept for job `id` (its request is answered): a worker that takes the job
+    /// later runs the model again, so that only the runs of requests in flight are kept.
+    pub fn drop_run(&self, id: &str) {
+        self.traces.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 
     /// Waits until a worker of this process finishes a job, at most `max`.
@@ -109,10 +119,10 @@ impl Provers {
         let _ = tokio::time::timeout(max, self.finished.notified()).await;
     }
 
-    /// Starts `n` workers named `{prefix}-{i}`: first, what workers of those names held (before
+    /// Starts the workers, named `{prefix}-{i}`: first, what workers of those names held (before
     /// a restart) goes back to the queue.
-    pub async fn start(self: &Arc<Self>, prefix: &str, n: usize) -> Result<(), JobError> {
-        let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    pub async fn start(self: &Arc<Self>, prefix: &str) -> Result<(), JobError> {
+        let names: Vec<String> = (0..self.workers).map(|i| format!("{prefix}-{i}")).collect();
         for name in &names {
             self.jobs.release(name).await?;
         }
@@ -122,11 +132,22 @@ impl Provers {
         Ok(())
     }
 
-    /// A worker: claims the oldest settled job, proves it and stores the answer, for as long as
-    /// the process runs.
+    /// The oldest job of one of this process's models waiting for a worker, claimed for `name`.
+    async fn claim(&self, name: &str) -> Result<Option<Job>, JobError> {
+        for model in self.catalog.names() {
+            if let Some(job) = self.jobs.claim(name, self.lease, model).await? {
+                return Ok(Some(job));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A worker: claims the oldest settled job of a model it serves (a job of another model is
+    /// left for the workers that serve it), proves it and stores the answer, for as long as the
+    /// process runs.
     async fn work(self: Arc<Self>, name: String) {
         loop {
-            let job = match self.jobs.claim(&name, self.lease).await {
+            let job = match self.claim(&name).await {
                 Ok(Some(job)) => job,
                 Ok(None) => {
                     let _ = tokio::time::timeout(POLL, self.settled.notified()).await;

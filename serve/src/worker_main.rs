@@ -69,8 +69,9 @@ async fn run(args: Args) -> Result<()> {
     // The URL may hold a password: it is not printed.
     let jobs = JobStore::open(&args.database_url).await.context("opening the job queue (--database-url)")?;
     let engine = jobs.engine();
-    let provers = Provers::new(catalog, jobs, Metrics::new(0), Duration::from_secs(args.lease_seconds));
-    provers.start(&name, args.workers).await?;
+    let lease = Duration::from_secs(args.lease_seconds);
+    let provers = Provers::new(catalog, jobs, Metrics::new(0), lease, args.workers);
+    provers.start(&name).await?;
     // The first line on stdout, for scripts.
     println!("worker {name} proving {names} ({} at once) from the {engine:?} queue", args.workers);
     tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;

@@ -170,7 +170,7 @@ async fn stopped_while_proving_proves_again_on_restart() {
     let id = sale.admitted(&jobs).await;
     let sent = sale.settle().await;
     jobs.settled(&id, &sent).await.unwrap();
-    assert_eq!(jobs.claim("serve-0", LEASE).await.unwrap().unwrap().stage, Stage::Proving);
+    assert_eq!(jobs.claim("serve-0", LEASE, "price_mlp").await.unwrap().unwrap().stage, Stage::Proving);
     let (_server, base) = sale.start();
     sale.gets_its_proof(&base, Some(&sent.transaction)).await;
     assert_eq!(jobs.get(&id).await.unwrap().unwrap().attempts, 2);

@@ -359,6 +359,34 @@ async fn the_binary_serves_what_it_is_given() {
     assert_eq!(offer["network"], format!("eip155:{}", chain.chain_id));
 }
 
+/// `--verifier NAME=ADDRESS`: `GET /v1/models` names the model's verifier once the contract there
+/// reports the model's id and public-input count; a contract that is no verifier, another
+/// model's verifier, and a model not served are refused at start, each named.
+#[tokio::test(flavor = "current_thread")]
+async fn the_binary_names_each_models_verifier_once_it_checks_it() {
+    let chain = Chain::start().await;
+    let verifier = crate::stock::deploy_verifier(&chain).await;
+    let other = crate::stock::deploy_verifier_of(&chain, crate::tiny_gemm()).await;
+    let refused = |pin: String| {
+        let out = crate::zkml_serve(&chain, PRICE).args(["--allow-dev-keys", "--verifier", &pin]).output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let e = refused(format!("price_mlp={}", chain.asset));
+    assert!(e.contains("not a zkml verifier") && e.contains("MODEL_ID()"), "{e}");
+    let e = refused(format!("price_mlp={other}"));
+    assert!(e.contains("its MODEL_ID is") && e.contains("price_mlp's is"), "{e}");
+    let e = refused(format!("lenet={verifier}"));
+    assert!(e.contains("no model lenet is served (this server sells: price_mlp)"), "{e}");
+    let e = refused("price_mlp".into());
+    assert!(e.contains("expected NAME=ADDRESS"), "{e}");
+
+    let pin = format!("price_mlp={verifier}");
+    let (_server, base) = crate::start(crate::zkml_serve(&chain, PRICE).args(["--allow-dev-keys", "--verifier", &pin]));
+    let body: Value = reqwest::get(format!("{base}/v1/models")).await.unwrap().json().await.unwrap();
+    assert_eq!(body["models"][0]["verifier"], verifier.to_checksum(None));
+}
+
 /// Load: 50 paid requests at once at a server that admits 8. Every answer is a sale (200) or a
 /// refusal before payment (503); the buyer is charged exactly for the sales, each proved once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

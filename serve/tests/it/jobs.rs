@@ -68,16 +68,17 @@ async fn a_job_goes_through_its_stages_in_order_and_keeps_what_each_wrote() {
         (Stage::Accepted, "price_mlp", &[0.5, -1.25, 3.0][..], &p, "12345")
     );
     // Not settled: no worker may take it.
-    assert!(q.claim("w", LEASE).await.unwrap().is_none());
+    assert!(q.claim("w", LEASE, "price_mlp").await.unwrap().is_none());
     assert_eq!(q.unsettled().await.unwrap().iter().map(|j| &j.id).collect::<Vec<_>>(), [&id]);
 
     assert!(q.settled(&id, &settlement("0xaa")).await.unwrap());
     assert!(!q.settled(&id, &settlement("0xbb")).await.unwrap(), "settled twice");
     assert!(q.unsettled().await.unwrap().is_empty());
-    let claimed = q.claim("w", LEASE).await.unwrap().unwrap();
+    assert!(q.claim("w", LEASE, "lenet").await.unwrap().is_none(), "claimed by a worker of another model");
+    let claimed = q.claim("w", LEASE, "price_mlp").await.unwrap().unwrap();
     assert_eq!((claimed.id.as_str(), claimed.stage, claimed.attempts), (id.as_str(), Stage::Proving, 1));
     assert_eq!(claimed.settlement.unwrap().transaction, "0xaa");
-    assert!(q.claim("w2", LEASE).await.unwrap().is_none(), "a job claimed twice");
+    assert!(q.claim("w2", LEASE, "price_mlp").await.unwrap().is_none(), "a job claimed twice");
 
     assert!(!q.proved(&id, "w2", &json!({"output": [1.0]})).await.unwrap(), "another worker's answer stored");
     assert!(q.proved(&id, "w", &json!({"output": [1.0]})).await.unwrap());
@@ -108,7 +109,7 @@ async fn the_queue_holds_its_bound_of_unfinished_jobs() {
     assert_eq!(q.admit(job(&payment(3), "k3"), 2).await.unwrap(), Admission::Full { active: 2 });
     // A finished job frees its place.
     q.settled(&a, &settlement("0xaa")).await.unwrap();
-    let c = q.claim("w", LEASE).await.unwrap().unwrap();
+    let c = q.claim("w", LEASE, "price_mlp").await.unwrap().unwrap();
     assert!(q.failed(&c.id, "w", "the prover ran out of memory").await.unwrap());
     assert_eq!(q.get(&a).await.unwrap().unwrap().error.as_deref(), Some("the prover ran out of memory"));
     added(q.admit(job(&payment(3), "k3"), 2).await.unwrap());
@@ -179,10 +180,10 @@ async fn claims_race(q: JobStore) {
         // Distinct acceptance times, so that "oldest" is well defined.
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
-    assert_eq!(q.claim("first", LEASE).await.unwrap().unwrap().id, ids[0]);
+    assert_eq!(q.claim("first", LEASE, "price_mlp").await.unwrap().unwrap().id, ids[0]);
     let workers = (0..8).map(|w| {
         let q = q.clone();
-        tokio::spawn(async move { q.claim(&format!("w{w}"), LEASE).await.unwrap().map(|j| j.id) })
+        tokio::spawn(async move { q.claim(&format!("w{w}"), LEASE, "price_mlp").await.unwrap().map(|j| j.id) })
     });
     let mut got: Vec<String> = vec![];
     for w in workers {
@@ -200,9 +201,9 @@ async fn a_lease_that_runs_out_passes_the_job_to_another_worker() {
     let q = store(&dir).await;
     let id = added(q.admit(job(&payment(1), "k1"), 8).await.unwrap());
     q.settled(&id, &settlement("0xaa")).await.unwrap();
-    q.claim("gone", LEASE).await.unwrap().unwrap();
+    q.claim("gone", LEASE, "price_mlp").await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let again = q.claim("next", Duration::from_millis(1)).await.unwrap().unwrap();
+    let again = q.claim("next", Duration::from_millis(1), "price_mlp").await.unwrap().unwrap();
     assert_eq!((again.id.as_str(), again.attempts), (id.as_str(), 2));
     assert!(!q.proved(&id, "gone", &json!(1)).await.unwrap(), "the lost worker's answer stored");
     assert!(q.proved(&id, "next", &json!(2)).await.unwrap());
@@ -215,14 +216,14 @@ async fn a_restarted_worker_gives_back_its_jobs_and_the_rows_outlive_the_connect
         let q = store(&dir).await;
         let id = added(q.admit(job(&payment(1), "k1"), 8).await.unwrap());
         q.settled(&id, &settlement("0xaa")).await.unwrap();
-        q.claim("server", LEASE).await.unwrap().unwrap();
+        q.claim("server", LEASE, "price_mlp").await.unwrap().unwrap();
         id
     };
     let q = store(&dir).await;
     assert_eq!(q.get(&id).await.unwrap().unwrap().stage, Stage::Proving);
     assert_eq!(q.release("other").await.unwrap(), 0);
     assert_eq!(q.release("server").await.unwrap(), 1);
-    let j = q.claim("server", LEASE).await.unwrap().unwrap();
+    let j = q.claim("server", LEASE, "price_mlp").await.unwrap().unwrap();
     assert_eq!((j.id, j.attempts), (id, 2));
 }
 

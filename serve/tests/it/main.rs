@@ -90,15 +90,24 @@ fn price_mlp_input() -> PathBuf {
 /// price_mlp compiled, with development keys (seed 1), once per test run.
 fn price_mlp() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-it").join("price_mlp");
-        let _ = std::fs::remove_dir_all(&dir);
-        let samples = artifact::read_inputs(&price_mlp_input()).unwrap();
-        let onnx = repo_root().join("tests/data/price_mlp.onnx");
-        pipeline::compile(&onnx, &samples, QuantConfig::default(), &dir).unwrap();
-        zkml::setup::dev(&dir, 1).unwrap();
-        dir
-    })
+    DIR.get_or_init(|| compiled("price_mlp"))
+}
+
+/// tiny_gemm the same way: another model.
+fn tiny_gemm() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| compiled("tiny_gemm"))
+}
+
+/// tests/data/`name`.onnx compiled on its input, with development keys (seed 1).
+fn compiled(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-it").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = repo_root().join("tests/data");
+    let samples = artifact::read_inputs(&data.join(format!("{name}.input.json"))).unwrap();
+    pipeline::compile(&data.join(format!("{name}.onnx")), &samples, QuantConfig::default(), &dir).unwrap();
+    zkml::setup::dev(&dir, 1).unwrap();
+    dir
 }
 
 /// The `zkml-serve` binary (what `zkml serve` runs) selling price_mlp at `price` in `chain`'s

@@ -29,10 +29,15 @@ use crate::{Chain, price_mlp};
 
 /// The model's Solidity verifier (`zkml-gen solidity`), compiled and deployed on `chain`.
 pub(crate) async fn deploy_verifier(chain: &Chain) -> Address {
+    deploy_verifier_of(chain, price_mlp()).await
+}
+
+/// The Solidity verifier of the model in `dir`, compiled and deployed on `chain`.
+pub(crate) async fn deploy_verifier_of(chain: &Chain, dir: &std::path::Path) -> Address {
     let root = repo_root();
-    let src = VerifierKey::load(price_mlp(), true).unwrap().solidity("PriceMlpVerifier", Default::default()).unwrap();
-    let codes = solc::compile(&root.join("script/solc"), &root, &[("PriceMlpVerifier.sol".into(), src)]).unwrap();
-    let code = codes.code("PriceMlpVerifier").unwrap();
+    let src = VerifierKey::load(dir, true).unwrap().solidity("ModelVerifier", Default::default()).unwrap();
+    let codes = solc::compile(&root.join("script/solc"), &root, &[("ModelVerifier.sol".into(), src)]).unwrap();
+    let code = codes.code("ModelVerifier").unwrap();
     let sent = chain.provider.send_transaction(TransactionRequest::default().with_deploy_code(code)).await.unwrap();
     sent.get_receipt().await.unwrap().contract_address.unwrap()
 }

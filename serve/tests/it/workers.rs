@@ -121,7 +121,7 @@ async fn a_job_held_by_a_dead_worker_is_taken_over_once_its_lease_runs_out() {
     let location = r.headers()["location"].to_str().unwrap().to_string();
 
     let jobs = JobStore::open(&pg.url).await.unwrap();
-    let held = jobs.claim("a-0", Duration::from_secs(600)).await.unwrap().unwrap();
+    let held = jobs.claim("a-0", Duration::from_secs(600), "price_mlp").await.unwrap().unwrap();
     assert_eq!(jobs.by_payment(&key).await.unwrap().unwrap().id, held.id);
     let (_b, _) = spawn_ready(zkml_worker(&pg.url, "b").args(["--lease-seconds", "3"]));
     tokio::time::sleep(Duration::from_millis(1500)).await;
