@@ -135,17 +135,6 @@ sol! {
         error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
     }
 
-    /// EIP-3009's `ReceiveWithAuthorization` (EIP-712 struct; USDC's type hash).
-    #[derive(Debug)]
-    struct ReceiveWithAuthorization {
-        address from;
-        address to;
-        uint256 value;
-        uint256 validAfter;
-        uint256 validBefore;
-        bytes32 nonce;
-    }
-
     /// ZkmlValidator's EIP-712 struct: the client asks agent `agentId` to validate `requestHash`.
     #[derive(Debug)]
     struct ValidationRequest {

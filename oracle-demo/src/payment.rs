@@ -22,13 +22,13 @@ use serde_json::{Value, json};
 use zkml::artifact::Compiled;
 use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::x402::{
-    AuthorizationFields, Eip3009Payload, PaymentPayload, PaymentRequired, X402_VERSION, parse_address,
+    AuthorizationFields, Eip3009Payload, PaymentPayload, PaymentRequired, ReceiveWithAuthorization, X402_VERSION,
+    parse_address,
 };
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
-    IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ReceiveWithAuthorization,
-    ValidationRequest,
+    IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ValidationRequest,
 };
 use crate::chain::{USDC_NAME, USDC_VERSION, confirm, deploy, refused, send_reverting};
 use crate::data::RoundRow;

@@ -13,7 +13,8 @@ use alloy::signers::SignerSync;
 use alloy::sol_types::{Eip712Domain, SolStruct};
 
 use crate::x402::{
-    Eip3009Payload, FieldError, PaymentPayload, PaymentRequirements, X402_VERSION, caip2, parse_address, parse_decimal,
+    AuthorizationFields, Eip3009Payload, FieldError, PaymentPayload, PaymentRequirements, X402_VERSION, caip2,
+    parse_address, parse_decimal,
 };
 
 /// The scheme's name in offers.
@@ -61,10 +62,12 @@ pub enum PaymentError {
     #[error("the accepted requirements are not one of this resource's offers (copy one verbatim)")]
     NotOffered,
     /// An offer of another scheme.
-    #[error("scheme {found:?} is not {SCHEME:?}")]
+    #[error("scheme {found:?} is not {expected:?}")]
     Scheme {
         /// The offer's.
         found: String,
+        /// This check's (`exact`, `zkml-escrow`).
+        expected: &'static str,
     },
     /// An offer on another chain than the server's.
     #[error("network {found} is not this server's chain {expected}")]
@@ -117,6 +120,10 @@ pub enum PaymentError {
         /// The authorization's `from`.
         from: Address,
     },
+    /// `zkml-escrow`: terms that are not the offer's or the request's, or a nonce that does not
+    /// bind them.
+    #[error("the escrow terms: {0}")]
+    Terms(String),
 }
 
 /// The EIP-712 domain of an offer's token: `extra.name`, `extra.version`, the chain, the token.
@@ -167,6 +174,44 @@ pub fn check(
     payment: &PaymentPayload,
     now: u64,
 ) -> Result<Authorized, PaymentError> {
+    let s = check_signed(offers, chain_id, payment, now, SCHEME, transfer_of)?;
+    Ok(Authorized {
+        asset: parse_address("asset", &s.offer.asset)?,
+        transfer: transfer_of(&s.fields),
+        signature: s.signature,
+    })
+}
+
+fn transfer_of(a: &AuthorizationFields) -> TransferWithAuthorization {
+    TransferWithAuthorization {
+        from: a.from,
+        to: a.to,
+        value: a.value,
+        validAfter: a.valid_after,
+        validBefore: a.valid_before,
+        nonce: a.nonce,
+    }
+}
+
+/// An EIP-3009 payment that passed [`check_signed`]: the offer it accepted, its authorization
+/// and the signature.
+pub(crate) struct Signed<'a> {
+    pub(crate) offer: &'a PaymentRequirements,
+    pub(crate) fields: AuthorizationFields,
+    pub(crate) signature: Signature,
+}
+
+/// The checks every EIP-3009 scheme makes without the chain, in the reference facilitator's
+/// order (the module's doc), for `scheme`, whose payer signs `typed` of the authorization
+/// (`TransferWithAuthorization` for `exact`, `ReceiveWithAuthorization` for `zkml-escrow`).
+pub(crate) fn check_signed<'a, S: SolStruct>(
+    offers: &[PaymentRequirements],
+    chain_id: u64,
+    payment: &'a PaymentPayload,
+    now: u64,
+    scheme: &'static str,
+    typed: impl Fn(&AuthorizationFields) -> S,
+) -> Result<Signed<'a>, PaymentError> {
     if payment.x402_version != X402_VERSION {
         return Err(PaymentError::Version { found: payment.x402_version });
     }
@@ -174,8 +219,8 @@ pub fn check(
     if !offers.contains(offer) {
         return Err(PaymentError::NotOffered);
     }
-    if offer.scheme != SCHEME {
-        return Err(PaymentError::Scheme { found: offer.scheme.clone() });
+    if offer.scheme != scheme {
+        return Err(PaymentError::Scheme { found: offer.scheme.clone(), expected: scheme });
     }
     let expected = caip2(chain_id);
     if offer.network != expected {
@@ -184,35 +229,27 @@ pub fn check(
     let p: Eip3009Payload = serde_json::from_value(payment.payload.clone())
         .map_err(|e| FieldError { field: "payload", reason: e.to_string() })?;
     let a = p.authorization()?;
-    let transfer = TransferWithAuthorization {
-        from: a.from,
-        to: a.to,
-        value: a.value,
-        validAfter: a.valid_after,
-        validBefore: a.valid_before,
-        nonce: a.nonce,
-    };
     let pay_to = parse_address("payTo", &offer.pay_to)?;
-    if transfer.to != pay_to {
-        return Err(PaymentError::Recipient { to: transfer.to, pay_to });
+    if a.to != pay_to {
+        return Err(PaymentError::Recipient { to: a.to, pay_to });
     }
     let amount = parse_decimal("amount", &offer.amount)?;
-    if transfer.value != amount {
-        return Err(PaymentError::Amount { value: transfer.value, amount });
+    if a.value != amount {
+        return Err(PaymentError::Amount { value: a.value, amount });
     }
-    if transfer.validAfter > U256::from(now) {
-        return Err(PaymentError::NotYetValid { valid_after: transfer.validAfter, now });
+    if a.valid_after > U256::from(now) {
+        return Err(PaymentError::NotYetValid { valid_after: a.valid_after, now });
     }
-    if transfer.validBefore < U256::from(now.saturating_add(MIN_VALIDITY_SECONDS)) {
-        return Err(PaymentError::Expired { valid_before: transfer.validBefore, now });
+    if a.valid_before < U256::from(now.saturating_add(MIN_VALIDITY_SECONDS)) {
+        return Err(PaymentError::Expired { valid_before: a.valid_before, now });
     }
-    let hash = transfer.eip712_signing_hash(&domain(offer, chain_id)?);
+    let hash = typed(&a).eip712_signing_hash(&domain(offer, chain_id)?);
     let signature = p.signature()?;
     let signer = signature
         .recover_address_from_prehash(&hash)
         .map_err(|e| FieldError { field: "signature", reason: e.to_string() })?;
-    if signer != transfer.from {
-        return Err(PaymentError::Signer { signer, from: transfer.from });
+    if signer != a.from {
+        return Err(PaymentError::Signer { signer, from: a.from });
     }
-    Ok(Authorized { asset: parse_address("asset", &offer.asset)?, transfer, signature })
+    Ok(Signed { offer, fields: a, signature })
 }

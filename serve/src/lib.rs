@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod escrow;
 pub mod exact;
 pub mod http;
 pub mod jobs;

@@ -146,6 +146,20 @@ impl Eip3009Payload {
     }
 }
 
+alloy_sol_types::sol! {
+    /// EIP-3009's `ReceiveWithAuthorization` (EIP-712 struct; USDC's type hash): what a
+    /// `zkml-escrow` payment signs, to the escrow, which alone may submit it.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ReceiveWithAuthorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+    }
+}
+
 /// An EIP-3009 authorization's fields, read from its JSON (`Eip3009Payload::authorization`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationFields {

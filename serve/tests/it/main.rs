@@ -3,6 +3,7 @@
 
 mod catalog;
 mod crash;
+mod escrow;
 mod exact;
 mod http;
 mod jobs;
