@@ -1,6 +1,7 @@
 //! Typed alloy bindings of the contracts the demo deploys and calls: the functions, events and
 //! errors it uses, declared by hand (alloy's `sol!` cannot read a contract that imports and
-//! inherits others, as these do). They cannot drift silently: [`check`] compares every
+//! inherits others, as these do), or read from the contract's interface file where there is one
+//! (contracts/interfaces/IZkmlEscrow.sol). They cannot drift silently: [`check`] compares every
 //! signature, return type and event topic count here with the ABI solc compiles from the
 //! Solidity in contracts/ and oracle-demo/contracts/, and the demo runs it before it deploys.
 #![allow(
@@ -142,51 +143,6 @@ sol! {
         bytes32 requestHash;
     }
 
-    /// contracts/ZkmlEscrow.sol (x402 pay-on-proof). `Status`: 0 None, 1 Open, 2 Released, 3 Refunded.
-    #[sol(rpc, all_derives)]
-    interface IZkmlEscrow {
-        struct Terms {
-            address payer;
-            address provider;
-            uint256 amount;
-            uint64 deadline;
-            bytes32 inputHash;
-            bytes32 salt;
-        }
-        struct Authorization {
-            uint256 validAfter;
-            uint256 validBefore;
-            uint8 v;
-            bytes32 r;
-            bytes32 s;
-        }
-
-        function open(Terms t, Authorization a) external returns (bytes32 requestId);
-        function release(bytes32 requestId, bytes proof, uint256[] publicInputs) external;
-        function releaseByValidation(bytes32 requestId) external;
-        function refund(bytes32 requestId) external;
-        function requestIdOf(address payer, bytes32 inputHash, bytes32 salt) external view returns (bytes32);
-        function nonceOf(bytes32 requestId, address provider, uint256 amount, uint64 deadline) external pure returns (bytes32);
-        function requests(bytes32 requestId) external view returns (address payer, address provider, uint256 amount, uint64 deadline, uint8 status, bytes32 inputHash);
-
-        event Opened(bytes32 indexed requestId, address indexed payer, address indexed provider, uint256 amount, uint64 deadline, bytes32 inputHash);
-        event Released(bytes32 indexed requestId, address indexed provider, uint256 amount, bytes32 outputHash);
-        event Refunded(bytes32 indexed requestId, address indexed payer, uint256 amount);
-
-        error RequestExists(bytes32 requestId);
-        error NotOpen(bytes32 requestId, uint8 status);
-        error DeadlinePassed(bytes32 requestId, uint64 deadline);
-        error DeadlineNotReached(bytes32 requestId, uint64 deadline);
-        error BadTerms();
-        error WrongModel(uint256 got, uint256 expected);
-        error WrongRequest(uint256 context, uint256 expected);
-        error WrongInput(bytes32 got, bytes32 expected);
-        error PublicInputsLength(uint256 got, uint256 minimum);
-        error InvalidProof();
-        error NotValidated(bytes32 requestId);
-        error ValidatorMismatch();
-    }
-
     /// contracts/ZkmlValidator.sol: the ERC-8004 validator backed by zkml proofs.
     #[sol(rpc, all_derives)]
     interface IZkmlValidator {
@@ -225,6 +181,12 @@ sol! {
         event Registered(uint256 indexed agentId, string agentURI, address indexed owner);
     }
 }
+
+// contracts/ZkmlEscrow.sol (x402 pay on proof), from its interface file.
+sol!(
+    #[sol(rpc, all_derives)]
+    "../contracts/interfaces/IZkmlEscrow.sol"
+);
 
 /// One interface above and the contract it binds.
 pub struct Binding {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alloy::contract::SolCallBuilder;
 use alloy::network::{Ethereum, TransactionBuilder};
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use alloy::providers::{PendingTransactionBuilder, Provider};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::sol_types::{SolCall, SolInterface, SolValue};
@@ -59,6 +59,63 @@ pub async fn deploy_test_usdc<P: Provider>(p: &P, root: &Path) -> Result<Address
     let codes = zkml_verifier_gen::solc::compile(&root.join("script/solc"), root, &[(path.into(), source)])?;
     let args = (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params();
     Ok(deploy(p, codes.code("TestUSDC")?, args).await.context("deploying TestUSDC")?.0)
+}
+
+/// ZkmlEscrow and what it names, as deployed by [`deploy_escrow`]: the ERC-8004 identity and
+/// validation registries, the ZkmlValidator, the escrow; and the gas each creation took, in that
+/// order.
+pub struct EscrowContracts {
+    /// contracts/testing/TestIdentityRegistry.sol.
+    pub identity: Address,
+    /// contracts/testing/TestValidationRegistry.sol.
+    pub registry: Address,
+    /// ZkmlValidator.
+    pub validator: Address,
+    /// ZkmlEscrow.
+    pub escrow: Address,
+    /// Gas of each creation.
+    pub gas: [u64; 4],
+}
+
+/// The sources of [`deploy_escrow`]'s contracts, compiled with `root`'s script/solc (the demo
+/// compiles them with its other contracts).
+pub fn compile_escrow(root: &Path) -> Result<zkml_verifier_gen::solc::Artifacts> {
+    let sources = [
+        "contracts/ZkmlEscrow.sol",
+        "contracts/ZkmlValidator.sol",
+        "contracts/testing/TestIdentityRegistry.sol",
+        "contracts/testing/TestValidationRegistry.sol",
+    ]
+    .into_iter()
+    .map(|p| Ok((p.into(), std::fs::read_to_string(root.join(p)).with_context(|| format!("reading {p}"))?)))
+    .collect::<Result<Vec<_>>>()?;
+    Ok(zkml_verifier_gen::solc::compile(&root.join("script/solc"), root, &sources)?)
+}
+
+/// ZkmlEscrow for the model `model_id` whose input packs into `k` words, paid in `usdc` and
+/// released by proofs that `verifier` accepts, with the ERC-8004 registries (contracts/testing)
+/// and the ZkmlValidator it names: deployed from `codes` through `p`.
+pub async fn deploy_escrow<P: Provider>(
+    p: &P,
+    codes: &zkml_verifier_gen::solc::Artifacts,
+    usdc: Address,
+    verifier: Address,
+    model_id: U256,
+    k: usize,
+) -> Result<EscrowContracts> {
+    let k = U256::from(k);
+    let (identity, g_id) =
+        deploy(p, codes.code("TestIdentityRegistry")?, vec![]).await.context("deploying TestIdentityRegistry")?;
+    let (registry, g_reg) = deploy(p, codes.code("TestValidationRegistry")?, (identity,).abi_encode_params())
+        .await
+        .context("deploying TestValidationRegistry")?;
+    let (validator, g_val) =
+        deploy(p, codes.code("ZkmlValidator")?, (registry, verifier, model_id, k).abi_encode_params())
+            .await
+            .context("deploying ZkmlValidator")?;
+    let escrow_args = (usdc, verifier, model_id, k, registry, validator).abi_encode_params();
+    let (escrow, g_esc) = deploy(p, codes.code("ZkmlEscrow")?, escrow_args).await.context("deploying ZkmlEscrow")?;
+    Ok(EscrowContracts { identity, registry, validator, escrow, gas: [g_id, g_reg, g_val, g_esc] })
 }
 
 /// The name of a demo contract's custom error in a call error (`ZkmlEscrow.InvalidProof(..)`), if

@@ -30,7 +30,7 @@ use zkml_verifier_gen::{calldata, hooks};
 use crate::bindings::{
     IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ValidationRequest,
 };
-use crate::chain::{USDC_NAME, USDC_VERSION, confirm, deploy, refused, send_reverting};
+use crate::chain::{USDC_NAME, USDC_VERSION, confirm, deploy, deploy_escrow, refused, send_reverting};
 use crate::data::RoundRow;
 use crate::proving::{prove_wrapped, wrap};
 
@@ -693,36 +693,22 @@ struct Contracts {
 
 /// Deploys the flow's contracts for a model whose input packs into `k` words.
 async fn deploy_contracts<P: Provider>(s: &Setup<'_, P>, k: usize) -> Result<Contracts> {
-    let code = |n: &str| s.codes.code(n);
     let (usdc_a, g_usdc) =
-        deploy(s.me, code("TestUSDC")?, (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params())
+        deploy(s.me, s.codes.code("TestUSDC")?, (USDC_NAME.to_string(), USDC_VERSION.to_string()).abi_encode_params())
             .await
             .context("deploying TestUSDC")?;
-    let (identity_a, g_id) =
-        deploy(s.me, code("TestIdentityRegistry")?, vec![]).await.context("deploying TestIdentityRegistry")?;
-    let (registry_a, g_reg) = deploy(s.me, code("TestValidationRegistry")?, (identity_a,).abi_encode_params())
-        .await
-        .context("deploying TestValidationRegistry")?;
-    let (validator_a, g_val) =
-        deploy(s.me, code("ZkmlValidator")?, (registry_a, s.verifier, s.model_id, U256::from(k)).abi_encode_params())
-            .await
-            .context("deploying ZkmlValidator")?;
-    let (escrow_a, g_esc) = deploy(
-        s.me,
-        code("ZkmlEscrow")?,
-        (usdc_a, s.verifier, s.model_id, U256::from(k), registry_a, validator_a).abi_encode_params(),
-    )
-    .await
-    .context("deploying ZkmlEscrow")?;
+    let e = deploy_escrow(s.me, s.codes, usdc_a, s.verifier, s.model_id, k).await?;
+    let [g_id, g_reg, g_val, g_esc] = e.gas;
     println!(
-        "deployed TestUSDC {usdc_a}, ERC-8004 identity {identity_a} and validation {registry_a} registries, ZkmlValidator {validator_a} ({g_val} gas), ZkmlEscrow {escrow_a} ({g_esc} gas)"
+        "deployed TestUSDC {usdc_a}, ERC-8004 identity {} and validation {} registries, ZkmlValidator {} ({g_val} gas), ZkmlEscrow {} ({g_esc} gas)",
+        e.identity, e.registry, e.validator, e.escrow
     );
     Ok(Contracts {
         usdc: usdc_a,
-        identity: identity_a,
-        registry: registry_a,
-        validator: validator_a,
-        escrow: escrow_a,
+        identity: e.identity,
+        registry: e.registry,
+        validator: e.validator,
+        escrow: e.escrow,
         gas: [g_usdc, g_id, g_reg, g_val, g_esc],
     })
 }

@@ -11,7 +11,8 @@
 //! request's own input, the deadline leaves time to prove, and the nonce binds them all, so
 //! that what the escrow opens is what the payer signed. [`sign`] is the payer's side.
 
-use alloy::primitives::{Address, B256, Signature, U256};
+use alloy::primitives::{Address, B256, Bytes, Signature, U256};
+use alloy::providers::Provider;
 use alloy::signers::{Signer, SignerSync};
 use alloy::sol_types::SolStruct;
 use serde::{Deserialize, Serialize};
@@ -225,4 +226,162 @@ pub fn check(
         valid_before: a.valid_before,
         signature: s.signature,
     })
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "sol! gives each contract function a builder with one argument per Solidity parameter"
+)]
+mod contract {
+    alloy::sol!(
+        #[sol(rpc)]
+        "../contracts/interfaces/IZkmlEscrow.sol"
+    );
+}
+pub use contract::IZkmlEscrow;
+
+/// ZkmlEscrow.Status of a request opened and not yet paid out.
+pub const STATUS_OPEN: u8 = 1;
+/// Paid to the provider.
+pub const STATUS_RELEASED: u8 = 2;
+
+/// Why the escrow did not open or release a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EscrowError {
+    /// The escrow derives another request id from the terms than the payer's rule gives.
+    #[error("the escrow computes request id {onchain}, not {expected}: another model or escrow")]
+    RequestId {
+        /// The escrow's.
+        onchain: B256,
+        /// The rule's (`hooks::request_hash`).
+        expected: B256,
+    },
+    /// The request is not in the state the call needs (opened already, not open any more).
+    #[error("request {request_id} has status {status} (1 open, 2 released, 3 refunded)")]
+    Status {
+        /// The request.
+        request_id: B256,
+        /// Its ZkmlEscrow.Status.
+        status: u8,
+    },
+    /// The escrow or the token would refuse the call (its revert).
+    #[error("the escrow refuses: {0}")]
+    Refused(String),
+    /// The chain could not be asked or the transaction not sent.
+    #[error("the chain: {0}")]
+    Rpc(String),
+    /// The transaction was mined but reverted.
+    #[error("transaction {tx} reverted")]
+    Reverted {
+        /// The transaction.
+        tx: B256,
+    },
+    /// The transaction succeeded without the event the call emits for this request.
+    #[error("transaction {tx} holds no {event} event for the request")]
+    NoEvent {
+        /// The transaction.
+        tx: B256,
+        /// `Opened` or `Released`.
+        event: &'static str,
+    },
+}
+
+/// A transaction that opened or released a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The transaction.
+    pub tx: B256,
+    /// Its block.
+    pub block: Option<u64>,
+}
+
+/// The status (ZkmlEscrow.Status) of request `request_id` at `escrow`.
+pub async fn status<P: Provider>(provider: &P, escrow: Address, request_id: B256) -> Result<u8, EscrowError> {
+    let r = IZkmlEscrow::new(escrow, provider).requests(request_id).call().await;
+    Ok(r.map_err(|e| EscrowError::Rpc(e.to_string()))?.status)
+}
+
+/// Opens the request `o` describes at its escrow, sent through `provider` (whose wallet pays the
+/// gas; the escrow pulls the price from the payer with the payer's authorization): the escrow's
+/// request id checked first, the call simulated, then sent; its `Opened` event required.
+pub async fn open<P: Provider>(provider: &P, o: &Opening) -> Result<Sent, EscrowError> {
+    let escrow = IZkmlEscrow::new(o.escrow, provider);
+    let rpc = |e: alloy::contract::Error| EscrowError::Rpc(e.to_string());
+    let onchain = escrow.requestIdOf(o.payer, o.input_hash, o.salt).call().await.map_err(rpc)?;
+    if onchain != o.request_id {
+        return Err(EscrowError::RequestId { onchain, expected: o.request_id });
+    }
+    let status = status(provider, o.escrow, o.request_id).await?;
+    if status != 0 {
+        return Err(EscrowError::Status { request_id: o.request_id, status });
+    }
+    let terms = IZkmlEscrow::Terms {
+        payer: o.payer,
+        provider: o.provider,
+        amount: o.amount,
+        deadline: o.deadline,
+        inputHash: o.input_hash,
+        salt: o.salt,
+    };
+    let sig = &o.signature;
+    let authorization = IZkmlEscrow::Authorization {
+        validAfter: o.valid_after,
+        validBefore: o.valid_before,
+        v: 27 + u8::from(sig.v()),
+        r: sig.r().into(),
+        s: sig.s().into(),
+    };
+    let call = escrow.open(terms, authorization);
+    call.call().await.map_err(|e| EscrowError::Refused(e.to_string()))?;
+    let receipt = call.send().await.map_err(rpc)?.get_receipt().await.map_err(|e| EscrowError::Rpc(e.to_string()))?;
+    let tx = receipt.transaction_hash;
+    if !receipt.status() {
+        return Err(EscrowError::Reverted { tx });
+    }
+    let opened = receipt.inner.logs().iter().any(|l| {
+        l.address() == o.escrow
+            && l.log_decode::<IZkmlEscrow::Opened>().is_ok_and(|e| e.inner.requestId == o.request_id)
+    });
+    if !opened {
+        return Err(EscrowError::NoEvent { tx, event: "Opened" });
+    }
+    Ok(Sent { tx, block: receipt.block_number })
+}
+
+/// Releases request `request_id` at `escrow` to its provider with `proof` and its
+/// `public_inputs` (the escrow checks the model, the request's context and input, then the
+/// proof), sent through `provider`; its `Released` event required.
+pub async fn release<P: Provider>(
+    provider: &P,
+    escrow: Address,
+    request_id: B256,
+    proof: Bytes,
+    public_inputs: Vec<U256>,
+) -> Result<Sent, EscrowError> {
+    let status = status(provider, escrow, request_id).await?;
+    if status != STATUS_OPEN {
+        return Err(EscrowError::Status { request_id, status });
+    }
+    let e = IZkmlEscrow::new(escrow, provider);
+    let call = e.release(request_id, proof, public_inputs);
+    call.call().await.map_err(|e| EscrowError::Refused(e.to_string()))?;
+    let receipt = call
+        .send()
+        .await
+        .map_err(|e| EscrowError::Rpc(e.to_string()))?
+        .get_receipt()
+        .await
+        .map_err(|e| EscrowError::Rpc(e.to_string()))?;
+    let tx = receipt.transaction_hash;
+    if !receipt.status() {
+        return Err(EscrowError::Reverted { tx });
+    }
+    let released = receipt.inner.logs().iter().any(|l| {
+        l.address() == escrow && l.log_decode::<IZkmlEscrow::Released>().is_ok_and(|e| e.inner.requestId == request_id)
+    });
+    if !released {
+        return Err(EscrowError::NoEvent { tx, event: "Released" });
+    }
+    Ok(Sent { tx, block: receipt.block_number })
 }
