@@ -35,7 +35,9 @@ use zkml_serve::catalog::{Catalog, Pricing};
 use zkml_serve::exact::{self, TransferWithAuthorization};
 use zkml_serve::http::{Limits, Server, router};
 use zkml_serve::jobs::JobStore;
-use zkml_serve::x402::{PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequired, decode_header, encode_header};
+use zkml_serve::x402::{
+    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, decode_header, encode_header,
+};
 
 const PRICE: u64 = 10_000;
 
@@ -105,6 +107,19 @@ async fn main() -> Result<()> {
     let body = std::fs::read(input)?;
     let client = reqwest::Client::new();
     let post = || client.post(&url).header("content-type", "application/json").body(body.clone());
+    // The buyer's payment header for `offer`, with the `n`-th nonce.
+    let pay = |offer: &PaymentRequirements, n: usize| -> Result<String> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let transfer = TransferWithAuthorization {
+            from: buyer.address(),
+            to: pricing.pay_to,
+            value: U256::from(PRICE),
+            validAfter: U256::ZERO,
+            validBefore: U256::from(now + 300),
+            nonce: B256::from(U256::from(n)),
+        };
+        Ok(encode_header(&exact::sign(offer, chain_id, &transfer, &buyer)?))
+    };
     let mut sale = vec![];
     let all = Instant::now();
     for i in 0..sales {
@@ -113,17 +128,7 @@ async fn main() -> Result<()> {
         ensure!(r.status() == 402, "the unpaid request: {}", r.status());
         let offer: PaymentRequired =
             decode_header(PAYMENT_REQUIRED, r.headers()[PAYMENT_REQUIRED].to_str()?).context("the 402's offer")?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-        let transfer = TransferWithAuthorization {
-            from: buyer.address(),
-            to: pricing.pay_to,
-            value: U256::from(PRICE),
-            validAfter: U256::ZERO,
-            validBefore: U256::from(now + 300),
-            nonce: B256::from(U256::from(i + 1)),
-        };
-        let paid = exact::sign(&offer.accepts[0], chain_id, &transfer, &buyer)?;
-        let r = post().header(PAYMENT_SIGNATURE, encode_header(&paid)).send().await?;
+        let r = post().header(PAYMENT_SIGNATURE, pay(&offer.accepts[0], i + 1)?).send().await?;
         ensure!(r.status() == 200, "sale {i}: {} {}", r.status(), r.text().await?);
         r.bytes().await?;
         sale.push(t.elapsed());
@@ -132,20 +137,10 @@ async fn main() -> Result<()> {
 
     eprintln!("{name}: a burst of {sales} sales, {workers} worker(s), {engine:?} queue");
     let offer = pricing.offer();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let mut burst = tokio::task::JoinSet::new();
     let all_burst = Instant::now();
     for i in 0..sales {
-        let transfer = TransferWithAuthorization {
-            from: buyer.address(),
-            to: pricing.pay_to,
-            value: U256::from(PRICE),
-            validAfter: U256::ZERO,
-            validBefore: U256::from(now + 300),
-            nonce: B256::from(U256::from(sales + i + 1)),
-        };
-        let paid = encode_header(&exact::sign(&offer, chain_id, &transfer, &buyer)?);
-        let request = post().header(PAYMENT_SIGNATURE, paid);
+        let request = post().header(PAYMENT_SIGNATURE, pay(&offer, sales + i + 1)?);
         burst.spawn(async move {
             let t = Instant::now();
             let r = request.send().await?;

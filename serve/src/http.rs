@@ -20,10 +20,10 @@
 //! Everything that can refuse a request without the chain does so before any money moves: an
 //! unknown model (404), a body that is too big (413) or not an input (400), an input the model
 //! cannot take — another length, a value out of range — (422, before the 402), a malformed
-//! payment header (400), a full queue (503 with `Retry-After`), an input on which the model's
-//! run overflows (422, run only for a paid request, within the queue's bound), a payment that
-//! fails a check (402, the check named). Every error is JSON, `{"error": "..."}` (a 402's body is the whole
-//! `PaymentRequired`, whose `error` says why). The price is paid before proving, as in every
+//! payment header (400), a full queue (503 with `Retry-After`), a payment that fails a check
+//! (402, the check named), an input on which the model's run overflows (422, run only for a
+//! paid request that passed the checks, within the queue's bound). Every error is JSON,
+//! `{"error": "..."}` (a 402's body is the whole `PaymentRequired`, whose `error` says why). The price is paid before proving, as in every
 //! `exact` sale; the proof is bound to the payment (its context, [`payment_context`]) and is
 //! what the buyer verifies.
 
@@ -168,14 +168,15 @@ pub fn new_job<'a>(
         model,
         input,
         payment,
-        payment_key: format!(
-            "eip155:{chain_id}/{}/{}/{}",
-            paid.asset.to_checksum(None),
-            t.from.to_checksum(None),
-            t.nonce
-        ),
+        payment_key: payment_key(chain_id, paid),
         context: payment_context(chain_id, paid.asset, t.from, t.nonce).to_string(),
     }
+}
+
+/// What makes a payment unique: the chain, the token, the payer and the nonce.
+fn payment_key(chain_id: u64, paid: &Authorized) -> String {
+    let t = &paid.transfer;
+    format!("eip155:{chain_id}/{}/{}/{}", paid.asset.to_checksum(None), t.from.to_checksum(None), t.nonce)
 }
 
 /// An error answer: its status and JSON body, with headers.
@@ -276,6 +277,20 @@ async fn sell(
     let Ok(slot) = s.admitted.clone().try_acquire_owned() else {
         return Err(s.queue_full());
     };
+    let authorized = exact::check(std::slice::from_ref(&s.offer), s.chain_id, &payment, unix_now())
+        .map_err(|e| required(format!("the payment is refused: {e}")))?;
+    // The same payment again (a client retrying): its job's answer, if it was for this input;
+    // no model run, no second settlement.
+    let same = |job: &Job| job.model == id && job.input == input;
+    let another = || required("the payment is refused: this authorization paid for another request".into());
+    match s.provers.jobs().by_payment(&payment_key(s.chain_id, &authorized)).await.map_err(|e| queue_error(&e))? {
+        Some(job) if same(&job) => {
+            drop(slot);
+            return s.resume(job).await;
+        }
+        Some(_) => return Err(another()),
+        None => {}
+    }
     // The model must run on the input before anyone pays (a value that overflows a layer is
     // refused here, not after settlement); inside the queue's bound, so a burst cannot run more
     // models at once than it admits. This run is the one proved after settlement.
@@ -291,20 +306,16 @@ async fn sell(
         Ok(Err(e)) => return Err(cannot_run(&e)),
         Err(e) => return Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e).into_response()),
     };
-    let authorized = exact::check(std::slice::from_ref(&s.offer), s.chain_id, &payment, unix_now())
-        .map_err(|e| required(format!("the payment is refused: {e}")))?;
     let new = new_job(s.chain_id, id, &input, &payment, &authorized);
     let job = match s.provers.jobs().admit(new, s.limits.queue).await.map_err(|e| queue_error(&e))? {
         Admission::Added(job) => job,
         Admission::Full { .. } => return Err(s.queue_full()),
-        // The same payment again: its job's answer, if it was for this input.
-        Admission::Existing(job) if job.model == id && job.input == input => {
+        // The same payment, arrived while this one ran the model.
+        Admission::Existing(job) if same(&job) => {
             drop(slot);
             return s.resume(*job).await;
         }
-        Admission::Existing(_) => {
-            return Err(required("the payment is refused: this authorization paid for another request".into()));
-        }
+        Admission::Existing(_) => return Err(another()),
     };
     let receipt = match s.settle_job(&job, &authorized).await {
         Ok(receipt) => receipt,

@@ -8,13 +8,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
-use oracle_demo::anvil::ANVIL_DEV_KEY;
 use reqwest::StatusCode;
 use serde_json::Value;
-use zkml_serve::catalog::Pricing;
-use zkml_serve::exact::{self, Authorized, TransferWithAuthorization};
+use zkml_serve::exact::{self, Authorized};
 use zkml_serve::http::{LEASE, new_job};
 use zkml_serve::jobs::{Admission, Job, JobStore, Stage};
 use zkml_serve::settle;
@@ -44,27 +42,10 @@ impl Sale {
         let verifier = deploy_verifier(&chain).await;
         let buyer = PrivateKeySigner::random();
         chain.mint(buyer.address(), PRICE).await;
-        // The offer the binary makes (checked against its own below): paid to its account.
-        let offer = Pricing {
-            chain_id: chain.chain_id,
-            asset: chain.asset,
-            token_name: "USD Coin".into(),
-            token_version: "2".into(),
-            pay_to: ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address(),
-            amount: U256::from(PRICE),
-            max_timeout_seconds: 300,
-        }
-        .offer();
+        // The offer the binary makes (checked against its own below).
+        let offer = crate::binary_offer(&chain, PRICE);
         let now = chain.now().await;
-        let t = TransferWithAuthorization {
-            from: buyer.address(),
-            to: offer.pay_to.parse().unwrap(),
-            value: U256::from(PRICE),
-            validAfter: U256::from(now - 60),
-            validBefore: U256::from(now + 600),
-            nonce: B256::from(rand::random::<[u8; 32]>()),
-        };
-        let payment = exact::sign(&offer, chain.chain_id, &t, &buyer).unwrap();
+        let payment = crate::pay(&offer, chain.chain_id, &buyer, now);
         let paid = exact::check(std::slice::from_ref(&offer), chain.chain_id, &payment, now).unwrap();
         let input = serde_json::from_value(crate::http::input()["input_data"][0].clone()).unwrap();
         Sale { chain, verifier, buyer, payment, paid, input, dir: data_dir() }

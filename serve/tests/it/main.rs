@@ -138,6 +138,34 @@ fn data_dir() -> PathBuf {
     dir
 }
 
+/// The offer the `zkml-serve` binary makes on `chain` at `price` (`zkml_serve`): paid to its own
+/// account, anvil's first.
+fn binary_offer(chain: &Chain, price: u64) -> PaymentRequirements {
+    zkml_serve::catalog::Pricing {
+        chain_id: chain.chain_id,
+        asset: chain.asset,
+        token_name: "USD Coin".into(),
+        token_version: "2".into(),
+        pay_to: ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address(),
+        amount: U256::from(price),
+        max_timeout_seconds: 300,
+    }
+    .offer()
+}
+
+/// `buyer`'s `exact` payment of `offer`, valid from `now` − 60 for ten minutes, with a random nonce.
+fn pay(offer: &PaymentRequirements, chain_id: u64, buyer: &PrivateKeySigner, now: u64) -> PaymentPayload {
+    let t = TransferWithAuthorization {
+        from: buyer.address(),
+        to: offer.pay_to.parse().unwrap(),
+        value: offer.amount.parse().unwrap(),
+        validAfter: U256::from(now - 60),
+        validBefore: U256::from(now + 600),
+        nonce: alloy::primitives::B256::from(rand::random::<[u8; 32]>()),
+    };
+    signed_payment(offer, chain_id, &t, buyer)
+}
+
 /// A child process killed when dropped, so that a failing test leaves no server behind.
 struct Child(std::process::Child);
 

@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use oracle_demo::anvil::ANVIL_DEV_KEY;
 use reqwest::StatusCode;
-use zkml_serve::catalog::Pricing;
-use zkml_serve::exact::{self, TransferWithAuthorization};
+use zkml_serve::exact;
 use zkml_serve::http::new_job;
 use zkml_serve::jobs::{Job, JobStore, Stage};
 use zkml_serve::settle::IToken;
@@ -24,25 +23,8 @@ use crate::{Chain, Child, Postgres, data_dir, spawn_ready, zkml_serve_in, zkml_w
 /// A buyer's payment of the binary's offer on `chain` (paid to its account): the header, and
 /// the key of the job it makes.
 fn payment(chain: &Chain, buyer: &PrivateKeySigner, now: u64) -> (String, String) {
-    let offer = Pricing {
-        chain_id: chain.chain_id,
-        asset: chain.asset,
-        token_name: "USD Coin".into(),
-        token_version: "2".into(),
-        pay_to: server_account(),
-        amount: U256::from(PRICE),
-        max_timeout_seconds: 300,
-    }
-    .offer();
-    let t = TransferWithAuthorization {
-        from: buyer.address(),
-        to: server_account(),
-        value: U256::from(PRICE),
-        validAfter: U256::from(now - 60),
-        validBefore: U256::from(now + 600),
-        nonce: B256::from(rand::random::<[u8; 32]>()),
-    };
-    let payment = exact::sign(&offer, chain.chain_id, &t, buyer).unwrap();
+    let offer = crate::binary_offer(chain, PRICE);
+    let payment = crate::pay(&offer, chain.chain_id, buyer, now);
     let paid = exact::check(std::slice::from_ref(&offer), chain.chain_id, &payment, now).unwrap();
     let x: Vec<f64> = serde_json::from_value(input()["input_data"][0].clone()).unwrap();
     let key = new_job(chain.chain_id, "price_mlp", &x, &payment, &paid).payment_key;
