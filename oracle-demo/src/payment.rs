@@ -871,7 +871,8 @@ async fn open_from_payload<P: Provider>(
 ) -> Result<(B256, alloy::rpc::types::TransactionReceipt)> {
     let paid: PaymentPayload = serde_json::from_value(payload.clone()).context("the payment payload")?;
     let signed: Eip3009Payload = serde_json::from_value(paid.payload).context("the payment payload's payload")?;
-    let AuthorizationFields { from, to, value, valid_after, valid_before, nonce } = signed.authorization()?;
+    let fields = signed.authorization()?;
+    let AuthorizationFields { from, to, value, valid_after, valid_before, nonce } = fields;
     let sig = signed.signature()?;
     let z = &paid.extensions.context("the payment payload has no extensions")?["zkml"];
     let field =
@@ -892,7 +893,7 @@ async fn open_from_payload<P: Provider>(
         name: USDC_NAME, version: USDC_VERSION, chain_id: s.chain_id,
         verifying_contract: parse_address("accepted.asset", &paid.accepted.asset)?,
     };
-    let auth = ReceiveWithAuthorization { from, to, value, validAfter: valid_after, validBefore: valid_before, nonce };
+    let auth = ReceiveWithAuthorization::from(&fields);
     let signer = sig
         .recover_address_from_prehash(&auth.eip712_signing_hash(&domain))
         .map_err(|e| anyhow!("recovering the signer: {e}"))?;

@@ -78,17 +78,6 @@ pub struct Opening {
     pub signature: Signature,
 }
 
-fn receive_of(a: &AuthorizationFields) -> ReceiveWithAuthorization {
-    ReceiveWithAuthorization {
-        from: a.from,
-        to: a.to,
-        value: a.value,
-        validAfter: a.valid_after,
-        validBefore: a.valid_before,
-        nonce: a.nonce,
-    }
-}
-
 /// What an escrow offer's `extra.zkml` says: the provider, the model id and the deadline's
 /// length.
 struct OfferTerms {
@@ -145,7 +134,7 @@ pub fn sign(
         nonce: hooks::escrow_nonce(request_id, terms.provider, amount, deadline),
     };
     let sig = signer
-        .sign_hash_sync(&receive_of(&a).eip712_signing_hash(&exact::domain(offer, chain_id)?))
+        .sign_hash_sync(&ReceiveWithAuthorization::from(&a).eip712_signing_hash(&exact::domain(offer, chain_id)?))
         .map_err(|e| FieldError { field: "signature", reason: e.to_string() })?;
     let payload = Eip3009Payload::new(&sig, a.from, a.to, a.value, a.valid_after, a.valid_before, a.nonce);
     let terms = Terms {
@@ -178,7 +167,7 @@ pub fn check(
     input_words: &[U256],
     now: u64,
 ) -> Result<Opening, PaymentError> {
-    let s = exact::check_signed(offers, chain_id, payment, now, SCHEME, receive_of)?;
+    let s = exact::check_signed::<ReceiveWithAuthorization>(offers, chain_id, payment, now, SCHEME)?;
     let offer = OfferTerms::of(s.offer)?;
     let terms = payment.extensions.as_ref().and_then(|e| e.get("zkml")).ok_or_else(|| FieldError {
         field: "extensions.zkml",

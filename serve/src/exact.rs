@@ -174,22 +174,21 @@ pub fn check(
     payment: &PaymentPayload,
     now: u64,
 ) -> Result<Authorized, PaymentError> {
-    let s = check_signed(offers, chain_id, payment, now, SCHEME, transfer_of)?;
-    Ok(Authorized {
-        asset: parse_address("asset", &s.offer.asset)?,
-        transfer: transfer_of(&s.fields),
-        signature: s.signature,
-    })
+    let s = check_signed::<TransferWithAuthorization>(offers, chain_id, payment, now, SCHEME)?;
+    let transfer = TransferWithAuthorization::from(&s.fields);
+    Ok(Authorized { asset: parse_address("asset", &s.offer.asset)?, transfer, signature: s.signature })
 }
 
-fn transfer_of(a: &AuthorizationFields) -> TransferWithAuthorization {
-    TransferWithAuthorization {
-        from: a.from,
-        to: a.to,
-        value: a.value,
-        validAfter: a.valid_after,
-        validBefore: a.valid_before,
-        nonce: a.nonce,
+impl From<&AuthorizationFields> for TransferWithAuthorization {
+    fn from(a: &AuthorizationFields) -> Self {
+        TransferWithAuthorization {
+            from: a.from,
+            to: a.to,
+            value: a.value,
+            validAfter: a.valid_after,
+            validBefore: a.valid_before,
+            nonce: a.nonce,
+        }
     }
 }
 
@@ -202,15 +201,15 @@ pub(crate) struct Signed<'a> {
 }
 
 /// The checks every EIP-3009 scheme makes without the chain, in the reference facilitator's
-/// order (the module's doc), for `scheme`, whose payer signs `typed` of the authorization
-/// (`TransferWithAuthorization` for `exact`, `ReceiveWithAuthorization` for `zkml-escrow`).
-pub(crate) fn check_signed<'a, S: SolStruct>(
+/// order (the module's doc), for `scheme`, whose payer signs the authorization as the EIP-712
+/// struct `S` (`TransferWithAuthorization` for `exact`, `ReceiveWithAuthorization` for
+/// `zkml-escrow`).
+pub(crate) fn check_signed<'a, S: SolStruct + for<'f> From<&'f AuthorizationFields>>(
     offers: &[PaymentRequirements],
     chain_id: u64,
     payment: &'a PaymentPayload,
     now: u64,
     scheme: &'static str,
-    typed: impl Fn(&AuthorizationFields) -> S,
 ) -> Result<Signed<'a>, PaymentError> {
     if payment.x402_version != X402_VERSION {
         return Err(PaymentError::Version { found: payment.x402_version });
@@ -243,7 +242,7 @@ pub(crate) fn check_signed<'a, S: SolStruct>(
     if a.valid_before < U256::from(now.saturating_add(MIN_VALIDITY_SECONDS)) {
         return Err(PaymentError::Expired { valid_before: a.valid_before, now });
     }
-    let hash = typed(&a).eip712_signing_hash(&domain(offer, chain_id)?);
+    let hash = S::from(&a).eip712_signing_hash(&domain(offer, chain_id)?);
     let signature = p.signature()?;
     let signer = signature
         .recover_address_from_prehash(&hash)

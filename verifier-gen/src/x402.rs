@@ -160,6 +160,19 @@ alloy_sol_types::sol! {
     }
 }
 
+impl From<&AuthorizationFields> for ReceiveWithAuthorization {
+    fn from(a: &AuthorizationFields) -> Self {
+        ReceiveWithAuthorization {
+            from: a.from,
+            to: a.to,
+            value: a.value,
+            validAfter: a.valid_after,
+            validBefore: a.valid_before,
+            nonce: a.nonce,
+        }
+    }
+}
+
 /// An EIP-3009 authorization's fields, read from its JSON (`Eip3009Payload::authorization`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationFields {

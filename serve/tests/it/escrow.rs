@@ -131,14 +131,7 @@ fn a_payment_without_terms_or_signed_as_exact_is_refused() {
     // so its signature does not recover the payer.
     let a: zkml_serve::x402::Eip3009Payload = serde_json::from_value(p.payload.clone()).unwrap();
     let a = a.authorization().unwrap();
-    let t = TransferWithAuthorization {
-        from: a.from,
-        to: a.to,
-        value: a.value,
-        validAfter: a.valid_after,
-        validBefore: a.valid_before,
-        nonce: a.nonce,
-    };
+    let t = TransferWithAuthorization::from(&a);
     let mut as_exact = exact::sign(&offer(), CHAIN, &t, &payer).unwrap();
     as_exact.extensions = p.extensions.clone();
     assert!(matches!(check(&as_exact), Err(PaymentError::Signer { .. })), "{:?}", check(&as_exact));
