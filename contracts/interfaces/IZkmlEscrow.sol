@@ -60,6 +60,14 @@ interface IZkmlEscrow {
         external
         pure
         returns (bytes32);
+    /// @notice The EIP-3009 token the escrow holds.
+    function token() external view returns (address);
+    /// @notice The verifier of the model's proofs.
+    function verifier() external view returns (address);
+    /// @notice The model whose proofs release requests.
+    function modelId() external view returns (uint256);
+    /// @notice How many packed input words a proof's public inputs carry.
+    function numInputWords() external view returns (uint256);
     function requests(bytes32 requestId)
         external
         view

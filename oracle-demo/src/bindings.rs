@@ -270,7 +270,8 @@ pub fn bindings() -> Vec<Binding> {
             functions: IZkmlEscrow::IZkmlEscrowCalls::SIGNATURES,
             errors: IZkmlEscrow::IZkmlEscrowErrors::SIGNATURES,
             events: IZkmlEscrow::IZkmlEscrowEvents::SIGNATURES,
-            returns: returns!(IZkmlEscrow: openCall, releaseCall, releaseByValidationCall, refundCall, requestIdOfCall, nonceOfCall, requestsCall),
+            returns: returns!(IZkmlEscrow: openCall, releaseCall, releaseByValidationCall, refundCall, requestIdOfCall, nonceOfCall, requestsCall,
+                tokenCall, verifierCall, modelIdCall, numInputWordsCall),
             topics: topics!(IZkmlEscrow: Opened, Released, Refunded),
         },
         Binding {

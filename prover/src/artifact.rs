@@ -350,8 +350,13 @@ pub fn encode_any_proof(proof: &AnyProof) -> Vec<u8> {
 
 /// Reads either kind of proof file, told apart by its header.
 pub fn read_any_proof(path: &Path) -> Result<AnyProof, ArtifactError> {
-    let bytes = read(path)?;
-    let p = path.display().to_string();
+    decode_any_proof(&read(path)?, &path.display().to_string())
+}
+
+/// Decodes a proof file's bytes (`encode_any_proof`'s), from `source` (a path, or what sent them:
+/// errors name it).
+pub fn decode_any_proof(bytes: &[u8], source: &str) -> Result<AnyProof, ArtifactError> {
+    let p = source.to_string();
     let corrupt = |reason: String| ArtifactError::CorruptProof { path: p.clone(), reason };
     fn parse<T: CanonicalDeserialize>(mut body: &[u8]) -> Result<T, String> {
         let v = T::deserialize_compressed(&mut body).map_err(|e| e.to_string())?;

@@ -225,6 +225,17 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Buy a proved inference from a `zkml serve` by zkml-escrow (pay on proof) and verify it
+    /// against your copy of the model's verifying key: runs `zkml-pay`, installed beside `zkml`,
+    /// with the same arguments (`zkml pay --help` lists them).
+    ///
+    /// Example: zkml pay http://127.0.0.1:8402 --model build/price_mlp --input input.json --chain-id 31337 --asset ADDRESS --max-price 10000
+    #[command(disable_help_flag = true)]
+    Pay {
+        /// zkml-pay's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// The steps of a setup ceremony after `zkml setup DIR --ptau FILE`.
@@ -341,7 +352,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `program` (`zkml-serve`, `zkml-worker`) from `zkml`'s own directory (the server is its
+/// Runs `program` (`zkml-serve`, `zkml-worker`, `zkml-pay`) from `zkml`'s own directory (the server is its
 /// own package: it depends on this one) and exits with its status.
 fn beside(program: &str, args: &[std::ffi::OsString]) -> Result<()> {
     let exe = std::env::current_exe().context("finding zkml's own path")?;
@@ -458,6 +469,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { args } => beside("zkml-serve", &args)?,
         Command::Worker { args } => beside("zkml-worker", &args)?,
+        Command::Pay { args } => beside("zkml-pay", &args)?,
         Command::Compile { model, calibrate, out, lookup_bits, weight_bits, input_visibility, output_visibility } => {
             let mut samples = vec![];
             for c in &calibrate {

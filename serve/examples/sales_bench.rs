@@ -74,6 +74,7 @@ async fn main() -> Result<()> {
         pay_to: Address::repeat_byte(0xbb),
         amount: U256::from(PRICE),
         max_timeout_seconds: 300,
+        escrow_deadline_seconds: 900,
     };
     let catalog = Catalog::load(&[dir.into()], true)?;
     let name = catalog.names()[0].to_string();

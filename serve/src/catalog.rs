@@ -14,9 +14,10 @@ use serde_json::json;
 use zkml::artifact::{self, Compiled, Provenance, TensorSettings};
 use zkml::setup::{SetupError, Trust};
 use zkml::wrap::two_round::ProverKey;
+use zkml_verifier_gen::hooks;
 use zkml_verifier_gen::model::ModelLayout;
 
-use crate::exact;
+use crate::{escrow, exact};
 
 mod verifier {
     // The constants every generated verifier exposes (MODEL_ID, NUM_PUBLIC_INPUTS), from the
@@ -47,6 +48,9 @@ pub struct Pricing {
     pub amount: U256,
     /// How long a buyer's authorization should stay valid, in seconds.
     pub max_timeout_seconds: u64,
+    /// How long after its opening an escrow request may be released by its proof, in seconds (the
+    /// `zkml-escrow` offer's `deadlineSeconds`); after it, the payer may take the money back.
+    pub escrow_deadline_seconds: u64,
 }
 
 impl Pricing {
@@ -61,6 +65,36 @@ impl Pricing {
             max_timeout_seconds: self.max_timeout_seconds,
             extra: json!({ "name": self.token_name, "version": self.token_version }),
         }
+    }
+
+    /// The `zkml-escrow` offer of this price for `l`'s model through its escrow (none when the
+    /// model has no escrow): the money goes to the escrow, and to [`Pricing::pay_to`] on a proof.
+    pub fn escrow_offer(&self, l: &Listing) -> Option<PaymentRequirements> {
+        let (escrow, words) = (l.escrow?, escrow::input_slots(&l.compiled.settings)?.count);
+        let o = hooks::EscrowOffer {
+            chain_id: self.chain_id,
+            escrow,
+            asset: self.asset,
+            asset_name: self.token_name.clone(),
+            asset_version: self.token_version.clone(),
+            amount: self.amount,
+            max_timeout_seconds: self.max_timeout_seconds,
+            provider: self.pay_to,
+            deadline_seconds: self.escrow_deadline_seconds,
+            model_id: l.layout.model_id,
+            num_input_words: words,
+            // Only the offer is kept, not the 402 it would be part of.
+            resource_url: String::new(),
+            description: String::new(),
+            mime_type: String::new(),
+        };
+        hooks::payment_required(&o).accepts.into_iter().next()
+    }
+
+    /// What `l`'s model is sold at: `exact`, and `zkml-escrow` when it has an escrow. (Clients
+    /// offered both prefer `exact`.)
+    pub fn offers(&self, l: &Listing) -> Vec<PaymentRequirements> {
+        std::iter::once(self.offer()).chain(self.escrow_offer(l)).collect()
     }
 }
 
@@ -111,6 +145,9 @@ pub struct Listing {
     /// Where the model's Solidity verifier is deployed, when the server was told
     /// ([`Catalog::pin_verifier`]).
     pub verifier: Option<Address>,
+    /// The model's `ZkmlEscrow` on the chain, when the server was told ([`Catalog::pin_escrow`]):
+    /// the model is then sold by `zkml-escrow` too.
+    pub escrow: Option<Address>,
 }
 
 /// A model as `GET /v1/models` describes it.
@@ -134,6 +171,10 @@ pub struct ModelInfo {
     /// relies on it checks its code (`zkml-gen solidity --solc` prints the runtime code hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verifier: Option<String>,
+    /// The model's ZkmlEscrow, EIP-55, when it is sold by `zkml-escrow` too (checked at start:
+    /// it holds the server's token and releases on this model's proofs from its verifier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow: Option<String>,
     /// What one proved inference costs.
     pub accepts: Vec<PaymentRequirements>,
 }
@@ -234,6 +275,61 @@ pub enum VerifierError {
     },
 }
 
+/// Why a model's escrow address was refused at start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EscrowPinError {
+    /// No model of that name.
+    #[error("--escrow {name}=...: no model {name} is served (this server sells: {models})")]
+    UnknownModel {
+        /// The name given.
+        name: String,
+        /// The models served.
+        models: String,
+    },
+    /// The model's proofs do not carry its input as packed public words, which the escrow
+    /// releases on.
+    #[error("--escrow {name}=...: {name}'s input is not public (its proofs carry no input words to bind a request to)")]
+    NoPublicInput {
+        /// The model.
+        name: String,
+    },
+    /// The contract does not answer as ZkmlEscrow does.
+    #[error("--escrow {name}={address}: not a ZkmlEscrow ({reason})")]
+    NotAnEscrow {
+        /// The model.
+        name: String,
+        /// The address.
+        address: Address,
+        /// The call's error.
+        reason: String,
+    },
+    /// An escrow of another model, token or verifier.
+    #[error("--escrow {name}={address}: its {what} is {found}, not {expected}")]
+    Mismatch {
+        /// The model.
+        name: String,
+        /// The address.
+        address: Address,
+        /// What it was asked.
+        what: &'static str,
+        /// The escrow's answer.
+        found: String,
+        /// What this server sells.
+        expected: String,
+    },
+    /// The escrow's verifier is not the model's.
+    #[error("--escrow {name}={address}: its verifier: {source}")]
+    Verifier {
+        /// The model.
+        name: String,
+        /// The address.
+        address: Address,
+        /// Why the verifier was refused.
+        source: Box<VerifierError>,
+    },
+}
+
 /// The models on sale, by name.
 pub struct Catalog {
     listings: Vec<Listing>,
@@ -310,6 +406,59 @@ impl Catalog {
         Ok(())
     }
 
+    /// Records that `name`'s escrow (ZkmlEscrow) is at `address`, once the contract reports
+    /// `asset` as its token, this model's id and input-word count, and a verifier of this model
+    /// (which is pinned as the model's verifier, or must be the one pinned already).
+    pub async fn pin_escrow<P: Provider>(
+        &mut self,
+        provider: &P,
+        name: &str,
+        address: Address,
+        asset: Address,
+    ) -> Result<(), EscrowPinError> {
+        let models = self.names().join(", ");
+        let l = self.get(name).ok_or_else(|| EscrowPinError::UnknownModel { name: name.to_string(), models })?;
+        let words = escrow::input_slots(&l.compiled.settings)
+            .ok_or_else(|| EscrowPinError::NoPublicInput { name: name.to_string() })?
+            .count;
+        let (model_id, pinned) = (l.layout.model_id, l.verifier);
+        let e = escrow::IZkmlEscrow::new(address, provider);
+        let unreadable = |e: alloy::contract::Error| EscrowPinError::NotAnEscrow {
+            name: name.to_string(),
+            address,
+            reason: e.to_string(),
+        };
+        let mismatch = |what, found: String, expected: String| {
+            Err(EscrowPinError::Mismatch { name: name.to_string(), address, what, found, expected })
+        };
+        let token = e.token().call().await.map_err(unreadable)?;
+        if token != asset {
+            return mismatch("token", token.to_string(), asset.to_string());
+        }
+        let id = e.modelId().call().await.map_err(unreadable)?;
+        if id != model_id {
+            return mismatch("model id", id.to_string(), model_id.to_string());
+        }
+        let n = e.numInputWords().call().await.map_err(unreadable)?;
+        if n != U256::from(words) {
+            return mismatch("input-word count", n.to_string(), words.to_string());
+        }
+        let verifier = e.verifier().call().await.map_err(unreadable)?;
+        match pinned {
+            Some(v) if v != verifier => return mismatch("verifier", verifier.to_string(), v.to_string()),
+            Some(_) => {}
+            None => self.pin_verifier(provider, name, verifier).await.map_err(|e| EscrowPinError::Verifier {
+                name: name.to_string(),
+                address,
+                source: Box::new(e),
+            })?,
+        }
+        if let Some(l) = self.listings.iter_mut().find(|l| l.name == name) {
+            l.escrow = Some(address);
+        }
+        Ok(())
+    }
+
     /// The models whose keys anyone can forge proofs for (allowed at load), with why.
     pub fn unsound(&self) -> impl Iterator<Item = (&str, &str)> {
         self.listings.iter().filter_map(|l| match &l.trust {
@@ -318,9 +467,9 @@ impl Catalog {
         })
     }
 
-    /// Every model as `GET /v1/models` describes it, sold at `offer`.
-    pub fn describe(&self, offer: &PaymentRequirements) -> Vec<ModelInfo> {
-        self.listings.iter().map(|l| l.describe(offer)).collect()
+    /// Every model as `GET /v1/models` describes it, sold at `pricing`.
+    pub fn describe(&self, pricing: &Pricing) -> Vec<ModelInfo> {
+        self.listings.iter().map(|l| l.describe(pricing)).collect()
     }
 }
 
@@ -350,10 +499,17 @@ impl Listing {
             trust,
             layout,
             verifier: None,
+            escrow: None,
         })
     }
 
-    fn describe(&self, offer: &PaymentRequirements) -> ModelInfo {
+    /// The packed words of `input` as this model's proofs carry them: what an escrow request is
+    /// bound to (`escrow::input_words`).
+    pub fn input_words(&self, input: &[f64]) -> Result<Vec<U256>, String> {
+        escrow::input_words(&self.compiled, input)
+    }
+
+    fn describe(&self, pricing: &Pricing) -> ModelInfo {
         let s = &self.compiled.settings;
         ModelInfo {
             id: self.name.clone(),
@@ -363,7 +519,8 @@ impl Listing {
             vk_digest: self.vk_digest.clone(),
             setup: self.setup,
             verifier: self.verifier.map(|a| a.to_checksum(None)),
-            accepts: vec![offer.clone()],
+            escrow: self.escrow.map(|a| a.to_checksum(None)),
+            accepts: pricing.offers(self),
         }
     }
 }

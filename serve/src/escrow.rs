@@ -13,9 +13,11 @@
 
 use alloy::primitives::{Address, B256, Bytes, Signature, U256};
 use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
 use alloy::signers::{Signer, SignerSync};
-use alloy::sol_types::SolStruct;
+use alloy::sol_types::{SolEvent, SolStruct};
 use serde::{Deserialize, Serialize};
+use zkml::artifact::{Compiled, PublicInputSettings, Settings};
 use zkml_verifier_gen::hooks;
 
 use crate::exact::{self, PaymentError};
@@ -29,6 +31,22 @@ pub const SCHEME: &str = hooks::ESCROW_SCHEME;
 
 /// The least time a request's deadline must leave the server to prove and release it, seconds.
 pub const MIN_DEADLINE_SECONDS: u64 = 60;
+
+/// The public inputs that carry a model's input, packed, from index 2 (where an escrow reads
+/// them); none when the input is hashed or private (such a model cannot be sold by escrow).
+pub fn input_slots(settings: &Settings) -> Option<&PublicInputSettings> {
+    settings.public_inputs.iter().find(|p| p.name == "input" && p.packing.is_some() && p.index == 2)
+}
+
+/// The packed words of `input` as the compiled model `c`'s proofs carry them: what an escrow
+/// request binds (its input hash), computed alike by the payer and the server.
+pub fn input_words(c: &Compiled, input: &[f64]) -> Result<Vec<U256>, String> {
+    let packing = input_slots(&c.settings).and_then(|p| p.packing.as_ref());
+    let bits = packing.ok_or("the model's input is not public: its proofs carry no input words")?.slot_bits;
+    let q = c.graph.quantize_input(input).map_err(|e| format!("the input: {e}"))?;
+    hooks::pack_signed(&q.iter().map(|&v| i128::from(v)).collect::<Vec<_>>(), bits)
+        .map_err(|e| format!("packing the input: {e:?}"))
+}
 
 /// The request's terms, as the payer sends them under `extensions.zkml` (numbers in decimal,
 /// bytes in 0x hex).
@@ -283,6 +301,20 @@ pub struct Sent {
     pub tx: B256,
     /// Its block.
     pub block: Option<u64>,
+}
+
+/// The transaction whose event `E` (`Opened` or `Released`, both indexed by the request id)
+/// logged request `request_id` at `escrow`, if there is one: a server stopped after sending an
+/// opening or a release, before recording it, finds it here instead of taking the request's
+/// state for another's doing.
+pub async fn find<P: Provider, E: SolEvent>(
+    provider: &P,
+    escrow: Address,
+    request_id: B256,
+) -> Result<Option<Sent>, EscrowError> {
+    let filter = Filter::new().address(escrow).event_signature(E::SIGNATURE_HASH).topic1(request_id).from_block(0u64);
+    let logs = provider.get_logs(&filter).await.map_err(|e| EscrowError::Rpc(e.to_string()))?;
+    Ok(logs.iter().find_map(|l| l.transaction_hash.map(|tx| Sent { tx, block: l.block_number })))
 }
 
 /// The status (ZkmlEscrow.Status) of request `request_id` at `escrow`.

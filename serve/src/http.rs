@@ -1,17 +1,21 @@
-//! The HTTP side of `zkml serve`: proved inferences sold by x402's `exact` scheme.
+//! The HTTP side of `zkml serve`: proved inferences sold by x402's `exact` scheme, and by
+//! `zkml-escrow` (pay on proof) for a model whose escrow the server was given.
 //!
 //! - `GET /healthz`: `ok`.
 //! - `GET /metrics`: counters for Prometheus (`metrics`).
 //! - `GET /v1/models`: the models on sale (`catalog::ModelInfo`).
 //! - `POST /v1/models/{id}/inferences` with an EZKL-format input (`{"input_data": [[...]]}`):
 //!   without a `PAYMENT-SIGNATURE` header, `402` with the offer in `PAYMENT-REQUIRED`; with one,
-//!   the payment checked (`exact::check`), recorded as a job (`jobs`), settled
-//!   (`settle::settle`), the input proved by a worker with the model's wrap keys, and `200` with
+//!   the payment checked ([`Paid::check`]), recorded as a job (`jobs`), settled
+//!   (`settle::settle`; for `zkml-escrow`, the escrow's request opened, `escrow::open`), the input proved by a worker with the model's wrap keys, and `200` with
 //!   the output, the proof and its calldata ([`Inference`](crate::worker::Inference)), the settlement in
 //!   `PAYMENT-RESPONSE`. A proof that takes longer than [`Limits::wait`] is answered `202` with
 //!   the job's URL (`Location`), and the settlement.
 //! - `GET /v1/jobs/{id}`: a job's answer (`200`), or its stage (`202`), or why it failed after
 //!   the payment (`500`, with the settlement).
+//!
+//! A `zkml-escrow` job's proof then releases its escrow: the server sends the release (its
+//! account holds the key; workers hold none), and the answer gains its transaction.
 //!
 //! The same payment sent again (a client retrying after a lost answer or a restart) finds its
 //! job and gets its answer; it is never settled twice. The same payment for another input is a
@@ -30,7 +34,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
 use axum::Router;
 use axum::body::Bytes;
@@ -43,13 +47,15 @@ use tokio::sync::Semaphore;
 use zkml::artifact;
 use zkml::context;
 use zkml::field::F;
+use zkml_verifier_gen::calldata::{self, fr_to_u256};
 
-use crate::catalog::{Catalog, Pricing};
-use crate::exact::{self, Authorized};
+use crate::catalog::{Catalog, Listing, Pricing};
+use crate::escrow::{self, EscrowError, IZkmlEscrow, Opening};
+use crate::exact::{self, Authorized, PaymentError};
 use crate::jobs::{Admission, Job, JobError, JobStore, NewJob, Stage};
 use crate::metrics::{self, Metrics};
 use crate::settle::{self, SettleError};
-use crate::worker::{POLL, Provers};
+use crate::worker::{Inference, POLL, Provers};
 use crate::x402::{
     PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, PaymentRequirements,
     Resource, SettlementResponse, X402_VERSION, decode_header, encode_header,
@@ -78,20 +84,24 @@ impl Default for Limits {
     }
 }
 
+/// How often the server looks for proved `zkml-escrow` jobs to release when no worker of its own
+/// woke it (a worker in another process proved one).
+const RELEASE_POLL: Duration = Duration::from_secs(1);
+
 /// How long a worker holds a job before another may take it over (the first presumed gone).
 pub const LEASE: Duration = Duration::from_secs(600);
 
 /// A server's state: the offer, the chain, the workers and what they share.
 pub struct Server {
-    offer: PaymentRequirements,
+    pricing: Pricing,
     chain_id: u64,
     provider: DynProvider,
     limits: Limits,
     // Paid requests between their admission and their settlement: each runs the model once
     // before paying, and this bounds how many do at once.
     admitted: Arc<Semaphore>,
-    // One settlement at a time: the server's account sends them, and two at once would race
-    // for its transaction nonce.
+    // One transaction at a time (a settlement, an escrow's opening or release): the server's
+    // account sends them, and two at once would race for its transaction nonce.
     settling: tokio::sync::Mutex<()>,
     provers: Arc<Provers>,
 }
@@ -113,7 +123,7 @@ impl Server {
         // workers held at once, not after the lease.
         provers.start("serve").await?;
         let s = Arc::new(Server {
-            offer: pricing.offer(),
+            pricing: pricing.clone(),
             chain_id: pricing.chain_id,
             provider,
             admitted: Arc::new(Semaphore::new(limits.queue)),
@@ -127,6 +137,7 @@ impl Server {
                 Err(e) => eprintln!("job {}: not settled after a restart: {}", job.id, e.message()),
             }
         }
+        tokio::spawn(s.clone().releases());
         Ok(s)
     }
 }
@@ -153,30 +164,78 @@ pub fn payment_context(chain_id: u64, asset: Address, payer: Address, nonce: B25
     context::to_field(context::derive(context::tag("zkml.x402.exact"), chain_id, asset.into_array(), &uses))
 }
 
-/// The job a paid request for `model` on `input` makes, once `payment` passed `exact::check`
-/// as `paid`: keyed by the authorization (the chain, the token, the payer, the nonce), so that the
-/// same payment finds it again, and bound to [`payment_context`].
+/// A payment that passed its scheme's checks that need no chain.
+#[derive(Clone, Debug)]
+pub enum Paid {
+    /// `exact`: a transfer to the server's payee, settled before proving.
+    Exact(Authorized),
+    /// `zkml-escrow`: an escrow request, opened before proving and released by the proof.
+    Escrow(Opening),
+}
+
+impl Paid {
+    /// Checks `payment` for `l`'s model on `input` against `offers` by the scheme it accepted
+    /// (`exact::check`, `escrow::check` with the input's packed words), at Unix time `now`.
+    pub fn check(
+        l: &Listing,
+        offers: &[PaymentRequirements],
+        chain_id: u64,
+        payment: &PaymentPayload,
+        input: &[f64],
+        now: u64,
+    ) -> Result<Paid, PaymentError> {
+        if payment.accepted.scheme == escrow::SCHEME {
+            let words = l.input_words(input).map_err(PaymentError::Terms)?;
+            escrow::check(offers, chain_id, payment, &words, now).map(Paid::Escrow)
+        } else {
+            exact::check(offers, chain_id, payment, now).map(Paid::Exact)
+        }
+    }
+
+    /// What makes the payment unique, so that the same payment finds its job again: for `exact`
+    /// the chain, the token, the payer and the nonce; for `zkml-escrow` the escrow and the request
+    /// (opened once, whichever authorization opens it).
+    pub fn key(&self, chain_id: u64) -> String {
+        match self {
+            Paid::Exact(paid) => {
+                let (asset, t) = (paid.asset.to_checksum(None), &paid.transfer);
+                format!("eip155:{chain_id}/{asset}/{}/{}", t.from.to_checksum(None), t.nonce)
+            }
+            Paid::Escrow(o) => {
+                format!("{}/eip155:{chain_id}/{}/{}", escrow::SCHEME, o.escrow.to_checksum(None), o.request_id)
+            }
+        }
+    }
+
+    /// The context the proof is bound to: [`payment_context`] for `exact`; for `zkml-escrow` the
+    /// escrow's request (`context::escrow`), which the escrow checks before it releases.
+    pub fn context(&self, chain_id: u64) -> F {
+        match self {
+            Paid::Exact(paid) => payment_context(chain_id, paid.asset, paid.transfer.from, paid.transfer.nonce),
+            Paid::Escrow(o) => context::to_field(context::escrow(chain_id, o.escrow.into_array(), o.request_id.0)),
+        }
+    }
+
+    /// Who paid.
+    pub fn payer(&self) -> Address {
+        match self {
+            Paid::Exact(paid) => paid.transfer.from,
+            Paid::Escrow(o) => o.payer,
+        }
+    }
+}
+
+/// The job a paid request for `model` on `input` makes, once `payment` passed its checks as
+/// `paid`: keyed by [`Paid::key`], so that the same payment finds it again, and bound to
+/// [`Paid::context`].
 pub fn new_job<'a>(
     chain_id: u64,
     model: &'a str,
     input: &'a [f64],
     payment: &'a PaymentPayload,
-    paid: &Authorized,
+    paid: &Paid,
 ) -> NewJob<'a> {
-    let t = &paid.transfer;
-    NewJob {
-        model,
-        input,
-        payment,
-        payment_key: payment_key(chain_id, paid),
-        context: payment_context(chain_id, paid.asset, t.from, t.nonce).to_string(),
-    }
-}
-
-/// What makes a payment unique: the chain, the token, the payer and the nonce.
-fn payment_key(chain_id: u64, paid: &Authorized) -> String {
-    let t = &paid.transfer;
-    format!("eip155:{chain_id}/{}/{}/{}", paid.asset.to_checksum(None), t.from.to_checksum(None), t.nonce)
+    NewJob { model, input, payment, payment_key: paid.key(chain_id), context: paid.context(chain_id).to_string() }
 }
 
 /// An error answer: its status and JSON body, with headers.
@@ -213,7 +272,7 @@ async fn render_metrics(State(s): State<Arc<Server>>) -> Response {
 }
 
 async fn models(State(s): State<Arc<Server>>) -> Response {
-    axum::Json(serde_json::json!({ "models": s.provers.catalog().describe(&s.offer) })).into_response()
+    axum::Json(serde_json::json!({ "models": s.provers.catalog().describe(&s.pricing) })).into_response()
 }
 
 async fn inference(
@@ -247,6 +306,7 @@ async fn sell(
     // buyer learns it before signing anything. (Only the cheap check: an unpaid request runs no
     // model.)
     listing.compiled.graph.quantize_input(&input).map_err(|e| cannot_run(&e))?;
+    let offers = s.pricing.offers(listing);
     let required = |error: String| {
         let pr = PaymentRequired {
             x402_version: X402_VERSION,
@@ -256,7 +316,7 @@ async fn sell(
                 description: format!("a proved inference of {id} (zkml: Groth16 over BN254)"),
                 mime_type: "application/json".into(),
             },
-            accepts: vec![s.offer.clone()],
+            accepts: offers.clone(),
         };
         let header = encode_header(&pr);
         Refusal {
@@ -277,13 +337,13 @@ async fn sell(
     let Ok(slot) = s.admitted.clone().try_acquire_owned() else {
         return Err(s.queue_full());
     };
-    let authorized = exact::check(std::slice::from_ref(&s.offer), s.chain_id, &payment, unix_now())
+    let paid = Paid::check(listing, &offers, s.chain_id, &payment, &input, unix_now())
         .map_err(|e| required(format!("the payment is refused: {e}")))?;
     // The same payment again (a client retrying): its job's answer, if it was for this input;
     // no model run, no second settlement.
     let same = |job: &Job| job.model == id && job.input == input;
     let another = || required("the payment is refused: this authorization paid for another request".into());
-    match s.provers.jobs().by_payment(&payment_key(s.chain_id, &authorized)).await.map_err(|e| queue_error(&e))? {
+    match s.provers.jobs().by_payment(&paid.key(s.chain_id)).await.map_err(|e| queue_error(&e))? {
         Some(job) if same(&job) => {
             drop(slot);
             return s.resume(job).await;
@@ -306,7 +366,7 @@ async fn sell(
         Ok(Err(e)) => return Err(cannot_run(&e)),
         Err(e) => return Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e).into_response()),
     };
-    let new = new_job(s.chain_id, id, &input, &payment, &authorized);
+    let new = new_job(s.chain_id, id, &input, &payment, &paid);
     let job = match s.provers.jobs().admit(new, s.limits.queue).await.map_err(|e| queue_error(&e))? {
         Admission::Added(job) => job,
         Admission::Full { .. } => return Err(s.queue_full()),
@@ -317,7 +377,7 @@ async fn sell(
         }
         Admission::Existing(_) => return Err(another()),
     };
-    let receipt = match s.settle_job(&job, &authorized).await {
+    let receipt = match s.settle_job(&job, &paid).await {
         Ok(receipt) => receipt,
         Err(Unsettled::Refused(e)) => return Err(required(format!("the payment is refused: {e}"))),
         Err(e) => return Err(e.into_response()),
@@ -329,11 +389,11 @@ async fn sell(
     answer
 }
 
-/// Why a job's payment was not settled.
+/// Why a job's payment was not settled (or its escrow request not opened).
 enum Unsettled {
-    /// Refused before anything moved (replayed, unfunded, the token refusing, the transaction
-    /// reverted): the job is dropped, and the buyer may pay again.
-    Refused(SettleError),
+    /// Refused before anything moved (replayed, unfunded, the token or the escrow refusing, the
+    /// transaction reverted): the job is dropped, and the buyer may pay again.
+    Refused(String),
     /// The chain could not tell, or the job database failed: the job stays `accepted`, to be
     /// settled (or found settled) when the same payment comes again or the server restarts.
     Unsure(String),
@@ -360,44 +420,32 @@ impl Unsettled {
 }
 
 impl Server {
-    /// Settles job `id`'s payment `paid` and records it (`accepted` → `settled`); a settlement
-    /// already on-chain (sent before a restart, not recorded) is found and recorded instead.
-    async fn settle_job(&self, id: &str, paid: &Authorized) -> Result<SettlementResponse, Unsettled> {
+    /// Settles job `id`'s payment `paid` — the transfer for `exact`, the escrow's opening for
+    /// `zkml-escrow` — and records it (`accepted` → `settled`); one already on-chain (sent
+    /// before a restart, not recorded) is found and recorded instead.
+    async fn settle_job(&self, id: &str, paid: &Paid) -> Result<SettlementResponse, Unsettled> {
         let settled = {
             let _one = self.settling.lock().await;
-            match settle::settle(&self.provider, paid).await {
-                Ok(sent) => {
-                    self.provers.metrics().settlements.inc();
-                    Ok(sent)
-                }
-                Err(used @ SettleError::NonceUsed { .. }) => match settle::find(&self.provider, paid).await {
-                    Ok(Some(found)) => Ok(found),
-                    Ok(None) => Err(used),
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
+            match paid {
+                Paid::Exact(a) => self.transfer(a).await,
+                Paid::Escrow(o) => self.open(o).await,
             }
         };
-        let settled = match settled {
-            Ok(settled) => settled,
-            Err(
-                e @ (SettleError::NonceUsed { .. }
-                | SettleError::Balance { .. }
-                | SettleError::Simulation(_)
-                | SettleError::Reverted { .. }),
-            ) => {
+        let tx = match settled {
+            Ok(tx) => tx,
+            Err(Unsettled::Refused(e)) => {
                 if let Err(forget) = self.provers.jobs().forget(id).await {
                     eprintln!("job {id}: refused ({e}), and not dropped: {forget}");
                 }
                 return Err(Unsettled::Refused(e));
             }
-            Err(e) => return Err(Unsettled::Unsure(e.to_string())),
+            Err(e) => return Err(e),
         };
         let receipt = SettlementResponse {
             success: true,
             error_reason: None,
-            payer: Some(paid.transfer.from.to_checksum(None)),
-            transaction: settled.tx.to_string(),
+            payer: Some(paid.payer().to_checksum(None)),
+            transaction: tx.to_string(),
             network: crate::x402::caip2(self.chain_id),
         };
         match self.provers.jobs().settled(id, &receipt).await {
@@ -406,11 +454,58 @@ impl Server {
         }
     }
 
+    /// The `exact` transfer `a`, sent (or found sent before a restart): its transaction.
+    async fn transfer(&self, a: &Authorized) -> Result<B256, Unsettled> {
+        let settled = match settle::settle(&self.provider, a).await {
+            Ok(sent) => {
+                self.provers.metrics().settlements.inc();
+                Ok(sent)
+            }
+            Err(used @ SettleError::NonceUsed { .. }) => match settle::find(&self.provider, a).await {
+                Ok(Some(found)) => Ok(found),
+                Ok(None) => Err(used),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        settled.map(|s| s.tx).map_err(|e| match e {
+            SettleError::NonceUsed { .. }
+            | SettleError::Balance { .. }
+            | SettleError::Simulation(_)
+            | SettleError::Reverted { .. } => Unsettled::Refused(e.to_string()),
+            e => Unsettled::Unsure(e.to_string()),
+        })
+    }
+
+    /// The escrow request `o`, opened (or found opened before a restart): its transaction.
+    async fn open(&self, o: &Opening) -> Result<B256, Unsettled> {
+        match escrow::open(&self.provider, o).await {
+            Ok(sent) => {
+                self.provers.metrics().settlements.inc();
+                Ok(sent.tx)
+            }
+            Err(exists @ EscrowError::Status { .. }) => {
+                match escrow::find::<_, IZkmlEscrow::Opened>(&self.provider, o.escrow, o.request_id).await {
+                    Ok(Some(found)) => Ok(found.tx),
+                    Ok(None) => Err(Unsettled::Refused(exists.to_string())),
+                    Err(e) => Err(Unsettled::Unsure(e.to_string())),
+                }
+            }
+            Err(e @ (EscrowError::RequestId { .. } | EscrowError::Refused(_) | EscrowError::Reverted { .. })) => {
+                Err(Unsettled::Refused(e.to_string()))
+            }
+            Err(e) => Err(Unsettled::Unsure(e.to_string())),
+        }
+    }
+
     /// Settles an `accepted` job found in the queue (a retry, a restart): its payment checked
     /// again as at its acceptance, against the offer it accepted then.
     async fn settle_accepted(&self, job: &Job) -> Result<SettlementResponse, Unsettled> {
         let offer = std::slice::from_ref(&job.payment.accepted);
-        let paid = match exact::check(offer, self.chain_id, &job.payment, job.accepted_at) {
+        let Some(l) = self.provers.catalog().get(&job.model) else {
+            return Err(Unsettled::Unsure(format!("the model {} is not served any more", job.model)));
+        };
+        let paid = match Paid::check(l, offer, self.chain_id, &job.payment, &job.input, job.accepted_at) {
             Ok(paid) => paid,
             // It passed these checks when it was accepted: the job is not what this server wrote.
             Err(e) => return Err(Unsettled::Unsure(format!("the stored payment no longer checks: {e}"))),
@@ -447,6 +542,67 @@ impl Server {
         }
     }
 
+    /// Releases the escrow of each proved `zkml-escrow` job with its proof, for as long as the
+    /// server runs: the server's account sends the releases, as it sends the openings (workers
+    /// hold no key). A release the chain could not take is tried again; one the escrow refuses
+    /// (the deadline passed, the request refunded) leaves the job `unreleased`.
+    async fn releases(self: Arc<Self>) {
+        loop {
+            match self.provers.jobs().to_release().await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        if let Err(e) = self.release_job(&job).await {
+                            eprintln!("job {}: not released yet: {e}", job.id);
+                        }
+                    }
+                }
+                Err(e) => eprintln!("releases: the job queue: {e}"),
+            }
+            self.provers.finished(RELEASE_POLL).await;
+        }
+    }
+
+    /// Releases proved job `job`'s escrow request with its proof and records it (`proved` →
+    /// `released`, the release's transaction in the answer); a release already on-chain (sent
+    /// before a restart, not recorded) is found and recorded instead.
+    async fn release_job(&self, job: &Job) -> Result<(), String> {
+        let l = self.provers.catalog().get(&job.model).ok_or("its model is not served any more")?;
+        let offer = std::slice::from_ref(&job.payment.accepted);
+        let paid = Paid::check(l, offer, self.chain_id, &job.payment, &job.input, job.accepted_at);
+        let Paid::Escrow(o) = paid.map_err(|e| format!("the stored payment no longer checks: {e}"))? else {
+            return Err("not a zkml-escrow job".into());
+        };
+        let mut result = job.result.clone().ok_or("no answer stored")?;
+        let answer: Inference = serde_json::from_value(result.clone()).map_err(|e| format!("its answer: {e}"))?;
+        let w = answer.wrapped_proof()?;
+        let proof = calldata::encode_proof(&w.proof).into();
+        let public: Vec<U256> = w.public_inputs.iter().map(fr_to_u256).collect();
+        let sent = {
+            let _one = self.settling.lock().await;
+            escrow::release(&self.provider, o.escrow, o.request_id, proof, public).await
+        };
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(EscrowError::Status { status: escrow::STATUS_RELEASED, .. }) => {
+                let found = escrow::find::<_, IZkmlEscrow::Released>(&self.provider, o.escrow, o.request_id).await;
+                found.map_err(|e| e.to_string())?.ok_or("released, and its Released event not found yet")?
+            }
+            Err(
+                refused @ (EscrowError::Status { .. }
+                | EscrowError::Refused(_)
+                | EscrowError::Reverted { .. }
+                | EscrowError::RequestId { .. }),
+            ) => {
+                let stored = self.provers.jobs().unreleased(&job.id, &refused.to_string()).await;
+                return stored.map(drop).map_err(|e| format!("refused ({refused}), not recorded: {e}"));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        result["release"] = sent.tx.to_string().into();
+        let stored = self.provers.jobs().released(&job.id, &result).await;
+        stored.map(drop).map_err(|e| format!("released in {}, not recorded: {e}", sent.tx))
+    }
+
     /// The 503 of a full queue, before any payment.
     fn queue_full(&self) -> Response {
         Refusal {
@@ -470,7 +626,7 @@ fn job_answer(job: &Job, receipt: Option<SettlementResponse>) -> Response {
     }
     let location = format!("/v1/jobs/{}", job.id);
     let (status, body) = match job.stage {
-        Stage::Proved => (StatusCode::OK, job.result.clone().unwrap_or_default()),
+        Stage::Proved | Stage::Released | Stage::Unreleased => (StatusCode::OK, job.result.clone().unwrap_or_default()),
         Stage::Failed => {
             let error = format!("the payment was settled but proving failed: {}", job.error.as_deref().unwrap_or("?"));
             (StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "error": error, "payment": receipt }))

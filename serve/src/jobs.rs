@@ -37,10 +37,24 @@ pub enum Stage {
     Proved,
     /// Paid, not proved: the error is stored.
     Failed,
+    /// A `zkml-escrow` job's proof released the escrow's money to the provider (its transaction
+    /// in the answer's `release`).
+    Released,
+    /// A `zkml-escrow` job's proof was not accepted by the escrow (the deadline passed, the
+    /// request refunded): the answer stands, the money stays for the payer's refund.
+    Unreleased,
 }
 
 impl Stage {
-    const ALL: [Stage; 5] = [Stage::Accepted, Stage::Settled, Stage::Proving, Stage::Proved, Stage::Failed];
+    const ALL: [Stage; 7] = [
+        Stage::Accepted,
+        Stage::Settled,
+        Stage::Proving,
+        Stage::Proved,
+        Stage::Failed,
+        Stage::Released,
+        Stage::Unreleased,
+    ];
 
     /// Its name in the table and in answers.
     pub fn as_str(self) -> &'static str {
@@ -50,6 +64,8 @@ impl Stage {
             Stage::Proving => "proving",
             Stage::Proved => "proved",
             Stage::Failed => "failed",
+            Stage::Released => "released",
+            Stage::Unreleased => "unreleased",
         }
     }
 
@@ -180,6 +196,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS zkml_jobs (
     claimed_ms BIGINT,
     updated_ms BIGINT NOT NULL
 )";
+/// The payment keys of `zkml-escrow` jobs (`http::Paid::key`), as a LIKE pattern.
+const ESCROW_KEYS: &str = "zkml-escrow/%";
 const INDEX: &str = "CREATE INDEX IF NOT EXISTS zkml_jobs_stage ON zkml_jobs (stage, accepted_ms)";
 // Every statement is a literal (sqlx refuses SQL built at run time): the columns a job is read
 // from, spliced in by `concat!`.
@@ -346,6 +364,47 @@ impl JobStore {
             .bind(id)
             .bind(Stage::Proving.as_str())
             .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The `zkml-escrow` jobs proved and not yet released, oldest first: the server releases
+    /// their escrow with their proof (workers hold no key).
+    pub async fn to_release(&self) -> Result<Vec<Job>, JobError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM zkml_jobs WHERE stage = $1 AND payment_key LIKE $2 ORDER BY accepted_ms, id"
+        ))
+        .bind(Stage::Proved.as_str())
+        .bind(ESCROW_KEYS)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(read_job).collect()
+    }
+
+    /// `proved` → `released`, the answer now `result` (with the release). False when the job was
+    /// not `proved`.
+    pub async fn released(&self, id: &str, result: &Value) -> Result<bool, JobError> {
+        const SQL: &str = "UPDATE zkml_jobs SET stage = $1, result = $2, updated_ms = $3 WHERE id = $4 AND stage = $5";
+        self.after_proof(SQL, id, Stage::Released, &result.to_string()).await
+    }
+
+    /// `proved` → `unreleased`, with why the escrow refused the proof. False when the job was not
+    /// `proved`.
+    pub async fn unreleased(&self, id: &str, error: &str) -> Result<bool, JobError> {
+        const SQL: &str = "UPDATE zkml_jobs SET stage = $1, error = $2, updated_ms = $3 WHERE id = $4 AND stage = $5";
+        self.after_proof(SQL, id, Stage::Unreleased, error).await
+    }
+
+    async fn after_proof(&self, sql: &'static str, id: &str, stage: Stage, value: &str) -> Result<bool, JobError> {
+        let r = sqlx::query(sql)
+            .bind(stage.as_str())
+            .bind(value)
+            .bind(now_ms())
+            .bind(id)
+            .bind(Stage::Proved.as_str())
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() == 1)

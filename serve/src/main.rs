@@ -9,10 +9,10 @@ use std::time::Duration;
 use alloy::network::EthereumWallet;
 use alloy::primitives::Address;
 use alloy::providers::{Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result};
 use clap::Parser;
 use zkml_serve::catalog::{Catalog, Pricing};
+use zkml_serve::cli;
 use zkml_serve::http::{self, Limits, Server};
 use zkml_serve::jobs::JobStore;
 use zkml_serve::settle::discover_domain;
@@ -94,6 +94,16 @@ struct Args {
     /// public-input count.
     #[arg(long, value_name = "NAME=ADDRESS")]
     verifier: Vec<String>,
+    /// Where a model's ZkmlEscrow is deployed, NAME=ADDRESS (once per model): the model is then
+    /// sold by `zkml-escrow` too (pay on proof: the buyer's money goes to the escrow, and to
+    /// --pay-to when the server's proof releases it), once the contract reports the token, the
+    /// model's id and input-word count, and a verifier of the model.
+    #[arg(long, value_name = "NAME=ADDRESS")]
+    escrow: Vec<String>,
+    /// How long after its opening an escrow request may be released by its proof, in seconds;
+    /// after it, the buyer may take the money back.
+    #[arg(long, default_value_t = 900)]
+    escrow_deadline_seconds: u64,
     /// Serve models whose keys anyone can forge proofs for (`zkml setup --dev-seed`, or a
     /// ceremony without contributions): for tests and local chains only.
     #[arg(long)]
@@ -102,24 +112,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit(run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<()> {
-    let key = std::env::var(&args.key_env).with_context(|| {
-        format!(
-            "set {} to the server's private key (hex): its account settles payments and pays their gas",
-            args.key_env
-        )
-    })?;
-    let signer: PrivateKeySigner =
-        key.trim().parse().with_context(|| format!("{} does not hold a private key", args.key_env))?;
+    let signer = cli::key_from_env(&args.key_env, "settles payments and pays their gas (the server's)")?;
     let server_account = signer.address();
     let url = args.rpc_url.parse().with_context(|| format!("--rpc-url {}", args.rpc_url))?;
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
@@ -141,6 +138,7 @@ async fn run(args: Args) -> Result<()> {
         pay_to,
         amount,
         max_timeout_seconds: args.max_timeout_seconds,
+        escrow_deadline_seconds: args.escrow_deadline_seconds,
     };
     eprintln!("loading {} model(s) and their keys", args.models.len());
     let mut catalog = Catalog::load(&args.models, args.allow_dev_keys)?;
@@ -149,6 +147,11 @@ async fn run(args: Args) -> Result<()> {
             pin.split_once('=').with_context(|| format!("--verifier {pin}: expected NAME=ADDRESS"))?;
         let address = parse_address("--verifier", address)?;
         catalog.pin_verifier(&provider, name, address).await?;
+    }
+    for pin in &args.escrow {
+        let (name, address) = pin.split_once('=').with_context(|| format!("--escrow {pin}: expected NAME=ADDRESS"))?;
+        let address = parse_address("--escrow", address)?;
+        catalog.pin_escrow(&provider, name, address, asset).await?;
     }
     for (name, why) in catalog.unsound() {
         eprintln!("WARNING: anyone can forge proofs for {name}'s keys ({why}); served anyway (--allow-dev-keys)");

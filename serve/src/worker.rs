@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use zkml::artifact::{self, AnyProof};
 use zkml::field::F;
 use zkml::ir::Trace;
+use zkml::wrap::two_round;
 use zkml::{context, pipeline};
 use zkml_verifier_gen::calldata::fr_to_u256;
 
@@ -46,8 +47,24 @@ pub struct Inference {
     /// whoever opens a commitment needs its salt, which the proof does not carry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub salts: BTreeMap<String, String>,
-    /// The settlement, as `PAYMENT-RESPONSE` also says.
+    /// The settlement (for `zkml-escrow`, the escrow request's opening), as `PAYMENT-RESPONSE`
+    /// also says.
     pub payment: SettlementResponse,
+    /// For `zkml-escrow`, the transaction in which the proof released the escrow's money to the
+    /// provider, once the server sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+}
+
+impl Inference {
+    /// The wrapped proof the answer carries, with its public inputs.
+    pub fn wrapped_proof(&self) -> Result<two_round::Proof, String> {
+        let bytes = alloy::primitives::hex::decode(&self.proof).map_err(|e| format!("the answer's proof: {e}"))?;
+        match artifact::decode_any_proof(&bytes, "the answer's proof").map_err(|e| e.to_string())? {
+            AnyProof::TwoRound(w) => Ok(w),
+            AnyProof::Stage1(_) => Err("the answer's proof is a stage-1 proof, not a wrapped one".into()),
+        }
+    }
 }
 
 /// The workers of one process and what they share: the models, the queue, the runs that
@@ -225,5 +242,6 @@ fn prove(l: &Listing, trace: &Trace, context: F, payment: SettlementResponse) ->
         calldata: format!("0x{}", context::hex(&calldata)),
         salts,
         payment,
+        release: None,
     })
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use zkml_serve::catalog::Catalog;
+use zkml_serve::cli;
 use zkml_serve::http::LEASE;
 use zkml_serve::jobs::JobStore;
 use zkml_serve::metrics::Metrics;
@@ -51,13 +52,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit(run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<()> {

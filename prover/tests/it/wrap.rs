@@ -310,6 +310,13 @@ fn serve_runs_the_server_binary_beside_zkml() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("zkml-worker is missing"));
     std::os::unix::fs::symlink("/bin/echo", tmp.path().join("zkml-worker")).unwrap();
     assert_eq!(String::from_utf8_lossy(&run(&["worker", "--name", "w"]).stdout), "--name w\n");
+    // And `zkml pay` runs zkml-pay.
+    assert!(String::from_utf8_lossy(&run(&["pay", "http://h"]).stderr).contains("zkml-pay is missing"));
+    std::os::unix::fs::symlink("/bin/echo", tmp.path().join("zkml-pay")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run(&["pay", "http://h", "--max-price", "1"]).stdout),
+        "http://h --max-price 1\n"
+    );
 }
 
 /// A private output would leave the wrapped proof saying nothing about the result: compile

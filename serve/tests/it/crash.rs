@@ -13,7 +13,7 @@ use alloy::signers::local::PrivateKeySigner;
 use reqwest::StatusCode;
 use serde_json::Value;
 use zkml_serve::exact::{self, Authorized};
-use zkml_serve::http::{LEASE, new_job};
+use zkml_serve::http::{LEASE, Paid, new_job};
 use zkml_serve::jobs::{Admission, Job, JobStore, Stage};
 use zkml_serve::settle;
 use zkml_serve::worker::Inference;
@@ -58,7 +58,8 @@ impl Sale {
 
     /// What the server did on receiving the paid request: the job admitted (`accepted`).
     async fn admitted(&self, jobs: &JobStore) -> String {
-        let job = new_job(self.chain.chain_id, "price_mlp", &self.input, &self.payment, &self.paid);
+        let job =
+            new_job(self.chain.chain_id, "price_mlp", &self.input, &self.payment, &Paid::Exact(self.paid.clone()));
         match jobs.admit(job, 8).await.unwrap() {
             Admission::Added(id) => id,
             other => panic!("{other:?}"),
@@ -186,7 +187,8 @@ async fn killed_during_and_after_the_proof_answers_from_the_one_settlement() {
 
 /// Polls the sale's job until `done` says of its stage.
 async fn wait_for(sale: &Sale, jobs: &JobStore, done: impl Fn(Stage) -> bool) -> Job {
-    let key = new_job(sale.chain.chain_id, "price_mlp", &sale.input, &sale.payment, &sale.paid).payment_key;
+    let key = new_job(sale.chain.chain_id, "price_mlp", &sale.input, &sale.payment, &Paid::Exact(sale.paid.clone()))
+        .payment_key;
     for _ in 0..2000 {
         if let Some(job) = jobs.by_payment(&key).await.unwrap().filter(|j| done(j.stage)) {
             return job;
@@ -196,7 +198,8 @@ async fn wait_for(sale: &Sale, jobs: &JobStore, done: impl Fn(Stage) -> bool) ->
     panic!("the job never got there");
 }
 
-fn kill(mut server: Child) {
+/// Kills `server` (SIGKILL) and waits for it.
+pub(crate) fn kill(mut server: Child) {
     server.0.kill().unwrap();
     server.0.wait().unwrap();
 }

@@ -5,14 +5,21 @@
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
-use oracle_demo::anvil::repo_root;
+use oracle_demo::anvil::{ANVIL_DEV_KEY, repo_root};
+use reqwest::StatusCode;
+use serde_json::Value;
 use zkml::artifact::AnyProof;
 use zkml::{context, pipeline};
-use zkml_serve::catalog::Catalog;
+use zkml_serve::catalog::{Catalog, EscrowPinError};
 use zkml_serve::escrow::{self, EscrowError, MIN_DEADLINE_SECONDS, Terms};
 use zkml_serve::exact::{self, PaymentError, TransferWithAuthorization};
+use zkml_serve::http::{Limits, Server, router};
 use zkml_serve::settle::IToken;
-use zkml_serve::x402::{PaymentPayload, PaymentRequirements};
+use zkml_serve::worker::Inference;
+use zkml_serve::x402::{
+    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, PaymentRequirements, decode_header,
+    encode_header,
+};
 use zkml_verifier_gen::calldata::{self, fr_to_u256};
 use zkml_verifier_gen::hooks::{self, EscrowOffer};
 
@@ -147,19 +154,17 @@ fn a_payment_without_terms_or_signed_as_exact_is_refused() {
 #[tokio::test(flavor = "current_thread")]
 async fn on_anvil_a_checked_payment_opens_the_request_and_its_proof_releases_it() {
     let chain = Chain::start().await;
-    let verifier = crate::stock::deploy_verifier(&chain).await;
+    let (e, _) = deploy_for_price_mlp(&chain).await;
     let catalog = Catalog::load(&[price_mlp().to_path_buf()], true).unwrap();
     let l = catalog.get("price_mlp").unwrap();
     let x: Vec<f64> = serde_json::from_value(crate::http::input()["input_data"][0].clone()).unwrap();
+    // The payer's packing, written out here: the rule the escrow's input hash is taken over.
     let q = l.compiled.graph.quantize_input(&x).unwrap();
     let input = l.compiled.settings.public_inputs.iter().find(|p| p.name == "input").unwrap();
     let bits = input.packing.as_ref().unwrap().slot_bits;
     let words = hooks::pack_signed(&q.iter().map(|&v| v as i128).collect::<Vec<_>>(), bits).unwrap();
+    assert_eq!(l.input_words(&x).unwrap(), words);
     let model_id = fr_to_u256(&l.compiled.id);
-    let codes = oracle_demo::chain::compile_escrow(&repo_root()).unwrap();
-    let e = oracle_demo::chain::deploy_escrow(&chain.provider, &codes, chain.asset, verifier, model_id, words.len())
-        .await
-        .unwrap();
     let provider = Address::repeat_byte(0xbb);
     let offer = hooks::payment_required(&EscrowOffer {
         chain_id: chain.chain_id,
@@ -207,4 +212,122 @@ async fn on_anvil_a_checked_payment_opens_the_request_and_its_proof_releases_it(
     assert_eq!((balance(e.escrow).await, balance(provider).await), (U256::ZERO, U256::from(PRICE)));
     let twice = escrow::release(&chain.provider, e.escrow, request_id, proof.into(), public).await.unwrap_err();
     assert!(matches!(twice, EscrowError::Status { status: escrow::STATUS_RELEASED, .. }), "{twice}");
+}
+
+/// price_mlp's verifier and ZkmlEscrow (with the ERC-8004 registries and validator it is built
+/// with), deployed on `chain` for its token: the escrow's contracts and the verifier.
+pub(crate) async fn deploy_for_price_mlp(chain: &Chain) -> (oracle_demo::chain::EscrowContracts, Address) {
+    let verifier = crate::stock::deploy_verifier(chain).await;
+    let c = zkml::artifact::Compiled::load(price_mlp()).unwrap();
+    let words = escrow::input_slots(&c.settings).unwrap().count;
+    let codes = oracle_demo::chain::compile_escrow(&repo_root()).unwrap();
+    let e = oracle_demo::chain::deploy_escrow(&chain.provider, &codes, chain.asset, verifier, fr_to_u256(&c.id), words)
+        .await
+        .unwrap();
+    (e, verifier)
+}
+
+/// Waits (up to 30 s) for `request_id` to be released at `escrow`.
+pub(crate) async fn until_released(chain: &Chain, escrow: Address, request_id: B256) {
+    for _ in 0..300 {
+        if escrow::status(&chain.provider, escrow, request_id).await.unwrap() == escrow::STATUS_RELEASED {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server did not release the escrow's request {request_id}");
+}
+
+/// Over HTTP on anvil, price_mlp sold by `zkml-escrow` beside `exact` (its escrow pinned at start,
+/// after the contract's token, model and verifier are checked): a payment for another input is
+/// refused before anything moves; the buyer's payment opens the request (the price goes to the
+/// escrow, never to the server), the answer is a proof bound to the request, and the server
+/// releases the escrow with it: the price reaches the provider once; the same payment again gets
+/// the answer with the release.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_http_an_escrow_payment_is_opened_proved_and_released() {
+    let chain = Chain::start().await;
+    let (e, verifier) = deploy_for_price_mlp(&chain).await;
+    let mut catalog = Catalog::load(&[price_mlp().to_path_buf()], true).unwrap();
+    let x: Vec<f64> = serde_json::from_value(crate::http::input()["input_data"][0].clone()).unwrap();
+    let words = catalog.get("price_mlp").unwrap().input_words(&x).unwrap();
+    let other_token = catalog.pin_escrow(&chain.provider, "price_mlp", e.escrow, Address::repeat_byte(0xaa)).await;
+    assert!(matches!(other_token, Err(EscrowPinError::Mismatch { what: "token", .. })), "{other_token:?}");
+    let not_escrow = catalog.pin_escrow(&chain.provider, "price_mlp", verifier, chain.asset).await;
+    assert!(matches!(not_escrow, Err(EscrowPinError::NotAnEscrow { .. })), "{not_escrow:?}");
+    catalog.pin_escrow(&chain.provider, "price_mlp", e.escrow, chain.asset).await.unwrap();
+    assert_eq!(catalog.get("price_mlp").unwrap().verifier, Some(verifier));
+
+    let provider = Address::repeat_byte(0xbb);
+    let pricing = crate::http::pricing(chain.chain_id, chain.asset, provider);
+    let server = Server::start(catalog, &pricing, chain.provider.clone(), Limits::default(), crate::http::jobs().await)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/models/price_mlp/inferences", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
+    let client = reqwest::Client::new();
+    let post = |header: Option<String>| {
+        let mut r = client.post(&url).json(&crate::http::input());
+        if let Some(h) = header {
+            r = r.header(PAYMENT_SIGNATURE, h);
+        }
+        r.send()
+    };
+
+    let unpaid = post(None).await.unwrap();
+    assert_eq!(unpaid.status(), StatusCode::PAYMENT_REQUIRED);
+    let required: PaymentRequired =
+        decode_header(PAYMENT_REQUIRED, unpaid.headers()[PAYMENT_REQUIRED].to_str().unwrap()).unwrap();
+    let schemes: Vec<&str> = required.accepts.iter().map(|o| o.scheme.as_str()).collect();
+    assert_eq!(schemes, ["exact", escrow::SCHEME]);
+    let offer = &required.accepts[1];
+    assert_eq!(offer.pay_to, e.escrow.to_checksum(None));
+
+    let payer = PrivateKeySigner::random();
+    chain.mint(payer.address(), PRICE).await;
+    let token = IToken::new(chain.asset, &chain.provider);
+    let server_account = ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    let before = token.balanceOf(server_account).call().await.unwrap();
+    let now = chain.now().await;
+    let mut other = words.clone();
+    other[0] += U256::from(1u64);
+    let (wrong, _) = escrow::sign(offer, chain.chain_id, &payer, &other, B256::repeat_byte(3), now).unwrap();
+    let r = post(Some(encode_header(&wrong))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("input words"), "{body}");
+
+    let (payment, request_id) = escrow::sign(offer, chain.chain_id, &payer, &words, B256::repeat_byte(4), now).unwrap();
+    let r = post(Some(encode_header(&payment))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    let answer: Inference = r.json().await.unwrap();
+    let context = context::to_field(context::escrow(chain.chain_id, e.escrow.into_array(), request_id.0));
+    assert_eq!(answer.context, context.to_string());
+    let w = answer.wrapped_proof().unwrap();
+    assert_eq!(w.public_inputs[1], context);
+    let opened = escrow::find::<_, escrow::IZkmlEscrow::Opened>(&chain.provider, e.escrow, request_id).await.unwrap();
+    assert_eq!(Some(answer.payment.transaction.clone()), opened.map(|s| s.tx.to_string()));
+
+    let balance = async |a: Address| token.balanceOf(a).call().await.unwrap();
+    until_released(&chain, e.escrow, request_id).await;
+    assert_eq!(
+        (balance(payer.address()).await, balance(e.escrow).await, balance(provider).await),
+        (U256::ZERO, U256::ZERO, U256::from(PRICE))
+    );
+    assert_eq!(balance(server_account).await, before, "the server's account never holds the money");
+
+    // The release is recorded in the answer (a moment after it is mined).
+    let mut again = Value::Null;
+    for _ in 0..50 {
+        again = post(Some(encode_header(&payment))).await.unwrap().json().await.unwrap();
+        if !again["release"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let release = escrow::find::<_, escrow::IZkmlEscrow::Released>(&chain.provider, e.escrow, request_id).await;
+    assert_eq!(again["release"].as_str(), release.unwrap().map(|s| s.tx.to_string()).as_deref());
+    assert_eq!(again["proof"], serde_json::to_value(&answer.proof).unwrap());
+    assert_eq!(balance(provider).await, U256::from(PRICE), "released once");
 }

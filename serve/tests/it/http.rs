@@ -31,7 +31,7 @@ pub(crate) fn input() -> Value {
     serde_json::from_slice(&std::fs::read(crate::price_mlp_input()).unwrap()).unwrap()
 }
 
-fn pricing(chain_id: u64, asset: Address, pay_to: Address) -> Pricing {
+pub(crate) fn pricing(chain_id: u64, asset: Address, pay_to: Address) -> Pricing {
     Pricing {
         chain_id,
         asset,
@@ -40,6 +40,7 @@ fn pricing(chain_id: u64, asset: Address, pay_to: Address) -> Pricing {
         pay_to,
         amount: U256::from(PRICE),
         max_timeout_seconds: 300,
+        escrow_deadline_seconds: 900,
     }
 }
 

@@ -3,10 +3,12 @@
 
 mod catalog;
 mod crash;
+mod crash_escrow;
 mod escrow;
 mod exact;
 mod http;
 mod jobs;
+mod pay;
 mod settle;
 mod stock;
 mod workers;
@@ -141,6 +143,11 @@ fn data_dir() -> PathBuf {
 /// The offer the `zkml-serve` binary makes on `chain` at `price` (`zkml_serve`): paid to its own
 /// account, anvil's first.
 fn binary_offer(chain: &Chain, price: u64) -> PaymentRequirements {
+    binary_pricing(chain, price).offer()
+}
+
+/// The `zkml-serve` binary's pricing on `chain` at `price`, its defaults.
+fn binary_pricing(chain: &Chain, price: u64) -> zkml_serve::catalog::Pricing {
     zkml_serve::catalog::Pricing {
         chain_id: chain.chain_id,
         asset: chain.asset,
@@ -149,8 +156,8 @@ fn binary_offer(chain: &Chain, price: u64) -> PaymentRequirements {
         pay_to: ANVIL_DEV_KEY.parse::<PrivateKeySigner>().unwrap().address(),
         amount: U256::from(price),
         max_timeout_seconds: 300,
+        escrow_deadline_seconds: 900,
     }
-    .offer()
 }
 
 /// `buyer`'s `exact` payment of `offer`, valid from `now` − 60 for ten minutes, with a random nonce.

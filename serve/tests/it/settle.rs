@@ -19,7 +19,17 @@ const PRICE: u64 = 1_500_000;
 fn offer(chain_id: u64, asset: Address, pay_to: Address) -> PaymentRequirements {
     let (token_name, token_version) = ("USD Coin".into(), "2".into());
     let amount = U256::from(PRICE);
-    Pricing { chain_id, asset, token_name, token_version, pay_to, amount, max_timeout_seconds: 60 }.offer()
+    Pricing {
+        chain_id,
+        asset,
+        token_name,
+        token_version,
+        pay_to,
+        amount,
+        max_timeout_seconds: 60,
+        escrow_deadline_seconds: 900,
+    }
+    .offer()
 }
 
 /// `payer`'s signed payment of `offer` with `nonce`, valid from `now − 60` for ten minutes.

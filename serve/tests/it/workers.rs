@@ -10,7 +10,7 @@ use alloy::signers::local::PrivateKeySigner;
 use oracle_demo::anvil::ANVIL_DEV_KEY;
 use reqwest::StatusCode;
 use zkml_serve::exact;
-use zkml_serve::http::new_job;
+use zkml_serve::http::{Paid, new_job};
 use zkml_serve::jobs::{Job, JobStore, Stage};
 use zkml_serve::settle::IToken;
 use zkml_serve::worker::Inference;
@@ -27,7 +27,7 @@ fn payment(chain: &Chain, buyer: &PrivateKeySigner, now: u64) -> (String, String
     let payment = crate::pay(&offer, chain.chain_id, buyer, now);
     let paid = exact::check(std::slice::from_ref(&offer), chain.chain_id, &payment, now).unwrap();
     let x: Vec<f64> = serde_json::from_value(input()["input_data"][0].clone()).unwrap();
-    let key = new_job(chain.chain_id, "price_mlp", &x, &payment, &paid).payment_key;
+    let key = new_job(chain.chain_id, "price_mlp", &x, &payment, &Paid::Exact(paid)).payment_key;
     (encode_header(&payment), key)
 }
 
