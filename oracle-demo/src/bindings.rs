@@ -1,7 +1,7 @@
 //! Typed alloy bindings of the contracts the demo deploys and calls: the functions, events and
 //! errors it uses, declared by hand (alloy's `sol!` cannot read a contract that imports and
 //! inherits others, as these do), or read from the contract's interface file where there is one
-//! (contracts/interfaces/IZkmlEscrow.sol). They cannot drift silently: [`check`] compares every
+//! (contracts/interfaces/IZkmlEscrow.sol, bound once, by zkml-serve). They cannot drift silently: [`check`] compares every
 //! signature, return type and event topic count here with the ABI solc compiles from the
 //! Solidity in contracts/ and oracle-demo/contracts/, and the demo runs it before it deploys.
 #![allow(
@@ -182,11 +182,8 @@ sol! {
     }
 }
 
-// contracts/ZkmlEscrow.sol (x402 pay on proof), from its interface file.
-sol!(
-    #[sol(rpc, all_derives)]
-    "../contracts/interfaces/IZkmlEscrow.sol"
-);
+// contracts/ZkmlEscrow.sol (x402 pay on proof): zkml-serve's binding of its interface file.
+pub use zkml_serve::escrow::IZkmlEscrow;
 
 /// One interface above and the contract it binds.
 pub struct Binding {

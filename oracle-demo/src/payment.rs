@@ -16,15 +16,12 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
 use anyhow::{Context, Result, anyhow, bail};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use zkml::artifact::Compiled;
 use zkml::wrap::two_round::ProverKey;
-use zkml_verifier_gen::x402::{
-    AuthorizationFields, Eip3009Payload, PaymentPayload, PaymentRequired, ReceiveWithAuthorization, X402_VERSION,
-    parse_address,
-};
+use zkml_serve::escrow;
+use zkml_verifier_gen::x402::{PaymentPayload, PaymentRequired, parse_address};
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
@@ -47,12 +44,8 @@ const AUTHORIZATION_SECONDS: u64 = 300;
 /// Gas limit of the tampered release: set, so that the transaction is sent and mined (and
 /// reverts on-chain) instead of failing at gas estimation.
 const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
-/// Escrow request status (ZkmlEscrow.Status): open, the funds held.
-pub const STATUS_OPEN: u8 = 1;
-/// Released to the provider by a valid proof.
-pub const STATUS_RELEASED: u8 = 2;
-/// Refunded to the agent after the deadline.
-pub const STATUS_REFUNDED: u8 = 3;
+/// Escrow request statuses (ZkmlEscrow.Status): released by a proof, refunded.
+pub use zkml_serve::escrow::{STATUS_REFUNDED, STATUS_RELEASED};
 
 /// What the payment flow needs from the oracle demo.
 pub struct Setup<'a, P: Provider> {
@@ -233,8 +226,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         "ZkmlEscrow.DeadlineNotReached",
         |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::DeadlineNotReached(_)),
     )?;
-    let refund =
-        refund_after_deadline(s, m.c.escrow, second.request_id, second.payment.deadline, m.agent.address()).await?;
+    let refund = refund_after_deadline(s, m.c.escrow, second.request_id, second.deadline, m.agent.address()).await?;
     if refund.is_some() {
         balances.push(m.balances("refunded after the deadline").await?);
     }
@@ -257,9 +249,9 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         provider_agent_id: u64::try_from(m.agent_id).context("agent id")?,
         amount: PRICE,
         payment_required: serde_json::to_value(&payment_required)?,
-        payment_payload: paid.payment.payload,
+        payment_payload: serde_json::to_value(&paid.payment)?,
         request_id: paid.request_id.to_string(),
-        deadline: paid.payment.deadline,
+        deadline: paid.deadline,
         open_tx: paid.open.transaction_hash.to_string(),
         open_gas: paid.open.gas_used,
         validation_request_gas: proved.validation_request_gas,
@@ -276,7 +268,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         unasked_validation_refused: refusals.unasked,
         double_release_refused: double,
         tampered_request_id: second.request_id.to_string(),
-        tampered_deadline: second.payment.deadline,
+        tampered_deadline: second.deadline,
         tampered_prove_ms: tampered.prove_ms,
         tampered_tx: tampered.tx.transaction_hash.to_string(),
         tampered_error: tampered.error,
@@ -303,9 +295,15 @@ struct Market<'s, 'a, P: Provider> {
     validator: IZkmlValidator::IZkmlValidatorInstance<DynProvider>,
 }
 
-/// A request the agent paid for: its signed payment, the escrow's request id and the opening.
+/// A request the agent paid for: its signed payment (x402 v2 `PaymentPayload`: the accepted
+/// offer, the EIP-3009 authorization and its signature, the escrow terms under
+/// `extensions.zkml`), the packed input words it binds, its salt and deadline, the escrow's
+/// request id and the opening.
 struct Paid {
-    payment: SignedPayment,
+    payment: PaymentPayload,
+    input_words: Vec<U256>,
+    salt: B256,
+    deadline: u64,
     request_id: B256,
     open: TransactionReceipt,
 }
@@ -441,21 +439,43 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         }
     }
 
-    /// The agent signs a payment for `features`; the resource server opens the request with it.
+    /// The agent signs a payment for `features` (`zkml_serve::escrow::sign`, the payer's side of
+    /// zkml-escrow: its input quantized and packed as the proof will carry it, a fresh salt, the
+    /// request id and the nonce the offer's rules give, an EIP-712 ReceiveWithAuthorization to the
+    /// escrow); the resource server checks it (`escrow::check`) and opens the request with it
+    /// (`escrow::open`: the escrow pulls the price with the authorization).
     async fn pay(&self, offer: &PaymentRequired, features: &[f64]) -> Result<Paid> {
-        let payment = sign_payment(self.s, &self.agent, offer, features).await?;
+        let s = self.s;
+        let accepted = offer.accepts.first().context("the 402 answer offers nothing")?;
+        // The token's domain separator must be the one the agent signs under.
+        let asset = parse_address("asset", &accepted.asset)?;
+        let domain = zkml_serve::exact::domain(accepted, s.chain_id)?;
+        let onchain =
+            ITestUSDC::new(asset, s.me).DOMAIN_SEPARATOR().call().await.context("TestUSDC.DOMAIN_SEPARATOR")?;
+        if onchain != domain.separator() {
+            bail!("the token's EIP-712 domain is not {{\"{USDC_NAME}\", \"{USDC_VERSION}\", {}, {asset}}}", s.chain_id);
+        }
+        let input_words = escrow::input_words(s.compiled, features).map_err(|e| anyhow!("the agent's input: {e}"))?;
+        let now = latest_timestamp(s.me).await?;
+        let salt = B256::from(rand::random::<[u8; 32]>());
+        let (payment, request_id) = escrow::sign(accepted, s.chain_id, &self.agent, &input_words, salt, now)?;
         println!(
             "x402: 402 Payment Required, {} USDC into the escrow (scheme {}); the agent signs an EIP-712 ReceiveWithAuthorization (nonce {})",
             usdc_str(PRICE),
             hooks::ESCROW_SCHEME,
-            payment.payload["payload"]["authorization"]["nonce"].as_str().unwrap_or("?")
+            payment.payload["authorization"]["nonce"].as_str().unwrap_or("?")
         );
-        let (request_id, open) = open_from_payload(self.s, &self.escrow, self.c.escrow, &payment.payload).await?;
+        let opening = escrow::check(&offer.accepts, s.chain_id, &payment, &input_words, now)?;
+        if opening.request_id != request_id {
+            bail!("the resource server opens request {}, not the agent's {request_id}", opening.request_id);
+        }
+        let sent = escrow::open(s.me, &opening).await?;
+        let open = s.me.get_transaction_receipt(sent.tx).await?.context("no receipt for the opening")?;
         println!(
             "escrow: request {request_id} opened (tx {}, {} gas), deadline {}",
-            open.transaction_hash, open.gas_used, payment.deadline
+            open.transaction_hash, open.gas_used, opening.deadline
         );
-        Ok(Paid { payment, request_id, open })
+        Ok(Paid { payment, input_words, salt, deadline: opening.deadline, request_id, open })
     }
 
     /// The provider asks the ERC-8004 registry for a validation by our validator of the same
@@ -493,7 +513,7 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         .context("wrapping for the validator")?;
         let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
         let public_v: Vec<U256> = wv.public_inputs.iter().map(calldata::fr_to_u256).collect();
-        if public.get(2..2 + k) != Some(&paid.payment.input_words[..]) || public_v.get(2..) != public.get(2..) {
+        if public.get(2..2 + k) != Some(&paid.input_words[..]) || public_v.get(2..) != public.get(2..) {
             bail!("the proofs' input words are not the ones the agent paid for");
         }
         let out_word = *public.get(2 + k).context("the proof has no output word")?;
@@ -530,15 +550,7 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
     ) -> SolCallBuilder<&DynProvider, IZkmlValidator::respondCall> {
         let uri = format!("data:,zkml proof of request {}", paid.request_id);
         self.validator
-            .respond(
-                self.agent_id,
-                self.agent.address(),
-                paid.payment.salt,
-                proof.clone(),
-                public.to_vec(),
-                uri,
-                sig.clone(),
-            )
+            .respond(self.agent_id, self.agent.address(), paid.salt, proof.clone(), public.to_vec(), uri, sig.clone())
             .from(self.provider)
     }
 
@@ -748,94 +760,6 @@ async fn refund_after_deadline<P: Provider>(
     Ok(Some(rf))
 }
 
-/// The agent's signed payment for one inference on `features`.
-struct SignedPayment {
-    /// x402 v2 `PaymentPayload`: the accepted requirements, the EIP-3009 authorization and its
-    /// signature (the `exact` scheme's payload shape), and the escrow terms under
-    /// `extensions.zkml`.
-    payload: Value,
-    input_words: Vec<U256>,
-    salt: B256,
-    deadline: u64,
-}
-
-/// The agent's side: quantize and pack its input (what the proof will commit to), choose a salt,
-/// derive the request id and the authorization's nonce as the offer says, and sign an EIP-712
-/// ReceiveWithAuthorization to the escrow.
-async fn sign_payment<P: Provider>(
-    s: &Setup<'_, P>,
-    agent: &PrivateKeySigner,
-    offer: &PaymentRequired,
-    features: &[f64],
-) -> Result<SignedPayment> {
-    let accepted = offer.accepts.first().context("the 402 answer offers nothing")?;
-    let (escrow, asset) = (parse_address("payTo", &accepted.pay_to)?, parse_address("asset", &accepted.asset)?);
-    let zk = &accepted.extra["zkml"];
-    let provider: Address =
-        zk["provider"].as_str().and_then(|a| a.parse().ok()).context("the offer names no provider")?;
-    let amount: U256 = accepted.amount.parse().context("the offer's amount")?;
-    let deadline_seconds = zk["deadlineSeconds"].as_u64().context("the offer has no deadline")?;
-
-    let q = s.compiled.graph.quantize_input(features).map_err(|e| anyhow!("quantizing the agent's input: {e:?}"))?;
-    let words = hooks::pack_signed(&q.iter().map(|&v| v as i128).collect::<Vec<_>>(), s.input_slot_bits)
-        .map_err(|e| anyhow!("packing the agent's input: {e:?}"))?;
-    let input_hash = hooks::words_hash(&words);
-    let mut salt = B256::ZERO;
-    rand::rngs::OsRng.fill_bytes(salt.as_mut_slice());
-    let now = latest_timestamp(s.me).await?;
-    let deadline = now + deadline_seconds;
-    let valid_before = now + accepted.max_timeout_seconds;
-    let request_id = hooks::request_hash(agent.address(), s.model_id, input_hash, salt);
-    let nonce = hooks::escrow_nonce(request_id, provider, amount, deadline);
-
-    let auth = ReceiveWithAuthorization {
-        from: agent.address(),
-        to: escrow,
-        value: amount,
-        validAfter: U256::ZERO,
-        validBefore: U256::from(valid_before),
-        nonce,
-    };
-    let name = accepted.extra["name"].as_str().unwrap_or(USDC_NAME).to_string();
-    let version = accepted.extra["version"].as_str().unwrap_or(USDC_VERSION).to_string();
-    let domain = eip712_domain! { name: name, version: version, chain_id: s.chain_id, verifying_contract: asset, };
-    // The token's domain separator must be the one the agent signs under.
-    let onchain = ITestUSDC::new(asset, s.me).DOMAIN_SEPARATOR().call().await.context("TestUSDC.DOMAIN_SEPARATOR")?;
-    if onchain != domain.separator() {
-        bail!("the token's EIP-712 domain is not {{\"{USDC_NAME}\", \"{USDC_VERSION}\", {}, {asset}}}", s.chain_id);
-    }
-    let sig = agent.sign_hash_sync(&auth.eip712_signing_hash(&domain)).context("signing the authorization")?;
-    let payload = PaymentPayload {
-        x402_version: X402_VERSION,
-        resource: Some(offer.resource.clone()),
-        accepted: accepted.clone(),
-        payload: serde_json::to_value(Eip3009Payload::new(
-            &sig,
-            auth.from,
-            auth.to,
-            auth.value,
-            auth.validAfter,
-            auth.validBefore,
-            auth.nonce,
-        ))?,
-        extensions: Some(json!({
-            "zkml": {
-                "provider": provider.to_checksum(None),
-                "deadline": deadline,
-                "inputHash": input_hash.to_string(),
-                "inputWords": words.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
-                "salt": salt.to_string(),
-                "requestId": request_id.to_string(),
-            },
-        })),
-    };
-    let payload = serde_json::to_value(payload)?;
-    Ok(SignedPayment { payload, input_words: words, salt, deadline })
-}
-
-/// The resource server's side: read the payment payload, check the signature off-chain and that
-/// the nonce binds the escrow terms, then submit it with `ZkmlEscrow.open` (the escrow pulls the
-/// funds with receiveWithAuthorization).
 /// The client's EIP-712 signature asking agent `agent_id` to validate `request_id` at the
 /// validator, over the digest it computes itself (checked against the validator's).
 async fn ask_for_validation<P: Provider>(
@@ -861,63 +785,6 @@ async fn ask_for_validation<P: Provider>(
     }
     let sig = client.sign_hash_sync(&digest).context("signing the validation request")?;
     Ok(Bytes::copy_from_slice(&sig.as_bytes()))
-}
-
-async fn open_from_payload<P: Provider>(
-    s: &Setup<'_, P>,
-    escrow: &IZkmlEscrow::IZkmlEscrowInstance<&P>,
-    escrow_a: Address,
-    payload: &Value,
-) -> Result<(B256, alloy::rpc::types::TransactionReceipt)> {
-    let paid: PaymentPayload = serde_json::from_value(payload.clone()).context("the payment payload")?;
-    let signed: Eip3009Payload = serde_json::from_value(paid.payload).context("the payment payload's payload")?;
-    let fields = signed.authorization()?;
-    let AuthorizationFields { from, to, value, valid_after, valid_before, nonce } = fields;
-    let sig = signed.signature()?;
-    let z = &paid.extensions.context("the payment payload has no extensions")?["zkml"];
-    let field =
-        |v: &Value, k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("the payment payload lacks {k}"));
-    let provider: Address = field(z, "provider")?.parse().context("zkml.provider")?;
-    let input_hash: B256 = field(z, "inputHash")?.parse().context("zkml.inputHash")?;
-    let salt: B256 = field(z, "salt")?.parse().context("zkml.salt")?;
-    let deadline = z["deadline"].as_u64().context("zkml.deadline")?;
-
-    if to != escrow_a || value != U256::from(PRICE) {
-        bail!("the authorization pays {value} to {to}, not {PRICE} to the escrow {escrow_a}");
-    }
-    let request_id = hooks::request_hash(from, s.model_id, input_hash, salt);
-    if nonce != hooks::escrow_nonce(request_id, provider, value, deadline) {
-        bail!("the authorization's nonce does not bind the escrow terms");
-    }
-    let domain = eip712_domain! {
-        name: USDC_NAME, version: USDC_VERSION, chain_id: s.chain_id,
-        verifying_contract: parse_address("accepted.asset", &paid.accepted.asset)?,
-    };
-    let auth = ReceiveWithAuthorization::from(&fields);
-    let signer = sig
-        .recover_address_from_prehash(&auth.eip712_signing_hash(&domain))
-        .map_err(|e| anyhow!("recovering the signer: {e}"))?;
-    if signer != from {
-        bail!("the authorization is signed by {signer}, not by the payer {from}");
-    }
-    if escrow.requestIdOf(from, input_hash, salt).call().await.context("ZkmlEscrow.requestIdOf")? != request_id {
-        bail!("ZkmlEscrow.requestIdOf disagrees with the request id computed off-chain");
-    }
-
-    let terms = IZkmlEscrow::Terms { payer: from, provider, amount: value, deadline, inputHash: input_hash, salt };
-    let authorization = IZkmlEscrow::Authorization {
-        validAfter: valid_after,
-        validBefore: valid_before,
-        v: 27 + sig.v() as u8,
-        r: B256::from(sig.r()),
-        s: B256::from(sig.s()),
-    };
-    let r = confirm("ZkmlEscrow.open", escrow.open(terms, authorization).send().await).await?;
-    let opened = r.decoded_log::<IZkmlEscrow::Opened>().context("open emitted no Opened event")?;
-    if opened.data.requestId != request_id {
-        bail!("the escrow opened {}, not {request_id}", opened.data.requestId);
-    }
-    Ok((request_id, r))
 }
 
 async fn latest_timestamp<P: Provider>(p: &P) -> Result<u64> {

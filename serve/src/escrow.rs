@@ -241,7 +241,7 @@ pub fn check(
 )]
 mod contract {
     alloy::sol!(
-        #[sol(rpc)]
+        #[sol(rpc, all_derives)]
         "../contracts/interfaces/IZkmlEscrow.sol"
     );
 }
@@ -251,6 +251,8 @@ pub use contract::IZkmlEscrow;
 pub const STATUS_OPEN: u8 = 1;
 /// Paid to the provider.
 pub const STATUS_RELEASED: u8 = 2;
+/// Refunded to the payer after the deadline.
+pub const STATUS_REFUNDED: u8 = 3;
 
 /// Why the escrow did not open or release a request.
 #[derive(Debug, thiserror::Error)]
