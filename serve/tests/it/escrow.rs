@@ -14,6 +14,7 @@ use zkml_serve::catalog::{Catalog, EscrowPinError};
 use zkml_serve::escrow::{self, EscrowError, MIN_DEADLINE_SECONDS, Terms};
 use zkml_serve::exact::{self, PaymentError, TransferWithAuthorization};
 use zkml_serve::http::{Limits, Server, router};
+use zkml_serve::pay;
 use zkml_serve::settle::IToken;
 use zkml_serve::worker::Inference;
 use zkml_serve::x402::{
@@ -330,4 +331,36 @@ async fn over_http_an_escrow_payment_is_opened_proved_and_released() {
     assert_eq!(again["release"].as_str(), release.unwrap().map(|s| s.tx.to_string()).as_deref());
     assert_eq!(again["proof"], serde_json::to_value(&answer.proof).unwrap());
     assert_eq!(balance(provider).await, U256::from(PRICE), "released once");
+}
+
+/// A server that has no escrow for the model offers `exact` only: an escrow payment is refused
+/// with a 402 (nothing is opened), and `zkml pay` says the model is not sold by escrow there
+/// before it signs anything.
+#[tokio::test(flavor = "current_thread")]
+async fn where_no_escrow_is_offered_an_escrow_payment_is_refused_and_pay_says_so() {
+    let (base, _) = crate::http::offline(Limits::default()).await;
+    let x: Vec<f64> = serde_json::from_value(crate::http::input()["input_data"][0].clone()).unwrap();
+    let c = zkml::artifact::Compiled::load(price_mlp()).unwrap();
+    let words = escrow::input_words(&c, &x).unwrap();
+    let (payment, _) = escrow::sign(&offer(), CHAIN, &PrivateKeySigner::random(), &words, B256::ZERO, NOW).unwrap();
+    let url = format!("{base}/v1/models/price_mlp/inferences");
+    let r = reqwest::Client::new()
+        .post(url)
+        .header(PAYMENT_SIGNATURE, encode_header(&payment))
+        .json(&crate::http::input())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains(&PaymentError::NotOffered.to_string()), "{body}");
+
+    let buyer = PrivateKeySigner::random();
+    let limits =
+        pay::Limits { chain_id: CHAIN, asset: Address::repeat_byte(0xaa), max_price: U256::from(PRICE), escrow: None };
+    let p = pay::Purchase { server: &base, name: "price_mlp", model: &c, input: &x, signer: &buyer, limits };
+    match pay::buy(&p, |_| {}).await {
+        Err(pay::PayError::NoEscrowOffer { offered }) => assert_eq!(offered, "exact"),
+        other => panic!("{other:?}"),
+    }
 }

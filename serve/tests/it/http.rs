@@ -60,7 +60,7 @@ pub(crate) async fn jobs() -> JobStore {
 }
 
 /// A server with no chain behind it: for everything refused before settlement.
-async fn offline(limits: Limits) -> (String, Pricing) {
+pub(crate) async fn offline(limits: Limits) -> (String, Pricing) {
     let p = pricing(31337, Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
     let nowhere = ProviderBuilder::new().connect_http("http://127.0.0.1:9".parse().unwrap()).erased();
     (open(&p, nowhere, limits).await, p)
