@@ -249,25 +249,28 @@ pub fn verify(c: &Compiled, proof: &AnyProof) -> Result<Verified> {
             let q = stage1::verify(&c.graph, c.id, p).context("the proof is invalid")?;
             Ok(Verified { context: None, input: Some(p.input.clone()), output: Some(q), commitments: vec![] })
         }
-        AnyProof::TwoRound(w) => {
-            let vk = artifact::read_verifier_key(&c.dir)?;
-            let (valid, publics) = (two_round::verify(&vk, w), &w.public_inputs);
-            if publics.first() != Some(&c.id) {
-                bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
-            }
-            if !valid {
-                bail!("the proof is invalid: the Groth16 check failed");
-            }
-            let output = wrap::unpacked(&c.graph, publics, "output").context("the proof's public output")?;
-            let input = wrap::unpacked(&c.graph, publics, "input").context("the proof's public input")?;
-            let commitments = wrap::public_layout(&c.graph)
-                .into_iter()
-                .filter(|e| matches!(e.kind, wrap::PublicKind::Commitment(_)))
-                .map(|e| (e.name, publics[e.index]))
-                .collect();
-            Ok(Verified { context: Some(publics[1]), input, output, commitments })
-        }
+        AnyProof::TwoRound(w) => verify_wrapped(c, &artifact::read_verifier_key(&c.dir)?, w),
     }
+}
+
+/// Verifies the wrapped proof `w` of the compiled model `c` against `vk`, the verifying key the
+/// caller read once (its model id must be `c`'s). An error says why it is not valid.
+pub fn verify_wrapped(c: &Compiled, vk: &two_round::VerifyingKey, w: &two_round::Proof) -> Result<Verified> {
+    let (valid, publics) = (two_round::verify(vk, w), &w.public_inputs);
+    if publics.first() != Some(&c.id) {
+        bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
+    }
+    if !valid {
+        bail!("the proof is invalid: the Groth16 check failed");
+    }
+    let output = wrap::unpacked(&c.graph, publics, "output").context("the proof's public output")?;
+    let input = wrap::unpacked(&c.graph, publics, "input").context("the proof's public input")?;
+    let commitments = wrap::public_layout(&c.graph)
+        .into_iter()
+        .filter(|e| matches!(e.kind, wrap::PublicKind::Commitment(_)))
+        .map(|e| (e.name, publics[e.index]))
+        .collect();
+    Ok(Verified { context: Some(publics[1]), input, output, commitments })
 }
 
 impl Verified {

@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
-use zkml::artifact::{AnyProof, Compiled};
+use zkml::artifact::Compiled;
+use zkml::wrap::two_round;
 use zkml::{context, pipeline};
 use zkml_verifier_gen::calldata::fr_to_u256;
 
@@ -36,6 +37,9 @@ pub struct Limits {
     /// The escrow it pays into, when it knows it (else the offer's, whose contract the buyer
     /// trusts the server for).
     pub escrow: Option<Address>,
+    /// The longest its money may stay in the escrow before it can take it back (the offer's
+    /// `deadlineSeconds`), should the server never prove.
+    pub max_deadline_seconds: u64,
 }
 
 /// One purchase.
@@ -44,8 +48,10 @@ pub struct Purchase<'a> {
     pub server: &'a str,
     /// The model's name on the server.
     pub name: &'a str,
-    /// The buyer's copy of the compiled model, with its verifying key (vk.bin).
+    /// The buyer's copy of the compiled model.
     pub model: &'a Compiled,
+    /// The model's verifying key, the buyer's (never one the server sends).
+    pub vk: &'a two_round::VerifyingKey,
     /// The input.
     pub input: &'a [f64],
     /// Who pays.
@@ -192,6 +198,13 @@ fn choose<'o>(p: &Purchase<'_>, offers: &'o [PaymentRequirements]) -> Result<&'o
     if l.escrow.is_some_and(|e| e != escrow) {
         return refuse(format!("it pays into {escrow}, not the escrow you named"));
     }
+    let deadline = offer.extra["zkml"]["deadlineSeconds"].as_u64().unwrap_or(u64::MAX);
+    if deadline > l.max_deadline_seconds {
+        return refuse(format!(
+            "it holds your money for {deadline} s before a refund, longer than you allow ({} s)",
+            l.max_deadline_seconds
+        ));
+    }
     let model_id = fr_to_u256(&p.model.id);
     let offered = offer.extra["zkml"]["modelId"].as_str().unwrap_or_default();
     if offered.parse::<U256>().ok() != Some(model_id) {
@@ -204,7 +217,7 @@ fn choose<'o>(p: &Purchase<'_>, offers: &'o [PaymentRequirements]) -> Result<&'o
 /// the escrow's request, of the buyer's input; the output it proves, dequantized.
 fn check_answer(p: &Purchase<'_>, answer: &Inference, escrow: Address, request_id: B256) -> Result<Vec<f64>, String> {
     let w = answer.wrapped_proof()?;
-    let v = pipeline::verify(p.model, &AnyProof::TwoRound(w)).map_err(|e| format!("{e:#}"))?;
+    let v = pipeline::verify_wrapped(p.model, p.vk, &w).map_err(|e| format!("{e:#}"))?;
     let expected = context::to_field(context::escrow(p.limits.chain_id, escrow.into_array(), request_id.0));
     if v.context != Some(expected) {
         return Err("it is bound to another request than the one paid for".into());

@@ -51,6 +51,10 @@ struct Args {
     /// The escrow you pay into; without it, the server's offer names it.
     #[arg(long)]
     escrow: Option<String>,
+    /// The longest your money may stay in the escrow before you can take it back, should the
+    /// server never prove (the offer's deadline), in seconds.
+    #[arg(long, default_value_t = 3600)]
+    max_deadline_seconds: u64,
     /// The environment variable that holds your private key (hex).
     #[arg(long, default_value = "ZKML_PAY_KEY")]
     key_env: String,
@@ -103,12 +107,14 @@ async fn run(args: Args) -> Result<()> {
         asset: parse_address("--asset", &args.asset)?,
         max_price: parse_decimal("--max-price", &args.max_price)?,
         escrow: args.escrow.as_deref().map(|e| parse_address("--escrow", e)).transpose()?,
+        max_deadline_seconds: args.max_deadline_seconds,
     };
     if limits.escrow.is_none() {
         eprintln!("note: paying into the escrow the server names (--escrow pins one you checked)");
     }
     let t = Instant::now();
-    let purchase = Purchase { server: &args.url, name: &name, model: &model, input: &input, signer: &signer, limits };
+    let purchase =
+        Purchase { server: &args.url, name: &name, model: &model, vk: &vk, input: &input, signer: &signer, limits };
     let bought = pay::buy(&purchase, |step| eprintln!("{step}")).await?;
     if let Some(out) = &args.out {
         let json = serde_json::to_vec_pretty(&bought.answer)?;

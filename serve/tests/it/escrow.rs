@@ -356,9 +356,15 @@ async fn where_no_escrow_is_offered_an_escrow_payment_is_refused_and_pay_says_so
     assert!(body["error"].as_str().unwrap().contains(&PaymentError::NotOffered.to_string()), "{body}");
 
     let buyer = PrivateKeySigner::random();
-    let limits =
-        pay::Limits { chain_id: CHAIN, asset: Address::repeat_byte(0xaa), max_price: U256::from(PRICE), escrow: None };
-    let p = pay::Purchase { server: &base, name: "price_mlp", model: &c, input: &x, signer: &buyer, limits };
+    let limits = pay::Limits {
+        chain_id: CHAIN,
+        asset: Address::repeat_byte(0xaa),
+        max_price: U256::from(PRICE),
+        escrow: None,
+        max_deadline_seconds: 3600,
+    };
+    let vk = zkml::artifact::read_verifier_key(price_mlp()).unwrap();
+    let p = pay::Purchase { server: &base, name: "price_mlp", model: &c, vk: &vk, input: &x, signer: &buyer, limits };
     match pay::buy(&p, |_| {}).await {
         Err(pay::PayError::NoEscrowOffer { offered }) => assert_eq!(offered, "exact"),
         other => panic!("{other:?}"),

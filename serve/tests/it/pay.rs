@@ -3,7 +3,8 @@
 //! binary (what `zkml pay` runs) buys one inference: 402, paid into the escrow, 202, the job
 //! polled until proved, the proof verified against the buyer's copy of the verifying key and the
 //! output read from it. Then the server releases the escrow: the price moved buyer → escrow →
-//! seller, once. An offer above the buyer's limit is refused before anything is signed.
+//! seller, once. An offer above the buyer's price or deadline limit is refused before anything
+//! is signed.
 
 use std::process::Command;
 
@@ -48,6 +49,9 @@ async fn zkml_pay_buys_by_escrow_and_the_proof_releases_the_price() {
     assert!(!cheap.status.success());
     let said = String::from_utf8_lossy(&cheap.stderr);
     assert!(said.contains("more than the most you pay"), "{said}");
+    let long = zkml_pay(&chain, &base, &buyer, PRICE, e.escrow).args(["--max-deadline-seconds", "600"]).output();
+    let said = String::from_utf8_lossy(&long.unwrap().stderr).to_string();
+    assert!(said.contains("holds your money for 900 s"), "{said}");
     assert_eq!(balance(buyer.address()).await, U256::from(PRICE), "nothing moved");
 
     let out = dir.join("answer.json");
