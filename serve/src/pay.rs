@@ -147,23 +147,29 @@ pub async fn buy(p: &Purchase<'_>, progress: impl Fn(&str)) -> Result<Bought, Pa
     let now = unix_now();
     let (payment, request_id) = escrow::sign(offer, p.limits.chain_id, p.signer, &words, salt, now)?;
     let deadline = now + offer.extra["zkml"]["deadlineSeconds"].as_u64().unwrap_or(0);
-    let paid = client.post(&url).header(PAYMENT_SIGNATURE, encode_header(&payment)).json(&body);
-    let mut r = paid.send().await.map_err(http)?;
+    // From here on the escrow may hold the money: every error names the request, for the refund.
     let no_proof = |reason: String| PayError::NoProof { request_id, reason };
+    let paid = client.post(&url).header(PAYMENT_SIGNATURE, encode_header(&payment)).json(&body);
+    let mut r = paid.send().await.map_err(|e| no_proof(e.to_string()))?;
+    let mut last = String::new();
     let answer: Inference = loop {
         match r.status().as_u16() {
-            200 => break r.json().await.map_err(|e| PayError::Http(format!("the answer: {e}")))?,
+            200 => break r.json().await.map_err(|e| no_proof(format!("the answer: {e}")))?,
             202 => {
                 let location = r.headers().get("location").and_then(|h| h.to_str().ok()).map(str::to_string);
                 let stage: serde_json::Value = r.json().await.unwrap_or_default();
                 let Some(location) = location else { return Err(no_proof("a 202 without the job's URL".into())) };
-                progress(&format!("request {request_id}: {}", stage["stage"].as_str().unwrap_or("waiting")));
-                if unix_now() >= deadline {
-                    return Err(no_proof(format!("the job is still {}", stage["stage"])));
+                let stage = stage["stage"].as_str().unwrap_or("waiting").to_string();
+                if stage != last {
+                    progress(&format!("request {request_id}: {stage}"));
                 }
+                if unix_now() >= deadline {
+                    return Err(no_proof(format!("the job is still {stage}")));
+                }
+                last = stage;
                 tokio::time::sleep(POLL).await;
                 let job = format!("{}{location}", p.server.trim_end_matches('/'));
-                r = client.get(job).send().await.map_err(http)?;
+                r = client.get(job).send().await.map_err(|e| no_proof(e.to_string()))?;
             }
             // A refusal before the escrow opened moved nothing; after it, the error says so.
             402 | 400 | 404 | 413 | 422 | 503 => return Err(refusal(r).await),
