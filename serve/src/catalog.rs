@@ -473,18 +473,22 @@ impl Catalog {
     }
 }
 
+/// The name a model directory is sold under (in URLs): the directory's own name, when it is one
+/// a URL path carries as it is.
+pub fn model_name(dir: &Path) -> Option<String> {
+    dir.canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().and_then(|n| n.to_str()).map(String::from))
+        .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.'))
+}
+
 impl Listing {
     fn load(dir: &Path) -> Result<Self, CatalogError> {
         let at = || dir.display().to_string();
         let artifact = |source| CatalogError::Artifact { dir: at(), source };
         // Read first: a missing directory is named as such, not as a bad name.
         let compiled = Compiled::load(dir).map_err(artifact)?;
-        let name = dir
-            .canonicalize()
-            .ok()
-            .and_then(|d| d.file_name().and_then(|n| n.to_str()).map(String::from))
-            .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.'))
-            .ok_or_else(|| CatalogError::Name { dir: at() })?;
+        let name = model_name(dir).ok_or_else(|| CatalogError::Name { dir: at() })?;
         let (keys, record) = artifact::read_prover_keys_recorded(dir, None).map_err(artifact)?;
         let trust = zkml::setup::trust(dir, &keys.pk.vk, Some(&keys.ck.delta1_g2))
             .map_err(|source| CatalogError::Setup { dir: at(), source })?;

@@ -98,14 +98,19 @@ pub struct Opening {
 
 /// What an escrow offer's `extra.zkml` says: the provider, the model id and the deadline's
 /// length.
-struct OfferTerms {
-    provider: Address,
-    model_id: U256,
-    deadline_seconds: u64,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferTerms {
+    /// Who is paid on a valid proof.
+    pub provider: Address,
+    /// The model whose proofs release the request.
+    pub model_id: U256,
+    /// Seconds from the opening until the payer may take its money back.
+    pub deadline_seconds: u64,
 }
 
 impl OfferTerms {
-    fn of(offer: &PaymentRequirements) -> Result<Self, PaymentError> {
+    /// Reads them from an escrow offer.
+    pub fn of(offer: &PaymentRequirements) -> Result<Self, PaymentError> {
         let zk = &offer.extra["zkml"];
         let text = |key: &'static str| {
             zk[key]

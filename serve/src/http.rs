@@ -32,7 +32,7 @@
 //! what the buyer verifies.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
@@ -55,6 +55,7 @@ use crate::exact::{self, Authorized, PaymentError};
 use crate::jobs::{Admission, Job, JobError, JobStore, NewJob, Stage};
 use crate::metrics::{self, Metrics};
 use crate::settle::{self, SettleError};
+use crate::unix_now;
 use crate::worker::{Inference, POLL, Provers};
 use crate::x402::{
     PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, PaymentRequirements,
@@ -671,8 +672,4 @@ fn one_input(body: &[u8]) -> Result<Vec<f64>, String> {
 fn resource_url(headers: &HeaderMap, uri: &Uri) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     format!("http://{host}{}", uri.path())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

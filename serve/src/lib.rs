@@ -19,3 +19,9 @@ pub mod pay;
 pub mod settle;
 pub mod worker;
 pub use zkml_verifier_gen::x402;
+
+/// The wall clock, Unix seconds: what payments are checked and signed at.
+pub(crate) fn unix_now() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

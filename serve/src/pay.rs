@@ -8,7 +8,7 @@
 //! compiled directory, whose model id the offer must name and whose verifying key checks the
 //! proof. The output is read from the proof's public words, never from the server's JSON.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
@@ -17,13 +17,13 @@ use zkml::wrap::two_round;
 use zkml::{context, pipeline};
 use zkml_verifier_gen::calldata::fr_to_u256;
 
-use crate::escrow;
 use crate::exact::PaymentError;
 use crate::worker::Inference;
 use crate::x402::{
     PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, caip2, decode_header, encode_header,
     parse_address, parse_decimal,
 };
+use crate::{escrow, unix_now};
 
 /// What the buyer will pay, and to whom: an offer outside these is refused before signing.
 #[derive(Clone, Debug)]
@@ -146,7 +146,8 @@ pub async fn buy(p: &Purchase<'_>, progress: impl Fn(&str)) -> Result<Bought, Pa
     let salt = B256::from(rand::random::<[u8; 32]>());
     let now = unix_now();
     let (payment, request_id) = escrow::sign(offer, p.limits.chain_id, p.signer, &words, salt, now)?;
-    let deadline = now + offer.extra["zkml"]["deadlineSeconds"].as_u64().unwrap_or(0);
+    // The deadline `sign` bound into the nonce: the offer's length from the same `now`.
+    let deadline = now + escrow::OfferTerms::of(offer)?.deadline_seconds;
     // From here on the escrow may hold the money: every error names the request, for the refund.
     let no_proof = |reason: String| PayError::NoProof { request_id, reason };
     let paid = client.post(&url).header(PAYMENT_SIGNATURE, encode_header(&payment)).json(&body);
@@ -204,7 +205,8 @@ fn choose<'o>(p: &Purchase<'_>, offers: &'o [PaymentRequirements]) -> Result<&'o
     if l.escrow.is_some_and(|e| e != escrow) {
         return refuse(format!("it pays into {escrow}, not the escrow you named"));
     }
-    let deadline = offer.extra["zkml"]["deadlineSeconds"].as_u64().unwrap_or(u64::MAX);
+    let terms = escrow::OfferTerms::of(offer)?;
+    let deadline = terms.deadline_seconds;
     if deadline > l.max_deadline_seconds {
         return refuse(format!(
             "it holds your money for {deadline} s before a refund, longer than you allow ({} s)",
@@ -212,9 +214,8 @@ fn choose<'o>(p: &Purchase<'_>, offers: &'o [PaymentRequirements]) -> Result<&'o
         ));
     }
     let model_id = fr_to_u256(&p.model.id);
-    let offered = offer.extra["zkml"]["modelId"].as_str().unwrap_or_default();
-    if offered.parse::<U256>().ok() != Some(model_id) {
-        return refuse(format!("it is for model {offered:?}, not yours ({model_id:#x})"));
+    if terms.model_id != model_id {
+        return refuse(format!("it is for model {:#x}, not yours ({model_id:#x})", terms.model_id));
     }
     Ok(offer)
 }
@@ -245,8 +246,4 @@ async fn refusal(r: reqwest::Response) -> PayError {
         .and_then(|v| v["error"].as_str().map(str::to_string))
         .unwrap_or(text);
     PayError::Refused { status, error }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

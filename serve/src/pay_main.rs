@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use zkml::artifact::{self, Compiled};
 use zkml::setup::Trust;
-use zkml_serve::cli;
 use zkml_serve::pay::{self, Limits, Purchase};
 use zkml_serve::x402::{parse_address, parse_decimal};
+use zkml_serve::{catalog, cli};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -89,12 +89,8 @@ async fn run(args: Args) -> Result<()> {
     }
     let name = match args.name {
         Some(n) => n,
-        None => args
-            .model
-            .canonicalize()
-            .ok()
-            .and_then(|d| d.file_name().and_then(|n| n.to_str()).map(String::from))
-            .with_context(|| format!("{} has no name: give --name", args.model.display()))?,
+        None => catalog::model_name(&args.model)
+            .with_context(|| format!("{} has no name a server sells it under: give --name", args.model.display()))?,
     };
     let bytes = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
     let mut inputs = artifact::parse_inputs(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
