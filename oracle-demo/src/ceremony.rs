@@ -10,13 +10,15 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use blake2::{Blake2b512, Digest};
 use zkml::artifact::{self, Compiled, PHASE2_FILE, PK_FILE, R1CS_FILE, VK_FILE, VK_JSON};
 use zkml::setup::{self, Trust};
-use zkml::wrap::two_round::{self, ProverKey};
+use zkml::wrap::two_round;
+use zkml_serve::catalog::Listing;
 
 /// What a phase-2 ceremony's directory holds (`zkml::setup`'s `Ceremony::save`).
 const KEY_FILES: [&str; 5] = [PK_FILE, R1CS_FILE, VK_FILE, PHASE2_FILE, VK_JSON];
@@ -30,8 +32,9 @@ const BEACON: &[u8] = b"zkml oracle demo: beacon";
 const BEACON_ITERATIONS: u32 = 10;
 
 /// Runs the ceremony for the compiled model in `dir` (where it writes the keys), printing a line
-/// per step; returns the keys.
-pub fn run(root: &Path, compiled: &Compiled, dir: &Path) -> Result<ProverKey> {
+/// per step; returns the model with its keys, read once, as `zkml serve` lists a model (the demo
+/// proves with the same copy and sells it over HTTP).
+pub fn run(root: &Path, compiled: Arc<Compiled>, dir: &Path) -> Result<Listing> {
     let r1cs = two_round::synthesize(&compiled.graph, compiled.id)?;
     let power = r1cs.power()?;
 
@@ -82,14 +85,14 @@ pub fn run(root: &Path, compiled: &Compiled, dir: &Path) -> Result<ProverKey> {
         t.elapsed().as_secs_f64()
     );
 
-    let key = artifact::read_prover_keys(dir, None)?;
-    let vk = key.verifying_key();
-    match setup::trust(dir, &vk.groth16, Some(&vk.delta1_g2))? {
+    let (keys, record) = artifact::read_prover_keys_recorded(dir, None)?;
+    let listing = Listing::from_parts(dir, compiled, Arc::new(keys), record)?;
+    match &listing.trust {
         Trust::Ceremony { contributions: 2 } => {}
         Trust::Ceremony { contributions } => bail!("the ceremony's record lists {contributions} contributions, not 2"),
         Trust::Unsafe(why) => bail!("the ceremony's keys are not safe: {why}"),
     }
-    Ok(key)
+    Ok(listing)
 }
 
 /// `script/test-ptau.sh POWER --unprepared`: a ptau without the Lagrange sections, which snarkjs

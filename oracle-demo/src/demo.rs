@@ -2,6 +2,7 @@
 //! the payment flow (payment.rs).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
@@ -234,15 +235,19 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
 
     // 1. The model: compile (quantize) with the calibration rows.
     let model = compile_model(opts, &root.join("oracle-demo/model"), &work)?;
-    let compiled = &model.compiled;
 
     // 2. Groth16 keys from a ceremony, and the rendered verifier.
     let t = Instant::now();
-    let pk = ceremony::run(&root, compiled, &work.join("price_mlp")).context("the setup ceremony")?;
+    let listing =
+        ceremony::run(&root, model.compiled.clone(), &work.join("price_mlp")).context("the setup ceremony")?;
+    let (compiled, pk): (&Compiled, &ProverKey) = (&listing.compiled, &listing.keys);
     let vk = pk.verifying_key();
     let setup_ms = t.elapsed().as_millis() as u64;
+    // With the model's layout, as `zkml-gen solidity` renders it: its MODEL_ID and public-input
+    // count are what `zkml serve` checks before it sells through an escrow of this verifier.
+    let layout = Some(&listing.layout);
     let verifier_src =
-        solidity::render_two_round(&vk.groth16, &vk.delta1_g2, "ZkmlPriceVerifier", None, Default::default(), None)?;
+        solidity::render_two_round(&vk.groth16, &vk.delta1_g2, "ZkmlPriceVerifier", layout, Default::default(), None)?;
     std::fs::write(work.join("ZkmlPriceVerifier.sol"), &verifier_src)?;
 
     // 3. Solidity, with the pinned solc-js.
@@ -290,7 +295,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let rounds = Rounds {
         chain_id,
         compiled,
-        pk: &pk,
+        pk,
         oracle_addr: feed.oracle,
         monitor_addr: feed.monitor,
         decimals: model.decimals,
@@ -305,7 +310,7 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let attack = Attack {
         chain_id,
         compiled,
-        pk: &pk,
+        pk,
         oracle_addr: feed.oracle,
         verifier: feed.verifier,
         monitor_addr: feed.monitor,
@@ -323,11 +328,9 @@ async fn run_on(opts: &Options, url: &str, key: &str) -> Result<Summary> {
     let setup = payment::Setup {
         url,
         me: &provider,
-        me_address: me,
         chain_id,
         codes: &codes,
-        compiled,
-        pk: &pk,
+        listing: &listing,
         verifier: feed.verifier,
         model_id: feed.model_id,
         input_slot_bits: model.pin.slot_bits,
@@ -526,7 +529,7 @@ impl Feed {
 /// The demo's model, compiled, with the rounds it is run on: the packings of its public input
 /// and output, its output's fractional bits and the decimals the oracle reports in.
 struct Model {
-    compiled: Compiled,
+    compiled: Arc<Compiled>,
     rows: RoundsFile,
     pin: Packing,
     pout: Packing,
@@ -570,7 +573,7 @@ fn compile_model(opts: &Options, model_dir: &Path, work: &Path) -> Result<Model>
         s.calibration.max_abs_error,
         s.calibration.samples
     );
-    Ok(Model { compiled, rows, pin, pout, frac, decimals })
+    Ok(Model { compiled: Arc::new(compiled), rows, pin, pout, frac, decimals })
 }
 
 /// Compiles the verifier rendered as `verifier_src` and the demo's contracts with the pinned

@@ -1,13 +1,19 @@
-//! The agent-payment flow on the demo's chain: an agent pays for one proved inference through
-//! x402 into `ZkmlEscrow` (an EIP-3009 ReceiveWithAuthorization it signs with EIP-712), a provider
-//! proves the inference bound to the request, the escrow pays the provider on the proof and
-//! `ZkmlValidator` records the ERC-8004 validation (response 100). The two take different proofs
-//! of the provider's one run of the model: a proof's context names its hook (the escrow and the
-//! request id; the validator, the agent and the request hash), so neither proof counts at the
-//! other. Then a second request: a tampered proof is refused on-chain (the transaction reverts)
-//! and, after anvil's clock is moved past the deadline, the agent is refunded.
+//! The agent-payment flow on the demo's chain. The provider sells the model with `zkml serve`
+//! (in this process, on a loopback port, its account opening and releasing escrow requests); an
+//! agent buys one proved forecast from it over HTTP with `zkml pay`'s library call (x402's 402,
+//! a `zkml-escrow` payment: an EIP-3009 ReceiveWithAuthorization into `ZkmlEscrow` it signs with
+//! EIP-712), checks the proof against its own copy of the verifying key, and the server's proof
+//! releases the escrow to the provider. `ZkmlValidator` then records the ERC-8004 validation
+//! (response 100) on a second proof of the same input, bound to the validation: a proof's
+//! context names its hook (the escrow and the request id; the validator, the agent and the
+//! request hash), so neither proof counts at the other. Then a second request, opened with the
+//! same library calls the server makes: a tampered proof is refused on-chain (the transaction
+//! reverts) and, after anvil's clock is moved past the deadline, the agent is refunded.
+
+use std::time::{Duration, Instant};
 
 use alloy::contract::SolCallBuilder;
+use alloy::eips::BlockId;
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
@@ -18,9 +24,10 @@ use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use zkml::artifact::Compiled;
-use zkml::wrap::two_round::ProverKey;
-use zkml_serve::escrow;
+use zkml_serve::catalog::{Catalog, Listing, Pricing};
+use zkml_serve::http::{self, Server};
+use zkml_serve::jobs::JobStore;
+use zkml_serve::{escrow, pay};
 use zkml_verifier_gen::x402::{PaymentPayload, PaymentRequired, parse_address};
 use zkml_verifier_gen::{calldata, hooks};
 
@@ -37,10 +44,13 @@ pub const PRICE: u64 = 1_500_000;
 const AGENT_FUNDS: u64 = 10_000_000;
 /// ETH the deployer gives the provider for its gas (0.1 ETH).
 const PROVIDER_GAS_FUNDS: u128 = 100_000_000_000_000_000;
-/// Seconds from opening a request until the payer may take a refund.
+/// Seconds from opening a request until the payer may take a refund: what the provider's server
+/// offers, and the longest the agent lets its money wait.
 pub const DEADLINE_SECONDS: u64 = 600;
 /// How long the payer's authorization may wait before the escrow submits it.
 const AUTHORIZATION_SECONDS: u64 = 300;
+/// How long the agent waits for the provider's server to release the escrow after the proof.
+const RELEASE_WAIT: Duration = Duration::from_secs(60);
 /// Gas limit of the tampered release: set, so that the transaction is sent and mined (and
 /// reverts on-chain) instead of failing at gas estimation.
 const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
@@ -51,19 +61,15 @@ pub use zkml_serve::escrow::{STATUS_REFUNDED, STATUS_RELEASED};
 pub struct Setup<'a, P: Provider> {
     /// The chain's RPC URL.
     pub url: &'a str,
-    /// The deployer; here also the resource server that submits the agent's payment, and the
-    /// one who triggers the refund.
+    /// The deployer; here also the resource server that opens the second request, and the one
+    /// who triggers the refund.
     pub me: &'a P,
-    /// Its address.
-    pub me_address: Address,
     /// The chain's id.
     pub chain_id: u64,
     /// The contracts, compiled.
     pub codes: &'a zkml_verifier_gen::solc::Artifacts,
-    /// The model.
-    pub compiled: &'a Compiled,
-    /// Its wrap's proving key.
-    pub pk: &'a ProverKey,
+    /// The model and its wrap's keys, as the provider's server lists them (the demo's one copy).
+    pub listing: &'a Listing,
     /// The model's deployed verifier.
     pub verifier: Address,
     /// The model id its proofs carry.
@@ -76,7 +82,7 @@ pub struct Setup<'a, P: Provider> {
     pub output_frac_bits: u32,
     /// The answers' decimals.
     pub decimals: u8,
-    /// The features the agent pays a proved forecast for, and those of the tampered request.
+    /// The features the agent buys a proved forecast for.
     pub paid_row: RoundRow,
     /// The tampered request's features.
     pub tampered_row: RoundRow,
@@ -112,35 +118,35 @@ pub struct PaymentReport {
     pub deploy_gas: [u64; 5],
     /// The agent's account.
     pub agent: String,
-    /// The provider's account.
+    /// The provider's account (its server's: it opens and releases the escrow's requests).
     pub provider: String,
     /// The provider's ERC-8004 agent id.
     pub provider_agent_id: u64,
+    /// The provider's `zkml serve`, where the agent bought.
+    pub server_url: String,
     /// The price, USDC's smallest unit.
     pub amount: u64,
-    /// x402 v2 `PaymentRequired` of the resource server and the agent's `PaymentPayload`.
-    pub payment_required: Value,
-    /// The agent's payment.
+    /// The agent's x402 v2 `PaymentPayload` (its `accepted` is the server's offer).
     pub payment_payload: Value,
     /// The escrow's request id.
     pub request_id: String,
     /// The request's deadline (Unix seconds), after which it can be refunded.
     pub deadline: u64,
-    /// The transaction that opened the request.
+    /// The transaction that opened the request (sent by the provider's server).
     pub open_tx: String,
     /// Its gas.
     pub open_gas: u64,
-    /// Gas of the agent's ERC-8004 validation request.
+    /// The purchase over HTTP, from the first request to the agent's verified proof, ms.
+    pub buy_ms: u64,
+    /// Gas of the provider's ERC-8004 validation request.
     pub validation_request_gas: u64,
-    /// The model's run and its proof for the escrow.
-    pub prove_ms: u64,
-    /// A second proof of the same run, for the validator's context.
-    pub validation_wrap_ms: u64,
-    /// The proved forecast (the output value, and in the oracle's decimals).
+    /// The provider's second run of the paid input and its proof for the validator, ms.
+    pub validation_prove_ms: u64,
+    /// The proved forecast (the output value, quantized).
     pub output_q: i64,
     /// The forecast in the oracle's decimals (decimal string).
     pub answer: String,
-    /// The release by the proof.
+    /// The release by the proof (sent by the provider's server).
     pub release_tx: String,
     /// Its gas.
     pub release_gas: u64,
@@ -151,7 +157,7 @@ pub struct PaymentReport {
     /// The registry's response for the request (100: valid).
     pub validation_response: u8,
     /// How each hook refused the other's proof (eth_call): the escrow's proof at the validator,
-    /// the validator's at the escrow.
+    /// a validation proof of the second request at the escrow.
     pub cross_context_refused: [String; 2],
     /// How the validator refused the provider's validation without the agent's signature
     /// (eth_call).
@@ -181,43 +187,49 @@ pub struct PaymentReport {
 /// Runs the flow; every step's transaction must succeed except the tampered release, which must
 /// revert with `ZkmlEscrow.InvalidProof`.
 pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
-    println!("\n== an agent pays for one proved inference (x402 escrow, EIP-3009) and ERC-8004 records the validation");
+    println!(
+        "\n== an agent buys one proved inference over HTTP (zkml serve, x402 zkml-escrow: EIP-3009 into ZkmlEscrow) and ERC-8004 records the validation"
+    );
 
-    let k = hooks::pack_signed(&vec![0; s.compiled.graph.input_len()], s.input_slot_bits)
+    let k = hooks::pack_signed(&vec![0; s.listing.compiled.graph.input_len()], s.input_slot_bits)
         .map_err(|e| anyhow!("the model's input does not pack: {e:?}"))?
         .len();
     let m = Market::open(s, deploy_contracts(s, k).await?).await?;
-    let mut balances = vec![m.balances("start").await?];
-    let payment_required = hooks::payment_required(&m.offer(k));
+    let mut balances = vec![m.balances("start", None).await?];
 
-    // The agent pays for a proved forecast on its features; the provider proves it twice.
-    let paid = m.pay(&payment_required, &s.paid_row.features).await?;
-    balances.push(m.balances("agent paid into the escrow (open)").await?);
-    let proved = m.prove(&paid, k).await?;
-    let client_sig = ask_for_validation(&m.agent, &m.validator, s.chain_id, m.agent_id, paid.request_id).await?;
+    // The provider sells the model with zkml serve; the agent buys a proved forecast from it.
+    let served = m.serve().await?;
+    let sale = m.buy(&served).await?;
+    balances.push(m.balances("agent paid into the escrow (open)", sale.open.block_number).await?);
+    balances.push(m.balances("released to the provider on the proof", sale.release.block_number).await?);
+
+    // ERC-8004: the provider proves the same input for the validation the agent asks for.
+    let v = m.prove_for_validation(&sale).await?;
+    let client_sig = ask_for_validation(&m.agent, &m.validator, s.chain_id, m.agent_id, sale.request_id).await?;
     println!(
         "the agent signs an EIP-712 ValidationRequest(agent #{}, request {}) for the validator",
-        m.agent_id, paid.request_id
+        m.agent_id, sale.request_id
     );
-    let refusals = m.refusals(&paid, &proved, &client_sig).await?;
-
-    // The escrow pays on its proof; the validator verifies its own and answers the registry.
-    let rel = m.release(&paid, &proved).await?;
-    balances.push(m.balances("released to the provider on the proof").await?);
-    let (resp, response) = m.validate(&paid, &proved, &client_sig, &rel).await?;
+    let (at_validator, unasked) = m.refusals(&sale, &v, &client_sig).await?;
+    let (resp, response) = m.validate(&sale, &v, &client_sig).await?;
     // Paid once: the same proof again is refused.
     let double = refused(
         "a second release of the same request",
-        m.escrow.release(paid.request_id, proved.proof.clone(), proved.public.clone()).call().await,
+        m.escrow.release(sale.request_id, sale.proof.clone(), sale.public.clone()).call().await,
         "ZkmlEscrow.NotOpen(Released)",
         |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n) if n.status == STATUS_RELEASED),
     )?;
 
-    println!("\n-- a second request; the provider submits a tampered proof");
+    println!(
+        "\n-- a second request, opened with the library calls zkml serve makes; the provider submits a tampered proof"
+    );
+    let payment_required = hooks::payment_required(&m.offer(k));
     let second = m.pay(&payment_required, &s.tampered_row.features).await?;
-    balances.push(m.balances("second request opened").await?);
+    balances.push(m.balances("second request opened", None).await?);
     let tampered = m.release_tampered(&second).await?;
-    balances.push(m.balances("tampered proof refused on-chain").await?);
+    balances.push(m.balances("tampered proof refused on-chain", None).await?);
+    let server_url = served.url.clone();
+    served.stop().await?;
 
     // Refund: refused before the deadline; after anvil's clock passes it, the agent gets it back.
     let early = refused(
@@ -228,7 +240,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     )?;
     let refund = refund_after_deadline(s, m.c.escrow, second.request_id, second.deadline, m.agent.address()).await?;
     if refund.is_some() {
-        balances.push(m.balances("refunded after the deadline").await?);
+        balances.push(m.balances("refunded after the deadline", None).await?);
     }
     let (refund_tx, refund_gas) = refund.map(|r| (r.transaction_hash.to_string(), r.gas_used)).unzip();
 
@@ -247,25 +259,25 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         agent: m.agent.address().to_string(),
         provider: m.provider.to_string(),
         provider_agent_id: u64::try_from(m.agent_id).context("agent id")?,
+        server_url,
         amount: PRICE,
-        payment_required: serde_json::to_value(&payment_required)?,
-        payment_payload: serde_json::to_value(&paid.payment)?,
-        request_id: paid.request_id.to_string(),
-        deadline: paid.deadline,
-        open_tx: paid.open.transaction_hash.to_string(),
-        open_gas: paid.open.gas_used,
-        validation_request_gas: proved.validation_request_gas,
-        prove_ms: proved.prove_ms,
-        validation_wrap_ms: proved.validation_wrap_ms,
-        output_q: proved.output_q,
-        answer: proved.answer.to_string(),
-        release_tx: rel.transaction_hash.to_string(),
-        release_gas: rel.gas_used,
+        payment_payload: serde_json::to_value(&sale.payment)?,
+        request_id: sale.request_id.to_string(),
+        deadline: sale.deadline,
+        open_tx: sale.open.transaction_hash.to_string(),
+        open_gas: sale.open.gas_used,
+        buy_ms: sale.buy_ms,
+        validation_request_gas: v.request_gas,
+        validation_prove_ms: v.prove_ms,
+        output_q: v.output_q,
+        answer: sale.answer.to_string(),
+        release_tx: sale.release.transaction_hash.to_string(),
+        release_gas: sale.release.gas_used,
         respond_tx: resp.transaction_hash.to_string(),
         respond_gas: resp.gas_used,
         validation_response: response,
-        cross_context_refused: [refusals.at_validator, refusals.at_escrow],
-        unasked_validation_refused: refusals.unasked,
+        cross_context_refused: [at_validator, tampered.at_escrow],
+        unasked_validation_refused: unasked,
         double_release_refused: double,
         tampered_request_id: second.request_id.to_string(),
         tampered_deadline: second.deadline,
@@ -287,54 +299,75 @@ struct Market<'s, 'a, P: Provider> {
     agent: PrivateKeySigner,
     provider: Address,
     agent_id: U256,
-    /// The escrow as the resource server calls it (it opens requests and triggers refunds).
+    /// The escrow as the deployer calls it (it opens the second request and triggers refunds).
     escrow: IZkmlEscrow::IZkmlEscrowInstance<&'s P>,
-    /// The escrow as the provider calls it.
+    /// The escrow as the provider calls it (its account, which its server sends from too: one
+    /// provider, so that both take their transaction nonces from one count).
     escrow_p: IZkmlEscrow::IZkmlEscrowInstance<DynProvider>,
     /// The validator as the provider calls it.
     validator: IZkmlValidator::IZkmlValidatorInstance<DynProvider>,
 }
 
-/// A request the agent paid for: its signed payment (x402 v2 `PaymentPayload`: the accepted
-/// offer, the EIP-3009 authorization and its signature, the escrow terms under
-/// `extensions.zkml`), the packed input words it binds, its salt and deadline, the escrow's
-/// request id and the opening.
-struct Paid {
+/// The provider's `zkml serve`, running in this process until [`Served::stop`].
+struct Served {
+    url: String,
+    name: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    // The job queue's SQLite file lives here.
+    _data: tempfile::TempDir,
+}
+
+impl Served {
+    /// Stops listening (the server's workers, idle, end with the runtime).
+    async fn stop(self) -> Result<()> {
+        // Sending fails only if the server already stopped; its task's result says why.
+        let _ = self.stop.send(());
+        self.task.await.context("zkml serve's task")?.context("zkml serve")
+    }
+}
+
+/// A proved inference the agent bought over HTTP: the purchase (`pay::Bought`: its signed
+/// payment, the request id and salt, the server's answer), the proof as calldata, the opening and
+/// the release the provider's server sent, the forecast the proof carries and how long buying
+/// took.
+struct Sale {
     payment: PaymentPayload,
-    input_words: Vec<U256>,
+    request_id: B256,
     salt: B256,
     deadline: u64,
-    request_id: B256,
-    open: TransactionReceipt,
-}
-
-/// The provider's two proofs of its one run for a paid request (for the escrow, for the
-/// validator), as calldata, and what they prove.
-struct Proved {
+    input_words: Vec<U256>,
     proof: Bytes,
     public: Vec<U256>,
-    proof_v: Bytes,
-    public_v: Vec<U256>,
-    output_q: i64,
+    open: TransactionReceipt,
+    release: TransactionReceipt,
     answer: i128,
+    buy_ms: u64,
+}
+
+/// A request the agent paid for without HTTP, opened: the escrow's request id and its deadline.
+struct Paid {
+    deadline: u64,
+    request_id: B256,
+}
+
+/// The provider's proof for the validator of a sold request's input (a second run), as
+/// calldata, and what it proves.
+struct ValidationProof {
+    proof: Bytes,
+    public: Vec<U256>,
+    output_q: i64,
     prove_ms: u64,
-    validation_wrap_ms: u64,
-    validation_request_gas: u64,
+    request_gas: u64,
 }
 
-/// How each hook refused a proof made for the other, and the validator a validation the agent
-/// did not ask for.
-struct Refusals {
-    at_validator: String,
-    at_escrow: String,
-    unasked: String,
-}
-
-/// The release of a request with a tampered proof: mined, reverted.
+/// The release of a request with a tampered proof: mined, reverted; and how the escrow refused a
+/// validation proof of the same request.
 struct Tampered {
     tx: TransactionReceipt,
     error: String,
     prove_ms: u64,
+    at_escrow: String,
 }
 
 impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
@@ -404,11 +437,12 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         })
     }
 
-    /// The USDC each party holds now.
-    async fn balances(&self, step: &str) -> Result<Balances> {
+    /// The USDC each party holds after `block` (the latest when None).
+    async fn balances(&self, step: &str, block: Option<u64>) -> Result<Balances> {
         let usdc = ITestUSDC::new(self.c.usdc, self.s.me);
+        let at = block.map_or(BlockId::latest(), BlockId::number);
         let of = async |a: Address| {
-            let v = usdc.balanceOf(a).call().await.context("TestUSDC.balanceOf")?;
+            let v = usdc.balanceOf(a).block(at).call().await.context("TestUSDC.balanceOf")?;
             u64::try_from(v).map_err(|_| anyhow!("balance {v} too large"))
         };
         Ok(Balances {
@@ -417,6 +451,118 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
             escrow: of(self.c.escrow).await?,
             provider: of(self.provider).await?,
         })
+    }
+
+    /// The provider's `zkml serve` on a loopback port: the model on sale at the flow's price, by
+    /// `exact` and, through the escrow (pinned once the contract reports the token, the model and
+    /// its verifier), by `zkml-escrow`; its jobs in a SQLite file of its own; its account, the
+    /// provider's, opening the escrow's requests and releasing them with its proofs.
+    async fn serve(&self) -> Result<Served> {
+        let (s, prov) = (self.s, self.escrow_p.provider().clone());
+        let pricing = Pricing {
+            chain_id: s.chain_id,
+            asset: self.c.usdc,
+            token_name: USDC_NAME.into(),
+            token_version: USDC_VERSION.into(),
+            pay_to: self.provider,
+            amount: U256::from(PRICE),
+            max_timeout_seconds: AUTHORIZATION_SECONDS,
+            escrow_deadline_seconds: DEADLINE_SECONDS,
+        };
+        let name = s.listing.name.clone();
+        let mut catalog = Catalog::new([Ok(s.listing.clone())], false)?;
+        catalog.pin_escrow(&prov, &name, self.c.escrow, self.c.usdc).await?;
+        let data = tempfile::tempdir()?;
+        let jobs = JobStore::open(&format!("sqlite://{}", data.path().join("jobs.sqlite").display())).await?;
+        let server = Server::start(catalog, &pricing, prov, http::Limits::default(), jobs).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("zkml serve's port")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(http::serve(listener, server, async {
+            let _ = stopped.await;
+        }));
+        println!(
+            "provider: zkml serve at {url} sells {name} for {} USDC, by exact or into ZkmlEscrow {} (zkml-escrow)",
+            usdc_str(PRICE),
+            self.c.escrow
+        );
+        Ok(Served { url, name, stop, task, _data: data })
+    }
+
+    /// The agent buys a proved forecast from `served` (`zkml_serve::pay::buy`, what `zkml pay`
+    /// runs: the 402, its payment into the escrow, the proof checked against the agent's own copy
+    /// of the verifying key, bound to its request and input); then waits for the provider's
+    /// server to release the escrow with the proof.
+    async fn buy(&self, served: &Served) -> Result<Sale> {
+        let (s, l) = (self.s, self.s.listing);
+        let t = Instant::now();
+        let vk = l.keys.verifying_key();
+        let purchase = pay::Purchase {
+            server: &served.url,
+            name: &served.name,
+            model: &l.compiled,
+            vk: &vk,
+            input: &s.paid_row.features,
+            signer: &self.agent,
+            limits: pay::Limits {
+                chain_id: s.chain_id,
+                asset: self.c.usdc,
+                max_price: U256::from(PRICE),
+                escrow: Some(self.c.escrow),
+                max_deadline_seconds: DEADLINE_SECONDS,
+            },
+        };
+        let bought = pay::buy(&purchase, |step| println!("agent (zkml pay): {step}")).await?;
+        let buy_ms = t.elapsed().as_millis() as u64;
+        let w = bought.answer.wrapped_proof().map_err(|e| anyhow!("the server's answer: {e}"))?;
+        let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
+        let input_words = escrow::input_words(&l.compiled, &s.paid_row.features).map_err(|e| anyhow!("{e}"))?;
+        let out_word = *public.get(2 + input_words.len()).context("the proof has no output word")?;
+        let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
+            .context("the proof's output word is not one packed value")?;
+        println!(
+            "agent: the proof checks against its verifying key, bound to request {} and its features: the forecast {:.4} USD for hour {} ({:.2} s from the first request)",
+            bought.request_id,
+            answer as f64 / 10f64.powi(s.decimals as i32),
+            s.paid_row.hour + 1,
+            buy_ms as f64 / 1e3
+        );
+        let receipt = async |tx: B256, what: &str| {
+            s.me.get_transaction_receipt(tx).await?.with_context(|| format!("no receipt for the {what}"))
+        };
+        let opened: B256 = bought.answer.payment.transaction.parse().context("the answer's settlement")?;
+        let open = receipt(opened, "opening").await?;
+        let release = receipt(self.released_by_server(bought.request_id).await?, "release").await?;
+        let ev = release.decoded_log::<IZkmlEscrow::Released>().context("the release logged no Released event")?;
+        if ev.data.provider != self.provider || ev.data.amount != U256::from(PRICE) {
+            bail!("the escrow released {} to {}, not {PRICE} to the provider", ev.data.amount, ev.data.provider);
+        }
+        println!(
+            "zkml serve: opened the request (tx {}, {} gas) and released {} USDC to the provider with the proof (tx {}, {} gas)",
+            open.transaction_hash,
+            open.gas_used,
+            usdc_str(PRICE),
+            release.transaction_hash,
+            release.gas_used
+        );
+        let pay::Bought { payment, request_id, salt, deadline, .. } = bought;
+        let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
+        Ok(Sale { payment, request_id, salt, deadline, input_words, proof, public, open, release, answer, buy_ms })
+    }
+
+    /// The release of `request_id` the provider's server sends after its proof: its transaction,
+    /// once mined (the escrow's `Released` event), within [`RELEASE_WAIT`].
+    async fn released_by_server(&self, request_id: B256) -> Result<B256> {
+        let until = Instant::now() + RELEASE_WAIT;
+        loop {
+            if let Some(sent) = escrow::find::<_, IZkmlEscrow::Released>(self.s.me, self.c.escrow, request_id).await? {
+                return Ok(sent.tx);
+            }
+            if Instant::now() >= until {
+                bail!("the provider's server did not release request {request_id} within {RELEASE_WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// The resource server's offer (its 402) for a model whose input packs into `k` words.
@@ -439,8 +585,8 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         }
     }
 
-    /// The agent signs a payment for `features` (`zkml_serve::escrow::sign`, the payer's side of
-    /// zkml-escrow: its input quantized and packed as the proof will carry it, a fresh salt, the
+    /// The agent signs a payment for `features` without HTTP (`zkml_serve::escrow::sign`, what
+    /// `pay::buy` signs with: the payer's side of zkml-escrow: its input quantized and packed as the proof will carry it, a fresh salt, the
     /// request id and the nonce the offer's rules give, an EIP-712 ReceiveWithAuthorization to the
     /// escrow); the resource server checks it (`escrow::check`) and opens the request with it
     /// (`escrow::open`: the escrow pulls the price with the authorization).
@@ -455,14 +601,15 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         if onchain != domain.separator() {
             bail!("the token's EIP-712 domain is not {{\"{USDC_NAME}\", \"{USDC_VERSION}\", {}, {asset}}}", s.chain_id);
         }
-        let input_words = escrow::input_words(s.compiled, features).map_err(|e| anyhow!("the agent's input: {e}"))?;
+        let input_words =
+            escrow::input_words(&s.listing.compiled, features).map_err(|e| anyhow!("the agent's input: {e}"))?;
         let now = latest_timestamp(s.me).await?;
         let salt = B256::from(rand::random::<[u8; 32]>());
         let (payment, request_id) = escrow::sign(accepted, s.chain_id, &self.agent, &input_words, salt, now)?;
         println!(
-            "x402: 402 Payment Required, {} USDC into the escrow (scheme {}); the agent signs an EIP-712 ReceiveWithAuthorization (nonce {})",
-            usdc_str(PRICE),
+            "the agent signs a {} payment of {} USDC into the escrow: an EIP-712 ReceiveWithAuthorization (nonce {})",
             hooks::ESCROW_SCHEME,
+            usdc_str(PRICE),
             payment.payload["authorization"]["nonce"].as_str().unwrap_or("?")
         );
         let opening = escrow::check(&offer.accepts, s.chain_id, &payment, &input_words, now)?;
@@ -475,15 +622,15 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
             "escrow: request {request_id} opened (tx {}, {} gas), deadline {}",
             open.transaction_hash, open.gas_used, opening.deadline
         );
-        Ok(Paid { payment, input_words, salt, deadline: opening.deadline, request_id, open })
+        Ok(Paid { deadline: opening.deadline, request_id })
     }
 
-    /// The provider asks the ERC-8004 registry for a validation by our validator of the same
+    /// The provider asks the ERC-8004 registry for a validation by our validator of the sold
     /// request (the validator's request hash is the escrow's request id: the same rule, client =
-    /// the payer, the same salt), then proves the inference once and wraps it twice, bound to the
-    /// escrow's request and to the validation.
-    async fn prove(&self, paid: &Paid, k: usize) -> Result<Proved> {
-        let (s, request_id) = (self.s, paid.request_id);
+    /// the payer, the same salt), then runs the model on the same input again and proves it bound
+    /// to the validation; the proof must carry the sold proof's input and output.
+    async fn prove_for_validation(&self, sale: &Sale) -> Result<ValidationProof> {
+        let (s, request_id) = (self.s, sale.request_id);
         let vr = confirm(
             "ValidationRegistry.validationRequest",
             IValidationRegistry::new(self.c.registry, self.escrow_p.provider())
@@ -497,122 +644,73 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
                 .await,
         )
         .await?;
-        let (s1, w, prove_ms) = prove_wrapped(
-            s.compiled,
-            s.pk,
+        let (run, w, prove_ms) = prove_wrapped(
+            &s.listing.compiled,
+            &s.listing.keys,
             &s.paid_row.features,
-            hooks::escrow_context(s.chain_id, self.c.escrow, request_id),
-        )
-        .context("proving the paid inference")?;
-        let (wv, validation_wrap_ms) = wrap(
-            s.compiled,
-            s.pk,
-            &s1,
             hooks::validation_context(s.chain_id, self.c.validator, self.agent_id, request_id),
         )
-        .context("wrapping for the validator")?;
+        .context("proving the inference for the validation")?;
         let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
-        let public_v: Vec<U256> = wv.public_inputs.iter().map(calldata::fr_to_u256).collect();
-        if public.get(2..2 + k) != Some(&paid.input_words[..]) || public_v.get(2..) != public.get(2..) {
-            bail!("the proofs' input words are not the ones the agent paid for");
+        if public.get(2..2 + sale.input_words.len()) != Some(&sale.input_words[..])
+            || public.get(2..) != sale.public.get(2..)
+        {
+            bail!("the validation proof's input and output words are not the sold proof's");
         }
-        let out_word = *public.get(2 + k).context("the proof has no output word")?;
-        let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
-            .context("the proof's output word is not one packed value")?;
         println!(
-            "provider: proved the forecast {:.4} USD for hour {} (the run and its two-round Groth16 proof for the escrow's request: {:.2} s; a second proof of the same run for the validation: {:.2} s)",
-            answer as f64 / 10f64.powi(s.decimals as i32),
-            s.paid_row.hour + 1,
-            prove_ms as f64 / 1e3,
-            validation_wrap_ms as f64 / 1e3
+            "provider: ran the model on the agent's features again and proved it for the ERC-8004 validation ({:.2} s)",
+            prove_ms as f64 / 1e3
         );
-        Ok(Proved {
+        Ok(ValidationProof {
             proof: Bytes::copy_from_slice(&calldata::encode_proof(&w.proof)),
             public,
-            proof_v: Bytes::copy_from_slice(&calldata::encode_proof(&wv.proof)),
-            public_v,
-            output_q: *s1.output.first().context("no output")?,
-            answer,
+            output_q: *run.output.first().context("no output")?,
             prove_ms,
-            validation_wrap_ms,
-            validation_request_gas: vr.gas_used,
+            request_gas: vr.gas_used,
         })
     }
 
-    /// The provider's answer to the validation request of `paid` with a proof, its public inputs
+    /// The provider's answer to the validation request of `sale` with a proof, its public inputs
     /// and the client's signature.
     fn respond(
         &self,
-        paid: &Paid,
+        sale: &Sale,
         proof: &Bytes,
         public: &[U256],
         sig: &Bytes,
     ) -> SolCallBuilder<&DynProvider, IZkmlValidator::respondCall> {
-        let uri = format!("data:,zkml proof of request {}", paid.request_id);
+        let uri = format!("data:,zkml proof of request {}", sale.request_id);
         self.validator
-            .respond(self.agent_id, self.agent.address(), paid.salt, proof.clone(), public.to_vec(), uri, sig.clone())
+            .respond(self.agent_id, self.agent.address(), sale.salt, proof.clone(), public.to_vec(), uri, sig.clone())
             .from(self.provider)
     }
 
-    /// Each hook refuses the other's proof (the context names the hook and the use), and the
-    /// provider alone cannot record a validation in the agent's name.
-    async fn refusals(&self, paid: &Paid, p: &Proved, client_sig: &Bytes) -> Result<Refusals> {
+    /// The validator refuses the escrow's proof (the context names the hook and the use), and
+    /// the provider alone cannot record a validation in the agent's name.
+    async fn refusals(&self, sale: &Sale, v: &ValidationProof, client_sig: &Bytes) -> Result<(String, String)> {
         let at_validator = refused(
             "the escrow's proof at the validator",
-            self.respond(paid, &p.proof, &p.public, client_sig).call().await,
+            self.respond(sale, &sale.proof, &sale.public, client_sig).call().await,
             "ZkmlValidator.WrongRequest",
             |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::WrongRequest(_)),
         )?;
-        let at_escrow = refused(
-            "the validator's proof at the escrow",
-            self.escrow_p.release(paid.request_id, p.proof_v.clone(), p.public_v.clone()).call().await,
-            "ZkmlEscrow.WrongRequest",
-            |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::WrongRequest(_)),
-        )?;
-        println!(
-            "the two proofs are not interchangeable: the escrow's at the validator -> {at_validator}, the validator's at the escrow -> {at_escrow}"
-        );
+        println!("the escrow's proof is not the validator's: at the validator -> {at_validator}");
         let unasked = refused(
             "a validation the agent never asked for",
-            self.respond(paid, &p.proof_v, &p.public_v, &Bytes::new()).call().await,
+            self.respond(sale, &v.proof, &v.public, &Bytes::new()).call().await,
             "ZkmlValidator.ClientDidNotAsk",
             |e| matches!(e, IZkmlValidator::IZkmlValidatorErrors::ClientDidNotAsk(_)),
         )?;
         println!("the provider's validation without the agent's signature -> {unasked}");
-        Ok(Refusals { at_validator, at_escrow, unasked })
-    }
-
-    /// The provider releases the escrow's funds to itself with the escrow's proof.
-    async fn release(&self, paid: &Paid, p: &Proved) -> Result<TransactionReceipt> {
-        let rel = confirm(
-            "ZkmlEscrow.release",
-            self.escrow_p.release(paid.request_id, p.proof.clone(), p.public.clone()).send().await,
-        )
-        .await?;
-        let released = rel.decoded_log::<IZkmlEscrow::Released>().context("release emitted no Released event")?;
-        if released.data.provider != self.provider || released.data.amount != U256::from(PRICE) {
-            bail!(
-                "the escrow released {} to {}, not {PRICE} to the provider",
-                released.data.amount,
-                released.data.provider
-            );
-        }
-        Ok(rel)
+        Ok((at_validator, unasked))
     }
 
     /// The provider answers the validation request with the validator's proof; the registry
     /// then holds the validator's response (100) for the request.
-    async fn validate(
-        &self,
-        paid: &Paid,
-        p: &Proved,
-        client_sig: &Bytes,
-        rel: &TransactionReceipt,
-    ) -> Result<(TransactionReceipt, u8)> {
-        let request_id = paid.request_id;
+    async fn validate(&self, sale: &Sale, v: &ValidationProof, client_sig: &Bytes) -> Result<(TransactionReceipt, u8)> {
+        let request_id = sale.request_id;
         let resp =
-            confirm("ZkmlValidator.respond", self.respond(paid, &p.proof_v, &p.public_v, client_sig).send().await)
-                .await?;
+            confirm("ZkmlValidator.respond", self.respond(sale, &v.proof, &v.public, client_sig).send().await).await?;
         let validated =
             resp.decoded_log::<IZkmlValidator::ProofValidated>().context("respond emitted no ProofValidated event")?;
         if validated.data.requestHash != request_id
@@ -639,31 +737,50 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
             );
         }
         println!(
-            "escrow: released {} USDC to the provider (tx {}, {} gas); ERC-8004: validation response {} tagged \"{}\" (tx {}, {} gas)",
-            usdc_str(PRICE),
-            rel.transaction_hash,
-            rel.gas_used,
-            st.response,
-            st.tag,
-            resp.transaction_hash,
-            resp.gas_used
+            "ERC-8004: validation response {} tagged \"{}\" for the request (tx {}, {} gas)",
+            st.response, st.tag, resp.transaction_hash, resp.gas_used
         );
         Ok((resp, st.response))
     }
 
     /// The provider proves `paid`'s request and releases it with the proof tampered with: A
     /// negated (a valid curve point, so the verifier runs the pairing check, which fails). Refused
-    /// by eth_call, then sent, mined and reverted.
+    /// by eth_call, then sent, mined and reverted. Before that, the escrow refuses a proof of the
+    /// same run bound to a validation of the request.
     async fn release_tampered(&self, paid: &Paid) -> Result<Tampered> {
-        let s = self.s;
-        let (_, w, prove_ms) = prove_wrapped(
-            s.compiled,
-            s.pk,
+        let (s, l) = (self.s, self.s.listing);
+        let (run, w, prove_ms) = prove_wrapped(
+            &l.compiled,
+            &l.keys,
             &s.tampered_row.features,
             hooks::escrow_context(s.chain_id, self.c.escrow, paid.request_id),
         )
         .context("proving the second request")?;
         let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
+        // The same run proved for a validation of this request: the escrow takes only its own.
+        let (wv, _) = wrap(
+            &l.compiled,
+            &l.keys,
+            &run,
+            hooks::validation_context(s.chain_id, self.c.validator, self.agent_id, paid.request_id),
+        )
+        .context("wrapping the second request for a validation")?;
+        let at_escrow = refused(
+            "a validation proof at the escrow",
+            self.escrow_p
+                .release(
+                    paid.request_id,
+                    Bytes::copy_from_slice(&calldata::encode_proof(&wv.proof)),
+                    wv.public_inputs.iter().map(calldata::fr_to_u256).collect(),
+                )
+                .call()
+                .await,
+            "ZkmlEscrow.WrongRequest",
+            |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::WrongRequest(_)),
+        )?;
+        println!(
+            "a proof of this request for its ERC-8004 validation is not the escrow's: at the escrow -> {at_escrow}"
+        );
         let mut bad = calldata::encode_proof(&w.proof);
         // A's y negated: q − y, q BN254's base field modulus.
         let q = U256::from_be_bytes(zkml::field::modulus_word::<ark_bn254::Fq>());
@@ -688,7 +805,7 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
             tx.gas_used,
             usdc_str(PRICE)
         );
-        Ok(Tampered { tx, error, prove_ms })
+        Ok(Tampered { tx, error, prove_ms, at_escrow })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Runs the demo binary for 2 rounds against an anvil this test starts, then reads the chain:
 //! the signed oracle's rounds and guards, the attacker's refused updates, and the agent-payment
-//! flow (escrow, ERC-8004 validation, tampered proof, refund).
+//! flow (bought over HTTP from zkml serve, escrow, ERC-8004 validation, tampered proof, refund).
 
 use std::process::Command;
 
@@ -153,6 +153,14 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         assert_eq!(bal(provider_a).await, PRICE);
         assert_eq!(escrow.requests(request_id).call().await.unwrap().status, STATUS_RELEASED);
         assert_eq!(p.double_release_refused, "ZkmlEscrow.NotOpen(Released)");
+        // Sold over HTTP: the provider's zkml serve, from the provider's account, opened the
+        // request and released it with its proof, in the Released event's transaction.
+        assert!(p.server_url.starts_with("http://127.0.0.1:"), "{}", p.server_url);
+        for (tx, what) in [(&p.open_tx, "opening"), (&p.release_tx, "release")] {
+            let r = provider.get_transaction_receipt(tx.parse().unwrap()).await.unwrap().expect(what);
+            assert_eq!((r.from, r.to, r.status()), (provider_a, Some(escrow_a), true), "the {what}");
+        }
+        assert_eq!(logs[0].transaction_hash.unwrap().to_string(), p.release_tx);
 
         // The payment was the agent's signed EIP-3009 authorization: its nonce is spent.
         let nonce: B256 = p.payment_payload["payload"]["authorization"]["nonce"].as_str().unwrap().parse().unwrap();

@@ -290,6 +290,7 @@ fn move_state(from: &Path, dir: &Path) -> Result<(), SetupError> {
 
 /// How far a model directory's keys can be trusted without the ptau: what `zkml-gen` checks
 /// before it renders a verifier of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Trust {
     /// A ceremony with this many contributions (at least one), whose chain checks and ends at
     /// the verifying key's δ (that the keys derive from the ptau is `verify`'s to check).

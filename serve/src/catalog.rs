@@ -6,12 +6,13 @@
 //! verifiers: both ask `zkml::setup::trust`, which also checks a ceremony's record.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use zkml::artifact::{self, Compiled, Provenance, TensorSettings};
+use zkml::artifact::{self, Compiled, KeysRecord, Provenance, TensorSettings};
 use zkml::setup::{SetupError, Trust};
 use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::hooks;
@@ -126,14 +127,18 @@ impl KeySetup {
     }
 }
 
-/// One model on sale.
+/// One model on sale. Cloning shares the model and its keys (a caller that proves with them
+/// too, as the demo does, keeps one copy in memory).
+#[derive(Clone)]
 pub struct Listing {
     /// Its name in URLs: the directory's name.
     pub name: String,
+    /// The directory it was loaded from.
+    pub dir: PathBuf,
     /// The compiled model.
-    pub compiled: Compiled,
+    pub compiled: Arc<Compiled>,
     /// Its wrap's proving key, read once.
-    pub keys: ProverKey,
+    pub keys: Arc<ProverKey>,
     /// vk.bin's SHA3-256: what a buyer pins its verifier to.
     pub vk_digest: String,
     /// Where the keys came from.
@@ -199,12 +204,12 @@ pub enum CatalogError {
         name: String,
     },
     /// The compiled model or its keys could not be read.
-    #[error("{dir}: {source}")]
+    #[error("{dir}: {error}")]
     Artifact {
         /// The directory.
         dir: String,
         /// Why.
-        source: artifact::ArtifactError,
+        error: artifact::ArtifactError,
     },
     /// The settings make no verifier layout.
     #[error("{dir}: its settings make no verifier layout: {reason}")]
@@ -226,12 +231,12 @@ pub enum CatalogError {
         why: String,
     },
     /// A ceremony whose record does not check (a relabelled or tampered key).
-    #[error("{dir}: {source}")]
+    #[error("{dir}: {error}")]
     Setup {
         /// The directory.
         dir: String,
         /// Why.
-        source: SetupError,
+        error: SetupError,
     },
 }
 
@@ -319,14 +324,14 @@ pub enum EscrowPinError {
         expected: String,
     },
     /// The escrow's verifier is not the model's.
-    #[error("--escrow {name}={address}: its verifier: {source}")]
+    #[error("--escrow {name}={address}: its verifier: {error}")]
     Verifier {
         /// The model.
         name: String,
         /// The address.
         address: Address,
         /// Why the verifier was refused.
-        source: Box<VerifierError>,
+        error: Box<VerifierError>,
     },
 }
 
@@ -339,23 +344,33 @@ impl Catalog {
     /// Loads each directory once, its keys included. `allow_unsound_keys` admits keys anyone can
     /// forge proofs for (tests and demos on a local chain).
     pub fn load(dirs: &[PathBuf], allow_unsound_keys: bool) -> Result<Self, CatalogError> {
-        if dirs.is_empty() {
-            return Err(CatalogError::Empty);
-        }
-        let mut listings: Vec<Listing> = Vec::with_capacity(dirs.len());
-        for dir in dirs {
-            let l = Listing::load(dir)?;
+        Self::new(dirs.iter().map(|d| Listing::load(d)), allow_unsound_keys)
+    }
+
+    /// A catalog of `listings` (loaded by [`Listing::load`], or made by [`Listing::from_parts`]
+    /// from a model and keys the caller holds), refused at the first whose keys are forgeable
+    /// (unless allowed) or whose name another has.
+    pub fn new(
+        listings: impl IntoIterator<Item = Result<Listing, CatalogError>>,
+        allow_unsound_keys: bool,
+    ) -> Result<Self, CatalogError> {
+        let mut kept: Vec<Listing> = Vec::new();
+        for l in listings {
+            let l = l?;
             if let Trust::Unsafe(why) = &l.trust
                 && !allow_unsound_keys
             {
-                return Err(CatalogError::UnsoundKeys { dir: dir.display().to_string(), why: why.clone() });
+                return Err(CatalogError::UnsoundKeys { dir: l.dir.display().to_string(), why: why.clone() });
             }
-            if listings.iter().any(|m| m.name == l.name) {
+            if kept.iter().any(|m| m.name == l.name) {
                 return Err(CatalogError::Duplicate { name: l.name });
             }
-            listings.push(l);
+            kept.push(l);
         }
-        Ok(Catalog { listings })
+        if kept.is_empty() {
+            return Err(CatalogError::Empty);
+        }
+        Ok(Catalog { listings: kept })
     }
 
     /// The listing named `name`.
@@ -450,7 +465,7 @@ impl Catalog {
             None => self.pin_verifier(provider, name, verifier).await.map_err(|e| EscrowPinError::Verifier {
                 name: name.to_string(),
                 address,
-                source: Box::new(e),
+                error: Box::new(e),
             })?,
         }
         if let Some(l) = self.listings.iter_mut().find(|l| l.name == name) {
@@ -483,19 +498,36 @@ pub fn model_name(dir: &Path) -> Option<String> {
 }
 
 impl Listing {
-    fn load(dir: &Path) -> Result<Self, CatalogError> {
+    /// Reads the model compiled in `dir` and its keys (checked as `artifact::read_prover_keys`
+    /// checks them).
+    pub fn load(dir: &Path) -> Result<Self, CatalogError> {
         let at = || dir.display().to_string();
-        let artifact = |source| CatalogError::Artifact { dir: at(), source };
+        let artifact = |error| CatalogError::Artifact { dir: at(), error };
         // Read first: a missing directory is named as such, not as a bad name.
         let compiled = Compiled::load(dir).map_err(artifact)?;
-        let name = model_name(dir).ok_or_else(|| CatalogError::Name { dir: at() })?;
+        model_name(dir).ok_or_else(|| CatalogError::Name { dir: at() })?;
         let (keys, record) = artifact::read_prover_keys_recorded(dir, None).map_err(artifact)?;
+        Self::from_parts(dir, Arc::new(compiled), Arc::new(keys), record)
+    }
+
+    /// The listing of the model compiled in `dir` from what the caller already read of it: the
+    /// compiled model, and its keys with their record, as one
+    /// `artifact::read_prover_keys_recorded` of `dir` returns them (the keys are checked there).
+    pub fn from_parts(
+        dir: &Path,
+        compiled: Arc<Compiled>,
+        keys: Arc<ProverKey>,
+        record: KeysRecord,
+    ) -> Result<Self, CatalogError> {
+        let at = || dir.display().to_string();
+        let name = model_name(dir).ok_or_else(|| CatalogError::Name { dir: at() })?;
         let trust = zkml::setup::trust(dir, &keys.pk.vk, Some(&keys.ck.delta1_g2))
-            .map_err(|source| CatalogError::Setup { dir: at(), source })?;
+            .map_err(|error| CatalogError::Setup { dir: at(), error })?;
         let layout = ModelLayout::from_settings(&compiled.settings)
             .map_err(|e| CatalogError::Layout { dir: at(), reason: e.to_string() })?;
         Ok(Listing {
             name,
+            dir: dir.to_path_buf(),
             compiled,
             keys,
             vk_digest: record.vk_digest,

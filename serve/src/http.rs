@@ -156,6 +156,16 @@ pub fn router(server: Arc<Server>) -> Router {
         .with_state(server)
 }
 
+/// Serves `server`'s routes on `listener` until `shutdown` resolves (requests in flight are
+/// answered first).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    server: Arc<Server>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(server)).with_graceful_shutdown(shutdown).await
+}
+
 /// The context a proof sold for an `exact` payment is bound to: the chain, the token and the
 /// payer's authorization (`context::derive` with the tag `zkml.x402.exact`, the token's address
 /// as the hook and the payer and nonce as uses). Each authorization is settled once, so no two

@@ -183,10 +183,8 @@ async fn run(args: Args) -> Result<()> {
         "selling {names} at http://{at}/v1/models/NAME/inferences: {amount} of {asset} on eip155:{chain_id} each, \
          paid to {pay_to}"
     );
-    axum::serve(listener, http::router(server))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving")
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    http::serve(listener, server, ctrl_c).await.context("serving")
 }

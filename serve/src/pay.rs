@@ -20,8 +20,8 @@ use zkml_verifier_gen::calldata::fr_to_u256;
 use crate::exact::PaymentError;
 use crate::worker::Inference;
 use crate::x402::{
-    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, caip2, decode_header, encode_header,
-    parse_address, parse_decimal,
+    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, PaymentRequirements, caip2, decode_header,
+    encode_header, parse_address, parse_decimal,
 };
 use crate::{escrow, unix_now};
 
@@ -67,8 +67,16 @@ pub struct Bought {
     pub answer: Inference,
     /// The output, dequantized from the proof's public words.
     pub output: Vec<f64>,
+    /// The buyer's signed payment (its accepted offer, authorization and escrow terms).
+    pub payment: PaymentPayload,
     /// The escrow's request the proof is bound to.
     pub request_id: B256,
+    /// The salt of its id (`requestIdOf(payer, inputHash, salt)`): an ERC-8004 validation of
+    /// the same request names it too.
+    pub salt: B256,
+    /// When the payer may take the money back from the escrow, had no proof released it (Unix
+    /// seconds).
+    pub deadline: u64,
     /// The escrow.
     pub escrow: Address,
     /// The price paid into it.
@@ -180,7 +188,7 @@ pub async fn buy(p: &Purchase<'_>, progress: impl Fn(&str)) -> Result<Bought, Pa
     progress(&format!("request {request_id}: proved; verifying the proof against the model's verifying key"));
     let output =
         check_answer(p, &answer, escrow, request_id).map_err(|reason| PayError::Proof { request_id, reason })?;
-    Ok(Bought { answer, output, request_id, escrow, amount })
+    Ok(Bought { answer, output, payment, request_id, salt, deadline, escrow, amount })
 }
 
 /// The `zkml-escrow` offer, once it is within the buyer's limits and for its model.
