@@ -48,6 +48,30 @@ pub enum Kind<C> {
     Hadamard(NodeId, NodeId),
 }
 
+impl<C> Kind<C> {
+    /// The nodes it reads (none for a leaf).
+    pub fn inputs(&self) -> Vec<NodeId> {
+        match self {
+            Kind::Segment(_) | Kind::Const(_) => vec![],
+            Kind::Lin(terms) => terms.iter().map(|(id, _)| *id).collect(),
+            Kind::MatMul { l, r, .. } => vec![*l, *r],
+            Kind::Sparse { src, .. } => vec![*src],
+            Kind::Hadamard(a, b) => vec![*a, *b],
+        }
+    }
+
+    /// The nodes it reads, to renumber.
+    pub fn inputs_mut(&mut self) -> Vec<&mut NodeId> {
+        match self {
+            Kind::Segment(_) | Kind::Const(_) => vec![],
+            Kind::Lin(terms) => terms.iter_mut().map(|(id, _)| id).collect(),
+            Kind::MatMul { l, r, .. } => vec![l, r],
+            Kind::Sparse { src, .. } => vec![src],
+            Kind::Hadamard(a, b) => vec![a, b],
+        }
+    }
+}
+
 /// A node of the program: a flat vector of `2^log_len` values computed by `kind`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Node<C> {

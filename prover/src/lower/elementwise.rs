@@ -137,12 +137,12 @@ impl Builder<'_> {
         Ok(Some(v))
     }
 
-    /// `a + b`, broadcast; folded when both are constants.
+    /// `a + b`, broadcast (of constants, a constant: the builder folds).
     pub(super) fn add_values(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
         self.signed_sum(a, b, 1.0)
     }
 
-    /// `a − b`, broadcast; folded when both are constants.
+    /// `a − b`, broadcast.
     pub(super) fn sub_values(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
         self.signed_sum(a, b, -1.0)
     }
@@ -150,39 +150,26 @@ impl Builder<'_> {
     /// `a + sign·b`.
     fn signed_sum(&mut self, a: Value, b: Value, sign: f64) -> Result<Value, LowerError> {
         let shape = self.broadcast_shape(a.shape(), b.shape())?;
-        if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
-            let (x, y) = (self.broadcast_const(x, &shape)?, self.broadcast_const(y, &shape)?);
-            let data = x.data.iter().zip(&y.data).map(|(p, q)| p + sign * q).collect();
-            return Ok(Value::Const(FTensor { shape, data }));
-        }
         let na = self.broadcast_to(&a, &shape)?;
         let nb = self.broadcast_to(&b, &shape)?;
         let id = self.add(Kind::Lin(vec![(na, 1.0), (nb, sign)]), &shape);
         Ok(Value::Act { node: id, shape })
     }
 
-    /// `1/b`: of a constant (refused if it holds a zero) or, by lookup, of an activation.
+    /// `1/b` by lookup (a constant holding a zero is refused).
     fn reciprocal(&mut self, b: Value) -> Result<Value, LowerError> {
-        match b {
-            Value::Const(mut t) => {
-                if t.data.contains(&0.0) {
-                    return Err(self.err("division by a constant that contains zero"));
-                }
-                t.data.iter_mut().for_each(|x| *x = 1.0 / *x);
-                Ok(Value::Const(t))
-            }
-            Value::Act { node, shape } => Ok(Value::Act { node: self.apply_table(node, UnaryFn::Reciprocal), shape }),
+        if let Value::Const(t) = &b
+            && t.data.contains(&0.0)
+        {
+            return Err(self.err("division by a constant that contains zero"));
         }
+        let (node, shape) = self.node_of(b)?;
+        Ok(Value::Act { node: self.apply_table(node, UnaryFn::Reciprocal), shape })
     }
 
-    /// `a ⊙ b`, broadcast; folded when both are constants.
+    /// `a ⊙ b`, broadcast.
     pub(super) fn mul_values(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
         let shape = self.broadcast_shape(a.shape(), b.shape())?;
-        if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
-            let (x, y) = (self.broadcast_const(x, &shape)?, self.broadcast_const(y, &shape)?);
-            let data = x.data.iter().zip(&y.data).map(|(p, q)| p * q).collect();
-            return Ok(Value::Const(FTensor { shape, data }));
-        }
         let factor = |s: &mut Self, v: &Value| -> Result<NodeId, LowerError> {
             let n = s.broadcast_to(v, &shape)?;
             Ok(if matches!(v, Value::Act { .. }) { s.factor(n) } else { n })
@@ -194,16 +181,9 @@ impl Builder<'_> {
     }
 
     pub(super) fn neg(&mut self) -> Result<Value, LowerError> {
-        Ok(match self.input(0)? {
-            Value::Const(mut t) => {
-                t.data.iter_mut().for_each(|x| *x = -*x);
-                Value::Const(t)
-            }
-            Value::Act { node, shape } => {
-                let id = self.add(Kind::Lin(vec![(node, -1.0)]), &shape);
-                Value::Act { node: id, shape }
-            }
-        })
+        let (node, shape) = self.node_of(self.input(0)?)?;
+        let id = self.add(Kind::Lin(vec![(node, -1.0)]), &shape);
+        Ok(Value::Act { node: id, shape })
     }
 
     pub(super) fn inputs_broadcast(&mut self) -> Result<(Vec<Value>, Vec<usize>), LowerError> {
@@ -232,9 +212,6 @@ impl Builder<'_> {
                 }
                 v => terms.push((self.broadcast_to(v, &shape)?, 1.0)),
             }
-        }
-        if terms.is_empty() {
-            return Ok(Value::Const(FTensor { shape, data: cst }));
         }
         if any_const {
             let c = self.const_node(&FTensor { shape: shape.clone(), data: cst }, &shape)?;

@@ -28,7 +28,8 @@ impl Builder<'_> {
         Ok((s[s.len() - 2], s[s.len() - 1]))
     }
 
-    /// `A·B` for 2-D operands, at most one of them constant.
+    /// `A·B` for 2-D operands (of two constants, a constant: the builder folds; exporters leave
+    /// such products in, weights stored factored or a projection of a constant).
     pub(super) fn matmul_values(&mut self, a: Value, b: Value) -> Result<(NodeId, Vec<usize>), LowerError> {
         let (m, k) = self.as_matrix(a.shape(), "the left operand")?;
         let (k2, n) = self.as_matrix(b.shape(), "the right operand")?;
@@ -41,9 +42,6 @@ impl Builder<'_> {
                 Value::Act { node, .. } => Ok(s.factor(*node)),
             }
         };
-        if let (Value::Const(_), Value::Const(_)) = (&a, &b) {
-            return Err(self.err("a product of two constants should have been folded by the exporter"));
-        }
         let l = operand(self, &a, m, k)?;
         let mut r = operand(self, &b, k, n)?;
         // The product sums over the padded inner dimension: one side must be zero there.
@@ -88,15 +86,10 @@ impl Builder<'_> {
         self.add_values(product, c)
     }
 
-    /// `A·B` of 2-D operands; folded when both are constants.
+    /// `A·B` of 2-D operands.
     pub(super) fn product(&mut self, a: Value, b: Value) -> Result<Value, LowerError> {
-        Ok(match (&a, &b) {
-            (Value::Const(x), Value::Const(y)) => Value::Const(self.const_matmul(x, y)?),
-            _ => {
-                let (node, shape) = self.matmul_values(a, b)?;
-                Value::Act { node, shape }
-            }
-        })
+        let (node, shape) = self.matmul_values(a, b)?;
+        Ok(Value::Act { node, shape })
     }
 
     pub(super) fn matmul(&mut self) -> Result<Value, LowerError> {
@@ -137,22 +130,5 @@ impl Builder<'_> {
             parts.push((p, map));
         }
         self.assemble(parts, &out)
-    }
-
-    /// The product of two constant matrices (2-D, or with leading dimensions of 1), folded here:
-    /// exporters leave such products in (weights stored factored, a projection of a constant).
-    pub(super) fn const_matmul(&self, a: &FTensor, b: &FTensor) -> Result<FTensor, LowerError> {
-        let (m, k) = self.as_matrix(&a.shape, "the left operand")?;
-        let (k2, n) = self.as_matrix(&b.shape, "the right operand")?;
-        if k != k2 {
-            return Err(self.err(format!("inner dimensions differ: {:?} × {:?}", a.shape, b.shape)));
-        }
-        let mut data = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                data[i * n + j] = (0..k).map(|l| a.data[i * k + l] * b.data[l * n + j]).sum();
-            }
-        }
-        Ok(FTensor { shape: vec![m, n], data })
     }
 }

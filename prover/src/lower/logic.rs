@@ -66,8 +66,8 @@ impl Builder<'_> {
 
     /// `v ≠ 0` as 0/1: `1 − ([v ≥ 0] − [v > 0])`.
     pub(super) fn nonzero(&mut self, v: Value) -> Result<Value, LowerError> {
-        let ge = self.func_of(v.clone(), Func::Table(UnaryFn::Step { or_equal: true }));
-        let gt = self.func_of(v, Func::Table(UnaryFn::Step { or_equal: false }));
+        let ge = self.func_of(v.clone(), Func::Table(UnaryFn::Step { or_equal: true }))?;
+        let gt = self.func_of(v, Func::Table(UnaryFn::Step { or_equal: false }))?;
         let eq = self.sub_values(ge, gt)?;
         self.affine(eq, -1.0, 1.0)
     }
@@ -81,10 +81,10 @@ impl Builder<'_> {
             Comparison::LessOrEqual => (b, a, true),
         };
         let d = self.sub_values(a, b)?;
-        let mut v = self.func_of(d.clone(), Func::Table(UnaryFn::Step { or_equal }));
+        let mut v = self.func_of(d.clone(), Func::Table(UnaryFn::Step { or_equal }))?;
         if matches!(c, Comparison::Equal) {
             // [a ≥ b] − [a > b]: equality at the precision the difference is quantized to.
-            let gt = self.func_of(d, Func::Table(UnaryFn::Step { or_equal: false }));
+            let gt = self.func_of(d, Func::Table(UnaryFn::Step { or_equal: false }))?;
             v = self.sub_values(v, gt)?;
         }
         self.mark_boolean(&v);

@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use tract_onnx::pb::NodeProto;
 
-use crate::ir::{FloatProgram, Func, Kind, Materialize, Node, NodeId, SegId, Step, log_len, padded_positions};
+use crate::ir::{
+    FloatProgram, Func, Kind, Materialize, Node, NodeId, SegId, Step, eval_node, log_len, padded_positions,
+};
 use crate::lookup::UnaryFn;
 use crate::onnx::{FTensor, OnnxModel};
 
@@ -117,6 +119,9 @@ struct Builder<'a> {
     /// Activations that are 0 or 1 by a lookup (comparisons, and logic on them): what a Where's
     /// computed condition must be.
     booleans: HashSet<String>,
+    /// Constant nodes that folding may have left unread (the operands of a folded node, a
+    /// folded output taken as a constant): `prune_folded` drops those nothing reads.
+    folded: Vec<NodeId>,
     node: &'a NodeProto,
     opset: i64,
 }
@@ -146,6 +151,7 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
         quantized: HashMap::new(),
         masked: HashMap::new(),
         booleans: HashSet::new(),
+        folded: vec![],
         node: &dummy,
         opset: model.opset,
     };
@@ -251,7 +257,49 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
     b.p.output_shape = shape;
     b.p.ops.sort();
     b.p.ops.dedup();
+    prune_folded(&mut b.p, &b.folded);
     Ok(b.p)
+}
+
+/// Drops the nodes of `candidates` that are constants nothing reads, renumbering the rest.
+fn prune_folded(p: &mut FloatProgram, candidates: &[NodeId]) {
+    let mut read = vec![false; p.nodes.len()];
+    for n in &p.nodes {
+        n.kind.inputs().into_iter().for_each(|i| read[i] = true);
+    }
+    p.materials.iter().for_each(|m| read[m.z] = true);
+    let mut dropped = vec![false; p.nodes.len()];
+    for &i in candidates {
+        dropped[i] = !read[i] && matches!(p.nodes[i].kind, Kind::Const(_));
+    }
+    if !dropped.contains(&true) {
+        return;
+    }
+    let mut renumbered = vec![0; p.nodes.len()];
+    let mut next = 0;
+    for (i, &d) in dropped.iter().enumerate() {
+        renumbered[i] = next;
+        next += usize::from(!d);
+    }
+    let nodes = std::mem::take(&mut p.nodes);
+    p.nodes = nodes
+        .into_iter()
+        .zip(&dropped)
+        .filter(|(_, d)| !**d)
+        .map(|(mut n, _)| {
+            n.kind.inputs_mut().into_iter().for_each(|i| *i = renumbered[*i]);
+            n
+        })
+        .collect();
+    p.materials.iter_mut().for_each(|m| m.z = renumbered[m.z]);
+    p.steps.retain_mut(|s| match s {
+        Step::Eval(id) if dropped[*id] => false,
+        Step::Eval(id) => {
+            *id = renumbered[*id];
+            true
+        }
+        Step::Materialize(_) => true,
+    });
 }
 
 fn node_name(n: &NodeProto) -> String {
@@ -264,6 +312,7 @@ impl Builder<'_> {
     }
 
     fn push(&mut self, kind: Kind<f64>, shape: &[usize], origin: String) -> NodeId {
+        let kind = self.folded_kind(kind, shape);
         let grown = match &kind {
             Kind::Segment(_) | Kind::Const(_) => false,
             Kind::Lin(t) => t.iter().any(|(id, _)| self.grown[*id]),
@@ -287,6 +336,59 @@ impl Builder<'_> {
         let id = self.p.nodes.len() - 1;
         self.p.steps.push(Step::Eval(id));
         id
+    }
+
+    /// A node that reads constants only is a constant, evaluated here by `eval_node`, the engine
+    /// calibration runs: a constant subexpression is computed by the same code as an
+    /// activation's, not by a second copy of each op in floats. (Its operands, read by nothing
+    /// else, are dropped at the end.)
+    fn folded_kind(&mut self, kind: Kind<f64>, shape: &[usize]) -> Kind<f64> {
+        let inputs = kind.inputs();
+        let constant = |i: &NodeId| matches!(self.p.nodes[*i].kind, Kind::Const(_));
+        if inputs.is_empty() || !inputs.iter().all(constant) {
+            return kind;
+        }
+        let mut values = vec![vec![]; self.p.nodes.len()];
+        for &i in &inputs {
+            if let Kind::Const(v) = &self.p.nodes[i].kind {
+                values[i] = v.clone();
+            }
+        }
+        let node = Node { kind, log_len: log_len(shape), origin: String::new() };
+        match eval_node(&node, &values, &[]) {
+            Ok(v) => {
+                self.folded.extend(inputs);
+                Kind::Const(v)
+            }
+            Err(_) => node.kind,
+        }
+    }
+
+    /// `f` of constant node `z`, by `Func::apply` as calibration's run applies it, on the
+    /// logical positions (the padding stays zero); none for an activation, or where `f` is not
+    /// finite (the materialization then stands, and calibration reports it).
+    fn folded_func(&self, z: NodeId, f: &Func) -> Option<Vec<f64>> {
+        let Kind::Const(v) = &self.p.nodes[z].kind else { return None };
+        let mut out = vec![0.0; v.len()];
+        for p in padded_positions(&self.shapes[z]) {
+            out[p] = Some(f.apply(v[p])).filter(|y| y.is_finite())?;
+        }
+        Some(out)
+    }
+
+    /// `v`, a constant when its node folded to one (in logical order).
+    fn folded_value(&mut self, v: Value) -> Value {
+        match v {
+            Value::Act { node, shape } => match &self.p.nodes[node].kind {
+                Kind::Const(d) => {
+                    let data = padded_positions(&shape).into_iter().map(|p| d[p]).collect();
+                    self.folded.push(node);
+                    Value::Const(FTensor { shape, data })
+                }
+                _ => Value::Act { node, shape },
+            },
+            c => c,
+        }
     }
 
     /// The same values with zeros on the padded positions (an identity data movement).
@@ -314,6 +416,11 @@ impl Builder<'_> {
 
     fn materialized(&mut self, z: NodeId, func: Func, keep_scale: bool) -> NodeId {
         let origin = self.node.output.first().cloned().unwrap_or_else(|| node_name(self.node));
+        if let Some(v) = self.folded_func(z, &func) {
+            self.folded.push(z);
+            let shape = self.shapes[z].clone();
+            return self.push(Kind::Const(v), &shape, origin);
+        }
         self.materialize(z, func, keep_scale, &origin);
         self.p.nodes.len() - 1
     }
@@ -336,6 +443,14 @@ impl Builder<'_> {
             data[pos] = v;
         }
         Ok(self.add(Kind::Const(data), shape))
+    }
+
+    /// `v` as a node: a constant becomes a constant node.
+    fn node_of(&mut self, v: Value) -> Result<(NodeId, Vec<usize>), LowerError> {
+        match v {
+            Value::Const(t) => Ok((self.const_node(&t, &t.shape)?, t.shape)),
+            Value::Act { node, shape } => Ok((node, shape)),
+        }
     }
 
     fn input(&self, i: usize) -> Result<Value, LowerError> {
@@ -378,11 +493,13 @@ impl Builder<'_> {
         }
     }
 
+    /// The node's outputs; those that folded to constants are constants, as the model's own.
     fn lower_node(&mut self) -> Result<Vec<Value>, LowerError> {
-        match registry::lowering(&self.node.op_type) {
-            Some(lowering) => lowering(self),
-            None => Err(LowerError::Unsupported { op: self.node.op_type.clone(), node: node_name(self.node) }),
-        }
+        let Some(lowering) = registry::lowering(&self.node.op_type) else {
+            return Err(LowerError::Unsupported { op: self.node.op_type.clone(), node: node_name(self.node) });
+        };
+        let outs = lowering(self)?;
+        Ok(outs.into_iter().map(|v| self.folded_value(v)).collect())
     }
 
     fn constant(&mut self) -> Result<Value, LowerError> {

@@ -18,39 +18,34 @@ pub(super) enum Rectifier {
 impl Builder<'_> {
     pub(super) fn unary_func(&mut self, f: Func) -> Result<Value, LowerError> {
         let v = self.input(0)?;
-        Ok(self.func_of(v, f))
+        self.func_of(v, f)
     }
 
-    /// `f(v)` elementwise: folded on a constant; an activation is materialized through `f` (a
-    /// table's input requantized to its own scale; a ReLU or a clip of exact values kept exact).
-    pub(super) fn func_of(&mut self, v: Value, f: Func) -> Value {
-        match (v, f) {
-            (Value::Const(mut t), f) => {
-                t.data.iter_mut().for_each(|x| *x = f.apply(*x));
-                Value::Const(t)
-            }
-            (Value::Act { node, shape }, Func::Table(g)) => Value::Act { node: self.apply_table(node, g), shape },
-            (Value::Act { node, shape }, f) => {
+    /// `f(v)` elementwise: materialized through `f` (a table's input requantized to its own
+    /// scale; a ReLU or a clip of exact values kept exact); of a constant, a constant (the
+    /// builder folds).
+    pub(super) fn func_of(&mut self, v: Value, f: Func) -> Result<Value, LowerError> {
+        let (node, shape) = self.node_of(v)?;
+        Ok(match f {
+            Func::Table(g) => Value::Act { node: self.apply_table(node, g), shape },
+            f => {
                 let keep = !self.grown[node];
                 Value::Act { node: self.materialized(node, f, keep), shape }
             }
-        }
+        })
     }
 
     /// `α·v + β` elementwise (a fractional α is a product with a constant: a linear
     /// combination's coefficients are integers).
     pub(super) fn affine(&mut self, v: Value, alpha: f64, beta: f64) -> Result<Value, LowerError> {
-        let scaled = match v {
-            Value::Const(mut t) => {
-                t.data.iter_mut().for_each(|x| *x *= alpha);
-                Value::Const(t)
-            }
-            v @ Value::Act { .. } if alpha == 1.0 => v,
-            Value::Act { node, shape } if alpha.fract() == 0.0 => {
-                let id = self.add(Kind::Lin(vec![(node, alpha)]), &shape);
-                Value::Act { node: id, shape }
-            }
-            v => self.mul_values(v, Value::Const(FTensor::scalar(alpha)))?,
+        let (node, shape) = self.node_of(v)?;
+        let scaled = if alpha == 1.0 {
+            Value::Act { node, shape }
+        } else if alpha.fract() == 0.0 {
+            let id = self.add(Kind::Lin(vec![(node, alpha)]), &shape);
+            Value::Act { node: id, shape }
+        } else {
+            self.mul_values(Value::Act { node, shape }, Value::Const(FTensor::scalar(alpha)))?
         };
         if beta == 0.0 {
             return Ok(scaled);
@@ -78,18 +73,6 @@ impl Builder<'_> {
 
     pub(super) fn max_min(&mut self, e: Extremum) -> Result<Value, LowerError> {
         let (parts, shape) = self.inputs_broadcast()?;
-        if parts.iter().all(|p| matches!(p, Value::Const(_))) {
-            let mut acc: Option<Vec<f64>> = None;
-            for p in &parts {
-                let Value::Const(t) = p else { unreachable!() };
-                let b = self.broadcast_const(t, &shape)?.data;
-                acc = Some(match acc {
-                    None => b,
-                    Some(a) => a.iter().zip(&b).map(|(x, y)| e.of(*x, *y)).collect(),
-                });
-            }
-            return Ok(Value::Const(FTensor { shape, data: acc.unwrap_or_default() }));
-        }
         let mut nodes = vec![];
         for p in &parts {
             let n = self.broadcast_to(p, &shape)?;
@@ -101,18 +84,11 @@ impl Builder<'_> {
 
     /// `|x| = 2·relu(x) − x`.
     pub(super) fn abs(&mut self) -> Result<Value, LowerError> {
-        match self.input(0)? {
-            Value::Const(mut t) => {
-                t.data.iter_mut().for_each(|x| *x = x.abs());
-                Ok(Value::Const(t))
-            }
-            Value::Act { node, shape } => {
-                let x = self.factor(node);
-                let r = self.materialized(x, Func::Relu, true);
-                let id = self.add(Kind::Lin(vec![(r, 2.0), (x, -1.0)]), &shape);
-                Ok(Value::Act { node: id, shape })
-            }
-        }
+        let (node, shape) = self.node_of(self.input(0)?)?;
+        let x = self.factor(node);
+        let r = self.materialized(x, Func::Relu, true);
+        let id = self.add(Kind::Lin(vec![(r, 2.0), (x, -1.0)]), &shape);
+        Ok(Value::Act { node: id, shape })
     }
 
     /// PRelu (the slope an input) and LeakyRelu (the slope `alpha`), through `leaky`.
@@ -142,13 +118,8 @@ impl Builder<'_> {
     /// `relu(x) + slope·(x − relu(x))` (`slope` broadcast to `v`'s shape): one ReLU lookup and a
     /// product with the constant slope.
     pub(super) fn leaky(&mut self, v: Value, slope: &FTensor) -> Result<Value, LowerError> {
-        let shape = v.shape().to_vec();
+        let (node, shape) = self.node_of(v)?;
         let slope = self.broadcast_const(slope, &shape)?;
-        let Value::Act { node, .. } = v else {
-            let Value::Const(t) = v else { unreachable!() };
-            let data = t.data.iter().zip(&slope.data).map(|(&x, &a)| if x >= 0.0 { x } else { a * x }).collect();
-            return Ok(Value::Const(FTensor { shape, data }));
-        };
         let x = self.factor(node);
         let r = self.materialized(x, Func::Relu, true);
         let neg = self.add(Kind::Lin(vec![(x, 1.0), (r, -1.0)]), &shape);

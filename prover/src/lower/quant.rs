@@ -152,7 +152,7 @@ impl Builder<'_> {
             self.per_tensor(&sy.data, &zy.data)?
         };
         let (lo, hi) = self.zero_point_range(7)?;
-        let v = self.func_of(p, Func::Clip { lo: (lo - z) * s, hi: (hi - z) * s });
+        let v = self.func_of(p, Func::Clip { lo: (lo - z) * s, hi: (hi - z) * s })?;
         if let Some(out) = self.node.output.first() {
             self.quantized.insert(out.clone(), (s, z));
         }

@@ -115,7 +115,7 @@ impl Builder<'_> {
 
     fn activation(&mut self, v: Value, a: &Activation) -> Result<Value, LowerError> {
         match (a, v) {
-            (Activation::Func(f), v) => Ok(self.func_of(v, f.clone())),
+            (Activation::Func(f), v) => self.func_of(v, f.clone()),
             (Activation::Affine { alpha, beta }, v) => self.affine(v, *alpha, *beta),
             (Activation::ScaledTanh { alpha, beta }, v) => {
                 let x = self.affine(v, *beta, 0.0)?;

@@ -1,7 +1,6 @@
 //! Reductions: ReduceSum and ReduceMean are linear maps; ReduceMax and ReduceMin a tree of ReLUs.
 
 use crate::ir::{Kind, NodeId};
-use crate::onnx::FTensor;
 
 use super::{Builder, Func, LowerError, Value, numel, padded_positions, strides};
 
@@ -27,21 +26,6 @@ impl Extremum {
         match self {
             Extremum::Max => 1.0,
             Extremum::Min => -1.0,
-        }
-    }
-
-    /// The fold's start: what any value replaces.
-    fn identity(self) -> f64 {
-        match self {
-            Extremum::Max => f64::NEG_INFINITY,
-            Extremum::Min => f64::INFINITY,
-        }
-    }
-
-    pub(super) fn of(self, a: f64, b: f64) -> f64 {
-        match self {
-            Extremum::Max => a.max(b),
-            Extremum::Min => a.min(b),
         }
     }
 }
@@ -88,7 +72,7 @@ impl Builder<'_> {
             return Ok(v);
         }
         let (out, groups) = Self::reduce_groups(&s, &axes, keep);
-        Ok(match r {
+        match r {
             Reducer::Sum | Reducer::Mean => {
                 let sources: Vec<Vec<(usize, f64)>> = groups
                     .iter()
@@ -101,31 +85,29 @@ impl Builder<'_> {
             }
             Reducer::Max => self.extremum_of_groups(v, &s, out, &groups, Extremum::Max),
             Reducer::Min => self.extremum_of_groups(v, &s, out, &groups, Extremum::Min),
-        })
+        }
     }
 
-    /// The linear map `out[o] = Σ w·v[i]` over each output's weighted sources `(i, w)`: folded on
-    /// a constant, a `Sparse` map on an activation.
-    pub(super) fn linear_map(&mut self, v: Value, out: &[usize], sources: &[Vec<(usize, f64)>]) -> Value {
-        match v {
-            Value::Const(t) => Value::Const(FTensor {
-                shape: out.to_vec(),
-                data: sources.iter().map(|src| src.iter().map(|&(i, w)| t.data[i] * w).sum()).collect(),
-            }),
-            Value::Act { node, shape } => {
-                let (src_pos, dst_pos) = (padded_positions(&shape), padded_positions(out));
-                let entries = sources
-                    .iter()
-                    .zip(dst_pos)
-                    .flat_map(|(src, d)| {
-                        let src_pos = &src_pos;
-                        src.iter().map(move |&(i, w)| (d as u32, src_pos[i] as u32, w))
-                    })
-                    .collect();
-                let id = self.add(Kind::Sparse { src: node, entries }, out);
-                Value::Act { node: id, shape: out.to_vec() }
-            }
-        }
+    /// The linear map `out[o] = Σ w·v[i]` over each output's weighted sources `(i, w)`: a
+    /// `Sparse` map.
+    pub(super) fn linear_map(
+        &mut self,
+        v: Value,
+        out: &[usize],
+        sources: &[Vec<(usize, f64)>],
+    ) -> Result<Value, LowerError> {
+        let (node, shape) = self.node_of(v)?;
+        let (src_pos, dst_pos) = (padded_positions(&shape), padded_positions(out));
+        let entries = sources
+            .iter()
+            .zip(dst_pos)
+            .flat_map(|(src, d)| {
+                let src_pos = &src_pos;
+                src.iter().map(move |&(i, w)| (d as u32, src_pos[i] as u32, w))
+            })
+            .collect();
+        let id = self.add(Kind::Sparse { src: node, entries }, out);
+        Ok(Value::Act { node: id, shape: out.to_vec() })
     }
 
     /// The elementwise max (or min) of same-shaped activations:
@@ -144,9 +126,8 @@ impl Builder<'_> {
         if acc.len() == 1 { acc[0].0 } else { self.add(Kind::Lin(acc), shape) }
     }
 
-    /// Each group's max (or min) of `v` (shape `s`): folded on a constant; on an activation
-    /// `max_of` over the groups' members, a short group repeating its last member (which leaves
-    /// its max unchanged).
+    /// Each group's max (or min) of `v` (shape `s`): `max_of` over the groups' members, a short
+    /// group repeating its last member (which leaves its max unchanged).
     fn extremum_of_groups(
         &mut self,
         v: Value,
@@ -154,14 +135,9 @@ impl Builder<'_> {
         out: Vec<usize>,
         groups: &[Vec<usize>],
         e: Extremum,
-    ) -> Value {
-        let node = match v {
-            Value::Const(t) => {
-                let data = groups.iter().map(|g| g.iter().map(|&i| t.data[i]).fold(e.identity(), |a, x| e.of(a, x)));
-                return Value::Const(FTensor { shape: out, data: data.collect() });
-            }
-            Value::Act { node, .. } => self.factor(node),
-        };
+    ) -> Result<Value, LowerError> {
+        let (node, _) = self.node_of(v)?;
+        let node = self.factor(node);
         let width = groups.iter().map(|g| g.len()).max().unwrap_or(1);
         let parts: Vec<NodeId> = (0..width)
             .map(|k| {
@@ -169,6 +145,6 @@ impl Builder<'_> {
             })
             .collect();
         let id = self.max_of(parts, &out, e);
-        Value::Act { node: id, shape: out }
+        Ok(Value::Act { node: id, shape: out })
     }
 }

@@ -212,7 +212,7 @@ impl Builder<'_> {
             let map = Self::coord_map(&out, &s, |d, x| taps[d][x].first().map(|t| t.0));
             self.moved(&v, &out, &map)
         } else {
-            self.interpolated(v, &s, &out, &taps)
+            self.interpolated(v, &s, &out, &taps)?
         };
         if fill.is_empty() {
             return Ok(resized);
@@ -231,7 +231,7 @@ impl Builder<'_> {
         s: &[usize],
         out: &[usize],
         taps: &[Vec<Vec<(usize, f64)>>],
-    ) -> Value {
+    ) -> Result<Value, LowerError> {
         let (os, fs) = (strides(out), strides(s));
         let sources: Vec<Vec<(usize, f64)>> = (0..numel(out))
             .map(|o| {

@@ -24,7 +24,7 @@ impl Builder<'_> {
 
     pub(super) fn table_op(&mut self, g: UnaryFn) -> Result<Value, LowerError> {
         let v = self.input(0)?;
-        Ok(self.func_of(v, Func::Table(g)))
+        self.func_of(v, Func::Table(g))
     }
 
     /// Gelu, exact or (`approximate = "tanh"`) by its tanh approximation.

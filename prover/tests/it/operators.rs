@@ -515,6 +515,43 @@ fn products_of_constants_are_folded() {
     assert!(err < 0.02, "relative error {err}");
 }
 
+/// A subgraph of constants (here arithmetic, a ReLU and an Abs, a reduction, a table) folds into
+/// one constant at compile time, computed by the engine calibration runs: the program keeps
+/// nothing of it, neither a node nor a lookup, and the proof matches onnxruntime.
+#[test]
+fn constant_subgraphs_fold_into_constants() {
+    let mut r = Rng(25);
+    let nodes = vec![
+        node("Neg", &["k"], "nk", vec![]),
+        node("Abs", &["nk"], "ak", vec![]),
+        node("Sub", &["ak", "m"], "d", vec![]),
+        node("Relu", &["d"], "rd", vec![]),
+        node("ReduceMax", &["rd"], "e", vec![ints("axes", &[0]), int("keepdims", 0)]),
+        node("Sigmoid", &["e"], "se", vec![]),
+        node("Mul", &["input", "se"], "out", vec![]),
+    ];
+    let inits = vec![tensor("k", &[3, 4], r.vec(12, 1.0)), tensor("m", &[3, 4], r.vec(12, 0.5))];
+    let bytes = model(nodes, inits, &[1, 4], "out");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("m.onnx");
+    std::fs::write(&path, &bytes).unwrap();
+    let p = zkml::lower::lower(&zkml::onnx::load(&path).unwrap()).unwrap();
+    let kinds: Vec<&str> = p
+        .nodes
+        .iter()
+        .map(|n| match n.kind {
+            zkml::ir::Kind::Segment(_) => "segment",
+            zkml::ir::Kind::Const(_) => "const",
+            _ => "computed",
+        })
+        .collect();
+    // The input, the folded constant, their product, and the output's segment.
+    assert_eq!(kinds, ["segment", "const", "computed", "segment"], "{:?}", p.nodes);
+    assert_eq!(p.materials.len(), 1, "only the output is materialized");
+    let err = prove_and_compare(bytes, 4, 25);
+    assert!(err < 0.02, "relative error {err}");
+}
+
 pub(crate) fn floats_tensor(name: &str, data: &[f32]) -> TensorProto {
     tensor(name, &[data.len() as i64], data.to_vec())
 }
