@@ -1,5 +1,5 @@
 //! The demo itself: model → keys → verifier → contracts → signed, proved rounds → the attack →
-//! the payment flow (payment.rs).
+//! the payment flow (payment/).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

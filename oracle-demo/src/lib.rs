@@ -4,9 +4,9 @@
 //! `ZkmlSignedOracle.update` by the allowlisted keeper; a consumer contract
 //! (contracts/CollateralMonitor.sol) reads `latestRoundData` and re-evaluates a loan on it. An
 //! attacker's valid proof on doctored features is refused on-chain (no updater, no signer's
-//! signature). Then an agent pays for one proved inference
-//! through x402 into `ZkmlEscrow` (EIP-3009), the escrow pays the provider on the proof and the
-//! ERC-8004 Validation Registry records the validation (payment.rs).
+//! signature). Then an agent buys one proved inference over HTTP from the provider's `zkml serve`
+//! (x402's `zkml-escrow`: EIP-3009 into `ZkmlEscrow`), the server's proof releases the escrow to
+//! the provider and the ERC-8004 Validation Registry records the validation (payment/).
 
 #![warn(missing_docs)]
 

@@ -122,6 +122,9 @@ struct Builder<'a> {
     /// Constant nodes that folding may have left unread (the operands of a folded node, a
     /// folded output taken as a constant): `prune_folded` drops those nothing reads.
     folded: Vec<NodeId>,
+    /// Why a function of a constant could not be folded (it is not finite there): the node's
+    /// error, once it is lowered.
+    unfoldable: Option<String>,
     node: &'a NodeProto,
     opset: i64,
 }
@@ -152,6 +155,7 @@ pub fn lower(model: &OnnxModel) -> Result<FloatProgram, LowerError> {
         masked: HashMap::new(),
         booleans: HashSet::new(),
         folded: vec![],
+        unfoldable: None,
         node: &dummy,
         opset: model.opset,
     };
@@ -365,13 +369,16 @@ impl Builder<'_> {
     }
 
     /// `f` of constant node `z`, by `Func::apply` as calibration's run applies it, on the
-    /// logical positions (the padding stays zero); none for an activation, or where `f` is not
-    /// finite (the materialization then stands, and calibration reports it).
-    fn folded_func(&self, z: NodeId, f: &Func) -> Option<Vec<f64>> {
+    /// logical positions (the padding stays zero); none for an activation. Where `f` is not
+    /// finite the node is refused (`unfoldable`).
+    fn folded_func(&mut self, z: NodeId, f: &Func) -> Option<Vec<f64>> {
         let Kind::Const(v) = &self.p.nodes[z].kind else { return None };
         let mut out = vec![0.0; v.len()];
         for p in padded_positions(&self.shapes[z]) {
-            out[p] = Some(f.apply(v[p])).filter(|y| y.is_finite())?;
+            out[p] = f.apply(v[p]);
+            if !out[p].is_finite() {
+                self.unfoldable = Some(format!("{f:?} of a constant is {} at {}", out[p], v[p]));
+            }
         }
         Some(out)
     }
@@ -499,6 +506,9 @@ impl Builder<'_> {
             return Err(LowerError::Unsupported { op: self.node.op_type.clone(), node: node_name(self.node) });
         };
         let outs = lowering(self)?;
+        if let Some(why) = self.unfoldable.take() {
+            return Err(self.err(why));
+        }
         Ok(outs.into_iter().map(|v| self.folded_value(v)).collect())
     }
 

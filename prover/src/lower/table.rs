@@ -3,7 +3,6 @@
 
 use crate::ir::{Kind, NodeId};
 use crate::lookup::UnaryFn;
-use crate::onnx::FTensor;
 
 use super::reduce::Extremum;
 use super::{Builder, Func, LowerError, Value, numel, padded_positions};
@@ -69,18 +68,7 @@ impl Builder<'_> {
         // Before opset 13 the input is coerced to 2-D at `axis`: all later axes are reduced.
         let axes: Vec<usize> = if self.opset < 13 { (axis..s.len()).collect() } else { vec![axis] };
         let (red, groups) = Self::reduce_groups(&s, &axes, true);
-        let Value::Act { node, .. } = v else {
-            let Value::Const(t) = v else { unreachable!() };
-            let mut data = t.data.clone();
-            for g in &groups {
-                let m = g.iter().map(|&i| t.data[i]).fold(f64::NEG_INFINITY, f64::max);
-                let sum: f64 = g.iter().map(|&i| libm::exp(t.data[i] - m)).sum();
-                for &i in g {
-                    data[i] = if log { t.data[i] - m - libm::log(sum) } else { libm::exp(t.data[i] - m) / sum };
-                }
-            }
-            return Ok(Value::Const(FTensor { shape: s, data }));
-        };
+        let (node, _) = self.node_of(v)?;
         let mask = self.masked.get(&self.node.input[0]).cloned();
         let masked = |i: usize| mask.as_ref().is_some_and(|m| m[i]);
         // Each group without its masked positions (a causal mask leaves rows of every length).

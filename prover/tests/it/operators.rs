@@ -515,7 +515,7 @@ fn products_of_constants_are_folded() {
     assert!(err < 0.02, "relative error {err}");
 }
 
-/// A subgraph of constants (here arithmetic, a ReLU and an Abs, a reduction, a table) folds into
+/// A subgraph of constants (here arithmetic, a ReLU and an Abs, a reduction, a Softmax, a table) folds into
 /// one constant at compile time, computed by the engine calibration runs: the program keeps
 /// nothing of it, neither a node nor a lookup, and the proof matches onnxruntime.
 #[test]
@@ -527,7 +527,8 @@ fn constant_subgraphs_fold_into_constants() {
         node("Sub", &["ak", "m"], "d", vec![]),
         node("Relu", &["d"], "rd", vec![]),
         node("ReduceMax", &["rd"], "e", vec![ints("axes", &[0]), int("keepdims", 0)]),
-        node("Sigmoid", &["e"], "se", vec![]),
+        node("Softmax", &["e"], "sm", vec![]),
+        node("Sigmoid", &["sm"], "se", vec![]),
         node("Mul", &["input", "se"], "out", vec![]),
     ];
     let inits = vec![tensor("k", &[3, 4], r.vec(12, 1.0)), tensor("m", &[3, 4], r.vec(12, 0.5))];
@@ -550,6 +551,16 @@ fn constant_subgraphs_fold_into_constants() {
     assert_eq!(p.materials.len(), 1, "only the output is materialized");
     let err = prove_and_compare(bytes, 4, 25);
     assert!(err < 0.02, "relative error {err}");
+}
+
+/// A function of a constant that is not finite there (the log of a zero) is refused by name, not
+/// folded into an infinite constant.
+#[test]
+fn a_constant_that_folds_to_infinity_is_refused_by_name() {
+    let nodes = vec![node("Log", &["k"], "lk", vec![]), node("Add", &["input", "lk"], "out", vec![])];
+    let bytes = model(nodes, vec![tensor("k", &[2], vec![1.0, 0.0])], &[1, 2], "out");
+    let e = compile_error(bytes, 2);
+    assert!(e.contains("Log_lk") && e.contains("of a constant is -inf at 0"), "{e}");
 }
 
 pub(crate) fn floats_tensor(name: &str, data: &[f32]) -> TensorProto {

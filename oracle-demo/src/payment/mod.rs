@@ -10,8 +10,6 @@
 //! same library calls the server makes: a tampered proof is refused on-chain (the transaction
 //! reverts) and, after anvil's clock is moved past the deadline, the agent is refunded.
 
-use std::time::{Duration, Instant};
-
 use alloy::contract::SolCallBuilder;
 use alloy::eips::BlockId;
 use alloy::network::{EthereumWallet, TransactionBuilder};
@@ -24,11 +22,9 @@ use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use zkml_serve::catalog::{Catalog, Listing, Pricing};
-use zkml_serve::http::{self, Server};
-use zkml_serve::jobs::JobStore;
-use zkml_serve::{escrow, pay};
-use zkml_verifier_gen::x402::{PaymentPayload, PaymentRequired, parse_address};
+use zkml_serve::catalog::Listing;
+use zkml_serve::escrow;
+use zkml_verifier_gen::x402::{PaymentRequired, parse_address};
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
@@ -37,6 +33,9 @@ use crate::bindings::{
 use crate::chain::{USDC_NAME, USDC_VERSION, confirm, deploy, deploy_escrow, refused, send_reverting};
 use crate::data::RoundRow;
 use crate::proving::{prove_wrapped, wrap};
+
+mod sale;
+use sale::Sale;
 
 /// The price of one proved inference: 1.50 USDC (6 decimals).
 pub const PRICE: u64 = 1_500_000;
@@ -49,8 +48,6 @@ const PROVIDER_GAS_FUNDS: u128 = 100_000_000_000_000_000;
 pub const DEADLINE_SECONDS: u64 = 600;
 /// How long the payer's authorization may wait before the escrow submits it.
 const AUTHORIZATION_SECONDS: u64 = 300;
-/// How long the agent waits for the provider's server to release the escrow after the proof.
-const RELEASE_WAIT: Duration = Duration::from_secs(60);
 /// Gas limit of the tampered release: set, so that the transaction is sent and mined (and
 /// reverts on-chain) instead of failing at gas estimation.
 const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
@@ -308,43 +305,6 @@ struct Market<'s, 'a, P: Provider> {
     validator: IZkmlValidator::IZkmlValidatorInstance<DynProvider>,
 }
 
-/// The provider's `zkml serve`, running in this process until [`Served::stop`].
-struct Served {
-    url: String,
-    name: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    // The job queue's SQLite file lives here.
-    _data: tempfile::TempDir,
-}
-
-impl Served {
-    /// Stops listening (the server's workers, idle, end with the runtime).
-    async fn stop(self) -> Result<()> {
-        // Sending fails only if the server already stopped; its task's result says why.
-        let _ = self.stop.send(());
-        self.task.await.context("zkml serve's task")?.context("zkml serve")
-    }
-}
-
-/// A proved inference the agent bought over HTTP: the purchase (`pay::Bought`: its signed
-/// payment, the request id and salt, the server's answer), the proof as calldata, the opening and
-/// the release the provider's server sent, the forecast the proof carries and how long buying
-/// took.
-struct Sale {
-    payment: PaymentPayload,
-    request_id: B256,
-    salt: B256,
-    deadline: u64,
-    input_words: Vec<U256>,
-    proof: Bytes,
-    public: Vec<U256>,
-    open: TransactionReceipt,
-    release: TransactionReceipt,
-    answer: i128,
-    buy_ms: u64,
-}
-
 /// A request the agent paid for without HTTP, opened: the escrow's request id and its deadline.
 struct Paid {
     deadline: u64,
@@ -453,118 +413,6 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         })
     }
 
-    /// The provider's `zkml serve` on a loopback port: the model on sale at the flow's price, by
-    /// `exact` and, through the escrow (pinned once the contract reports the token, the model and
-    /// its verifier), by `zkml-escrow`; its jobs in a SQLite file of its own; its account, the
-    /// provider's, opening the escrow's requests and releasing them with its proofs.
-    async fn serve(&self) -> Result<Served> {
-        let (s, prov) = (self.s, self.escrow_p.provider().clone());
-        let pricing = Pricing {
-            chain_id: s.chain_id,
-            asset: self.c.usdc,
-            token_name: USDC_NAME.into(),
-            token_version: USDC_VERSION.into(),
-            pay_to: self.provider,
-            amount: U256::from(PRICE),
-            max_timeout_seconds: AUTHORIZATION_SECONDS,
-            escrow_deadline_seconds: DEADLINE_SECONDS,
-        };
-        let name = s.listing.name.clone();
-        let mut catalog = Catalog::new([Ok(s.listing.clone())], false)?;
-        catalog.pin_escrow(&prov, &name, self.c.escrow, self.c.usdc).await?;
-        let data = tempfile::tempdir()?;
-        let jobs = JobStore::open(&format!("sqlite://{}", data.path().join("jobs.sqlite").display())).await?;
-        let server = Server::start(catalog, &pricing, prov, http::Limits::default(), jobs).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("zkml serve's port")?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(listener, server, async {
-            let _ = stopped.await;
-        }));
-        println!(
-            "provider: zkml serve at {url} sells {name} for {} USDC, by exact or into ZkmlEscrow {} (zkml-escrow)",
-            usdc_str(PRICE),
-            self.c.escrow
-        );
-        Ok(Served { url, name, stop, task, _data: data })
-    }
-
-    /// The agent buys a proved forecast from `served` (`zkml_serve::pay::buy`, what `zkml pay`
-    /// runs: the 402, its payment into the escrow, the proof checked against the agent's own copy
-    /// of the verifying key, bound to its request and input); then waits for the provider's
-    /// server to release the escrow with the proof.
-    async fn buy(&self, served: &Served) -> Result<Sale> {
-        let (s, l) = (self.s, self.s.listing);
-        let t = Instant::now();
-        let vk = l.keys.verifying_key();
-        let purchase = pay::Purchase {
-            server: &served.url,
-            name: &served.name,
-            model: &l.compiled,
-            vk: &vk,
-            input: &s.paid_row.features,
-            signer: &self.agent,
-            limits: pay::Limits {
-                chain_id: s.chain_id,
-                asset: self.c.usdc,
-                max_price: U256::from(PRICE),
-                escrow: Some(self.c.escrow),
-                max_deadline_seconds: DEADLINE_SECONDS,
-            },
-        };
-        let bought = pay::buy(&purchase, |step| println!("agent (zkml pay): {step}")).await?;
-        let buy_ms = t.elapsed().as_millis() as u64;
-        let w = bought.answer.wrapped_proof().map_err(|e| anyhow!("the server's answer: {e}"))?;
-        let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
-        let input_words = escrow::input_words(&l.compiled, &s.paid_row.features).map_err(|e| anyhow!("{e}"))?;
-        let out_word = *public.get(2 + input_words.len()).context("the proof has no output word")?;
-        let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
-            .context("the proof's output word is not one packed value")?;
-        println!(
-            "agent: the proof checks against its verifying key, bound to request {} and its features: the forecast {:.4} USD for hour {} ({:.2} s from the first request)",
-            bought.request_id,
-            answer as f64 / 10f64.powi(s.decimals as i32),
-            s.paid_row.hour + 1,
-            buy_ms as f64 / 1e3
-        );
-        let receipt = async |tx: B256, what: &str| {
-            s.me.get_transaction_receipt(tx).await?.with_context(|| format!("no receipt for the {what}"))
-        };
-        let opened: B256 = bought.answer.payment.transaction.parse().context("the answer's settlement")?;
-        let open = receipt(opened, "opening").await?;
-        let release = receipt(self.released_by_server(bought.request_id).await?, "release").await?;
-        let ev = release.decoded_log::<IZkmlEscrow::Released>().context("the release logged no Released event")?;
-        if ev.data.provider != self.provider || ev.data.amount != U256::from(PRICE) {
-            bail!("the escrow released {} to {}, not {PRICE} to the provider", ev.data.amount, ev.data.provider);
-        }
-        println!(
-            "zkml serve: opened the request (tx {}, {} gas) and released {} USDC to the provider with the proof (tx {}, {} gas)",
-            open.transaction_hash,
-            open.gas_used,
-            usdc_str(PRICE),
-            release.transaction_hash,
-            release.gas_used
-        );
-        let pay::Bought { payment, request_id, salt, deadline, .. } = bought;
-        let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
-        Ok(Sale { payment, request_id, salt, deadline, input_words, proof, public, open, release, answer, buy_ms })
-    }
-
-    /// The release of `request_id` the provider's server sends after its proof: its transaction,
-    /// once mined (the escrow's `Released` event), within [`RELEASE_WAIT`].
-    async fn released_by_server(&self, request_id: B256) -> Result<B256> {
-        let until = Instant::now() + RELEASE_WAIT;
-        loop {
-            if let Some(sent) = escrow::find::<_, IZkmlEscrow::Released>(self.s.me, self.c.escrow, request_id).await? {
-                return Ok(sent.tx);
-            }
-            if Instant::now() >= until {
-                bail!("the provider's server did not release request {request_id} within {RELEASE_WAIT:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     /// The resource server's offer (its 402) for a model whose input packs into `k` words.
     fn offer(&self, k: usize) -> hooks::EscrowOffer {
         hooks::EscrowOffer {
@@ -586,10 +434,11 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
     }
 
     /// The agent signs a payment for `features` without HTTP (`zkml_serve::escrow::sign`, what
-    /// `pay::buy` signs with: the payer's side of zkml-escrow: its input quantized and packed as the proof will carry it, a fresh salt, the
-    /// request id and the nonce the offer's rules give, an EIP-712 ReceiveWithAuthorization to the
-    /// escrow); the resource server checks it (`escrow::check`) and opens the request with it
-    /// (`escrow::open`: the escrow pulls the price with the authorization).
+    /// `pay::buy` signs with, the payer's side of zkml-escrow: its input quantized and packed as
+    /// the proof will carry it, a fresh salt, the request id and the nonce the offer's rules give,
+    /// an EIP-712 ReceiveWithAuthorization to the escrow); the resource server checks it
+    /// (`escrow::check`) and opens the request with it (`escrow::open`: the escrow pulls the price
+    /// with the authorization).
     async fn pay(&self, offer: &PaymentRequired, features: &[f64]) -> Result<Paid> {
         let s = self.s;
         let accepted = offer.accepts.first().context("the 402 answer offers nothing")?;
