@@ -31,6 +31,7 @@
 //! `exact` sale; the proof is bound to the payment (its context, [`payment_context`]) and is
 //! what the buyer verifies.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,6 +89,16 @@ impl Default for Limits {
 /// How often the server looks for proved `zkml-escrow` jobs to release when no worker of its own
 /// woke it (a worker in another process proved one).
 const RELEASE_POLL: Duration = Duration::from_secs(1);
+
+/// The longest the server waits before it tries a failing release again.
+const MAX_RELEASE_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How long the server waits before it tries a job's release again after `failures` failures in
+/// a row: [`RELEASE_POLL`] doubling, at most [`MAX_RELEASE_BACKOFF`] (an RPC outage is not
+/// hammered every second, and a release is retried well within any escrow's deadline).
+fn release_backoff(failures: u32) -> Duration {
+    RELEASE_POLL.saturating_mul(1 << failures.min(16)).min(MAX_RELEASE_BACKOFF)
+}
 
 /// How long a worker holds a job before another may take it over (the first presumed gone).
 pub const LEASE: Duration = Duration::from_secs(600);
@@ -555,15 +566,32 @@ impl Server {
 
     /// Releases the escrow of each proved `zkml-escrow` job with its proof, for as long as the
     /// server runs: the server's account sends the releases, as it sends the openings (workers
-    /// hold no key). A release the chain could not take is tried again; one the escrow refuses
-    /// (the deadline passed, the request refunded) leaves the job `unreleased`.
+    /// hold no key). A release the chain could not take is tried again, later after each failure
+    /// ([`release_backoff`]); one the escrow refuses (the deadline passed, the request refunded)
+    /// leaves the job `unreleased`.
     async fn releases(self: Arc<Self>) {
+        // Failures in a row, and when to try again, of the jobs whose release failed.
+        let mut failing: HashMap<String, (u32, Instant)> = HashMap::new();
         loop {
             match self.provers.jobs().to_release().await {
                 Ok(jobs) => {
+                    failing.retain(|id, _| jobs.iter().any(|j| &j.id == id));
                     for job in jobs {
-                        if let Err(e) = self.release_job(&job).await {
-                            eprintln!("job {}: not released yet: {e}", job.id);
+                        if failing.get(&job.id).is_some_and(|&(_, next)| Instant::now() < next) {
+                            continue;
+                        }
+                        match self.release_job(&job).await {
+                            Ok(()) => drop(failing.remove(&job.id)),
+                            Err(e) => {
+                                let n = failing.get(&job.id).map_or(0, |f| f.0) + 1;
+                                let wait = release_backoff(n);
+                                eprintln!(
+                                    "job {}: not released yet (failure {n}, next try in {} s): {e}",
+                                    job.id,
+                                    wait.as_secs()
+                                );
+                                failing.insert(job.id.clone(), (n, Instant::now() + wait));
+                            }
                         }
                     }
                 }
@@ -682,4 +710,16 @@ fn one_input(body: &[u8]) -> Result<Vec<f64>, String> {
 fn resource_url(headers: &HeaderMap, uri: &Uri) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     format!("http://{host}{}", uri.path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_release_is_retried_later_each_time_up_to_a_minute() {
+        let waits: Vec<u64> = (1..=8).map(|n| release_backoff(n).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(release_backoff(u32::MAX), MAX_RELEASE_BACKOFF);
+    }
 }
