@@ -33,7 +33,7 @@ use zkml::field::F;
 use zkml::pipeline;
 use zkml_serve::catalog::{Catalog, Pricing};
 use zkml_serve::exact::{self, TransferWithAuthorization};
-use zkml_serve::http::{Limits, Server, router};
+use zkml_serve::http::{self, Limits, Server};
 use zkml_serve::jobs::JobStore;
 use zkml_serve::x402::{
     PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, decode_header, encode_header,
@@ -101,7 +101,7 @@ async fn main() -> Result<()> {
     let server = Server::start(catalog, &pricing, provider.clone(), limits, jobs).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/models/{name}/inferences", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, router(server)).await });
+    tokio::spawn(http::serve(listener, server, std::future::pending()));
     let buyer = PrivateKeySigner::random();
     let usdc = ITestUSDC::new(asset, &provider);
     usdc.mint(buyer.address(), U256::from(PRICE * 2 * sales as u64)).send().await?.get_receipt().await?;

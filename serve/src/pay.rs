@@ -145,7 +145,7 @@ pub async fn buy(p: &Purchase<'_>, progress: impl Fn(&str)) -> Result<Bought, Pa
     let required = first.headers().get(PAYMENT_REQUIRED).and_then(|h| h.to_str().ok());
     let required: PaymentRequired = decode_header(PAYMENT_REQUIRED, required.unwrap_or_default())
         .map_err(|e| PayError::Http(format!("the 402's {PAYMENT_REQUIRED}: {e}")))?;
-    let offer = choose(p, &required.accepts)?;
+    let (offer, terms) = choose(p, &required.accepts)?;
     let escrow = parse_address("payTo", &offer.pay_to).map_err(PaymentError::from)?;
     let amount = parse_decimal("amount", &offer.amount).map_err(PaymentError::from)?;
     progress(&format!("402: {amount} of {} into the escrow {escrow}, released by the proof", offer.asset));
@@ -155,7 +155,7 @@ pub async fn buy(p: &Purchase<'_>, progress: impl Fn(&str)) -> Result<Bought, Pa
     let now = unix_now();
     let (payment, request_id) = escrow::sign(offer, p.limits.chain_id, p.signer, &words, salt, now)?;
     // The deadline `sign` bound into the nonce: the offer's length from the same `now`.
-    let deadline = now + escrow::OfferTerms::of(offer)?.deadline_seconds;
+    let deadline = now + terms.deadline_seconds;
     // From here on the escrow may hold the money: every error names the request, for the refund.
     let no_proof = |reason: String| PayError::NoProof { request_id, reason };
     let paid = client.post(&url).header(PAYMENT_SIGNATURE, encode_header(&payment)).json(&body);
@@ -191,8 +191,11 @@ pub async fn buy(p: &Purchase<'_>, progress: impl Fn(&str)) -> Result<Bought, Pa
     Ok(Bought { answer, output, payment, request_id, salt, deadline, escrow, amount })
 }
 
-/// The `zkml-escrow` offer, once it is within the buyer's limits and for its model.
-fn choose<'o>(p: &Purchase<'_>, offers: &'o [PaymentRequirements]) -> Result<&'o PaymentRequirements, PayError> {
+/// The `zkml-escrow` offer and its terms, once it is within the buyer's limits and for its model.
+fn choose<'o>(
+    p: &Purchase<'_>,
+    offers: &'o [PaymentRequirements],
+) -> Result<(&'o PaymentRequirements, escrow::OfferTerms), PayError> {
     let Some(offer) = offers.iter().find(|o| o.scheme == escrow::SCHEME) else {
         let offered = offers.iter().map(|o| o.scheme.as_str()).collect::<Vec<_>>().join(", ");
         return Err(PayError::NoEscrowOffer { offered });
@@ -225,7 +228,7 @@ fn choose<'o>(p: &Purchase<'_>, offers: &'o [PaymentRequirements]) -> Result<&'o
     if terms.model_id != model_id {
         return refuse(format!("it is for model {:#x}, not yours ({model_id:#x})", terms.model_id));
     }
-    Ok(offer)
+    Ok((offer, terms))
 }
 
 /// Checks the answer's proof against the buyer's model: valid under its verifying key, bound to

@@ -24,7 +24,6 @@ const RELEASE_WAIT: Duration = Duration::from_secs(60);
 /// The provider's `zkml serve`, running in this process until [`Served::stop`].
 pub(super) struct Served {
     pub(super) url: String,
-    pub(super) name: String,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     // The job queue's SQLite file lives here.
@@ -75,9 +74,9 @@ impl<P: Provider> Market<'_, '_, P> {
             max_timeout_seconds: AUTHORIZATION_SECONDS,
             escrow_deadline_seconds: DEADLINE_SECONDS,
         };
-        let name = s.listing.name.clone();
+        let name = &s.listing.name;
         let mut catalog = Catalog::new([Ok(s.listing.clone())], false)?;
-        catalog.pin_escrow(&prov, &name, self.c.escrow, self.c.usdc).await?;
+        catalog.pin_escrow(&prov, name, self.c.escrow, self.c.usdc).await?;
         let data = tempfile::tempdir()?;
         let jobs = JobStore::open(&format!("sqlite://{}", data.path().join("jobs.sqlite").display())).await?;
         let server = Server::start(catalog, &pricing, prov, http::Limits::default(), jobs).await?;
@@ -92,7 +91,7 @@ impl<P: Provider> Market<'_, '_, P> {
             usdc_str(PRICE),
             self.c.escrow
         );
-        Ok(Served { url, name, stop, task, _data: data })
+        Ok(Served { url, stop, task, _data: data })
     }
 
     /// The agent buys a proved forecast from `served` (`zkml_serve::pay::buy`, what `zkml pay`
@@ -105,7 +104,7 @@ impl<P: Provider> Market<'_, '_, P> {
         let vk = l.keys.verifying_key();
         let purchase = pay::Purchase {
             server: &served.url,
-            name: &served.name,
+            name: &l.name,
             model: &l.compiled,
             vk: &vk,
             input: &s.paid_row.features,

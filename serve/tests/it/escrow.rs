@@ -13,7 +13,7 @@ use zkml::{context, pipeline};
 use zkml_serve::catalog::{Catalog, EscrowPinError};
 use zkml_serve::escrow::{self, EscrowError, MIN_DEADLINE_SECONDS, Terms};
 use zkml_serve::exact::{self, PaymentError, TransferWithAuthorization};
-use zkml_serve::http::{Limits, Server, router};
+use zkml_serve::http::{Limits, Server, serve};
 use zkml_serve::pay;
 use zkml_serve::settle::IToken;
 use zkml_serve::worker::Inference;
@@ -266,7 +266,7 @@ async fn over_http_an_escrow_payment_is_opened_proved_and_released() {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1/models/price_mlp/inferences", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
+    tokio::spawn(async move { serve(listener, server, std::future::pending()).await.unwrap() });
     let client = reqwest::Client::new();
     let post = |header: Option<String>| {
         let mut r = client.post(&url).json(&crate::http::input());

@@ -13,7 +13,7 @@ use zkml::artifact::{self, Compiled};
 use zkml::pipeline;
 use zkml_serve::catalog::{Catalog, KeySetup, Pricing};
 use zkml_serve::exact::TransferWithAuthorization;
-use zkml_serve::http::{Limits, Server, payment_context, router};
+use zkml_serve::http::{Limits, Server, payment_context, serve};
 use zkml_serve::jobs::JobStore;
 use zkml_serve::settle::IToken;
 use zkml_serve::worker::Inference;
@@ -50,7 +50,7 @@ async fn open(pricing: &Pricing, provider: DynProvider, limits: Limits) -> Strin
     let server = Server::start(catalog, pricing, provider, limits, jobs().await).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
+    tokio::spawn(async move { serve(listener, server, std::future::pending()).await.unwrap() });
     url
 }
 
