@@ -1,7 +1,8 @@
 //! Typed alloy bindings of the contracts the demo deploys and calls: the functions, events and
-//! errors it uses, declared by hand (alloy's `sol!` cannot read a contract that imports and
-//! inherits others, as these do), or read from the contract's interface file where there is one
-//! (contracts/interfaces/IZkmlEscrow.sol, bound once, by zkml-serve). They cannot drift silently: [`check`] compares every
+//! errors it uses, read from the contract's interface file where there is one
+//! (contracts/interfaces/IZkmlVerifier.sol and IZkmlEscrow.sol, which ZkmlEscrow inherits: bound
+//! once, by zkml-serve), else declared by hand (alloy's `sol!` cannot read a contract that
+//! imports and inherits others, as these do). They cannot drift silently: [`check`] compares every
 //! signature, return type and event topic count here with the ABI solc compiles from the
 //! Solidity in contracts/ and oracle-demo/contracts/, and the demo runs it before it deploys.
 #![allow(
@@ -94,13 +95,6 @@ sol! {
         error OwnableUnauthorizedAccount(address account);
     }
 
-    /// The rendered verifier (templates/Groth16Verifier.sol, contracts/interfaces/IZkmlVerifier.sol).
-    #[sol(rpc, all_derives)]
-    interface IZkmlVerifier {
-        function verifyProof(bytes proof, uint256[] pubInputs) external view returns (bool);
-        function NUM_PUBLIC_INPUTS() external view returns (uint256);
-    }
-
     /// oracle-demo/contracts/CollateralMonitor.sol: the feed's consumer.
     #[sol(rpc, all_derives)]
     interface ICollateralMonitor {
@@ -182,7 +176,9 @@ sol! {
     }
 }
 
-// contracts/ZkmlEscrow.sol (x402 pay on proof): zkml-serve's binding of its interface file.
+// The rendered verifier (templates/Groth16Verifier.sol) and contracts/ZkmlEscrow.sol (x402 pay
+// on proof): zkml-serve's bindings of their interface files.
+pub use zkml_serve::catalog::{IZkmlVerifier, IZkmlVerifierLayout};
 pub use zkml_serve::escrow::IZkmlEscrow;
 
 /// One interface above and the contract it binds.
@@ -239,7 +235,16 @@ pub fn bindings() -> Vec<Binding> {
             functions: IZkmlVerifier::IZkmlVerifierCalls::SIGNATURES,
             errors: &[],
             events: &[],
-            returns: returns!(IZkmlVerifier: verifyProofCall, NUM_PUBLIC_INPUTSCall),
+            returns: returns!(IZkmlVerifier: verifyProofCall),
+            topics: vec![],
+        },
+        Binding {
+            interface: "IZkmlVerifierLayout",
+            contract: "ZkmlPriceVerifier",
+            functions: IZkmlVerifierLayout::IZkmlVerifierLayoutCalls::SIGNATURES,
+            errors: &[],
+            events: &[],
+            returns: returns!(IZkmlVerifierLayout: NUM_PUBLIC_INPUTSCall, MODEL_IDCall),
             topics: vec![],
         },
         Binding {

@@ -9,47 +9,9 @@
 
 use crate::field::{F, eq_table, fe, mle_eval_int};
 use crate::lookup::{LogUpChallenges, Table, logup_sums};
-use crate::sumcheck::{self, SumcheckOutcome};
+use crate::role::{SumcheckOutcome, VerifyError};
+use crate::sumcheck;
 use crate::transcript::Transcript;
-
-/// Why a stage-1 proof is rejected: what failed, and where in the protocol.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum VerifyError {
-    /// Fewer messages than the protocol reads.
-    #[error("the proof ended early: it holds fewer messages than the protocol needs")]
-    Truncated,
-    /// Messages left over after the protocol's last read.
-    #[error("the proof holds {0} messages more than the protocol reads")]
-    TrailingMessages(usize),
-    /// A sumcheck round whose g(0) + g(1) is not the running claim (`context` names the sumcheck).
-    #[error("sumcheck round {round} failed in {context}: g(0) + g(1) differs from the claim")]
-    SumcheckRound {
-        /// Which sumcheck (what it proves).
-        context: String,
-        /// Which of its rounds, from 0.
-        round: usize,
-    },
-    /// A sumcheck's final claim not matching the values it reduces to (what is named).
-    #[error("final check failed in {0}")]
-    FinalCheck(String),
-    /// A LogUp sum that does not balance, or a vanishing denominator.
-    #[error("lookup argument failed: {0}")]
-    Lookup(String),
-    /// A sent value outside its segment's range.
-    #[error("advice does not fit its declared range: {0}")]
-    AdviceRange(String),
-    /// A proof of another model than the one it is checked against.
-    #[error("proof is for another model (model id {found}, expected {expected})")]
-    ModelMismatch {
-        /// The proof's model id.
-        found: String,
-        /// The model's.
-        expected: String,
-    },
-    /// Counts or lengths that do not fit the model.
-    #[error("the proof's shape does not match the model: {0}")]
-    Shape(String),
-}
 
 enum Side<'a> {
     Prover { messages: Vec<F> },

@@ -23,6 +23,12 @@ pub fn packed_len(n: usize, bits: u32) -> usize {
 /// Why values do not pack, or elements do not unpack.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PackError {
+    #[error("a slot is 1 to {MAX_BITS} bits wide, not {bits}")]
+    /// A slot width no `i64` value packs into: 0, or more than [`MAX_BITS`].
+    Width {
+        /// The width asked for.
+        bits: u32,
+    },
     #[error("value {value} does not fit a {bits}-bit {kind} slot")]
     /// A value outside its slot's range.
     Value {
@@ -44,6 +50,13 @@ pub enum PackError {
     },
 }
 
+/// The widest slot: values are `i64`s, signed ones offset by `2^(bits−1)`.
+pub const MAX_BITS: u32 = 63;
+
+fn check_width(bits: u32) -> Result<(), PackError> {
+    if (1..=MAX_BITS).contains(&bits) { Ok(()) } else { Err(PackError::Width { bits }) }
+}
+
 /// What a `bits`-bit value is shifted by in its slot: signed values are stored as
 /// `v + 2^(bits-1)`, in `[0, 2^bits)`.
 pub fn offset(bits: u32, signed: bool) -> i64 {
@@ -51,8 +64,9 @@ pub fn offset(bits: u32, signed: bool) -> i64 {
 }
 
 /// Packs `values` into `⌊253 / bits⌋` slots per element, lowest slot first; refuses a value
-/// outside its slot's range.
+/// outside its slot's range, or a width past [`MAX_BITS`].
 pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError> {
+    check_width(bits)?;
     let off = i128::from(offset(bits, signed));
     let mut out = Vec::with_capacity(packed_len(values.len(), bits));
     for chunk in values.chunks(slots(bits)) {
@@ -76,8 +90,9 @@ pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError
 }
 
 /// The `n` values `felts` pack, or an error naming the first element that is not exactly a
-/// packing of them.
+/// packing of them (or the width, past [`MAX_BITS`]).
 pub fn unpack(felts: &[F], n: usize, bits: u32, signed: bool) -> Result<Vec<i64>, PackError> {
+    check_width(bits)?;
     let off = i128::from(offset(bits, signed));
     let per = slots(bits);
     if felts.len() != packed_len(n, bits) {
@@ -126,5 +141,11 @@ mod tests {
         let mut bad = p.clone();
         bad[2] += fe(1) * F::from(2u64).pow([250u64]);
         assert!(unpack(&bad, v.len(), 16, true).is_err());
+        // No slot of no width, nor one an i64 cannot fill.
+        assert_eq!(pack(&[0], 0, false), Err(PackError::Width { bits: 0 }));
+        assert_eq!(unpack(&p, v.len(), MAX_BITS + 1, true), Err(PackError::Width { bits: MAX_BITS + 1 }));
+        let widest = [-(1i64 << 62), (1i64 << 62) - 1];
+        assert_eq!(unpack(&pack(&widest, MAX_BITS, true).unwrap(), 2, MAX_BITS, true).unwrap(), widest);
+        assert!(pack(&[i64::MIN], MAX_BITS, true).is_err());
     }
 }

@@ -9,13 +9,15 @@
 //! another way (an MLE factored by rows to save constraints, a product checked in one
 //! constraint, LogUp's sums with shared inverses natively and with the circuit's range tables),
 //! that is a method here, not a branch in the protocol.
+//!
+//! What the roles' steps share is defined here too, below them all: a failed native check's
+//! [`VerifyError`] and a sumcheck's [`SumcheckOutcome`]. `sumcheck`, `channel`, `stage1` and
+//! `wrap::circuit` use this module; it uses none of them.
 
 #![warn(missing_docs)]
 
-use crate::channel::VerifyError;
 use crate::field::{Elem, F};
 use crate::lookup::{LogUpChallenges, Table};
-use crate::sumcheck::{SumcheckOutcome, without_tables};
 
 /// What a role does at the protocol's steps: receive a prover message, draw a challenge, check an
 /// equation. Each role implements it once; each step is written once against it.
@@ -87,7 +89,8 @@ pub trait ProtocolRole {
 
     /// A sumcheck of `claim = Σ_x Π_j f_j(x)` over `n_vars` variables, a product of `degree`
     /// factors. Only a proving role calls `tables` (the factors' tables) and returns the factors'
-    /// values at the point; a verifying role runs the rounds alone.
+    /// values at the point (`sumcheck::with_tables`); a verifying role runs the rounds alone
+    /// (`sumcheck::without_tables`).
     fn sumcheck(
         &mut self,
         context: &str,
@@ -97,9 +100,54 @@ pub trait ProtocolRole {
         tables: impl FnOnce() -> Vec<Vec<F>>,
     ) -> Result<SumcheckOutcome<Self::E>, Self::Error>
     where
-        Self: Sized,
-    {
-        let _ = tables;
-        without_tables(self, context, claim, n_vars, degree)
-    }
+        Self: Sized;
+}
+
+/// What a sumcheck reduced its sum to.
+pub struct SumcheckOutcome<E> {
+    /// The random point the sum was reduced to.
+    pub point: Vec<E>,
+    /// The claimed value of `Π_j f_j(point)`.
+    pub claim: E,
+    /// Prover only: `f_j(point)` for each factor.
+    pub factors: Vec<F>,
+}
+
+/// Why a stage-1 proof is rejected: what failed, and where in the protocol.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    /// Fewer messages than the protocol reads.
+    #[error("the proof ended early: it holds fewer messages than the protocol needs")]
+    Truncated,
+    /// Messages left over after the protocol's last read.
+    #[error("the proof holds {0} messages more than the protocol reads")]
+    TrailingMessages(usize),
+    /// A sumcheck round whose g(0) + g(1) is not the running claim (`context` names the sumcheck).
+    #[error("sumcheck round {round} failed in {context}: g(0) + g(1) differs from the claim")]
+    SumcheckRound {
+        /// Which sumcheck (what it proves).
+        context: String,
+        /// Which of its rounds, from 0.
+        round: usize,
+    },
+    /// A sumcheck's final claim not matching the values it reduces to (what is named).
+    #[error("final check failed in {0}")]
+    FinalCheck(String),
+    /// A LogUp sum that does not balance, or a vanishing denominator.
+    #[error("lookup argument failed: {0}")]
+    Lookup(String),
+    /// A sent value outside its segment's range.
+    #[error("advice does not fit its declared range: {0}")]
+    AdviceRange(String),
+    /// A proof of another model than the one it is checked against.
+    #[error("proof is for another model (model id {found}, expected {expected})")]
+    ModelMismatch {
+        /// The proof's model id.
+        found: String,
+        /// The model's.
+        expected: String,
+    },
+    /// Counts or lengths that do not fit the model.
+    #[error("the proof's shape does not match the model: {0}")]
+    Shape(String),
 }

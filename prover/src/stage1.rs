@@ -20,12 +20,12 @@ use ark_ff::{One, PrimeField, Zero};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use sha3::{Digest, Keccak256};
 
-use crate::channel::{Channel, VerifyError};
+use crate::channel::Channel;
 use crate::field::{Elem, F, eq_eval, eq_index, eq_table, fe, mle_eval, values_of};
 use crate::ir::{Kind, NodeId, QuantGraph, Role, SegId, Trace};
 use crate::lookup::LogUpChallenges;
 use crate::pack::{pack, packed_len, unpack};
-use crate::role::ProtocolRole;
+use crate::role::{ProtocolRole, VerifyError};
 use crate::transcript::Transcript;
 
 /// The transcript's domain label: a proof of another protocol (or version) squeezes other challenges.

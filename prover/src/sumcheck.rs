@@ -7,19 +7,8 @@
 
 use ark_ff::Zero;
 
-use crate::channel::VerifyError;
 use crate::field::{F, interpolate};
-use crate::role::ProtocolRole;
-
-/// What a sumcheck reduced its sum to.
-pub struct SumcheckOutcome<E> {
-    /// The random point the sum was reduced to.
-    pub point: Vec<E>,
-    /// The claimed value of `Π_j f_j(point)`.
-    pub claim: E,
-    /// Prover only: `f_j(point)` for each factor.
-    pub factors: Vec<F>,
-}
+use crate::role::{ProtocolRole, SumcheckOutcome, VerifyError};
 
 /// The prover's sumcheck: the factors' `tables` (each of length `2^n_vars`) folded round by
 /// round; returns their values at the point as `factors`.

@@ -21,15 +21,16 @@ use zkml_verifier_gen::model::ModelLayout;
 use crate::{escrow, exact};
 
 mod verifier {
-    // The constants every generated verifier exposes (MODEL_ID, NUM_PUBLIC_INPUTS), from the
-    // project's interface file.
     alloy::sol!(
-        #[sol(rpc)]
+        #[sol(rpc, all_derives)]
         "../contracts/interfaces/IZkmlVerifier.sol"
     );
 }
 use crate::x402::{PaymentRequirements, caip2};
-use verifier::IZkmlVerifierLayout;
+/// The generated verifiers' interfaces (contracts/interfaces/IZkmlVerifier.sol): `verifyProof`,
+/// and the constants each exposes (`MODEL_ID`, `NUM_PUBLIC_INPUTS`), which a listing's escrow
+/// verifier is checked by.
+pub use verifier::{IZkmlVerifier, IZkmlVerifierLayout};
 
 /// What the server charges for one proved inference and where the money goes: one token and one
 /// recipient for every model.

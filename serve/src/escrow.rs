@@ -44,8 +44,7 @@ pub fn input_words(c: &Compiled, input: &[f64]) -> Result<Vec<U256>, String> {
     let packing = input_slots(&c.settings).and_then(|p| p.packing.as_ref());
     let bits = packing.ok_or("the model's input is not public: its proofs carry no input words")?.slot_bits;
     let q = c.graph.quantize_input(input).map_err(|e| format!("the input: {e}"))?;
-    hooks::pack_signed(&q.iter().map(|&v| i128::from(v)).collect::<Vec<_>>(), bits)
-        .map_err(|e| format!("packing the input: {e:?}"))
+    hooks::pack_signed(&q, bits).map_err(|e| format!("packing the input: {e}"))
 }
 
 /// The request's terms, as the payer sends them under `extensions.zkml` (numbers in decimal,

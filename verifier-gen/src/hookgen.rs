@@ -8,7 +8,7 @@ use alloy_primitives::U256;
 use askama::Template;
 use zkml::artifact::Settings;
 
-use crate::solidity;
+use crate::{ident, solidity};
 
 /// Why `zkml-gen hooks` writes no hook for a model.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +221,7 @@ pub fn render(
     m: &ModelInfo,
     oracle: &OracleOptions,
 ) -> Result<Vec<(String, String)>, HookError> {
-    if !solidity::is_valid_contract_name(name) {
+    if !ident::is_valid(name) {
         return Err(HookError::Name { name: name.to_string() });
     }
     Ok(match hook {

@@ -20,6 +20,7 @@ use alloy_primitives::{Address, B256, I256, U256, keccak256};
 use alloy_sol_types::{SolStruct, SolValue, eip712_domain, sol};
 use serde_json::{Value, json};
 
+use crate::calldata::fr_to_u256;
 use crate::x402::{PAYMENT_SIGNATURE, PaymentRequired, PaymentRequirements, Resource, X402_VERSION, caip2};
 
 /// BN254 scalar field modulus r.
@@ -122,33 +123,11 @@ pub fn escrow_nonce(request_id: B256, provider: Address, amount: U256, deadline:
     keccak256((request_id, provider, amount, U256::from(deadline)).abi_encode_params())
 }
 
-/// Error of [`pack_signed`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum PackError {
-    /// Slot widths are 1..=253 bits (and at most 127 here, values being `i128`).
-    Width(u32),
-    /// The value does not fit a signed slot of this width.
-    Value(i128),
-}
-
-/// `ZkmlPublicInputs.packSigned` (the layout of `prover/src/pack.rs`): `floor(253 / bits)` slots
-/// per field element, value i in element `i / slots` at bit `(i % slots) * bits`, each value
-/// offset by `2^(bits-1)`.
-pub fn pack_signed(values: &[i128], bits: u32) -> Result<Vec<U256>, PackError> {
-    if bits == 0 || bits > 127 {
-        return Err(PackError::Width(bits));
-    }
-    let slots = zkml::pack::slots(bits);
-    let off = 1i128 << (bits - 1);
-    let mut out = vec![U256::ZERO; values.len().div_ceil(slots)];
-    for (i, &v) in values.iter().enumerate() {
-        let u = v.checked_add(off).ok_or(PackError::Value(v))?;
-        if u < 0 || u >= 1i128 << bits {
-            return Err(PackError::Value(v));
-        }
-        out[i / slots] |= U256::from(u as u128) << ((i % slots) * bits as usize);
-    }
-    Ok(out)
+/// `ZkmlPublicInputs.packSigned`: the EVM words of `zkml::pack`'s signed packing (`floor(253 /
+/// bits)` slots per field element, value i in element `i / slots` at bit `(i % slots) * bits`,
+/// each value offset by `2^(bits-1)`), the words a proof carries for a packed tensor.
+pub fn pack_signed(values: &[i64], bits: u32) -> Result<Vec<U256>, zkml::pack::PackError> {
+    Ok(zkml::pack::pack(values, bits, true)?.iter().map(fr_to_u256).collect())
 }
 
 /// `ZkmlPublicInputs.decodeSigned`: a single signed value alone in `word` (slot `bits` wide,
@@ -321,6 +300,8 @@ pub fn registration_file(a: &AgentRegistration) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use zkml::pack::PackError;
+
     use super::*;
 
     fn addr(b: u8) -> Address {
@@ -407,8 +388,8 @@ mod tests {
     #[test]
     fn packing_and_decoding() {
         assert_eq!(pack_signed(&[-1, 0], 16).unwrap(), vec![U256::from(0x7fffu64) | (U256::from(0x8000u64) << 16)]);
-        assert_eq!(pack_signed(&[1 << 15], 16), Err(PackError::Value(1 << 15)));
-        assert_eq!(pack_signed(&[0], 0), Err(PackError::Width(0)));
+        assert_eq!(pack_signed(&[1 << 15], 16), Err(PackError::Value { value: 1 << 15, bits: 16, kind: "signed" }));
+        assert_eq!(pack_signed(&[0], 0), Err(PackError::Width { bits: 0 }));
         // 16 values of 16 bits: 15 slots per element.
         assert_eq!(pack_signed(&[0; 16], 16).unwrap().len(), 2);
         let w = pack_signed(&[1000], 34).unwrap()[0];

@@ -23,6 +23,7 @@
 pub mod calldata;
 pub mod hookgen;
 pub mod hooks;
+pub mod ident;
 pub mod io;
 pub mod keys;
 pub mod model;

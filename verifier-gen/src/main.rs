@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use zkml_verifier_gen::keys::VerifierKey;
-use zkml_verifier_gen::{calldata, io, solidity, starknet};
+use zkml_verifier_gen::{calldata, ident, io, solidity, starknet};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -203,7 +203,7 @@ fn wrapped_proof(path: &Path) -> Result<zkml::wrap::two_round::Proof> {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Solidity { vk, out, contract_name, precompile_gas, allow_dev_keys, solc } => {
-            if !solidity::is_valid_contract_name(&contract_name) {
+            if !ident::is_valid(&contract_name) {
                 bail!("--contract-name {contract_name:?} is not a valid Solidity identifier");
             }
             let k = VerifierKey::load(&vk, allow_dev_keys)?;

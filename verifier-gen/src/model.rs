@@ -309,8 +309,7 @@ impl ModelLayout {
                 return Err(SettingsError::Empty { name });
             }
             let ident = camel(&name);
-            if !crate::solidity::is_valid_contract_name(&ident) || ["proof", "pub", "inRange"].contains(&ident.as_str())
-            {
+            if !crate::ident::is_valid(&ident) || ["proof", "pub", "inRange"].contains(&ident.as_str()) {
                 return Err(SettingsError::Identifier { name });
             }
             if let Some(k) = &p.packing {

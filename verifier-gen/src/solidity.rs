@@ -123,47 +123,6 @@ fn g1(p: &ark_bn254::G1Affine) -> (String, String) {
     (dec(&x), dec(&y))
 }
 
-/// Whether `name` is a valid Solidity contract identifier (ASCII letters, digits, `_`, `$`, not
-/// starting with a digit, not a reserved keyword we know of).
-pub fn is_valid_contract_name(name: &str) -> bool {
-    const RESERVED: &[&str] = &[
-        "contract",
-        "function",
-        "library",
-        "interface",
-        "uint256",
-        "bool",
-        "address",
-        "bytes",
-        "string",
-        "mapping",
-        "struct",
-        "enum",
-        "event",
-        "error",
-        "return",
-        "returns",
-        "if",
-        "else",
-        "for",
-        "while",
-        "do",
-        "true",
-        "false",
-        "new",
-        "delete",
-        "this",
-        "super",
-        "assembly",
-    ];
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$' => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') && !RESERVED.contains(&name)
-}
-
 /// Why a verifier cannot be rendered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -208,7 +167,7 @@ pub enum RenderError {
 /// returns (bool)`; see the crate docs for the proof layout.
 ///
 /// # Errors
-/// If `contract_name` is not a valid Solidity identifier ([`is_valid_contract_name`]), or the
+/// If `contract_name` is not a valid Solidity identifier ([`crate::ident::is_valid`]), or the
 /// contract would not fit EIP-170's limit ([`check_code_size`]).
 pub fn render(vk: &VerifyingKey<Bn254>, contract_name: &str) -> Result<String, RenderError> {
     render_with(vk, contract_name, None, PrecompileGas::default(), None)
@@ -278,7 +237,7 @@ fn render_key(
     if let Some(l) = layout {
         l.check_vk(vk, zkml::wrap::Scheme::of_key(delta1_g2.is_some()))?;
     }
-    if !is_valid_contract_name(contract_name) {
+    if !crate::ident::is_valid(contract_name) {
         return Err(RenderError::ContractName(contract_name.to_string()));
     }
     if vk.gamma_abc_g1.is_empty() {

@@ -189,7 +189,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
     );
 
     let k = hooks::pack_signed(&vec![0; s.listing.compiled.graph.input_len()], s.input_slot_bits)
-        .map_err(|e| anyhow!("the model's input does not pack: {e:?}"))?
+        .map_err(|e| anyhow!("the model's input does not pack: {e}"))?
         .len();
     let m = Market::open(s, deploy_contracts(s, k).await?).await?;
     let mut balances = vec![m.balances("start", None).await?];

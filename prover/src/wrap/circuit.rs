@@ -22,13 +22,13 @@ use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
-use crate::channel::VerifyError;
 use crate::field::{F, eq_table, fe};
 use crate::ir::{QuantGraph, Role, SegId};
 use crate::lookup::{LogUpChallenges, Table};
 use crate::pack::{offset, slots};
-use crate::role::ProtocolRole;
+use crate::role::{ProtocolRole, SumcheckOutcome, VerifyError};
 use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments, protocol};
+use crate::sumcheck;
 use crate::wrap::PublicKind;
 use crate::wrap::transcript::TranscriptVar;
 
@@ -554,6 +554,17 @@ impl ProtocolRole for Gadget<'_> {
 
     fn mle_at(&mut self, values: impl IntoIterator<Item = (usize, V)>, point: &[V]) -> Result<V, SynthesisError> {
         mle_at(values, point)
+    }
+
+    fn sumcheck(
+        &mut self,
+        context: &str,
+        claim: V,
+        n_vars: usize,
+        degree: usize,
+        _tables: impl FnOnce() -> Vec<Vec<F>>,
+    ) -> Result<SumcheckOutcome<V>, SynthesisError> {
+        sumcheck::without_tables(self, context, claim, n_vars, degree)
     }
 }
 

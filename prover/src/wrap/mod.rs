@@ -17,9 +17,9 @@ use ark_bn254::Bn254;
 use ark_groth16::VerifyingKey;
 use groth16::Groth16Error;
 
-use crate::channel::VerifyError;
 use crate::field::F;
 use crate::ir::{QuantGraph, SegId, Visibility};
+use crate::role::VerifyError;
 
 /// Why a run could not be wrapped.
 #[derive(Debug, thiserror::Error)]

@@ -16,9 +16,9 @@ use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
 use super::WrapError;
 use super::circuit::{Part, Witness, WrapCircuit, public_inputs};
 use super::groth16::{self, CommitKey, R1cs, TwoRoundProof};
-use crate::channel::VerifyError;
 use crate::field::F;
 use crate::ir::{QuantGraph, Trace};
+use crate::role::VerifyError;
 use crate::stage1;
 
 /// What proving needs, made together at setup: the proving key, the round-1 wires' commitment

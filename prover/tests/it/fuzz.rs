@@ -1,15 +1,17 @@
 //! The readers and verifiers on bytes a fuzzer would feed them: seeded random mutations of valid
 //! files (bits flipped, a run overwritten, the file cut short or extended, a 64-bit word set to a
-//! huge count, one part copied over another). Whatever the bytes, a reader or verifier returns an
-//! error or false, never panics; and what a verifier accepts parses to the valid file's proof
-//! (a mutation can only be accepted where it changes nothing the proof means). Seeded, so a
-//! failure names the iteration that reproduces it; bounded, a few seconds each.
+//! huge count, one part copied over another), and random elements, counts and widths to
+//! `pack::unpack`. Whatever the bytes, a reader or verifier returns an error or false, never
+//! panics; and what a verifier accepts parses to the valid file's proof (a mutation can only be
+//! accepted where it changes nothing the proof means). Seeded, so a failure names the iteration
+//! that reproduces it; bounded, a few seconds each.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use ark_std::rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 use zkml::artifact::{self, AnyProof};
 use zkml::field::F;
+use zkml::pack;
 use zkml::pipeline;
 use zkml::setup;
 use zkml::stage1;
@@ -192,4 +194,55 @@ fn mutated_key_files_never_panic_the_key_reader() {
         });
         std::fs::write(&path, &good).unwrap();
     }
+}
+
+/// `pack::unpack` on what a proof or a model directory could hand it: random elements (some
+/// packings of random values, some not), counts and slot widths (0 and past 64 included), signed
+/// or not. Never a panic; what it accepts packs back to the same elements (a packing determines
+/// its values); every packing of in-range values unpacks to them.
+#[test]
+fn random_packings_never_panic_unpack() {
+    let rng = &mut StdRng::seed_from_u64(9);
+    let (mut accepted, mut refused) = (0, 0);
+    for i in 0..4000 {
+        let bits: u32 = match rng.gen_range(0..4) {
+            0 => rng.gen_range(0..=300),
+            _ => rng.gen_range(1..=63),
+        };
+        let signed = rng.r#gen::<bool>();
+        let len = rng.gen_range(0..=4usize);
+        let felts: Vec<F> = match rng.gen_range(0..3) {
+            // A packing of in-range values, when the width allows one.
+            0 if (1..=63).contains(&bits) => {
+                let n = len * pack::slots(bits);
+                let off = if signed { 1i128 << (bits - 1) } else { 0 };
+                let values: Vec<i64> = (0..n).map(|_| (rng.gen_range(0..1i128 << bits) - off) as i64).collect();
+                let felts = pack::pack(&values, bits, signed).unwrap();
+                assert_eq!(pack::unpack(&felts, n, bits, signed).unwrap(), values, "iteration {i}");
+                felts
+            }
+            1 => (0..len).map(|_| F::from(rng.r#gen::<u64>() >> rng.gen_range(0..64))).collect(),
+            _ => (0..len).map(|_| F::from(rng.r#gen::<u128>()) * F::from(rng.r#gen::<u128>())).collect(),
+        };
+        let n = match rng.gen_range(0..3) {
+            0 => rng.r#gen::<usize>(),
+            _ => rng.gen_range(0..=felts.len() * 256 + 2),
+        };
+        match catch_unwind(|| pack::unpack(&felts, n, bits, signed)) {
+            Err(_) => {
+                panic!("iteration {i}: unpack({} elements, n {n}, bits {bits}, signed {signed}) panicked", felts.len())
+            }
+            Ok(Ok(values)) => {
+                assert_eq!(values.len(), n, "iteration {i}");
+                assert_eq!(
+                    pack::pack(&values, bits, signed).unwrap(),
+                    felts,
+                    "iteration {i}: accepted another packing"
+                );
+                accepted += 1;
+            }
+            Ok(Err(_)) => refused += 1,
+        }
+    }
+    eprintln!("unpack: {accepted} accepted, {refused} refused");
 }

@@ -131,7 +131,7 @@ fn proof_checked_against_another_model_is_rejected() {
     let tmp = tempfile::tempdir().unwrap();
     let other = compile("digits_mlp", tmp.path());
     let err = stage1::verify(&other.graph, other.id, &p).unwrap_err();
-    assert!(matches!(err, zkml::channel::VerifyError::ModelMismatch { .. }), "{err}");
+    assert!(matches!(err, zkml::role::VerifyError::ModelMismatch { .. }), "{err}");
     // Claiming the other model's id does not help.
     let forged = Stage1Proof { model_id: other.id, ..p };
     assert!(stage1::verify(&other.graph, other.id, &forged).is_err());
@@ -161,7 +161,7 @@ fn truncated_proof_file_is_rejected_cleanly() {
     let mut short = p.clone();
     short.messages.pop();
     let (_t, c, _) = proved("price_mlp");
-    assert_eq!(stage1::verify(&c.graph, c.id, &short).unwrap_err(), zkml::channel::VerifyError::Truncated);
+    assert_eq!(stage1::verify(&c.graph, c.id, &short).unwrap_err(), zkml::role::VerifyError::Truncated);
     assert!(compressed(&short).len() < compressed(&p).len());
 }
 

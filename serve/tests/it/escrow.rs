@@ -163,7 +163,7 @@ async fn on_anvil_a_checked_payment_opens_the_request_and_its_proof_releases_it(
     let q = l.compiled.graph.quantize_input(&x).unwrap();
     let input = l.compiled.settings.public_inputs.iter().find(|p| p.name == "input").unwrap();
     let bits = input.packing.as_ref().unwrap().slot_bits;
-    let words = hooks::pack_signed(&q.iter().map(|&v| v as i128).collect::<Vec<_>>(), bits).unwrap();
+    let words = hooks::pack_signed(&q, bits).unwrap();
     assert_eq!(l.input_words(&x).unwrap(), words);
     let model_id = fr_to_u256(&l.compiled.id);
     let provider = Address::repeat_byte(0xbb);

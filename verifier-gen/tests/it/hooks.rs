@@ -102,8 +102,7 @@ fn model_id() -> U256 {
 
 /// `ZkmlPublicInputs.packSigned` for values that fit one word (the library's `pack_signed`).
 fn pack_signed_one_word(values: &[i64], bits: usize) -> U256 {
-    let v: Vec<i128> = values.iter().map(|&x| x as i128).collect();
-    let w = hooks::pack_signed(&v, bits as u32).expect("values fit their slots");
+    let w = hooks::pack_signed(values, bits as u32).expect("values fit their slots");
     assert_eq!(w.len(), 1);
     w[0]
 }
