@@ -5,6 +5,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC3009} from "./interfaces/IERC3009.sol";
 import {IERC8004Validation} from "./interfaces/IERC8004.sol";
+import {IZkmlEscrow} from "./interfaces/IZkmlEscrow.sol";
 import {IZkmlVerifier} from "./interfaces/IZkmlVerifier.sol";
 import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 import {ZkmlValidator} from "./ZkmlValidator.sol";
@@ -26,15 +27,8 @@ import {ZkmlValidator} from "./ZkmlValidator.sol";
 ///         same input, the validation made by the deadline (settled at any time). After the
 ///         deadline, `refund` returns them to the payer unless such a validation exists. Each
 ///         request settles once.
-contract ZkmlEscrow is ReentrancyGuardTransient {
+contract ZkmlEscrow is IZkmlEscrow, ReentrancyGuardTransient {
     using SafeERC20 for IERC3009;
-
-    enum Status {
-        None,
-        Open,
-        Released,
-        Refunded
-    }
 
     struct Request {
         address payer;
@@ -45,58 +39,16 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         bytes32 inputHash;
     }
 
-    /// @notice What the payer agrees to (all of it is bound by the authorization's nonce).
-    struct Terms {
-        address payer;
-        address provider;
-        uint256 amount;
-        uint64 deadline;
-        bytes32 inputHash;
-        bytes32 salt;
-    }
-
-    /// @notice The payer's EIP-3009 ReceiveWithAuthorization signature and validity window.
-    struct Authorization {
-        uint256 validAfter;
-        uint256 validBefore;
-        uint8 v;
-        bytes32 r;
-        bytes32 s;
-    }
-
-    IERC3009 public immutable token;
-    IZkmlVerifier public immutable verifier;
+    // Typed for the calls; the interface's getters below return their addresses (an interface
+    // that names IERC3009 would be one sol! cannot read on its own).
+    IERC3009 internal immutable _token;
+    IZkmlVerifier internal immutable _verifier;
     uint256 public immutable modelId;
     uint256 public immutable numInputWords;
     IERC8004Validation public immutable validationRegistry;
     ZkmlValidator public immutable validator;
 
     mapping(bytes32 => Request) public requests;
-
-    event Opened(
-        bytes32 indexed requestId,
-        address indexed payer,
-        address indexed provider,
-        uint256 amount,
-        uint64 deadline,
-        bytes32 inputHash
-    );
-    event Released(bytes32 indexed requestId, address indexed provider, uint256 amount, bytes32 outputHash);
-    event Refunded(bytes32 indexed requestId, address indexed payer, uint256 amount);
-
-    error RequestExists(bytes32 requestId);
-    error NotOpen(bytes32 requestId, Status status);
-    error DeadlinePassed(bytes32 requestId, uint64 deadline);
-    error DeadlineNotReached(bytes32 requestId, uint64 deadline);
-    error BadTerms();
-    error WrongModel(uint256 got, uint256 expected);
-    error WrongRequest(uint256 context, uint256 expected);
-    error WrongInput(bytes32 got, bytes32 expected);
-    error PublicInputsLength(uint256 got, uint256 minimum);
-    error InvalidProof();
-    error NotValidated(bytes32 requestId);
-    error ValidatorMismatch();
-    error ValidatedInTime(bytes32 requestId);
 
     constructor(
         IERC3009 token_,
@@ -107,8 +59,8 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         ZkmlValidator validator_
     ) {
         if (modelId_ >= PI.R) revert WrongModel(modelId_, PI.R);
-        token = token_;
-        verifier = verifier_;
+        _token = token_;
+        _verifier = verifier_;
         modelId = modelId_;
         numInputWords = numInputWords_;
         validationRegistry = validationRegistry_;
@@ -120,6 +72,16 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
                     || validator_.numInputWords() != numInputWords_
                     || address(validator_.registry()) != address(validationRegistry_))
         ) revert ValidatorMismatch();
+    }
+
+    /// @inheritdoc IZkmlEscrow
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @inheritdoc IZkmlEscrow
+    function verifier() external view returns (address) {
+        return address(_verifier);
     }
 
     /// @notice The request id of a payer's request for this model on the input whose packed words
@@ -156,11 +118,11 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
     }
 
     function _pull(Terms calldata t, Authorization calldata a, bytes32 nonce) internal {
-        uint256 before = token.balanceOf(address(this));
-        token.receiveWithAuthorization(
+        uint256 before = _token.balanceOf(address(this));
+        _token.receiveWithAuthorization(
             t.payer, address(this), t.amount, a.validAfter, a.validBefore, nonce, a.v, a.r, a.s
         );
-        if (token.balanceOf(address(this)) - before != t.amount) revert BadTerms();
+        if (_token.balanceOf(address(this)) - before != t.amount) revert BadTerms();
     }
 
     /// @notice Pays the provider on a valid proof for this request.
@@ -173,7 +135,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         if (publicInputs[PI.CONTEXT_INDEX] != context) revert WrongRequest(publicInputs[PI.CONTEXT_INDEX], context);
         bytes32 inputHash = PI.sliceHash(publicInputs, PI.FIRST_INPUT_INDEX, firstOutput);
         if (inputHash != q.inputHash) revert WrongInput(inputHash, q.inputHash);
-        if (!verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
+        if (!_verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
         _pay(requestId, q, PI.sliceHash(publicInputs, firstOutput, publicInputs.length));
     }
 
@@ -201,7 +163,7 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
         if (validated && at <= q.deadline && inputHash == q.inputHash) revert ValidatedInTime(requestId);
         q.status = Status.Refunded;
         emit Refunded(requestId, q.payer, q.amount);
-        token.safeTransfer(q.payer, q.amount);
+        _token.safeTransfer(q.payer, q.amount);
     }
 
     /// @dev Whether the trusted validator validated `requestId`, and when, on which input, with
@@ -230,6 +192,6 @@ contract ZkmlEscrow is ReentrancyGuardTransient {
     function _pay(bytes32 requestId, Request storage q, bytes32 outputHash) internal {
         q.status = Status.Released;
         emit Released(requestId, q.provider, q.amount, outputHash);
-        token.safeTransfer(q.provider, q.amount);
+        _token.safeTransfer(q.provider, q.amount);
     }
 }

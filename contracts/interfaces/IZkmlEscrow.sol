@@ -4,10 +4,19 @@ pragma solidity ^0.8.24;
 /// @title IZkmlEscrow
 /// @notice ZkmlEscrow's external face (contracts/ZkmlEscrow.sol: x402 pay on proof), as the Rust
 ///         side binds it (`sol!` reads this file: the server's `zkml-escrow` scheme, the demo's
-///         agent). The demo checks it against the ABI solc compiles from ZkmlEscrow.sol
-///         (oracle-demo's `bindings::check`), so the two cannot drift apart.
-///         A request's `status` is ZkmlEscrow.Status: 0 None, 1 Open, 2 Released, 3 Refunded.
+///         agent). ZkmlEscrow inherits it, so solc holds the two to one another: its types,
+///         events and errors are defined here, once. Only plain Solidity (no imported types), so
+///         that `sol!`, which reads one file, can bind it.
 interface IZkmlEscrow {
+    /// @notice A request's state: opened by `open`, settled once by `release`,
+    ///         `releaseByValidation` or `refund`.
+    enum Status {
+        None,
+        Open,
+        Released,
+        Refunded
+    }
+
     /// @notice What the payer agrees to (all of it bound by the authorization's nonce).
     struct Terms {
         address payer;
@@ -39,7 +48,7 @@ interface IZkmlEscrow {
     event Refunded(bytes32 indexed requestId, address indexed payer, uint256 amount);
 
     error RequestExists(bytes32 requestId);
-    error NotOpen(bytes32 requestId, uint8 status);
+    error NotOpen(bytes32 requestId, Status status);
     error DeadlinePassed(bytes32 requestId, uint64 deadline);
     error DeadlineNotReached(bytes32 requestId, uint64 deadline);
     error BadTerms();
@@ -50,6 +59,7 @@ interface IZkmlEscrow {
     error InvalidProof();
     error NotValidated(bytes32 requestId);
     error ValidatorMismatch();
+    error ValidatedInTime(bytes32 requestId);
 
     function open(Terms calldata t, Authorization calldata a) external returns (bytes32 requestId);
     function release(bytes32 requestId, bytes calldata proof, uint256[] calldata publicInputs) external;
@@ -60,9 +70,9 @@ interface IZkmlEscrow {
         external
         pure
         returns (bytes32);
-    /// @notice The EIP-3009 token the escrow holds.
+    /// @notice The EIP-3009 token the escrow holds (an IERC3009).
     function token() external view returns (address);
-    /// @notice The verifier of the model's proofs.
+    /// @notice The verifier of the model's proofs (an IZkmlVerifier).
     function verifier() external view returns (address);
     /// @notice The model whose proofs release requests.
     function modelId() external view returns (uint256);
@@ -71,5 +81,5 @@ interface IZkmlEscrow {
     function requests(bytes32 requestId)
         external
         view
-        returns (address payer, address provider, uint256 amount, uint64 deadline, uint8 status, bytes32 inputHash);
+        returns (address payer, address provider, uint256 amount, uint64 deadline, Status status, bytes32 inputHash);
 }

@@ -14,7 +14,8 @@ use oracle_demo::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY};
 use oracle_demo::bindings::{
     ICollateralMonitor, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator,
 };
-use oracle_demo::payment::{DEADLINE_SECONDS, PRICE, STATUS_REFUNDED, STATUS_RELEASED};
+use oracle_demo::payment::{DEADLINE_SECONDS, PRICE};
+use zkml_serve::escrow::Status;
 
 #[test]
 fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
@@ -151,7 +152,7 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
         let rel = logs[0].log_decode::<IZkmlEscrow::Released>().unwrap().inner.data;
         assert_eq!((rel.requestId, rel.provider, rel.amount), (request_id, provider_a, U256::from(PRICE)));
         assert_eq!(bal(provider_a).await, PRICE);
-        assert_eq!(escrow.requests(request_id).call().await.unwrap().status, STATUS_RELEASED);
+        assert_eq!(escrow.requests(request_id).call().await.unwrap().status, Status::Released);
         assert_eq!(p.double_release_refused, "ZkmlEscrow.NotOpen(Released)");
         // Sold over HTTP: the provider's zkml serve, from the provider's account, opened the
         // request and released it with its proof, in the Released event's transaction.
@@ -219,7 +220,7 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
             p.tampered_deadline >= tblock.header.timestamp + DEADLINE_SECONDS - 120,
             "deadline ~{DEADLINE_SECONDS} s after opening"
         );
-        assert_eq!(escrow.requests(request2).call().await.unwrap().status, STATUS_REFUNDED);
+        assert_eq!(escrow.requests(request2).call().await.unwrap().status, Status::Refunded);
         assert_eq!(bal(agent).await, 10_000_000 - PRICE, "the agent paid once and was refunded once");
         assert_eq!(bal(escrow_a).await, 0);
         let last = p.balances.last().unwrap();

@@ -243,6 +243,7 @@ pub fn check(
     clippy::too_many_arguments,
     reason = "sol! gives each contract function a builder with one argument per Solidity parameter"
 )]
+#[allow(missing_docs, reason = "sol! adds an undocumented variant to each enum (Status::__Invalid)")]
 mod contract {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -250,13 +251,9 @@ mod contract {
     );
 }
 pub use contract::IZkmlEscrow;
-
-/// ZkmlEscrow.Status of a request opened and not yet paid out.
-pub const STATUS_OPEN: u8 = 1;
-/// Paid to the provider.
-pub const STATUS_RELEASED: u8 = 2;
-/// Refunded to the payer after the deadline.
-pub const STATUS_REFUNDED: u8 = 3;
+/// A request's state at the escrow (IZkmlEscrow.Status): `None` (never opened), `Open`,
+/// `Released` (paid to the provider), `Refunded` (to the payer, after the deadline).
+pub use contract::IZkmlEscrow::Status;
 
 /// Why the escrow did not open or release a request.
 #[derive(Debug, thiserror::Error)]
@@ -271,12 +268,12 @@ pub enum EscrowError {
         expected: B256,
     },
     /// The request is not in the state the call needs (opened already, not open any more).
-    #[error("request {request_id} has status {status} (1 open, 2 released, 3 refunded)")]
+    #[error("request {request_id} is {status:?} at the escrow")]
     Status {
         /// The request.
         request_id: B256,
-        /// Its ZkmlEscrow.Status.
-        status: u8,
+        /// Its state there.
+        status: Status,
     },
     /// The escrow or the token would refuse the call (its revert).
     #[error("the escrow refuses: {0}")]
@@ -324,7 +321,7 @@ pub async fn find<P: Provider, E: SolEvent>(
 }
 
 /// The status (ZkmlEscrow.Status) of request `request_id` at `escrow`.
-pub async fn status<P: Provider>(provider: &P, escrow: Address, request_id: B256) -> Result<u8, EscrowError> {
+pub async fn status<P: Provider>(provider: &P, escrow: Address, request_id: B256) -> Result<Status, EscrowError> {
     let r = IZkmlEscrow::new(escrow, provider).requests(request_id).call().await;
     Ok(r.map_err(|e| EscrowError::Rpc(e.to_string()))?.status)
 }
@@ -340,7 +337,7 @@ pub async fn open<P: Provider>(provider: &P, o: &Opening) -> Result<Sent, Escrow
         return Err(EscrowError::RequestId { onchain, expected: o.request_id });
     }
     let status = status(provider, o.escrow, o.request_id).await?;
-    if status != 0 {
+    if status != Status::None {
         return Err(EscrowError::Status { request_id: o.request_id, status });
     }
     let terms = IZkmlEscrow::Terms {
@@ -387,7 +384,7 @@ pub async fn release<P: Provider>(
     public_inputs: Vec<U256>,
 ) -> Result<Sent, EscrowError> {
     let status = status(provider, escrow, request_id).await?;
-    if status != STATUS_OPEN {
+    if status != Status::Open {
         return Err(EscrowError::Status { request_id, status });
     }
     let e = IZkmlEscrow::new(escrow, provider);

@@ -622,7 +622,7 @@ impl Server {
         };
         let sent = match sent {
             Ok(sent) => sent,
-            Err(EscrowError::Status { status: escrow::STATUS_RELEASED, .. }) => {
+            Err(EscrowError::Status { status: escrow::Status::Released, .. }) => {
                 let found = escrow::find::<_, IZkmlEscrow::Released>(&self.provider, o.escrow, o.request_id).await;
                 found.map_err(|e| e.to_string())?.ok_or("released, and its Released event not found yet")?
             }

@@ -56,7 +56,7 @@ pub enum SettingsError {
         /// The entry.
         name: String,
     },
-    /// A slot width outside 1..=253.
+    /// A slot width outside 1..=`zkml::pack::MAX_BITS`.
     #[error("settings.json: {name:?} has slot_bits {bits}")]
     SlotBits {
         /// The entry.
@@ -314,7 +314,7 @@ impl ModelLayout {
             }
             if let Some(k) = &p.packing {
                 let bits = k.slot_bits;
-                if !(1..=253).contains(&bits) {
+                if !(1..=zkml::pack::MAX_BITS).contains(&bits) {
                     return Err(SettingsError::SlotBits { name, bits });
                 }
                 let expected = zkml::pack::slots(bits);
@@ -497,32 +497,22 @@ impl ModelLayout {
         if pub_u[0] != self.model_id {
             return Err(ModelError::OtherModel { got: pub_u[0], expected: self.model_id });
         }
-        let mut words = vec![pub_u[1].abi_encode().try_into().expect("one word")];
+        let word = |x: Vec<u8>| -> [u8; 32] { x.try_into().expect("a static ABI value is one word") };
+        let mut words = vec![word(pub_u[1].abi_encode())];
         for e in self.typed() {
-            let elems = &pub_u[e.index..e.index + e.count];
             match &e.packing {
-                None => {
-                    words.extend(elems.iter().map(|x| -> [u8; 32] { x.abi_encode().try_into().expect("one word") }))
-                }
+                None => words.extend(pub_u[e.index..e.index + e.count].iter().map(|x| word(x.abi_encode()))),
                 Some(p) => {
-                    let bits = p.slot_bits as usize;
-                    let mask = (U256::from(1) << bits) - U256::from(1);
-                    for (k, w) in elems.iter().enumerate() {
-                        let used = p.per_element.min(p.values - k * p.per_element);
-                        if used * bits < 256 && *w >> (used * bits) != U256::ZERO {
-                            return Err(ModelError::NotAPacking { index: e.index + k, name: e.name.clone() });
-                        }
-                        for j in 0..used {
-                            let u = (*w >> (j * bits)) & mask;
-                            let word: Vec<u8> = if p.signed {
-                                let v = I256::from_raw(u) - I256::from_raw(U256::from(1) << (bits - 1));
-                                v.abi_encode()
-                            } else {
-                                u.abi_encode()
-                            };
-                            words.push(word.try_into().expect("one word"));
-                        }
-                    }
+                    let elems = &public_inputs[e.index..e.index + e.count];
+                    let values = zkml::pack::unpack(elems, p.values, p.slot_bits, p.signed).map_err(|err| {
+                        let index = match err {
+                            zkml::pack::PackError::Element { index, .. } => e.index + index,
+                            _ => e.index,
+                        };
+                        ModelError::NotAPacking { index, name: e.name.clone() }
+                    })?;
+                    // (an unsigned slot's value is not negative: as int256 it is its uint256 word)
+                    words.extend(values.into_iter().map(|v| word(I256::try_from(v).expect("an i64").abi_encode())));
                 }
             }
         }

@@ -51,8 +51,6 @@ const AUTHORIZATION_SECONDS: u64 = 300;
 /// Gas limit of the tampered release: set, so that the transaction is sent and mined (and
 /// reverts on-chain) instead of failing at gas estimation.
 const TAMPERED_GAS_LIMIT: u64 = 1_000_000;
-/// Escrow request statuses (ZkmlEscrow.Status): released by a proof, refunded.
-pub use zkml_serve::escrow::{STATUS_REFUNDED, STATUS_RELEASED};
 
 /// What the payment flow needs from the oracle demo.
 pub struct Setup<'a, P: Provider> {
@@ -214,7 +212,7 @@ pub async fn run<P: Provider>(s: &Setup<'_, P>) -> Result<PaymentReport> {
         "a second release of the same request",
         m.escrow.release(sale.request_id, sale.proof.clone(), sale.public.clone()).call().await,
         "ZkmlEscrow.NotOpen(Released)",
-        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n) if n.status == STATUS_RELEASED),
+        |e| matches!(e, IZkmlEscrow::IZkmlEscrowErrors::NotOpen(n) if n.status == escrow::Status::Released),
     )?;
 
     println!(

@@ -181,7 +181,7 @@ async fn proved_while_stopped(released: bool) {
     let result = sale.until(&jobs, Stage::Proved).await.unwrap();
     drop(worker);
     let status = escrow::status(&sale.chain.provider, sale.escrow, sale.opening.request_id).await.unwrap();
-    assert_eq!(status, escrow::STATUS_OPEN, "a worker cannot release");
+    assert_eq!(status, escrow::Status::Open, "a worker cannot release");
 
     let mut sent = None;
     if released {

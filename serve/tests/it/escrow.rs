@@ -197,7 +197,7 @@ async fn on_anvil_a_checked_payment_opens_the_request_and_its_proof_releases_it(
     let balance = async |a: Address| token.balanceOf(a).call().await.unwrap();
     assert_eq!((balance(payer.address()).await, balance(e.escrow).await), (U256::ZERO, U256::from(PRICE)));
     let again = escrow::open(&chain.provider, &o).await.unwrap_err();
-    assert!(matches!(again, EscrowError::Status { status: escrow::STATUS_OPEN, .. }), "{again}");
+    assert!(matches!(again, EscrowError::Status { status: escrow::Status::Open, .. }), "{again}");
 
     let context = context::to_field(context::escrow(chain.chain_id, e.escrow.into_array(), request_id.0));
     let proved = pipeline::prove_wrapped(&l.compiled, &x, context, &l.keys).unwrap();
@@ -212,7 +212,7 @@ async fn on_anvil_a_checked_payment_opens_the_request_and_its_proof_releases_it(
     escrow::release(&chain.provider, e.escrow, request_id, proof.clone().into(), public.clone()).await.unwrap();
     assert_eq!((balance(e.escrow).await, balance(provider).await), (U256::ZERO, U256::from(PRICE)));
     let twice = escrow::release(&chain.provider, e.escrow, request_id, proof.into(), public).await.unwrap_err();
-    assert!(matches!(twice, EscrowError::Status { status: escrow::STATUS_RELEASED, .. }), "{twice}");
+    assert!(matches!(twice, EscrowError::Status { status: escrow::Status::Released, .. }), "{twice}");
 }
 
 /// price_mlp's verifier and ZkmlEscrow (with the ERC-8004 registries and validator it is built
@@ -231,7 +231,7 @@ pub(crate) async fn deploy_for_price_mlp(chain: &Chain) -> (oracle_demo::chain::
 /// Waits (up to 30 s) for `request_id` to be released at `escrow`.
 pub(crate) async fn until_released(chain: &Chain, escrow: Address, request_id: B256) {
     for _ in 0..300 {
-        if escrow::status(&chain.provider, escrow, request_id).await.unwrap() == escrow::STATUS_RELEASED {
+        if escrow::status(&chain.provider, escrow, request_id).await.unwrap() == escrow::Status::Released {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -72,7 +72,7 @@ async fn zkml_pay_buys_by_escrow_and_the_proof_releases_the_price() {
     until_released(&chain, e.escrow, request_id).await;
     assert_eq!((balance(buyer.address()).await, balance(e.escrow).await), (U256::ZERO, U256::ZERO));
     assert_eq!(balance(seller).await, seller_before + U256::from(PRICE), "the seller is paid once, by the proof");
-    assert_eq!(escrow::status(&chain.provider, e.escrow, request_id).await.unwrap(), escrow::STATUS_RELEASED);
+    assert_eq!(escrow::status(&chain.provider, e.escrow, request_id).await.unwrap(), escrow::Status::Released);
 }
 
 #[test]

@@ -74,7 +74,9 @@ async fn two_workers_on_postgres_prove_each_job_once() {
     let jobs = JobStore::open(&pg.url).await.unwrap();
     for ((key, sale), buyer) in sales.into_iter().zip(&buyers) {
         let r = sale.await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+        if r.status() != StatusCode::OK {
+            panic!("{}: {}", r.status(), r.text().await.unwrap_or_default());
+        }
         let receipt = receipt_of(&r);
         check_proof(&chain, verifier, &r.json::<Inference>().await.unwrap(), &receipt, buyer.address()).await;
         let job = jobs.by_payment(&key).await.unwrap().unwrap();

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {HookFixtures} from "./HookFixtures.t.sol";
 import {ZkmlEscrow} from "../../../contracts/ZkmlEscrow.sol";
+import {IZkmlEscrow} from "../../../contracts/interfaces/IZkmlEscrow.sol";
 import {ZkmlValidator} from "../../../contracts/ZkmlValidator.sol";
 import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
 import {IERC3009} from "../../../contracts/interfaces/IERC3009.sol";
@@ -85,9 +86,9 @@ contract ZkmlEscrowTest is HookFixtures {
         usdc.mint(payer, 10 * PRICE);
     }
 
-    function terms(uint256 i) internal view returns (ZkmlEscrow.Terms memory t) {
+    function terms(uint256 i) internal view returns (IZkmlEscrow.Terms memory t) {
         string memory p = string.concat(".escrow[", vm.toString(i), "]");
-        t = ZkmlEscrow.Terms({
+        t = IZkmlEscrow.Terms({
             payer: payer,
             provider: provider,
             amount: PRICE,
@@ -102,10 +103,10 @@ contract ZkmlEscrowTest is HookFixtures {
     }
 
     /// @notice The payer's EIP-3009 ReceiveWithAuthorization for these terms, to `to`.
-    function sign(TestUSDC token, ZkmlEscrow.Terms memory t, address to)
+    function sign(TestUSDC token, IZkmlEscrow.Terms memory t, address to)
         internal
         view
-        returns (ZkmlEscrow.Authorization memory a)
+        returns (IZkmlEscrow.Authorization memory a)
     {
         bytes32 requestId = escrow.requestIdOf(t.payer, t.inputHash, t.salt);
         bytes32 nonce = escrow.nonceOf(requestId, t.provider, t.amount, t.deadline);
@@ -121,8 +122,8 @@ contract ZkmlEscrowTest is HookFixtures {
     }
 
     function openRequest(uint256 i) internal returns (bytes32 requestId) {
-        ZkmlEscrow.Terms memory t = terms(i);
-        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        IZkmlEscrow.Terms memory t = terms(i);
+        IZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
         vm.prank(relayer);
         requestId = escrow.open(t, a);
     }
@@ -162,10 +163,10 @@ contract ZkmlEscrowTest is HookFixtures {
     // ----- happy paths -----
 
     function test_EscrowRelease() public {
-        ZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Terms memory t = terms(0);
         bytes32 expectedId = vm.parseJsonBytes32(fx, ".escrow[0].requestId");
         vm.expectEmit(address(escrow));
-        emit ZkmlEscrow.Opened(expectedId, payer, provider, PRICE, deadline, t.inputHash);
+        emit IZkmlEscrow.Opened(expectedId, payer, provider, PRICE, deadline, t.inputHash);
         bytes32 requestId = openRequest(0);
         assertEq(requestId, expectedId);
         assertEq(usdc.balanceOf(address(escrow)), PRICE);
@@ -178,8 +179,8 @@ contract ZkmlEscrowTest is HookFixtures {
         escrow.release(requestId, proof, pub);
         assertEq(usdc.balanceOf(provider), PRICE);
         assertEq(usdc.balanceOf(address(escrow)), 0);
-        (,,,, ZkmlEscrow.Status status,) = escrow.requests(requestId);
-        assertEq(uint256(status), uint256(ZkmlEscrow.Status.Released));
+        (,,,, IZkmlEscrow.Status status,) = escrow.requests(requestId);
+        assertEq(uint256(status), uint256(IZkmlEscrow.Status.Released));
     }
 
     function test_GasOfRelease() public {
@@ -236,7 +237,7 @@ contract ZkmlEscrowTest is HookFixtures {
     function test_EscrowReleaseByValidation() public {
         bytes32 requestId = openRequest(0);
         requestValidation(requestId);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotValidated.selector, requestId));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.NotValidated.selector, requestId));
         escrow.releaseByValidation(requestId);
 
         // The escrow's own proof does not answer the validation (its context is the escrow's) ...
@@ -252,7 +253,7 @@ contract ZkmlEscrowTest is HookFixtures {
         assertEq(answered, requestId);
         escrow.releaseByValidation(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.NotOpen.selector, requestId, IZkmlEscrow.Status.Released));
         escrow.releaseByValidation(requestId);
     }
 
@@ -260,12 +261,12 @@ contract ZkmlEscrowTest is HookFixtures {
         bytes32 requestId = openRequest(0);
         vm.warp(deadline + 1);
         vm.expectEmit(address(escrow));
-        emit ZkmlEscrow.Refunded(requestId, payer, PRICE);
+        emit IZkmlEscrow.Refunded(requestId, payer, PRICE);
         vm.prank(attacker); // anyone may trigger it; the funds go to the payer
         escrow.refund(requestId);
         assertEq(usdc.balanceOf(payer), 10 * PRICE);
         (bytes memory proof, uint256[] memory pub) = statement(0);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Refunded));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.NotOpen.selector, requestId, IZkmlEscrow.Status.Refunded));
         escrow.release(requestId, proof, pub);
     }
 
@@ -274,10 +275,10 @@ contract ZkmlEscrowTest is HookFixtures {
     function test_RevertWhen_ProofIsWrong() public {
         bytes32 requestId = openRequest(0);
         (bytes memory proof, uint256[] memory pub) = statement(0);
-        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        vm.expectRevert(IZkmlEscrow.InvalidProof.selector);
         escrow.release(requestId, flipBit(proof, 200), pub);
         pub[3] += 1; // claim another output
-        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        vm.expectRevert(IZkmlEscrow.InvalidProof.selector);
         escrow.release(requestId, proof, pub);
         assertEq(usdc.balanceOf(address(escrow)), PRICE);
     }
@@ -289,7 +290,7 @@ contract ZkmlEscrowTest is HookFixtures {
         (bool ok, bytes memory ret, uint256 used) =
             callWith30MGas(address(escrow), abi.encodeCall(escrow.release, (requestId, outsideG2Proof(), pub)));
         assertFalse(ok);
-        assertEq(ret, abi.encodeWithSelector(ZkmlEscrow.InvalidProof.selector));
+        assertEq(ret, abi.encodeWithSelector(IZkmlEscrow.InvalidProof.selector));
         assertLt(used, REJECTED_PROOF_GAS_BOUND);
         assertEq(usdc.balanceOf(address(escrow)), PRICE);
     }
@@ -300,7 +301,7 @@ contract ZkmlEscrowTest is HookFixtures {
         (bytes memory proof1, uint256[] memory pub1) = statement(1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                ZkmlEscrow.WrongRequest.selector, pub1[1], ZkmlPublicInputs.escrowContext(address(escrow), id0)
+                IZkmlEscrow.WrongRequest.selector, pub1[1], ZkmlPublicInputs.escrowContext(address(escrow), id0)
             )
         );
         escrow.release(id0, proof1, pub1);
@@ -308,7 +309,7 @@ contract ZkmlEscrowTest is HookFixtures {
         (, uint256[] memory pub0) = statement(0);
         pub1[1] = pub0[1];
         pub1[2] = pub0[2];
-        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        vm.expectRevert(IZkmlEscrow.InvalidProof.selector);
         escrow.release(id0, proof1, pub1);
     }
 
@@ -317,7 +318,7 @@ contract ZkmlEscrowTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         pub[2] += 1;
         bytes32 got = keccak256(abi.encodePacked(pub[2]));
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.WrongInput.selector, got, terms(0).inputHash));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.WrongInput.selector, got, terms(0).inputHash));
         escrow.release(id0, proof, pub);
     }
 
@@ -325,7 +326,7 @@ contract ZkmlEscrowTest is HookFixtures {
         bytes32 id0 = openRequest(0);
         (bytes memory proof, uint256[] memory pub) = statement(0);
         pub[0] = 7;
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.WrongModel.selector, 7, modelId));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.WrongModel.selector, 7, modelId));
         escrow.release(id0, proof, pub);
     }
 
@@ -333,9 +334,9 @@ contract ZkmlEscrowTest is HookFixtures {
         bytes32 requestId = openRequest(0);
         (bytes memory proof, uint256[] memory pub) = statement(0);
         escrow.release(requestId, proof, pub);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.NotOpen.selector, requestId, IZkmlEscrow.Status.Released));
         escrow.release(requestId, proof, pub);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, requestId, ZkmlEscrow.Status.Released));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.NotOpen.selector, requestId, IZkmlEscrow.Status.Released));
         escrow.refund(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);
     }
@@ -343,7 +344,7 @@ contract ZkmlEscrowTest is HookFixtures {
     function test_RevertWhen_EarlyRefund() public {
         bytes32 requestId = openRequest(0);
         vm.warp(deadline);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.DeadlineNotReached.selector, requestId, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.DeadlineNotReached.selector, requestId, deadline));
         escrow.refund(requestId);
     }
 
@@ -351,24 +352,24 @@ contract ZkmlEscrowTest is HookFixtures {
         bytes32 requestId = openRequest(0);
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.warp(deadline + 1);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.DeadlinePassed.selector, requestId, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.DeadlinePassed.selector, requestId, deadline));
         escrow.release(requestId, proof, pub);
     }
 
     function test_RevertWhen_UnknownRequest() public {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         bytes32 id = vm.parseJsonBytes32(fx, ".escrow[0].requestId");
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.NotOpen.selector, id, ZkmlEscrow.Status.None));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.NotOpen.selector, id, IZkmlEscrow.Status.None));
         escrow.release(id, proof, pub);
     }
 
     function test_RevertWhen_Eip3009SignatureReused() public {
-        ZkmlEscrow.Terms memory t = terms(0);
-        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        IZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
         escrow.open(t, a);
         // The same request again.
         bytes32 requestId = escrow.requestIdOf(t.payer, t.inputHash, t.salt);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.RequestExists.selector, requestId));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.RequestExists.selector, requestId));
         escrow.open(t, a);
         // The same authorization straight at the token, by the escrow itself: the nonce is spent.
         bytes32 nonce = escrow.nonceOf(requestId, t.provider, t.amount, t.deadline);
@@ -384,8 +385,8 @@ contract ZkmlEscrowTest is HookFixtures {
     }
 
     function test_RevertWhen_TermsTamperedWith() public {
-        ZkmlEscrow.Terms memory t = terms(0);
-        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        IZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
         t.provider = attacker;
         vm.expectRevert(TestUSDC.InvalidSignature.selector);
         escrow.open(t, a);
@@ -400,8 +401,8 @@ contract ZkmlEscrowTest is HookFixtures {
     }
 
     function test_RevertWhen_AuthorizationFrontRun() public {
-        ZkmlEscrow.Terms memory t = terms(0);
-        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        IZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
         bytes32 requestId = escrow.requestIdOf(t.payer, t.inputHash, t.salt);
         bytes32 nonce = escrow.nonceOf(requestId, t.provider, t.amount, t.deadline);
         // Someone else submitting the payer's receive authorization: only the payee may.
@@ -417,8 +418,8 @@ contract ZkmlEscrowTest is HookFixtures {
     }
 
     function test_RevertWhen_AuthorizationExpired() public {
-        ZkmlEscrow.Terms memory t = terms(0);
-        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        IZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
         vm.warp(a.validBefore);
         vm.expectRevert(TestUSDC.AuthorizationExpired.selector);
         escrow.open(t, a);
@@ -437,10 +438,10 @@ contract ZkmlEscrowTest is HookFixtures {
             )
         );
         evil.mint(payer, PRICE);
-        ZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Terms memory t = terms(0);
         ZkmlEscrow oldEscrow = escrow;
         escrow = e; // sign() reads requestIdOf/nonceOf from `escrow`
-        ZkmlEscrow.Authorization memory a = sign(evil, t, address(e));
+        IZkmlEscrow.Authorization memory a = sign(evil, t, address(e));
         escrow = oldEscrow;
         bytes32 requestId = e.open(t, a);
         (bytes memory proof, uint256[] memory pub) = statement(0);
@@ -453,16 +454,16 @@ contract ZkmlEscrowTest is HookFixtures {
     }
 
     function test_RevertWhen_BadTerms() public {
-        ZkmlEscrow.Terms memory t = terms(0);
-        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
+        IZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Authorization memory a = sign(usdc, t, address(escrow));
         t.deadline = uint64(block.timestamp);
-        vm.expectRevert(ZkmlEscrow.BadTerms.selector);
+        vm.expectRevert(IZkmlEscrow.BadTerms.selector);
         escrow.open(t, a);
     }
 
     function test_RevertWhen_ValidatorForAnotherModel() public {
         ZkmlValidator other = new ZkmlValidator(registry, verifier, modelId + 1, 1);
-        vm.expectRevert(ZkmlEscrow.ValidatorMismatch.selector);
+        vm.expectRevert(IZkmlEscrow.ValidatorMismatch.selector);
         new ZkmlEscrow(usdc, verifier, modelId, 1, registry, other);
     }
 
@@ -472,7 +473,7 @@ contract ZkmlEscrowTest is HookFixtures {
     function test_RevertWhen_ValidatorWithAnotherVerifier() public {
         IZkmlVerifier otherVerifier = newVerifier(); // another deployment: another address
         ZkmlValidator other = new ZkmlValidator(registry, otherVerifier, modelId, 1);
-        vm.expectRevert(ZkmlEscrow.ValidatorMismatch.selector);
+        vm.expectRevert(IZkmlEscrow.ValidatorMismatch.selector);
         new ZkmlEscrow(usdc, verifier, modelId, 1, registry, other);
     }
 
@@ -485,7 +486,7 @@ contract ZkmlEscrowTest is HookFixtures {
         validateRequest0();
         vm.warp(deadline + 1);
         vm.prank(attacker);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.ValidatedInTime.selector, requestId));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.ValidatedInTime.selector, requestId));
         escrow.refund(requestId);
         escrow.releaseByValidation(requestId);
         assertEq(usdc.balanceOf(provider), PRICE);
@@ -497,7 +498,7 @@ contract ZkmlEscrowTest is HookFixtures {
         requestValidation(requestId);
         vm.warp(deadline + 1);
         validateRequest0();
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.DeadlinePassed.selector, requestId, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.DeadlinePassed.selector, requestId, deadline));
         escrow.releaseByValidation(requestId);
         escrow.refund(requestId);
         assertEq(usdc.balanceOf(payer), 10 * PRICE);
@@ -507,18 +508,18 @@ contract ZkmlEscrowTest is HookFixtures {
     ///         not release funds here.
     function test_RevertWhen_ProofForAnotherEscrow() public {
         ZkmlEscrow other = new ZkmlEscrow(usdc, verifier, modelId, 1, registry, validator);
-        ZkmlEscrow.Terms memory t = terms(0);
-        ZkmlEscrow.Authorization memory a = sign(usdc, t, address(other));
+        IZkmlEscrow.Terms memory t = terms(0);
+        IZkmlEscrow.Authorization memory a = sign(usdc, t, address(other));
         bytes32 requestId = other.open(t, a);
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.expectRevert(
             abi.encodeWithSelector(
-                ZkmlEscrow.WrongRequest.selector, pub[1], ZkmlPublicInputs.escrowContext(address(other), requestId)
+                IZkmlEscrow.WrongRequest.selector, pub[1], ZkmlPublicInputs.escrowContext(address(other), requestId)
             )
         );
         other.release(requestId, proof, pub);
         pub[1] = ZkmlPublicInputs.escrowContext(address(other), requestId);
-        vm.expectRevert(ZkmlEscrow.InvalidProof.selector);
+        vm.expectRevert(IZkmlEscrow.InvalidProof.selector);
         other.release(requestId, proof, pub);
     }
 
@@ -528,7 +529,7 @@ contract ZkmlEscrowTest is HookFixtures {
         vm.chainId(block.chainid + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                ZkmlEscrow.WrongRequest.selector, pub[1], ZkmlPublicInputs.escrowContext(address(escrow), requestId)
+                IZkmlEscrow.WrongRequest.selector, pub[1], ZkmlPublicInputs.escrowContext(address(escrow), requestId)
             )
         );
         escrow.release(requestId, proof, pub);
@@ -549,7 +550,7 @@ contract ZkmlEscrowTest is HookFixtures {
     }
 
     function test_RevertWhen_ModelIdNotAFieldElement() public {
-        vm.expectRevert(abi.encodeWithSelector(ZkmlEscrow.WrongModel.selector, R, R));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlEscrow.WrongModel.selector, R, R));
         new ZkmlEscrow(usdc, verifier, R, 1, registry, ZkmlValidator(address(0)));
     }
 }
