@@ -1,8 +1,8 @@
 //! Typed alloy bindings of the contracts the demo deploys and calls: the functions, events and
-//! errors it uses, read from the contract's interface file where there is one
-//! (contracts/interfaces/IZkmlVerifier.sol and IZkmlEscrow.sol, which ZkmlEscrow inherits: bound
-//! once, by zkml-serve), else declared by hand (alloy's `sol!` cannot read a contract that
-//! imports and inherits others, as these do). They cannot drift silently: [`check`] compares every
+//! errors it uses, read from the contract's interface file where there is one (IERC8004.sol
+//! here; IZkmlVerifier.sol and IZkmlEscrow.sol, which ZkmlEscrow inherits, bound once, by
+//! zkml-serve), else declared by hand (alloy's `sol!` cannot read a contract that imports and
+//! inherits others, as these do). They cannot drift silently: [`check`] compares every
 //! signature, return type and event topic count here with the ABI solc compiles from the
 //! Solidity in contracts/ and oracle-demo/contracts/, and the demo runs it before it deploys.
 #![allow(
@@ -157,29 +157,23 @@ sol! {
         error InvalidProof();
         error ModelIdNotAFieldElement(uint256 modelId);
     }
-
-    /// ERC-8004 v2.0.0 Validation Registry (contracts/testing/TestValidationRegistry.sol).
-    #[sol(rpc, all_derives)]
-    interface IValidationRegistry {
-        function validationRequest(address validatorAddress, uint256 agentId, string requestURI, bytes32 requestHash) external;
-        function getValidationStatus(bytes32 requestHash) external view returns (address validatorAddress, uint256 agentId, uint8 response, bytes32 responseHash, string tag, uint256 lastUpdate);
-        function getSummary(uint256 agentId, address[] validatorAddresses, string tag) external view returns (uint64 count, uint8 avgResponse);
-    }
-
-    /// ERC-8004 v2.0.0 Identity Registry (contracts/testing/TestIdentityRegistry.sol).
-    #[sol(rpc, all_derives)]
-    interface IIdentityRegistry {
-        function register(string agentURI) external returns (uint256 agentId);
-        function ownerOf(uint256 agentId) external view returns (address);
-
-        event Registered(uint256 indexed agentId, string agentURI, address indexed owner);
-    }
 }
 
 // The rendered verifier (templates/Groth16Verifier.sol) and contracts/ZkmlEscrow.sol (x402 pay
 // on proof): zkml-serve's bindings of their interface files.
 pub use zkml_serve::catalog::{IZkmlVerifier, IZkmlVerifierLayout};
 pub use zkml_serve::escrow::IZkmlEscrow;
+
+mod erc8004 {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        "../contracts/interfaces/IERC8004.sol"
+    );
+}
+/// ERC-8004 v2.0.0's Identity and Validation Registries (contracts/interfaces/IERC8004.sol, which
+/// contracts/testing/TestIdentityRegistry.sol and TestValidationRegistry.sol implement).
+/// `register` is overloaded there: `register_1` is `register(string agentURI)`.
+pub use erc8004::{IERC8004Identity, IERC8004Validation};
 
 /// One interface above and the contract it binds.
 pub struct Binding {
@@ -286,22 +280,24 @@ pub fn bindings() -> Vec<Binding> {
             topics: topics!(IZkmlValidator: ProofValidated, RegistryNotAnswered),
         },
         Binding {
-            interface: "IValidationRegistry",
+            interface: "IERC8004Validation",
             contract: "TestValidationRegistry",
-            functions: IValidationRegistry::IValidationRegistryCalls::SIGNATURES,
+            functions: IERC8004Validation::IERC8004ValidationCalls::SIGNATURES,
             errors: &[],
-            events: &[],
-            returns: returns!(IValidationRegistry: validationRequestCall, getValidationStatusCall, getSummaryCall),
-            topics: vec![],
+            events: IERC8004Validation::IERC8004ValidationEvents::SIGNATURES,
+            returns: returns!(IERC8004Validation: validationRequestCall, validationResponseCall, getValidationStatusCall,
+                getSummaryCall, getAgentValidationsCall, getValidatorRequestsCall, getIdentityRegistryCall, getVersionCall),
+            topics: topics!(IERC8004Validation: ValidationRequest, ValidationResponse),
         },
         Binding {
-            interface: "IIdentityRegistry",
+            interface: "IERC8004Identity",
             contract: "TestIdentityRegistry",
-            functions: IIdentityRegistry::IIdentityRegistryCalls::SIGNATURES,
+            functions: IERC8004Identity::IERC8004IdentityCalls::SIGNATURES,
             errors: &[],
-            events: IIdentityRegistry::IIdentityRegistryEvents::SIGNATURES,
-            returns: returns!(IIdentityRegistry: registerCall, ownerOfCall),
-            topics: topics!(IIdentityRegistry: Registered),
+            events: IERC8004Identity::IERC8004IdentityEvents::SIGNATURES,
+            returns: returns!(IERC8004Identity: register_0Call, register_1Call, register_2Call, setAgentURICall, getMetadataCall,
+                setMetadataCall, getVersionCall),
+            topics: topics!(IERC8004Identity: Registered, MetadataSet, URIUpdated),
         },
     ]
 }

@@ -12,7 +12,7 @@ use alloy::sol_types::SolEvent;
 use oracle_demo::Summary;
 use oracle_demo::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY};
 use oracle_demo::bindings::{
-    ICollateralMonitor, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator,
+    ICollateralMonitor, IERC8004Validation, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator,
 };
 use oracle_demo::payment::{DEADLINE_SECONDS, PRICE};
 use zkml_serve::escrow::Status;
@@ -133,7 +133,7 @@ fn two_rounds_and_a_paid_inference_land_on_chain_as_proved() {
             (addr(&p.escrow), addr(&p.validator), addr(&p.agent), addr(&p.provider));
         let usdc = ITestUSDC::new(addr(&p.usdc), &provider);
         let escrow = IZkmlEscrow::new(escrow_a, &provider);
-        let registry = IValidationRegistry::new(addr(&p.validation_registry), &provider);
+        let registry = IERC8004Validation::new(addr(&p.validation_registry), &provider);
         let request_id: B256 = p.request_id.parse().unwrap();
         let request2: B256 = p.tampered_request_id.parse().unwrap();
         let bal = |a: Address| {

@@ -28,7 +28,7 @@ use zkml_verifier_gen::x402::{PaymentRequired, parse_address};
 use zkml_verifier_gen::{calldata, hooks};
 
 use crate::bindings::{
-    IIdentityRegistry, ITestUSDC, IValidationRegistry, IZkmlEscrow, IZkmlValidator, ValidationRequest,
+    IERC8004Identity, IERC8004Validation, ITestUSDC, IZkmlEscrow, IZkmlValidator, ValidationRequest,
 };
 use crate::chain::{USDC_NAME, USDC_VERSION, confirm, deploy, deploy_escrow, refused, send_reverting};
 use crate::data::RoundRow;
@@ -371,11 +371,11 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         let agent_uri = format!("data:application/json;base64,{}", base64(reg_file.to_string().as_bytes()));
         let r = confirm(
             "IdentityRegistry.register",
-            IIdentityRegistry::new(c.identity, &prov).register(agent_uri).send().await,
+            IERC8004Identity::new(c.identity, &prov).register_1(agent_uri).send().await,
         )
         .await?;
         let agent_id = r
-            .decoded_log::<IIdentityRegistry::Registered>()
+            .decoded_log::<IERC8004Identity::Registered>()
             .context("register emitted no Registered event")?
             .data
             .agentId;
@@ -480,7 +480,7 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
         let (s, request_id) = (self.s, sale.request_id);
         let vr = confirm(
             "ValidationRegistry.validationRequest",
-            IValidationRegistry::new(self.c.registry, self.escrow_p.provider())
+            IERC8004Validation::new(self.c.registry, self.escrow_p.provider())
                 .validationRequest(
                     self.c.validator,
                     self.agent_id,
@@ -570,7 +570,7 @@ impl<'s, 'a, P: Provider> Market<'s, 'a, P> {
                 validated.data.client
             );
         }
-        let st = IValidationRegistry::new(self.c.registry, self.s.me)
+        let st = IERC8004Validation::new(self.c.registry, self.s.me)
             .getValidationStatus(request_id)
             .call()
             .await
