@@ -6,6 +6,7 @@ mod conformance;
 mod fuzz;
 mod keys;
 mod models;
+mod modules;
 mod operators;
 mod phase2;
 mod ptau;
