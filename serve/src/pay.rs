@@ -71,6 +71,8 @@ pub struct Bought {
     pub payment: PaymentPayload,
     /// The escrow's request the proof is bound to.
     pub request_id: B256,
+    /// The input's packed words, as the request's input hash binds them.
+    pub input_words: Vec<U256>,
     /// The salt of its id (`requestIdOf(payer, inputHash, salt)`): an ERC-8004 validation of
     /// the same request names it too.
     pub salt: B256,
@@ -188,7 +190,7 @@ pub async fn buy(p: &Purchase<'_>, progress: impl Fn(&str)) -> Result<Bought, Pa
     progress(&format!("request {request_id}: proved; verifying the proof against the model's verifying key"));
     let output =
         check_answer(p, &answer, escrow, request_id).map_err(|reason| PayError::Proof { request_id, reason })?;
-    Ok(Bought { answer, output, payment, request_id, salt, deadline, escrow, amount })
+    Ok(Bought { answer, output, payment, request_id, input_words: words, salt, deadline, escrow, amount })
 }
 
 /// The `zkml-escrow` offer and its terms, once it is within the buyer's limits and for its model.

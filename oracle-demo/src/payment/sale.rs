@@ -121,8 +121,7 @@ impl<P: Provider> Market<'_, '_, P> {
         let buy_ms = t.elapsed().as_millis() as u64;
         let w = bought.answer.wrapped_proof().map_err(|e| anyhow!("the server's answer: {e}"))?;
         let public: Vec<U256> = w.public_inputs.iter().map(calldata::fr_to_u256).collect();
-        let input_words = escrow::input_words(&l.compiled, &s.paid_row.features).map_err(|e| anyhow!("{e}"))?;
-        let out_word = *public.get(2 + input_words.len()).context("the proof has no output word")?;
+        let out_word = *public.get(2 + bought.input_words.len()).context("the proof has no output word")?;
         let answer = hooks::decode_signed(out_word, s.output_slot_bits, s.output_frac_bits, s.decimals as u32)
             .context("the proof's output word is not one packed value")?;
         println!(
@@ -158,7 +157,7 @@ impl<P: Provider> Market<'_, '_, P> {
             release.transaction_hash,
             release.gas_used
         );
-        let pay::Bought { payment, request_id, salt, deadline, .. } = bought;
+        let pay::Bought { payment, request_id, input_words, salt, deadline, .. } = bought;
         let proof = Bytes::copy_from_slice(&calldata::encode_proof(&w.proof));
         Ok(Sale { payment, request_id, salt, deadline, input_words, proof, public, open, release, answer, buy_ms })
     }
