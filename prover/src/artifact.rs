@@ -279,6 +279,7 @@ impl Compiled {
         let file = std::fs::File::open(&mp).map_err(|e| nc(format!("{}: {e}", mp.display())))?;
         let graph: QuantGraph =
             serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| nc(format!("{MODEL_FILE}: {e}")))?;
+        graph.check().map_err(|e| nc(format!("{MODEL_FILE}: {e}")))?;
         let settings = read_settings(dir)?;
         let id = model_id(&graph);
         if settings.model_id != id.to_string() {

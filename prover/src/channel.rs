@@ -4,7 +4,7 @@
 //! depends on.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use crate::field::{F, eq_table, fe, mle_eval_int};
@@ -135,7 +135,9 @@ impl crate::role::ProtocolRole for Channel<'_> {
             return Ok(F::default());
         }
         let (eq_rho, eq_xi) = (eq_table(rho), eq_table(xi));
-        Ok(entries.iter().map(|&(o, i, c)| eq_rho[o as usize] * eq_xi[i as usize] * fe(c)).sum())
+        let term = |&(o, i, c): &(u32, u32, i64)| Some(*eq_rho.get(o as usize)? * eq_xi.get(i as usize)? * fe(c));
+        // `QuantGraph::check` keeps every entry inside the map's dimensions.
+        entries.iter().map(term).sum::<Option<F>>().ok_or_else(|| VerifyError::Shape("a sparse map's entry".into()))
     }
 
     fn mle_at(&mut self, values: impl IntoIterator<Item = (usize, F)>, point: &[F]) -> Result<F, VerifyError> {

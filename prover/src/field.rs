@@ -4,6 +4,8 @@
 //! in `n` variables, index `i = Σ b_j·2^j`, and point coordinate `j` binds bit `j` (little endian).
 //! A row-major tensor therefore has its last dimension in the low variables.
 
+// Every role's formulas, the verifier's among them: no panic on any input.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use std::ops::{Add, Mul, Sub};
@@ -29,9 +31,10 @@ pub fn modulus_word<P: PrimeField>() -> [u8; 32] {
 
 fn be_word(b: impl BigInteger) -> [u8; 32] {
     // Both of BN254's moduli are below 2^256: their integers are at most 32 bytes.
-    let b = b.to_bytes_be();
     let mut w = [0u8; 32];
-    w[32 - b.len()..].copy_from_slice(&b);
+    for (d, s) in w.iter_mut().rev().zip(b.to_bytes_be().into_iter().rev()) {
+        *d = s;
+    }
     w
 }
 
@@ -95,11 +98,11 @@ pub fn eq_table<T: Elem>(point: &[T]) -> Vec<T> {
     for r in point {
         let n = t.len();
         t.resize(2 * n, T::lift(F::zero()));
-        // Writing the high half first keeps the low half readable in place.
-        for i in (0..n).rev() {
-            let hi = t[i].clone() * r.clone();
-            t[i + n] = hi.clone();
-            t[i] = t[i].clone() - hi;
+        let (lo, hi) = t.split_at_mut(n);
+        // From the top, as the circuit has always allocated them: its constraints keep their order.
+        for (l, h) in lo.iter_mut().zip(hi).rev() {
+            *h = l.clone() * r.clone();
+            *l = l.clone() - h.clone();
         }
     }
     t

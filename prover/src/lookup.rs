@@ -10,7 +10,7 @@
 //! the packed-advice evaluation, which GKR over the fractions would not undercut.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
@@ -247,8 +247,8 @@ pub fn logup_sums(
         return None;
     }
     ark_ff::batch_inversion(&mut dens);
-    let dot = |r: std::ops::Range<usize>| -> F { r.map(|i| weights[i] * dens[i]).sum() };
-    Some((dot(0..n_lookups), dot(n_lookups..dens.len())))
+    let terms = weights.iter().zip(&dens).map(|(w, d)| *w * d);
+    Some((terms.clone().take(n_lookups).sum(), terms.skip(n_lookups).sum()))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! packing, so a packed vector determines its values and every value lies in its slot's range.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use ark_ff::{BigInteger, PrimeField};
@@ -65,6 +65,10 @@ pub fn offset(bits: u32, signed: bool) -> i64 {
 
 /// Packs `values` into `⌊253 / bits⌋` slots per element, lowest slot first; refuses a value
 /// outside its slot's range, or a width past [`MAX_BITS`].
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a slot lies below bit 253 (`slots`): limb w + 1 ≤ 3 where a slot crosses into it"
+)]
 pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError> {
     check_width(bits)?;
     let off = i128::from(offset(bits, signed));
@@ -91,6 +95,10 @@ pub fn pack(values: &[i64], bits: u32, signed: bool) -> Result<Vec<F>, PackError
 
 /// The `n` values `felts` pack, or an error naming the first element that is not exactly a
 /// packing of them (or the width, past [`MAX_BITS`]).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a slot lies below bit 253 (`slots`): limb w + 1 ≤ 3 where a slot crosses into it"
+)]
 pub fn unpack(felts: &[F], n: usize, bits: u32, signed: bool) -> Result<Vec<i64>, PackError> {
     check_width(bits)?;
     let off = i128::from(offset(bits, signed));

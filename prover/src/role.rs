@@ -14,6 +14,7 @@
 //! [`VerifyError`] and a sumcheck's [`SumcheckOutcome`]. `sumcheck`, `channel`, `stage1` and
 //! `wrap::circuit` use this module; it uses none of them.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use crate::field::{Elem, F};
@@ -150,4 +151,7 @@ pub enum VerifyError {
     /// Counts or lengths that do not fit the model.
     #[error("the proof's shape does not match the model: {0}")]
     Shape(String),
+    /// A model that is not well formed (`QuantGraph::check`): nothing can be checked against it.
+    #[error("the model is malformed: {0}")]
+    Model(#[from] crate::ir::GraphError),
 }

@@ -13,7 +13,7 @@
 //!    point.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use ark_ff::{One, PrimeField, Zero};
@@ -72,6 +72,10 @@ pub fn batch_layout(g: &QuantGraph, claimed: impl IntoIterator<Item = SegId>) ->
     place(g, segs)
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ids and lengths of a graph `QuantGraph::check` accepted (`segments` checks)"
+)]
 fn place(g: &QuantGraph, mut order: Vec<SegId>) -> (Vec<(SegId, usize)>, u32) {
     order.sort_by_key(|&s| (std::cmp::Reverse(g.segments[s].log_len), s));
     let mut off = 0;
@@ -110,6 +114,7 @@ pub fn prove(g: &QuantGraph, id: F, trace: &Trace) -> Stage1Proof {
 
 /// `prove` with the advice bound as `binding` says (the wrap seeds the transcript instead).
 #[allow(clippy::expect_used, reason = "the prover's side: a trace from the quantized run fits its slots")]
+#[allow(clippy::indexing_slicing, reason = "the prover's own trace, of this graph")]
 pub fn prove_with(g: &QuantGraph, id: F, trace: &Trace, binding: Binding) -> Stage1Proof {
     let (order, _) = layout(g);
     let packed = packed_segments(g, &trace.segments).expect("the trace respects slot widths");
@@ -131,6 +136,7 @@ pub fn prove_with(g: &QuantGraph, id: F, trace: &Trace, binding: Binding) -> Sta
 
 /// Every segment's sent values (of a run's `segments`) packed, in layout order; refuses values
 /// that do not fit their segment's slots.
+#[allow(clippy::indexing_slicing, reason = "the prover's own trace, of this graph")]
 pub fn packed_segments(g: &QuantGraph, segments: &[Vec<i64>]) -> Result<Vec<Vec<F>>, crate::pack::PackError> {
     layout(g)
         .0
@@ -192,7 +198,10 @@ fn bound<'a>(binding: &'a Binding, packed: &'a [Vec<F>]) -> Vec<&'a [F]> {
 
 /// Every segment's full (padded) values, from the statement and the unpacked advice, and each
 /// segment's packed elements in layout order.
+#[allow(clippy::indexing_slicing, reason = "ids and lengths of the graph it has just checked")]
 pub fn segments(g: &QuantGraph, proof: &Stage1Proof) -> Result<(Vec<Vec<i64>>, Vec<Vec<F>>), VerifyError> {
+    // Every index below, and the protocol's, is into what the graph declares.
+    g.check()?;
     let (order, _) = layout(g);
     let mut segs: Vec<Vec<i64>> = vec![vec![]; g.segments.len()];
     let mut packed = Vec::with_capacity(order.len());
@@ -235,6 +244,10 @@ pub fn segments(g: &QuantGraph, proof: &Stage1Proof) -> Result<(Vec<Vec<i64>>, V
 /// challenge (every segment packed, in layout order, for `Binding::Absorbed`; the seed alone for
 /// `Binding::Seed`); `segs`: every segment's full values as the role's elements; `known`: the
 /// prover's values, for the proving role alone.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ids and lengths of a graph `QuantGraph::check` accepted (`segments` checks)"
+)]
 pub fn protocol<R: ProtocolRole>(
     g: &QuantGraph,
     role: &mut R,
@@ -277,6 +290,10 @@ pub struct Known<'a> {
 /// Steps 3 and 4: each requantization's claims at a random
 /// point, reduced through the linear nodes to claims on segments, and all segment claims batched
 /// into one sumcheck over the packed claimed segments, ending in one evaluation of them.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ids and lengths of a graph `QuantGraph::check` accepted (`segments` checks)"
+)]
 fn reduce_and_batch<R: ProtocolRole>(
     g: &QuantGraph,
     role: &mut R,
@@ -301,6 +318,10 @@ fn reduce_and_batch<R: ProtocolRole>(
 
 /// Step 4: the segment claims, combined with powers of γ, reduced by one sumcheck over the packed
 /// claimed segments (`batch_layout`) to one evaluation of them at one point.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ids and lengths of a graph `QuantGraph::check` accepted (`segments` checks)"
+)]
 fn batch<R: ProtocolRole>(
     g: &QuantGraph,
     role: &mut R,
@@ -368,6 +389,10 @@ struct Reducer<'a, 'k, R: ProtocolRole> {
     claims: Vec<Claim<R::E>>,
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ids and lengths of a graph `QuantGraph::check` accepted (`segments` checks)"
+)]
 impl<R: ProtocolRole> Reducer<'_, '_, R> {
     fn seg_claim(&mut self, s: SegId, point: &[R::E]) -> Result<R::E, R::Error> {
         let known = self.known;

@@ -2,7 +2,7 @@
 //! Variables are bound low bit first, matching `field::eq_table`.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use ark_ff::Zero;
@@ -23,7 +23,11 @@ pub fn with_tables<R: ProtocolRole<E = F>>(
     let mut tables = Tables(tables);
     debug_assert!(tables.0.iter().all(|t| t.len() == 1 << n_vars));
     let (point, claim) = rounds(role, context, claim, n_vars, degree, &mut tables)?;
-    Ok(SumcheckOutcome { point, claim, factors: tables.0.iter().map(|t| t[0]).collect() })
+    Ok(SumcheckOutcome {
+        point,
+        claim,
+        factors: tables.0.iter().map(|t| t.first().copied().unwrap_or_default()).collect(),
+    })
 }
 
 /// A verifier's sumcheck: the rounds alone.
@@ -41,6 +45,10 @@ pub fn without_tables<R: ProtocolRole>(
 /// The sumcheck's rounds under any role (`role::ProtocolRole`): each round's `degree + 1` evaluations
 /// received, their first two summing to the claim, a challenge, the claim interpolated there.
 /// Returns the point and the final claim. `prover` is what the proving role keeps across rounds.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "`g` holds degree + 1 ≥ 3 evaluations: every sumcheck of the protocol has degree 2 or 3"
+)]
 pub fn rounds<R: ProtocolRole>(
     role: &mut R,
     context: &str,
@@ -55,7 +63,9 @@ pub fn rounds<R: ProtocolRole>(
         let mut evals: Option<Vec<F>> = None;
         let mut g = Vec::with_capacity(degree + 1);
         for k in 0..=degree {
-            g.push(role.receive(|| evals.get_or_insert_with(|| prover.evals(degree))[k])?);
+            g.push(
+                role.receive(|| evals.get_or_insert_with(|| prover.evals(degree)).get(k).copied().unwrap_or_default())?,
+            );
         }
         let sum = g[0].clone() + g[1].clone();
         role.require_equal(&sum, &claim, || VerifyError::SumcheckRound { context: context.to_string(), round })?;
@@ -100,6 +110,7 @@ impl RoundProver<F> for Tables {
 }
 
 /// `g(t) = Σ_{x'} Π_j f_j(t, x')` at `t = 0..=degree`.
+#[allow(clippy::indexing_slicing, reason = "the proving role's own tables, each of 2^n_vars values")]
 fn round_evals(tables: &[Vec<F>], degree: usize) -> Vec<F> {
     let half = tables[0].len() / 2;
     let mut out = vec![F::zero(); degree + 1];
@@ -120,6 +131,7 @@ fn round_evals(tables: &[Vec<F>], degree: usize) -> Vec<F> {
     out
 }
 
+#[allow(clippy::indexing_slicing, reason = "i < half: 2i + 1 < the table's length")]
 fn fold(t: &mut Vec<F>, r: F) {
     let half = t.len() / 2;
     for i in 0..half {

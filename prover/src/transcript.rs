@@ -6,7 +6,7 @@
 //! with the wires `wrap/transcript.rs` adds) where rate 2 took two (2 × 243).
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use std::sync::OnceLock;
@@ -61,6 +61,7 @@ impl Transcript {
     }
 
     /// Absorbs elements in order, permuting whenever the rate is full.
+    #[allow(clippy::indexing_slicing, reason = "index < RATE (it permutes and restarts at RATE): 1 + index < RATE + 1")]
     pub fn absorb_slice(&mut self, v: &[F]) {
         if v.is_empty() {
             return;
@@ -83,6 +84,7 @@ impl Transcript {
     }
 
     /// Squeezes one challenge (permuting first if anything was absorbed since the last squeeze).
+    #[allow(clippy::indexing_slicing, reason = "index < RATE (it permutes and restarts at RATE): 1 + index < RATE + 1")]
     pub fn challenge(&mut self) -> F {
         let mut index = self.index;
         if self.absorbing || index == RATE {

@@ -3,10 +3,12 @@
 //! layout of every tensor in them (`layout`). Lowering, quantization, the prover, the verifier
 //! and the wrap circuit all read it; it reads none of them.
 
+mod check;
 mod layout;
 mod program;
 mod quant;
 
+pub use check::*;
 pub use layout::*;
 pub use program::*;
 pub use quant::*;

@@ -25,7 +25,7 @@
 //! vanishing polynomial).
 
 // Keys from a file someone else made: no panic on any input (Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use std::borrow::Cow;
@@ -83,15 +83,28 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> 
     );
     let b_g2 = r1cs.qap(1, &l_g2);
     let (ni, round2) = (r1cs.num_instance, r1cs.num_instance + r1cs.num_round1);
-    let h: Vec<G1> = (0..n - 1).into_par_iter().map(|i| powers.tau_g1[n + i].into_group() - powers.tau_g1[i]).collect();
+    let too_few = || {
+        Groth16Error::Format(format!(
+            "{} powers of τ in G1, the circuit's H query needs {}",
+            powers.tau_g1.len(),
+            2 * n - 1
+        ))
+    };
+    let (low, high) = powers.tau_g1.get(..2 * n - 1).ok_or_else(too_few)?.split_at(n);
+    let h: Vec<G1> = high.par_iter().zip(low).map(|(hi, lo)| hi.into_group() - lo).collect();
 
+    // One base per variable: the instance's, the round-1 wires', the rest's.
+    let part = |vars: std::ops::Range<usize>| {
+        let bases = k.get(vars).ok_or_else(|| Groth16Error::Format("impossible variable counts".into()))?;
+        Ok::<_, Groth16Error>(G1::normalize_batch(bases))
+    };
     let (alpha_g1, beta_g1) = alpha_beta(powers)?;
     let vk = VerifyingKey::<Bn254> {
         alpha_g1,
         beta_g2: powers.beta_g2,
         gamma_g2: G2Affine::generator(),
         delta_g2: G2Affine::generator(),
-        gamma_abc_g1: G1::normalize_batch(&k[..ni]),
+        gamma_abc_g1: part(0..ni)?,
     };
     let pk = ProvingKey {
         vk,
@@ -101,10 +114,10 @@ pub fn initial_keys(powers: &Powers, r1cs: &R1cs) -> Result<Keys, Groth16Error> 
         b_g1_query: G1::normalize_batch(&b),
         b_g2_query: G2::normalize_batch(&b_g2),
         h_query: G1::normalize_batch(&h),
-        l_query: G1::normalize_batch(&k[round2..]),
+        l_query: part(round2..k.len())?,
     };
-    let ck = (round2 > ni).then(|| CommitKey {
-        k_query: G1::normalize_batch(&k[ni..round2]),
+    let ck = (round2 > ni).then(|| part(ni..round2)).transpose()?.map(|k_query| CommitKey {
+        k_query,
         delta1_g1: G1Affine::generator(),
         delta1_g2: G2Affine::generator(),
     });
@@ -148,23 +161,25 @@ impl<'a> Bases<'a> {
         // slower than reading them (`snarkjs powersoftau prepare phase2` adds them). A prepared
         // file keeps τ·G2 only to τ¹ (`ptau::read`): powers read for another domain than the
         // circuit's have no basis to compute here.
-        let tau_g2 = powers.tau_g2.get(..n).ok_or_else(|| {
+        let too_few = || {
             Groth16Error::Format(format!(
                 "the powers were read for 2^{} points, the circuit's domain has 2^{}: read the ptau for power {}",
                 powers.power,
                 domain.log_size_of_group(),
                 domain.log_size_of_group()
             ))
-        })?;
+        };
+        let tau_g2 = powers.tau_g2.get(..n).ok_or_else(too_few)?;
+        let first_n = |points: &'a [G1Affine]| points.get(..n).ok_or_else(too_few);
+        let (tau_g1, alpha_tau_g1, beta_tau_g1) =
+            (first_n(&powers.tau_g1)?, first_n(&powers.alpha_tau_g1)?, first_n(&powers.beta_tau_g1)?);
         let lagrange = |points: &[G1Affine]| {
-            let mut v = projective(&points[..n]);
+            let mut v = projective(points);
             domain.ifft_in_place(&mut v);
             Cow::Owned(G1::normalize_batch(&v))
         };
-        let (tau_g1, (alpha_g1, beta_g1)) = rayon::join(
-            || lagrange(&powers.tau_g1),
-            || rayon::join(|| lagrange(&powers.alpha_tau_g1), || lagrange(&powers.beta_tau_g1)),
-        );
+        let (tau_g1, (alpha_g1, beta_g1)) =
+            rayon::join(|| lagrange(tau_g1), || rayon::join(|| lagrange(alpha_tau_g1), || lagrange(beta_tau_g1)));
         // G2's through `Glv`: arkworks multiplies BN254's G2 points by plain double-and-add.
         let mut l_g2: Vec<Glv<G2Config>> = tau_g2.par_iter().map(|p| Glv(p.into_group())).collect();
         domain.ifft_in_place(&mut l_g2);
@@ -398,7 +413,7 @@ impl Record {
         let mut h = Blake2b512::new();
         h.update(TRANSCRIPT_TAG);
         h.update(self.origin);
-        for c in &self.contributions[..n] {
+        for c in self.contributions.iter().take(n) {
             let _ = c.serialize_compressed(&mut h);
         }
         h.finalize().into()
@@ -523,6 +538,7 @@ fn scale_all<P: GLVConfig>(points: &mut [Affine<P>], k: P::ScalarField) {
     let len = d1.len().max(d2.len());
     d1.resize(len, 0);
     d2.resize(len, 0);
+    #[allow(clippy::indexing_slicing, reason = "a width-5 NAF digit is odd and at most 15 in size: (|d| − 1)/2 < ODD")]
     let add = |acc: &mut Projective<P>, table: &[Affine<P>], d: i64| match d {
         0 => {}
         d if d > 0 => *acc += &table[(d as usize - 1) / 2],
@@ -544,10 +560,10 @@ fn scale_all<P: GLVConfig>(points: &mut [Affine<P>], k: P::ScalarField) {
             .map(|table| {
                 let images: Vec<Affine<P>> = table.iter().map(P::endomorphism_affine).collect();
                 let mut acc = Projective::zero();
-                for i in (0..len).rev() {
+                for (&k1, &k2) in d1.iter().zip(&d2).rev() {
                     acc.double_in_place();
-                    add(&mut acc, table, d1[i]);
-                    add(&mut acc, &images, d2[i]);
+                    add(&mut acc, table, k1);
+                    add(&mut acc, &images, k2);
                 }
                 acc
             })
@@ -641,7 +657,9 @@ pub fn verify(
     // rest): the combination over one range of variables, r zero elsewhere.
     let k_of = |range: std::ops::Range<usize>, r: &[F]| -> G1 {
         let mut full = vec![F::zero(); vars];
-        full[range].copy_from_slice(r);
+        for (x, ri) in full.iter_mut().skip(range.start).zip(r) {
+            *x = *ri;
+        }
         let ((u, v), w) = rayon::join(
             || rayon::join(|| r1cs.rows(0, &full, n), || r1cs.rows(1, &full, n)),
             || r1cs.rows(2, &full, n),
@@ -673,9 +691,10 @@ pub fn verify(
     // H's points over δ = 1 are τⁱ·t(τ)·G1 = τⁿ⁺ⁱ·G1 − τⁱ·G1.
     let r = coefficients(n - 1, rng);
     let mut c = vec![F::zero(); 2 * n - 1];
-    for (i, ri) in r.iter().enumerate() {
-        c[i] = -*ri;
-        c[n + i] = *ri;
+    let (low, high) = c.split_at_mut(n);
+    for ((lo, hi), ri) in low.iter_mut().zip(high).zip(&r) {
+        *lo = -*ri;
+        *hi = *ri;
     }
     let tau_g1 = powers.tau_g1.get(..2 * n - 1).ok_or(Phase2Error::Derived("H query (too few powers)"))?;
     if !over(&pk.h_query, G1::msm_unchecked(tau_g1, &c), pk.vk.delta_g2, &r) {
@@ -704,12 +723,12 @@ pub fn check_record(
             return Err(Phase2Error::Shape { index, two_round });
         }
         let beacon = c.beacon.as_ref().map(|b| beacon_secrets(&b.value, b.iterations)).transpose()?;
-        let step = |u: &Update, before: G1Affine, which: Secret, k: usize| {
-            check_update(u, before, which, index, &c.transcript, beacon.map(|b| b[k]))
+        let step = |u: &Update, before: G1Affine, which: Secret, secret: Option<(F, G1Affine)>| {
+            check_update(u, before, which, index, &c.transcript, secret)
         };
-        delta = step(&c.delta, delta, Secret::Delta, 0)?;
+        delta = step(&c.delta, delta, Secret::Delta, beacon.map(|b| b[0]))?;
         if let (Some(u), Some(before)) = (&c.delta1, delta1) {
-            delta1 = Some(step(u, before, Secret::Delta1, 1)?);
+            delta1 = Some(step(u, before, Secret::Delta1, beacon.map(|b| b[1]))?);
         }
     }
     let in_g2 = |p: &G2Affine| p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve();

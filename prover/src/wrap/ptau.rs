@@ -23,7 +23,7 @@
 //! subgroup and pairing checks over G2 — for nothing.
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use std::fs::File;
@@ -404,14 +404,14 @@ impl<P: Send> Points<P> {
 
 /// A G1 point (x, y); BN254's G1 has cofactor 1, so on the curve is in the group.
 fn g1(c: &[u8]) -> Option<G1Affine> {
-    let p = G1Affine::new_unchecked(fq(&c[..N8])?, fq(&c[N8..2 * N8])?);
+    let p = G1Affine::new_unchecked(fq(c.get(..N8)?)?, fq(c.get(N8..2 * N8)?)?);
     p.is_on_curve().then_some(p)
 }
 
 /// A point of the twist (x.c0, x.c1, y.c0, y.c1); that it is in G2, the r-torsion, `check`
 /// sees for the whole list at once (`all_in_g2`).
 fn g2(c: &[u8]) -> Option<G2Affine> {
-    let coord = |o: usize| -> Option<Fq2> { Some(Fq2::new(fq(&c[o..o + N8])?, fq(&c[o + N8..o + 2 * N8])?)) };
+    let coord = |o: usize| -> Option<Fq2> { Some(Fq2::new(fq(c.get(o..o + N8)?)?, fq(c.get(o + N8..o + 2 * N8)?)?)) };
     let p = G2Affine::new_unchecked(coord(0)?, coord(2 * N8)?);
     p.is_on_curve().then_some(p)
 }
@@ -447,8 +447,7 @@ impl Powers {
             return Err(PtauError::Inconsistent("fewer than two powers"));
         };
         // The G2 powers against τ·G1: e(τ·G1, Σ rᵢ·Qᵢ) = e(G1, Σ rᵢ·Qᵢ₊₁).
-        let r = coefficients(self.tau_g2.len().saturating_sub(1), rng);
-        let (lo, hi) = consecutive::<G2Projective>(&self.tau_g2, &r);
+        let (lo, hi) = consecutive::<G2Projective>(&self.tau_g2, rng);
         same(Bn254::pairing(tau_g1, lo) == Bn254::pairing(g1, hi), "tauG2 is not a sequence of powers of τ")?;
         // e(Σ rᵢ·Pᵢ₊₁, G2) = e(Σ rᵢ·Pᵢ, τ·G2) holds for every r exactly when Pᵢ₊₁ = τ·Pᵢ.
         shifted(&self.tau_g1, tau_g2, rng, "tauG1 is not a sequence of powers of the τ of tauG2[1]")?;
@@ -513,17 +512,16 @@ fn basis_of<G: CurveGroup<ScalarField = Fr>>(
     rng: &mut impl Rng,
 ) -> bool {
     let Some((r, c)) = interpolation(lagrange.len(), monomial.len(), rng) else { return false };
-    G::msm_unchecked(lagrange, &r) == G::msm_unchecked(&monomial[..r.len()], &c)
+    let Some(monomial) = monomial.get(..r.len()) else { return false };
+    G::msm_unchecked(lagrange, &r) == G::msm_unchecked(monomial, &c)
 }
 
 /// [`basis_of`] for a list in G2 against the powers in G1: e(G1, Σ rⱼ·Lⱼ(τ)·G2) = e(Σ cₖ·τᵏ·G1,
 /// G2), for points of G2 (`all_in_g2` first). A G1 MSM instead of a G2 one, and no τ·G2 list.
 fn basis_in_g2_of(lagrange: &[G2Affine], tau_g1: &[G1Affine], rng: &mut impl Rng) -> bool {
     let Some((r, c)) = interpolation(lagrange.len(), tau_g1.len(), rng) else { return false };
-    let (l, m) = rayon::join(
-        || G2Projective::msm_unchecked(lagrange, &r),
-        || G1Projective::msm_unchecked(&tau_g1[..r.len()], &c),
-    );
+    let Some(tau_g1) = tau_g1.get(..r.len()) else { return false };
+    let (l, m) = rayon::join(|| G2Projective::msm_unchecked(lagrange, &r), || G1Projective::msm_unchecked(tau_g1, &c));
     Bn254::pairing(G1Affine::generator(), l) == Bn254::pairing(m, G2Affine::generator())
 }
 
@@ -538,8 +536,7 @@ fn interpolation(n: usize, monomials: usize, rng: &mut impl Rng) -> Option<(Vec<
 
 /// Checks that `points` is a geometric sequence in the τ of `tau_g2` = τ·G2.
 fn shifted(points: &[G1Affine], tau_g2: G2Affine, rng: &mut impl Rng, what: &'static str) -> Result<(), PtauError> {
-    let r = coefficients(points.len().saturating_sub(1), rng);
-    let (lo, hi) = consecutive::<G1Projective>(points, &r);
+    let (lo, hi) = consecutive::<G1Projective>(points, rng);
     same(Bn254::pairing(hi, G2Affine::generator()) == Bn254::pairing(lo, tau_g2), what)
 }
 
@@ -555,10 +552,14 @@ pub(super) fn coefficients(n: usize, rng: &mut impl Rng) -> Vec<Fr> {
     r.into_iter().map(Fr::from).collect()
 }
 
-/// (Σ rᵢ·Pᵢ, Σ rᵢ·Pᵢ₊₁) over the consecutive pairs of `points` (`r` has one fewer entry).
-fn consecutive<G: CurveGroup<ScalarField = Fr>>(points: &[G::Affine], r: &[Fr]) -> (G::Affine, G::Affine) {
-    let n = r.len();
-    (G::msm_unchecked(&points[..n], r).into_affine(), G::msm_unchecked(&points[1..=n], r).into_affine())
+/// (Σ rᵢ·Pᵢ, Σ rᵢ·Pᵢ₊₁) over the consecutive pairs of `points`, for random rᵢ (zeros for fewer
+/// than two points).
+fn consecutive<G: CurveGroup<ScalarField = Fr>>(points: &[G::Affine], rng: &mut impl Rng) -> (G::Affine, G::Affine) {
+    let (Some((_, init)), Some((_, tail))) = (points.split_last(), points.split_first()) else {
+        return (G::Affine::zero(), G::Affine::zero());
+    };
+    let r = coefficients(init.len(), rng);
+    (G::msm_unchecked(init, &r).into_affine(), G::msm_unchecked(tail, &r).into_affine())
 }
 
 /// A reader that hashes every byte it hands out.
@@ -594,7 +595,7 @@ impl Hashing {
         let mut buf = vec![0u8; 1 << 16];
         while n > 0 {
             let k = n.min(buf.len() as u64) as usize;
-            self.exact(&mut buf[..k], what)?;
+            self.exact(buf.split_at_mut(k).0, what)?;
             n -= k as u64;
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! are per model; the proof is 160 bytes compressed (A, B, C and D).
 
 // A verifier path: no panic on any input (see Cargo.toml's [workspace.lints]).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
 use ark_bn254::{Bn254, G2Affine};
@@ -112,7 +112,7 @@ pub fn prove<R: RngCore + CryptoRng>(
 ) -> Result<Proof, WrapError> {
     let mut w = Witness::from_run(g, trace.segments.clone(), salts)?;
     let z1 = groth16::assignment(circuit(g, id, context, Some(&w), Part::Round1))?;
-    let round1 = groth16::commit(&key.pk, &key.ck, &z1[1..], rng)?;
+    let round1 = groth16::commit(&key.pk, &key.ck, z1.get(1..).unwrap_or_default(), rng)?;
     let publics = public_inputs(g, id, context, &w);
     w.seed = groth16::challenge(&round1.d, &publics);
     w.messages = stage1::seeded_messages(g, id, trace, w.seed);

@@ -246,3 +246,84 @@ fn random_packings_never_panic_unpack() {
     }
     eprintln!("unpack: {accepted} accepted, {refused} refused");
 }
+
+/// Every numeric leaf and every array of a graph's JSON outside its constants' values, as JSON
+/// pointers: the ids, lengths, widths and lists a malformed model.json could get wrong.
+fn graph_places(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter().filter(|(k, _)| *k != "Const") {
+                graph_places(x, &format!("{at}/{k}"), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            out.push(at.to_string());
+            for (i, x) in a.iter().enumerate() {
+                graph_places(x, &format!("{at}/{i}"), out);
+            }
+        }
+        serde_json::Value::Number(_) => out.push(at.to_string()),
+        _ => {}
+    }
+}
+
+/// A malformed model.json (ids, lengths, widths, shifts or entries changed; list items dropped or
+/// repeated) with a proof that names it: the verifier refuses the model (`QuantGraph::check`) or
+/// the proof, or accepts, but never panics, overflows its stack or sizes a vector past the
+/// model's checked lengths. Enough of the mutations must pass the check for the protocol itself
+/// to run on them.
+#[test]
+fn mutated_models_never_panic_the_verifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, sample) = (compile("price_mlp", tmp.path()), input("price_mlp"));
+    let good_proof = pipeline::prove(&c, &sample).unwrap();
+    stage1::verify(&c.graph, c.id, &good_proof).expect("the model as compiled is well formed and its proof verifies");
+    let good = serde_json::to_value(&c.graph).unwrap();
+    let mut places = vec![];
+    graph_places(&good, "", &mut places);
+    let values: [i64; 14] = [0, 1, 2, 3, 7, 12, 27, 28, 29, 62, 63, 64, u32::MAX as i64, i64::MAX];
+    const MUTATIONS: usize = 3000;
+    let rng = &mut StdRng::seed_from_u64(10);
+    let (mut unparsed, mut malformed, mut refused, mut accepted) = (0, 0, 0, 0);
+    for i in 0..MUTATIONS {
+        let mut v = good.clone();
+        let mut how = vec![];
+        for _ in 0..rng.gen_range(1..=3) {
+            let at = &places[rng.gen_range(0..places.len())];
+            match v.pointer_mut(at) {
+                Some(serde_json::Value::Array(a)) if !a.is_empty() => {
+                    let k = rng.gen_range(0..a.len());
+                    if rng.r#gen::<bool>() {
+                        a.remove(k);
+                        how.push(format!("{at}/{k} removed"));
+                    } else {
+                        a.push(a[k].clone());
+                        how.push(format!("{at}/{k} repeated"));
+                    }
+                }
+                Some(x @ serde_json::Value::Number(_)) => {
+                    let n = values[rng.gen_range(0..values.len())] - rng.gen_range(0..2);
+                    *x = serde_json::json!(n);
+                    how.push(format!("{at} set to {n}"));
+                }
+                _ => {}
+            }
+        }
+        let Ok(g) = serde_json::from_value::<zkml::ir::QuantGraph>(v) else {
+            unparsed += 1;
+            continue;
+        };
+        let id = stage1::model_id(&g);
+        let proof = stage1::Stage1Proof { model_id: id, ..good_proof.clone() };
+        match catch_unwind(AssertUnwindSafe(|| stage1::verify(&g, id, &proof))) {
+            Err(_) => panic!("mutation {i} ({}) panicked the verifier", how.join(", ")),
+            Ok(Err(zkml::role::VerifyError::Model(_))) => malformed += 1,
+            Ok(Err(_)) => refused += 1,
+            Ok(Ok(_)) => accepted += 1,
+        }
+    }
+    eprintln!(
+        "model.json: {MUTATIONS} mutations, {unparsed} not a graph, {malformed} malformed, {refused} proofs refused, {accepted} accepted"
+    );
+    assert!(refused + accepted >= 300, "too few mutations reached the protocol: {}", refused + accepted);
+}

@@ -125,6 +125,24 @@ fn proof_for_another_input_is_rejected() {
     assert_ne!(p2.input, p.input);
 }
 
+/// A model.json that names what it does not have (a lookup of segment 999999) is refused when
+/// loaded, naming the part and the id, before any proof is read; the library's verifier refuses
+/// the same graph in memory.
+#[test]
+fn malformed_model_json_is_refused_by_name() {
+    let (_tmp, c, p) = proved("price_mlp");
+    let path = c.dir.join("model.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["lookups"][0]["input"] = serde_json::json!(999_999);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let err = Compiled::load(&c.dir).err().expect("a malformed model.json is refused").to_string();
+    assert!(err.contains("model.json: lookup 0") && err.contains("segment 999999"), "{err}");
+    let g: zkml::ir::QuantGraph = serde_json::from_value(v).unwrap();
+    let id = stage1::model_id(&g);
+    let err = stage1::verify(&g, id, &Stage1Proof { model_id: id, ..p }).unwrap_err();
+    assert!(matches!(err, zkml::role::VerifyError::Model(_)), "{err}");
+}
+
 #[test]
 fn proof_checked_against_another_model_is_rejected() {
     let (_tmp, _c, p) = proved("price_mlp");

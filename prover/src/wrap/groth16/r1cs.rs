@@ -449,6 +449,7 @@ impl R1cs {
 
     /// Reads what `write` wrote, streaming; refuses anything out of range instead of trusting
     /// the counts it reads.
+    #[deny(clippy::indexing_slicing)]
     pub fn read(r: &mut dyn Read) -> Result<Self, Groth16Error> {
         let bad = |what: &str| Groth16Error::Format(format!("not a zkml R1CS file: {what}"));
         let io = |e: std::io::Error| Groth16Error::Format(format!("not a zkml R1CS file: {e}"));
@@ -490,20 +491,21 @@ impl R1cs {
             }
             coeffs.push(x);
         }
-        if !coeffs[0].is_one() {
+        if !coeffs.first().is_some_and(F::is_one) {
             return Err(bad("the coefficient table does not start with 1"));
         }
         let sparse = |r: &mut dyn Read| -> Result<Sparse, Groth16Error> {
             let mut starts = Vec::with_capacity(cap(rows) + 1);
-            starts.push(0usize);
+            let mut total = 0usize;
+            starts.push(total);
             for _ in 0..rows {
                 let len = read_u32(r)? as usize;
                 if len > vars {
                     return Err(bad("a row longer than the variable count"));
                 }
-                starts.push(starts[starts.len() - 1] + len);
+                total = total.checked_add(len).ok_or_else(|| bad("more entries than memory holds"))?;
+                starts.push(total);
             }
-            let total = starts[rows];
             let mut entries = Vec::with_capacity(cap(total));
             for _ in 0..total {
                 let (var, coeff) = (read_u32(r)?, read_u32(r)?);

@@ -2,6 +2,8 @@
 //! which derives the challenge seed itself: `challenge`). False for any malformed input; never
 //! panics.
 
+#![deny(clippy::indexing_slicing)]
+
 use ark_bn254::{Bn254, Fr as F, G1Affine, G1Projective as G1, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::PrimeField;
@@ -48,10 +50,11 @@ pub fn verify_two_round(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, publics:
 /// seed included.
 pub(super) fn pairing_check(vk: &VerifyingKey<Bn254>, delta1_g2: &G2Affine, x: &[F], p: &TwoRoundProof) -> bool {
     use ark_ec::pairing::Pairing;
-    if x.len() + 1 != vk.gamma_abc_g1.len() {
+    let Some((ic0, ics)) = vk.gamma_abc_g1.split_first() else { return false };
+    if x.len() != ics.len() {
         return false;
     }
-    let ic = vk.gamma_abc_g1[0] + G1::msm_unchecked(&vk.gamma_abc_g1[1..], x);
+    let ic = *ic0 + G1::msm_unchecked(ics, x);
     let lhs = Bn254::multi_pairing(
         [p.proof.a, (-ic).into_affine(), (-p.d.into_group()).into_affine(), (-p.proof.c.into_group()).into_affine()],
         [p.proof.b, vk.gamma_g2, *delta1_g2, vk.delta_g2],
