@@ -6,6 +6,7 @@ import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IERC8004Validation} from "./interfaces/IERC8004.sol";
+import {IZkmlValidator} from "./interfaces/IZkmlValidator.sol";
 import {IZkmlVerifier} from "./interfaces/IZkmlVerifier.sol";
 import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 
@@ -42,7 +43,7 @@ import {ZkmlPublicInputs as PI} from "./ZkmlPublicInputs.sol";
 /// @dev One validator per model (verifier + model id + input length); a model upgrade deploys a
 ///      new validator. Results are kept so that other contracts (ZkmlEscrow) can read which input
 ///      and output a validation proved.
-contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
+contract ZkmlValidator is IZkmlValidator, ReentrancyGuardTransient, EIP712 {
     struct Result {
         address client;
         uint64 validatedAt; // block.timestamp of the response (in the client's slot: no new slot)
@@ -55,65 +56,45 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
     string public constant TAG = "zkml";
     uint8 public constant RESPONSE_VALID = 100;
 
-    IERC8004Validation public immutable registry;
-    IZkmlVerifier public immutable verifier;
+    IERC8004Validation internal immutable _registry;
+    IZkmlVerifier internal immutable _verifier;
     uint256 public immutable modelId;
     /// @notice k: packed input words in the public inputs.
     uint256 public immutable numInputWords;
 
     mapping(bytes32 => Result) internal results;
 
-    event ProofValidated(
-        bytes32 indexed requestHash,
-        uint256 indexed agentId,
-        address indexed client,
-        bytes32 inputHash,
-        bytes32 outputHash,
-        bytes32 responseHash
-    );
-
-    /// @notice The validation is kept here, but the registry's request for this hash is not this
-    ///         agent's at this validator (someone registered it first, or nobody did), so the
-    ///         registry was not answered. Zero address and agent: no request there.
-    event RegistryNotAnswered(bytes32 indexed requestHash, address registeredValidator, uint256 registeredAgent);
-
-    error NotAgentOperator(uint256 agentId, address caller);
-    error WrongModel(uint256 got, uint256 expected);
-    error WrongRequest(uint256 context, uint256 expected);
-    error PublicInputsLength(uint256 got, uint256 minimum);
-    error AlreadyValidated(bytes32 requestHash);
-    error InvalidProof();
-    error ModelIdNotAFieldElement(uint256 modelId);
-    /// @notice `client` did not sign this agent's validation of this request.
-    error ClientDidNotAsk(address client, uint256 agentId, bytes32 requestHash);
-
     constructor(IERC8004Validation registry_, IZkmlVerifier verifier_, uint256 modelId_, uint256 numInputWords_)
         EIP712("ZkmlValidator", "1")
     {
         if (modelId_ >= PI.R) revert ModelIdNotAFieldElement(modelId_);
-        registry = registry_;
-        verifier = verifier_;
+        _registry = registry_;
+        _verifier = verifier_;
         modelId = modelId_;
         numInputWords = numInputWords_;
     }
 
-    /// @notice The request hash of a task: `client` asks for this model on the input whose packed
-    ///         words hash to `inputHash`, with a salt of its choice.
+    /// @inheritdoc IZkmlValidator
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc IZkmlValidator
+    function verifier() external view returns (address) {
+        return address(_verifier);
+    }
+
+    /// @inheritdoc IZkmlValidator
     function requestHashOf(address client, bytes32 inputHash, bytes32 salt) public view returns (bytes32) {
         return PI.requestHashOf(client, modelId, inputHash, salt);
     }
 
-    /// @notice The EIP-712 digest a client signs to ask agent `agentId` for the validation of
-    ///         `requestHash` (which names the client, the model, the input and a salt).
+    /// @inheritdoc IZkmlValidator
     function requestDigest(uint256 agentId, bytes32 requestHash) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(VALIDATION_REQUEST_TYPEHASH, agentId, requestHash)));
     }
 
-    /// @notice Verifies `proof` for agent `agentId`'s answer to the request of `client` (with
-    ///         `salt`) on the proof's input, keeps the result, and records a response of 100 in
-    ///         the registry if the registry's request for it names this validator and this agent.
-    ///         Only the agent's owner or an approved operator may call it, with the client's
-    ///         signature over `requestDigest(agentId, requestHash)`.
+    /// @inheritdoc IZkmlValidator
     function respond(
         uint256 agentId,
         address client,
@@ -124,7 +105,7 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
         bytes calldata clientSignature
     ) external nonReentrant returns (bytes32 requestHash, bytes32 responseHash) {
         requestHash = _checkRequest(agentId, client, salt, publicInputs, clientSignature);
-        if (!verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
+        if (!_verifier.verifyProof{gas: PI.verifyGas(publicInputs.length)}(proof, publicInputs)) revert InvalidProof();
         responseHash = keccak256(abi.encode(proof, publicInputs));
         _record(requestHash, agentId, client, publicInputs, responseURI, responseHash);
     }
@@ -147,7 +128,7 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
         if (results[requestHash].inputHash != bytes32(0)) revert AlreadyValidated(requestHash);
         // Read per call: the registry names its identity registry, and a deployment script may
         // create this validator before the registry has code (a counterfactual address).
-        IERC721 identity = IERC721(registry.getIdentityRegistry());
+        IERC721 identity = IERC721(_registry.getIdentityRegistry());
         address owner = identity.ownerOf(agentId);
         if (
             msg.sender != owner && !identity.isApprovedForAll(owner, msg.sender)
@@ -188,11 +169,11 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
     function _answerRegistry(bytes32 requestHash, uint256 agentId, string calldata responseURI, bytes32 responseHash)
         internal
     {
-        try registry.getValidationStatus(requestHash) returns (
+        try _registry.getValidationStatus(requestHash) returns (
             address validatorAddress, uint256 requestedBy, uint8, bytes32, string memory, uint256
         ) {
             if (validatorAddress == address(this) && requestedBy == agentId) {
-                registry.validationResponse(requestHash, RESPONSE_VALID, responseURI, responseHash, TAG);
+                _registry.validationResponse(requestHash, RESPONSE_VALID, responseURI, responseHash, TAG);
             } else {
                 emit RegistryNotAnswered(requestHash, validatorAddress, requestedBy);
             }
@@ -201,12 +182,12 @@ contract ZkmlValidator is ReentrancyGuardTransient, EIP712 {
         }
     }
 
-    /// @notice When this contract validated `requestHash` (a block timestamp); 0 if it did not.
+    /// @inheritdoc IZkmlValidator
     function validatedAt(bytes32 requestHash) external view returns (uint64) {
         return results[requestHash].validatedAt;
     }
 
-    /// @notice What a validation proved; zeros if not validated by this contract.
+    /// @inheritdoc IZkmlValidator
     function resultOf(bytes32 requestHash)
         external
         view

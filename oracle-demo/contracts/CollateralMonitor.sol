@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Interface.sol";
+import {ICollateralMonitor} from "./ICollateralMonitor.sol";
 
 /// @title CollateralMonitor
 /// @notice The oracle demo's consumer: a loan backed by `collateral` tokens priced by a
@@ -9,13 +10,10 @@ import {AggregatorV3Interface} from "../../contracts/interfaces/AggregatorV3Inte
 ///         stale or incomplete rounds, values the collateral and records whether the loan is
 ///         still healthy (collateral value >= debt * liquidationRatio). Anyone may call it; a
 ///         keeper would liquidate when it turns unhealthy.
-contract CollateralMonitor {
+contract CollateralMonitor is ICollateralMonitor {
     AggregatorV3Interface public immutable feed;
-    /// @notice Collateral in whole-token units times 1e18.
     uint256 public immutable collateral;
-    /// @notice Debt in USD with the feed's decimals.
     uint256 public immutable debt;
-    /// @notice Minimum collateral value / debt, in basis points (e.g. 12000 = 120%).
     uint256 public immutable liquidationRatioBps;
     uint256 public immutable maxAge;
 
@@ -25,12 +23,6 @@ contract CollateralMonitor {
     bool public healthy = true;
     uint256 public checks;
 
-    event Checked(uint80 indexed roundId, int256 price, uint256 collateralValue, bool healthy);
-
-    error StalePrice(uint256 updatedAt, uint256 now_);
-    error IncompleteRound(uint80 roundId, uint80 answeredInRound);
-    error BadPrice(int256 price);
-
     constructor(AggregatorV3Interface feed_, uint256 collateral_, uint256 debt_, uint256 ratioBps_, uint256 maxAge_) {
         feed = feed_;
         collateral = collateral_;
@@ -39,7 +31,7 @@ contract CollateralMonitor {
         maxAge = maxAge_;
     }
 
-    /// @notice Reads the latest round and re-evaluates the loan.
+    /// @inheritdoc ICollateralMonitor
     function check() external returns (bool) {
         (uint80 roundId, int256 price,, uint256 updatedAt, uint80 answeredInRound) = feed.latestRoundData();
         if (price <= 0) revert BadPrice(price);

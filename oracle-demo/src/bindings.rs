@@ -1,10 +1,12 @@
-//! Typed alloy bindings of the contracts the demo deploys and calls: the functions, events and
-//! errors it uses, read from the contract's interface file where there is one (IERC8004.sol
-//! here; IZkmlVerifier.sol and IZkmlEscrow.sol, which ZkmlEscrow inherits, bound once, by
-//! zkml-serve), else declared by hand (alloy's `sol!` cannot read a contract that imports and
-//! inherits others, as these do). They cannot drift silently: [`check`] compares every
-//! signature, return type and event topic count here with the ABI solc compiles from the
-//! Solidity in contracts/ and oracle-demo/contracts/, and the demo runs it before it deploys.
+//! Typed alloy bindings of the contracts the demo deploys and calls, read with `sol!` from what
+//! solc holds the contracts to: the interface files they inherit (IZkmlValidator.sol,
+//! ICollateralMonitor.sol and IERC8004.sol here; IZkmlVerifier.sol and IZkmlEscrow.sol bound
+//! once, by zkml-serve), or, for ZkmlSignedOracle and TestUSDC, whose functions and errors come
+//! partly from OpenZeppelin bases that `sol!` cannot follow from a source file, the ABI solc
+//! compiles for them (oracle-demo/abi/). None can drift silently: [`check`] compares every
+//! signature, return type and event topic count of the interfaces, and every entry of the ABI
+//! files, with the ABI solc compiles from the Solidity in contracts/ and oracle-demo/contracts/;
+//! the demo runs it before it deploys.
 #![allow(
     clippy::too_many_arguments,
     reason = "sol! gives each contract function a builder with one argument per Solidity parameter"
@@ -18,144 +20,11 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 
 sol! {
-    /// contracts/ZkmlSignedOracle.sol (and its base contracts/ZkmlOracle.sol): the oracle whose
-    /// model inputs come in EIP-712 reports signed by a quorum of registered data signers.
-    #[sol(rpc, all_derives)]
-    interface IZkmlSignedOracle {
-        struct ModelIO {
-            uint8 numInputs;
-            uint8 inputBits;
-            uint8 outputBits;
-            uint8 outputFracBits;
-        }
-        /// The constructor's first argument (`verifier` is an IZkmlVerifier).
-        struct Config {
-            address verifier;
-            uint256 modelId;
-            ModelIO io;
-            uint8 decimals;
-            string description;
-            uint64 maxAge;
-            uint64 upgradeDelay;
-            address owner;
-        }
-
-        function update(bytes proof, int256[] features, uint64 dataTimestamp, int256 answer, bytes[] signatures) external returns (uint80 roundId);
-        function reportDigest(int256[] features, uint64 dataTimestamp) external view returns (bytes32);
-        function publicInputs(int256[] inputs, uint64 dataTimestamp, int256 answer) external view returns (uint256[] memory);
-        function latestRoundData() external view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound);
-        function getRoundData(uint80 roundId) external view returns (uint80, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound);
-        function latestRound() external view returns (uint80);
-        function decimals() external view returns (uint8);
-        function modelId() external view returns (uint256);
-        function verifier() external view returns (address);
-        function maxAge() external view returns (uint64);
-        function maxPostDelay() external view returns (uint64);
-        function upgradeDelay() external view returns (uint64);
-        function owner() external view returns (address);
-        function setUpdatersRestricted(bool restricted) external;
-        function setUpdater(address updater, bool allowed) external;
-        function updatersRestricted() external view returns (bool);
-        function isUpdater(address updater) external view returns (bool);
-        function signers() external view returns (address[] memory);
-        function isSigner(address signer) external view returns (bool);
-        function quorum() external view returns (uint8);
-
-        event AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt);
-        event NewRound(uint256 indexed roundId, address indexed startedBy, uint256 startedAt);
-        event RoundProved(uint80 indexed roundId, uint256 indexed modelId, uint64 dataTimestamp, bytes32 statement);
-        event UpdaterSet(address indexed updater, bool allowed);
-        event UpdatersRestricted(bool restricted);
-        event SignersSet(address[] signers, uint8 quorum);
-
-        error WrongInputCount(uint256 got, uint256 expected);
-        error StaleData(uint256 dataTimestamp, uint256 now_, uint256 maxAge);
-        error PostedTooLate(uint256 dataTimestamp, uint256 now_, uint256 maxPostDelay);
-        error FutureData(uint256 dataTimestamp, uint256 now_);
-        error OutOfOrder(uint256 dataTimestamp, uint256 latestTimestamp);
-        error NonPositiveAnswer(int256 answer);
-        error AnswerNotRepresentable(int256 answer);
-        error ScaleNotExact(uint8 decimals, uint8 fracBits);
-        error InvalidProof();
-        error NoDataPresent();
-        error ZeroVerifier();
-        error NotAnUpdater(address caller);
-        error ModelIdNotAFieldElement(uint256 modelId);
-        error LayoutMismatch(uint256 verifierPublicInputs, uint256 expected);
-        error VerifierModelMismatch(uint256 verifierModelId, uint256 modelId);
-        error BadQuorum(uint256 quorum, uint256 signers);
-        error DuplicateSigner(address signer);
-        error ZeroSigner();
-        error BadSignature(uint256 index);
-        error NotASigner(uint256 index, address recovered);
-        error SignersNotAscending(uint256 index);
-        error QuorumNotMet(uint256 signatures, uint256 quorum);
-        error SlotWidthInvalid(uint256 bits);
-        error ValueOutOfRange(int256 value, uint256 bits);
-        error OwnableUnauthorizedAccount(address account);
-    }
-
-    /// oracle-demo/contracts/CollateralMonitor.sol: the feed's consumer.
-    #[sol(rpc, all_derives)]
-    interface ICollateralMonitor {
-        function check() external returns (bool);
-        function lastPrice() external view returns (int256);
-        function lastRound() external view returns (uint80);
-        function healthy() external view returns (bool);
-        function checks() external view returns (uint256);
-        function debt() external view returns (uint256);
-        function collateral() external view returns (uint256);
-        function liquidationRatioBps() external view returns (uint256);
-
-        event Checked(uint80 indexed roundId, int256 price, uint256 collateralValue, bool healthy);
-
-        error StalePrice(uint256 updatedAt, uint256 now_);
-        error IncompleteRound(uint80 roundId, uint80 answeredInRound);
-        error BadPrice(int256 price);
-    }
-
-    /// contracts/testing/TestUSDC.sol: a USDC-style EIP-3009 token (6 decimals, anyone may mint).
-    #[sol(rpc, all_derives)]
-    interface ITestUSDC {
-        function mint(address to, uint256 amount) external;
-        function balanceOf(address account) external view returns (uint256);
-        function DOMAIN_SEPARATOR() external view returns (bytes32);
-        function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
-
-        error AuthorizationNotYetValid();
-        error AuthorizationExpired();
-        error AuthorizationUsedOrCanceled();
-        error InvalidSignature();
-        error CallerMustBePayee();
-        error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
-    }
-
     /// ZkmlValidator's EIP-712 struct: the client asks agent `agentId` to validate `requestHash`.
     #[derive(Debug)]
     struct ValidationRequest {
         uint256 agentId;
         bytes32 requestHash;
-    }
-
-    /// contracts/ZkmlValidator.sol: the ERC-8004 validator backed by zkml proofs.
-    #[sol(rpc, all_derives)]
-    interface IZkmlValidator {
-        function respond(uint256 agentId, address client, bytes32 salt, bytes proof, uint256[] publicInputs, string responseURI, bytes clientSignature) external returns (bytes32 requestHash, bytes32 responseHash);
-        function requestDigest(uint256 agentId, bytes32 requestHash) external view returns (bytes32);
-        function resultOf(bytes32 requestHash) external view returns (address client, bytes32 inputHash, bytes32 outputHash);
-        function requestHashOf(address client, bytes32 inputHash, bytes32 salt) external view returns (bytes32);
-
-        event ProofValidated(bytes32 indexed requestHash, uint256 indexed agentId, address indexed client, bytes32 inputHash, bytes32 outputHash, bytes32 responseHash);
-        event RegistryNotAnswered(bytes32 indexed requestHash, address registeredValidator, uint256 registeredAgent);
-
-        error NotAgentOperator(uint256 agentId, address caller);
-        error ClientDidNotAsk(address client, uint256 agentId, bytes32 requestHash);
-        error WrongModel(uint256 got, uint256 expected);
-        error WrongRequest(uint256 context, uint256 expected);
-        error PublicInputsLength(uint256 got, uint256 minimum);
-        error AlreadyValidated(bytes32 requestHash);
-        error InvalidProof();
-        error ModelIdNotAFieldElement(uint256 modelId);
     }
 }
 
@@ -170,6 +39,81 @@ mod erc8004 {
         "../contracts/interfaces/IERC8004.sol"
     );
 }
+mod oracle {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        IZkmlSignedOracle,
+        "abi/ZkmlSignedOracle.json"
+    );
+}
+/// contracts/ZkmlSignedOracle.sol (on contracts/ZkmlOracle.sol, whose `Config` and `ModelIO` its
+/// constructor takes), bound from its ABI ([`ABI_FILES`]).
+pub use oracle::{IZkmlSignedOracle, ZkmlOracle};
+
+mod usdc {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        ITestUSDC,
+        "abi/TestUSDC.json"
+    );
+}
+/// contracts/testing/TestUSDC.sol, a USDC-style EIP-3009 token (6 decimals, anyone may mint),
+/// bound from its ABI ([`ABI_FILES`]).
+pub use usdc::ITestUSDC;
+
+/// A contract bound from the ABI solc compiles for it.
+pub struct AbiFile {
+    /// The contract's name.
+    pub contract: &'static str,
+    /// Its source, from the repository root.
+    pub source: &'static str,
+    /// The ABI file, from the repository root.
+    pub file: &'static str,
+    /// The ABI file's text, as `sol!` read it.
+    pub text: &'static str,
+}
+
+/// The contracts bound from the ABI solc compiles for them (oracle-demo/abi/): those whose
+/// functions and errors come from OpenZeppelin bases, which `sol!` cannot follow from a source
+/// file.
+pub const ABI_FILES: [AbiFile; 2] = [
+    AbiFile {
+        contract: "ZkmlSignedOracle",
+        source: "contracts/ZkmlSignedOracle.sol",
+        file: "oracle-demo/abi/ZkmlSignedOracle.json",
+        text: include_str!("../abi/ZkmlSignedOracle.json"),
+    },
+    AbiFile {
+        contract: "TestUSDC",
+        source: "contracts/testing/TestUSDC.sol",
+        file: "oracle-demo/abi/TestUSDC.json",
+        text: include_str!("../abi/TestUSDC.json"),
+    },
+];
+
+/// How to write oracle-demo/abi/ again from the contracts (the test that compares them).
+pub const WRITE_ABI_FILES: &str = "ZKML_WRITE_ABI=1 cargo test --workspace --test demo -- abi_files";
+
+mod monitor {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        "contracts/ICollateralMonitor.sol"
+    );
+}
+/// oracle-demo/contracts/CollateralMonitor.sol, the feed's consumer, bound from the interface it
+/// inherits (oracle-demo/contracts/ICollateralMonitor.sol).
+pub use monitor::ICollateralMonitor;
+
+mod validator {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        "../contracts/interfaces/IZkmlValidator.sol"
+    );
+}
+/// contracts/ZkmlValidator.sol, the ERC-8004 validator backed by zkml proofs, bound from the
+/// interface it inherits (contracts/interfaces/IZkmlValidator.sol).
+pub use validator::IZkmlValidator;
+
 /// ERC-8004 v2.0.0's Identity and Validation Registries (contracts/interfaces/IERC8004.sol, which
 /// contracts/testing/TestIdentityRegistry.sol and TestValidationRegistry.sol implement).
 /// `register` is overloaded there: `register_1` is `register(string agentURI)`.
@@ -210,19 +154,7 @@ macro_rules! topics {
 
 /// All the bindings, with what [`check`] compares.
 pub fn bindings() -> Vec<Binding> {
-    use IZkmlSignedOracle as O;
     vec![
-        Binding {
-            interface: "IZkmlSignedOracle",
-            contract: "ZkmlSignedOracle",
-            functions: O::IZkmlSignedOracleCalls::SIGNATURES,
-            errors: O::IZkmlSignedOracleErrors::SIGNATURES,
-            events: O::IZkmlSignedOracleEvents::SIGNATURES,
-            returns: returns!(O: updateCall, reportDigestCall, publicInputsCall, latestRoundDataCall, getRoundDataCall, latestRoundCall,
-                decimalsCall, modelIdCall, verifierCall, maxAgeCall, maxPostDelayCall, upgradeDelayCall, ownerCall, setUpdatersRestrictedCall,
-                setUpdaterCall, updatersRestrictedCall, isUpdaterCall, signersCall, isSignerCall, quorumCall),
-            topics: topics!(O: AnswerUpdated, NewRound, RoundProved, UpdaterSet, UpdatersRestricted, SignersSet),
-        },
         Binding {
             interface: "IZkmlVerifier",
             contract: "ZkmlPriceVerifier",
@@ -247,18 +179,9 @@ pub fn bindings() -> Vec<Binding> {
             functions: ICollateralMonitor::ICollateralMonitorCalls::SIGNATURES,
             errors: ICollateralMonitor::ICollateralMonitorErrors::SIGNATURES,
             events: ICollateralMonitor::ICollateralMonitorEvents::SIGNATURES,
-            returns: returns!(ICollateralMonitor: checkCall, lastPriceCall, lastRoundCall, healthyCall, checksCall, debtCall, collateralCall,
-                liquidationRatioBpsCall),
+            returns: returns!(ICollateralMonitor: checkCall, collateralCall, debtCall, liquidationRatioBpsCall, maxAgeCall, lastRoundCall,
+                lastPriceCall, lastValueCall, healthyCall, checksCall),
             topics: topics!(ICollateralMonitor: Checked),
-        },
-        Binding {
-            interface: "ITestUSDC",
-            contract: "TestUSDC",
-            functions: ITestUSDC::ITestUSDCCalls::SIGNATURES,
-            errors: ITestUSDC::ITestUSDCErrors::SIGNATURES,
-            events: &[],
-            returns: returns!(ITestUSDC: mintCall, balanceOfCall, DOMAIN_SEPARATORCall, authorizationStateCall),
-            topics: vec![],
         },
         Binding {
             interface: "IZkmlEscrow",
@@ -276,7 +199,8 @@ pub fn bindings() -> Vec<Binding> {
             functions: IZkmlValidator::IZkmlValidatorCalls::SIGNATURES,
             errors: IZkmlValidator::IZkmlValidatorErrors::SIGNATURES,
             events: IZkmlValidator::IZkmlValidatorEvents::SIGNATURES,
-            returns: returns!(IZkmlValidator: respondCall, requestDigestCall, resultOfCall, requestHashOfCall),
+            returns: returns!(IZkmlValidator: respondCall, requestHashOfCall, requestDigestCall, validatedAtCall, resultOfCall,
+                registryCall, verifierCall, modelIdCall, numInputWordsCall),
             topics: topics!(IZkmlValidator: ProofValidated, RegistryNotAnswered),
         },
         Binding {
@@ -320,11 +244,47 @@ fn signature(e: &Value) -> String {
     format!("{}({})", e["name"].as_str().unwrap_or("?"), list(&e["inputs"]))
 }
 
-/// Compares every binding with the ABI solc produced for its contract (by contract name): each
-/// function (with its return types), error and event (with its number of topics) the bindings
-/// declare must be the contract's. The error names what to fix in this file.
-pub fn check(abis: &BTreeMap<String, Value>) -> Result<()> {
+/// An ABI entry as the messages name it: `function name(types)`, or its kind alone.
+fn entry_name(e: &Value) -> String {
+    let kind = e["type"].as_str().unwrap_or("?");
+    if e.get("name").is_some() { format!("{kind} {}", signature(e)) } else { kind.to_string() }
+}
+
+/// What differs between an ABI file and the ABI solc compiled: the entries only one of them has
+/// (an entry that changed is in both lists, by name).
+fn abi_differences(file: &[Value], compiled: &[Value]) -> Vec<String> {
+    let only = |a: &[Value], b: &[Value], side: &str| {
+        a.iter().filter(|e| !b.contains(e)).map(|e| format!("{} only {side}", entry_name(e))).collect::<Vec<_>>()
+    };
+    [only(file, compiled, "in the file"), only(compiled, file, "in the contract")].concat()
+}
+
+/// What differs between each of [`ABI_FILES`] and the ABI solc produced for its contract.
+pub fn check_abi_files(abis: &BTreeMap<String, Value>) -> Result<Vec<String>> {
     let mut problems = vec![];
+    for AbiFile { contract, file, text, .. } in ABI_FILES {
+        let Some(compiled) = abis.get(contract).and_then(Value::as_array) else {
+            problems.push(format!("{file}: solc compiled no contract {contract}"));
+            continue;
+        };
+        let ours: Vec<Value> = serde_json::from_str(text)?;
+        let differences = abi_differences(&ours, compiled);
+        if !differences.is_empty() {
+            problems.push(format!(
+                "{file} is not the ABI of {contract} ({}); write it again: {WRITE_ABI_FILES}",
+                differences.join(", ")
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Compares every binding with the ABI solc produced for its contract (by contract name): each
+/// function (with its return types), error and event (with its number of topics) the interface
+/// bindings declare must be the contract's, and each ABI file (`ABI_FILES`) must be its ABI,
+/// entry for entry. The error names what to fix.
+pub fn check(abis: &BTreeMap<String, Value>) -> Result<()> {
+    let mut problems = check_abi_files(abis)?;
     for b in bindings() {
         let Some(abi) = abis.get(b.contract).and_then(Value::as_array) else {
             problems.push(format!("{}: solc compiled no contract {}", b.interface, b.contract));
@@ -379,7 +339,10 @@ pub fn check(abis: &BTreeMap<String, Value>) -> Result<()> {
         }
     }
     if !problems.is_empty() {
-        bail!("oracle-demo/src/bindings.rs no longer matches the compiled contracts:\n  {}", problems.join("\n  "));
+        bail!(
+            "the demo's bindings (oracle-demo/src/bindings.rs) no longer match the compiled contracts:\n  {}",
+            problems.join("\n  ")
+        );
     }
     Ok(())
 }
@@ -422,6 +385,21 @@ mod tests {
             e.contains("ZkmlValidator has no function respond(uint256,address,bytes32,bytes,uint256[],string,bytes)"),
             "{e}"
         );
+        assert!(e.contains("solc compiled no contract ZkmlSignedOracle"), "{e}");
+    }
+
+    #[test]
+    fn check_names_a_drifted_abi_file() {
+        let mut usdc: Vec<Value> = serde_json::from_str(ABI_FILES[1].text).unwrap();
+        usdc.retain(|e| e["name"] != "mint");
+        usdc.push(json!({"type": "function", "name": "burn", "inputs": [{"type": "uint256"}], "outputs": []}));
+        let abis = BTreeMap::from([("TestUSDC".to_string(), Value::Array(usdc))]);
+        let e = check_abi_files(&abis).unwrap().join("\n");
+        assert!(
+            e.contains("oracle-demo/abi/TestUSDC.json is not the ABI of TestUSDC (function mint(address,uint256) only in the file, function burn(uint256) only in the contract)"),
+            "{e}"
+        );
+        assert!(e.contains(WRITE_ABI_FILES), "{e}");
         assert!(e.contains("solc compiled no contract ZkmlSignedOracle"), "{e}");
     }
 }

@@ -20,7 +20,7 @@ use zkml::wrap::two_round::ProverKey;
 use zkml_verifier_gen::{calldata, hooks, solc, solidity};
 
 use crate::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, repo_root};
-use crate::bindings::{ICollateralMonitor, IZkmlSignedOracle, IZkmlVerifier};
+use crate::bindings::{ICollateralMonitor, IZkmlSignedOracle, IZkmlVerifier, ZkmlOracle};
 use crate::ceremony;
 use crate::chain::{confirm, deploy, refused, revert, send_reverting};
 use crate::data::{InputFile, RoundRow, RoundsFile};
@@ -382,10 +382,10 @@ impl Feed {
         let narrow = |v: u64, what: &str| {
             u8::try_from(v).map_err(|_| anyhow!("the model's {what} ({v}) does not fit the oracle's uint8"))
         };
-        let config = IZkmlSignedOracle::Config {
+        let config = ZkmlOracle::Config {
             verifier,
             modelId: model_id,
-            io: IZkmlSignedOracle::ModelIO {
+            io: ZkmlOracle::ModelIO {
                 numInputs: narrow(model.pin.values as u64, "input count")?,
                 inputBits: narrow(model.pin.slot_bits as u64, "input slot width")?,
                 outputBits: narrow(model.pout.slot_bits as u64, "output slot width")?,

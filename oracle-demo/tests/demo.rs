@@ -302,3 +302,25 @@ fn a_reverting_transaction_is_a_clear_error() {
     assert!(stderr.contains("round 1: ZkmlSignedOracle.update reverted: ZkmlSignedOracle.StaleData"), "{stderr}");
     assert!(!stderr.contains(&ANVIL_DEV_KEY[2..]), "the key was printed");
 }
+
+/// oracle-demo/abi/ is the ABI solc compiles for the contracts bound from it, entry for entry;
+/// with ZKML_WRITE_ABI=1 this writes it again from the contracts.
+#[test]
+fn abi_files_are_the_contracts_abi() {
+    use oracle_demo::bindings::{ABI_FILES, check_abi_files};
+    let root =
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf();
+    let sources: Vec<(String, String)> = ABI_FILES
+        .iter()
+        .map(|f| (f.source.to_string(), std::fs::read_to_string(root.join(f.source)).unwrap()))
+        .collect();
+    let abis = zkml_verifier_gen::solc::compile(&root.join("script/solc"), &root, &sources).unwrap().abis();
+    if std::env::var_os("ZKML_WRITE_ABI").is_some() {
+        for f in ABI_FILES {
+            std::fs::write(root.join(f.file), serde_json::to_string_pretty(&abis[f.contract]).unwrap() + "\n").unwrap();
+        }
+        return;
+    }
+    let problems = check_abi_files(&abis).unwrap();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

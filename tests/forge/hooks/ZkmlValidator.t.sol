@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {HookFixtures} from "./HookFixtures.t.sol";
 import {ZkmlValidator} from "../../../contracts/ZkmlValidator.sol";
+import {IZkmlValidator} from "../../../contracts/interfaces/IZkmlValidator.sol";
 import {ZkmlProofVerifier} from "../../../contracts/ZkmlProofVerifier.sol";
 import {ZkmlPublicInputs} from "../../../contracts/ZkmlPublicInputs.sol";
 import {IERC8004Validation, IERC8004Identity, IERC8004Reputation} from "../../../contracts/interfaces/IERC8004.sol";
@@ -90,7 +91,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         uint256 expected = ZkmlPublicInputs.validationContext(address(v), agent, req0);
         vm.prank(who);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.WrongRequest.selector, pub[1], expected));
         v.respond(agent, client, salt(0), proof, pub, uri, sig0);
     }
 
@@ -220,7 +221,7 @@ contract ZkmlValidatorTest is HookFixtures {
         bytes32 derived = validator.requestHashOf(client, inputHashOf(pub), keccak256("another salt"));
         uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, derived);
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.WrongRequest.selector, pub[1], expected));
         validator.respond(agentId, client, keccak256("another salt"), proof, pub, "", sig0);
         (,, uint8 response,,,) = registry.getValidationStatus(madeUp);
         assertEq(response, 0);
@@ -234,7 +235,7 @@ contract ZkmlValidatorTest is HookFixtures {
         assertTrue(derived != req0 && derived != req1);
         uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, derived);
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.WrongRequest.selector, pub[1], expected));
         validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
@@ -253,7 +254,7 @@ contract ZkmlValidatorTest is HookFixtures {
     function test_RevertWhen_ResponseFrontRun() public {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(anyone);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.NotAgentOperator.selector, agentId, anyone));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.NotAgentOperator.selector, agentId, anyone));
         validator.respond(agentId, client, salt(0), proof, pub, "ipfs://someone-elses-uri", sig0);
         respond(0, "ipfs://response-0");
     }
@@ -268,7 +269,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         uint256 expected = ZkmlPublicInputs.validationContext(address(other), agentId, req0);
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.WrongRequest.selector, pub[1], expected));
         other.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
@@ -277,14 +278,14 @@ contract ZkmlValidatorTest is HookFixtures {
         vm.chainId(block.chainid + 1);
         uint256 expected = ZkmlPublicInputs.validationContext(address(validator), agentId, req0);
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongRequest.selector, pub[1], expected));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.WrongRequest.selector, pub[1], expected));
         validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ProofIsWrong() public {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
-        vm.expectRevert(ZkmlValidator.InvalidProof.selector);
+        vm.expectRevert(IZkmlValidator.InvalidProof.selector);
         validator.respond(agentId, client, salt(0), flipBit(proof, 100), pub, "", sig0);
         // Nothing was written.
         (,, uint8 response,,,) = registry.getValidationStatus(req0);
@@ -301,7 +302,7 @@ contract ZkmlValidatorTest is HookFixtures {
             abi.encodeCall(validator.respond, (agentId, client, salt(0), outsideG2Proof(), pub, "", sig0))
         );
         assertFalse(ok);
-        assertEq(ret, abi.encodeWithSelector(ZkmlValidator.InvalidProof.selector));
+        assertEq(ret, abi.encodeWithSelector(IZkmlValidator.InvalidProof.selector));
         assertLt(used, REJECTED_PROOF_GAS_BOUND);
     }
 
@@ -309,7 +310,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         pub[3] += 1;
         vm.prank(agentOwner);
-        vm.expectRevert(ZkmlValidator.InvalidProof.selector);
+        vm.expectRevert(IZkmlValidator.InvalidProof.selector);
         validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
@@ -317,7 +318,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (bytes memory proof, uint256[] memory pub) = statement(0);
         pub[0] = modelId + 1;
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.WrongModel.selector, modelId + 1, modelId));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.WrongModel.selector, modelId + 1, modelId));
         validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
@@ -334,7 +335,7 @@ contract ZkmlValidatorTest is HookFixtures {
         bytes memory forV2 = signRequest(CLIENT_PK, v2, req0);
         vm.prank(agentOwner);
         vm.expectEmit(address(v2));
-        emit ZkmlValidator.RegistryNotAnswered(req0, other, agentId);
+        emit IZkmlValidator.RegistryNotAnswered(req0, other, agentId);
         v2.respond(agentId, client, salt(0), proof, pub, "", forV2);
         (address named,, uint8 response,,,) = reg2.getValidationStatus(req0);
         assertEq(named, other);
@@ -360,7 +361,7 @@ contract ZkmlValidatorTest is HookFixtures {
 
         vm.prank(agentOwner);
         vm.expectEmit(address(v));
-        emit ZkmlValidator.RegistryNotAnswered(req0, address(v), squatterAgent);
+        emit IZkmlValidator.RegistryNotAnswered(req0, address(v), squatterAgent);
         (bytes32 answered,) = v.respond(agentId, client, salt(0), proof, pub, "", sig0);
         assertEq(answered, req0);
         assertGt(v.validatedAt(req0), 0);
@@ -388,7 +389,7 @@ contract ZkmlValidatorTest is HookFixtures {
         ];
         for (uint256 k = 0; k < forged.length; k++) {
             vm.prank(agentOwner);
-            vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
+            vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
             validator.respond(agentId, client, salt(0), proof, pub, "", forged[k]);
         }
         (,, uint8 response,,,) = registry.getValidationStatus(req0);
@@ -402,7 +403,7 @@ contract ZkmlValidatorTest is HookFixtures {
         ZkmlValidator other = new ZkmlValidator(registry, verifier, modelId, 1);
         bytes memory elsewhere = signRequest(CLIENT_PK, other, req0);
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
         validator.respond(agentId, client, salt(0), proof, pub, "", elsewhere);
     }
 
@@ -413,7 +414,7 @@ contract ZkmlValidatorTest is HookFixtures {
         (address walletOwner, uint256 walletKey) = makeAddrAndKey("walletOwner");
         vm.etch(client, address(new Erc1271Client(walletOwner)).code);
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.ClientDidNotAsk.selector, client, agentId, req0));
         validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
         bytes memory asked = signRequest(walletKey, validator, req0);
         vm.prank(agentOwner);
@@ -434,19 +435,19 @@ contract ZkmlValidatorTest is HookFixtures {
         respond(0, "");
         (bytes memory proof, uint256[] memory pub) = statement(0);
         vm.prank(agentOwner);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.AlreadyValidated.selector, req0));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.AlreadyValidated.selector, req0));
         validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_PublicInputsTooShort() public {
         (bytes memory proof,) = statement(0);
         uint256[] memory pub = new uint256[](3);
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.PublicInputsLength.selector, 3, 4));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.PublicInputsLength.selector, 3, 4));
         validator.respond(agentId, client, salt(0), proof, pub, "", sig0);
     }
 
     function test_RevertWhen_ModelIdNotAFieldElement() public {
-        vm.expectRevert(abi.encodeWithSelector(ZkmlValidator.ModelIdNotAFieldElement.selector, R));
+        vm.expectRevert(abi.encodeWithSelector(IZkmlValidator.ModelIdNotAFieldElement.selector, R));
         new ZkmlValidator(registry, verifier, R, 1);
     }
 
