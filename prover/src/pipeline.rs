@@ -260,17 +260,25 @@ pub fn verify_wrapped(c: &Compiled, vk: &two_round::VerifyingKey, w: &two_round:
     if publics.first() != Some(&c.id) {
         bail!("the proof is invalid: it is for another model (its model id differs from {})", c.id);
     }
+    // A key in the model's directory from another circuit could accept a proof with another count
+    // (`two_round::verify` holds the proof to the key's): the layout read below is the model's.
+    let layout = wrap::public_layout(&c.graph);
+    let expected = layout.last().map_or(0, |e| e.index + e.count);
+    if publics.len() != expected {
+        bail!("the proof is invalid: it has {} public inputs, the model's layout has {expected}", publics.len());
+    }
     if !valid {
         bail!("the proof is invalid: the Groth16 check failed");
     }
     let output = wrap::unpacked(&c.graph, publics, "output").context("the proof's public output")?;
     let input = wrap::unpacked(&c.graph, publics, "input").context("the proof's public input")?;
-    let commitments = wrap::public_layout(&c.graph)
+    let public = |i: usize| publics.get(i).copied().context("the proof's public inputs end before the model's layout");
+    let commitments = layout
         .into_iter()
         .filter(|e| matches!(e.kind, wrap::PublicKind::Commitment(_)))
-        .map(|e| (e.name, publics[e.index]))
-        .collect();
-    Ok(Verified { context: Some(publics[1]), input, output, commitments })
+        .map(|e| Ok((e.name, public(e.index)?)))
+        .collect::<Result<_>>()?;
+    Ok(Verified { context: Some(public(1)?), input, output, commitments })
 }
 
 impl Verified {

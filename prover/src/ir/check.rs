@@ -17,6 +17,11 @@ use crate::pack::MAX_BITS;
 /// one vector, past what the prover holds in memory for any model it proves.
 pub const MAX_LOG_LEN: u32 = 28;
 
+/// The longest chain of linear nodes a graph may hold: the verifier's claim reduction recurses
+/// along one, a stack frame per node (the models here have chains of a few nodes between
+/// requantizations; 256 frames fit a test thread's 2 MiB stack with room to spare).
+pub const MAX_DEPTH: usize = 256;
+
 /// Why a quantized graph is not well formed; `at` names the part (`node 12 (conv1)`).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -153,14 +158,22 @@ impl QuantGraph {
     }
 
     fn check_nodes(&self) -> Result<(), GraphError> {
+        // The longest chain of nodes ending at each node.
+        let mut depth: Vec<usize> = Vec::with_capacity(self.nodes.len());
         for (n, node) in self.nodes.iter().enumerate() {
             let at = || format!("node {n} ({})", node.origin);
             log_len_fits(at, node.log_len)?;
+            let mut longest = 0;
             for input in node.kind.inputs() {
                 if input >= n {
                     return Err(GraphError::Order { at: at(), input });
                 }
+                longest = longest.max(depth.get(input).copied().unwrap_or_default());
             }
+            if longest >= MAX_DEPTH {
+                return Err(shape(at(), format!("it ends a chain of more than {MAX_DEPTH} linear nodes")));
+            }
+            depth.push(longest + 1);
             // Inputs come before the node, so they exist.
             let len_of = |i: usize| self.node_log_len(at, i);
             let same = |i: usize| -> Result<(), GraphError> {

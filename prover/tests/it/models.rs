@@ -143,6 +143,31 @@ fn malformed_model_json_is_refused_by_name() {
     assert!(matches!(err, zkml::role::VerifyError::Model(_)), "{err}");
 }
 
+/// A graph whose linear nodes form a chain longer than the verifier recurses through
+/// (`ir::MAX_DEPTH`) is refused by name; one just within the bound is accepted.
+#[test]
+fn too_deep_a_chain_of_nodes_is_refused() {
+    use zkml::ir::{Kind, MAX_DEPTH, Node};
+    let (_tmp, c) = compiled("price_mlp");
+    // A chain of `extra` sums from a segment's node (a leaf: a chain of one).
+    let chain = |g: &mut zkml::ir::QuantGraph, extra: usize| {
+        let leaf = g.nodes.iter().position(|n| matches!(n.kind, Kind::Segment(_))).unwrap();
+        let log_len = g.nodes[leaf].log_len;
+        let mut last = leaf;
+        for k in 0..extra {
+            g.nodes.push(Node { kind: Kind::Lin(vec![(last, 1)]), log_len, origin: format!("chain {k}") });
+            last = g.nodes.len() - 1;
+        }
+    };
+    let mut ok = c.graph.clone();
+    chain(&mut ok, MAX_DEPTH - 1);
+    assert_eq!(ok.check(), Ok(()));
+    let mut deep = c.graph.clone();
+    chain(&mut deep, MAX_DEPTH);
+    let err = deep.check().unwrap_err().to_string();
+    assert!(err.contains(&format!("a chain of more than {MAX_DEPTH} linear nodes")), "{err}");
+}
+
 #[test]
 fn proof_checked_against_another_model_is_rejected() {
     let (_tmp, _c, p) = proved("price_mlp");

@@ -713,6 +713,27 @@ fn two_round_proof_is_refused_under_another_models_key() {
     assert!(!two_round::verify(&other, &forged), "another model's key, with its model id and input count");
 }
 
+/// A wrapped proof whose public inputs are not as many as the model's layout has is refused by
+/// name, before its Groth16 check and before any of them is read by the layout.
+#[test]
+fn two_round_proof_with_another_public_input_count_is_refused_by_name() {
+    use zkml::wrap::two_round;
+    let (_t, c) = compiled("price_mlp");
+    let (pk, vk) = two_round::dev_setup(&c.graph, c.id, 1).unwrap();
+    let trace = c.graph.execute(&input("price_mlp")).unwrap();
+    let p = two_round::prove(&pk, &c.graph, c.id, F::from(3u64), [F::from(0u64); 2], &trace, &mut rand::rngs::OsRng)
+        .unwrap();
+    let n = p.public_inputs.len();
+    assert!(pipeline::verify_wrapped(&c, &vk, &p).is_ok());
+    for count in [1, n - 1, n + 1] {
+        let mut cut = p.clone();
+        cut.public_inputs.resize(count, F::from(0u64));
+        let Err(e) = pipeline::verify_wrapped(&c, &vk, &cut) else { panic!("{count} public inputs accepted") };
+        let e = format!("{e:#}");
+        assert!(e.contains(&format!("it has {count} public inputs, the model's layout has {n}")), "{e}");
+    }
+}
+
 /// The wrap through the binary: `setup` → `prove --wrap` → `verify`. The proof verifies for its
 /// model, input and context only; a moved D, a changed context and another model's keys refuse
 /// it, and so does `verify` with keys or a proof of the one-round wrap of earlier versions; a
