@@ -70,11 +70,11 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
         linear_nodes: graph.nodes.len(),
         requantizations: graph.requants.len(),
         calibration: report,
-        public_inputs: crate::wrap::public_layout(&graph)
+        public_inputs: crate::wrap::public::layout(&graph)
             .into_iter()
             .map(|e| {
                 let packing = match e.kind {
-                    crate::wrap::PublicKind::Packed(s) => {
+                    crate::wrap::public::Kind::Packed(s) => {
                         let s = &graph.segments[s];
                         Some(crate::artifact::Packing {
                             values: s.sent_positions().len(),
@@ -87,7 +87,7 @@ pub fn compile(model: &Path, samples: &[Vec<f64>], cfg: QuantConfig, out: &Path)
                     _ => None,
                 };
                 let name = match e.kind {
-                    crate::wrap::PublicKind::Commitment(_) => format!("{}_commitment", e.name),
+                    crate::wrap::public::Kind::Commitment(_) => format!("{}_commitment", e.name),
                     _ => e.name.to_string(),
                 };
                 crate::artifact::PublicInputSettings { name, index: e.index, count: e.count, packing }
@@ -262,20 +262,19 @@ pub fn verify_wrapped(c: &Compiled, vk: &two_round::VerifyingKey, w: &two_round:
     }
     // A key in the model's directory from another circuit could accept a proof with another count
     // (`two_round::verify` holds the proof to the key's): the layout read below is the model's.
-    let layout = wrap::public_layout(&c.graph);
-    let expected = layout.last().map_or(0, |e| e.index + e.count);
+    let expected = wrap::public::count(&c.graph);
     if publics.len() != expected {
         bail!("the proof is invalid: it has {} public inputs, the model's layout has {expected}", publics.len());
     }
     if !valid {
         bail!("the proof is invalid: the Groth16 check failed");
     }
-    let output = wrap::unpacked(&c.graph, publics, "output").context("the proof's public output")?;
-    let input = wrap::unpacked(&c.graph, publics, "input").context("the proof's public input")?;
+    let output = wrap::public::unpacked(&c.graph, publics, "output").context("the proof's public output")?;
+    let input = wrap::public::unpacked(&c.graph, publics, "input").context("the proof's public input")?;
     let public = |i: usize| publics.get(i).copied().context("the proof's public inputs end before the model's layout");
-    let commitments = layout
+    let commitments = wrap::public::layout(&c.graph)
         .into_iter()
-        .filter(|e| matches!(e.kind, wrap::PublicKind::Commitment(_)))
+        .filter(|e| matches!(e.kind, wrap::public::Kind::Commitment(_)))
         .map(|e| Ok((e.name, public(e.index)?)))
         .collect::<Result<_>>()?;
     Ok(Verified { context: Some(public(1)?), input, output, commitments })
@@ -291,7 +290,7 @@ impl Verified {
             (None, Some((_, h))) => {
                 let salt = salt.context("the input is committed (hashed): give its salt with --input-salt")?;
                 let seg = &c.graph.segments[c.graph.input];
-                Ok(wrap::commit(salt, &crate::pack::pack(x, seg.bits, seg.signed)?) == *h)
+                Ok(wrap::public::commit(salt, &crate::pack::pack(x, seg.bits, seg.signed)?) == *h)
             }
             (None, None) => bail!("the input is private: the proof says nothing about it"),
         }

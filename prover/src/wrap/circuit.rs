@@ -29,7 +29,7 @@ use crate::pack::{offset, slots};
 use crate::role::{ProtocolRole, SumcheckOutcome, VerifyError};
 use crate::stage1::{PROTOCOL_LABEL, layout, packed_segments, protocol};
 use crate::sumcheck;
-use crate::wrap::PublicKind;
+use crate::wrap::public;
 use crate::wrap::transcript::TranscriptVar;
 
 type V = FpVar<F>;
@@ -95,16 +95,16 @@ pub struct WrapCircuit<'a> {
     pub part: Part,
 }
 
-/// The public inputs of a wrap proof in circuit order (`super::public_layout`), without the
+/// The public inputs of a wrap proof in circuit order (`public::layout`), without the
 /// seed (what the seed is hashed from).
 pub fn public_inputs(g: &QuantGraph, id: F, context: F, w: &Witness) -> Vec<F> {
     let mut out = vec![];
-    for e in super::public_layout(g) {
+    for e in public::layout(g) {
         match e.kind {
-            PublicKind::Field => out.push(if e.name == "model_id" { id } else { context }),
-            PublicKind::Packed(s) => out.extend(w.packed_of(g, s)),
-            PublicKind::Commitment(s) => {
-                out.push(super::commit(w.salts[usize::from(s == g.output)], w.packed_of(g, s)))
+            public::Kind::Field => out.push(if e.name == "model_id" { id } else { context }),
+            public::Kind::Packed(s) => out.extend(w.packed_of(g, s)),
+            public::Kind::Commitment(s) => {
+                out.push(public::commit(w.salts[usize::from(s == g.output)], w.packed_of(g, s)))
             }
         }
     }
@@ -393,12 +393,12 @@ impl Gadget<'_> {
         }
     }
 
-    /// The public inputs after the model id and the context, as `public_layout` orders them:
+    /// The public inputs after the model id and the context, as `public::layout` orders them:
     /// packed public segments, or the salted commitments of hashed ones. Packing is a linear
     /// combination of range-checked values, so it determines them.
     fn statement(&mut self) -> Result<(), SynthesisError> {
-        for e in super::public_layout(self.g) {
-            let (PublicKind::Packed(s) | PublicKind::Commitment(s)) = e.kind else { continue };
+        for e in public::layout(self.g) {
+            let (public::Kind::Packed(s) | public::Kind::Commitment(s)) = e.kind else { continue };
             let seg = &self.g.segments[s];
             let off = offset(seg.bits, seg.signed);
             let sent = seg.sent_positions();
@@ -419,22 +419,22 @@ impl Gadget<'_> {
 
     /// A public segment's entries of the statement: its packed field elements `felts` equal to
     /// their public inputs, or (hashed) their salted commitment equal to its one.
-    fn public(&mut self, kind: PublicKind, s: SegId, felts: &[V]) -> Result<(), SynthesisError> {
+    fn public(&mut self, kind: public::Kind, s: SegId, felts: &[V]) -> Result<(), SynthesisError> {
         let w = self.w;
         let expected = match kind {
-            PublicKind::Packed(_) => felts.to_vec(),
+            public::Kind::Packed(_) => felts.to_vec(),
             _ => {
                 let which = usize::from(s == self.g.output);
                 let salt = V::new_witness(self.cs.clone(), || w.map(|w| w.salts[which]).map_or_else(missing, Ok))?;
-                let mut h = TranscriptVar::new(self.cs.clone(), super::COMMIT_LABEL)?;
+                let mut h = TranscriptVar::new(self.cs.clone(), public::COMMIT_LABEL)?;
                 h.absorb(&[salt])?;
                 h.absorb(felts)?;
                 vec![h.challenge()?]
             }
         };
         let values: Vec<F> = match (w, kind) {
-            (Some(w), PublicKind::Packed(_)) => w.packed_of(self.g, s).to_vec(),
-            (Some(w), _) => vec![super::commit(w.salts[usize::from(s == self.g.output)], w.packed_of(self.g, s))],
+            (Some(w), public::Kind::Packed(_)) => w.packed_of(self.g, s).to_vec(),
+            (Some(w), _) => vec![public::commit(w.salts[usize::from(s == self.g.output)], w.packed_of(self.g, s))],
             (None, _) => vec![],
         };
         for (j, f) in expected.iter().enumerate() {

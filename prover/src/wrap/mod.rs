@@ -10,16 +10,13 @@ pub mod circuit;
 pub mod groth16;
 pub mod phase2;
 pub mod ptau;
+pub mod public;
 pub mod transcript;
 pub mod two_round;
 
 use ark_bn254::Bn254;
 use ark_groth16::VerifyingKey;
 use groth16::Groth16Error;
-
-use crate::field::F;
-use crate::ir::{QuantGraph, SegId, Visibility};
-use crate::role::VerifyError;
 
 /// Why a run could not be wrapped.
 #[derive(Debug, thiserror::Error)]
@@ -79,72 +76,4 @@ impl std::fmt::Display for Scheme {
             Scheme::TwoRound => "two-round",
         })
     }
-}
-
-/// One part of the public inputs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PublicEntry {
-    /// `model_id`, `context`, `input` or `output`.
-    pub name: &'static str,
-    /// Its first public input's index.
-    pub index: usize,
-    /// How many public inputs it takes.
-    pub count: usize,
-    /// What they hold.
-    pub kind: PublicKind,
-}
-
-/// What a part of the public inputs holds.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PublicKind {
-    /// One field element (the model id, the context).
-    Field,
-    /// The segment's values, packed.
-    Packed(SegId),
-    /// A salted Poseidon commitment to the segment's packed values (`commit`).
-    Commitment(SegId),
-}
-
-/// How the public inputs are laid out; the code generator and the contracts read it from
-/// settings.json.
-pub fn public_layout(g: &QuantGraph) -> Vec<PublicEntry> {
-    let mut out = vec![
-        PublicEntry { name: "model_id", index: 0, count: 1, kind: PublicKind::Field },
-        PublicEntry { name: "context", index: 1, count: 1, kind: PublicKind::Field },
-    ];
-    for (name, s, v) in [("input", g.input, g.input_visibility), ("output", g.output, g.output_visibility)] {
-        let index = out.last().map_or(0, |e| e.index + e.count);
-        let packed = crate::pack::packed_len(g.segments[s].sent_positions().len(), g.segments[s].bits);
-        match v {
-            Visibility::Public => out.push(PublicEntry { name, index, count: packed, kind: PublicKind::Packed(s) }),
-            Visibility::Hashed => out.push(PublicEntry { name, index, count: 1, kind: PublicKind::Commitment(s) }),
-            Visibility::Private => {}
-        }
-    }
-    out
-}
-
-/// The domain label of `commit`'s Poseidon sponge.
-pub const COMMIT_LABEL: &[u8] = b"zkml/commit/v1";
-
-/// The commitment a `hashed` tensor publishes: Poseidon over the salt and the packed values.
-pub fn commit(salt: F, packed: &[F]) -> F {
-    let mut t = crate::transcript::Transcript::new(COMMIT_LABEL);
-    t.absorb(&salt);
-    t.absorb_slice(packed);
-    t.challenge()
-}
-
-/// The quantized values of the public tensor `name` (`input` or `output`) in a statement's
-/// public inputs, if they carry it packed (None for a hashed or private tensor).
-pub fn unpacked(g: &QuantGraph, public_inputs: &[F], name: &str) -> Result<Option<Vec<i64>>, VerifyError> {
-    let Some(e) = public_layout(g).into_iter().find(|e| e.name == name) else { return Ok(None) };
-    let PublicKind::Packed(s) = e.kind else { return Ok(None) };
-    let felts = public_inputs
-        .get(e.index..e.index + e.count)
-        .ok_or_else(|| VerifyError::Shape("too few public inputs".into()))?;
-    let seg = &g.segments[s];
-    crate::pack::unpack(felts, seg.sent_positions().len(), seg.bits, seg.signed)
-        .map(Some)
-        .map_err(|e| VerifyError::AdviceRange(e.to_string()))
 }

@@ -56,7 +56,7 @@ impl VerifyingKey {
 }
 
 /// A two-round proof with the public inputs it proves: `[model id, context, packed input…,
-/// packed output…]`, the layout of `super::public_layout`. The seed `c`, the circuit's last
+/// packed output…]`, the layout of `super::public::layout`. The seed `c`, the circuit's last
 /// public input, is not stored: every verifier derives it from D and these (`seed`).
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Proof {
@@ -139,5 +139,5 @@ pub fn verify(vk: &VerifyingKey, p: &Proof) -> bool {
 
 /// The quantized output a proof's public inputs carry, if the output is public.
 pub fn output_of(g: &QuantGraph, p: &Proof) -> Result<Option<Vec<i64>>, VerifyError> {
-    super::unpacked(g, &p.public_inputs, "output")
+    super::public::unpacked(g, &p.public_inputs, "output")
 }
