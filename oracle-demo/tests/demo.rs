@@ -10,7 +10,7 @@ use alloy::rpc::types::Filter;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use oracle_demo::Summary;
-use oracle_demo::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY};
+use oracle_demo::anvil::{ANVIL_DEV_KEY, ATTACKER_KEY, Anvil, DATA_SIGNER_KEY, ensure_toolchain, repo_root};
 use oracle_demo::bindings::{
     ICollateralMonitor, IERC8004Validation, ITestUSDC, IZkmlEscrow, IZkmlSignedOracle, IZkmlValidator,
 };
@@ -308,8 +308,8 @@ fn a_reverting_transaction_is_a_clear_error() {
 #[test]
 fn abi_files_are_the_contracts_abi() {
     use oracle_demo::bindings::{ABI_FILES, check_abi_files};
-    let root =
-        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf();
+    let root = repo_root();
+    ensure_toolchain(&root).unwrap();
     let sources: Vec<(String, String)> = ABI_FILES
         .iter()
         .map(|f| (f.source.to_string(), std::fs::read_to_string(root.join(f.source)).unwrap()))
