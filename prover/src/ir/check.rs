@@ -60,9 +60,14 @@ fn shape(at: impl Into<String>, reason: impl Into<String>) -> GraphError {
     GraphError::Shape { at: at.into(), reason: reason.into() }
 }
 
-/// `index` names one of `count` things, or the error naming `at`.
-fn exists(at: impl FnOnce() -> String, kind: &'static str, index: usize, count: usize) -> Result<(), GraphError> {
-    if index < count { Ok(()) } else { Err(GraphError::Dangling { at: at(), kind, index, count }) }
+/// The `kind` that `index` names among `items`, or the error naming `at`.
+fn named<'a, T>(
+    items: &'a [T],
+    at: impl FnOnce() -> String,
+    kind: &'static str,
+    index: usize,
+) -> Result<&'a T, GraphError> {
+    items.get(index).ok_or_else(|| GraphError::Dangling { at: at(), kind, index, count: items.len() })
 }
 
 fn log_len_fits(at: impl FnOnce() -> String, log_len: u32) -> Result<(), GraphError> {
@@ -86,21 +91,11 @@ impl QuantGraph {
 
     /// `log₂` length of segment `s`, once checked to exist.
     fn seg_log_len(&self, at: impl FnOnce() -> String, s: usize) -> Result<u32, GraphError> {
-        self.segments.get(s).map(|seg| seg.log_len).ok_or_else(|| GraphError::Dangling {
-            at: at(),
-            kind: "segment",
-            index: s,
-            count: self.segments.len(),
-        })
+        Ok(named(&self.segments, at, "segment", s)?.log_len)
     }
 
     fn node_log_len(&self, at: impl FnOnce() -> String, n: usize) -> Result<u32, GraphError> {
-        self.nodes.get(n).map(|node| node.log_len).ok_or_else(|| GraphError::Dangling {
-            at: at(),
-            kind: "node",
-            index: n,
-            count: self.nodes.len(),
-        })
+        Ok(named(&self.nodes, at, "node", n)?.log_len)
     }
 
     fn check_segments(&self) -> Result<(), GraphError> {
@@ -134,8 +129,7 @@ impl QuantGraph {
             }
         }
         for (what, s, role) in [("the input", self.input, Role::Input), ("the output", self.output, Role::Output)] {
-            self.seg_log_len(|| what.to_string(), s)?;
-            if self.segments.get(s).map(|seg| seg.role) != Some(role) {
+            if named(&self.segments, || what.to_string(), "segment", s)?.role != role {
                 return Err(shape(what, format!("segment {s} is not of role {role:?}")));
             }
         }
@@ -254,7 +248,7 @@ impl QuantGraph {
     fn check_lookups(&self) -> Result<(), GraphError> {
         for (k, l) in self.lookups.iter().enumerate() {
             let at = || format!("lookup {k} ({})", l.origin);
-            exists(at, "table", l.table, self.tables.len())?;
+            named(&self.tables, at, "table", l.table)?;
             if self.seg_log_len(at, l.input)? != self.seg_log_len(at, l.output)? {
                 return Err(shape(at(), "its input and output differ in length"));
             }
@@ -266,9 +260,9 @@ impl QuantGraph {
         for (k, step) in self.steps.iter().enumerate() {
             let at = || format!("step {k}");
             match *step {
-                QStep::Eval(n) => exists(at, "node", n, self.nodes.len())?,
-                QStep::Requant(r) => exists(at, "requantization", r, self.requants.len())?,
-                QStep::Lookup(l) => exists(at, "lookup", l, self.lookups.len())?,
+                QStep::Eval(n) => _ = named(&self.nodes, at, "node", n)?,
+                QStep::Requant(r) => _ = named(&self.requants, at, "requantization", r)?,
+                QStep::Lookup(l) => _ = named(&self.lookups, at, "lookup", l)?,
             }
         }
         Ok(())
