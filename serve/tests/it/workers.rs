@@ -64,9 +64,13 @@ async fn two_workers_on_postgres_prove_each_job_once() {
     let (_b, _) = spawn_ready(&mut zkml_worker(&pg.url, "b"));
     let now = chain.now().await;
     let buyers: Vec<PrivateKeySigner> = (0..3).map(|_| PrivateKeySigner::random()).collect();
-    let mut sales = vec![];
+    // Every buyer funded before the first sale: the server settles from the account that mints,
+    // and a mint sent while it settles raced it for the account's nonce ("nonce too low").
     for b in &buyers {
         chain.mint(b.address(), PRICE).await;
+    }
+    let mut sales = vec![];
+    for b in &buyers {
         let (paid, key) = payment(&chain, b, now);
         let base = base.clone();
         sales.push((key, tokio::spawn(async move { buy(&base, &paid).await })));
